@@ -1,0 +1,41 @@
+#pragma once
+// rotor's configuration: one JSON file (comments allowed) and command-line
+// flags that override it. Parsed and validated here and nowhere else; unknown
+// keys are errors, and every error names the key path (`zones[1].file`).
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace rotor::config {
+
+struct ConfigError : std::runtime_error {
+  ConfigError(std::string path, std::string reason);
+  std::string path;    // "listen[2]", "tcp.idle_timeout"; the file name for parse errors
+  std::string reason;
+};
+
+struct ZoneSource {
+  std::string origin;  // presentation form; empty: taken from the file's SOA
+  std::string file;
+};
+
+struct Config {
+  std::vector<std::string> listen{"127.0.0.1:5353", "[::1]:5353"};
+  std::vector<ZoneSource> zones;
+  unsigned threads = 0;  // 0: one per core
+  std::string log_level = "info";
+  std::string nsid;      // empty: NSID not answered
+  std::chrono::milliseconds tcp_idle_timeout{10000};
+  size_t tcp_max_connections = 1000;
+};
+
+// Parses durations with their unit: "500ms", "10s", "1m", "1h".
+std::chrono::milliseconds parse_duration(const std::string& text, const std::string& path);
+
+// Parses and validates a config document. `source` names it in errors.
+Config parse_config(const std::string& text, const std::string& source);
+Config load_config_file(const std::string& path);
+
+}  // namespace rotor::config

@@ -1,0 +1,55 @@
+#pragma once
+// The transport layer: N worker threads, each with its own libuv loop and, for
+// every listen address, its own SO_REUSEPORT UDP socket (read and written in
+// batches with recvmmsg/sendmmsg under uv_poll) and TCP listener (RFC 7766
+// framing, pipelining, idle timeout, connection cap). Workers call
+// answer_query() on their worker-local snapshot pointer.
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/snapshot/publisher.h"
+
+namespace rotor::net {
+
+struct ListenEndpoint {
+  sockaddr_storage address{};  // port 0: the kernel picks one, shared by UDP and TCP
+  std::string text;            // "127.0.0.1:5353", "[::1]:5353"
+};
+
+// Parses "ADDR:PORT", "[V6]:PORT"; nullopt-like: returns false and sets error.
+bool parse_endpoint(const std::string& text, ListenEndpoint& out, std::string& error);
+
+struct NetworkOptions {
+  std::vector<ListenEndpoint> listen;
+  unsigned threads = 1;
+  std::chrono::milliseconds tcp_idle_timeout{10000};
+  size_t tcp_max_connections = 1000;  // per process, shared out across workers
+};
+
+class WorkerPool {
+ public:
+  // Opens and binds every socket (so errors surface before start). Throws
+  // std::runtime_error naming the address and the reason on failure.
+  WorkerPool(NetworkOptions options, SnapshotPublisher& publisher);
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  void start();
+  // Stops every worker, closes every socket, joins the threads. Idempotent.
+  void stop();
+
+  // The endpoints actually bound (ports resolved when 0 was asked for).
+  std::vector<ListenEndpoint> bound() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rotor::net

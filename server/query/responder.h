@@ -1,0 +1,41 @@
+#pragma once
+// The query path: one DNS message in, one reply out, with no I/O, no locks,
+// no exceptions and no allocation. Transports call it for every message.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <sys/socket.h>
+
+#include "server/snapshot/snapshot.h"
+
+namespace rotor {
+
+enum class Transport : uint8_t { udp, tcp };
+
+struct ClientInfo {
+  const sockaddr* address = nullptr;  // may be null in tests
+  Transport transport = Transport::udp;
+};
+
+// Per-worker mutable state the answerer may touch: rotation counters and
+// statistics. Owned by one worker thread; never shared.
+struct WorkerState {
+  uint64_t queries = 0;
+  uint64_t dropped = 0;
+  uint64_t formerr = 0;
+  uint32_t rotation = 0;
+};
+
+// Smallest `out` the caller must provide: a whole TCP message.
+inline constexpr size_t kReplyBufferSize = 65535;
+
+// Answers `query` from `snapshot` into `out` (at least kReplyBufferSize bytes
+// for TCP; for UDP at least 4096) and returns the reply length. Returns 0 when
+// the message must be dropped without reply (QR set, header too short).
+// Over UDP the reply is cut to the client's limit with TC set.
+size_t answer_query(const Snapshot& snapshot, std::span<const uint8_t> query,
+                    const ClientInfo& client, std::span<uint8_t> out,
+                    WorkerState& state) noexcept;
+
+}  // namespace rotor

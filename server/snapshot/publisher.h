@@ -1,0 +1,40 @@
+#pragma once
+// Hands a new Snapshot to every worker without the workers ever locking on the
+// query path. The control plane calls publish(); each subscribed worker gets a
+// uv_async wake-up and swaps its worker-local pointer between batches. The old
+// snapshot is freed when the last worker lets go of it.
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "server/snapshot/snapshot.h"
+
+namespace rotor {
+
+class SnapshotPublisher {
+ public:
+  using Subscriber = std::function<void()>;  // must be cheap and thread-safe (uv_async_send)
+
+  explicit SnapshotPublisher(std::shared_ptr<const Snapshot> initial);
+
+  // Makes `next` current and wakes every subscriber. Thread-safe.
+  void publish(std::shared_ptr<const Snapshot> next);
+
+  // The current snapshot. Thread-safe; takes a short lock, so workers call it
+  // only from their wake-up callback, never per query.
+  std::shared_ptr<const Snapshot> current() const;
+
+  // Registers a wake-up; returns a token for unsubscribe.
+  size_t subscribe(Subscriber wake);
+  void unsubscribe(size_t token);
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Snapshot> current_;
+  std::vector<std::pair<size_t, Subscriber>> subscribers_;
+  size_t next_token_ = 1;
+};
+
+}  // namespace rotor

@@ -1,0 +1,25 @@
+#pragma once
+// Everything the query path reads, frozen. A change (zone reload, and later
+// health or registry changes) builds a new Snapshot and publishes it; workers
+// swap their pointer between batches and never lock while answering.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "zones/zone_set.h"
+
+namespace rotor {
+
+struct AnswerOptions {
+  std::string nsid;              // RFC 5001 payload; empty: NSID is not answered
+  uint16_t edns_udp_size = 1232; // our advertised and maximum UDP payload
+};
+
+struct Snapshot {
+  zones::ZoneSet zones;
+  AnswerOptions options;
+  uint64_t generation = 0;
+};
+
+}  // namespace rotor
