@@ -1,0 +1,89 @@
+#include "server/dns/wire.h"
+
+namespace rotor::dns {
+
+bool read_name(const uint8_t* packet, size_t packet_size, size_t& offset, WireName& out,
+               bool lowercase) noexcept {
+  size_t pos = offset;
+  size_t end_of_name_in_place = 0;  // where the caller resumes: after the first pointer
+  bool jumped = false;
+  // Every pointer must go strictly backwards, so a name can follow at most
+  // packet_size pointers; this bound also stops loops.
+  size_t lowest_target = pos;
+  size_t written = 0;
+  uint8_t labels = 0;
+  for (;;) {
+    if (pos >= packet_size) return false;
+    const uint8_t len = packet[pos];
+    if ((len & 0xC0) == 0xC0) {
+      if (pos + 1 >= packet_size) return false;
+      const size_t target = (size_t{len & 0x3Fu} << 8) | packet[pos + 1];
+      if (target >= lowest_target) return false;  // forward, self or looping pointer
+      lowest_target = target;
+      if (!jumped) {
+        end_of_name_in_place = pos + 2;
+        jumped = true;
+      }
+      pos = target;
+      continue;
+    }
+    if (len & 0xC0) return false;  // 0x40 and 0x80 label types are reserved
+    if (written + 1 + len > kMaxNameLength) return false;
+    if (pos + 1 + len > packet_size) return false;
+    out.bytes[written++] = len;
+    if (len == 0) break;
+    const uint8_t* label = packet + pos + 1;
+    if (lowercase) {
+      for (uint8_t i = 0; i < len; ++i) out.bytes[written + i] = ascii_lower(label[i]);
+    } else {
+      std::memcpy(out.bytes + written, label, len);
+    }
+    written += len;
+    ++labels;
+    pos += 1 + len;
+  }
+  out.size = static_cast<uint8_t>(written);
+  out.labels = labels;
+  offset = jumped ? end_of_name_in_place : pos + 1;
+  return true;
+}
+
+void lowercase_name(uint8_t* name, size_t size) noexcept {
+  size_t pos = 0;
+  while (pos < size && name[pos] != 0) {
+    const uint8_t len = name[pos];
+    for (size_t i = pos + 1; i <= pos + len && i < size; ++i) name[i] = ascii_lower(name[i]);
+    pos += 1 + len;
+  }
+}
+
+size_t name_length(const uint8_t* name, size_t limit) noexcept {
+  size_t pos = 0;
+  while (pos < limit) {
+    const uint8_t len = name[pos];
+    if (len & 0xC0) return 0;
+    if (len == 0) return pos + 1 <= kMaxNameLength ? pos + 1 : 0;
+    pos += 1 + len;
+  }
+  return 0;
+}
+
+bool is_subdomain(std::string_view name, std::string_view ancestor) noexcept {
+  if (ancestor.size() > name.size()) return false;
+  size_t pos = 0;
+  const size_t want = name.size() - ancestor.size();
+  while (pos < want) pos += static_cast<uint8_t>(name[pos]) + 1;
+  return pos == want && name.substr(pos) == ancestor;
+}
+
+unsigned label_count(std::string_view name) noexcept {
+  unsigned count = 0;
+  size_t pos = 0;
+  while (pos < name.size() && name[pos] != 0) {
+    pos += static_cast<uint8_t>(name[pos]) + 1;
+    ++count;
+  }
+  return count;
+}
+
+}  // namespace rotor::dns

@@ -1,0 +1,352 @@
+#include "server/query/responder.h"
+
+#include <algorithm>
+
+#include "server/dns/message_writer.h"
+#include "server/dns/query_parser.h"
+
+namespace rotor {
+
+namespace {
+
+using dns::MessageWriter;
+using Section = MessageWriter::Section;
+using zones::Node;
+using zones::RRset;
+using zones::Zone;
+
+// Longest CNAME chain we follow; NSD and Knot use small limits of this order.
+constexpr int kMaxCnameChain = 8;
+// Distinct targets we add address records for in one reply.
+constexpr size_t kMaxAdditionalTargets = 16;
+
+// Where a name leads inside one zone.
+struct Lookup {
+  enum class Kind : uint8_t { found, wildcard, delegation, nxdomain } kind;
+  const Node* node;  // found/wildcard: the data; delegation: the cut; nxdomain: closest encloser
+};
+
+// The highest delegation on the path from the apex to `name`: a referral
+// points at the first cut below the apex, whatever lies beneath it.
+const Node* topmost_cut(const Zone& zone, std::string_view name) noexcept {
+  const Node* cut = nullptr;
+  while (name.size() > zone.origin().size()) {
+    const Node* node = zone.find(name);
+    if (node != nullptr && node->is_delegation) cut = node;
+    name = name.substr(dns::parent_offset(name));
+  }
+  return cut;
+}
+
+Lookup lookup(const Zone& zone, std::string_view name, uint16_t qtype) noexcept {
+  if (const Node* node = zone.find(name)) {
+    if (node->below_delegation) return {Lookup::Kind::delegation, topmost_cut(zone, name)};
+    // RFC 4035 3.1.4.1: the parent side answers DS at a cut itself.
+    if (node->is_delegation && qtype != dns::type::DS) return {Lookup::Kind::delegation, node};
+    return {Lookup::Kind::found, node};
+  }
+  std::string_view encloser_name = name;
+  const Node* encloser = nullptr;
+  while (encloser == nullptr && encloser_name.size() > zone.origin().size()) {
+    encloser_name = encloser_name.substr(dns::parent_offset(encloser_name));
+    encloser = zone.find(encloser_name);
+  }
+  if (encloser == nullptr) encloser = &zone.apex();  // unreachable for names inside the zone
+  if (encloser->is_delegation || encloser->below_delegation)
+    return {Lookup::Kind::delegation, topmost_cut(zone, encloser_name)};
+  if (encloser->has_wildcard_child && encloser_name.size() + 2 <= dns::kMaxNameLength) {
+    uint8_t wildcard[dns::kMaxNameLength];
+    wildcard[0] = 1;
+    wildcard[1] = '*';
+    std::memcpy(wildcard + 2, encloser_name.data(), encloser_name.size());
+    const Node* source =
+        zone.find({reinterpret_cast<const char*>(wildcard), encloser_name.size() + 2});
+    if (source != nullptr) return {Lookup::Kind::wildcard, source};
+  }
+  return {Lookup::Kind::nxdomain, encloser};
+}
+
+// Offset of the domain name inside RDATA that calls for additional address
+// records (RFC 1035 3.3.9, RFC 2782), or -1.
+int additional_name_offset(uint16_t rrtype) noexcept {
+  switch (rrtype) {
+    case dns::type::NS: return 0;
+    case dns::type::MX: return 2;
+    case dns::type::SRV: return 6;
+    default: return -1;
+  }
+}
+
+class Answer {
+ public:
+  Answer(const Snapshot& snapshot, const dns::ParsedQuery& query, MessageWriter& writer,
+         bool tcp) noexcept
+      : snapshot_(snapshot), query_(query), writer_(writer), tcp_(tcp) {}
+
+  bool truncated() const noexcept { return truncated_; }
+  bool authoritative() const noexcept { return authoritative_; }
+
+  // Answers a query for data in `zone`; returns the rcode.
+  uint16_t answer_from(const Zone* zone) noexcept {
+    authoritative_ = true;
+    MessageWriter::Owner owner{.name = {}, .is_question = true};
+    std::string_view name = query_.qname_lower.view();
+    dns::WireName chain_target;
+    for (int step = 0;; ++step) {
+      const Lookup found = lookup(*zone, name, query_.qtype);
+      switch (found.kind) {
+        case Lookup::Kind::nxdomain:
+          add_negative(*zone);
+          return dns::rcode::NXDOMAIN;
+        case Lookup::Kind::delegation:
+          add_referral(*zone, *found.node);
+          return dns::rcode::NOERROR;
+        case Lookup::Kind::found:
+        case Lookup::Kind::wildcard:
+          break;
+      }
+      const Node& node = *found.node;
+      if (query_.qtype == dns::type::ANY) {
+        add_any(owner, node, *zone);
+        return dns::rcode::NOERROR;
+      }
+      if (const RRset* rrset = node.find(query_.qtype)) {
+        add_required(Section::answer, owner, *rrset);
+        add_additional_for(*rrset);
+        return dns::rcode::NOERROR;
+      }
+      const RRset* cname = node.find(dns::type::CNAME);
+      if (cname == nullptr || query_.qtype == dns::type::CNAME) {
+        add_negative(*zone);
+        return dns::rcode::NOERROR;
+      }
+      add_required(Section::answer, owner, *cname);
+      if (truncated_ || step + 1 >= kMaxCnameChain || cname->rdatas.empty()) {
+        return dns::rcode::NOERROR;
+      }
+      // Follow the chain while it stays inside zones we serve (RFC 1034 4.3.2 step 3a).
+      const std::string& target = cname->rdatas.front();
+      chain_target.size = static_cast<uint8_t>(target.size());
+      std::memcpy(chain_target.bytes, target.data(), target.size());
+      dns::lowercase_name(chain_target.bytes, chain_target.size);
+      name = chain_target.view();
+      zone = snapshot_.zones.find_authoritative(name);
+      if (zone == nullptr) return dns::rcode::NOERROR;
+      owner = {.name = name, .is_question = false};
+    }
+  }
+
+ private:
+  bool add_rrset(Section section, MessageWriter::Owner owner, const RRset& rrset,
+                 uint32_t ttl) noexcept {
+    const MessageWriter::Mark before = writer_.mark();
+    for (const std::string& rdata : rrset.rdatas) {
+      if (!writer_.write_record(section, owner, rrset.type, dns::rrclass::IN, ttl, rdata)) {
+        writer_.rollback(before);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // An RRset the answer needs: if it does not fit whole, the reply is truncated
+  // (RFC 2181 9) and nothing more is added.
+  void add_required(Section section, MessageWriter::Owner owner, const RRset& rrset) noexcept {
+    add_required(section, owner, rrset, rrset.ttl);
+  }
+  void add_required(Section section, MessageWriter::Owner owner, const RRset& rrset,
+                    uint32_t ttl) noexcept {
+    if (truncated_) return;
+    if (!add_rrset(section, owner, rrset, ttl)) truncated_ = true;
+  }
+
+  // Helpful but not needed: left out silently when it does not fit.
+  void add_optional(MessageWriter::Owner owner, const RRset& rrset) noexcept {
+    if (!truncated_) add_rrset(Section::additional, owner, rrset, rrset.ttl);
+  }
+
+  void add_negative(const Zone& zone) noexcept {
+    add_required(Section::authority, {.name = zone.origin(), .is_question = false}, zone.soa(),
+                 zone.negative_ttl());
+  }
+
+  // RFC 8482: over UDP one RRset stands for all of them; TCP gets everything.
+  void add_any(MessageWriter::Owner owner, const Node& node, const Zone& zone) noexcept {
+    if (node.rrsets.empty()) {
+      add_negative(zone);
+      return;
+    }
+    if (!tcp_) {
+      add_required(Section::answer, owner, node.rrsets.front());
+      return;
+    }
+    for (const RRset& rrset : node.rrsets) add_required(Section::answer, owner, rrset);
+  }
+
+  void add_referral(const Zone& zone, const Node& cut) noexcept {
+    if (writer_.count(Section::answer) == 0) authoritative_ = false;
+    const RRset* ns = cut.find(dns::type::NS);
+    if (ns == nullptr) return;
+    add_required(Section::authority, {.name = cut.name, .is_question = false}, *ns);
+    // Glue below the cut is needed to follow the referral at all, so it is
+    // required (RFC 9471); other in-zone addresses are a courtesy.
+    for (const std::string& rdata : ns->rdatas) {
+      with_target_name(rdata, 0, [&](std::string_view target) {
+        if (!dns::is_subdomain(target, zone.origin())) return;
+        const Node* host = zone.find(target);
+        if (host == nullptr) return;
+        const bool glue = dns::is_subdomain(target, cut.name);
+        add_addresses(*host, glue);
+      });
+    }
+  }
+
+  void add_additional_for(const RRset& rrset) noexcept {
+    const int offset = additional_name_offset(rrset.type);
+    if (offset < 0) return;
+    for (const std::string& rdata : rrset.rdatas) {
+      with_target_name(rdata, static_cast<size_t>(offset), [&](std::string_view target) {
+        const Zone* zone = snapshot_.zones.find_authoritative(target);
+        if (zone == nullptr) return;
+        if (const Node* host = zone->find(target)) add_addresses(*host, false);
+      });
+    }
+  }
+
+  void add_addresses(const Node& host, bool required) noexcept {
+    if (std::find(targets_, targets_ + target_count_, &host) != targets_ + target_count_) return;
+    if (target_count_ == kMaxAdditionalTargets) return;
+    targets_[target_count_++] = &host;
+    const MessageWriter::Owner owner{.name = host.name, .is_question = false};
+    for (uint16_t rrtype : {dns::type::A, dns::type::AAAA}) {
+      const RRset* rrset = host.find(rrtype);
+      if (rrset == nullptr) continue;
+      if (required) {
+        add_required(Section::additional, owner, *rrset);
+      } else {
+        add_optional(owner, *rrset);
+      }
+    }
+  }
+
+  template <typename F>
+  static void with_target_name(const std::string& rdata, size_t offset, F&& use) noexcept {
+    if (rdata.size() <= offset) return;
+    dns::WireName target;
+    const size_t length = dns::name_length(
+        reinterpret_cast<const uint8_t*>(rdata.data()) + offset, rdata.size() - offset);
+    if (length == 0) return;
+    std::memcpy(target.bytes, rdata.data() + offset, length);
+    target.size = static_cast<uint8_t>(length);
+    dns::lowercase_name(target.bytes, target.size);
+    use(target.view());
+  }
+
+  const Snapshot& snapshot_;
+  const dns::ParsedQuery& query_;
+  MessageWriter& writer_;
+  const bool tcp_;
+  bool truncated_ = false;
+  bool authoritative_ = false;
+  const Node* targets_[kMaxAdditionalTargets];
+  size_t target_count_ = 0;
+};
+
+// The OPT record of the reply (RFC 6891 6.1.2), with NSID (RFC 5001) when the
+// client asked and we have one. Returns its size; `opt` has room for 15 + 65535.
+size_t build_opt(uint8_t* opt, const dns::ParsedQuery& query, const AnswerOptions& options,
+                 uint16_t rcode) noexcept {
+  const bool nsid = query.wants_nsid && !options.nsid.empty() && options.nsid.size() <= 255;
+  const size_t rdlength = nsid ? 4 + options.nsid.size() : 0;
+  opt[0] = 0;  // root owner
+  dns::write_u16(opt + 1, dns::type::OPT);
+  dns::write_u16(opt + 3, options.edns_udp_size);
+  const uint32_t extended_rcode = static_cast<uint32_t>(rcode >> 4) << 24;
+  dns::write_u32(opt + 5, extended_rcode | (query.edns_do ? 0x8000u : 0u));
+  dns::write_u16(opt + 9, static_cast<uint16_t>(rdlength));
+  if (nsid) {
+    dns::write_u16(opt + 11, dns::edns_option::NSID);
+    dns::write_u16(opt + 13, static_cast<uint16_t>(options.nsid.size()));
+    std::memcpy(opt + 15, options.nsid.data(), options.nsid.size());
+  }
+  return 11 + rdlength;
+}
+
+size_t opt_size(const dns::ParsedQuery& query, const AnswerOptions& options) noexcept {
+  if (!query.has_edns) return 0;
+  const bool nsid = query.wants_nsid && !options.nsid.empty() && options.nsid.size() <= 255;
+  return 11 + (nsid ? 4 + options.nsid.size() : 0);
+}
+
+}  // namespace
+
+size_t answer_query(const Snapshot& snapshot, std::span<const uint8_t> query,
+                    const ClientInfo& client, std::span<uint8_t> out,
+                    WorkerState& state) noexcept {
+  ++state.queries;
+  if (out.size() < dns::kMaxUdpNoEdns) return 0;
+  dns::ParsedQuery parsed;
+  bool question_parsed = false;
+  const dns::ParseStatus status =
+      dns::parse_query(query.data(), query.size(), parsed, question_parsed);
+  if (status == dns::ParseStatus::drop) {
+    ++state.dropped;
+    return 0;
+  }
+
+  const AnswerOptions& options = snapshot.options;
+  const bool tcp = client.transport == Transport::tcp;
+  size_t limit = dns::kMaxUdpNoEdns;
+  if (tcp) {
+    limit = dns::kMaxMessage;
+  } else if (parsed.has_edns) {
+    limit = std::clamp<size_t>(parsed.edns_udp_size, dns::kMaxUdpNoEdns,
+                               std::max<size_t>(options.edns_udp_size, dns::kMaxUdpNoEdns));
+  }
+  limit = std::min(limit, out.size());
+
+  // Opcode, RD and CD are echoed (RFC 1035 4.1.1, RFC 4035 3.2.2); RA stays clear.
+  const uint16_t echoed = parsed.flags & (0x7800 | dns::flag::RD | dns::flag::CD);
+  MessageWriter writer(out.data(), out.size(), limit);
+  writer.write_header(parsed.id, dns::flag::QR | echoed);
+
+  if (status == dns::ParseStatus::notimp || status == dns::ParseStatus::formerr) {
+    if (status == dns::ParseStatus::formerr) ++state.formerr;
+    if (question_parsed) writer.write_question(parsed.qname, parsed.qtype, parsed.qclass);
+    const uint16_t rcode =
+        status == dns::ParseStatus::notimp ? dns::rcode::NOTIMP : dns::rcode::FORMERR;
+    writer.set_flags(static_cast<uint16_t>(writer.flags() | rcode));
+    return writer.size();
+  }
+
+  const size_t opt_reserved = opt_size(parsed, options);
+  writer.set_limit(limit - opt_reserved);
+  writer.write_question(parsed.qname, parsed.qtype, parsed.qclass);
+
+  uint16_t rcode = dns::rcode::NOERROR;
+  uint16_t flags = writer.flags();
+  if (parsed.has_edns && parsed.edns_version > 0) {
+    rcode = dns::rcode::BADVERS;
+  } else if (parsed.qclass != dns::rrclass::IN && parsed.qclass != dns::rrclass::ANY) {
+    rcode = dns::rcode::REFUSED;
+  } else if (parsed.qtype == dns::type::AXFR || parsed.qtype == dns::type::IXFR) {
+    rcode = dns::rcode::REFUSED;  // zone transfers are not offered (yet)
+  } else if (const Zone* zone = snapshot.zones.find_authoritative(parsed.qname_lower.view())) {
+    Answer answer(snapshot, parsed, writer, tcp);
+    rcode = answer.answer_from(zone);
+    if (answer.authoritative()) flags |= dns::flag::AA;
+    if (answer.truncated()) flags |= dns::flag::TC;
+  } else {
+    rcode = dns::rcode::REFUSED;
+  }
+  writer.set_flags(static_cast<uint16_t>(flags | (rcode & 0xF)));
+
+  if (parsed.has_edns) {
+    uint8_t opt[15 + 255];
+    const size_t size = build_opt(opt, parsed, options, rcode);
+    writer.append_raw_additional(opt, size);
+  }
+  return writer.size();
+}
+
+}  // namespace rotor

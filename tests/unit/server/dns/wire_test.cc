@@ -1,0 +1,126 @@
+#include "server/dns/wire.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "server/dns/message_writer.h"
+
+namespace rotor::dns {
+namespace {
+
+std::string wire(std::initializer_list<std::string> labels) {
+  std::string out;
+  for (const auto& label : labels) {
+    out += static_cast<char>(label.size());
+    out += label;
+  }
+  out += '\0';
+  return out;
+}
+
+struct NameCase {
+  const char* what;
+  std::vector<uint8_t> packet;
+  size_t offset;
+  bool ok;
+  std::string expected;  // lower-cased
+  size_t next_offset;
+};
+
+TEST_CASE("server/dns: read_name") {
+  const std::vector<NameCase> cases = {
+      {"plain", {3, 'W', 'w', 'W', 2, 'i', 'O', 0}, 0, true, wire({"www", "io"}), 8},
+      {"root", {0}, 0, true, std::string(1, '\0'), 1},
+      {"pointer back", {2, 'i', 'o', 0, 1, 'a', 0xC0, 0}, 4, true, wire({"a", "io"}), 8},
+      {"pointer to itself", {0xC0, 0}, 0, false, "", 0},
+      {"forward pointer", {0xC0, 2, 0}, 0, false, "", 0},
+      {"loop through two pointers", {1, 'a', 0xC0, 4, 0xC0, 0}, 4, false, "", 0},
+      {"truncated label", {5, 'a', 'b'}, 0, false, "", 0},
+      {"truncated pointer", {0xC0}, 0, false, "", 0},
+      {"missing root", {1, 'a'}, 0, false, "", 0},
+      {"reserved 0x40 label", {0x40, 0}, 0, false, "", 0},
+      {"reserved 0x80 label", {0x80, 0}, 0, false, "", 0},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    WireName name;
+    size_t offset = c.offset;
+    const bool ok = read_name(c.packet.data(), c.packet.size(), offset, name, true);
+    CHECK(ok == c.ok);
+    if (ok) {
+      CHECK(std::string(name.view()) == c.expected);
+      CHECK(offset == c.next_offset);
+    }
+  }
+}
+
+TEST_CASE("server/dns: a name over 255 bytes is rejected") {
+  std::vector<uint8_t> packet;
+  for (int i = 0; i < 5; ++i) {
+    packet.push_back(63);
+    packet.insert(packet.end(), 63, 'a');
+  }
+  packet.push_back(0);  // 5 * 64 + 1 = 321 bytes
+  WireName name;
+  size_t offset = 0;
+  CHECK_FALSE(read_name(packet.data(), packet.size(), offset, name, false));
+}
+
+TEST_CASE("server/dns: is_subdomain and label_count") {
+  const std::string apex = wire({"example", "test"});
+  CHECK(is_subdomain(wire({"www", "example", "test"}), apex));
+  CHECK(is_subdomain(apex, apex));
+  CHECK_FALSE(is_subdomain(wire({"wwwexample", "test"}), apex));
+  CHECK_FALSE(is_subdomain(wire({"test"}), apex));
+  CHECK(is_subdomain(apex, std::string(1, '\0')));
+  CHECK(label_count(apex) == 2);
+  CHECK(label_count(std::string(1, '\0')) == 0);
+}
+
+TEST_CASE("server/dns: the writer compresses names against earlier ones") {
+  uint8_t buffer[512];
+  MessageWriter writer(buffer, sizeof buffer, sizeof buffer);
+  writer.write_header(1, 0x8000);
+  WireName question;
+  const std::string qname = wire({"www", "example", "test"});
+  question.size = static_cast<uint8_t>(qname.size());
+  std::memcpy(question.bytes, qname.data(), qname.size());
+  REQUIRE(writer.write_question(question, 1, 1));
+  const size_t after_question = writer.size();
+  // An owner under the same zone: "mail" then a pointer to "example.test" at 16.
+  const std::string mail = wire({"mail", "example", "test"});
+  REQUIRE(writer.write_record(MessageWriter::Section::answer, {.name = mail, .is_question = false},
+                              1, 1, 60, std::string("\x01\x02\x03\x04", 4)));
+  CHECK(buffer[after_question] == 4);
+  CHECK(std::string(reinterpret_cast<char*>(buffer) + after_question + 1, 4) == "mail");
+  CHECK(buffer[after_question + 5] == 0xC0);
+  CHECK(buffer[after_question + 6] == 16);
+  // The same owner again is one pointer, and matching ignores case.
+  const std::string mail_upper = wire({"MAIL", "Example", "TEST"});
+  const size_t second = writer.size();
+  REQUIRE(writer.write_record(MessageWriter::Section::answer,
+                              {.name = mail_upper, .is_question = false}, 1, 1, 60,
+                              std::string("\x01\x02\x03\x04", 4)));
+  CHECK(buffer[second] == 0xC0);
+  CHECK(buffer[second + 1] == after_question);
+  CHECK(writer.count(MessageWriter::Section::answer) == 2);
+}
+
+TEST_CASE("server/dns: a record that does not fit leaves the message as it was") {
+  uint8_t buffer[64];
+  MessageWriter writer(buffer, sizeof buffer, 40);
+  writer.write_header(1, 0x8000);
+  const std::string owner = wire({"example", "test"});
+  const std::string rdata(20, 'x');
+  REQUIRE(writer.write_record(MessageWriter::Section::answer, {.name = owner}, 16, 1, 60,
+                              std::string("\x03" "abc", 4)));
+  const size_t size = writer.size();
+  CHECK_FALSE(writer.write_record(MessageWriter::Section::answer, {.name = owner}, 16, 1, 60, rdata));
+  CHECK(writer.size() == size);
+  CHECK(writer.count(MessageWriter::Section::answer) == 1);
+}
+
+}  // namespace
+}  // namespace rotor::dns
