@@ -192,12 +192,12 @@ TEST_CASE("server/query: EDNS") {
     REQUIRE(reply.packet);
     CHECK(ldns_pkt_edns(reply.packet.get()));
     CHECK(ldns_pkt_edns_udp_size(reply.packet.get()) == 1232);
-    CHECK(ldns_pkt_arcount(reply.packet.get()) == 1);
+    CHECK(reply.bytes[11] == 1);  // ldns folds the OPT away, so count it on the wire
   }
   SUBCASE("no OPT in the reply when the query had none") {
     const Reply reply = ask(*snapshot, test::make_query("www.example.test.", LDNS_RR_TYPE_A));
     REQUIRE(reply.packet);
-    CHECK(ldns_pkt_arcount(reply.packet.get()) == 0);
+    CHECK(reply.bytes[11] == 0);
   }
   SUBCASE("version 1 gets BADVERS") {
     edns.version = 1;
@@ -308,9 +308,9 @@ TEST_CASE("server/query: malformed and unusual messages") {
       {"reserved label type", header(0x0100, 1, 0, 0, 0) + std::vector<uint8_t>{0x41, 0, 0, 1, 0, 1},
        LDNS_RCODE_FORMERR},
       {"opcode STATUS is not implemented", header(0x1100, 1, 0, 0, 0) + kQuestionWww,
-       LDNS_RCODE_NOTIMP},
+       LDNS_RCODE_NOTIMPL},
       {"opcode NOTIFY is not implemented", header(0x2000, 1, 0, 0, 0) + kQuestionWww,
-       LDNS_RCODE_NOTIMP},
+       LDNS_RCODE_NOTIMPL},
       {"additional count lies", header(0x0100, 1, 0, 0, 3) + kQuestionWww + kOpt,
        LDNS_RCODE_FORMERR},
       {"two OPT records", header(0x0100, 1, 0, 0, 2) + kQuestionWww + kOpt + kOpt,
