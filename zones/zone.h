@@ -38,6 +38,10 @@ struct NameHash {
 
 class Zone {
  public:
+  // The index views the nodes' names, so a copy would point into the original.
+  Zone(const Zone&) = delete;
+  Zone& operator=(const Zone&) = delete;
+
   // Lower-case wire name of the apex, e.g. "\x02lb\x07example\x04test\x00".
   const std::string& origin() const noexcept { return origin_; }
   // The origin in presentation form with the trailing dot, for logs.

@@ -24,6 +24,7 @@ class ZoneSet {
  private:
   std::vector<std::shared_ptr<const Zone>> zones_;
   std::unordered_map<std::string_view, const Zone*, NameHash> by_origin_;
+  size_t longest_origin_ = 0;  // wire size of the longest origin
 };
 
 }  // namespace rotor::zones

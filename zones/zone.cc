@@ -1,0 +1,309 @@
+#include "zones/zone.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "server/dns/wire.h"
+
+namespace rotor::zones {
+
+namespace {
+
+// Label walks over names this file built or checked itself; the query path
+// never calls these.
+size_t first_label_size(std::string_view wire) noexcept {
+  return static_cast<uint8_t>(wire[0]);
+}
+
+// True when the well-formed wire name `name` equals `ancestor` or lies below it.
+bool at_or_below(std::string_view name, std::string_view ancestor) noexcept {
+  while (name.size() > ancestor.size()) name.remove_prefix(first_label_size(name) + 1);
+  return name == ancestor;
+}
+
+// Wire names handed to the builder come from callers, so check the framing
+// once here instead of trusting it everywhere after.
+bool well_formed(std::string_view wire) noexcept {
+  size_t offset = 0;
+  while (offset < wire.size()) {
+    const size_t label = static_cast<uint8_t>(wire[offset]);
+    if (label == 0) return offset + 1 == wire.size();
+    if (label > dns::kMaxLabelLength) return false;
+    offset += label + 1;
+  }
+  return false;
+}
+
+std::string lower(std::string_view wire) {
+  std::string out(wire);
+  for (char& c : out) c = static_cast<char>(dns::ascii_lower(static_cast<uint8_t>(c)));
+  return out;
+}
+
+bool is_wildcard(std::string_view wire) noexcept {
+  return wire.size() >= 2 && wire[0] == 1 && wire[1] == '*';
+}
+
+// Class mnemonics for the error that rejects them.
+std::string class_text(uint16_t rrclass) {
+  switch (rrclass) {
+    case dns::rrclass::CH: return "CH";
+    case 4: return "HS";
+    case dns::rrclass::NONE: return "NONE";
+    case dns::rrclass::ANY: return "ANY";
+    default: return "CLASS" + std::to_string(rrclass);
+  }
+}
+
+// SOA RDATA is MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM: the five
+// counters are the last 20 bytes, whatever the names' lengths.
+uint32_t soa_field(const RRset& soa, size_t from_end) noexcept {
+  const std::string& rdata = soa.rdatas.front();
+  if (rdata.size() < 22) return 0;
+  return dns::read_u32(reinterpret_cast<const uint8_t*>(rdata.data()) + rdata.size() - from_end);
+}
+
+}  // namespace
+
+const RRset* Node::find(uint16_t type) const noexcept {
+  for (const RRset& rrset : rrsets) {
+    if (rrset.type == type) return &rrset;
+    if (rrset.type > type) break;
+  }
+  return nullptr;
+}
+
+// A word at a time, multiply-xorshift mixing: names are 10 to 40 bytes, and
+// this runs for every label of every query.
+size_t NameHash::operator()(std::string_view s) const noexcept {
+  constexpr uint64_t kMul = 0x9E3779B97F4A7C15ULL;
+  uint64_t h = 0xCBF29CE484222325ULL ^ (s.size() * kMul);
+  const char* p = s.data();
+  size_t n = s.size();
+  while (n >= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    h = (h ^ word) * kMul;
+    h ^= h >> 29;
+    p += 8;
+    n -= 8;
+  }
+  uint64_t tail = 0;
+  if (n > 0) std::memcpy(&tail, p, n);
+  h = (h ^ tail) * kMul;
+  h ^= h >> 32;
+  return static_cast<size_t>(h);
+}
+
+uint32_t Zone::serial() const noexcept { return soa_field(*soa_, 20); }
+
+uint32_t Zone::negative_ttl() const noexcept { return std::min(soa_->ttl, soa_field(*soa_, 4)); }
+
+const Node* Zone::find(std::string_view lower_wire_name) const noexcept {
+  const auto it = index_.find(lower_wire_name);
+  return it == index_.end() ? nullptr : it->second;
+}
+
+ZoneBuilder::ZoneBuilder(std::string_view origin_wire) : zone_(new Zone) {
+  zone_->origin_ = lower(origin_wire);
+  zone_->origin_text_ = name_to_text(zone_->origin_);
+}
+
+Node& ZoneBuilder::node_for(std::string_view lower_name) {
+  const auto it = by_name_.find(std::string(lower_name));
+  if (it != by_name_.end()) return *it->second;
+  Node& node = zone_->nodes_.emplace_back();
+  node.name = std::string(lower_name);
+  by_name_.emplace(node.name, &node);
+  return node;
+}
+
+std::optional<std::string> ZoneBuilder::add(std::string_view owner_wire, uint16_t type,
+                                            uint16_t rrclass, uint32_t ttl,
+                                            std::string_view rdata) {
+  if (!well_formed(owner_wire)) return "malformed owner name";
+  const std::string owner = lower(owner_wire);
+  if (!well_formed(zone_->origin_) || !at_or_below(owner, zone_->origin_))
+    return "out of zone: " + name_to_text(owner) + " is not under " + zone_->origin_text_;
+  if (rrclass != dns::rrclass::IN) return "class " + class_text(rrclass) + " is not served, only IN";
+
+  Node& node = node_for(owner);
+  auto pos = std::lower_bound(node.rrsets.begin(), node.rrsets.end(), type,
+                              [](const RRset& r, uint16_t t) { return r.type < t; });
+  if (pos == node.rrsets.end() || pos->type != type) {
+    pos = node.rrsets.insert(pos, RRset{type, ttl, {}});
+  }
+  if (std::find(pos->rdatas.begin(), pos->rdatas.end(), rdata) != pos->rdatas.end())
+    return std::nullopt;
+  pos->rdatas.emplace_back(rdata);
+  ++zone_->record_count_;
+  return std::nullopt;
+}
+
+std::shared_ptr<const Zone> ZoneBuilder::finish(std::string& error) {
+  if (!zone_) {
+    error = "the zone was already built";
+    return nullptr;
+  }
+  Zone& zone = *zone_;
+  const std::string& origin = zone.origin_;
+  if (!well_formed(origin)) {
+    error = "malformed origin name";
+    return nullptr;
+  }
+
+  const auto apex_it = by_name_.find(origin);
+  Node* apex = apex_it == by_name_.end() ? nullptr : apex_it->second;
+  size_t soa_records = 0;
+  for (const Node& node : zone.nodes_) {
+    if (const RRset* soa = node.find(dns::type::SOA)) soa_records += soa->rdatas.size();
+  }
+  if (soa_records > 1) {
+    error = "more than one SOA";
+    return nullptr;
+  }
+  if (apex == nullptr || apex->find(dns::type::SOA) == nullptr) {
+    error = "no SOA record at the apex " + zone.origin_text_;
+    return nullptr;
+  }
+  if (apex->find(dns::type::NS) == nullptr) {
+    error = "no NS records at the apex " + zone.origin_text_;
+    return nullptr;
+  }
+
+  for (const Node& node : zone.nodes_) {
+    for (const uint16_t single : {dns::type::CNAME, dns::type::DNAME}) {
+      const RRset* rrset = node.find(single);
+      if (rrset != nullptr && rrset->rdatas.size() > 1) {
+        error = std::string("more than one ") + (single == dns::type::CNAME ? "CNAME" : "DNAME") +
+                " at " + name_to_text(node.name);
+        return nullptr;
+      }
+    }
+    if (node.find(dns::type::CNAME) == nullptr) continue;
+    // DNSSEC records are the only data RFC 2181 10.1 and RFC 4035 allow beside a CNAME.
+    for (const RRset& rrset : node.rrsets) {
+      if (rrset.type != dns::type::CNAME && rrset.type != dns::type::RRSIG &&
+          rrset.type != dns::type::NSEC) {
+        error = "CNAME and other data at " + name_to_text(node.name);
+        return nullptr;
+      }
+    }
+  }
+
+  // Every name between a record's owner and the apex exists (RFC 4592 2.2.2),
+  // so lookups can stop at the closest encloser. Nodes added here only add
+  // ancestors that are already handled, so the original count is enough.
+  const size_t owners = zone.nodes_.size();
+  for (size_t i = 0; i < owners; ++i) {
+    std::string_view name = zone.nodes_[i].name;
+    while (name.size() > origin.size()) {
+      name.remove_prefix(first_label_size(name) + 1);
+      node_for(name);
+    }
+  }
+
+  for (Node& node : zone.nodes_) {
+    node.is_delegation = &node != apex && node.find(dns::type::NS) != nullptr;
+  }
+  for (Node& node : zone.nodes_) {
+    if (&node == apex) continue;
+    std::string_view name = node.name;
+    const std::string_view parent = name.substr(first_label_size(name) + 1);
+    if (is_wildcard(name)) by_name_.at(std::string(parent))->has_wildcard_child = true;
+    for (name = parent; name.size() > origin.size();
+         name.remove_prefix(first_label_size(name) + 1)) {
+      const Node& ancestor = *by_name_.at(std::string(name));
+      if (ancestor.is_delegation) node.below_delegation = true;
+      if (ancestor.find(dns::type::DNAME) != nullptr && !node.rrsets.empty()) {
+        error = name_to_text(node.name) + " is below the DNAME at " + name_to_text(ancestor.name);
+        return nullptr;
+      }
+    }
+  }
+  // A DNAME at the apex redirects everything below it just the same.
+  if (apex->find(dns::type::DNAME) != nullptr) {
+    for (const Node& node : zone.nodes_) {
+      if (&node != apex && !node.rrsets.empty()) {
+        error = name_to_text(node.name) + " is below the DNAME at " + zone.origin_text_;
+        return nullptr;
+      }
+    }
+  }
+
+  zone.index_.reserve(zone.nodes_.size());
+  for (const Node& node : zone.nodes_) zone.index_.emplace(node.name, &node);
+  zone.apex_ = apex;
+  zone.soa_ = apex->find(dns::type::SOA);
+  by_name_.clear();
+  return std::shared_ptr<const Zone>(zone_.release());
+}
+
+std::string name_to_text(std::string_view wire) {
+  if (wire.empty() || wire[0] == 0) return ".";
+  std::string text;
+  size_t offset = 0;
+  while (offset < wire.size()) {
+    const size_t label = static_cast<uint8_t>(wire[offset]);
+    if (label == 0 || offset + 1 + label > wire.size()) break;
+    for (size_t i = offset + 1; i <= offset + label; ++i) {
+      const auto c = static_cast<uint8_t>(wire[i]);
+      if (c == '.' || c == '\\') {
+        text += '\\';
+        text += static_cast<char>(c);
+      } else if (c <= 0x20 || c >= 0x7f) {
+        char escaped[5];
+        std::snprintf(escaped, sizeof escaped, "\\%03u", unsigned{c});
+        text += escaped;
+      } else {
+        text += static_cast<char>(c);
+      }
+    }
+    text += '.';
+    offset += label + 1;
+  }
+  return text;
+}
+
+std::optional<std::string> name_from_text(std::string_view text) {
+  if (text == ".") return std::string(1, '\0');
+  if (text.empty()) return std::nullopt;
+  std::string wire;
+  std::string label;
+  auto end_label = [&]() {
+    if (label.empty() || label.size() > dns::kMaxLabelLength) return false;
+    wire += static_cast<char>(label.size());
+    wire += label;
+    label.clear();
+    return true;
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '.') {
+      if (!end_label()) return std::nullopt;
+      continue;
+    }
+    if (c != '\\') {
+      label += c;
+      continue;
+    }
+    if (++i == text.size()) return std::nullopt;
+    const auto digit = [](char d) { return d >= '0' && d <= '9'; };
+    if (digit(text[i])) {
+      if (i + 2 >= text.size() || !digit(text[i + 1]) || !digit(text[i + 2])) return std::nullopt;
+      const int value = (text[i] - '0') * 100 + (text[i + 1] - '0') * 10 + (text[i + 2] - '0');
+      if (value > 255) return std::nullopt;
+      label += static_cast<char>(value);
+      i += 2;
+    } else {
+      label += text[i];
+    }
+  }
+  if (!label.empty() && !end_label()) return std::nullopt;
+  wire += '\0';
+  if (wire.size() > dns::kMaxNameLength) return std::nullopt;
+  return wire;
+}
+
+}  // namespace rotor::zones
