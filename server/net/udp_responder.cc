@@ -1,0 +1,169 @@
+#include "server/net/udp_responder.h"
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace rotor::net {
+
+namespace {
+
+// Turns the destination address the kernel reported for a query into the
+// source address of its reply (a no-op control block when none was reported).
+// Only wildcard sockets ask for it: elsewhere the bound address is the source.
+socklen_t reply_control(msghdr& received, uint8_t* out, size_t out_size) noexcept {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&received); c != nullptr; c = CMSG_NXTHDR(&received, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+      in_pktinfo info;
+      std::memcpy(&info, CMSG_DATA(c), sizeof info);
+      info.ipi_spec_dst = info.ipi_addr;
+      info.ipi_ifindex = 0;  // let routing pick the interface, as for a bound socket
+      std::memset(out, 0, out_size);
+      auto* reply = reinterpret_cast<cmsghdr*>(out);
+      reply->cmsg_level = IPPROTO_IP;
+      reply->cmsg_type = IP_PKTINFO;
+      reply->cmsg_len = CMSG_LEN(sizeof info);
+      std::memcpy(CMSG_DATA(reply), &info, sizeof info);
+      return CMSG_SPACE(sizeof info);
+    }
+    if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+      in6_pktinfo info;  // the interface index is kept: link-local peers need it
+      std::memcpy(&info, CMSG_DATA(c), sizeof info);
+      std::memset(out, 0, out_size);
+      auto* reply = reinterpret_cast<cmsghdr*>(out);
+      reply->cmsg_level = IPPROTO_IPV6;
+      reply->cmsg_type = IPV6_PKTINFO;
+      reply->cmsg_len = CMSG_LEN(sizeof info);
+      std::memcpy(CMSG_DATA(reply), &info, sizeof info);
+      return CMSG_SPACE(sizeof info);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+UdpResponder::UdpResponder(WorkerContext& context)
+    : context_(context),
+      query_buffers_(new uint8_t[kBatch * kQuerySize]),
+      reply_buffers_(new uint8_t[kBatch * kReplySize]) {
+  for (size_t i = 0; i < kBatch; ++i) {
+    received_iov_[i] = {query_buffers_.get() + i * kQuerySize, kQuerySize};
+    received_[i].msg_hdr.msg_iov = &received_iov_[i];
+    received_[i].msg_hdr.msg_iovlen = 1;
+    received_[i].msg_hdr.msg_name = &peers_[i];
+    replies_[i].msg_hdr.msg_iov = &replies_iov_[i];
+    replies_[i].msg_hdr.msg_iovlen = 1;
+  }
+}
+
+void UdpResponder::add_socket(UniqueFd fd, bool wildcard) {
+  if (wildcard) {
+    sockaddr_storage local{};
+    socklen_t length = sizeof local;
+    getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &length);
+    const int on = 1;
+    if (local.ss_family == AF_INET6) {
+      setsockopt(fd.get(), IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on);
+    } else {
+      setsockopt(fd.get(), IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
+    }
+  }
+  auto socket = std::make_unique<Socket>();
+  socket->fd = std::move(fd);
+  socket->wildcard = wildcard;
+  socket->owner = this;
+  int rc = uv_poll_init_socket(context_.loop, &socket->poll, socket->fd.get());
+  if (rc != 0) throw std::runtime_error(std::string("cannot watch UDP socket: ") + uv_strerror(rc));
+  socket->poll.data = socket.get();
+  sockets_.push_back(std::move(socket));
+  rc = uv_poll_start(&sockets_.back()->poll, UV_READABLE, on_readable);
+  if (rc != 0) throw std::runtime_error(std::string("cannot watch UDP socket: ") + uv_strerror(rc));
+}
+
+void UdpResponder::close() noexcept {
+  for (auto& socket : sockets_) {
+    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&socket->poll))) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&socket->poll), nullptr);
+    }
+  }
+}
+
+void UdpResponder::on_readable(uv_poll_t* handle, int status, int /*events*/) {
+  auto* socket = static_cast<Socket*>(handle->data);
+  if (status < 0) return;  // the socket stays open; the next event may succeed
+  socket->owner->drain(*socket);
+}
+
+void UdpResponder::drain(Socket& socket) noexcept {
+  for (int round = 0; round < kBatchesPerWakeup; ++round) {
+    for (size_t i = 0; i < kBatch; ++i) {
+      msghdr& header = received_[i].msg_hdr;
+      header.msg_namelen = sizeof(sockaddr_storage);
+      header.msg_control = socket.wildcard ? controls_[i].bytes : nullptr;
+      header.msg_controllen = socket.wildcard ? kControlSize : 0;
+      header.msg_flags = 0;
+    }
+    const int received = ::recvmmsg(socket.fd.get(), received_.data(), kBatch, MSG_DONTWAIT, nullptr);
+    if (received <= 0) return;  // EAGAIN: drained; other errors: retried on the next event
+    send_batch(socket.fd.get(), answer_batch(socket, static_cast<size_t>(received)));
+    if (static_cast<size_t>(received) < kBatch) return;
+  }
+}
+
+size_t UdpResponder::answer_batch(const Socket& socket, size_t received) noexcept {
+  size_t replies = 0;
+  for (size_t i = 0; i < received; ++i) {
+    msghdr& query = received_[i].msg_hdr;
+    if ((query.msg_flags & MSG_TRUNC) != 0 || context_.snapshot == nullptr) {
+      ++context_.state.dropped;
+      continue;
+    }
+    uint8_t* reply = reply_buffers_.get() + i * kReplySize;
+    const ClientInfo client{reinterpret_cast<const sockaddr*>(&peers_[i]), Transport::udp};
+    const size_t length = answer_query(
+        *context_.snapshot, {query_buffers_.get() + i * kQuerySize, received_[i].msg_len}, client,
+        {reply, kReplySize}, context_.state);
+    if (length == 0) continue;
+
+    msghdr& out = replies_[replies].msg_hdr;
+    replies_iov_[replies] = {reply, length};
+    out.msg_name = &peers_[i];
+    out.msg_namelen = query.msg_namelen;
+    out.msg_control = nullptr;
+    out.msg_controllen = 0;
+    if (socket.wildcard) {
+      // Rewritten in place: the query's control block is not needed any more.
+      const socklen_t size = reply_control(query, controls_[i].bytes, kControlSize);
+      if (size != 0) {
+        out.msg_control = controls_[i].bytes;
+        out.msg_controllen = size;
+      }
+    }
+    ++replies;
+  }
+  return replies;
+}
+
+void UdpResponder::send_batch(int fd, size_t count) noexcept {
+  size_t next = 0;
+  while (next < count) {
+    const int sent = ::sendmmsg(fd, &replies_[next], static_cast<unsigned>(count - next), MSG_DONTWAIT);
+    if (sent > 0) {
+      next += static_cast<size_t>(sent);
+    } else if (sent < 0 && errno == EINTR) {
+      continue;
+    } else if (sent == 0 || errno == EAGAIN || errno == EWOULDBLOCK) {
+      // The send buffer is full: waiting would stall every other client.
+      context_.state.dropped += count - next;
+      return;
+    } else {
+      // This one datagram failed (unreachable peer, bad address); the rest may not.
+      ++context_.state.dropped;
+      ++next;
+    }
+  }
+}
+
+}  // namespace rotor::net

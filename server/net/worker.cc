@@ -1,0 +1,79 @@
+#include "server/net/worker.h"
+
+#include <stdexcept>
+#include <string>
+
+namespace rotor::net {
+
+namespace {
+uv_loop_t* initialized(uv_loop_t* loop) {
+  const int rc = uv_loop_init(loop);
+  if (rc != 0) throw std::runtime_error(std::string("cannot create event loop: ") + uv_strerror(rc));
+  return loop;
+}
+}  // namespace
+
+Worker::Worker(SnapshotPublisher& publisher, std::chrono::milliseconds tcp_idle_timeout,
+               size_t tcp_max_connections)
+    : publisher_(publisher),
+      context_{.loop = initialized(&loop_)},
+      udp_(context_),
+      tcp_(context_, tcp_idle_timeout, tcp_max_connections) {
+  // uv_async_init only fails when the loop's wake-up fd cannot be created,
+  // which uv_loop_init has already done.
+  uv_async_init(&loop_, &snapshot_wake_, on_snapshot_published);
+  uv_async_init(&loop_, &stop_wake_, on_stop_requested);
+  snapshot_wake_.data = this;
+  stop_wake_.data = this;
+}
+
+Worker::~Worker() {
+  unsubscribe();
+  close_handles();
+  uv_run(&loop_, UV_RUN_DEFAULT);  // runs the close callbacks
+  uv_loop_close(&loop_);
+}
+
+void Worker::subscribe() {
+  // Subscribe first, then read: a publish in between wakes us and is not lost.
+  subscription_ = publisher_.subscribe([this] { uv_async_send(&snapshot_wake_); });
+  context_.snapshot_owner = publisher_.current();
+  context_.snapshot = context_.snapshot_owner.get();
+}
+
+void Worker::unsubscribe() {
+  if (subscription_ == 0) return;
+  publisher_.unsubscribe(subscription_);
+  subscription_ = 0;
+}
+
+void Worker::run() noexcept { uv_run(&loop_, UV_RUN_DEFAULT); }
+
+void Worker::request_stop() noexcept { uv_async_send(&stop_wake_); }
+
+void Worker::on_snapshot_published(uv_async_t* async) {
+  // Runs between callbacks, never inside a batch, so a query never sees two
+  // snapshots. Several publishes may coalesce into one wake-up: current() is
+  // the newest, which is all a worker needs.
+  auto& self = *static_cast<Worker*>(async->data);
+  self.context_.snapshot_owner = self.publisher_.current();
+  self.context_.snapshot = self.context_.snapshot_owner.get();
+}
+
+void Worker::on_stop_requested(uv_async_t* async) {
+  static_cast<Worker*>(async->data)->close_handles();
+}
+
+void Worker::close_handles() noexcept {
+  if (handles_closed_) return;
+  handles_closed_ = true;
+  udp_.close();
+  tcp_.close();
+  uv_close(reinterpret_cast<uv_handle_t*>(&snapshot_wake_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&stop_wake_), nullptr);
+  // The snapshot is let go here, on the worker, as the brief's swap would.
+  context_.snapshot = nullptr;
+  context_.snapshot_owner.reset();
+}
+
+}  // namespace rotor::net

@@ -1,0 +1,58 @@
+#pragma once
+// One worker thread's world: a libuv loop, its UDP and TCP sockets, and its
+// own pointer to the current snapshot. Built and torn down by WorkerPool.
+// Apart from request_stop() and the publisher's wake-up, everything here runs
+// on the worker's thread (or on the constructing thread before run()).
+
+#include <uv.h>
+
+#include <chrono>
+
+#include "server/net/socket.h"
+#include "server/net/tcp_server.h"
+#include "server/net/udp_responder.h"
+#include "server/net/worker_context.h"
+#include "server/snapshot/publisher.h"
+
+namespace rotor::net {
+
+class Worker {
+ public:
+  Worker(SnapshotPublisher& publisher, std::chrono::milliseconds tcp_idle_timeout,
+         size_t tcp_max_connections);
+  // Closes whatever is still open and runs the loop dry, so a worker that was
+  // never started (or whose constructor's caller threw) leaks nothing.
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void add_udp_socket(UniqueFd fd, bool wildcard) { udp_.add_socket(std::move(fd), wildcard); }
+  void add_tcp_listener(UniqueFd fd) { tcp_.add_listener(std::move(fd)); }
+
+  // Starts following the publisher; call once all sockets are added.
+  void subscribe();
+  // Stops following the publisher. Once it returns no wake-up is in flight.
+  void unsubscribe();
+
+  // Runs the loop until request_stop() has been processed. Worker thread.
+  void run() noexcept;
+  // Asks the running loop to close everything and return. Any thread.
+  void request_stop() noexcept;
+
+ private:
+  static void on_snapshot_published(uv_async_t* async);
+  static void on_stop_requested(uv_async_t* async);
+  void close_handles() noexcept;
+
+  SnapshotPublisher& publisher_;
+  uv_loop_t loop_;
+  uv_async_t snapshot_wake_;
+  uv_async_t stop_wake_;
+  WorkerContext context_;
+  UdpResponder udp_;
+  TcpServer tcp_;
+  size_t subscription_ = 0;
+  bool handles_closed_ = false;
+};
+
+}  // namespace rotor::net

@@ -1,0 +1,164 @@
+#include "server/net/worker_pool.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+
+#include "server/net/socket.h"
+#include "server/net/worker.h"
+
+namespace rotor::net {
+
+namespace {
+
+// A kernel-chosen port may turn out to be taken for UDP; then another is tried.
+constexpr int kEphemeralPortAttempts = 8;
+
+// Every worker's sockets for one listen endpoint, all on the same port.
+struct EndpointSockets {
+  ListenEndpoint bound;
+  std::vector<UniqueFd> udp;
+  std::vector<UniqueFd> tcp;
+};
+
+[[noreturn]] void throw_listen_error(const ListenEndpoint& endpoint, int error) {
+  throw std::runtime_error("cannot listen on " + endpoint.text + ": " +
+                           std::system_category().message(error));
+}
+
+// True when no UDP socket at all holds `address`: a socket without
+// SO_REUSEPORT can only bind a port nobody else has.
+bool udp_port_is_free(const sockaddr_storage& address, int& error) {
+  UniqueFd probe(::socket(address.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (probe && ::bind(probe.get(), reinterpret_cast<const sockaddr*>(&address),
+                      address_length(address)) == 0) {
+    return true;
+  }
+  error = errno;
+  return false;
+}
+
+// Opens `count` UDP and `count` TCP sockets on `endpoint`, or returns false
+// with `error` set.
+//
+// Port 0 is resolved by a TCP bind, not a UDP one: Linux may auto-bind a
+// SO_REUSEPORT UDP socket to a port that another SO_REUSEPORT socket of the
+// same user already has (so two servers, say two test runs, would share
+// queries), while TCP auto-binding never shares. The UDP side of that port is
+// then checked to be free before our group claims it.
+bool open_sockets(const ListenEndpoint& endpoint, unsigned count, EndpointSockets& out,
+                  int& error) {
+  out.bound = endpoint;
+  out.udp.clear();
+  out.tcp.clear();
+  if (address_port(out.bound.address) == 0) {
+    UniqueFd first = open_listening_socket(out.bound.address, SOCK_STREAM, error);
+    if (!first) return false;
+    sockaddr_storage local{};
+    socklen_t length = sizeof local;
+    if (getsockname(first.get(), reinterpret_cast<sockaddr*>(&local), &length) != 0) {
+      error = errno;
+      return false;
+    }
+    set_address_port(out.bound.address, address_port(local));
+    if (!udp_port_is_free(out.bound.address, error)) return false;
+    out.tcp.push_back(std::move(first));
+  }
+  while (out.tcp.size() < count) {
+    UniqueFd fd = open_listening_socket(out.bound.address, SOCK_STREAM, error);
+    if (!fd) return false;
+    out.tcp.push_back(std::move(fd));
+  }
+  while (out.udp.size() < count) {
+    UniqueFd fd = open_listening_socket(out.bound.address, SOCK_DGRAM, error);
+    if (!fd) return false;
+    out.udp.push_back(std::move(fd));
+  }
+  out.bound.text = format_endpoint(out.bound.address);
+  return true;
+}
+
+EndpointSockets open_endpoint(const ListenEndpoint& endpoint, unsigned count) {
+  const bool ephemeral = address_port(endpoint.address) == 0;
+  EndpointSockets sockets;
+  int error = 0;
+  for (int attempt = 0; attempt < kEphemeralPortAttempts; ++attempt) {
+    if (open_sockets(endpoint, count, sockets, error)) return sockets;
+    if (!ephemeral || error != EADDRINUSE) break;
+  }
+  throw_listen_error(endpoint, error);
+}
+
+}  // namespace
+
+struct WorkerPool::Impl {
+  std::vector<ListenEndpoint> bound;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::thread> threads;
+  bool started = false;
+  bool stopped = false;
+};
+
+WorkerPool::WorkerPool(NetworkOptions options, SnapshotPublisher& publisher)
+    : impl_(std::make_unique<Impl>()) {
+  unsigned threads = options.threads;
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  // The cap is shared out evenly; SO_REUSEPORT spreads connections evenly too.
+  const size_t per_worker_cap =
+      std::max<size_t>(1, (options.tcp_max_connections + threads - 1) / threads);
+
+  for (unsigned i = 0; i < threads; ++i) {
+    impl_->workers.push_back(
+        std::make_unique<Worker>(publisher, options.tcp_idle_timeout, per_worker_cap));
+  }
+  for (const ListenEndpoint& endpoint : options.listen) {
+    EndpointSockets sockets = open_endpoint(endpoint, threads);
+    const bool wildcard = is_wildcard_address(sockets.bound.address);
+    for (unsigned i = 0; i < threads; ++i) {
+      impl_->workers[i]->add_udp_socket(std::move(sockets.udp[i]), wildcard);
+      impl_->workers[i]->add_tcp_listener(std::move(sockets.tcp[i]));
+    }
+    impl_->bound.push_back(std::move(sockets.bound));
+  }
+  for (auto& worker : impl_->workers) worker->subscribe();
+}
+
+WorkerPool::~WorkerPool() { stop(); }
+
+void WorkerPool::start() {
+  if (impl_->started || impl_->stopped) return;
+  impl_->started = true;
+  for (size_t i = 0; i < impl_->workers.size(); ++i) {
+    impl_->threads.emplace_back([w = impl_->workers[i].get(), i] {
+      // A peer that resets a TCP connection mid-write must cost an EPIPE, not
+      // the process: SIGPIPE is raised in the writing thread, so block it here.
+      sigset_t pipe_signal;
+      sigemptyset(&pipe_signal);
+      sigaddset(&pipe_signal, SIGPIPE);
+      pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+      const std::string name = "rotor-worker-" + std::to_string(i);
+      pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+      w->run();
+    });
+  }
+}
+
+void WorkerPool::stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  for (auto& worker : impl_->workers) worker->unsubscribe();
+  for (auto& worker : impl_->workers) worker->request_stop();
+  for (auto& thread : impl_->threads) thread.join();
+  impl_->threads.clear();
+  // Workers that never ran close their handles in their destructors.
+  impl_->workers.clear();
+}
+
+std::vector<ListenEndpoint> WorkerPool::bound() const { return impl_->bound; }
+
+}  // namespace rotor::net

@@ -1,0 +1,273 @@
+#include <doctest/doctest.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "server/net/udp_responder.h"
+#include "server/net/worker_pool.h"
+#include "tests/unit/server/net/net_test_client.h"
+#include "tests/unit/support/allocation_counter.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using rotor::Snapshot;
+using rotor::SnapshotPublisher;
+using rotor::net::NetworkOptions;
+using rotor::net::WorkerPool;
+using rotor::test::endpoint;
+using rotor::test::make_query;
+using rotor::test::reply_id;
+using rotor::test::UdpClient;
+
+std::shared_ptr<const Snapshot> empty_snapshot(uint64_t generation = 0) {
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->generation = generation;
+  return snapshot;
+}
+
+TEST_CASE("a pool on port 0 answers UDP and TCP on one resolved port") {
+  SnapshotPublisher publisher(empty_snapshot());
+  NetworkOptions options;
+  options.listen = {endpoint("127.0.0.1:0")};
+  options.threads = 2;
+  WorkerPool pool(options, publisher);
+  pool.start();
+
+  const auto bound = pool.bound();
+  REQUIRE(bound.size() == 1);
+  const uint16_t port = rotor::net::address_port(bound[0].address);
+  CHECK(port != 0);
+  CHECK(bound[0].text == "127.0.0.1:" + std::to_string(port));
+
+  UdpClient udp(bound[0]);
+  const auto udp_reply = udp.exchange(make_query(0x1234));
+  REQUIRE(udp_reply);
+  CHECK(reply_id(*udp_reply) == 0x1234);
+  CHECK(rotor::test::is_reply(*udp_reply));
+  CHECK((udp_reply->at(3) & 0x0f) == 5);  // REFUSED: the snapshot has no zones
+
+  rotor::test::TcpClient tcp(bound[0]);
+  REQUIRE(tcp.connected());
+  REQUIRE(tcp.send(rotor::test::framed(make_query(0x4321))));
+  const auto tcp_reply = tcp.read_message();
+  REQUIRE(tcp_reply);
+  CHECK(reply_id(*tcp_reply) == 0x4321);
+
+  pool.stop();
+  pool.stop();  // idempotent
+}
+
+TEST_CASE("pools asking for port 0 never share a port") {
+  // Auto-bound SO_REUSEPORT UDP sockets of one user can land on the same
+  // port; two servers (two test runs) must not end up answering each other's
+  // queries.
+  SnapshotPublisher publisher(empty_snapshot());
+  NetworkOptions options;
+  options.listen = {endpoint("127.0.0.1:0")};
+  std::vector<std::unique_ptr<WorkerPool>> pools;
+  std::set<uint16_t> ports;
+  for (int i = 0; i < 100; ++i) {
+    pools.push_back(std::make_unique<WorkerPool>(options, publisher));
+    ports.insert(rotor::net::address_port(pools.back()->bound()[0].address));
+  }
+  CHECK(ports.size() == pools.size());
+}
+
+TEST_CASE("a pool listens on IPv6 loopback") {
+  rotor::net::UniqueFd probe(::socket(AF_INET6, SOCK_DGRAM, 0));
+  sockaddr_in6 loopback{};
+  loopback.sin6_family = AF_INET6;
+  loopback.sin6_addr = in6addr_loopback;
+  if (!probe || ::bind(probe.get(), reinterpret_cast<sockaddr*>(&loopback), sizeof loopback) != 0) {
+    MESSAGE("no IPv6 loopback here; skipped");
+    return;
+  }
+  SnapshotPublisher publisher(empty_snapshot());
+  NetworkOptions options;
+  options.listen = {endpoint("[::1]:0")};
+  WorkerPool pool(options, publisher);
+  pool.start();
+  UdpClient udp(pool.bound()[0]);
+  const auto reply = udp.exchange(make_query(77));
+  REQUIRE(reply);
+  CHECK(reply_id(*reply) == 77);
+}
+
+TEST_CASE("a taken port is reported with the address and the reason") {
+  // A socket without SO_REUSEPORT keeps every other socket off its port.
+  rotor::net::UniqueFd blocker(::socket(AF_INET, SOCK_DGRAM, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(blocker.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  socklen_t length = sizeof address;
+  ::getsockname(blocker.get(), reinterpret_cast<sockaddr*>(&address), &length);
+  const std::string text = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+
+  SnapshotPublisher publisher(empty_snapshot());
+  NetworkOptions options;
+  options.listen = {endpoint(text)};
+  CHECK_THROWS_WITH_AS(WorkerPool(options, publisher),
+                       ("cannot listen on " + text + ": Address already in use").c_str(),
+                       std::runtime_error);
+}
+
+TEST_CASE("a pool that is never started shuts down cleanly") {
+  SnapshotPublisher publisher(empty_snapshot());
+  NetworkOptions options;
+  options.listen = {endpoint("127.0.0.1:0"), endpoint("127.0.0.1:0")};
+  options.threads = 3;
+  WorkerPool pool(options, publisher);
+  CHECK(pool.bound().size() == 2);
+  publisher.publish(empty_snapshot(1));  // wakes workers that never run
+}
+
+TEST_CASE("UDP keeps answering while 1000 snapshots are published") {
+  SnapshotPublisher publisher(empty_snapshot());
+  NetworkOptions options;
+  options.listen = {endpoint("127.0.0.1:0")};
+  options.threads = 2;
+  WorkerPool pool(options, publisher);
+  pool.start();
+
+  std::atomic<bool> published{false};
+  std::thread control([&] {
+    for (uint64_t generation = 1; generation <= 1000; ++generation) {
+      publisher.publish(empty_snapshot(generation));
+      if (generation % 50 == 0) std::this_thread::sleep_for(1ms);
+    }
+    published = true;
+  });
+
+  // Several source ports, so SO_REUSEPORT spreads them over both workers.
+  std::vector<UdpClient> clients;
+  for (int i = 0; i < 8; ++i) clients.emplace_back(pool.bound()[0]);
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  size_t answered = 0;
+  size_t lost = 0;
+  uint16_t id = 0;
+  while ((!published || answered < 500) && std::chrono::steady_clock::now() < deadline) {
+    UdpClient& client = clients[id % clients.size()];
+    const uint16_t query_id = ++id;
+    client.send(make_query(query_id));
+    const auto reply = client.receive(500ms);
+    if (!reply) {
+      ++lost;
+      continue;
+    }
+    CHECK(reply_id(*reply) == query_id);
+    ++answered;
+  }
+  control.join();
+  CHECK(published);
+  CHECK(answered >= 500);
+  CHECK(lost < 5);
+  CHECK(publisher.current()->generation == 1000);
+  pool.stop();
+}
+
+TEST_CASE("a UDP batch is answered without heap allocation") {
+  // `wildcard` sockets also read and write IP_PKTINFO control blocks.
+  bool wildcard = false;
+  SUBCASE("socket bound to one address") { wildcard = false; }
+  SUBCASE("socket treated as wildcard") { wildcard = true; }
+  CAPTURE(wildcard);
+  uv_loop_t loop;
+  REQUIRE(uv_loop_init(&loop) == 0);
+  rotor::net::WorkerContext context;
+  context.loop = &loop;
+  context.snapshot_owner = empty_snapshot();
+  context.snapshot = context.snapshot_owner.get();
+
+  int error = 0;
+  auto address = endpoint("127.0.0.1:0").address;
+  rotor::net::UniqueFd fd = rotor::net::open_listening_socket(address, SOCK_DGRAM, error);
+  REQUIRE(fd);
+  socklen_t length = sizeof address;
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
+  rotor::net::ListenEndpoint server;
+  server.address = address;
+  const int server_fd = fd.get();
+
+  {
+    rotor::net::UdpResponder responder(context);
+    responder.add_socket(std::move(fd), wildcard);
+    UdpClient client(server);
+    constexpr int kQueries = 64;
+    for (int i = 0; i < kQueries; ++i) client.send(make_query(static_cast<uint16_t>(i)));
+    REQUIRE(rotor::test::wait_readable(server_fd, 2000ms));
+    std::this_thread::sleep_for(20ms);  // let every datagram arrive
+
+    size_t allocations = 0;
+    {
+      rotor::test::AllocationCounter counter;
+      uv_run(&loop, UV_RUN_NOWAIT);
+      allocations = counter.allocations();
+    }
+    CHECK(allocations == 0);
+    for (int i = 0; i < kQueries; ++i) {
+      const auto reply = client.receive(1000ms);
+      REQUIRE(reply);
+      CHECK(reply_id(*reply) == i);
+    }
+    CHECK(context.state.queries == kQueries);
+    responder.close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
+}  // namespace
+
+namespace {
+
+// make_query() plus an OPT record asking for NSID (RFC 5001).
+std::vector<uint8_t> make_nsid_query(uint16_t id) {
+  std::vector<uint8_t> query = make_query(id);
+  query[11] = 1;  // ARCOUNT
+  query.insert(query.end(), {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 4, 0, 3, 0, 0});
+  return query;
+}
+
+bool contains(const std::vector<uint8_t>& bytes, const std::string& text) {
+  return std::search(bytes.begin(), bytes.end(), text.begin(), text.end()) != bytes.end();
+}
+
+std::shared_ptr<const Snapshot> snapshot_with_nsid(const std::string& nsid) {
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->options.nsid = nsid;
+  return snapshot;
+}
+
+TEST_CASE("a published snapshot reaches the worker and the old one is freed") {
+  auto first = snapshot_with_nsid("first-snapshot");
+  std::weak_ptr<const Snapshot> first_watch = first;
+  SnapshotPublisher publisher(std::move(first));
+  NetworkOptions options;
+  options.listen = {endpoint("127.0.0.1:0")};
+  WorkerPool pool(options, publisher);
+  pool.start();
+  UdpClient client(pool.bound()[0]);
+
+  const auto before = client.exchange(make_nsid_query(1));
+  REQUIRE(before);
+  CHECK(contains(*before, "first-snapshot"));
+
+  publisher.publish(snapshot_with_nsid("second-snapshot"));
+  bool swapped = false;
+  for (uint16_t id = 2; id < 200 && !swapped; ++id) {
+    const auto reply = client.exchange(make_nsid_query(id));
+    REQUIRE(reply);
+    swapped = contains(*reply, "second-snapshot");
+    if (!swapped) std::this_thread::sleep_for(10ms);
+  }
+  CHECK(swapped);
+  CHECK(first_watch.expired());  // neither the publisher nor the worker holds it
+}
+
+}  // namespace
