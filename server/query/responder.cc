@@ -97,6 +97,9 @@ class Answer {
       switch (found.kind) {
         case Lookup::Kind::nxdomain:
           add_negative(*zone);
+          // The apex of another zone we serve exists even when its parent has
+          // no records for it (a DS query answered from the parent).
+          if (snapshot_.zones.find_authoritative(name) != zone) return dns::rcode::NOERROR;
           return dns::rcode::NXDOMAIN;
         case Lookup::Kind::delegation:
           add_referral(*zone, *found.node);
@@ -278,6 +281,19 @@ size_t opt_size(const dns::ParsedQuery& query, const AnswerOptions& options) noe
   return 11 + (nsid ? 4 + options.nsid.size() : 0);
 }
 
+// DS lives on the parent side of a cut (RFC 4035 3.1.4.1): a DS query for the
+// apex of a zone we serve is answered from the parent zone when we serve that too.
+const Zone* zone_for_query(const Snapshot& snapshot, const dns::ParsedQuery& query,
+                           const Zone& zone) noexcept {
+  if (query.qtype != dns::type::DS || zone.origin().size() <= 1 ||
+      query.qname_lower.view() != zone.origin()) {
+    return &zone;
+  }
+  const std::string_view parent = zone.origin().substr(dns::parent_offset(zone.origin()));
+  const Zone* parent_zone = snapshot.zones.find_authoritative(parent);
+  return parent_zone != nullptr ? parent_zone : &zone;
+}
+
 }  // namespace
 
 size_t answer_query(const Snapshot& snapshot, std::span<const uint8_t> query,
@@ -333,7 +349,7 @@ size_t answer_query(const Snapshot& snapshot, std::span<const uint8_t> query,
     rcode = dns::rcode::REFUSED;  // zone transfers are not offered (yet)
   } else if (const Zone* zone = snapshot.zones.find_authoritative(parsed.qname_lower.view())) {
     Answer answer(snapshot, parsed, writer, tcp);
-    rcode = answer.answer_from(zone);
+    rcode = answer.answer_from(zone_for_query(snapshot, parsed, *zone));
     if (answer.authoritative()) flags |= dns::flag::AA;
     if (answer.truncated()) flags |= dns::flag::TC;
   } else {

@@ -1,0 +1,225 @@
+// Differential test: rotor and NSD serve the same zones (tests/data/diff) and
+// must give the same answers to every query of tests/data/diff/queries.txt.
+// NSD runs with `minimal-responses: yes`, which matches rotor's minimal
+// answers (no NS RRset in the authority section of positive answers).
+// The additional section is compared only when the authority section holds a
+// delegation's NS RRset: glue is required there (RFC 9471). Elsewhere it is
+// optional (RFC 2181 5.4.1) and NSD's choice depends on its own heuristics
+// (with minimal-responses it adds the apex NS addresses to `NS` answers only).
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "tests/integration/harness.h"
+
+namespace rotor::itest {
+namespace {
+
+constexpr const char* kNsdBinary = "/usr/sbin/nsd";
+const std::string kDiffData = std::string(ROTOR_TEST_DATA) + "/diff";
+
+struct ServedZone {
+  const char* origin;
+  const char* file;
+};
+constexpr ServedZone kZones[] = {
+    {"example.test", "example.test.zone"},
+    {"child.example.test", "child.example.test.zone"},
+    {"example", "rfc4592.example.zone"},
+    {"2.0.192.in-addr.arpa", "2.0.192.in-addr.arpa.zone"},
+};
+
+struct CorpusQuery {
+  std::string name;
+  std::string type;
+  bool tcp = false;
+  bool any = false;  // RFC 8482: the server picks the RRset; compare rcode and AA only
+  bool rd = false;   // recursion desired: must be copied, and RA stays clear
+  bool dnssec_ok = false;
+  int line = 0;
+};
+
+std::vector<CorpusQuery> load_corpus() {
+  std::ifstream in(kDiffData + "/queries.txt");
+  REQUIRE_MESSAGE(in, "cannot read queries.txt");
+  std::vector<CorpusQuery> queries;
+  std::string text;
+  int line = 0;
+  while (std::getline(in, text)) {
+    ++line;
+    if (text.empty() || text[0] == '#') continue;
+    std::istringstream words(text);
+    CorpusQuery query;
+    query.line = line;
+    words >> query.name >> query.type;
+    std::string flag;
+    while (words >> flag) {
+      if (flag == "tcp") query.tcp = true;
+      else if (flag == "any") query.any = true;
+      else if (flag == "rd") query.rd = true;
+      else if (flag == "do") query.dnssec_ok = true;
+      else FAIL("queries.txt:" << line << ": unknown flag " << flag);
+    }
+    queries.push_back(query);
+  }
+  return queries;
+}
+
+std::string nsd_config(const TempDir& dir, uint16_t port) {
+  const std::string base = dir.path().string();
+  std::ostringstream conf;
+  conf << "server:\n"
+       << "  ip-address: 127.0.0.1@" << port << "\n"
+       << "  username: \"\"\n"
+       << "  chroot: \"\"\n"
+       << "  pidfile: \"" << base << "/nsd.pid\"\n"
+       << "  zonesdir: \"" << base << "\"\n"
+       << "  database: \"\"\n"
+       << "  zonelistfile: \"" << base << "/zone.list\"\n"
+       << "  xfrdfile: \"" << base << "/xfrd.state\"\n"
+       << "  xfrdir: \"" << base << "\"\n"
+       << "  server-count: 1\n"
+       << "  rrl-ratelimit: 0\n"
+       << "  minimal-responses: yes\n"
+       << "  verbosity: 1\n"
+       << "remote-control:\n"
+       << "  control-enable: no\n";
+  for (const ServedZone& zone : kZones) {
+    conf << "zone:\n  name: " << zone.origin << "\n  zonefile: \"" << kDiffData << "/" << zone.file
+         << "\"\n";
+  }
+  return conf.str();
+}
+
+// NSD prints nothing when ready; it is ready once it answers.
+bool wait_until_answering(const Endpoint& server) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    if (exchange_udp(server, build_query("example.test.", "SOA"), 200ms)) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+bool has_delegation(const ResponseSummary& summary) {
+  return std::any_of(summary.authority.begin(), summary.authority.end(),
+                     [](const std::string& rr) { return rr.find("\tNS\t") != std::string::npos; });
+}
+
+enum class Transport { udp_edns, udp_plain, tcp };
+
+const char* transport_name(Transport transport) {
+  switch (transport) {
+    case Transport::udp_edns: return "udp+edns1232";
+    case Transport::udp_plain: return "udp";
+    case Transport::tcp: return "tcp+edns1232";
+  }
+  return "?";
+}
+
+std::optional<Response> ask(const Endpoint& server, const CorpusQuery& query, Transport transport) {
+  QueryOptions options;
+  options.edns = transport != Transport::udp_plain;
+  options.recursion_desired = query.rd;
+  options.dnssec_ok = query.dnssec_ok && options.edns;
+  std::vector<uint8_t> wire = build_query(query.name, query.type, options);
+  if (transport == Transport::tcp) return exchange_tcp(server, wire);
+  return exchange_udp(server, wire);
+}
+
+TEST_CASE("rotor answers every corpus query like NSD") {
+  if (::access(kNsdBinary, X_OK) != 0) {
+    MESSAGE("NSD not installed at " << kNsdBinary << "; differential test skipped");
+    return;
+  }
+  std::vector<CorpusQuery> corpus = load_corpus();
+  REQUIRE(corpus.size() >= 200);
+
+  TempDir dir;
+  Endpoint nsd_endpoint{.host = "127.0.0.1", .port = free_port()};
+  std::string conf = dir.write("nsd.conf", nsd_config(dir, nsd_endpoint.port));
+  Process nsd({kNsdBinary, "-d", "-c", conf});
+  REQUIRE_MESSAGE(wait_until_answering(nsd_endpoint), "NSD does not answer; stderr:\n" << nsd.stderr_text());
+
+  std::vector<std::string> rotor_args{"--threads", "1"};
+  for (const ServedZone& zone : kZones) {
+    rotor_args.push_back("--zone");
+    rotor_args.push_back(std::string(zone.origin) + "=" + kDiffData + "/" + zone.file);
+  }
+  RotorServer rotor(rotor_args);
+  REQUIRE(rotor.ready());
+
+  std::ostringstream report;
+  int compared = 0;
+  int differences = 0;
+  for (const CorpusQuery& query : corpus) {
+    std::vector<Transport> transports{Transport::udp_edns, Transport::udp_plain};
+    if (query.tcp) transports.push_back(Transport::tcp);
+    for (Transport transport : transports) {
+      ++compared;
+      std::optional<Response> expected = ask(nsd_endpoint, query, transport);
+      std::optional<Response> actual = ask(rotor.endpoint(), query, transport);
+      std::string heading = "queries.txt:" + std::to_string(query.line) + ": " + query.name + " " +
+                            query.type + " over " + transport_name(transport) + "\n";
+      if (!expected || !expected->packet) {
+        ++differences;
+        report << heading << "  NSD gave no parsable answer\n";
+        continue;
+      }
+      if (!actual || !actual->packet) {
+        ++differences;
+        report << heading << "  rotor gave " << (actual ? "an unparsable answer" : "no answer") << "\n";
+        continue;
+      }
+      ResponseSummary nsd_summary = summarize(*expected->packet);
+      ResponseSummary rotor_summary = summarize(*actual->packet);
+      std::string diff;
+      if (query.any) {
+        if (nsd_summary.rcode != rotor_summary.rcode || nsd_summary.aa != rotor_summary.aa ||
+            nsd_summary.answer.empty() != rotor_summary.answer.empty()) {
+          diff = "  rcode/aa/answer presence differ\n";
+        }
+      } else {
+        diff = compare_responses(nsd_summary, rotor_summary, has_delegation(nsd_summary));
+      }
+      if (nsd_summary.has_opt != rotor_summary.has_opt) {
+        diff += "  OPT in reply: NSD " + std::to_string(nsd_summary.has_opt) + ", rotor " +
+                std::to_string(rotor_summary.has_opt) + "\n";
+      } else if (nsd_summary.dnssec_ok != rotor_summary.dnssec_ok ||
+                 nsd_summary.udp_payload != rotor_summary.udp_payload) {
+        diff += "  OPT DO/payload: NSD " + std::to_string(nsd_summary.dnssec_ok) + "/" +
+                std::to_string(nsd_summary.udp_payload) + ", rotor " + std::to_string(rotor_summary.dnssec_ok) +
+                "/" + std::to_string(rotor_summary.udp_payload) + "\n";
+      }
+      if (diff.empty()) continue;
+      ++differences;
+      report << heading << diff << " NSD:\n" << to_string(nsd_summary) << " rotor:\n"
+             << to_string(rotor_summary) << "\n";
+    }
+  }
+  // Guards against a comparison that sees nothing: two different answers
+  // from NSD itself must differ, and a known answer must have its records.
+  std::optional<Response> www = ask(nsd_endpoint, {.name = "www.example.test.", .type = "A"}, Transport::udp_edns);
+  std::optional<Response> missing = ask(nsd_endpoint, {.name = "nothere.example.test.", .type = "A"}, Transport::udp_edns);
+  REQUIRE((www && www->packet && missing && missing->packet));
+  CHECK(summarize(*www->packet).answer.size() == 3);
+  std::string self_diff = compare_responses(summarize(*www->packet), summarize(*missing->packet));
+  CHECK(self_diff.find("rcode: NOERROR vs NXDOMAIN") != std::string::npos);
+  CHECK(self_diff.find("answer - www.example.test.\t3600\tIN\tA\t192.0.2.80") != std::string::npos);
+
+  MESSAGE("compared " << compared << " exchanges, " << differences << " differ");
+  if (differences != 0) {
+    FAIL_CHECK(differences << " of " << compared << " exchanges differ from NSD:\n" << report.str());
+  }
+  CHECK(rotor.process().stderr_text().find("error") == std::string::npos);
+}
+
+}  // namespace
+}  // namespace rotor::itest
