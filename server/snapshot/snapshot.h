@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "server/arrays/array_table.h"
+#include "server/geo/geo.h"
 #include "zones/zone_set.h"
 
 namespace rotor {
@@ -18,6 +20,9 @@ struct AnswerOptions {
 
 struct Snapshot {
   zones::ZoneSet zones;
+  // Instance arrays by name; never null (an empty table when there are none).
+  std::shared_ptr<const arrays::ArrayTable> arrays = std::make_shared<const arrays::ArrayTable>();
+  geo::GeoContext geo;
   AnswerOptions options;
   uint64_t generation = 0;
 };

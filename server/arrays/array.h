@@ -1,0 +1,72 @@
+#pragma once
+// Instance arrays: a DNS name whose A/AAAA answers are chosen per query from a
+// set of instances. This file holds the data model shared by the config, the
+// store, the API and the answerer. An ArrayState is immutable: a change to an
+// array (its settings, an instance, a health flip) builds a new ArrayState for
+// that array alone, precomputing everything the query path needs.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rotor::arrays {
+
+enum class Policy : uint8_t { round_robin, weighted, geo, sticky };
+enum class WhenAllDown : uint8_t { all, none };
+enum class AdminState : uint8_t { enabled, draining, disabled };
+enum class Health : uint8_t { unknown, up, down };
+
+std::string_view to_string(Policy);
+std::string_view to_string(WhenAllDown);
+std::string_view to_string(AdminState);
+std::string_view to_string(Health);
+std::optional<Policy> policy_from_string(std::string_view);
+std::optional<WhenAllDown> when_all_down_from_string(std::string_view);
+std::optional<AdminState> admin_state_from_string(std::string_view);
+std::optional<Health> health_from_string(std::string_view);
+
+inline constexpr uint16_t kNoRegion = 0xFFFF;
+inline constexpr size_t kMaxInstancesPerArray = 1024;
+
+struct IpAddress {
+  uint8_t family = 0;  // 4 or 6
+  uint8_t bytes[16] = {};
+
+  // "192.0.2.1", "2001:db8::1"; nullopt when not an address.
+  static std::optional<IpAddress> parse(std::string_view text);
+  std::string to_string() const;
+  bool operator==(const IpAddress&) const = default;
+};
+
+// What the operator sets on an instance (config file and API).
+struct InstanceSpec {
+  IpAddress address;
+  uint16_t weight = 100;  // 1..1000
+  std::string region;     // label; empty: none
+  std::optional<double> lat;
+  std::optional<double> lon;
+  AdminState state = AdminState::enabled;
+};
+
+// An instance as the registry knows it: spec plus identity and health.
+struct Instance {
+  int64_t id = 0;
+  InstanceSpec spec;
+  Health health = Health::unknown;
+  int64_t health_changed_ms = 0;  // unix milliseconds of the last health change
+  std::string health_reason;
+};
+
+// What the operator sets on an array.
+struct ArraySettings {
+  uint32_t ttl = 30;
+  uint32_t degraded_ttl = 10;
+  Policy policy = Policy::round_robin;
+  uint16_t max_answers = 0;  // 0: every selected instance
+  WhenAllDown when_all_down = WhenAllDown::all;
+};
+
+}  // namespace rotor::arrays

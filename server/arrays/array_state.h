@@ -1,0 +1,67 @@
+#pragma once
+// The answer-side form of one array: immutable, built by the registry whenever
+// the array or one of its instances changes, and read by every worker. All the
+// work that does not depend on the client (health filtering, fail-open, the
+// smooth weighted round-robin lead order, grouping by region, the TTL) is done
+// here once, so that selection per query is index arithmetic.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/arrays/array.h"
+
+namespace rotor::geo {
+class RegionTable;
+}
+
+namespace rotor::arrays {
+
+// One instance as the query path sees it.
+struct AnswerInstance {
+  uint8_t rdata[16];    // 4 bytes for IPv4, 16 for IPv6: the A/AAAA RDATA
+  uint16_t weight;
+  uint16_t region;      // geo::RegionTable id, or kNoRegion
+  uint64_t sticky_seed; // hash of the instance's address: rendezvous hashing input
+};
+
+// The instances of one address family that may be answered right now.
+struct FamilyCandidates {
+  std::vector<AnswerInstance> instances;  // the candidates, in registry order
+  // Smooth weighted round robin (nginx's algorithm) run over the candidates'
+  // weights for one full period (scaled down to at most 1024 steps): entry k
+  // is the index of the candidate that leads at step k.
+  std::vector<uint16_t> weighted_leads;
+  // Candidates grouped by region for the geo policy: `by_region` lists
+  // candidate indices region by region; each group has its own lead order.
+  struct RegionGroup {
+    uint16_t region;
+    uint16_t begin, end;                 // range in by_region
+    std::vector<uint16_t> weighted_leads;  // indices into by_region[begin, end)
+  };
+  std::vector<uint16_t> by_region;
+  std::vector<RegionGroup> regions;
+  bool exists = false;       // the array has an enabled instance of this family
+  bool failed_open = false;  // nothing healthy: candidates are every enabled instance
+};
+
+struct ArrayState {
+  std::string name;       // lower-case wire format
+  std::string name_text;  // "web.lb.example.com."
+  uint32_t slot = 0;      // per-worker rotation counter index, stable for the array's life
+  ArraySettings settings;
+  std::vector<Instance> instances;  // the registry's view, for the API and explain
+  FamilyCandidates v4;
+  FamilyCandidates v6;
+  bool degraded = false;     // some enabled instance is down
+  uint32_t answer_ttl = 0;   // settings.ttl, or degraded_ttl while degraded
+
+  // Builds the answer-side form. `regions` maps region labels to ids.
+  static std::shared_ptr<const ArrayState> build(std::string name_wire, uint32_t slot,
+                                                 ArraySettings settings,
+                                                 std::vector<Instance> instances,
+                                                 const geo::RegionTable& regions);
+};
+
+}  // namespace rotor::arrays

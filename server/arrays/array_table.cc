@@ -1,0 +1,116 @@
+#include "server/arrays/array_table.h"
+
+#include <algorithm>
+
+#include "zones/zone.h"
+
+namespace rotor::arrays {
+
+namespace {
+
+size_t hash_name(std::string_view name) noexcept { return zones::NameHash{}(name); }
+
+unsigned child_index(size_t hash, unsigned level, unsigned bits) noexcept {
+  return static_cast<unsigned>(hash >> (level * bits)) & ((1u << bits) - 1);
+}
+
+}  // namespace
+
+ArrayTable::ArrayTable() : root_(std::make_shared<const Branch>()) {}
+
+const ArrayState* ArrayTable::find(std::string_view lower_wire_name) const noexcept {
+  if (size_ == 0) return nullptr;
+  const size_t hash = hash_name(lower_wire_name);
+  const Branch* branch = root_.get();
+  for (unsigned level = 0; level + 1 < kDepth; ++level) {
+    branch = static_cast<const Branch*>(branch->children[child_index(hash, level, kBits)].get());
+    if (branch == nullptr) return nullptr;
+  }
+  const auto* leaf =
+      static_cast<const Leaf*>(branch->children[child_index(hash, kDepth - 1, kBits)].get());
+  if (leaf == nullptr) return nullptr;
+  for (const auto& entry : leaf->entries) {
+    if (entry->name == lower_wire_name) return entry.get();
+  }
+  return nullptr;
+}
+
+namespace {
+
+// Copies the path from the root to the leaf of `hash`, applies `edit` to the
+// leaf's entries, and returns the new root; everything off the path is shared.
+template <typename Branch, typename Leaf, typename Edit>
+std::shared_ptr<const Branch> rebuild_path(const std::shared_ptr<const Branch>& root, size_t hash,
+                                           unsigned depth, unsigned bits, Edit&& edit) {
+  std::vector<std::shared_ptr<Branch>> path;
+  const Branch* old = root.get();
+  for (unsigned level = 0; level < depth; ++level) {
+    auto copy = old != nullptr ? std::make_shared<Branch>(*old) : std::make_shared<Branch>();
+    path.push_back(copy);
+    if (level + 1 < depth) {
+      old = static_cast<const Branch*>(copy->children[child_index(hash, level, bits)].get());
+    }
+  }
+  const unsigned leaf_index = child_index(hash, depth - 1, bits);
+  const auto* old_leaf = static_cast<const Leaf*>(path.back()->children[leaf_index].get());
+  auto leaf = old_leaf != nullptr ? std::make_shared<Leaf>(*old_leaf) : std::make_shared<Leaf>();
+  edit(leaf->entries);
+  path.back()->children[leaf_index] =
+      leaf->entries.empty() ? nullptr : std::shared_ptr<const void>(std::move(leaf));
+  for (unsigned level = depth - 1; level > 0; --level) {
+    path[level - 1]->children[child_index(hash, level - 1, bits)] = std::move(path[level]);
+  }
+  return path.front();
+}
+
+}  // namespace
+
+std::shared_ptr<const ArrayTable> ArrayTable::with(std::shared_ptr<const ArrayState> state) const {
+  auto table = std::make_shared<ArrayTable>(*this);
+  bool replaced = false;
+  table->root_ = rebuild_path<Branch, Leaf>(
+      root_, hash_name(state->name), kDepth, kBits, [&](auto& entries) {
+        for (auto& entry : entries) {
+          if (entry->name == state->name) {
+            entry = state;
+            replaced = true;
+            return;
+          }
+        }
+        entries.push_back(state);
+      });
+  if (!replaced) ++table->size_;
+  table->slot_limit_ = std::max(slot_limit_, state->slot + 1);
+  return table;
+}
+
+std::shared_ptr<const ArrayTable> ArrayTable::without(std::string_view lower_wire_name) const {
+  if (find(lower_wire_name) == nullptr) return std::make_shared<ArrayTable>(*this);
+  auto table = std::make_shared<ArrayTable>(*this);
+  table->root_ = rebuild_path<Branch, Leaf>(
+      root_, hash_name(lower_wire_name), kDepth, kBits, [&](auto& entries) {
+        std::erase_if(entries, [&](const auto& entry) { return entry->name == lower_wire_name; });
+      });
+  --table->size_;
+  return table;
+}
+
+std::vector<std::shared_ptr<const ArrayState>> ArrayTable::all() const {
+  std::vector<std::shared_ptr<const ArrayState>> out;
+  out.reserve(size_);
+  auto visit = [&](auto&& self, const Branch* branch, unsigned level) -> void {
+    for (const auto& child : branch->children) {
+      if (child == nullptr) continue;
+      if (level + 1 < kDepth) {
+        self(self, static_cast<const Branch*>(child.get()), level + 1);
+      } else {
+        const auto* leaf = static_cast<const Leaf*>(child.get());
+        out.insert(out.end(), leaf->entries.begin(), leaf->entries.end());
+      }
+    }
+  };
+  visit(visit, root_.get(), 0);
+  return out;
+}
+
+}  // namespace rotor::arrays
