@@ -4,6 +4,7 @@
 // keys are errors, and every error names the key path (`zones[1].file`).
 
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -36,6 +37,19 @@ std::chrono::milliseconds parse_duration(const std::string& text, const std::str
 
 // Parses and validates a config document. `source` names it in errors.
 Config parse_config(const std::string& text, const std::string& source);
+// Relative zone paths are resolved against the config file's directory.
 Config load_config_file(const std::string& path);
+
+// Command-line flags. A set field replaces the file's value (whole lists
+// included: `--listen` and `--zone` replace, they do not append). Errors name
+// the flag ("--threads").
+struct Overrides {
+  std::vector<std::string> listen;
+  std::vector<std::string> zones;  // "FILE" or "NAME=FILE"
+  std::optional<unsigned> threads;
+  std::optional<std::string> log_level;
+  std::optional<std::string> nsid;
+};
+void apply_overrides(Config& config, const Overrides& overrides);
 
 }  // namespace rotor::config

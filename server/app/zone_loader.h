@@ -1,0 +1,42 @@
+#pragma once
+// Turns the configured zone list into a Snapshot, for startup, `rotor check`
+// and SIGHUP reloads. A snapshot is built whole or not at all: one bad zone
+// fails the build, so a reload never serves half of the new zones.
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "server/config/config.h"
+#include "server/snapshot/publisher.h"
+#include "server/snapshot/snapshot.h"
+
+namespace rotor::app {
+
+struct SnapshotBuild {
+  std::shared_ptr<const Snapshot> snapshot;  // null when `errors` is not empty
+  std::vector<std::string> errors;           // every reason, one sentence each ("FILE:LINE: reason")
+  size_t record_count = 0;                   // records over all zones
+};
+
+// Loads every zone in `config` and keeps going after a failure so that the
+// caller can report every broken zone at once. A duplicate origin is an error
+// naming both files. Never throws for bad zone data.
+SnapshotBuild try_build_snapshot(const config::Config& config, uint64_t generation);
+
+struct SnapshotError : std::runtime_error {
+  explicit SnapshotError(std::vector<std::string> reasons);
+  std::vector<std::string> reasons;  // what() joins them with newlines
+};
+
+// As try_build_snapshot, but throws SnapshotError with every reason.
+std::shared_ptr<const Snapshot> build_snapshot(const config::Config& config, uint64_t generation);
+
+// Rebuilds every zone from its file and publishes the result with the next
+// generation. On failure logs each reason at error level, keeps the current
+// snapshot and returns false; on success logs "reloaded N zones".
+bool reload_zones(const config::Config& config, SnapshotPublisher& publisher);
+
+}  // namespace rotor::app

@@ -1,0 +1,305 @@
+#include "server/config/config.h"
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "server/net/worker_pool.h"
+#include "zones/zone.h"
+
+namespace rotor::config {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr unsigned kMaxThreads = 256;
+constexpr size_t kMaxNsidBytes = 128;  // NSID payloads beyond this bloat every reply
+constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+
+std::string describe(const json& value) {
+  switch (value.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "an integer";
+    case json::value_t::number_float: return "a number with a fraction";
+    case json::value_t::string: return "a string";
+    case json::value_t::array: return "an array";
+    case json::value_t::object: return "an object";
+    default: return "an unsupported value";
+  }
+}
+
+[[noreturn]] void wrong_type(const std::string& path, const char* expected, const json& value) {
+  throw ConfigError(path, std::string("expected ") + expected + ", got " + describe(value));
+}
+
+const std::string& expect_string(const json& value, const std::string& path) {
+  if (!value.is_string()) wrong_type(path, "a string", value);
+  return value.get_ref<const std::string&>();
+}
+
+const json& expect_array(const json& value, const std::string& path) {
+  if (!value.is_array()) wrong_type(path, "an array", value);
+  return value;
+}
+
+const json& expect_object(const json& value, const std::string& path) {
+  if (!value.is_object()) wrong_type(path, "an object", value);
+  return value;
+}
+
+// Integers only: 2.0 and "2" are refused so that typos do not pass silently.
+int64_t expect_integer(const json& value, const std::string& path) {
+  if (value.is_number_unsigned()) {
+    auto unsigned_value = value.get<uint64_t>();
+    if (unsigned_value > static_cast<uint64_t>(INT64_MAX)) throw ConfigError(path, "too large");
+    return static_cast<int64_t>(unsigned_value);
+  }
+  if (!value.is_number_integer()) wrong_type(path, "an integer", value);
+  return value.get<int64_t>();
+}
+
+std::string join_path(const std::string& parent, const std::string& key) {
+  return parent.empty() ? key : parent + "." + key;
+}
+
+std::string index_path(const std::string& parent, size_t index) {
+  return parent + "[" + std::to_string(index) + "]";
+}
+
+void check_threads(int64_t threads, const std::string& path) {
+  if (threads < 1 || threads > static_cast<int64_t>(kMaxThreads)) {
+    throw ConfigError(path, "expected 1 to " + std::to_string(kMaxThreads) + ", got " +
+                                std::to_string(threads));
+  }
+}
+
+void check_log_level(const std::string& level, const std::string& path) {
+  for (const char* known : kLogLevels) {
+    if (level == known) return;
+  }
+  throw ConfigError(path, "expected one of trace, debug, info, warn, error, critical, off; got \"" +
+                              level + "\"");
+}
+
+void check_nsid(const std::string& nsid, const std::string& path) {
+  if (nsid.size() > kMaxNsidBytes) {
+    throw ConfigError(path, "at most " + std::to_string(kMaxNsidBytes) + " bytes, got " +
+                                std::to_string(nsid.size()));
+  }
+}
+
+void check_endpoint(const std::string& text, const std::string& path) {
+  net::ListenEndpoint endpoint;
+  std::string error;
+  if (!net::parse_endpoint(text, endpoint, error)) {
+    throw ConfigError(path, error);  // the reason already quotes the text
+  }
+}
+
+void check_origin(const std::string& origin, const std::string& path) {
+  if (origin.empty()) throw ConfigError(path, "empty zone name");
+  if (!zones::name_from_text(origin)) {
+    throw ConfigError(path, "\"" + origin + "\" is not a valid domain name");
+  }
+}
+
+// "FILE" or "NAME=FILE". A path with '=' in it needs the object form.
+ZoneSource parse_zone_spec(const std::string& spec, const std::string& path) {
+  if (spec.empty()) throw ConfigError(path, "expected \"FILE\" or \"NAME=FILE\", got \"\"");
+  auto equals = spec.find('=');
+  if (equals == std::string::npos) return ZoneSource{"", spec};
+  ZoneSource source{spec.substr(0, equals), spec.substr(equals + 1)};
+  if (source.origin.empty()) throw ConfigError(path, "empty zone name before '=' in \"" + spec + "\"");
+  if (source.file.empty()) throw ConfigError(path, "empty file name after '=' in \"" + spec + "\"");
+  check_origin(source.origin, path);
+  return source;
+}
+
+ZoneSource parse_zone_object(const json& object, const std::string& path) {
+  ZoneSource source;
+  bool has_file = false;
+  for (const auto& [key, value] : object.items()) {
+    const std::string key_path = join_path(path, key);
+    if (key == "origin") {
+      source.origin = expect_string(value, key_path);
+      check_origin(source.origin, key_path);
+    } else if (key == "file") {
+      source.file = expect_string(value, key_path);
+      if (source.file.empty()) throw ConfigError(key_path, "empty file name");
+      has_file = true;
+    } else {
+      throw ConfigError(key_path, "unknown key");
+    }
+  }
+  if (!has_file) throw ConfigError(join_path(path, "file"), "missing; every zone needs a file");
+  return source;
+}
+
+void parse_tcp(const json& object, Config& config) {
+  for (const auto& [key, value] : object.items()) {
+    const std::string path = join_path("tcp", key);
+    if (key == "idle_timeout") {
+      if (!value.is_string()) {
+        if (value.is_number()) throw ConfigError(path, "expected a duration with a unit, like \"10s\"");
+        wrong_type(path, "a duration string like \"10s\"", value);
+      }
+      config.tcp_idle_timeout = parse_duration(value.get<std::string>(), path);
+      if (config.tcp_idle_timeout.count() == 0) throw ConfigError(path, "must be greater than zero");
+    } else if (key == "max_connections") {
+      int64_t connections = expect_integer(value, path);
+      if (connections < 1) {
+        throw ConfigError(path, "expected at least 1, got " + std::to_string(connections));
+      }
+      config.tcp_max_connections = static_cast<size_t>(connections);
+    } else {
+      throw ConfigError(path, "unknown key");
+    }
+  }
+}
+
+void parse_top_level(const json& document, Config& config) {
+  for (const auto& [key, value] : document.items()) {
+    if (key == "listen") {
+      expect_array(value, key);
+      if (value.empty()) throw ConfigError(key, "at least one address is needed");
+      config.listen.clear();
+      for (size_t i = 0; i < value.size(); ++i) {
+        const std::string path = index_path(key, i);
+        check_endpoint(expect_string(value[i], path), path);
+        config.listen.push_back(value[i].get<std::string>());
+      }
+    } else if (key == "zones") {
+      expect_array(value, key);
+      config.zones.clear();
+      for (size_t i = 0; i < value.size(); ++i) {
+        const std::string path = index_path(key, i);
+        if (value[i].is_string()) {
+          config.zones.push_back(parse_zone_spec(value[i].get<std::string>(), path));
+        } else if (value[i].is_object()) {
+          config.zones.push_back(parse_zone_object(value[i], path));
+        } else {
+          wrong_type(path, "a string \"NAME=FILE\" or an object {\"origin\", \"file\"}", value[i]);
+        }
+      }
+    } else if (key == "threads") {
+      int64_t threads = expect_integer(value, key);
+      check_threads(threads, key);
+      config.threads = static_cast<unsigned>(threads);
+    } else if (key == "log_level") {
+      check_log_level(expect_string(value, key), key);
+      config.log_level = value.get<std::string>();
+    } else if (key == "nsid") {
+      check_nsid(expect_string(value, key), key);
+      config.nsid = value.get<std::string>();
+    } else if (key == "tcp") {
+      parse_tcp(expect_object(value, key), config);
+    } else {
+      throw ConfigError(key, "unknown key");
+    }
+  }
+}
+
+// nlohmann's messages start with "[json.exception.parse_error.101] "; the
+// rest ("parse error at line 3, column 5: ...") is what a person needs.
+std::string without_exception_id(const std::string& message) {
+  auto end = message.find("] ");
+  return end == std::string::npos ? message : message.substr(end + 2);
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::string path_in, std::string reason_in)
+    : std::runtime_error(path_in + ": " + reason_in),
+      path(std::move(path_in)),
+      reason(std::move(reason_in)) {}
+
+std::chrono::milliseconds parse_duration(const std::string& text, const std::string& path) {
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0) {
+    throw ConfigError(path, "expected a duration like \"10s\", got \"" + text + "\"");
+  }
+  const std::string unit = text.substr(digits);
+  if (unit.empty()) throw ConfigError(path, "expected a duration with a unit, like \"10s\"");
+  int64_t unit_ms = 0;
+  if (unit == "ms") {
+    unit_ms = 1;
+  } else if (unit == "s") {
+    unit_ms = 1000;
+  } else if (unit == "m") {
+    unit_ms = 60 * 1000;
+  } else if (unit == "h") {
+    unit_ms = 60 * 60 * 1000;
+  } else {
+    throw ConfigError(path, "unknown unit \"" + unit + "\" in \"" + text + "\"; use ms, s, m or h");
+  }
+  // Twelve digits of hours still fit in int64 milliseconds; more is a typo.
+  if (digits > 12) throw ConfigError(path, "duration \"" + text + "\" is too large");
+  return std::chrono::milliseconds(std::stoll(text.substr(0, digits)) * unit_ms);
+}
+
+Config parse_config(const std::string& text, const std::string& source) {
+  json document;
+  try {
+    document = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& error) {
+    throw ConfigError(source, without_exception_id(error.what()));
+  }
+  if (!document.is_object()) {
+    throw ConfigError(source, "expected an object at the top level, got " + describe(document));
+  }
+  Config config;
+  parse_top_level(document, config);
+  return config;
+}
+
+Config load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path, std::string("cannot open: ") + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw ConfigError(path, std::string("cannot read: ") + std::strerror(errno));
+
+  Config config = parse_config(text.str(), path);
+  const std::filesystem::path directory = std::filesystem::path(path).parent_path();
+  for (ZoneSource& zone : config.zones) {
+    std::filesystem::path file(zone.file);
+    if (file.is_relative() && !directory.empty()) zone.file = (directory / file).string();
+  }
+  return config;
+}
+
+void apply_overrides(Config& config, const Overrides& overrides) {
+  if (!overrides.listen.empty()) {
+    for (const std::string& text : overrides.listen) check_endpoint(text, "--listen");
+    config.listen = overrides.listen;
+  }
+  if (!overrides.zones.empty()) {
+    config.zones.clear();
+    for (const std::string& spec : overrides.zones) {
+      config.zones.push_back(parse_zone_spec(spec, "--zone"));
+    }
+  }
+  if (overrides.threads) {
+    check_threads(*overrides.threads, "--threads");
+    config.threads = *overrides.threads;
+  }
+  if (overrides.log_level) {
+    check_log_level(*overrides.log_level, "--log-level");
+    config.log_level = *overrides.log_level;
+  }
+  if (overrides.nsid) {
+    check_nsid(*overrides.nsid, "--nsid");
+    config.nsid = *overrides.nsid;
+  }
+}
+
+}  // namespace rotor::config

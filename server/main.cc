@@ -1,0 +1,237 @@
+// rotor's entry point: `rotor serve`, `rotor check`, `rotor --version`.
+// Startup errors go to stderr naming the file, line or key, and exit 1;
+// command-line usage errors exit 2.
+
+#include <uv.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "server/app/zone_loader.h"
+#include "server/config/config.h"
+#include "server/net/worker_pool.h"
+#include "server/snapshot/publisher.h"
+
+namespace {
+
+constexpr const char* kVersion = "rotor 0.1.0";
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+struct Flags {
+  std::string config_file;
+  rotor::config::Overrides overrides;
+};
+
+void add_common_flags(CLI::App& command, Flags& flags) {
+  command.add_option("--listen", flags.overrides.listen,
+                     "Address to serve on, ADDR:PORT or [V6]:PORT; repeat for more. "
+                     "Replaces the config file's list");
+  command.add_option("--zone", flags.overrides.zones,
+                     "Zone file, FILE or NAME=FILE; repeat for more. Replaces the config file's list");
+  command.add_option("--nsid", flags.overrides.nsid, "NSID payload (RFC 5001) to answer with");
+}
+
+void setup_logging() {
+  auto logger = spdlog::stderr_color_mt("rotor");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_default_logger(std::move(logger));
+}
+
+// Reads the config file (if any) and applies the flags. Errors in the file
+// are prefixed with the file name, so "tcp.idle_timeout" is never anonymous.
+rotor::config::Config load_config(const Flags& flags) {
+  rotor::config::Config config;
+  if (!flags.config_file.empty()) {
+    try {
+      config = rotor::config::load_config_file(flags.config_file);
+    } catch (const rotor::config::ConfigError& error) {
+      if (error.path == flags.config_file) throw;
+      throw rotor::config::ConfigError(flags.config_file + ": " + error.path, error.reason);
+    }
+  }
+  rotor::config::apply_overrides(config, flags.overrides);
+  return config;
+}
+
+unsigned effective_threads(unsigned configured) {
+  if (configured != 0) return configured;
+  return std::clamp(std::thread::hardware_concurrency(), 1u, 256u);
+}
+
+rotor::net::NetworkOptions network_options(const rotor::config::Config& config) {
+  rotor::net::NetworkOptions options;
+  for (const std::string& text : config.listen) {
+    rotor::net::ListenEndpoint endpoint;
+    std::string error;
+    // Already validated by the config layer; this only fills in the address.
+    if (!rotor::net::parse_endpoint(text, endpoint, error)) {
+      throw rotor::config::ConfigError("listen", error);
+    }
+    options.listen.push_back(std::move(endpoint));
+  }
+  options.threads = effective_threads(config.threads);
+  options.tcp_idle_timeout = config.tcp_idle_timeout;
+  options.tcp_max_connections = config.tcp_max_connections;
+  return options;
+}
+
+// The main thread's loop: it only waits for signals.
+class SignalLoop {
+ public:
+  SignalLoop(const rotor::config::Config& config, rotor::SnapshotPublisher& publisher)
+      : config_(config), publisher_(publisher) {
+    if (int rc = uv_loop_init(&loop_); rc != 0) {
+      throw std::runtime_error(std::string("uv_loop_init: ") + uv_strerror(rc));
+    }
+    watch(hangup_, SIGHUP);
+    watch(interrupt_, SIGINT);
+    watch(terminate_, SIGTERM);
+  }
+  ~SignalLoop() {
+    for (uv_signal_t* handle : {&hangup_, &interrupt_, &terminate_}) {
+      uv_close(reinterpret_cast<uv_handle_t*>(handle), nullptr);
+    }
+    uv_run(&loop_, UV_RUN_DEFAULT);  // lets the close callbacks run
+    uv_loop_close(&loop_);
+  }
+  SignalLoop(const SignalLoop&) = delete;
+  SignalLoop& operator=(const SignalLoop&) = delete;
+
+  // Returns after SIGINT or SIGTERM; SIGHUP reloads the zones in between.
+  void run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+
+ private:
+  void watch(uv_signal_t& handle, int signal_number) {
+    uv_signal_init(&loop_, &handle);
+    handle.data = this;
+    if (int rc = uv_signal_start(&handle, &SignalLoop::on_signal, signal_number); rc != 0) {
+      throw std::runtime_error(std::string("uv_signal_start: ") + uv_strerror(rc));
+    }
+  }
+
+  static void on_signal(uv_signal_t* handle, int signal_number) {
+    auto* self = static_cast<SignalLoop*>(handle->data);
+    if (signal_number == SIGHUP) {
+      spdlog::info("SIGHUP: reloading zones");
+      rotor::app::reload_zones(self->config_, self->publisher_);
+      return;
+    }
+    spdlog::info("{}: stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    uv_stop(&self->loop_);
+  }
+
+  const rotor::config::Config& config_;
+  rotor::SnapshotPublisher& publisher_;
+  uv_loop_t loop_{};
+  uv_signal_t hangup_{};
+  uv_signal_t interrupt_{};
+  uv_signal_t terminate_{};
+};
+
+void log_zones(const rotor::Snapshot& snapshot) {
+  for (const auto& zone : snapshot.zones.zones()) {
+    spdlog::info("zone {} serial {}: {} records", zone->origin_text(), zone->serial(),
+                 zone->record_count());
+  }
+}
+
+int serve(const Flags& flags) {
+  rotor::config::Config config = load_config(flags);
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  if (config.zones.empty()) spdlog::warn("no zones configured: every query will be REFUSED");
+
+  auto snapshot = rotor::app::build_snapshot(config, 1);
+  log_zones(*snapshot);
+  rotor::SnapshotPublisher publisher(std::move(snapshot));
+
+  // Signals are watched before the workers start, so an early SIGTERM is a clean stop.
+  SignalLoop signals(config, publisher);
+  rotor::net::WorkerPool pool(network_options(config), publisher);
+  pool.start();
+
+  std::string line = "listening";
+  for (const rotor::net::ListenEndpoint& endpoint : pool.bound()) line += " " + endpoint.text;
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+  spdlog::info("{} with {} threads", line, effective_threads(config.threads));
+
+  signals.run();
+  pool.stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+int check(const Flags& flags) {
+  if (flags.config_file.empty() && flags.overrides.zones.empty()) {
+    std::fprintf(stderr, "rotor check: give --config FILE, --zone FILE, or both\n");
+    return kExitUsage;
+  }
+  rotor::config::Config config = load_config(flags);
+  rotor::app::SnapshotBuild build = rotor::app::try_build_snapshot(config, 1);
+  if (!build.errors.empty()) {
+    for (const std::string& reason : build.errors) std::fprintf(stderr, "%s\n", reason.c_str());
+    return kExitFailure;
+  }
+  std::printf("ok: %zu zones, %zu records\n", build.snapshot->zones.zones().size(),
+              build.record_count);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  setup_logging();
+  // A peer closing a TCP connection mid-write must not kill the server.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"rotor: an authoritative DNS server"};
+  app.set_version_flag("--version", kVersion);
+  app.require_subcommand(1);
+
+  Flags serve_flags;
+  CLI::App* serve_command = app.add_subcommand("serve", "Serve zones over UDP and TCP");
+  serve_command->add_option("--config", serve_flags.config_file, "JSON config file")
+      ->check(CLI::ExistingFile);
+  add_common_flags(*serve_command, serve_flags);
+  serve_command->add_option("--threads", serve_flags.overrides.threads,
+                            "Worker threads, 1 to 256 (default: one per core)")
+      ->check(CLI::Range(1, 256));
+  serve_command->add_option("--log-level", serve_flags.overrides.log_level,
+                            "trace, debug, info, warn, error, critical or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+
+  Flags check_flags;
+  CLI::App* check_command =
+      app.add_subcommand("check", "Validate the config and load every zone, then exit");
+  check_command->add_option("--config", check_flags.config_file, "JSON config file")
+      ->check(CLI::ExistingFile);
+  add_common_flags(*check_command, check_flags);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? 0 : kExitUsage;
+  }
+
+  try {
+    if (serve_command->parsed()) return serve(serve_flags);
+    return check(check_flags);
+  } catch (const rotor::app::SnapshotError& error) {
+    for (const std::string& reason : error.reasons) spdlog::error("{}", reason);
+  } catch (const std::exception& error) {
+    spdlog::error("{}", error.what());
+  }
+  return kExitFailure;
+}

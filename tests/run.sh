@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds rotor and runs every test: the release build (unit and integration
+# tests), then the unit tests again under AddressSanitizer and UBSan.
+# ROTOR_SKIP_ASAN=1 skips the sanitizer pass. A failing test pass does not stop
+# the next one; the script exits 1 at the end if any failed. A build error
+# stops it at once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started=$SECONDS
+step() { printf '\n== %s (%ds)\n' "$*" $((SECONDS - started)); }
+
+step "dependencies"
+tests/deps.sh
+
+jobs=$(nproc)
+
+step "release: configure and build"
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$jobs"
+
+step "release: unit and integration tests"
+failed=()
+ctest --preset release -j 2 || failed+=("release tests")
+
+if [[ "${ROTOR_SKIP_ASAN:-0}" != 1 ]]; then
+  step "asan: configure and build the unit tests"
+  cmake --preset asan >/dev/null
+  cmake --build --preset asan -j "$jobs" --target rotor_unit_tests
+  step "asan: unit tests"
+  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+  UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
+    ctest --preset asan -j 2 -R '^unit/' || failed+=("asan unit tests")
+fi
+
+if ((${#failed[@]} > 0)); then
+  step "FAILED: ${failed[*]}"
+  exit 1
+fi
+step "all tests passed"

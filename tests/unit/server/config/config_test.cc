@@ -1,0 +1,272 @@
+#include "server/config/config.h"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+using rotor::config::Config;
+using rotor::config::ConfigError;
+using rotor::config::parse_config;
+
+namespace {
+
+// The error text parse_config gives for `document`, or "" when it parses.
+std::string error_for(const std::string& document) {
+  try {
+    parse_config(document, "rotor.json");
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+// A directory removed with everything in it when the test ends.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    path = std::filesystem::temp_directory_path() /
+           ("rotor-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(path / name) << text;
+    return (path / name).string();
+  }
+  static inline int counter = 0;
+};
+
+}  // namespace
+
+TEST_CASE("server/config: an empty document gives the defaults") {
+  Config config = parse_config("{}", "rotor.json");
+  CHECK(config.listen == std::vector<std::string>{"127.0.0.1:5353", "[::1]:5353"});
+  CHECK(config.zones.empty());
+  CHECK(config.threads == 0);
+  CHECK(config.log_level == "info");
+  CHECK(config.nsid.empty());
+  CHECK(config.tcp_idle_timeout == std::chrono::seconds(10));
+  CHECK(config.tcp_max_connections == 1000);
+}
+
+TEST_CASE("server/config: a full document with comments") {
+  Config config = parse_config(R"(
+    // Every key rotor knows.
+    {
+      "listen": ["127.0.0.1:53", "[::1]:53"],  /* both families */
+      "zones": [
+        "lb.example.test.zone",
+        "example.org=zones/org.zone",
+        {"origin": "example.net.", "file": "net.zone"},
+        {"file": "soa-named.zone"}
+      ],
+      "threads": 4,
+      "log_level": "debug",
+      "nsid": "ns1",
+      "tcp": {"idle_timeout": "500ms", "max_connections": 64}
+    })",
+                               "rotor.json");
+  CHECK(config.listen == std::vector<std::string>{"127.0.0.1:53", "[::1]:53"});
+  REQUIRE(config.zones.size() == 4);
+  CHECK(config.zones[0].origin == "");
+  CHECK(config.zones[0].file == "lb.example.test.zone");
+  CHECK(config.zones[1].origin == "example.org");
+  CHECK(config.zones[1].file == "zones/org.zone");
+  CHECK(config.zones[2].origin == "example.net.");
+  CHECK(config.zones[2].file == "net.zone");
+  CHECK(config.zones[3].origin == "");
+  CHECK(config.zones[3].file == "soa-named.zone");
+  CHECK(config.threads == 4);
+  CHECK(config.log_level == "debug");
+  CHECK(config.nsid == "ns1");
+  CHECK(config.tcp_idle_timeout == std::chrono::milliseconds(500));
+  CHECK(config.tcp_max_connections == 64);
+}
+
+TEST_CASE("server/config: bad documents name the key and the reason") {
+  struct Case {
+    std::string document;
+    const char* error;
+  };
+  const Case cases[] = {
+      // Unknown keys, at every level.
+      {R"({"listne": []})", "listne: unknown key"},
+      {R"({"tcp": {"idle_timeot": "10s"}})", "tcp.idle_timeot: unknown key"},
+      {R"({"zones": [{"file": "a.zone", "orgin": "a."}]})", "zones[0].orgin: unknown key"},
+      // Wrong types.
+      {R"([])", "rotor.json: expected an object at the top level, got an array"},
+      {R"({"listen": "127.0.0.1:53"})", "listen: expected an array, got a string"},
+      {R"({"listen": [53]})", "listen[0]: expected a string, got an integer"},
+      {R"({"threads": "4"})", "threads: expected an integer, got a string"},
+      {R"({"threads": 2.5})", "threads: expected an integer, got a number with a fraction"},
+      {R"({"log_level": 3})", "log_level: expected a string, got an integer"},
+      {R"({"nsid": null})", "nsid: expected a string, got null"},
+      {R"({"tcp": true})", "tcp: expected an object, got a boolean"},
+      {R"({"tcp": {"max_connections": "many"}})",
+       "tcp.max_connections: expected an integer, got a string"},
+      {R"({"zones": "a.zone"})", "zones: expected an array, got a string"},
+      {R"({"zones": [7]})",
+       "zones[0]: expected a string \"NAME=FILE\" or an object {\"origin\", \"file\"}, got an integer"},
+      {R"({"zones": [{"origin": 1, "file": "a.zone"}]})",
+       "zones[0].origin: expected a string, got an integer"},
+      // Values out of range.
+      {R"({"threads": 0})", "threads: expected 1 to 256, got 0"},
+      {R"({"threads": 257})", "threads: expected 1 to 256, got 257"},
+      {R"({"threads": -1})", "threads: expected 1 to 256, got -1"},
+      {R"({"log_level": "verbose"})",
+       "log_level: expected one of trace, debug, info, warn, error, critical, off; got \"verbose\""},
+      {R"({"tcp": {"max_connections": 0}})", "tcp.max_connections: expected at least 1, got 0"},
+      {R"({"listen": []})", "listen: at least one address is needed"},
+      // Durations carry their unit.
+      {R"({"tcp": {"idle_timeout": 10}})",
+       "tcp.idle_timeout: expected a duration with a unit, like \"10s\""},
+      {R"({"tcp": {"idle_timeout": "10"}})",
+       "tcp.idle_timeout: expected a duration with a unit, like \"10s\""},
+      {R"({"tcp": {"idle_timeout": "10d"}})",
+       "tcp.idle_timeout: unknown unit \"d\" in \"10d\"; use ms, s, m or h"},
+      {R"({"tcp": {"idle_timeout": "soon"}})",
+       "tcp.idle_timeout: expected a duration like \"10s\", got \"soon\""},
+      {R"({"tcp": {"idle_timeout": "0s"}})", "tcp.idle_timeout: must be greater than zero"},
+      {R"({"tcp": {"idle_timeout": []}})",
+       "tcp.idle_timeout: expected a duration string like \"10s\", got an array"},
+      // Zone entries.
+      {R"({"zones": [""]})", "zones[0]: expected \"FILE\" or \"NAME=FILE\", got \"\""},
+      {R"({"zones": ["=a.zone"]})", "zones[0]: empty zone name before '=' in \"=a.zone\""},
+      {R"({"zones": ["a.test="]})", "zones[0]: empty file name after '=' in \"a.test=\""},
+      {R"({"zones": ["a.zone", "a..test=b.zone"]})",
+       "zones[1]: \"a..test\" is not a valid domain name"},
+      {R"({"zones": [{"origin": "a.test."}]})", "zones[0].file: missing; every zone needs a file"},
+      {R"({"zones": [{"file": ""}]})", "zones[0].file: empty file name"},
+      // NSID size.
+      {R"({"nsid": ")" + std::string(129, 'x') + R"("})", "nsid: at most 128 bytes, got 129"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.document);
+    CHECK(error_for(c.document) == c.error);
+  }
+}
+
+TEST_CASE("server/config: a bad listen endpoint names its index") {
+  // The reason comes from net::parse_endpoint; the path is ours.
+  for (const char* document : {R"({"listen": ["127.0.0.1:53", "127.0.0.1"]})",
+                               R"({"listen": ["127.0.0.1:53", "127.0.0.1:99999"]})",
+                               R"({"listen": ["127.0.0.1:53", "::1:53"]})",
+                               R"({"listen": ["127.0.0.1:53", "no.such.host:53"]})"}) {
+    CAPTURE(document);
+    const std::string error = error_for(document);
+    CHECK(error.rfind("listen[1]: ", 0) == 0);
+    CHECK(error.size() > std::string("listen[1]: ").size());
+  }
+  CHECK(error_for(R"({"listen": ["[::1]:0", "0.0.0.0:53"]})") == "");
+}
+
+TEST_CASE("server/config: JSON syntax errors name the file, line and column") {
+  CHECK(error_for("{\n  \"threads\": 4,\n  oops\n}") ==
+        "rotor.json: parse error at line 3, column 3: syntax error while parsing object key - "
+        "invalid literal; last read: '4,<U+000A>  o'; expected string literal");
+  CHECK(error_for("").rfind("rotor.json: parse error at line 1, column 1: ", 0) == 0);
+}
+
+TEST_CASE("server/config: durations") {
+  struct Case {
+    const char* text;
+    long long milliseconds;
+  };
+  for (const Case& c : {Case{"1ms", 1}, Case{"500ms", 500}, Case{"10s", 10000}, Case{"1m", 60000},
+                        Case{"2h", 7200000}, Case{"0s", 0}}) {
+    CAPTURE(c.text);
+    CHECK(rotor::config::parse_duration(c.text, "x").count() == c.milliseconds);
+  }
+  CHECK_THROWS_WITH_AS(rotor::config::parse_duration("9999999999999h", "x"),
+                       "x: duration \"9999999999999h\" is too large", ConfigError);
+  CHECK_THROWS_WITH_AS(rotor::config::parse_duration("1 s", "x"),
+                       "x: unknown unit \" s\" in \"1 s\"; use ms, s, m or h", ConfigError);
+}
+
+TEST_CASE("server/config: relative zone files are resolved against the config file's directory") {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path / "etc");
+  const std::string file = dir.write("etc/rotor.json", R"({
+    "zones": ["a.zone", "b.test=sub/b.zone", {"file": "/abs/c.zone"}]
+  })");
+  Config config = rotor::config::load_config_file(file);
+  REQUIRE(config.zones.size() == 3);
+  CHECK(config.zones[0].file == (dir.path / "etc" / "a.zone").string());
+  CHECK(config.zones[1].file == (dir.path / "etc" / "sub/b.zone").string());
+  CHECK(config.zones[1].origin == "b.test");
+  CHECK(config.zones[2].file == "/abs/c.zone");
+}
+
+TEST_CASE("server/config: file errors name the file") {
+  TempDir dir;
+  const std::string missing = (dir.path / "missing.json").string();
+  CHECK_THROWS_WITH_AS(rotor::config::load_config_file(missing),
+                       (missing + ": cannot open: No such file or directory").c_str(), ConfigError);
+  const std::string broken = dir.write("broken.json", "{\"threads\": }");
+  try {
+    rotor::config::load_config_file(broken);
+    FAIL("expected a ConfigError");
+  } catch (const ConfigError& error) {
+    CHECK(error.path == broken);
+    CHECK(error.reason.rfind("parse error at line 1, column 13: ", 0) == 0);
+  }
+}
+
+TEST_CASE("server/config: command-line flags replace the file's values") {
+  Config config = parse_config(
+      R"({"listen": ["127.0.0.1:53"], "zones": ["a.zone"], "threads": 2, "nsid": "file"})", "f");
+  rotor::config::Overrides overrides;
+  overrides.listen = {"127.0.0.1:0", "[::1]:0"};
+  overrides.zones = {"b.zone", "c.test=c.zone"};
+  overrides.threads = 8;
+  overrides.log_level = "warn";
+  overrides.nsid = "flag";
+  rotor::config::apply_overrides(config, overrides);
+  CHECK(config.listen == overrides.listen);
+  REQUIRE(config.zones.size() == 2);
+  CHECK(config.zones[0].file == "b.zone");
+  CHECK(config.zones[1].origin == "c.test");
+  CHECK(config.zones[1].file == "c.zone");
+  CHECK(config.threads == 8);
+  CHECK(config.log_level == "warn");
+  CHECK(config.nsid == "flag");
+
+  // Flags left out keep the file's values.
+  Config untouched = parse_config(R"({"zones": ["a.zone"], "threads": 2})", "f");
+  rotor::config::apply_overrides(untouched, {});
+  CHECK(untouched.zones.size() == 1);
+  CHECK(untouched.threads == 2);
+}
+
+TEST_CASE("server/config: bad flags name the flag") {
+  struct Case {
+    rotor::config::Overrides overrides;
+    const char* error;
+  };
+  Case cases[4];
+  cases[0].overrides.threads = 0;
+  cases[0].error = "--threads: expected 1 to 256, got 0";
+  cases[1].overrides.zones = {"=x.zone"};
+  cases[1].error = "--zone: empty zone name before '=' in \"=x.zone\"";
+  cases[2].overrides.log_level = "loud";
+  cases[2].error =
+      "--log-level: expected one of trace, debug, info, warn, error, critical, off; got \"loud\"";
+  cases[3].overrides.nsid = std::string(200, 'n');
+  cases[3].error = "--nsid: at most 128 bytes, got 200";
+  for (const Case& c : cases) {
+    Config config;
+    CHECK_THROWS_WITH_AS(rotor::config::apply_overrides(config, c.overrides), c.error, ConfigError);
+  }
+  Config config;
+  rotor::config::Overrides bad_listen;
+  bad_listen.listen = {"localhost"};
+  try {
+    rotor::config::apply_overrides(config, bad_listen);
+    FAIL("expected a ConfigError");
+  } catch (const ConfigError& error) {
+    CHECK(error.path == "--listen");
+  }
+}
