@@ -1,0 +1,181 @@
+#include "server/arrays/selector.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace rotor::arrays {
+
+namespace {
+
+// The order being built: candidate indices, first = lead. Everything lives on
+// the stack; std::sort works in place, so nothing here touches the heap.
+struct Order {
+  uint16_t index[kMaxInstancesPerArray];
+  size_t size = 0;
+
+  // Appends members[start], members[start + 1], ... wrapping around.
+  void append_cyclic(const uint16_t* members, size_t count, size_t start) noexcept {
+    for (size_t k = 0; k < count; ++k) index[size++] = members[(start + k) % count];
+  }
+};
+
+// Knuth's multiplicative constant: odd and prime, so over any `total`
+// consecutive turns (turn * kSpread) % total visits every residue once.
+constexpr uint64_t kSpread = 2654435761u;
+
+void round_robin(const FamilyCandidates& family, uint32_t turn, Order& order) noexcept {
+  uint16_t all[kMaxInstancesPerArray];
+  const size_t n = family.instances.size();
+  for (size_t i = 0; i < n; ++i) all[i] = static_cast<uint16_t>(i);
+  order.append_cyclic(all, n, turn % n);
+}
+
+void weighted(const FamilyCandidates& family, uint32_t turn, Order& order) noexcept {
+  uint16_t all[kMaxInstancesPerArray];
+  const size_t n = family.instances.size();
+  for (size_t i = 0; i < n; ++i) all[i] = static_cast<uint16_t>(i);
+  order.append_cyclic(all, n, family.weighted_leads[turn % family.weighted_leads.size()]);
+}
+
+// Regions ordered by rank from the client's region; each run of equal rank is
+// a tier. The first tier's lead follows the weights, the rest rotate.
+void by_region(const FamilyCandidates& family, const geo::RegionTable& regions, uint16_t client,
+               uint32_t turn, Order& order) noexcept {
+  const size_t groups = family.regions.size();
+  uint32_t rank[kMaxInstancesPerArray];
+  uint16_t sorted[kMaxInstancesPerArray];
+  for (size_t g = 0; g < groups; ++g) {
+    rank[g] = regions.rank(client, family.regions[g].region);
+    sorted[g] = static_cast<uint16_t>(g);
+  }
+  std::sort(sorted, sorted + groups,
+            [&](uint16_t a, uint16_t b) { return rank[a] != rank[b] ? rank[a] < rank[b] : a < b; });
+
+  uint16_t members[kMaxInstancesPerArray];
+  for (size_t first = 0; first < groups;) {
+    size_t last = first;
+    size_t count = 0;
+    uint32_t tier_weight = 0;
+    while (last < groups && rank[sorted[last]] == rank[sorted[first]]) {
+      const auto& group = family.regions[sorted[last]];
+      for (uint16_t p = group.begin; p < group.end; ++p) {
+        members[count++] = family.by_region[p];
+        tier_weight += family.instances[family.by_region[p]].weight;
+      }
+      ++last;
+    }
+    size_t start = turn % count;
+    if (order.size == 0) {
+      if (last - first == 1) {
+        const auto& group = family.regions[sorted[first]];
+        start = group.weighted_leads[turn % group.weighted_leads.size()] - group.begin;
+      } else {
+        // Equally ranked regions (ties, or all unranked) have no precomputed
+        // lead order of their own: pick by weight with a spread-out turn.
+        uint32_t target = static_cast<uint32_t>((uint64_t{turn} * kSpread) % tier_weight);
+        for (start = 0; start < count; ++start) {
+          const uint16_t weight = family.instances[members[start]].weight;
+          if (target < weight) break;
+          target -= weight;
+        }
+      }
+    }
+    order.append_cyclic(members, count, start);
+    first = last;
+  }
+}
+
+// Rendezvous hashing, weighted: each (client key, instance) pair draws
+// u in (0,1) and scores weight / -ln(u); the highest score leads. A client's
+// scores do not depend on the other instances, so removing one instance moves
+// only the clients it led, and each moves to its own runner-up.
+uint8_t sticky(const FamilyCandidates& family, const geo::ClientAddress& client,
+               Order& order) noexcept {
+  const uint8_t width = client.family == 4 ? 32 : 128;
+  const uint8_t bits =
+      std::min<uint8_t>(std::min(client.prefix, width), client.family == 4 ? 24 : 56);
+  uint64_t key = 0xcbf29ce484222325ULL;  // FNV-1a over family, prefix and the masked address
+  auto feed = [&](uint8_t byte) { key = (key ^ byte) * 0x100000001b3ULL; };
+  feed(client.family);
+  feed(bits);
+  for (unsigned i = 0; i < width / 8u; ++i) {
+    const unsigned kept = bits >= (i + 1) * 8 ? 8 : bits > i * 8 ? bits - i * 8 : 0;
+    feed(kept == 0 ? 0 : static_cast<uint8_t>(client.bytes[i] & (0xFF00u >> kept)));
+  }
+
+  double score[kMaxInstancesPerArray];
+  const size_t n = family.instances.size();
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t h = key ^ family.instances[i].sticky_seed;
+    h ^= h >> 30;  // splitmix64 finalizer
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    const double u = (static_cast<double>(h >> 11) + 0.5) * 0x1p-53;
+    score[i] = static_cast<double>(family.instances[i].weight) / -std::log(u);
+    order.index[i] = static_cast<uint16_t>(i);
+  }
+  order.size = n;
+  std::sort(order.index, order.index + n, [&](uint16_t a, uint16_t b) {
+    return score[a] != score[b] ? score[a] > score[b] : a < b;
+  });
+  return bits;
+}
+
+}  // namespace
+
+Selection select_instances(const ArrayState& array, uint8_t family, const geo::GeoContext& geo,
+                           const geo::ClientAddress& client, uint32_t& rotation,
+                           std::span<const AnswerInstance*> out) noexcept {
+  Selection selection;
+  if (family != 4 && family != 6) return selection;
+  const FamilyCandidates& candidates = family == 4 ? array.v4 : array.v6;
+  if (!candidates.exists) {
+    selection.ttl = array.answer_ttl;
+    return selection;
+  }
+  if (candidates.instances.empty()) {  // all down and when_all_down none
+    selection.ttl = array.settings.degraded_ttl;
+    return selection;
+  }
+
+  const uint32_t turn = rotation++;
+  Order order;
+  switch (array.settings.policy) {
+    case Policy::round_robin:
+      round_robin(candidates, turn, order);
+      break;
+    case Policy::weighted:
+      weighted(candidates, turn, order);
+      break;
+    case Policy::geo: {
+      const geo::ClientLocation location = geo.locate(client);
+      selection.ecs_scope = location.scope;
+      if (location.region == kNoRegion || geo.regions == nullptr) {
+        weighted(candidates, turn, order);
+      } else {
+        by_region(candidates, *geo.regions, location.region, turn, order);
+      }
+      break;
+    }
+    case Policy::sticky:
+      if (client.family == 4 || client.family == 6) {
+        selection.ecs_scope = sticky(candidates, client, order);
+      } else {
+        weighted(candidates, turn, order);
+      }
+      break;
+  }
+
+  size_t count = std::min(order.size, out.size());
+  if (array.settings.max_answers != 0) count = std::min<size_t>(count, array.settings.max_answers);
+  for (size_t i = 0; i < count; ++i) out[i] = &candidates.instances[order.index[i]];
+  selection.kind = Selection::Kind::answer;
+  selection.ttl = array.answer_ttl;
+  selection.count = static_cast<uint16_t>(count);
+  return selection;
+}
+
+}  // namespace rotor::arrays
