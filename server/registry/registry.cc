@@ -1,0 +1,475 @@
+#include "server/registry/registry.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <set>
+#include <utility>
+
+#include "server/arrays/array_state.h"
+#include "server/dns/wire.h"
+#include "zones/zone.h"
+
+namespace rotor::registry {
+
+using arrays::Instance;
+using arrays::InstanceSpec;
+
+namespace {
+
+constexpr uint32_t kMaxTtl = 0x7fffffff;  // RFC 2181 8
+constexpr size_t kMaxRegionLength = 63;
+
+}  // namespace
+
+Registry::Registry(std::unique_ptr<Store> store, SnapshotComposer& composer)
+    : store_(std::move(store)), composer_(composer), geo_(composer.geo()) {
+  if (geo_.regions == nullptr) geo_.regions = geo::RegionTable::build({});
+}
+
+Registry::~Registry() = default;
+
+std::unique_ptr<Registry> Registry::open(const std::string& db_path, SnapshotComposer& composer,
+                                         StoreOptions store_options) {
+  auto store = std::make_unique<Store>(db_path, store_options);
+  std::unique_ptr<Registry> registry(new Registry(std::move(store), composer));
+  std::lock_guard lock(registry->mutex_);
+  SnapshotComposer::Batch batch(composer);
+  auto table = std::make_shared<const arrays::ArrayTable>();
+  for (StoredArray& stored : registry->store_->load_all()) {
+    ArrayModel array;
+    array.id = stored.id;
+    array.name = stored.name;
+    const auto wire = zones::name_from_text(stored.name);
+    if (!wire) throw StoreError(db_path + ": bad array name in the database: " + stored.name);
+    array.wire_name = *wire;
+    array.settings = stored.settings;
+    array.instances = std::move(stored.instances);
+    array.slot = registry->take_slot();
+    for (const Instance& instance : array.instances) registry->owner_of_[instance.id] = array.name;
+    registry->learn_regions(array.instances);
+    table = table->with(registry->build_state(array));
+    registry->arrays_.emplace(array.name, std::move(array));
+  }
+  composer.set_geo(registry->geo_);
+  composer.set_arrays(std::move(table));
+  spdlog::info("registry {}: {} arrays", db_path, registry->arrays_.size());
+  return registry;
+}
+
+int64_t Registry::now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Registry::Name Registry::normalize(std::string_view name) {
+  auto wire = zones::name_from_text(name);
+  if (!wire || wire->size() <= 1) {
+    throw ValidationError("name: '" + std::string(name) + "' is not a valid domain name");
+  }
+  for (char& c : *wire) c = static_cast<char>(dns::ascii_lower(static_cast<uint8_t>(c)));
+  return {zones::name_to_text(*wire), std::move(*wire)};
+}
+
+void Registry::validate(const arrays::ArraySettings& settings) {
+  if (settings.ttl > kMaxTtl) throw ValidationError("ttl: must be at most 2147483647");
+  if (settings.degraded_ttl > kMaxTtl) {
+    throw ValidationError("degraded_ttl: must be at most 2147483647");
+  }
+  if (settings.max_answers > arrays::kMaxInstancesPerArray) {
+    throw ValidationError("max_answers: must be at most " +
+                          std::to_string(arrays::kMaxInstancesPerArray));
+  }
+}
+
+void Registry::validate(const InstanceSpec& spec) {
+  if (spec.address.family != 4 && spec.address.family != 6) {
+    throw ValidationError("address: not an IPv4 or IPv6 address");
+  }
+  if (spec.weight < 1 || spec.weight > 1000) {
+    throw ValidationError("weight: must be between 1 and 1000, got " + std::to_string(spec.weight));
+  }
+  if (spec.region.size() > kMaxRegionLength) {
+    throw ValidationError("region: longer than " + std::to_string(kMaxRegionLength) +
+                          " characters");
+  }
+  if (spec.lat.has_value() != spec.lon.has_value()) {
+    throw ValidationError("lat, lon: give both or neither");
+  }
+  if (spec.lat && !(std::isfinite(*spec.lat) && std::abs(*spec.lat) <= 90)) {
+    throw ValidationError("lat: must be between -90 and 90");
+  }
+  if (spec.lon && !(std::isfinite(*spec.lon) && std::abs(*spec.lon) <= 180)) {
+    throw ValidationError("lon: must be between -180 and 180");
+  }
+}
+
+Registry::ArrayModel& Registry::model(std::string_view name) {
+  const auto found = arrays_.find(normalize(name).text);
+  if (found == arrays_.end()) throw NotFoundError("no array " + std::string(name));
+  return found->second;
+}
+
+std::optional<std::string> Registry::synthetic_zone_of(std::string_view wire_name) {
+  const auto zone = composer_.served_zone(wire_name);
+  if (!zone || !zone->synthetic) return std::nullopt;
+  return zones::name_to_text(zone->origin);
+}
+
+template <typename Write>
+void Registry::write_in_zone(const std::optional<std::string>& zone, Write&& write) {
+  std::optional<uint32_t> serial;
+  store_->atomically([&] {
+    write();
+    if (zone) serial = store_->bump_zone_serial(*zone);
+  });
+  if (!serial) return;
+  const auto spec = synthetic_.find(*zone);
+  if (spec != synthetic_.end())
+    composer_.put_synthetic_zone(build_synthetic_zone(spec->second, *serial));
+}
+
+uint32_t Registry::take_slot() {
+  if (free_slots_.empty()) return next_slot_++;
+  const uint32_t slot = free_slots_.back();
+  free_slots_.pop_back();
+  return slot;
+}
+
+// Region labels the config did not declare still get ids, so that instances
+// in the same undeclared region group together for the geo policy.
+void Registry::learn_regions(const std::vector<Instance>& instances) {
+  auto regions = geo_.regions;
+  for (const Instance& instance : instances) {
+    if (!instance.spec.region.empty() && regions->id(instance.spec.region) == arrays::kNoRegion) {
+      regions = regions->with_label(instance.spec.region);
+    }
+  }
+  if (regions == geo_.regions) return;
+  geo_.regions = std::move(regions);
+  composer_.set_geo(geo_);
+}
+
+std::shared_ptr<const arrays::ArrayState> Registry::build_state(const ArrayModel& array) const {
+  return arrays::ArrayState::build(array.wire_name, array.slot, array.settings, array.instances,
+                                   *geo_.regions);
+}
+
+void Registry::publish(const ArrayModel& array) {
+  learn_regions(array.instances);
+  composer_.put_array(build_state(array));
+}
+
+RegisteredArray Registry::view(const ArrayModel& array) {
+  return {array.id, array.name, array.settings, array.instances, array.slot};
+}
+
+std::vector<RegisteredArray> Registry::arrays() const {
+  std::lock_guard lock(mutex_);
+  std::vector<RegisteredArray> out;
+  out.reserve(arrays_.size());
+  for (const auto& [name, array] : arrays_) out.push_back(view(array));
+  return out;
+}
+
+std::optional<RegisteredArray> Registry::find(std::string_view name) const {
+  const std::string key = normalize(name).text;
+  std::lock_guard lock(mutex_);
+  const auto found = arrays_.find(key);
+  if (found == arrays_.end()) return std::nullopt;
+  return view(found->second);
+}
+
+std::vector<Event> Registry::events(int64_t since_id, size_t limit) const {
+  std::lock_guard lock(mutex_);
+  return store_->events(since_id, limit);
+}
+
+RegisteredArray Registry::upsert_array(std::string_view name,
+                                       const arrays::ArraySettings& settings) {
+  const Name normalized = normalize(name);
+  validate(settings);
+  std::lock_guard lock(mutex_);
+  SnapshotComposer::Batch batch(composer_);
+  const auto existing = arrays_.find(normalized.text);
+  if (existing == arrays_.end() && !composer_.served_zone(normalized.wire)) {
+    throw ValidationError("name: " + normalized.text + " is not in a zone rotor serves");
+  }
+  int64_t id = 0;
+  write_in_zone(synthetic_zone_of(normalized.wire),
+                [&] { id = store_->upsert_array(normalized.text, settings, now_ms()); });
+  if (existing == arrays_.end()) {
+    ArrayModel created{.id = id,
+                       .name = normalized.text,
+                       .wire_name = normalized.wire,
+                       .settings = settings,
+                       .slot = take_slot()};
+    const auto [inserted, _] = arrays_.emplace(normalized.text, std::move(created));
+    publish(inserted->second);
+    return view(inserted->second);
+  }
+  existing->second.settings = settings;
+  publish(existing->second);
+  return view(existing->second);
+}
+
+void Registry::delete_array(std::string_view name) {
+  std::lock_guard lock(mutex_);
+  SnapshotComposer::Batch batch(composer_);
+  ArrayModel& array = model(name);
+  write_in_zone(synthetic_zone_of(array.wire_name),
+                [&] { store_->delete_array(array.name, now_ms()); });
+  for (const Instance& instance : array.instances) owner_of_.erase(instance.id);
+  free_slots_.push_back(array.slot);
+  composer_.remove_array(array.wire_name);
+  const std::string erased = array.name;  // `array` dies with its map entry
+  arrays_.erase(erased);
+}
+
+Instance Registry::add_instance(std::string_view array_name, const InstanceSpec& spec) {
+  validate(spec);
+  std::lock_guard lock(mutex_);
+  SnapshotComposer::Batch batch(composer_);
+  ArrayModel& array = model(array_name);
+  if (array.instances.size() >= arrays::kMaxInstancesPerArray) {
+    throw ValidationError("instances: " + array.name + " already has the maximum of " +
+                          std::to_string(arrays::kMaxInstancesPerArray));
+  }
+  Instance added;
+  write_in_zone(synthetic_zone_of(array.wire_name),
+                [&] { added = store_->add_instance(array.name, spec, now_ms()); });
+  array.instances.push_back(added);  // ids only grow, so the order by id holds
+  owner_of_[added.id] = array.name;
+  publish(array);
+  return added;
+}
+
+Instance Registry::update_instance(std::string_view array_name, int64_t id,
+                                   const InstanceSpec& spec) {
+  validate(spec);
+  std::lock_guard lock(mutex_);
+  SnapshotComposer::Batch batch(composer_);
+  ArrayModel& array = model(array_name);
+  const auto found = std::find_if(array.instances.begin(), array.instances.end(),
+                                  [id](const Instance& i) { return i.id == id; });
+  if (found == array.instances.end()) {
+    throw NotFoundError("no instance " + std::to_string(id) + " in " + array.name);
+  }
+  Instance updated;
+  write_in_zone(synthetic_zone_of(array.wire_name),
+                [&] { updated = store_->update_instance(array.name, id, spec, now_ms()); });
+  *found = updated;
+  publish(array);
+  return updated;
+}
+
+void Registry::remove_instance(std::string_view array_name, int64_t id) {
+  std::lock_guard lock(mutex_);
+  SnapshotComposer::Batch batch(composer_);
+  ArrayModel& array = model(array_name);
+  const auto found = std::find_if(array.instances.begin(), array.instances.end(),
+                                  [id](const Instance& i) { return i.id == id; });
+  if (found == array.instances.end()) {
+    throw NotFoundError("no instance " + std::to_string(id) + " in " + array.name);
+  }
+  write_in_zone(synthetic_zone_of(array.wire_name),
+                [&] { store_->remove_instance(array.name, id, now_ms()); });
+  array.instances.erase(found);
+  owner_of_.erase(id);
+  publish(array);
+}
+
+std::vector<Instance> Registry::replace_instances(std::string_view array_name,
+                                                  const std::vector<InstanceSpec>& specs) {
+  if (specs.size() > arrays::kMaxInstancesPerArray) {
+    throw ValidationError("instances: at most " + std::to_string(arrays::kMaxInstancesPerArray));
+  }
+  for (size_t i = 0; i < specs.size(); ++i) {
+    try {
+      validate(specs[i]);
+    } catch (const ValidationError& error) {
+      throw ValidationError("instances[" + std::to_string(i) + "]." + error.what());
+    }
+  }
+  std::lock_guard lock(mutex_);
+  SnapshotComposer::Batch batch(composer_);
+  ArrayModel& array = model(array_name);
+  std::vector<Instance> instances;
+  write_in_zone(synthetic_zone_of(array.wire_name),
+                [&] { instances = store_->replace_instances(array.name, specs, now_ms()); });
+  for (const Instance& instance : array.instances) owner_of_.erase(instance.id);
+  for (const Instance& instance : instances) owner_of_[instance.id] = array.name;
+  array.instances = instances;
+  publish(array);
+  return instances;
+}
+
+bool Registry::set_health(int64_t instance_id, arrays::Health health, std::string reason) {
+  return set_health_many({{instance_id, health, std::move(reason)}}) == 1;
+}
+
+size_t Registry::set_health_many(const std::vector<HealthUpdate>& updates) {
+  std::lock_guard lock(mutex_);
+  SnapshotComposer::Batch batch(composer_);
+  const int64_t now = now_ms();
+  std::vector<HealthChange> changes;
+  for (const HealthUpdate& update : updates) {
+    const auto owner = owner_of_.find(update.instance_id);
+    if (owner == owner_of_.end()) continue;  // removed while its probe ran
+    // Probes report every round; only a transition is worth a transaction.
+    const auto& instances = arrays_.at(owner->second).instances;
+    const bool same = std::any_of(instances.begin(), instances.end(), [&](const Instance& i) {
+      return i.id == update.instance_id && i.health == update.health;
+    });
+    if (same) continue;
+    changes.push_back({update.instance_id, update.health, update.reason, now});
+  }
+  if (changes.empty()) return 0;
+  const std::vector<HealthChange> applied = store_->set_health_many(changes);
+  std::set<std::string> touched;
+  for (const HealthChange& change : applied) {
+    ArrayModel& array = arrays_.at(owner_of_.at(change.instance_id));
+    for (Instance& instance : array.instances) {
+      if (instance.id != change.instance_id) continue;
+      instance.health = change.health;
+      instance.health_changed_ms = change.time_ms;
+      instance.health_reason = change.reason;
+    }
+    touched.insert(array.name);
+  }
+  if (touched.empty()) return 0;
+  // One table for the whole batch: one publish however many arrays flipped.
+  auto table = composer_.arrays();
+  for (const std::string& name : touched) table = table->with(build_state(arrays_.at(name)));
+  composer_.set_arrays(std::move(table));
+  return applied.size();
+}
+
+void Registry::apply_config_arrays(const std::vector<ConfigArray>& config_arrays) {
+  struct Planned {
+    Name name;
+    const ConfigArray* config;
+    std::vector<const InstanceSpec*> missing;  // by address, what the database lacks
+  };
+  std::vector<Planned> plan;
+  std::lock_guard lock(mutex_);
+  SnapshotComposer::Batch batch(composer_);
+  for (const ConfigArray& config : config_arrays) {
+    Planned planned{normalize(config.name), &config, {}};
+    const std::string& name = planned.name.text;
+    try {
+      validate(config.settings);
+      std::set<std::string> listed;
+      for (const InstanceSpec& spec : config.instances) {
+        validate(spec);
+        if (!listed.insert(spec.address.to_string()).second) {
+          throw ValidationError("address " + spec.address.to_string() + " is listed twice");
+        }
+      }
+    } catch (const ValidationError& error) {
+      throw ValidationError("array " + name + ": " + error.what());
+    }
+    if (!composer_.served_zone(planned.name.wire)) {
+      throw ValidationError("array " + name + ": not in a zone rotor serves");
+    }
+    const auto existing = arrays_.find(name);
+    for (const InstanceSpec& spec : config.instances) {
+      const bool known =
+          existing != arrays_.end() &&
+          std::any_of(existing->second.instances.begin(), existing->second.instances.end(),
+                      [&](const Instance& i) { return i.spec.address == spec.address; });
+      if (!known) planned.missing.push_back(&spec);
+    }
+    const size_t total = planned.missing.size() +
+                         (existing == arrays_.end() ? 0 : existing->second.instances.size());
+    if (total > arrays::kMaxInstancesPerArray) {
+      throw ValidationError("array " + name + ": more than " +
+                            std::to_string(arrays::kMaxInstancesPerArray) + " instances");
+    }
+    plan.push_back(std::move(planned));
+  }
+
+  struct Written {
+    int64_t id;
+    std::vector<Instance> added;
+  };
+  std::vector<Written> written;
+  std::map<std::string, uint32_t> serials;  // synthetic zone -> new serial
+  store_->atomically([&] {
+    const int64_t now = now_ms();
+    for (const Planned& planned : plan) {
+      Written& result = written.emplace_back();
+      result.id = store_->upsert_array(planned.name.text, planned.config->settings, now);
+      for (const InstanceSpec* spec : planned.missing) {
+        result.added.push_back(store_->add_instance(planned.name.text, *spec, now));
+      }
+      if (const auto zone = synthetic_zone_of(planned.name.wire);
+          zone && !serials.contains(*zone)) {
+        serials[*zone] = 0;
+      }
+    }
+    for (auto& [zone, serial] : serials) serial = store_->bump_zone_serial(zone);
+  });
+
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const std::string& name = plan[i].name.text;
+    auto found = arrays_.find(name);
+    if (found == arrays_.end()) {
+      found = arrays_
+                  .emplace(name, ArrayModel{.id = written[i].id,
+                                            .name = name,
+                                            .wire_name = plan[i].name.wire,
+                                            .slot = take_slot()})
+                  .first;
+    }
+    ArrayModel& array = found->second;
+    array.settings = plan[i].config->settings;
+    for (Instance& instance : written[i].added) {
+      owner_of_[instance.id] = name;
+      array.instances.push_back(std::move(instance));
+    }
+    publish(array);
+  }
+  for (const auto& [zone, serial] : serials) {
+    const auto spec = synthetic_.find(zone);
+    if (spec != synthetic_.end())
+      composer_.put_synthetic_zone(build_synthetic_zone(spec->second, serial));
+  }
+}
+
+void Registry::set_synthetic_zones(const std::vector<SyntheticZoneSpec>& specs) {
+  std::lock_guard lock(mutex_);
+  SnapshotComposer::Batch batch(composer_);
+  std::map<std::string, SyntheticZoneSpec> by_origin;
+  std::vector<std::shared_ptr<const zones::Zone>> built;
+  for (const SyntheticZoneSpec& spec : specs) {
+    const std::string origin = normalize(spec.name).text;
+    if (!by_origin.emplace(origin, spec).second) {
+      throw ValidationError("zone " + origin + " is declared twice");
+    }
+    const uint32_t serial = store_->zone_serial(origin).value_or(0);
+    built.push_back(
+        build_synthetic_zone(spec, serial != 0 ? serial : store_->bump_zone_serial(origin)));
+  }
+  synthetic_ = std::move(by_origin);
+  composer_.set_synthetic_zones(std::move(built));
+}
+
+void Registry::set_geo(geo::GeoContext geo) {
+  std::lock_guard lock(mutex_);
+  SnapshotComposer::Batch batch(composer_);
+  if (geo.regions == nullptr) geo.regions = geo::RegionTable::build({});
+  geo_ = std::move(geo);
+  auto table = std::make_shared<const arrays::ArrayTable>();
+  for (const auto& [name, array] : arrays_) {
+    learn_regions(array.instances);
+    table = table->with(build_state(array));
+  }
+  composer_.set_geo(geo_);
+  composer_.set_arrays(std::move(table));
+}
+
+}  // namespace rotor::registry

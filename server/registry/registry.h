@@ -1,0 +1,155 @@
+#pragma once
+// The registry: the only writer of arrays and instances, used by the API, the
+// health probes and startup. It owns the Store (the truth), an in-memory copy
+// of every array, and feeds the SnapshotComposer one rebuilt ArrayState per
+// change.
+//
+// Contract of every mutation: validate (ValidationError), write to the store
+// in one transaction (StoreError, ConflictError, NotFoundError), and only when
+// that committed update the in-memory model, rebuild the touched array's
+// ArrayState and ask the composer to publish. A failed call leaves the served
+// data exactly as it was. Thread-safe: calls are serialised by one lock; the
+// query path never touches the registry, only the snapshots it leads to.
+//
+// Startup order: Registry::open (serves the stored arrays with their last
+// known health at once), set_synthetic_zones, apply_config_arrays; later
+// geo changes go through set_geo so that every array is rebuilt against the
+// new region table.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "server/arrays/array.h"
+#include "server/geo/geo.h"
+#include "server/registry/snapshot_composer.h"
+#include "server/registry/store.h"
+#include "server/registry/synthetic_zone.h"
+
+namespace rotor::registry {
+
+// Bad input from the caller; the message names the field.
+struct ValidationError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+struct RegisteredArray {
+  int64_t id = 0;
+  std::string name;  // presentation form, lower case, trailing dot
+  arrays::ArraySettings settings;
+  std::vector<arrays::Instance> instances;  // by id
+  uint32_t slot = 0;
+};
+
+// An array declared in the config file.
+struct ConfigArray {
+  std::string name;
+  arrays::ArraySettings settings;
+  std::vector<arrays::InstanceSpec> instances;
+};
+
+struct HealthUpdate {
+  int64_t instance_id = 0;
+  arrays::Health health = arrays::Health::unknown;
+  std::string reason;
+};
+
+class Registry {
+ public:
+  // Opens (creating or migrating) the database at `db_path`, loads every
+  // array and publishes them through `composer`, which must outlive the
+  // registry. Throws StoreError for a database that cannot be used.
+  static std::unique_ptr<Registry> open(const std::string& db_path, SnapshotComposer& composer,
+                                        StoreOptions store_options = {});
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // Reads (copies of the model).
+  std::vector<RegisteredArray> arrays() const;  // by name
+  std::optional<RegisteredArray> find(std::string_view name) const;
+  std::vector<Event> events(int64_t since_id, size_t limit) const;
+
+  // Creates the array or replaces its settings. A new array's name must lie
+  // in a served zone.
+  RegisteredArray upsert_array(std::string_view name, const arrays::ArraySettings& settings);
+  void delete_array(std::string_view name);
+  arrays::Instance add_instance(std::string_view array, const arrays::InstanceSpec& spec);
+  arrays::Instance update_instance(std::string_view array, int64_t id,
+                                   const arrays::InstanceSpec& spec);
+  void remove_instance(std::string_view array, int64_t id);
+  // Makes `specs` the array's instances; addresses that stay keep id and health.
+  std::vector<arrays::Instance> replace_instances(std::string_view array,
+                                                  const std::vector<arrays::InstanceSpec>& specs);
+
+  // Records a health transition; false when the instance is unknown (removed
+  // while probed) or already has that health.
+  bool set_health(int64_t instance_id, arrays::Health health, std::string reason);
+  // Many transitions in one transaction and one publish; returns how many changed.
+  size_t set_health_many(const std::vector<HealthUpdate>& updates);
+
+  // Seeds the config's arrays: each array's settings are set and the
+  // instances it lists that the database lacks (by address) are added.
+  // Instances the database has beyond the config stay: the config seeds, the
+  // API manages, so a restart never undoes an API change. All arrays in one
+  // transaction; ValidationError names the array.
+  void apply_config_arrays(const std::vector<ConfigArray>& config_arrays);
+
+  // Builds and serves the config's synthetic zones, each with its stored
+  // serial (a first serial is created). Replaces the previous set.
+  void set_synthetic_zones(const std::vector<SyntheticZoneSpec>& specs);
+
+  // Replaces the geo context and rebuilds every array against its regions.
+  void set_geo(geo::GeoContext geo);
+
+ private:
+  struct ArrayModel {
+    int64_t id = 0;
+    std::string name;       // presentation
+    std::string wire_name;  // lower-case wire
+    arrays::ArraySettings settings;
+    std::vector<arrays::Instance> instances;  // by id
+    uint32_t slot = 0;
+  };
+  struct Name {
+    std::string text;
+    std::string wire;
+  };
+
+  Registry(std::unique_ptr<Store> store, SnapshotComposer& composer);
+
+  static Name normalize(std::string_view name);
+  static void validate(const arrays::ArraySettings& settings);
+  static void validate(const arrays::InstanceSpec& spec);
+  ArrayModel& model(std::string_view name);                                  // NotFoundError
+  std::optional<std::string> synthetic_zone_of(std::string_view wire_name);  // presentation origin
+  // Runs `write` and bumps the serial of `zone` (when synthetic) in one
+  // transaction; after the commit serves the zone with its new serial.
+  template <typename Write>
+  void write_in_zone(const std::optional<std::string>& zone, Write&& write);
+  uint32_t take_slot();
+  void learn_regions(const std::vector<arrays::Instance>& instances);
+  std::shared_ptr<const arrays::ArrayState> build_state(const ArrayModel& array) const;
+  void publish(const ArrayModel& array);
+  static RegisteredArray view(const ArrayModel& array);
+  static int64_t now_ms();
+
+  mutable std::mutex mutex_;  // guards every member below
+  std::unique_ptr<Store> store_;
+  SnapshotComposer& composer_;
+  std::map<std::string, ArrayModel, std::less<>> arrays_;  // by presentation name
+  std::unordered_map<int64_t, std::string> owner_of_;      // instance id -> array name
+  std::vector<uint32_t> free_slots_;
+  uint32_t next_slot_ = 0;
+  geo::GeoContext geo_;
+  std::map<std::string, SyntheticZoneSpec> synthetic_;  // by presentation origin
+};
+
+}  // namespace rotor::registry

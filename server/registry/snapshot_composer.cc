@@ -1,0 +1,199 @@
+#include "server/registry/snapshot_composer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace rotor::registry {
+
+SnapshotComposer::SnapshotComposer(SnapshotPublisher& publisher, ComposerOptions options)
+    : publisher_(publisher), options_(options) {
+  {
+    const auto current = publisher_.current();
+    auto parts = parts_.lock();
+    if (current != nullptr) {
+      parts->base_zones = current->zones;
+      parts->options = current->options;
+      parts->arrays = current->arrays;
+      parts->geo = current->geo;
+      parts->generation = current->generation;
+    }
+    if (parts->arrays == nullptr) parts->arrays = std::make_shared<const arrays::ArrayTable>();
+    parts->merged = merge(*parts);
+  }
+  if (options_.publish_interval.count() > 0) thread_ = std::thread([this] { run(); });
+}
+
+SnapshotComposer::~SnapshotComposer() {
+  if (thread_.joinable()) {
+    schedule_.lock()->stopping = true;
+    wake_.notify_one();
+    thread_.join();  // publishes what is pending before it returns
+  }
+}
+
+std::shared_ptr<const zones::ZoneSet> SnapshotComposer::merge(const Parts& parts) {
+  auto merged = std::make_shared<zones::ZoneSet>(parts.base_zones);
+  for (const auto& [origin, zone] : parts.synthetic) {
+    if (!merged->add(zone)) {
+      spdlog::warn("synthetic zone {} is not served: a zone file serves it", zone->origin_text());
+    }
+  }
+  return merged;
+}
+
+void SnapshotComposer::set_base(zones::ZoneSet zones, AnswerOptions options) {
+  {
+    auto parts = parts_.lock();
+    parts->base_zones = std::move(zones);
+    parts->options = std::move(options);
+    parts->merged = merge(*parts);
+  }
+  changed();
+}
+
+void SnapshotComposer::set_synthetic_zones(std::vector<std::shared_ptr<const zones::Zone>> zones) {
+  {
+    auto parts = parts_.lock();
+    parts->synthetic.clear();
+    for (auto& zone : zones) parts->synthetic[zone->origin()] = std::move(zone);
+    parts->merged = merge(*parts);
+  }
+  changed();
+}
+
+void SnapshotComposer::put_synthetic_zone(std::shared_ptr<const zones::Zone> zone) {
+  {
+    auto parts = parts_.lock();
+    parts->synthetic[zone->origin()] = std::move(zone);
+    parts->merged = merge(*parts);
+  }
+  changed();
+}
+
+void SnapshotComposer::set_arrays(std::shared_ptr<const arrays::ArrayTable> arrays) {
+  parts_.lock()->arrays = std::move(arrays);
+  changed();
+}
+
+void SnapshotComposer::put_array(std::shared_ptr<const arrays::ArrayState> array) {
+  {
+    auto parts = parts_.lock();
+    parts->arrays = parts->arrays->with(std::move(array));
+  }
+  changed();
+}
+
+void SnapshotComposer::remove_array(std::string_view lower_wire_name) {
+  {
+    auto parts = parts_.lock();
+    parts->arrays = parts->arrays->without(lower_wire_name);
+  }
+  changed();
+}
+
+void SnapshotComposer::set_geo(geo::GeoContext geo) {
+  parts_.lock()->geo = std::move(geo);
+  changed();
+}
+
+std::optional<SnapshotComposer::ServedZone> SnapshotComposer::served_zone(
+    std::string_view lower_wire_name) {
+  auto parts = parts_.lock();
+  const zones::Zone* zone = parts->merged->find_authoritative(lower_wire_name);
+  if (zone == nullptr) return std::nullopt;
+  const auto synthetic = parts->synthetic.find(zone->origin());
+  return ServedZone{zone->origin(),
+                    synthetic != parts->synthetic.end() && synthetic->second.get() == zone};
+}
+
+geo::GeoContext SnapshotComposer::geo() { return parts_.lock()->geo; }
+
+std::shared_ptr<const arrays::ArrayTable> SnapshotComposer::arrays() {
+  return parts_.lock()->arrays;
+}
+
+uint64_t SnapshotComposer::published_count() { return schedule_.lock()->published; }
+
+void SnapshotComposer::changed() {
+  schedule_.lock()->pending = true;
+  if (thread_.joinable()) {
+    wake_.notify_one();
+  } else {
+    publish_pending();
+  }
+}
+
+void SnapshotComposer::flush() { publish_pending(); }
+
+SnapshotComposer::Batch::Batch(SnapshotComposer& composer) : composer_(composer) {
+  ++composer_.schedule_.lock()->batches;
+}
+
+SnapshotComposer::Batch::~Batch() {
+  bool pending = false;
+  {
+    auto schedule = composer_.schedule_.lock();
+    pending = --schedule->batches == 0 && schedule->pending;
+  }
+  if (!pending) return;
+  try {
+    composer_.changed();
+  } catch (const std::exception& error) {
+    // The change is kept: the next one publishes it.
+    spdlog::error("publishing a snapshot failed: {}", error.what());
+  }
+}
+
+void SnapshotComposer::publish_pending() {
+  std::lock_guard publishing(publishing_);
+  {
+    auto schedule = schedule_.lock();
+    if (!schedule->pending || schedule->batches > 0) return;
+    // Cleared before the parts are read: a change made while we compose sets
+    // it again and gets a snapshot of its own.
+    schedule->pending = false;
+  }
+  // Someone else (a zone reload that predates the composer's wiring) may have
+  // published meanwhile; generations must still only grow.
+  const auto current = publisher_.current();
+  auto snapshot = std::make_shared<Snapshot>();
+  {
+    auto parts = parts_.lock();
+    parts->generation = std::max(parts->generation, current ? current->generation : 0) + 1;
+    snapshot->zones = *parts->merged;
+    snapshot->arrays = parts->arrays;
+    snapshot->geo = parts->geo;
+    snapshot->options = parts->options;
+    snapshot->generation = parts->generation;
+  }
+  publisher_.publish(std::move(snapshot));
+  auto schedule = schedule_.lock();
+  schedule->last_publish = std::chrono::steady_clock::now();
+  ++schedule->published;
+}
+
+void SnapshotComposer::run() {
+  auto schedule = schedule_.lock();
+  for (;;) {
+    wake_.wait(schedule.lock(),
+               [&] { return (schedule->pending && schedule->batches == 0) || schedule->stopping; });
+    // Woken by stop alone: nothing left that may be published.
+    if (!schedule->pending || schedule->batches > 0) return;
+    if (!schedule->stopping) {
+      // Rate limit: changes that arrive within the interval ride along.
+      const auto due = schedule->last_publish + options_.publish_interval;
+      wake_.wait_until(schedule.lock(), due, [&] { return schedule->stopping; });
+    }
+    schedule.lock().unlock();
+    try {
+      publish_pending();
+    } catch (const std::exception& error) {
+      spdlog::error("publishing a snapshot failed: {}", error.what());
+    }
+    schedule.lock().lock();
+  }
+}
+
+}  // namespace rotor::registry

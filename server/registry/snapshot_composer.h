@@ -1,0 +1,142 @@
+#pragma once
+// The one writer of published snapshots once arrays exist. It holds the parts
+// a snapshot is made of, each set by its own owner: the zones from the zone
+// files with the answer options (startup and SIGHUP reload), the synthetic
+// zones declared in the config (built by the registry), the instance arrays
+// (the registry) and the geo context. A change to any part asks for a publish;
+// the composer builds Snapshot{generation + 1} from the current parts.
+//
+// Batching: with publish_interval 0 every change publishes synchronously in
+// the caller's thread (tests). Otherwise a control thread publishes the first
+// change at once and later ones at most every publish_interval, so a burst of
+// health flips becomes one snapshot. Destruction publishes what is pending and
+// stops the thread. Thread-safe; the parts are reachable only under its lock.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "server/snapshot/publisher.h"
+#include "server/snapshot/snapshot.h"
+
+namespace rotor::registry {
+
+// A value reachable only while its mutex is held (after PowerDNS' LockGuarded):
+// `auto state = guarded.lock(); state->field = ...;`.
+template <typename T>
+class LockGuarded {
+ public:
+  class Holder {
+   public:
+    Holder(std::mutex& mutex, T& value) : lock_(mutex), value_(value) {}
+    T* operator->() noexcept { return &value_; }
+    T& operator*() noexcept { return value_; }
+    // For condition-variable waits.
+    std::unique_lock<std::mutex>& lock() noexcept { return lock_; }
+
+   private:
+    std::unique_lock<std::mutex> lock_;
+    T& value_;
+  };
+
+  Holder lock() { return Holder(mutex_, value_); }
+
+ private:
+  std::mutex mutex_;
+  T value_;
+};
+
+struct ComposerOptions {
+  std::chrono::milliseconds publish_interval{50};
+};
+
+class SnapshotComposer {
+ public:
+  // Starts from the publisher's current snapshot: its zones, options, arrays
+  // and geo become the base parts.
+  explicit SnapshotComposer(SnapshotPublisher& publisher, ComposerOptions options = {});
+  ~SnapshotComposer();
+  SnapshotComposer(const SnapshotComposer&) = delete;
+  SnapshotComposer& operator=(const SnapshotComposer&) = delete;
+
+  // The zones from the zone files and the answer options (startup, reload).
+  void set_base(zones::ZoneSet zones, AnswerOptions options);
+  // The synthetic zones by origin: replaces them all, or one. A synthetic zone
+  // whose origin a zone file also serves is left out (the file wins; logged).
+  void set_synthetic_zones(std::vector<std::shared_ptr<const zones::Zone>> zones);
+  void put_synthetic_zone(std::shared_ptr<const zones::Zone> zone);
+  void set_arrays(std::shared_ptr<const arrays::ArrayTable> arrays);
+  void put_array(std::shared_ptr<const arrays::ArrayState> array);
+  void remove_array(std::string_view lower_wire_name);
+  void set_geo(geo::GeoContext geo);
+
+  // The zone that serves `lower_wire_name` in the composed zone set, if any.
+  struct ServedZone {
+    std::string origin;  // lower-case wire
+    bool synthetic = false;
+  };
+  std::optional<ServedZone> served_zone(std::string_view lower_wire_name);
+  geo::GeoContext geo();
+  std::shared_ptr<const arrays::ArrayTable> arrays();
+
+  // Holds publishing back while it lives, so that several changes made
+  // together (an array and its zone's new serial) reach the workers in one
+  // snapshot. On destruction publishes what is pending, as a change would.
+  class Batch {
+   public:
+    explicit Batch(SnapshotComposer& composer);
+    ~Batch();
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+
+   private:
+    SnapshotComposer& composer_;
+  };
+
+  // Publishes now if a change is pending (shutdown, tests with batching on).
+  void flush();
+  uint64_t published_count();  // snapshots published so far (tests, metrics)
+
+ private:
+  struct Parts {
+    zones::ZoneSet base_zones;
+    AnswerOptions options;
+    std::map<std::string, std::shared_ptr<const zones::Zone>> synthetic;  // by origin
+    std::shared_ptr<const zones::ZoneSet> merged;  // base + synthetic; rebuilt on change
+    std::shared_ptr<const arrays::ArrayTable> arrays;
+    geo::GeoContext geo;
+    uint64_t generation = 0;
+  };
+  struct Schedule {
+    bool pending = false;
+    bool stopping = false;
+    int batches = 0;  // open Batch scopes: publishing waits for them
+    std::chrono::steady_clock::time_point last_publish{};
+    uint64_t published = 0;
+  };
+
+  void changed();          // a part changed: publish now or wake the control thread
+  void publish_pending();  // composes and publishes if a change is pending
+  void run();              // the control thread
+  static std::shared_ptr<const zones::ZoneSet> merge(const Parts& parts);
+
+  SnapshotPublisher& publisher_;
+  const ComposerOptions options_;
+  LockGuarded<Parts> parts_;
+  LockGuarded<Schedule> schedule_;
+  std::condition_variable wake_;
+  // Held while composing and publishing, so snapshots reach the publisher in
+  // generation order even when two threads publish at once.
+  std::mutex publishing_;
+  std::thread thread_;  // last: starts after everything it uses exists
+};
+
+}  // namespace rotor::registry

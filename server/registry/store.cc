@@ -1,0 +1,626 @@
+#include "server/registry/store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+#include <utility>
+
+namespace rotor::registry {
+
+namespace {
+
+using arrays::Instance;
+using arrays::InstanceSpec;
+
+// "rotr": marks the file as ours, so that a database of another program with
+// tables of its own is refused instead of being migrated into.
+constexpr int kApplicationId = 0x726f7472;
+
+// Migration N (1-based) takes a database from user_version N-1 to N. Append
+// only: a released migration is never edited.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE arrays(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT UNIQUE NOT NULL,
+  ttl INTEGER NOT NULL,
+  degraded_ttl INTEGER NOT NULL,
+  policy TEXT NOT NULL,
+  max_answers INTEGER NOT NULL,
+  when_all_down TEXT NOT NULL,
+  check_json TEXT NOT NULL DEFAULT '{}',
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL);
+CREATE TABLE instances(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  array_id INTEGER NOT NULL REFERENCES arrays(id) ON DELETE CASCADE,
+  address TEXT NOT NULL,
+  weight INTEGER NOT NULL,
+  region TEXT NOT NULL DEFAULT '',
+  lat REAL NULL,
+  lon REAL NULL,
+  state TEXT NOT NULL,
+  health TEXT NOT NULL DEFAULT 'unknown',
+  health_changed_ms INTEGER NOT NULL DEFAULT 0,
+  health_reason TEXT NOT NULL DEFAULT '',
+  UNIQUE(array_id, address));
+CREATE TABLE events(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time_ms INTEGER NOT NULL,
+  array_name TEXT NOT NULL,
+  instance_id INTEGER NOT NULL DEFAULT 0,
+  address TEXT NOT NULL DEFAULT '',
+  kind TEXT NOT NULL CHECK(kind IN ('health', 'admin')),
+  old TEXT NOT NULL DEFAULT '',
+  new TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '');
+CREATE TABLE zone_serials(
+  zone TEXT PRIMARY KEY,
+  serial INTEGER NOT NULL);
+)sql",
+};
+static_assert(std::size(kMigrations) == Store::kSchemaVersion);
+
+std::string text(std::string_view view) { return std::string(view); }
+
+template <typename T, typename Parse>
+T parse_column(const SQLite::Column& column, Parse parse, const char* what) {
+  const std::string value = column.getString();
+  if (auto parsed = parse(value)) return *parsed;
+  throw StoreError(std::string("bad ") + what + " in the database: '" + value + "'");
+}
+
+arrays::ArraySettings read_settings(SQLite::Statement& row, int first) {
+  arrays::ArraySettings settings;
+  settings.ttl = static_cast<uint32_t>(row.getColumn(first).getInt64());
+  settings.degraded_ttl = static_cast<uint32_t>(row.getColumn(first + 1).getInt64());
+  settings.policy =
+      parse_column<arrays::Policy>(row.getColumn(first + 2), arrays::policy_from_string, "policy");
+  settings.max_answers = static_cast<uint16_t>(row.getColumn(first + 3).getInt());
+  settings.when_all_down = parse_column<arrays::WhenAllDown>(
+      row.getColumn(first + 4), arrays::when_all_down_from_string, "when_all_down");
+  return settings;
+}
+
+constexpr const char* kInstanceColumns =
+    "id, address, weight, region, lat, lon, state, health, health_changed_ms, health_reason";
+
+Instance read_instance(SQLite::Statement& row) {
+  Instance instance;
+  instance.id = row.getColumn(0).getInt64();
+  instance.spec.address = parse_column<arrays::IpAddress>(
+      row.getColumn(1), [](std::string_view t) { return arrays::IpAddress::parse(t); }, "address");
+  instance.spec.weight = static_cast<uint16_t>(row.getColumn(2).getInt());
+  instance.spec.region = row.getColumn(3).getString();
+  if (!row.getColumn(4).isNull()) instance.spec.lat = row.getColumn(4).getDouble();
+  if (!row.getColumn(5).isNull()) instance.spec.lon = row.getColumn(5).getDouble();
+  instance.spec.state =
+      parse_column<arrays::AdminState>(row.getColumn(6), arrays::admin_state_from_string, "state");
+  instance.health =
+      parse_column<arrays::Health>(row.getColumn(7), arrays::health_from_string, "health");
+  instance.health_changed_ms = row.getColumn(8).getInt64();
+  instance.health_reason = row.getColumn(9).getString();
+  return instance;
+}
+
+void bind_optional(SQLite::Statement& statement, int index, const std::optional<double>& value) {
+  if (value) {
+    statement.bind(index, *value);
+  } else {
+    statement.bind(index);  // NULL
+  }
+}
+
+}  // namespace
+
+// BEGIN IMMEDIATE at the outermost level (a writer takes the lock up front
+// instead of failing to upgrade later), savepoints inside, so that the
+// registry can group several store calls into one atomic write.
+class Store::Transaction {
+ public:
+  explicit Transaction(Store& store) : store_(store), depth_(store.transaction_depth_) {
+    store_.db_->exec(depth_ == 0 ? std::string("BEGIN IMMEDIATE") : "SAVEPOINT " + savepoint());
+    ++store_.transaction_depth_;
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  void commit() {
+    store_.db_->exec(depth_ == 0 ? std::string("COMMIT") : "RELEASE " + savepoint());
+    committed_ = true;
+    --store_.transaction_depth_;
+  }
+
+  ~Transaction() {
+    if (committed_) return;
+    --store_.transaction_depth_;
+    try {
+      if (depth_ == 0) {
+        store_.db_->exec("ROLLBACK");
+      } else {
+        store_.db_->exec("ROLLBACK TO " + savepoint() + "; RELEASE " + savepoint());
+      }
+    } catch (const std::exception&) {
+      // SQLite already rolled back (e.g. after an I/O error); nothing is left to undo.
+    }
+  }
+
+ private:
+  std::string savepoint() const { return "rotor_" + std::to_string(depth_); }
+
+  Store& store_;
+  int depth_;
+  bool committed_ = false;
+};
+
+[[noreturn]] void Store::fail(const std::exception& error) const {
+  if (dynamic_cast<const StoreError*>(&error) != nullptr) throw;
+  throw StoreError(path_ + ": " + error.what());
+}
+
+Store::Store(const std::string& path, StoreOptions options) : path_(path), options_(options) {
+  try {
+    db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db_->setBusyTimeout(options_.busy_timeout_ms);
+    // Reading the header first: a corrupt or foreign file is refused before
+    // anything (the WAL switch included) writes to it.
+    const int application_id = db_->execAndGet("PRAGMA application_id").getInt();
+    const int version = db_->execAndGet("PRAGMA user_version").getInt();
+    const int tables =
+        db_->execAndGet("SELECT count(*) FROM sqlite_master WHERE type = 'table'").getInt();
+    if (tables > 0 && (application_id != kApplicationId || version == 0)) {
+      throw StoreError(path_ + ": not a rotor database (it has tables but no rotor schema)");
+    }
+    if (version > kSchemaVersion) {
+      throw StoreError(path_ + ": schema version " + std::to_string(version) +
+                       " is newer than this rotor understands (" + std::to_string(kSchemaVersion) +
+                       "); upgrade rotor");
+    }
+    if (sqlite3_db_readonly(db_->getHandle(), "main") == 1) {
+      throw StoreError(path_ + ": the database file is read-only");
+    }
+    db_->execAndGet("PRAGMA journal_mode = WAL");
+    // In WAL mode NORMAL survives a crash of rotor; only a power loss may
+    // forget the last transitions, which the next probe round re-learns.
+    db_->exec("PRAGMA synchronous = NORMAL");
+    db_->exec("PRAGMA foreign_keys = ON");
+    migrate();
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+Store::~Store() = default;
+
+void Store::migrate() {
+  Transaction transaction(*this);
+  // Read again under the write lock: another process may have migrated meanwhile.
+  int version = db_->execAndGet("PRAGMA user_version").getInt();
+  if (version >= kSchemaVersion) return;  // rolls back an empty transaction
+  if (version == 0) db_->exec("PRAGMA application_id = " + std::to_string(kApplicationId));
+  for (; version < kSchemaVersion; ++version) db_->exec(kMigrations[version]);
+  db_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
+  transaction.commit();
+}
+
+int Store::schema_version() const {
+  try {
+    return db_->execAndGet("PRAGMA user_version").getInt();
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+void Store::atomically(const std::function<void()>& work) {
+  try {
+    Transaction transaction(*this);
+    work();
+    transaction.commit();
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+int64_t Store::array_id(std::string_view name) const {
+  SQLite::Statement query(*db_, "SELECT id FROM arrays WHERE name = ?");
+  query.bind(1, text(name));
+  if (!query.executeStep()) throw NotFoundError("no array " + text(name));
+  return query.getColumn(0).getInt64();
+}
+
+void Store::append_event(const Event& event) {
+  SQLite::Statement insert(*db_,
+                           "INSERT INTO events(time_ms, array_name, instance_id, address, kind, "
+                           "old, new, reason) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.bind(1, event.time_ms);
+  insert.bind(2, event.array_name);
+  insert.bind(3, event.instance_id);
+  insert.bind(4, event.address);
+  insert.bind(5, event.kind);
+  insert.bind(6, event.old_value);
+  insert.bind(7, event.new_value);
+  insert.bind(8, event.reason);
+  insert.exec();
+  if (++events_since_prune_ >= 1024) prune_events();
+}
+
+void Store::prune_events() {
+  events_since_prune_ = 0;
+  SQLite::Statement prune(*db_, "DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?");
+  prune.bind(1, static_cast<int64_t>(options_.max_events));
+  prune.exec();
+}
+
+int64_t Store::upsert_array(std::string_view name, const arrays::ArraySettings& settings,
+                            int64_t now_ms) {
+  try {
+    Transaction transaction(*this);
+    SQLite::Statement upsert(
+        *db_,
+        "INSERT INTO arrays(name, ttl, degraded_ttl, policy, max_answers, "
+        "when_all_down, created_ms, updated_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(name) DO UPDATE SET ttl = excluded.ttl, "
+        "degraded_ttl = excluded.degraded_ttl, policy = excluded.policy, "
+        "max_answers = excluded.max_answers, "
+        "when_all_down = excluded.when_all_down, "
+        "updated_ms = excluded.updated_ms");
+    upsert.bind(1, text(name));
+    upsert.bind(2, static_cast<int64_t>(settings.ttl));
+    upsert.bind(3, static_cast<int64_t>(settings.degraded_ttl));
+    upsert.bind(4, text(arrays::to_string(settings.policy)));
+    upsert.bind(5, static_cast<int>(settings.max_answers));
+    upsert.bind(6, text(arrays::to_string(settings.when_all_down)));
+    upsert.bind(7, now_ms);
+    upsert.bind(8, now_ms);
+    upsert.exec();
+    const int64_t id = array_id(name);
+    transaction.commit();
+    return id;
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+void Store::delete_array(std::string_view name, int64_t now_ms) {
+  try {
+    Transaction transaction(*this);
+    array_id(name);
+    SQLite::Statement remove(*db_, "DELETE FROM arrays WHERE name = ?");
+    remove.bind(1, text(name));
+    remove.exec();
+    append_event(
+        {.time_ms = now_ms, .array_name = text(name), .kind = "admin", .reason = "array deleted"});
+    transaction.commit();
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+namespace {
+
+Instance find_instance(SQLite::Database& db, int64_t array_id, std::string_view array, int64_t id) {
+  SQLite::Statement query(db, std::string("SELECT ") + kInstanceColumns +
+                                  " FROM instances WHERE id = ? AND array_id = ?");
+  query.bind(1, id);
+  query.bind(2, array_id);
+  if (!query.executeStep()) {
+    throw NotFoundError("no instance " + std::to_string(id) + " in " + std::string(array));
+  }
+  return read_instance(query);
+}
+
+std::optional<int64_t> instance_with_address(SQLite::Database& db, int64_t array_id,
+                                             const std::string& address) {
+  SQLite::Statement query(db, "SELECT id FROM instances WHERE array_id = ? AND address = ?");
+  query.bind(1, array_id);
+  query.bind(2, address);
+  if (!query.executeStep()) return std::nullopt;
+  return query.getColumn(0).getInt64();
+}
+
+void touch_array(SQLite::Database& db, int64_t array_id, int64_t now_ms) {
+  SQLite::Statement touch(db, "UPDATE arrays SET updated_ms = ? WHERE id = ?");
+  touch.bind(1, now_ms);
+  touch.bind(2, array_id);
+  touch.exec();
+}
+
+void bind_spec(SQLite::Statement& statement, const InstanceSpec& spec) {
+  statement.bind(1, spec.address.to_string());
+  statement.bind(2, static_cast<int>(spec.weight));
+  statement.bind(3, spec.region);
+  bind_optional(statement, 4, spec.lat);
+  bind_optional(statement, 5, spec.lon);
+  statement.bind(6, text(arrays::to_string(spec.state)));
+}
+
+}  // namespace
+
+Instance Store::add_instance(std::string_view array, const InstanceSpec& spec, int64_t now_ms) {
+  try {
+    Transaction transaction(*this);
+    const int64_t owner = array_id(array);
+    const std::string address = spec.address.to_string();
+    if (instance_with_address(*db_, owner, address)) {
+      throw ConflictError(text(array) + " already has an instance with address " + address);
+    }
+    SQLite::Statement insert(*db_,
+                             "INSERT INTO instances(address, weight, region, lat, lon, state, "
+                             "array_id) VALUES(?, ?, ?, ?, ?, ?, ?)");
+    bind_spec(insert, spec);
+    insert.bind(7, owner);
+    insert.exec();
+    Instance instance{.id = db_->getLastInsertRowid(), .spec = spec};
+    append_event({.time_ms = now_ms,
+                  .array_name = text(array),
+                  .instance_id = instance.id,
+                  .address = address,
+                  .kind = "admin",
+                  .new_value = text(arrays::to_string(spec.state)),
+                  .reason = "instance added"});
+    touch_array(*db_, owner, now_ms);
+    transaction.commit();
+    return instance;
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+Instance Store::update_instance(std::string_view array, int64_t id, const InstanceSpec& spec,
+                                int64_t now_ms) {
+  try {
+    Transaction transaction(*this);
+    const int64_t owner = array_id(array);
+    Instance instance = find_instance(*db_, owner, array, id);
+    const std::string address = spec.address.to_string();
+    const bool moved = !(instance.spec.address == spec.address);
+    if (moved && instance_with_address(*db_, owner, address)) {
+      throw ConflictError(text(array) + " already has an instance with address " + address);
+    }
+    SQLite::Statement update(*db_,
+                             "UPDATE instances SET address = ?, weight = ?, region = ?, lat = ?, "
+                             "lon = ?, state = ? WHERE id = ?");
+    bind_spec(update, spec);
+    update.bind(7, id);
+    update.exec();
+    if (moved) {
+      // A new address is a new endpoint: what we knew about the old one does not carry over.
+      SQLite::Statement reset(*db_,
+                              "UPDATE instances SET health = 'unknown', health_changed_ms = ?, "
+                              "health_reason = 'address changed' WHERE id = ?");
+      reset.bind(1, now_ms);
+      reset.bind(2, id);
+      reset.exec();
+      instance.health = arrays::Health::unknown;
+      instance.health_changed_ms = now_ms;
+      instance.health_reason = "address changed";
+    }
+    if (instance.spec.state != spec.state) {
+      append_event({.time_ms = now_ms,
+                    .array_name = text(array),
+                    .instance_id = id,
+                    .address = address,
+                    .kind = "admin",
+                    .old_value = text(arrays::to_string(instance.spec.state)),
+                    .new_value = text(arrays::to_string(spec.state)),
+                    .reason = "state changed"});
+    }
+    touch_array(*db_, owner, now_ms);
+    instance.spec = spec;
+    transaction.commit();
+    return instance;
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+void Store::remove_instance(std::string_view array, int64_t id, int64_t now_ms) {
+  try {
+    Transaction transaction(*this);
+    const int64_t owner = array_id(array);
+    const Instance instance = find_instance(*db_, owner, array, id);
+    SQLite::Statement remove(*db_, "DELETE FROM instances WHERE id = ?");
+    remove.bind(1, id);
+    remove.exec();
+    append_event({.time_ms = now_ms,
+                  .array_name = text(array),
+                  .instance_id = id,
+                  .address = instance.spec.address.to_string(),
+                  .kind = "admin",
+                  .old_value = text(arrays::to_string(instance.spec.state)),
+                  .reason = "instance removed"});
+    touch_array(*db_, owner, now_ms);
+    transaction.commit();
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+std::vector<Instance> Store::replace_instances(std::string_view array,
+                                               const std::vector<InstanceSpec>& specs,
+                                               int64_t now_ms) {
+  try {
+    Transaction transaction(*this);
+    const int64_t owner = array_id(array);
+    std::set<std::string> wanted;
+    for (const InstanceSpec& spec : specs) {
+      if (!wanted.insert(spec.address.to_string()).second) {
+        throw ConflictError("address " + spec.address.to_string() + " is listed twice for " +
+                            text(array));
+      }
+    }
+    std::map<std::string, int64_t> existing;  // address -> id
+    {
+      SQLite::Statement query(*db_, "SELECT address, id FROM instances WHERE array_id = ?");
+      query.bind(1, owner);
+      while (query.executeStep()) {
+        existing.emplace(query.getColumn(0).getString(), query.getColumn(1).getInt64());
+      }
+    }
+    for (const auto& [address, id] : existing) {
+      if (!wanted.contains(address)) remove_instance(array, id, now_ms);
+    }
+    for (const InstanceSpec& spec : specs) {
+      const auto found = existing.find(spec.address.to_string());
+      if (found == existing.end()) {
+        add_instance(array, spec, now_ms);
+      } else {
+        update_instance(array, found->second, spec, now_ms);
+      }
+    }
+    std::vector<Instance> instances;
+    SQLite::Statement query(*db_, std::string("SELECT ") + kInstanceColumns +
+                                      " FROM instances WHERE array_id = ? ORDER BY id");
+    query.bind(1, owner);
+    while (query.executeStep()) instances.push_back(read_instance(query));
+    transaction.commit();
+    return instances;
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+bool Store::set_health(const HealthChange& change) {
+  try {
+    Transaction transaction(*this);
+    SQLite::Statement query(*db_,
+                            "SELECT a.name, i.address, i.health FROM instances i "
+                            "JOIN arrays a ON a.id = i.array_id WHERE i.id = ?");
+    query.bind(1, change.instance_id);
+    if (!query.executeStep()) {
+      throw NotFoundError("no instance " + std::to_string(change.instance_id));
+    }
+    const std::string old_health = query.getColumn(2).getString();
+    const std::string new_health = text(arrays::to_string(change.health));
+    if (old_health == new_health) return false;
+    SQLite::Statement update(*db_,
+                             "UPDATE instances SET health = ?, health_changed_ms = ?, "
+                             "health_reason = ? WHERE id = ?");
+    update.bind(1, new_health);
+    update.bind(2, change.time_ms);
+    update.bind(3, change.reason);
+    update.bind(4, change.instance_id);
+    update.exec();
+    append_event({.time_ms = change.time_ms,
+                  .array_name = query.getColumn(0).getString(),
+                  .instance_id = change.instance_id,
+                  .address = query.getColumn(1).getString(),
+                  .kind = "health",
+                  .old_value = old_health,
+                  .new_value = new_health,
+                  .reason = change.reason});
+    transaction.commit();
+    return true;
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+std::vector<HealthChange> Store::set_health_many(const std::vector<HealthChange>& changes) {
+  std::vector<HealthChange> applied;
+  atomically([&] {
+    for (const HealthChange& change : changes) {
+      try {
+        if (set_health(change)) applied.push_back(change);
+      } catch (const NotFoundError&) {
+        // Removed while its probe ran: nothing to record.
+      }
+    }
+  });
+  return applied;
+}
+
+std::vector<StoredArray> Store::load_all() const {
+  try {
+    std::vector<StoredArray> arrays;
+    std::map<int64_t, size_t> by_id;
+    SQLite::Statement query(*db_,
+                            "SELECT id, name, check_json, created_ms, updated_ms, ttl, "
+                            "degraded_ttl, policy, max_answers, when_all_down FROM arrays "
+                            "ORDER BY name");
+    while (query.executeStep()) {
+      StoredArray& array = arrays.emplace_back();
+      array.id = query.getColumn(0).getInt64();
+      array.name = query.getColumn(1).getString();
+      array.check_json = query.getColumn(2).getString();
+      array.created_ms = query.getColumn(3).getInt64();
+      array.updated_ms = query.getColumn(4).getInt64();
+      array.settings = read_settings(query, 5);
+      by_id.emplace(array.id, arrays.size() - 1);
+    }
+    SQLite::Statement instances(
+        *db_, std::string("SELECT ") + kInstanceColumns + ", array_id FROM instances ORDER BY id");
+    while (instances.executeStep()) {
+      const auto owner = by_id.find(instances.getColumn(10).getInt64());
+      if (owner != by_id.end()) arrays[owner->second].instances.push_back(read_instance(instances));
+    }
+    return arrays;
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+std::vector<Event> Store::events(int64_t since_id, size_t limit) const {
+  try {
+    std::vector<Event> events;
+    SQLite::Statement query(*db_,
+                            "SELECT id, time_ms, array_name, instance_id, address, kind, old, "
+                            "new, reason FROM events WHERE id > ? ORDER BY id LIMIT ?");
+    query.bind(1, since_id);
+    query.bind(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
+    while (query.executeStep()) {
+      events.push_back({.id = query.getColumn(0).getInt64(),
+                        .time_ms = query.getColumn(1).getInt64(),
+                        .array_name = query.getColumn(2).getString(),
+                        .instance_id = query.getColumn(3).getInt64(),
+                        .address = query.getColumn(4).getString(),
+                        .kind = query.getColumn(5).getString(),
+                        .old_value = query.getColumn(6).getString(),
+                        .new_value = query.getColumn(7).getString(),
+                        .reason = query.getColumn(8).getString()});
+    }
+    return events;
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+std::optional<uint32_t> Store::zone_serial(std::string_view zone) const {
+  try {
+    SQLite::Statement query(*db_, "SELECT serial FROM zone_serials WHERE zone = ?");
+    query.bind(1, text(zone));
+    if (!query.executeStep()) return std::nullopt;
+    return static_cast<uint32_t>(query.getColumn(0).getInt64());
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+uint32_t Store::bump_zone_serial(std::string_view zone) {
+  try {
+    Transaction transaction(*this);
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    const uint32_t old_serial = zone_serial(zone).value_or(0);
+    // Serial arithmetic (RFC 1982) wraps; never hand out 0, which some tools read as unset.
+    uint32_t serial = std::max<uint32_t>(old_serial + 1, static_cast<uint32_t>(now));
+    if (serial == 0) serial = 1;
+    SQLite::Statement upsert(*db_,
+                             "INSERT INTO zone_serials(zone, serial) VALUES(?, ?) "
+                             "ON CONFLICT(zone) DO UPDATE SET serial = excluded.serial");
+    upsert.bind(1, text(zone));
+    upsert.bind(2, static_cast<int64_t>(serial));
+    upsert.exec();
+    transaction.commit();
+    return serial;
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+}  // namespace rotor::registry

@@ -1,0 +1,361 @@
+#include "server/registry/registry.h"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/unit/server/registry/registry_test_support.h"
+
+namespace rotor::registry {
+namespace {
+
+using namespace std::chrono_literals;
+using arrays::Health;
+using test::instance;
+using test::ScratchDir;
+
+constexpr const char* kWeb = "web.lb.example.com.";
+
+std::string wire(const char* text) { return *zones::name_from_text(text); }
+
+const SyntheticZoneSpec kLbZone{"lb.example.com.", {{"ns1.lb.example.com.", {"192.0.2.53"}}}};
+
+// A publisher, composer and registry over a scratch database, serving lb.example.com.
+struct Rig {
+  explicit Rig(const std::string& db, std::chrono::milliseconds interval = 0ms)
+      : publisher(std::make_shared<const Snapshot>()),
+        composer(publisher, {.publish_interval = interval}),
+        registry(Registry::open(db, composer)) {
+    registry->set_synthetic_zones({kLbZone});
+  }
+
+  const arrays::ArrayState* served(const char* name) const {
+    return snapshot->arrays->find(wire(name));
+  }
+  void refresh() { snapshot = publisher.current(); }
+  uint32_t zone_serial() const {
+    return publisher.current()->zones.find_authoritative(wire(kWeb))->serial();
+  }
+
+  SnapshotPublisher publisher;
+  SnapshotComposer composer;
+  std::unique_ptr<Registry> registry;
+  std::shared_ptr<const Snapshot> snapshot;
+};
+
+TEST_SUITE("registry/registry") {
+  TEST_CASE("each mutation is stored, rebuilt and published") {
+    ScratchDir dir;
+    Rig rig(dir.file("rotor.db"));
+    const uint64_t start = rig.publisher.current()->generation;
+
+    const auto web = rig.registry->upsert_array("WEB.lb.Example.com", {});
+    CHECK(web.name == kWeb);
+    rig.refresh();
+    CHECK(rig.snapshot->generation > start);
+    REQUIRE(rig.served(kWeb) != nullptr);
+    CHECK(rig.served(kWeb)->instances.empty());
+
+    const auto a = rig.registry->add_instance(kWeb, instance("192.0.2.1", 10, "eu"));
+    const auto b = rig.registry->add_instance(kWeb, instance("2001:db8::1"));
+    rig.refresh();
+    REQUIRE(rig.served(kWeb)->instances.size() == 2);
+    CHECK(rig.served(kWeb)->instances[0].id == a.id);
+    CHECK(rig.served(kWeb)->v4.instances.size() == 1);
+    CHECK(rig.served(kWeb)->v6.instances.size() == 1);
+    // An undeclared region label still gets an id.
+    CHECK(rig.snapshot->geo.regions->id("eu") != arrays::kNoRegion);
+    CHECK(rig.served(kWeb)->v4.instances[0].region == rig.snapshot->geo.regions->id("eu"));
+
+    rig.registry->update_instance(kWeb, b.id, instance("2001:db8::1", 700));
+    rig.refresh();
+    CHECK(rig.served(kWeb)->instances[1].spec.weight == 700);
+
+    CHECK(rig.registry->set_health(a.id, Health::down, "timeout"));
+    CHECK_FALSE(rig.registry->set_health(a.id, Health::down, "timeout"));
+    CHECK_FALSE(rig.registry->set_health(424242, Health::down, "gone"));
+    rig.refresh();
+    CHECK(rig.served(kWeb)->instances[0].health == Health::down);
+
+    rig.registry->remove_instance(kWeb, b.id);
+    rig.refresh();
+    CHECK(rig.served(kWeb)->instances.size() == 1);
+    CHECK_FALSE(rig.registry->set_health(b.id, Health::up, "late probe"));
+
+    rig.registry->delete_array(kWeb);
+    rig.refresh();
+    CHECK(rig.served(kWeb) == nullptr);
+    CHECK_FALSE(rig.registry->find(kWeb).has_value());
+  }
+
+  TEST_CASE("bad input is refused with the field's name and changes nothing") {
+    ScratchDir dir;
+    Rig rig(dir.file("rotor.db"));
+    rig.registry->upsert_array(kWeb, {});
+    const auto generation = rig.publisher.current()->generation;
+
+    arrays::ArraySettings too_many_answers;
+    too_many_answers.max_answers = 2000;
+    auto no_lon = instance("192.0.2.1");
+    no_lon.lat = 10;
+    auto bad_lat = instance("192.0.2.1");
+    bad_lat.lat = 91;
+    bad_lat.lon = 0;
+    arrays::InstanceSpec no_address;
+
+    struct Case {
+      const char* name;
+      std::function<void()> call;
+      const char* error;
+    };
+    const Case cases[] = {
+        {"name outside the served zones",
+         [&] { rig.registry->upsert_array("www.example.org.", {}); },
+         "name: www.example.org. is not in a zone rotor serves"},
+        {"malformed name", [&] { rig.registry->upsert_array("a..b.", {}); },
+         "name: 'a..b.' is not a valid domain name"},
+        {"max_answers", [&] { rig.registry->upsert_array(kWeb, too_many_answers); },
+         "max_answers: must be at most 1024"},
+        {"weight 0", [&] { rig.registry->add_instance(kWeb, instance("192.0.2.1", 0)); },
+         "weight: must be between 1 and 1000, got 0"},
+        {"weight 1001", [&] { rig.registry->add_instance(kWeb, instance("192.0.2.1", 1001)); },
+         "weight: must be between 1 and 1000, got 1001"},
+        {"no address", [&] { rig.registry->add_instance(kWeb, no_address); },
+         "address: not an IPv4 or IPv6 address"},
+        {"lat without lon", [&] { rig.registry->add_instance(kWeb, no_lon); },
+         "lat, lon: give both or neither"},
+        {"lat out of range", [&] { rig.registry->add_instance(kWeb, bad_lat); },
+         "lat: must be between -90 and 90"},
+        {"replace with a bad one",
+         [&] {
+           rig.registry->replace_instances(kWeb, {instance("192.0.2.1"), instance("192.0.2.2", 0)});
+         },
+         "instances[1].weight: must be between 1 and 1000, got 0"},
+    };
+    for (const Case& c : cases) {
+      CAPTURE(c.name);
+      CHECK_THROWS_WITH_AS(c.call(), c.error, ValidationError);
+    }
+    CHECK_THROWS_WITH_AS(rig.registry->add_instance("nope.lb.example.com.", instance("192.0.2.1")),
+                         "no array nope.lb.example.com.", NotFoundError);
+    CHECK_THROWS_AS(rig.registry->remove_instance(kWeb, 12345), NotFoundError);
+    rig.registry->add_instance(kWeb, instance("192.0.2.1"));
+    CHECK_THROWS_AS(rig.registry->add_instance(kWeb, instance("192.0.2.1")), ConflictError);
+    CHECK(rig.registry->find(kWeb)->instances.size() == 1);
+    CHECK(rig.publisher.current()->generation == generation + 1);  // only the one good add
+  }
+
+  TEST_CASE("a failed write leaves the served snapshot and the model exactly as they were") {
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    Rig rig(path);
+    rig.registry->upsert_array(kWeb, {});
+    const auto a = rig.registry->add_instance(kWeb, instance("192.0.2.1"));
+    const auto before = rig.publisher.current();
+    const auto serial = rig.zone_serial();
+
+    SUBCASE("adding an instance") {
+      test::make_writes_fail(path, "INSERT ON instances");
+      CHECK_THROWS_WITH_AS(rig.registry->add_instance(kWeb, instance("192.0.2.2")),
+                           doctest::Contains("simulated write failure"), StoreError);
+    }
+    SUBCASE("a health change") {
+      test::make_writes_fail(path, "UPDATE ON instances");
+      CHECK_THROWS_AS(rig.registry->set_health(a.id, Health::down, "timeout"), StoreError);
+    }
+    SUBCASE("the serial bump after a good instance write") {
+      test::make_writes_fail(path, "UPDATE ON zone_serials");
+      CHECK_THROWS_AS(rig.registry->remove_instance(kWeb, a.id), StoreError);
+    }
+    SUBCASE("deleting the array") {
+      test::make_writes_fail(path, "DELETE ON arrays");
+      CHECK_THROWS_AS(rig.registry->delete_array(kWeb), StoreError);
+    }
+    CHECK(rig.publisher.current() == before);  // not even republished
+    CHECK(rig.zone_serial() == serial);
+    const auto model = rig.registry->find(kWeb);
+    REQUIRE(model.has_value());
+    REQUIRE(model->instances.size() == 1);
+    CHECK(model->instances[0].health == Health::unknown);
+
+    // The database agrees with the model: a restart serves the same.
+    test::let_writes_succeed(path);
+    rig.registry.reset();
+    rig.registry = Registry::open(path, rig.composer);
+    CHECK(rig.registry->find(kWeb)->instances.size() == 1);
+  }
+
+  TEST_CASE("a restart serves the stored arrays with their last known health at once") {
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    int64_t down_id = 0;
+    {
+      Rig rig(path);
+      rig.registry->upsert_array(kWeb, {});
+      rig.registry->add_instance(kWeb, instance("192.0.2.1"));
+      down_id = rig.registry->add_instance(kWeb, instance("192.0.2.2")).id;
+      rig.registry->set_health(down_id, Health::down, "timeout");
+    }
+    SnapshotPublisher publisher(std::make_shared<const Snapshot>());
+    SnapshotComposer composer(publisher, {.publish_interval = 0ms});
+    const auto registry = Registry::open(path, composer);
+    const auto* web = publisher.current()->arrays->find(wire(kWeb));
+    REQUIRE(web != nullptr);
+    REQUIRE(web->instances.size() == 2);
+    CHECK(web->instances[1].id == down_id);
+    CHECK(web->instances[1].health == Health::down);
+    CHECK(web->instances[1].health_reason == "timeout");
+    CHECK(web->degraded);
+  }
+
+  TEST_CASE("the foreign-file startup error names the file") {
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    {
+      SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+      db.exec("CREATE TABLE notes(body TEXT)");
+    }
+    SnapshotPublisher publisher(std::make_shared<const Snapshot>());
+    SnapshotComposer composer(publisher, {.publish_interval = 0ms});
+    CHECK_THROWS_WITH_AS(
+        Registry::open(path, composer),
+        (path + ": not a rotor database (it has tables but no rotor schema)").c_str(), StoreError);
+  }
+
+  TEST_CASE("the synthetic zone's serial follows array writes, not health") {
+    ScratchDir dir;
+    Rig rig(dir.file("rotor.db"));
+    const uint32_t first = rig.zone_serial();
+    rig.registry->upsert_array(kWeb, {});
+    const uint32_t after_create = rig.zone_serial();
+    CHECK(after_create > first);
+    const auto a = rig.registry->add_instance(kWeb, instance("192.0.2.1"));
+    const uint32_t after_add = rig.zone_serial();
+    CHECK(after_add > after_create);
+    rig.registry->set_health(a.id, Health::up, "ok");
+    CHECK(rig.zone_serial() == after_add);
+
+    // The serial survives a restart.
+    rig.registry.reset();
+    rig.registry = Registry::open(dir.file("rotor.db"), rig.composer);
+    rig.registry->set_synthetic_zones({kLbZone});
+    CHECK(rig.zone_serial() == after_add);
+  }
+
+  TEST_CASE("config arrays seed the database; the API's changes survive a restart") {
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    arrays::ArraySettings weighted;
+    weighted.policy = arrays::Policy::weighted;
+    const std::vector<ConfigArray> config{
+        {kWeb, weighted, {instance("192.0.2.1"), instance("192.0.2.2")}}};
+    int64_t api_added = 0;
+    {
+      Rig rig(path);
+      rig.registry->apply_config_arrays(config);
+      REQUIRE(rig.registry->find(kWeb)->instances.size() == 2);
+      api_added = rig.registry->add_instance(kWeb, instance("192.0.2.3")).id;
+      const auto first = rig.registry->find(kWeb)->instances[0];
+      rig.registry->update_instance(kWeb, first.id, instance("192.0.2.1", 900));
+    }
+    Rig rig(path);
+    rig.registry->apply_config_arrays(config);
+    const auto web = rig.registry->find(kWeb);
+    REQUIRE(web.has_value());
+    CHECK(web->settings.policy == arrays::Policy::weighted);
+    REQUIRE(web->instances.size() == 3);          // the API's instance stays
+    CHECK(web->instances[0].spec.weight == 900);  // the API's change to a config instance stays
+    CHECK(web->instances[2].id == api_added);
+    rig.refresh();
+    CHECK(rig.served(kWeb)->instances.size() == 3);
+
+    CHECK_THROWS_WITH_AS(rig.registry->apply_config_arrays({{"x.example.org.", {}, {}}}),
+                         "array x.example.org.: not in a zone rotor serves", ValidationError);
+    CHECK_THROWS_WITH_AS(
+        rig.registry->apply_config_arrays({{kWeb, {}, {instance("192.0.2.9", 0)}}}),
+        "array web.lb.example.com.: weight: must be between 1 and 1000, got 0", ValidationError);
+  }
+
+  TEST_CASE("replace_instances keeps ids and health and publishes the result") {
+    ScratchDir dir;
+    Rig rig(dir.file("rotor.db"));
+    rig.registry->upsert_array(kWeb, {});
+    const auto a = rig.registry->add_instance(kWeb, instance("192.0.2.1"));
+    rig.registry->add_instance(kWeb, instance("192.0.2.2"));
+    rig.registry->set_health(a.id, Health::up, "ok");
+    const auto result =
+        rig.registry->replace_instances(kWeb, {instance("192.0.2.1", 5), instance("192.0.2.9")});
+    REQUIRE(result.size() == 2);
+    CHECK(result[0].id == a.id);
+    CHECK(result[0].health == Health::up);
+    CHECK(result[0].spec.weight == 5);
+    rig.refresh();
+    REQUIRE(rig.served(kWeb)->instances.size() == 2);
+    CHECK(rig.served(kWeb)->instances[1].spec.address.to_string() == "192.0.2.9");
+  }
+
+  TEST_CASE("rotation slots are stable per array and reused after a delete") {
+    ScratchDir dir;
+    Rig rig(dir.file("rotor.db"));
+    const auto a = rig.registry->upsert_array("a.lb.example.com.", {});
+    const auto b = rig.registry->upsert_array("b.lb.example.com.", {});
+    CHECK(a.slot != b.slot);
+    CHECK(rig.registry->upsert_array("a.lb.example.com.", {}).slot == a.slot);
+    rig.registry->delete_array("a.lb.example.com.");
+    CHECK(rig.registry->upsert_array("c.lb.example.com.", {}).slot == a.slot);
+  }
+
+  TEST_CASE("readers see consistent snapshots while health flips 2,000 times") {
+    ScratchDir dir;
+    Rig rig(dir.file("rotor.db"), 1ms);
+    rig.registry->upsert_array(kWeb, {});
+    std::vector<int64_t> ids;
+    for (const char* address : {"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"}) {
+      ids.push_back(rig.registry->add_instance(kWeb, instance(address)).id);
+    }
+    rig.composer.flush();
+
+    std::atomic<bool> done{false};
+    std::atomic<int> bad{0};
+    auto read = [&] {
+      uint64_t last_generation = 0;
+      while (!done.load()) {
+        const auto snapshot = rig.publisher.current();
+        if (snapshot->generation < last_generation) ++bad;
+        last_generation = snapshot->generation;
+        const auto* web = snapshot->arrays->find(wire(kWeb));
+        if (web == nullptr || web->instances.size() != 4) {
+          ++bad;
+          continue;
+        }
+        size_t enabled = web->v4.instances.size();
+        if (enabled == 0 || enabled > 4) ++bad;
+      }
+    };
+    std::thread first(read);
+    std::thread second(read);
+    for (int i = 0; i < 2000; ++i) {
+      const int64_t id = ids[static_cast<size_t>(i) % ids.size()];
+      rig.registry->set_health(id, (i / 4) % 2 == 0 ? Health::down : Health::up, "probe");
+    }
+    rig.composer.flush();
+    done = true;
+    first.join();
+    second.join();
+    CHECK(bad.load() == 0);
+    // 2,000 flips end with every instance up (the last round of 4 is round 499: odd).
+    const auto* web = rig.publisher.current()->arrays->find(wire(kWeb));
+    REQUIRE(web != nullptr);
+    for (const auto& instance : web->instances) CHECK(instance.health == Health::up);
+    CHECK(rig.registry->events(0, 10000).size() >= 2000);
+  }
+
+}  // TEST_SUITE
+
+}  // namespace
+}  // namespace rotor::registry

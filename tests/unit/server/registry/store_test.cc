@@ -1,0 +1,336 @@
+#include "server/registry/store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "tests/unit/server/registry/registry_test_support.h"
+
+namespace rotor::registry {
+namespace {
+
+using arrays::AdminState;
+using arrays::Health;
+using test::instance;
+using test::ScratchDir;
+
+arrays::ArraySettings geo_settings() {
+  arrays::ArraySettings settings;
+  settings.ttl = 60;
+  settings.degraded_ttl = 5;
+  settings.policy = arrays::Policy::geo;
+  settings.max_answers = 2;
+  settings.when_all_down = arrays::WhenAllDown::none;
+  return settings;
+}
+
+bool same_instance(const arrays::Instance& a, const arrays::Instance& b) {
+  return a.id == b.id && a.spec.address == b.spec.address && a.spec.weight == b.spec.weight &&
+         a.spec.region == b.spec.region && a.spec.lat == b.spec.lat && a.spec.lon == b.spec.lon &&
+         a.spec.state == b.spec.state && a.health == b.health &&
+         a.health_changed_ms == b.health_changed_ms && a.health_reason == b.health_reason;
+}
+
+bool same_array(const StoredArray& a, const StoredArray& b) {
+  if (a.id != b.id || a.name != b.name || a.check_json != b.check_json ||
+      a.created_ms != b.created_ms || a.updated_ms != b.updated_ms ||
+      a.settings.ttl != b.settings.ttl || a.settings.degraded_ttl != b.settings.degraded_ttl ||
+      a.settings.policy != b.settings.policy || a.settings.max_answers != b.settings.max_answers ||
+      a.settings.when_all_down != b.settings.when_all_down ||
+      a.instances.size() != b.instances.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.instances.size(); ++i) {
+    if (!same_instance(a.instances[i], b.instances[i])) return false;
+  }
+  return true;
+}
+
+TEST_SUITE("registry/store") {
+  TEST_CASE("a new file is migrated to the current schema") {
+    ScratchDir dir;
+    SUBCASE("missing file") {}
+    SUBCASE("empty file") { std::ofstream(dir.file("rotor.db")).flush(); }
+    {
+      Store store(dir.file("rotor.db"));
+      CHECK(store.schema_version() == Store::kSchemaVersion);
+      CHECK(store.load_all().empty());
+      CHECK(store.events(0, 10).empty());
+    }
+    SQLite::Database db(dir.file("rotor.db"));
+    CHECK(db.execAndGet("PRAGMA user_version").getInt() == Store::kSchemaVersion);
+    CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
+    for (const char* table : {"arrays", "instances", "events", "zone_serials"}) {
+      CHECK_MESSAGE(db.tableExists(table), table);
+    }
+    // Opening again is a no-op.
+    Store again(dir.file("rotor.db"));
+    CHECK(again.schema_version() == Store::kSchemaVersion);
+  }
+
+  TEST_CASE("files that are not rotor databases are refused with the file's name") {
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    struct Case {
+      const char* name;
+      void (*prepare)(const std::string& path);
+      const char* expected;
+    };
+    const Case cases[] = {
+        {"garbage",
+         [](const std::string& p) {
+           std::ofstream out(p);
+           for (int i = 0; i < 200; ++i) out << "this is not an sqlite database at all\n";
+         },
+         ": file is not a database"},
+        {"another program's database",
+         [](const std::string& p) {
+           SQLite::Database db(p, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+           db.exec("CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT)");
+         },
+         ": not a rotor database"},
+        {"a newer rotor",
+         [](const std::string& p) {
+           { Store store(p); }
+           SQLite::Database db(p, SQLite::OPEN_READWRITE);
+           db.exec("PRAGMA user_version = 99");
+         },
+         ": schema version 99 is newer than this rotor understands (1); upgrade rotor"},
+    };
+    for (const Case& c : cases) {
+      CAPTURE(c.name);
+      std::filesystem::remove(path);
+      c.prepare(path);
+      const auto before = std::filesystem::file_size(path);
+      CHECK_THROWS_WITH_AS(Store{path}, doctest::Contains((path + c.expected).c_str()), StoreError);
+      CHECK(std::filesystem::file_size(path) == before);  // never reset
+    }
+  }
+
+  TEST_CASE("everything written is there after a restart") {
+    ScratchDir dir;
+    std::vector<StoredArray> before;
+    {
+      Store store(dir.file("rotor.db"));
+      const int64_t web = store.upsert_array("web.lb.example.com.", geo_settings(), 1000);
+      CHECK(web > 0);
+      store.upsert_array("api.lb.example.com.", {}, 1001);
+      auto located = instance("192.0.2.1", 10, "eu-west");
+      located.lat = 53.3;
+      located.lon = -6.2;
+      store.add_instance("web.lb.example.com.", located, 1002);
+      auto draining = instance("2001:db8::1", 1000, "us-east");
+      draining.state = AdminState::draining;
+      const auto second = store.add_instance("web.lb.example.com.", draining, 1003);
+      store.add_instance("api.lb.example.com.", instance("198.51.100.7"), 1004);
+      CHECK(store.set_health({second.id, Health::down, "connect refused", 1005}));
+      before = store.load_all();
+    }
+    Store store(dir.file("rotor.db"));
+    const auto after = store.load_all();
+    REQUIRE(after.size() == 2);
+    REQUIRE(before.size() == 2);
+    CHECK(after[0].name == "api.lb.example.com.");  // by name
+    CHECK(after[1].name == "web.lb.example.com.");
+    for (size_t i = 0; i < after.size(); ++i) CHECK(same_array(before[i], after[i]));
+    const auto& web = after[1];
+    CHECK(web.settings.policy == arrays::Policy::geo);
+    CHECK(web.check_json == "{}");
+    REQUIRE(web.instances.size() == 2);
+    CHECK(web.instances[0].spec.lat == 53.3);
+    CHECK_FALSE(web.instances[1].spec.lat.has_value());
+    CHECK(web.instances[1].spec.address.to_string() == "2001:db8::1");
+    CHECK(web.instances[1].spec.state == AdminState::draining);
+    CHECK(web.instances[1].health == Health::down);
+    CHECK(web.instances[1].health_reason == "connect refused");
+    CHECK(web.instances[1].health_changed_ms == 1005);
+  }
+
+  TEST_CASE("health transitions are recorded once, with an event each") {
+    ScratchDir dir;
+    Store store(dir.file("rotor.db"));
+    store.upsert_array("web.lb.example.com.", {}, 1);
+    const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
+    const auto b = store.add_instance("web.lb.example.com.", instance("192.0.2.2"), 3);
+
+    CHECK(store.set_health({a.id, Health::up, "http 200", 10}));
+    CHECK_FALSE(store.set_health({a.id, Health::up, "http 200", 11}));  // no transition
+    CHECK_THROWS_AS(store.set_health({9999, Health::up, "", 12}), NotFoundError);
+
+    const auto applied = store.set_health_many({{a.id, Health::down, "timeout", 20},
+                                                {b.id, Health::up, "http 200", 20},
+                                                {b.id, Health::up, "http 200", 21},
+                                                {9999, Health::down, "gone", 22}});
+    REQUIRE(applied.size() == 2);
+    CHECK(applied[0].instance_id == a.id);
+    CHECK(applied[1].instance_id == b.id);
+
+    const auto events = store.events(0, 100);
+    std::vector<std::string> health;
+    for (const Event& e : events) {
+      if (e.kind == "health") health.push_back(e.address + " " + e.old_value + "->" + e.new_value);
+    }
+    CHECK(health == std::vector<std::string>{"192.0.2.1 unknown->up", "192.0.2.1 up->down",
+                                             "192.0.2.2 unknown->up"});
+    const auto stored = store.load_all().at(0).instances;
+    CHECK(stored[0].health == Health::down);
+    CHECK(stored[0].health_reason == "timeout");
+    CHECK(stored[1].health == Health::up);
+  }
+
+  TEST_CASE("events are paginated by id") {
+    ScratchDir dir;
+    Store store(dir.file("rotor.db"));
+    store.upsert_array("web.lb.example.com.", {}, 1);
+    const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);  // 1 event
+    for (int i = 0; i < 9; ++i) {
+      store.set_health({a.id, i % 2 == 0 ? Health::up : Health::down, "probe", 10 + i});
+    }
+    std::vector<int64_t> seen;
+    int64_t since = 0;
+    for (;;) {
+      const auto page = store.events(since, 4);
+      if (page.empty()) break;
+      CHECK(page.size() <= 4);
+      for (const Event& e : page) seen.push_back(e.id);
+      since = page.back().id;
+    }
+    REQUIRE(seen.size() == 10);
+    for (size_t i = 1; i < seen.size(); ++i) CHECK(seen[i] > seen[i - 1]);
+    const auto first = store.events(0, 1).at(0);
+    CHECK(first.kind == "admin");
+    CHECK(first.reason == "instance added");
+    CHECK(first.array_name == "web.lb.example.com.");
+    CHECK(first.instance_id == a.id);
+  }
+
+  TEST_CASE("the event log is pruned to its limit") {
+    ScratchDir dir;
+    Store store(dir.file("rotor.db"), StoreOptions{.max_events = 100});
+    store.upsert_array("web.lb.example.com.", {}, 1);
+    const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
+    for (int i = 0; i < 1100; ++i) {
+      store.set_health({a.id, i % 2 == 0 ? Health::up : Health::down, "probe", 10 + i});
+    }
+    CHECK(store.events(0, 10000).size() < 1100);
+    CHECK(store.events(0, 10000).back().time_ms == 10 + 1099);  // the newest stay
+  }
+
+  TEST_CASE("a second instance with the same address is a conflict") {
+    ScratchDir dir;
+    Store store(dir.file("rotor.db"));
+    store.upsert_array("web.lb.example.com.", {}, 1);
+    store.upsert_array("api.lb.example.com.", {}, 1);
+    store.add_instance("web.lb.example.com.", instance("2001:db8::1"), 2);
+    // The same address spelled differently is the same address.
+    CHECK_THROWS_WITH_AS(store.add_instance("web.lb.example.com.", instance("2001:DB8:0::1"), 3),
+                         "web.lb.example.com. already has an instance with address 2001:db8::1",
+                         ConflictError);
+    // Another array may use it.
+    CHECK_NOTHROW(store.add_instance("api.lb.example.com.", instance("2001:db8::1"), 4));
+    const auto other = store.add_instance("web.lb.example.com.", instance("192.0.2.9"), 5);
+    CHECK_THROWS_AS(
+        store.update_instance("web.lb.example.com.", other.id, instance("2001:db8::1"), 6),
+        ConflictError);
+    CHECK_THROWS_WITH_AS(store.add_instance("nope.lb.example.com.", instance("192.0.2.1"), 7),
+                         "no array nope.lb.example.com.", NotFoundError);
+    CHECK(store.load_all().at(1).instances.size() == 2);
+  }
+
+  TEST_CASE("replace_instances keeps the ids and health of addresses that stay") {
+    ScratchDir dir;
+    Store store(dir.file("rotor.db"));
+    store.upsert_array("web.lb.example.com.", {}, 1);
+    const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
+    const auto b = store.add_instance("web.lb.example.com.", instance("192.0.2.2"), 3);
+    store.set_health({a.id, Health::up, "ok", 4});
+    store.set_health({b.id, Health::down, "timeout", 5});
+
+    const auto result = store.replace_instances(
+        "web.lb.example.com.", {instance("192.0.2.3"), instance("192.0.2.2", 500, "eu")}, 6);
+    REQUIRE(result.size() == 2);
+    CHECK(result[0].id == b.id);
+    CHECK(result[0].health == Health::down);
+    CHECK(result[0].health_reason == "timeout");
+    CHECK(result[0].spec.weight == 500);
+    CHECK(result[0].spec.region == "eu");
+    CHECK(result[1].id > b.id);
+    CHECK(result[1].spec.address.to_string() == "192.0.2.3");
+    CHECK(result[1].health == Health::unknown);
+
+    CHECK_THROWS_AS(store.replace_instances("web.lb.example.com.",
+                                            {instance("192.0.2.7"), instance("192.0.2.7")}, 7),
+                    ConflictError);
+    CHECK(store.load_all().at(0).instances.size() == 2);  // the failed call changed nothing
+  }
+
+  TEST_CASE("deleting an array deletes its instances") {
+    ScratchDir dir;
+    Store store(dir.file("rotor.db"));
+    store.upsert_array("web.lb.example.com.", {}, 1);
+    store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
+    store.delete_array("web.lb.example.com.", 3);
+    CHECK(store.load_all().empty());
+    CHECK_THROWS_AS(store.delete_array("web.lb.example.com.", 4), NotFoundError);
+    SQLite::Database db(dir.file("rotor.db"));
+    CHECK(db.execAndGet("SELECT count(*) FROM instances").getInt() == 0);
+  }
+
+  TEST_CASE("a failed write throws and leaves the database as it was") {
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    Store store(path);
+    store.upsert_array("web.lb.example.com.", {}, 1);
+    const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
+    const auto before = store.load_all();
+    const auto events_before = store.events(0, 100).size();
+
+    test::make_writes_fail(path, "INSERT ON events");
+    CHECK_THROWS_WITH_AS(store.set_health({a.id, Health::down, "timeout", 3}),
+                         doctest::Contains("simulated write failure"), StoreError);
+    CHECK_THROWS_AS(store.add_instance("web.lb.example.com.", instance("192.0.2.2"), 4),
+                    StoreError);
+    CHECK_THROWS_AS(store.set_health_many({{a.id, Health::up, "ok", 5}}), StoreError);
+    CHECK(same_array(store.load_all().at(0), before.at(0)));
+    CHECK(store.events(0, 100).size() == events_before);
+
+    test::let_writes_succeed(path);
+    CHECK(store.set_health({a.id, Health::down, "timeout", 6}));  // the store still works
+  }
+
+  TEST_CASE("atomically commits several writes together or none") {
+    ScratchDir dir;
+    Store store(dir.file("rotor.db"));
+    CHECK_THROWS_AS(store.atomically([&] {
+      store.upsert_array("web.lb.example.com.", {}, 1);
+      store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
+      store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 3);  // conflict
+    }),
+                    ConflictError);
+    CHECK(store.load_all().empty());
+    store.atomically([&] {
+      store.upsert_array("web.lb.example.com.", {}, 1);
+      store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
+    });
+    CHECK(store.load_all().at(0).instances.size() == 1);
+  }
+
+  TEST_CASE("zone serials only grow") {
+    ScratchDir dir;
+    Store store(dir.file("rotor.db"));
+    CHECK_FALSE(store.zone_serial("lb.example.com.").has_value());
+    const uint32_t first = store.bump_zone_serial("lb.example.com.");
+    const uint32_t second = store.bump_zone_serial("lb.example.com.");
+    CHECK(first > 1600000000u);  // seeded from the clock
+    CHECK(second == first + 1);
+    CHECK(store.zone_serial("lb.example.com.") == second);
+    CHECK_FALSE(store.zone_serial("other.example.").has_value());
+  }
+
+}  // TEST_SUITE
+
+}  // namespace
+}  // namespace rotor::registry
