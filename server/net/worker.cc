@@ -39,6 +39,7 @@ void Worker::subscribe() {
   subscription_ = publisher_.subscribe([this] { uv_async_send(&snapshot_wake_); });
   context_.snapshot_owner = publisher_.current();
   context_.snapshot = context_.snapshot_owner.get();
+  prepare_worker_state(*context_.snapshot, context_.state);
 }
 
 void Worker::unsubscribe() {
@@ -58,6 +59,7 @@ void Worker::on_snapshot_published(uv_async_t* async) {
   auto& self = *static_cast<Worker*>(async->data);
   self.context_.snapshot_owner = self.publisher_.current();
   self.context_.snapshot = self.context_.snapshot_owner.get();
+  prepare_worker_state(*self.context_.snapshot, self.context_.state);
 }
 
 void Worker::on_stop_requested(uv_async_t* async) {

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include <netinet/in.h>
+
+#include "server/arrays/selector.h"
 #include "server/dns/message_writer.h"
 #include "server/dns/query_parser.h"
 
@@ -80,11 +83,18 @@ int additional_name_offset(uint16_t rrtype) noexcept {
 class Answer {
  public:
   Answer(const Snapshot& snapshot, const dns::ParsedQuery& query, MessageWriter& writer,
-         bool tcp) noexcept
-      : snapshot_(snapshot), query_(query), writer_(writer), tcp_(tcp) {}
+         const ClientInfo& client, WorkerState& state) noexcept
+      : snapshot_(snapshot),
+        query_(query),
+        writer_(writer),
+        client_(client),
+        state_(state),
+        tcp_(client.transport == Transport::tcp) {}
 
   bool truncated() const noexcept { return truncated_; }
   bool authoritative() const noexcept { return authoritative_; }
+  // RFC 7871 scope of the answer: the prefix length that decided it.
+  uint8_t client_subnet_scope() const noexcept { return ecs_scope_; }
 
   // Answers a query for data in `zone`; returns the rcode.
   uint16_t answer_from(const Zone* zone) noexcept {
@@ -93,6 +103,18 @@ class Answer {
     std::string_view name = query_.qname_lower.view();
     dns::WireName chain_target;
     for (int step = 0;; ++step) {
+      if (const arrays::ArrayState* array = snapshot_.arrays->find(name)) {
+        if (query_.qtype == dns::type::A || query_.qtype == dns::type::AAAA) {
+          return add_array(*array, owner, *zone);
+        }
+        // Other types at an array name are ordinary zone data; the name exists
+        // even when the zone has nothing else there.
+        const Node* node = zone->find(name);
+        if (node == nullptr || (node->find(query_.qtype) == nullptr && query_.qtype != dns::type::ANY)) {
+          add_negative(*zone);
+          return dns::rcode::NOERROR;
+        }
+      }
       const Lookup found = lookup(*zone, name, query_.qtype);
       switch (found.kind) {
         case Lookup::Kind::nxdomain:
@@ -168,9 +190,76 @@ class Answer {
     if (!truncated_) add_rrset(Section::additional, owner, rrset, rrset.ttl);
   }
 
-  void add_negative(const Zone& zone) noexcept {
+  void add_negative(const Zone& zone) noexcept { add_negative(zone, zone.negative_ttl()); }
+  void add_negative(const Zone& zone, uint32_t ttl) noexcept {
     add_required(Section::authority, {.name = zone.origin(), .is_question = false}, zone.soa(),
-                 zone.negative_ttl());
+                 ttl);
+  }
+
+  // The client as the geo and sticky policies see it: its EDNS Client Subnet,
+  // else its source address.
+  geo::ClientAddress client_address() const noexcept {
+    geo::ClientAddress out;
+    if (query_.has_client_subnet) {
+      const dns::ClientSubnet& subnet = query_.client_subnet;
+      out.family = subnet.family == 1 ? 4 : 6;
+      out.prefix = subnet.source_prefix;
+      std::memcpy(out.bytes, subnet.address, sizeof out.bytes);
+      out.from_ecs = true;
+      return out;
+    }
+    const sockaddr* address = client_.address;
+    if (address == nullptr) return out;
+    if (address->sa_family == AF_INET) {
+      const auto* v4 = reinterpret_cast<const sockaddr_in*>(address);
+      out.family = 4;
+      out.prefix = 32;
+      std::memcpy(out.bytes, &v4->sin_addr, 4);
+    } else if (address->sa_family == AF_INET6) {
+      const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
+      const uint8_t* bytes = v6->sin6_addr.s6_addr;
+      static constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+      if (std::memcmp(bytes, kMappedPrefix, 12) == 0) {
+        out.family = 4;
+        out.prefix = 32;
+        std::memcpy(out.bytes, bytes + 12, 4);
+      } else {
+        out.family = 6;
+        out.prefix = 128;
+        std::memcpy(out.bytes, bytes, 16);
+      }
+    }
+    return out;
+  }
+
+  // A/AAAA for an instance array: the selection pipeline picks the records.
+  // A selection is not a zone RRset, so when it does not all fit the reply
+  // carries the first that do, without TC: clients get fewer servers, not a
+  // TCP retry.
+  uint16_t add_array(const arrays::ArrayState& array, MessageWriter::Owner owner,
+                     const Zone& zone) noexcept {
+    const uint8_t family = query_.qtype == dns::type::A ? 4 : 6;
+    uint32_t& rotation = array.slot < state_.array_rotation.size()
+                             ? state_.array_rotation[array.slot]
+                             : state_.rotation;
+    const arrays::AnswerInstance* chosen[arrays::kMaxInstancesPerArray];
+    const arrays::Selection selection =
+        arrays::select_instances(array, family, snapshot_.geo, client_address(), rotation, chosen);
+    ecs_scope_ = selection.ecs_scope;
+    if (selection.kind == arrays::Selection::Kind::nodata) {
+      add_negative(zone, std::min(zone.negative_ttl(), selection.ttl));
+      return dns::rcode::NOERROR;
+    }
+    const size_t rdata_size = family == 4 ? 4 : 16;
+    for (uint16_t i = 0; i < selection.count && !truncated_; ++i) {
+      const std::string_view rdata(reinterpret_cast<const char*>(chosen[i]->rdata), rdata_size);
+      if (!writer_.write_record(Section::answer, owner, query_.qtype, dns::rrclass::IN,
+                                selection.ttl, rdata)) {
+        if (i == 0) truncated_ = true;
+        break;
+      }
+    }
+    return dns::rcode::NOERROR;
   }
 
   // RFC 8482: over UDP one RRset stands for all of them; TCP gets everything.
@@ -248,7 +337,10 @@ class Answer {
   const Snapshot& snapshot_;
   const dns::ParsedQuery& query_;
   MessageWriter& writer_;
+  const ClientInfo& client_;
+  WorkerState& state_;
   const bool tcp_;
+  uint8_t ecs_scope_ = 0;
   bool truncated_ = false;
   bool authoritative_ = false;
   const Node* targets_[kMaxAdditionalTargets];
@@ -257,28 +349,50 @@ class Answer {
 
 // The OPT record of the reply (RFC 6891 6.1.2), with NSID (RFC 5001) when the
 // client asked and we have one. Returns its size; `opt` has room for 15 + 65535.
+bool answers_nsid(const dns::ParsedQuery& query, const AnswerOptions& options) noexcept {
+  return query.wants_nsid && !options.nsid.empty() && options.nsid.size() <= 255;
+}
+
+size_t client_subnet_option_size(const dns::ParsedQuery& query) noexcept {
+  if (!query.has_client_subnet) return 0;
+  return 4 + 4 + (size_t{query.client_subnet.source_prefix} + 7) / 8;
+}
+
 size_t build_opt(uint8_t* opt, const dns::ParsedQuery& query, const AnswerOptions& options,
-                 uint16_t rcode) noexcept {
-  const bool nsid = query.wants_nsid && !options.nsid.empty() && options.nsid.size() <= 255;
-  const size_t rdlength = nsid ? 4 + options.nsid.size() : 0;
+                 uint16_t rcode, uint8_t ecs_scope) noexcept {
+  const bool nsid = answers_nsid(query, options);
+  const size_t ecs_size = client_subnet_option_size(query);
+  const size_t rdlength = (nsid ? 4 + options.nsid.size() : 0) + ecs_size;
   opt[0] = 0;  // root owner
   dns::write_u16(opt + 1, dns::type::OPT);
   dns::write_u16(opt + 3, options.edns_udp_size);
   const uint32_t extended_rcode = static_cast<uint32_t>(rcode >> 4) << 24;
   dns::write_u32(opt + 5, extended_rcode | (query.edns_do ? 0x8000u : 0u));
   dns::write_u16(opt + 9, static_cast<uint16_t>(rdlength));
+  uint8_t* option = opt + 11;
   if (nsid) {
-    dns::write_u16(opt + 11, dns::edns_option::NSID);
-    dns::write_u16(opt + 13, static_cast<uint16_t>(options.nsid.size()));
-    std::memcpy(opt + 15, options.nsid.data(), options.nsid.size());
+    dns::write_u16(option, dns::edns_option::NSID);
+    dns::write_u16(option + 2, static_cast<uint16_t>(options.nsid.size()));
+    std::memcpy(option + 4, options.nsid.data(), options.nsid.size());
+    option += 4 + options.nsid.size();
+  }
+  if (ecs_size > 0) {
+    // RFC 7871 7.2.1: family, source prefix and address as asked, our scope.
+    const dns::ClientSubnet& subnet = query.client_subnet;
+    dns::write_u16(option, dns::edns_option::CLIENT_SUBNET);
+    dns::write_u16(option + 2, static_cast<uint16_t>(ecs_size - 4));
+    dns::write_u16(option + 4, subnet.family);
+    option[6] = subnet.source_prefix;
+    option[7] = std::min(ecs_scope, subnet.family == 1 ? uint8_t{32} : uint8_t{128});
+    std::memcpy(option + 8, subnet.address, ecs_size - 8);
   }
   return 11 + rdlength;
 }
 
 size_t opt_size(const dns::ParsedQuery& query, const AnswerOptions& options) noexcept {
   if (!query.has_edns) return 0;
-  const bool nsid = query.wants_nsid && !options.nsid.empty() && options.nsid.size() <= 255;
-  return 11 + (nsid ? 4 + options.nsid.size() : 0);
+  return 11 + (answers_nsid(query, options) ? 4 + options.nsid.size() : 0) +
+         client_subnet_option_size(query);
 }
 
 // DS lives on the parent side of a cut (RFC 4035 3.1.4.1): a DS query for the
@@ -341,6 +455,7 @@ size_t answer_query(const Snapshot& snapshot, std::span<const uint8_t> query,
 
   uint16_t rcode = dns::rcode::NOERROR;
   uint16_t flags = writer.flags();
+  uint8_t ecs_scope = 0;
   if (parsed.has_edns && parsed.edns_version > 0) {
     rcode = dns::rcode::BADVERS;
   } else if (parsed.qclass != dns::rrclass::IN && parsed.qclass != dns::rrclass::ANY) {
@@ -348,21 +463,27 @@ size_t answer_query(const Snapshot& snapshot, std::span<const uint8_t> query,
   } else if (parsed.qtype == dns::type::AXFR || parsed.qtype == dns::type::IXFR) {
     rcode = dns::rcode::REFUSED;  // zone transfers are not offered (yet)
   } else if (const Zone* zone = snapshot.zones.find_authoritative(parsed.qname_lower.view())) {
-    Answer answer(snapshot, parsed, writer, tcp);
+    Answer answer(snapshot, parsed, writer, client, state);
     rcode = answer.answer_from(zone_for_query(snapshot, parsed, *zone));
     if (answer.authoritative()) flags |= dns::flag::AA;
     if (answer.truncated()) flags |= dns::flag::TC;
+    ecs_scope = answer.client_subnet_scope();
   } else {
     rcode = dns::rcode::REFUSED;
   }
   writer.set_flags(static_cast<uint16_t>(flags | (rcode & 0xF)));
 
   if (parsed.has_edns) {
-    uint8_t opt[15 + 255];
-    const size_t size = build_opt(opt, parsed, options, rcode);
+    uint8_t opt[11 + 4 + 255 + 4 + 4 + 16];
+    const size_t size = build_opt(opt, parsed, options, rcode, ecs_scope);
     writer.append_raw_additional(opt, size);
   }
   return writer.size();
+}
+
+void prepare_worker_state(const Snapshot& snapshot, WorkerState& state) {
+  const uint32_t slots = snapshot.arrays->slot_limit();
+  if (state.array_rotation.size() < slots) state.array_rotation.resize(slots);
 }
 
 }  // namespace rotor

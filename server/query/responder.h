@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 #include <sys/socket.h>
 
 #include "server/snapshot/snapshot.h"
@@ -24,8 +25,13 @@ struct WorkerState {
   uint64_t queries = 0;
   uint64_t dropped = 0;
   uint64_t formerr = 0;
-  uint32_t rotation = 0;
+  uint32_t rotation = 0;                 // for arrays newer than array_rotation's size
+  std::vector<uint32_t> array_rotation;  // one counter per array slot (ArrayState::slot)
 };
+
+// Sizes the worker's per-array state for `snapshot`. Workers call it when they
+// take a new snapshot, off the query path (it may allocate).
+void prepare_worker_state(const Snapshot& snapshot, WorkerState& state);
 
 // Smallest `out` the caller must provide: a whole TCP message.
 inline constexpr size_t kReplyBufferSize = 65535;

@@ -1,0 +1,189 @@
+// Instance arrays through the query path: bytes in, selected records out.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "server/arrays/array_state.h"
+#include "server/query/responder.h"
+#include "tests/unit/server/query/ldns_client.h"
+#include "tests/unit/support/allocation_counter.h"
+#include "zones/zone_file.h"
+
+namespace rotor {
+namespace {
+
+using arrays::AdminState;
+using arrays::Health;
+
+arrays::Instance instance(int64_t id, const std::string& address, Health health,
+                          AdminState state = AdminState::enabled) {
+  arrays::Instance out;
+  out.id = id;
+  out.spec.address = *arrays::IpAddress::parse(address);
+  out.spec.state = state;
+  out.health = health;
+  return out;
+}
+
+std::shared_ptr<Snapshot> snapshot_with_array(std::vector<arrays::Instance> instances,
+                                              arrays::ArraySettings settings = {}) {
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->zones.add(zones::load_zone_file(
+      std::string(ROTOR_TEST_DATA) + "/query/example.test.zone", "example.test."));
+  const auto regions = geo::RegionTable::build({});
+  snapshot->geo.regions = regions;
+  snapshot->geo.networks = geo::NetworkTable::build({}, *regions);
+  auto state = arrays::ArrayState::build(*zones::name_from_text("farm.example.test."), 0,
+                                         settings, std::move(instances), *regions);
+  snapshot->arrays = snapshot->arrays->with(state);
+  return snapshot;
+}
+
+struct Answer {
+  ldns_pkt_rcode rcode;
+  bool aa;
+  std::vector<std::string> answer;
+  std::vector<std::string> authority;
+};
+
+Answer ask(const Snapshot& snapshot, WorkerState& state, const std::string& name,
+           ldns_rr_type type) {
+  std::vector<uint8_t> out(kReplyBufferSize);
+  const auto query = test::make_query(name, type);
+  const size_t size = answer_query(snapshot, query, ClientInfo{}, out, state);
+  out.resize(size);
+  auto packet = test::parse_reply(out);
+  REQUIRE(packet);
+  return {ldns_pkt_get_rcode(packet.get()), ldns_pkt_aa(packet.get()),
+          test::section_text(packet.get(), LDNS_SECTION_ANSWER),
+          test::section_text(packet.get(), LDNS_SECTION_AUTHORITY)};
+}
+
+TEST_CASE("server/query: an array answers its healthy instances, rotating") {
+  const auto snapshot = snapshot_with_array({
+      instance(1, "192.0.2.1", Health::up),
+      instance(2, "192.0.2.2", Health::unknown),
+      instance(3, "192.0.2.3", Health::down),
+      instance(4, "192.0.2.4", Health::up, AdminState::draining),
+      instance(5, "192.0.2.5", Health::up, AdminState::disabled),
+      instance(6, "2001:db8::6", Health::up),
+  });
+  WorkerState state;
+  prepare_worker_state(*snapshot, state);
+  std::map<std::string, int> leads;
+  for (int i = 0; i < 10; ++i) {
+    const Answer a = ask(*snapshot, state, "farm.example.test.", LDNS_RR_TYPE_A);
+    CHECK(a.rcode == LDNS_RCODE_NOERROR);
+    CHECK(a.aa);
+    REQUIRE(a.answer.size() == 2);
+    for (const auto& record : a.answer) {
+      // Degraded (one enabled instance is down): the short TTL.
+      CHECK(record.rfind("farm.example.test. 10 IN A 192.0.2.", 0) == 0);
+      CHECK(record.find("192.0.2.3") == std::string::npos);
+      CHECK(record.find("192.0.2.4") == std::string::npos);
+      CHECK(record.find("192.0.2.5") == std::string::npos);
+    }
+    ++leads[a.answer.front()];
+  }
+  CHECK(leads.size() == 2);  // both healthy instances lead in turn
+  const Answer v6 = ask(*snapshot, state, "farm.example.test.", LDNS_RR_TYPE_AAAA);
+  CHECK(v6.answer == std::vector<std::string>{"farm.example.test. 10 IN AAAA 2001:db8::6"});
+}
+
+TEST_CASE("server/query: an array without the family, or another type, is NODATA") {
+  const auto snapshot = snapshot_with_array({instance(1, "192.0.2.1", Health::up)});
+  WorkerState state;
+  prepare_worker_state(*snapshot, state);
+  for (ldns_rr_type type : {LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_MX, LDNS_RR_TYPE_TXT}) {
+    CAPTURE(type);
+    const Answer a = ask(*snapshot, state, "farm.example.test.", type);
+    CHECK(a.rcode == LDNS_RCODE_NOERROR);
+    CHECK(a.answer.empty());
+    REQUIRE(a.authority.size() == 1);
+    CHECK(a.authority.front().find(" SOA ") != std::string::npos);
+  }
+  // Names below an array are ordinary zone data: here, nothing.
+  CHECK(ask(*snapshot, state, "x.farm.example.test.", LDNS_RR_TYPE_A).rcode == LDNS_RCODE_NXDOMAIN);
+  // Healthy: the full TTL.
+  CHECK(ask(*snapshot, state, "farm.example.test.", LDNS_RR_TYPE_A).answer ==
+        std::vector<std::string>{"farm.example.test. 30 IN A 192.0.2.1"});
+}
+
+TEST_CASE("server/query: all down fails open by default and closed on request") {
+  const std::vector<arrays::Instance> down = {instance(1, "192.0.2.1", Health::down),
+                                              instance(2, "192.0.2.2", Health::down)};
+  {
+    const auto snapshot = snapshot_with_array(down);
+    WorkerState state;
+    prepare_worker_state(*snapshot, state);
+    CHECK(ask(*snapshot, state, "farm.example.test.", LDNS_RR_TYPE_A).answer.size() == 2);
+  }
+  {
+    arrays::ArraySettings settings;
+    settings.when_all_down = arrays::WhenAllDown::none;
+    const auto snapshot = snapshot_with_array(down, settings);
+    WorkerState state;
+    prepare_worker_state(*snapshot, state);
+    const Answer a = ask(*snapshot, state, "farm.example.test.", LDNS_RR_TYPE_A);
+    CHECK(a.rcode == LDNS_RCODE_NOERROR);
+    CHECK(a.answer.empty());
+    REQUIRE(a.authority.size() == 1);
+    // The negative TTL is the short degraded TTL, not the zone's 300.
+    CHECK(a.authority.front().rfind("example.test. 10 IN SOA", 0) == 0);
+  }
+}
+
+TEST_CASE("server/query: a CNAME to an array is followed into it") {
+  auto snapshot = snapshot_with_array({instance(1, "192.0.2.1", Health::up)});
+  // Re-point the array at the name the zone's "alias" CNAME chain ends on.
+  const auto regions = geo::RegionTable::build({});
+  snapshot->arrays = snapshot->arrays->with(arrays::ArrayState::build(
+      *zones::name_from_text("www.example.test."), 1, {}, {instance(2, "198.51.100.7", Health::up)},
+      *regions));
+  WorkerState state;
+  prepare_worker_state(*snapshot, state);
+  const Answer a = ask(*snapshot, state, "alias.example.test.", LDNS_RR_TYPE_A);
+  CHECK(a.answer == std::vector<std::string>{"alias.example.test. 3600 IN CNAME www.example.test.",
+                                             "www.example.test. 30 IN A 198.51.100.7"});
+}
+
+TEST_CASE("server/query: client subnet is echoed with scope 0 for a client-independent answer") {
+  const auto snapshot = snapshot_with_array({instance(1, "192.0.2.1", Health::up)});
+  // farm.example.test A with OPT carrying ECS 198.51.100.0/24.
+  std::vector<uint8_t> query = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1};
+  for (const char* label : {"farm", "example", "test"}) {
+    query.push_back(static_cast<uint8_t>(std::strlen(label)));
+    query.insert(query.end(), label, label + std::strlen(label));
+  }
+  query.insert(query.end(), {0, 0, 1, 0, 1});
+  query.insert(query.end(), {0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 11, 0, 8, 0, 7, 0, 1, 24, 0,
+                             198, 51, 100});
+  std::vector<uint8_t> out(kReplyBufferSize);
+  WorkerState state;
+  prepare_worker_state(*snapshot, state);
+  const size_t size = answer_query(*snapshot, query, ClientInfo{}, out, state);
+  REQUIRE(size > 0);
+  const std::string reply(out.begin(), out.begin() + static_cast<long>(size));
+  const std::string option("\x00\x08\x00\x07\x00\x01\x18\x00\xc6\x33\x64", 11);
+  CHECK(reply.find(option) != std::string::npos);
+}
+
+TEST_CASE("server/query: array answers allocate nothing") {
+  const auto snapshot = snapshot_with_array({instance(1, "192.0.2.1", Health::up),
+                                             instance(2, "192.0.2.2", Health::up),
+                                             instance(3, "192.0.2.3", Health::down)});
+  WorkerState state;
+  prepare_worker_state(*snapshot, state);
+  const auto query = test::make_query("farm.example.test.", LDNS_RR_TYPE_A);
+  std::vector<uint8_t> out(kReplyBufferSize);
+  size_t answered = 0;
+  test::AllocationCounter counter;
+  for (int i = 0; i < 1000; ++i) answered += answer_query(*snapshot, query, ClientInfo{}, out, state) > 0;
+  CHECK(counter.allocations() == 0);
+  CHECK(answered == 1000);
+}
+
+}  // namespace
+}  // namespace rotor
