@@ -499,8 +499,12 @@ bool TcpConnection::closed_by_peer(std::chrono::milliseconds timeout) {
 }
 
 std::vector<uint8_t> tcp_frame(const std::vector<uint8_t>& message) {
-  std::vector<uint8_t> framed{static_cast<uint8_t>(message.size() >> 8), static_cast<uint8_t>(message.size())};
-  framed.insert(framed.end(), message.begin(), message.end());
+  // Sized up front: GCC 12 at -O3 misreads insert() after a 2-byte initializer
+  // list as an out-of-bounds copy.
+  std::vector<uint8_t> framed(message.size() + 2);
+  framed[0] = static_cast<uint8_t>(message.size() >> 8);
+  framed[1] = static_cast<uint8_t>(message.size());
+  std::copy(message.begin(), message.end(), framed.begin() + 2);
   return framed;
 }
 

@@ -71,7 +71,7 @@ TEST_CASE("negative answers carry the SOA") {
   }
 }
 
-TEST_CASE("pipelined TCP queries in one write are all answered, in order") {
+TEST_CASE("pipelined TCP queries in one write are all answered - in order") {
   RotorServer rotor(query_zone_args());
   REQUIRE(rotor.ready());
   const std::vector<std::pair<std::string, std::string>> questions{
@@ -126,7 +126,7 @@ TEST_CASE("a large RRset is truncated over UDP and whole over TCP") {
   CHECK(answer_count(*tcp) == 40);
 }
 
-TEST_CASE("EDNS: OPT in the reply, BADVERS, NSID") {
+TEST_CASE("EDNS: OPT in the reply - BADVERS - NSID") {
   RotorServer rotor({"--zone", kQueryZone, "--nsid", "rotor-itest"});
   REQUIRE(rotor.ready());
 
@@ -176,7 +176,7 @@ TEST_CASE("EDNS: OPT in the reply, BADVERS, NSID") {
   }
 }
 
-TEST_CASE("a packet with QR=1 gets no reply, and the server keeps answering") {
+TEST_CASE("a packet with QR=1 gets no reply - and the server keeps answering") {
   RotorServer rotor(query_zone_args());
   REQUIRE(rotor.ready());
   QueryOptions response_flagged;
@@ -188,7 +188,7 @@ TEST_CASE("a packet with QR=1 gets no reply, and the server keeps answering") {
   CHECK(answer_count(*normal) == 2);
 }
 
-TEST_CASE("TCP: a query split over several writes; idle connections are closed") {
+TEST_CASE("TCP: a query split over several writes - idle connections are closed") {
   TempDir dir;
   std::string config = dir.write(
       "rotor.json", R"({"zones": [{"file": ")" + kQueryZone + R"("}], "tcp": {"idle_timeout": "300ms"}})");
@@ -236,7 +236,7 @@ bool wait_for_answer_count(const Endpoint& server, const std::string& name, size
   return false;
 }
 
-TEST_CASE("SIGHUP reloads zones; a broken zone keeps the old data") {
+TEST_CASE("SIGHUP reloads zones - a broken zone keeps the old data") {
   TempDir dir;
   std::string zone = dir.write("reload.zone", kReloadZoneHead);
   RotorServer rotor({"--zone", "reload.test=" + zone});
@@ -271,7 +271,7 @@ TEST_CASE("SIGTERM and SIGINT exit 0") {
   }
 }
 
-TEST_CASE("startup errors exit 1 naming the file, line or key") {
+TEST_CASE("startup errors exit 1 naming the file - line or key") {
   TempDir dir;
   std::string bad_key_config = dir.write("bad_key.json", R"({"listen": ["127.0.0.1:0"], "bogus_key": 1})");
   std::string bad_duration_config = dir.write(

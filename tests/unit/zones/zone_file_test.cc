@@ -86,7 +86,7 @@ TEST_SUITE("zones/zone_file") {
     }
   }
 
-  TEST_CASE("zones/zone_file: without $ORIGIN or $TTL the SOA owner is the origin, TTL 3600") {
+  TEST_CASE("zones/zone_file: without $ORIGIN or $TTL the SOA owner is the origin - TTL 3600") {
     const auto zone = load_zone_file(kDir + "soa_first.zone", "");
     CHECK(zone->origin_text() == "example.test.");
     CHECK(zone->serial() == 7);
@@ -106,7 +106,7 @@ TEST_SUITE("zones/zone_file") {
     CHECK(zone->find(wire("big.example.test."))->find(16)->rdatas.size() == 40);
   }
 
-  TEST_CASE("zones/zone_file: bad zones name the file, the line and the reason") {
+  TEST_CASE("zones/zone_file: bad zones name the file - the line and the reason") {
     struct Case {
       const char* file;
       const char* origin;

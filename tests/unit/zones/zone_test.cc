@@ -66,7 +66,7 @@ std::vector<Record> operator+(std::vector<Record> a, const std::vector<Record>& 
 }
 
 TEST_SUITE("zones/zone") {
-  TEST_CASE("zones/zone: the SOA gives origin, serial and negative TTL") {
+  TEST_CASE("zones/zone: the SOA gives origin - serial and negative TTL") {
     struct Case {
       uint32_t soa_ttl, minimum, negative_ttl;
     };
@@ -83,7 +83,7 @@ TEST_SUITE("zones/zone") {
     }
   }
 
-  TEST_CASE("zones/zone: owners are lower-cased, RDATA keeps its case") {
+  TEST_CASE("zones/zone: owners are lower-cased - RDATA keeps its case") {
     const auto zone = build(minimal_zone() + std::vector<Record>{
                                                  {"WWW.Example.TEST.", kCNAME, 60, wire("Host.Example.NET.")}});
     const Node* node = zone->find(wire("www.example.test."));
@@ -93,7 +93,7 @@ TEST_SUITE("zones/zone") {
     CHECK(zone->find(wire("WWW.example.test.")) == nullptr);  // callers hand in lower case
   }
 
-  TEST_CASE("zones/zone: RRsets keep the first TTL, drop duplicates, sort by type") {
+  TEST_CASE("zones/zone: RRsets keep the first TTL - drop duplicates - sort by type") {
     const auto zone = build(minimal_zone() + std::vector<Record>{
                                                  {"www.example.test.", kTXT, 60, "\x01x"},
                                                  {"www.example.test.", kAAAA, 60, std::string(16, '\1')},
@@ -115,7 +115,7 @@ TEST_SUITE("zones/zone") {
     CHECK(zone->record_count() == 2 + 5);
   }
 
-  TEST_CASE("zones/zone: empty non-terminals, delegations, glue and wildcards") {
+  TEST_CASE("zones/zone: empty non-terminals - delegations - glue and wildcards") {
     const auto zone = build(minimal_zone() + std::vector<Record>{
                                                  {"a.b.c.example.test.", kA, 60, a_rdata(1)},
                                                  {"child.example.test.", kNS, 60, wire("ns.child.example.test.")},

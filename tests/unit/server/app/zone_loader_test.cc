@@ -64,13 +64,13 @@ TEST_CASE("server/app: a snapshot holds every configured zone") {
   CHECK(build.snapshot->zones.zones()[0]->origin_text() == "a.test.");
 }
 
-TEST_CASE("server/app: no zones is a valid, empty snapshot") {
+TEST_CASE("server/app: no zones is a valid - empty snapshot") {
   auto snapshot = build_snapshot(Config{}, 1);
   REQUIRE(snapshot);
   CHECK(snapshot->zones.zones().empty());
 }
 
-TEST_CASE("server/app: every broken zone is reported, and a duplicate origin names both files") {
+TEST_CASE("server/app: every broken zone is reported - and a duplicate origin names both files") {
   ZoneDir dir;
   const std::string good = dir.write("a.zone", zone_text("a.test.", 1));
   const std::string again = dir.write("a-again.zone", zone_text("a.test.", 1));
@@ -95,7 +95,7 @@ TEST_CASE("server/app: every broken zone is reported, and a duplicate origin nam
   }
 }
 
-TEST_CASE("server/app: a reload publishes a new generation, or keeps the old one on error") {
+TEST_CASE("server/app: a reload publishes a new generation - or keeps the old one on error") {
   ZoneDir dir;
   const std::string file = dir.write("a.zone", zone_text("a.test.", 1));
   Config config = config_with({{"", file}});

@@ -101,7 +101,7 @@ TEST_CASE("arrays/build filters candidates by admin state and health") {
   }
 }
 
-TEST_CASE("arrays/build keeps families apart; a down IPv6 instance degrades the whole array") {
+TEST_CASE("arrays/build keeps families apart - a down IPv6 instance degrades the whole array") {
   const auto state = build({instance("192.0.2.1"), instance("2001:db8::1", 100, Health::down),
                             instance("2001:db8::2"), instance("192.0.2.2")});
   CHECK(texts(state->v4, 4) == std::vector<std::string>{"192.0.2.1", "192.0.2.2"});

@@ -23,7 +23,7 @@ std::shared_ptr<const ArrayState> array_named(const std::string& label, uint32_t
   return state;
 }
 
-TEST_CASE("arrays/table: insert, replace, find, remove") {
+TEST_CASE("arrays/table: insert - replace - find - remove") {
   auto table = std::make_shared<const ArrayTable>();
   CHECK(table->find(wire_name("web")) == nullptr);
   table = table->with(array_named("web", 0));
@@ -46,7 +46,7 @@ TEST_CASE("arrays/table: insert, replace, find, remove") {
   CHECK(table->without(wire_name("nothere"))->size() == 1);
 }
 
-TEST_CASE("arrays/table: many arrays, each found, listing complete") {
+TEST_CASE("arrays/table: many arrays - each found - listing complete") {
   auto table = std::make_shared<const ArrayTable>();
   for (uint32_t i = 0; i < 5000; ++i) table = table->with(array_named("a" + std::to_string(i), i));
   CHECK(table->size() == 5000);

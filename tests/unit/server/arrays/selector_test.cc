@@ -349,7 +349,7 @@ std::string subnet(int i) {
   return "10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0";
 }
 
-TEST_CASE("arrays/sticky keeps a client's lead; losing an instance moves only its clients") {
+TEST_CASE("arrays/sticky keeps a client's lead - losing an instance moves only its clients") {
   std::vector<Instance> instances;
   for (int i = 1; i <= 10; ++i) instances.push_back(instance("192.0.2." + std::to_string(i)));
   const auto state = build(instances, with_policy(Policy::sticky));

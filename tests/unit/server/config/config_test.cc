@@ -163,7 +163,7 @@ TEST_CASE("server/config: a bad listen endpoint names its index") {
   CHECK(error_for(R"({"listen": ["[::1]:0", "0.0.0.0:53"]})") == "");
 }
 
-TEST_CASE("server/config: JSON syntax errors name the file, line and column") {
+TEST_CASE("server/config: JSON syntax errors name the file - line and column") {
   CHECK(error_for("{\n  \"threads\": 4,\n  oops\n}") ==
         "rotor.json: parse error at line 3, column 3: syntax error while parsing object key - "
         "invalid literal; last read: '4,<U+000A>  o'; expected string literal");

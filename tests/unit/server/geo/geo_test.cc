@@ -29,7 +29,7 @@ std::shared_ptr<const RegionTable> world() {
   });
 }
 
-TEST_CASE("geo/region ids follow the specs, then labels first named in prefer") {
+TEST_CASE("geo/region ids follow the specs - then labels first named in prefer") {
   const auto regions = world();
   const std::vector<std::string> names = {"fra", "ams", "nyc", "tyo", "lon", "lab", "mars"};
   REQUIRE(regions->size() == names.size());
@@ -66,7 +66,7 @@ TEST_CASE("geo/region specs are checked") {
   CHECK(RegionTable::build({})->size() == 0);
 }
 
-TEST_CASE("geo/rank: same region, then preferences, then distance, then the rest") {
+TEST_CASE("geo/rank: same region - then preferences - then distance - then the rest") {
   const auto regions = world();
   auto rank = [&](const char* from, const char* to) {
     return regions->rank(regions->id(from), regions->id(to));
@@ -192,7 +192,7 @@ TEST_CASE("geo/bad networks are refused with the reason") {
   CHECK_NOTHROW(NetworkTable::build({{"0.0.0.0/0", "fra"}, {"::/0", "nyc"}}, *regions));
 }
 
-TEST_CASE("geo/locate: networks table, and the scope of a miss") {
+TEST_CASE("geo/locate: networks table - and the scope of a miss") {
   const auto regions = world();
   GeoContext geo{regions,
                  NetworkTable::build({{"10.0.0.0/8", "nyc"}, {"10.1.2.0/28", "tyo"}}, *regions),

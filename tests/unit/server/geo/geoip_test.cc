@@ -63,7 +63,7 @@ TEST_CASE("geo/GeoIpDatabase lookups do not allocate") {
   CHECK(found == 100);
 }
 
-TEST_CASE("geo/GeoIpDatabase refuses what it cannot open, naming the file") {
+TEST_CASE("geo/GeoIpDatabase refuses what it cannot open - naming the file") {
   struct Case {
     std::string path;
     std::string reason;

@@ -39,7 +39,7 @@ struct TcpServerFixture {
   WorkerPool pool;
 };
 
-TEST_CASE("TCP answers pipelined queries sent in one write, in order") {
+TEST_CASE("TCP answers pipelined queries sent in one write - in order") {
   TcpServerFixture fixture;
   TcpClient client(fixture.server());
   REQUIRE(client.connected());
@@ -88,7 +88,7 @@ TEST_CASE("TCP reassembles a split length prefix across pipelined queries") {
   CHECK(reply_id(*second_reply) == 2);
 }
 
-TEST_CASE("TCP flushes earlier answers, then closes on a zero-length message") {
+TEST_CASE("TCP flushes earlier answers - then closes on a zero-length message") {
   TcpServerFixture fixture;
   TcpClient client(fixture.server());
   auto stream = framed(make_query(9));
@@ -124,7 +124,7 @@ TEST_CASE("TCP answers what was sent before the client half-closed") {
   CHECK(client.closed_within(2s));
 }
 
-TEST_CASE("TCP closes a silent connection after the idle timeout, counted from its last activity") {
+TEST_CASE("TCP closes a silent connection after the idle timeout - counted from its last activity") {
   TcpServerFixture fixture(200ms);
   TcpClient silent(fixture.server());
   TcpClient talking(fixture.server());

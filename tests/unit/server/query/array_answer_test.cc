@@ -61,7 +61,7 @@ Answer ask(const Snapshot& snapshot, WorkerState& state, const std::string& name
           test::section_text(packet.get(), LDNS_SECTION_AUTHORITY)};
 }
 
-TEST_CASE("server/query: an array answers its healthy instances, rotating") {
+TEST_CASE("server/query: an array answers its healthy instances - rotating") {
   const auto snapshot = snapshot_with_array({
       instance(1, "192.0.2.1", Health::up),
       instance(2, "192.0.2.2", Health::unknown),
@@ -92,7 +92,7 @@ TEST_CASE("server/query: an array answers its healthy instances, rotating") {
   CHECK(v6.answer == std::vector<std::string>{"farm.example.test. 10 IN AAAA 2001:db8::6"});
 }
 
-TEST_CASE("server/query: an array without the family, or another type, is NODATA") {
+TEST_CASE("server/query: an array without the family - or another type - is NODATA") {
   const auto snapshot = snapshot_with_array({instance(1, "192.0.2.1", Health::up)});
   WorkerState state;
   prepare_worker_state(*snapshot, state);

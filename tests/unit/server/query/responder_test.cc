@@ -228,7 +228,7 @@ TEST_CASE("server/query: EDNS") {
   }
 }
 
-TEST_CASE("server/query: truncation over UDP, whole over TCP") {
+TEST_CASE("server/query: truncation over UDP - whole over TCP") {
   const auto snapshot = test_snapshot();
   const auto query = test::make_query("big.example.test.", LDNS_RR_TYPE_TXT);
 

@@ -49,7 +49,7 @@ struct Rig {
 };
 
 TEST_SUITE("registry/registry") {
-  TEST_CASE("each mutation is stored, rebuilt and published") {
+  TEST_CASE("each mutation is stored - rebuilt and published") {
     ScratchDir dir;
     Rig rig(dir.file("rotor.db"));
     const uint64_t start = rig.publisher.current()->generation;
@@ -227,7 +227,7 @@ TEST_SUITE("registry/registry") {
         (path + ": not a rotor database (it has tables but no rotor schema)").c_str(), StoreError);
   }
 
-  TEST_CASE("the synthetic zone's serial follows array writes, not health") {
+  TEST_CASE("the synthetic zone's serial follows array writes - not health") {
     ScratchDir dir;
     Rig rig(dir.file("rotor.db"));
     const uint32_t first = rig.zone_serial();
@@ -247,7 +247,7 @@ TEST_SUITE("registry/registry") {
     CHECK(rig.zone_serial() == after_add);
   }
 
-  TEST_CASE("config arrays seed the database; the API's changes survive a restart") {
+  TEST_CASE("config arrays seed the database - the API's changes survive a restart") {
     ScratchDir dir;
     const std::string path = dir.file("rotor.db");
     arrays::ArraySettings weighted;
@@ -310,7 +310,7 @@ TEST_SUITE("registry/registry") {
     CHECK(rig.registry->upsert_array("c.lb.example.com.", {}).slot == a.slot);
   }
 
-  TEST_CASE("readers see consistent snapshots while health flips 2,000 times") {
+  TEST_CASE("readers see consistent snapshots while health flips 2 - 000 times") {
     ScratchDir dir;
     Rig rig(dir.file("rotor.db"), 1ms);
     rig.registry->upsert_array(kWeb, {});

@@ -30,7 +30,7 @@ std::shared_ptr<const Snapshot> initial(uint64_t generation) {
 }
 
 TEST_SUITE("registry/composer") {
-  TEST_CASE("without batching every change publishes at once, generation by generation") {
+  TEST_CASE("without batching every change publishes at once - generation by generation") {
     SnapshotPublisher publisher(initial(7));
     SnapshotComposer composer(publisher, {.publish_interval = 0ms});
     CHECK(publisher.current()->generation == 7);  // nothing changed yet
@@ -90,7 +90,7 @@ TEST_SUITE("registry/composer") {
     CHECK_FALSE(served->synthetic);
   }
 
-  TEST_CASE("with batching, a burst of changes becomes a few snapshots holding all of them") {
+  TEST_CASE("with batching - a burst of changes becomes a few snapshots holding all of them") {
     SnapshotPublisher publisher(initial(1));
     {
       SnapshotComposer composer(publisher, {.publish_interval = 200ms});

@@ -149,7 +149,7 @@ TEST_SUITE("registry/store") {
     CHECK(web.instances[1].health_changed_ms == 1005);
   }
 
-  TEST_CASE("health transitions are recorded once, with an event each") {
+  TEST_CASE("health transitions are recorded once - with an event each") {
     ScratchDir dir;
     Store store(dir.file("rotor.db"));
     store.upsert_array("web.lb.example.com.", {}, 1);

@@ -18,7 +18,7 @@ SyntheticZoneSpec lb_zone() {
 }
 
 TEST_SUITE("registry/synthetic_zone") {
-  TEST_CASE("a declared zone gets an SOA, NS and glue for in-zone name servers") {
+  TEST_CASE("a declared zone gets an SOA - NS and glue for in-zone name servers") {
     const auto zone = build_synthetic_zone(lb_zone(), 2026112201);
     REQUIRE(zone != nullptr);
     CHECK(zone->origin_text() == "lb.example.com.");
