@@ -17,9 +17,12 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "server/app/registry_setup.h"
 #include "server/app/zone_loader.h"
 #include "server/config/config.h"
 #include "server/net/worker_pool.h"
+#include "server/registry/registry.h"
+#include "server/registry/snapshot_composer.h"
 #include "server/snapshot/publisher.h"
 
 namespace {
@@ -40,6 +43,8 @@ void add_common_flags(CLI::App& command, Flags& flags) {
   command.add_option("--zone", flags.overrides.zones,
                      "Zone file, FILE or NAME=FILE; repeat for more. Replaces the config file's list");
   command.add_option("--nsid", flags.overrides.nsid, "NSID payload (RFC 5001) to answer with");
+  command.add_option("--geoip", flags.overrides.geoip,
+                     "MaxMind database (.mmdb) locating clients for the geo policy");
 }
 
 void setup_logging() {
@@ -89,8 +94,8 @@ rotor::net::NetworkOptions network_options(const rotor::config::Config& config) 
 // The main thread's loop: it only waits for signals.
 class SignalLoop {
  public:
-  SignalLoop(const rotor::config::Config& config, rotor::SnapshotPublisher& publisher)
-      : config_(config), publisher_(publisher) {
+  SignalLoop(const rotor::config::Config& config, rotor::registry::SnapshotComposer& composer)
+      : config_(config), composer_(composer) {
     if (int rc = uv_loop_init(&loop_); rc != 0) {
       throw std::runtime_error(std::string("uv_loop_init: ") + uv_strerror(rc));
     }
@@ -124,7 +129,7 @@ class SignalLoop {
     auto* self = static_cast<SignalLoop*>(handle->data);
     if (signal_number == SIGHUP) {
       spdlog::info("SIGHUP: reloading zones");
-      rotor::app::reload_zones(self->config_, self->publisher_);
+      rotor::app::reload_zones(self->config_, self->composer_);
       return;
     }
     spdlog::info("{}: stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
@@ -132,7 +137,7 @@ class SignalLoop {
   }
 
   const rotor::config::Config& config_;
-  rotor::SnapshotPublisher& publisher_;
+  rotor::registry::SnapshotComposer& composer_;
   uv_loop_t loop_{};
   uv_signal_t hangup_{};
   uv_signal_t interrupt_{};
@@ -149,14 +154,24 @@ void log_zones(const rotor::Snapshot& snapshot) {
 int serve(const Flags& flags) {
   rotor::config::Config config = load_config(flags);
   spdlog::set_level(spdlog::level::from_str(config.log_level));
-  if (config.zones.empty()) spdlog::warn("no zones configured: every query will be REFUSED");
+  if (config.zones.empty() && config.declared_zones.empty()) {
+    spdlog::warn("no zones configured: every query will be REFUSED");
+  }
 
   auto snapshot = rotor::app::build_snapshot(config, 1);
   log_zones(*snapshot);
-  rotor::SnapshotPublisher publisher(std::move(snapshot));
+  rotor::app::check_arrays_are_served(config, snapshot->zones);
+  rotor::SnapshotPublisher publisher(snapshot);
+  // Zones from files, declared zones and arrays meet in the composer, which
+  // publishes them as one snapshot; the registry answers from what it stored
+  // before the workers take their first query.
+  rotor::registry::SnapshotComposer composer(publisher, {.publish_interval = config.publish_interval});
+  composer.set_base(snapshot->zones, snapshot->options);
+  const auto registry = rotor::app::start_registry(config, composer);
+  composer.flush();
 
   // Signals are watched before the workers start, so an early SIGTERM is a clean stop.
-  SignalLoop signals(config, publisher);
+  SignalLoop signals(config, composer);
   rotor::net::WorkerPool pool(network_options(config), publisher);
   pool.start();
 
@@ -183,8 +198,11 @@ int check(const Flags& flags) {
     for (const std::string& reason : build.errors) std::fprintf(stderr, "%s\n", reason.c_str());
     return kExitFailure;
   }
-  std::printf("ok: %zu zones, %zu records\n", build.snapshot->zones.zones().size(),
-              build.record_count);
+  rotor::app::check_arrays_are_served(config, build.snapshot->zones);
+  rotor::app::build_geo(config);
+  std::printf("ok: %zu zones, %zu records, %zu declared zones, %zu arrays\n",
+              build.snapshot->zones.zones().size(), build.record_count,
+              config.declared_zones.size(), config.arrays.size());
   return 0;
 }
 
@@ -207,6 +225,8 @@ int main(int argc, char** argv) {
   serve_command->add_option("--threads", serve_flags.overrides.threads,
                             "Worker threads, 1 to 256 (default: one per core)")
       ->check(CLI::Range(1, 256));
+  serve_command->add_option("--db", serve_flags.overrides.db,
+                            "SQLite file holding arrays, instances and health (default ./rotor.db)");
   serve_command->add_option("--log-level", serve_flags.overrides.log_level,
                             "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));

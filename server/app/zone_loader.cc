@@ -67,18 +67,17 @@ std::shared_ptr<const Snapshot> build_snapshot(const config::Config& config, uin
   return std::move(build.snapshot);
 }
 
-bool reload_zones(const config::Config& config, SnapshotPublisher& publisher) {
-  const uint64_t generation = publisher.current()->generation + 1;
-  SnapshotBuild build = try_build_snapshot(config, generation);
+bool reload_zones(const config::Config& config, registry::SnapshotComposer& composer) {
+  SnapshotBuild build = try_build_snapshot(config, 0);
   if (!build.errors.empty()) {
     for (const std::string& reason : build.errors) spdlog::error("reload failed: {}", reason);
-    spdlog::error("reload failed; still serving generation {}", generation - 1);
+    spdlog::error("reload failed; still serving the zones loaded before");
     return false;
   }
   const size_t zone_count = build.snapshot->zones.zones().size();
-  publisher.publish(std::move(build.snapshot));
-  spdlog::info("reloaded {} zones ({} records), generation {}", zone_count, build.record_count,
-               generation);
+  // The composer keeps the arrays and declared zones and publishes the whole.
+  composer.set_base(build.snapshot->zones, build.snapshot->options);
+  spdlog::info("reloaded {} zones ({} records)", zone_count, build.record_count);
   return true;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "server/config/config.h"
+#include "server/registry/snapshot_composer.h"
 #include "server/snapshot/publisher.h"
 #include "server/snapshot/snapshot.h"
 
@@ -34,9 +35,10 @@ struct SnapshotError : std::runtime_error {
 // As try_build_snapshot, but throws SnapshotError with every reason.
 std::shared_ptr<const Snapshot> build_snapshot(const config::Config& config, uint64_t generation);
 
-// Rebuilds every zone from its file and publishes the result with the next
-// generation. On failure logs each reason at error level, keeps the current
-// snapshot and returns false; on success logs "reloaded N zones".
-bool reload_zones(const config::Config& config, SnapshotPublisher& publisher);
+// Rebuilds every zone from its file and hands them to the composer, which
+// publishes them with the arrays and declared zones. On failure logs each
+// reason at error level, keeps serving what it had and returns false; on
+// success logs "reloaded N zones".
+bool reload_zones(const config::Config& config, registry::SnapshotComposer& composer);
 
 }  // namespace rotor::app

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/config/json_fields.h"
+#include "server/config/registry_sections.h"
 #include "server/net/worker_pool.h"
 #include "zones/zone.h"
 
@@ -17,62 +19,11 @@ namespace rotor::config {
 namespace {
 
 using json = nlohmann::json;
+using namespace json_fields;
 
 constexpr unsigned kMaxThreads = 256;
 constexpr size_t kMaxNsidBytes = 128;  // NSID payloads beyond this bloat every reply
 constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
-
-std::string describe(const json& value) {
-  switch (value.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "a boolean";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "an integer";
-    case json::value_t::number_float: return "a number with a fraction";
-    case json::value_t::string: return "a string";
-    case json::value_t::array: return "an array";
-    case json::value_t::object: return "an object";
-    default: return "an unsupported value";
-  }
-}
-
-[[noreturn]] void wrong_type(const std::string& path, const char* expected, const json& value) {
-  throw ConfigError(path, std::string("expected ") + expected + ", got " + describe(value));
-}
-
-const std::string& expect_string(const json& value, const std::string& path) {
-  if (!value.is_string()) wrong_type(path, "a string", value);
-  return value.get_ref<const std::string&>();
-}
-
-const json& expect_array(const json& value, const std::string& path) {
-  if (!value.is_array()) wrong_type(path, "an array", value);
-  return value;
-}
-
-const json& expect_object(const json& value, const std::string& path) {
-  if (!value.is_object()) wrong_type(path, "an object", value);
-  return value;
-}
-
-// Integers only: 2.0 and "2" are refused so that typos do not pass silently.
-int64_t expect_integer(const json& value, const std::string& path) {
-  if (value.is_number_unsigned()) {
-    auto unsigned_value = value.get<uint64_t>();
-    if (unsigned_value > static_cast<uint64_t>(INT64_MAX)) throw ConfigError(path, "too large");
-    return static_cast<int64_t>(unsigned_value);
-  }
-  if (!value.is_number_integer()) wrong_type(path, "an integer", value);
-  return value.get<int64_t>();
-}
-
-std::string join_path(const std::string& parent, const std::string& key) {
-  return parent.empty() ? key : parent + "." + key;
-}
-
-std::string index_path(const std::string& parent, size_t index) {
-  return parent + "[" + std::to_string(index) + "]";
-}
 
 void check_threads(int64_t threads, const std::string& path) {
   if (threads < 1 || threads > static_cast<int64_t>(kMaxThreads)) {
@@ -183,10 +134,15 @@ void parse_top_level(const json& document, Config& config) {
         const std::string path = index_path(key, i);
         if (value[i].is_string()) {
           config.zones.push_back(parse_zone_spec(value[i].get<std::string>(), path));
+        } else if (value[i].is_object() && value[i].contains("name")) {
+          config.declared_zones.push_back(parse_declared_zone(value[i], path));
         } else if (value[i].is_object()) {
           config.zones.push_back(parse_zone_object(value[i], path));
         } else {
-          wrong_type(path, "a string \"NAME=FILE\" or an object {\"origin\", \"file\"}", value[i]);
+          wrong_type(path,
+                     "a string \"NAME=FILE\", an object {\"origin\", \"file\"} or an object "
+                     "{\"name\", \"name_servers\"}",
+                     value[i]);
         }
       }
     } else if (key == "threads") {
@@ -201,6 +157,16 @@ void parse_top_level(const json& document, Config& config) {
       config.nsid = value.get<std::string>();
     } else if (key == "tcp") {
       parse_tcp(expect_object(value, key), config);
+    } else if (key == "arrays" || key == "regions" || key == "networks") {
+      parse_registry_section(key, value, config);
+    } else if (key == "db") {
+      config.db = expect_string(value, key);
+      if (config.db.empty()) throw ConfigError(key, "empty file name");
+    } else if (key == "geoip") {
+      config.geoip = expect_string(value, key);
+    } else if (key == "publish_interval") {
+      if (!value.is_string()) wrong_type(key, "a duration string like \"50ms\"", value);
+      config.publish_interval = parse_duration(value.get<std::string>(), key);
     } else {
       throw ConfigError(key, "unknown key");
     }
@@ -270,10 +236,13 @@ Config load_config_file(const std::string& path) {
 
   Config config = parse_config(text.str(), path);
   const std::filesystem::path directory = std::filesystem::path(path).parent_path();
-  for (ZoneSource& zone : config.zones) {
-    std::filesystem::path file(zone.file);
-    if (file.is_relative() && !directory.empty()) zone.file = (directory / file).string();
-  }
+  auto resolve = [&](std::string& name) {
+    const std::filesystem::path file(name);
+    if (!name.empty() && file.is_relative() && !directory.empty()) name = (directory / file).string();
+  };
+  for (ZoneSource& zone : config.zones) resolve(zone.file);
+  resolve(config.db);
+  resolve(config.geoip);
   return config;
 }
 
@@ -296,6 +265,11 @@ void apply_overrides(Config& config, const Overrides& overrides) {
     check_log_level(*overrides.log_level, "--log-level");
     config.log_level = *overrides.log_level;
   }
+  if (overrides.db) {
+    if (overrides.db->empty()) throw ConfigError("--db", "empty file name");
+    config.db = *overrides.db;
+  }
+  if (overrides.geoip) config.geoip = *overrides.geoip;
   if (overrides.nsid) {
     check_nsid(*overrides.nsid, "--nsid");
     config.nsid = *overrides.nsid;

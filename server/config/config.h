@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "server/arrays/array.h"
+#include "server/geo/geo.h"
+
 namespace rotor::config {
 
 struct ConfigError : std::runtime_error {
@@ -22,6 +25,27 @@ struct ZoneSource {
   std::string file;
 };
 
+// A zone rotor makes itself (SOA and NS) to hold arrays, declared with just
+// its name and name servers.
+struct NameServer {
+  std::string name;
+  std::vector<std::string> addresses;  // needed when the name lies inside the zone
+};
+struct DeclaredZone {
+  std::string name;
+  std::vector<NameServer> name_servers;
+};
+
+struct ArrayInstance {
+  arrays::InstanceSpec spec;
+  std::optional<arrays::Health> health;  // set at startup when given (tests, demos)
+};
+struct ArrayConfig {
+  std::string name;  // presentation form, absolute
+  arrays::ArraySettings settings;
+  std::vector<ArrayInstance> instances;
+};
+
 struct Config {
   std::vector<std::string> listen{"127.0.0.1:5353", "[::1]:5353"};
   std::vector<ZoneSource> zones;
@@ -30,6 +54,14 @@ struct Config {
   std::string nsid;      // empty: NSID not answered
   std::chrono::milliseconds tcp_idle_timeout{10000};
   size_t tcp_max_connections = 1000;
+
+  std::string db;               // the registry's SQLite file; empty: ./rotor.db
+  std::chrono::milliseconds publish_interval{50};
+  std::string geoip;            // MaxMind database; empty: none
+  std::vector<DeclaredZone> declared_zones;
+  std::vector<geo::RegionSpec> regions;
+  std::vector<geo::NetworkSpec> networks;
+  std::vector<ArrayConfig> arrays;
 };
 
 // Parses durations with their unit: "500ms", "10s", "1m", "1h".
@@ -49,6 +81,8 @@ struct Overrides {
   std::optional<unsigned> threads;
   std::optional<std::string> log_level;
   std::optional<std::string> nsid;
+  std::optional<std::string> db;
+  std::optional<std::string> geoip;
 };
 void apply_overrides(Config& config, const Overrides& overrides);
 

@@ -109,7 +109,8 @@ TEST_CASE("server/config: bad documents name the key and the reason") {
        "tcp.max_connections: expected an integer, got a string"},
       {R"({"zones": "a.zone"})", "zones: expected an array, got a string"},
       {R"({"zones": [7]})",
-       "zones[0]: expected a string \"NAME=FILE\" or an object {\"origin\", \"file\"}, got an integer"},
+       "zones[0]: expected a string \"NAME=FILE\", an object {\"origin\", \"file\"} or an object "
+       "{\"name\", \"name_servers\"}, got an integer"},
       {R"({"zones": [{"origin": 1, "file": "a.zone"}]})",
        "zones[0].origin: expected a string, got an integer"},
       // Values out of range.
@@ -140,6 +141,58 @@ TEST_CASE("server/config: bad documents name the key and the reason") {
        "zones[1]: \"a..test\" is not a valid domain name"},
       {R"({"zones": [{"origin": "a.test."}]})", "zones[0].file: missing; every zone needs a file"},
       {R"({"zones": [{"file": ""}]})", "zones[0].file: empty file name"},
+      // Declared zones.
+      {R"({"zones": [{"name": "lb.test."}]})",
+       "zones[0].name_servers: missing; a declared zone needs at least one name server"},
+      {R"({"zones": [{"name": "lb..test", "name_servers": []}]})",
+       "zones[0].name: \"lb..test\" is not a valid domain name"},
+      {R"({"zones": [{"name": "lb.test", "name_servers": [{"name": "ns1.lb.test", "addresses": ["1.2.3"]}]}]})",
+       "zones[0].name_servers[0].addresses[0]: \"1.2.3\" is not an IPv4 or IPv6 address"},
+      {R"({"zones": [{"name": "lb.test", "name_servers": [{"name": "ns1.lb.test", "glue": []}]}]})",
+       "zones[0].name_servers[0].glue: unknown key"},
+      // Arrays.
+      {R"({"arrays": [{"ttl": 30}]})", "arrays[0].name: missing; every array needs a name"},
+      {R"({"arrays": [{"name": "web.lb.test", "polcy": "geo"}]})", "arrays[0].polcy: unknown key"},
+      {R"({"arrays": [{"name": "web.lb.test", "policy": "random"}]})",
+       "arrays[0].policy: expected one of round_robin, weighted, geo, sticky; got \"random\""},
+      {R"({"arrays": [{"name": "web.lb.test", "ttl": "30s"}]})",
+       "arrays[0].ttl: expected an integer, got a string"},
+      {R"({"arrays": [{"name": "web.lb.test", "ttl": -1}]})",
+       "arrays[0].ttl: expected 0 to 2147483647, got -1"},
+      {R"({"arrays": [{"name": "web.lb.test", "max_answers": 2000}]})",
+       "arrays[0].max_answers: expected 0 to 1024, got 2000"},
+      {R"({"arrays": [{"name": "web.lb.test", "when_all_down": "some"}]})",
+       "arrays[0].when_all_down: expected one of all, none; got \"some\""},
+      {R"({"arrays": [{"name": "web.lb.test", "instances": [{"address": "10.0.0.1"}, {"address": "10.0.0.2", "weight": 0}]}]})",
+       "arrays[0].instances[1].weight: expected 1 to 1000, got 0"},
+      {R"({"arrays": [{"name": "web.lb.test", "instances": [{"address": "10.0.0.300"}]}]})",
+       "arrays[0].instances[0].address: \"10.0.0.300\" is not an IPv4 or IPv6 address"},
+      {R"({"arrays": [{"name": "web.lb.test", "instances": [{"weight": 5}]}]})",
+       "arrays[0].instances[0].address: missing; every instance needs an address"},
+      {R"({"arrays": [{"name": "web.lb.test", "instances": [{"address": "::1"}, {"address": "::1"}]}]})",
+       "arrays[0].instances[1].address: duplicate of instances[0]"},
+      {R"({"arrays": [{"name": "web.lb.test", "instances": [{"address": "::1", "lat": 10}]}]})",
+       "arrays[0].instances[0].lon: missing; give lat and lon together"},
+      {R"({"arrays": [{"name": "web.lb.test", "instances": [{"address": "::1", "lat": 91, "lon": 0}]}]})",
+       "arrays[0].instances[0].lat: expected -90 to 90"},
+      {R"({"arrays": [{"name": "web.lb.test", "instances": [{"address": "::1", "state": "off"}]}]})",
+       "arrays[0].instances[0].state: expected one of enabled, draining, disabled; got \"off\""},
+      {R"({"arrays": [{"name": "web.lb.test", "instances": [{"address": "::1", "health": "ok"}]}]})",
+       "arrays[0].instances[0].health: expected one of unknown, up, down; got \"ok\""},
+      {R"({"arrays": [{"name": "a.lb.test"}, {"name": "A.lb.test."}]})",
+       "arrays[1].name: duplicate of arrays[0]"},
+      // Regions and networks.
+      {R"({"regions": [{"lat": 1, "lon": 2}]})", "regions[0].name: missing; every region needs a name"},
+      {R"({"regions": [{"name": "eu", "prefer": [1]}]})",
+       "regions[0].prefer[0]: expected a string, got an integer"},
+      {R"({"networks": [{"cidr": "10.0.0.0", "region": "eu"}]})",
+       "networks[0].cidr: \"10.0.0.0\" is not a network like \"192.0.2.0/24\""},
+      {R"({"networks": [{"cidr": "10.0.0.0/33", "region": "eu"}]})",
+       "networks[0].cidr: \"10.0.0.0/33\" is not a network like \"192.0.2.0/24\""},
+      {R"({"networks": [{"cidr": "10.0.0.0/8"}]})", "networks[0].region: missing; every network needs a region"},
+      // Registry settings.
+      {R"({"db": ""})", "db: empty file name"},
+      {R"({"publish_interval": 50})", "publish_interval: expected a duration string like \"50ms\", got an integer"},
       // NSID size.
       {R"({"nsid": ")" + std::string(129, 'x') + R"("})", "nsid: at most 128 bytes, got 129"},
   };
@@ -269,4 +322,43 @@ TEST_CASE("server/config: bad flags name the flag") {
   } catch (const ConfigError& error) {
     CHECK(error.path == "--listen");
   }
+}
+
+TEST_CASE("server/config: declared zones - regions - networks and arrays") {
+  const Config config = parse_config(R"({
+    "db": "/var/lib/rotor/rotor.db", "publish_interval": "0ms",
+    "zones": [{"name": "lb.example.test", "name_servers": [
+      {"name": "ns1.lb.example.test", "addresses": ["192.0.2.53", "2001:db8::53"]}]}],
+    "regions": [{"name": "eu", "lat": 50.1, "lon": 8.7, "prefer": ["us"]}],
+    "networks": [{"cidr": "10.1.0.0/16", "region": "eu"}],
+    "arrays": [{"name": "web.lb.example.test", "ttl": 20, "degraded_ttl": 5, "policy": "geo",
+                "max_answers": 2, "when_all_down": "none",
+                "instances": [{"address": "192.0.2.1", "weight": 300, "region": "eu",
+                               "lat": 50.0, "lon": 8.0, "state": "draining", "health": "down"},
+                              {"address": "2001:db8::1"}]}]
+  })", "rotor.json");
+  CHECK(config.db == "/var/lib/rotor/rotor.db");
+  CHECK(config.publish_interval == std::chrono::milliseconds(0));
+  REQUIRE(config.declared_zones.size() == 1);
+  CHECK(config.declared_zones[0].name == "lb.example.test.");
+  CHECK(config.declared_zones[0].name_servers[0].addresses.size() == 2);
+  REQUIRE(config.regions.size() == 1);
+  CHECK(config.regions[0].prefer == std::vector<std::string>{"us"});
+  REQUIRE(config.networks.size() == 1);
+  CHECK(config.networks[0].region == "eu");
+  REQUIRE(config.arrays.size() == 1);
+  const auto& array = config.arrays[0];
+  CHECK(array.name == "web.lb.example.test.");
+  CHECK(array.settings.ttl == 20);
+  CHECK(array.settings.degraded_ttl == 5);
+  CHECK(array.settings.policy == rotor::arrays::Policy::geo);
+  CHECK(array.settings.max_answers == 2);
+  CHECK(array.settings.when_all_down == rotor::arrays::WhenAllDown::none);
+  REQUIRE(array.instances.size() == 2);
+  CHECK(array.instances[0].spec.weight == 300);
+  CHECK(array.instances[0].spec.state == rotor::arrays::AdminState::draining);
+  CHECK(array.instances[0].health == rotor::arrays::Health::down);
+  CHECK(array.instances[1].spec.weight == 100);
+  CHECK_FALSE(array.instances[1].health.has_value());
+  CHECK(array.instances[1].spec.address.family == 6);
 }

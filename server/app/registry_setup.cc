@@ -1,0 +1,105 @@
+#include "server/app/registry_setup.h"
+
+#include <spdlog/spdlog.h>
+
+#include "server/dns/wire.h"
+#include "server/geo/geoip.h"
+#include "server/registry/synthetic_zone.h"
+
+namespace rotor::app {
+
+namespace {
+
+std::vector<registry::SyntheticZoneSpec> synthetic_specs(const config::Config& config) {
+  std::vector<registry::SyntheticZoneSpec> specs;
+  for (const config::DeclaredZone& declared : config.declared_zones) {
+    registry::SyntheticZoneSpec spec;
+    spec.name = declared.name;
+    for (const config::NameServer& server : declared.name_servers) {
+      spec.name_servers.push_back({server.name, server.addresses});
+    }
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+std::string lower_wire(const std::string& text) {
+  std::string name = *zones::name_from_text(text);
+  dns::lowercase_name(reinterpret_cast<uint8_t*>(name.data()), name.size());
+  return name;
+}
+
+}  // namespace
+
+geo::GeoContext build_geo(const config::Config& config) {
+  geo::GeoContext geo;
+  try {
+    auto regions = geo::RegionTable::build(config.regions);
+    for (const geo::NetworkSpec& network : config.networks) regions = regions->with_label(network.region);
+    geo.networks = geo::NetworkTable::build(config.networks, *regions);
+    geo.regions = std::move(regions);
+  } catch (const std::exception& error) {
+    throw config::ConfigError(config.networks.empty() ? "regions" : "networks", error.what());
+  }
+  if (!config.geoip.empty()) {
+    try {
+      geo.geoip = std::make_shared<const geo::GeoIpDatabase>(config.geoip);
+    } catch (const std::exception& error) {
+      throw config::ConfigError("geoip", error.what());
+    }
+  }
+  return geo;
+}
+
+void check_arrays_are_served(const config::Config& config, const zones::ZoneSet& file_zones) {
+  std::vector<std::string> declared;
+  for (const config::DeclaredZone& zone : config.declared_zones) {
+    declared.push_back(lower_wire(zone.name));
+  }
+  for (size_t i = 0; i < config.arrays.size(); ++i) {
+    const std::string name = lower_wire(config.arrays[i].name);
+    bool served = file_zones.find_authoritative(name) != nullptr;
+    for (const std::string& origin : declared) {
+      served = served || dns::is_subdomain(name, origin);
+    }
+    if (!served) {
+      throw config::ConfigError("arrays[" + std::to_string(i) + "].name",
+                                "\"" + config.arrays[i].name + "\" is not inside a served zone");
+    }
+  }
+}
+
+std::unique_ptr<registry::Registry> start_registry(const config::Config& config,
+                                                   registry::SnapshotComposer& composer) {
+  const std::string db = config.db.empty() ? "rotor.db" : config.db;
+  auto registry = registry::Registry::open(db, composer);
+  registry->set_geo(build_geo(config));
+  registry->set_synthetic_zones(synthetic_specs(config));
+
+  std::vector<registry::ConfigArray> arrays;
+  for (const config::ArrayConfig& array : config.arrays) {
+    registry::ConfigArray seeded{array.name, array.settings, {}};
+    for (const config::ArrayInstance& instance : array.instances) seeded.instances.push_back(instance.spec);
+    arrays.push_back(std::move(seeded));
+  }
+  registry->apply_config_arrays(arrays);
+
+  std::vector<registry::HealthUpdate> health;
+  for (const config::ArrayConfig& array : config.arrays) {
+    const auto registered = registry->find(array.name);
+    if (!registered) continue;
+    for (const config::ArrayInstance& instance : array.instances) {
+      if (!instance.health) continue;
+      for (const arrays::Instance& known : registered->instances) {
+        if (known.spec.address == instance.spec.address) {
+          health.push_back({known.id, *instance.health, "set in the config"});
+        }
+      }
+    }
+  }
+  if (!health.empty()) registry->set_health_many(health);
+  spdlog::info("registry {}: {} arrays", db, registry->arrays().size());
+  return registry;
+}
+
+}  // namespace rotor::app

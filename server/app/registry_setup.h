@@ -1,0 +1,29 @@
+#pragma once
+// Startup of everything the registry serves: the geo context, the config's
+// declared zones and arrays, on top of the zones from files. Shared by
+// `rotor serve` and `rotor check` so that both reject the same configs.
+
+#include <memory>
+
+#include "server/config/config.h"
+#include "server/geo/geo.h"
+#include "server/registry/registry.h"
+#include "zones/zone_set.h"
+
+namespace rotor::app {
+
+// Regions (with every label the networks name), the networks table and the
+// optional MaxMind database. Throws config::ConfigError naming the key.
+geo::GeoContext build_geo(const config::Config& config);
+
+// Every configured array must lie in a zone from a file or a declared zone.
+// Throws config::ConfigError("arrays[i].name", ...).
+void check_arrays_are_served(const config::Config& config, const zones::ZoneSet& file_zones);
+
+// Opens the registry at config.db (default ./rotor.db), serves what it stored
+// at once, then applies the config: geo, declared zones, arrays, and the
+// health the config sets. Throws on a database or config it cannot use.
+std::unique_ptr<registry::Registry> start_registry(const config::Config& config,
+                                                   registry::SnapshotComposer& composer);
+
+}  // namespace rotor::app

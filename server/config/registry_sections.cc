@@ -1,0 +1,277 @@
+// The config sections that feed the registry and the geo policy: declared
+// zones, regions, networks and arrays. Field names are the API's (issue 5).
+#include <cctype>
+#include <cmath>
+#include <limits>
+
+#include "server/config/json_fields.h"
+#include "server/config/registry_sections.h"
+#include "zones/zone.h"
+
+namespace rotor::config {
+
+using namespace json_fields;
+
+namespace {
+
+constexpr int64_t kMaxTtl = std::numeric_limits<int32_t>::max();  // RFC 2181 8
+
+std::string domain_name(const json& value, const std::string& path) {
+  const std::string& text = expect_string(value, path);
+  if (text.empty() || !zones::name_from_text(text)) {
+    throw ConfigError(path, "\"" + text + "\" is not a valid domain name");
+  }
+  return text.back() == '.' ? text : text + ".";
+}
+
+double expect_number(const json& value, const std::string& path) {
+  if (!value.is_number()) wrong_type(path, "a number", value);
+  return value.get<double>();
+}
+
+double coordinate(const json& value, const std::string& path, double limit) {
+  const double number = expect_number(value, path);
+  if (!std::isfinite(number) || number < -limit || number > limit) {
+    throw ConfigError(path, "expected -" + std::to_string(static_cast<int>(limit)) + " to " +
+                                std::to_string(static_cast<int>(limit)));
+  }
+  return number;
+}
+
+int64_t integer_in(const json& value, const std::string& path, int64_t low, int64_t high) {
+  const int64_t number = expect_integer(value, path);
+  if (number < low || number > high) {
+    throw ConfigError(path, "expected " + std::to_string(low) + " to " + std::to_string(high) +
+                                ", got " + std::to_string(number));
+  }
+  return number;
+}
+
+template <typename T>
+T enum_value(const json& value, const std::string& path, std::optional<T> (*parse)(std::string_view),
+             const char* choices) {
+  const std::string& text = expect_string(value, path);
+  const std::optional<T> parsed = parse(text);
+  if (!parsed) throw ConfigError(path, std::string("expected one of ") + choices + "; got \"" + text + "\"");
+  return *parsed;
+}
+
+void require(bool present, const std::string& path, const char* what) {
+  if (!present) throw ConfigError(path, std::string("missing; ") + what);
+}
+
+ArrayInstance parse_instance(const json& object, const std::string& path) {
+  expect_object(object, path);
+  ArrayInstance instance;
+  bool has_address = false;
+  for (const auto& [key, value] : object.items()) {
+    const std::string key_path = join_path(path, key);
+    if (key == "address") {
+      const std::string& text = expect_string(value, key_path);
+      const auto address = arrays::IpAddress::parse(text);
+      if (!address) throw ConfigError(key_path, "\"" + text + "\" is not an IPv4 or IPv6 address");
+      instance.spec.address = *address;
+      has_address = true;
+    } else if (key == "weight") {
+      instance.spec.weight = static_cast<uint16_t>(integer_in(value, key_path, 1, 1000));
+    } else if (key == "region") {
+      instance.spec.region = expect_string(value, key_path);
+    } else if (key == "lat") {
+      instance.spec.lat = coordinate(value, key_path, 90);
+    } else if (key == "lon") {
+      instance.spec.lon = coordinate(value, key_path, 180);
+    } else if (key == "state") {
+      instance.spec.state = enum_value(value, key_path, &arrays::admin_state_from_string,
+                                       "enabled, draining, disabled");
+    } else if (key == "health") {
+      instance.health =
+          enum_value(value, key_path, &arrays::health_from_string, "unknown, up, down");
+    } else {
+      throw ConfigError(key_path, "unknown key");
+    }
+  }
+  require(has_address, join_path(path, "address"), "every instance needs an address");
+  if (instance.spec.lat.has_value() != instance.spec.lon.has_value()) {
+    throw ConfigError(join_path(path, instance.spec.lat ? "lon" : "lat"),
+                      "missing; give lat and lon together");
+  }
+  return instance;
+}
+
+ArrayConfig parse_array(const json& object, const std::string& path) {
+  expect_object(object, path);
+  ArrayConfig array;
+  bool has_name = false;
+  for (const auto& [key, value] : object.items()) {
+    const std::string key_path = join_path(path, key);
+    if (key == "name") {
+      array.name = domain_name(value, key_path);
+      has_name = true;
+    } else if (key == "ttl") {
+      array.settings.ttl = static_cast<uint32_t>(integer_in(value, key_path, 0, kMaxTtl));
+    } else if (key == "degraded_ttl") {
+      array.settings.degraded_ttl = static_cast<uint32_t>(integer_in(value, key_path, 0, kMaxTtl));
+    } else if (key == "policy") {
+      array.settings.policy = enum_value(value, key_path, &arrays::policy_from_string,
+                                         "round_robin, weighted, geo, sticky");
+    } else if (key == "max_answers") {
+      array.settings.max_answers = static_cast<uint16_t>(
+          integer_in(value, key_path, 0, static_cast<int64_t>(arrays::kMaxInstancesPerArray)));
+    } else if (key == "when_all_down") {
+      array.settings.when_all_down =
+          enum_value(value, key_path, &arrays::when_all_down_from_string, "all, none");
+    } else if (key == "instances") {
+      expect_array(value, key_path);
+      if (value.size() > arrays::kMaxInstancesPerArray) {
+        throw ConfigError(key_path, "at most " + std::to_string(arrays::kMaxInstancesPerArray) +
+                                        " instances per array");
+      }
+      for (size_t i = 0; i < value.size(); ++i) {
+        array.instances.push_back(parse_instance(value[i], index_path(key_path, i)));
+        const auto& added = array.instances.back().spec.address;
+        for (size_t j = 0; j + 1 < array.instances.size(); ++j) {
+          if (array.instances[j].spec.address == added) {
+            throw ConfigError(index_path(key_path, i) + ".address",
+                              "duplicate of instances[" + std::to_string(j) + "]");
+          }
+        }
+      }
+    } else {
+      throw ConfigError(key_path, "unknown key");
+    }
+  }
+  require(has_name, join_path(path, "name"), "every array needs a name");
+  return array;
+}
+
+geo::RegionSpec parse_region(const json& object, const std::string& path) {
+  expect_object(object, path);
+  geo::RegionSpec region;
+  for (const auto& [key, value] : object.items()) {
+    const std::string key_path = join_path(path, key);
+    if (key == "name") {
+      region.name = expect_string(value, key_path);
+      if (region.name.empty()) throw ConfigError(key_path, "empty region name");
+    } else if (key == "lat") {
+      region.lat = coordinate(value, key_path, 90);
+    } else if (key == "lon") {
+      region.lon = coordinate(value, key_path, 180);
+    } else if (key == "prefer") {
+      expect_array(value, key_path);
+      for (size_t i = 0; i < value.size(); ++i) {
+        region.prefer.push_back(expect_string(value[i], index_path(key_path, i)));
+      }
+    } else {
+      throw ConfigError(key_path, "unknown key");
+    }
+  }
+  require(!region.name.empty(), join_path(path, "name"), "every region needs a name");
+  if (region.lat.has_value() != region.lon.has_value()) {
+    throw ConfigError(join_path(path, region.lat ? "lon" : "lat"), "missing; give lat and lon together");
+  }
+  return region;
+}
+
+void check_cidr(const std::string& cidr, const std::string& path) {
+  const auto slash = cidr.find('/');
+  const auto address = arrays::IpAddress::parse(cidr.substr(0, slash));
+  bool ok = slash != std::string::npos && address.has_value() && slash + 1 < cidr.size() &&
+            cidr.find_first_not_of("0123456789", slash + 1) == std::string::npos &&
+            cidr.size() - slash - 1 <= 3;
+  if (ok) ok = std::stoi(cidr.substr(slash + 1)) <= (address->family == 4 ? 32 : 128);
+  if (!ok) throw ConfigError(path, "\"" + cidr + "\" is not a network like \"192.0.2.0/24\"");
+}
+
+geo::NetworkSpec parse_network(const json& object, const std::string& path) {
+  expect_object(object, path);
+  geo::NetworkSpec network;
+  for (const auto& [key, value] : object.items()) {
+    const std::string key_path = join_path(path, key);
+    if (key == "cidr") {
+      network.cidr = expect_string(value, key_path);
+      check_cidr(network.cidr, key_path);
+    } else if (key == "region") {
+      network.region = expect_string(value, key_path);
+      if (network.region.empty()) throw ConfigError(key_path, "empty region name");
+    } else {
+      throw ConfigError(key_path, "unknown key");
+    }
+  }
+  require(!network.cidr.empty(), join_path(path, "cidr"), "every network needs a cidr");
+  require(!network.region.empty(), join_path(path, "region"), "every network needs a region");
+  return network;
+}
+
+bool same_name(std::string a, std::string b) {
+  auto lower = [](std::string& text) {
+    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  };
+  lower(a);
+  lower(b);
+  return a == b;
+}
+
+}  // namespace
+
+DeclaredZone parse_declared_zone(const json& object, const std::string& path) {
+  DeclaredZone zone;
+  for (const auto& [key, value] : object.items()) {
+    const std::string key_path = join_path(path, key);
+    if (key == "name") {
+      zone.name = domain_name(value, key_path);
+    } else if (key == "name_servers") {
+      expect_array(value, key_path);
+      for (size_t i = 0; i < value.size(); ++i) {
+        const std::string server_path = index_path(key_path, i);
+        expect_object(value[i], server_path);
+        NameServer server;
+        for (const auto& [field, field_value] : value[i].items()) {
+          const std::string field_path = join_path(server_path, field);
+          if (field == "name") {
+            server.name = domain_name(field_value, field_path);
+          } else if (field == "addresses") {
+            expect_array(field_value, field_path);
+            for (size_t j = 0; j < field_value.size(); ++j) {
+              const std::string address_path = index_path(field_path, j);
+              const std::string& text = expect_string(field_value[j], address_path);
+              if (!arrays::IpAddress::parse(text)) {
+                throw ConfigError(address_path, "\"" + text + "\" is not an IPv4 or IPv6 address");
+              }
+              server.addresses.push_back(text);
+            }
+          } else {
+            throw ConfigError(field_path, "unknown key");
+          }
+        }
+        require(!server.name.empty(), join_path(server_path, "name"), "every name server needs a name");
+        zone.name_servers.push_back(std::move(server));
+      }
+    } else {
+      throw ConfigError(key_path, "unknown key");
+    }
+  }
+  require(!zone.name_servers.empty(), join_path(path, "name_servers"),
+          "a declared zone needs at least one name server");
+  return zone;
+}
+
+void parse_registry_section(const std::string& key, const json& value, Config& config) {
+  expect_array(value, key);
+  for (size_t i = 0; i < value.size(); ++i) {
+    const std::string path = index_path(key, i);
+    if (key == "arrays") {
+      config.arrays.push_back(parse_array(value[i], path));
+      for (size_t j = 0; j + 1 < config.arrays.size(); ++j) {
+        if (same_name(config.arrays[j].name, config.arrays.back().name)) {
+          throw ConfigError(path + ".name", "duplicate of arrays[" + std::to_string(j) + "]");
+        }
+      }
+    } else if (key == "regions") {
+      config.regions.push_back(parse_region(value[i], path));
+    } else {
+      config.networks.push_back(parse_network(value[i], path));
+    }
+  }
+}
+
+}  // namespace rotor::config
