@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds rotor and runs every test: the release build (unit and integration
 # tests), then the unit tests again under AddressSanitizer and UBSan.
-# ROTOR_SKIP_ASAN=1 skips the sanitizer pass. A failing test pass does not stop
+# Then the unit tests under ThreadSanitizer, for the workers, the publisher and
+# the registry that run side by side. ROTOR_SKIP_ASAN=1 and ROTOR_SKIP_TSAN=1
+# skip those passes. A failing test pass does not stop
 # the next one; the script exits 1 at the end if any failed. A build error
 # stops it at once.
 set -euo pipefail
@@ -31,6 +33,15 @@ if [[ "${ROTOR_SKIP_ASAN:-0}" != 1 ]]; then
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
     ctest --preset asan -j 2 -R '^unit/' || failed+=("asan unit tests")
+fi
+
+if [[ "${ROTOR_SKIP_TSAN:-0}" != 1 ]]; then
+  step "tsan: configure and build the unit tests"
+  cmake --preset tsan >/dev/null
+  cmake --build --preset tsan -j "$jobs" --target rotor_unit_tests
+  step "tsan: unit tests"
+  TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
+    ctest --preset tsan -j 2 -R '^unit/' || failed+=("tsan unit tests")
 fi
 
 if ((${#failed[@]} > 0)); then
