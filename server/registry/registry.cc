@@ -247,17 +247,28 @@ Instance Registry::add_instance(std::string_view array_name, const InstanceSpec&
   return added;
 }
 
+namespace {
+
+// The instance `id` of `array`, or NotFoundError naming both.
+template <typename Array>
+auto find_instance(Array& array, int64_t id) {
+  const auto found = std::find_if(array.instances.begin(), array.instances.end(),
+                                  [id](const Instance& i) { return i.id == id; });
+  if (found == array.instances.end()) {
+    throw NotFoundError("no instance " + std::to_string(id) + " in " + array.name);
+  }
+  return found;
+}
+
+}  // namespace
+
 Instance Registry::update_instance(std::string_view array_name, int64_t id,
                                    const InstanceSpec& spec) {
   validate(spec);
   std::lock_guard lock(mutex_);
   SnapshotComposer::Batch batch(composer_);
   ArrayModel& array = model(array_name);
-  const auto found = std::find_if(array.instances.begin(), array.instances.end(),
-                                  [id](const Instance& i) { return i.id == id; });
-  if (found == array.instances.end()) {
-    throw NotFoundError("no instance " + std::to_string(id) + " in " + array.name);
-  }
+  const auto found = find_instance(array, id);
   Instance updated;
   write_in_zone(synthetic_zone_of(array.wire_name),
                 [&] { updated = store_->update_instance(array.name, id, spec, now_ms()); });
@@ -270,11 +281,7 @@ void Registry::remove_instance(std::string_view array_name, int64_t id) {
   std::lock_guard lock(mutex_);
   SnapshotComposer::Batch batch(composer_);
   ArrayModel& array = model(array_name);
-  const auto found = std::find_if(array.instances.begin(), array.instances.end(),
-                                  [id](const Instance& i) { return i.id == id; });
-  if (found == array.instances.end()) {
-    throw NotFoundError("no instance " + std::to_string(id) + " in " + array.name);
-  }
+  const auto found = find_instance(array, id);
   write_in_zone(synthetic_zone_of(array.wire_name),
                 [&] { store_->remove_instance(array.name, id, now_ms()); });
   array.instances.erase(found);
