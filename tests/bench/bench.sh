@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Throughput and CPU cost per query of rotor against NSD on the same zone.
-# Each server runs alone, pinned to core 0 (rotor --threads 1, NSD with one
+# Throughput and CPU cost per query of rotor against NSD on the same zone, and
+# of rotor's instance arrays against static records of the same shape. rotor
+# serves, beside the zone, the array web.bench.test. (8 IPv4 and 8 IPv6
+# instances, 5 of each up) from a config with its registry in a temp dir.
+# Runs, each BENCH_SECONDS long: rotor and NSD on the mixed query file
+# (static names), then rotor and NSD on static A/AAAA (pool.bench.test., 8 A and
+# 8 AAAA), then rotor on array A/AAAA (web.bench.test.); the last two give
+# the array/static ratio (goal: at most 1.2). Each server runs alone, pinned to core 0 (rotor --threads 1, NSD with one
 # server process); dnsperf runs on core 1. CPU cost is the server's
 # utime+stime from /proc (every process of its tree) divided by answered
 # queries, so a load generator that cannot saturate the server still gives a
@@ -8,7 +14,7 @@
 #
 # Usage: tests/bench/bench.sh
 # Environment:
-#   BENCH_SECONDS   dnsperf run time per server (default 10)
+#   BENCH_SECONDS   dnsperf run time per run (default 10; five runs)
 #   BENCH_CLIENTS   dnsperf clients (default 4)
 #   ROTOR_BIN       rotor binary (default: build/release/rotor, built if missing)
 #   SERVER_CPU / CLIENT_CPU   cores for the server and dnsperf (default 0 / 1)
@@ -79,6 +85,30 @@ queries=$work/queries.txt
   for i in $(seq 1 5); do echo "alias.bench.test A"; done
 } | shuf --random-source=<(yes) > "$queries"
 
+# The same shape of question, static records against an array.
+static_queries=$work/static_queries.txt
+array_queries=$work/array_queries.txt
+printf 'pool.bench.test A\npool.bench.test AAAA\n' > "$static_queries"
+printf 'web.bench.test A\nweb.bench.test AAAA\n' > "$array_queries"
+
+# The array: 8 IPv4 and 8 IPv6 instances, the first 5 of each family up.
+config=$work/rotor.json
+{
+  echo '{'
+  echo "  \"db\": \"$work/rotor.db\", \"publish_interval\": \"0ms\","
+  echo "  \"zones\": [\"$zone\"],"
+  echo '  "arrays": [{"name": "web.bench.test.", "ttl": 30, "degraded_ttl": 10,'
+  echo '              "policy": "round_robin", "instances": ['
+  for i in $(seq 1 8); do
+    health=up; [[ $i -gt 5 ]] && health=down
+    echo "    {\"address\": \"192.0.2.$((200 + i))\", \"health\": \"$health\"},"
+    sep=,; [[ $i -eq 8 ]] && sep=
+    echo "    {\"address\": \"2001:db8::$((200 + i))\", \"health\": \"$health\"}$sep"
+  done
+  echo '  ]}]'
+  echo '}'
+} > "$config"
+
 # --- measurement helpers -------------------------------------------------
 # utime+stime in clock ticks of a process and all its descendants.
 tree_ticks() {
@@ -107,12 +137,12 @@ wait_answering() {
 declare -A qps cpu_us
 hz=$(getconf CLK_TCK)
 
-# Runs dnsperf against the server whose root pid is $server_pid.
+# Runs dnsperf with query file $3 against the server whose root pid is $server_pid.
 measure() {
-  local name=$1 port=$2 out before after completed rate
+  local name=$1 port=$2 file=$3 out before after completed rate
   wait_answering "$port"
   before=$(tree_ticks "$server_pid")
-  out=$(taskset -c "$client_cpu" dnsperf -s 127.0.0.1 -p "$port" -d "$queries" \
+  out=$(taskset -c "$client_cpu" dnsperf -s 127.0.0.1 -p "$port" -d "$file" \
           -l "$seconds" -c "$clients" -T 1 -q 200 2>&1)
   after=$(tree_ticks "$server_pid")
   completed=$(awk '/Queries completed:/ {print $3}' <<<"$out")
@@ -136,7 +166,7 @@ stop_server() {
 
 # --- rotor ---------------------------------------------------------------
 port=$(free_port)
-taskset -c "$server_cpu" "$rotor_bin" serve --listen "127.0.0.1:$port" --zone "$zone" \
+taskset -c "$server_cpu" "$rotor_bin" serve --config "$config" --listen "127.0.0.1:$port" \
   --threads 1 --log-level warn >"$work/rotor.out" 2>"$work/rotor.err" &
 server_pid=$!
 for _ in $(seq 1 100); do
@@ -144,7 +174,15 @@ for _ in $(seq 1 100); do
   kill -0 "$server_pid" 2>/dev/null || { cat "$work/rotor.err" >&2; exit 1; }
   sleep 0.1
 done
-measure rotor "$port"
+# The array must answer 5 A and 5 AAAA before its cost means anything.
+wait_answering "$port"
+for type in A AAAA; do
+  count=$(dig +short @127.0.0.1 -p "$port" web.bench.test "$type" | wc -l)
+  [[ $count == 5 ]] || { echo "bench: web.bench.test $type has $count answers, not 5" >&2; exit 1; }
+done
+measure rotor "$port" "$queries"
+measure rotor-static "$port" "$static_queries"
+measure rotor-array "$port" "$array_queries"
 stop_server
 
 # --- NSD -----------------------------------------------------------------
@@ -173,12 +211,22 @@ zone:
 EOF
 taskset -c "$server_cpu" "$nsd_bin" -d -c "$work/nsd.conf" >"$work/nsd.log" 2>&1 &
 server_pid=$!
-measure nsd "$port"
+measure nsd "$port" "$queries"
+measure nsd-static "$port" "$static_queries"
 stop_server
 
 # --- report --------------------------------------------------------------
-printf '%-8s %12s %18s %14s\n' server qps cpu_us_per_query ratio_vs_nsd
-for name in rotor nsd; do
-  ratio=$(awk -v a="${cpu_us[$name]}" -v b="${cpu_us[nsd]}" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
-  printf '%-8s %12s %18s %14s\n' "$name" "${qps[$name]}" "${cpu_us[$name]}" "$ratio"
-done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
+echo
+printf '%-14s %-24s %10s %18s %14s\n' run queries qps cpu_us_per_query ratio_vs_nsd
+row() {  # run, queries, reference run for the ratio
+  printf '%-14s %-24s %10s %18s %14s\n' "$1" "$2" "${qps[$1]}" "${cpu_us[$1]}" \
+    "$(ratio "${cpu_us[$1]}" "${cpu_us[$3]}")"
+}
+row rotor "mix (static)" nsd
+row nsd "mix (static)" nsd
+row rotor-static "static A/AAAA (8+8)" nsd-static
+row nsd-static "static A/AAAA (8+8)" nsd-static
+row rotor-array "array A/AAAA (5 of 8 up)" nsd-static
+echo
+echo "array/static cpu per query (rotor): $(ratio "${cpu_us[rotor-array]}" "${cpu_us[rotor-static]}") (goal <= 1.2)"

@@ -1,0 +1,366 @@
+// What instance arrays cost at scale, measured through the real registry,
+// composer, publisher and transport: time to register N arrays of M instances
+// (one apply_config_arrays call: one transaction), time to load them again
+// (Registry::open: what a restart costs), resident memory once loaded, and the
+// delay from a health flip to the first UDP answer that no longer carries the
+// instance. Prints numbers only; it never passes or fails on them.
+//
+// Usage: rotor_arrays_bench [--arrays N] [--instances M] [--flips K]
+//                           [--publish-interval-ms MS]
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "server/arrays/array.h"
+#include "server/net/worker_pool.h"
+#include "server/registry/registry.h"
+#include "server/registry/snapshot_composer.h"
+#include "server/snapshot/publisher.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+namespace arrays = rotor::arrays;
+namespace registry = rotor::registry;
+
+constexpr const char* kZone = "bench.test.";
+
+std::string array_name(size_t index) { return "a" + std::to_string(index) + "." + kZone; }
+
+// 10.0.0.1, 10.0.0.2, ...: distinct within an array, shared across arrays.
+arrays::IpAddress instance_address(size_t index) {
+  arrays::IpAddress address;
+  address.family = 4;
+  address.bytes[0] = 10;
+  address.bytes[2] = static_cast<uint8_t>(index >> 8);
+  address.bytes[3] = static_cast<uint8_t>(index & 0xff);
+  return address;
+}
+
+double elapsed_ms(Clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
+}
+
+// VmRSS of this process in MiB, or -1 when /proc says nothing.
+double rss_mib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return -1;
+}
+
+std::vector<registry::SyntheticZoneSpec> bench_zones() {
+  return {{kZone, {{std::string("ns1.") + kZone, {"127.0.0.1"}}}}};
+}
+
+// Registers every array in one apply_config_arrays call and returns its
+// duration in ms. Runs in a child process so that the parent's resident
+// memory afterwards is that of a load alone.
+double register_arrays(const std::string& db, size_t array_count, size_t instance_count) {
+  rotor::SnapshotPublisher publisher(std::make_shared<const rotor::Snapshot>());
+  registry::SnapshotComposer composer(publisher, {.publish_interval = 0ms});
+  auto reg = registry::Registry::open(db, composer);
+  reg->set_synthetic_zones(bench_zones());
+  std::vector<registry::ConfigArray> config(array_count);
+  for (size_t a = 0; a < array_count; ++a) {
+    config[a].name = array_name(a);
+    config[a].instances.resize(instance_count);
+    for (size_t i = 0; i < instance_count; ++i) {
+      config[a].instances[i].address = instance_address(i + 1);
+    }
+  }
+  const Clock::time_point start = Clock::now();
+  reg->apply_config_arrays(config);
+  return elapsed_ms(start);
+}
+
+double register_in_child(const std::string& db, size_t array_count, size_t instance_count) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
+  std::fflush(stdout);
+  const pid_t child = ::fork();
+  if (child < 0) throw std::runtime_error("fork failed");
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    int code = 0;
+    double ms = -1;
+    try {
+      ms = register_arrays(db, array_count, instance_count);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "register: %s\n", error.what());
+      code = 1;
+    }
+    [[maybe_unused]] ssize_t written = ::write(pipe_fds[1], &ms, sizeof ms);
+    ::_exit(code);
+  }
+  ::close(pipe_fds[1]);
+  double ms = -1;
+  const ssize_t got = ::read(pipe_fds[0], &ms, sizeof ms);
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (got != sizeof ms || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw std::runtime_error("registering the arrays failed");
+  }
+  return ms;
+}
+
+// A UDP socket connected to the server, asking one question again and again.
+class UdpClient {
+ public:
+  explicit UdpClient(const sockaddr_storage& server) {
+    fd_ = ::socket(server.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<const sockaddr*>(&server),
+                             server.ss_family == AF_INET ? sizeof(sockaddr_in)
+                                                         : sizeof(sockaddr_in6)) != 0) {
+      throw std::runtime_error("cannot connect the UDP client");
+    }
+  }
+  ~UdpClient() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  UdpClient(const UdpClient&) = delete;
+  UdpClient& operator=(const UdpClient&) = delete;
+
+  // The A RDATAs of the answer to `name` A, or nullopt on timeout/garbage.
+  std::optional<std::vector<uint32_t>> ask_a(const std::string& name) {
+    std::vector<uint8_t> query = {0, 0, 0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+    ++id_;
+    query[0] = static_cast<uint8_t>(id_ >> 8);
+    query[1] = static_cast<uint8_t>(id_);
+    size_t label_start = 0;
+    for (size_t i = 0; i <= name.size(); ++i) {
+      if (i == name.size() || name[i] == '.') {
+        if (i > label_start) {
+          query.push_back(static_cast<uint8_t>(i - label_start));
+          query.insert(query.end(), name.begin() + label_start, name.begin() + i);
+        }
+        label_start = i + 1;
+      }
+    }
+    query.insert(query.end(), {0, 0, 1, 0, 1});  // root, type A, class IN
+    if (::send(fd_, query.data(), query.size(), 0) != static_cast<ssize_t>(query.size())) {
+      return std::nullopt;
+    }
+    const Clock::time_point deadline = Clock::now() + 1s;
+    uint8_t reply[4096];
+    while (Clock::now() < deadline) {
+      pollfd waiting{fd_, POLLIN, 0};
+      if (::poll(&waiting, 1, 100) <= 0) continue;
+      const ssize_t length = ::recv(fd_, reply, sizeof reply, 0);
+      if (length < 12) continue;
+      if ((reply[0] << 8 | reply[1]) != id_) continue;  // a late reply to an earlier query
+      return parse_a_answers(reply, static_cast<size_t>(length));
+    }
+    return std::nullopt;
+  }
+
+ private:
+  // Skips a (possibly compressed) name; returns the offset after it or 0.
+  static size_t skip_name(const uint8_t* message, size_t length, size_t at) {
+    while (at < length) {
+      const uint8_t label = message[at];
+      if (label == 0) return at + 1;
+      if ((label & 0xC0) == 0xC0) return at + 2;
+      at += 1 + label;
+    }
+    return 0;
+  }
+
+  static std::optional<std::vector<uint32_t>> parse_a_answers(const uint8_t* message,
+                                                              size_t length) {
+    const unsigned questions = message[4] << 8 | message[5];
+    const unsigned answers = message[6] << 8 | message[7];
+    size_t at = 12;
+    for (unsigned q = 0; q < questions; ++q) {
+      at = skip_name(message, length, at);
+      if (at == 0 || at + 4 > length) return std::nullopt;
+      at += 4;
+    }
+    std::vector<uint32_t> found;
+    for (unsigned a = 0; a < answers; ++a) {
+      at = skip_name(message, length, at);
+      if (at == 0 || at + 10 > length) return std::nullopt;
+      const unsigned type = message[at] << 8 | message[at + 1];
+      const size_t rdlength = message[at + 8] << 8 | message[at + 9];
+      at += 10;
+      if (at + rdlength > length) return std::nullopt;
+      if (type == 1 && rdlength == 4) {
+        found.push_back(uint32_t{message[at]} << 24 | uint32_t{message[at + 1]} << 16 |
+                        uint32_t{message[at + 2]} << 8 | message[at + 3]);
+      }
+      at += rdlength;
+    }
+    return found;
+  }
+
+  int fd_ = -1;
+  uint16_t id_ = 0;
+};
+
+uint32_t as_u32(const arrays::IpAddress& address) {
+  return uint32_t{address.bytes[0]} << 24 | uint32_t{address.bytes[1]} << 16 |
+         uint32_t{address.bytes[2]} << 8 | address.bytes[3];
+}
+
+bool answers_contain(UdpClient& client, const std::string& name, uint32_t address) {
+  const auto answer = client.ask_a(name);
+  if (!answer) throw std::runtime_error("no answer for " + name);
+  return std::find(answer->begin(), answer->end(), address) != answer->end();
+}
+
+// Polls until the answer to `name` carries `address` exactly when `present`;
+// returns the elapsed ms, or -1 after two seconds.
+double wait_for(UdpClient& client, const std::string& name, uint32_t address, bool present,
+                Clock::time_point since) {
+  while (Clock::now() - since < 2s) {
+    if (answers_contain(client, name, address) == present) return elapsed_ms(since);
+  }
+  return -1;
+}
+
+struct Options {
+  size_t arrays = 100000;
+  size_t instances = 10;
+  size_t flips = 20;
+  unsigned publish_interval_ms = 0;  // the composer's batching while flipping health
+};
+
+int run(const Options& options) {
+  if (options.instances < 2 || options.instances > arrays::kMaxInstancesPerArray) {
+    throw std::invalid_argument("--instances must be between 2 and 1024");
+  }
+  if (options.arrays < 1) throw std::invalid_argument("--arrays must be at least 1");
+
+  char dir_template[] = "/tmp/rotor-arrays-bench-XXXXXX";
+  if (::mkdtemp(dir_template) == nullptr) throw std::runtime_error("mkdtemp failed");
+  const std::filesystem::path dir(dir_template);
+  struct RemoveDir {
+    std::filesystem::path path;
+    ~RemoveDir() { std::filesystem::remove_all(path); }
+  } remove_dir{dir};
+  const std::string db = (dir / "rotor.db").string();
+
+  std::printf("arrays_bench: %zu arrays x %zu instances, database %s\n", options.arrays,
+              options.instances, db.c_str());
+  const double register_ms = register_in_child(db, options.arrays, options.instances);
+  const double db_mib = static_cast<double>(std::filesystem::file_size(db)) / (1024.0 * 1024.0);
+
+  const double rss_before_mib = rss_mib();
+  rotor::SnapshotPublisher publisher(std::make_shared<const rotor::Snapshot>());
+  registry::SnapshotComposer composer(
+      publisher, {.publish_interval = std::chrono::milliseconds(options.publish_interval_ms)});
+  Clock::time_point start = Clock::now();
+  auto reg = registry::Registry::open(db, composer);
+  reg->set_synthetic_zones(bench_zones());
+  const double load_ms = elapsed_ms(start);
+  const double rss_loaded_mib = rss_mib();
+
+  rotor::net::NetworkOptions network;
+  network.threads = 1;
+  rotor::net::ListenEndpoint endpoint;
+  std::string error;
+  if (!rotor::net::parse_endpoint("127.0.0.1:0", endpoint, error)) {
+    throw std::runtime_error(error);
+  }
+  network.listen.push_back(endpoint);
+  rotor::net::WorkerPool pool(network, publisher);
+  pool.start();
+  UdpClient client(pool.bound().front().address);
+
+  // The array in the middle: neither the first nor the last one registered.
+  const std::string probed = array_name(options.arrays / 2);
+  const auto array = reg->find(probed);
+  if (!array) throw std::runtime_error("the registry lost " + probed);
+  std::vector<registry::HealthUpdate> all_up;
+  for (const arrays::Instance& instance : array->instances) {
+    all_up.push_back({instance.id, arrays::Health::up, "bench"});
+  }
+  reg->set_health_many(all_up);
+
+  std::vector<double> down_ms;
+  std::vector<double> up_ms;
+  for (size_t flip = 0; flip < options.flips; ++flip) {
+    const arrays::Instance& instance = array->instances[flip % array->instances.size()];
+    const uint32_t address = as_u32(instance.spec.address);
+    if (wait_for(client, probed, address, true, Clock::now()) < 0) {
+      throw std::runtime_error("instance " + instance.spec.address.to_string() + " never answered");
+    }
+    start = Clock::now();
+    reg->set_health(instance.id, arrays::Health::down, "bench");
+    down_ms.push_back(wait_for(client, probed, address, false, start));
+    start = Clock::now();
+    reg->set_health(instance.id, arrays::Health::up, "bench");
+    up_ms.push_back(wait_for(client, probed, address, true, start));
+  }
+  pool.stop();
+
+  auto percentile = [](std::vector<double> values, double p) {
+    if (values.empty()) return -1.0;
+    std::sort(values.begin(), values.end());
+    return values[static_cast<size_t>(p * static_cast<double>(values.size() - 1) + 0.5)];
+  };
+  const size_t total = options.arrays * options.instances;
+  std::printf("\n%-34s %14s\n", "measure", "value");
+  std::printf("%-34s %14.0f\n", "register (1 transaction), ms", register_ms);
+  std::printf("%-34s %14.1f\n", "register, us per instance", register_ms * 1000.0 / total);
+  std::printf("%-34s %14.1f\n", "database size, MiB", db_mib);
+  std::printf("%-34s %14.0f\n", "load (open + zones), ms", load_ms);
+  std::printf("%-34s %14.1f\n", "load, us per instance", load_ms * 1000.0 / total);
+  std::printf("%-34s %14.1f\n", "RSS before load, MiB", rss_before_mib);
+  std::printf("%-34s %14.1f\n", "RSS after load, MiB", rss_loaded_mib);
+  const double loaded_bytes = (rss_loaded_mib - rss_before_mib) * 1024 * 1024;
+  std::printf("%-34s %14.0f\n", "RSS per array (load delta), bytes",
+              loaded_bytes / static_cast<double>(options.arrays));
+  std::printf("%-34s %14.2f\n", "health down -> answer, p50 ms", percentile(down_ms, 0.5));
+  std::printf("%-34s %14.2f\n", "health down -> answer, max ms", percentile(down_ms, 1.0));
+  std::printf("%-34s %14.2f\n", "health up -> answer, p50 ms", percentile(up_ms, 0.5));
+  std::printf("%-34s %14.2f\n", "health up -> answer, max ms", percentile(up_ms, 1.0));
+  std::printf("(%zu flips of %s, publish_interval %ums; -1: no change within 2 s)\n",
+              options.flips, probed.c_str(), options.publish_interval_ms);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  CLI::App app("rotor instance-array benchmark: registration, load, memory, health-to-answer");
+  app.add_option("--arrays", options.arrays, "arrays to register")->capture_default_str();
+  app.add_option("--instances", options.instances, "instances per array")->capture_default_str();
+  app.add_option("--flips", options.flips, "health flips to time")->capture_default_str();
+  app.add_option("--publish-interval-ms", options.publish_interval_ms,
+                 "snapshot batching while flipping health (rotor's default is 50)")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::warn);
+  try {
+    return run(options);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "arrays_bench: %s\n", error.what());
+    return 1;
+  }
+}
