@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A guided tour: build rotor, serve examples/zones/lb.example.test.zone and
-# ask it questions with dig. Set ROTOR_PORT to use a port other than 5300.
+# A guided tour: build rotor, serve examples/zones/lb.example.test.zone and the
+# instance array of examples/rotor.json, and ask them questions with dig. Set ROTOR_PORT to use a port other than 5300.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +38,8 @@ say "Step 3: check the configuration and the zone before serving them"
 say "Step 4: start rotor on 127.0.0.1:$port (examples/rotor.json)"
 listen_flags=()
 [[ -n "${ROTOR_PORT:-}" ]] && listen_flags=(--listen "127.0.0.1:$port")
-"$rotor" serve --config examples/rotor.json "${listen_flags[@]}" >"$work/stdout" 2>"$work/stderr" &
+"$rotor" serve --config examples/rotor.json --db "$work/rotor.db" "${listen_flags[@]}" \
+  >"$work/stdout" 2>"$work/stderr" &
 rotor_pid=$!
 # rotor prints "listening ..." on stdout once every socket is bound.
 for _ in $(seq 100); do
@@ -72,7 +73,16 @@ ask www.lb.example.test AAAA +tcp
 say "Step 10: a zone rotor does not serve is REFUSED"
 ask example.com A
 
-say "Step 11: stop rotor (SIGTERM); its log follows"
+say "Step 11: an instance array: each answer rotates through the healthy instances (127.0.0.13 is down and never appears; the TTL is the short degraded one while it is)"
+for _ in 1 2 3; do
+  printf '$ dig @127.0.0.1 -p %s web.lb.example.test A +short\n' "$port"
+  dig @127.0.0.1 -p "$port" +short web.lb.example.test A | paste -sd' '
+done
+
+say "Step 12: point a name at the array with a CNAME, as you would www.example.com"
+ask shop.lb.example.test A
+
+say "Step 13: stop rotor (SIGTERM); its log follows"
 kill -TERM "$rotor_pid"
 wait "$rotor_pid" || true
 rotor_pid=""

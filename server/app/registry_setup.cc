@@ -98,7 +98,7 @@ std::unique_ptr<registry::Registry> start_registry(const config::Config& config,
     }
   }
   if (!health.empty()) registry->set_health_many(health);
-  spdlog::info("registry {}: {} arrays", db, registry->arrays().size());
+  spdlog::info("config applied: {} arrays, {} health settings", arrays.size(), health.size());
   return registry;
 }
 
