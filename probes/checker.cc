@@ -1,0 +1,55 @@
+#include "probes/checker.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "probes/check_spec.h"
+
+namespace rotor::probes {
+
+std::string_view to_string(CheckKind kind) {
+  switch (kind) {
+    case CheckKind::http: return "http";
+    case CheckKind::https: return "https";
+    case CheckKind::tcp: return "tcp";
+  }
+  return "unknown";
+}
+
+CheckTarget make_target(const CheckSpec& spec, const arrays::IpAddress& address) {
+  CheckTarget target;
+  target.address = address;
+  target.port = spec.effective_port();
+  switch (spec.type) {
+    case CheckSpec::Type::http: target.kind = CheckKind::http; break;
+    case CheckSpec::Type::https: target.kind = CheckKind::https; break;
+    case CheckSpec::Type::tcp: target.kind = CheckKind::tcp; break;
+  }
+  target.path = spec.path;
+  target.host = spec.host;
+  target.expect_status_min = spec.expect_status_min;
+  target.expect_status_max = spec.expect_status_max;
+  target.expect_body = spec.expect_body;
+  target.timeout = spec.timeout;
+  target.tls_verify = spec.tls_verify;
+  return target;
+}
+
+std::string timeout_reason(std::chrono::milliseconds timeout) {
+  return "timeout after " + std::to_string(timeout.count()) + " ms";
+}
+
+std::string connect_error_reason(int error) {
+  switch (error) {
+    case ECONNREFUSED: return "connection refused";
+    case EHOSTUNREACH: return "no route to host";
+    case ENETUNREACH: return "network unreachable";
+    case ECONNRESET: return "connection reset";
+    case ETIMEDOUT: return "connect timed out";
+    case EADDRNOTAVAIL: return "address not available";
+    default: break;
+  }
+  return std::string("connect failed: ") + std::strerror(error);
+}
+
+}  // namespace rotor::probes

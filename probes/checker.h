@@ -1,0 +1,65 @@
+#pragma once
+// A checker runs one health check against one instance and reports pass or
+// fail with a reason an operator can act on ("HTTP 503", "connection refused",
+// "timeout after 2000 ms"). Checkers judge a single attempt; rise/fall
+// hysteresis and scheduling belong to the prober pool and its state machine.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "server/arrays/array.h"
+
+namespace rotor::probes {
+
+enum class CheckKind : uint8_t { http, https, tcp };
+
+std::string_view to_string(CheckKind);
+
+struct CheckTarget {
+  arrays::IpAddress address;
+  uint16_t port = 0;
+  CheckKind kind = CheckKind::tcp;
+  // HTTP(S) only below.
+  std::string path = "/";
+  std::string host;  // Host header and TLS SNI; empty: the address
+  uint16_t expect_status_min = 200;
+  uint16_t expect_status_max = 399;
+  std::string expect_body;  // substring of the first 64 KiB of the body; empty: any
+  std::chrono::milliseconds timeout{2000};
+  bool tls_verify = false;  // verify the chain (system CAs) and the name
+};
+
+struct CheckResult {
+  bool passed = false;
+  std::string reason;  // "HTTP 200", "connected", or why it failed
+  std::chrono::microseconds latency{0};  // start() to verdict
+};
+
+// Contract: start() and every callback run on the thread of the uv loop the
+// checker was built on. `done` is called exactly once, later on that thread,
+// never from inside start(). Destroying a checker cancels the checks in
+// flight: their `done` is never called. After destruction the loop must run
+// once more so libuv can finish closing the checker's handles.
+class Checker {
+ public:
+  using Done = std::function<void(CheckResult)>;
+
+  virtual ~Checker() = default;
+  virtual void start(const CheckTarget& target, Done done) = 0;
+};
+
+struct CheckSpec;  // probes/check_spec.h
+
+// What to check on one instance of an array whose check is `spec`; the port
+// defaults (80/443) come from the spec.
+CheckTarget make_target(const CheckSpec& spec, const arrays::IpAddress& address);
+
+// Shared reason texts, so HTTP and TCP checks word the same failure alike.
+std::string timeout_reason(std::chrono::milliseconds timeout);
+// `error` is a positive errno from a failed connect().
+std::string connect_error_reason(int error);
+
+}  // namespace rotor::probes

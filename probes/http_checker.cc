@@ -1,0 +1,299 @@
+#include "probes/http_checker.h"
+
+#include <algorithm>
+#include <mutex>
+#include <stdexcept>
+
+namespace rotor::probes {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct EasyDeleter {
+  void operator()(CURL* easy) const { curl_easy_cleanup(easy); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+
+void init_curl_once() {
+  static std::once_flag once;
+  static CURLcode code = CURLE_OK;
+  std::call_once(once, [] { code = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  if (code != CURLE_OK) throw std::runtime_error(std::string("curl init: ") + curl_easy_strerror(code));
+}
+
+std::string bracketed(const std::string& host) {
+  if (host.find(':') == std::string::npos || host.starts_with('[')) return host;
+  return "[" + host + "]";
+}
+
+bool is_tls_error(CURLcode code) {
+  switch (code) {
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+struct HttpChecker::Transfer {
+  std::unique_ptr<CURL, EasyDeleter> easy;
+  std::unique_ptr<curl_slist, SlistDeleter> connect_to;
+  std::string url;
+  CheckTarget target;
+  Done done;
+  std::string body;  // kept only when the target expects a body
+  size_t body_bytes = 0;
+  bool body_capped = false;  // we stopped reading at kMaxBody, which is not a failure
+  Clock::time_point started;
+  char error[CURL_ERROR_SIZE] = {};
+
+  static size_t on_body(char* data, size_t size, size_t count, void* self) {
+    auto& transfer = *static_cast<Transfer*>(self);
+    size_t offered = size * count;
+    size_t taken = std::min(offered, kMaxBody - transfer.body_bytes);
+    if (!transfer.target.expect_body.empty()) transfer.body.append(data, taken);
+    transfer.body_bytes += taken;
+    // Returning less than offered makes curl abort with CURLE_WRITE_ERROR.
+    if (taken < offered) transfer.body_capped = true;
+    return taken;
+  }
+
+  std::string curl_text(CURLcode code) const {
+    return error[0] != '\0' ? std::string(error) : std::string(curl_easy_strerror(code));
+  }
+};
+
+HttpChecker::HttpChecker(uv_loop_t* loop) : loop_(loop) {
+  init_curl_once();
+  auto* curl_timer = new uv_timer_t;
+  uv_timer_init(loop_, curl_timer);
+  curl_timer->data = this;
+  curl_timer_.reset(curl_timer);
+  auto* deferred_timer = new uv_timer_t;
+  uv_timer_init(loop_, deferred_timer);
+  deferred_timer->data = this;
+  deferred_timer_.reset(deferred_timer);
+
+  multi_.reset(curl_multi_init());
+  if (!multi_) throw std::runtime_error("curl_multi_init failed");
+  curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETFUNCTION, &HttpChecker::on_curl_socket);
+  curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_.get(), CURLMOPT_TIMERFUNCTION, &HttpChecker::on_curl_timer);
+  curl_multi_setopt(multi_.get(), CURLMOPT_TIMERDATA, this);
+}
+
+HttpChecker::~HttpChecker() {
+  *alive_ = false;
+  // Removing a handle may call on_curl_socket to drop its sockets, so the
+  // watches and timers must outlive this loop and the multi cleanup.
+  for (auto& [easy, transfer] : transfers_) curl_multi_remove_handle(multi_.get(), easy);
+  transfers_.clear();
+  multi_.reset();
+  watches_.clear();
+}
+
+void HttpChecker::start(const CheckTarget& target, Done done) {
+  auto transfer = std::make_unique<Transfer>();
+  transfer->target = target;
+  transfer->done = std::move(done);
+  transfer->started = Clock::now();
+  transfer->easy.reset(curl_easy_init());
+  if (!transfer->easy) {
+    fail_later(std::move(transfer->done), "internal: curl_easy_init failed");
+    return;
+  }
+  CURL* easy = transfer->easy.get();
+
+  const std::string address = bracketed(target.address.to_string());
+  const std::string port = std::to_string(target.port);
+  const std::string authority_host = target.host.empty() ? address : bracketed(target.host);
+  std::string path = target.path.empty() ? "/" : target.path;
+  if (!path.starts_with('/')) path.insert(0, "/");
+  transfer->url = std::string(target.kind == CheckKind::https ? "https" : "http") + "://" +
+                  authority_host + ":" + port + path;
+  if (!target.host.empty()) {
+    // The URL names the host so Host and SNI carry it; CONNECT_TO sends the
+    // connection to the instance. Unlike CURLOPT_RESOLVE it is per handle, not
+    // an entry in the multi's shared DNS cache, so instances of one array
+    // (same host, different addresses) cannot be mixed up.
+    std::string rule = authority_host + ":" + port + ":" + address + ":" + port;
+    transfer->connect_to.reset(curl_slist_append(nullptr, rule.c_str()));
+    curl_easy_setopt(easy, CURLOPT_CONNECT_TO, transfer->connect_to.get());
+  }
+
+  const long timeout_ms = std::max<long>(1, static_cast<long>(target.timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_URL, transfer->url.c_str());
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, "rotor-probe");
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(easy, CURLOPT_PROXY, "");
+  curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
+  // A health check must prove a new connection works, not an old one.
+  curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+  curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, target.tls_verify ? 1L : 0L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, target.tls_verify ? 2L : 0L);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Transfer::on_body);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer.get());
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error);
+
+  CURLMcode added = curl_multi_add_handle(multi_.get(), easy);
+  if (added != CURLM_OK) {
+    fail_later(std::move(transfer->done), std::string("internal: ") + curl_multi_strerror(added));
+    return;
+  }
+  transfers_.emplace(easy, std::move(transfer));
+}
+
+int HttpChecker::on_curl_socket(CURL*, curl_socket_t fd, int what, void* self_ptr, void*) {
+  auto& self = *static_cast<HttpChecker*>(self_ptr);
+  if (what == CURL_POLL_REMOVE) {
+    self.watches_.erase(fd);
+    return 0;
+  }
+  auto found = self.watches_.find(fd);
+  if (found == self.watches_.end()) {
+    auto* poll = new uv_poll_t;
+    if (uv_poll_init_socket(self.loop_, poll, fd) != 0) {
+      delete poll;
+      return -1;  // curl fails the transfer that owns this socket
+    }
+    poll->data = &self;
+    found = self.watches_.emplace(fd, UvOwned<uv_poll_t>(poll)).first;
+  }
+  int events = 0;
+  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
+  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
+  uv_poll_start(found->second.get(), events, &HttpChecker::on_poll);
+  return 0;
+}
+
+int HttpChecker::on_curl_timer(CURLM*, long timeout_ms, void* self_ptr) {
+  // curl forbids calling curl_multi_socket_action from here; even a 0 ms
+  // timeout goes through the uv timer.
+  auto& self = *static_cast<HttpChecker*>(self_ptr);
+  if (timeout_ms < 0) {
+    uv_timer_stop(self.curl_timer_.get());
+  } else {
+    uv_timer_start(self.curl_timer_.get(), &HttpChecker::on_timer, static_cast<uint64_t>(timeout_ms), 0);
+  }
+  return 0;
+}
+
+void HttpChecker::on_poll(uv_poll_t* poll, int status, int events) {
+  int flags = 0;
+  if (status < 0) flags |= CURL_CSELECT_ERR;
+  if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+  curl_socket_t fd = -1;
+  uv_fileno(reinterpret_cast<uv_handle_t*>(poll), &fd);
+  static_cast<HttpChecker*>(poll->data)->drive(fd, flags);
+}
+
+void HttpChecker::on_timer(uv_timer_t* timer) {
+  static_cast<HttpChecker*>(timer->data)->drive(CURL_SOCKET_TIMEOUT, 0);
+}
+
+void HttpChecker::drive(curl_socket_t fd, int events) {
+  int running = 0;
+  curl_multi_socket_action(multi_.get(), fd, events, &running);
+  collect_finished();
+}
+
+void HttpChecker::collect_finished() {
+  std::vector<std::pair<Done, CheckResult>> finished;
+  int queued = 0;
+  while (CURLMsg* message = curl_multi_info_read(multi_.get(), &queued)) {
+    if (message->msg != CURLMSG_DONE) continue;
+    CURL* easy = message->easy_handle;
+    CURLcode code = message->data.result;  // read before remove_handle frees the message
+    auto found = transfers_.find(easy);
+    curl_multi_remove_handle(multi_.get(), easy);
+    if (found == transfers_.end()) continue;
+    finished.emplace_back(std::move(found->second->done), verdict(*found->second, code));
+    transfers_.erase(found);
+  }
+  // Callbacks run last: one of them may start new checks or destroy this checker.
+  std::shared_ptr<bool> alive = alive_;
+  for (auto& [done, result] : finished) {
+    if (!*alive) return;
+    done(std::move(result));
+  }
+}
+
+CheckResult HttpChecker::verdict(Transfer& transfer, CURLcode code) const {
+  CheckResult result;
+  result.latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - transfer.started);
+  if (code == CURLE_WRITE_ERROR && transfer.body_capped) code = CURLE_OK;
+  CURL* easy = transfer.easy.get();
+  const CheckTarget& target = transfer.target;
+
+  if (code != CURLE_OK) {
+    long os_error = 0;
+    curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_error);
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+      result.reason = timeout_reason(target.timeout);
+    } else if (code == CURLE_COULDNT_CONNECT && os_error != 0) {
+      result.reason = connect_error_reason(static_cast<int>(os_error));
+    } else if (is_tls_error(code)) {
+      result.reason = "TLS: " + transfer.curl_text(code);
+    } else if (code == CURLE_GOT_NOTHING) {
+      result.reason = "empty reply: connection closed without a response";
+    } else if ((code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR) && os_error != 0) {
+      result.reason = connect_error_reason(static_cast<int>(os_error));
+    } else {
+      result.reason = transfer.curl_text(code);
+    }
+    return result;
+  }
+
+  long status = 0;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  result.reason = "HTTP " + std::to_string(status);
+  if (status < target.expect_status_min || status > target.expect_status_max) return result;
+  if (!target.expect_body.empty() && transfer.body.find(target.expect_body) == std::string::npos) {
+    result.reason = "body did not contain \"" + target.expect_body + "\"";
+    return result;
+  }
+  result.passed = true;
+  return result;
+}
+
+void HttpChecker::fail_later(Done done, std::string reason) {
+  deferred_.emplace_back(std::move(done), std::move(reason));
+  uv_timer_start(deferred_timer_.get(), &HttpChecker::on_deferred, 0, 0);
+}
+
+void HttpChecker::on_deferred(uv_timer_t* timer) {
+  auto& self = *static_cast<HttpChecker*>(timer->data);
+  auto failures = std::move(self.deferred_);
+  self.deferred_.clear();
+  std::shared_ptr<bool> alive = self.alive_;
+  for (auto& [done, reason] : failures) {
+    if (!*alive) return;
+    done(CheckResult{false, std::move(reason), {}});
+  }
+}
+
+}  // namespace rotor::probes

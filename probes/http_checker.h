@@ -1,0 +1,71 @@
+#pragma once
+// HTTP and HTTPS checks with libcurl's multi-socket interface on a libuv loop:
+// curl says which sockets to watch and when to wake it; uv_poll and one
+// uv_timer do the watching, so many checks share one thread without blocking.
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "probes/checker.h"
+#include "probes/uv_owned.h"
+
+namespace rotor::probes {
+
+// Contract (beyond Checker's): one HttpChecker per loop, used only on that
+// loop's thread; many may exist in a process. Each check opens a fresh
+// connection (no reuse between checks), uses no proxy, follows no redirect
+// and reads at most kMaxBody bytes of the body. A target with `host` set
+// sends it as Host and SNI while connecting to the instance address.
+// Fails: status outside [expect_status_min, expect_status_max] ("HTTP 503"),
+// expect_body not in the body ("body did not contain \"ok\""), timeout, refused,
+// TLS errors ("TLS: <curl's text>"). Passes with "HTTP <status>".
+class HttpChecker final : public Checker {
+ public:
+  static constexpr size_t kMaxBody = 64 * 1024;
+
+  explicit HttpChecker(uv_loop_t* loop);
+  ~HttpChecker() override;
+  HttpChecker(const HttpChecker&) = delete;
+  HttpChecker& operator=(const HttpChecker&) = delete;
+
+  void start(const CheckTarget& target, Done done) override;
+
+  size_t in_flight() const { return transfers_.size(); }
+
+ private:
+  struct Transfer;
+  struct MultiDeleter {
+    void operator()(CURLM* multi) const { curl_multi_cleanup(multi); }
+  };
+
+  static int on_curl_socket(CURL* easy, curl_socket_t fd, int what, void* self, void* socket_data);
+  static int on_curl_timer(CURLM* multi, long timeout_ms, void* self);
+  static void on_poll(uv_poll_t* poll, int status, int events);
+  static void on_timer(uv_timer_t* timer);
+  static void on_deferred(uv_timer_t* timer);
+
+  void drive(curl_socket_t fd, int events);
+  void collect_finished();
+  CheckResult verdict(Transfer& transfer, CURLcode code) const;
+  void fail_later(Done done, std::string reason);
+
+  uv_loop_t* loop_;
+  UvOwned<uv_timer_t> curl_timer_;
+  UvOwned<uv_timer_t> deferred_timer_;  // reports failures found inside start()
+  std::vector<std::pair<Done, std::string>> deferred_;
+  std::unique_ptr<CURLM, MultiDeleter> multi_;
+  std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers_;
+  std::unordered_map<curl_socket_t, UvOwned<uv_poll_t>> watches_;
+  // Cleared by the destructor, so a `done` that destroys the checker stops
+  // the remaining callbacks of that batch.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace rotor::probes

@@ -1,0 +1,324 @@
+#include "probes/prober_pool.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <queue>
+#include <random>
+#include <stdexcept>
+#include <unordered_map>
+#include <utility>
+
+#include "probes/health_state.h"
+#include "probes/http_checker.h"
+#include "probes/tcp_checker.h"
+
+namespace rotor::probes {
+
+int64_t ProberStats::lateness_quantile_ms(double q) const {
+  uint64_t total = 0;
+  for (uint64_t count : lateness_histogram) total += count;
+  if (total == 0) return 0;
+  auto rank = static_cast<uint64_t>(q * static_cast<double>(total - 1));
+  uint64_t seen = 0;
+  for (size_t i = 0; i < lateness_histogram.size(); ++i) {
+    seen += lateness_histogram[i];
+    if (seen > rank) return i < kLatenessBoundsMs.size() ? kLatenessBoundsMs[i] : -1;
+  }
+  return -1;
+}
+
+namespace {
+
+// Two instances share a probe exactly when their address and whole CheckSpec match.
+std::string probe_key(const ProbeTarget& target) {
+  return target.address.to_string() + ' ' + to_json(target.check).dump();
+}
+
+int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+struct ProberPool::Loop {
+  struct Member {
+    int64_t instance_id;
+    HealthState state;
+  };
+  struct Probe {
+    CheckTarget target;
+    std::chrono::milliseconds interval;
+    HealthPolicy policy;
+    std::vector<Member> members;
+    uint64_t due_ms = 0;  // loop time of the next start
+    bool in_flight = false;
+    bool waiting = false;  // due, held back by max_in_flight
+  };
+  using Due = std::pair<uint64_t, uint64_t>;  // due_ms, probe id
+
+  explicit Loop(ProberPool& pool) : pool(pool), rng(pool.options_.seed) {
+    if (!pool.options_.now_ms) pool.options_.now_ms = system_now_ms;
+    if (pool.options_.max_in_flight == 0) pool.options_.max_in_flight = 1;
+  }
+
+  ProberPool& pool;
+  uv_loop_t loop{};
+  uv_async_t wake{};
+  uv_timer_t timer{};
+  uv_prepare_t pump{};
+  std::unique_ptr<HttpChecker> http;
+  std::unique_ptr<TcpChecker> tcp;
+
+  std::unordered_map<std::string, uint64_t> ids_by_key;
+  std::unordered_map<uint64_t, Probe> probes;
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> schedule;  // may hold stale entries
+  std::deque<uint64_t> waiting;  // may hold stale ids
+  size_t waiting_count = 0;
+  size_t in_flight = 0;
+  uint64_t next_id = 1;
+  std::mt19937_64 rng;
+  std::vector<ProbeReport> transitions;
+  ProberStats stats;
+
+  void init() {
+    if (int rc = uv_loop_init(&loop); rc != 0)
+      throw std::runtime_error(std::string("prober loop: ") + uv_strerror(rc));
+    wake.data = timer.data = pump.data = this;
+    uv_async_init(&loop, &wake, [](uv_async_t* handle) { static_cast<Loop*>(handle->data)->on_wake(); });
+    uv_timer_init(&loop, &timer);
+    uv_prepare_init(&loop, &pump);
+    uv_prepare_start(&pump, [](uv_prepare_t* handle) { static_cast<Loop*>(handle->data)->on_pump(); });
+    http = std::make_unique<HttpChecker>(&loop);
+    tcp = std::make_unique<TcpChecker>(&loop);
+  }
+
+  void run() {
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+  }
+
+  void on_wake() {
+    std::optional<std::vector<ProbeTarget>> targets;
+    bool stopping;
+    {
+      std::lock_guard lock(pool.mutex_);
+      targets.swap(pool.pending_targets_);
+      stopping = pool.stopping_;
+      if (stopping) pool.wake_ = nullptr;  // no more sends once we start closing
+    }
+    if (stopping) {
+      teardown();
+      return;
+    }
+    if (targets) apply(std::move(*targets));
+  }
+
+  void teardown() {
+    http.reset();  // cancels checks in flight; their results never arrive
+    tcp.reset();
+    probes.clear();
+    uv_close(reinterpret_cast<uv_handle_t*>(&wake), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&pump), nullptr);
+  }
+
+  void apply(std::vector<ProbeTarget> targets) {
+    std::unordered_map<std::string, std::vector<const ProbeTarget*>> groups;
+    for (const ProbeTarget& target : targets) groups[probe_key(target)].push_back(&target);
+
+    for (auto it = ids_by_key.begin(); it != ids_by_key.end();) {
+      if (groups.contains(it->first)) {
+        ++it;
+        continue;
+      }
+      auto probe = probes.find(it->second);
+      if (probe->second.waiting) --waiting_count;
+      probes.erase(probe);  // an in-flight result finds no probe and is dropped
+      it = ids_by_key.erase(it);
+    }
+
+    uint64_t now = uv_now(&loop);
+    for (auto& [key, group] : groups) {
+      auto [it, added] = ids_by_key.try_emplace(key, next_id);
+      if (added) {
+        ++next_id;
+        const ProbeTarget& first = *group.front();
+        Probe probe{make_target(first.check, first.address), first.check.interval,
+                    health_policy(first.check), {}, now};
+        probes.emplace(it->second, std::move(probe));
+      }
+      Probe& probe = probes.at(it->second);
+      std::vector<Member> members;
+      for (const ProbeTarget* target : group) {
+        auto same = [&](const Member& m) { return m.instance_id == target->instance_id; };
+        if (std::any_of(members.begin(), members.end(), same)) continue;
+        auto old = std::find_if(probe.members.begin(), probe.members.end(), same);
+        if (old != probe.members.end()) {
+          members.push_back(std::move(*old));
+        } else {
+          HealthState state;
+          state.health = state.undamped = target->health;
+          members.push_back({target->instance_id, std::move(state)});
+        }
+      }
+      probe.members = std::move(members);
+      if (added) make_due(it->second, probe, now);
+    }
+  }
+
+  void make_due(uint64_t id, Probe& probe, uint64_t now) {
+    if (in_flight < pool.options_.max_in_flight) {
+      start_check(id, probe, now);
+    } else {
+      probe.waiting = true;
+      ++waiting_count;
+      waiting.push_back(id);
+    }
+  }
+
+  void start_check(uint64_t id, Probe& probe, uint64_t now) {
+    probe.in_flight = true;
+    ++in_flight;
+    ++stats.checks_started;
+    stats.max_in_flight_seen = std::max(stats.max_in_flight_seen, in_flight);
+    int64_t late = now > probe.due_ms ? static_cast<int64_t>(now - probe.due_ms) : 0;
+    const auto& bounds = ProberStats::kLatenessBoundsMs;
+    size_t bucket = std::lower_bound(bounds.begin(), bounds.end(), late) - bounds.begin();
+    ++stats.lateness_histogram[bucket];
+
+    Checker& checker = probe.target.kind == CheckKind::tcp ? static_cast<Checker&>(*tcp) : *http;
+    checker.start(probe.target, [this, id, now](CheckResult result) { on_result(id, now, std::move(result)); });
+  }
+
+  void on_result(uint64_t id, uint64_t started, CheckResult result) {
+    --in_flight;
+    ++stats.checks_finished;
+    auto it = probes.find(id);
+    if (it == probes.end()) return;  // removed while in flight
+    Probe& probe = it->second;
+    probe.in_flight = false;
+
+    int64_t now_ms = pool.options_.now_ms();
+    for (Member& member : probe.members) {
+      Transition transition = observe(member.state, probe.policy, result.passed, result.reason, now_ms);
+      if (transition.changed)
+        transitions.push_back({member.instance_id, transition.to, transition.reason, result.latency});
+    }
+
+    double jitter = std::clamp(pool.options_.jitter, 0.0, 0.5);
+    std::uniform_real_distribution<double> spread(1.0 - jitter, 1.0 + jitter);
+    auto next = started + static_cast<uint64_t>(static_cast<double>(probe.interval.count()) * spread(rng));
+    probe.due_ms = std::max(next, uv_now(&loop));
+    schedule.emplace(probe.due_ms, id);
+  }
+
+  void on_timer() {
+    uint64_t now = uv_now(&loop);
+    while (!schedule.empty() && schedule.top().first <= now) {
+      auto [due, id] = schedule.top();
+      schedule.pop();
+      auto it = probes.find(id);
+      if (it == probes.end()) continue;
+      Probe& probe = it->second;
+      if (probe.in_flight || probe.waiting || probe.due_ms != due) continue;
+      make_due(id, probe, now);
+    }
+  }
+
+  // Runs once per loop iteration, before the loop blocks: starts checks that
+  // waited for a free slot, re-arms the timer, delivers the batch.
+  void on_pump() {
+    uint64_t now = uv_now(&loop);
+    while (in_flight < pool.options_.max_in_flight && !waiting.empty()) {
+      uint64_t id = waiting.front();
+      waiting.pop_front();
+      auto it = probes.find(id);
+      if (it == probes.end() || !it->second.waiting) continue;
+      it->second.waiting = false;
+      --waiting_count;
+      start_check(id, it->second, now);
+    }
+
+    while (!schedule.empty() && !probes.contains(schedule.top().second)) schedule.pop();
+    if (schedule.empty()) {
+      uv_timer_stop(&timer);
+    } else {
+      uint64_t due = schedule.top().first;
+      uv_timer_start(
+          &timer, [](uv_timer_t* handle) { static_cast<Loop*>(handle->data)->on_timer(); },
+          due > now ? due - now : 0, 0);
+    }
+
+    stats.in_flight = in_flight;
+    stats.probes = probes.size();
+    stats.waiting = waiting_count;
+    {
+      std::lock_guard lock(pool.mutex_);
+      pool.stats_ = stats;
+    }
+
+    if (transitions.empty()) return;
+    std::vector<ProbeReport> batch;
+    batch.swap(transitions);
+    try {
+      pool.on_transitions_(std::move(batch));
+    } catch (const std::exception& error) {
+      spdlog::error("prober: on_transitions failed: {}", error.what());
+    }
+  }
+};
+
+ProberPool::ProberPool(ProberOptions options, OnTransitions on_transitions)
+    : options_(std::move(options)), on_transitions_(std::move(on_transitions)) {}
+
+ProberPool::~ProberPool() { stop(); }
+
+void ProberPool::start() {
+  if (loop_) return;
+  auto loop = std::make_unique<Loop>(*this);
+  loop->init();
+  loop_ = std::move(loop);
+  bool stopped_before_start;
+  {
+    std::lock_guard lock(mutex_);
+    stopped_before_start = stopping_;
+    if (!stopping_) {
+      wake_ = &loop_->wake;
+      uv_async_send(wake_);  // applies targets set before start()
+    }
+  }
+  if (stopped_before_start) {
+    loop_->teardown();
+    loop_->run();
+    return;
+  }
+  thread_ = std::thread([this] { loop_->run(); });
+}
+
+void ProberPool::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    if (wake_) uv_async_send(wake_);
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void ProberPool::set_targets(std::vector<ProbeTarget> targets) {
+  std::lock_guard lock(mutex_);
+  pending_targets_ = std::move(targets);
+  if (wake_) uv_async_send(wake_);
+}
+
+ProberStats ProberPool::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+}  // namespace rotor::probes

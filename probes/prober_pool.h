@@ -1,0 +1,112 @@
+#pragma once
+// The prober pool: runs every health check on its own libuv loop thread (never
+// on the answering workers) and turns results into health transitions.
+//
+// Scheduling: identical checks (same address and same CheckSpec) are probed
+// once and the result fans out to every instance using them. A new check runs
+// at once, then every `interval` ± jitter after its previous start; at most one
+// check per probe is in flight, and at most `max_in_flight` overall (the rest
+// wait in FIFO order). A removed check stops at once: its in-flight result is
+// dropped.
+//
+// Health: one HealthState per instance (seeded from ProbeTarget::health, so a
+// restart keeps the last known health until probes say otherwise), fed with
+// the CheckSpec's rise/fall. Published health changes found in one loop
+// iteration are delivered together in one on_transitions call.
+
+#include <uv.h>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "probes/check_spec.h"
+#include "server/arrays/array.h"
+
+namespace rotor::probes {
+
+struct ProbeTarget {
+  int64_t instance_id = 0;
+  arrays::IpAddress address;
+  CheckSpec check;
+  arrays::Health health = arrays::Health::unknown;  // last known, seeds the state machine
+};
+
+struct ProbeReport {
+  int64_t instance_id = 0;
+  arrays::Health health = arrays::Health::unknown;
+  std::string reason;
+  std::chrono::microseconds latency{0};  // of the check that caused the change
+};
+
+struct ProberOptions {
+  size_t max_in_flight = 256;  // >= 1
+  double jitter = 0.1;         // next start: interval * (1 ± jitter), uniform
+  // Clock for the health state machine (unix ms); default: system clock.
+  std::function<int64_t()> now_ms;
+  uint64_t seed = 0x5eed;  // jitter randomness
+};
+
+struct ProberStats {
+  uint64_t checks_started = 0;
+  uint64_t checks_finished = 0;  // including dropped results of removed probes
+  size_t in_flight = 0;
+  size_t max_in_flight_seen = 0;
+  size_t probes = 0;   // distinct checks scheduled
+  size_t waiting = 0;  // due but held back by max_in_flight
+  // Start lateness (actual start - due time), upper bounds in ms of each
+  // bucket; the last bucket is everything above.
+  static constexpr std::array<int64_t, 10> kLatenessBoundsMs{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
+  std::array<uint64_t, kLatenessBoundsMs.size() + 1> lateness_histogram{};
+  // Approximations from the histogram (bucket upper bound; -1 above the last).
+  int64_t lateness_p50_ms() const { return lateness_quantile_ms(0.50); }
+  int64_t lateness_p99_ms() const { return lateness_quantile_ms(0.99); }
+  int64_t lateness_quantile_ms(double q) const;
+};
+
+// Contract: start() once, stop() at most once (the destructor stops);
+// set_targets() and stats() from any thread, before or after start().
+// on_transitions runs on the pool's thread and must not call stop().
+// stop() returns promptly even with checks in flight (they are cancelled).
+class ProberPool {
+ public:
+  using OnTransitions = std::function<void(std::vector<ProbeReport>)>;
+
+  ProberPool(ProberOptions options, OnTransitions on_transitions);
+  ~ProberPool();
+  ProberPool(const ProberPool&) = delete;
+  ProberPool& operator=(const ProberPool&) = delete;
+
+  // Throws std::runtime_error when the loop cannot be set up.
+  void start();
+  void stop();
+
+  // The full desired set; replaces the previous one. Applied on the loop.
+  void set_targets(std::vector<ProbeTarget> targets);
+
+  ProberStats stats() const;
+
+ private:
+  struct Loop;  // everything touched only on the pool's thread
+
+  ProberOptions options_;
+  OnTransitions on_transitions_;
+  std::unique_ptr<Loop> loop_;
+  std::thread thread_;
+
+  mutable std::mutex mutex_;  // guards the fields below
+  std::optional<std::vector<ProbeTarget>> pending_targets_;
+  bool stopping_ = false;
+  ProberStats stats_;
+  uv_async_t* wake_ = nullptr;  // valid while the thread runs
+};
+
+}  // namespace rotor::probes

@@ -1,0 +1,118 @@
+#pragma once
+// Real servers on loopback for the probe tests (unit and integration), each
+// stopped by its destructor, plus a bounded way to run a uv loop until checks
+// finish.
+
+#include <uv.h>
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "probes/checker.h"
+
+namespace rotor::probes::testing {
+
+// HTTP/1.1 server thread on `bind_address`:`port` (0: an ephemeral port). With
+// a reply it answers every request with it and closes; without one it
+// accepts, reads and never answers (for timeouts). A backend made again on
+// the port of a destroyed one takes it over (a restarted server).
+class HttpBackend {
+ public:
+  struct Reply {
+    int status = 200;
+    std::string body;
+    std::string extra_headers;  // "Name: value\r\n" lines
+  };
+
+  explicit HttpBackend(std::optional<Reply> reply, const std::string& bind_address = "127.0.0.1",
+                       uint16_t port = 0);
+  ~HttpBackend();
+  HttpBackend(const HttpBackend&) = delete;
+  HttpBackend& operator=(const HttpBackend&) = delete;
+
+  uint16_t port() const { return port_; }
+  int requests() const { return requests_.load(); }
+  std::string last_request_head() const;
+
+ private:
+  void serve();
+
+  std::optional<Reply> reply_;
+  int listener_ = -1;
+  int wake_[2] = {-1, -1};
+  uint16_t port_ = 0;
+  std::atomic<int> requests_{0};
+  mutable std::mutex mutex_;
+  std::string last_request_head_;
+  std::thread thread_;
+};
+
+// A listening socket nobody accepts from: the kernel still completes
+// handshakes until the backlog is full, then drops SYNs (connects hang).
+class TcpListener {
+ public:
+  explicit TcpListener(int backlog = 256, const std::string& bind_address = "127.0.0.1",
+                       uint16_t port = 0);
+  ~TcpListener();
+  TcpListener(const TcpListener&) = delete;
+  TcpListener& operator=(const TcpListener&) = delete;
+  uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+// A loopback port that was just free: connecting to it is refused.
+uint16_t closed_port();
+
+// `openssl s_server -www` with a fresh self-signed certificate for
+// CN=backend.test, on 127.0.0.1:<ephemeral>. `error()` is empty when it runs.
+class TlsBackend {
+ public:
+  TlsBackend();
+  ~TlsBackend();
+  TlsBackend(const TlsBackend&) = delete;
+  TlsBackend& operator=(const TlsBackend&) = delete;
+  uint16_t port() const { return port_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+  std::string error_;
+};
+
+// A private uv loop for one test. close_cleanly() drains pending closes and
+// reports whether every handle was released (uv_loop_close succeeded).
+class TestLoop {
+ public:
+  TestLoop();
+  ~TestLoop();
+  uv_loop_t* get() { return &loop_; }
+  bool close_cleanly();
+
+ private:
+  uv_loop_t loop_{};
+  bool closed_ = false;
+};
+
+// Runs `loop` until `finished()` or `limit` passes; returns finished().
+bool run_until(uv_loop_t* loop, const std::function<bool()>& finished, std::chrono::milliseconds limit);
+
+// Starts one check and runs the loop until its verdict (bounded by timeout + 5 s).
+CheckResult run_check(uv_loop_t* loop, Checker& checker, const CheckTarget& target);
+
+CheckTarget loopback_target(CheckKind kind, uint16_t port, const char* address = "127.0.0.1");
+
+}  // namespace rotor::probes::testing

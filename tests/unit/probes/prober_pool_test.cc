@@ -1,0 +1,299 @@
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <optional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "probes/prober_pool.h"
+#include "tests/support/backends.h"
+
+using namespace std::chrono_literals;
+using rotor::arrays::Health;
+using rotor::arrays::IpAddress;
+using rotor::probes::CheckSpec;
+using rotor::probes::ProberOptions;
+using rotor::probes::ProberPool;
+using rotor::probes::ProbeReport;
+using rotor::probes::ProbeTarget;
+namespace testing = rotor::probes::testing;
+
+namespace {
+
+// Collects on_transitions batches and lets the test wait for a condition.
+struct Reports {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::vector<ProbeReport>> batches;
+  std::map<int64_t, ProbeReport> latest;
+
+  ProberPool::OnTransitions sink() {
+    return [this](std::vector<ProbeReport> batch) {
+      std::lock_guard lock(mutex);
+      for (const ProbeReport& report : batch) latest[report.instance_id] = report;
+      batches.push_back(std::move(batch));
+      changed.notify_all();
+    };
+  }
+
+  // Waits until `instance` is reported with `health`; returns its last report.
+  std::optional<ProbeReport> wait_for(int64_t instance, Health health, std::chrono::milliseconds limit) {
+    std::unique_lock lock(mutex);
+    bool ok = changed.wait_for(lock, limit, [&] {
+      auto it = latest.find(instance);
+      return it != latest.end() && it->second.health == health;
+    });
+    if (!ok) return std::nullopt;
+    return latest[instance];
+  }
+};
+
+CheckSpec http_check(uint16_t port, std::chrono::milliseconds interval, std::string path = "/") {
+  CheckSpec check;
+  check.type = CheckSpec::Type::http;
+  check.port = port;
+  check.path = std::move(path);
+  check.interval = interval;
+  check.timeout = interval / 2;
+  check.rise = 2;
+  check.fall = 2;
+  return check;
+}
+
+ProbeTarget target(int64_t instance, CheckSpec check, Health health = Health::unknown) {
+  return {instance, *IpAddress::parse("127.0.0.1"), std::move(check), health};
+}
+
+// An HTTP backend on a fixed loopback port that can be taken down (listener
+// closed: connections refused) and brought back on the same port.
+class SwitchableBackend {
+ public:
+  SwitchableBackend() {
+    listener_ = open_listener(0);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~SwitchableBackend() {
+    quit_ = true;
+    thread_.join();
+    if (listener_ >= 0) close(listener_);
+  }
+  uint16_t port() const { return port_; }
+  int requests() const { return requests_.load(); }
+  void set_up(bool up) { want_up_ = up; }
+
+ private:
+  int open_listener(uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 || listen(fd, 64) != 0) {
+      close(fd);
+      return -1;
+    }
+    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    return fd;
+  }
+
+  void serve() {
+    while (!quit_) {
+      if (!want_up_ && listener_ >= 0) {
+        close(listener_);
+        listener_ = -1;
+      } else if (want_up_ && listener_ < 0) {
+        listener_ = open_listener(port_);
+      }
+      if (listener_ < 0) {
+        std::this_thread::sleep_for(5ms);
+        continue;
+      }
+      pollfd wait{listener_, POLLIN, 0};
+      if (poll(&wait, 1, 10) <= 0) continue;
+      int client = accept(listener_, nullptr, nullptr);
+      if (client < 0) continue;
+      std::string head;
+      char buffer[2048];
+      while (head.find("\r\n\r\n") == std::string::npos) {
+        pollfd readable{client, POLLIN, 0};
+        if (poll(&readable, 1, 500) <= 0) break;
+        ssize_t n = recv(client, buffer, sizeof buffer, 0);
+        if (n <= 0) break;
+        head.append(buffer, static_cast<size_t>(n));
+      }
+      ++requests_;
+      std::string reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+      send(client, reply.data(), reply.size(), MSG_NOSIGNAL);
+      close(client);
+    }
+  }
+
+  int listener_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> want_up_{true};
+  std::atomic<bool> quit_{false};
+  std::atomic<int> requests_{0};
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST_SUITE("probes/pool") {
+  TEST_CASE("verdicts become health: 200 up - 500 down - refused down") {
+    testing::HttpBackend ok({{200, "ok", ""}});
+    testing::HttpBackend broken({{500, "boom", ""}});
+    uint16_t refused = testing::closed_port();
+    CheckSpec tcp_refused;
+    tcp_refused.type = CheckSpec::Type::tcp;
+    tcp_refused.port = refused;
+    tcp_refused.interval = 100ms;
+    tcp_refused.timeout = 50ms;
+
+    Reports reports;
+    ProberPool pool({}, reports.sink());
+    pool.set_targets({target(1, http_check(ok.port(), 100ms)), target(2, http_check(broken.port(), 100ms)),
+                      target(3, http_check(refused, 100ms)), target(4, tcp_refused),
+                      target(5, http_check(ok.port(), 100ms), Health::down)});
+    pool.start();
+
+    auto up = reports.wait_for(1, Health::up, 1500ms);
+    REQUIRE(up);
+    CHECK(!up->reason.empty());  // the state machine words passes ("first check passed")
+    auto down = reports.wait_for(2, Health::down, 1500ms);
+    REQUIRE(down);
+    CHECK(down->reason == "HTTP 500");
+    for (int64_t instance : {3, 4}) {
+      CAPTURE(instance);
+      auto refused_report = reports.wait_for(instance, Health::down, 1500ms);
+      REQUIRE(refused_report);
+      CHECK(refused_report->reason == "connection refused");
+    }
+    // Seeded down: needs `rise` passes (2 × 100 ms) to come up.
+    CHECK(reports.wait_for(5, Health::up, 100ms * 2 + 1000ms));
+    pool.stop();
+  }
+
+  TEST_CASE("a stopped backend goes down within fall and comes back within rise") {
+    SwitchableBackend backend;
+    Reports reports;
+    ProberPool pool({}, reports.sink());
+    pool.set_targets({target(7, http_check(backend.port(), 100ms))});
+    pool.start();
+    REQUIRE(reports.wait_for(7, Health::up, 1000ms));
+
+    backend.set_up(false);
+    auto down = reports.wait_for(7, Health::down, 100ms * 2 + 1000ms);
+    REQUIRE(down);
+    CHECK(down->reason == "connection refused");
+
+    backend.set_up(true);
+    CHECK(reports.wait_for(7, Health::up, 100ms * 2 + 1000ms));
+  }
+
+  TEST_CASE("instances sharing a check are probed once and all get the transition") {
+    SwitchableBackend backend;
+    Reports reports;
+    ProberPool pool({}, reports.sink());
+    CheckSpec check = http_check(backend.port(), 100ms);
+    pool.set_targets({target(1, check), target(2, check), target(3, check)});
+    pool.start();
+    REQUIRE(reports.wait_for(3, Health::up, 1000ms));
+    {
+      std::lock_guard lock(reports.mutex);
+      REQUIRE(reports.batches.size() == 1);  // one batch for the one result
+      CHECK(reports.batches[0].size() == 3);
+    }
+    int before = backend.requests();
+    std::this_thread::sleep_for(1000ms);
+    int during = backend.requests() - before;
+    CHECK(during >= 3);  // about 10 with a 100 ms interval (fewer on a loaded machine), not 30
+    CHECK(during <= 13);
+    CHECK(pool.stats().probes == 1);
+  }
+
+  TEST_CASE("a removed check stops being probed") {
+    SwitchableBackend backend;
+    Reports reports;
+    ProberPool pool({}, reports.sink());
+    pool.set_targets({target(1, http_check(backend.port(), 100ms))});
+    pool.start();
+    REQUIRE(reports.wait_for(1, Health::up, 1000ms));
+    pool.set_targets({});
+    std::this_thread::sleep_for(100ms);  // lets a check already in flight land
+    int after_removal = backend.requests();
+    std::this_thread::sleep_for(500ms);
+    CHECK(backend.requests() == after_removal);
+    CHECK(pool.stats().probes == 0);
+  }
+
+  TEST_CASE("max_in_flight caps concurrent checks and the rest wait their turn") {
+    testing::HttpBackend hanging(std::nullopt);
+    Reports reports;
+    ProberOptions options;
+    options.max_in_flight = 10;
+    ProberPool pool(options, reports.sink());
+    std::vector<ProbeTarget> targets;
+    for (int i = 0; i < 50; ++i) {
+      CheckSpec check = http_check(hanging.port(), 1000ms, "/" + std::to_string(i));
+      check.timeout = 150ms;
+      targets.push_back(target(i, check));
+    }
+    pool.set_targets(targets);
+    pool.start();
+    // 50 checks of 150 ms, 10 at a time: all started after ~600 ms.
+    for (int i = 0; i < 150 && pool.stats().checks_started < 50; ++i) std::this_thread::sleep_for(20ms);
+    auto stats = pool.stats();
+    CHECK(stats.checks_started >= 50);
+    CHECK(stats.max_in_flight_seen == 10);
+    CHECK(reports.wait_for(49, Health::down, 1000ms));
+    CHECK(stats.lateness_p99_ms() != 0);  // the queued ones started late
+  }
+
+  TEST_CASE("stop() returns promptly with checks in flight") {
+    testing::HttpBackend hanging(std::nullopt);
+    Reports reports;
+    ProberPool pool({}, reports.sink());
+    std::vector<ProbeTarget> targets;
+    for (int i = 0; i < 5; ++i) {
+      CheckSpec check = http_check(hanging.port(), 5000ms, "/" + std::to_string(i));
+      check.timeout = 2000ms;
+      targets.push_back(target(i, check));
+    }
+    pool.set_targets(targets);
+    pool.start();
+    for (int i = 0; i < 100 && pool.stats().in_flight < 5; ++i) std::this_thread::sleep_for(10ms);
+    REQUIRE(pool.stats().in_flight == 5);
+    auto begin = std::chrono::steady_clock::now();
+    pool.stop();
+    CHECK(std::chrono::steady_clock::now() - begin < 300ms);
+    std::lock_guard lock(reports.mutex);
+    CHECK(reports.batches.empty());
+  }
+
+  TEST_CASE("lateness quantiles from the histogram") {
+    rotor::probes::ProberStats stats;
+    CHECK(stats.lateness_p50_ms() == 0);
+    stats.lateness_histogram[0] = 98;
+    stats.lateness_histogram[3] = 2;
+    CHECK(stats.lateness_p50_ms() == 1);
+    CHECK(stats.lateness_p99_ms() == 10);
+    stats.lateness_histogram.back() = 1000;
+    CHECK(stats.lateness_p99_ms() == -1);
+  }
+}  // TEST_SUITE
