@@ -17,6 +17,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "server/app/health_monitor.h"
 #include "server/app/registry_setup.h"
 #include "server/app/zone_loader.h"
 #include "server/config/config.h"
@@ -174,6 +175,9 @@ int serve(const Flags& flags) {
   SignalLoop signals(config, composer);
   rotor::net::WorkerPool pool(network_options(config), publisher);
   pool.start();
+  // Probes run on their own threads and write health through the registry.
+  rotor::app::HealthMonitor health(*registry, {});
+  health.start();
 
   std::string line = "listening";
   for (const rotor::net::ListenEndpoint& endpoint : pool.bound()) line += " " + endpoint.text;
@@ -182,6 +186,7 @@ int serve(const Flags& flags) {
   spdlog::info("{} with {} threads", line, effective_threads(config.threads));
 
   signals.run();
+  health.stop();
   pool.stop();
   spdlog::info("stopped");
   return 0;

@@ -49,6 +49,10 @@ struct InstanceSpec {
   std::optional<double> lat;
   std::optional<double> lon;
   AdminState state = AdminState::enabled;
+  // Health-check keys overriding the array's check for this instance, as a
+  // JSON object text ("{\"port\":8081}"); empty: the array's check as is.
+  // Validated by probes::effective_check; the answerer never reads it.
+  std::string check;
 };
 
 // An instance as the registry knows it: spec plus identity and health.
@@ -67,6 +71,11 @@ struct ArraySettings {
   Policy policy = Policy::round_robin;
   uint16_t max_answers = 0;  // 0: every selected instance
   WhenAllDown when_all_down = WhenAllDown::all;
+  // The health check as a JSON object text (probes/check_spec.h has the
+  // keys); empty: instances are not probed. Kept as the operator wrote it,
+  // so that an instance's override is merged over what was given, not over
+  // filled-in defaults. The answerer never reads it.
+  std::string check;
 };
 
 }  // namespace rotor::arrays

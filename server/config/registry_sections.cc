@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "probes/check_spec.h"
 #include "server/config/json_fields.h"
 #include "server/config/registry_sections.h"
 #include "zones/zone.h"
@@ -83,6 +84,9 @@ ArrayInstance parse_instance(const json& object, const std::string& path) {
     } else if (key == "state") {
       instance.spec.state = enum_value(value, key_path, &arrays::admin_state_from_string,
                                        "enabled, draining, disabled");
+    } else if (key == "check") {
+      expect_object(value, key_path);  // validated against the array's check by parse_array
+      instance.spec.check = value.dump();
     } else if (key == "health") {
       instance.health =
           enum_value(value, key_path, &arrays::health_from_string, "unknown, up, down");
@@ -120,6 +124,9 @@ ArrayConfig parse_array(const json& object, const std::string& path) {
     } else if (key == "when_all_down") {
       array.settings.when_all_down =
           enum_value(value, key_path, &arrays::when_all_down_from_string, "all, none");
+    } else if (key == "check") {
+      expect_object(value, key_path);
+      array.settings.check = value.dump();
     } else if (key == "instances") {
       expect_array(value, key_path);
       if (value.size() > arrays::kMaxInstancesPerArray) {
@@ -141,6 +148,13 @@ ArrayConfig parse_array(const json& object, const std::string& path) {
     }
   }
   require(has_name, join_path(path, "name"), "every array needs a name");
+  probes::effective_check(array.settings.check, "", join_path(path, "check"));
+  for (size_t i = 0; i < array.instances.size(); ++i) {
+    const std::string& check = array.instances[i].spec.check;
+    if (check.empty()) continue;
+    probes::effective_check(array.settings.check, check,
+                            index_path(join_path(path, "instances"), i) + ".check");
+  }
   return array;
 }
 

@@ -8,7 +8,9 @@
 #include <set>
 #include <utility>
 
+#include "probes/check_spec.h"
 #include "server/arrays/array_state.h"
+#include "server/config/config.h"
 #include "server/dns/wire.h"
 #include "zones/zone.h"
 
@@ -83,6 +85,25 @@ void Registry::validate(const arrays::ArraySettings& settings) {
     throw ValidationError("max_answers: must be at most " +
                           std::to_string(arrays::kMaxInstancesPerArray));
   }
+  validate_check(settings.check, "", "check");
+}
+
+void Registry::validate_check(const std::string& array_check, const std::string& instance_check,
+                              const std::string& field) {
+  try {
+    probes::effective_check(array_check, instance_check, field);
+  } catch (const config::ConfigError& error) {
+    throw ValidationError(error.what());
+  }
+}
+
+void Registry::changed() const {
+  if (change_listener_) change_listener_();
+}
+
+void Registry::set_change_listener(std::function<void()> listener) {
+  std::lock_guard lock(mutex_);
+  change_listener_ = std::move(listener);
 }
 
 void Registry::validate(const InstanceSpec& spec) {
@@ -198,6 +219,17 @@ RegisteredArray Registry::upsert_array(std::string_view name,
   if (existing == arrays_.end() && !composer_.served_zone(normalized.wire)) {
     throw ValidationError("name: " + normalized.text + " is not in a zone rotor serves");
   }
+  if (existing != arrays_.end()) {
+    for (const Instance& instance : existing->second.instances) {
+      if (instance.spec.check.empty()) continue;
+      try {
+        validate_check(settings.check, instance.spec.check, "check");
+      } catch (const ValidationError& error) {
+        throw ValidationError(std::string(error.what()) + " (with the check override of instance " +
+                              std::to_string(instance.id) + ")");
+      }
+    }
+  }
   int64_t id = 0;
   write_in_zone(synthetic_zone_of(normalized.wire),
                 [&] { id = store_->upsert_array(normalized.text, settings, now_ms()); });
@@ -209,10 +241,12 @@ RegisteredArray Registry::upsert_array(std::string_view name,
                        .slot = take_slot()};
     const auto [inserted, _] = arrays_.emplace(normalized.text, std::move(created));
     publish(inserted->second);
+    changed();
     return view(inserted->second);
   }
   existing->second.settings = settings;
   publish(existing->second);
+  changed();
   return view(existing->second);
 }
 
@@ -227,6 +261,7 @@ void Registry::delete_array(std::string_view name) {
   composer_.remove_array(array.wire_name);
   const std::string erased = array.name;  // `array` dies with its map entry
   arrays_.erase(erased);
+  changed();
 }
 
 Instance Registry::add_instance(std::string_view array_name, const InstanceSpec& spec) {
@@ -234,6 +269,7 @@ Instance Registry::add_instance(std::string_view array_name, const InstanceSpec&
   std::lock_guard lock(mutex_);
   SnapshotComposer::Batch batch(composer_);
   ArrayModel& array = model(array_name);
+  validate_check(array.settings.check, spec.check, "check");
   if (array.instances.size() >= arrays::kMaxInstancesPerArray) {
     throw ValidationError("instances: " + array.name + " already has the maximum of " +
                           std::to_string(arrays::kMaxInstancesPerArray));
@@ -244,6 +280,7 @@ Instance Registry::add_instance(std::string_view array_name, const InstanceSpec&
   array.instances.push_back(added);  // ids only grow, so the order by id holds
   owner_of_[added.id] = array.name;
   publish(array);
+  changed();
   return added;
 }
 
@@ -269,11 +306,13 @@ Instance Registry::update_instance(std::string_view array_name, int64_t id,
   SnapshotComposer::Batch batch(composer_);
   ArrayModel& array = model(array_name);
   const auto found = find_instance(array, id);
+  validate_check(array.settings.check, spec.check, "check");
   Instance updated;
   write_in_zone(synthetic_zone_of(array.wire_name),
                 [&] { updated = store_->update_instance(array.name, id, spec, now_ms()); });
   *found = updated;
   publish(array);
+  changed();
   return updated;
 }
 
@@ -287,6 +326,7 @@ void Registry::remove_instance(std::string_view array_name, int64_t id) {
   array.instances.erase(found);
   owner_of_.erase(id);
   publish(array);
+  changed();
 }
 
 std::vector<Instance> Registry::replace_instances(std::string_view array_name,
@@ -304,6 +344,10 @@ std::vector<Instance> Registry::replace_instances(std::string_view array_name,
   std::lock_guard lock(mutex_);
   SnapshotComposer::Batch batch(composer_);
   ArrayModel& array = model(array_name);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    validate_check(array.settings.check, specs[i].check,
+                   "instances[" + std::to_string(i) + "].check");
+  }
   std::vector<Instance> instances;
   write_in_zone(synthetic_zone_of(array.wire_name),
                 [&] { instances = store_->replace_instances(array.name, specs, now_ms()); });
@@ -311,6 +355,7 @@ std::vector<Instance> Registry::replace_instances(std::string_view array_name,
   for (const Instance& instance : instances) owner_of_[instance.id] = array.name;
   array.instances = instances;
   publish(array);
+  changed();
   return instances;
 }
 
@@ -372,6 +417,7 @@ void Registry::apply_config_arrays(const std::vector<ConfigArray>& config_arrays
       std::set<std::string> listed;
       for (const InstanceSpec& spec : config.instances) {
         validate(spec);
+        validate_check(config.settings.check, spec.check, "instance " + spec.address.to_string() + " check");
         if (!listed.insert(spec.address.to_string()).second) {
           throw ValidationError("address " + spec.address.to_string() + " is listed twice");
         }
@@ -445,6 +491,7 @@ void Registry::apply_config_arrays(const std::vector<ConfigArray>& config_arrays
     if (spec != synthetic_.end())
       composer_.put_synthetic_zone(build_synthetic_zone(spec->second, serial));
   }
+  changed();
 }
 
 void Registry::set_synthetic_zones(const std::vector<SyntheticZoneSpec>& specs) {

@@ -17,6 +17,7 @@
 // new region table.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -109,6 +110,12 @@ class Registry {
   // Replaces the geo context and rebuilds every array against its regions.
   void set_geo(geo::GeoContext geo);
 
+  // Called after every committed change to the arrays or their instances
+  // (not after health changes): the prober follows the registry through it.
+  // It runs with the registry's lock held, so it must be quick and must not
+  // call back into the registry: note the change and read arrays() later.
+  void set_change_listener(std::function<void()> listener);
+
  private:
   struct ArrayModel {
     int64_t id = 0;
@@ -128,6 +135,11 @@ class Registry {
   static Name normalize(std::string_view name);
   static void validate(const arrays::ArraySettings& settings);
   static void validate(const arrays::InstanceSpec& spec);
+  // The instance's check merged over the array's, as the prober will run it;
+  // ValidationError names `field` and the key.
+  static void validate_check(const std::string& array_check, const std::string& instance_check,
+                             const std::string& field);
+  void changed() const;
   ArrayModel& model(std::string_view name);                                  // NotFoundError
   std::optional<std::string> synthetic_zone_of(std::string_view wire_name);  // presentation origin
   // Runs `write` and bumps the serial of `zone` (when synthetic) in one
@@ -150,6 +162,7 @@ class Registry {
   uint32_t next_slot_ = 0;
   geo::GeoContext geo_;
   std::map<std::string, SyntheticZoneSpec> synthetic_;  // by presentation origin
+  std::function<void()> change_listener_;
 };
 
 }  // namespace rotor::registry

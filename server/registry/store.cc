@@ -62,6 +62,12 @@ CREATE TABLE zone_serials(
   zone TEXT PRIMARY KEY,
   serial INTEGER NOT NULL);
 )sql",
+    // 2: health checks. An array's check_json is '' when it has none (version
+    // 1 wrote '{}' for "not set"); an instance may override keys of it.
+    R"sql(
+UPDATE arrays SET check_json = '' WHERE check_json = '{}';
+ALTER TABLE instances ADD COLUMN check_json TEXT NOT NULL DEFAULT '';
+)sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion);
 
@@ -87,7 +93,8 @@ arrays::ArraySettings read_settings(SQLite::Statement& row, int first) {
 }
 
 constexpr const char* kInstanceColumns =
-    "id, address, weight, region, lat, lon, state, health, health_changed_ms, health_reason";
+    "id, address, weight, region, lat, lon, state, health, health_changed_ms, health_reason, "
+    "check_json";
 
 Instance read_instance(SQLite::Statement& row) {
   Instance instance;
@@ -104,6 +111,7 @@ Instance read_instance(SQLite::Statement& row) {
       parse_column<arrays::Health>(row.getColumn(7), arrays::health_from_string, "health");
   instance.health_changed_ms = row.getColumn(8).getInt64();
   instance.health_reason = row.getColumn(9).getString();
+  instance.spec.check = row.getColumn(10).getString();
   return instance;
 }
 
@@ -262,11 +270,11 @@ int64_t Store::upsert_array(std::string_view name, const arrays::ArraySettings& 
     SQLite::Statement upsert(
         *db_,
         "INSERT INTO arrays(name, ttl, degraded_ttl, policy, max_answers, "
-        "when_all_down, created_ms, updated_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?) "
+        "when_all_down, check_json, created_ms, updated_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(name) DO UPDATE SET ttl = excluded.ttl, "
         "degraded_ttl = excluded.degraded_ttl, policy = excluded.policy, "
         "max_answers = excluded.max_answers, "
-        "when_all_down = excluded.when_all_down, "
+        "when_all_down = excluded.when_all_down, check_json = excluded.check_json, "
         "updated_ms = excluded.updated_ms");
     upsert.bind(1, text(name));
     upsert.bind(2, static_cast<int64_t>(settings.ttl));
@@ -274,8 +282,9 @@ int64_t Store::upsert_array(std::string_view name, const arrays::ArraySettings& 
     upsert.bind(4, text(arrays::to_string(settings.policy)));
     upsert.bind(5, static_cast<int>(settings.max_answers));
     upsert.bind(6, text(arrays::to_string(settings.when_all_down)));
-    upsert.bind(7, now_ms);
+    upsert.bind(7, settings.check);
     upsert.bind(8, now_ms);
+    upsert.bind(9, now_ms);
     upsert.exec();
     const int64_t id = array_id(name);
     transaction.commit();
@@ -336,6 +345,7 @@ void bind_spec(SQLite::Statement& statement, const InstanceSpec& spec) {
   bind_optional(statement, 4, spec.lat);
   bind_optional(statement, 5, spec.lon);
   statement.bind(6, text(arrays::to_string(spec.state)));
+  statement.bind(7, spec.check);
 }
 
 }  // namespace
@@ -350,9 +360,9 @@ Instance Store::add_instance(std::string_view array, const InstanceSpec& spec, i
     }
     SQLite::Statement insert(*db_,
                              "INSERT INTO instances(address, weight, region, lat, lon, state, "
-                             "array_id) VALUES(?, ?, ?, ?, ?, ?, ?)");
+                             "check_json, array_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
     bind_spec(insert, spec);
-    insert.bind(7, owner);
+    insert.bind(8, owner);
     insert.exec();
     Instance instance{.id = db_->getLastInsertRowid(), .spec = spec};
     append_event({.time_ms = now_ms,
@@ -383,9 +393,9 @@ Instance Store::update_instance(std::string_view array, int64_t id, const Instan
     }
     SQLite::Statement update(*db_,
                              "UPDATE instances SET address = ?, weight = ?, region = ?, lat = ?, "
-                             "lon = ?, state = ? WHERE id = ?");
+                             "lon = ?, state = ?, check_json = ? WHERE id = ?");
     bind_spec(update, spec);
-    update.bind(7, id);
+    update.bind(8, id);
     update.exec();
     if (moved) {
       // A new address is a new endpoint: what we knew about the old one does not carry over.
@@ -546,16 +556,16 @@ std::vector<StoredArray> Store::load_all() const {
       StoredArray& array = arrays.emplace_back();
       array.id = query.getColumn(0).getInt64();
       array.name = query.getColumn(1).getString();
-      array.check_json = query.getColumn(2).getString();
       array.created_ms = query.getColumn(3).getInt64();
       array.updated_ms = query.getColumn(4).getInt64();
       array.settings = read_settings(query, 5);
+      array.settings.check = query.getColumn(2).getString();
       by_id.emplace(array.id, arrays.size() - 1);
     }
     SQLite::Statement instances(
         *db_, std::string("SELECT ") + kInstanceColumns + ", array_id FROM instances ORDER BY id");
     while (instances.executeStep()) {
-      const auto owner = by_id.find(instances.getColumn(10).getInt64());
+      const auto owner = by_id.find(instances.getColumn(11).getInt64());
       if (owner != by_id.end()) arrays[owner->second].instances.push_back(read_instance(instances));
     }
     return arrays;

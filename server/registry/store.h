@@ -43,7 +43,6 @@ struct StoredArray {
   int64_t id = 0;
   std::string name;  // presentation form, lower case, trailing dot
   arrays::ArraySettings settings;
-  std::string check_json = "{}";
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
   std::vector<arrays::Instance> instances;  // by id
@@ -77,7 +76,7 @@ struct StoreOptions {
 class Store {
  public:
   // The schema version this build writes; open() migrates older files to it.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens or creates the database at `path` and migrates it. Throws StoreError
   // naming the file for a file that is not a database ("PATH: file is not a

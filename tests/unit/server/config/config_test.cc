@@ -7,6 +7,8 @@
 #include <string>
 #include <unistd.h>
 
+#include "probes/check_spec.h"
+
 using rotor::config::Config;
 using rotor::config::ConfigError;
 using rotor::config::parse_config;
@@ -181,6 +183,26 @@ TEST_CASE("server/config: bad documents name the key and the reason") {
        "arrays[0].instances[0].health: expected one of unknown, up, down; got \"ok\""},
       {R"({"arrays": [{"name": "a.lb.test"}, {"name": "A.lb.test."}]})",
        "arrays[1].name: duplicate of arrays[0]"},
+      // Health checks: the array's, and an instance's keys merged over it.
+      {R"({"arrays": [{"name": "web.lb.test", "check": "http"}]})",
+       "arrays[0].check: expected an object, got a string"},
+      {R"({"arrays": [{"name": "web.lb.test", "check": {"type": "icmp"}}]})",
+       "arrays[0].check.type: expected \"http\", \"https\" or \"tcp\", got \"icmp\""},
+      {R"({"arrays": [{"name": "web.lb.test", "check": {"interval": 5}}]})",
+       "arrays[0].check.interval: expected a duration with a unit, like \"5s\""},
+      {R"({"arrays": [{"name": "web.lb.test", "check": {"interval": "1s", "timeout": "1s"}}]})",
+       "arrays[0].check.timeout: must be shorter than the interval (1s), got 1s"},
+      {R"({"arrays": [{"name": "web.lb.test", "check": {"type": "tcp"}}]})",
+       "arrays[0].check.port: required for tcp checks"},
+      {R"({"arrays": [{"name": "web.lb.test", "check": {"prot": 80}}]})",
+       "arrays[0].check.prot: unknown key"},
+      {R"({"arrays": [{"name": "web.lb.test", "check": {"interval": "10s", "timeout": "4s"},
+                       "instances": [{"address": "192.0.2.1", "check": {"interval": "3s"}}]}]})",
+       "arrays[0].instances[0].check.timeout: must be shorter than the interval (3s), got 4s"},
+      {R"({"arrays": [{"name": "web.lb.test", "instances": [{"address": "192.0.2.1", "check": {"rise": 0}}]}]})",
+       "arrays[0].instances[0].check.rise: expected 1 to 100, got 0"},
+      {R"({"arrays": [{"name": "web.lb.test", "instances": [{"address": "192.0.2.1", "check": []}]}]})",
+       "arrays[0].instances[0].check: expected an object, got an array"},
       // Regions and networks.
       {R"({"regions": [{"lat": 1, "lon": 2}]})", "regions[0].name: missing; every region needs a name"},
       {R"({"regions": [{"name": "eu", "prefer": [1]}]})",
@@ -333,8 +355,10 @@ TEST_CASE("server/config: declared zones - regions - networks and arrays") {
     "networks": [{"cidr": "10.1.0.0/16", "region": "eu"}],
     "arrays": [{"name": "web.lb.example.test", "ttl": 20, "degraded_ttl": 5, "policy": "geo",
                 "max_answers": 2, "when_all_down": "none",
+                "check": {"type": "http", "port": 8080, "path": "/healthz", "interval": "1s"},
                 "instances": [{"address": "192.0.2.1", "weight": 300, "region": "eu",
-                               "lat": 50.0, "lon": 8.0, "state": "draining", "health": "down"},
+                               "lat": 50.0, "lon": 8.0, "state": "draining", "health": "down",
+                               "check": {"port": 8081}},
                               {"address": "2001:db8::1"}]}]
   })", "rotor.json");
   CHECK(config.db == "/var/lib/rotor/rotor.db");
@@ -361,4 +385,17 @@ TEST_CASE("server/config: declared zones - regions - networks and arrays") {
   CHECK(array.instances[1].spec.weight == 100);
   CHECK_FALSE(array.instances[1].health.has_value());
   CHECK(array.instances[1].spec.address.family == 6);
+  // Checks are kept as given; the prober merges them.
+  const auto check = rotor::probes::effective_check(array.settings.check, "", "check");
+  REQUIRE(check);
+  CHECK(check->port == 8080);
+  CHECK(check->path == "/healthz");
+  CHECK(check->interval == std::chrono::seconds(1));
+  CHECK(check->timeout == std::chrono::milliseconds(500));
+  const auto instance_check = rotor::probes::effective_check(
+      array.settings.check, array.instances[0].spec.check, "check");
+  REQUIRE(instance_check);
+  CHECK(instance_check->port == 8081);
+  CHECK(instance_check->path == "/healthz");
+  CHECK(array.instances[1].spec.check.empty());
 }

@@ -355,6 +355,82 @@ TEST_SUITE("registry/registry") {
     CHECK(rig.registry->events(0, 10000).size() >= 2000);
   }
 
+  TEST_CASE("health checks are validated as the prober will merge them") {
+    ScratchDir dir;
+    Rig rig(dir.file("rotor.db"));
+    arrays::ArraySettings checked;
+    checked.check = R"({"type":"http","port":8080,"interval":"10s"})";
+    rig.registry->upsert_array(kWeb, checked);
+    auto overridden = instance("192.0.2.1");
+    overridden.check = R"({"timeout":"5s"})";
+    const auto kept = rig.registry->add_instance(kWeb, overridden);
+
+    arrays::ArraySettings bad_check;
+    bad_check.check = R"({"interval":"50ms"})";
+    arrays::ArraySettings shorter;  // valid alone, but not with the instance's 5s timeout
+    shorter.check = R"({"interval":"2s"})";
+    auto bad_override = instance("192.0.2.2");
+    bad_override.check = R"({"port":0})";
+    auto long_timeout = instance("192.0.2.3");
+    long_timeout.check = R"({"timeout":"10s"})";
+
+    struct Case {
+      const char* name;
+      std::function<void()> call;
+      const char* error;
+    };
+    const Case cases[] = {
+        {"array check", [&] { rig.registry->upsert_array(kWeb, bad_check); },
+         "check.interval: must be at least 100ms, got 50ms"},
+        {"array check against an override", [&] { rig.registry->upsert_array(kWeb, shorter); },
+         "check.timeout: must be shorter than the interval (2s), got 5s (with the check override "
+         "of instance 1)"},
+        {"instance override", [&] { rig.registry->add_instance(kWeb, bad_override); },
+         "check.port: expected 1 to 65535, got 0"},
+        {"merged override", [&] { rig.registry->update_instance(kWeb, kept.id, long_timeout); },
+         "check.timeout: must be shorter than the interval (10s), got 10s"},
+        {"replace", [&] { rig.registry->replace_instances(kWeb, {overridden, long_timeout}); },
+         "instances[1].check.timeout: must be shorter than the interval (10s), got 10s"},
+    };
+    for (const Case& c : cases) {
+      CAPTURE(c.name);
+      CHECK_THROWS_WITH_AS(c.call(), c.error, ValidationError);
+    }
+    const auto web = rig.registry->find(kWeb);
+    REQUIRE(web);
+    CHECK(web->settings.check == checked.check);
+    REQUIRE(web->instances.size() == 1);
+    CHECK(web->instances[0].spec.check == overridden.check);
+  }
+
+  TEST_CASE("the change listener hears every change but health") {
+    ScratchDir dir;
+    Rig rig(dir.file("rotor.db"));
+    int heard = 0;
+    rig.registry->set_change_listener([&] { ++heard; });
+    rig.registry->upsert_array(kWeb, {});
+    CHECK(heard == 1);
+    const auto a = rig.registry->add_instance(kWeb, instance("192.0.2.1"));
+    CHECK(heard == 2);
+    rig.registry->update_instance(kWeb, a.id, instance("192.0.2.1", 5));
+    CHECK(heard == 3);
+    rig.registry->replace_instances(kWeb, {instance("192.0.2.1"), instance("192.0.2.2")});
+    CHECK(heard == 4);
+    rig.registry->set_health(a.id, Health::down, "probe");
+    CHECK(heard == 4);
+    CHECK_THROWS(rig.registry->add_instance(kWeb, instance("192.0.2.1", 0)));
+    CHECK(heard == 4);  // nothing changed
+    rig.registry->remove_instance(kWeb, a.id);
+    CHECK(heard == 5);
+    rig.registry->apply_config_arrays({{"api.lb.example.com.", {}, {instance("192.0.2.9")}}});
+    CHECK(heard == 6);
+    rig.registry->delete_array(kWeb);
+    CHECK(heard == 7);
+    rig.registry->set_change_listener(nullptr);
+    rig.registry->upsert_array(kWeb, {});
+    CHECK(heard == 7);
+  }
+
 }  // TEST_SUITE
 
 }  // namespace

@@ -24,6 +24,7 @@ arrays::ArraySettings geo_settings() {
   settings.policy = arrays::Policy::geo;
   settings.max_answers = 2;
   settings.when_all_down = arrays::WhenAllDown::none;
+  settings.check = R"({"path":"/healthz"})";
   return settings;
 }
 
@@ -31,11 +32,12 @@ bool same_instance(const arrays::Instance& a, const arrays::Instance& b) {
   return a.id == b.id && a.spec.address == b.spec.address && a.spec.weight == b.spec.weight &&
          a.spec.region == b.spec.region && a.spec.lat == b.spec.lat && a.spec.lon == b.spec.lon &&
          a.spec.state == b.spec.state && a.health == b.health &&
-         a.health_changed_ms == b.health_changed_ms && a.health_reason == b.health_reason;
+         a.health_changed_ms == b.health_changed_ms && a.health_reason == b.health_reason &&
+         a.spec.check == b.spec.check;
 }
 
 bool same_array(const StoredArray& a, const StoredArray& b) {
-  if (a.id != b.id || a.name != b.name || a.check_json != b.check_json ||
+  if (a.id != b.id || a.name != b.name || a.settings.check != b.settings.check ||
       a.created_ms != b.created_ms || a.updated_ms != b.updated_ms ||
       a.settings.ttl != b.settings.ttl || a.settings.degraded_ttl != b.settings.degraded_ttl ||
       a.settings.policy != b.settings.policy || a.settings.max_answers != b.settings.max_answers ||
@@ -71,6 +73,30 @@ TEST_SUITE("registry/store") {
     CHECK(again.schema_version() == Store::kSchemaVersion);
   }
 
+  TEST_CASE("a version 1 database gains check overrides and keeps its data") {
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    {
+      Store store(path);
+      store.upsert_array("web.lb.example.com.", {}, 1);
+      store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
+    }
+    {  // what version 1 left: no instance checks, '{}' for "no array check"
+      SQLite::Database db(path, SQLite::OPEN_READWRITE);
+      db.exec("ALTER TABLE instances DROP COLUMN check_json");
+      db.exec("UPDATE arrays SET check_json = '{}'");
+      db.exec("PRAGMA user_version = 1");
+    }
+    Store store(path);
+    CHECK(store.schema_version() == 2);
+    const auto arrays = store.load_all();
+    REQUIRE(arrays.size() == 1);
+    CHECK(arrays[0].settings.check.empty());
+    REQUIRE(arrays[0].instances.size() == 1);
+    CHECK(arrays[0].instances[0].spec.address.to_string() == "192.0.2.1");
+    CHECK(arrays[0].instances[0].spec.check.empty());
+  }
+
   TEST_CASE("files that are not rotor databases are refused with the file's name") {
     ScratchDir dir;
     const std::string path = dir.file("rotor.db");
@@ -98,7 +124,7 @@ TEST_SUITE("registry/store") {
            SQLite::Database db(p, SQLite::OPEN_READWRITE);
            db.exec("PRAGMA user_version = 99");
          },
-         ": schema version 99 is newer than this rotor understands (1); upgrade rotor"},
+         ": schema version 99 is newer than this rotor understands (2); upgrade rotor"},
     };
     for (const Case& c : cases) {
       CAPTURE(c.name);
@@ -121,6 +147,7 @@ TEST_SUITE("registry/store") {
       auto located = instance("192.0.2.1", 10, "eu-west");
       located.lat = 53.3;
       located.lon = -6.2;
+      located.check = R"({"port":8081})";
       store.add_instance("web.lb.example.com.", located, 1002);
       auto draining = instance("2001:db8::1", 1000, "us-east");
       draining.state = AdminState::draining;
@@ -138,7 +165,10 @@ TEST_SUITE("registry/store") {
     for (size_t i = 0; i < after.size(); ++i) CHECK(same_array(before[i], after[i]));
     const auto& web = after[1];
     CHECK(web.settings.policy == arrays::Policy::geo);
-    CHECK(web.check_json == "{}");
+    CHECK(web.settings.check == R"({"path":"/healthz"})");
+    CHECK(after[0].settings.check.empty());
+    CHECK(web.instances[0].spec.check == R"({"port":8081})");
+    CHECK(web.instances[1].spec.check.empty());
     REQUIRE(web.instances.size() == 2);
     CHECK(web.instances[0].spec.lat == 53.3);
     CHECK_FALSE(web.instances[1].spec.lat.has_value());

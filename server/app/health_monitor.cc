@@ -1,0 +1,123 @@
+#include "server/app/health_monitor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "probes/check_spec.h"
+#include "server/config/config.h"
+
+namespace rotor::app {
+
+std::vector<probes::ProbeTarget> probe_targets(const std::vector<registry::RegisteredArray>& arrays) {
+  std::vector<probes::ProbeTarget> targets;
+  for (const registry::RegisteredArray& array : arrays) {
+    for (const arrays::Instance& instance : array.instances) {
+      if (instance.spec.state == arrays::AdminState::disabled) continue;
+      std::optional<probes::CheckSpec> check;
+      try {
+        check = probes::effective_check(array.settings.check, instance.spec.check, "check");
+      } catch (const config::ConfigError& error) {
+        spdlog::warn("{} instance {}: not probed: {}", array.name, instance.id, error.what());
+        continue;
+      }
+      if (!check) continue;
+      targets.push_back({instance.id, instance.spec.address, std::move(*check), instance.health});
+    }
+  }
+  return targets;
+}
+
+HealthMonitor::HealthMonitor(registry::Registry& registry, probes::ProberOptions options)
+    : registry_(registry),
+      pool_(std::move(options), [this](std::vector<probes::ProbeReport> batch) {
+        std::lock_guard lock(mutex_);
+        for (probes::ProbeReport& report : batch) reports_.push_back(std::move(report));
+        wake_.notify_one();
+      }) {}
+
+HealthMonitor::~HealthMonitor() { stop(); }
+
+void HealthMonitor::start() {
+  registry_.set_change_listener([this] {
+    std::lock_guard lock(mutex_);
+    targets_stale_ = true;
+    wake_.notify_one();
+  });
+  pool_.start();
+  thread_ = std::thread([this] { run(); });
+}
+
+void HealthMonitor::stop() {
+  registry_.set_change_listener(nullptr);
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    wake_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+  pool_.stop();
+}
+
+void HealthMonitor::run() {
+  using namespace std::chrono_literals;
+  std::map<int64_t, probes::ProbeReport> pending;  // by instance: the newest wins
+  bool store_failing = false;
+  std::unique_lock lock(mutex_);
+  while (true) {
+    const auto ready = [&] { return stopping_ || targets_stale_ || !reports_.empty(); };
+    if (store_failing) {
+      wake_.wait_for(lock, 1s, ready);
+    } else {
+      wake_.wait(lock, ready);
+    }
+    if (stopping_) return;
+    const bool refresh = std::exchange(targets_stale_, false);
+    std::vector<probes::ProbeReport> reports = std::exchange(reports_, {});
+    lock.unlock();
+
+    if (refresh) refresh_targets();
+    for (probes::ProbeReport& report : reports) pending[report.instance_id] = std::move(report);
+    if (!pending.empty()) store_failing = !write(pending);
+
+    lock.lock();
+  }
+}
+
+void HealthMonitor::refresh_targets() {
+  const std::vector<registry::RegisteredArray> arrays = registry_.arrays();
+  labels_.clear();
+  for (const registry::RegisteredArray& array : arrays) {
+    for (const arrays::Instance& instance : array.instances) {
+      labels_[instance.id] = array.name + " " + instance.spec.address.to_string();
+    }
+  }
+  pool_.set_targets(probe_targets(arrays));
+}
+
+bool HealthMonitor::write(std::map<int64_t, probes::ProbeReport>& pending) {
+  std::vector<registry::HealthUpdate> updates;
+  updates.reserve(pending.size());
+  for (const auto& [id, report] : pending) updates.push_back({id, report.health, report.reason});
+  try {
+    const size_t changed = registry_.set_health_many(updates);
+    for (const auto& [id, report] : pending) {
+      const auto label = labels_.find(id);
+      spdlog::info("health: {} (instance {}) is {}: {}",
+                   label != labels_.end() ? label->second : "?", id,
+                   arrays::to_string(report.health), report.reason);
+    }
+    spdlog::debug("health: {} reported, {} changed", updates.size(), changed);
+    pending.clear();
+    return true;
+  } catch (const registry::StoreError& error) {
+    spdlog::error("health: cannot record {} transitions, retrying in 1s: {}", updates.size(),
+                  error.what());
+    return false;
+  }
+}
+
+}  // namespace rotor::app

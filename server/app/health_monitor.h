@@ -1,0 +1,67 @@
+#pragma once
+// Connects the prober pool and the registry, both ways: the registry's arrays
+// become probe targets (every enabled or draining instance of an array or
+// instance with a check; a disabled one is not probed), and the pool's health
+// transitions become registry writes (instance health, an event row, a new
+// snapshot).
+//
+// It runs on a thread of its own, between the two: a slow SQLite write never
+// stalls probe scheduling, and a burst of registry changes rebuilds the target
+// set once per wake, not once per change. A transition the store refuses
+// (disk full, read-only file) is kept, newest per instance, and retried every
+// second; the prober does not report it again.
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "probes/prober_pool.h"
+#include "server/registry/registry.h"
+
+namespace rotor::app {
+
+// What the pool should probe for these arrays. An instance whose merged check
+// is invalid (possible only in a database edited by hand) is left out and
+// logged.
+std::vector<probes::ProbeTarget> probe_targets(const std::vector<registry::RegisteredArray>& arrays);
+
+// Contract: start() once, stop() at most once (the destructor stops). The
+// registry must outlive the monitor.
+class HealthMonitor {
+ public:
+  HealthMonitor(registry::Registry& registry, probes::ProberOptions options);
+  ~HealthMonitor();
+  HealthMonitor(const HealthMonitor&) = delete;
+  HealthMonitor& operator=(const HealthMonitor&) = delete;
+
+  void start();
+  void stop();
+
+  probes::ProberStats prober_stats() const { return pool_.stats(); }
+
+ private:
+  void run();
+  void refresh_targets();
+  // Writes the pending transitions; false when the store refused them.
+  bool write(std::map<int64_t, probes::ProbeReport>& pending);
+
+  registry::Registry& registry_;
+  probes::ProberPool pool_;
+  std::thread thread_;
+  // "web.lb.example.com. 192.0.2.1" by instance id, for the log; touched only
+  // on the monitor's thread.
+  std::unordered_map<int64_t, std::string> labels_;
+
+  std::mutex mutex_;  // guards the fields below
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool targets_stale_ = true;
+  std::vector<probes::ProbeReport> reports_;
+};
+
+}  // namespace rotor::app

@@ -1,0 +1,168 @@
+#include "server/app/health_monitor.h"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/registry/snapshot_composer.h"
+#include "server/snapshot/publisher.h"
+#include "tests/support/backends.h"
+#include "tests/unit/server/registry/registry_test_support.h"
+
+namespace rotor::app {
+namespace {
+
+using namespace std::chrono_literals;
+using arrays::AdminState;
+using arrays::Health;
+using registry::test::instance;
+using registry::test::ScratchDir;
+
+constexpr const char* kWeb = "web.lb.example.com.";
+
+struct Rig {
+  explicit Rig(const std::string& db)
+      : publisher(std::make_shared<const Snapshot>()),
+        composer(publisher, {}),
+        registry(registry::Registry::open(db, composer)) {
+    registry->set_synthetic_zones(
+        {{"lb.example.com.", {{"ns1.lb.example.com.", {"192.0.2.53"}}}}});
+  }
+
+  // The instance's health and reason as the registry has them.
+  std::pair<Health, std::string> health_of(int64_t id) const {
+    for (const auto& array : registry->arrays()) {
+      for (const auto& known : array.instances) {
+        if (known.id == id) return {known.health, known.health_reason};
+      }
+    }
+    return {Health::unknown, "absent"};
+  }
+
+  SnapshotPublisher publisher;
+  registry::SnapshotComposer composer;
+  std::unique_ptr<registry::Registry> registry;
+};
+
+// Polls `done` every 10 ms for at most `limit`.
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return done();
+}
+
+registry::RegisteredArray array_with(std::string check, std::vector<arrays::Instance> instances) {
+  registry::RegisteredArray array;
+  array.name = kWeb;
+  array.settings.check = std::move(check);
+  array.instances = std::move(instances);
+  return array;
+}
+
+arrays::Instance registered(int64_t id, const char* address, AdminState state = AdminState::enabled,
+                            std::string check = "", Health health = Health::unknown) {
+  arrays::Instance known;
+  known.id = id;
+  known.spec = instance(address);
+  known.spec.state = state;
+  known.spec.check = std::move(check);
+  known.health = health;
+  return known;
+}
+
+TEST_CASE("app/probe targets are every enabled or draining instance with a check") {
+  const std::string check = R"({"type":"tcp","port":5432,"interval":"1s"})";
+  const auto targets = probe_targets({
+      array_with("", {registered(1, "192.0.2.1")}),  // no check: not probed
+      array_with("", {registered(2, "192.0.2.2", AdminState::enabled, R"({"port":81})")}),
+      array_with(check, {registered(3, "192.0.2.3", AdminState::enabled, "", Health::up),
+                         registered(4, "192.0.2.4", AdminState::draining),
+                         registered(5, "192.0.2.5", AdminState::disabled),
+                         registered(6, "192.0.2.6", AdminState::enabled, R"({"port":6543})"),
+                         // Invalid once merged (a hand-edited database): left out.
+                         registered(7, "192.0.2.7", AdminState::enabled, R"({"timeout":"5s"})")}),
+  });
+  REQUIRE(targets.size() == 4);
+  CHECK(targets[0].instance_id == 2);
+  CHECK(targets[0].check.type == probes::CheckSpec::Type::http);
+  CHECK(targets[0].check.port == 81);
+  CHECK(targets[1].instance_id == 3);
+  CHECK(targets[1].health == Health::up);  // seeds the state machine after a restart
+  CHECK(targets[1].address.to_string() == "192.0.2.3");
+  CHECK(targets[1].check.port == 5432);
+  CHECK(targets[2].instance_id == 4);
+  CHECK(targets[3].instance_id == 6);
+  CHECK(targets[3].check.port == 6543);
+  CHECK(targets[3].check.type == probes::CheckSpec::Type::tcp);
+}
+
+TEST_CASE("app/health monitor probes the registry's instances and records their transitions") {
+  ScratchDir dir;
+  const std::string db = dir.file("rotor.db");
+  Rig rig(db);
+  probes::testing::HttpBackend good(probes::testing::HttpBackend::Reply{200, "ok", ""});
+  probes::testing::HttpBackend failing(probes::testing::HttpBackend::Reply{503, "", ""}, "127.0.0.2");
+
+  arrays::ArraySettings settings;
+  settings.check = R"({"type":"http","interval":"100ms","rise":2,"fall":2})";
+  rig.registry->upsert_array(kWeb, settings);
+  auto up_spec = instance("127.0.0.1");
+  up_spec.check = R"({"port":)" + std::to_string(good.port()) + "}";
+  auto down_spec = instance("127.0.0.2");
+  down_spec.check = R"({"port":)" + std::to_string(failing.port()) + "}";
+  const auto up = rig.registry->add_instance(kWeb, up_spec);
+
+  HealthMonitor monitor(*rig.registry, {});
+  monitor.start();
+  CHECK(eventually([&] { return rig.health_of(up.id).first == Health::up; }, 5s));
+  CHECK(rig.health_of(up.id).second == "first check passed");
+
+  SUBCASE("an instance added later is probed at once") {
+    const auto down = rig.registry->add_instance(kWeb, down_spec);
+    CHECK(eventually([&] { return rig.health_of(down.id).first == Health::down; }, 5s));
+    CHECK(rig.health_of(down.id).second == "HTTP 503");
+    // Each transition is an event with the reason.
+    bool recorded = false;
+    for (const auto& event : rig.registry->events(0, 100)) {
+      recorded = recorded || (event.instance_id == down.id && event.kind == "health" &&
+                              event.new_value == "down" && event.reason == "HTTP 503");
+    }
+    CHECK(recorded);
+  }
+
+  SUBCASE("a disabled instance stops being probed") {
+    auto disabled = up_spec;
+    disabled.state = AdminState::disabled;
+    rig.registry->update_instance(kWeb, up.id, disabled);
+    std::this_thread::sleep_for(300ms);  // a check already running may finish
+    const int seen = good.requests();
+    std::this_thread::sleep_for(500ms);  // five intervals
+    CHECK(good.requests() == seen);
+  }
+
+  SUBCASE("a transition the store refuses is written once the store is back") {
+    registry::test::make_writes_fail(db, "UPDATE ON instances");
+    const auto down = rig.registry->add_instance(kWeb, [&] {
+      auto spec = instance("127.0.0.3");  // nothing listens there
+      spec.check = R"({"port":)" + std::to_string(failing.port()) + "}";
+      return spec;
+    }());
+    std::this_thread::sleep_for(500ms);  // probed, refused by the store
+    CHECK(rig.health_of(down.id).first == Health::unknown);
+    registry::test::let_writes_succeed(db);
+    CHECK(eventually([&] { return rig.health_of(down.id).first == Health::down; }, 5s));
+    CHECK(rig.health_of(down.id).second == "connection refused");
+  }
+  monitor.stop();
+}
+
+}  // namespace
+}  // namespace rotor::app
