@@ -84,6 +84,8 @@ struct ProberPool::Loop {
   uint64_t next_id = 1;
   std::mt19937_64 rng;
   std::vector<ProbeReport> transitions;
+  std::vector<std::pair<int64_t, LastCheck>> finished;  // since the last pump
+  std::vector<int64_t> forgotten;                        // instances no longer probed
   ProberStats stats;
 
   void init() {
@@ -139,6 +141,7 @@ struct ProberPool::Loop {
       }
       auto probe = probes.find(it->second);
       if (probe->second.waiting) --waiting_count;
+      for (const Member& member : probe->second.members) forgotten.push_back(member.instance_id);
       probes.erase(probe);  // an in-flight result finds no probe and is dropped
       it = ids_by_key.erase(it);
     }
@@ -166,6 +169,11 @@ struct ProberPool::Loop {
           state.health = state.undamped = target->health;
           members.push_back({target->instance_id, std::move(state)});
         }
+      }
+      for (const Member& old : probe.members) {
+        const bool kept = std::any_of(members.begin(), members.end(),
+                                      [&](const Member& m) { return m.instance_id == old.instance_id; });
+        if (!kept) forgotten.push_back(old.instance_id);
       }
       probe.members = std::move(members);
       if (added) make_due(it->second, probe, now);
@@ -205,10 +213,18 @@ struct ProberPool::Loop {
     probe.in_flight = false;
 
     int64_t now_ms = pool.options_.now_ms();
+    const auto& bounds = ProberStats::kLatencyBoundsMs;
+    const int64_t latency_ms = result.latency.count() / 1000;
+    ++stats.latency_histogram[std::lower_bound(bounds.begin(), bounds.end(), latency_ms) - bounds.begin()];
+    stats.latency_sum_us += static_cast<uint64_t>(result.latency.count());
     for (Member& member : probe.members) {
       Transition transition = observe(member.state, probe.policy, result.passed, result.reason, now_ms);
-      if (transition.changed)
+      if (transition.changed) {
+        ++stats.transitions;
         transitions.push_back({member.instance_id, transition.to, transition.reason, result.latency});
+      }
+      finished.emplace_back(member.instance_id,
+                            LastCheck{now_ms, result.latency, result.passed, result.reason});
     }
 
     double jitter = std::clamp(pool.options_.jitter, 0.0, 0.5);
@@ -261,7 +277,11 @@ struct ProberPool::Loop {
     {
       std::lock_guard lock(pool.mutex_);
       pool.stats_ = stats;
+      for (int64_t instance : forgotten) pool.last_checks_.erase(instance);
+      for (auto& [instance, check] : finished) pool.last_checks_[instance] = std::move(check);
     }
+    forgotten.clear();
+    finished.clear();
 
     if (transitions.empty()) return;
     std::vector<ProbeReport> batch;
@@ -319,6 +339,13 @@ void ProberPool::set_targets(std::vector<ProbeTarget> targets) {
 ProberStats ProberPool::stats() const {
   std::lock_guard lock(mutex_);
   return stats_;
+}
+
+std::optional<LastCheck> ProberPool::last_check(int64_t instance_id) const {
+  std::lock_guard lock(mutex_);
+  const auto found = last_checks_.find(instance_id);
+  if (found == last_checks_.end()) return std::nullopt;
+  return found->second;
 }
 
 }  // namespace rotor::probes

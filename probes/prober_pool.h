@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "probes/check_spec.h"
@@ -47,6 +48,14 @@ struct ProbeReport {
   std::chrono::microseconds latency{0};  // of the check that caused the change
 };
 
+// The newest check result of one instance, for the API.
+struct LastCheck {
+  int64_t time_ms = 0;  // unix ms of the verdict
+  std::chrono::microseconds latency{0};
+  bool passed = false;
+  std::string reason;
+};
+
 struct ProberOptions {
   size_t max_in_flight = 256;  // >= 1
   double jitter = 0.1;         // next start: interval * (1 ± jitter), uniform
@@ -66,6 +75,12 @@ struct ProberStats {
   // bucket; the last bucket is everything above.
   static constexpr std::array<int64_t, 10> kLatenessBoundsMs{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
   std::array<uint64_t, kLatenessBoundsMs.size() + 1> lateness_histogram{};
+  // Check duration (start to verdict), upper bounds in ms; the last bucket is
+  // everything above.
+  static constexpr std::array<int64_t, 10> kLatencyBoundsMs{1, 2, 5, 10, 25, 50, 100, 250, 1000, 5000};
+  std::array<uint64_t, kLatencyBoundsMs.size() + 1> latency_histogram{};
+  uint64_t latency_sum_us = 0;
+  uint64_t transitions = 0;  // published health changes, over every instance
   // Approximations from the histogram (bucket upper bound; -1 above the last).
   int64_t lateness_p50_ms() const { return lateness_quantile_ms(0.50); }
   int64_t lateness_p99_ms() const { return lateness_quantile_ms(0.99); }
@@ -93,6 +108,8 @@ class ProberPool {
   void set_targets(std::vector<ProbeTarget> targets);
 
   ProberStats stats() const;
+  // nullopt until the instance's first check ends (or once it is no longer probed).
+  std::optional<LastCheck> last_check(int64_t instance_id) const;
 
  private:
   struct Loop;  // everything touched only on the pool's thread
@@ -106,6 +123,7 @@ class ProberPool {
   std::optional<std::vector<ProbeTarget>> pending_targets_;
   bool stopping_ = false;
   ProberStats stats_;
+  std::unordered_map<int64_t, LastCheck> last_checks_;  // by instance
   uv_async_t* wake_ = nullptr;  // valid while the thread runs
 };
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -43,6 +44,9 @@ class HealthMonitor {
   void stop();
 
   probes::ProberStats prober_stats() const { return pool_.stats(); }
+  std::optional<probes::LastCheck> last_check(int64_t instance_id) const {
+    return pool_.last_check(instance_id);
+  }
 
  private:
   void run();

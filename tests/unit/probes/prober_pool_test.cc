@@ -186,6 +186,24 @@ TEST_SUITE("probes/pool") {
     }
     // Seeded down: needs `rise` passes (2 × 100 ms) to come up.
     CHECK(reports.wait_for(5, Health::up, 100ms * 2 + 1000ms));
+
+    // The newest result of each instance, for the API; nothing for strangers.
+    const auto passed = pool.last_check(1);
+    REQUIRE(passed);
+    CHECK(passed->passed);
+    CHECK(passed->reason == "HTTP 200");
+    CHECK(passed->time_ms > 0);
+    const auto failed = pool.last_check(2);
+    REQUIRE(failed);
+    CHECK_FALSE(failed->passed);
+    CHECK(failed->reason == "HTTP 500");
+    CHECK_FALSE(pool.last_check(99));
+    const auto stats = pool.stats();
+    CHECK(stats.transitions >= 5);
+    uint64_t timed = 0;
+    for (uint64_t count : stats.latency_histogram) timed += count;
+    CHECK(timed > 0);
+    CHECK(timed <= stats.checks_finished);
     pool.stop();
   }
 
@@ -240,6 +258,7 @@ TEST_SUITE("probes/pool") {
     std::this_thread::sleep_for(500ms);
     CHECK(backend.requests() == after_removal);
     CHECK(pool.stats().probes == 0);
+    CHECK_FALSE(pool.last_check(1));  // no stale result for an instance no longer probed
   }
 
   TEST_CASE("max_in_flight caps concurrent checks and the rest wait their turn") {
