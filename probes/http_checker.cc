@@ -9,9 +9,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct EasyDeleter {
-  void operator()(CURL* easy) const { curl_easy_cleanup(easy); }
-};
 struct SlistDeleter {
   void operator()(curl_slist* list) const { curl_slist_free_all(list); }
 };
@@ -53,7 +50,7 @@ bool is_tls_error(CURLcode code) {
 }  // namespace
 
 struct HttpChecker::Transfer {
-  std::unique_ptr<CURL, EasyDeleter> easy;
+  EasyHandle easy;
   std::unique_ptr<curl_slist, SlistDeleter> connect_to;
   std::string url;
   CheckTarget target;
@@ -114,7 +111,13 @@ void HttpChecker::start(const CheckTarget& target, Done done) {
   transfer->target = target;
   transfer->done = std::move(done);
   transfer->started = Clock::now();
-  transfer->easy.reset(curl_easy_init());
+  if (idle_handles_.empty()) {
+    transfer->easy.reset(curl_easy_init());
+  } else {
+    transfer->easy = std::move(idle_handles_.back());
+    idle_handles_.pop_back();
+    curl_easy_reset(transfer->easy.get());  // every option is set again below
+  }
   if (!transfer->easy) {
     fail_later(std::move(transfer->done), "internal: curl_easy_init failed");
     return;
@@ -232,6 +235,7 @@ void HttpChecker::collect_finished() {
     curl_multi_remove_handle(multi_.get(), easy);
     if (found == transfers_.end()) continue;
     finished.emplace_back(std::move(found->second->done), verdict(*found->second, code));
+    if (idle_handles_.size() < kMaxIdleHandles) idle_handles_.push_back(std::move(found->second->easy));
     transfers_.erase(found);
   }
   // Callbacks run last: one of them may start new checks or destroy this checker.

@@ -44,6 +44,13 @@ class HttpChecker final : public Checker {
   struct MultiDeleter {
     void operator()(CURLM* multi) const { curl_multi_cleanup(multi); }
   };
+  struct EasyDeleter {
+    void operator()(CURL* easy) const { curl_easy_cleanup(easy); }
+  };
+  using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
+  // Idle easy handles, reset and reused: setting one up costs more than a
+  // small check (its connection is still fresh every time).
+  static constexpr size_t kMaxIdleHandles = 1024;
 
   static int on_curl_socket(CURL* easy, curl_socket_t fd, int what, void* self, void* socket_data);
   static int on_curl_timer(CURLM* multi, long timeout_ms, void* self);
@@ -63,6 +70,7 @@ class HttpChecker final : public Checker {
   std::unique_ptr<CURLM, MultiDeleter> multi_;
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers_;
   std::unordered_map<curl_socket_t, UvOwned<uv_poll_t>> watches_;
+  std::vector<EasyHandle> idle_handles_;
   // Cleared by the destructor, so a `done` that destroys the checker stops
   // the remaining callbacks of that batch.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
