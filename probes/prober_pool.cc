@@ -62,12 +62,12 @@ struct ProberPool::Loop {
   };
   using Due = std::pair<uint64_t, uint64_t>;  // due_ms, probe id
 
-  explicit Loop(ProberPool& pool) : pool(pool), rng(pool.options_.seed) {
-    if (!pool.options_.now_ms) pool.options_.now_ms = system_now_ms;
-    if (pool.options_.max_in_flight == 0) pool.options_.max_in_flight = 1;
-  }
+  Loop(ProberPool& pool, Shard& shard, size_t max_in_flight, uint64_t seed)
+      : pool(pool), shard(shard), max_in_flight(max_in_flight), rng(seed) {}
 
   ProberPool& pool;
+  Shard& shard;
+  const size_t max_in_flight;
   uv_loop_t loop{};
   uv_async_t wake{};
   uv_timer_t timer{};
@@ -110,9 +110,9 @@ struct ProberPool::Loop {
     bool stopping;
     {
       std::lock_guard lock(pool.mutex_);
-      targets.swap(pool.pending_targets_);
+      targets.swap(shard.pending_targets);
       stopping = pool.stopping_;
-      if (stopping) pool.wake_ = nullptr;  // no more sends once we start closing
+      if (stopping) shard.wake = nullptr;  // no more sends once we start closing
     }
     if (stopping) {
       teardown();
@@ -181,7 +181,7 @@ struct ProberPool::Loop {
   }
 
   void make_due(uint64_t id, Probe& probe, uint64_t now) {
-    if (in_flight < pool.options_.max_in_flight) {
+    if (in_flight < max_in_flight) {
       start_check(id, probe, now);
     } else {
       probe.waiting = true;
@@ -251,7 +251,7 @@ struct ProberPool::Loop {
   // waited for a free slot, re-arms the timer, delivers the batch.
   void on_pump() {
     uint64_t now = uv_now(&loop);
-    while (in_flight < pool.options_.max_in_flight && !waiting.empty()) {
+    while (in_flight < max_in_flight && !waiting.empty()) {
       uint64_t id = waiting.front();
       waiting.pop_front();
       auto it = probes.find(id);
@@ -276,7 +276,7 @@ struct ProberPool::Loop {
     stats.waiting = waiting_count;
     {
       std::lock_guard lock(pool.mutex_);
-      pool.stats_ = stats;
+      shard.stats = stats;
       for (int64_t instance : forgotten) pool.last_checks_.erase(instance);
       for (auto& [instance, check] : finished) pool.last_checks_[instance] = std::move(check);
     }
@@ -295,50 +295,96 @@ struct ProberPool::Loop {
 };
 
 ProberPool::ProberPool(ProberOptions options, OnTransitions on_transitions)
-    : options_(std::move(options)), on_transitions_(std::move(on_transitions)) {}
+    : options_(std::move(options)), on_transitions_(std::move(on_transitions)) {
+  if (!options_.now_ms) options_.now_ms = system_now_ms;
+  options_.threads = std::max(1u, options_.threads);
+  options_.max_in_flight = std::max<size_t>(options_.max_in_flight, options_.threads);
+  shards_.resize(options_.threads);
+}
 
 ProberPool::~ProberPool() { stop(); }
 
 void ProberPool::start() {
-  if (loop_) return;
-  auto loop = std::make_unique<Loop>(*this);
-  loop->init();
-  loop_ = std::move(loop);
+  if (started_) return;
+  started_ = true;
+  const size_t share = (options_.max_in_flight + shards_.size() - 1) / shards_.size();
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    auto loop = std::make_unique<Loop>(*this, shards_[i], share, options_.seed + i);
+    loop->init();
+    shards_[i].loop = std::move(loop);
+  }
   bool stopped_before_start;
   {
     std::lock_guard lock(mutex_);
     stopped_before_start = stopping_;
     if (!stopping_) {
-      wake_ = &loop_->wake;
-      uv_async_send(wake_);  // applies targets set before start()
+      for (Shard& shard : shards_) {
+        shard.wake = &shard.loop->wake;
+        uv_async_send(shard.wake);  // applies targets set before start()
+      }
     }
   }
-  if (stopped_before_start) {
-    loop_->teardown();
-    loop_->run();
-    return;
+  for (Shard& shard : shards_) {
+    if (stopped_before_start) {
+      shard.loop->teardown();
+      shard.loop->run();
+    } else {
+      shard.thread = std::thread([&shard] { shard.loop->run(); });
+    }
   }
-  thread_ = std::thread([this] { loop_->run(); });
 }
 
 void ProberPool::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
-    if (wake_) uv_async_send(wake_);
+    for (Shard& shard : shards_) {
+      if (shard.wake) uv_async_send(shard.wake);
+    }
   }
-  if (thread_.joinable()) thread_.join();
+  for (Shard& shard : shards_) {
+    if (shard.thread.joinable()) shard.thread.join();
+  }
 }
 
 void ProberPool::set_targets(std::vector<ProbeTarget> targets) {
+  // Identical checks must land on one shard to be probed once: split by the
+  // same key the loops dedupe on.
+  std::vector<std::vector<ProbeTarget>> split(shards_.size());
+  if (shards_.size() == 1) {
+    split[0] = std::move(targets);
+  } else {
+    const std::hash<std::string> hash;
+    for (ProbeTarget& target : targets) {
+      split[hash(probe_key(target)) % shards_.size()].push_back(std::move(target));
+    }
+  }
   std::lock_guard lock(mutex_);
-  pending_targets_ = std::move(targets);
-  if (wake_) uv_async_send(wake_);
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    shards_[i].pending_targets = std::move(split[i]);
+    if (shards_[i].wake) uv_async_send(shards_[i].wake);
+  }
 }
 
 ProberStats ProberPool::stats() const {
   std::lock_guard lock(mutex_);
-  return stats_;
+  ProberStats total;
+  for (const Shard& shard : shards_) {
+    const ProberStats& part = shard.stats;
+    total.checks_started += part.checks_started;
+    total.checks_finished += part.checks_finished;
+    total.in_flight += part.in_flight;
+    total.max_in_flight_seen += part.max_in_flight_seen;
+    total.probes += part.probes;
+    total.waiting += part.waiting;
+    for (size_t i = 0; i < total.lateness_histogram.size(); ++i)
+      total.lateness_histogram[i] += part.lateness_histogram[i];
+    for (size_t i = 0; i < total.latency_histogram.size(); ++i)
+      total.latency_histogram[i] += part.latency_histogram[i];
+    total.latency_sum_us += part.latency_sum_us;
+    total.transitions += part.transitions;
+  }
+  return total;
 }
 
 std::optional<LastCheck> ProberPool::last_check(int64_t instance_id) const {

@@ -57,7 +57,10 @@ struct LastCheck {
 };
 
 struct ProberOptions {
-  size_t max_in_flight = 256;  // >= 1
+  // Loop threads; each probes its share of the targets (split by target), so
+  // more threads use more cores when one is not enough. >= 1.
+  unsigned threads = 1;
+  size_t max_in_flight = 256;  // >= 1; over all threads
   double jitter = 0.1;         // next start: interval * (1 ± jitter), uniform
   // Clock for the health state machine (unix ms); default: system clock.
   std::function<int64_t()> now_ms;
@@ -68,7 +71,7 @@ struct ProberStats {
   uint64_t checks_started = 0;
   uint64_t checks_finished = 0;  // including dropped results of removed probes
   size_t in_flight = 0;
-  size_t max_in_flight_seen = 0;
+  size_t max_in_flight_seen = 0;  // summed over threads: an upper bound
   size_t probes = 0;   // distinct checks scheduled
   size_t waiting = 0;  // due but held back by max_in_flight
   // Start lateness (actual start - due time), upper bounds in ms of each
@@ -88,8 +91,10 @@ struct ProberStats {
 };
 
 // Contract: start() once, stop() at most once (the destructor stops);
+// on_transitions runs on the pool's threads (one at a time per thread, several
+// threads at once when options.threads > 1), so it must be thread-safe;
 // set_targets() and stats() from any thread, before or after start().
-// on_transitions runs on the pool's thread and must not call stop().
+// on_transitions must not call stop().
 // stop() returns promptly even with checks in flight (they are cancelled).
 class ProberPool {
  public:
@@ -112,19 +117,24 @@ class ProberPool {
   std::optional<LastCheck> last_check(int64_t instance_id) const;
 
  private:
-  struct Loop;  // everything touched only on the pool's thread
+  struct Loop;  // everything touched only on one pool thread
+  // One loop thread and what the pool exchanges with it under mutex_.
+  struct Shard {
+    std::unique_ptr<Loop> loop;
+    std::thread thread;
+    std::optional<std::vector<ProbeTarget>> pending_targets;
+    ProberStats stats;
+    uv_async_t* wake = nullptr;  // valid while the thread runs
+  };
 
   ProberOptions options_;
   OnTransitions on_transitions_;
-  std::unique_ptr<Loop> loop_;
-  std::thread thread_;
+  std::vector<Shard> shards_;  // sized once by the constructor
+  bool started_ = false;
 
-  mutable std::mutex mutex_;  // guards the fields below
-  std::optional<std::vector<ProbeTarget>> pending_targets_;
+  mutable std::mutex mutex_;  // guards the fields below and each Shard's exchange fields
   bool stopping_ = false;
-  ProberStats stats_;
   std::unordered_map<int64_t, LastCheck> last_checks_;  // by instance
-  uv_async_t* wake_ = nullptr;  // valid while the thread runs
 };
 
 }  // namespace rotor::probes

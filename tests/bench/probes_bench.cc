@@ -24,7 +24,7 @@
 //
 // Usage: rotor_probes_bench [--targets N] [--interval-ms MS] [--type http|tcp]
 //                           [--seconds S] [--warmup-seconds S]
-//                           [--max-in-flight K] [--addresses A] [--ports P]
+//                           [--threads T] [--max-in-flight K] [--addresses A] [--ports P]
 //                           [--base-port PORT] [--pin]
 
 #include <arpa/inet.h>
@@ -79,6 +79,7 @@ struct Options {
   double warmup_seconds = 3;
   std::string type = "http";
   size_t max_in_flight = probes::ProberOptions{}.max_in_flight;
+  unsigned threads = probes::ProberOptions{}.threads;
   size_t addresses = 100;
   size_t ports = 0;  // 0: 5 for http, as many as tcp needs for distinct targets
   unsigned base_port = 20000;
@@ -427,6 +428,7 @@ int run(const Options& options) {
   HealthTally tally;
   probes::ProberOptions prober_options;
   prober_options.max_in_flight = options.max_in_flight;
+  prober_options.threads = options.threads;
   probes::ProberPool pool(prober_options, tally.sink());
   pool.set_targets(std::move(targets));
   const Clock::time_point started = Clock::now();
@@ -478,6 +480,7 @@ int run(const Options& options) {
   std::printf("%-40s %16zu\n", "distinct probes scheduled", after.probes);
   std::printf("%-40s %16u\n", "interval, ms", options.interval_ms);
   std::printf("%-40s %16zu\n", "max in flight (option)", options.max_in_flight);
+  std::printf("%-40s %16u\n", "prober threads", options.threads);
   std::printf("%-40s %16.2f\n", "window, s", wall);
   std::printf("%-40s %16llu\n", "checks started in window", static_cast<unsigned long long>(started_checks));
   std::printf("%-40s %16llu\n", "checks finished in window", static_cast<unsigned long long>(finished_checks));
@@ -540,6 +543,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--seconds", options.seconds, "measuring window")->capture_default_str();
   app.add_option("--warmup-seconds", options.warmup_seconds, "run before measuring")->capture_default_str();
+  app.add_option("--threads", options.threads, "prober loop threads")->capture_default_str();
   app.add_option("--max-in-flight", options.max_in_flight, "the pool's limit on checks in flight")
       ->capture_default_str();
   app.add_option("--addresses", options.addresses, "loopback addresses 127.0.a.b to listen on")

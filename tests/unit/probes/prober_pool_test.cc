@@ -284,6 +284,30 @@ TEST_SUITE("probes/pool") {
     CHECK(stats.lateness_p99_ms() != 0);  // the queued ones started late
   }
 
+  TEST_CASE("several threads share the targets and still probe an identical check once") {
+    testing::HttpBackend ok({{200, "ok", ""}});
+    Reports reports;
+    ProberOptions options;
+    options.threads = 3;
+    ProberPool pool(options, reports.sink());
+    std::vector<ProbeTarget> targets;
+    for (int i = 0; i < 12; ++i) {
+      targets.push_back(target(i, http_check(ok.port(), 200ms, "/" + std::to_string(i % 6))));
+    }
+    pool.set_targets(targets);
+    pool.start();
+    for (int i = 0; i < 12; ++i) {
+      CAPTURE(i);
+      CHECK(reports.wait_for(i, Health::up, 1500ms));
+    }
+    CHECK(pool.stats().probes == 6);  // two instances per path, one probe each
+    CHECK(pool.last_check(11));
+    pool.set_targets({});
+    for (int i = 0; i < 50 && pool.stats().probes != 0; ++i) std::this_thread::sleep_for(10ms);
+    CHECK(pool.stats().probes == 0);
+    pool.stop();
+  }
+
   TEST_CASE("stop() returns promptly with checks in flight") {
     testing::HttpBackend hanging(std::nullopt);
     Reports reports;
