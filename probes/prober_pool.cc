@@ -199,6 +199,7 @@ struct ProberPool::Loop {
     const auto& bounds = ProberStats::kLatenessBoundsMs;
     size_t bucket = std::lower_bound(bounds.begin(), bounds.end(), late) - bounds.begin();
     ++stats.lateness_histogram[bucket];
+    stats.lateness_sum_us += static_cast<uint64_t>(late) * 1000;
 
     Checker& checker = probe.target.kind == CheckKind::tcp ? static_cast<Checker&>(*tcp) : *http;
     checker.start(probe.target, [this, id, now](CheckResult result) { on_result(id, now, std::move(result)); });
@@ -214,7 +215,8 @@ struct ProberPool::Loop {
 
     int64_t now_ms = pool.options_.now_ms();
     const auto& bounds = ProberStats::kLatencyBoundsMs;
-    const int64_t latency_ms = result.latency.count() / 1000;
+    // Rounded up, so that a bucket's bound is an upper bound (le="0.001" holds only <= 1 ms).
+    const int64_t latency_ms = (result.latency.count() + 999) / 1000;
     ++stats.latency_histogram[std::lower_bound(bounds.begin(), bounds.end(), latency_ms) - bounds.begin()];
     stats.latency_sum_us += static_cast<uint64_t>(result.latency.count());
     for (Member& member : probe.members) {
@@ -382,6 +384,7 @@ ProberStats ProberPool::stats() const {
     for (size_t i = 0; i < total.latency_histogram.size(); ++i)
       total.latency_histogram[i] += part.latency_histogram[i];
     total.latency_sum_us += part.latency_sum_us;
+    total.lateness_sum_us += part.lateness_sum_us;
     total.transitions += part.transitions;
   }
   return total;

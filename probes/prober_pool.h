@@ -78,6 +78,7 @@ struct ProberStats {
   // bucket; the last bucket is everything above.
   static constexpr std::array<int64_t, 10> kLatenessBoundsMs{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
   std::array<uint64_t, kLatenessBoundsMs.size() + 1> lateness_histogram{};
+  uint64_t lateness_sum_us = 0;
   // Check duration (start to verdict), upper bounds in ms; the last bucket is
   // everything above.
   static constexpr std::array<int64_t, 10> kLatencyBoundsMs{1, 2, 5, 10, 25, 50, 100, 250, 1000, 5000};

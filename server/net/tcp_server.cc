@@ -73,6 +73,8 @@ void TcpServer::accept(uv_stream_t* listener) noexcept {
     close_connection(connection);
     return;
   }
+  context_.state.counters->tcp_accepted.add();
+  context_.state.counters->tcp_open.set(active_.size());
   uv_tcp_nodelay(&connection.handle, 1);
   int length = sizeof connection.peer;
   uv_tcp_getpeername(&connection.handle, reinterpret_cast<sockaddr*>(&connection.peer), &length);
@@ -200,6 +202,7 @@ void TcpServer::close_connection(Connection& connection) noexcept {
   if (connection.closing) return;
   connection.closing = true;
   closing_.splice(closing_.end(), active_, connection.self);
+  context_.state.counters->tcp_open.set(active_.size());
   uv_close(as_handle(&connection.handle), on_close);
 }
 

@@ -117,7 +117,7 @@ size_t UdpResponder::answer_batch(const Socket& socket, size_t received) noexcep
   for (size_t i = 0; i < received; ++i) {
     msghdr& query = received_[i].msg_hdr;
     if ((query.msg_flags & MSG_TRUNC) != 0 || context_.snapshot == nullptr) {
-      ++context_.state.dropped;
+      context_.state.counters->dropped.add();
       continue;
     }
     uint8_t* reply = reply_buffers_.get() + i * kReplySize;
@@ -156,11 +156,11 @@ void UdpResponder::send_batch(int fd, size_t count) noexcept {
       continue;
     } else if (sent == 0 || errno == EAGAIN || errno == EWOULDBLOCK) {
       // The send buffer is full: waiting would stall every other client.
-      context_.state.dropped += count - next;
+      context_.state.counters->dropped.add(count - next);
       return;
     } else {
       // This one datagram failed (unreachable peer, bad address); the rest may not.
-      ++context_.state.dropped;
+      context_.state.counters->dropped.add();
       ++next;
     }
   }

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <chrono>
+#include <memory>
 
 #include "server/net/socket.h"
 #include "server/net/tcp_server.h"
@@ -28,6 +29,12 @@ class Worker {
 
   void add_udp_socket(UniqueFd fd, bool wildcard) { udp_.add_socket(std::move(fd), wildcard); }
   void add_tcp_listener(UniqueFd fd) { tcp_.add_listener(std::move(fd)); }
+
+  // The worker's statistics block, for WorkerPool to hand to the metrics
+  // scrape (which may outlive this worker).
+  std::shared_ptr<const metrics::WorkerCounters> counters() const {
+    return context_.state.counters;
+  }
 
   // Starts following the publisher; call once all sockets are added.
   void subscribe();

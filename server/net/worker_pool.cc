@@ -98,6 +98,7 @@ EndpointSockets open_endpoint(const ListenEndpoint& endpoint, unsigned count) {
 
 struct WorkerPool::Impl {
   std::vector<ListenEndpoint> bound;
+  std::vector<std::shared_ptr<const metrics::WorkerCounters>> counters;  // fixed once built
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
   bool started = false;
@@ -115,6 +116,7 @@ WorkerPool::WorkerPool(NetworkOptions options, SnapshotPublisher& publisher)
   for (unsigned i = 0; i < threads; ++i) {
     impl_->workers.push_back(
         std::make_unique<Worker>(publisher, options.tcp_idle_timeout, per_worker_cap));
+    impl_->counters.push_back(impl_->workers.back()->counters());
   }
   for (const ListenEndpoint& endpoint : options.listen) {
     EndpointSockets sockets = open_endpoint(endpoint, threads);
@@ -160,5 +162,9 @@ void WorkerPool::stop() {
 }
 
 std::vector<ListenEndpoint> WorkerPool::bound() const { return impl_->bound; }
+
+std::vector<std::shared_ptr<const metrics::WorkerCounters>> WorkerPool::counters() const {
+  return impl_->counters;
+}
 
 }  // namespace rotor::net

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "server/metrics/worker_counters.h"
 #include "server/snapshot/publisher.h"
 
 namespace rotor::net {
@@ -46,6 +47,11 @@ class WorkerPool {
 
   // The endpoints actually bound (ports resolved when 0 was asked for).
   std::vector<ListenEndpoint> bound() const;
+
+  // Every worker's statistics block, for the metrics scrape. Thread-safe: the
+  // list is fixed at construction, and the blocks live as long as the pool
+  // (and as long as a caller holds them), even after stop().
+  std::vector<std::shared_ptr<const metrics::WorkerCounters>> counters() const;
 
  private:
   struct Impl;

@@ -239,6 +239,7 @@ class Answer {
   uint16_t add_array(const arrays::ArrayState& array, MessageWriter::Owner owner,
                      const Zone& zone) noexcept {
     const uint8_t family = query_.qtype == dns::type::A ? 4 : 6;
+    state_.counters->array_answers.add(array.slot);
     uint32_t& rotation = array.slot < state_.array_rotation.size()
                              ? state_.array_rotation[array.slot]
                              : state_.rotation;
@@ -413,19 +414,24 @@ const Zone* zone_for_query(const Snapshot& snapshot, const dns::ParsedQuery& que
 size_t answer_query(const Snapshot& snapshot, std::span<const uint8_t> query,
                     const ClientInfo& client, std::span<uint8_t> out,
                     WorkerState& state) noexcept {
-  ++state.queries;
-  if (out.size() < dns::kMaxUdpNoEdns) return 0;
+  metrics::WorkerCounters& counters = *state.counters;
+  if (out.size() < dns::kMaxUdpNoEdns) {
+    counters.dropped.add();
+    return 0;
+  }
   dns::ParsedQuery parsed;
   bool question_parsed = false;
   const dns::ParseStatus status =
       dns::parse_query(query.data(), query.size(), parsed, question_parsed);
   if (status == dns::ParseStatus::drop) {
-    ++state.dropped;
+    counters.dropped.add();
     return 0;
   }
+  const bool tcp = client.transport == Transport::tcp;
+  // Without a question the type is unknown: counted as "other".
+  counters.count_query(question_parsed ? parsed.qtype : uint16_t{0}, tcp);
 
   const AnswerOptions& options = snapshot.options;
-  const bool tcp = client.transport == Transport::tcp;
   size_t limit = dns::kMaxUdpNoEdns;
   if (tcp) {
     limit = dns::kMaxMessage;
@@ -441,10 +447,11 @@ size_t answer_query(const Snapshot& snapshot, std::span<const uint8_t> query,
   writer.write_header(parsed.id, dns::flag::QR | echoed);
 
   if (status == dns::ParseStatus::notimp || status == dns::ParseStatus::formerr) {
-    if (status == dns::ParseStatus::formerr) ++state.formerr;
+    if (status == dns::ParseStatus::formerr) counters.malformed.add();
     if (question_parsed) writer.write_question(parsed.qname, parsed.qtype, parsed.qclass);
     const uint16_t rcode =
         status == dns::ParseStatus::notimp ? dns::rcode::NOTIMP : dns::rcode::FORMERR;
+    counters.count_response(rcode);
     writer.set_flags(static_cast<uint16_t>(writer.flags() | rcode));
     return writer.size();
   }
@@ -472,6 +479,7 @@ size_t answer_query(const Snapshot& snapshot, std::span<const uint8_t> query,
     rcode = dns::rcode::REFUSED;
   }
   writer.set_flags(static_cast<uint16_t>(flags | (rcode & 0xF)));
+  counters.count_response(rcode);
 
   if (parsed.has_edns) {
     uint8_t opt[11 + 4 + 255 + 4 + 4 + 16];
@@ -484,6 +492,7 @@ size_t answer_query(const Snapshot& snapshot, std::span<const uint8_t> query,
 void prepare_worker_state(const Snapshot& snapshot, WorkerState& state) {
   const uint32_t slots = snapshot.arrays->slot_limit();
   if (state.array_rotation.size() < slots) state.array_rotation.resize(slots);
+  state.counters->array_answers.reserve(slots);
 }
 
 }  // namespace rotor

@@ -4,10 +4,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 #include <sys/socket.h>
 
+#include "server/metrics/worker_counters.h"
 #include "server/snapshot/snapshot.h"
 
 namespace rotor {
@@ -20,17 +22,17 @@ struct ClientInfo {
 };
 
 // Per-worker mutable state the answerer may touch: rotation counters and
-// statistics. Owned by one worker thread; never shared.
+// statistics. Owned by one worker thread; only the metrics scrape reads
+// `counters` from elsewhere (WorkerPool keeps the blocks for it).
 struct WorkerState {
-  uint64_t queries = 0;
-  uint64_t dropped = 0;
-  uint64_t formerr = 0;
+  std::shared_ptr<metrics::WorkerCounters> counters = std::make_shared<metrics::WorkerCounters>();
   uint32_t rotation = 0;                 // for arrays newer than array_rotation's size
   std::vector<uint32_t> array_rotation;  // one counter per array slot (ArrayState::slot)
 };
 
-// Sizes the worker's per-array state for `snapshot`. Workers call it when they
-// take a new snapshot, off the query path (it may allocate).
+// Sizes the worker's per-array state (rotation and answer counters) for
+// `snapshot`. Workers call it when they take a new snapshot, off the query
+// path (it may allocate).
 void prepare_worker_state(const Snapshot& snapshot, WorkerState& state);
 
 // Smallest `out` the caller must provide: a whole TCP message.

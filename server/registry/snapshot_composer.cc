@@ -116,8 +116,16 @@ std::shared_ptr<const arrays::ArrayTable> SnapshotComposer::arrays() {
 
 uint64_t SnapshotComposer::published_count() { return schedule_.lock()->published; }
 
+metrics::DurationHistogram SnapshotComposer::publish_latency() {
+  return schedule_.lock()->publish_latency;
+}
+
 void SnapshotComposer::changed() {
-  schedule_.lock()->pending = true;
+  {
+    auto schedule = schedule_.lock();
+    if (!schedule->pending) schedule->pending_since = std::chrono::steady_clock::now();
+    schedule->pending = true;
+  }
   if (thread_.joinable()) {
     wake_.notify_one();
   } else {
@@ -148,12 +156,14 @@ SnapshotComposer::Batch::~Batch() {
 
 void SnapshotComposer::publish_pending() {
   std::lock_guard publishing(publishing_);
+  std::chrono::steady_clock::time_point pending_since;
   {
     auto schedule = schedule_.lock();
     if (!schedule->pending || schedule->batches > 0) return;
     // Cleared before the parts are read: a change made while we compose sets
     // it again and gets a snapshot of its own.
     schedule->pending = false;
+    pending_since = schedule->pending_since;
   }
   // Someone else (a zone reload that predates the composer's wiring) may have
   // published meanwhile; generations must still only grow.
@@ -169,9 +179,11 @@ void SnapshotComposer::publish_pending() {
     snapshot->generation = parts->generation;
   }
   publisher_.publish(std::move(snapshot));
+  const auto now = std::chrono::steady_clock::now();
   auto schedule = schedule_.lock();
-  schedule->last_publish = std::chrono::steady_clock::now();
+  schedule->last_publish = now;
   ++schedule->published;
+  schedule->publish_latency.observe(now - pending_since);
 }
 
 void SnapshotComposer::run() {

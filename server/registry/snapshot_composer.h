@@ -12,6 +12,7 @@
 // health flips becomes one snapshot. Destruction publishes what is pending and
 // stops the thread. Thread-safe; the parts are reachable only under its lock.
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -24,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/metrics/histogram.h"
 #include "server/snapshot/publisher.h"
 #include "server/snapshot/snapshot.h"
 
@@ -104,6 +106,12 @@ class SnapshotComposer {
   // Publishes now if a change is pending (shutdown, tests with batching on).
   void flush();
   uint64_t published_count();  // snapshots published so far (tests, metrics)
+  // How long changes waited to be published: from the first change a snapshot
+  // carries reaching the composer to that snapshot being handed to the workers
+  // (batching delay, composing and publishing). A copy, for the metrics scrape.
+  metrics::DurationHistogram publish_latency();
+  static constexpr std::array<double, 12> kPublishLatencyBounds{
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 
  private:
   struct Parts {
@@ -117,10 +125,12 @@ class SnapshotComposer {
   };
   struct Schedule {
     bool pending = false;
+    std::chrono::steady_clock::time_point pending_since{};  // first unpublished change
     bool stopping = false;
     int batches = 0;  // open Batch scopes: publishing waits for them
     std::chrono::steady_clock::time_point last_publish{};
     uint64_t published = 0;
+    metrics::DurationHistogram publish_latency{kPublishLatencyBounds};
   };
 
   void changed();          // a part changed: publish now or wake the control thread

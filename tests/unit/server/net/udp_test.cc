@@ -215,7 +215,7 @@ TEST_CASE("a UDP batch is answered without heap allocation") {
       REQUIRE(reply);
       CHECK(reply_id(*reply) == i);
     }
-    CHECK(context.state.queries == kQueries);
+    CHECK(context.state.counters->total_queries() == kQueries);
     responder.close();
     uv_run(&loop, UV_RUN_DEFAULT);
   }

@@ -1,0 +1,242 @@
+#include "server/metrics/metrics.h"
+
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <span>
+#include <utility>
+
+#include "server/metrics/histogram.h"
+#include "server/registry/registry.h"
+#include "server/registry/snapshot_composer.h"
+
+namespace rotor::metrics {
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily family(std::string name, std::string help, MetricType type) {
+  return MetricFamily{.name = std::move(name), .help = std::move(help), .type = type, .metric = {}};
+}
+
+void add_counter(MetricFamily& to, std::vector<ClientMetric::Label> labels, uint64_t value) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  metric.counter.value = static_cast<double>(value);
+  to.metric.push_back(std::move(metric));
+}
+
+void add_gauge(MetricFamily& to, std::vector<ClientMetric::Label> labels, double value) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  metric.gauge.value = value;
+  to.metric.push_back(std::move(metric));
+}
+
+// `counts` per bucket (not cumulative), one more than `upper_bounds`: the last
+// is everything above. The serializer adds the +Inf bucket.
+void add_histogram(MetricFamily& to, std::span<const double> upper_bounds,
+                   std::span<const uint64_t> counts, double sum) {
+  ClientMetric metric;
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < upper_bounds.size(); ++i) {
+    cumulative += counts[i];
+    metric.histogram.bucket.push_back({.cumulative_count = cumulative, .upper_bound = upper_bounds[i]});
+  }
+  for (size_t i = upper_bounds.size(); i < counts.size(); ++i) cumulative += counts[i];
+  metric.histogram.sample_count = cumulative;
+  metric.histogram.sample_sum = sum;
+  to.metric.push_back(std::move(metric));
+}
+
+// The prober's histograms count milliseconds; Prometheus wants seconds.
+template <size_t N>
+std::array<double, N> seconds_from_ms(const std::array<int64_t, N>& bounds_ms) {
+  std::array<double, N> out{};
+  for (size_t i = 0; i < N; ++i) out[i] = static_cast<double>(bounds_ms[i]) / 1000.0;
+  return out;
+}
+
+template <typename Read>
+uint64_t sum_workers(const std::vector<std::shared_ptr<const WorkerCounters>>& workers, Read read) {
+  uint64_t total = 0;
+  for (const auto& worker : workers) total += read(*worker);
+  return total;
+}
+
+void add_dns_families(const std::vector<std::shared_ptr<const WorkerCounters>>& workers,
+                      std::vector<MetricFamily>& out) {
+  MetricFamily queries = family("rotor_dns_queries_total",
+                                "DNS queries answered, by question type (other: any other type, or "
+                                "no readable question) and transport.",
+                                MetricType::Counter);
+  for (size_t type = 0; type < kQueryTypeNames.size(); ++type) {
+    for (size_t transport = 0; transport < kTransportNames.size(); ++transport) {
+      add_counter(queries,
+                  {{"qtype", std::string(kQueryTypeNames[type])},
+                   {"transport", std::string(kTransportNames[transport])}},
+                  sum_workers(workers, [&](const WorkerCounters& worker) {
+                    return worker.queries[type][transport].value();
+                  }));
+    }
+  }
+  out.push_back(std::move(queries));
+
+  MetricFamily responses =
+      family("rotor_dns_responses_total", "DNS replies sent, by rcode.", MetricType::Counter);
+  for (size_t rcode = 0; rcode < kRcodeNames.size(); ++rcode) {
+    add_counter(responses, {{"rcode", std::string(kRcodeNames[rcode])}},
+                sum_workers(workers, [&](const WorkerCounters& worker) {
+                  return worker.responses[rcode].value();
+                }));
+  }
+  out.push_back(std::move(responses));
+
+  MetricFamily dropped = family("rotor_dns_dropped_total",
+                                "DNS messages that got no reply: QR set, shorter than a header, a "
+                                "truncated datagram, or a reply the socket would not take.",
+                                MetricType::Counter);
+  add_counter(dropped, {}, sum_workers(workers, [](const WorkerCounters& worker) {
+                return worker.dropped.value();
+              }));
+  out.push_back(std::move(dropped));
+
+  MetricFamily malformed = family("rotor_dns_malformed_total",
+                                  "Malformed DNS queries, answered FORMERR.", MetricType::Counter);
+  add_counter(malformed, {}, sum_workers(workers, [](const WorkerCounters& worker) {
+                return worker.malformed.value();
+              }));
+  out.push_back(std::move(malformed));
+
+  MetricFamily open = family("rotor_tcp_connections", "Open DNS TCP connections.",
+                             MetricType::Gauge);
+  add_gauge(open, {}, static_cast<double>(sum_workers(workers, [](const WorkerCounters& worker) {
+              return worker.tcp_open.value();
+            })));
+  out.push_back(std::move(open));
+
+  MetricFamily accepted = family("rotor_tcp_connections_total", "DNS TCP connections accepted.",
+                                 MetricType::Counter);
+  add_counter(accepted, {}, sum_workers(workers, [](const WorkerCounters& worker) {
+                return worker.tcp_accepted.value();
+              }));
+  out.push_back(std::move(accepted));
+}
+
+void add_instance_families(const registry::Registry& registry, std::vector<MetricFamily>& out) {
+  MetricFamily instances = family("rotor_array_instances",
+                                  "Enabled instances of each array, by health.", MetricType::Gauge);
+  for (const registry::RegisteredArray& array : registry.arrays()) {
+    std::array<uint64_t, 3> by_health{};  // indexed by arrays::Health
+    for (const arrays::Instance& instance : array.instances) {
+      if (instance.spec.state != arrays::AdminState::enabled) continue;
+      ++by_health[static_cast<size_t>(instance.health)];
+    }
+    for (arrays::Health health : {arrays::Health::up, arrays::Health::down, arrays::Health::unknown}) {
+      add_gauge(instances, {{"array", array.name}, {"health", std::string(arrays::to_string(health))}},
+                static_cast<double>(by_health[static_cast<size_t>(health)]));
+    }
+  }
+  out.push_back(std::move(instances));
+}
+
+void add_probe_families(const probes::ProberStats& stats, std::vector<MetricFamily>& out) {
+  using probes::ProberStats;
+
+  MetricFamily checks = family("rotor_probe_checks_total",
+                               "Health checks finished (including results of checks removed "
+                               "while in flight).",
+                               MetricType::Counter);
+  add_counter(checks, {}, stats.checks_finished);
+  out.push_back(std::move(checks));
+
+  MetricFamily in_flight =
+      family("rotor_probe_in_flight", "Health checks in flight.", MetricType::Gauge);
+  add_gauge(in_flight, {}, static_cast<double>(stats.in_flight));
+  out.push_back(std::move(in_flight));
+
+  MetricFamily latency = family("rotor_probe_latency_seconds",
+                                "Health check duration, from start to verdict.",
+                                MetricType::Histogram);
+  static const auto kLatencyBounds = seconds_from_ms(ProberStats::kLatencyBoundsMs);
+  add_histogram(latency, kLatencyBounds, stats.latency_histogram,
+                static_cast<double>(stats.latency_sum_us) / 1e6);
+  out.push_back(std::move(latency));
+
+  MetricFamily lateness = family("rotor_probe_start_lateness_seconds",
+                                 "How late health checks started after their due time.",
+                                 MetricType::Histogram);
+  static const auto kLatenessBounds = seconds_from_ms(ProberStats::kLatenessBoundsMs);
+  add_histogram(lateness, kLatenessBounds, stats.lateness_histogram,
+                static_cast<double>(stats.lateness_sum_us) / 1e6);
+  out.push_back(std::move(lateness));
+
+  MetricFamily transitions = family("rotor_health_transitions_total",
+                                    "Instance health changes decided by the health checks.",
+                                    MetricType::Counter);
+  add_counter(transitions, {}, stats.transitions);
+  out.push_back(std::move(transitions));
+}
+
+void add_publish_family(registry::SnapshotComposer& composer, std::vector<MetricFamily>& out) {
+  const DurationHistogram latency = composer.publish_latency();
+  MetricFamily publish = family("rotor_snapshot_publish_seconds",
+                                "Time from a change reaching the snapshot composer to the "
+                                "snapshot that carries it being published to the workers.",
+                                MetricType::Histogram);
+  add_histogram(publish, latency.upper_bounds(), latency.counts(), latency.sum_seconds());
+  out.push_back(std::move(publish));
+}
+
+}  // namespace
+
+MetricsCollector::MetricsCollector(MetricsSources sources) : sources_(std::move(sources)) {}
+
+uint64_t MetricsCollector::array_answers(uint32_t slot, const std::string& array) const {
+  const uint64_t total = sum_workers(sources_.workers, [slot](const WorkerCounters& worker) {
+    return worker.array_answers.value(slot);
+  });
+  std::lock_guard lock(slots_mutex_);
+  auto [owner, first_seen] = slot_owners_.try_emplace(slot, SlotOwner{array, 0});
+  if (!first_seen && owner->second.array != array) owner->second = {array, total};
+  // A count taken before the base (a concurrent scrape) must not go negative.
+  return total - std::min(total, owner->second.base);
+}
+
+std::string MetricsCollector::render() const {
+  std::vector<MetricFamily> families;
+  add_dns_families(sources_.workers, families);
+
+  if (sources_.publisher != nullptr) {
+    const std::shared_ptr<const Snapshot> snapshot = sources_.publisher->current();
+    MetricFamily answers = family("rotor_array_answers_total",
+                                  "A and AAAA queries answered from each instance array.",
+                                  MetricType::Counter);
+    MetricFamily generation = family("rotor_snapshot_generation",
+                                     "Generation of the snapshot the workers answer from.",
+                                     MetricType::Gauge);
+    if (snapshot != nullptr) {
+      std::map<std::string, uint32_t> slots;  // by name: a stable order
+      for (const auto& array : snapshot->arrays->all()) slots.emplace(array->name_text, array->slot);
+      for (const auto& [name, slot] : slots) {
+        add_counter(answers, {{"array", name}}, array_answers(slot, name));
+      }
+      add_gauge(generation, {}, static_cast<double>(snapshot->generation));
+    }
+    families.push_back(std::move(answers));
+    families.push_back(std::move(generation));
+  }
+  if (sources_.composer != nullptr) add_publish_family(*sources_.composer, families);
+  if (sources_.registry != nullptr) add_instance_families(*sources_.registry, families);
+  if (sources_.prober_stats) add_probe_families(sources_.prober_stats(), families);
+
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace rotor::metrics

@@ -1,0 +1,63 @@
+#pragma once
+// The Prometheus view of a running rotor: what the workers counted (summed
+// over every worker's block at scrape time), the arrays' instance health, the
+// prober's statistics and the snapshot composer's publish latency, rendered
+// in the text exposition format for GET /metrics.
+//
+// Nothing here runs on the query path: workers only bump their own
+// single-writer counters (worker_counters.h); render() reads them from the
+// scrape thread.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "probes/prober_pool.h"
+#include "server/metrics/worker_counters.h"
+#include "server/snapshot/publisher.h"
+
+namespace rotor::registry {
+class Registry;
+class SnapshotComposer;
+}  // namespace rotor::registry
+
+namespace rotor::metrics {
+
+// What the collector reads; each source may be missing (its metrics are then
+// left out). Every pointer must outlive the collector.
+struct MetricsSources {
+  std::vector<std::shared_ptr<const WorkerCounters>> workers;  // net::WorkerPool::counters()
+  const SnapshotPublisher* publisher = nullptr;    // generation; array slot -> name
+  registry::SnapshotComposer* composer = nullptr;  // publish latency
+  const registry::Registry* registry = nullptr;    // instances by health
+  std::function<probes::ProberStats()> prober_stats;  // empty: no probe metrics
+};
+
+class MetricsCollector {
+ public:
+  explicit MetricsCollector(MetricsSources sources);
+
+  // The exposition text (text/plain; version=0.0.4). Thread-safe.
+  std::string render() const;
+
+ private:
+  // Answers per array are counted per rotation slot, and a slot is reused by a
+  // new array after its array is deleted. The collector remembers which array
+  // held each slot and the slot's count when that array first showed up there,
+  // so a new array's counter starts from zero rather than inheriting.
+  struct SlotOwner {
+    std::string array;
+    uint64_t base = 0;
+  };
+  uint64_t array_answers(uint32_t slot, const std::string& array) const;
+
+  MetricsSources sources_;
+  mutable std::mutex slots_mutex_;  // guards slot_owners_ (concurrent scrapes)
+  mutable std::unordered_map<uint32_t, SlotOwner> slot_owners_;
+};
+
+}  // namespace rotor::metrics
