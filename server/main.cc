@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <string>
@@ -17,9 +18,11 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "api/api_server.h"
 #include "server/app/health_monitor.h"
 #include "server/app/registry_setup.h"
 #include "server/app/zone_loader.h"
+#include "server/metrics/metrics.h"
 #include "server/config/config.h"
 #include "server/net/worker_pool.h"
 #include "server/registry/registry.h"
@@ -154,6 +157,8 @@ void log_zones(const rotor::Snapshot& snapshot) {
 
 int serve(const Flags& flags) {
   rotor::config::Config config = load_config(flags);
+  // The token may come from the environment, so that it stays out of the file.
+  rotor::config::resolve_api(config, std::getenv("ROTOR_API_TOKEN"));
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   if (config.zones.empty() && config.declared_zones.empty()) {
     spdlog::warn("no zones configured: every query will be REFUSED");
@@ -178,14 +183,37 @@ int serve(const Flags& flags) {
   // Probes run on their own threads and write health through the registry.
   rotor::app::HealthMonitor health(*registry, {});
   health.start();
+  // Scrapes sum the workers' own counters; nothing is shared on the query path.
+  const rotor::metrics::MetricsCollector metrics(
+      {.workers = pool.counters(),
+       .publisher = &publisher,
+       .composer = &composer,
+       .registry = registry.get(),
+       .prober_stats = [&health] { return health.prober_stats(); }});
+  // The API runs on httplib's threads; it reads and writes through the registry.
+  std::unique_ptr<rotor::api::ApiServer> api;
+  if (rotor::config::api_enabled(config)) {
+    api = std::make_unique<rotor::api::ApiServer>(
+        rotor::api::ApiContext{
+            .registry = *registry,
+            .composer = composer,
+            .publisher = publisher,
+            .last_check = [&health](int64_t instance_id) { return health.last_check(instance_id); },
+            .metrics_text = [&metrics] { return metrics.render(); }},
+        rotor::api::ApiOptions{.listen = config.api_listen, .token = config.api_token});
+    api->start();
+  }
 
   std::string line = "listening";
   for (const rotor::net::ListenEndpoint& endpoint : pool.bound()) line += " " + endpoint.text;
   std::printf("%s\n", line.c_str());
+  if (api) std::printf("api %s\n", api->bound().c_str());
   std::fflush(stdout);
   spdlog::info("{} with {} threads", line, effective_threads(config.threads));
+  if (api) spdlog::info("api {}{}", api->bound(), config.api_token.empty() ? "" : " (bearer token)");
 
   signals.run();
+  if (api) api->stop();
   health.stop();
   pool.stop();
   spdlog::info("stopped");
@@ -198,6 +226,7 @@ int check(const Flags& flags) {
     return kExitUsage;
   }
   rotor::config::Config config = load_config(flags);
+  rotor::config::resolve_api(config, std::getenv("ROTOR_API_TOKEN"));
   rotor::app::SnapshotBuild build = rotor::app::try_build_snapshot(config, 1);
   if (!build.errors.empty()) {
     for (const std::string& reason : build.errors) std::fprintf(stderr, "%s\n", reason.c_str());
@@ -232,6 +261,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   serve_command->add_option("--db", serve_flags.overrides.db,
                             "SQLite file holding arrays, instances and health (default ./rotor.db)");
+  serve_command->add_option("--api", serve_flags.overrides.api_listen,
+                            "HTTP API address, ADDR:PORT or [V6]:PORT, or \"off\" "
+                            "(default 127.0.0.1:8053)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   serve_command->add_option("--log-level", serve_flags.overrides.log_level,
                             "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));

@@ -9,7 +9,9 @@ packages=(
   libspdlog-dev libfmt-dev doctest-dev libcli11-dev libmaxminddb-dev
   nsd dnsperf bind9-dnsutils ldnsutils procps
   libcurl4-openssl-dev openssl
+  prometheus-cpp-dev
   python3 curl
+  libcpp-httplib-dev
 )
 
 missing=()

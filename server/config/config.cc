@@ -1,5 +1,8 @@
 #include "server/config/config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -116,6 +119,38 @@ void parse_tcp(const json& object, Config& config) {
   }
 }
 
+bool api_off(const std::string& listen) { return listen.empty() || listen == "off"; }
+
+void check_api_listen(const std::string& listen, const std::string& path) {
+  if (!api_off(listen)) check_endpoint(listen, path);
+}
+
+void parse_api(const json& object, Config& config) {
+  for (const auto& [key, value] : object.items()) {
+    const std::string path = join_path("api", key);
+    if (key == "listen") {
+      check_api_listen(expect_string(value, path), path);
+      config.api_listen = value.get<std::string>();
+    } else if (key == "token") {
+      config.api_token = expect_string(value, path);
+    } else {
+      throw ConfigError(path, "unknown key");
+    }
+  }
+}
+
+bool is_loopback(const sockaddr_storage& address) {
+  if (address.ss_family == AF_INET) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
+    return (ntohl(v4.sin_addr.s_addr) >> 24) == 127;
+  }
+  if (address.ss_family == AF_INET6) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
+    return IN6_IS_ADDR_LOOPBACK(&v6.sin6_addr);
+  }
+  return false;
+}
+
 void parse_top_level(const json& document, Config& config) {
   for (const auto& [key, value] : document.items()) {
     if (key == "listen") {
@@ -164,6 +199,8 @@ void parse_top_level(const json& document, Config& config) {
       if (config.db.empty()) throw ConfigError(key, "empty file name");
     } else if (key == "geoip") {
       config.geoip = expect_string(value, key);
+    } else if (key == "api") {
+      parse_api(expect_object(value, key), config);
     } else if (key == "publish_interval") {
       if (!value.is_string()) wrong_type(key, "a duration string like \"50ms\"", value);
       config.publish_interval = parse_duration(value.get<std::string>(), key);
@@ -210,6 +247,21 @@ std::chrono::milliseconds parse_duration(const std::string& text, const std::str
   // Twelve digits of hours still fit in int64 milliseconds; more is a typo.
   if (digits > 12) throw ConfigError(path, "duration \"" + text + "\" is too large");
   return std::chrono::milliseconds(std::stoll(text.substr(0, digits)) * unit_ms);
+}
+
+bool api_enabled(const Config& config) { return !api_off(config.api_listen); }
+
+void resolve_api(Config& config, const char* env_token) {
+  if (env_token != nullptr && *env_token != '\0') config.api_token = env_token;
+  if (!api_enabled(config) || !config.api_token.empty()) return;
+  net::ListenEndpoint endpoint;
+  std::string error;
+  if (!net::parse_endpoint(config.api_listen, endpoint, error)) throw ConfigError("api.listen", error);
+  if (!is_loopback(endpoint.address)) {
+    throw ConfigError("api.listen", "\"" + config.api_listen +
+                                        "\" is not a loopback address and needs api.token or "
+                                        "ROTOR_API_TOKEN");
+  }
 }
 
 Config parse_config(const std::string& text, const std::string& source) {
@@ -270,6 +322,10 @@ void apply_overrides(Config& config, const Overrides& overrides) {
     config.db = *overrides.db;
   }
   if (overrides.geoip) config.geoip = *overrides.geoip;
+  if (overrides.api_listen) {
+    check_api_listen(*overrides.api_listen, "--api");
+    config.api_listen = *overrides.api_listen;
+  }
   if (overrides.nsid) {
     check_nsid(*overrides.nsid, "--nsid");
     config.nsid = *overrides.nsid;

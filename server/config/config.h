@@ -62,7 +62,18 @@ struct Config {
   std::vector<geo::RegionSpec> regions;
   std::vector<geo::NetworkSpec> networks;
   std::vector<ArrayConfig> arrays;
+
+  // The HTTP API (api/README.md): ADDR:PORT, or "off" (or "") for none.
+  std::string api_listen = "127.0.0.1:8053";
+  std::string api_token;  // empty: requests need no token (loopback only)
 };
+
+// True unless the API is turned off ("off" or "").
+bool api_enabled(const Config& config);
+// Applies the ROTOR_API_TOKEN environment value (`env_token`, null when
+// unset), which wins over api.token so that the secret can stay out of the
+// file, and refuses a non-loopback api.listen without a token.
+void resolve_api(Config& config, const char* env_token);
 
 // Parses durations with their unit: "500ms", "10s", "1m", "1h".
 std::chrono::milliseconds parse_duration(const std::string& text, const std::string& path);
@@ -83,6 +94,7 @@ struct Overrides {
   std::optional<std::string> nsid;
   std::optional<std::string> db;
   std::optional<std::string> geoip;
+  std::optional<std::string> api_listen;  // --api
 };
 void apply_overrides(Config& config, const Overrides& overrides);
 

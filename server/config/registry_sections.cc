@@ -1,5 +1,6 @@
 // The config sections that feed the registry and the geo policy: declared
-// zones, regions, networks and arrays. Field names are the API's (issue 5).
+// zones, regions, networks and arrays. Field names are the API's: the API
+// parses array settings and instances with the functions below too.
 #include <cctype>
 #include <cmath>
 #include <limits>
@@ -61,47 +62,6 @@ void require(bool present, const std::string& path, const char* what) {
   if (!present) throw ConfigError(path, std::string("missing; ") + what);
 }
 
-ArrayInstance parse_instance(const json& object, const std::string& path) {
-  expect_object(object, path);
-  ArrayInstance instance;
-  bool has_address = false;
-  for (const auto& [key, value] : object.items()) {
-    const std::string key_path = join_path(path, key);
-    if (key == "address") {
-      const std::string& text = expect_string(value, key_path);
-      const auto address = arrays::IpAddress::parse(text);
-      if (!address) throw ConfigError(key_path, "\"" + text + "\" is not an IPv4 or IPv6 address");
-      instance.spec.address = *address;
-      has_address = true;
-    } else if (key == "weight") {
-      instance.spec.weight = static_cast<uint16_t>(integer_in(value, key_path, 1, 1000));
-    } else if (key == "region") {
-      instance.spec.region = expect_string(value, key_path);
-    } else if (key == "lat") {
-      instance.spec.lat = coordinate(value, key_path, 90);
-    } else if (key == "lon") {
-      instance.spec.lon = coordinate(value, key_path, 180);
-    } else if (key == "state") {
-      instance.spec.state = enum_value(value, key_path, &arrays::admin_state_from_string,
-                                       "enabled, draining, disabled");
-    } else if (key == "check") {
-      expect_object(value, key_path);  // validated against the array's check by parse_array
-      instance.spec.check = value.dump();
-    } else if (key == "health") {
-      instance.health =
-          enum_value(value, key_path, &arrays::health_from_string, "unknown, up, down");
-    } else {
-      throw ConfigError(key_path, "unknown key");
-    }
-  }
-  require(has_address, join_path(path, "address"), "every instance needs an address");
-  if (instance.spec.lat.has_value() != instance.spec.lon.has_value()) {
-    throw ConfigError(join_path(path, instance.spec.lat ? "lon" : "lat"),
-                      "missing; give lat and lon together");
-  }
-  return instance;
-}
-
 ArrayConfig parse_array(const json& object, const std::string& path) {
   expect_object(object, path);
   ArrayConfig array;
@@ -111,22 +71,8 @@ ArrayConfig parse_array(const json& object, const std::string& path) {
     if (key == "name") {
       array.name = domain_name(value, key_path);
       has_name = true;
-    } else if (key == "ttl") {
-      array.settings.ttl = static_cast<uint32_t>(integer_in(value, key_path, 0, kMaxTtl));
-    } else if (key == "degraded_ttl") {
-      array.settings.degraded_ttl = static_cast<uint32_t>(integer_in(value, key_path, 0, kMaxTtl));
-    } else if (key == "policy") {
-      array.settings.policy = enum_value(value, key_path, &arrays::policy_from_string,
-                                         "round_robin, weighted, geo, sticky");
-    } else if (key == "max_answers") {
-      array.settings.max_answers = static_cast<uint16_t>(
-          integer_in(value, key_path, 0, static_cast<int64_t>(arrays::kMaxInstancesPerArray)));
-    } else if (key == "when_all_down") {
-      array.settings.when_all_down =
-          enum_value(value, key_path, &arrays::when_all_down_from_string, "all, none");
-    } else if (key == "check") {
-      expect_object(value, key_path);
-      array.settings.check = value.dump();
+    } else if (parse_array_setting(key, value, key_path, array.settings)) {
+      // a setting: ttl, degraded_ttl, policy, max_answers, when_all_down, check
     } else if (key == "instances") {
       expect_array(value, key_path);
       if (value.size() > arrays::kMaxInstancesPerArray) {
@@ -134,7 +80,8 @@ ArrayConfig parse_array(const json& object, const std::string& path) {
                                         " instances per array");
       }
       for (size_t i = 0; i < value.size(); ++i) {
-        array.instances.push_back(parse_instance(value[i], index_path(key_path, i)));
+        array.instances.push_back(
+            parse_instance(value[i], index_path(key_path, i), InstanceFields::with_health));
         const auto& added = array.instances.back().spec.address;
         for (size_t j = 0; j + 1 < array.instances.size(); ++j) {
           if (array.instances[j].spec.address == added) {
@@ -226,6 +173,86 @@ bool same_name(std::string a, std::string b) {
 }
 
 }  // namespace
+
+bool parse_array_setting(const std::string& key, const json& value, const std::string& key_path,
+                         arrays::ArraySettings& settings) {
+  if (key == "ttl") {
+    settings.ttl = static_cast<uint32_t>(integer_in(value, key_path, 0, kMaxTtl));
+  } else if (key == "degraded_ttl") {
+    settings.degraded_ttl = static_cast<uint32_t>(integer_in(value, key_path, 0, kMaxTtl));
+  } else if (key == "policy") {
+    settings.policy = enum_value(value, key_path, &arrays::policy_from_string,
+                                 "round_robin, weighted, geo, sticky");
+  } else if (key == "max_answers") {
+    settings.max_answers = static_cast<uint16_t>(
+        integer_in(value, key_path, 0, static_cast<int64_t>(arrays::kMaxInstancesPerArray)));
+  } else if (key == "when_all_down") {
+    settings.when_all_down =
+        enum_value(value, key_path, &arrays::when_all_down_from_string, "all, none");
+  } else if (key == "check") {
+    expect_object(value, key_path);
+    settings.check = value.dump();
+  } else {
+    return false;
+  }
+  return true;
+}
+
+arrays::ArraySettings parse_array_settings(const json& object, const std::string& path) {
+  expect_object(object, path);
+  arrays::ArraySettings settings;
+  for (const auto& [key, value] : object.items()) {
+    const std::string key_path = join_path(path, key);
+    if (!parse_array_setting(key, value, key_path, settings)) {
+      throw ConfigError(key_path, "unknown key");
+    }
+  }
+  probes::effective_check(settings.check, "", join_path(path, "check"));
+  return settings;
+}
+
+ArrayInstance parse_instance(const json& object, const std::string& path, InstanceFields fields) {
+  expect_object(object, path);
+  ArrayInstance instance;
+  bool has_address = false;
+  for (const auto& [key, value] : object.items()) {
+    const std::string key_path = join_path(path, key);
+    if (key == "address") {
+      const std::string& text = expect_string(value, key_path);
+      const auto address = arrays::IpAddress::parse(text);
+      if (!address) throw ConfigError(key_path, "\"" + text + "\" is not an IPv4 or IPv6 address");
+      instance.spec.address = *address;
+      has_address = true;
+    } else if (key == "weight") {
+      instance.spec.weight = static_cast<uint16_t>(integer_in(value, key_path, 1, 1000));
+    } else if (key == "region") {
+      instance.spec.region = expect_string(value, key_path);
+    } else if (key == "lat") {
+      instance.spec.lat = coordinate(value, key_path, 90);
+    } else if (key == "lon") {
+      instance.spec.lon = coordinate(value, key_path, 180);
+    } else if (key == "state") {
+      instance.spec.state = enum_value(value, key_path, &arrays::admin_state_from_string,
+                                       "enabled, draining, disabled");
+    } else if (key == "check") {
+      expect_object(value, key_path);  // validated against the array's check by the caller
+      instance.spec.check = value.dump();
+    } else if (key == "health" && fields == InstanceFields::with_health) {
+      instance.health =
+          enum_value(value, key_path, &arrays::health_from_string, "unknown, up, down");
+    } else if (key == "health") {
+      throw ConfigError(key_path, "read-only; health is set by the health checks");
+    } else {
+      throw ConfigError(key_path, "unknown key");
+    }
+  }
+  require(has_address, join_path(path, "address"), "every instance needs an address");
+  if (instance.spec.lat.has_value() != instance.spec.lon.has_value()) {
+    throw ConfigError(join_path(path, instance.spec.lat ? "lon" : "lat"),
+                      "missing; give lat and lon together");
+  }
+  return instance;
+}
 
 DeclaredZone parse_declared_zone(const json& object, const std::string& path) {
   DeclaredZone zone;

@@ -286,7 +286,8 @@ std::vector<Endpoint> parse_listening_line(const std::string& line) {
 }
 
 RotorServer::RotorServer(const std::vector<std::string>& extra_args) {
-  std::vector<std::string> argv{ROTOR_BINARY, "serve", "--listen", "127.0.0.1:0"};
+  // The API on a kernel-picked port too, so that servers never collide on 8053.
+  std::vector<std::string> argv{ROTOR_BINARY, "serve", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<Process>(argv);
   std::optional<std::string> line = process_->wait_for_stdout_line("listening ", 10s);
@@ -301,6 +302,25 @@ RotorServer::RotorServer(const std::vector<std::string>& extra_args) {
   }
   endpoint_ = endpoints.front();
   ready_ = true;
+}
+
+int RotorServer::api_port() {
+  if (!process_) return 0;
+  const std::optional<std::string> line = process_->wait_for_stdout_line("api ", 5s);
+  if (!line) return 0;
+  const auto colon = line->rfind(':');
+  return colon == std::string::npos ? 0 : std::stoi(line->substr(colon + 1));
+}
+
+std::set<std::string> answered_addresses(const Endpoint& server, const std::string& name,
+                                         const std::string& type) {
+  std::set<std::string> addresses;
+  const std::optional<Response> response = exchange_udp(server, build_query(name, type));
+  if (!response || !response->packet) return addresses;
+  for (const std::string& record : section_text(*response->packet, LDNS_SECTION_ANSWER)) {
+    addresses.insert(record.substr(record.find_last_of(" \t") + 1));
+  }
+  return addresses;
 }
 
 uint16_t free_port() {

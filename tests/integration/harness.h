@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -104,12 +105,20 @@ class RotorServer {
   Process& process() { return *process_; }
   const Endpoint& endpoint() const { return endpoint_; }
   bool ready() const { return ready_; }
+  // The port of rotor's "api 127.0.0.1:PORT" line (waits up to 5 s for it);
+  // 0 when it did not come (API off, or rotor failed).
+  int api_port();
 
  private:
   std::unique_ptr<Process> process_;
   Endpoint endpoint_;
   bool ready_ = false;
 };
+
+// The addresses of the A (or AAAA) records of one UDP answer; empty when no
+// answer came.
+std::set<std::string> answered_addresses(const Endpoint& server, const std::string& name,
+                                         const std::string& type = "A");
 
 uint16_t free_port();  // a port that was free on 127.0.0.1 for both UDP and TCP
 

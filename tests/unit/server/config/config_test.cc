@@ -7,7 +7,10 @@
 #include <string>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "probes/check_spec.h"
+#include "server/config/registry_sections.h"
 
 using rotor::config::Config;
 using rotor::config::ConfigError;
@@ -398,4 +401,118 @@ TEST_CASE("server/config: declared zones - regions - networks and arrays") {
   CHECK(instance_check->port == 8081);
   CHECK(instance_check->path == "/healthz");
   CHECK(array.instances[1].spec.check.empty());
+}
+
+TEST_CASE("server/config: the api section") {
+  Config defaults = parse_config("{}", "rotor.json");
+  CHECK(defaults.api_listen == "127.0.0.1:8053");
+  CHECK(defaults.api_token.empty());
+  CHECK(rotor::config::api_enabled(defaults));
+
+  Config config = parse_config(R"({"api": {"listen": "[::1]:9000", "token": "t0ken"}})", "rotor.json");
+  CHECK(config.api_listen == "[::1]:9000");
+  CHECK(config.api_token == "t0ken");
+  CHECK_FALSE(rotor::config::api_enabled(parse_config(R"({"api": {"listen": "off"}})", "rotor.json")));
+  CHECK_FALSE(rotor::config::api_enabled(parse_config(R"({"api": {"listen": ""}})", "rotor.json")));
+
+  struct Case {
+    const char* document;
+    const char* error;
+  };
+  const Case cases[] = {
+      {R"({"api": []})", "api: expected an object, got an array"},
+      {R"({"api": {"listen": 8053}})", "api.listen: expected a string, got an integer"},
+      {R"({"api": {"listen": "localhost:8053"}})", "api.listen: "},
+      {R"({"api": {"token": 1}})", "api.token: expected a string, got an integer"},
+      {R"({"api": {"tokn": "x"}})", "api.tokn: unknown key"},
+  };
+  for (const Case& bad : cases) {
+    CAPTURE(bad.document);
+    const std::string error = error_for(bad.document);
+    CHECK(error.rfind(bad.error, 0) == 0);
+  }
+}
+
+TEST_CASE("server/config: the api token - environment and loopback rule") {
+  struct Case {
+    const char* listen;
+    const char* file_token;
+    const char* env_token;  // null: unset
+    const char* error;      // "": accepted
+    const char* token;      // the token in force
+  };
+  const Case cases[] = {
+      {"127.0.0.1:8053", "", nullptr, "", ""},
+      {"[::1]:8053", "", nullptr, "", ""},
+      {"127.0.0.2:0", "", nullptr, "", ""},
+      {"off", "", nullptr, "", ""},
+      {"0.0.0.0:8053", "", nullptr,
+       "api.listen: \"0.0.0.0:8053\" is not a loopback address and needs api.token or ROTOR_API_TOKEN", ""},
+      {"[::]:8053", "", "", "api.listen: \"[::]:8053\" is not a loopback address and needs api.token or ROTOR_API_TOKEN", ""},
+      {"0.0.0.0:8053", "from-file", nullptr, "", "from-file"},
+      {"0.0.0.0:8053", "", "from-env", "", "from-env"},
+      {"127.0.0.1:8053", "from-file", "from-env", "", "from-env"},
+  };
+  for (const Case& test : cases) {
+    CAPTURE(test.listen);
+    CAPTURE(test.file_token);
+    Config config;
+    config.api_listen = test.listen;
+    config.api_token = test.file_token;
+    std::string error;
+    try {
+      rotor::config::resolve_api(config, test.env_token);
+    } catch (const ConfigError& caught) {
+      error = caught.what();
+    }
+    CHECK(error == test.error);
+    if (error.empty()) CHECK(config.api_token == test.token);
+  }
+}
+
+TEST_CASE("server/config: the --api flag replaces api.listen") {
+  Config config = parse_config(R"({"api": {"listen": "127.0.0.1:9000"}})", "rotor.json");
+  rotor::config::Overrides overrides;
+  overrides.api_listen = "127.0.0.1:0";
+  rotor::config::apply_overrides(config, overrides);
+  CHECK(config.api_listen == "127.0.0.1:0");
+  overrides.api_listen = "off";
+  rotor::config::apply_overrides(config, overrides);
+  CHECK_FALSE(rotor::config::api_enabled(config));
+  overrides.api_listen = "nowhere";
+  CHECK_THROWS_WITH_AS(rotor::config::apply_overrides(config, overrides),
+                       doctest::Contains("--api: "), ConfigError);
+}
+
+TEST_CASE("server/config: the shared array and instance parsers") {
+  using rotor::config::InstanceFields;
+  const auto settings = rotor::config::parse_array_settings(
+      nlohmann::json::parse(R"({"ttl": 60, "policy": "geo", "check": {"type": "tcp", "port": 22}})"), "");
+  CHECK(settings.ttl == 60);
+  CHECK(settings.policy == rotor::arrays::Policy::geo);
+  CHECK_FALSE(settings.check.empty());
+
+  struct Case {
+    const char* body;
+    const char* error;
+  };
+  const Case bad_settings[] = {
+      {R"({"name": "x"})", "name: unknown key"},
+      {R"({"instances": []})", "instances: unknown key"},
+      {R"({"ttl": -1})", "ttl: expected 0 to 2147483647, got -1"},
+      {R"({"check": {"interval": "1ms"}})", "check.interval: "},
+  };
+  for (const Case& bad : bad_settings) {
+    CAPTURE(bad.body);
+    CHECK_THROWS_WITH_AS(rotor::config::parse_array_settings(nlohmann::json::parse(bad.body), ""),
+                         doctest::Contains(bad.error), ConfigError);
+  }
+
+  const auto with_health = rotor::config::parse_instance(
+      nlohmann::json::parse(R"({"address": "192.0.2.1", "health": "up"})"), "i", InstanceFields::with_health);
+  CHECK(with_health.health == rotor::arrays::Health::up);
+  CHECK_THROWS_WITH_AS(
+      rotor::config::parse_instance(nlohmann::json::parse(R"({"address": "192.0.2.1", "health": "up"})"), "",
+                                    InstanceFields::without_health),
+      "health: read-only; health is set by the health checks", ConfigError);
 }

@@ -1,0 +1,28 @@
+#pragma once
+// What the API's handlers read and write. Everything here is thread-safe:
+// handlers run on httplib's worker threads, never on the DNS workers.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "probes/prober_pool.h"
+#include "server/registry/registry.h"
+#include "server/registry/snapshot_composer.h"
+#include "server/snapshot/publisher.h"
+
+namespace rotor::api {
+
+struct ApiContext {
+  registry::Registry& registry;                // every read and write of arrays
+  registry::SnapshotComposer& composer;        // which served zones are declared ones
+  const SnapshotPublisher& publisher;          // what DNS answers now (zones, explain)
+  // The last probe of an instance (HealthMonitor::last_check); empty or
+  // nullopt: never checked.
+  std::function<std::optional<probes::LastCheck>(int64_t instance_id)> last_check;
+  // The Prometheus text for /metrics; empty: an empty body.
+  std::function<std::string()> metrics_text;
+};
+
+}  // namespace rotor::api

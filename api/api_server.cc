@@ -1,0 +1,132 @@
+#include "api/api_server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <stdexcept>
+
+#include "api/api_error.h"
+#include "api/json_body.h"
+#include "api/routes.h"
+
+namespace rotor::api {
+
+namespace {
+
+struct HostPort {
+  std::string host;  // without brackets
+  int port = 0;
+};
+
+// "127.0.0.1:8053", "[::1]:8053"; the config layer has validated it.
+HostPort split_listen(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error("api: bad address \"" + listen + "\"");
+  HostPort out;
+  out.host = listen.substr(0, colon);
+  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
+    out.host = out.host.substr(1, out.host.size() - 2);
+  }
+  out.port = std::stoi(listen.substr(colon + 1));
+  return out;
+}
+
+bool is_open_route(const std::string& path) { return path == "/healthz" || path == "/metrics"; }
+
+}  // namespace
+
+ApiServer::ApiServer(ApiContext context, ApiOptions options)
+    : context_(std::move(context)),
+      options_(std::move(options)),
+      auth_(options_.token),
+      server_(std::make_unique<httplib::Server>()) {
+  add_status_routes(router_, context_);
+  add_array_routes(router_, context_);
+  add_explain_routes(router_, context_);
+
+  const size_t threads = options_.threads;
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server_->set_payload_max_length(kMaxBodyBytes);
+  // httplib's default sets SO_REUSEPORT, which would let a second rotor bind
+  // the same address and take half the requests; SO_REUSEADDR alone still
+  // allows a restart while old connections linger in TIME_WAIT.
+  server_->set_socket_options([](socket_t socket) {
+    const int yes = 1;
+    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+
+  const httplib::Server::Handler dispatch = [this](const httplib::Request& request,
+                                                   httplib::Response& response) {
+    try {
+      if (!is_open_route(request.path) && !auth_.allows(request.get_header_value("Authorization"))) {
+        response.set_header("WWW-Authenticate", "Bearer");
+        throw ApiError(401, request.has_header("Authorization") ? "wrong bearer token"
+                                                                : "missing Authorization: Bearer <token>");
+      }
+      router_.dispatch(request, response);
+    } catch (...) {
+      reply_current_exception(response);
+    }
+  };
+  // Every method goes to the router, which knows the routes' methods (405).
+  server_->Get(".*", dispatch);
+  server_->Post(".*", dispatch);
+  server_->Put(".*", dispatch);
+  server_->Patch(".*", dispatch);
+  server_->Delete(".*", dispatch);
+  server_->Options(".*", dispatch);
+  // httplib's own refusals (413 for a large body, 400 for a bad request line)
+  // arrive here without a body: give them the API's error shape.
+  const httplib::Server::HandlerWithResponse error_handler =
+      [](const httplib::Request&, httplib::Response& response) {
+        if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        reply_error(response, response.status, status_message(response.status));
+        return httplib::Server::HandlerResponse::Handled;
+      };
+  server_->set_error_handler(error_handler);
+  server_->set_exception_handler(
+      [](const httplib::Request&, httplib::Response& response, std::exception_ptr error) {
+        try {
+          std::rethrow_exception(error);
+        } catch (...) {
+          reply_current_exception(response);
+        }
+      });
+}
+
+ApiServer::~ApiServer() { stop(); }
+
+void ApiServer::start() {
+  const HostPort address = split_listen(options_.listen);
+  int port = address.port;
+  if (port == 0) {
+    port = server_->bind_to_any_port(address.host);
+    if (port < 0) port = 0;
+  } else if (!server_->bind_to_port(address.host, port)) {
+    port = 0;
+  }
+  if (port == 0) {
+    throw std::runtime_error("api.listen: cannot bind \"" + options_.listen + "\"");
+  }
+  const bool v6 = address.host.find(':') != std::string::npos;
+  bound_ = (v6 ? "[" + address.host + "]" : address.host) + ":" + std::to_string(port);
+  thread_ = std::thread([this] {
+    if (!server_->listen_after_bind()) spdlog::error("api {}: stopped serving", bound_);
+    listen_returned_ = true;
+  });
+}
+
+void ApiServer::stop() {
+  if (!thread_.joinable()) return;
+  // httplib's stop() does nothing until the listen loop has started, so a
+  // stop right after start() waits for it (briefly) rather than hang in join.
+  while (!server_->is_running() && !listen_returned_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  server_->stop();
+  thread_.join();
+}
+
+}  // namespace rotor::api

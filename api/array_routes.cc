@@ -1,0 +1,156 @@
+// Arrays and their instances: reads from the registry's model, writes through
+// the registry (validated, committed, then published) before the reply.
+
+#include <httplib.h>
+
+#include <charconv>
+
+#include "api/api_error.h"
+#include "api/json_body.h"
+#include "api/routes.h"
+#include "api/views.h"
+#include "probes/check_spec.h"
+#include "server/config/registry_sections.h"
+
+namespace rotor::api {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kArray = "/v1/arrays/{}";
+constexpr const char* kInstances = "/v1/arrays/{}/instances";
+constexpr const char* kInstance = "/v1/arrays/{}/instances/{}";
+
+registry::RegisteredArray find_array(const ApiContext& context, const std::string& name) {
+  auto array = context.registry.find(name);
+  if (!array) throw ApiError(404, "no array " + name);
+  return std::move(*array);
+}
+
+int64_t instance_id(const std::string& text) {
+  int64_t id = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (error != std::errc() || end != text.data() + text.size() || id <= 0) {
+    throw ApiError(404, "no instance " + text);
+  }
+  return id;
+}
+
+const arrays::Instance& find_instance(const registry::RegisteredArray& array, int64_t id) {
+  for (const arrays::Instance& instance : array.instances) {
+    if (instance.id == id) return instance;
+  }
+  throw ApiError(404, "no instance " + std::to_string(id) + " in " + array.name);
+}
+
+// An instance body, parsed as the config parses an instance (without
+// "health"), its check validated merged over the array's.
+arrays::InstanceSpec parse_spec(const json& body, const std::string& path,
+                                const arrays::ArraySettings& settings) {
+  arrays::InstanceSpec spec =
+      config::parse_instance(body, path, config::InstanceFields::without_health).spec;
+  if (!spec.check.empty()) {
+    probes::effective_check(settings.check, spec.check, config::json_fields::join_path(path, "check"));
+  }
+  return spec;
+}
+
+}  // namespace
+
+void add_array_routes(Router& router, ApiContext& context) {
+  router.add("GET", "/v1/arrays", [&context](const RouteRequest&, httplib::Response& response) {
+    json arrays = json::array();
+    for (const auto& array : context.registry.arrays()) arrays.push_back(array_json(array, false));
+    reply_json(response, 200, {{"arrays", std::move(arrays)}});
+  });
+
+  router.add("GET", kArray, [&context](const RouteRequest& request, httplib::Response& response) {
+    reply_json(response, 200, array_json(find_array(context, request.params[0]), true));
+  });
+
+  router.add("PUT", kArray, [&context](const RouteRequest& request, httplib::Response& response) {
+    const json body = parse_json_body(request.http);
+    const arrays::ArraySettings settings = config::parse_array_settings(body, "");
+    const bool existed = context.registry.find(request.params[0]).has_value();
+    const auto array = context.registry.upsert_array(request.params[0], settings);
+    reply_json(response, existed ? 200 : 201, array_json(array, true));
+  });
+
+  router.add("DELETE", kArray,
+             [&context](const RouteRequest& request, httplib::Response& response) {
+               context.registry.delete_array(request.params[0]);
+               response.status = 204;
+             });
+
+  router.add("GET", kInstances,
+             [&context](const RouteRequest& request, httplib::Response& response) {
+               const auto array = find_array(context, request.params[0]);
+               reply_json(response, 200, array_json(array, true)["instances"]);
+             });
+
+  router.add("POST", kInstances,
+             [&context](const RouteRequest& request, httplib::Response& response) {
+               const json body = parse_json_body(request.http);
+               const auto array = find_array(context, request.params[0]);
+               const auto spec = parse_spec(body, "", array.settings);
+               const auto added = context.registry.add_instance(array.name, spec);
+               reply_json(response, 201, instance_json(added));
+             });
+
+  router.add("PUT", kInstances,
+             [&context](const RouteRequest& request, httplib::Response& response) {
+               const json body = parse_json_body(request.http);
+               const auto array = find_array(context, request.params[0]);
+               if (!body.is_array()) {
+                 throw ApiError(400, "body: expected an array of instances", "body");
+               }
+               std::vector<arrays::InstanceSpec> specs;
+               for (size_t i = 0; i < body.size(); ++i) {
+                 specs.push_back(parse_spec(body[i], "[" + std::to_string(i) + "]", array.settings));
+               }
+               json instances = json::array();
+               for (const auto& instance : context.registry.replace_instances(array.name, specs)) {
+                 instances.push_back(instance_json(instance));
+               }
+               reply_json(response, 200, instances);
+             });
+
+  router.add("GET", kInstance,
+             [&context](const RouteRequest& request, httplib::Response& response) {
+               const auto array = find_array(context, request.params[0]);
+               reply_json(response, 200,
+                          instance_json(find_instance(array, instance_id(request.params[1]))));
+             });
+
+  router.add("PATCH", kInstance,
+             [&context](const RouteRequest& request, httplib::Response& response) {
+               const json patch = parse_json_body(request.http);
+               if (!patch.is_object()) {
+                 throw ApiError(400, "body: expected an object", "body");
+               }
+               const auto array = find_array(context, request.params[0]);
+               const auto& current = find_instance(array, instance_id(request.params[1]));
+               // The given fields over the current ones; null removes one
+               // (back to its default), as in a JSON merge patch (RFC 7396).
+               json merged = spec_json(current.spec);
+               for (const auto& [key, value] : patch.items()) {
+                 if (value.is_null()) {
+                   merged.erase(key);
+                 } else {
+                   merged[key] = value;
+                 }
+               }
+               const auto spec = parse_spec(merged, "", array.settings);
+               reply_json(response, 200,
+                          instance_json(context.registry.update_instance(array.name, current.id, spec)));
+             });
+
+  router.add("DELETE", kInstance,
+             [&context](const RouteRequest& request, httplib::Response& response) {
+               context.registry.remove_instance(request.params[0], instance_id(request.params[1]));
+               response.status = 204;
+             });
+}
+
+}  // namespace rotor::api

@@ -1,0 +1,47 @@
+#pragma once
+// Routes of the API: a path pattern and a handler per method. Matching is done
+// here rather than by httplib so that a known path with a wrong method is 405
+// (with Allow) and an unknown path is 404, both in the API's error shape.
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace rotor::api {
+
+struct RouteRequest {
+  const httplib::Request& http;
+  std::vector<std::string> params;  // the pattern's capture groups, in order
+};
+using RouteHandler = std::function<void(const RouteRequest&, httplib::Response&)>;
+
+class Router {
+ public:
+  // `pattern` is a path whose segments are literal or "{}", which matches one
+  // non-empty segment and becomes a param ("/v1/arrays/{}/instances/{}");
+  // `method` "GET", ...
+  void add(const std::string& method, const std::string& pattern, RouteHandler handler);
+  // Runs the handler; 404 for an unknown path, 405 for a known path with
+  // another method. Exceptions propagate to the caller.
+  void dispatch(const httplib::Request& request, httplib::Response& response) const;
+  // True when `method` on `path` writes (PUT, POST, PATCH, DELETE).
+  static bool is_write(const std::string& method);
+
+ private:
+  struct Route {
+    std::string pattern;
+    std::map<std::string, RouteHandler> by_method;
+  };
+  // The params of `path` when it matches `pattern`, else false.
+  static bool match(const std::string& pattern, const std::string& path,
+                    std::vector<std::string>& params);
+  std::vector<Route> routes_;
+};
+
+}  // namespace rotor::api

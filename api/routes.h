@@ -1,0 +1,16 @@
+#pragma once
+// The API's routes, one function per group; api/README.md documents them.
+
+#include "api/api_context.h"
+#include "api/router.h"
+
+namespace rotor::api {
+
+// /v1/arrays, /v1/arrays/{name}, /v1/arrays/{name}/instances[/{id}]
+void add_array_routes(Router& router, ApiContext& context);
+// /healthz, /metrics, /v1/zones, /v1/events, /v1/arrays/{name}/health
+void add_status_routes(Router& router, ApiContext& context);
+// /v1/explain
+void add_explain_routes(Router& router, ApiContext& context);
+
+}  // namespace rotor::api

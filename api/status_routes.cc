@@ -1,0 +1,116 @@
+// Read-only views: liveness, metrics, the served zones, the event log and
+// the health of an array's instances.
+
+#include <httplib.h>
+
+#include <charconv>
+
+#include "api/api_error.h"
+#include "api/json_body.h"
+#include "api/routes.h"
+#include "api/views.h"
+#include "server/dns/wire.h"
+
+namespace rotor::api {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kDefaultEventLimit = 100;
+constexpr size_t kMaxEventLimit = 1000;
+
+// A query parameter as a non-negative integer; `fallback` when absent.
+int64_t integer_parameter(const httplib::Request& request, const std::string& name,
+                          int64_t fallback) {
+  if (!request.has_param(name)) return fallback;
+  const std::string text = request.get_param_value(name);
+  int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || value < 0) {
+    throw ApiError(400, name + ": expected a non-negative integer, got \"" + text + "\"", name);
+  }
+  return value;
+}
+
+json last_check_json(const std::optional<probes::LastCheck>& check) {
+  if (!check) return nullptr;
+  return {{"time", rfc3339(check->time_ms)},
+          {"time_ms", check->time_ms},
+          {"latency_ms", static_cast<double>(check->latency.count()) / 1000.0},
+          {"passed", check->passed},
+          {"reason", check->reason}};
+}
+
+}  // namespace
+
+void add_status_routes(Router& router, ApiContext& context) {
+  router.add("GET", "/healthz", [](const RouteRequest&, httplib::Response& response) {
+    reply_json(response, 200, {{"status", "ok"}});
+  });
+
+  router.add("GET", "/metrics", [&context](const RouteRequest&, httplib::Response& response) {
+    response.status = 200;
+    response.set_content(context.metrics_text ? context.metrics_text() : std::string(),
+                         "text/plain; version=0.0.4");
+  });
+
+  router.add("GET", "/v1/zones", [&context](const RouteRequest&, httplib::Response& response) {
+    const auto snapshot = context.publisher.current();
+    json zones = json::array();
+    for (const auto& zone : snapshot->zones.zones()) {
+      std::string origin = zone->origin();
+      for (char& c : origin) c = static_cast<char>(dns::ascii_lower(static_cast<uint8_t>(c)));
+      const auto served = context.composer.served_zone(origin);
+      zones.push_back({{"origin", zone->origin_text()},
+                       {"serial", zone->serial()},
+                       {"source", served && served->synthetic ? "declared" : "file"},
+                       {"records", zone->record_count()}});
+    }
+    reply_json(response, 200, {{"zones", std::move(zones)}});
+  });
+
+  router.add("GET", "/v1/events",
+             [&context](const RouteRequest& request, httplib::Response& response) {
+               const int64_t since = integer_parameter(request.http, "since", 0);
+               const int64_t limit = integer_parameter(request.http, "limit", kDefaultEventLimit);
+               if (limit < 1 || limit > static_cast<int64_t>(kMaxEventLimit)) {
+                 throw ApiError(400,
+                                "limit: expected 1 to " + std::to_string(kMaxEventLimit) +
+                                    ", got " + std::to_string(limit),
+                                "limit");
+               }
+               json events = json::array();
+               int64_t next = since;
+               for (const auto& event :
+                    context.registry.events(since, static_cast<size_t>(limit))) {
+                 events.push_back(event_json(event));
+                 next = event.id;
+               }
+               reply_json(response, 200, {{"events", std::move(events)}, {"next", next}});
+             });
+
+  router.add("GET", "/v1/arrays/{}/health",
+             [&context](const RouteRequest& request, httplib::Response& response) {
+               const auto array = context.registry.find(request.params[0]);
+               if (!array) throw ApiError(404, "no array " + request.params[0]);
+               json instances = json::array();
+               for (const arrays::Instance& instance : array->instances) {
+                 std::optional<probes::LastCheck> last;
+                 if (context.last_check) last = context.last_check(instance.id);
+                 instances.push_back(
+                     {{"id", instance.id},
+                      {"address", instance.spec.address.to_string()},
+                      {"state", std::string(arrays::to_string(instance.spec.state))},
+                      {"health", std::string(arrays::to_string(instance.health))},
+                      {"health_changed_ms", instance.health_changed_ms},
+                      {"health_changed", rfc3339(instance.health_changed_ms)},
+                      {"reason", instance.health_reason},
+                      {"last_check", last_check_json(last)}});
+               }
+               reply_json(response, 200,
+                          {{"name", array->name}, {"instances", std::move(instances)}});
+             });
+}
+
+}  // namespace rotor::api

@@ -1,0 +1,85 @@
+#include "api/views.h"
+
+#include <cstdio>
+#include <ctime>
+
+namespace rotor::api {
+
+using nlohmann::json;
+
+json rfc3339(int64_t unix_ms) {
+  if (unix_ms <= 0) return nullptr;
+  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[40];
+  const size_t length = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  char millis[8];
+  std::snprintf(millis, sizeof millis, ".%03dZ", static_cast<int>(unix_ms % 1000));
+  return std::string(text, length) + millis;
+}
+
+namespace {
+
+json check_json(const std::string& text) {
+  if (text.empty()) return nullptr;
+  return json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
+}  // namespace
+
+json settings_json(const arrays::ArraySettings& settings) {
+  return {{"policy", std::string(arrays::to_string(settings.policy))},
+          {"ttl", settings.ttl},
+          {"degraded_ttl", settings.degraded_ttl},
+          {"max_answers", settings.max_answers},
+          {"when_all_down", std::string(arrays::to_string(settings.when_all_down))},
+          {"check", check_json(settings.check)}};
+}
+
+json spec_json(const arrays::InstanceSpec& spec) {
+  json out = {{"address", spec.address.to_string()},
+              {"weight", spec.weight},
+              {"state", std::string(arrays::to_string(spec.state))}};
+  if (!spec.region.empty()) out["region"] = spec.region;
+  if (spec.lat) out["lat"] = *spec.lat;
+  if (spec.lon) out["lon"] = *spec.lon;
+  if (!spec.check.empty()) out["check"] = check_json(spec.check);
+  return out;
+}
+
+json instance_json(const arrays::Instance& instance) {
+  json out = spec_json(instance.spec);
+  out["id"] = instance.id;
+  out["health"] = std::string(arrays::to_string(instance.health));
+  return out;
+}
+
+json array_json(const registry::RegisteredArray& array, bool with_instances) {
+  json out = settings_json(array.settings);
+  out["name"] = array.name;
+  out["instance_count"] = array.instances.size();
+  if (with_instances) {
+    json instances = json::array();
+    for (const arrays::Instance& instance : array.instances) {
+      instances.push_back(instance_json(instance));
+    }
+    out["instances"] = std::move(instances);
+  }
+  return out;
+}
+
+json event_json(const registry::Event& event) {
+  return {{"id", event.id},
+          {"time_ms", event.time_ms},
+          {"time", rfc3339(event.time_ms)},
+          {"array", event.array_name},
+          {"instance_id", event.instance_id},
+          {"address", event.address},
+          {"kind", event.kind},
+          {"old", event.old_value},
+          {"new", event.new_value},
+          {"reason", event.reason}};
+}
+
+}  // namespace rotor::api

@@ -1,0 +1,29 @@
+#pragma once
+// The JSON forms of the registry's model. Field names are the config file's
+// (README "Configuration"), so what GET returns can be edited and sent back.
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "server/arrays/array.h"
+#include "server/registry/registry.h"
+#include "server/registry/store.h"
+
+namespace rotor::api {
+
+// "2026-11-30T08:19:56.123Z"; null for 0 (never).
+nlohmann::json rfc3339(int64_t unix_ms);
+
+// The array's settings, with "check" as an object or null.
+nlohmann::json settings_json(const arrays::ArraySettings& settings);
+// The operator's fields of an instance (what PATCH merges over).
+nlohmann::json spec_json(const arrays::InstanceSpec& spec);
+// spec_json plus "id" and "health".
+nlohmann::json instance_json(const arrays::Instance& instance);
+// "name", the settings and "instance_count"; with every instance when `with_instances`.
+nlohmann::json array_json(const registry::RegisteredArray& array, bool with_instances);
+nlohmann::json event_json(const registry::Event& event);
+
+}  // namespace rotor::api

@@ -1,0 +1,453 @@
+#include "api/api_server.h"
+
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/bearer_auth.h"
+#include "api/json_body.h"
+#include "server/registry/registry.h"
+#include "server/registry/snapshot_composer.h"
+#include "server/snapshot/publisher.h"
+#include "tests/unit/server/registry/registry_test_support.h"
+
+namespace rotor::api {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using registry::test::ScratchDir;
+
+constexpr const char* kWeb = "web.lb.example.com.";
+const registry::SyntheticZoneSpec kLbZone{"lb.example.com.",
+                                          {{"ns1.lb.example.com.", {"192.0.2.53"}}}};
+
+// A registry over a scratch database serving lb.example.com., and the API
+// over it on 127.0.0.1 port 0.
+struct Rig {
+  explicit Rig(std::string token = "")
+      : db(dir.file("rotor.db")),
+        publisher(std::make_shared<const Snapshot>()),
+        composer(publisher, {.publish_interval = 0ms}),
+        registry(registry::Registry::open(db, composer)) {
+    registry->set_synthetic_zones({kLbZone});
+    server = std::make_unique<ApiServer>(
+        ApiContext{.registry = *registry,
+                   .composer = composer,
+                   .publisher = publisher,
+                   .last_check = [this](int64_t id) -> std::optional<probes::LastCheck> {
+                     if (id != checked_id) return std::nullopt;
+                     return probes::LastCheck{1700000000123, std::chrono::microseconds(1500), false,
+                                              "HTTP 503"};
+                   },
+                   .metrics_text = [] { return std::string("rotor_up 1\n"); }},
+        ApiOptions{.listen = "127.0.0.1:0", .token = std::move(token)});
+    server->start();
+    const auto colon = server->bound().rfind(':');
+    port = std::stoi(server->bound().substr(colon + 1));
+  }
+
+  httplib::Client client() const {
+    httplib::Client out("127.0.0.1", port);
+    out.set_connection_timeout(2s);
+    out.set_read_timeout(5s);
+    return out;
+  }
+
+  ScratchDir dir;
+  std::string db;
+  SnapshotPublisher publisher;
+  registry::SnapshotComposer composer;
+  std::unique_ptr<registry::Registry> registry;
+  std::unique_ptr<ApiServer> server;
+  int port = 0;
+  int64_t checked_id = -1;
+};
+
+struct Reply {
+  int status = 0;
+  json body;
+  httplib::Headers headers;
+};
+
+// One request; `content_type` empty sends the body without one.
+Reply send(const Rig& rig, const std::string& method, const std::string& path,
+           const std::string& body = "", const std::string& content_type = "application/json",
+           const httplib::Headers& headers = {}) {
+  httplib::Client client = rig.client();
+  httplib::Request request;
+  request.method = method;
+  request.path = path;
+  request.headers = headers;
+  if (!body.empty() || method == "PUT" || method == "POST" || method == "PATCH") {
+    request.body = body;
+    if (!content_type.empty()) request.set_header("Content-Type", content_type);
+  }
+  httplib::Response response;
+  httplib::Error error = httplib::Error::Success;
+  const bool sent = client.send(request, response, error);
+  REQUIRE_MESSAGE(sent, "request failed: " << httplib::to_string(error));
+  Reply reply{response.status, json(), response.headers};
+  if (response.get_header_value("Content-Type") == "application/json") {
+    reply.body = json::parse(response.body);
+  } else {
+    reply.body = response.body;
+  }
+  return reply;
+}
+
+std::string replace_id(std::string text, int64_t id) {
+  const auto at = text.find("{id}");
+  if (at != std::string::npos) text.replace(at, 4, std::to_string(id));
+  return text;
+}
+
+TEST_SUITE("api/api_server") {
+  TEST_CASE("every route and every error class") {
+    Rig rig;
+    int64_t id = 0;  // the instance POST creates, for later steps' "{id}"
+    struct Step {
+      const char* method;
+      const char* path;
+      const char* body;
+      int status;
+      std::optional<std::string> field;  // the error's field; nullopt: a success or a null field
+      const char* content_type = "application/json";
+    };
+    const std::vector<Step> steps = {
+        {"GET", "/healthz", "", 200, {}},
+        {"GET", "/v1/zones", "", 200, {}},
+        {"GET", "/v1/arrays", "", 200, {}},
+        {"PUT", "/v1/arrays/WEB.lb.example.com", R"({"ttl": 60, "policy": "weighted"})", 201, {}},
+        {"PUT", "/v1/arrays/web.lb.example.com.", R"({"ttl": 61, "max_answers": 2})", 200, {}},
+        {"PUT", "/v1/arrays/web.lb.example.com", R"({"ttl": "60"})", 400, "ttl"},
+        {"PUT", "/v1/arrays/web.lb.example.com", R"({"check": {"interval": "1ms"}})", 400, "check.interval"},
+        {"PUT", "/v1/arrays/web.lb.example.com", R"({"policy": "random"})", 400, "policy"},
+        {"PUT", "/v1/arrays/web.lb.example.com", R"({"bogus": 1})", 400, "bogus"},
+        {"PUT", "/v1/arrays/web.lb.example.com", R"({"name": "x.lb.example.com"})", 400, "name"},
+        {"PUT", "/v1/arrays/web.lb.example.com", R"([1])", 400, "body"},
+        {"PUT", "/v1/arrays/web.lb.example.com", R"({"ttl": )", 400, "body"},
+        {"PUT", "/v1/arrays/web.lb.example.com", R"({"ttl": 60})", 415, {}, "text/plain"},
+        {"PUT", "/v1/arrays/web.lb.example.com", R"({"ttl": 60})", 415, {}, ""},
+        {"PUT", "/v1/arrays/www.elsewhere.test", R"({})", 400, "name"},
+        {"GET", "/v1/arrays/Web.LB.example.com", "", 200, {}},
+        {"GET", "/v1/arrays/absent.lb.example.com", "", 404, {}},
+        {"POST", "/v1/arrays/web.lb.example.com/instances", R"({"address": "192.0.2.1", "region": "eu"})", 201, {}},
+        {"POST", "/v1/arrays/web.lb.example.com/instances", R"({"address": "192.0.2.1"})", 409, "address"},
+        {"POST", "/v1/arrays/web.lb.example.com/instances", R"({"address": "192.0.2.300"})", 400, "address"},
+        {"POST", "/v1/arrays/web.lb.example.com/instances", R"({"weight": 5})", 400, "address"},
+        {"POST", "/v1/arrays/web.lb.example.com/instances", R"({"address": "192.0.2.9", "weight": 0})", 400, "weight"},
+        {"POST", "/v1/arrays/web.lb.example.com/instances", R"({"address": "192.0.2.9", "health": "up"})", 400, "health"},
+        {"POST", "/v1/arrays/web.lb.example.com/instances", R"({"address": "192.0.2.9", "check": {"port": 0}})", 400, "check.port"},
+        {"POST", "/v1/arrays/absent.lb.example.com/instances", R"({"address": "192.0.2.9"})", 404, {}},
+        {"GET", "/v1/arrays/web.lb.example.com/instances", "", 200, {}},
+        {"GET", "/v1/arrays/web.lb.example.com/instances/{id}", "", 200, {}},
+        {"GET", "/v1/arrays/web.lb.example.com/instances/999999", "", 404, {}},
+        {"GET", "/v1/arrays/web.lb.example.com/instances/abc", "", 404, {}},
+        {"PATCH", "/v1/arrays/web.lb.example.com/instances/{id}", R"({"weight": 7, "state": "draining"})", 200, {}},
+        {"PATCH", "/v1/arrays/web.lb.example.com/instances/{id}", R"({"weight": 5000})", 400, "weight"},
+        {"PATCH", "/v1/arrays/web.lb.example.com/instances/{id}", R"({"health": "down"})", 400, "health"},
+        {"PATCH", "/v1/arrays/web.lb.example.com/instances/999999", R"({"weight": 7})", 404, {}},
+        {"PUT", "/v1/arrays/web.lb.example.com/instances", R"([{"address": "192.0.2.1"}, {"address": "2001:db8::1"}])", 200, {}},
+        {"PUT", "/v1/arrays/web.lb.example.com/instances", R"([{"address": "192.0.2.1"}, {"address": "nope"}])", 400, "[1].address"},
+        {"PUT", "/v1/arrays/web.lb.example.com/instances", R"([{"address": "192.0.2.1"}, {"address": "192.0.2.1"}])", 409, "address"},
+        {"PUT", "/v1/arrays/web.lb.example.com/instances", R"({"address": "192.0.2.1"})", 400, "body"},
+        {"GET", "/v1/arrays/web.lb.example.com/health", "", 200, {}},
+        {"GET", "/v1/arrays/absent.lb.example.com/health", "", 404, {}},
+        {"GET", "/v1/events", "", 200, {}},
+        {"GET", "/v1/events?since=1&limit=2", "", 200, {}},
+        {"GET", "/v1/events?limit=5000", "", 400, "limit"},
+        {"GET", "/v1/events?since=x", "", 400, "since"},
+        {"GET", "/v1/explain?name=web.lb.example.com&type=A&client=192.0.2.200", "", 200, {}},
+        {"GET", "/v1/explain?name=web.lb.example.com&type=MX", "", 400, "type"},
+        {"GET", "/v1/explain?type=A", "", 400, "name"},
+        {"GET", "/v1/explain?name=web.lb.example.com&ecs=10.0.0.0/99", "", 400, "ecs"},
+        {"GET", "/v1/explain?name=web.lb.example.com&client=nope", "", 400, "client"},
+        {"POST", "/v1/arrays", "{}", 405, {}},
+        {"DELETE", "/v1/events", "", 405, {}},
+        {"PATCH", "/v1/arrays/web.lb.example.com", "{}", 405, {}},
+        {"GET", "/v1/nothing", "", 404, {}},
+        {"GET", "/", "", 404, {}},
+        {"DELETE", "/v1/arrays/web.lb.example.com/instances/{id}", "", 204, {}},
+        {"DELETE", "/v1/arrays/web.lb.example.com/instances/{id}", "", 404, {}},
+        {"DELETE", "/v1/arrays/web.lb.example.com", "", 204, {}},
+        {"DELETE", "/v1/arrays/web.lb.example.com", "", 404, {}},
+        {"GET", "/v1/arrays/web.lb.example.com", "", 404, {}},
+    };
+    for (const Step& step : steps) {
+      const std::string path = replace_id(step.path, id);
+      CAPTURE(step.method);
+      CAPTURE(path);
+      CAPTURE(step.body);
+      const Reply reply = send(rig, step.method, path, step.body, step.content_type);
+      CAPTURE(reply.body.dump());
+      CHECK(reply.status == step.status);
+      if (step.status >= 400) {
+        REQUIRE(reply.body.is_object());
+        REQUIRE(reply.body.contains("error"));
+        CHECK(reply.body["error"]["code"] == step.status);
+        CHECK(reply.body["error"]["message"].is_string());
+        if (step.field) {
+          CHECK(reply.body["error"]["field"] == *step.field);
+        } else {
+          CHECK(reply.body["error"]["field"].is_null());
+        }
+      }
+      if (step.status == 405) CHECK_FALSE(reply.headers.find("Allow") == reply.headers.end());
+      if (step.status == 201 && std::string(step.method) == "POST") {
+        id = reply.body["id"].get<int64_t>();
+        CHECK(reply.body["health"] == "unknown");
+        CHECK(reply.body["address"] == "192.0.2.1");
+      }
+    }
+  }
+
+  TEST_CASE("replies carry the model") {
+    Rig rig;
+    REQUIRE(send(rig, "PUT", "/v1/arrays/web.lb.example.com",
+                 R"({"ttl": 60, "policy": "geo", "check": {"type": "tcp", "port": 22}})").status == 201);
+    const Reply added = send(rig, "POST", "/v1/arrays/web.lb.example.com/instances",
+                             R"({"address": "192.0.2.1", "region": "eu", "lat": 50.1, "lon": 8.7, "check": {"port": 2222}})");
+    REQUIRE(added.status == 201);
+    const int64_t id = added.body["id"];
+    CHECK(added.body["region"] == "eu");
+    CHECK(added.body["check"] == json{{"port", 2222}});
+
+    const Reply arrays = send(rig, "GET", "/v1/arrays");
+    REQUIRE(arrays.body["arrays"].size() == 1);
+    CHECK(arrays.body["arrays"][0]["name"] == kWeb);
+    CHECK(arrays.body["arrays"][0]["policy"] == "geo");
+    CHECK(arrays.body["arrays"][0]["ttl"] == 60);
+    CHECK(arrays.body["arrays"][0]["check"] == json{{"type", "tcp"}, {"port", 22}});
+    CHECK(arrays.body["arrays"][0]["instance_count"] == 1);
+
+    // PATCH keeps what it does not name; null takes a field back to its default.
+    const Reply patched = send(rig, "PATCH", "/v1/arrays/web.lb.example.com/instances/" + std::to_string(id),
+                               R"({"weight": 300, "check": null})");
+    REQUIRE(patched.status == 200);
+    CHECK(patched.body["weight"] == 300);
+    CHECK(patched.body["region"] == "eu");
+    CHECK_FALSE(patched.body.contains("check"));
+    CHECK(rig.registry->find(kWeb)->instances[0].spec.weight == 300);
+
+    const Reply zones = send(rig, "GET", "/v1/zones");
+    REQUIRE(zones.body["zones"].size() == 1);
+    CHECK(zones.body["zones"][0]["origin"] == "lb.example.com.");
+    CHECK(zones.body["zones"][0]["source"] == "declared");
+    CHECK(zones.body["zones"][0]["serial"].get<uint32_t>() > 0);
+
+    rig.registry->set_health(id, arrays::Health::down, "connection refused");
+    rig.checked_id = id;
+    const Reply health = send(rig, "GET", "/v1/arrays/web.lb.example.com/health");
+    REQUIRE(health.body["instances"].size() == 1);
+    const json& entry = health.body["instances"][0];
+    CHECK(entry["health"] == "down");
+    CHECK(entry["reason"] == "connection refused");
+    CHECK(entry["health_changed_ms"].get<int64_t>() > 0);
+    CHECK(entry["health_changed"].get<std::string>().back() == 'Z');
+    CHECK(entry["last_check"]["passed"] == false);
+    CHECK(entry["last_check"]["latency_ms"] == 1.5);
+    CHECK(entry["last_check"]["time"] == "2023-11-14T22:13:20.123Z");
+
+    const Reply events = send(rig, "GET", "/v1/events?limit=1000");
+    REQUIRE(events.body["events"].size() >= 1);
+    CHECK(events.body["next"] == events.body["events"].back()["id"]);
+    const Reply later = send(rig, "GET", "/v1/events?since=" + events.body["next"].dump());
+    CHECK(later.body["events"].empty());
+    CHECK(later.body["next"] == events.body["next"]);
+
+    const Reply metrics = send(rig, "GET", "/metrics");
+    CHECK(metrics.status == 200);
+    CHECK(metrics.body == "rotor_up 1\n");
+    CHECK(metrics.headers.find("Content-Type")->second == "text/plain; version=0.0.4");
+  }
+
+  TEST_CASE("a body over 1 MiB is 413 in the error shape") {
+    Rig rig;
+    const std::string big = "{\"ttl\": \"" + std::string(kMaxBodyBytes, 'x') + "\"}";
+    const Reply reply = send(rig, "PUT", "/v1/arrays/web.lb.example.com", big);
+    CHECK(reply.status == 413);
+    REQUIRE(reply.body.is_object());
+    CHECK(reply.body["error"]["code"] == 413);
+    CHECK_FALSE(rig.registry->find(kWeb).has_value());
+  }
+
+  TEST_CASE("a store that refuses writes is 503 and changes nothing") {
+    Rig rig;
+    REQUIRE(send(rig, "PUT", "/v1/arrays/web.lb.example.com", "{}").status == 201);
+    registry::test::make_writes_fail(rig.db, "INSERT ON instances");
+    const Reply refused = send(rig, "POST", "/v1/arrays/web.lb.example.com/instances",
+                               R"({"address": "192.0.2.1"})");
+    CHECK(refused.status == 503);
+    CHECK(refused.body["error"]["code"] == 503);
+    CHECK(rig.registry->find(kWeb)->instances.empty());
+    registry::test::let_writes_succeed(rig.db);
+    CHECK(send(rig, "POST", "/v1/arrays/web.lb.example.com/instances", R"({"address": "192.0.2.1"})").status == 201);
+  }
+
+  TEST_CASE("explain runs the answerer and says why") {
+    Rig rig;
+    REQUIRE(send(rig, "PUT", "/v1/arrays/web.lb.example.com", R"({"policy": "geo"})").status == 201);
+    const Reply set = send(rig, "PUT", "/v1/arrays/web.lb.example.com/instances", R"([
+        {"address": "192.0.2.1", "region": "eu"},
+        {"address": "192.0.2.2", "region": "us"},
+        {"address": "192.0.2.3", "state": "draining"},
+        {"address": "192.0.2.4", "state": "disabled"},
+        {"address": "192.0.2.5"},
+        {"address": "2001:db8::1"}])");
+    REQUIRE(set.status == 200);
+    rig.registry->set_health(set.body[1]["id"], arrays::Health::up, "");
+    rig.registry->set_health(set.body[4]["id"], arrays::Health::down, "timeout");
+    geo::GeoContext geo;
+    geo.regions = geo::RegionTable::build({{"eu", 50.1, 8.7, {}}, {"us", 39.0, -77.5, {}}});
+    geo.networks = geo::NetworkTable::build({{"198.51.100.0/24", "us"}}, *geo.regions);
+    rig.registry->set_geo(geo);
+
+    const Reply reply = send(rig, "GET",
+                             "/v1/explain?name=WEB.lb.example.com&type=A&client=192.0.2.200&ecs=198.51.100.7/24");
+    REQUIRE(reply.status == 200);
+    const json& body = reply.body;
+    CAPTURE(body.dump(2));
+    CHECK(body["query"]["ecs"] == "198.51.100.0/24");
+    CHECK(body["answer"]["rcode"] == "NOERROR");
+    CHECK(body["answer"]["authoritative"] == true);
+    CHECK(body["answer"]["ttl"] == 10);  // degraded: 192.0.2.5 is down
+    REQUIRE(body["answer"]["addresses"].size() == 2);
+    CHECK(body["answer"]["addresses"][0] == "192.0.2.2");  // the client's region first
+    CHECK(body["client"]["source"] == "ecs");
+    CHECK(body["client"]["region"] == "us");
+    CHECK(body["client"]["scope"] == 24);
+    CHECK(body["array"]["policy"] == "geo");
+    CHECK(body["array"]["degraded"] == true);
+
+    const std::vector<std::pair<bool, std::string>> expected = {
+        {true, "health unknown (not checked yet) counts as healthy"},
+        {true, "healthy"},
+        {false, "draining"},
+        {false, "disabled"},
+        {false, "down"},
+        {false, "other family"},
+    };
+    const json& instances = body["array"]["instances"];
+    REQUIRE(instances.size() == expected.size());
+    for (size_t i = 0; i < expected.size(); ++i) {
+      CAPTURE(i);
+      CHECK(instances[i]["candidate"] == expected[i].first);
+      CHECK(instances[i]["answered"] == expected[i].first);
+      CHECK(instances[i]["reason"] == expected[i].second);
+    }
+
+    const Reply v6 = send(rig, "GET", "/v1/explain?name=web.lb.example.com&type=AAAA");
+    CHECK(v6.body["answer"]["addresses"] == json::array({"2001:db8::1"}));
+    CHECK(v6.body["client"]["source"] == "none");
+
+    const Reply plain = send(rig, "GET", "/v1/explain?name=ns1.lb.example.com&type=A");
+    CHECK(plain.body["answer"]["addresses"] == json::array({"192.0.2.53"}));
+    CHECK(plain.body["array"].is_null());
+
+    const Reply outside = send(rig, "GET", "/v1/explain?name=www.elsewhere.test");
+    CHECK(outside.body["answer"]["rcode"] == "REFUSED");
+  }
+
+  TEST_CASE("with a token no route but healthz and metrics works without it") {
+    Rig rig("s3cret-token");
+    const httplib::Headers good = {{"Authorization", "Bearer s3cret-token"}};
+    struct Route {
+      const char* method;
+      const char* path;
+      const char* body;
+    };
+    const Route routes[] = {
+        {"GET", "/v1/zones", ""},
+        {"GET", "/v1/arrays", ""},
+        {"GET", "/v1/arrays/web.lb.example.com", ""},
+        {"PUT", "/v1/arrays/web.lb.example.com", "{}"},
+        {"DELETE", "/v1/arrays/web.lb.example.com", ""},
+        {"GET", "/v1/arrays/web.lb.example.com/instances", ""},
+        {"POST", "/v1/arrays/web.lb.example.com/instances", R"({"address": "192.0.2.1"})"},
+        {"PUT", "/v1/arrays/web.lb.example.com/instances", R"([{"address": "192.0.2.1"}])"},
+        {"GET", "/v1/arrays/web.lb.example.com/instances/1", ""},
+        {"PATCH", "/v1/arrays/web.lb.example.com/instances/1", R"({"weight": 1})"},
+        {"DELETE", "/v1/arrays/web.lb.example.com/instances/1", ""},
+        {"GET", "/v1/arrays/web.lb.example.com/health", ""},
+        {"GET", "/v1/events", ""},
+        {"GET", "/v1/explain?name=web.lb.example.com", ""},
+        {"GET", "/v1/nothing", ""},
+    };
+    const httplib::Headers wrong_tokens[] = {
+        {},
+        {{"Authorization", "Bearer s3cret-tokeN"}},
+        {{"Authorization", "Bearer s3cret-token2"}},
+        {{"Authorization", "Bearer "}},
+        {{"Authorization", "Basic s3cret-token"}},
+        {{"Authorization", "s3cret-token"}},
+    };
+    for (const Route& route : routes) {
+      for (const httplib::Headers& headers : wrong_tokens) {
+        CAPTURE(route.method);
+        CAPTURE(route.path);
+        const Reply reply = send(rig, route.method, route.path, route.body, "application/json", headers);
+        CHECK(reply.status == 401);
+        CHECK(reply.body["error"]["code"] == 401);
+        const auto challenge = reply.headers.find("WWW-Authenticate");
+        REQUIRE(challenge != reply.headers.end());
+        CHECK(challenge->second == "Bearer");
+      }
+    }
+    CHECK(rig.registry->arrays().empty());
+    CHECK(send(rig, "GET", "/healthz").status == 200);
+    CHECK(send(rig, "GET", "/metrics").status == 200);
+    CHECK(send(rig, "PUT", "/v1/arrays/web.lb.example.com", "{}", "application/json", good).status == 201);
+    CHECK(send(rig, "GET", "/v1/arrays", "", "application/json",
+               {{"Authorization", "bearer s3cret-token"}}).status == 200);
+  }
+
+  TEST_CASE("tokens compare in full") {
+    struct Case {
+      const char* a;
+      const char* b;
+      bool equal;
+    };
+    const Case cases[] = {
+        {"", "", true},          {"abc", "abc", true},  {"abc", "abd", false},
+        {"abc", "ab", false},    {"ab", "abc", false},  {"", "a", false},
+        {"Abc", "abc", false},
+    };
+    for (const Case& test : cases) {
+      CAPTURE(test.a);
+      CAPTURE(test.b);
+      CHECK(constant_time_equal(test.a, test.b) == test.equal);
+    }
+    CHECK(BearerAuth("").allows(""));
+    CHECK_FALSE(BearerAuth("t").allows(""));
+    CHECK(BearerAuth("t").allows("Bearer t"));
+  }
+
+  TEST_CASE("a server stopped right after it started stops") {
+    Rig rig;
+    for (int round = 0; round < 20; ++round) {
+      ApiServer server(ApiContext{.registry = *rig.registry, .composer = rig.composer, .publisher = rig.publisher},
+                       ApiOptions{.listen = "127.0.0.1:0"});
+      server.start();
+      CHECK(server.bound().rfind("127.0.0.1:", 0) == 0);
+      server.stop();
+    }
+  }
+
+  TEST_CASE("a second server on the same port fails to start naming the address") {
+    Rig rig;
+    ApiServer second(ApiContext{.registry = *rig.registry, .composer = rig.composer, .publisher = rig.publisher},
+                     ApiOptions{.listen = rig.server->bound()});
+    CHECK_THROWS_WITH_AS(second.start(), doctest::Contains(rig.server->bound().c_str()), std::runtime_error);
+  }
+}
+
+}  // namespace
+}  // namespace rotor::api
