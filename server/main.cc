@@ -181,7 +181,8 @@ int serve(const Flags& flags) {
   rotor::net::WorkerPool pool(network_options(config), publisher);
   pool.start();
   // Probes run on their own threads and write health through the registry.
-  rotor::app::HealthMonitor health(*registry, {});
+  rotor::app::HealthMonitor health(
+      *registry, {.threads = config.probe_threads, .max_in_flight = config.probe_max_in_flight});
   health.start();
   // Scrapes sum the workers' own counters; nothing is shared on the query path.
   const rotor::metrics::MetricsCollector metrics(

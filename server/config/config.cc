@@ -119,6 +119,27 @@ void parse_tcp(const json& object, Config& config) {
   }
 }
 
+void parse_probes(const json& object, Config& config) {
+  for (const auto& [key, value] : object.items()) {
+    const std::string path = join_path("probes", key);
+    if (key == "threads") {
+      const int64_t threads = expect_integer(value, path);
+      if (threads < 1 || threads > 64) {
+        throw ConfigError(path, "expected 1 to 64, got " + std::to_string(threads));
+      }
+      config.probe_threads = static_cast<unsigned>(threads);
+    } else if (key == "max_in_flight") {
+      const int64_t limit = expect_integer(value, path);
+      if (limit < 1 || limit > 100000) {
+        throw ConfigError(path, "expected 1 to 100000, got " + std::to_string(limit));
+      }
+      config.probe_max_in_flight = static_cast<size_t>(limit);
+    } else {
+      throw ConfigError(path, "unknown key");
+    }
+  }
+}
+
 bool api_off(const std::string& listen) { return listen.empty() || listen == "off"; }
 
 void check_api_listen(const std::string& listen, const std::string& path) {
@@ -201,6 +222,8 @@ void parse_top_level(const json& document, Config& config) {
       config.geoip = expect_string(value, key);
     } else if (key == "api") {
       parse_api(expect_object(value, key), config);
+    } else if (key == "probes") {
+      parse_probes(expect_object(value, key), config);
     } else if (key == "publish_interval") {
       if (!value.is_string()) wrong_type(key, "a duration string like \"50ms\"", value);
       config.publish_interval = parse_duration(value.get<std::string>(), key);

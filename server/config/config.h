@@ -57,6 +57,8 @@ struct Config {
 
   std::string db;               // the registry's SQLite file; empty: ./rotor.db
   std::chrono::milliseconds publish_interval{50};
+  unsigned probe_threads = 1;          // prober loop threads
+  size_t probe_max_in_flight = 256;    // health checks running at once, over all threads
   std::string geoip;            // MaxMind database; empty: none
   std::vector<DeclaredZone> declared_zones;
   std::vector<geo::RegionSpec> regions;

@@ -215,6 +215,10 @@ TEST_CASE("server/config: bad documents name the key and the reason") {
       {R"({"networks": [{"cidr": "10.0.0.0/33", "region": "eu"}]})",
        "networks[0].cidr: \"10.0.0.0/33\" is not a network like \"192.0.2.0/24\""},
       {R"({"networks": [{"cidr": "10.0.0.0/8"}]})", "networks[0].region: missing; every network needs a region"},
+      // The prober.
+      {R"({"probes": {"threads": 0}})", "probes.threads: expected 1 to 64, got 0"},
+      {R"({"probes": {"max_in_flight": "many"}})", "probes.max_in_flight: expected an integer, got a string"},
+      {R"({"probes": {"jitter": 0.1}})", "probes.jitter: unknown key"},
       // Registry settings.
       {R"({"db": ""})", "db: empty file name"},
       {R"({"publish_interval": 50})", "publish_interval: expected a duration string like \"50ms\", got an integer"},
