@@ -92,6 +92,10 @@ rotor::net::NetworkOptions network_options(const rotor::config::Config& config) 
   options.threads = effective_threads(config.threads);
   options.tcp_idle_timeout = config.tcp_idle_timeout;
   options.tcp_max_connections = config.tcp_max_connections;
+  // Off by default: no table, nothing on the query path.
+  if (config.rrl.responses_per_second != 0) {
+    options.rate_limiter = std::make_shared<rotor::RateLimiter>(config.rrl);
+  }
   return options;
 }
 
@@ -211,6 +215,11 @@ int serve(const Flags& flags) {
   if (api) std::printf("api %s\n", api->bound().c_str());
   std::fflush(stdout);
   spdlog::info("{} with {} threads", line, effective_threads(config.threads));
+  if (config.rrl.responses_per_second != 0) {
+    spdlog::info("rate limiting: {} UDP responses per second per /{} or /{}, slip {}",
+                 config.rrl.responses_per_second, unsigned{config.rrl.ipv4_prefix},
+                 unsigned{config.rrl.ipv6_prefix}, config.rrl.slip);
+  }
   if (api) spdlog::info("api {}{}", api->bound(), config.api_token.empty() ? "" : " (bearer token)");
 
   signals.run();
@@ -247,6 +256,9 @@ int main(int argc, char** argv) {
   setup_logging();
   // A peer closing a TCP connection mid-write must not kill the server.
   std::signal(SIGPIPE, SIG_IGN);
+  // Past a file size limit a write must fail (the API answers 503 and DNS
+  // keeps serving), not kill the server.
+  std::signal(SIGXFSZ, SIG_IGN);
 
   CLI::App app{"rotor: an authoritative DNS server"};
   app.set_version_flag("--version", kVersion);

@@ -140,6 +140,71 @@ void parse_probes(const json& object, Config& config) {
   }
 }
 
+int64_t expect_between(const json& value, const std::string& path, int64_t low, int64_t high) {
+  const int64_t number = expect_integer(value, path);
+  if (number < low || number > high) {
+    throw ConfigError(path, "must be between " + std::to_string(low) + " and " +
+                                std::to_string(high) + ", got " + std::to_string(number));
+  }
+  return number;
+}
+
+// "192.0.2.0/24", "2001:db8::/32": the address must have no bits set past the
+// length, so that what is written is what is matched.
+RateLimitExempt parse_exempt_network(const std::string& cidr, const std::string& path) {
+  const auto slash = cidr.find('/');
+  const auto address =
+      slash == std::string::npos ? std::nullopt : arrays::IpAddress::parse(cidr.substr(0, slash));
+  const std::string digits = slash == std::string::npos ? "" : cidr.substr(slash + 1);
+  const unsigned width = address && address->family == 4 ? 32 : 128;
+  if (!address || digits.empty() || digits.size() > 3 ||
+      digits.find_first_not_of("0123456789") != std::string::npos ||
+      static_cast<unsigned>(std::stoi(digits)) > width) {
+    throw ConfigError(path, "\"" + cidr + "\" is not a network like \"192.0.2.0/24\"");
+  }
+  RateLimitExempt network{*address, static_cast<uint8_t>(std::stoi(digits))};
+  for (unsigned bit = network.length; bit < width; ++bit) {
+    if ((network.address.bytes[bit / 8] >> (7 - bit % 8)) & 1) {
+      throw ConfigError(path, "\"" + cidr + "\" has bits set past the /" + digits + " prefix");
+    }
+  }
+  return network;
+}
+
+void parse_rrl(const json& object, Config& config) {
+  RateLimiterOptions& rrl = config.rrl;
+  for (const auto& [key, value] : object.items()) {
+    const std::string path = join_path("rrl", key);
+    if (key == "responses_per_second") {
+      rrl.responses_per_second = static_cast<uint32_t>(
+          expect_between(value, path, 0, RateLimiter::kMaxResponsesPerSecond));
+    } else if (key == "slip") {
+      rrl.slip = static_cast<uint32_t>(expect_between(value, path, 0, 10));
+    } else if (key == "ipv4_prefix") {
+      rrl.ipv4_prefix = static_cast<uint8_t>(expect_between(value, path, 8, 32));
+    } else if (key == "ipv6_prefix") {
+      rrl.ipv6_prefix = static_cast<uint8_t>(expect_between(value, path, 16, 128));
+    } else if (key == "table_size") {
+      constexpr int64_t kLow = 1024, kHigh = 16777216;
+      const int64_t size = expect_integer(value, path);
+      if (size < kLow || size > kHigh || (size & (size - 1)) != 0) {
+        throw ConfigError(path, "must be a power of two between " + std::to_string(kLow) + " and " +
+                                    std::to_string(kHigh) + ", got " + std::to_string(size));
+      }
+      rrl.table_size = static_cast<size_t>(size);
+    } else if (key == "exempt") {
+      expect_array(value, path);
+      rrl.exempt.clear();
+      for (size_t i = 0; i < value.size(); ++i) {
+        const std::string item = index_path(path, i);
+        rrl.exempt.push_back(parse_exempt_network(expect_string(value[i], item), item));
+      }
+    } else {
+      throw ConfigError(path, "unknown key");
+    }
+  }
+}
+
 bool api_off(const std::string& listen) { return listen.empty() || listen == "off"; }
 
 void check_api_listen(const std::string& listen, const std::string& path) {
@@ -224,6 +289,8 @@ void parse_top_level(const json& document, Config& config) {
       parse_api(expect_object(value, key), config);
     } else if (key == "probes") {
       parse_probes(expect_object(value, key), config);
+    } else if (key == "rrl") {
+      parse_rrl(expect_object(value, key), config);
     } else if (key == "publish_interval") {
       if (!value.is_string()) wrong_type(key, "a duration string like \"50ms\"", value);
       config.publish_interval = parse_duration(value.get<std::string>(), key);
@@ -291,7 +358,8 @@ Config parse_config(const std::string& text, const std::string& source) {
   json document;
   try {
     document = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {
+    // parse_error, and out_of_range for a number too large for a double (1e500).
     throw ConfigError(source, without_exception_id(error.what()));
   }
   if (!document.is_object()) {

@@ -11,6 +11,7 @@
 
 #include "server/arrays/array.h"
 #include "server/geo/geo.h"
+#include "server/query/rate_limiter.h"
 
 namespace rotor::config {
 
@@ -68,6 +69,9 @@ struct Config {
   // The HTTP API (api/README.md): ADDR:PORT, or "off" (or "") for none.
   std::string api_listen = "127.0.0.1:8053";
   std::string api_token;  // empty: requests need no token (loopback only)
+
+  // Response rate limiting of UDP replies; responses_per_second 0: off.
+  RateLimiterOptions rrl;
 };
 
 // True unless the API is turned off ("off" or "").

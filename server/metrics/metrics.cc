@@ -114,6 +114,18 @@ void add_dns_families(const std::vector<std::shared_ptr<const WorkerCounters>>& 
               }));
   out.push_back(std::move(malformed));
 
+  MetricFamily limited = family("rotor_rrl_responses_total",
+                                "UDP replies held back by response rate limiting: dropped (not "
+                                "sent) or slipped (sent truncated, header and question only).",
+                                MetricType::Counter);
+  add_counter(limited, {{"action", "dropped"}}, sum_workers(workers, [](const WorkerCounters& worker) {
+                return worker.rrl_dropped.value();
+              }));
+  add_counter(limited, {{"action", "slipped"}}, sum_workers(workers, [](const WorkerCounters& worker) {
+                return worker.rrl_slipped.value();
+              }));
+  out.push_back(std::move(limited));
+
   MetricFamily open = family("rotor_tcp_connections", "Open DNS TCP connections.",
                              MetricType::Gauge);
   add_gauge(open, {}, static_cast<double>(sum_workers(workers, [](const WorkerCounters& worker) {

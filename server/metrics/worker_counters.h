@@ -90,6 +90,10 @@ struct alignas(64) WorkerCounters {
   // datagram, or a reply the socket would not take.
   SingleWriterCounter dropped;
   SingleWriterCounter malformed;  // answered FORMERR
+  // UDP replies held back by response rate limiting: not sent at all, or sent
+  // truncated (header and question only). Not counted in `dropped`.
+  SingleWriterCounter rrl_dropped;
+  SingleWriterCounter rrl_slipped;
   ArraySlotCounters array_answers;
   SingleWriterCounter tcp_accepted;
   SingleWriterCounter tcp_open;  // a gauge: the worker sets it to its open connection count

@@ -114,6 +114,10 @@ void UdpResponder::drain(Socket& socket) noexcept {
 
 size_t UdpResponder::answer_batch(const Socket& socket, size_t received) noexcept {
   size_t replies = 0;
+  RateLimiter* const limiter = context_.rate_limiter;
+  // The loop's cached clock: seconds are all the limiter needs.
+  const auto now_seconds =
+      limiter != nullptr ? static_cast<uint32_t>(uv_now(context_.loop) / 1000) : 0u;
   for (size_t i = 0; i < received; ++i) {
     msghdr& query = received_[i].msg_hdr;
     if ((query.msg_flags & MSG_TRUNC) != 0 || context_.snapshot == nullptr) {
@@ -122,10 +126,26 @@ size_t UdpResponder::answer_batch(const Socket& socket, size_t received) noexcep
     }
     uint8_t* reply = reply_buffers_.get() + i * kReplySize;
     const ClientInfo client{reinterpret_cast<const sockaddr*>(&peers_[i]), Transport::udp};
-    const size_t length = answer_query(
+    size_t length = answer_query(
         *context_.snapshot, {query_buffers_.get() + i * kQuerySize, received_[i].msg_len}, client,
         {reply, kReplySize}, context_.state);
     if (length == 0) continue;
+    if (limiter != nullptr) {
+      switch (limiter->admit(client.address, now_seconds)) {
+        case RateLimiter::Verdict::pass:
+          break;
+        case RateLimiter::Verdict::drop:
+          context_.state.counters->rrl_dropped.add();
+          continue;
+        case RateLimiter::Verdict::slip:
+          // Too short to be anything but a TCP hint: a real client retries
+          // over TCP, a reflection victim receives a few dozen bytes.
+          length = truncate_to_question(reply, length);
+          context_.state.counters->rrl_slipped.add();
+          if (length == 0) continue;
+          break;
+      }
+    }
 
     msghdr& out = replies_[replies].msg_hdr;
     replies_iov_[replies] = {reply, length};

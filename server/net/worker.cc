@@ -14,9 +14,9 @@ uv_loop_t* initialized(uv_loop_t* loop) {
 }  // namespace
 
 Worker::Worker(SnapshotPublisher& publisher, std::chrono::milliseconds tcp_idle_timeout,
-               size_t tcp_max_connections)
+               size_t tcp_max_connections, RateLimiter* rate_limiter)
     : publisher_(publisher),
-      context_{.loop = initialized(&loop_)},
+      context_{.loop = initialized(&loop_), .rate_limiter = rate_limiter},
       udp_(context_),
       tcp_(context_, tcp_idle_timeout, tcp_max_connections) {
   // uv_async_init only fails when the loop's wake-up fd cannot be created,

@@ -19,8 +19,9 @@ namespace rotor::net {
 
 class Worker {
  public:
+  // `rate_limiter` (null: none) must outlive the worker.
   Worker(SnapshotPublisher& publisher, std::chrono::milliseconds tcp_idle_timeout,
-         size_t tcp_max_connections);
+         size_t tcp_max_connections, RateLimiter* rate_limiter = nullptr);
   // Closes whatever is still open and runs the loop dry, so a worker that was
   // never started (or whose constructor's caller threw) leaks nothing.
   ~Worker();

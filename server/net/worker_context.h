@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "server/query/rate_limiter.h"
 #include "server/query/responder.h"
 
 namespace rotor::net {
@@ -17,6 +18,8 @@ struct WorkerContext {
   std::shared_ptr<const Snapshot> snapshot_owner;
   const Snapshot* snapshot = nullptr;
   WorkerState state;
+  // Shared by every worker (it is lock-free); null when rate limiting is off.
+  RateLimiter* rate_limiter = nullptr;
 };
 
 }  // namespace rotor::net

@@ -97,6 +97,7 @@ EndpointSockets open_endpoint(const ListenEndpoint& endpoint, unsigned count) {
 }  // namespace
 
 struct WorkerPool::Impl {
+  std::shared_ptr<RateLimiter> rate_limiter;  // outlives the workers that use it
   std::vector<ListenEndpoint> bound;
   std::vector<std::shared_ptr<const metrics::WorkerCounters>> counters;  // fixed once built
   std::vector<std::unique_ptr<Worker>> workers;
@@ -107,6 +108,7 @@ struct WorkerPool::Impl {
 
 WorkerPool::WorkerPool(NetworkOptions options, SnapshotPublisher& publisher)
     : impl_(std::make_unique<Impl>()) {
+  impl_->rate_limiter = options.rate_limiter;
   unsigned threads = options.threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   // The cap is shared out evenly; SO_REUSEPORT spreads connections evenly too.
@@ -115,7 +117,8 @@ WorkerPool::WorkerPool(NetworkOptions options, SnapshotPublisher& publisher)
 
   for (unsigned i = 0; i < threads; ++i) {
     impl_->workers.push_back(
-        std::make_unique<Worker>(publisher, options.tcp_idle_timeout, per_worker_cap));
+        std::make_unique<Worker>(publisher, options.tcp_idle_timeout, per_worker_cap,
+                                 impl_->rate_limiter.get()));
     impl_->counters.push_back(impl_->workers.back()->counters());
   }
   for (const ListenEndpoint& endpoint : options.listen) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "server/metrics/worker_counters.h"
+#include "server/query/rate_limiter.h"
 #include "server/snapshot/publisher.h"
 
 namespace rotor::net {
@@ -30,6 +31,9 @@ struct NetworkOptions {
   unsigned threads = 1;
   std::chrono::milliseconds tcp_idle_timeout{10000};
   size_t tcp_max_connections = 1000;  // per process, shared out across workers
+  // Limits UDP replies per client prefix; one table shared by every worker.
+  // Null: no limiting.
+  std::shared_ptr<RateLimiter> rate_limiter;
 };
 
 class WorkerPool {

@@ -103,6 +103,8 @@ TEST_CASE("server/config: bad documents name the key and the reason") {
       {R"({"zones": [{"file": "a.zone", "orgin": "a."}]})", "zones[0].orgin: unknown key"},
       // Wrong types.
       {R"([])", "rotor.json: expected an object at the top level, got an array"},
+      // Too large for a double: nlohmann throws out_of_range, not parse_error (found by fuzzing).
+      {R"({"threads": 1e500})", "rotor.json: number overflow parsing '1e500'"},
       {R"({"listen": "127.0.0.1:53"})", "listen: expected an array, got a string"},
       {R"({"listen": [53]})", "listen[0]: expected a string, got an integer"},
       {R"({"threads": "4"})", "threads: expected an integer, got a string"},
@@ -219,6 +221,37 @@ TEST_CASE("server/config: bad documents name the key and the reason") {
       {R"({"probes": {"threads": 0}})", "probes.threads: expected 1 to 64, got 0"},
       {R"({"probes": {"max_in_flight": "many"}})", "probes.max_in_flight: expected an integer, got a string"},
       {R"({"probes": {"jitter": 0.1}})", "probes.jitter: unknown key"},
+      // Response rate limiting.
+      {R"({"rrl": 10})", "rrl: expected an object, got an integer"},
+      {R"({"rrl": {"rate": 10}})", "rrl.rate: unknown key"},
+      {R"({"rrl": {"responses_per_second": -1}})",
+       "rrl.responses_per_second: must be between 0 and 1000000, got -1"},
+      {R"({"rrl": {"responses_per_second": "10"}})",
+       "rrl.responses_per_second: expected an integer, got a string"},
+      {R"({"rrl": {"slip": 11}})", "rrl.slip: must be between 0 and 10, got 11"},
+      {R"({"rrl": {"ipv4_prefix": 7}})", "rrl.ipv4_prefix: must be between 8 and 32, got 7"},
+      {R"({"rrl": {"ipv6_prefix": 129}})", "rrl.ipv6_prefix: must be between 16 and 128, got 129"},
+      {R"({"rrl": {"table_size": 1000}})",
+       "rrl.table_size: must be a power of two between 1024 and 16777216, got 1000"},
+      {R"({"rrl": {"table_size": 512}})",
+       "rrl.table_size: must be a power of two between 1024 and 16777216, got 512"},
+      {R"({"rrl": {"table_size": 33554432}})",
+       "rrl.table_size: must be a power of two between 1024 and 16777216, got 33554432"},
+      {R"({"rrl": {"exempt": "10.0.0.0/8"}})", "rrl.exempt: expected an array, got a string"},
+      {R"({"rrl": {"exempt": ["10.0.0.0/8", 7]}})",
+       "rrl.exempt[1]: expected a string, got an integer"},
+      {R"({"rrl": {"exempt": ["10.0.0.1"]}})",
+       "rrl.exempt[0]: \"10.0.0.1\" is not a network like \"192.0.2.0/24\""},
+      {R"({"rrl": {"exempt": ["10.0.0.0/33"]}})",
+       "rrl.exempt[0]: \"10.0.0.0/33\" is not a network like \"192.0.2.0/24\""},
+      {R"({"rrl": {"exempt": ["example.com/8"]}})",
+       "rrl.exempt[0]: \"example.com/8\" is not a network like \"192.0.2.0/24\""},
+      {R"({"rrl": {"exempt": ["10.0.0.0/x"]}})",
+       "rrl.exempt[0]: \"10.0.0.0/x\" is not a network like \"192.0.2.0/24\""},
+      {R"({"rrl": {"exempt": ["10.1.0.0/8"]}})",
+       "rrl.exempt[0]: \"10.1.0.0/8\" has bits set past the /8 prefix"},
+      {R"({"rrl": {"exempt": ["2001:db8::1/64"]}})",
+       "rrl.exempt[0]: \"2001:db8::1/64\" has bits set past the /64 prefix"},
       // Registry settings.
       {R"({"db": ""})", "db: empty file name"},
       {R"({"publish_interval": 50})", "publish_interval: expected a duration string like \"50ms\", got an integer"},
@@ -229,6 +262,38 @@ TEST_CASE("server/config: bad documents name the key and the reason") {
     CAPTURE(c.document);
     CHECK(error_for(c.document) == c.error);
   }
+}
+
+TEST_CASE("server/config: the rrl section") {
+  const Config defaults = parse_config("{}", "rotor.json");
+  CHECK(defaults.rrl.responses_per_second == 0);  // off
+  CHECK(defaults.rrl.slip == 2);
+  CHECK(defaults.rrl.ipv4_prefix == 24);
+  CHECK(defaults.rrl.ipv6_prefix == 56);
+  CHECK(defaults.rrl.table_size == 65536);
+  CHECK(defaults.rrl.exempt.empty());
+
+  const Config config = parse_config(R"({"rrl": {
+      "responses_per_second": 20, "slip": 0, "ipv4_prefix": 32, "ipv6_prefix": 64,
+      "table_size": 1024, "exempt": ["192.0.2.0/24", "2001:db8::/32", "10.0.0.7/32"]}})",
+                                     "rotor.json");
+  CHECK(config.rrl.responses_per_second == 20);
+  CHECK(config.rrl.slip == 0);
+  CHECK(config.rrl.ipv4_prefix == 32);
+  CHECK(config.rrl.ipv6_prefix == 64);
+  CHECK(config.rrl.table_size == 1024);
+  REQUIRE(config.rrl.exempt.size() == 3);
+  CHECK(config.rrl.exempt[0].address.to_string() == "192.0.2.0");
+  CHECK(config.rrl.exempt[0].length == 24);
+  CHECK(config.rrl.exempt[1].address.family == 6);
+  CHECK(config.rrl.exempt[1].length == 32);
+  CHECK(config.rrl.exempt[2].length == 32);
+  // The extremes are allowed.
+  const Config edges = parse_config(R"({"rrl": {"responses_per_second": 1000000, "slip": 10,
+      "ipv4_prefix": 8, "ipv6_prefix": 128, "table_size": 16777216, "exempt": ["0.0.0.0/0"]}})",
+                                    "rotor.json");
+  CHECK(edges.rrl.table_size == 16777216);
+  CHECK(edges.rrl.exempt[0].length == 0);
 }
 
 TEST_CASE("server/config: a bad listen endpoint names its index") {

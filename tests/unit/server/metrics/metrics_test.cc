@@ -262,6 +262,8 @@ TEST_SUITE("server/metrics") {
     WorkerState state;
     prepare_worker_state(*snapshot, state);
     ask_the_mix(*snapshot, state);
+    state.counters->rrl_dropped.add(3);  // as the UDP responder counts them
+    state.counters->rrl_slipped.add(2);
     const MetricsCollector collector({.workers = {state.counters}, .publisher = &publisher});
     const std::string text = collector.render();
     CAPTURE(text);
@@ -275,6 +277,7 @@ TEST_SUITE("server/metrics") {
     CHECK(types.at("rotor_snapshot_generation") == "gauge");
     CHECK(types.at("rotor_tcp_connections") == "gauge");
     CHECK(types.at("rotor_tcp_connections_total") == "counter");
+    CHECK(types.at("rotor_rrl_responses_total") == "counter");
     CHECK(types.count("rotor_probe_checks_total") == 0);  // no prober given
 
     CHECK(text.find("\nrotor_dns_queries_total{qtype=\"A\",transport=\"udp\"} 4\n") !=
@@ -286,6 +289,9 @@ TEST_SUITE("server/metrics") {
     CHECK(sample(text, R"(rotor_dns_responses_total{rcode="SERVFAIL"})") == 0);
     CHECK(sample(text, "rotor_dns_dropped_total") == 2);
     CHECK(sample(text, "rotor_dns_malformed_total") == 1);
+    CHECK(sample(text, R"(rotor_rrl_responses_total{action="dropped"})") == 3);
+    CHECK(sample(text, R"(rotor_rrl_responses_total{action="slipped"})") == 2);
+    CHECK(sample(text, "rotor_dns_dropped_total") == 2);  // not counted there too
     CHECK(sample(text, R"(rotor_array_answers_total{array="farm.example.test."})") == 4);
     CHECK(sample(text, R"(rotor_array_answers_total{array="idle.example.test."})") == 0);
     CHECK(sample(text, "rotor_snapshot_generation") == 42);
