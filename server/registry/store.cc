@@ -1,5 +1,7 @@
 #include "server/registry/store.h"
 
+#include "server/registry/statement_cache.h"
+
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
@@ -131,14 +133,15 @@ void bind_optional(SQLite::Statement& statement, int index, const std::optional<
 class Store::Transaction {
  public:
   explicit Transaction(Store& store) : store_(store), depth_(store.transaction_depth_) {
-    store_.db_->exec(depth_ == 0 ? std::string("BEGIN IMMEDIATE") : "SAVEPOINT " + savepoint());
+    store_.statements_->get(depth_ == 0 ? std::string("BEGIN IMMEDIATE") : "SAVEPOINT " + savepoint())
+        ->exec();
     ++store_.transaction_depth_;
   }
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
 
   void commit() {
-    store_.db_->exec(depth_ == 0 ? std::string("COMMIT") : "RELEASE " + savepoint());
+    store_.statements_->get(depth_ == 0 ? std::string("COMMIT") : "RELEASE " + savepoint())->exec();
     committed_ = true;
     --store_.transaction_depth_;
   }
@@ -174,6 +177,7 @@ Store::Store(const std::string& path, StoreOptions options) : path_(path), optio
   try {
     db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     db_->setBusyTimeout(options_.busy_timeout_ms);
+    statements_ = std::make_unique<StatementCache>(*db_);
     // Reading the header first: a corrupt or foreign file is refused before
     // anything (the WAL switch included) writes to it.
     const int application_id = db_->execAndGet("PRAGMA application_id").getInt();
@@ -234,41 +238,39 @@ void Store::atomically(const std::function<void()>& work) {
 }
 
 int64_t Store::array_id(std::string_view name) const {
-  SQLite::Statement query(*db_, "SELECT id FROM arrays WHERE name = ?");
-  query.bind(1, text(name));
-  if (!query.executeStep()) throw NotFoundError("no array " + text(name));
-  return query.getColumn(0).getInt64();
+  auto query = statements_->get("SELECT id FROM arrays WHERE name = ?");
+  query->bind(1, text(name));
+  if (!query->executeStep()) throw NotFoundError("no array " + text(name));
+  return query->getColumn(0).getInt64();
 }
 
 void Store::append_event(const Event& event) {
-  SQLite::Statement insert(*db_,
-                           "INSERT INTO events(time_ms, array_name, instance_id, address, kind, "
+  auto insert = statements_->get("INSERT INTO events(time_ms, array_name, instance_id, address, kind, "
                            "old, new, reason) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
-  insert.bind(1, event.time_ms);
-  insert.bind(2, event.array_name);
-  insert.bind(3, event.instance_id);
-  insert.bind(4, event.address);
-  insert.bind(5, event.kind);
-  insert.bind(6, event.old_value);
-  insert.bind(7, event.new_value);
-  insert.bind(8, event.reason);
-  insert.exec();
+  insert->bind(1, event.time_ms);
+  insert->bind(2, event.array_name);
+  insert->bind(3, event.instance_id);
+  insert->bind(4, event.address);
+  insert->bind(5, event.kind);
+  insert->bind(6, event.old_value);
+  insert->bind(7, event.new_value);
+  insert->bind(8, event.reason);
+  insert->exec();
   if (++events_since_prune_ >= 1024) prune_events();
 }
 
 void Store::prune_events() {
   events_since_prune_ = 0;
-  SQLite::Statement prune(*db_, "DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?");
-  prune.bind(1, static_cast<int64_t>(options_.max_events));
-  prune.exec();
+  auto prune = statements_->get("DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?");
+  prune->bind(1, static_cast<int64_t>(options_.max_events));
+  prune->exec();
 }
 
 int64_t Store::upsert_array(std::string_view name, const arrays::ArraySettings& settings,
                             int64_t now_ms) {
   try {
     Transaction transaction(*this);
-    SQLite::Statement upsert(
-        *db_,
+    auto upsert = statements_->get(
         "INSERT INTO arrays(name, ttl, degraded_ttl, policy, max_answers, "
         "when_all_down, check_json, created_ms, updated_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(name) DO UPDATE SET ttl = excluded.ttl, "
@@ -276,16 +278,16 @@ int64_t Store::upsert_array(std::string_view name, const arrays::ArraySettings& 
         "max_answers = excluded.max_answers, "
         "when_all_down = excluded.when_all_down, check_json = excluded.check_json, "
         "updated_ms = excluded.updated_ms");
-    upsert.bind(1, text(name));
-    upsert.bind(2, static_cast<int64_t>(settings.ttl));
-    upsert.bind(3, static_cast<int64_t>(settings.degraded_ttl));
-    upsert.bind(4, text(arrays::to_string(settings.policy)));
-    upsert.bind(5, static_cast<int>(settings.max_answers));
-    upsert.bind(6, text(arrays::to_string(settings.when_all_down)));
-    upsert.bind(7, settings.check);
-    upsert.bind(8, now_ms);
-    upsert.bind(9, now_ms);
-    upsert.exec();
+    upsert->bind(1, text(name));
+    upsert->bind(2, static_cast<int64_t>(settings.ttl));
+    upsert->bind(3, static_cast<int64_t>(settings.degraded_ttl));
+    upsert->bind(4, text(arrays::to_string(settings.policy)));
+    upsert->bind(5, static_cast<int>(settings.max_answers));
+    upsert->bind(6, text(arrays::to_string(settings.when_all_down)));
+    upsert->bind(7, settings.check);
+    upsert->bind(8, now_ms);
+    upsert->bind(9, now_ms);
+    upsert->exec();
     const int64_t id = array_id(name);
     transaction.commit();
     return id;
@@ -298,9 +300,9 @@ void Store::delete_array(std::string_view name, int64_t now_ms) {
   try {
     Transaction transaction(*this);
     array_id(name);
-    SQLite::Statement remove(*db_, "DELETE FROM arrays WHERE name = ?");
-    remove.bind(1, text(name));
-    remove.exec();
+    auto remove = statements_->get("DELETE FROM arrays WHERE name = ?");
+    remove->bind(1, text(name));
+    remove->exec();
     append_event(
         {.time_ms = now_ms, .array_name = text(name), .kind = "admin", .reason = "array deleted"});
     transaction.commit();
@@ -311,31 +313,31 @@ void Store::delete_array(std::string_view name, int64_t now_ms) {
 
 namespace {
 
-Instance find_instance(SQLite::Database& db, int64_t array_id, std::string_view array, int64_t id) {
-  SQLite::Statement query(db, std::string("SELECT ") + kInstanceColumns +
+Instance find_instance(StatementCache& statements, int64_t array_id, std::string_view array, int64_t id) {
+  auto query = statements.get(std::string("SELECT ") + kInstanceColumns +
                                   " FROM instances WHERE id = ? AND array_id = ?");
-  query.bind(1, id);
-  query.bind(2, array_id);
-  if (!query.executeStep()) {
+  query->bind(1, id);
+  query->bind(2, array_id);
+  if (!query->executeStep()) {
     throw NotFoundError("no instance " + std::to_string(id) + " in " + std::string(array));
   }
-  return read_instance(query);
+  return read_instance(*query);
 }
 
-std::optional<int64_t> instance_with_address(SQLite::Database& db, int64_t array_id,
+std::optional<int64_t> instance_with_address(StatementCache& statements, int64_t array_id,
                                              const std::string& address) {
-  SQLite::Statement query(db, "SELECT id FROM instances WHERE array_id = ? AND address = ?");
-  query.bind(1, array_id);
-  query.bind(2, address);
-  if (!query.executeStep()) return std::nullopt;
-  return query.getColumn(0).getInt64();
+  auto query = statements.get("SELECT id FROM instances WHERE array_id = ? AND address = ?");
+  query->bind(1, array_id);
+  query->bind(2, address);
+  if (!query->executeStep()) return std::nullopt;
+  return query->getColumn(0).getInt64();
 }
 
-void touch_array(SQLite::Database& db, int64_t array_id, int64_t now_ms) {
-  SQLite::Statement touch(db, "UPDATE arrays SET updated_ms = ? WHERE id = ?");
-  touch.bind(1, now_ms);
-  touch.bind(2, array_id);
-  touch.exec();
+void touch_array(StatementCache& statements, int64_t array_id, int64_t now_ms) {
+  auto touch = statements.get("UPDATE arrays SET updated_ms = ? WHERE id = ?");
+  touch->bind(1, now_ms);
+  touch->bind(2, array_id);
+  touch->exec();
 }
 
 void bind_spec(SQLite::Statement& statement, const InstanceSpec& spec) {
@@ -355,15 +357,14 @@ Instance Store::add_instance(std::string_view array, const InstanceSpec& spec, i
     Transaction transaction(*this);
     const int64_t owner = array_id(array);
     const std::string address = spec.address.to_string();
-    if (instance_with_address(*db_, owner, address)) {
+    if (instance_with_address(*statements_, owner, address)) {
       throw ConflictError(text(array) + " already has an instance with address " + address);
     }
-    SQLite::Statement insert(*db_,
-                             "INSERT INTO instances(address, weight, region, lat, lon, state, "
+    auto insert = statements_->get("INSERT INTO instances(address, weight, region, lat, lon, state, "
                              "check_json, array_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
-    bind_spec(insert, spec);
-    insert.bind(8, owner);
-    insert.exec();
+    bind_spec(*insert, spec);
+    insert->bind(8, owner);
+    insert->exec();
     Instance instance{.id = db_->getLastInsertRowid(), .spec = spec};
     append_event({.time_ms = now_ms,
                   .array_name = text(array),
@@ -372,7 +373,7 @@ Instance Store::add_instance(std::string_view array, const InstanceSpec& spec, i
                   .kind = "admin",
                   .new_value = text(arrays::to_string(spec.state)),
                   .reason = "instance added"});
-    touch_array(*db_, owner, now_ms);
+    touch_array(*statements_, owner, now_ms);
     transaction.commit();
     return instance;
   } catch (const std::exception& error) {
@@ -385,26 +386,24 @@ Instance Store::update_instance(std::string_view array, int64_t id, const Instan
   try {
     Transaction transaction(*this);
     const int64_t owner = array_id(array);
-    Instance instance = find_instance(*db_, owner, array, id);
+    Instance instance = find_instance(*statements_, owner, array, id);
     const std::string address = spec.address.to_string();
     const bool moved = !(instance.spec.address == spec.address);
-    if (moved && instance_with_address(*db_, owner, address)) {
+    if (moved && instance_with_address(*statements_, owner, address)) {
       throw ConflictError(text(array) + " already has an instance with address " + address);
     }
-    SQLite::Statement update(*db_,
-                             "UPDATE instances SET address = ?, weight = ?, region = ?, lat = ?, "
+    auto update = statements_->get("UPDATE instances SET address = ?, weight = ?, region = ?, lat = ?, "
                              "lon = ?, state = ?, check_json = ? WHERE id = ?");
-    bind_spec(update, spec);
-    update.bind(8, id);
-    update.exec();
+    bind_spec(*update, spec);
+    update->bind(8, id);
+    update->exec();
     if (moved) {
       // A new address is a new endpoint: what we knew about the old one does not carry over.
-      SQLite::Statement reset(*db_,
-                              "UPDATE instances SET health = 'unknown', health_changed_ms = ?, "
+      auto reset = statements_->get("UPDATE instances SET health = 'unknown', health_changed_ms = ?, "
                               "health_reason = 'address changed' WHERE id = ?");
-      reset.bind(1, now_ms);
-      reset.bind(2, id);
-      reset.exec();
+      reset->bind(1, now_ms);
+      reset->bind(2, id);
+      reset->exec();
       instance.health = arrays::Health::unknown;
       instance.health_changed_ms = now_ms;
       instance.health_reason = "address changed";
@@ -419,7 +418,7 @@ Instance Store::update_instance(std::string_view array, int64_t id, const Instan
                     .new_value = text(arrays::to_string(spec.state)),
                     .reason = "state changed"});
     }
-    touch_array(*db_, owner, now_ms);
+    touch_array(*statements_, owner, now_ms);
     instance.spec = spec;
     transaction.commit();
     return instance;
@@ -432,10 +431,10 @@ void Store::remove_instance(std::string_view array, int64_t id, int64_t now_ms) 
   try {
     Transaction transaction(*this);
     const int64_t owner = array_id(array);
-    const Instance instance = find_instance(*db_, owner, array, id);
-    SQLite::Statement remove(*db_, "DELETE FROM instances WHERE id = ?");
-    remove.bind(1, id);
-    remove.exec();
+    const Instance instance = find_instance(*statements_, owner, array, id);
+    auto remove = statements_->get("DELETE FROM instances WHERE id = ?");
+    remove->bind(1, id);
+    remove->exec();
     append_event({.time_ms = now_ms,
                   .array_name = text(array),
                   .instance_id = id,
@@ -443,7 +442,7 @@ void Store::remove_instance(std::string_view array, int64_t id, int64_t now_ms) 
                   .kind = "admin",
                   .old_value = text(arrays::to_string(instance.spec.state)),
                   .reason = "instance removed"});
-    touch_array(*db_, owner, now_ms);
+    touch_array(*statements_, owner, now_ms);
     transaction.commit();
   } catch (const std::exception& error) {
     fail(error);
@@ -465,10 +464,10 @@ std::vector<Instance> Store::replace_instances(std::string_view array,
     }
     std::map<std::string, int64_t> existing;  // address -> id
     {
-      SQLite::Statement query(*db_, "SELECT address, id FROM instances WHERE array_id = ?");
-      query.bind(1, owner);
-      while (query.executeStep()) {
-        existing.emplace(query.getColumn(0).getString(), query.getColumn(1).getInt64());
+      auto query = statements_->get("SELECT address, id FROM instances WHERE array_id = ?");
+      query->bind(1, owner);
+      while (query->executeStep()) {
+        existing.emplace(query->getColumn(0).getString(), query->getColumn(1).getInt64());
       }
     }
     for (const auto& [address, id] : existing) {
@@ -483,10 +482,10 @@ std::vector<Instance> Store::replace_instances(std::string_view array,
       }
     }
     std::vector<Instance> instances;
-    SQLite::Statement query(*db_, std::string("SELECT ") + kInstanceColumns +
+    auto query = statements_->get(std::string("SELECT ") + kInstanceColumns +
                                       " FROM instances WHERE array_id = ? ORDER BY id");
-    query.bind(1, owner);
-    while (query.executeStep()) instances.push_back(read_instance(query));
+    query->bind(1, owner);
+    while (query->executeStep()) instances.push_back(read_instance(*query));
     transaction.commit();
     return instances;
   } catch (const std::exception& error) {
@@ -497,28 +496,26 @@ std::vector<Instance> Store::replace_instances(std::string_view array,
 bool Store::set_health(const HealthChange& change) {
   try {
     Transaction transaction(*this);
-    SQLite::Statement query(*db_,
-                            "SELECT a.name, i.address, i.health FROM instances i "
+    auto query = statements_->get("SELECT a.name, i.address, i.health FROM instances i "
                             "JOIN arrays a ON a.id = i.array_id WHERE i.id = ?");
-    query.bind(1, change.instance_id);
-    if (!query.executeStep()) {
+    query->bind(1, change.instance_id);
+    if (!query->executeStep()) {
       throw NotFoundError("no instance " + std::to_string(change.instance_id));
     }
-    const std::string old_health = query.getColumn(2).getString();
+    const std::string old_health = query->getColumn(2).getString();
     const std::string new_health = text(arrays::to_string(change.health));
     if (old_health == new_health) return false;
-    SQLite::Statement update(*db_,
-                             "UPDATE instances SET health = ?, health_changed_ms = ?, "
+    auto update = statements_->get("UPDATE instances SET health = ?, health_changed_ms = ?, "
                              "health_reason = ? WHERE id = ?");
-    update.bind(1, new_health);
-    update.bind(2, change.time_ms);
-    update.bind(3, change.reason);
-    update.bind(4, change.instance_id);
-    update.exec();
+    update->bind(1, new_health);
+    update->bind(2, change.time_ms);
+    update->bind(3, change.reason);
+    update->bind(4, change.instance_id);
+    update->exec();
     append_event({.time_ms = change.time_ms,
-                  .array_name = query.getColumn(0).getString(),
+                  .array_name = query->getColumn(0).getString(),
                   .instance_id = change.instance_id,
-                  .address = query.getColumn(1).getString(),
+                  .address = query->getColumn(1).getString(),
                   .kind = "health",
                   .old_value = old_health,
                   .new_value = new_health,
@@ -548,25 +545,24 @@ std::vector<StoredArray> Store::load_all() const {
   try {
     std::vector<StoredArray> arrays;
     std::map<int64_t, size_t> by_id;
-    SQLite::Statement query(*db_,
-                            "SELECT id, name, check_json, created_ms, updated_ms, ttl, "
+    auto query = statements_->get("SELECT id, name, check_json, created_ms, updated_ms, ttl, "
                             "degraded_ttl, policy, max_answers, when_all_down FROM arrays "
                             "ORDER BY name");
-    while (query.executeStep()) {
+    while (query->executeStep()) {
       StoredArray& array = arrays.emplace_back();
-      array.id = query.getColumn(0).getInt64();
-      array.name = query.getColumn(1).getString();
-      array.created_ms = query.getColumn(3).getInt64();
-      array.updated_ms = query.getColumn(4).getInt64();
-      array.settings = read_settings(query, 5);
-      array.settings.check = query.getColumn(2).getString();
+      array.id = query->getColumn(0).getInt64();
+      array.name = query->getColumn(1).getString();
+      array.created_ms = query->getColumn(3).getInt64();
+      array.updated_ms = query->getColumn(4).getInt64();
+      array.settings = read_settings(*query, 5);
+      array.settings.check = query->getColumn(2).getString();
       by_id.emplace(array.id, arrays.size() - 1);
     }
-    SQLite::Statement instances(
-        *db_, std::string("SELECT ") + kInstanceColumns + ", array_id FROM instances ORDER BY id");
-    while (instances.executeStep()) {
-      const auto owner = by_id.find(instances.getColumn(11).getInt64());
-      if (owner != by_id.end()) arrays[owner->second].instances.push_back(read_instance(instances));
+    auto instances = statements_->get(std::string("SELECT ") + kInstanceColumns +
+                                      ", array_id FROM instances ORDER BY id");
+    while (instances->executeStep()) {
+      const auto owner = by_id.find(instances->getColumn(11).getInt64());
+      if (owner != by_id.end()) arrays[owner->second].instances.push_back(read_instance(*instances));
     }
     return arrays;
   } catch (const std::exception& error) {
@@ -577,21 +573,20 @@ std::vector<StoredArray> Store::load_all() const {
 std::vector<Event> Store::events(int64_t since_id, size_t limit) const {
   try {
     std::vector<Event> events;
-    SQLite::Statement query(*db_,
-                            "SELECT id, time_ms, array_name, instance_id, address, kind, old, "
+    auto query = statements_->get("SELECT id, time_ms, array_name, instance_id, address, kind, old, "
                             "new, reason FROM events WHERE id > ? ORDER BY id LIMIT ?");
-    query.bind(1, since_id);
-    query.bind(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
-    while (query.executeStep()) {
-      events.push_back({.id = query.getColumn(0).getInt64(),
-                        .time_ms = query.getColumn(1).getInt64(),
-                        .array_name = query.getColumn(2).getString(),
-                        .instance_id = query.getColumn(3).getInt64(),
-                        .address = query.getColumn(4).getString(),
-                        .kind = query.getColumn(5).getString(),
-                        .old_value = query.getColumn(6).getString(),
-                        .new_value = query.getColumn(7).getString(),
-                        .reason = query.getColumn(8).getString()});
+    query->bind(1, since_id);
+    query->bind(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
+    while (query->executeStep()) {
+      events.push_back({.id = query->getColumn(0).getInt64(),
+                        .time_ms = query->getColumn(1).getInt64(),
+                        .array_name = query->getColumn(2).getString(),
+                        .instance_id = query->getColumn(3).getInt64(),
+                        .address = query->getColumn(4).getString(),
+                        .kind = query->getColumn(5).getString(),
+                        .old_value = query->getColumn(6).getString(),
+                        .new_value = query->getColumn(7).getString(),
+                        .reason = query->getColumn(8).getString()});
     }
     return events;
   } catch (const std::exception& error) {
@@ -601,10 +596,10 @@ std::vector<Event> Store::events(int64_t since_id, size_t limit) const {
 
 std::optional<uint32_t> Store::zone_serial(std::string_view zone) const {
   try {
-    SQLite::Statement query(*db_, "SELECT serial FROM zone_serials WHERE zone = ?");
-    query.bind(1, text(zone));
-    if (!query.executeStep()) return std::nullopt;
-    return static_cast<uint32_t>(query.getColumn(0).getInt64());
+    auto query = statements_->get("SELECT serial FROM zone_serials WHERE zone = ?");
+    query->bind(1, text(zone));
+    if (!query->executeStep()) return std::nullopt;
+    return static_cast<uint32_t>(query->getColumn(0).getInt64());
   } catch (const std::exception& error) {
     fail(error);
   }
@@ -620,12 +615,11 @@ uint32_t Store::bump_zone_serial(std::string_view zone) {
     // Serial arithmetic (RFC 1982) wraps; never hand out 0, which some tools read as unset.
     uint32_t serial = std::max<uint32_t>(old_serial + 1, static_cast<uint32_t>(now));
     if (serial == 0) serial = 1;
-    SQLite::Statement upsert(*db_,
-                             "INSERT INTO zone_serials(zone, serial) VALUES(?, ?) "
+    auto upsert = statements_->get("INSERT INTO zone_serials(zone, serial) VALUES(?, ?) "
                              "ON CONFLICT(zone) DO UPDATE SET serial = excluded.serial");
-    upsert.bind(1, text(zone));
-    upsert.bind(2, static_cast<int64_t>(serial));
-    upsert.exec();
+    upsert->bind(1, text(zone));
+    upsert->bind(2, static_cast<int64_t>(serial));
+    upsert->exec();
     transaction.commit();
     return serial;
   } catch (const std::exception& error) {

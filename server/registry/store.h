@@ -27,6 +27,8 @@ class Database;
 
 namespace rotor::registry {
 
+class StatementCache;
+
 struct StoreError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -146,6 +148,8 @@ class Store {
   std::string path_;
   StoreOptions options_;
   std::unique_ptr<SQLite::Database> db_;
+  // Declared after db_: its statements are finalized before the connection closes.
+  std::unique_ptr<StatementCache> statements_;
   int transaction_depth_ = 0;
   size_t events_since_prune_ = 0;
 };
