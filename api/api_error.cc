@@ -1,5 +1,7 @@
 #include "api/api_error.h"
 
+#include <spdlog/spdlog.h>
+
 #include <httplib.h>
 
 #include <cctype>
@@ -23,7 +25,9 @@ nlohmann::json error_body(int status, const std::string& message,
 void reply_error(httplib::Response& response, int status, const std::string& message,
                  const std::optional<std::string>& field) {
   response.status = status;
-  response.set_content(error_body(status, message, field).dump(), "application/json");
+  response.set_content(error_body(status, message, field)
+                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                       "application/json");
 }
 
 std::optional<std::string> field_of(const std::string& message) {
@@ -55,6 +59,8 @@ void reply_current_exception(httplib::Response& response) {
     reply_error(response, 409, error.what(), "address");
   } catch (const registry::StoreError& error) {
     // The database refused the write; the served data is unchanged and DNS keeps answering.
+    spdlog::error("api: the database refused a write (503; DNS keeps serving the last data): {}",
+                  error.what());
     reply_error(response, 503, std::string("store unavailable: ") + error.what());
   } catch (const std::exception& error) {
     reply_error(response, 500, std::string("internal error: ") + error.what());

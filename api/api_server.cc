@@ -41,13 +41,11 @@ ApiServer::ApiServer(ApiContext context, ApiOptions options)
     : context_(std::move(context)),
       options_(std::move(options)),
       auth_(options_.token),
-      server_(std::make_unique<httplib::Server>()) {
+      server_(std::make_unique<GuardedServer>(options_.limits)) {
   add_status_routes(router_, context_);
   add_array_routes(router_, context_);
   add_explain_routes(router_, context_);
 
-  const size_t threads = options_.threads;
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server_->set_payload_max_length(kMaxBodyBytes);
   // httplib's default sets SO_REUSEPORT, which would let a second rotor bind
   // the same address and take half the requests; SO_REUSEADDR alone still
@@ -65,6 +63,9 @@ ApiServer::ApiServer(ApiContext context, ApiOptions options)
         throw ApiError(401, request.has_header("Authorization") ? "wrong bearer token"
                                                                 : "missing Authorization: Bearer <token>");
       }
+      // httplib refuses a declared length over the limit itself (413), not a
+      // chunked body; GuardedServer's byte budget bounds what that can read.
+      if (request.body.size() > kMaxBodyBytes) throw ApiError(413, "body larger than 1 MiB");
       router_.dispatch(request, response);
     } catch (...) {
       reply_current_exception(response);

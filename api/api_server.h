@@ -1,6 +1,6 @@
 #pragma once
-// The JSON HTTP API (api/README.md) on its own threads: httplib's pool of
-// workers, never the DNS workers. Every request goes: auth (a bearer token
+// The JSON HTTP API (api/README.md) on its own threads (GuardedServer's
+// workers), never the DNS workers. Every request goes: auth (a bearer token
 // when one is set; /healthz and /metrics are open), routing (404, 405),
 // handler; every error is the API's JSON error shape, httplib's own (413 for
 // an oversized body) included.
@@ -13,18 +13,15 @@
 
 #include "api/api_context.h"
 #include "api/bearer_auth.h"
+#include "api/guarded_server.h"
 #include "api/router.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace rotor::api {
 
 struct ApiOptions {
   std::string listen = "127.0.0.1:0";  // ADDR:PORT or [V6]:PORT; port 0: the kernel picks
   std::string token;                   // empty: no auth
-  size_t threads = 4;                  // httplib workers
+  ConnectionLimits limits;             // deadlines, per-client cap, worker ceiling
 };
 
 // Contract: start() once; stop() at most once (the destructor stops). The
@@ -48,7 +45,7 @@ class ApiServer {
   ApiOptions options_;
   BearerAuth auth_;
   Router router_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<GuardedServer> server_;
   std::thread thread_;
   std::atomic<bool> listen_returned_{false};
   std::string bound_;

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "api/api_error.h"
@@ -25,22 +26,57 @@ std::string without_exception_id(const std::string& message) {
   return end == std::string::npos ? message : message.substr(end + 2);
 }
 
+// How deep arrays and objects nest, strings skipped; stops counting past
+// `limit`. The parser itself would accept any depth, and every layer of a
+// hostile body costs a recursive call when the value is walked or freed.
+size_t nesting_depth(const std::string& text, size_t limit) {
+  size_t depth = 0;
+  size_t deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > limit) break;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 }  // namespace
 
 nlohmann::json parse_json_body(const httplib::Request& request) {
   if (!is_json_media_type(request.get_header_value("Content-Type"))) {
     throw ApiError(415, "send the body as Content-Type: application/json");
   }
+  if (nesting_depth(request.body, kMaxBodyDepth) > kMaxBodyDepth) {
+    throw ApiError(400, "JSON nested deeper than " + std::to_string(kMaxBodyDepth) + " levels",
+                   "body");
+  }
   try {
     return nlohmann::json::parse(request.body);
-  } catch (const nlohmann::json::parse_error& error) {
+  } catch (const nlohmann::json::exception& error) {
+    // parse_error, and out_of_range for a number too large for a double (1e500).
     throw ApiError(400, "malformed JSON: " + without_exception_id(error.what()), "body");
   }
 }
 
 void reply_json(httplib::Response& response, int status, const nlohmann::json& body) {
   response.status = status;
-  response.set_content(body.dump(), "application/json");
+  // Replacing bytes that are not UTF-8 (a name echoed from a hostile path)
+  // rather than throwing: an error reply must always go out.
+  response.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                       "application/json");
 }
 
 }  // namespace rotor::api

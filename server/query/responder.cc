@@ -404,7 +404,9 @@ const Zone* zone_for_query(const Snapshot& snapshot, const dns::ParsedQuery& que
       query.qname_lower.view() != zone.origin()) {
     return &zone;
   }
-  const std::string_view parent = zone.origin().substr(dns::parent_offset(zone.origin()));
+  // A view first: std::string::substr would return a temporary (and allocate).
+  const std::string_view origin = zone.origin();
+  const std::string_view parent = origin.substr(dns::parent_offset(origin));
   const Zone* parent_zone = snapshot.zones.find_authoritative(parent);
   return parent_zone != nullptr ? parent_zone : &zone;
 }

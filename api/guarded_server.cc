@@ -1,0 +1,249 @@
+#include "api/guarded_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <thread>
+#include <vector>
+
+namespace rotor::api {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::string address_text(const sockaddr_storage& address, int& port) {
+  char text[INET6_ADDRSTRLEN] = "";
+  port = 0;
+  if (address.ss_family == AF_INET) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
+    ::inet_ntop(AF_INET, &v4.sin_addr, text, sizeof text);
+    port = ntohs(v4.sin_port);
+  } else if (address.ss_family == AF_INET6) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
+    ::inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof text);
+    port = ntohs(v6.sin6_port);
+  }
+  return text;
+}
+
+// A socket stream whose every wait ends at the request's deadline as well as
+// after the silence limit; httplib's own stream only has the latter.
+class DeadlineStream final : public httplib::Stream {
+ public:
+  DeadlineStream(int fd, milliseconds io_timeout) : fd_(fd), io_timeout_(io_timeout) {}
+
+  void start_request(milliseconds time, size_t bytes) {
+    deadline_ = Clock::now() + time;
+    bytes_left_ = bytes;
+  }
+
+  // Waits up to `idle` (and never past no deadline) for the next request's
+  // first byte; false when the client went quiet or closed.
+  bool wait_for_request(milliseconds idle) {
+    if (begin_ < end_) return true;
+    pollfd entry{.fd = fd_, .events = POLLIN, .revents = 0};
+    int ready;
+    do {
+      ready = ::poll(&entry, 1, static_cast<int>(idle.count()));
+    } while (ready < 0 && errno == EINTR);
+    return ready > 0;
+  }
+
+  bool is_readable() const override { return begin_ < end_ || wait(POLLIN); }
+  bool is_writable() const override { return wait(POLLOUT); }
+
+  ssize_t read(char* out, size_t size) override {
+    if (bytes_left_ == 0) return -1;
+    if (begin_ == end_) {
+      if (!wait(POLLIN)) return -1;
+      ssize_t got;
+      do {
+        got = ::recv(fd_, buffer_, sizeof buffer_, 0);
+      } while (got < 0 && errno == EINTR);
+      if (got <= 0) return got;
+      begin_ = 0;
+      end_ = static_cast<size_t>(got);
+    }
+    const size_t n = std::min({size, end_ - begin_, bytes_left_});
+    std::memcpy(out, buffer_ + begin_, n);
+    begin_ += n;
+    bytes_left_ -= n;
+    return static_cast<ssize_t>(n);
+  }
+
+  ssize_t write(const char* data, size_t size) override {
+    if (!wait(POLLOUT)) return -1;
+    ssize_t sent;
+    do {
+      sent = ::send(fd_, data, size, MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    return sent;
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    ip = ::getpeername(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0
+             ? address_text(address, port)
+             : std::string();
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    ip = ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0
+             ? address_text(address, port)
+             : std::string();
+  }
+  socket_t socket() const override { return fd_; }
+
+  // The request reached its byte budget: what follows cannot be framed.
+  bool exhausted() const noexcept { return bytes_left_ == 0; }
+
+ private:
+  bool wait(short events) const {
+    pollfd entry{.fd = fd_, .events = events, .revents = 0};
+    for (;;) {
+      const auto left = std::chrono::duration_cast<milliseconds>(deadline_ - Clock::now());
+      if (left <= milliseconds(0)) return false;
+      const int ready = ::poll(&entry, 1, static_cast<int>(std::min(left, io_timeout_).count()));
+      if (ready < 0 && errno == EINTR) continue;
+      return ready > 0;
+    }
+  }
+
+  int fd_;
+  milliseconds io_timeout_;
+  Clock::time_point deadline_ = Clock::now();
+  size_t bytes_left_ = 0;
+  char buffer_[4096];
+  size_t begin_ = 0;
+  size_t end_ = 0;
+};
+
+// Workers started when a connection finds none idle, up to `ceiling`; beyond
+// it connections wait in line. They stay until shutdown.
+class OnDemandPool final : public httplib::TaskQueue {
+ public:
+  explicit OnDemandPool(size_t ceiling) : ceiling_(std::max<size_t>(ceiling, 1)) {}
+  ~OnDemandPool() override { shutdown(); }
+
+  void enqueue(std::function<void()> job) override {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back(std::move(job));
+    if (idle_ == 0 && workers_.size() < ceiling_) {
+      workers_.emplace_back([this] { run(); });
+    } else {
+      wake_.notify_one();
+    }
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_ && workers_.empty()) return;
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    std::vector<std::thread> workers;
+    {
+      std::lock_guard lock(mutex_);
+      workers.swap(workers_);
+    }
+    for (std::thread& worker : workers) worker.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      ++idle_;
+      wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      --idle_;
+      if (jobs_.empty()) return;  // stopping, nothing left
+      std::function<void()> job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      job();
+      lock.lock();
+    }
+  }
+
+  const size_t ceiling_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> workers_;
+  size_t idle_ = 0;
+  bool stopping_ = false;
+};
+
+// Written by hand: a refused connection holds its worker only for this write.
+const std::string& too_many_connections_reply() {
+  static const std::string reply = [] {
+    const std::string body =
+        R"({"error":{"code":429,"message":"too many connections from this address","field":null}})";
+    return "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+           "Connection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  return reply;
+}
+
+}  // namespace
+
+GuardedServer::GuardedServer(ConnectionLimits limits) : limits_(limits) {
+  const size_t ceiling = limits_.max_workers;
+  new_task_queue = [ceiling] { return new OnDemandPool(ceiling); };
+}
+
+bool GuardedServer::admit(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  size_t& count = per_client_[address];
+  if (count >= limits_.max_per_client) return false;
+  ++count;
+  return true;
+}
+
+void GuardedServer::release(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  const auto found = per_client_.find(address);
+  if (found != per_client_.end() && --found->second == 0) per_client_.erase(found);
+}
+
+bool GuardedServer::process_and_close_socket(socket_t sock) {
+  DeadlineStream stream(sock, limits_.io_timeout);
+  std::string client;
+  int port = 0;
+  stream.get_remote_ip_and_port(client, port);
+  bool ok = false;
+  if (!admit(client)) {
+    stream.start_request(limits_.io_timeout, 0);
+    const std::string& reply = too_many_connections_reply();
+    stream.write(reply.data(), reply.size());
+  } else {
+    for (size_t left = keep_alive_max_count_; left > 0 && svr_sock_ != INVALID_SOCKET; --left) {
+      if (!stream.wait_for_request(limits_.keep_alive_idle)) break;
+      stream.start_request(limits_.request_deadline, limits_.max_request_bytes);
+      bool closed = false;
+      ok = process_request(stream, left == 1, closed, nullptr);
+      if (!ok || closed || stream.exhausted()) break;
+    }
+    release(client);
+  }
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+  return ok;
+}
+
+}  // namespace rotor::api

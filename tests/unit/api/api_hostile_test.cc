@@ -1,0 +1,260 @@
+// The API under hostile clients: bodies too deep, too large or not UTF-8,
+// wrong content types, requests trickled a byte at a time, and one address
+// opening many connections. Each gets a clean 4xx or is cut off, and other
+// clients are served meanwhile.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/unit/api/api_rig.h"
+
+namespace rotor::api {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using test::Reply;
+using test::Rig;
+using test::send;
+
+// A raw TCP client, for what httplib's client will not send.
+class RawClient {
+ public:
+  RawClient(int port, const char* source = nullptr) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    REQUIRE(fd_ >= 0);
+    if (source != nullptr) {
+      sockaddr_in local{.sin_family = AF_INET};
+      ::inet_pton(AF_INET, source, &local.sin_addr);
+      REQUIRE(::bind(fd_, reinterpret_cast<const sockaddr*>(&local), sizeof local) == 0);
+    }
+    sockaddr_in server{.sin_family = AF_INET, .sin_port = htons(static_cast<uint16_t>(port))};
+    ::inet_pton(AF_INET, "127.0.0.1", &server.sin_addr);
+    REQUIRE(::connect(fd_, reinterpret_cast<const sockaddr*>(&server), sizeof server) == 0);
+    const int on = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  }
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+  ~RawClient() { ::close(fd_); }
+
+  bool send(const std::string& bytes) {
+    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
+  }
+
+  // Everything the server sends until it closes, or until `timeout`; `closed`
+  // tells which.
+  std::string read_until_close(std::chrono::milliseconds timeout, bool& closed) {
+    std::string got;
+    closed = false;
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      pollfd entry{fd_, POLLIN, 0};
+      if (::poll(&entry, 1, static_cast<int>(left.count()) + 1) <= 0) break;
+      char buffer[4096];
+      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+      if (n <= 0) {
+        closed = true;
+        break;
+      }
+      got.append(buffer, static_cast<size_t>(n));
+    }
+    return got;
+  }
+
+ private:
+  int fd_;
+};
+
+std::string status_line(const std::string& reply) { return reply.substr(0, reply.find("\r\n")); }
+
+std::string json_part(const std::string& reply) {
+  const auto start = reply.find("\r\n\r\n");
+  return start == std::string::npos ? std::string() : reply.substr(start + 4);
+}
+
+TEST_SUITE("api/hostile") {
+  TEST_CASE("a body nested deeper than the limit is 400 naming the body") {
+    Rig rig;
+    const Reply deep = send(rig, "PUT", "/v1/arrays/web.lb.example.com", std::string(100000, '['));
+    CHECK(deep.status == 400);
+    CHECK(deep.body["error"]["field"] == "body");
+    CHECK(deep.body["error"]["message"].get<std::string>().find("nested deeper than 32") !=
+          std::string::npos);
+    // At the limit the body parses; it is then refused for its shape, not its depth.
+    std::string at_limit = R"({"ttl": )" + std::string(31, '[') + std::string(31, ']') + "}";
+    const Reply shallow = send(rig, "PUT", "/v1/arrays/web.lb.example.com", at_limit);
+    CHECK(shallow.status == 400);
+    CHECK(shallow.body["error"]["message"].get<std::string>().find("nested") == std::string::npos);
+  }
+
+  TEST_CASE("invalid UTF-8 in a body is 400 naming the body") {
+    Rig rig;
+    const Reply reply =
+        send(rig, "PUT", "/v1/arrays/web.lb.example.com", "{\"ttl\": 60, \"policy\": \"\xff\xfe\"}");
+    CHECK(reply.status == 400);
+    CHECK(reply.body["error"]["field"] == "body");
+  }
+
+  TEST_CASE("bytes that are not UTF-8 in a path still get a JSON error") {
+    Rig rig;
+    const Reply reply = send(rig, "GET", "/v1/arrays/%ff%fe.lb.example.com");
+    CHECK(reply.status >= 400);
+    CHECK(reply.status < 500);
+    CHECK(reply.body["error"]["code"] == reply.status);
+  }
+
+  TEST_CASE("bodies in other media types are 415") {
+    Rig rig;
+    struct Case {
+      const char* content_type;
+      int status;
+    };
+    const Case cases[] = {
+        {"text/plain", 415},
+        {"application/x-www-form-urlencoded", 415},
+        // httplib parses multipart itself and refuses this body before routing.
+        {"multipart/form-data; boundary=x", 400},
+        {"application/jsonp", 415},
+        {"application/json; charset=utf-8", 201},
+        {"Application/JSON", 200},
+    };
+    for (const Case& c : cases) {
+      CAPTURE(std::string(c.content_type));
+      const Reply reply = send(rig, "PUT", "/v1/arrays/web.lb.example.com", R"({"ttl": 60})",
+                               c.content_type);
+      CHECK(reply.status == c.status);
+      if (c.status == 415) CHECK(reply.body["error"]["code"] == 415);
+    }
+  }
+
+  TEST_CASE("a declared length over the limit is 413 without the body being sent") {
+    // httplib drains the declared body until the client goes quiet, then answers.
+    Rig rig("", ConnectionLimits{.io_timeout = 500ms});
+    RawClient client(rig.port);
+    REQUIRE(client.send("PUT /v1/arrays/web.lb.example.com HTTP/1.1\r\nHost: rotor\r\n"
+                        "Content-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n"));
+    bool closed = false;
+    const std::string reply = client.read_until_close(5s, closed);
+    CHECK(status_line(reply).find(" 413 ") != std::string::npos);
+    CHECK(nlohmann::json::parse(json_part(reply))["error"]["code"] == 413);
+  }
+
+  TEST_CASE("a chunked body over the limit is refused") {
+    Rig rig("", ConnectionLimits{.io_timeout = 1000ms});
+    RawClient client(rig.port);
+    REQUIRE(client.send("PUT /v1/arrays/web.lb.example.com HTTP/1.1\r\nHost: rotor\r\n"
+                        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"));
+    const std::string chunk = "10000\r\n" + std::string(0x10000, ' ') + "\r\n";
+    // 1 MiB and 1 KiB: over the body limit, within the request's byte budget.
+    for (int i = 0; i < 16; ++i) REQUIRE(client.send(chunk));
+    REQUIRE(client.send("400\r\n" + std::string(0x400, ' ') + "\r\n"));
+    client.send("0\r\n\r\n");
+    bool closed = false;
+    const std::string reply = client.read_until_close(5s, closed);
+    CHECK(status_line(reply).find(" 413 ") != std::string::npos);
+  }
+
+  TEST_CASE("a chunked body past the request's byte budget is cut off") {
+    Rig rig("", ConnectionLimits{.io_timeout = 1000ms});
+    RawClient client(rig.port);
+    REQUIRE(client.send("PUT /v1/arrays/web.lb.example.com HTTP/1.1\r\nHost: rotor\r\n"
+                        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"));
+    const std::string chunk = "10000\r\n" + std::string(0x10000, ' ') + "\r\n";
+    int sent = 0;
+    for (; sent < 64; ++sent) {  // 4 MiB offered
+      if (!client.send(chunk)) break;
+    }
+    bool closed = false;
+    const std::string reply = client.read_until_close(5s, closed);
+    CHECK(closed);
+    const std::string line = status_line(reply);
+    REQUIRE(line.size() > 12);
+    CHECK(line[9] == '4');
+  }
+
+  TEST_CASE("a request line over 8 KiB is refused with a 4xx") {
+    Rig rig;
+    RawClient client(rig.port);
+    REQUIRE(client.send("GET /v1/arrays/" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: rotor\r\n\r\n"));
+    bool closed = false;
+    const std::string reply = client.read_until_close(5s, closed);
+    const std::string line = status_line(reply);
+    REQUIRE(line.size() > 12);
+    CHECK(line[9] == '4');
+  }
+
+  TEST_CASE("a request trickled a byte at a time is cut off at the request deadline") {
+    Rig rig("", ConnectionLimits{.request_deadline = 1000ms, .io_timeout = 5000ms});
+    RawClient client(rig.port);
+    const std::string request = "GET /healthz HTTP/1.1\r\nHost: rotor\r\nX-Slow: " + std::string(200, 'x');
+    const auto start = Clock::now();
+    bool closed = false;
+    // Each byte arrives well within the io timeout, so only the deadline can end this.
+    for (size_t i = 0; i < request.size() && !closed; ++i) {
+      if (!client.send(request.substr(i, 1))) break;
+      client.read_until_close(50ms, closed);
+    }
+    if (!closed) client.read_until_close(3s, closed);
+    const auto took = Clock::now() - start;
+    CHECK(closed);
+    CHECK(took >= 900ms);
+    CHECK(took < 4s);
+  }
+
+  TEST_CASE("slow clients from one address do not stall the API for others") {
+    Rig rig("", ConnectionLimits{.request_deadline = 3000ms, .max_per_client = 4, .max_workers = 16});
+    std::vector<std::unique_ptr<RawClient>> slow;
+    int refused = 0;
+    for (int i = 0; i < 12; ++i) {
+      slow.push_back(std::make_unique<RawClient>(rig.port, "127.0.0.1"));
+      REQUIRE(slow.back()->send("GET /healthz HTTP/1.1\r\nHost: rotor\r\n"));
+    }
+    // The connections over the per-address cap are answered 429 at once.
+    for (auto& client : slow) {
+      bool closed = false;
+      const std::string reply = client->read_until_close(300ms, closed);
+      if (status_line(reply).find(" 429 ") != std::string::npos) {
+        ++refused;
+        CHECK(nlohmann::json::parse(json_part(reply))["error"]["code"] == 429);
+      }
+    }
+    CHECK(refused == 8);
+    // Another address is served while the four held connections stay open.
+    for (int round = 0; round < 5; ++round) {
+      RawClient other(rig.port, "127.0.0.2");
+      const auto start = Clock::now();
+      REQUIRE(other.send("GET /healthz HTTP/1.1\r\nHost: rotor\r\nConnection: close\r\n\r\n"));
+      bool closed = false;
+      const std::string reply = other.read_until_close(2s, closed);
+      CHECK(status_line(reply).find(" 200 ") != std::string::npos);
+      CHECK(Clock::now() - start < 2s);
+    }
+    // The held ones are cut off at their deadline.
+    const auto start = Clock::now();
+    int cut = 0;
+    for (auto& client : slow) {
+      bool closed = false;
+      client->read_until_close(6s, closed);
+      if (closed) ++cut;
+    }
+    CHECK(cut == 12);
+    CHECK(Clock::now() - start < 6s);
+  }
+}
+
+}  // namespace
+}  // namespace rotor::api

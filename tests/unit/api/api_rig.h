@@ -1,0 +1,105 @@
+#pragma once
+// The API over a scratch registry on 127.0.0.1 port 0, and a one-call client,
+// for the API's unit tests.
+
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "api/api_server.h"
+#include "server/registry/registry.h"
+#include "server/registry/snapshot_composer.h"
+#include "server/snapshot/publisher.h"
+#include "tests/unit/server/registry/registry_test_support.h"
+
+namespace rotor::api::test {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using registry::test::ScratchDir;
+
+inline constexpr const char* kWeb = "web.lb.example.com.";
+inline const registry::SyntheticZoneSpec kLbZone{"lb.example.com.",
+                                          {{"ns1.lb.example.com.", {"192.0.2.53"}}}};
+
+// A registry over a scratch database serving lb.example.com., and the API
+// over it on 127.0.0.1 port 0.
+struct Rig {
+  explicit Rig(std::string token = "", ConnectionLimits limits = {})
+      : db(dir.file("rotor.db")),
+        publisher(std::make_shared<const Snapshot>()),
+        composer(publisher, {.publish_interval = 0ms}),
+        registry(registry::Registry::open(db, composer)) {
+    registry->set_synthetic_zones({kLbZone});
+    server = std::make_unique<ApiServer>(
+        ApiContext{.registry = *registry,
+                   .composer = composer,
+                   .publisher = publisher,
+                   .last_check = [this](int64_t id) -> std::optional<probes::LastCheck> {
+                     if (id != checked_id) return std::nullopt;
+                     return probes::LastCheck{1700000000123, std::chrono::microseconds(1500), false,
+                                              "HTTP 503"};
+                   },
+                   .metrics_text = [] { return std::string("rotor_up 1\n"); }},
+        ApiOptions{.listen = "127.0.0.1:0", .token = std::move(token), .limits = limits});
+    server->start();
+    const auto colon = server->bound().rfind(':');
+    port = std::stoi(server->bound().substr(colon + 1));
+  }
+
+  httplib::Client client() const {
+    httplib::Client out("127.0.0.1", port);
+    out.set_connection_timeout(2s);
+    out.set_read_timeout(5s);
+    return out;
+  }
+
+  ScratchDir dir;
+  std::string db;
+  SnapshotPublisher publisher;
+  registry::SnapshotComposer composer;
+  std::unique_ptr<registry::Registry> registry;
+  std::unique_ptr<ApiServer> server;
+  int port = 0;
+  int64_t checked_id = -1;
+};
+
+struct Reply {
+  int status = 0;
+  json body;
+  httplib::Headers headers;
+};
+
+// One request; `content_type` empty sends the body without one.
+inline Reply send(const Rig& rig, const std::string& method, const std::string& path,
+           const std::string& body = "", const std::string& content_type = "application/json",
+           const httplib::Headers& headers = {}) {
+  httplib::Client client = rig.client();
+  httplib::Request request;
+  request.method = method;
+  request.path = path;
+  request.headers = headers;
+  if (!body.empty() || method == "PUT" || method == "POST" || method == "PATCH") {
+    request.body = body;
+    if (!content_type.empty()) request.set_header("Content-Type", content_type);
+  }
+  httplib::Response response;
+  httplib::Error error = httplib::Error::Success;
+  const bool sent = client.send(request, response, error);
+  REQUIRE_MESSAGE(sent, "request failed: " << httplib::to_string(error));
+  Reply reply{response.status, json(), response.headers};
+  if (response.get_header_value("Content-Type") == "application/json") {
+    reply.body = json::parse(response.body);
+  } else {
+    reply.body = response.body;
+  }
+  return reply;
+}
+
+}  // namespace rotor::api::test
