@@ -6,6 +6,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "server/common/mix.h"
 #include "server/geo/geo.h"
 #include "zones/zone.h"
 
@@ -16,15 +17,6 @@ namespace {
 // The lead order repeats after this many steps at most (memory per family and
 // per region group stays at 2 KiB).
 constexpr uint32_t kMaxLeadPeriod = 1024;
-
-uint64_t mix64(uint64_t x) noexcept {  // splitmix64's finalizer
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
 
 // Depends on the address alone, so a client keeps its sticky instance across
 // restarts, re-registrations and id changes.

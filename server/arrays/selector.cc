@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "server/common/mix.h"
+
 namespace rotor::arrays {
 
 namespace {
@@ -107,12 +109,7 @@ uint8_t sticky(const FamilyCandidates& family, const geo::ClientAddress& client,
   double score[kMaxInstancesPerArray];
   const size_t n = family.instances.size();
   for (size_t i = 0; i < n; ++i) {
-    uint64_t h = key ^ family.instances[i].sticky_seed;
-    h ^= h >> 30;  // splitmix64 finalizer
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebULL;
-    h ^= h >> 31;
+    const uint64_t h = mix64(key ^ family.instances[i].sticky_seed);
     const double u = (static_cast<double>(h >> 11) + 0.5) * 0x1p-53;
     score[i] = static_cast<double>(family.instances[i].weight) / -std::log(u);
     order.index[i] = static_cast<uint16_t>(i);

@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "server/common/mix.h"
 #include "server/dns/wire.h"
 
 namespace rotor {
@@ -26,16 +27,6 @@ uint64_t load_be64(const uint8_t* bytes) noexcept {
   uint64_t value = 0;
   for (int i = 0; i < 8; ++i) value = (value << 8) | bytes[i];
   return value;
-}
-
-// The splitmix64 finalizer: every input bit moves every output bit.
-uint64_t mix(uint64_t x) noexcept {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
 }
 
 bool is_v4_mapped(const uint8_t bytes[16]) noexcept {
@@ -131,7 +122,7 @@ bool RateLimiter::is_exempt(const Key& client) const noexcept {
 }
 
 uint64_t RateLimiter::hash(const Key& prefix) const noexcept {
-  return mix(mix(seed_ ^ prefix.hi) ^ prefix.lo ^ (prefix.v6 ? 0x9e3779b97f4a7c15ULL : 0));
+  return mix64(mix64(seed_ ^ prefix.hi) ^ prefix.lo ^ (prefix.v6 ? 0x9e3779b97f4a7c15ULL : 0));
 }
 
 RateLimiter::Verdict RateLimiter::admit(const sockaddr* client, uint32_t now_seconds) noexcept {

@@ -13,6 +13,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <thread>
@@ -78,6 +79,17 @@ class RawClient {
  private:
   int fd_;
 };
+
+constexpr const char* kChunkedPut =
+    "PUT /v1/arrays/web.lb.example.com HTTP/1.1\r\nHost: rotor\r\n"
+    "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+// One chunk of `size` spaces, framed.
+std::string chunk_of(size_t size) {
+  char length[16];
+  std::snprintf(length, sizeof length, "%zx\r\n", size);
+  return length + std::string(size, ' ') + "\r\n";
+}
 
 std::string status_line(const std::string& reply) { return reply.substr(0, reply.find("\r\n")); }
 
@@ -156,12 +168,11 @@ TEST_SUITE("api/hostile") {
   TEST_CASE("a chunked body over the limit is refused") {
     Rig rig("", ConnectionLimits{.io_timeout = 1000ms});
     RawClient client(rig.port);
-    REQUIRE(client.send("PUT /v1/arrays/web.lb.example.com HTTP/1.1\r\nHost: rotor\r\n"
-                        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"));
-    const std::string chunk = "10000\r\n" + std::string(0x10000, ' ') + "\r\n";
+    REQUIRE(client.send(kChunkedPut));
+    const std::string chunk = chunk_of(0x10000);
     // 1 MiB and 1 KiB: over the body limit, within the request's byte budget.
     for (int i = 0; i < 16; ++i) REQUIRE(client.send(chunk));
-    REQUIRE(client.send("400\r\n" + std::string(0x400, ' ') + "\r\n"));
+    REQUIRE(client.send(chunk_of(0x400)));
     client.send("0\r\n\r\n");
     bool closed = false;
     const std::string reply = client.read_until_close(5s, closed);
@@ -171,9 +182,8 @@ TEST_SUITE("api/hostile") {
   TEST_CASE("a chunked body past the request's byte budget is cut off") {
     Rig rig("", ConnectionLimits{.io_timeout = 1000ms});
     RawClient client(rig.port);
-    REQUIRE(client.send("PUT /v1/arrays/web.lb.example.com HTTP/1.1\r\nHost: rotor\r\n"
-                        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"));
-    const std::string chunk = "10000\r\n" + std::string(0x10000, ' ') + "\r\n";
+    REQUIRE(client.send(kChunkedPut));
+    const std::string chunk = chunk_of(0x10000);
     int sent = 0;
     for (; sent < 64; ++sent) {  // 4 MiB offered
       if (!client.send(chunk)) break;
