@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -203,6 +204,9 @@ const std::string& too_many_connections_reply() {
 }  // namespace
 
 GuardedServer::GuardedServer(ConnectionLimits limits) : limits_(limits) {
+  // httplib's default of 5 requests per connection makes a busy client
+  // reconnect constantly; the per-request deadline already bounds a connection's hold.
+  set_keep_alive_max_count(limits_.max_requests_per_connection);
   const size_t ceiling = limits_.max_workers;
   new_task_queue = [ceiling] { return new OnDemandPool(ceiling); };
 }
@@ -222,6 +226,10 @@ void GuardedServer::release(const std::string& address) {
 }
 
 bool GuardedServer::process_and_close_socket(socket_t sock) {
+  // httplib writes a reply's headers and body separately: with Nagle on, the
+  // body waits for the client's delayed ACK (40 ms per keep-alive request).
+  const int on = 1;
+  ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   DeadlineStream stream(sock, limits_.io_timeout);
   std::string client;
   int port = 0;

@@ -24,6 +24,7 @@ struct ConnectionLimits {
   std::chrono::milliseconds request_deadline{30000};
   std::chrono::milliseconds io_timeout{5000};  // longest silence within a request
   std::chrono::milliseconds keep_alive_idle{5000};
+  size_t max_requests_per_connection = 100;
   // Bytes one request may send, headers and body; past it reads fail. httplib
   // caps a declared Content-Length but not a chunked body.
   size_t max_request_bytes = (1 << 20) + (64 << 10);

@@ -1,64 +1,145 @@
 #!/usr/bin/env bash
-# Throughput and CPU cost per query of rotor against NSD on the same zone, and
-# of rotor's instance arrays against static records of the same shape. rotor
-# serves, beside the zone, the array web.bench.test. (8 IPv4 and 8 IPv6
-# instances, 5 of each up) from a config with its registry in a temp dir.
-# Runs, each BENCH_SECONDS long: rotor and NSD on the mixed query file
-# (static names), then rotor and NSD on static A/AAAA (pool.bench.test., 8 A and
-# 8 AAAA), then rotor on array A/AAAA (web.bench.test.); the last two give
-# the array/static ratio (goal: at most 1.2). Each server runs alone, pinned to core 0 (rotor --threads 1, NSD with one
-# server process); dnsperf runs on core 1. CPU cost is the server's
-# utime+stime from /proc (every process of its tree) divided by answered
-# queries, so a load generator that cannot saturate the server still gives a
-# fair per-query number.
+# rotor's benchmark suite: one command, one table. See tests/bench/README.md.
 #
-# Usage: tests/bench/bench.sh
+# Starts rotor, NSD, Knot DNS, gdnsd and a UDP echo server (the floor: no DNS
+# work) on 127.0.0.1 with the same zone, one worker each, pinned to one core,
+# and runs dnsperf against each from the other core: per workload a peak run
+# (no rate limit) and a fixed-load run (dnsperf -Q, the same rate for every
+# server: half of rotor's peak in that workload). Per run it reports QPS, mean
+# latency, lost queries and the server's CPU time (utime+stime of its whole
+# process tree, from /proc) per answered query; fixed-load runs add p99
+# latency. Then rotor under registry churn and rotor's thread scaling.
+#
+# Usage: tests/bench/bench.sh      (as root the first time: it installs the peers)
 # Environment:
-#   BENCH_SECONDS   dnsperf run time per run (default 10; five runs)
-#   BENCH_CLIENTS   dnsperf clients (default 4)
-#   ROTOR_BIN       rotor binary (default: build/release/rotor, built if missing)
-#   SERVER_CPU / CLIENT_CPU   cores for the server and dnsperf (default 0 / 1)
+#   BENCH_SECONDS    length of each dnsperf run (default 10)
+#   BENCH_CLIENTS    dnsperf clients, i.e. sockets or TCP connections (default 4)
+#   BENCH_OUTSTANDING  dnsperf -q, queries in flight (default 200)
+#   BENCH_SERVERS    subset of "rotor nsd knot gdnsd echo"
+#   BENCH_WORKLOADS  subset of "static array geo nx tcp churn threads"
+#   BENCH_QPS        fixed offered load for every workload (default: half of
+#                    rotor's peak in each workload, or of the first server's)
+#   BENCH_CHURN_RATE registry changes per second under churn (default 1000)
+#   BENCH_BUILD_DIR  build tree holding rotor and rotor_udp_echo (default
+#                    build/release, configured and built with the release preset)
+#   ROTOR_BIN, ECHO_BIN   binaries to use instead (nothing is built then)
+#   SERVER_CPU / CLIENT_CPU   cores for the server and for dnsperf (default 0 / 1)
+# shellcheck disable=SC2016,SC2054  # literal $ORIGIN lines; commas inside option values
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 seconds=${BENCH_SECONDS:-10}
 clients=${BENCH_CLIENTS:-4}
+outstanding=${BENCH_OUTSTANDING:-200}
+servers_wanted=${BENCH_SERVERS:-rotor nsd knot gdnsd echo}
+workloads_wanted=${BENCH_WORKLOADS:-static array geo nx tcp churn threads}
+churn_rate=${BENCH_CHURN_RATE:-1000}
 server_cpu=${SERVER_CPU:-0}
 client_cpu=${CLIENT_CPU:-1}
-rotor_bin=${ROTOR_BIN:-build/release/rotor}
-nsd_bin=${NSD_BIN:-/usr/sbin/nsd}
+build_dir=${BENCH_BUILD_DIR:-build/release}
+rotor_bin=${ROTOR_BIN:-$build_dir/rotor}
+echo_bin=${ECHO_BIN:-$build_dir/tests/bench/rotor_udp_echo}
+churn_arrays=20
 
-for tool in dnsperf taskset dig "$nsd_bin"; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool not found" >&2; exit 1; }
+say() { echo "bench: $*" >&2; }
+die() { say "$*"; exit 1; }
+has() { [[ " $1 " == *" $2 "* ]]; }
+
+for s in $servers_wanted; do
+  has "rotor nsd knot gdnsd echo" "$s" || die "BENCH_SERVERS: unknown server '$s' (rotor nsd knot gdnsd echo)"
 done
+for w in $workloads_wanted; do
+  has "static array geo nx tcp churn threads" "$w" ||
+    die "BENCH_WORKLOADS: unknown workload '$w' (static array geo nx tcp churn threads)"
+done
+[[ $seconds =~ ^[0-9]+$ && $seconds -ge 1 ]] || die "BENCH_SECONDS must be a whole number of seconds"
+# rotor runs first: its peak sets the fixed load of the others.
+servers=""
+for s in rotor nsd knot gdnsd echo; do has "$servers_wanted" "$s" && servers+="$s "; done
+servers=${servers% }
 
-if [[ -z ${ROTOR_BIN:-} ]]; then
-  # Ninja makes this a no-op when the release build is current.
-  cmake --preset release >/dev/null
-  cmake --build --preset release -j 2 --target rotor >/dev/null
+# --- tools: Debian packages, installed only when missing ---------------------
+need_pkgs=()
+need() { command -v "$1" >/dev/null 2>&1 || need_pkgs+=("$2"); }
+need dnsperf dnsperf
+need taskset util-linux
+need dig bind9-dnsutils
+need python3 python3
+has "$servers" nsd && need nsd nsd
+has "$servers" knot && need knotd knot
+if has "$servers" knot && ! dpkg -s knot-module-geoip >/dev/null 2>&1; then need_pkgs+=(knot-module-geoip); fi
+has "$servers" gdnsd && need gdnsd gdnsd
+if ((${#need_pkgs[@]} > 0)); then
+  if [[ $(id -u) != 0 ]]; then
+    die "missing ${need_pkgs[*]}: run as root (the script installs them with apt-get) or" \
+        "run: sudo apt-get install ${need_pkgs[*]}"
+  fi
+  say "installing ${need_pkgs[*]}"
+  # Debian starts a freshly installed daemon on port 53; the benchmark never
+  # uses those (it starts its own on free ports).
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need_pkgs[@]}" >/dev/null; then
+    apt-get update >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  fi
 fi
-[[ -x $rotor_bin ]] || { echo "bench: $rotor_bin is not executable" >&2; exit 1; }
+
+if [[ -z ${ROTOR_BIN:-} || -z ${ECHO_BIN:-} ]]; then
+  # Ninja makes this a no-op when the build is current.
+  if [[ -z ${BENCH_BUILD_DIR:-} ]]; then
+    cmake --preset release >/dev/null
+  elif [[ ! -f $build_dir/build.ninja && ! -f $build_dir/Makefile ]]; then
+    cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  fi
+  cmake --build "$build_dir" -j 2 --target rotor rotor_udp_echo >/dev/null
+fi
+if has "$servers" rotor; then [[ -x $rotor_bin ]] || die "$rotor_bin is not executable"; fi
+if has "$servers" echo; then [[ -x $echo_bin ]] || die "$echo_bin is not executable"; fi
 
 work=$(mktemp -d /tmp/rotor-bench-XXXXXX)
 server_pid=""
+churn_pid=""
+stop_pid() {
+  local pid=$1
+  [[ -n $pid ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
 cleanup() {
-  if [[ -n $server_pid ]]; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    sleep 0.5
-    kill -KILL "$server_pid" 2>/dev/null || true
-  fi
+  stop_pid "$churn_pid"
+  stop_pid "$server_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# A port free for both UDP and TCP on 127.0.0.1.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  python3 - <<'EOF'
+import socket
+for _ in range(100):
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.bind(("127.0.0.1", 0))
+    port = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(port)
+    break
+EOF
 }
 
-# --- zone and query mix --------------------------------------------------
-zone=$work/bench.test.zone
-{
+# --- zones ------------------------------------------------------------------
+# One zone for everyone. Its array names differ per server: rotor serves them
+# as instance arrays, NSD and Knot as static RRsets of the answered shape,
+# gdnsd through its plugins (multifo, geoip).
+common_zone() {
   echo '$ORIGIN bench.test.'
   echo '$TTL 3600'
   echo '@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300'
@@ -66,57 +147,60 @@ zone=$work/bench.test.zone
   echo '  IN MX 10 mail'
   echo 'ns1 IN A 192.0.2.1'
   echo 'mail IN A 192.0.2.25'
-  for i in $(seq 1 8); do echo "pool IN A 192.0.2.$((100 + i))"; done
-  for i in $(seq 1 8); do echo "pool IN AAAA 2001:db8::$((100 + i))"; done
+  echo 'www IN A 192.0.2.10'
   for i in $(seq 1 10); do echo "host$i IN A 198.51.100.$i"; done
   echo 'txt IN TXT "v=spf1 -all"'
-  echo 'alias IN CNAME pool'
-} > "$zone"
-
-# 100 lines in the wanted proportions; dnsperf loops over the file.
-queries=$work/queries.txt
+}
+zone_rotor=$work/bench.test.zone
+common_zone >"$zone_rotor"
+zone_static=$work/bench.test.static.zone
 {
-  for i in $(seq 1 60); do echo "pool.bench.test A"; done
-  for i in $(seq 1 15); do echo "pool.bench.test AAAA"; done
-  for i in $(seq 1 8); do echo "host$i.bench.test A"; done
-  echo "bench.test MX"
-  echo "txt.bench.test TXT"
-  for i in $(seq 1 10); do echo "missing$i.bench.test A"; done
-  for i in $(seq 1 5); do echo "alias.bench.test A"; done
-} | shuf --random-source=<(yes) > "$queries"
-
-# The same shape of question, static records against an array.
-static_queries=$work/static_queries.txt
-array_queries=$work/array_queries.txt
-printf 'pool.bench.test A\npool.bench.test AAAA\n' > "$static_queries"
-printf 'web.bench.test A\nweb.bench.test AAAA\n' > "$array_queries"
-
-# The array: 8 IPv4 and 8 IPv6 instances, the first 5 of each family up.
-config=$work/rotor.json
+  common_zone
+  for i in $(seq 1 5); do echo "web 30 IN A 192.0.2.$((200 + i))"; done
+  for i in $(seq 1 5); do echo "web 30 IN AAAA 2001:db8::$((200 + i))"; done
+} >"$zone_static"
+# Knot's geoip module answers from its own file, and the zone keeps a default.
+zone_knot=$work/bench.test.knot.zone
 {
-  echo '{'
-  echo "  \"db\": \"$work/rotor.db\", \"publish_interval\": \"0ms\","
-  echo "  \"zones\": [\"$zone\"],"
-  echo '  "arrays": [{"name": "web.bench.test.", "ttl": 30, "degraded_ttl": 10,'
-  echo '              "policy": "round_robin", "instances": ['
-  for i in $(seq 1 8); do
-    health=up; [[ $i -gt 5 ]] && health=down
-    echo "    {\"address\": \"192.0.2.$((200 + i))\", \"health\": \"$health\"},"
-    sep=,; [[ $i -eq 8 ]] && sep=
-    echo "    {\"address\": \"2001:db8::$((200 + i))\", \"health\": \"$health\"}$sep"
+  cat "$zone_static"
+  for i in 1 2 3 4; do echo "geo 30 IN A 192.0.2.$((20 + i))"; done
+} >"$zone_knot"
+cat >"$work/knot-geo.conf" <<'EOF'
+geo.bench.test:
+  - net: 10.1.0.0/16
+    A: [ 192.0.2.11, 192.0.2.12, 192.0.2.13, 192.0.2.14 ]
+  - net: 10.2.0.0/16
+    A: [ 192.0.2.21, 192.0.2.22, 192.0.2.23, 192.0.2.24 ]
+EOF
+
+# --- queries ----------------------------------------------------------------
+declare -A wl_file wl_mode wl_extra wl_title
+wl_title=([static]="static A" [array]="array A+AAAA" [geo]="geo A, ECS" [nx]="10% NXDOMAIN"
+          [tcp]="static A, TCP")
+echo 'www.bench.test A' >"$work/q_static.txt"
+printf 'web.bench.test A\nweb.bench.test AAAA\n' >"$work/q_array.txt"
+echo 'geo.bench.test A' >"$work/q_geo.txt"
+{
+  for i in $(seq 1 9); do
+    echo "www.bench.test A"
+    for j in $(seq 1 8); do echo "host$(((i + j) % 10 + 1)).bench.test A"; done
+    echo "missing$i.bench.test A"
   done
-  echo '  ]}]'
-  echo '}'
-} > "$config"
+} >"$work/q_nx.txt"
+for w in static array geo nx; do wl_file[$w]=$work/q_$w.txt; wl_mode[$w]=udp; wl_extra[$w]=""; done
+wl_file[tcp]=$work/q_static.txt; wl_mode[tcp]=tcp; wl_extra[tcp]=""
+# EDNS Client Subnet (option 8): family 1, source /24, scope 0, 10.1.0.0 (region eu).
+wl_extra[geo]="-E 8:000118000a0100"
 
-# --- measurement helpers -------------------------------------------------
-# utime+stime in clock ticks of a process and all its descendants.
+# --- measurement --------------------------------------------------------------
+hz=$(getconf CLK_TCK)
+# utime+stime in clock ticks of a process and all its descendants (threads
+# are included in a process's own counters).
 tree_ticks() {
-  local pid=$1 total=0 ticks child
+  local pid=$1 total=0 child
   if [[ -r /proc/$pid/stat ]]; then
     # Fields after the ")" of the command name: utime and stime are 12 and 13.
-    ticks=$(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')
-    total=$((total + ticks))
+    total=$(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')
   fi
   for child in $(pgrep -P "$pid" || true); do
     total=$((total + $(tree_ticks "$child")))
@@ -124,70 +208,167 @@ tree_ticks() {
   echo "$total"
 }
 
+declare -A R        # R[workload|server|kind|field]; kind: peak, fixed; fields: qps mean p99 lost cpu
+declare -A fixed_q  # workload -> offered load of its fixed-load runs
+declare -A note     # workload|server -> why a row is missing or different
+runs_done=0
+
+# Runs dnsperf once against the running server and records the results under
+# key $1 (workload|server|kind). $2 port, $3 workload, $4 offered rate (0:
+# none), $5 cores for dnsperf.
+measure() {
+  local key=$1 port=$2 w=$3 rate=$4 cpus=$5 out=$work/dnsperf.out before after
+  local args=(-s 127.0.0.1 -p "$port" -d "${wl_file[$w]}" -m "${wl_mode[$w]}" -l "$seconds"
+              -c "$clients" -q "$outstanding" -O suppress=timeouts,unexpected)
+  # shellcheck disable=SC2206  # word splitting wanted
+  [[ -n ${wl_extra[$w]} ]] && args+=(${wl_extra[$w]})
+  # -v prints every response's latency: the source of p99, but it costs the
+  # generator about a tenth of its throughput, so peak runs go without.
+  ((rate > 0)) && args+=(-Q "$rate" -v)
+  before=$(tree_ticks "$server_pid")
+  taskset -c "$cpus" dnsperf "${args[@]}" >"$out" 2>&1 || true
+  after=$(tree_ticks "$server_pid")
+  runs_done=$((runs_done + 1))
+  local completed lost qps mean
+  completed=$(awk '/Queries completed:/ {print $3; exit}' "$out")
+  lost=$(awk '/Queries lost:/ {print $3; exit}' "$out")
+  qps=$(awk '/Queries per second:/ {print $4; exit}' "$out")
+  mean=$(awk '/Average Latency \(s\):/ {print $4; exit}' "$out")
+  if [[ -z $completed || $completed == 0 ]]; then
+    say "no query answered in run $key:"
+    grep -v '^>' "$out" | head -20 >&2
+    R[$key|qps]=0; R[$key|lost]=${lost:-?}; R[$key|cpu]="-"; R[$key|mean]="-"; R[$key|p99]="-"
+    return 0
+  fi
+  R[$key|qps]=$(printf '%.0f' "$qps")
+  R[$key|lost]=$lost
+  R[$key|mean]=$(awk -v s="$mean" 'BEGIN {printf "%.3f", s * 1000}')
+  R[$key|cpu]=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$completed" \
+                  'BEGIN {printf "%.2f", t / hz * 1e6 / n}')
+  R[$key|p99]="-"
+  if ((rate > 0)); then
+    # Lines "> RCODE NAME TYPE SECONDS"; lost queries have none.
+    R[$key|p99]=$(awk '/^> / {print $NF}' "$out" | python3 -c '
+import math, sys
+v = sorted(float(x) for x in sys.stdin if x.strip())
+print("%.3f" % (v[max(0, math.ceil(0.99 * len(v)) - 1)] * 1000) if v else "-")')
+  fi
+  rm -f "$out"
+  say "$(printf '%-24s qps %8s  mean %6s ms  p99 %6s ms  lost %6s  cpu %6s us/q' "$key" \
+    "${R[$key|qps]}" "${R[$key|mean]}" "${R[$key|p99]}" "${R[$key|lost]}" "${R[$key|cpu]}")"
+}
+
+# Peak and fixed-load runs of one workload against the running server.
+measure_workload() {
+  local s=$1 w=$2 port=$3
+  measure "$w|$s|peak" "$port" "$w" 0 "$client_cpu"
+  if [[ -z ${fixed_q[$w]:-} ]]; then
+    local peak=${R[$w|$s|peak|qps]}
+    fixed_q[$w]=${BENCH_QPS:-$(((peak + 1) / 2))}
+    ((fixed_q[$w] > 0)) || fixed_q[$w]=1000
+  fi
+  measure "$w|$s|fixed" "$port" "$w" "${fixed_q[$w]}" "$client_cpu"
+}
+
+answers() {  # port name type [dig options]: the A/AAAA records answered, one a line
+  dig +short +time=1 +tries=2 @127.0.0.1 -p "$1" "$2" "$3" "${@:4}" 2>/dev/null | grep -v '^;' || true
+}
 wait_answering() {
   local port=$1
-  for _ in $(seq 1 50); do
-    [[ -n $(dig +time=1 +tries=1 +short @127.0.0.1 -p "$port" bench.test SOA 2>/dev/null) ]] && return 0
+  for _ in $(seq 1 100); do
+    [[ -n $(answers "$port" www.bench.test A) ]] && return 0
+    kill -0 "$server_pid" 2>/dev/null || return 1
     sleep 0.1
   done
-  echo "bench: server on port $port does not answer" >&2
   return 1
 }
-
-declare -A qps cpu_us
-hz=$(getconf CLK_TCK)
-
-# Runs dnsperf with query file $3 against the server whose root pid is $server_pid.
-measure() {
-  local name=$1 port=$2 file=$3 out before after completed rate
-  wait_answering "$port"
-  before=$(tree_ticks "$server_pid")
-  out=$(taskset -c "$client_cpu" dnsperf -s 127.0.0.1 -p "$port" -d "$file" \
-          -l "$seconds" -c "$clients" -T 1 -q 200 2>&1)
-  after=$(tree_ticks "$server_pid")
-  completed=$(awk '/Queries completed:/ {print $3}' <<<"$out")
-  rate=$(awk '/Queries per second:/ {print $4}' <<<"$out")
-  if [[ -z $completed || $completed == 0 ]]; then
-    echo "bench: no queries answered by $name:" >&2
-    echo "$out" >&2
-    exit 1
+wait_line() {  # file pattern: waits for a line of a starting server's stdout
+  for _ in $(seq 1 100); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    kill -0 "$server_pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+# Checks that an answer has the wanted number of records; else notes it.
+check_count() {  # server workload port name type want [dig options]
+  local got
+  got=$(answers "$3" "$4" "$5" "${@:7}" | wc -l)
+  if [[ $got != "$6" ]]; then
+    say "$1: $4 $5 has $got answers, not $6"
+    note[$2|$1]="WRONG: $got answers, not $6"
   fi
-  qps[$name]=$(printf '%.0f' "$rate")
-  cpu_us[$name]=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$completed" \
-                    'BEGIN {printf "%.2f", t / hz * 1e6 / n}')
-  echo "$name: $(awk '/Queries (sent|completed|lost):/' <<<"$out" | tr -s ' ' | paste -sd' ')"
 }
 
-stop_server() {
-  kill -TERM "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=""
+# The geo answer for a client in 10.1/16 (ECS): the 4 eu addresses, 192.0.2.11-14.
+check_geo() {  # server port
+  local got
+  got=$(answers "$2" geo.bench.test A +subnet=10.1.0.0/24 | sort | paste -sd' ')
+  if [[ $got != "192.0.2.11 192.0.2.12 192.0.2.13 192.0.2.14" ]]; then
+    say "$1: geo.bench.test A with ECS 10.1.0.0/24 answers '$got', not the 4 eu addresses"
+    note[geo|$1]="WRONG: $got"
+  fi
 }
 
-# --- rotor ---------------------------------------------------------------
-port=$(free_port)
-taskset -c "$server_cpu" "$rotor_bin" serve --config "$config" --listen "127.0.0.1:$port" \
-  --threads 1 --log-level warn >"$work/rotor.out" 2>"$work/rotor.err" &
-server_pid=$!
-for _ in $(seq 1 100); do
-  grep -q '^listening ' "$work/rotor.out" && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/rotor.err" >&2; exit 1; }
-  sleep 0.1
-done
-# The array must answer 5 A and 5 AAAA before its cost means anything.
-wait_answering "$port"
-for type in A AAAA; do
-  count=$(dig +short @127.0.0.1 -p "$port" web.bench.test "$type" | wc -l)
-  [[ $count == 5 ]] || { echo "bench: web.bench.test $type has $count answers, not 5" >&2; exit 1; }
-done
-measure rotor "$port" "$queries"
-measure rotor-static "$port" "$static_queries"
-measure rotor-array "$port" "$array_queries"
-stop_server
+# --- servers ------------------------------------------------------------------
+rotor_config=$work/rotor.json
+{
+  echo '{'
+  echo "  \"zones\": [\"$zone_rotor\"],"
+  echo '  "regions": [{"name": "eu", "lat": 50.1, "lon": 8.7, "prefer": ["us"]},'
+  echo '              {"name": "us", "lat": 40.7, "lon": -74.0, "prefer": ["eu"]}],'
+  echo '  "networks": [{"cidr": "10.1.0.0/16", "region": "eu"}, {"cidr": "10.2.0.0/16", "region": "us"}],'
+  echo '  "arrays": ['
+  # 8 IPv4 and 8 IPv6 instances, the first 5 of each up.
+  echo '    {"name": "web.bench.test.", "ttl": 30, "degraded_ttl": 10, "policy": "round_robin", "instances": ['
+  for i in $(seq 1 8); do
+    health=up; [[ $i -gt 5 ]] && health=down
+    echo "      {\"address\": \"192.0.2.$((200 + i))\", \"health\": \"$health\"},"
+    sep=,; [[ $i -eq 8 ]] && sep=
+    echo "      {\"address\": \"2001:db8::$((200 + i))\", \"health\": \"$health\"}$sep"
+  done
+  echo '    ]},'
+  # 4 instances per region; the ECS of the geo queries puts the client in eu.
+  # max_answers 4 answers the eu tier alone, the shape of gdnsd's geoip answer.
+  echo '    {"name": "geo.bench.test.", "ttl": 30, "policy": "geo", "max_answers": 4, "instances": ['
+  for i in 1 2 3 4; do echo "      {\"address\": \"192.0.2.$((10 + i))\", \"region\": \"eu\", \"health\": \"up\"},"; done
+  for i in 1 2 3 4; do
+    sep=,; [[ $i -eq 4 ]] && sep=
+    echo "      {\"address\": \"192.0.2.$((20 + i))\", \"region\": \"us\", \"health\": \"up\"}$sep"
+  done
+  echo '    ]},'
+  # Arrays that only the churn driver touches.
+  for a in $(seq 1 $churn_arrays); do
+    echo "    {\"name\": \"churn$a.bench.test.\", \"instances\": ["
+    for i in $(seq 1 8); do
+      sep=,; [[ $i -eq 8 ]] && sep=
+      echo "      {\"address\": \"203.0.113.$i\", \"health\": \"up\"}$sep"
+    done
+    sep=,; [[ $a -eq $churn_arrays ]] && sep=
+    echo "    ]}$sep"
+  done
+  echo '  ]'
+  echo '}'
+} >"$rotor_config"
 
-# --- NSD -----------------------------------------------------------------
-port=$(free_port)
-cat >"$work/nsd.conf" <<EOF
+port="" api=""
+# Each start_* sets port and server_pid (and api for rotor), or fails.
+start_rotor() {  # threads cores
+  local threads=$1 cpus=$2
+  port=$(free_port)
+  rm -f "$work"/rotor.db*  # a fresh registry: the config's health applies
+  taskset -c "$cpus" "$rotor_bin" serve --config "$rotor_config" --db "$work/rotor.db" \
+    --listen "127.0.0.1:$port" --api 127.0.0.1:0 --threads "$threads" --log-level warn \
+    >"$work/rotor.out" 2>"$work/rotor.err" &
+  server_pid=$!
+  wait_line "$work/rotor.out" '^api ' || { cat "$work/rotor.err" >&2; return 1; }
+  api=$(awk '/^api / {print $2}' "$work/rotor.out")
+  wait_answering "$port"
+}
+
+start_nsd() {
+  port=$(free_port)
+  cat >"$work/nsd.conf" <<EOF
 server:
   ip-address: 127.0.0.1@$port
   username: ""
@@ -207,26 +388,313 @@ remote-control:
   control-enable: no
 zone:
   name: bench.test
-  zonefile: "$zone"
+  zonefile: "$zone_static"
 EOF
-taskset -c "$server_cpu" "$nsd_bin" -d -c "$work/nsd.conf" >"$work/nsd.log" 2>&1 &
-server_pid=$!
-measure nsd "$port" "$queries"
-measure nsd-static "$port" "$static_queries"
-stop_server
-
-# --- report --------------------------------------------------------------
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
-echo
-printf '%-14s %-24s %10s %18s %14s\n' run queries qps cpu_us_per_query ratio_vs_nsd
-row() {  # run, queries, reference run for the ratio
-  printf '%-14s %-24s %10s %18s %14s\n' "$1" "$2" "${qps[$1]}" "${cpu_us[$1]}" \
-    "$(ratio "${cpu_us[$1]}" "${cpu_us[$3]}")"
+  taskset -c "$server_cpu" nsd -d -c "$work/nsd.conf" >"$work/nsd.log" 2>&1 &
+  server_pid=$!
+  wait_answering "$port" || { cat "$work/nsd.log" >&2; return 1; }
 }
-row rotor "mix (static)" nsd
-row nsd "mix (static)" nsd
-row rotor-static "static A/AAAA (8+8)" nsd-static
-row nsd-static "static A/AAAA (8+8)" nsd-static
-row rotor-array "array A/AAAA (5 of 8 up)" nsd-static
+
+start_knot() {
+  port=$(free_port)
+  mkdir -p "$work/knot"
+  cat >"$work/knot.conf" <<EOF
+server:
+    rundir: "$work/knot"
+    listen: 127.0.0.1@$port
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+    answer-rotation: on
+    edns-client-subnet: on
+log:
+  - target: stderr
+    any: warning
+database:
+    storage: "$work/knot"
+mod-geoip:
+  - id: geo
+    mode: subnet  # before config-file, whose check depends on it
+    config-file: "$work/knot-geo.conf"
+    ttl: 30
+zone:
+  - domain: bench.test
+    file: "$zone_knot"
+    module: mod-geoip/geo
+    journal-content: none
+    zonefile-sync: -1
+EOF
+  taskset -c "$server_cpu" knotd -c "$work/knot.conf" >"$work/knot.log" 2>&1 &
+  server_pid=$!
+  wait_answering "$port" || { cat "$work/knot.log" >&2; return 1; }
+}
+
+start_gdnsd() {
+  port=$(free_port)
+  local dir=$work/gdnsd
+  mkdir -p "$dir/zones" "$dir/run" "$dir/state"
+  {
+    common_zone
+    echo 'web 30 IN DYNA multifo!web'
+    echo 'geo 30 IN DYNA geoip!geo'
+  } >"$dir/zones/bench.test"
+  cat >"$dir/config" <<EOF
+options => {
+  listen => [ "127.0.0.1:$port" ]
+  udp_threads => 1
+  tcp_threads => 1
+  run_dir => "$dir/run"
+  state_dir => "$dir/state"
+}
+plugins => {
+  multifo => {
+    service_types => up
+    web => {
+      addrs_v4 => [ $(for i in $(seq 1 8); do printf '192.0.2.%d, ' $((200 + i)); done) ]
+      addrs_v6 => [ $(for i in $(seq 1 8); do printf '"2001:db8::%d", ' $((200 + i)); done) ]
+    }
+  }
+  geoip => {
+    maps => {
+      bench => {
+        datacenters => [ eu, us ]
+        nets => { 10.1.0.0/16 => [ eu, us ], 10.2.0.0/16 => [ us, eu ] }
+      }
+    }
+    resources => {
+      geo => {
+        map => bench
+        service_types => up
+        dcmap => {
+          eu => [ 192.0.2.11, 192.0.2.12, 192.0.2.13, 192.0.2.14 ]
+          us => [ 192.0.2.21, 192.0.2.22, 192.0.2.23, 192.0.2.24 ]
+        }
+      }
+    }
+  }
+}
+EOF
+  # 3 of the 8 addresses of each family forced DOWN, as rotor's array has them.
+  for i in 6 7 8; do
+    echo "192.0.2.$((200 + i))/up => DOWN"
+    echo "\"2001:db8::$((200 + i))/up\" => DOWN"
+  done >"$dir/state/admin_state"
+  taskset -c "$server_cpu" gdnsd -c "$dir" start >"$work/gdnsd.log" 2>&1 &
+  server_pid=$!
+  wait_answering "$port" || { cat "$work/gdnsd.log" >&2; return 1; }
+}
+
+start_echo() {
+  port=$(free_port)
+  taskset -c "$server_cpu" "$echo_bin" 127.0.0.1 "$port" >"$work/echo.out" 2>&1 &
+  server_pid=$!
+  wait_line "$work/echo.out" '^listening ' || { cat "$work/echo.out" >&2; return 1; }
+}
+
+# --- the runs -----------------------------------------------------------------
+run_workloads=""
+for w in static array geo nx tcp; do has "$workloads_wanted" "$w" && run_workloads+="$w "; done
+# Churn is compared with the array workload of the same run.
+if has "$workloads_wanted" churn && has "$servers" rotor && ! has "$run_workloads" array; then
+  run_workloads+="array "
+fi
+
+runs=0
+for s in $servers; do
+  for w in $run_workloads; do
+    case "$s|$w" in nsd\|geo | echo\|tcp) ;; *) runs=$((runs + 2)) ;; esac
+  done
+done
+if has "$servers" rotor; then
+  has "$workloads_wanted" churn && runs=$((runs + 2))
+  has "$workloads_wanted" threads && runs=$((runs + 2))
+fi
+say "$runs runs of $seconds s: about $(((runs * (seconds * 10 + 15) + 599) / 600)) min"
+started=$(date +%s)
+
+
+generation() {
+  curl -s "http://$api/metrics" | awk '/^rotor_snapshot_generation / {g = $2} END {print g + 0}'
+}
+run_churn() {  # key rate: one dnsperf run on the array workload while the driver churns
+  local key=$1 rate=$2 args
+  args=(--api "$api" --rate "$churn_rate" --seconds "$seconds"
+        --arrays "$(seq -s, -f 'churn%g.bench.test' 1 $churn_arrays)"
+        --bench-array web.bench.test
+        --bench-addresses 192.0.2.201,192.0.2.206,192.0.2.207,192.0.2.208,2001:db8::201,2001:db8::206,2001:db8::207,2001:db8::208)
+  local before
+  before=$(generation)
+  taskset -c "$client_cpu" python3 tests/bench/churn.py "${args[@]}" >"$work/churn.out" 2>"$work/churn.err" &
+  churn_pid=$!
+  measure "$key" "$port" array "$rate" "$client_cpu"
+  wait "$churn_pid" || true
+  churn_pid=""
+  R[$key|churn]=$(awk '/^churn:/ {print $NF}' "$work/churn.out")
+  R[$key|churn_line]=$(cat "$work/churn.out" "$work/churn.err")
+  R[$key|generations]=$(($(generation) - before))
+  say "$(cat "$work/churn.out" "$work/churn.err"); snapshots published: ${R[$key|generations]}"
+}
+
+for s in $servers; do
+  say "starting $s"
+  if ! "start_$s" 1 "$server_cpu"; then
+    say "$s did not start"
+    for w in $run_workloads; do note[$w|$s]="did not start"; done
+    stop_pid "$server_pid"; server_pid=""
+    continue
+  fi
+  # The answers must have the benchmarked shape before their cost means anything.
+  case $s in
+    rotor | nsd | knot | gdnsd)
+      for w in $run_workloads; do
+        case $w in
+          static | tcp) check_count "$s" "$w" "$port" www.bench.test A 1 ;;
+          array) check_count "$s" array "$port" web.bench.test A 5
+                 check_count "$s" array "$port" web.bench.test AAAA 5 ;;
+          geo) [[ $s == nsd ]] || check_geo "$s" "$port" ;;
+        esac
+      done ;;
+  esac
+  for w in $run_workloads; do
+    case "$s|$w" in
+      nsd\|geo) note[$w|$s]="no geo: left out"; continue ;;
+      echo\|tcp) note[$w|$s]="UDP only"; continue ;;
+    esac
+    measure_workload "$s" "$w" "$port"
+    # Right after the array runs it is compared with, so that the machine's
+    # state drifts as little as possible in between.
+    if [[ $s == rotor && $w == array ]] && has "$workloads_wanted" churn; then
+      run_churn "churn|rotor|peak" 0
+      run_churn "churn|rotor|fixed" "${fixed_q[array]}"
+    fi
+  done
+  stop_pid "$server_pid"; server_pid=""
+done
+
+if has "$servers" rotor && has "$workloads_wanted" threads; then
+  for t in 1 2; do
+    say "starting rotor --threads $t on cores $server_cpu,$client_cpu"
+    if start_rotor "$t" "$server_cpu,$client_cpu"; then
+      measure "threads|rotor-$t|peak" "$port" static 0 "$server_cpu,$client_cpu"
+    else
+      note[threads|rotor-$t]="did not start"
+    fi
+    stop_pid "$server_pid"; server_pid=""
+  done
+fi
+elapsed=$(($(date +%s) - started))
+
+# --- the table ----------------------------------------------------------------
+get() { echo "${R[$1]:--}"; }
+ratio() {  # a b: a/b with two decimals, or "-"
+  awk -v a="$1" -v b="$2" 'BEGIN {if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-"}'
+}
 echo
-echo "array/static cpu per query (rotor): $(ratio "${cpu_us[rotor-array]}" "${cpu_us[rotor-static]}") (goal <= 1.2)"
+echo "rotor benchmark: $seconds s per run, dnsperf -c $clients -q $outstanding; each server one worker on core $server_cpu, dnsperf on core $client_cpu"
+echo "peak: no rate limit. fixed: dnsperf -Q at the same offered load for every server (half of the first measured server's peak,"
+echo "rotor's when it runs). cpu us/q: utime+stime of the server's process tree per answered query. p99 only at fixed load: dnsperf 2.10"
+echo "has no latency histogram, p99 comes from its -v per-response lines, which cost the generator ~10% at peak."
+versions="$("$rotor_bin" --version 2>/dev/null || echo rotor)"
+for pkg in nsd knot gdnsd dnsperf; do
+  versions+=", $pkg $(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || echo '?')"
+done
+echo "versions: $versions; kernel $(uname -r), $(nproc) cores"
+echo
+fmt='%-15s %-7s | %8s %7s %7s %7s | %7s %8s %7s %7s %7s %7s | %s\n'
+# shellcheck disable=SC2059
+printf "$fmt" workload server "peak qps" "mean ms" lost "cpu us" "fixed Q" qps "mean ms" "p99 ms" lost "cpu us" note
+printf '%s\n' "$(printf '%.0s-' $(seq 1 122))"
+for w in $run_workloads; do
+  for s in $servers; do
+    n=${note[$w|$s]:-}
+    if [[ $s == gdnsd && $w == array && -z $n ]]; then n="multifo, 3 of 8 DOWN via admin_state"; fi
+    if [[ $s == gdnsd && $w == geo && -z $n ]]; then n="geoip plugin, nets map, no GeoIP db"; fi
+    if [[ $s == knot && $w == geo && -z $n ]]; then n="geoip module, mode subnet"; fi
+    if [[ $s == nsd || $s == knot ]] && [[ $w == array && -z $n ]]; then n="static 5 A + 5 AAAA"; fi
+    if [[ $s == echo && -z $n ]]; then n="floor: no DNS work"; fi
+    if [[ -z ${R[$w|$s|peak|qps]:-} ]]; then
+      # shellcheck disable=SC2059
+      printf "$fmt" "${wl_title[$w]}" "$s" - - - - - - - - - - "$n"
+      continue
+    fi
+    # shellcheck disable=SC2059
+    printf "$fmt" "${wl_title[$w]}" "$s" "$(get "$w|$s|peak|qps")" "$(get "$w|$s|peak|mean")" \
+      "$(get "$w|$s|peak|lost")" "$(get "$w|$s|peak|cpu")" "${fixed_q[$w]}" "$(get "$w|$s|fixed|qps")" \
+      "$(get "$w|$s|fixed|mean")" "$(get "$w|$s|fixed|p99")" "$(get "$w|$s|fixed|lost")" \
+      "$(get "$w|$s|fixed|cpu")" "$n"
+  done
+done
+
+if has "$servers" rotor && [[ $servers != rotor ]]; then
+  echo
+  echo "ratios, rotor / peer in the same workload (cpu us per query at fixed load, at peak; qps at peak):"
+  for w in $run_workloads; do
+    for p in nsd gdnsd knot echo; do
+      has "$servers" "$p" || continue
+      [[ -n ${R[$w|$p|peak|qps]:-} && -n ${R[$w|rotor|peak|qps]:-} ]] || continue
+      printf '  %-15s rotor/%-6s cpu %5s fixed, %5s peak   qps %5s\n' "${wl_title[$w]}" "$p" \
+        "$(ratio "$(get "$w|rotor|fixed|cpu")" "$(get "$w|$p|fixed|cpu")")" \
+        "$(ratio "$(get "$w|rotor|peak|cpu")" "$(get "$w|$p|peak|cpu")")" \
+        "$(ratio "$(get "$w|rotor|peak|qps")" "$(get "$w|$p|peak|qps")")"
+    done
+  done
+  if [[ -n ${R[array|rotor|peak|qps]:-} ]]; then
+    if [[ -n ${R[array|echo|peak|qps]:-} ]]; then
+      printf '  rotor array / echo floor (array queries)  cpu %5s fixed, %5s peak   goal <= 1.25\n' \
+        "$(ratio "$(get array\|rotor\|fixed\|cpu)" "$(get array\|echo\|fixed\|cpu)")" \
+        "$(ratio "$(get array\|rotor\|peak\|cpu)" "$(get array\|echo\|peak\|cpu)")"
+    fi
+    if [[ -n ${R[static|nsd|peak|qps]:-} ]]; then
+      # Different query files, so only the peak runs (each at its own rate) compare here.
+      printf '  rotor array / NSD static A               cpu %5s fixed, %5s peak   goal <= 1.0\n' \
+        "$(ratio "$(get array\|rotor\|fixed\|cpu)" "$(get static\|nsd\|fixed\|cpu)")" \
+        "$(ratio "$(get array\|rotor\|peak\|cpu)" "$(get static\|nsd\|peak\|cpu)")"
+    fi
+    if [[ -n ${R[static|rotor|peak|qps]:-} ]]; then
+      printf '  rotor array / rotor static A             cpu %5s fixed, %5s peak\n' \
+        "$(ratio "$(get array\|rotor\|fixed\|cpu)" "$(get static\|rotor\|fixed\|cpu)")" \
+        "$(ratio "$(get array\|rotor\|peak\|cpu)" "$(get static\|rotor\|peak\|cpu)")"
+    fi
+  fi
+fi
+
+if [[ -n ${R[churn|rotor|peak|qps]:-} ]]; then
+  echo
+  echo "under churn: rotor, array A+AAAA, churn.py PATCHing instance state (enabled <-> draining) at $churn_rate/s requested,"
+  echo "10% on web.bench.test, the rest on $churn_arrays other arrays; driver on the dnsperf core; publish_interval 50 ms (default)"
+  cfmt='  %-30s %9s %9s %8s %8s %7s %7s %12s %10s\n'
+  # shellcheck disable=SC2059
+  printf "$cfmt" run qps "mean ms" "p99 ms" lost "cpu us" "" "changes/s" snapshots
+  for kind in peak fixed; do
+    label="peak"; [[ $kind == fixed ]] && label="Q ${fixed_q[array]} (half peak)"
+    # shellcheck disable=SC2059
+    printf "$cfmt" "$label, no churn" "$(get "array|rotor|$kind|qps")" "$(get "array|rotor|$kind|mean")" \
+      "$(get "array|rotor|$kind|p99")" "$(get "array|rotor|$kind|lost")" "$(get "array|rotor|$kind|cpu")" "" - -
+    # shellcheck disable=SC2059
+    printf "$cfmt" "$label, churn" "$(get "churn|rotor|$kind|qps")" "$(get "churn|rotor|$kind|mean")" \
+      "$(get "churn|rotor|$kind|p99")" "$(get "churn|rotor|$kind|lost")" "$(get "churn|rotor|$kind|cpu")" "" \
+      "$(get "churn|rotor|$kind|churn" | tr -d '/s')" "$(get "churn|rotor|$kind|generations")"
+  done
+  drop() { awk -v a="$1" -v b="$2" 'BEGIN {if (a + 0 > 0) printf "%.1f%%", (a - b) / a * 100; else print "-"}'; }
+  echo "  throughput drop under churn: $(drop "$(get array\|rotor\|peak\|qps)" "$(get churn\|rotor\|peak\|qps)") at peak," \
+       "$(drop "$(get array\|rotor\|fixed\|qps)" "$(get churn\|rotor\|fixed\|qps)") at half peak (goal < 5%);" \
+       "p99 at half peak with churn $(get churn\|rotor\|fixed\|p99) ms (goal < 1 ms)"
+  # At the same offered load, the server CPU that churn adds, per change.
+  echo "  server cpu per registry change: $(awk -v c="$(get churn\|rotor\|fixed\|cpu)" \
+    -v n="$(get array\|rotor\|fixed\|cpu)" -v q="$(get churn\|rotor\|fixed\|qps)" \
+    -v r="$(get churn\|rotor\|fixed\|churn | tr -d '/s')" \
+    'BEGIN {if (r + 0 > 0 && c + 0 > 0) printf "%.0f us", (c - n) * q / r; else print "-"}')" \
+    "(the cpu us/q added by churn at half peak, times qps, over changes/s)"
+fi
+
+if [[ -n ${R[threads|rotor-1|peak|qps]:-} || -n ${R[threads|rotor-2|peak|qps]:-} ]]; then
+  echo
+  echo "thread scaling: rotor static A, server and dnsperf both on cores $server_cpu,$client_cpu (the generator shares the cores)"
+  for t in 1 2; do
+    printf '  --threads %s   qps %8s   mean %6s ms   lost %6s   cpu %6s us/q %s\n' "$t" \
+      "$(get "threads|rotor-$t|peak|qps")" "$(get "threads|rotor-$t|peak|mean")" \
+      "$(get "threads|rotor-$t|peak|lost")" "$(get "threads|rotor-$t|peak|cpu")" "${note[threads|rotor-$t]:-}"
+  done
+fi
+echo
+echo "$runs_done runs in ${elapsed} s"
