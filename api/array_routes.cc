@@ -6,10 +6,10 @@
 #include <charconv>
 
 #include "api/api_error.h"
+#include "api/instance_body.h"
 #include "api/json_body.h"
 #include "api/routes.h"
 #include "api/views.h"
-#include "probes/check_spec.h"
 #include "server/config/registry_sections.h"
 
 namespace rotor::api {
@@ -42,18 +42,6 @@ const arrays::Instance& find_instance(const registry::RegisteredArray& array, in
     if (instance.id == id) return instance;
   }
   throw ApiError(404, "no instance " + std::to_string(id) + " in " + array.name);
-}
-
-// An instance body, parsed as the config parses an instance (without
-// "health"), its check validated merged over the array's.
-arrays::InstanceSpec parse_spec(const json& body, const std::string& path,
-                                const arrays::ArraySettings& settings) {
-  arrays::InstanceSpec spec =
-      config::parse_instance(body, path, config::InstanceFields::without_health).spec;
-  if (!spec.check.empty()) {
-    probes::effective_check(settings.check, spec.check, config::json_fields::join_path(path, "check"));
-  }
-  return spec;
 }
 
 }  // namespace
@@ -93,7 +81,7 @@ void add_array_routes(Router& router, ApiContext& context) {
              [&context](const RouteRequest& request, httplib::Response& response) {
                const json body = parse_json_body(request.http);
                const auto array = find_array(context, request.params[0]);
-               const auto spec = parse_spec(body, "", array.settings);
+               const auto spec = parse_instance_body(body, "", array.settings);
                const auto added = context.registry.add_instance(array.name, spec);
                reply_json(response, 201, instance_json(added));
              });
@@ -107,7 +95,7 @@ void add_array_routes(Router& router, ApiContext& context) {
                }
                std::vector<arrays::InstanceSpec> specs;
                for (size_t i = 0; i < body.size(); ++i) {
-                 specs.push_back(parse_spec(body[i], "[" + std::to_string(i) + "]", array.settings));
+                 specs.push_back(parse_instance_body(body[i], "[" + std::to_string(i) + "]", array.settings));
                }
                json instances = json::array();
                for (const auto& instance : context.registry.replace_instances(array.name, specs)) {
@@ -131,17 +119,8 @@ void add_array_routes(Router& router, ApiContext& context) {
                }
                const auto array = find_array(context, request.params[0]);
                const auto& current = find_instance(array, instance_id(request.params[1]));
-               // The given fields over the current ones; null removes one
-               // (back to its default), as in a JSON merge patch (RFC 7396).
-               json merged = spec_json(current.spec);
-               for (const auto& [key, value] : patch.items()) {
-                 if (value.is_null()) {
-                   merged.erase(key);
-                 } else {
-                   merged[key] = value;
-                 }
-               }
-               const auto spec = parse_spec(merged, "", array.settings);
+               const json merged = merge_instance_patch(spec_json(current.spec), patch);
+               const auto spec = parse_instance_body(merged, "", array.settings);
                reply_json(response, 200,
                           instance_json(context.registry.update_instance(array.name, current.id, spec)));
              });

@@ -12,6 +12,7 @@ packages=(
   prometheus-cpp-dev
   python3 curl
   libcpp-httplib-dev
+  clang-14 libclang-rt-14-dev llvm-14
 )
 
 missing=()

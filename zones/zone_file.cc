@@ -131,7 +131,14 @@ class Loader {
     // does, and count lines exactly however ldns consumes them.
     std::ifstream in(path, std::ios::binary);
     if (!in) fail(std::string("cannot open: ") + std::strerror(errno));
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string text;
+    try {
+      text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } catch (const std::ios_base::failure& error) {
+      // libstdc++'s filebuf throws on a read error whatever the stream's
+      // exception mask: a directory opens, then fails here with EISDIR.
+      fail("cannot read: " + error.code().message());
+    }
     if (in.bad()) fail(std::string("cannot read: ") + std::strerror(errno));
     if (text.empty()) return;
     FilePtr stream(fmemopen(text.data(), text.size(), "r"));

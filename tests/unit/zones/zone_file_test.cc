@@ -128,6 +128,8 @@ TEST_SUITE("zones/zone_file") {
         {"bad_ttl.zone", "example.test.", "bad_ttl.zone:2: $TTL needs one value"},
         {"generate.zone", "example.test.", "generate.zone:3: unknown directive $GENERATE"},
         {"nonexistent.zone", "example.test.", "nonexistent.zone: cannot open: No such file or directory"},
+        // A directory opens and fails at the first read (found by fuzzing: an $INCLUDE of one).
+        {".", "example.test.", ".: cannot read: Is a directory"},
         {"include_missing.zone", "example.test.",
          "include_missing.zone:5: $INCLUDE " + kDir + "missing.inc: cannot open: No such file or directory"},
         {"include_loop.zone", "example.test.", "loop.inc:3: $INCLUDE " + kDir + "loop.inc: include loop"},
