@@ -206,6 +206,7 @@ std::shared_ptr<const Zone> ZoneBuilder::finish(std::string& error) {
 
   for (Node& node : zone.nodes_) {
     node.is_delegation = &node != apex && node.find(dns::type::NS) != nullptr;
+    if (node.is_delegation) zone.has_delegations_ = true;
   }
   for (Node& node : zone.nodes_) {
     if (&node == apex) continue;

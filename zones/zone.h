@@ -57,6 +57,8 @@ class Zone {
 
   size_t node_count() const noexcept { return nodes_.size(); }
   size_t record_count() const noexcept { return record_count_; }
+  // Whether any name below the apex is a zone cut.
+  bool has_delegations() const noexcept { return has_delegations_; }
   const std::deque<Node>& nodes() const noexcept { return nodes_; }
 
  private:
@@ -70,6 +72,7 @@ class Zone {
   const Node* apex_ = nullptr;
   const RRset* soa_ = nullptr;
   size_t record_count_ = 0;
+  bool has_delegations_ = false;
 };
 
 // Collects records and validates the zone as a whole. `add` checks what can be

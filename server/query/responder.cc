@@ -104,6 +104,14 @@ class Answer {
     dns::WireName chain_target;
     for (int step = 0;; ++step) {
       if (const arrays::ArrayState* array = snapshot_.arrays->find(name)) {
+        // An array at or below a zone cut belongs to the child's servers:
+        // refer, as for any other name there (NSD would not answer it either).
+        if (zone->has_delegations()) {
+          if (const Lookup cut = lookup(*zone, name, query_.qtype); cut.kind == Lookup::Kind::delegation) {
+            add_referral(*zone, *cut.node);
+            return dns::rcode::NOERROR;
+          }
+        }
         if (query_.qtype == dns::type::A || query_.qtype == dns::type::AAAA) {
           return add_array(*array, owner, *zone);
         }

@@ -28,14 +28,15 @@ arrays::Instance instance(int64_t id, const std::string& address, Health health,
 }
 
 std::shared_ptr<Snapshot> snapshot_with_array(std::vector<arrays::Instance> instances,
-                                              arrays::ArraySettings settings = {}) {
+                                              arrays::ArraySettings settings = {},
+                                              const char* name = "farm.example.test.") {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->zones.add(zones::load_zone_file(
       std::string(ROTOR_TEST_DATA) + "/query/example.test.zone", "example.test."));
   const auto regions = geo::RegionTable::build({});
   snapshot->geo.regions = regions;
   snapshot->geo.networks = geo::NetworkTable::build({}, *regions);
-  auto state = arrays::ArrayState::build(*zones::name_from_text("farm.example.test."), 0,
+  auto state = arrays::ArrayState::build(*zones::name_from_text(name), 0,
                                          settings, std::move(instances), *regions);
   snapshot->arrays = snapshot->arrays->with(state);
   return snapshot;
@@ -59,6 +60,24 @@ Answer ask(const Snapshot& snapshot, WorkerState& state, const std::string& name
   return {ldns_pkt_get_rcode(packet.get()), ldns_pkt_aa(packet.get()),
           test::section_text(packet.get(), LDNS_SECTION_ANSWER),
           test::section_text(packet.get(), LDNS_SECTION_AUTHORITY)};
+}
+
+TEST_CASE("server/query: an array below a zone cut is referred like any name there") {
+  // Found by the query fuzzer: the array used to be answered with AA set,
+  // although child.example.test. is delegated away.
+  const auto snapshot = snapshot_with_array({instance(1, "192.0.2.1", Health::up)}, {},
+                                            "web.child.example.test.");
+  WorkerState state;
+  prepare_worker_state(*snapshot, state);
+  for (const ldns_rr_type type : {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_TXT}) {
+    const Answer reply = ask(*snapshot, state, "web.child.example.test.", type);
+    CHECK(reply.rcode == LDNS_RCODE_NOERROR);
+    CHECK_FALSE(reply.aa);
+    CHECK(reply.answer.empty());
+    REQUIRE(reply.authority.size() == 2);
+    CHECK(reply.authority[0].find("child.example.test.") == 0);
+    CHECK(reply.authority[0].find("NS") != std::string::npos);
+  }
 }
 
 TEST_CASE("server/query: an array answers its healthy instances - rotating") {
