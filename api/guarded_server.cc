@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "server/common/background_thread.h"
+
 namespace rotor::api {
 
 namespace {
@@ -143,7 +145,10 @@ class OnDemandPool final : public httplib::TaskQueue {
     std::lock_guard lock(mutex_);
     jobs_.push_back(std::move(job));
     if (idle_ == 0 && workers_.size() < ceiling_) {
-      workers_.emplace_back([this] { run(); });
+      workers_.emplace_back([this] {
+        lower_this_thread_priority();
+        run();
+      });
     } else {
       wake_.notify_one();
     }

@@ -15,6 +15,7 @@
 #include "probes/health_state.h"
 #include "probes/http_checker.h"
 #include "probes/tcp_checker.h"
+#include "server/common/background_thread.h"
 
 namespace rotor::probes {
 
@@ -331,7 +332,10 @@ void ProberPool::start() {
       shard.loop->teardown();
       shard.loop->run();
     } else {
-      shard.thread = std::thread([&shard] { shard.loop->run(); });
+      shard.thread = std::thread([&shard] {
+        lower_this_thread_priority();
+        shard.loop->run();
+      });
     }
   }
 }

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "probes/check_spec.h"
+#include "server/common/background_thread.h"
 #include "server/config/config.h"
 
 namespace rotor::app {
@@ -48,7 +49,10 @@ void HealthMonitor::start() {
     wake_.notify_one();
   });
   pool_.start();
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    lower_this_thread_priority();
+    run();
+  });
 }
 
 void HealthMonitor::stop() {

@@ -57,7 +57,7 @@ struct Config {
   size_t tcp_max_connections = 1000;
 
   std::string db;               // the registry's SQLite file; empty: ./rotor.db
-  std::chrono::milliseconds publish_interval{50};
+  std::chrono::milliseconds publish_interval{20};
   unsigned probe_threads = 1;          // prober loop threads
   size_t probe_max_in_flight = 256;    // health checks running at once, over all threads
   std::string geoip;            // MaxMind database; empty: none

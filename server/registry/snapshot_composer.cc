@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "server/common/background_thread.h"
+
 namespace rotor::registry {
 
 SnapshotComposer::SnapshotComposer(SnapshotPublisher& publisher, ComposerOptions options)
@@ -22,7 +24,10 @@ SnapshotComposer::SnapshotComposer(SnapshotPublisher& publisher, ComposerOptions
     if (parts->arrays == nullptr) parts->arrays = std::make_shared<const arrays::ArrayTable>();
     parts->merged = merge(*parts);
   }
-  if (options_.publish_interval.count() > 0) thread_ = std::thread([this] { run(); });
+  if (options_.publish_interval.count() > 0) thread_ = std::thread([this] {
+      lower_this_thread_priority();
+      run();
+    });
 }
 
 SnapshotComposer::~SnapshotComposer() {

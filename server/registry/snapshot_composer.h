@@ -57,7 +57,7 @@ class LockGuarded {
 };
 
 struct ComposerOptions {
-  std::chrono::milliseconds publish_interval{50};
+  std::chrono::milliseconds publish_interval{20};
 };
 
 class SnapshotComposer {

@@ -661,7 +661,7 @@ fi
 if [[ -n ${R[churn|rotor|peak|qps]:-} ]]; then
   echo
   echo "under churn: rotor, array A+AAAA, churn.py PATCHing instance state (enabled <-> draining) at $churn_rate/s requested,"
-  echo "10% on web.bench.test, the rest on $churn_arrays other arrays; driver on the dnsperf core; publish_interval 50 ms (default)"
+  echo "10% on web.bench.test, the rest on $churn_arrays other arrays; driver on the dnsperf core; publish_interval 20 ms (default)"
   cfmt='  %-30s %9s %9s %8s %8s %7s %7s %12s %10s\n'
   # shellcheck disable=SC2059
   printf "$cfmt" run qps "mean ms" "p99 ms" lost "cpu us" "" "changes/s" snapshots
