@@ -21,13 +21,6 @@ namespace {
 
 using nlohmann::json;
 
-json declared_zone_config(const TempDir& dir) {
-  return {{"db", (dir.path() / "rotor.db").string()},
-          {"zones",
-           {{{"name", "lb.example.test"},
-             {"name_servers", {{{"name", "ns1.lb.example.test"}, {"addresses", {"192.0.2.53"}}}}}}}}};
-}
-
 TEST_SUITE("integration/api") {
   TEST_CASE("instances registered through the API are answered and a removal is gone within 100 ms") {
     ::unsetenv("ROTOR_API_TOKEN");

@@ -33,12 +33,8 @@ std::string address_of(int index) {
 TEST_CASE("SIGKILL during API writes loses no acknowledged write and leaves nothing half-written") {
   ::unsetenv("ROTOR_API_TOKEN");
   TempDir dir;
-  const json config{
-      {"db", (dir.path() / "rotor.db").string()},
-      {"zones",
-       {{{"name", "lb.example.test"},
-         {"name_servers", {{{"name", "ns1.lb.example.test"}, {"addresses", {"192.0.2.53"}}}}}}}},
-      {"arrays", {{{"name", "web.lb.example.test"}}}}};
+  json config = declared_zone_config(dir);
+  config["arrays"] = json::array({{{"name", "web.lb.example.test"}}});
   const std::string config_file = dir.write("rotor.json", config.dump());
 
   std::set<std::string> acknowledged;

@@ -53,12 +53,8 @@ int post_instance(httplib::Client& api, const std::string& address, std::string*
 TEST_CASE("a full disk fails API writes with 503 while DNS keeps answering and writes resume after") {
   ::unsetenv("ROTOR_API_TOKEN");
   TempDir dir;
-  const json config{
-      {"db", (dir.path() / "rotor.db").string()},
-      {"zones",
-       {{{"name", "lb.example.test"},
-         {"name_servers", {{{"name", "ns1.lb.example.test"}, {"addresses", {"192.0.2.53"}}}}}}}},
-      {"arrays", {{{"name", "web.lb.example.test"}, {"max_answers", 8}}}}};
+  json config = declared_zone_config(dir);
+  config["arrays"] = json::array({{{"name", "web.lb.example.test"}, {"max_answers", 8}}});
   const std::string config_file = dir.write("rotor.json", config.dump());
   {
     RotorServer rotor({"--config", config_file});

@@ -628,4 +628,11 @@ std::string compare_responses(const ResponseSummary& expected, const ResponseSum
   return out.str();
 }
 
+nlohmann::json declared_zone_config(const TempDir& dir) {
+  return {{"db", (dir.path() / "rotor.db").string()},
+          {"zones",
+           {{{"name", "lb.example.test"},
+             {"name_servers", {{{"name", "ns1.lb.example.test"}, {"addresses", {"192.0.2.53"}}}}}}}}};
+}
+
 }  // namespace rotor::itest

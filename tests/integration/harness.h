@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace rotor::itest {
 
 using namespace std::chrono_literals;
@@ -119,6 +121,10 @@ class RotorServer {
 // answer came.
 std::set<std::string> answered_addresses(const Endpoint& server, const std::string& name,
                                          const std::string& type = "A");
+
+// A config whose registry lives in `dir` and that declares the zone
+// lb.example.test. (rotor makes its SOA and NS); tests add their arrays.
+nlohmann::json declared_zone_config(const TempDir& dir);
 
 uint16_t free_port();  // a port that was free on 127.0.0.1 for both UDP and TCP
 
