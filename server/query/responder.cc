@@ -25,8 +25,10 @@ constexpr size_t kMaxAdditionalTargets = 16;
 
 // Where a name leads inside one zone.
 struct Lookup {
-  enum class Kind : uint8_t { found, wildcard, delegation, nxdomain } kind;
-  const Node* node;  // found/wildcard: the data; delegation: the cut; nxdomain: closest encloser
+  enum class Kind : uint8_t { found, wildcard, delegation, dname, nxdomain } kind;
+  // found/wildcard: the data; delegation: the cut; dname: the DNAME's owner;
+  // nxdomain: the closest encloser.
+  const Node* node;
 };
 
 // The highest delegation on the path from the apex to `name`: a referral
@@ -57,6 +59,9 @@ Lookup lookup(const Zone& zone, std::string_view name, uint16_t qtype) noexcept 
   if (encloser == nullptr) encloser = &zone.apex();  // unreachable for names inside the zone
   if (encloser->is_delegation || encloser->below_delegation)
     return {Lookup::Kind::delegation, topmost_cut(zone, encloser_name)};
+  // Nothing exists below a DNAME (the loader refuses it), so the closest
+  // encloser of a name under one is the DNAME's owner (RFC 6672 2.3).
+  if (encloser->find(dns::type::DNAME) != nullptr) return {Lookup::Kind::dname, encloser};
   if (encloser->has_wildcard_child && encloser_name.size() + 2 <= dns::kMaxNameLength) {
     uint8_t wildcard[dns::kMaxNameLength];
     wildcard[0] = 1;
@@ -134,6 +139,36 @@ class Answer {
         case Lookup::Kind::delegation:
           add_referral(*zone, *found.node);
           return dns::rcode::NOERROR;
+        case Lookup::Kind::dname: {
+          // RFC 6672 2.2: the DNAME, then a CNAME from the name to its
+          // rewrite, then the chain goes on from the rewritten name.
+          const RRset& dname = *found.node->find(dns::type::DNAME);
+          add_required(Section::answer, {.name = found.node->name, .is_question = false}, dname);
+          if (truncated_ || dname.rdatas.empty()) return dns::rcode::NOERROR;
+          const std::string& target = dname.rdatas.front();
+          const size_t prefix = name.size() - found.node->name.size();
+          if (prefix + target.size() > dns::kMaxNameLength) return dns::rcode::YXDOMAIN;
+          dns::WireName rewritten;
+          rewritten.size = static_cast<uint8_t>(prefix + target.size());
+          std::memcpy(rewritten.bytes, name.data(), prefix);
+          std::memcpy(rewritten.bytes + prefix, target.data(), target.size());
+          if (!writer_.write_record(Section::answer, owner, dns::type::CNAME, dns::rrclass::IN,
+                                    dname.ttl, rewritten.view())) {
+            truncated_ = true;
+            return dns::rcode::NOERROR;
+          }
+          // A CNAME query is answered by the synthesized CNAME itself.
+          if (query_.qtype == dns::type::CNAME || step + 1 >= kMaxCnameChain) {
+            return dns::rcode::NOERROR;
+          }
+          chain_target = rewritten;
+          dns::lowercase_name(chain_target.bytes, chain_target.size);
+          name = chain_target.view();
+          zone = snapshot_.zones.find_authoritative(name);
+          if (zone == nullptr) return dns::rcode::NOERROR;
+          owner = {.name = name, .is_question = false};
+          continue;
+        }
         case Lookup::Kind::found:
         case Lookup::Kind::wildcard:
           break;

@@ -14,7 +14,7 @@ cd "$(dirname "$0")"
     example.test ns1 mail www alias chain tochild outside dangling loop1 loop2 self todeleg
     x.wild y.x.wild sub.wild x.sub.wild wild x.cw a.b.x.cw x.cwd a.b.ent b.ent ent
     deleg www.deleg ns.deleg outdeleg x.outdeleg _sip._udp _udp caa unknown txt mixed short
-    nothere a.nothere
+    nothere a.nothere dn www.dn ns1.dn x.y.dn dnself www.dnself dnout a.dnout dnlong x.dnlong
   )
   types=(A AAAA MX TXT NS SOA CNAME)
   i=0
@@ -53,6 +53,10 @@ www.example.test. TYPE65280
 99.2.0.192.in-addr.arpa. PTR
 2.0.192.in-addr.arpa. SOA
 2.0.192.in-addr.arpa. NS
+WWW.DN.example.test. A
+www.dnself.dnself.example.test. A
+dnself.dnself.example.test. A
+ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd.eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee.dnlong.example.test. A tcp
 WWW.EXAMPLE.TEST. A tcp
 WwW.ExAmPlE.TeSt. AAAA
 mixed.EXAMPLE.test. A
