@@ -43,7 +43,7 @@ if [[ "${ROTOR_SKIP_TSAN:-0}" != 1 ]]; then
   cmake --preset tsan >/dev/null
   cmake --build --preset tsan -j "$jobs" --target rotor_unit_tests
   step "tsan: unit tests"
-  TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
+  TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp} \
     ctest --preset tsan -j 2 -R '^unit/' || failed+=("tsan unit tests")
 fi
 

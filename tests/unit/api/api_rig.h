@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -67,7 +68,7 @@ struct Rig {
   std::unique_ptr<registry::Registry> registry;
   std::unique_ptr<ApiServer> server;
   int port = 0;
-  int64_t checked_id = -1;
+  std::atomic<int64_t> checked_id{-1};  // set by the test, read by API threads
 };
 
 struct Reply {
