@@ -22,6 +22,7 @@
 #include "tests/unit/server/net/net_test_client.h"
 #include "tests/unit/server/query/ldns_client.h"
 #include "tests/unit/server/registry/registry_test_support.h"
+#include "tests/unit/server/query/query_snapshot.h"
 #include "tests/unit/support/allocation_counter.h"
 #include "zones/zone_file.h"
 
@@ -46,12 +47,8 @@ struct ArrayAt {
 // The query-path test zone with one array per entry, each with one instance.
 std::shared_ptr<Snapshot> snapshot_with(const std::vector<ArrayAt>& arrays,
                                         uint64_t generation = 1) {
-  auto snapshot = std::make_shared<Snapshot>();
-  snapshot->zones.add(zones::load_zone_file(
-      std::string(ROTOR_TEST_DATA) + "/query/example.test.zone", "example.test."));
-  const auto regions = geo::RegionTable::build({});
-  snapshot->geo.regions = regions;
-  snapshot->geo.networks = geo::NetworkTable::build({}, *regions);
+  auto snapshot = test::query_zone_snapshot();
+  const auto& regions = snapshot->geo.regions;
   for (const ArrayAt& array : arrays) {
     snapshot->arrays = snapshot->arrays->with(arrays::ArrayState::build(
         *zones::name_from_text(array.name), array.slot, {}, {up_instance(1, "192.0.2.1")},

@@ -8,6 +8,7 @@
 #include "server/arrays/array_state.h"
 #include "server/query/responder.h"
 #include "tests/unit/server/query/ldns_client.h"
+#include "tests/unit/server/query/query_snapshot.h"
 #include "tests/unit/support/allocation_counter.h"
 #include "zones/zone_file.h"
 
@@ -30,12 +31,8 @@ arrays::Instance instance(int64_t id, const std::string& address, Health health,
 std::shared_ptr<Snapshot> snapshot_with_array(std::vector<arrays::Instance> instances,
                                               arrays::ArraySettings settings = {},
                                               const char* name = "farm.example.test.") {
-  auto snapshot = std::make_shared<Snapshot>();
-  snapshot->zones.add(zones::load_zone_file(
-      std::string(ROTOR_TEST_DATA) + "/query/example.test.zone", "example.test."));
-  const auto regions = geo::RegionTable::build({});
-  snapshot->geo.regions = regions;
-  snapshot->geo.networks = geo::NetworkTable::build({}, *regions);
+  auto snapshot = test::query_zone_snapshot();
+  const auto& regions = snapshot->geo.regions;
   auto state = arrays::ArrayState::build(*zones::name_from_text(name), 0,
                                          settings, std::move(instances), *regions);
   snapshot->arrays = snapshot->arrays->with(state);
