@@ -13,6 +13,7 @@ packages=(
   python3 curl
   libcpp-httplib-dev
   clang-14 libclang-rt-14-dev llvm-14
+  etcd-server etcd-client ccache
 )
 
 missing=()
