@@ -47,7 +47,7 @@ struct EtcdError : std::runtime_error {
   EtcdError(Kind kind, const std::string& message, int64_t compact_revision = 0)
       : std::runtime_error(message), kind(kind), compact_revision(compact_revision) {}
   Kind kind;
-  int64_t compact_revision;  // with `compacted`: the oldest revision still kept
+  int64_t compact_revision;  // with `compacted` from a watch: the oldest revision still kept (a range: 0)
 };
 
 struct KeyValue {
@@ -127,7 +127,7 @@ class EtcdClient {
   // in seconds (0: the lease has expired and is gone).
   int64_t lease_grant(std::chrono::seconds ttl);
   int64_t lease_keepalive(int64_t lease);
-  void lease_revoke(int64_t lease);
+  void lease_revoke(int64_t lease);  // a lease already gone is not an error
 
   // Compacts the history up to `revision` (tests and the benchmark).
   void compact(int64_t revision);
