@@ -202,6 +202,9 @@ void EtcdCluster::spawn(Member& member) {
                                 "--logger=zap",
                                 "--log-outputs=stderr",
                                 "--log-level=warn"};
+  if (options_.progress_notify_interval.count() > 0)
+    args.push_back("--experimental-watch-progress-notify-interval=" +
+                   std::to_string(options_.progress_notify_interval.count()) + "ms");
   if (options_.tls) {
     args.push_back("--client-cert-auth");
     args.push_back("--trusted-ca-file=" + (directory_ / "ca.pem").string());

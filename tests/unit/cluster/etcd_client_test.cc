@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -60,7 +62,9 @@ struct Watcher {
       } catch (const EtcdError& error) {
         std::lock_guard lock(mutex);
         failure = error.what();
+        failure_kind = error.kind;
       }
+      ended = true;
     });
   }
   ~Watcher() {
@@ -82,7 +86,22 @@ struct Watcher {
   std::mutex mutex;
   std::vector<WatchEvent> events;
   std::string failure;
+  std::optional<Kind> failure_kind;
+  std::atomic<bool> ended{false};
   std::thread thread;
+};
+
+// Sets `flag` after `limit` unless destroyed first: bounds a blocking watch.
+struct StopAfter {
+  StopAfter(std::atomic<bool>& flag, std::chrono::milliseconds limit)
+      : thread([&flag, limit](std::stop_token token) {
+          std::mutex mutex;
+          std::condition_variable_any wake;
+          std::unique_lock lock(mutex);
+          wake.wait_for(lock, token, limit, [] { return false; });
+          if (!token.stop_requested()) flag = true;
+        }) {}
+  std::jthread thread;
 };
 
 // A loopback port bound but not listening: connecting to it is refused.
@@ -261,6 +280,25 @@ TEST_SUITE("unit/cluster/etcd_client") {
                          "callback failed", std::logic_error);
   }
 
+  TEST_CASE("cluster/etcd_client: a quiet watch reports progress with the store's revision") {
+    EtcdCluster etcd({.progress_notify_interval = 200ms});
+    EtcdClient client(etcd.client_options());
+    const int64_t revision = client.put("/outside", "moves the revision, not the watched range");
+    std::atomic<bool> stop{false};
+    StopAfter bound(stop, 5s);
+    std::vector<int64_t> progress;
+    bool events = false;
+    client.watch(
+        kPrefix, prefix_end(kPrefix), 0, [&](const std::vector<WatchEvent>&, int64_t) { events = true; }, stop,
+        [&](int64_t at) {
+          progress.push_back(at);
+          stop = progress.size() >= 2;
+        });
+    CHECK_FALSE(events);
+    REQUIRE(progress.size() == 2);
+    CHECK(progress[0] == revision);
+  }
+
   TEST_CASE("cluster/etcd_client: watch and range from a compacted revision throw compacted") {
     EtcdCluster etcd;
     EtcdClient client(etcd.client_options());
@@ -288,9 +326,26 @@ TEST_SUITE("unit/cluster/etcd_client") {
     options.endpoints = {etcd.endpoint(2)};
     EtcdClient survivor(options);
     REQUIRE(survivor.range(kPrefix + "k").kvs.size() == 1);  // linearizable: member 2 has applied the put
+    options.endpoints = {etcd.endpoint(0)};
+    EtcdClient first(options);
+    Watcher on_killed(first, kPrefix, prefix_end(kPrefix), 0);
+    Watcher on_survivor(survivor, kPrefix, prefix_end(kPrefix), 0);
+    REQUIRE(eventually(  // both watches are established: they see a put
+        [&] {
+          all.put(kPrefix + "seen", "1");
+          return on_killed.count() > 0 && on_survivor.count() > 0;
+        },
+        5s));
 
     etcd.kill(0);
     etcd.kill(1);
+    // A broken stream ends the watch at once; a member that loses its leader
+    // cancels the watches that asked for one (hasleader), a few election
+    // timeouts later.
+    REQUIRE(eventually([&] { return on_killed.ended.load(); }, 2s));
+    CHECK(on_killed.failure_kind == Kind::unavailable);
+    REQUIRE(eventually([&] { return on_survivor.ended.load(); }, 10s));
+    CHECK(on_survivor.failure_kind == Kind::unavailable);
     auto started = Clock::now();
     auto error = error_of([&] { all.range(kPrefix + "k"); });
     CHECK(error.kind == Kind::unavailable);
@@ -303,6 +358,7 @@ TEST_SUITE("unit/cluster/etcd_client") {
     // Once member 2 knows it has no leader, a watch is refused at once.
     REQUIRE(eventually([&] { return !etcd.has_leader(2); }, 10s));
     std::atomic<bool> stop{false};
+    StopAfter bound(stop, 5s);  // not refused: the watch returns and error_of fails
     started = Clock::now();
     auto refused = error_of([&] { all.watch(kPrefix, prefix_end(kPrefix), 0, [](auto&, int64_t) {}, stop); });
     CHECK(refused.kind == Kind::unavailable);
