@@ -6,6 +6,7 @@
 #include <charconv>
 #include <climits>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string_view>
 
@@ -401,12 +402,10 @@ struct EtcdClient::Impl {
       std::string auth_token = current_token(deadline);
       Attempt attempt = post(path, body, auth_token, deadline, idempotent);
       json reply = parse_reply(path, attempt);
-      GatewayError error;
-      if (attempt.status == 200) {
-        // Streams (lease keepalive) answer 200 and carry an error object inside.
-        if (!reply.contains("error") || !reply["error"].is_object()) return reply.contains("result") ? reply["result"] : reply;
-      }
-      error = parse_gateway_error(reply);
+      // Streams (lease keepalive) answer 200 with {"result":..} or an error object inside.
+      const bool failed = attempt.status != 200 || (reply.contains("error") && reply["error"].is_object());
+      if (!failed) return reply.contains("result") ? reply["result"] : reply;
+      GatewayError error = parse_gateway_error(reply);
       if (is_invalid_token(error.message) && !auth_token.empty() && !reauthenticated) {
         forget_token(auth_token);
         continue;
@@ -415,8 +414,44 @@ struct EtcdClient::Impl {
     }
   }
 
+  // How one watch attempt on one endpoint ended when it did not throw.
+  struct WatchOutcome {
+    enum class Kind { stopped, not_connected, refused, invalid_token } kind;
+    std::string reason;
+  };
+
+  WatchOutcome watch_on(size_t index, const std::string& body, const std::string& auth_token,
+                        const std::atomic<bool>& stop, const std::function<void(const json& result)>& on_result);
+
+  // Watches on the preferred endpoint, moving on to the next when one cannot
+  // be reached or has no leader, and renewing a refused token once.
   void watch(const json& request, const std::atomic<bool>& stop,
-             const std::function<void(const json& result)>& on_result);
+             const std::function<void(const json& result)>& on_result) {
+    const std::string body = request.dump();
+    const size_t count = options.endpoints.size();
+    const size_t first = preferred.load();
+    std::string failures;
+    bool reauthenticated = false;
+    for (size_t i = 0; i < count && !stop.load();) {
+      std::string auth_token = current_token(Clock::now() + options.request_timeout);
+      WatchOutcome outcome = watch_on((first + i) % count, body, auth_token, stop, on_result);
+      switch (outcome.kind) {
+        case WatchOutcome::Kind::stopped:
+          return;
+        case WatchOutcome::Kind::invalid_token:
+          if (reauthenticated || auth_token.empty()) throw EtcdError(Kind::auth, outcome.reason);
+          forget_token(auth_token);
+          reauthenticated = true;
+          break;
+        case WatchOutcome::Kind::not_connected:
+        case WatchOutcome::Kind::refused:
+          failures += (failures.empty() ? "" : "; ") + outcome.reason;
+          ++i;
+          break;
+      }
+    }
+    if (!stop.load()) throw EtcdError(Kind::unavailable, "etcd watch unavailable: " + failures);
+  }
 };
 
 // --- watch: one streamed POST, read with a multi handle so `stop` is seen
@@ -425,113 +460,93 @@ struct EtcdClient::Impl {
 namespace {
 
 struct WatchTransfer {
-  EasyPtr easy;
-  MultiPtr multi;
+  EasyPtr easy{curl_easy_init()};
+  MultiPtr multi{curl_multi_init()};
   SlistPtr headers;
   std::string buffer;
   char error[CURL_ERROR_SIZE] = {};
   ~WatchTransfer() {
     if (multi && easy) curl_multi_remove_handle(multi.get(), easy.get());
   }
+
+  // The next complete line that is not blank.
+  std::optional<std::string> next_line() {
+    for (size_t newline; (newline = buffer.find('\n')) != std::string::npos;) {
+      std::string line = buffer.substr(0, newline);
+      buffer.erase(0, newline + 1);
+      if (line.find_first_not_of(" \r\t") != std::string::npos) return line;
+    }
+    return std::nullopt;
+  }
+
+  // Why the transfer ended (after curl reported it done).
+  std::pair<CURLcode, std::string> result() {
+    int queued = 0;
+    CURLMsg* done = curl_multi_info_read(multi.get(), &queued);
+    CURLcode code = done != nullptr ? done->data.result : CURLE_OK;
+    if (code == CURLE_OK) return {code, "the stream ended"};
+    return {code, error[0] != '\0' ? std::string(error) : std::string(curl_easy_strerror(code))};
+  }
 };
 
-// Thrown inside a watch attempt when the member refuses it before anything
-// was delivered: the caller may try the next endpoint or a new token.
-struct WatchRefused {
-  EtcdError error;
-  bool invalid_token;
-};
+// The error a watch response carries (a gateway error or a cancellation).
+std::optional<EtcdError> watch_error(const json& message, const std::string& endpoint) {
+  if (message.contains("error")) {
+    GatewayError error = parse_gateway_error(message);
+    return to_etcd_error("watch " + endpoint, error.code, error.message);
+  }
+  const json& result = object_field(message, "result");
+  if (!result.value("canceled", false)) return std::nullopt;
+  if (int64_t compacted = int64_field(result, "compact_revision"); compacted > 0)
+    return EtcdError(Kind::compacted, "etcd watch " + endpoint + ": revision compacted", compacted);
+  const std::string reason = result.value("cancel_reason", std::string());
+  return to_etcd_error("watch " + endpoint, 0, reason.empty() ? "canceled" : reason);
+}
 
 }  // namespace
 
-void EtcdClient::Impl::watch(const json& request, const std::atomic<bool>& stop,
-                             const std::function<void(const json& result)>& on_result) {
-  const std::string body = request.dump();
-  bool reauthenticated = false;
-  const size_t count = options.endpoints.size();
-  std::string failures;
-  for (size_t i = 0; i < count && !stop.load();) {
-    const size_t index = (preferred.load() + i) % count;
-    const std::string& endpoint = options.endpoints[index];
-    std::string auth_token = current_token(Clock::now() + options.request_timeout);
-    WatchTransfer transfer;
-    transfer.easy.reset(curl_easy_init());
-    transfer.multi.reset(curl_multi_init());
-    if (!transfer.easy || !transfer.multi) throw EtcdError(Kind::other, "curl init failed");
-    transfer.headers = prepare(transfer.easy.get(), endpoint + "/v3/watch", body, auth_token, true, &transfer.buffer,
-                               transfer.error);
-    curl_easy_setopt(transfer.easy.get(), CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
-    curl_multi_add_handle(transfer.multi.get(), transfer.easy.get());
-    bool delivered = false;  // a response other than the creation reached on_result
-    try {
-      int running = 1;
-      while (!stop.load()) {
-        if (curl_multi_perform(transfer.multi.get(), &running) != CURLM_OK)
-          throw EtcdError(Kind::other, "etcd watch: curl_multi_perform failed");
-        if (running == 0) transfer.buffer.push_back('\n');  // a last line without its newline
-        for (size_t newline; (newline = transfer.buffer.find('\n')) != std::string::npos;) {
-          std::string line = transfer.buffer.substr(0, newline);
-          transfer.buffer.erase(0, newline + 1);
-          if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
-          json message = json::parse(line, nullptr, false);
-          if (message.is_discarded() || !message.is_object())
-            throw EtcdError(Kind::other, "etcd watch: not JSON: " + line.substr(0, 200));
-          if (message.contains("error")) {
-            GatewayError error = parse_gateway_error(message);
-            EtcdError mapped = to_etcd_error("watch " + endpoint, error.code, error.message);
-            if (!delivered && (is_no_leader(error.message) || is_invalid_token(error.message)))
-              throw WatchRefused{mapped, is_invalid_token(error.message)};
-            throw mapped;
-          }
-          const json& result = object_field(message, "result");
-          if (result.value("canceled", false)) {
-            const std::string reason = result.value("cancel_reason", std::string());
-            if (int64_t compacted = int64_field(result, "compact_revision"); compacted > 0)
-              throw EtcdError(Kind::compacted, "etcd watch: revision compacted", compacted);
-            EtcdError mapped = to_etcd_error("watch " + endpoint, 0, reason.empty() ? "canceled" : reason);
-            if (!delivered && (is_no_leader(reason) || is_invalid_token(reason)))
-              throw WatchRefused{mapped, is_invalid_token(reason)};
-            throw mapped;
-          }
-          if (result.value("created", false)) {
-            preferred.store(index);
-          } else {
-            delivered = true;
-          }
-          on_result(result);
-        }
-        if (running == 0) break;
-        curl_multi_poll(transfer.multi.get(), nullptr, 0, static_cast<int>(kStopPoll.count()), nullptr);
+EtcdClient::Impl::WatchOutcome EtcdClient::Impl::watch_on(size_t index, const std::string& body,
+                                                          const std::string& auth_token, const std::atomic<bool>& stop,
+                                                          const std::function<void(const json& result)>& on_result) {
+  const std::string& endpoint = options.endpoints[index];
+  WatchTransfer transfer;
+  if (!transfer.easy || !transfer.multi) throw EtcdError(Kind::other, "curl init failed");
+  transfer.headers =
+      prepare(transfer.easy.get(), endpoint + "/v3/watch", body, auth_token, true, &transfer.buffer, transfer.error);
+  curl_easy_setopt(transfer.easy.get(), CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
+  curl_multi_add_handle(transfer.multi.get(), transfer.easy.get());
+  bool delivered = false;  // a response other than the creation reached on_result
+  for (int running = 1; !stop.load();) {
+    if (curl_multi_perform(transfer.multi.get(), &running) != CURLM_OK)
+      throw EtcdError(Kind::other, "etcd watch: curl_multi_perform failed");
+    if (running == 0) transfer.buffer.push_back('\n');  // a last line without its newline
+    while (auto line = transfer.next_line()) {
+      json message = json::parse(*line, nullptr, false);
+      if (message.is_discarded() || !message.is_object())
+        throw EtcdError(Kind::other, "etcd watch: not JSON: " + line->substr(0, 200));
+      if (auto error = watch_error(message, endpoint)) {
+        // Refused before anything was delivered: another member or a new token may do.
+        if (!delivered && is_invalid_token(error->what())) return {WatchOutcome::Kind::invalid_token, error->what()};
+        if (!delivered && is_no_leader(error->what())) return {WatchOutcome::Kind::refused, error->what()};
+        throw *error;
       }
-      if (stop.load()) return;
-      int queued = 0;
-      CURLMsg* done = curl_multi_info_read(transfer.multi.get(), &queued);
-      CURLcode code = done != nullptr ? done->data.result : CURLE_OK;
+      const json& result = object_field(message, "result");
+      if (result.value("created", false)) preferred.store(index);
+      else delivered = true;
+      on_result(result);
+    }
+    if (running == 0) {
+      auto [code, what] = transfer.result();
       curl_off_t connect_time = 0;
       curl_easy_getinfo(transfer.easy.get(), CURLINFO_CONNECT_TIME_T, &connect_time);
-      std::string what = code == CURLE_OK ? std::string("the stream ended")
-                                          : (transfer.error[0] != '\0' ? transfer.error : curl_easy_strerror(code));
       if (code != CURLE_OK && is_tls_setup_error(code))
         throw EtcdError(Kind::auth, "etcd " + endpoint + ": TLS: " + what);
-      if (code != CURLE_OK && connect_time == 0) {  // never connected: try the next member
-        failures += (failures.empty() ? "" : "; ") + endpoint + ": " + what;
-        ++i;
-        continue;
-      }
+      if (code != CURLE_OK && connect_time == 0) return {WatchOutcome::Kind::not_connected, endpoint + ": " + what};
       throw EtcdError(Kind::unavailable, "etcd watch " + endpoint + ": " + what);
-    } catch (const WatchRefused& refused) {
-      if (refused.invalid_token) {
-        if (reauthenticated || auth_token.empty()) throw refused.error;
-        forget_token(auth_token);
-        reauthenticated = true;
-        continue;
-      }
-      failures += (failures.empty() ? "" : "; ") + std::string(refused.error.what());
-      ++i;
     }
+    curl_multi_poll(transfer.multi.get(), nullptr, 0, static_cast<int>(kStopPoll.count()), nullptr);
   }
-  if (stop.load()) return;
-  throw EtcdError(Kind::unavailable, "etcd watch unavailable: " + failures);
+  return {WatchOutcome::Kind::stopped, {}};
 }
 
 // --- the public calls ---
