@@ -6,8 +6,8 @@
 #include <charconv>
 #include <climits>
 #include <mutex>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string_view>
 
 namespace rotor::cluster {
@@ -33,19 +33,16 @@ std::string base64_encode(std::string_view bytes) {
   if (bytes.size() > INT_MAX / 2) throw EtcdError(Kind::other, "etcd: value too large to encode");
   std::string text(4 * ((bytes.size() + 2) / 3) + 1, '\0');
   int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(text.data()),
-                               reinterpret_cast<const unsigned char*>(bytes.data()),
-                               static_cast<int>(bytes.size()));
+                               reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
   text.resize(static_cast<size_t>(length));
   return text;
 }
 
 std::string base64_decode(std::string_view text) {
-  if (text.size() % 4 != 0 || text.size() > INT_MAX / 2)
-    throw EtcdError(Kind::other, "etcd sent invalid base64");
+  if (text.size() % 4 != 0 || text.size() > INT_MAX / 2) throw EtcdError(Kind::other, "etcd sent invalid base64");
   std::string bytes(text.size() / 4 * 3, '\0');
   int length = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(bytes.data()),
-                               reinterpret_cast<const unsigned char*>(text.data()),
-                               static_cast<int>(text.size()));
+                               reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
   if (length < 0) throw EtcdError(Kind::other, "etcd sent invalid base64");
   // EVP_DecodeBlock counts the padding as zero bytes.
   size_t padding = text.ends_with("==") ? 2 : text.ends_with('=') ? 1 : 0;
@@ -80,7 +77,7 @@ const json& object_field(const json& object, const char* name) {
 }
 
 KeyValue parse_kv(const json& kv) {
-  return {bytes_field(kv, "key"),           bytes_field(kv, "value"),   int64_field(kv, "create_revision"),
+  return {bytes_field(kv, "key"),          bytes_field(kv, "value"),   int64_field(kv, "create_revision"),
           int64_field(kv, "mod_revision"), int64_field(kv, "version"), int64_field(kv, "lease")};
 }
 
@@ -253,8 +250,8 @@ struct EtcdClient::Impl {
   EtcdOptions options;
   std::atomic<size_t> preferred{0};  // the endpoint that answered last
   std::mutex pool_mutex;
-  std::vector<EasyPtr> idle;  // kept for their open connections
-  std::mutex auth_mutex;
+  std::vector<EasyPtr> idle;    // kept for their open connections
+  std::timed_mutex auth_mutex;  // held while authenticating, so one call does it for all
   std::string token;
 
   EasyPtr take_handle() {
@@ -282,7 +279,8 @@ struct EtcdClient::Impl {
                    bool watch, std::string* sink, char* error_buffer) const {
     SlistPtr headers(curl_slist_append(nullptr, "Content-Type: application/json"));
     headers.reset(curl_slist_append(headers.release(), "Expect:"));
-    if (!auth_token.empty()) headers.reset(curl_slist_append(headers.release(), ("Authorization: " + auth_token).c_str()));
+    if (!auth_token.empty())
+      headers.reset(curl_slist_append(headers.release(), ("Authorization: " + auth_token).c_str()));
     // A leaderless member then refuses the watch at once instead of holding it silently.
     if (watch) headers.reset(curl_slist_append(headers.release(), "Grpc-Metadata-hasleader: true"));
     curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
@@ -311,7 +309,8 @@ struct EtcdClient::Impl {
     char error_buffer[CURL_ERROR_SIZE] = {};
     SlistPtr headers = prepare(handle.get(), url, body, auth_token, false, &attempt.body, error_buffer);
     auto connect_budget = std::min(options.connect_timeout, budget);
-    curl_easy_setopt(handle.get(), CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, connect_budget.count())));
+    curl_easy_setopt(handle.get(), CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(std::max<int64_t>(1, connect_budget.count())));
     curl_easy_setopt(handle.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, budget.count())));
     attempt.code = curl_easy_perform(handle.get());
     curl_off_t connect_time = 0;
@@ -352,8 +351,7 @@ struct EtcdClient::Impl {
         failures += (failures.empty() ? "" : "; ") + endpoint + ": no leader";
         continue;
       }
-      if (is_tls_setup_error(attempt.code))
-        throw EtcdError(Kind::auth, "etcd " + endpoint + ": TLS: " + attempt.error);
+      if (is_tls_setup_error(attempt.code)) throw EtcdError(Kind::auth, "etcd " + endpoint + ": TLS: " + attempt.error);
       failures += (failures.empty() ? "" : "; ") + endpoint + ": " + attempt.error;
       bool may_retry = !attempt.connected || (idempotent && attempt.code != CURLE_OPERATION_TIMEDOUT);
       if (!may_retry) break;
@@ -364,7 +362,9 @@ struct EtcdClient::Impl {
   // The token to send; authenticates first when there is none yet.
   std::string current_token(Clock::time_point deadline) {
     if (options.username.empty()) return {};
-    std::lock_guard lock(auth_mutex);
+    std::unique_lock lock(auth_mutex, deadline);  // waiting for another call's authentication counts too
+    if (!lock.owns_lock())
+      throw EtcdError(Kind::unavailable, "etcd: request_timeout reached while waiting for authentication");
     if (!token.empty()) return token;
     json request{{"name", options.username}, {"password", options.password}};
     Attempt attempt = post("/v3/auth/authenticate", request.dump(), {}, deadline, true);
@@ -388,8 +388,8 @@ struct EtcdClient::Impl {
   static json parse_reply(const std::string& path, const Attempt& attempt) {
     json reply = json::parse(attempt.body, nullptr, false);
     if (reply.is_discarded() || !reply.is_object())
-      throw EtcdError(Kind::other, "etcd " + path + ": HTTP " + std::to_string(attempt.status) + ", not JSON: " +
-                                       attempt.body.substr(0, 200));
+      throw EtcdError(Kind::other, "etcd " + path + ": HTTP " + std::to_string(attempt.status) +
+                                       ", not JSON: " + attempt.body.substr(0, 200));
     return reply;
   }
 
@@ -531,8 +531,10 @@ EtcdClient::Impl::WatchOutcome EtcdClient::Impl::watch_on(size_t index, const st
         throw *error;
       }
       const json& result = object_field(message, "result");
-      if (result.value("created", false)) preferred.store(index);
-      else delivered = true;
+      if (result.value("created", false))
+        preferred.store(index);
+      else
+        delivered = true;
       on_result(result);
     }
     if (running == 0) {
@@ -559,8 +561,8 @@ EtcdClient::EtcdClient(EtcdOptions options) : options_(std::move(options)) {
 
 EtcdClient::~EtcdClient() = default;
 
-RangeResult EtcdClient::range(const std::string& key, const std::string& range_end, int64_t revision,
-                              bool serializable, int64_t limit) {
+RangeResult EtcdClient::range(const std::string& key, const std::string& range_end, int64_t revision, bool serializable,
+                              int64_t limit) {
   json request = key_request(key, range_end);
   if (revision != 0) request["revision"] = revision;
   if (serializable) request["serializable"] = true;
@@ -634,9 +636,9 @@ void EtcdClient::watch(const std::string& key, const std::string& range_end, int
     std::vector<WatchEvent> batch;
     batch.reserve(events->size());
     for (const auto& event : *events)
-      batch.push_back({event.value("type", std::string("PUT")) == "DELETE" ? WatchEvent::Type::remove
-                                                                           : WatchEvent::Type::put,
-                       parse_kv(object_field(event, "kv"))});
+      batch.push_back(
+          {event.value("type", std::string("PUT")) == "DELETE" ? WatchEvent::Type::remove : WatchEvent::Type::put,
+           parse_kv(object_field(event, "kv"))});
     on_events(batch, revision);
   });
 }

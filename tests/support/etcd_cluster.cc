@@ -126,8 +126,8 @@ EtcdCluster::~EtcdCluster() {
 }
 
 std::string EtcdCluster::endpoint(int member) const {
-  return std::string(options_.tls ? "https" : "http") + "://127.0.0.1:" +
-         std::to_string(members_.at(static_cast<size_t>(member)).client_port);
+  return std::string(options_.tls ? "https" : "http") +
+         "://127.0.0.1:" + std::to_string(members_.at(static_cast<size_t>(member)).client_port);
 }
 
 std::vector<std::string> EtcdCluster::endpoints() const {
@@ -164,8 +164,8 @@ bool EtcdCluster::start_all() {
   members_.clear();
   auto ports = free_ports(2 * static_cast<size_t>(options_.members));
   for (int i = 0; i < options_.members; ++i)
-    members_.push_back({"m" + std::to_string(i), ports[2 * static_cast<size_t>(i)],
-                        ports[2 * static_cast<size_t>(i) + 1], -1});
+    members_.push_back(
+        {"m" + std::to_string(i), ports[2 * static_cast<size_t>(i)], ports[2 * static_cast<size_t>(i) + 1], -1});
   for (auto& member : members_) {
     std::filesystem::remove_all(directory_ / (member.name + ".data"));
     std::filesystem::remove(directory_ / (member.name + ".log"));
@@ -312,8 +312,8 @@ void EtcdCluster::make_certificates() {
     request({"openssl", "req"}, {"-subj", name == "server" ? "/CN=127.0.0.1" : std::string("/CN=") + kUser, "-keyout",
                                  file((name + "-key.pem").c_str()), "-out", file((name + ".csr").c_str())});
     run_command({"openssl", "x509", "-req", "-in", file((name + ".csr").c_str()), "-CA", file("ca.pem"), "-CAkey",
-                 file("ca-key.pem"), "-CAcreateserial", "-days", "1", "-extfile", file((name + ".ext").c_str()),
-                 "-out", file((name + ".pem").c_str())},
+                 file("ca-key.pem"), "-CAcreateserial", "-days", "1", "-extfile", file((name + ".ext").c_str()), "-out",
+                 file((name + ".pem").c_str())},
                 log);
   }
 }

@@ -22,8 +22,8 @@ namespace rotor::cluster::testing {
 
 struct EtcdClusterOptions {
   int members = 1;
-  bool tls = false;   // https client URLs, --client-cert-auth with the test CA
-  bool auth = false;  // users root and kUser; kUser may read and write kPrefix only
+  bool tls = false;                          // https client URLs, --client-cert-auth with the test CA
+  bool auth = false;                         // users root and kUser; kUser may read and write kPrefix only
   std::chrono::seconds auth_token_ttl{300};  // etcd --auth-token-ttl (a simple token's idle life)
   // How often watches with progress_notify get a progress response; 0: etcd's default (10 min).
   std::chrono::milliseconds progress_notify_interval{0};

@@ -203,21 +203,25 @@ TEST_SUITE("unit/cluster/etcd_client") {
     CHECK(loser.ranges[0].kvs[0].mod_revision == winner.revision);
 
     // The other targets, several operations, and ranges in the branch that ran.
-    auto mixed = client.txn({{.key = key, .target = Compare::Target::value, .value = winning_value},
-                             {.key = key, .target = Compare::Target::version, .result = Compare::Result::greater, .number = 1},
-                             {.key = key, .target = Compare::Target::create_revision, .result = Compare::Result::less,
-                              .number = winner.revision}},
-                            {{.key = kPrefix + "x", .value = "1"},
-                             {.kind = Operation::Kind::range, .key = kPrefix, .range_end = prefix_end(kPrefix)},
-                             {.kind = Operation::Kind::delete_range, .key = kPrefix + "y"},
-                             {.kind = Operation::Kind::range, .key = kPrefix + "y"}});
+    auto mixed =
+        client.txn({{.key = key, .target = Compare::Target::value, .value = winning_value},
+                    {.key = key, .target = Compare::Target::version, .result = Compare::Result::greater, .number = 1},
+                    {.key = key,
+                     .target = Compare::Target::create_revision,
+                     .result = Compare::Result::less,
+                     .number = winner.revision}},
+                   {{.key = kPrefix + "x", .value = "1"},
+                    {.kind = Operation::Kind::range, .key = kPrefix, .range_end = prefix_end(kPrefix)},
+                    {.kind = Operation::Kind::delete_range, .key = kPrefix + "y"},
+                    {.kind = Operation::Kind::range, .key = kPrefix + "y"}});
     CHECK(mixed.succeeded);
     REQUIRE(mixed.ranges.size() == 2);
     CHECK(mixed.ranges[0].kvs.size() == 2);
     CHECK(mixed.ranges[1].kvs.empty());
     // etcd refuses two writes to one key in one txn: an `other` error.
     CHECK(error_of([&] {
-            client.txn({}, {{.key = kPrefix + "z", .value = "1"}, {.kind = Operation::Kind::delete_range, .key = kPrefix + "z"}});
+            client.txn({}, {{.key = kPrefix + "z", .value = "1"},
+                            {.kind = Operation::Kind::delete_range, .key = kPrefix + "z"}});
           }).kind == Kind::other);
   }
 
@@ -273,11 +277,11 @@ TEST_SUITE("unit/cluster/etcd_client") {
 
     // A callback's exception ends the watch and reaches the caller.
     std::atomic<bool> never{false};
-    CHECK_THROWS_WITH_AS(client.watch(
-                             kPrefix, prefix_end(kPrefix), start,
-                             [](const std::vector<WatchEvent>&, int64_t) { throw std::logic_error("callback failed"); },
-                             never),
-                         "callback failed", std::logic_error);
+    CHECK_THROWS_WITH_AS(
+        client.watch(
+            kPrefix, prefix_end(kPrefix), start,
+            [](const std::vector<WatchEvent>&, int64_t) { throw std::logic_error("callback failed"); }, never),
+        "callback failed", std::logic_error);
   }
 
   TEST_CASE("cluster/etcd_client: a quiet watch reports progress with the store's revision") {
@@ -309,7 +313,8 @@ TEST_SUITE("unit/cluster/etcd_client") {
 
     std::atomic<bool> stop{false};
     auto watch_error = error_of([&] {
-      client.watch(kPrefix, prefix_end(kPrefix), first, [](const std::vector<WatchEvent>&, int64_t) {}, stop);
+      client.watch(
+          kPrefix, prefix_end(kPrefix), first, [](const std::vector<WatchEvent>&, int64_t) {}, stop);
     });
     CHECK(watch_error.kind == Kind::compacted);
     CHECK(watch_error.compact_revision == last);
@@ -360,7 +365,10 @@ TEST_SUITE("unit/cluster/etcd_client") {
     std::atomic<bool> stop{false};
     StopAfter bound(stop, 5s);  // not refused: the watch returns and error_of fails
     started = Clock::now();
-    auto refused = error_of([&] { all.watch(kPrefix, prefix_end(kPrefix), 0, [](auto&, int64_t) {}, stop); });
+    auto refused = error_of([&] {
+      all.watch(
+          kPrefix, prefix_end(kPrefix), 0, [](auto&, int64_t) {}, stop);
+    });
     CHECK(refused.kind == Kind::unavailable);
     CHECK(Clock::now() - started < 2s);
 
