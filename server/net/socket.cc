@@ -74,4 +74,15 @@ UniqueFd open_listening_socket(const sockaddr_storage& address, int type, int& e
   return {};
 }
 
+bool address_is_free(const sockaddr_storage& address, int type, int& error) noexcept {
+  UniqueFd probe(::socket(address.ss_family, type | SOCK_CLOEXEC, 0));
+  const bool ok = probe && (type != SOCK_STREAM || enable(probe.get(), SOL_SOCKET, SO_REUSEADDR)) &&
+                  (address.ss_family != AF_INET6 || enable(probe.get(), IPPROTO_IPV6, IPV6_V6ONLY)) &&
+                  ::bind(probe.get(), reinterpret_cast<const sockaddr*>(&address),
+                         address_length(address)) == 0;
+  if (ok) return true;
+  error = errno;
+  return false;
+}
+
 }  // namespace rotor::net

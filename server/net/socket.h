@@ -48,4 +48,13 @@ std::string format_endpoint(const sockaddr_storage& address);
 // IPV6_V6ONLY. On failure returns an empty UniqueFd and sets `error` (errno).
 UniqueFd open_listening_socket(const sockaddr_storage& address, int type, int& error) noexcept;
 
+// True when nobody serves `address` (a fixed port) for `type`: a probe socket
+// WITHOUT SO_REUSEPORT binds it and is closed again. A socket of another
+// server (another rotor's SO_REUSEPORT group included) makes the bind fail
+// with EADDRINUSE, which is returned in `error`, as is any other bind error.
+// Stream probes set SO_REUSEADDR like the listeners do, so connections left
+// in TIME_WAIT by a previous run never count as a server; a listening socket
+// still does.
+bool address_is_free(const sockaddr_storage& address, int type, int& error) noexcept;
+
 }  // namespace rotor::net

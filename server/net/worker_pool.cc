@@ -27,20 +27,19 @@ struct EndpointSockets {
 };
 
 [[noreturn]] void throw_listen_error(const ListenEndpoint& endpoint, int error) {
-  throw std::runtime_error("cannot listen on " + endpoint.text + ": " +
-                           std::system_category().message(error));
+  std::string message = "cannot listen on " + endpoint.text + ": " + std::system_category().message(error);
+  if (error == EADDRINUSE) message += " (another process serves it)";
+  throw std::runtime_error(message);
 }
 
-// True when no UDP socket at all holds `address`: a socket without
-// SO_REUSEPORT can only bind a port nobody else has.
-bool udp_port_is_free(const sockaddr_storage& address, int& error) {
-  UniqueFd probe(::socket(address.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (probe && ::bind(probe.get(), reinterpret_cast<const sockaddr*>(&address),
-                      address_length(address)) == 0) {
-    return true;
-  }
-  error = errno;
-  return false;
+// A fixed port must be nobody's yet, for UDP and TCP alike: our sockets set
+// SO_REUSEPORT, so without this check a second rotor (same user) would join
+// the first one's group and silently take half of its queries. The probes run
+// just before the group binds; two rotors starting in that same instant on
+// one address with different databases could still both pass (two on the
+// same database never get here together: the database lock comes first).
+bool fixed_port_is_free(const sockaddr_storage& address, int& error) {
+  return address_is_free(address, SOCK_DGRAM, error) && address_is_free(address, SOCK_STREAM, error);
 }
 
 // Opens `count` UDP and `count` TCP sockets on `endpoint`, or returns false
@@ -66,8 +65,10 @@ bool open_sockets(const ListenEndpoint& endpoint, unsigned count, EndpointSocket
       return false;
     }
     set_address_port(out.bound.address, address_port(local));
-    if (!udp_port_is_free(out.bound.address, error)) return false;
+    if (!address_is_free(out.bound.address, SOCK_DGRAM, error)) return false;
     out.tcp.push_back(std::move(first));
+  } else if (!fixed_port_is_free(out.bound.address, error)) {
+    return false;
   }
   while (out.tcp.size() < count) {
     UniqueFd fd = open_listening_socket(out.bound.address, SOCK_STREAM, error);

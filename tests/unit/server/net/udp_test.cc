@@ -113,7 +113,7 @@ TEST_CASE("a taken port is reported with the address and the reason") {
   NetworkOptions options;
   options.listen = {endpoint(text)};
   CHECK_THROWS_WITH_AS(WorkerPool(options, publisher),
-                       ("cannot listen on " + text + ": Address already in use").c_str(),
+                       ("cannot listen on " + text + ": Address already in use (another process serves it)").c_str(),
                        std::runtime_error);
 }
 
@@ -271,3 +271,32 @@ TEST_CASE("a published snapshot reaches the worker and the old one is freed") {
 }
 
 }  // namespace
+
+TEST_CASE("a pool refuses a fixed port another SO_REUSEPORT group holds - for UDP and for TCP") {
+  // Another rotor's group, on one protocol only: joining it would take half
+  // of that server's queries, so the pool must fail naming the address.
+  SnapshotPublisher publisher(empty_snapshot());
+  NetworkOptions ephemeral;
+  ephemeral.listen = {endpoint("127.0.0.1:0")};
+  for (int held_type : {SOCK_DGRAM, SOCK_STREAM}) {
+    CAPTURE(held_type);
+    WorkerPool first(ephemeral, publisher);  // finds a port free for both
+    rotor::net::ListenEndpoint fixed = first.bound()[0];
+    first.stop();
+    int error = 0;
+    rotor::net::UniqueFd held = rotor::net::open_listening_socket(fixed.address, held_type, error);
+    REQUIRE(held);
+    CHECK_FALSE(rotor::net::address_is_free(fixed.address, held_type, error));
+    CHECK(error == EADDRINUSE);
+    CHECK(rotor::net::address_is_free(fixed.address, held_type == SOCK_DGRAM ? SOCK_STREAM : SOCK_DGRAM, error));
+
+    NetworkOptions options;
+    options.listen = {fixed};
+    const std::string expected =
+        "cannot listen on " + fixed.text + ": Address already in use (another process serves it)";
+    CHECK_THROWS_WITH_AS(WorkerPool(options, publisher), expected.c_str(), std::runtime_error);
+    held.reset();
+    WorkerPool second(options, publisher);  // free again: the port is ours
+    CHECK(second.bound()[0].text == fixed.text);
+  }
+}
