@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <stdexcept>
 
 #include "api/api_error.h"
@@ -35,25 +37,68 @@ HostPort split_listen(const std::string& listen) {
 
 bool is_open_route(const std::string& path) { return path == "/healthz" || path == "/metrics"; }
 
+std::unique_ptr<GuardedServer> make_unbound_server(const ApiOptions& options) {
+  auto server = std::make_unique<GuardedServer>(options.limits);
+  // httplib's default sets SO_REUSEPORT, which would let a second rotor bind
+  // the same address and take half the requests; SO_REUSEADDR alone still
+  // allows a restart while old connections linger in TIME_WAIT.
+  server->set_socket_options([](socket_t socket) {
+    const int yes = 1;
+    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  return server;
+}
+
+// Binds `server` to `listen`; returns the bound address.
+std::string bind_server(GuardedServer& server, const std::string& listen) {
+  const HostPort address = split_listen(listen);
+  // httplib reports failure as a bool; the errno of its last bind() or
+  // listen() is still set when it returns.
+  errno = 0;
+  int port = address.port;
+  if (port == 0) {
+    port = server.bind_to_any_port(address.host);
+    if (port < 0) port = 0;
+  } else if (!server.bind_to_port(address.host, port)) {
+    port = 0;
+  }
+  if (port == 0) {
+    const int error = errno;
+    throw std::runtime_error("api.listen: cannot bind \"" + listen + "\": " +
+                             (error != 0 ? std::strerror(error) : "address not usable"));
+  }
+  const bool v6 = address.host.find(':') != std::string::npos;
+  return (v6 ? "[" + address.host + "]" : address.host) + ":" + std::to_string(port);
+}
+
 }  // namespace
+
+ApiListener::ApiListener(const ApiOptions& options)
+    : server_(make_unbound_server(options)), bound_(bind_server(*server_, options.listen)) {}
 
 ApiServer::ApiServer(ApiContext context, ApiOptions options)
     : context_(std::move(context)),
       options_(std::move(options)),
       auth_(options_.token),
-      server_(std::make_unique<GuardedServer>(options_.limits)) {
+      server_(make_unbound_server(options_)) {
+  install_handlers();
+}
+
+ApiServer::ApiServer(ApiContext context, ApiOptions options, ApiListener listener)
+    : context_(std::move(context)),
+      options_(std::move(options)),
+      auth_(options_.token),
+      server_(std::move(listener.server_)),
+      bound_(std::move(listener.bound_)) {
+  install_handlers();
+}
+
+void ApiServer::install_handlers() {
   add_status_routes(router_, context_);
   add_array_routes(router_, context_);
   add_explain_routes(router_, context_);
 
   server_->set_payload_max_length(kMaxBodyBytes);
-  // httplib's default sets SO_REUSEPORT, which would let a second rotor bind
-  // the same address and take half the requests; SO_REUSEADDR alone still
-  // allows a restart while old connections linger in TIME_WAIT.
-  server_->set_socket_options([](socket_t socket) {
-    const int yes = 1;
-    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
 
   const httplib::Server::Handler dispatch = [this](const httplib::Request& request,
                                                    httplib::Response& response) {
@@ -100,19 +145,7 @@ ApiServer::ApiServer(ApiContext context, ApiOptions options)
 ApiServer::~ApiServer() { stop(); }
 
 void ApiServer::start() {
-  const HostPort address = split_listen(options_.listen);
-  int port = address.port;
-  if (port == 0) {
-    port = server_->bind_to_any_port(address.host);
-    if (port < 0) port = 0;
-  } else if (!server_->bind_to_port(address.host, port)) {
-    port = 0;
-  }
-  if (port == 0) {
-    throw std::runtime_error("api.listen: cannot bind \"" + options_.listen + "\"");
-  }
-  const bool v6 = address.host.find(':') != std::string::npos;
-  bound_ = (v6 ? "[" + address.host + "]" : address.host) + ":" + std::to_string(port);
+  if (bound_.empty()) bound_ = bind_server(*server_, options_.listen);
   thread_ = std::thread([this] {
     if (!server_->listen_after_bind()) spdlog::error("api {}: stopped serving", bound_);
     listen_returned_ = true;

@@ -24,23 +24,45 @@ struct ApiOptions {
   ConnectionLimits limits;             // deadlines, per-client cap, worker ceiling
 };
 
+// The API's listening socket, bound before the ApiServer that will serve it
+// exists: `rotor serve` binds every socket before it opens the database, so a
+// taken port stops startup before anything is written. Not thread-safe.
+class ApiListener {
+ public:
+  // Binds options.listen. Throws std::runtime_error naming the address and
+  // the OS reason: `api.listen: cannot bind "127.0.0.1:8053": Address already in use`.
+  explicit ApiListener(const ApiOptions& options);
+  // "127.0.0.1:40123" or "[::1]:40123" (the kernel's port when 0 was asked for).
+  const std::string& bound() const noexcept { return bound_; }
+
+ private:
+  friend class ApiServer;
+  std::unique_ptr<GuardedServer> server_;
+  std::string bound_;
+};
+
 // Contract: start() once; stop() at most once (the destructor stops). The
 // context's referents must outlive the server.
 class ApiServer {
  public:
   ApiServer(ApiContext context, ApiOptions options);
+  // Serves on `listener`'s socket (options.listen is then only informative).
+  ApiServer(ApiContext context, ApiOptions options, ApiListener listener);
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
 
-  // Binds and starts serving; throws std::runtime_error naming the address
-  // when it cannot bind.
+  // Binds (unless made with a listener) and starts serving; throws
+  // std::runtime_error naming the address and the reason when it cannot bind.
   void start();
   void stop();
-  // The bound address, "127.0.0.1:40123" or "[::1]:40123"; empty before start().
+  // The bound address, "127.0.0.1:40123" or "[::1]:40123"; empty before start()
+  // unless made with a listener.
   const std::string& bound() const noexcept { return bound_; }
 
  private:
+  void install_handlers();
+
   ApiContext context_;
   ApiOptions options_;
   BearerAuth auth_;

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/api_server.h"
+#include "server/app/database_lock.h"
 #include "server/app/health_monitor.h"
 #include "server/app/registry_setup.h"
 #include "server/app/zone_loader.h"
@@ -159,6 +161,17 @@ void log_zones(const rotor::Snapshot& snapshot) {
   }
 }
 
+// The API's socket, bound early (see serve()); empty when the API is off.
+std::optional<rotor::api::ApiListener> bind_api(const rotor::config::Config& config) {
+  if (!rotor::config::api_enabled(config)) return std::nullopt;
+  return std::make_optional<rotor::api::ApiListener>(
+      rotor::api::ApiOptions{.listen = config.api_listen, .token = config.api_token});
+}
+
+// Startup runs in an order that never hurts a running server: read and check
+// everything (config, zones, geo), take the database lock, bind every socket
+// (DNS and API), and only then open the database and apply the config. A
+// second rotor on the same database or address stops before it writes.
 int serve(const Flags& flags) {
   rotor::config::Config config = load_config(flags);
   // The token may come from the environment, so that it stays out of the file.
@@ -171,18 +184,23 @@ int serve(const Flags& flags) {
   auto snapshot = rotor::app::build_snapshot(config, 1);
   log_zones(*snapshot);
   rotor::app::check_arrays_are_served(config, snapshot->zones);
+  rotor::geo::GeoContext geo = rotor::app::build_geo(config);
+
+  const rotor::app::DatabaseLock database_lock(rotor::app::database_path(config));
   rotor::SnapshotPublisher publisher(snapshot);
   // Zones from files, declared zones and arrays meet in the composer, which
   // publishes them as one snapshot; the registry answers from what it stored
   // before the workers take their first query.
   rotor::registry::SnapshotComposer composer(publisher, {.publish_interval = config.publish_interval});
   composer.set_base(snapshot->zones, snapshot->options);
-  const auto registry = rotor::app::start_registry(config, composer);
+  rotor::net::WorkerPool pool(network_options(config), publisher);
+  std::optional<rotor::api::ApiListener> api_listener = bind_api(config);
+
+  const auto registry = rotor::app::start_registry(config, std::move(geo), composer);
   composer.flush();
 
   // Signals are watched before the workers start, so an early SIGTERM is a clean stop.
   SignalLoop signals(config, composer);
-  rotor::net::WorkerPool pool(network_options(config), publisher);
   pool.start();
   // Probes run on their own threads and write health through the registry.
   rotor::app::HealthMonitor health(
@@ -197,7 +215,7 @@ int serve(const Flags& flags) {
        .prober_stats = [&health] { return health.prober_stats(); }});
   // The API runs on httplib's threads; it reads and writes through the registry.
   std::unique_ptr<rotor::api::ApiServer> api;
-  if (rotor::config::api_enabled(config)) {
+  if (api_listener) {
     api = std::make_unique<rotor::api::ApiServer>(
         rotor::api::ApiContext{
             .registry = *registry,
@@ -205,7 +223,8 @@ int serve(const Flags& flags) {
             .publisher = publisher,
             .last_check = [&health](int64_t instance_id) { return health.last_check(instance_id); },
             .metrics_text = [&metrics] { return metrics.render(); }},
-        rotor::api::ApiOptions{.listen = config.api_listen, .token = config.api_token});
+        rotor::api::ApiOptions{.listen = config.api_listen, .token = config.api_token},
+        std::move(*api_listener));
     api->start();
   }
 

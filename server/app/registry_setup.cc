@@ -69,11 +69,14 @@ void check_arrays_are_served(const config::Config& config, const zones::ZoneSet&
   }
 }
 
-std::unique_ptr<registry::Registry> start_registry(const config::Config& config,
+std::string database_path(const config::Config& config) {
+  return config.db.empty() ? "rotor.db" : config.db;
+}
+
+std::unique_ptr<registry::Registry> start_registry(const config::Config& config, geo::GeoContext geo,
                                                    registry::SnapshotComposer& composer) {
-  const std::string db = config.db.empty() ? "rotor.db" : config.db;
-  auto registry = registry::Registry::open(db, composer);
-  registry->set_geo(build_geo(config));
+  auto registry = registry::Registry::open(database_path(config), composer);
+  registry->set_geo(std::move(geo));
   registry->set_synthetic_zones(synthetic_specs(config));
 
   std::vector<registry::ConfigArray> arrays;

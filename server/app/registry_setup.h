@@ -4,6 +4,7 @@
 // `rotor serve` and `rotor check` so that both reject the same configs.
 
 #include <memory>
+#include <string>
 
 #include "server/config/config.h"
 #include "server/geo/geo.h"
@@ -20,10 +21,14 @@ geo::GeoContext build_geo(const config::Config& config);
 // Throws config::ConfigError("arrays[i].name", ...).
 void check_arrays_are_served(const config::Config& config, const zones::ZoneSet& file_zones);
 
-// Opens the registry at config.db (default ./rotor.db), serves what it stored
-// at once, then applies the config: geo, declared zones, arrays, and the
-// health the config sets. Throws on a database or config it cannot use.
-std::unique_ptr<registry::Registry> start_registry(const config::Config& config,
+// The registry's database file: config.db, default ./rotor.db.
+std::string database_path(const config::Config& config);
+
+// Opens the registry at database_path(config), serves what it stored at once,
+// then applies the config: `geo` (build_geo's, made before anything is
+// written), declared zones, arrays, and the health the config sets. Throws on
+// a database or config it cannot use.
+std::unique_ptr<registry::Registry> start_registry(const config::Config& config, geo::GeoContext geo,
                                                    registry::SnapshotComposer& composer);
 
 }  // namespace rotor::app

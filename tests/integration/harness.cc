@@ -112,7 +112,7 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
-Process::Process(std::vector<std::string> argv) {
+Process::Process(std::vector<std::string> argv, const std::string& working_directory) {
   int out_pipe[2];
   int err_pipe[2];
   int wake_pipe[2];
@@ -137,6 +137,7 @@ Process::Process(std::vector<std::string> argv) {
     ::dup2(err_pipe[1], STDERR_FILENO);
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+    if (!working_directory.empty() && ::chdir(working_directory.c_str()) != 0) ::_exit(127);
     ::execv(args[0], args.data());
     static constexpr char kMessage[] = "execv failed\n";
     (void)!::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
@@ -289,7 +290,7 @@ RotorServer::RotorServer(const std::vector<std::string>& extra_args) {
   // The API on a kernel-picked port too, so that servers never collide on 8053.
   std::vector<std::string> argv{ROTOR_BINARY, "serve", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  process_ = std::make_unique<Process>(argv);
+  process_ = std::make_unique<Process>(argv, working_directory_.path().string());
   std::optional<std::string> line = process_->wait_for_stdout_line("listening ", 10s);
   if (!line) {
     FAIL_CHECK("rotor did not print its listening line; stderr:\n" << process_->stderr_text());

@@ -50,7 +50,8 @@ std::string read_file(const std::string& path);
 // SIGTERM, then SIGKILL if the child has not exited within two seconds.
 class Process {
  public:
-  explicit Process(std::vector<std::string> argv);
+  // `working_directory`: the child's, when not empty (else the test's).
+  explicit Process(std::vector<std::string> argv, const std::string& working_directory = "");
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -98,9 +99,11 @@ struct Endpoint {
 // Parses "listening 127.0.0.1:40123 [::1]:40123" into endpoints.
 std::vector<Endpoint> parse_listening_line(const std::string& line);
 
-// The rotor binary under test, started with `serve --listen 127.0.0.1:0`.
-// Construction fails the current test (with rotor's stderr) unless rotor
-// prints its `listening` line within ten seconds.
+// The rotor binary under test, started with `serve --listen 127.0.0.1:0` in
+// a working directory of its own, so that servers without --db or a config
+// "db" never share ./rotor.db (one database has one writer). Construction
+// fails the current test (with rotor's stderr) unless rotor prints its
+// `listening` line within ten seconds.
 class RotorServer {
  public:
   explicit RotorServer(const std::vector<std::string>& extra_args);
@@ -112,6 +115,7 @@ class RotorServer {
   int api_port();
 
  private:
+  TempDir working_directory_;  // outlives the process
   std::unique_ptr<Process> process_;
   Endpoint endpoint_;
   bool ready_ = false;
