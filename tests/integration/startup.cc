@@ -1,7 +1,8 @@
 // Startup must not hurt a running server: a second rotor on a served DNS
 // address or on a database in use stops with exit 1 and a message naming the
 // address or the file, before it writes anything; a taken address (DNS or
-// API) stops startup before the database is created.
+// API) stops startup before the database is created. And the systemd
+// example starts the way its unit runs it: as an unprivileged user.
 
 #include <arpa/inet.h>
 #include <httplib.h>
@@ -9,10 +10,15 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <optional>
+#include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -28,6 +34,8 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 const std::string kQueryZone = std::string(ROTOR_TEST_DATA) + "/query/example.test.zone";
+const std::string kUnitFile = std::string(ROTOR_SOURCE_DIR) + "/examples/systemd/rotor.service";
+const std::string kExampleZone = std::string(ROTOR_SOURCE_DIR) + "/examples/zones/lb.example.test.zone";
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
@@ -171,6 +179,100 @@ TEST_CASE("a second rotor on the same database exits 1 naming the file and the P
   REQUIRE(first.process().wait_exit(5s));
   RotorServer next({"--config", config_file});
   CHECK(next.ready());
+}
+
+// --- the systemd example, run the way its unit runs it -----------------------
+
+// The unit's lines matching `pattern`.
+std::vector<std::string> unit_lines(const std::string& unit, const std::regex& pattern) {
+  std::vector<std::string> found;
+  std::istringstream lines(unit);
+  for (std::string line; std::getline(lines, line);) {
+    if (std::regex_search(line, pattern)) found.push_back(line);
+  }
+  return found;
+}
+
+// The mode the unit's install instructions give `target` ("install ... -m 644 ... TARGET").
+std::optional<fs::perms> install_mode(const std::string& unit, const std::string& target) {
+  const std::regex line_pattern("install .*-m ([0-7]{3,4}) .*" + target);
+  std::smatch match;
+  for (const std::string& line : unit_lines(unit, line_pattern)) {
+    if (std::regex_search(line, match, line_pattern)) {
+      return static_cast<fs::perms>(std::stoi(match[1].str(), nullptr, 8));
+    }
+  }
+  return std::nullopt;
+}
+
+// ExecStart=/usr/local/bin/rotor serve ... with every absolute path moved under `root`.
+std::vector<std::string> unit_command(const std::string& unit, const std::string& key, const fs::path& root) {
+  const std::vector<std::string> lines = unit_lines(unit, std::regex("^" + key + "="));
+  if (lines.size() != 1) return {};
+  std::vector<std::string> argv;
+  std::istringstream words(lines.front().substr(key.size() + 1));
+  for (std::string word; words >> word;) argv.push_back(word.front() == '/' ? root.string() + word : word);
+  return argv;
+}
+
+void install(const std::string& from, const fs::path& to, fs::perms mode) {
+  fs::create_directories(to.parent_path());
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+  fs::permissions(to, mode);
+}
+
+TEST_CASE("the systemd example starts as an unprivileged user and answers") {
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: the systemd example test needs root to run rotor as uid 65534 (CI runs as root)");
+    return;
+  }
+  constexpr int kNobody = 65534;
+  const std::string unit = read_file(kUnitFile);
+  TempDir dir;
+  const fs::path& root = dir.path();
+  fs::permissions(root, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                            fs::perms::others_read | fs::perms::others_exec);
+
+  // As the unit's comment installs it: the binary, the config, the zones.
+  const std::optional<fs::perms> binary_mode = install_mode(unit, "/usr/local/bin/rotor");
+  const std::optional<fs::perms> config_mode = install_mode(unit, "/etc/rotor/rotor.json");
+  const std::optional<fs::perms> zone_mode = install_mode(unit, "/etc/rotor/zones/");
+  REQUIRE(binary_mode);
+  REQUIRE(config_mode);
+  REQUIRE(zone_mode);
+  install(ROTOR_BINARY, root / "usr/local/bin/rotor", *binary_mode);
+  install(kExampleZone, root / "etc/rotor/zones/lb.example.test.zone", *zone_mode);
+  const json config{{"listen", {"127.0.0.1:0"}},
+                    {"api", {{"listen", "127.0.0.1:0"}}},
+                    {"zones", {"lb.example.test=zones/lb.example.test.zone"}},
+                    {"arrays", {{{"name", "web.lb.example.test"}, {"instances", {{{"address", "192.0.2.7"}}}}}}}};
+  TempDir staging;
+  install(staging.write("rotor.json", config.dump(2)), root / "etc/rotor/rotor.json", *config_mode);
+  // StateDirectory=rotor: systemd makes /var/lib/rotor, owned by the service's user.
+  REQUIRE(unit_lines(unit, std::regex("^StateDirectory=rotor$")).size() == 1);
+  const fs::path state = root / "var/lib/rotor";
+  fs::create_directories(state);
+  REQUIRE(::chown(state.c_str(), kNobody, kNobody) == 0);
+
+  const std::vector<std::string> as_nobody{"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+  std::vector<std::string> check = as_nobody;
+  for (const std::string& word : unit_command(unit, "ExecStartPre", root)) check.push_back(word);
+  REQUIRE(check.size() > as_nobody.size());
+  std::string output;
+  CHECK_MESSAGE(run_to_exit(check, output) == 0, "ExecStartPre as uid 65534:\n" << output);
+
+  std::vector<std::string> serve = as_nobody;
+  for (const std::string& word : unit_command(unit, "ExecStart", root)) serve.push_back(word);
+  REQUIRE(serve.size() > as_nobody.size());
+  Process rotor(serve, "/");  // systemd's working directory
+  const std::optional<std::string> line = rotor.wait_for_stdout_line("listening ", 10s);
+  REQUIRE_MESSAGE(line, "ExecStart as uid 65534 did not start; stderr:\n" << rotor.stderr_text());
+  const std::vector<Endpoint> endpoints = parse_listening_line(*line);
+  REQUIRE(endpoints.size() == 1);
+  CHECK(answered_addresses(endpoints.front(), "www.lb.example.test") ==
+        std::set<std::string>{"192.0.2.10", "192.0.2.11"});
+  CHECK(answered_addresses(endpoints.front(), "web.lb.example.test") == std::set<std::string>{"192.0.2.7"});
+  CHECK(fs::exists(state / "rotor.db"));
 }
 
 }  // namespace
