@@ -8,6 +8,7 @@
 #include <string>
 
 #include "probes/prober_pool.h"
+#include "server/cluster/verdict.h"
 #include "server/registry/registry.h"
 #include "server/registry/snapshot_composer.h"
 #include "server/snapshot/publisher.h"
@@ -23,6 +24,11 @@ struct ApiContext {
   std::function<std::optional<probes::LastCheck>(int64_t instance_id)> last_check;
   // The Prometheus text for /metrics; empty: an empty body.
   std::function<std::string()> metrics_text;
+  // Cluster mode: an instance's verdict with every observer's view
+  // (cluster::HealthVerdicts); nullopt: not known. Empty: a single node,
+  // whose one observer is itself, named `node`.
+  std::function<std::optional<cluster::Verdict>(int64_t instance_id)> verdict;
+  std::string node = "local";
 };
 
 }  // namespace rotor::api

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/api_error.h"
+#include "api/health_views.h"
 #include "api/json_body.h"
 #include "api/routes.h"
 #include "server/dns/wire.h"
@@ -194,7 +195,8 @@ std::string reason(const arrays::ArrayState& array, const arrays::FamilyCandidat
   return "not a candidate";
 }
 
-json array_json(const arrays::ArrayState& array, uint8_t family, const json& answered) {
+json array_json(const arrays::ArrayState& array, uint8_t family, const json& answered,
+               const std::function<json(const arrays::Instance&)>& health_detail) {
   const arrays::FamilyCandidates& candidates = family == 4 ? array.v4 : array.v6;
   json instances = json::array();
   for (const arrays::Instance& instance : array.instances) {
@@ -212,6 +214,7 @@ json array_json(const arrays::ArrayState& array, uint8_t family, const json& ans
                          {"candidate", candidate},
                          {"answered", in_answer},
                          {"reason", reason(array, candidates, instance, family, candidate)}});
+    if (health_detail) instances.back().update(health_detail(instance));
   }
   return {{"name", array.name_text},
           {"policy", std::string(arrays::to_string(array.settings.policy))},
@@ -280,7 +283,8 @@ ExplainRequest parse_explain_request(const std::optional<std::string>& name,
   return request;
 }
 
-json explain(const Snapshot& snapshot, const ExplainRequest& request) {
+json explain(const Snapshot& snapshot, const ExplainRequest& request,
+             const std::function<json(const arrays::Instance&)>& health_detail) {
   const std::string wire_name = lower_wire(request.name);
   const std::vector<uint8_t> query = build_query(wire_name, request);
 
@@ -310,7 +314,7 @@ json explain(const Snapshot& snapshot, const ExplainRequest& request) {
                                     : json(nullptr)}}},
               {"answer", answer},
               {"client", client_json(snapshot, request)},
-              {"array", array != nullptr ? array_json(*array, family, answer["addresses"])
+              {"array", array != nullptr ? array_json(*array, family, answer["addresses"], health_detail)
                                          : json(nullptr)},
               {"generation", snapshot.generation}};
   return out;
@@ -324,7 +328,10 @@ void add_explain_routes(Router& router, ApiContext& context) {
     };
     const ExplainRequest explain_request =
         parse_explain_request(parameter("name"), parameter("type"), parameter("client"), parameter("ecs"));
-    reply_json(response, 200, explain(*context.publisher.current(), explain_request));
+    reply_json(response, 200, explain(*context.publisher.current(), explain_request,
+                                      [&context](const arrays::Instance& instance) {
+                                        return observers_json(context, instance);
+                                      }));
   });
 }
 

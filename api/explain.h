@@ -7,6 +7,7 @@
 // client in. Nothing here is a second implementation of the selection.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -35,6 +36,9 @@ ExplainRequest parse_explain_request(const std::optional<std::string>& name,
                                      const std::optional<std::string>& client,
                                      const std::optional<std::string>& ecs);
 
-nlohmann::json explain(const Snapshot& snapshot, const ExplainRequest& request);
+// `health_detail`, when given, adds its keys to each instance of the array
+// (the API passes observers_json: who decided the instance's health).
+nlohmann::json explain(const Snapshot& snapshot, const ExplainRequest& request,
+                       const std::function<nlohmann::json(const arrays::Instance&)>& health_detail = {});
 
 }  // namespace rotor::api

@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "api/api_error.h"
+#include "api/health_views.h"
 #include "api/json_body.h"
 #include "api/routes.h"
 #include "api/views.h"
@@ -31,15 +32,6 @@ int64_t integer_parameter(const httplib::Request& request, const std::string& na
     throw ApiError(400, name + ": expected a non-negative integer, got \"" + text + "\"", name);
   }
   return value;
-}
-
-json last_check_json(const std::optional<probes::LastCheck>& check) {
-  if (!check) return nullptr;
-  return {{"time", rfc3339(check->time_ms)},
-          {"time_ms", check->time_ms},
-          {"latency_ms", static_cast<double>(check->latency.count()) / 1000.0},
-          {"passed", check->passed},
-          {"reason", check->reason}};
 }
 
 }  // namespace
@@ -98,6 +90,7 @@ void add_status_routes(Router& router, ApiContext& context) {
                for (const arrays::Instance& instance : array->instances) {
                  std::optional<probes::LastCheck> last;
                  if (context.last_check) last = context.last_check(instance.id);
+                 json detail = observers_json(context, instance);
                  instances.push_back(
                      {{"id", instance.id},
                       {"address", instance.spec.address.to_string()},
@@ -106,7 +99,9 @@ void add_status_routes(Router& router, ApiContext& context) {
                       {"health_changed_ms", instance.health_changed_ms},
                       {"health_changed", rfc3339(instance.health_changed_ms)},
                       {"reason", instance.health_reason},
-                      {"last_check", last_check_json(last)}});
+                      {"last_check", last_check_json(last)},
+                      {"observers", std::move(detail["observers"])},
+                      {"quorum", std::move(detail["quorum"])}});
                }
                reply_json(response, 200,
                           {{"name", array->name}, {"instances", std::move(instances)}});

@@ -34,6 +34,14 @@ uint32_t parse_count(const json& value, const std::string& path) {
   return static_cast<uint32_t>(count);
 }
 
+uint32_t parse_node_count(const json& value, const std::string& path) {
+  const int64_t count = expect_integer(value, path);
+  if (count < 1 || count > kMaxObservers) {
+    throw ConfigError(path, "expected 1 to " + std::to_string(kMaxObservers) + " nodes, got " + std::to_string(count));
+  }
+  return static_cast<uint32_t>(count);
+}
+
 std::chrono::milliseconds parse_duration_value(const json& value, const std::string& path) {
   if (!value.is_string()) {
     if (value.is_number()) throw ConfigError(path, "expected a duration with a unit, like \"5s\"");
@@ -81,6 +89,24 @@ std::pair<uint16_t, uint16_t> parse_status_range(const std::string& text, const 
   return {low, high};
 }
 
+Quorum parse_quorum(const json& value, const std::string& path) {
+  Quorum quorum;
+  if (value.is_string()) {
+    const std::string& rule = value.get_ref<const std::string&>();
+    if (rule == "majority") return quorum;
+    if (rule == "any") quorum.rule = Quorum::Rule::any;
+    else if (rule == "all") quorum.rule = Quorum::Rule::all;
+    else throw ConfigError(path, "expected \"majority\", \"any\", \"all\" or a number of nodes, got \"" + rule + "\"");
+    return quorum;
+  }
+  if (!value.is_number()) {
+    wrong_type(path, "\"majority\", \"any\", \"all\" or a number of nodes", value);
+  }
+  quorum.rule = Quorum::Rule::count;
+  quorum.count = parse_node_count(value, path);
+  return quorum;
+}
+
 void parse_expect_status(const json& value, const std::string& path, CheckSpec& spec) {
   if (value.is_number_integer() || value.is_number_unsigned()) {
     spec.expect_status_min = spec.expect_status_max = expect_status_code(expect_integer(value, path), path);
@@ -97,6 +123,16 @@ void parse_expect_status(const json& value, const std::string& path, CheckSpec& 
 uint16_t CheckSpec::effective_port() const {
   if (port != 0) return port;
   return type == Type::https ? 443 : 80;
+}
+
+std::string to_string(const Quorum& quorum) {
+  switch (quorum.rule) {
+    case Quorum::Rule::majority: return "majority";
+    case Quorum::Rule::any: return "any";
+    case Quorum::Rule::all: return "all";
+    case Quorum::Rule::count: return std::to_string(quorum.count);
+  }
+  return "?";
 }
 
 std::string_view to_string(CheckSpec::Type type) {
@@ -160,6 +196,10 @@ CheckSpec parse_check(const json& check, const std::string& path) {
     } else if (key == "tls_verify") {
       if (!value.is_boolean()) wrong_type(key_path, "a boolean", value);
       spec.tls_verify = value.get<bool>();
+    } else if (key == "quorum") {
+      spec.quorum = parse_quorum(value, key_path);
+    } else if (key == "observers") {
+      spec.observers = parse_node_count(value, key_path);
     } else {
       throw ConfigError(key_path, "unknown key");
     }
@@ -233,6 +273,13 @@ json to_json(const CheckSpec& spec) {
   out["rise"] = spec.rise;
   out["fall"] = spec.fall;
   if (spec.type == CheckSpec::Type::https) out["tls_verify"] = spec.tls_verify;
+  // Cluster keys only when set, so single-node checks read as before.
+  if (spec.quorum.rule == Quorum::Rule::count) {
+    out["quorum"] = spec.quorum.count;
+  } else if (spec.quorum.rule != Quorum::Rule::majority) {
+    out["quorum"] = to_string(spec.quorum);
+  }
+  if (spec.observers != 0) out["observers"] = spec.observers;
   return out;
 }
 

@@ -14,10 +14,14 @@
 //    "expect_body": "ok",                        http(s) only; substring of the first 64 KiB
 //    "interval": "5s", "timeout": "2s",          durations with their unit
 //    "rise": 2, "fall": 3,                       1..100
-//    "tls_verify": false}                        https only
+//    "tls_verify": false,                        https only
+//    "quorum": "majority" | "any" | "all" | N,   cluster only; default "majority"
+//    "observers": N}                             cluster only; default: every node
 // Rules: interval >= 100ms; 0 < timeout < interval. When the timeout is
 // omitted it is 2s, or half the interval when that is shorter, so setting a
-// short interval alone is valid.
+// short interval alone is valid. `quorum` and `observers` (1..1000) say how
+// the observations of several nodes combine (server/cluster/verdict.h) and
+// how many nodes probe each instance; a single node ignores them.
 
 #include <chrono>
 #include <cstddef>
@@ -34,6 +38,18 @@ namespace rotor::probes {
 
 inline constexpr size_t kBodyScanBytes = 64 * 1024;
 inline constexpr std::chrono::milliseconds kMinInterval{100};
+inline constexpr uint32_t kMaxObservers = 1000;
+
+// How the observations of an instance by several nodes become one verdict.
+struct Quorum {
+  enum class Rule : uint8_t { majority, any, all, count };
+  Rule rule = Rule::majority;
+  uint32_t count = 0;  // Rule::count only: up when at least min(count, votes) are up
+  bool operator==(const Quorum&) const = default;
+};
+
+// "majority", "any", "all" or the count as text ("2").
+std::string to_string(const Quorum& quorum);
 
 struct CheckSpec {
   enum class Type : uint8_t { http, https, tcp };
@@ -50,6 +66,8 @@ struct CheckSpec {
   uint32_t rise = 2;
   uint32_t fall = 3;
   bool tls_verify = false;
+  Quorum quorum;
+  uint32_t observers = 0;  // 0: every live node probes it
 
   // The port to connect to, defaults applied.
   uint16_t effective_port() const;

@@ -52,4 +52,8 @@ std::string connect_error_reason(int error) {
   return std::string("connect failed: ") + std::strerror(error);
 }
 
+std::string bind_error_reason(const arrays::IpAddress& source, int error) {
+  return "cannot bind source address " + source.to_string() + ": " + std::strerror(error);
+}
+
 }  // namespace rotor::probes

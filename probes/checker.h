@@ -30,6 +30,9 @@ struct CheckTarget {
   std::string expect_body;  // substring of the first 64 KiB of the body; empty: any
   std::chrono::milliseconds timeout{2000};
   bool tls_verify = false;  // verify the chain (system CAs) and the name
+  // The local address the check connects from (probes.source_address);
+  // family 0: the kernel chooses. Must be of the target's family.
+  arrays::IpAddress source;
 };
 
 struct CheckResult {
@@ -61,5 +64,7 @@ CheckTarget make_target(const CheckSpec& spec, const arrays::IpAddress& address)
 std::string timeout_reason(std::chrono::milliseconds timeout);
 // `error` is a positive errno from a failed connect().
 std::string connect_error_reason(int error);
+// `error` is a positive errno from a failed bind() to `source`.
+std::string bind_error_reason(const arrays::IpAddress& source, int error);
 
 }  // namespace rotor::probes

@@ -1,6 +1,7 @@
 #include "probes/http_checker.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <mutex>
 #include <stdexcept>
 
@@ -53,6 +54,7 @@ struct HttpChecker::Transfer {
   EasyHandle easy;
   std::unique_ptr<curl_slist, SlistDeleter> connect_to;
   std::string url;
+  std::string interface;  // CURLOPT_INTERFACE keeps a pointer: "host!<source>"
   CheckTarget target;
   Done done;
   std::string body;  // kept only when the target expects a body
@@ -142,6 +144,11 @@ void HttpChecker::start(const CheckTarget& target, Done done) {
   }
 
   const long timeout_ms = std::max<long>(1, static_cast<long>(target.timeout.count()));
+  if (target.source.family != 0) {
+    // "host!" makes curl take the text as an address to bind, never an interface name.
+    transfer->interface = "host!" + target.source.to_string();
+    curl_easy_setopt(easy, CURLOPT_INTERFACE, transfer->interface.c_str());
+  }
   curl_easy_setopt(easy, CURLOPT_URL, transfer->url.c_str());
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
@@ -258,6 +265,8 @@ CheckResult HttpChecker::verdict(Transfer& transfer, CURLcode code) const {
     curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_error);
     if (code == CURLE_OPERATION_TIMEDOUT) {
       result.reason = timeout_reason(target.timeout);
+    } else if (code == CURLE_INTERFACE_FAILED) {
+      result.reason = bind_error_reason(target.source, os_error != 0 ? static_cast<int>(os_error) : EADDRNOTAVAIL);
     } else if (code == CURLE_COULDNT_CONNECT && os_error != 0) {
       result.reason = connect_error_reason(static_cast<int>(os_error));
     } else if (is_tls_error(code)) {

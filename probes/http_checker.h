@@ -25,7 +25,8 @@ namespace rotor::probes {
 // sends it as Host and SNI while connecting to the instance address.
 // Fails: status outside [expect_status_min, expect_status_max] ("HTTP 503"),
 // expect_body not in the body ("body did not contain \"ok\""), timeout, refused,
-// TLS errors ("TLS: <curl's text>"). Passes with "HTTP <status>".
+// TLS errors ("TLS: <curl's text>"), an unusable target.source ("cannot bind
+// source address A: <why>"). Passes with "HTTP <status>".
 class HttpChecker final : public Checker {
  public:
   static constexpr size_t kMaxBody = 64 * 1024;

@@ -34,9 +34,13 @@ int64_t ProberStats::lateness_quantile_ms(double q) const {
 
 namespace {
 
-// Two instances share a probe exactly when their address and whole CheckSpec match.
+// Two instances share a probe exactly when their address and whole CheckSpec
+// match, except the cluster keys (how verdicts combine changes no probe).
 std::string probe_key(const ProbeTarget& target) {
-  return target.address.to_string() + ' ' + to_json(target.check).dump();
+  CheckSpec probed = target.check;
+  probed.quorum = {};
+  probed.observers = 0;
+  return target.address.to_string() + ' ' + to_json(probed).dump();
 }
 
 int64_t system_now_ms() {
@@ -153,8 +157,11 @@ struct ProberPool::Loop {
       if (added) {
         ++next_id;
         const ProbeTarget& first = *group.front();
-        Probe probe{make_target(first.check, first.address), first.check.interval,
-                    health_policy(first.check), {}, now};
+        CheckTarget target = make_target(first.check, first.address);
+        if (pool.options_.source_address.family == target.address.family) {
+          target.source = pool.options_.source_address;
+        }
+        Probe probe{std::move(target), first.check.interval, health_policy(first.check), {}, now};
         probes.emplace(it->second, std::move(probe));
       }
       Probe& probe = probes.at(it->second);

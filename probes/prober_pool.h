@@ -65,6 +65,9 @@ struct ProberOptions {
   // Clock for the health state machine (unix ms); default: system clock.
   std::function<int64_t()> now_ms;
   uint64_t seed = 0x5eed;  // jitter randomness
+  // probes.source_address: checks of targets of its family connect from it;
+  // family 0 (or another family): the kernel chooses.
+  arrays::IpAddress source_address;
 };
 
 struct ProberStats {

@@ -103,15 +103,21 @@ void TcpChecker::start(const CheckTarget& target, Done done) {
   attempt->connect.data = attempt;
   attempts_.insert(attempt);
 
-  sockaddr_storage address = to_sockaddr(target.address, target.port);
-  int error = uv_tcp_connect(&attempt->connect, &attempt->tcp, reinterpret_cast<const sockaddr*>(&address),
-                             &Attempt::on_connect);
   uint64_t timeout_ms = target.timeout.count() > 0 ? static_cast<uint64_t>(target.timeout.count()) : 0;
-  if (error != 0) {
-    // Reported from the loop, never from inside start().
-    attempt->early_failure = connect_error_reason(-error);
-    timeout_ms = 0;
+  int error = 0;
+  if (target.source.family != 0) {
+    // Port 0: any local port, from the configured address.
+    sockaddr_storage source = to_sockaddr(target.source, 0);
+    error = uv_tcp_bind(&attempt->tcp, reinterpret_cast<const sockaddr*>(&source), 0);
+    if (error != 0) attempt->early_failure = bind_error_reason(target.source, -error);
   }
+  if (error == 0) {
+    sockaddr_storage address = to_sockaddr(target.address, target.port);
+    error = uv_tcp_connect(&attempt->connect, &attempt->tcp, reinterpret_cast<const sockaddr*>(&address),
+                           &Attempt::on_connect);
+    if (error != 0) attempt->early_failure = connect_error_reason(-error);
+  }
+  if (error != 0) timeout_ms = 0;  // reported from the loop, never from inside start()
   // The loop clock was read at the start of this iteration; without a refresh
   // the timeout would count from then, not from now.
   uv_update_time(loop_);

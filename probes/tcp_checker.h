@@ -14,7 +14,8 @@ namespace rotor::probes {
 
 // Contract (beyond Checker's): used only on its loop's thread. Passes with
 // "connected"; fails with "connection refused", "no route to host",
-// "timeout after N ms" (the timer beat the handshake), or "connect failed: <why>".
+// "timeout after N ms" (the timer beat the handshake), "connect failed: <why>",
+// or "cannot bind source address A: <why>" (target.source not usable).
 // HTTP fields of the target are ignored.
 class TcpChecker final : public Checker {
  public:

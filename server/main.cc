@@ -204,7 +204,9 @@ int serve(const Flags& flags) {
   pool.start();
   // Probes run on their own threads and write health through the registry.
   rotor::app::HealthMonitor health(
-      *registry, {.threads = config.probe_threads, .max_in_flight = config.probe_max_in_flight});
+      *registry, {.threads = config.probe_threads,
+                  .max_in_flight = config.probe_max_in_flight,
+                  .source_address = config.probe_source_address});
   health.start();
   // Scrapes sum the workers' own counters; nothing is shared on the query path.
   const rotor::metrics::MetricsCollector metrics(

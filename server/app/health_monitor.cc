@@ -13,7 +13,8 @@
 
 namespace rotor::app {
 
-std::vector<probes::ProbeTarget> probe_targets(const std::vector<registry::RegisteredArray>& arrays) {
+std::vector<probes::ProbeTarget> probe_targets(const std::vector<registry::RegisteredArray>& arrays,
+                                               const ObservationSink* sink) {
   std::vector<probes::ProbeTarget> targets;
   for (const registry::RegisteredArray& array : arrays) {
     for (const arrays::Instance& instance : array.instances) {
@@ -26,14 +27,20 @@ std::vector<probes::ProbeTarget> probe_targets(const std::vector<registry::Regis
         continue;
       }
       if (!check) continue;
-      targets.push_back({instance.id, instance.spec.address, std::move(*check), instance.health});
+      if (sink != nullptr && !sink->observes(instance.id, check->observers)) continue;
+      // A cluster node's own view starts unknown: the registry holds the
+      // cluster's verdict, not this node's last observation.
+      const arrays::Health seed = sink != nullptr ? arrays::Health::unknown : instance.health;
+      targets.push_back({instance.id, instance.spec.address, std::move(*check), seed});
     }
   }
   return targets;
 }
 
-HealthMonitor::HealthMonitor(registry::Registry& registry, probes::ProberOptions options)
+HealthMonitor::HealthMonitor(registry::Registry& registry, probes::ProberOptions options,
+                             ObservationSink* sink)
     : registry_(registry),
+      sink_(sink),
       pool_(std::move(options), [this](std::vector<probes::ProbeReport> batch) {
         std::lock_guard lock(mutex_);
         for (probes::ProbeReport& report : batch) reports_.push_back(std::move(report));
@@ -43,11 +50,7 @@ HealthMonitor::HealthMonitor(registry::Registry& registry, probes::ProberOptions
 HealthMonitor::~HealthMonitor() { stop(); }
 
 void HealthMonitor::start() {
-  registry_.set_change_listener([this] {
-    std::lock_guard lock(mutex_);
-    targets_stale_ = true;
-    wake_.notify_one();
-  });
+  registry_.set_change_listener([this] { refresh_targets_soon(); });
   pool_.start();
   thread_ = std::thread([this] {
     lower_this_thread_priority();
@@ -64,6 +67,12 @@ void HealthMonitor::stop() {
   }
   if (thread_.joinable()) thread_.join();
   pool_.stop();
+}
+
+void HealthMonitor::refresh_targets_soon() {
+  std::lock_guard lock(mutex_);
+  targets_stale_ = true;
+  wake_.notify_one();
 }
 
 void HealthMonitor::run() {
@@ -84,6 +93,11 @@ void HealthMonitor::run() {
     lock.unlock();
 
     if (refresh) refresh_targets();
+    if (sink_ != nullptr) {
+      if (!reports.empty()) sink_->publish(reports);  // the sink retries what it cannot write
+      lock.lock();
+      continue;
+    }
     for (probes::ProbeReport& report : reports) pending[report.instance_id] = std::move(report);
     if (!pending.empty()) store_failing = !write(pending);
 
@@ -99,7 +113,14 @@ void HealthMonitor::refresh_targets() {
       labels_[instance.id] = array.name + " " + instance.spec.address.to_string();
     }
   }
-  pool_.set_targets(probe_targets(arrays));
+  std::vector<probes::ProbeTarget> targets = probe_targets(arrays, sink_);
+  if (sink_ != nullptr) {
+    std::vector<int64_t> ids;
+    ids.reserve(targets.size());
+    for (const probes::ProbeTarget& target : targets) ids.push_back(target.instance_id);
+    sink_->set_targets(ids);
+  }
+  pool_.set_targets(std::move(targets));
 }
 
 bool HealthMonitor::write(std::map<int64_t, probes::ProbeReport>& pending) {

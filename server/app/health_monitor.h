@@ -10,6 +10,12 @@
 // set once per wake, not once per change. A transition the store refuses
 // (disk full, read-only file) is kept, newest per instance, and retried every
 // second; the prober does not report it again.
+//
+// Cluster mode (an ObservationSink is given): the node probes only the
+// instances the sink says it observes (rendezvous over the live nodes), each
+// state machine starts unknown (so the node's first result is published as
+// its observation), and transitions go to the sink, not to the registry: the
+// registry's health is then the cluster verdict.
 
 #include <condition_variable>
 #include <cstdint>
@@ -26,22 +32,42 @@
 
 namespace rotor::app {
 
+// Where a cluster node's probe results go (cluster::Membership implements it).
+// Called on the monitor's thread; must not call back into the monitor.
+class ObservationSink {
+ public:
+  virtual ~ObservationSink() = default;
+  // Whether this node probes `instance_id`, whose check asks for `observers`
+  // nodes (0: every node).
+  virtual bool observes(int64_t instance_id, uint32_t observers) const = 0;
+  // After each target refresh: every instance this node probes now.
+  virtual void set_targets(const std::vector<int64_t>& instance_ids) = 0;
+  // This node's rise/fall transitions. Must not block on the network.
+  virtual void publish(const std::vector<probes::ProbeReport>& reports) = 0;
+};
+
 // What the pool should probe for these arrays. An instance whose merged check
 // is invalid (possible only in a database edited by hand) is left out and
-// logged.
-std::vector<probes::ProbeTarget> probe_targets(const std::vector<registry::RegisteredArray>& arrays);
+// logged. With `sink`: only what it observes, each seeded unknown.
+std::vector<probes::ProbeTarget> probe_targets(const std::vector<registry::RegisteredArray>& arrays,
+                                               const ObservationSink* sink = nullptr);
 
 // Contract: start() once, stop() at most once (the destructor stops). The
 // registry must outlive the monitor.
 class HealthMonitor {
  public:
-  HealthMonitor(registry::Registry& registry, probes::ProberOptions options);
+  // `sink`: cluster mode (see above); it must outlive the monitor.
+  HealthMonitor(registry::Registry& registry, probes::ProberOptions options,
+                ObservationSink* sink = nullptr);
   ~HealthMonitor();
   HealthMonitor(const HealthMonitor&) = delete;
   HealthMonitor& operator=(const HealthMonitor&) = delete;
 
   void start();
   void stop();
+
+  // The set of nodes changed (cluster mode): choose the targets again.
+  void refresh_targets_soon();
 
   probes::ProberStats prober_stats() const { return pool_.stats(); }
   std::optional<probes::LastCheck> last_check(int64_t instance_id) const {
@@ -55,6 +81,7 @@ class HealthMonitor {
   bool write(std::map<int64_t, probes::ProbeReport>& pending);
 
   registry::Registry& registry_;
+  ObservationSink* sink_;
   probes::ProberPool pool_;
   std::thread thread_;
   // "web.lb.example.com. 192.0.2.1" by instance id, for the log; touched only

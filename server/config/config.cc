@@ -134,6 +134,11 @@ void parse_probes(const json& object, Config& config) {
         throw ConfigError(path, "expected 1 to 100000, got " + std::to_string(limit));
       }
       config.probe_max_in_flight = static_cast<size_t>(limit);
+    } else if (key == "source_address") {
+      const std::string& text = expect_string(value, path);
+      const auto address = arrays::IpAddress::parse(text);
+      if (!address) throw ConfigError(path, "expected an IPv4 or IPv6 address, got \"" + text + "\"");
+      config.probe_source_address = *address;
     } else {
       throw ConfigError(path, "unknown key");
     }

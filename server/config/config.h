@@ -60,6 +60,7 @@ struct Config {
   std::chrono::milliseconds publish_interval{20};
   unsigned probe_threads = 1;          // prober loop threads
   size_t probe_max_in_flight = 256;    // health checks running at once, over all threads
+  arrays::IpAddress probe_source_address;  // checks connect from it; family 0: any
   std::string geoip;            // MaxMind database; empty: none
   std::vector<DeclaredZone> declared_zones;
   std::vector<geo::RegionSpec> regions;

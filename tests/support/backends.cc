@@ -96,6 +96,34 @@ std::string HttpBackend::last_request_head() const {
   return last_request_head_;
 }
 
+std::string HttpBackend::last_peer() const {
+  std::lock_guard lock(mutex_);
+  return last_peer_;
+}
+
+void HttpBackend::refuse_peer(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  refused_peers_.insert(address);
+}
+
+bool HttpBackend::accept_one(int& client) {
+  sockaddr_storage peer{};
+  socklen_t length = sizeof peer;
+  client = accept4(listener_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC);
+  if (client < 0) return false;
+  char text[INET6_ADDRSTRLEN] = {};
+  if (peer.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, text, sizeof text);
+  } else {
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr, text, sizeof text);
+  }
+  std::lock_guard lock(mutex_);
+  last_peer_ = text;
+  if (!refused_peers_.contains(last_peer_)) return true;
+  close(client);
+  return false;
+}
+
 void HttpBackend::serve() {
   std::map<int, std::string> clients;  // fd -> bytes of the request so far
   for (;;) {
@@ -104,8 +132,8 @@ void HttpBackend::serve() {
     if (poll(fds.data(), fds.size(), 1000) < 0 && errno != EINTR) break;
     if (fds[0].revents) break;
     if (fds[1].revents & POLLIN) {
-      int client = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (client >= 0) clients.emplace(client, std::string());
+      int client = -1;
+      if (accept_one(client)) clients.emplace(client, std::string());
     }
     for (size_t i = 2; i < fds.size(); ++i) {
       if (!fds[i].revents) continue;

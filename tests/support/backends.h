@@ -14,6 +14,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -24,7 +25,9 @@ namespace rotor::probes::testing {
 // HTTP/1.1 server thread on `bind_address`:`port` (0: an ephemeral port). With
 // a reply it answers every request with it and closes; without one it
 // accepts, reads and never answers (for timeouts). A backend made again on
-// the port of a destroyed one takes it over (a restarted server).
+// the port of a destroyed one takes it over (a restarted server). Connections
+// from a refused peer address are closed at once, unanswered, as a firewall
+// rule against one prober would (the TCP handshake still completes).
 class HttpBackend {
  public:
   struct Reply {
@@ -42,9 +45,15 @@ class HttpBackend {
   uint16_t port() const { return port_; }
   int requests() const { return requests_.load(); }
   std::string last_request_head() const;
+  // The address the last connection came from ("127.0.0.2"); empty before any.
+  std::string last_peer() const;
+  // From now on, connections from `address` are closed unanswered.
+  void refuse_peer(const std::string& address);
 
  private:
   void serve();
+  // Accepts one connection; false when it came from a refused peer (closed).
+  bool accept_one(int& client);
 
   std::optional<Reply> reply_;
   int listener_ = -1;
@@ -53,6 +62,8 @@ class HttpBackend {
   std::atomic<int> requests_{0};
   mutable std::mutex mutex_;
   std::string last_request_head_;
+  std::string last_peer_;
+  std::set<std::string> refused_peers_;
   std::thread thread_;
 };
 

@@ -7,7 +7,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -32,7 +35,8 @@ inline const registry::SyntheticZoneSpec kLbZone{"lb.example.com.",
 // A registry over a scratch database serving lb.example.com., and the API
 // over it on 127.0.0.1 port 0.
 struct Rig {
-  explicit Rig(std::string token = "", ConnectionLimits limits = {})
+  // `cluster`: the API of node "ns1" of a cluster, whose verdicts the test sets.
+  explicit Rig(std::string token = "", ConnectionLimits limits = {}, bool cluster = false)
       : db(dir.file("rotor.db")),
         publisher(std::make_shared<const Snapshot>()),
         composer(publisher, {.publish_interval = 0ms}),
@@ -47,7 +51,16 @@ struct Rig {
                      return probes::LastCheck{1700000000123, std::chrono::microseconds(1500), false,
                                               "HTTP 503"};
                    },
-                   .metrics_text = [] { return std::string("rotor_up 1\n"); }},
+                   .metrics_text = [] { return std::string("rotor_up 1\n"); },
+                   .verdict = cluster ? std::function(
+                                            [this](int64_t id) -> std::optional<cluster::Verdict> {
+                                              std::lock_guard lock(verdicts_mutex);
+                                              const auto it = verdicts.find(id);
+                                              if (it == verdicts.end()) return std::nullopt;
+                                              return it->second;
+                                            })
+                                      : nullptr,
+                   .node = cluster ? "ns1" : "local"},
         ApiOptions{.listen = "127.0.0.1:0", .token = std::move(token), .limits = limits});
     server->start();
     const auto colon = server->bound().rfind(':');
@@ -69,6 +82,8 @@ struct Rig {
   std::unique_ptr<ApiServer> server;
   int port = 0;
   std::atomic<int64_t> checked_id{-1};  // set by the test, read by API threads
+  std::mutex verdicts_mutex;              // guards verdicts (cluster rigs)
+  std::map<int64_t, cluster::Verdict> verdicts;
 };
 
 struct Reply {

@@ -182,6 +182,15 @@ TEST_SUITE("api/api_server") {
     CHECK(entry["last_check"]["passed"] == false);
     CHECK(entry["last_check"]["latency_ms"] == 1.5);
     CHECK(entry["last_check"]["time"] == "2023-11-14T22:13:20.123Z");
+    // A single node is the one observer of its instances.
+    REQUIRE(entry["observers"].size() == 1);
+    CHECK(entry["observers"][0]["node"] == "local");
+    CHECK(entry["observers"][0]["health"] == "down");
+    CHECK(entry["observers"][0]["reason"] == "connection refused");
+    CHECK(entry["observers"][0]["counted"] == true);
+    CHECK(entry["observers"][0]["time_ms"] == entry["health_changed_ms"]);
+    CHECK(entry["observers"][0]["last_check"]["reason"] == "HTTP 503");
+    CHECK(entry["quorum"]["rule"] == "single node");
 
     const Reply events = send(rig, "GET", "/v1/events?limit=1000");
     REQUIRE(events.body["events"].size() >= 1);
@@ -194,6 +203,56 @@ TEST_SUITE("api/api_server") {
     CHECK(metrics.status == 200);
     CHECK(metrics.body == "rotor_up 1\n");
     CHECK(metrics.headers.find("Content-Type")->second == "text/plain; version=0.0.4");
+  }
+
+  TEST_CASE("health and explain list every observer of a cluster and the quorum's decision") {
+    Rig rig("", {}, /*cluster=*/true);
+    REQUIRE(send(rig, "PUT", "/v1/arrays/web.lb.example.com", "{}").status == 201);
+    const Reply added = send(rig, "POST", "/v1/arrays/web.lb.example.com/instances", R"({"address": "192.0.2.1"})");
+    REQUIRE(added.status == 201);
+    const int64_t id = added.body["id"];
+    rig.checked_id = id;
+    {
+      std::lock_guard lock(rig.verdicts_mutex);
+      rig.verdicts[id] = cluster::verdict(
+          {{"ns1", arrays::Health::up, "HTTP 200", 1700000000000, false},
+           {"ns2", arrays::Health::down, "HTTP 503", 1700000001000, false},
+           {"ns3", arrays::Health::down, "timeout after 2000 ms", 1700000002000, true}},
+          probes::Quorum{probes::Quorum::Rule::all, 0}, arrays::Health::up);
+    }
+    const Reply health = send(rig, "GET", "/v1/arrays/web.lb.example.com/health");
+    REQUIRE(health.status == 200);
+    const json& entry = health.body["instances"][0];
+    CAPTURE(entry.dump(2));
+    REQUIRE(entry["observers"].size() == 3);
+    CHECK(entry["observers"][0]["node"] == "ns1");
+    CHECK(entry["observers"][0]["health"] == "up");
+    CHECK(entry["observers"][0]["counted"] == true);
+    CHECK(entry["observers"][0]["time"] == "2023-11-14T22:13:20.000Z");
+    CHECK(entry["observers"][0]["last_check"]["reason"] == "HTTP 503");  // this node's own probe
+    CHECK(entry["observers"][1]["node"] == "ns2");
+    CHECK(entry["observers"][1]["reason"] == "HTTP 503");
+    CHECK(entry["observers"][1]["last_check"].is_null());  // another node's checks are not shared
+    CHECK(entry["observers"][2]["abstaining"] == true);
+    CHECK(entry["observers"][2]["counted"] == false);
+    CHECK(entry["quorum"]["rule"] == "all");
+    CHECK(entry["quorum"]["decision"] == "1 of 2 observers up (all; 1 abstaining not counted); ns2: HTTP 503");
+
+    const Reply explained = send(rig, "GET", "/v1/explain?name=web.lb.example.com&type=A");
+    REQUIRE(explained.status == 200);
+    const json& instance = explained.body["array"]["instances"][0];
+    CHECK(instance["observers"].size() == 3);
+    CHECK(instance["quorum"]["rule"] == "all");
+
+    // An instance the verdicts do not know yet: no observers.
+    rig.checked_id = -1;
+    {
+      std::lock_guard lock(rig.verdicts_mutex);
+      rig.verdicts.clear();
+    }
+    const Reply unknown = send(rig, "GET", "/v1/arrays/web.lb.example.com/health");
+    CHECK(unknown.body["instances"][0]["observers"] == json::array());
+    CHECK(unknown.body["instances"][0]["quorum"].is_null());
   }
 
   TEST_CASE("a body over 1 MiB is 413 in the error shape") {

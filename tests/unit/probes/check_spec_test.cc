@@ -181,6 +181,16 @@ TEST_CASE("probes/check spec bad documents name the key") {
        "arrays[0].check.expect_status: only for http and https checks"},
       {R"({"type": "tcp", "port": 22, "expect_body": "ok"})",
        "arrays[0].check.expect_body: only for http and https checks"},
+      {R"({"quorum": "most"})",
+       "arrays[0].check.quorum: expected \"majority\", \"any\", \"all\" or a number of nodes, got \"most\""},
+      {R"({"quorum": 0})", "arrays[0].check.quorum: expected 1 to 1000 nodes, got 0"},
+      {R"({"quorum": -2})", "arrays[0].check.quorum: expected 1 to 1000 nodes, got -2"},
+      {R"({"quorum": 1.5})", "arrays[0].check.quorum: expected an integer, got a number with a fraction"},
+      {R"({"quorum": true})",
+       "arrays[0].check.quorum: expected \"majority\", \"any\", \"all\" or a number of nodes, got a boolean"},
+      {R"({"observers": 0})", "arrays[0].check.observers: expected 1 to 1000 nodes, got 0"},
+      {R"({"observers": 1001})", "arrays[0].check.observers: expected 1 to 1000 nodes, got 1001"},
+      {R"({"observers": "2"})", "arrays[0].check.observers: expected an integer, got a string"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.document.substr(0, 120));
@@ -207,6 +217,10 @@ TEST_CASE("probes/check spec round trips through json") {
       R"({"type": "tcp", "port": 5432, "interval": "1m", "timeout": "30s"})",
       R"({"expect_status": 204, "interval": "100ms"})",
       R"({"interval": "2h", "timeout": "90s", "path": "/a/b?c=d&e"})",
+      R"({"quorum": "all", "observers": 3})",
+      R"({"quorum": 2})",
+      R"({"quorum": "any", "type": "tcp", "port": 22})",
+      R"({"quorum": "majority"})",
   };
   for (const auto& document : documents) {
     CAPTURE(document);
@@ -216,6 +230,25 @@ TEST_CASE("probes/check spec round trips through json") {
     // Written once more it is the same text: the form is canonical.
     CHECK(to_json(parse_check(written, "check")).dump() == written.dump());
   }
+}
+
+TEST_CASE("probes/check spec cluster keys") {
+  const CheckSpec defaults = parse("{}");
+  CHECK(defaults.quorum.rule == Quorum::Rule::majority);
+  CHECK(defaults.observers == 0);
+  CHECK(parse(R"({"quorum": "majority"})") == defaults);
+  CHECK(parse(R"({"quorum": "any"})").quorum.rule == Quorum::Rule::any);
+  CHECK(parse(R"({"quorum": "all"})").quorum.rule == Quorum::Rule::all);
+  const CheckSpec counted = parse(R"({"quorum": 2, "observers": 3})");
+  CHECK(counted.quorum == Quorum{Quorum::Rule::count, 2});
+  CHECK(counted.observers == 3);
+  CHECK(to_string(counted.quorum) == "2");
+  CHECK(to_json(counted)["quorum"] == 2);
+  CHECK(to_json(counted)["observers"] == 3);
+  CHECK(to_json(parse(R"({"quorum": "all"})"))["quorum"] == "all");
+  // Left out at their defaults, so single-node checks read as before.
+  CHECK_FALSE(to_json(defaults).contains("quorum"));
+  CHECK_FALSE(to_json(defaults).contains("observers"));
 }
 
 TEST_CASE("probes/check spec json form") {

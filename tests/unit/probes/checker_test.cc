@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "probes/check_spec.h"
@@ -215,6 +216,56 @@ TEST_CASE("probes: TCP verdicts") {
     result = testing::run_check(loop.get(), checker, testing::loopback_target(CheckKind::tcp, listener.port(), "::1"));
     // ::1 may be absent; either way the reason is one an operator can read.
     CHECK_FALSE(result.reason.empty());
+    CHECK(checker.in_flight() == 0);
+  }
+  CHECK(loop.close_cleanly());
+}
+
+TEST_CASE("probes: HTTP checks connect from the source address") {
+  // The backend refuses 127.0.0.2 only, as a firewall would refuse one node.
+  testing::HttpBackend backend({{200, "ok"}});
+  backend.refuse_peer("127.0.0.2");
+  testing::TestLoop loop;
+  {
+    HttpChecker checker(loop.get());
+    CheckTarget target = testing::loopback_target(CheckKind::http, backend.port());
+    target.source = *rotor::arrays::IpAddress::parse("127.0.0.1");
+    CheckResult result = testing::run_check(loop.get(), checker, target);
+    CHECK(result.reason == "HTTP 200");
+    CHECK(result.passed);
+    CHECK(backend.last_peer() == "127.0.0.1");
+
+    target.source = *rotor::arrays::IpAddress::parse("127.0.0.2");
+    result = testing::run_check(loop.get(), checker, target);
+    CHECK_FALSE(result.passed);
+    CHECK(backend.last_peer() == "127.0.0.2");
+
+    // An address this host does not have: bind fails, nothing is sent.
+    target.source = *rotor::arrays::IpAddress::parse("192.0.2.1");
+    result = testing::run_check(loop.get(), checker, target);
+    CHECK_FALSE(result.passed);
+    CHECK(result.reason.starts_with("cannot bind source address 192.0.2.1: "));
+  }
+  CHECK(loop.close_cleanly());
+}
+
+TEST_CASE("probes: TCP checks connect from the source address") {
+  testing::HttpBackend backend({{200, "ok"}});
+  testing::TestLoop loop;
+  {
+    TcpChecker checker(loop.get());
+    CheckTarget target = testing::loopback_target(CheckKind::tcp, backend.port());
+    target.source = *rotor::arrays::IpAddress::parse("127.0.0.3");
+    CheckResult result = testing::run_check(loop.get(), checker, target);
+    CHECK(result.reason == "connected");
+    // The backend thread records the peer once it accepts; give it a moment.
+    for (int i = 0; i < 200 && backend.last_peer().empty(); ++i) std::this_thread::sleep_for(5ms);
+    CHECK(backend.last_peer() == "127.0.0.3");
+
+    target.source = *rotor::arrays::IpAddress::parse("192.0.2.1");
+    result = testing::run_check(loop.get(), checker, target);
+    CHECK_FALSE(result.passed);
+    CHECK(result.reason == "cannot bind source address 192.0.2.1: Cannot assign requested address");
     CHECK(checker.in_flight() == 0);
   }
   CHECK(loop.close_cleanly());

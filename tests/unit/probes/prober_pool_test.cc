@@ -245,6 +245,43 @@ TEST_SUITE("probes/pool") {
     CHECK(pool.stats().probes == 1);
   }
 
+  TEST_CASE("source_address applies to targets of its family") {
+    testing::HttpBackend backend({{200, "ok", ""}});
+    backend.refuse_peer("127.0.0.2");
+    Reports reports;
+    ProberOptions options;
+    options.source_address = *IpAddress::parse("127.0.0.2");
+    ProberPool pool(options, reports.sink());
+    pool.set_targets({target(1, http_check(backend.port(), 100ms))});
+    pool.start();
+    REQUIRE(reports.wait_for(1, Health::down, 1500ms));
+    CHECK(backend.last_peer() == "127.0.0.2");
+    pool.stop();
+
+    // The same check from the default source passes.
+    Reports others;
+    ProberPool unbound({}, others.sink());
+    unbound.set_targets({target(1, http_check(backend.port(), 100ms))});
+    unbound.start();
+    CHECK(others.wait_for(1, Health::up, 1500ms));
+    unbound.stop();
+  }
+
+  TEST_CASE("cluster keys do not split a shared probe") {
+    SwitchableBackend backend;
+    Reports reports;
+    ProberPool pool({}, reports.sink());
+    CheckSpec check = http_check(backend.port(), 100ms);
+    CheckSpec all = check;
+    all.quorum.rule = rotor::probes::Quorum::Rule::all;
+    all.observers = 2;
+    pool.set_targets({target(1, check), target(2, all)});
+    pool.start();
+    REQUIRE(reports.wait_for(2, Health::up, 1000ms));
+    CHECK(pool.stats().probes == 1);
+    pool.stop();
+  }
+
   TEST_CASE("a removed check stops being probed") {
     SwitchableBackend backend;
     Reports reports;

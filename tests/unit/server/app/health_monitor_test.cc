@@ -4,7 +4,10 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -161,6 +164,53 @@ TEST_CASE("app/health monitor probes the registry's instances and records their 
     CHECK(eventually([&] { return rig.health_of(down.id).first == Health::down; }, 5s));
     CHECK(rig.health_of(down.id).second == "connection refused");
   }
+  monitor.stop();
+}
+
+// A cluster node's sink: observes the ids it is told to, records the rest.
+struct RecordingSink : ObservationSink {
+  bool observes(int64_t instance_id, uint32_t) const override { return observed.contains(instance_id); }
+  void set_targets(const std::vector<int64_t>& ids) override {
+    std::lock_guard lock(mutex);
+    targets = ids;
+  }
+  void publish(const std::vector<probes::ProbeReport>& reports) override {
+    std::lock_guard lock(mutex);
+    for (const auto& report : reports) published[report.instance_id] = report.health;
+  }
+  Health published_health(int64_t id) {
+    std::lock_guard lock(mutex);
+    const auto it = published.find(id);
+    return it == published.end() ? Health::unknown : it->second;
+  }
+  std::set<int64_t> observed;
+  std::mutex mutex;
+  std::vector<int64_t> targets;
+  std::map<int64_t, Health> published;
+};
+
+TEST_CASE("app/health monitor in cluster mode probes what the node observes and publishes to the sink") {
+  ScratchDir dir;
+  Rig rig(dir.file("rotor.db"));
+  probes::testing::HttpBackend good(probes::testing::HttpBackend::Reply{200, "ok", ""});
+  arrays::ArraySettings settings;
+  settings.check = R"({"type":"http","interval":"100ms","port":)" + std::to_string(good.port()) + "}";
+  rig.registry->upsert_array(kWeb, settings);
+  const auto mine = rig.registry->add_instance(kWeb, instance("127.0.0.1"));
+  const auto theirs = rig.registry->add_instance(kWeb, instance("127.0.0.2"));
+
+  RecordingSink sink;
+  sink.observed = {mine.id};
+  HealthMonitor monitor(*rig.registry, {}, &sink);
+  monitor.start();
+  CHECK(eventually([&] { return sink.published_health(mine.id) == Health::up; }, 5s));
+  {
+    std::lock_guard lock(sink.mutex);
+    CHECK(sink.targets == std::vector<int64_t>{mine.id});
+    CHECK_FALSE(sink.published.contains(theirs.id));
+  }
+  // The registry's health is the cluster's verdict: the monitor does not write it.
+  CHECK(rig.health_of(mine.id).first == Health::unknown);
   monitor.stop();
 }
 

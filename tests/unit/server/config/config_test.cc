@@ -221,6 +221,12 @@ TEST_CASE("server/config: bad documents name the key and the reason") {
       {R"({"probes": {"threads": 0}})", "probes.threads: expected 1 to 64, got 0"},
       {R"({"probes": {"max_in_flight": "many"}})", "probes.max_in_flight: expected an integer, got a string"},
       {R"({"probes": {"jitter": 0.1}})", "probes.jitter: unknown key"},
+      {R"({"probes": {"source_address": "eth0"}})",
+       "probes.source_address: expected an IPv4 or IPv6 address, got \"eth0\""},
+      {R"({"probes": {"source_address": "127.0.0.2/8"}})",
+       "probes.source_address: expected an IPv4 or IPv6 address, got \"127.0.0.2/8\""},
+      {R"({"probes": {"source_address": 2130706434}})",
+       "probes.source_address: expected a string, got an integer"},
       // Response rate limiting.
       {R"({"rrl": 10})", "rrl: expected an object, got an integer"},
       {R"({"rrl": {"rate": 10}})", "rrl.rate: unknown key"},
@@ -294,6 +300,14 @@ TEST_CASE("server/config: the rrl section") {
                                     "rotor.json");
   CHECK(edges.rrl.table_size == 16777216);
   CHECK(edges.rrl.exempt[0].length == 0);
+}
+
+TEST_CASE("server/config: probes.source_address") {
+  CHECK(parse_config("{}", "rotor.json").probe_source_address.family == 0);
+  const Config v4 = parse_config(R"({"probes": {"source_address": "127.0.0.2"}})", "rotor.json");
+  CHECK(v4.probe_source_address.to_string() == "127.0.0.2");
+  const Config v6 = parse_config(R"({"probes": {"source_address": "::1"}})", "rotor.json");
+  CHECK(v6.probe_source_address.family == 6);
 }
 
 TEST_CASE("server/config: a bad listen endpoint names its index") {
