@@ -49,8 +49,8 @@ std::vector<std::string> serve_args(const TempDir& dir, const json& config) {
 }
 
 // The address of each answer record, in the order the reply carries them
-// (section_text sorts; the order is what arrays choose).
-std::vector<std::string> answer_addresses(const Response& response) {
+// (canonical_section_text sorts; the order is what arrays choose).
+std::vector<std::string> answer_addresses(const Reply& response) {
   std::vector<std::string> addresses;
   if (!response.packet) return addresses;
   const ldns_rr_list* answer = ldns_pkt_answer(response.packet.get());
@@ -69,7 +69,7 @@ std::set<std::string> addresses_seen(const Endpoint& server, const std::string& 
                                      const std::string& type, int rounds) {
   std::set<std::string> seen;
   for (int round = 0; round < rounds; ++round) {
-    std::optional<Response> response = exchange_udp(server, build_query(name, type));
+    std::optional<Reply> response = exchange_udp(server, make_query(name, type, resolver_options()));
     REQUIRE(response);
     REQUIRE(response->packet);
     REQUIRE(ldns_pkt_get_rcode(response->packet.get()) == LDNS_RCODE_NOERROR);
@@ -80,17 +80,9 @@ std::set<std::string> addresses_seen(const Endpoint& server, const std::string& 
 
 // An A query carrying EDNS Client Subnet (RFC 7871) for an IPv4 /24.
 std::vector<uint8_t> ecs_query(const std::string& name, uint8_t a, uint8_t b, uint8_t c) {
-  std::vector<uint8_t> wire = build_query(name, "A");
-  // build_query ends with an empty OPT RR: root, TYPE 41, CLASS, TTL, RDLENGTH 0.
-  REQUIRE(wire.size() > 11);
-  REQUIRE(wire[wire.size() - 10] == 0);
-  REQUIRE(wire[wire.size() - 9] == 41);
-  REQUIRE(wire[wire.size() - 2] == 0);
-  REQUIRE(wire[wire.size() - 1] == 0);
-  const std::vector<uint8_t> option{0, 8, 0, 7, 0, 1, 24, 0, a, b, c};  // code 8, family 1, /24
-  wire[wire.size() - 1] = static_cast<uint8_t>(option.size());
-  wire.insert(wire.end(), option.begin(), option.end());
-  return wire;
+  QueryOptions options = resolver_options();
+  options.client_subnet = ClientSubnet{.family = 1, .source_prefix = 24, .scope_prefix = 0, .address = {a, b, c}};
+  return make_query(name, "A", options);
 }
 
 struct EcsOption {
@@ -145,19 +137,19 @@ TEST_CASE("arrays answer every healthy enabled instance and nothing else") {
   }
 
   SUBCASE("a degraded array answers with its degraded TTL") {
-    std::optional<Response> response =
-        exchange_udp(rotor.endpoint(), build_query("web.lb.example.test.", "A"));
+    std::optional<Reply> response =
+        exchange_udp(rotor.endpoint(), make_query("web.lb.example.test.", "A", resolver_options()));
     REQUIRE(response);
     REQUIRE(response->packet);
-    for (const std::string& record : section_text(*response->packet, LDNS_SECTION_ANSWER)) {
+    for (const std::string& record : canonical_section_text(*response->packet, LDNS_SECTION_ANSWER)) {
       CHECK(record.find("\t10\tIN\tA\t") != std::string::npos);
     }
   }
   SUBCASE("weighted: the weight-300 instance leads three answers in four") {
     std::map<std::string, int> leads;
     for (int round = 0; round < 40; ++round) {
-      std::optional<Response> response =
-          exchange_udp(rotor.endpoint(), build_query("app.static.example.test.", "A"));
+      std::optional<Reply> response =
+          exchange_udp(rotor.endpoint(), make_query("app.static.example.test.", "A", resolver_options()));
       REQUIRE(response);
       const std::vector<std::string> addresses = answer_addresses(*response);
       REQUIRE(!addresses.empty());
@@ -187,7 +179,7 @@ TEST_CASE("geo arrays order by the client subnet's region and echo its scope") {
   for (const Case& c : {Case{"eu", 10, 1, 7, eu, us}, Case{"us", 10, 2, 9, us, eu}}) {
     CAPTURE(c.region);
     for (int round = 0; round < 6; ++round) {
-      std::optional<Response> response =
+      std::optional<Reply> response =
           exchange_udp(rotor.endpoint(), ecs_query("geo.lb.example.test.", c.a, c.b, c.c));
       REQUIRE(response);
       REQUIRE(response->packet);

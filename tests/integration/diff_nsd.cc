@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -46,6 +47,100 @@ struct CorpusQuery {
   bool dnssec_ok = false;
   int line = 0;
 };
+
+// The parts of a response the differential test compares, normalized:
+// owner and rdata names lower-cased, every section as a sorted list of RRs.
+struct ResponseSummary {
+  int rcode = -1;
+  bool aa = false;
+  bool tc = false;
+  bool rd = false;  // copied from the query
+  bool ra = false;  // never set by an authoritative-only server
+  std::vector<std::string> answer;
+  std::vector<std::string> authority;
+  std::vector<std::string> additional;  // without OPT
+  bool has_opt = false;
+  bool dnssec_ok = false;       // DO in the reply's OPT (RFC 3225: copied from the query)
+  uint16_t udp_payload = 0;     // the reply's advertised UDP size
+};
+
+ResponseSummary summarize(const ldns_pkt& packet) {
+  ResponseSummary summary;
+  summary.rcode = ldns_pkt_get_rcode(&packet);
+  summary.aa = ldns_pkt_aa(&packet);
+  summary.tc = ldns_pkt_tc(&packet);
+  summary.rd = ldns_pkt_rd(&packet);
+  summary.ra = ldns_pkt_ra(&packet);
+  summary.answer = canonical_section_text(packet, LDNS_SECTION_ANSWER);
+  summary.authority = canonical_section_text(packet, LDNS_SECTION_AUTHORITY);
+  summary.additional = canonical_section_text(packet, LDNS_SECTION_ADDITIONAL);
+  summary.has_opt = ldns_pkt_edns(&packet);
+  if (summary.has_opt) {
+    summary.dnssec_ok = ldns_pkt_edns_do(&packet);
+    summary.udp_payload = ldns_pkt_edns_udp_size(&packet);
+  }
+  return summary;
+}
+
+std::string rcode_name(int rcode) {
+  ldns_lookup_table* entry = ldns_lookup_by_id(ldns_rcodes, rcode);
+  return entry != nullptr ? entry->name : std::to_string(rcode);
+}
+
+void append_section(std::ostringstream& out, const char* title, const std::vector<std::string>& rrs) {
+  out << "  " << title << ":";
+  if (rrs.empty()) out << " (empty)";
+  out << "\n";
+  for (const std::string& rr : rrs) out << "    " << rr << "\n";
+}
+
+void compare_section(std::ostringstream& out, const char* title, const std::vector<std::string>& expected,
+                     const std::vector<std::string>& actual) {
+  std::vector<std::string> missing;
+  std::vector<std::string> extra;
+  std::set_difference(expected.begin(), expected.end(), actual.begin(), actual.end(),
+                      std::back_inserter(missing));
+  std::set_difference(actual.begin(), actual.end(), expected.begin(), expected.end(),
+                      std::back_inserter(extra));
+  for (const std::string& rr : missing) out << "  " << title << " - " << rr << "\n";
+  for (const std::string& rr : extra) out << "  " << title << " + " << rr << "\n";
+}
+
+std::string to_string(const ResponseSummary& summary) {
+  std::ostringstream out;
+  out << "  rcode " << rcode_name(summary.rcode) << (summary.aa ? " aa" : "")
+      << (summary.tc ? " tc" : "") << (summary.rd ? " rd" : "") << (summary.ra ? " ra" : "")
+      << (summary.dnssec_ok ? " do" : "") << (summary.has_opt ? " opt" : "") << "\n";
+  append_section(out, "answer", summary.answer);
+  append_section(out, "authority", summary.authority);
+  append_section(out, "additional", summary.additional);
+  return out.str();
+}
+
+// Empty when the two agree on rcode, AA, TC, RD, RA, answer and authority (as sets),
+// and on additional when `with_additional`; otherwise a readable description
+// of every difference.
+std::string compare_responses(const ResponseSummary& expected, const ResponseSummary& actual,
+                              bool with_additional = false) {
+  std::ostringstream out;
+  if (expected.rcode != actual.rcode) {
+    out << "  rcode: " << rcode_name(expected.rcode) << " vs " << rcode_name(actual.rcode) << "\n";
+  }
+  if (expected.aa != actual.aa) out << "  aa: " << expected.aa << " vs " << actual.aa << "\n";
+  if (expected.tc != actual.tc) out << "  tc: " << expected.tc << " vs " << actual.tc << "\n";
+  if (expected.rd != actual.rd) out << "  rd: " << expected.rd << " vs " << actual.rd << "\n";
+  if (expected.ra != actual.ra) out << "  ra: " << expected.ra << " vs " << actual.ra << "\n";
+  auto unique = [](std::vector<std::string> rrs) {
+    rrs.erase(std::unique(rrs.begin(), rrs.end()), rrs.end());
+    return rrs;
+  };
+  compare_section(out, "answer", unique(expected.answer), unique(actual.answer));
+  compare_section(out, "authority", unique(expected.authority), unique(actual.authority));
+  if (with_additional) {
+    compare_section(out, "additional", unique(expected.additional), unique(actual.additional));
+  }
+  return out.str();
+}
 
 std::vector<CorpusQuery> load_corpus() {
   std::ifstream in(kDiffData + "/queries.txt");
@@ -102,7 +197,7 @@ std::string nsd_config(const TempDir& dir, uint16_t port) {
 // NSD prints nothing when ready; it is ready once it answers.
 bool wait_until_answering(const Endpoint& server) {
   for (int attempt = 0; attempt < 50; ++attempt) {
-    if (exchange_udp(server, build_query("example.test.", "SOA"), 200ms)) return true;
+    if (exchange_udp(server, make_query("example.test.", "SOA", resolver_options()), 200ms)) return true;
     std::this_thread::sleep_for(100ms);
   }
   return false;
@@ -124,12 +219,12 @@ const char* transport_name(Transport transport) {
   return "?";
 }
 
-std::optional<Response> ask(const Endpoint& server, const CorpusQuery& query, Transport transport) {
-  QueryOptions options;
+std::optional<Reply> ask(const Endpoint& server, const CorpusQuery& query, Transport transport) {
+  QueryOptions options = resolver_options();
   options.edns = transport != Transport::udp_plain;
   options.recursion_desired = query.rd;
   options.dnssec_ok = query.dnssec_ok && options.edns;
-  std::vector<uint8_t> wire = build_query(query.name, query.type, options);
+  std::vector<uint8_t> wire = make_query(query.name, query.type, options);
   if (transport == Transport::tcp) return exchange_tcp(server, wire);
   return exchange_udp(server, wire);
 }
@@ -164,8 +259,8 @@ TEST_CASE("rotor answers every corpus query like NSD") {
     if (query.tcp) transports.push_back(Transport::tcp);
     for (Transport transport : transports) {
       ++compared;
-      std::optional<Response> expected = ask(nsd_endpoint, query, transport);
-      std::optional<Response> actual = ask(rotor.endpoint(), query, transport);
+      std::optional<Reply> expected = ask(nsd_endpoint, query, transport);
+      std::optional<Reply> actual = ask(rotor.endpoint(), query, transport);
       std::string heading = "queries.txt:" + std::to_string(query.line) + ": " + query.name + " " +
                             query.type + " over " + transport_name(transport) + "\n";
       if (!expected || !expected->packet) {
@@ -206,8 +301,8 @@ TEST_CASE("rotor answers every corpus query like NSD") {
   }
   // Guards against a comparison that sees nothing: two different answers
   // from NSD itself must differ, and a known answer must have its records.
-  std::optional<Response> www = ask(nsd_endpoint, {.name = "www.example.test.", .type = "A"}, Transport::udp_edns);
-  std::optional<Response> missing = ask(nsd_endpoint, {.name = "nothere.example.test.", .type = "A"}, Transport::udp_edns);
+  std::optional<Reply> www = ask(nsd_endpoint, {.name = "www.example.test.", .type = "A"}, Transport::udp_edns);
+  std::optional<Reply> missing = ask(nsd_endpoint, {.name = "nothere.example.test.", .type = "A"}, Transport::udp_edns);
   REQUIRE((www && www->packet && missing && missing->packet));
   CHECK(summarize(*www->packet).answer.size() == 3);
   std::string self_diff = compare_responses(summarize(*www->packet), summarize(*missing->packet));

@@ -111,7 +111,7 @@ std::vector<Case> hostile_corpus() {
 }
 
 // What the reply says about the case: FORMERR, dropped, or something else.
-std::string outcome(const std::optional<Response>& reply) {
+std::string outcome(const std::optional<Reply>& reply) {
   if (!reply) return "dropped";
   if (reply->wire.size() < 12) return "short reply";
   const unsigned rcode = reply->wire[3] & 0x0F;
@@ -120,7 +120,7 @@ std::string outcome(const std::optional<Response>& reply) {
 }
 
 bool answers_normally(const Endpoint& server) {
-  const auto normal = exchange_udp(server, build_query("www.example.test.", "A"), 2s);
+  const auto normal = exchange_udp(server, make_query("www.example.test.", "A", resolver_options()), 2s);
   return normal && normal->packet && ldns_pkt_get_rcode(normal->packet.get()) == LDNS_RCODE_NOERROR &&
          ldns_pkt_ancount(normal->packet.get()) > 0;
 }

@@ -55,7 +55,7 @@ json array(const std::string& name, const json& check, const std::vector<std::st
 
 // The A records of one answer; nullopt when no usable reply came.
 std::optional<std::set<std::string>> answer_once(const Endpoint& server, const std::string& name) {
-  std::optional<Response> response = exchange_udp(server, build_query(name, "A"));
+  std::optional<Reply> response = exchange_udp(server, make_query(name, "A", resolver_options()));
   if (!response || !response->packet) return std::nullopt;
   if (ldns_pkt_get_rcode(response->packet.get()) != LDNS_RCODE_NOERROR) return std::nullopt;
   std::set<std::string> addresses;
@@ -150,8 +150,8 @@ TEST_CASE("probes take a stopped backend out of the answers and bring it back") 
   REQUIRE(strict_empty);
   CHECK(*strict_empty <= fall_limit);
   CHECK(seen(rotor.endpoint(), "web.lb.example.test.") == all);
-  std::optional<Response> nodata =
-      exchange_udp(rotor.endpoint(), build_query("strict.lb.example.test.", "A"));
+  std::optional<Reply> nodata =
+      exchange_udp(rotor.endpoint(), make_query("strict.lb.example.test.", "A", resolver_options()));
   REQUIRE(nodata);
   REQUIRE(nodata->packet);
   CHECK(ldns_pkt_get_rcode(nodata->packet.get()) == LDNS_RCODE_NOERROR);

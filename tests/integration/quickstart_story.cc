@@ -111,12 +111,12 @@ TEST_CASE("the quickstart story through the API and real DNS packets") {
   CHECK(rotation(rotor.endpoint()) == all);
   std::set<std::string> leaders;
   for (int i = 0; i < 3; ++i) {
-    const auto reply = exchange_udp(rotor.endpoint(), build_query(kArray, "A"));
+    const auto reply = exchange_udp(rotor.endpoint(), make_query(kArray, "A", resolver_options()));
     REQUIRE(reply);
     REQUIRE(reply->packet);
-    const auto records = section_text(*reply->packet, LDNS_SECTION_ANSWER);
+    const auto records = canonical_section_text(*reply->packet, LDNS_SECTION_ANSWER);
     REQUIRE(records.size() == 3);
-    // section_text sorts; the reply's own first record is the rotation's leader.
+    // canonical_section_text sorts; the reply's own first record is the rotation's leader.
     char* first = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(reply->packet.get()), 0), 0));
     leaders.insert(first);
     free(first);

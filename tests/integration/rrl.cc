@@ -4,13 +4,6 @@
 // and dropped; TCP from the same source and UDP from another /24 are answered
 // in full meanwhile, and /metrics counts what was held back.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <memory>
@@ -26,66 +19,15 @@
 namespace rotor::itest {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 constexpr int kRate = 10;
 
-// A UDP socket bound to a chosen loopback address, sending to rotor and
-// collecting whatever comes back.
-class UdpClient {
- public:
-  UdpClient(const std::string& local_address, const Endpoint& server) {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
-    REQUIRE(::inet_pton(AF_INET, local_address.c_str(), &local.sin_addr) == 1);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) == 0);
-    sockaddr_in remote{};
-    remote.sin_family = AF_INET;
-    remote.sin_port = htons(server.port);
-    REQUIRE(::inet_pton(AF_INET, server.host.c_str(), &remote.sin_addr) == 1);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&remote), sizeof remote) == 0);
-  }
-  ~UdpClient() { ::close(fd_); }
-  UdpClient(const UdpClient&) = delete;
-  UdpClient& operator=(const UdpClient&) = delete;
-
-  bool send(const std::vector<uint8_t>& query) {
-    return ::send(fd_, query.data(), query.size(), 0) == static_cast<ssize_t>(query.size());
-  }
-
-  // Reads replies until none has come for `quiet` (at most `limit` in all).
-  std::vector<Response> collect(std::chrono::milliseconds quiet, std::chrono::milliseconds limit) {
-    std::vector<Response> replies;
-    const auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-      pollfd waiting{fd_, POLLIN, 0};
-      const int ready = ::poll(&waiting, 1, static_cast<int>(quiet.count()));
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready <= 0) break;
-      std::vector<uint8_t> buffer(65535);
-      const ssize_t got = ::recv(fd_, buffer.data(), buffer.size(), 0);
-      if (got < 0) continue;
-      buffer.resize(static_cast<size_t>(got));
-      ldns_pkt* packet = nullptr;
-      if (ldns_wire2pkt(&packet, buffer.data(), buffer.size()) != LDNS_STATUS_OK) packet = nullptr;
-      replies.push_back(Response{std::move(buffer), PacketPtr(packet)});
-    }
-    return replies;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-bool is_full(const Response& reply) {
+bool is_full(const Reply& reply) {
   return reply.packet && !ldns_pkt_tc(reply.packet.get()) &&
          ldns_pkt_get_rcode(reply.packet.get()) == LDNS_RCODE_NOERROR &&
          ldns_pkt_ancount(reply.packet.get()) == 2;  // www has two A records
 }
 
-bool is_slipped(const Response& reply) {
+bool is_slipped(const Reply& reply) {
   return reply.packet && ldns_pkt_tc(reply.packet.get()) &&
          ldns_pkt_get_rcode(reply.packet.get()) == LDNS_RCODE_NOERROR &&
          ldns_pkt_qdcount(reply.packet.get()) == 1 && ldns_pkt_ancount(reply.packet.get()) == 0 &&
@@ -118,17 +60,17 @@ TEST_CASE("rrl limits a UDP burst from one prefix and spares TCP and other prefi
   constexpr int kBurst = 100;
   std::vector<std::unique_ptr<UdpClient>> limited;
   for (int i = 0; i < 4; ++i) {
-    limited.push_back(std::make_unique<UdpClient>("127.0.0.1", rotor.endpoint()));
+    limited.push_back(std::make_unique<UdpClient>(rotor.endpoint(), "127.0.0.1"));
   }
-  UdpClient other("127.0.1.1", rotor.endpoint());
+  UdpClient other(rotor.endpoint(), "127.0.1.1");
   int other_sent = 0;
   for (int i = 0; i < kBurst; ++i) {
-    QueryOptions options;
+    QueryOptions options = resolver_options();
     options.id = static_cast<uint16_t>(i);
-    REQUIRE(limited[i % limited.size()]->send(build_query("www.example.test.", "A", options)));
+    REQUIRE(limited[i % limited.size()]->send(make_query("www.example.test.", "A", options)));
     if (i % 10 == 0) {
       options.id = static_cast<uint16_t>(1000 + i);
-      REQUIRE(other.send(build_query("www.example.test.", "A", options)));
+      REQUIRE(other.send(make_query("www.example.test.", "A", options)));
       ++other_sent;
     }
   }
@@ -136,16 +78,16 @@ TEST_CASE("rrl limits a UDP burst from one prefix and spares TCP and other prefi
   // Over TCP, from the same source and at once: more than two seconds' worth
   // of queries, all answered in full.
   const std::vector<std::vector<uint8_t>> tcp_queries(3 * kRate,
-                                                      build_query("www.example.test.", "A"));
-  const std::vector<Response> tcp_replies = exchange_tcp(rotor.endpoint(), tcp_queries, 5s);
+                                                      make_query("www.example.test.", "A", resolver_options()));
+  const std::vector<Reply> tcp_replies = exchange_tcp(rotor.endpoint(), tcp_queries, 5s);
   CHECK(tcp_replies.size() == tcp_queries.size());
   int tcp_full = 0;
-  for (const Response& reply : tcp_replies) tcp_full += is_full(reply) ? 1 : 0;
+  for (const Reply& reply : tcp_replies) tcp_full += is_full(reply) ? 1 : 0;
   CHECK(tcp_full == static_cast<int>(tcp_queries.size()));
 
   int full = 0, slipped = 0, other_replies = 0;
   for (auto& client : limited) {
-    for (const Response& reply : client->collect(500ms, 5s)) {
+    for (const Reply& reply : client->collect(500ms, 5s)) {
       if (is_full(reply)) {
         ++full;
       } else if (is_slipped(reply)) {
@@ -155,7 +97,7 @@ TEST_CASE("rrl limits a UDP burst from one prefix and spares TCP and other prefi
       }
     }
   }
-  for (const Response& reply : other.collect(500ms, 5s)) {
+  for (const Reply& reply : other.collect(500ms, 5s)) {
     CHECK(is_full(reply));
     ++other_replies;
   }
@@ -189,15 +131,15 @@ TEST_CASE("rrl is off by default") {
       {"threads", 1}};
   RotorServer rotor({"--config", dir.write("rotor.json", config.dump())});
   REQUIRE(rotor.ready());
-  UdpClient client("127.0.0.1", rotor.endpoint());
+  UdpClient client(rotor.endpoint(), "127.0.0.1");
   constexpr int kQueries = 5 * kRate;
   for (int i = 0; i < kQueries; ++i) {
-    QueryOptions options;
+    QueryOptions options = resolver_options();
     options.id = static_cast<uint16_t>(i);
-    REQUIRE(client.send(build_query("www.example.test.", "A", options)));
+    REQUIRE(client.send(make_query("www.example.test.", "A", options)));
   }
   int full = 0;
-  for (const Response& reply : client.collect(500ms, 5s)) full += is_full(reply) ? 1 : 0;
+  for (const Reply& reply : client.collect(500ms, 5s)) full += is_full(reply) ? 1 : 0;
   CHECK(full == kQueries);
 }
 

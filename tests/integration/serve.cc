@@ -20,7 +20,7 @@ const std::string kZonesDir = std::string(ROTOR_TEST_DATA) + "/zones";
 
 std::vector<std::string> query_zone_args() { return {"--threads", "2", "--zone", kQueryZone}; }
 
-size_t answer_count(const Response& response) {
+size_t answer_count(const Reply& response) {
   return response.packet ? ldns_pkt_ancount(response.packet.get()) : 0;
 }
 
@@ -33,8 +33,8 @@ TEST_CASE("answers over UDP and TCP") {
   REQUIRE(rotor.ready());
   for (bool tcp : {false, true}) {
     CAPTURE(tcp);
-    std::vector<uint8_t> query = build_query("www.example.test.", "A");
-    std::optional<Response> response =
+    std::vector<uint8_t> query = make_query("www.example.test.", "A", resolver_options());
+    std::optional<Reply> response =
         tcp ? exchange_tcp(rotor.endpoint(), query) : exchange_udp(rotor.endpoint(), query);
     REQUIRE(response);
     REQUIRE(response->packet);
@@ -43,7 +43,7 @@ TEST_CASE("answers over UDP and TCP") {
     CHECK(ldns_pkt_aa(&packet));
     CHECK(ldns_pkt_id(&packet) == 0x1234);
     CHECK(ldns_pkt_get_rcode(&packet) == LDNS_RCODE_NOERROR);
-    CHECK(section_text(packet, LDNS_SECTION_ANSWER) ==
+    CHECK(canonical_section_text(packet, LDNS_SECTION_ANSWER) ==
           std::vector<std::string>{"www.example.test.\t3600\tIN\tA\t192.0.2.80",
                                    "www.example.test.\t3600\tIN\tA\t192.0.2.81"});
   }
@@ -60,12 +60,12 @@ TEST_CASE("negative answers carry the SOA") {
   for (const Case& c : {Case{"nothere.example.test.", "A", LDNS_RCODE_NXDOMAIN},
                         Case{"www.example.test.", "MX", LDNS_RCODE_NOERROR}}) {
     CAPTURE(c.name);
-    std::optional<Response> response = exchange_udp(rotor.endpoint(), build_query(c.name, c.type));
+    std::optional<Reply> response = exchange_udp(rotor.endpoint(), make_query(c.name, c.type, resolver_options()));
     REQUIRE(response);
     REQUIRE(response->packet);
     CHECK(ldns_pkt_get_rcode(response->packet.get()) == c.rcode);
     CHECK(ldns_pkt_ancount(response->packet.get()) == 0);
-    std::vector<std::string> authority = section_text(*response->packet, LDNS_SECTION_AUTHORITY);
+    std::vector<std::string> authority = canonical_section_text(*response->packet, LDNS_SECTION_AUTHORITY);
     REQUIRE(authority.size() == 1);
     CHECK(contains(authority[0], "\tSOA\t"));
   }
@@ -81,11 +81,11 @@ TEST_CASE("pipelined TCP queries in one write are all answered - in order") {
   };
   std::vector<std::vector<uint8_t>> queries;
   for (size_t index = 0; index < questions.size(); ++index) {
-    QueryOptions options;
+    QueryOptions options = resolver_options();
     options.id = static_cast<uint16_t>(100 + index);
-    queries.push_back(build_query(questions[index].first, questions[index].second, options));
+    queries.push_back(make_query(questions[index].first, questions[index].second, options));
   }
-  std::vector<Response> responses = exchange_tcp(rotor.endpoint(), queries, 5s);
+  std::vector<Reply> responses = exchange_tcp(rotor.endpoint(), queries, 5s);
   REQUIRE(responses.size() == questions.size());
   for (size_t index = 0; index < responses.size(); ++index) {
     CAPTURE(questions[index].first);
@@ -105,21 +105,21 @@ TEST_CASE("pipelined TCP queries in one write are all answered - in order") {
 TEST_CASE("a large RRset is truncated over UDP and whole over TCP") {
   RotorServer rotor(query_zone_args());
   REQUIRE(rotor.ready());
-  QueryOptions plain;
+  QueryOptions plain = resolver_options();
   plain.edns = false;
-  std::optional<Response> udp = exchange_udp(rotor.endpoint(), build_query("big.example.test.", "TXT", plain));
+  std::optional<Reply> udp = exchange_udp(rotor.endpoint(), make_query("big.example.test.", "TXT", plain));
   REQUIRE(udp);
   REQUIRE(udp->packet);
   CHECK(ldns_pkt_tc(udp->packet.get()));
   CHECK(udp->wire.size() <= 512);
 
-  std::optional<Response> edns = exchange_udp(rotor.endpoint(), build_query("big.example.test.", "TXT"));
+  std::optional<Reply> edns = exchange_udp(rotor.endpoint(), make_query("big.example.test.", "TXT", resolver_options()));
   REQUIRE(edns);
   REQUIRE(edns->packet);
   CHECK(edns->wire.size() <= 1232);
   CHECK(ldns_pkt_tc(edns->packet.get()) == (answer_count(*edns) < 40));
 
-  std::optional<Response> tcp = exchange_tcp(rotor.endpoint(), build_query("big.example.test.", "TXT", plain));
+  std::optional<Reply> tcp = exchange_tcp(rotor.endpoint(), make_query("big.example.test.", "TXT", plain));
   REQUIRE(tcp);
   REQUIRE(tcp->packet);
   CHECK_FALSE(ldns_pkt_tc(tcp->packet.get()));
@@ -131,9 +131,9 @@ TEST_CASE("EDNS: OPT in the reply - BADVERS - NSID") {
   REQUIRE(rotor.ready());
 
   SUBCASE("the reply carries OPT with payload 1232") {
-    QueryOptions options;
-    options.payload = 4096;
-    std::optional<Response> response = exchange_udp(rotor.endpoint(), build_query("www.example.test.", "A", options));
+    QueryOptions options = resolver_options();
+    options.udp_size = 4096;
+    std::optional<Reply> response = exchange_udp(rotor.endpoint(), make_query("www.example.test.", "A", options));
     REQUIRE(response);
     REQUIRE(response->packet);
     CHECK(ldns_pkt_edns(response->packet.get()));
@@ -141,17 +141,17 @@ TEST_CASE("EDNS: OPT in the reply - BADVERS - NSID") {
     CHECK(ldns_pkt_edns_version(response->packet.get()) == 0);
   }
   SUBCASE("no OPT in the reply to a query without one") {
-    QueryOptions options;
+    QueryOptions options = resolver_options();
     options.edns = false;
-    std::optional<Response> response = exchange_udp(rotor.endpoint(), build_query("www.example.test.", "A", options));
+    std::optional<Reply> response = exchange_udp(rotor.endpoint(), make_query("www.example.test.", "A", options));
     REQUIRE(response);
     REQUIRE(response->packet);
     CHECK_FALSE(ldns_pkt_edns(response->packet.get()));
   }
   SUBCASE("EDNS version 1 gets BADVERS") {
-    QueryOptions options;
+    QueryOptions options = resolver_options();
     options.edns_version = 1;
-    std::optional<Response> response = exchange_udp(rotor.endpoint(), build_query("www.example.test.", "A", options));
+    std::optional<Reply> response = exchange_udp(rotor.endpoint(), make_query("www.example.test.", "A", options));
     REQUIRE(response);
     REQUIRE(response->packet);
     // BADVERS is 16: the low four bits in the header, the high eight in OPT.
@@ -162,15 +162,15 @@ TEST_CASE("EDNS: OPT in the reply - BADVERS - NSID") {
     CHECK(ldns_pkt_ancount(response->packet.get()) == 0);
   }
   SUBCASE("NSID is returned when asked for") {
-    QueryOptions options;
+    QueryOptions options = resolver_options();
     options.nsid = true;
-    std::optional<Response> response = exchange_udp(rotor.endpoint(), build_query("www.example.test.", "A", options));
+    std::optional<Reply> response = exchange_udp(rotor.endpoint(), make_query("www.example.test.", "A", options));
     REQUIRE(response);
     const std::string nsid_option = std::string("\x00\x03\x00\x0b", 4) + "rotor-itest";
     CHECK(contains(std::string(response->wire.begin(), response->wire.end()), nsid_option));
   }
   SUBCASE("NSID is not returned unasked") {
-    std::optional<Response> response = exchange_udp(rotor.endpoint(), build_query("www.example.test.", "A"));
+    std::optional<Reply> response = exchange_udp(rotor.endpoint(), make_query("www.example.test.", "A", resolver_options()));
     REQUIRE(response);
     CHECK_FALSE(contains(std::string(response->wire.begin(), response->wire.end()), "rotor-itest"));
   }
@@ -179,11 +179,11 @@ TEST_CASE("EDNS: OPT in the reply - BADVERS - NSID") {
 TEST_CASE("a packet with QR=1 gets no reply - and the server keeps answering") {
   RotorServer rotor(query_zone_args());
   REQUIRE(rotor.ready());
-  QueryOptions response_flagged;
+  QueryOptions response_flagged = resolver_options();
   response_flagged.qr = true;
-  CHECK_FALSE(exchange_udp(rotor.endpoint(), build_query("www.example.test.", "A", response_flagged), 500ms));
+  CHECK_FALSE(exchange_udp(rotor.endpoint(), make_query("www.example.test.", "A", response_flagged), 500ms));
   CHECK_FALSE(exchange_udp(rotor.endpoint(), std::vector<uint8_t>{0x12, 0x34, 0x01}, 300ms));
-  std::optional<Response> normal = exchange_udp(rotor.endpoint(), build_query("www.example.test.", "A"));
+  std::optional<Reply> normal = exchange_udp(rotor.endpoint(), make_query("www.example.test.", "A", resolver_options()));
   REQUIRE(normal);
   CHECK(answer_count(*normal) == 2);
 }
@@ -195,27 +195,27 @@ TEST_CASE("TCP: a query split over several writes - idle connections are closed"
   RotorServer rotor({"--config", config});
   REQUIRE(rotor.ready());
 
-  TcpConnection connection(rotor.endpoint());
+  TcpClient connection(rotor.endpoint());
   REQUIRE(connection.connected());
-  std::vector<uint8_t> framed = tcp_frame(build_query("www.example.test.", "A"));
+  std::vector<uint8_t> framed = tcp_frame(make_query("www.example.test.", "A", resolver_options()));
   // First one byte of the length, then the rest in two pieces.
   const size_t cuts[] = {0, 1, 7, framed.size()};
   for (size_t piece = 0; piece + 1 < std::size(cuts); ++piece) {
-    REQUIRE(connection.send_bytes(std::vector<uint8_t>(framed.begin() + static_cast<std::ptrdiff_t>(cuts[piece]),
+    REQUIRE(connection.send(std::vector<uint8_t>(framed.begin() + static_cast<std::ptrdiff_t>(cuts[piece]),
                                                        framed.begin() + static_cast<std::ptrdiff_t>(cuts[piece + 1]))));
     std::this_thread::sleep_for(50ms);
   }
-  std::optional<Response> response = connection.receive();
+  std::optional<Reply> response = connection.receive();
   REQUIRE(response);
   CHECK(answer_count(*response) == 2);
   // The connection stays usable for the next query.
-  REQUIRE(connection.send_bytes(tcp_frame(build_query("mail.example.test.", "AAAA"))));
+  REQUIRE(connection.send(tcp_frame(make_query("mail.example.test.", "AAAA", resolver_options()))));
   response = connection.receive();
   REQUIRE(response);
   CHECK(answer_count(*response) == 1);
 
   auto idle_since = std::chrono::steady_clock::now();
-  CHECK(connection.closed_by_peer(3s));
+  CHECK(connection.closed_within(3s));
   CHECK(std::chrono::steady_clock::now() - idle_since >= 200ms);
 }
 
@@ -229,7 +229,7 @@ const char* const kReloadZoneHead =
 // Polls until `name A` answers with `want` records (0: NXDOMAIN or empty).
 bool wait_for_answer_count(const Endpoint& server, const std::string& name, size_t want) {
   for (int attempt = 0; attempt < 50; ++attempt) {
-    std::optional<Response> response = exchange_udp(server, build_query(name, "A"), 200ms);
+    std::optional<Reply> response = exchange_udp(server, make_query(name, "A", resolver_options()), 200ms);
     if (response && answer_count(*response) == want) return true;
     std::this_thread::sleep_for(100ms);
   }

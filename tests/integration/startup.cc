@@ -103,11 +103,11 @@ TEST_CASE("a second rotor on a served DNS address exits 1 naming it - the first 
   // them over a shared group), is answered by the first.
   int answered = 0;
   for (int query = 0; query < 64; ++query) {
-    const std::optional<Response> reply = exchange_udp(first.endpoint(), build_query("www.example.test.", "A"), 1s);
+    const std::optional<Reply> reply = exchange_udp(first.endpoint(), make_query("www.example.test.", "A", resolver_options()), 1s);
     if (reply && reply->packet && ldns_pkt_ancount(reply->packet.get()) == 2) ++answered;
   }
   CHECK(answered == 64);
-  CHECK(exchange_tcp(first.endpoint(), build_query("www.example.test.", "A")));
+  CHECK(exchange_tcp(first.endpoint(), make_query("www.example.test.", "A", resolver_options())));
   CHECK_FALSE(first.process().exited());
 }
 

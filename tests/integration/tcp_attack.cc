@@ -29,21 +29,21 @@ TEST_CASE("silent - half-framed and non-reading TCP clients are capped and timed
   RotorServer rotor({"--config", dir.write("rotor.json", config.dump())});
   REQUIRE(rotor.ready());
 
-  const std::vector<uint8_t> query = build_query("www.example.test.", "A");
+  const std::vector<uint8_t> query = make_query("www.example.test.", "A", resolver_options());
   std::vector<uint8_t> pipelined;  // 500 framed queries in one write, never read back
   for (int i = 0; i < 500; ++i) {
     const std::vector<uint8_t> framed = tcp_frame(query);
     for (uint8_t byte : framed) pipelined.push_back(byte);
   }
 
-  std::vector<std::unique_ptr<TcpConnection>> attackers;
+  std::vector<std::unique_ptr<TcpClient>> attackers;
   for (int i = 0; i < 3 * kCap; ++i) {
-    auto connection = std::make_unique<TcpConnection>(rotor.endpoint());
+    auto connection = std::make_unique<TcpClient>(rotor.endpoint());
     REQUIRE(connection->connected());
     switch (i % 3) {
-      case 0: break;                                            // says nothing
-      case 1: connection->send_bytes({0x00}); break;            // half a length prefix
-      case 2: connection->send_bytes(pipelined); break;         // never reads
+      case 0: break;                                  // says nothing
+      case 1: connection->send({0x00}); break;        // half a length prefix
+      case 2: connection->send(pipelined); break;     // never reads
     }
     attackers.push_back(std::move(connection));
   }
@@ -65,7 +65,7 @@ TEST_CASE("silent - half-framed and non-reading TCP clients are capped and timed
   // The cap holds: at most kCap of them are still open (oldest idle closed first).
   int open = 0;
   for (auto& connection : attackers) {
-    if (!connection->closed_by_peer(1ms)) ++open;
+    if (!connection->closed_within(1ms)) ++open;
   }
   MESSAGE(open << " of " << attackers.size() << " attacking connections still open");
   CHECK(open <= kCap);
@@ -73,7 +73,7 @@ TEST_CASE("silent - half-framed and non-reading TCP clients are capped and timed
   // And every one is closed once the idle timeout (1 s) has passed.
   int still_open = 0;
   for (auto& connection : attackers) {
-    if (!connection->closed_by_peer(3s)) ++still_open;
+    if (!connection->closed_within(3s)) ++still_open;
   }
   CHECK(still_open == 0);
 

@@ -19,11 +19,11 @@
 #include "server/query/responder.h"
 #include "server/registry/registry.h"
 #include "server/registry/snapshot_composer.h"
-#include "tests/unit/server/net/net_test_client.h"
-#include "tests/unit/server/query/ldns_client.h"
-#include "tests/unit/server/registry/registry_test_support.h"
+#include "tests/support/dns_client.h"
 #include "tests/unit/server/query/query_snapshot.h"
+#include "tests/unit/server/registry/registry_test_support.h"
 #include "tests/unit/support/allocation_counter.h"
+#include "tests/unit/support/listen_endpoint.h"
 #include "zones/zone_file.h"
 
 namespace rotor::metrics {
@@ -92,7 +92,7 @@ void ask_the_mix(const Snapshot& snapshot, WorkerState& state) {
   ask(snapshot, state, "www.example.org.", LDNS_RR_TYPE_TXT);           // REFUSED
   ask(snapshot, state, "www.example.test.", LDNS_RR_TYPE_NAPTR);        // other, NOERROR
   ask(snapshot, state, "www.example.test.", LDNS_RR_TYPE_A, Transport::udp,
-      {.edns = true, .version = 1});                                      // BADVERS
+      {.edns = true, .edns_version = 1});                                      // BADVERS
   std::vector<uint8_t> truncated_question = test::make_query("www.example.test.", LDNS_RR_TYPE_A);
   for (int i = 0; i < 3; ++i) truncated_question.pop_back();  // qtype and qclass cut short
   ask(snapshot, state, truncated_question);                               // FORMERR, other
@@ -461,7 +461,7 @@ TEST_SUITE("server/metrics") {
   TEST_CASE("metrics: the worker pool hands out the counters of its workers - TCP connections are counted") {
     SnapshotPublisher publisher(std::make_shared<const Snapshot>());
     net::NetworkOptions options;
-    options.listen = {test::endpoint("127.0.0.1:0")};
+    options.listen = {test::listen_endpoint("127.0.0.1:0")};
     options.threads = 2;
     net::WorkerPool pool(options, publisher);
     pool.start();
@@ -477,10 +477,10 @@ TEST_SUITE("server/metrics") {
       return false;
     };
     {
-      test::TcpClient client(pool.bound().at(0));
+      test::TcpClient client(pool.bound().at(0).address);
       REQUIRE(client.connected());
-      REQUIRE(client.send(test::framed(test::make_query(7))));
-      REQUIRE(client.read_message());
+      REQUIRE(client.send(test::tcp_frame(test::make_query("example.com.", LDNS_RR_TYPE_A, {.id = 7}))));
+      REQUIRE(client.receive());
       CHECK(reaches("rotor_tcp_connections", 1));
       CHECK(reaches("rotor_tcp_connections_total", 1));
       CHECK(reaches(R"(rotor_dns_queries_total{qtype="A",transport="tcp"})", 1));

@@ -4,7 +4,8 @@
 #include <thread>
 
 #include "server/net/worker_pool.h"
-#include "tests/unit/server/net/net_test_client.h"
+#include "tests/support/dns_client.h"
+#include "tests/unit/support/listen_endpoint.h"
 
 namespace {
 
@@ -13,10 +14,16 @@ using rotor::Snapshot;
 using rotor::SnapshotPublisher;
 using rotor::net::NetworkOptions;
 using rotor::net::WorkerPool;
-using rotor::test::framed;
-using rotor::test::make_query;
+using rotor::test::Bytes;
 using rotor::test::reply_id;
 using rotor::test::TcpClient;
+
+// "example.com. A" with RD set, as message `id`.
+Bytes make_query(uint16_t id) {
+  return rotor::test::make_query("example.com.", LDNS_RR_TYPE_A, {.id = id});
+}
+
+Bytes framed(const Bytes& message) { return rotor::test::tcp_frame(message); }
 
 // One worker on 127.0.0.1 port 0, answering from an empty snapshot (REFUSED).
 struct TcpServerFixture {
@@ -27,13 +34,13 @@ struct TcpServerFixture {
   }
   static NetworkOptions options(std::chrono::milliseconds idle_timeout, size_t max_connections) {
     NetworkOptions options;
-    options.listen = {rotor::test::endpoint("127.0.0.1:0")};
+    options.listen = {rotor::test::listen_endpoint("127.0.0.1:0")};
     options.threads = 1;
     options.tcp_idle_timeout = idle_timeout;
     options.tcp_max_connections = max_connections;
     return options;
   }
-  rotor::net::ListenEndpoint server() const { return pool.bound().at(0); }
+  sockaddr_storage server() const { return pool.bound().at(0).address; }
 
   SnapshotPublisher publisher;
   WorkerPool pool;
@@ -50,10 +57,10 @@ TEST_CASE("TCP answers pipelined queries sent in one write - in order") {
   }
   REQUIRE(client.send(burst));
   for (uint16_t id = 1; id <= 20; ++id) {
-    const auto reply = client.read_message();
+    const auto reply = client.receive();
     REQUIRE(reply);
-    CHECK(reply_id(*reply) == id);
-    CHECK((reply->at(3) & 0x0f) == 5);
+    CHECK(reply_id(reply->wire) == id);
+    CHECK((reply->wire.at(3) & 0x0f) == 5);
   }
 }
 
@@ -64,9 +71,9 @@ TEST_CASE("TCP reassembles a query sent one byte at a time") {
     REQUIRE(client.send({byte}));
     std::this_thread::sleep_for(2ms);
   }
-  const auto reply = client.read_message();
+  const auto reply = client.receive();
   REQUIRE(reply);
-  CHECK(reply_id(*reply) == 0xbeef);
+  CHECK(reply_id(reply->wire) == 0xbeef);
 }
 
 TEST_CASE("TCP reassembles a split length prefix across pipelined queries") {
@@ -78,14 +85,14 @@ TEST_CASE("TCP reassembles a split length prefix across pipelined queries") {
   // Cut inside the second message's length prefix.
   const size_t cut = framed(make_query(1)).size() + 1;
   REQUIRE(client.send({stream.begin(), stream.begin() + static_cast<std::ptrdiff_t>(cut)}));
-  const auto first_reply = client.read_message();
+  const auto first_reply = client.receive();
   REQUIRE(first_reply);
-  CHECK(reply_id(*first_reply) == 1);
+  CHECK(reply_id(first_reply->wire) == 1);
   std::this_thread::sleep_for(30ms);
   REQUIRE(client.send({stream.begin() + static_cast<std::ptrdiff_t>(cut), stream.end()}));
-  const auto second_reply = client.read_message();
+  const auto second_reply = client.receive();
   REQUIRE(second_reply);
-  CHECK(reply_id(*second_reply) == 2);
+  CHECK(reply_id(second_reply->wire) == 2);
 }
 
 TEST_CASE("TCP flushes earlier answers - then closes on a zero-length message") {
@@ -95,9 +102,9 @@ TEST_CASE("TCP flushes earlier answers - then closes on a zero-length message") 
   stream.insert(stream.end(), {0, 0});
   stream.insert(stream.end(), stream.begin(), stream.begin() + 2);  // never answered
   REQUIRE(client.send(stream));
-  const auto reply = client.read_message();
+  const auto reply = client.receive();
   REQUIRE(reply);
-  CHECK(reply_id(*reply) == 9);
+  CHECK(reply_id(reply->wire) == 9);
   CHECK(client.closed_within(2s));
 }
 
@@ -117,9 +124,9 @@ TEST_CASE("TCP answers what was sent before the client half-closed") {
   REQUIRE(client.send(stream));
   client.shutdown_write();
   for (uint16_t id : {5, 6}) {
-    const auto reply = client.read_message();
+    const auto reply = client.receive();
     REQUIRE(reply);
-    CHECK(reply_id(*reply) == id);
+    CHECK(reply_id(reply->wire) == id);
   }
   CHECK(client.closed_within(2s));
 }
@@ -133,9 +140,9 @@ TEST_CASE("TCP closes a silent connection after the idle timeout - counted from 
   for (uint16_t id = 1; id <= 4; ++id) {
     std::this_thread::sleep_for(100ms);
     REQUIRE(talking.send(framed(make_query(id))));
-    const auto reply = talking.read_message();
+    const auto reply = talking.receive();
     REQUIRE(reply);
-    CHECK(reply_id(*reply) == id);
+    CHECK(reply_id(reply->wire) == id);
   }
   CHECK(silent.closed_within(1s));
   const auto last_activity = std::chrono::steady_clock::now();
@@ -147,22 +154,22 @@ TEST_CASE("TCP at the connection cap closes the least recently active connection
   TcpServerFixture fixture(10s, 2);
   TcpClient oldest(fixture.server());
   REQUIRE(oldest.send(framed(make_query(1))));
-  REQUIRE(oldest.read_message());
+  REQUIRE(oldest.receive());
   TcpClient recent(fixture.server());
   REQUIRE(recent.send(framed(make_query(2))));
-  REQUIRE(recent.read_message());
+  REQUIRE(recent.receive());
 
   TcpClient newest(fixture.server());
   REQUIRE(newest.send(framed(make_query(3))));
-  const auto newest_reply = newest.read_message();
+  const auto newest_reply = newest.receive();
   REQUIRE(newest_reply);
-  CHECK(reply_id(*newest_reply) == 3);
+  CHECK(reply_id(newest_reply->wire) == 3);
   CHECK(oldest.closed_within(2s));
 
   REQUIRE(recent.send(framed(make_query(4))));
-  const auto recent_reply = recent.read_message();
+  const auto recent_reply = recent.receive();
   REQUIRE(recent_reply);
-  CHECK(reply_id(*recent_reply) == 4);
+  CHECK(reply_id(recent_reply->wire) == 4);
 }
 
 TEST_CASE("TCP keeps order under backpressure from a client that reads late") {
@@ -180,8 +187,8 @@ TEST_CASE("TCP keeps order under backpressure from a client that reads late") {
   std::this_thread::sleep_for(100ms);  // let the server fill up
   bool in_order = true;
   for (uint16_t id = 0; id < kQueries && in_order; ++id) {
-    const auto reply = client.read_message();
-    in_order = reply && reply_id(*reply) == id;
+    const auto reply = client.receive();
+    in_order = reply && reply_id(reply->wire) == id;
   }
   writer.join();
   CHECK(in_order);

@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <poll.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -9,8 +10,9 @@
 
 #include "server/net/udp_responder.h"
 #include "server/net/worker_pool.h"
-#include "tests/unit/server/net/net_test_client.h"
+#include "tests/support/dns_client.h"
 #include "tests/unit/support/allocation_counter.h"
+#include "tests/unit/support/listen_endpoint.h"
 
 namespace {
 
@@ -19,10 +21,18 @@ using rotor::Snapshot;
 using rotor::SnapshotPublisher;
 using rotor::net::NetworkOptions;
 using rotor::net::WorkerPool;
-using rotor::test::endpoint;
-using rotor::test::make_query;
+using rotor::test::Bytes;
 using rotor::test::reply_id;
 using rotor::test::UdpClient;
+
+// "example.com. A" with RD set, as message `id`.
+Bytes make_query(uint16_t id) {
+  return rotor::test::make_query("example.com.", LDNS_RR_TYPE_A, {.id = id});
+}
+
+rotor::net::ListenEndpoint endpoint(const std::string& text) {
+  return rotor::test::listen_endpoint(text);
+}
 
 std::shared_ptr<const Snapshot> empty_snapshot(uint64_t generation = 0) {
   auto snapshot = std::make_shared<Snapshot>();
@@ -44,19 +54,19 @@ TEST_CASE("a pool on port 0 answers UDP and TCP on one resolved port") {
   CHECK(port != 0);
   CHECK(bound[0].text == "127.0.0.1:" + std::to_string(port));
 
-  UdpClient udp(bound[0]);
+  UdpClient udp(bound[0].address);
   const auto udp_reply = udp.exchange(make_query(0x1234));
   REQUIRE(udp_reply);
-  CHECK(reply_id(*udp_reply) == 0x1234);
-  CHECK(rotor::test::is_reply(*udp_reply));
-  CHECK((udp_reply->at(3) & 0x0f) == 5);  // REFUSED: the snapshot has no zones
+  CHECK(reply_id(udp_reply->wire) == 0x1234);
+  CHECK(rotor::test::is_reply(udp_reply->wire));
+  CHECK((udp_reply->wire.at(3) & 0x0f) == 5);  // REFUSED: the snapshot has no zones
 
-  rotor::test::TcpClient tcp(bound[0]);
+  rotor::test::TcpClient tcp(bound[0].address);
   REQUIRE(tcp.connected());
-  REQUIRE(tcp.send(rotor::test::framed(make_query(0x4321))));
-  const auto tcp_reply = tcp.read_message();
+  REQUIRE(tcp.send(rotor::test::tcp_frame(make_query(0x4321))));
+  const auto tcp_reply = tcp.receive();
   REQUIRE(tcp_reply);
-  CHECK(reply_id(*tcp_reply) == 0x4321);
+  CHECK(reply_id(tcp_reply->wire) == 0x4321);
 
   pool.stop();
   pool.stop();  // idempotent
@@ -92,10 +102,10 @@ TEST_CASE("a pool listens on IPv6 loopback") {
   options.listen = {endpoint("[::1]:0")};
   WorkerPool pool(options, publisher);
   pool.start();
-  UdpClient udp(pool.bound()[0]);
+  UdpClient udp(pool.bound()[0].address);
   const auto reply = udp.exchange(make_query(77));
   REQUIRE(reply);
-  CHECK(reply_id(*reply) == 77);
+  CHECK(reply_id(reply->wire) == 77);
 }
 
 TEST_CASE("a taken port is reported with the address and the reason") {
@@ -146,7 +156,7 @@ TEST_CASE("UDP keeps answering while 1000 snapshots are published") {
 
   // Several source ports, so SO_REUSEPORT spreads them over both workers.
   std::vector<UdpClient> clients;
-  for (int i = 0; i < 8; ++i) clients.emplace_back(pool.bound()[0]);
+  for (int i = 0; i < 8; ++i) clients.emplace_back(pool.bound()[0].address);
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   size_t answered = 0;
   size_t lost = 0;
@@ -160,7 +170,7 @@ TEST_CASE("UDP keeps answering while 1000 snapshots are published") {
       ++lost;
       continue;
     }
-    CHECK(reply_id(*reply) == query_id);
+    CHECK(reply_id(reply->wire) == query_id);
     ++answered;
   }
   control.join();
@@ -190,17 +200,16 @@ TEST_CASE("a UDP batch is answered without heap allocation") {
   REQUIRE(fd);
   socklen_t length = sizeof address;
   ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
-  rotor::net::ListenEndpoint server;
-  server.address = address;
   const int server_fd = fd.get();
 
   {
     rotor::net::UdpResponder responder(context);
     responder.add_socket(std::move(fd), wildcard);
-    UdpClient client(server);
+    UdpClient client(address);
     constexpr int kQueries = 64;
     for (int i = 0; i < kQueries; ++i) client.send(make_query(static_cast<uint16_t>(i)));
-    REQUIRE(rotor::test::wait_readable(server_fd, 2000ms));
+    pollfd server_socket{server_fd, POLLIN, 0};
+    REQUIRE(::poll(&server_socket, 1, 2000) == 1);  // the first datagram is there
     std::this_thread::sleep_for(20ms);  // let every datagram arrive
 
     size_t allocations = 0;
@@ -213,7 +222,7 @@ TEST_CASE("a UDP batch is answered without heap allocation") {
     for (int i = 0; i < kQueries; ++i) {
       const auto reply = client.receive(1000ms);
       REQUIRE(reply);
-      CHECK(reply_id(*reply) == i);
+      CHECK(reply_id(reply->wire) == i);
     }
     CHECK(context.state.counters->total_queries() == kQueries);
     responder.close();
@@ -228,10 +237,7 @@ namespace {
 
 // make_query() plus an OPT record asking for NSID (RFC 5001).
 std::vector<uint8_t> make_nsid_query(uint16_t id) {
-  std::vector<uint8_t> query = make_query(id);
-  query[11] = 1;  // ARCOUNT
-  query.insert(query.end(), {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 4, 0, 3, 0, 0});
-  return query;
+  return rotor::test::make_query("example.com.", LDNS_RR_TYPE_A, {.id = id, .edns = true, .nsid = true});
 }
 
 bool contains(const std::vector<uint8_t>& bytes, const std::string& text) {
@@ -252,18 +258,18 @@ TEST_CASE("a published snapshot reaches the worker and the old one is freed") {
   options.listen = {endpoint("127.0.0.1:0")};
   WorkerPool pool(options, publisher);
   pool.start();
-  UdpClient client(pool.bound()[0]);
+  UdpClient client(pool.bound()[0].address);
 
   const auto before = client.exchange(make_nsid_query(1));
   REQUIRE(before);
-  CHECK(contains(*before, "first-snapshot"));
+  CHECK(contains(before->wire, "first-snapshot"));
 
   publisher.publish(snapshot_with_nsid("second-snapshot"));
   bool swapped = false;
   for (uint16_t id = 2; id < 200 && !swapped; ++id) {
     const auto reply = client.exchange(make_nsid_query(id));
     REQUIRE(reply);
-    swapped = contains(*reply, "second-snapshot");
+    swapped = contains(reply->wire, "second-snapshot");
     if (!swapped) std::this_thread::sleep_for(10ms);
   }
   CHECK(swapped);

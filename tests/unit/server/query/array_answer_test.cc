@@ -7,7 +7,7 @@
 
 #include "server/arrays/array_state.h"
 #include "server/query/responder.h"
-#include "tests/unit/server/query/ldns_client.h"
+#include "tests/support/dns_client.h"
 #include "tests/unit/server/query/query_snapshot.h"
 #include "tests/unit/support/allocation_counter.h"
 #include "zones/zone_file.h"
@@ -55,8 +55,8 @@ Answer ask(const Snapshot& snapshot, WorkerState& state, const std::string& name
   auto packet = test::parse_reply(out);
   REQUIRE(packet);
   return {ldns_pkt_get_rcode(packet.get()), ldns_pkt_aa(packet.get()),
-          test::section_text(packet.get(), LDNS_SECTION_ANSWER),
-          test::section_text(packet.get(), LDNS_SECTION_AUTHORITY)};
+          test::section_text(*packet, LDNS_SECTION_ANSWER),
+          test::section_text(*packet, LDNS_SECTION_AUTHORITY)};
 }
 
 TEST_CASE("server/query: an array below a zone cut is referred like any name there") {

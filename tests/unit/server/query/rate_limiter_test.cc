@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "server/query/responder.h"
-#include "tests/unit/server/query/ldns_client.h"
+#include "tests/support/dns_client.h"
 #include "tests/unit/support/allocation_counter.h"
 #include "zones/zone_file.h"
 

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <array>
 
-#include "tests/unit/server/query/ldns_client.h"
+#include "tests/support/dns_client.h"
 #include "tests/unit/support/allocation_counter.h"
 #include "zones/zone_file.h"
 
@@ -137,9 +137,9 @@ TEST_CASE("server/query: authoritative answers follow the zone") {
     CHECK(ldns_pkt_rd(p));
     CHECK_FALSE(ldns_pkt_ra(p));
     CHECK(ldns_pkt_id(p) == 0x4242);
-    CHECK(sorted(test::section_text(p, LDNS_SECTION_ANSWER)) == sorted(c.answer));
-    CHECK(sorted(test::section_text(p, LDNS_SECTION_AUTHORITY)) == sorted(c.authority));
-    CHECK(sorted(test::section_text(p, LDNS_SECTION_ADDITIONAL)) == sorted(c.additional));
+    CHECK(sorted(test::section_text(*p, LDNS_SECTION_ANSWER)) == sorted(c.answer));
+    CHECK(sorted(test::section_text(*p, LDNS_SECTION_AUTHORITY)) == sorted(c.authority));
+    CHECK(sorted(test::section_text(*p, LDNS_SECTION_ADDITIONAL)) == sorted(c.additional));
   }
 }
 
@@ -200,7 +200,7 @@ TEST_CASE("server/query: EDNS") {
     CHECK(reply.bytes[11] == 0);
   }
   SUBCASE("version 1 gets BADVERS") {
-    edns.version = 1;
+    edns.edns_version = 1;
     const Reply reply = ask(*snapshot, test::make_query("www.example.test.", LDNS_RR_TYPE_A, edns));
     REQUIRE(reply.packet);
     CHECK(ldns_pkt_edns_extended_rcode(reply.packet.get()) == 1);  // 16 >> 4
