@@ -1,5 +1,7 @@
 #include "server/dns/wire.h"
 
+#include <cassert>
+
 namespace rotor::dns {
 
 bool read_name(const uint8_t* packet, size_t packet_size, size_t& offset, WireName& out,
@@ -84,6 +86,18 @@ unsigned label_count(std::string_view name) noexcept {
     ++count;
   }
   return count;
+}
+
+bool substitute_dname(std::string_view name, std::string_view owner, std::string_view target,
+                      WireName& out) noexcept {
+  assert(is_subdomain(name, owner));
+  const size_t prefix = name.size() - owner.size();
+  if (prefix + target.size() > kMaxNameLength) return false;
+  out.size = static_cast<uint8_t>(prefix + target.size());
+  std::memcpy(out.bytes, name.data(), prefix);
+  std::memcpy(out.bytes + prefix, target.data(), target.size());
+  out.labels = static_cast<uint8_t>(label_count(out.view()));
+  return true;
 }
 
 }  // namespace rotor::dns

@@ -102,4 +102,11 @@ bool is_subdomain(std::string_view name, std::string_view ancestor) noexcept;
 // Number of labels of a wire name, not counting the root.
 unsigned label_count(std::string_view name) noexcept;
 
+// DNAME substitution (RFC 6672 2.2): `name` with its suffix `owner` replaced by
+// `target`, all wire names, `name` at or below `owner` in the same case. Stores
+// the result in `out` and returns true; returns false, `out` untouched, when
+// the result would pass 255 octets (the answer is then YXDOMAIN).
+bool substitute_dname(std::string_view name, std::string_view owner, std::string_view target,
+                      WireName& out) noexcept;
+
 }  // namespace rotor::dns

@@ -85,6 +85,30 @@ int additional_name_offset(uint16_t rrtype) noexcept {
   }
 }
 
+// Where one step of the answer loop left off (Knot's solve_answer states).
+// solve_name ends in any of the first six; follow_alias in follow (go on from
+// the alias target), hit (the chain ends with the alias), truncated or
+// name_too_long.
+enum class Step : uint8_t {
+  hit,            // the records asked for are written (or the array's selection)
+  nodata,         // the name exists without that type: the SOA is in authority
+  nxdomain,       // no such name: the SOA is in authority
+  delegation,     // the name is at or below a zone cut: a referral is written
+  follow,         // the name is an alias (CNAME, or below a DNAME): go on at its target
+  truncated,      // a record the answer needs did not fit: stop, TC is set
+  name_too_long,  // a DNAME rewrite would pass 255 octets (RFC 6672 2.2): YXDOMAIN
+};
+
+// Negative answers and referrals keep their kind (and so their rcode) even
+// when their SOA or NS did not fit; the TC flag tells that.
+uint16_t rcode_of(Step step) noexcept {
+  switch (step) {
+    case Step::nxdomain: return dns::rcode::NXDOMAIN;
+    case Step::name_too_long: return dns::rcode::YXDOMAIN;
+    default: return dns::rcode::NOERROR;
+  }
+}
+
 class Answer {
  public:
   Answer(const Snapshot& snapshot, const dns::ParsedQuery& query, MessageWriter& writer,
@@ -101,110 +125,131 @@ class Answer {
   // RFC 7871 scope of the answer: the prefix length that decided it.
   uint8_t client_subnet_scope() const noexcept { return ecs_scope_; }
 
-  // Answers a query for data in `zone`; returns the rcode.
+  // Answers a query for data in `zone`; returns the rcode. Each turn of the
+  // loop solves one name; an alias moves the loop to its target, at most
+  // kMaxCnameChain names in all.
   uint16_t answer_from(const Zone* zone) noexcept {
     authoritative_ = true;
-    MessageWriter::Owner owner{.name = {}, .is_question = true};
-    std::string_view name = query_.qname_lower.view();
-    dns::WireName chain_target;
-    for (int step = 0;; ++step) {
-      if (const arrays::ArrayState* array = snapshot_.arrays->find(name)) {
-        // An array at or below a zone cut belongs to the child's servers:
-        // refer, as for any other name there (NSD would not answer it either).
-        if (zone->has_delegations()) {
-          if (const Lookup cut = lookup(*zone, name, query_.qtype); cut.kind == Lookup::Kind::delegation) {
-            add_referral(*zone, *cut.node);
-            return dns::rcode::NOERROR;
-          }
-        }
-        if (query_.qtype == dns::type::A || query_.qtype == dns::type::AAAA) {
-          return add_array(*array, owner, *zone);
-        }
-        // Other types at an array name are ordinary zone data; the name exists
-        // even when the zone has nothing else there.
-        const Node* node = zone->find(name);
-        if (node == nullptr || (node->find(query_.qtype) == nullptr && query_.qtype != dns::type::ANY)) {
-          add_negative(*zone);
-          return dns::rcode::NOERROR;
-        }
-      }
-      const Lookup found = lookup(*zone, name, query_.qtype);
-      switch (found.kind) {
-        case Lookup::Kind::nxdomain:
-          add_negative(*zone);
-          // The apex of another zone we serve exists even when its parent has
-          // no records for it (a DS query answered from the parent).
-          if (snapshot_.zones.find_authoritative(name) != zone) return dns::rcode::NOERROR;
-          return dns::rcode::NXDOMAIN;
-        case Lookup::Kind::delegation:
-          add_referral(*zone, *found.node);
-          return dns::rcode::NOERROR;
-        case Lookup::Kind::dname: {
-          // RFC 6672 2.2: the DNAME, then a CNAME from the name to its
-          // rewrite, then the chain goes on from the rewritten name.
-          const RRset& dname = *found.node->find(dns::type::DNAME);
-          add_required(Section::answer, {.name = found.node->name, .is_question = false}, dname);
-          if (truncated_ || dname.rdatas.empty()) return dns::rcode::NOERROR;
-          const std::string& target = dname.rdatas.front();
-          const size_t prefix = name.size() - found.node->name.size();
-          if (prefix + target.size() > dns::kMaxNameLength) return dns::rcode::YXDOMAIN;
-          dns::WireName rewritten;
-          rewritten.size = static_cast<uint8_t>(prefix + target.size());
-          std::memcpy(rewritten.bytes, name.data(), prefix);
-          std::memcpy(rewritten.bytes + prefix, target.data(), target.size());
-          if (!writer_.write_record(Section::answer, owner, dns::type::CNAME, dns::rrclass::IN,
-                                    dname.ttl, rewritten.view())) {
-            truncated_ = true;
-            return dns::rcode::NOERROR;
-          }
-          // A CNAME query is answered by the synthesized CNAME itself.
-          if (query_.qtype == dns::type::CNAME || step + 1 >= kMaxCnameChain) {
-            return dns::rcode::NOERROR;
-          }
-          chain_target = rewritten;
-          dns::lowercase_name(chain_target.bytes, chain_target.size);
-          name = chain_target.view();
-          zone = snapshot_.zones.find_authoritative(name);
-          if (zone == nullptr) return dns::rcode::NOERROR;
-          owner = {.name = name, .is_question = false};
-          continue;
-        }
-        case Lookup::Kind::found:
-        case Lookup::Kind::wildcard:
-          break;
-      }
-      const Node& node = *found.node;
-      if (query_.qtype == dns::type::ANY) {
-        add_any(owner, node, *zone);
-        return dns::rcode::NOERROR;
-      }
-      if (const RRset* rrset = node.find(query_.qtype)) {
-        add_required(Section::answer, owner, *rrset);
-        add_additional_for(*rrset);
-        return dns::rcode::NOERROR;
-      }
-      const RRset* cname = node.find(dns::type::CNAME);
-      if (cname == nullptr || query_.qtype == dns::type::CNAME) {
-        add_negative(*zone);
-        return dns::rcode::NOERROR;
-      }
-      add_required(Section::answer, owner, *cname);
-      if (truncated_ || step + 1 >= kMaxCnameChain || cname->rdatas.empty()) {
-        return dns::rcode::NOERROR;
-      }
-      // Follow the chain while it stays inside zones we serve (RFC 1034 4.3.2 step 3a).
-      const std::string& target = cname->rdatas.front();
-      chain_target.size = static_cast<uint8_t>(target.size());
-      std::memcpy(chain_target.bytes, target.data(), target.size());
-      dns::lowercase_name(chain_target.bytes, chain_target.size);
-      name = chain_target.view();
-      zone = snapshot_.zones.find_authoritative(name);
-      if (zone == nullptr) return dns::rcode::NOERROR;
-      owner = {.name = name, .is_question = false};
+    at_ = {.zone = zone,
+           .name = query_.qname_lower.view(),
+           .owner = {.name = {}, .is_question = true}};
+    for (int link = 0;; ++link) {
+      Alias alias;
+      Step step = solve_name(alias);
+      if (step == Step::follow) step = follow_alias(alias, link);
+      if (step != Step::follow) return rcode_of(step);
     }
   }
 
  private:
+  // The name the loop is at: the question, then each alias target in turn.
+  struct Position {
+    const Zone* zone;
+    std::string_view name;  // lower-case wire; views the question or chain_target_
+    MessageWriter::Owner owner;
+  };
+
+  // The alias solve_name found: a CNAME at the name, or a DNAME above it.
+  struct Alias {
+    const RRset* rrset = nullptr;
+    std::string_view owner;  // the DNAME's owner; unused for a CNAME
+  };
+
+  // Writes what `at_` holds for the query type, or finds the alias to follow.
+  Step solve_name(Alias& alias) noexcept {
+    const Zone& zone = *at_.zone;
+    if (const arrays::ArrayState* array = snapshot_.arrays->find(at_.name)) {
+      // An array at or below a zone cut belongs to the child's servers:
+      // refer, as for any other name there (NSD would not answer it either).
+      if (zone.has_delegations()) {
+        if (const Lookup cut = lookup(zone, at_.name, query_.qtype);
+            cut.kind == Lookup::Kind::delegation) {
+          return add_referral(zone, *cut.node);
+        }
+      }
+      if (query_.qtype == dns::type::A || query_.qtype == dns::type::AAAA) {
+        return add_array(*array, at_.owner, zone);
+      }
+      // Other types at an array name are ordinary zone data; the name exists
+      // even when the zone has nothing else there.
+      const Node* node = zone.find(at_.name);
+      if (node == nullptr ||
+          (node->find(query_.qtype) == nullptr && query_.qtype != dns::type::ANY)) {
+        return add_negative(zone, Step::nodata);
+      }
+    }
+    const Lookup found = lookup(zone, at_.name, query_.qtype);
+    switch (found.kind) {
+      case Lookup::Kind::nxdomain:
+        // The apex of another zone we serve exists even when its parent has
+        // no records for it (a DS query answered from the parent).
+        return add_negative(zone, snapshot_.zones.find_authoritative(at_.name) != &zone
+                                      ? Step::nodata
+                                      : Step::nxdomain);
+      case Lookup::Kind::delegation:
+        return add_referral(zone, *found.node);
+      case Lookup::Kind::dname:
+        alias = {.rrset = found.node->find(dns::type::DNAME), .owner = found.node->name};
+        return Step::follow;
+      case Lookup::Kind::found:
+      case Lookup::Kind::wildcard:
+        break;
+    }
+    const Node& node = *found.node;
+    if (query_.qtype == dns::type::ANY) return add_any(at_.owner, node, zone);
+    if (const RRset* rrset = node.find(query_.qtype)) {
+      add_required(Section::answer, at_.owner, *rrset);
+      add_additional_for(*rrset);
+      return truncated_ ? Step::truncated : Step::hit;
+    }
+    const RRset* cname = node.find(dns::type::CNAME);
+    if (cname == nullptr || query_.qtype == dns::type::CNAME) {
+      return add_negative(zone, Step::nodata);
+    }
+    alias = {.rrset = cname, .owner = {}};
+    return Step::follow;
+  }
+
+  // Writes the alias solve_name found and moves `at_` to its target (RFC 1034
+  // 4.3.2 step 3a for a CNAME, RFC 6672 2.2 for a DNAME: the DNAME, then a
+  // CNAME from the name to its rewrite). The chain goes on only inside zones
+  // we serve and for fewer than kMaxCnameChain links.
+  Step follow_alias(const Alias& alias, int link) noexcept {
+    const RRset& rrset = *alias.rrset;
+    const bool dname = rrset.type == dns::type::DNAME;
+    add_required(Section::answer,
+                 dname ? MessageWriter::Owner{.name = alias.owner, .is_question = false}
+                       : at_.owner,
+                 rrset);
+    if (truncated_) return Step::truncated;
+    if (rrset.rdatas.empty()) return Step::hit;
+    const std::string& target = rrset.rdatas.front();
+    dns::WireName next;
+    if (dname) {
+      if (!dns::substitute_dname(at_.name, alias.owner, target, next)) {
+        return Step::name_too_long;
+      }
+      if (!writer_.write_record(Section::answer, at_.owner, dns::type::CNAME, dns::rrclass::IN,
+                                rrset.ttl, next.view())) {
+        truncated_ = true;
+        return Step::truncated;
+      }
+      // A CNAME query is answered by the synthesized CNAME itself.
+      if (query_.qtype == dns::type::CNAME) return Step::hit;
+    } else {
+      next.size = static_cast<uint8_t>(target.size());
+      std::memcpy(next.bytes, target.data(), target.size());
+    }
+    if (link + 1 >= kMaxCnameChain) return Step::hit;
+    chain_target_ = next;
+    dns::lowercase_name(chain_target_.bytes, chain_target_.size);
+    at_.name = chain_target_.view();
+    at_.zone = snapshot_.zones.find_authoritative(at_.name);
+    if (at_.zone == nullptr) return Step::hit;
+    at_.owner = {.name = at_.name, .is_question = false};
+    return Step::follow;
+  }
+
   bool add_rrset(Section section, MessageWriter::Owner owner, const RRset& rrset,
                  uint32_t ttl) noexcept {
     const MessageWriter::Mark before = writer_.mark();
@@ -233,10 +278,14 @@ class Answer {
     if (!truncated_) add_rrset(Section::additional, owner, rrset, rrset.ttl);
   }
 
-  void add_negative(const Zone& zone) noexcept { add_negative(zone, zone.negative_ttl()); }
-  void add_negative(const Zone& zone, uint32_t ttl) noexcept {
+  // The SOA of a negative answer (RFC 2308 3); returns `kind`.
+  Step add_negative(const Zone& zone, Step kind) noexcept {
+    return add_negative(zone, zone.negative_ttl(), kind);
+  }
+  Step add_negative(const Zone& zone, uint32_t ttl, Step kind) noexcept {
     add_required(Section::authority, {.name = zone.origin(), .is_question = false}, zone.soa(),
                  ttl);
+    return kind;
   }
 
   // The client as the geo and sticky policies see it: its EDNS Client Subnet,
@@ -279,8 +328,8 @@ class Answer {
   // A selection is not a zone RRset, so when it does not all fit the reply
   // carries the first that do, without TC: clients get fewer servers, not a
   // TCP retry.
-  uint16_t add_array(const arrays::ArrayState& array, MessageWriter::Owner owner,
-                     const Zone& zone) noexcept {
+  Step add_array(const arrays::ArrayState& array, MessageWriter::Owner owner,
+                 const Zone& zone) noexcept {
     const uint8_t family = query_.qtype == dns::type::A ? 4 : 6;
     state_.counters->array_answers.add(array.slot);
     uint32_t& rotation = array.slot < state_.array_rotation.size()
@@ -291,8 +340,7 @@ class Answer {
         arrays::select_instances(array, family, snapshot_.geo, client_address(), rotation, chosen);
     ecs_scope_ = selection.ecs_scope;
     if (selection.kind == arrays::Selection::Kind::nodata) {
-      add_negative(zone, std::min(zone.negative_ttl(), selection.ttl));
-      return dns::rcode::NOERROR;
+      return add_negative(zone, std::min(zone.negative_ttl(), selection.ttl), Step::nodata);
     }
     const size_t rdata_size = family == 4 ? 4 : 16;
     for (uint16_t i = 0; i < selection.count && !truncated_; ++i) {
@@ -303,26 +351,25 @@ class Answer {
         break;
       }
     }
-    return dns::rcode::NOERROR;
+    return truncated_ ? Step::truncated : Step::hit;
   }
 
   // RFC 8482: over UDP one RRset stands for all of them; TCP gets everything.
-  void add_any(MessageWriter::Owner owner, const Node& node, const Zone& zone) noexcept {
-    if (node.rrsets.empty()) {
-      add_negative(zone);
-      return;
-    }
+  Step add_any(MessageWriter::Owner owner, const Node& node, const Zone& zone) noexcept {
+    if (node.rrsets.empty()) return add_negative(zone, Step::nodata);
     if (!tcp_) {
       add_required(Section::answer, owner, node.rrsets.front());
-      return;
+    } else {
+      for (const RRset& rrset : node.rrsets) add_required(Section::answer, owner, rrset);
     }
-    for (const RRset& rrset : node.rrsets) add_required(Section::answer, owner, rrset);
+    return truncated_ ? Step::truncated : Step::hit;
   }
 
-  void add_referral(const Zone& zone, const Node& cut) noexcept {
+  // Returns Step::delegation.
+  Step add_referral(const Zone& zone, const Node& cut) noexcept {
     if (writer_.count(Section::answer) == 0) authoritative_ = false;
     const RRset* ns = cut.find(dns::type::NS);
-    if (ns == nullptr) return;
+    if (ns == nullptr) return Step::delegation;
     add_required(Section::authority, {.name = cut.name, .is_question = false}, *ns);
     // Glue below the cut is needed to follow the referral at all, so it is
     // required (RFC 9471); other in-zone addresses are a courtesy.
@@ -335,6 +382,7 @@ class Answer {
         add_addresses(*host, glue);
       });
     }
+    return Step::delegation;
   }
 
   void add_additional_for(const RRset& rrset) noexcept {
@@ -384,6 +432,8 @@ class Answer {
   const ClientInfo& client_;
   WorkerState& state_;
   const bool tcp_;
+  Position at_{};
+  dns::WireName chain_target_;  // the alias target `at_.name` views
   uint8_t ecs_scope_ = 0;
   bool truncated_ = false;
   bool authoritative_ = false;

@@ -122,5 +122,47 @@ TEST_CASE("server/dns: a record that does not fit leaves the message as it was")
   CHECK(writer.count(MessageWriter::Section::answer) == 1);
 }
 
+struct DnameCase {
+  const char* what;
+  std::string name;
+  std::string owner;
+  std::string target;
+  bool fits;
+  std::string expected;  // when it fits
+};
+
+TEST_CASE("server/dns: DNAME substitution replaces the owner suffix by the target") {
+  const std::string label62(62, 'a');
+  const std::string long_prefix_name = wire({label62, label62, label62, label62, "o"});  // 255
+  const std::vector<DnameCase> cases = {
+      {"one label below", wire({"www", "old", "test"}), wire({"old", "test"}),
+       wire({"new", "example"}), true, wire({"www", "new", "example"})},
+      {"several labels below", wire({"a", "b", "old", "test"}), wire({"old", "test"}),
+       wire({"new", "example"}), true, wire({"a", "b", "new", "example"})},
+      {"the target keeps its case", wire({"www", "old", "test"}), wire({"old", "test"}),
+       wire({"New", "Example"}), true, wire({"www", "New", "Example"})},
+      {"a root target", wire({"www", "old", "test"}), wire({"old", "test"}), std::string(1, '\0'),
+       true, wire({"www"})},
+      {"a root owner", wire({"www", "test"}), std::string(1, '\0'), wire({"x"}), true,
+       wire({"www", "test", "x"})},
+      {"exactly 255 octets fit", long_prefix_name, wire({"o"}), wire({"t"}), true,
+       wire({label62, label62, label62, label62, "t"})},
+      {"256 octets are too long (YXDOMAIN)", long_prefix_name, wire({"o"}), wire({"tt"}), false,
+       ""},
+  };
+  for (const DnameCase& c : cases) {
+    CAPTURE(c.what);
+    WireName out;
+    out.size = 7;
+    REQUIRE(substitute_dname(c.name, c.owner, c.target, out) == c.fits);
+    if (!c.fits) {
+      CHECK(out.size == 7);
+      continue;
+    }
+    CHECK(std::string(out.view()) == c.expected);
+    CHECK(out.labels == label_count(c.expected));
+  }
+}
+
 }  // namespace
 }  // namespace rotor::dns
