@@ -1,6 +1,7 @@
 #include "zones/zone.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstdio>
 #include <cstring>
 
@@ -119,6 +120,13 @@ Node& ZoneBuilder::node_for(std::string_view lower_name) {
   return node;
 }
 
+// A node add_empty_non_terminals guarantees: every ancestor of an owner.
+Node& ZoneBuilder::existing(std::string_view lower_name) {
+  const auto it = by_name_.find(std::string(lower_name));
+  assert(it != by_name_.end());
+  return *it->second;
+}
+
 std::optional<std::string> ZoneBuilder::add(std::string_view owner_wire, uint16_t type,
                                             uint16_t rrclass, uint32_t ttl,
                                             std::string_view rdata) {
@@ -141,44 +149,56 @@ std::optional<std::string> ZoneBuilder::add(std::string_view owner_wire, uint16_
   return std::nullopt;
 }
 
-std::shared_ptr<const Zone> ZoneBuilder::finish(std::string& error) {
-  if (!zone_) {
-    error = "the zone was already built";
-    return nullptr;
-  }
-  Zone& zone = *zone_;
-  const std::string& origin = zone.origin_;
-  if (!well_formed(origin)) {
-    error = "malformed origin name";
-    return nullptr;
-  }
+namespace {
 
-  const auto apex_it = by_name_.find(origin);
-  Node* apex = apex_it == by_name_.end() ? nullptr : apex_it->second;
+using FinishStep = std::optional<std::string> (ZoneBuilder::*)();
+
+}  // namespace
+
+// The zone-wide rules and the derived structure, in the order they depend on
+// each other: the first error wins.
+std::optional<std::string> ZoneBuilder::finish(std::shared_ptr<const Zone>& zone) {
+  static constexpr FinishStep kFinishSteps[] = {
+      &ZoneBuilder::check_apex,               // one SOA, at the apex, beside NS
+      &ZoneBuilder::check_singletons,         // one CNAME or DNAME, CNAME alone
+      &ZoneBuilder::add_empty_non_terminals,  // every name up to the apex exists
+      &ZoneBuilder::mark_cuts,                // delegations, glue, wildcards, DNAMEs
+      &ZoneBuilder::build_index,              // the lookup table the query path uses
+  };
+  if (!zone_) return "the zone was already built";
+  if (!well_formed(zone_->origin_)) return "malformed origin name";
+  for (const FinishStep step : kFinishSteps) {
+    if (auto error = (this->*step)()) return error;
+  }
+  by_name_.clear();
+  zone.reset(zone_.release());
+  return std::nullopt;
+}
+
+std::optional<std::string> ZoneBuilder::check_apex() {
   size_t soa_records = 0;
-  for (const Node& node : zone.nodes_) {
+  for (const Node& node : zone_->nodes_) {
     if (const RRset* soa = node.find(dns::type::SOA)) soa_records += soa->rdatas.size();
   }
-  if (soa_records > 1) {
-    error = "more than one SOA";
-    return nullptr;
+  if (soa_records > 1) return "more than one SOA";
+  const auto apex = by_name_.find(zone_->origin_);
+  if (apex == by_name_.end() || apex->second->find(dns::type::SOA) == nullptr) {
+    return "no SOA record at the apex " + zone_->origin_text_;
   }
-  if (apex == nullptr || apex->find(dns::type::SOA) == nullptr) {
-    error = "no SOA record at the apex " + zone.origin_text_;
-    return nullptr;
+  if (apex->second->find(dns::type::NS) == nullptr) {
+    return "no NS records at the apex " + zone_->origin_text_;
   }
-  if (apex->find(dns::type::NS) == nullptr) {
-    error = "no NS records at the apex " + zone.origin_text_;
-    return nullptr;
-  }
+  apex_ = apex->second;
+  return std::nullopt;
+}
 
-  for (const Node& node : zone.nodes_) {
+std::optional<std::string> ZoneBuilder::check_singletons() {
+  for (const Node& node : zone_->nodes_) {
     for (const uint16_t single : {dns::type::CNAME, dns::type::DNAME}) {
       const RRset* rrset = node.find(single);
       if (rrset != nullptr && rrset->rdatas.size() > 1) {
-        error = std::string("more than one ") + (single == dns::type::CNAME ? "CNAME" : "DNAME") +
-                " at " + name_to_text(node.name);
-        return nullptr;
+        return std::string("more than one ") + (single == dns::type::CNAME ? "CNAME" : "DNAME") +
+               " at " + name_to_text(node.name);
       }
     }
     if (node.find(dns::type::CNAME) == nullptr) continue;
@@ -186,59 +206,70 @@ std::shared_ptr<const Zone> ZoneBuilder::finish(std::string& error) {
     for (const RRset& rrset : node.rrsets) {
       if (rrset.type != dns::type::CNAME && rrset.type != dns::type::RRSIG &&
           rrset.type != dns::type::NSEC) {
-        error = "CNAME and other data at " + name_to_text(node.name);
-        return nullptr;
+        return "CNAME and other data at " + name_to_text(node.name);
       }
     }
   }
+  return std::nullopt;
+}
 
-  // Every name between a record's owner and the apex exists (RFC 4592 2.2.2),
-  // so lookups can stop at the closest encloser. Nodes added here only add
-  // ancestors that are already handled, so the original count is enough.
-  const size_t owners = zone.nodes_.size();
+// Every name between a record's owner and the apex exists (RFC 4592 2.2.2),
+// so lookups can stop at the closest encloser. Nodes added here only add
+// ancestors that are already handled, so the original count is enough.
+std::optional<std::string> ZoneBuilder::add_empty_non_terminals() {
+  const std::string& origin = zone_->origin_;
+  const size_t owners = zone_->nodes_.size();
   for (size_t i = 0; i < owners; ++i) {
-    std::string_view name = zone.nodes_[i].name;
+    std::string_view name = zone_->nodes_[i].name;
     while (name.size() > origin.size()) {
       name.remove_prefix(first_label_size(name) + 1);
       node_for(name);
     }
   }
+  return std::nullopt;
+}
 
+// Marks delegations and what lies below them (glue, occluded data) and the
+// parents of wildcards; refuses data below a DNAME (RFC 6672 2.4).
+std::optional<std::string> ZoneBuilder::mark_cuts() {
+  Zone& zone = *zone_;
+  const std::string& origin = zone.origin_;
   for (Node& node : zone.nodes_) {
-    node.is_delegation = &node != apex && node.find(dns::type::NS) != nullptr;
+    node.is_delegation = &node != apex_ && node.find(dns::type::NS) != nullptr;
     if (node.is_delegation) zone.has_delegations_ = true;
   }
   for (Node& node : zone.nodes_) {
-    if (&node == apex) continue;
+    if (&node == apex_) continue;
     std::string_view name = node.name;
     const std::string_view parent = name.substr(first_label_size(name) + 1);
-    if (is_wildcard(name)) by_name_.at(std::string(parent))->has_wildcard_child = true;
+    if (is_wildcard(name)) existing(parent).has_wildcard_child = true;
     for (name = parent; name.size() > origin.size();
          name.remove_prefix(first_label_size(name) + 1)) {
-      const Node& ancestor = *by_name_.at(std::string(name));
+      const Node& ancestor = existing(name);
       if (ancestor.is_delegation) node.below_delegation = true;
       if (ancestor.find(dns::type::DNAME) != nullptr && !node.rrsets.empty()) {
-        error = name_to_text(node.name) + " is below the DNAME at " + name_to_text(ancestor.name);
-        return nullptr;
+        return name_to_text(node.name) + " is below the DNAME at " + name_to_text(ancestor.name);
       }
     }
   }
   // A DNAME at the apex redirects everything below it just the same.
-  if (apex->find(dns::type::DNAME) != nullptr) {
+  if (apex_->find(dns::type::DNAME) != nullptr) {
     for (const Node& node : zone.nodes_) {
-      if (&node != apex && !node.rrsets.empty()) {
-        error = name_to_text(node.name) + " is below the DNAME at " + zone.origin_text_;
-        return nullptr;
+      if (&node != apex_ && !node.rrsets.empty()) {
+        return name_to_text(node.name) + " is below the DNAME at " + zone.origin_text_;
       }
     }
   }
+  return std::nullopt;
+}
 
+std::optional<std::string> ZoneBuilder::build_index() {
+  Zone& zone = *zone_;
   zone.index_.reserve(zone.nodes_.size());
   for (const Node& node : zone.nodes_) zone.index_.emplace(node.name, &node);
-  zone.apex_ = apex;
-  zone.soa_ = apex->find(dns::type::SOA);
-  by_name_.clear();
-  return std::shared_ptr<const Zone>(zone_.release());
+  zone.apex_ = apex_;
+  zone.soa_ = apex_->find(dns::type::SOA);
+  return std::nullopt;
 }
 
 std::string name_to_text(std::string_view wire) {

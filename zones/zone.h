@@ -78,8 +78,9 @@ class Zone {
 // Collects records and validates the zone as a whole. `add` checks what can be
 // checked per record; `finish` checks the zone: exactly one SOA at the apex, NS
 // at the apex, no CNAME beside other data, no data below a DNAME; it creates the
-// empty non-terminals and marks delegations. Errors are plain sentences that the
-// caller prefixes with file and line.
+// empty non-terminals and marks delegations. Both report an error the same way:
+// as their return value, a plain sentence that the caller prefixes with file
+// and line, or nullopt when all is well. Nothing here throws for bad data.
 class ZoneBuilder {
  public:
   explicit ZoneBuilder(std::string_view origin_wire);
@@ -91,14 +92,24 @@ class ZoneBuilder {
   std::optional<std::string> add(std::string_view owner_wire, uint16_t type, uint16_t rrclass,
                                  uint32_t ttl, std::string_view rdata);
 
-  // Builds the zone, or returns nullptr and sets `error`.
-  std::shared_ptr<const Zone> finish(std::string& error);
+  // Checks the zone as a whole and builds it into `zone`; returns the first
+  // rule it breaks instead (and leaves `zone` alone). Once only.
+  std::optional<std::string> finish(std::shared_ptr<const Zone>& zone);
 
  private:
+  // The steps of finish(), in order (kFinishSteps in zone.cc).
+  std::optional<std::string> check_apex();
+  std::optional<std::string> check_singletons();
+  std::optional<std::string> add_empty_non_terminals();
+  std::optional<std::string> mark_cuts();
+  std::optional<std::string> build_index();
+
   Node& node_for(std::string_view lower_name);
+  Node& existing(std::string_view lower_name);
 
   std::unique_ptr<Zone> zone_;
   std::unordered_map<std::string, Node*> by_name_;
+  Node* apex_ = nullptr;  // set by check_apex
 };
 
 // Presentation form ("www.example.com.") of a wire name; for logs and errors.

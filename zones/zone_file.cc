@@ -153,9 +153,8 @@ class Loader {
 
   std::shared_ptr<const Zone> finish(const std::string& path) {
     if (!builder_) throw ZoneFileError(path, 0, "no origin given and the file has no SOA record");
-    std::string error;
-    std::shared_ptr<const Zone> zone = builder_->finish(error);
-    if (!zone) throw ZoneFileError(path, 0, error);
+    std::shared_ptr<const Zone> zone;
+    if (auto error = builder_->finish(zone)) throw ZoneFileError(path, 0, *error);
     return zone;
   }
 

@@ -82,9 +82,8 @@ std::shared_ptr<const zones::Zone> build_synthetic_zone(const SyntheticZoneSpec&
     }
   }
 
-  std::string error;
-  auto built = builder.finish(error);
-  if (built == nullptr) throw SyntheticZoneError("zone " + zone + ": " + error);
+  std::shared_ptr<const zones::Zone> built;
+  if (auto error = builder.finish(built)) throw SyntheticZoneError("zone " + zone + ": " + *error);
   return built;
 }
 

@@ -25,9 +25,9 @@ std::shared_ptr<const Zone> zone_at(const std::string& origin) {
   const std::string soa = ns + wire(under("hostmaster", origin)) + std::string(20, '\1');
   REQUIRE_FALSE(builder.add(wire(origin), 6, 1, 3600, soa));
   REQUIRE_FALSE(builder.add(wire(origin), 2, 1, 3600, ns));
-  std::string error;
-  auto zone = builder.finish(error);
-  REQUIRE_MESSAGE(zone != nullptr, error);
+  std::shared_ptr<const Zone> zone;
+  const auto error = builder.finish(zone);
+  REQUIRE_MESSAGE(!error, *error);
   return zone;
 }
 

@@ -50,7 +50,9 @@ std::shared_ptr<const Zone> build(const std::vector<Record>& records, std::strin
     const auto add_error = builder.add(wire(r.owner), r.type, kIN, r.ttl, r.rdata);
     REQUIRE_MESSAGE(!add_error, *add_error);
   }
-  return builder.finish(error);
+  std::shared_ptr<const Zone> zone;
+  error = builder.finish(zone).value_or("");
+  return zone;
 }
 
 std::shared_ptr<const Zone> build(std::vector<Record> records) {
