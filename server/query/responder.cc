@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 
 #include "server/arrays/selector.h"
+#include "server/dns/edns.h"
 #include "server/dns/message_writer.h"
 #include "server/dns/query_parser.h"
 
@@ -441,54 +442,6 @@ class Answer {
   size_t target_count_ = 0;
 };
 
-// The OPT record of the reply (RFC 6891 6.1.2), with NSID (RFC 5001) when the
-// client asked and we have one. Returns its size; `opt` has room for 15 + 65535.
-bool answers_nsid(const dns::ParsedQuery& query, const AnswerOptions& options) noexcept {
-  return query.wants_nsid && !options.nsid.empty() && options.nsid.size() <= 255;
-}
-
-size_t client_subnet_option_size(const dns::ParsedQuery& query) noexcept {
-  if (!query.has_client_subnet) return 0;
-  return 4 + 4 + (size_t{query.client_subnet.source_prefix} + 7) / 8;
-}
-
-size_t build_opt(uint8_t* opt, const dns::ParsedQuery& query, const AnswerOptions& options,
-                 uint16_t rcode, uint8_t ecs_scope) noexcept {
-  const bool nsid = answers_nsid(query, options);
-  const size_t ecs_size = client_subnet_option_size(query);
-  const size_t rdlength = (nsid ? 4 + options.nsid.size() : 0) + ecs_size;
-  opt[0] = 0;  // root owner
-  dns::write_u16(opt + 1, dns::type::OPT);
-  dns::write_u16(opt + 3, options.edns_udp_size);
-  const uint32_t extended_rcode = static_cast<uint32_t>(rcode >> 4) << 24;
-  dns::write_u32(opt + 5, extended_rcode | (query.edns_do ? 0x8000u : 0u));
-  dns::write_u16(opt + 9, static_cast<uint16_t>(rdlength));
-  uint8_t* option = opt + 11;
-  if (nsid) {
-    dns::write_u16(option, dns::edns_option::NSID);
-    dns::write_u16(option + 2, static_cast<uint16_t>(options.nsid.size()));
-    std::memcpy(option + 4, options.nsid.data(), options.nsid.size());
-    option += 4 + options.nsid.size();
-  }
-  if (ecs_size > 0) {
-    // RFC 7871 7.2.1: family, source prefix and address as asked, our scope.
-    const dns::ClientSubnet& subnet = query.client_subnet;
-    dns::write_u16(option, dns::edns_option::CLIENT_SUBNET);
-    dns::write_u16(option + 2, static_cast<uint16_t>(ecs_size - 4));
-    dns::write_u16(option + 4, subnet.family);
-    option[6] = subnet.source_prefix;
-    option[7] = std::min(ecs_scope, subnet.family == 1 ? uint8_t{32} : uint8_t{128});
-    std::memcpy(option + 8, subnet.address, ecs_size - 8);
-  }
-  return 11 + rdlength;
-}
-
-size_t opt_size(const dns::ParsedQuery& query, const AnswerOptions& options) noexcept {
-  if (!query.has_edns) return 0;
-  return 11 + (answers_nsid(query, options) ? 4 + options.nsid.size() : 0) +
-         client_subnet_option_size(query);
-}
-
 // DS lives on the parent side of a cut (RFC 4035 3.1.4.1): a DS query for the
 // apex of a zone we serve is answered from the parent zone when we serve that too.
 const Zone* zone_for_query(const Snapshot& snapshot, const dns::ParsedQuery& query,
@@ -526,15 +479,10 @@ size_t answer_query(const Snapshot& snapshot, std::span<const uint8_t> query,
   // Without a question the type is unknown: counted as "other".
   counters.count_query(question_parsed ? parsed.qtype : uint16_t{0}, tcp);
 
-  const AnswerOptions& options = snapshot.options;
-  size_t limit = dns::kMaxUdpNoEdns;
-  if (tcp) {
-    limit = dns::kMaxMessage;
-  } else if (parsed.has_edns) {
-    limit = std::clamp<size_t>(parsed.edns_udp_size, dns::kMaxUdpNoEdns,
-                               std::max<size_t>(options.edns_udp_size, dns::kMaxUdpNoEdns));
-  }
-  limit = std::min(limit, out.size());
+  const dns::EdnsSettings edns{.nsid = snapshot.options.nsid,
+                                .udp_payload_size = snapshot.options.edns_udp_size};
+  const size_t limit =
+      std::min(tcp ? dns::kMaxMessage : dns::udp_reply_limit(parsed, edns), out.size());
 
   // Opcode, RD and CD are echoed (RFC 1035 4.1.1, RFC 4035 3.2.2); RA stays clear.
   const uint16_t echoed = parsed.flags & (0x7800 | dns::flag::RD | dns::flag::CD);
@@ -551,7 +499,7 @@ size_t answer_query(const Snapshot& snapshot, std::span<const uint8_t> query,
     return writer.size();
   }
 
-  const size_t opt_reserved = opt_size(parsed, options);
+  const size_t opt_reserved = dns::opt_size(parsed, edns);
   writer.set_limit(limit - opt_reserved);
   writer.write_question(parsed.qname, parsed.qtype, parsed.qclass);
 
@@ -577,8 +525,8 @@ size_t answer_query(const Snapshot& snapshot, std::span<const uint8_t> query,
   counters.count_response(rcode);
 
   if (parsed.has_edns) {
-    uint8_t opt[11 + 4 + 255 + 4 + 4 + 16];
-    const size_t size = build_opt(opt, parsed, options, rcode, ecs_scope);
+    uint8_t opt[dns::kMaxOptSize];
+    const size_t size = dns::build_opt(opt, parsed, edns, rcode, ecs_scope);
     writer.append_raw_additional(opt, size);
   }
   return writer.size();
