@@ -1,6 +1,7 @@
 #include "server/arrays/selector.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstring>
 
@@ -126,6 +127,7 @@ uint8_t sticky(const FamilyCandidates& family, const geo::ClientAddress& client,
 Selection select_instances(const ArrayState& array, uint8_t family, const geo::GeoContext& geo,
                            const geo::ClientAddress& client, uint32_t& rotation,
                            std::span<const AnswerInstance*> out) noexcept {
+  assert(out.size() >= kMaxInstancesPerArray);
   Selection selection;
   if (family != 4 && family != 6) return selection;
   const FamilyCandidates& candidates = family == 4 ? array.v4 : array.v6;
@@ -137,6 +139,9 @@ Selection select_instances(const ArrayState& array, uint8_t family, const geo::G
     selection.ttl = array.settings.degraded_ttl;
     return selection;
   }
+  // The orders below are built in stack arrays of this size; the state
+  // builder refuses larger arrays.
+  assert(candidates.instances.size() <= kMaxInstancesPerArray);
 
   const uint32_t turn = rotation++;
   Order order;

@@ -22,7 +22,8 @@ struct Selection {
 };
 
 // Chooses the answer for `family` (4 or 6). `rotation` is this worker's counter
-// for the array; selection advances it. `out` must hold kMaxInstancesPerArray.
+// for the array; selection advances it. `out` must hold kMaxInstancesPerArray
+// (asserted).
 Selection select_instances(const ArrayState& array, uint8_t family, const geo::GeoContext& geo,
                            const geo::ClientAddress& client, uint32_t& rotation,
                            std::span<const AnswerInstance*> out) noexcept;

@@ -3,6 +3,7 @@
 // the constants the rest of rotor speaks. Nothing here allocates or throws,
 // so the query path can use all of it.
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -93,6 +94,7 @@ size_t name_length(const uint8_t* name, size_t limit) noexcept;
 // Offset of the parent of the wire name `name` (skips the first label).
 // The root name has no parent: callers check for size 1 first.
 inline size_t parent_offset(std::string_view name) noexcept {
+  assert(name.size() > 1 && static_cast<uint8_t>(name[0]) + 1u < name.size());
   return static_cast<size_t>(static_cast<uint8_t>(name[0])) + 1;
 }
 

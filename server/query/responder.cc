@@ -1,6 +1,7 @@
 #include "server/query/responder.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include <netinet/in.h>
 
@@ -57,7 +58,9 @@ Lookup lookup(const Zone& zone, std::string_view name, uint16_t qtype) noexcept 
     encloser_name = encloser_name.substr(dns::parent_offset(encloser_name));
     encloser = zone.find(encloser_name);
   }
-  if (encloser == nullptr) encloser = &zone.apex();  // unreachable for names inside the zone
+  // The walk ends at the apex at the latest: every name asked of a zone is in it.
+  assert(encloser != nullptr);
+  if (encloser == nullptr) encloser = &zone.apex();
   if (encloser->is_delegation || encloser->below_delegation)
     return {Lookup::Kind::delegation, topmost_cut(zone, encloser_name)};
   // Nothing exists below a DNAME (the loader refuses it), so the closest
@@ -158,6 +161,7 @@ class Answer {
 
   // Writes what `at_` holds for the query type, or finds the alias to follow.
   Step solve_name(Alias& alias) noexcept {
+    assert(at_.zone != nullptr && dns::is_subdomain(at_.name, at_.zone->origin()));
     const Zone& zone = *at_.zone;
     if (const arrays::ArrayState* array = snapshot_.arrays->find(at_.name)) {
       // An array at or below a zone cut belongs to the child's servers:
@@ -238,6 +242,8 @@ class Answer {
       // A CNAME query is answered by the synthesized CNAME itself.
       if (query_.qtype == dns::type::CNAME) return Step::hit;
     } else {
+      // The loader stores a CNAME's RDATA as one well-formed name.
+      assert(target.size() <= dns::kMaxNameLength);
       next.size = static_cast<uint8_t>(target.size());
       std::memcpy(next.bytes, target.data(), target.size());
     }
@@ -500,6 +506,8 @@ size_t answer_query(const Snapshot& snapshot, std::span<const uint8_t> query,
   }
 
   const size_t opt_reserved = dns::opt_size(parsed, edns);
+  // limit >= 512 > kMaxOptSize: the OPT record always has its room.
+  assert(opt_reserved < limit);
   writer.set_limit(limit - opt_reserved);
   writer.write_question(parsed.qname, parsed.qtype, parsed.qclass);
 
