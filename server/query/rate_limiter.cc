@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "server/common/client_ip.h"
 #include "server/common/mix.h"
 #include "server/dns/wire.h"
 
@@ -84,21 +85,13 @@ RateLimiter::RateLimiter(RateLimiterOptions options) : options_(std::move(option
 }
 
 bool RateLimiter::key_of(const sockaddr* client, Key& out) noexcept {
-  if (client == nullptr) return false;
-  if (client->sa_family == AF_INET) {
-    in_addr address;
-    std::memcpy(&address, &reinterpret_cast<const sockaddr_in*>(client)->sin_addr, sizeof address);
-    out = {uint64_t{ntohl(address.s_addr)} << 32, 0, false};
+  const ClientIp ip = client_ip(client);
+  if (ip.family == 4) {
+    out = {load_be64(ip.bytes) >> 32 << 32, 0, false};
     return true;
   }
-  if (client->sa_family == AF_INET6) {
-    uint8_t bytes[16];
-    std::memcpy(bytes, &reinterpret_cast<const sockaddr_in6*>(client)->sin6_addr, sizeof bytes);
-    if (is_v4_mapped(bytes)) {
-      out = {load_be64(bytes + 8) << 32, 0, false};
-    } else {
-      out = {load_be64(bytes), load_be64(bytes + 8), true};
-    }
+  if (ip.family == 6) {
+    out = {load_be64(ip.bytes), load_be64(ip.bytes + 8), true};
     return true;
   }
   return false;

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include "server/arrays/selector.h"
+#include "server/common/client_ip.h"
 #include "server/dns/edns.h"
 #include "server/dns/message_writer.h"
 #include "server/dns/query_parser.h"
@@ -307,27 +308,10 @@ class Answer {
       out.from_ecs = true;
       return out;
     }
-    const sockaddr* address = client_.address;
-    if (address == nullptr) return out;
-    if (address->sa_family == AF_INET) {
-      const auto* v4 = reinterpret_cast<const sockaddr_in*>(address);
-      out.family = 4;
-      out.prefix = 32;
-      std::memcpy(out.bytes, &v4->sin_addr, 4);
-    } else if (address->sa_family == AF_INET6) {
-      const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
-      const uint8_t* bytes = v6->sin6_addr.s6_addr;
-      static constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-      if (std::memcmp(bytes, kMappedPrefix, 12) == 0) {
-        out.family = 4;
-        out.prefix = 32;
-        std::memcpy(out.bytes, bytes + 12, 4);
-      } else {
-        out.family = 6;
-        out.prefix = 128;
-        std::memcpy(out.bytes, bytes, 16);
-      }
-    }
+    const ClientIp ip = client_ip(client_.address);
+    out.family = ip.family;
+    out.prefix = ip.family == 4 ? 32 : ip.family == 6 ? 128 : 0;
+    std::memcpy(out.bytes, ip.bytes, sizeof out.bytes);
     return out;
   }
 
