@@ -19,6 +19,8 @@
 
 #include "tests/integration/harness.h"
 
+TEST_SUITE_BEGIN("integration/arrays");
+
 namespace rotor::itest {
 namespace {
 
@@ -259,3 +261,5 @@ TEST_CASE("rotor check rejects a bad array naming its key path") {
 
 }  // namespace
 }  // namespace rotor::itest
+
+TEST_SUITE_END();

@@ -19,6 +19,8 @@
 
 #include "tests/integration/harness.h"
 
+TEST_SUITE_BEGIN("integration/crash_safety");
+
 namespace rotor::itest {
 namespace {
 
@@ -108,3 +110,5 @@ TEST_CASE("SIGKILL during API writes loses no acknowledged write and leaves noth
 
 }  // namespace
 }  // namespace rotor::itest
+
+TEST_SUITE_END();

@@ -21,6 +21,8 @@
 
 #include "tests/integration/harness.h"
 
+TEST_SUITE_BEGIN("integration/diff_nsd");
+
 namespace rotor::itest {
 namespace {
 
@@ -318,3 +320,5 @@ TEST_CASE("rotor answers every corpus query like NSD") {
 
 }  // namespace
 }  // namespace rotor::itest
+
+TEST_SUITE_END();

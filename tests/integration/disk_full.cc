@@ -19,6 +19,8 @@
 
 #include "tests/integration/harness.h"
 
+TEST_SUITE_BEGIN("integration/disk_full");
+
 namespace rotor::itest {
 namespace {
 
@@ -99,3 +101,5 @@ TEST_CASE("a full disk fails API writes with 503 while DNS keeps answering and w
 
 }  // namespace
 }  // namespace rotor::itest
+
+TEST_SUITE_END();

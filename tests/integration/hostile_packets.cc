@@ -15,6 +15,8 @@
 
 #include "tests/integration/harness.h"
 
+TEST_SUITE_BEGIN("integration/hostile_packets");
+
 namespace rotor::itest {
 namespace {
 
@@ -162,3 +164,5 @@ TEST_CASE("hostile packets over TCP get FORMERR or a close and the server keeps 
 
 }  // namespace
 }  // namespace rotor::itest
+
+TEST_SUITE_END();

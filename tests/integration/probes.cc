@@ -21,6 +21,8 @@
 #include "tests/integration/harness.h"
 #include "tests/support/backends.h"
 
+TEST_SUITE_BEGIN("integration/probes");
+
 namespace rotor::itest {
 namespace {
 
@@ -211,3 +213,5 @@ TEST_CASE("a hundred probes held in their timeout do not delay answers") {
 
 }  // namespace
 }  // namespace rotor::itest
+
+TEST_SUITE_END();

@@ -19,6 +19,8 @@
 #include "tests/integration/harness.h"
 #include "tests/support/backends.h"
 
+TEST_SUITE_BEGIN("integration/quickstart_story");
+
 namespace rotor::itest {
 namespace {
 
@@ -171,3 +173,5 @@ TEST_CASE("the quickstart story through the API and real DNS packets") {
 
 }  // namespace
 }  // namespace rotor::itest
+
+TEST_SUITE_END();

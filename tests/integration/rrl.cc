@@ -16,6 +16,8 @@
 
 #include "tests/integration/harness.h"
 
+TEST_SUITE_BEGIN("integration/rrl");
+
 namespace rotor::itest {
 namespace {
 
@@ -145,3 +147,5 @@ TEST_CASE("rrl is off by default") {
 
 }  // namespace
 }  // namespace rotor::itest
+
+TEST_SUITE_END();

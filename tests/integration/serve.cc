@@ -12,6 +12,8 @@
 
 #include "tests/integration/harness.h"
 
+TEST_SUITE_BEGIN("integration/serve");
+
 namespace rotor::itest {
 namespace {
 
@@ -310,3 +312,5 @@ TEST_CASE("startup errors exit 1 naming the file - line or key") {
 
 }  // namespace
 }  // namespace rotor::itest
+
+TEST_SUITE_END();

@@ -27,6 +27,8 @@
 
 #include "tests/integration/harness.h"
 
+TEST_SUITE_BEGIN("integration/startup");
+
 namespace rotor::itest {
 namespace {
 
@@ -277,3 +279,5 @@ TEST_CASE("the systemd example starts as an unprivileged user and answers") {
 
 }  // namespace
 }  // namespace rotor::itest
+
+TEST_SUITE_END();

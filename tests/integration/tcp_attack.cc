@@ -14,6 +14,8 @@
 
 #include "tests/integration/harness.h"
 
+TEST_SUITE_BEGIN("integration/tcp_attack");
+
 namespace rotor::itest {
 namespace {
 
@@ -86,3 +88,5 @@ TEST_CASE("silent - half-framed and non-reading TCP clients are capped and timed
 
 }  // namespace
 }  // namespace rotor::itest
+
+TEST_SUITE_END();

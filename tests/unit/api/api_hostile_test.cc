@@ -98,7 +98,7 @@ std::string json_part(const std::string& reply) {
   return start == std::string::npos ? std::string() : reply.substr(start + 4);
 }
 
-TEST_SUITE("api/hostile") {
+TEST_SUITE("unit/api/api_hostile") {
   TEST_CASE("a body nested deeper than the limit is 400 naming the body") {
     Rig rig;
     const Reply deep = send(rig, "PUT", "/v1/arrays/web.lb.example.com", std::string(100000, '['));

@@ -36,7 +36,7 @@ std::string replace_id(std::string text, int64_t id) {
   return text;
 }
 
-TEST_SUITE("api/api_server") {
+TEST_SUITE("unit/api/api_server") {
   TEST_CASE("every route and every error class") {
     Rig rig;
     int64_t id = 0;  // the instance POST creates, for later steps' "{id}"

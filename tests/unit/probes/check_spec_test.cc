@@ -7,6 +7,8 @@
 
 #include "server/config/config.h"
 
+TEST_SUITE_BEGIN("unit/probes/check_spec");
+
 namespace rotor::probes {
 namespace {
 
@@ -352,3 +354,5 @@ TEST_CASE("probes/effective check merges an instance override over the array che
   CHECK_THROWS_WITH_AS(effective_check(array, "[1]", "check"), "check: expected an object, got an array",
                        rotor::config::ConfigError);
 }
+
+TEST_SUITE_END();

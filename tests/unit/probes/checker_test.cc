@@ -10,6 +10,8 @@
 #include "probes/tcp_checker.h"
 #include "tests/support/backends.h"
 
+TEST_SUITE_BEGIN("unit/probes/checker");
+
 using namespace std::chrono_literals;
 using rotor::probes::CheckKind;
 using rotor::probes::CheckResult;
@@ -18,7 +20,7 @@ using rotor::probes::HttpChecker;
 using rotor::probes::TcpChecker;
 namespace testing = rotor::probes::testing;
 
-TEST_CASE("probes: reason texts") {
+TEST_CASE("reason texts") {
   struct Row {
     int error;
     const char* reason;
@@ -33,7 +35,7 @@ TEST_CASE("probes: reason texts") {
   CHECK(rotor::probes::to_string(CheckKind::https) == "https");
 }
 
-TEST_CASE("probes: make_target copies the spec and applies the port default") {
+TEST_CASE("make_target copies the spec and applies the port default") {
   rotor::probes::CheckSpec spec;
   spec.type = rotor::probes::CheckSpec::Type::https;
   spec.path = "/healthz";
@@ -57,7 +59,7 @@ TEST_CASE("probes: make_target copies the spec and applies the port default") {
   CHECK(target.tls_verify);
 }
 
-TEST_CASE("probes: HTTP verdicts against loopback backends") {
+TEST_CASE("HTTP verdicts against loopback backends") {
   testing::HttpBackend ok({{200, "all ok here"}});
   testing::HttpBackend broken({{500, "boom"}});
   testing::HttpBackend redirect({{301, "", "Location: http://127.0.0.1:1/\r\n"}});
@@ -116,7 +118,7 @@ TEST_CASE("probes: HTTP verdicts against loopback backends") {
   CHECK(loop.close_cleanly());
 }
 
-TEST_CASE("probes: HTTP request carries path and Host and connects to the address") {
+TEST_CASE("HTTP request carries path and Host and connects to the address") {
   testing::HttpBackend backend({{200, "ok"}});
   testing::TestLoop loop;
   {
@@ -143,7 +145,7 @@ TEST_CASE("probes: HTTP request carries path and Host and connects to the addres
   CHECK(loop.close_cleanly());
 }
 
-TEST_CASE("probes: HTTP over IPv6 loopback") {
+TEST_CASE("HTTP over IPv6 loopback") {
   std::optional<testing::HttpBackend> backend;
   try {
     backend.emplace(testing::HttpBackend::Reply{200, "ok"}, "::1");
@@ -165,7 +167,7 @@ TEST_CASE("probes: HTTP over IPv6 loopback") {
   CHECK(loop.close_cleanly());
 }
 
-TEST_CASE("probes: HTTPS with a self-signed certificate") {
+TEST_CASE("HTTPS with a self-signed certificate") {
   testing::TlsBackend backend;
   REQUIRE_MESSAGE(backend.error().empty(), backend.error());
   testing::TestLoop loop;
@@ -199,7 +201,7 @@ TEST_CASE("probes: HTTPS with a self-signed certificate") {
   CHECK(loop.close_cleanly());
 }
 
-TEST_CASE("probes: TCP verdicts") {
+TEST_CASE("TCP verdicts") {
   testing::TcpListener listener;
   uint16_t refused = testing::closed_port();
   testing::TestLoop loop;
@@ -221,7 +223,7 @@ TEST_CASE("probes: TCP verdicts") {
   CHECK(loop.close_cleanly());
 }
 
-TEST_CASE("probes: HTTP checks connect from the source address") {
+TEST_CASE("HTTP checks connect from the source address") {
   // The backend refuses 127.0.0.2 only, as a firewall would refuse one node.
   testing::HttpBackend backend({{200, "ok"}});
   backend.refuse_peer("127.0.0.2");
@@ -249,7 +251,7 @@ TEST_CASE("probes: HTTP checks connect from the source address") {
   CHECK(loop.close_cleanly());
 }
 
-TEST_CASE("probes: TCP checks connect from the source address") {
+TEST_CASE("TCP checks connect from the source address") {
   testing::HttpBackend backend({{200, "ok"}});
   testing::TestLoop loop;
   {
@@ -271,7 +273,7 @@ TEST_CASE("probes: TCP checks connect from the source address") {
   CHECK(loop.close_cleanly());
 }
 
-TEST_CASE("probes: TCP timeout when the backlog is full") {
+TEST_CASE("TCP timeout when the backlog is full") {
   // Backlog 0 holds one completed handshake; after that Linux drops SYNs, so
   // further connects hang until our timer fires.
   testing::TcpListener full(0);
@@ -295,7 +297,7 @@ TEST_CASE("probes: TCP timeout when the backlog is full") {
   CHECK(loop.close_cleanly());
 }
 
-TEST_CASE("probes: 100 concurrent HTTP checks all time out on time") {
+TEST_CASE("100 concurrent HTTP checks all time out on time") {
   testing::HttpBackend silent(std::nullopt);
   testing::TestLoop loop;
   constexpr int kChecks = 100;
@@ -323,7 +325,7 @@ TEST_CASE("probes: 100 concurrent HTTP checks all time out on time") {
   CHECK(loop.close_cleanly());
 }
 
-TEST_CASE("probes: destroying a checker cancels checks in flight") {
+TEST_CASE("destroying a checker cancels checks in flight") {
   testing::HttpBackend silent(std::nullopt);
   testing::TcpListener full(0);
   testing::TestLoop loop;
@@ -346,7 +348,7 @@ TEST_CASE("probes: destroying a checker cancels checks in flight") {
   CHECK(loop.close_cleanly());
 }
 
-TEST_CASE("probes: a done callback may start the next check and destroy the checker") {
+TEST_CASE("a done callback may start the next check and destroy the checker") {
   testing::HttpBackend backend({{200, "ok"}});
   testing::TestLoop loop;
   std::vector<std::string> reasons;
@@ -363,3 +365,5 @@ TEST_CASE("probes: a done callback may start the next check and destroy the chec
   CHECK(reasons == std::vector<std::string>{"HTTP 200", "HTTP 200"});
   CHECK(loop.close_cleanly());
 }
+
+TEST_SUITE_END();

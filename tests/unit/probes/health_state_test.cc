@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+TEST_SUITE_BEGIN("unit/probes/health_state");
+
 namespace rotor::probes {
 namespace {
 
@@ -282,3 +284,5 @@ TEST_CASE("probes/damping off never holds") {
 
 }  // namespace
 }  // namespace rotor::probes
+
+TEST_SUITE_END();

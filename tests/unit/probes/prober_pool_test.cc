@@ -154,7 +154,7 @@ class SwitchableBackend {
 
 }  // namespace
 
-TEST_SUITE("probes/pool") {
+TEST_SUITE("unit/probes/prober_pool") {
   TEST_CASE("verdicts become health: 200 up - 500 down - refused down") {
     testing::HttpBackend ok({{200, "ok", ""}});
     testing::HttpBackend broken({{500, "boom", ""}});

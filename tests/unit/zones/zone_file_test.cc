@@ -39,8 +39,8 @@ void check_rrset(const Zone& zone, const Expect& e) {
   CHECK(rrset->rdatas == e.rdatas);
 }
 
-TEST_SUITE("zones/zone_file") {
-  TEST_CASE("zones/zone_file: a zone using most of the syntax loads as written") {
+TEST_SUITE("unit/zones/zone_file") {
+  TEST_CASE("a zone using most of the syntax loads as written") {
     // With and without the zone name: without, the SOA owner names the zone.
     for (const char* origin : {"example.test.", "Example.Test", ""}) {
       const std::string origin_text = origin;
@@ -86,7 +86,7 @@ TEST_SUITE("zones/zone_file") {
     }
   }
 
-  TEST_CASE("zones/zone_file: without $ORIGIN or $TTL the SOA owner is the origin - TTL 3600") {
+  TEST_CASE("without $ORIGIN or $TTL the SOA owner is the origin - TTL 3600") {
     const auto zone = load_zone_file(kDir + "soa_first.zone", "");
     CHECK(zone->origin_text() == "example.test.");
     CHECK(zone->serial() == 7);
@@ -94,19 +94,19 @@ TEST_SUITE("zones/zone_file") {
     check_rrset(*zone, {"ns1.example.test.", 1, 3600, {std::string("\xc0\x00\x02\x01", 4)}});
   }
 
-  TEST_CASE("zones/zone_file: a relative $ORIGIN is relative to the one before") {
+  TEST_CASE("a relative $ORIGIN is relative to the one before") {
     const auto zone = load_zone_file(kDir + "relative_origin.zone", "example.test.");
     check_rrset(*zone, {"host.sub.example.test.", 1, 3600, {std::string("\xc0\x00\x02\x21", 4)}});
     check_rrset(*zone, {"b.a.sub.example.test.", 5, 3600, {wire("host.sub.example.test.")}});
   }
 
-  TEST_CASE("zones/zone_file: the query-path test zone loads") {
+  TEST_CASE("the query-path test zone loads") {
     const auto zone = load_zone_file(std::string(ROTOR_TEST_DATA) + "/query/example.test.zone", "example.test.");
     CHECK(zone->find(wire("a.b.ent.example.test.")) != nullptr);
     CHECK(zone->find(wire("big.example.test."))->find(16)->rdatas.size() == 40);
   }
 
-  TEST_CASE("zones/zone_file: bad zones name the file - the line and the reason") {
+  TEST_CASE("bad zones name the file - the line and the reason") {
     struct Case {
       const char* file;
       const char* origin;
@@ -149,7 +149,7 @@ TEST_SUITE("zones/zone_file") {
     }
   }
 
-  TEST_CASE("zones/zone_file: ZoneFileError keeps its parts") {
+  TEST_CASE("ZoneFileError keeps its parts") {
     const ZoneFileError with_line("a.zone", 7, "bad");
     CHECK(std::string(with_line.what()) == "a.zone:7: bad");
     CHECK(with_line.file == "a.zone");

@@ -31,8 +31,8 @@ std::shared_ptr<const Zone> zone_at(const std::string& origin) {
   return zone;
 }
 
-TEST_SUITE("zones/zone_set") {
-  TEST_CASE("zones/zone_set: longest matching origin wins") {
+TEST_SUITE("unit/zones/zone_set") {
+  TEST_CASE("longest matching origin wins") {
     ZoneSet set;
     CHECK(set.find_authoritative(wire("www.example.test.")) == nullptr);
     for (const char* origin : {"example.test.", "sub.example.test.", "test2."}) {
@@ -75,7 +75,7 @@ TEST_SUITE("zones/zone_set") {
     }
   }
 
-  TEST_CASE("zones/zone_set: a root zone catches everything else") {
+  TEST_CASE("a root zone catches everything else") {
     ZoneSet set;
     CHECK(set.add(zone_at(".")));
     CHECK(set.add(zone_at("example.test.")));
@@ -84,7 +84,7 @@ TEST_SUITE("zones/zone_set") {
     CHECK(set.find_authoritative(wire("."))->origin_text() == ".");
   }
 
-  TEST_CASE("zones/zone_set: malformed names find nothing and stay in bounds") {
+  TEST_CASE("malformed names find nothing and stay in bounds") {
     ZoneSet set;
     CHECK(set.add(zone_at("example.test.")));
     CHECK(set.find_authoritative(std::string_view()) == nullptr);

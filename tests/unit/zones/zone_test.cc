@@ -67,8 +67,8 @@ std::vector<Record> operator+(std::vector<Record> a, const std::vector<Record>& 
   return a;
 }
 
-TEST_SUITE("zones/zone") {
-  TEST_CASE("zones/zone: the SOA gives origin - serial and negative TTL") {
+TEST_SUITE("unit/zones/zone") {
+  TEST_CASE("the SOA gives origin - serial and negative TTL") {
     struct Case {
       uint32_t soa_ttl, minimum, negative_ttl;
     };
@@ -85,7 +85,7 @@ TEST_SUITE("zones/zone") {
     }
   }
 
-  TEST_CASE("zones/zone: owners are lower-cased - RDATA keeps its case") {
+  TEST_CASE("owners are lower-cased - RDATA keeps its case") {
     const auto zone = build(minimal_zone() + std::vector<Record>{
                                                  {"WWW.Example.TEST.", kCNAME, 60, wire("Host.Example.NET.")}});
     const Node* node = zone->find(wire("www.example.test."));
@@ -95,7 +95,7 @@ TEST_SUITE("zones/zone") {
     CHECK(zone->find(wire("WWW.example.test.")) == nullptr);  // callers hand in lower case
   }
 
-  TEST_CASE("zones/zone: RRsets keep the first TTL - drop duplicates - sort by type") {
+  TEST_CASE("RRsets keep the first TTL - drop duplicates - sort by type") {
     const auto zone = build(minimal_zone() + std::vector<Record>{
                                                  {"www.example.test.", kTXT, 60, "\x01x"},
                                                  {"www.example.test.", kAAAA, 60, std::string(16, '\1')},
@@ -117,7 +117,7 @@ TEST_SUITE("zones/zone") {
     CHECK(zone->record_count() == 2 + 5);
   }
 
-  TEST_CASE("zones/zone: empty non-terminals - delegations - glue and wildcards") {
+  TEST_CASE("empty non-terminals - delegations - glue and wildcards") {
     const auto zone = build(minimal_zone() + std::vector<Record>{
                                                  {"a.b.c.example.test.", kA, 60, a_rdata(1)},
                                                  {"child.example.test.", kNS, 60, wire("ns.child.example.test.")},
@@ -158,7 +158,7 @@ TEST_SUITE("zones/zone") {
     CHECK(zone->node_count() == 11);
   }
 
-  TEST_CASE("zones/zone: DNSSEC records may sit beside a CNAME") {
+  TEST_CASE("DNSSEC records may sit beside a CNAME") {
     const auto zone = build(minimal_zone() + std::vector<Record>{
                                                  {"alias.example.test.", kCNAME, 60, wire("www.example.test.")},
                                                  {"alias.example.test.", kRRSIG, 60, "sig"},
@@ -167,7 +167,7 @@ TEST_SUITE("zones/zone") {
     CHECK(zone->find(wire("alias.example.test."))->rrsets.size() == 3);
   }
 
-  TEST_CASE("zones/zone: add rejects data outside the zone and other classes") {
+  TEST_CASE("add rejects data outside the zone and other classes") {
     ZoneBuilder builder(wire("example.test."));
     struct Case {
       const char* owner;
@@ -195,7 +195,7 @@ TEST_SUITE("zones/zone") {
           "malformed owner name");
   }
 
-  TEST_CASE("zones/zone: finish rejects zones that break the zone-wide rules") {
+  TEST_CASE("finish rejects zones that break the zone-wide rules") {
     struct Case {
       const char* what;
       std::vector<Record> records;
@@ -239,7 +239,7 @@ TEST_SUITE("zones/zone") {
     }
   }
 
-  TEST_CASE("zones/zone: a DNAME with data beside it but none below is fine") {
+  TEST_CASE("a DNAME with data beside it but none below is fine") {
     const auto zone = build(minimal_zone() + std::vector<Record>{
                                                  {"d.example.test.", kDNAME, 60, wire("example.net.")},
                                                  {"d.example.test.", kA, 60, a_rdata(1)},
@@ -247,7 +247,7 @@ TEST_SUITE("zones/zone") {
     CHECK(zone->find(wire("d.example.test."))->find(kDNAME) != nullptr);
   }
 
-  TEST_CASE("zones/zone: NameHash spreads names that differ in one byte") {
+  TEST_CASE("NameHash spreads names that differ in one byte") {
     const NameHash hash;
     CHECK(hash(wire("a.example.test.")) != hash(wire("b.example.test.")));
     CHECK(hash(wire("www.example.test.")) != hash(wire("www.example.tesu.")));
@@ -255,7 +255,7 @@ TEST_SUITE("zones/zone") {
     CHECK(hash(wire("www.example.test.")) == hash(wire("www.example.test.")));
   }
 
-  TEST_CASE("zones/zone: name_to_text and name_from_text") {
+  TEST_CASE("name_to_text and name_from_text") {
     struct Case {
       std::string text;
       std::string wire;
@@ -283,7 +283,7 @@ TEST_SUITE("zones/zone") {
     }
   }
 
-  TEST_CASE("zones/zone: name_from_text rejects malformed names") {
+  TEST_CASE("name_from_text rejects malformed names") {
     const std::string label63(63, 'a');
     const std::string name255 = label63 + "." + label63 + "." + label63 + "." + std::string(61, 'b') + ".";
     CHECK(name_from_text(label63 + ".test.").has_value());

@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 
+TEST_SUITE_BEGIN("unit/server/app/database_lock");
+
 namespace {
 
 using rotor::app::DatabaseLock;
@@ -61,3 +63,5 @@ TEST_CASE("a database lock that cannot be created names the file and the OS reas
 }
 
 }  // namespace
+
+TEST_SUITE_END();

@@ -17,6 +17,8 @@
 #include "tests/support/backends.h"
 #include "tests/unit/server/registry/registry_test_support.h"
 
+TEST_SUITE_BEGIN("unit/server/app/health_monitor");
+
 namespace rotor::app {
 namespace {
 
@@ -216,3 +218,5 @@ TEST_CASE("app/health monitor in cluster mode probes what the node observes and 
 
 }  // namespace
 }  // namespace rotor::app
+
+TEST_SUITE_END();

@@ -7,6 +7,8 @@
 #include <string>
 #include <unistd.h>
 
+TEST_SUITE_BEGIN("unit/server/app/zone_loader");
+
 using rotor::app::build_snapshot;
 using rotor::app::reload_zones;
 using rotor::app::SnapshotError;
@@ -50,7 +52,7 @@ Config config_with(std::vector<rotor::config::ZoneSource> zones) {
 
 }  // namespace
 
-TEST_CASE("server/app: a snapshot holds every configured zone") {
+TEST_CASE("a snapshot holds every configured zone") {
   ZoneDir dir;
   Config config = config_with({{"", dir.write("a.zone", zone_text("a.test.", 2))},
                                {"b.test", dir.write("b.zone", zone_text("b.test.", 3))}});
@@ -64,13 +66,13 @@ TEST_CASE("server/app: a snapshot holds every configured zone") {
   CHECK(build.snapshot->zones.zones()[0]->origin_text() == "a.test.");
 }
 
-TEST_CASE("server/app: no zones is a valid - empty snapshot") {
+TEST_CASE("no zones is a valid - empty snapshot") {
   auto snapshot = build_snapshot(Config{}, 1);
   REQUIRE(snapshot);
   CHECK(snapshot->zones.zones().empty());
 }
 
-TEST_CASE("server/app: every broken zone is reported - and a duplicate origin names both files") {
+TEST_CASE("every broken zone is reported - and a duplicate origin names both files") {
   ZoneDir dir;
   const std::string good = dir.write("a.zone", zone_text("a.test.", 1));
   const std::string again = dir.write("a-again.zone", zone_text("a.test.", 1));
@@ -95,7 +97,7 @@ TEST_CASE("server/app: every broken zone is reported - and a duplicate origin na
   }
 }
 
-TEST_CASE("server/app: a reload publishes a new generation - or keeps the old one on error") {
+TEST_CASE("a reload publishes a new generation - or keeps the old one on error") {
   ZoneDir dir;
   const std::string file = dir.write("a.zone", zone_text("a.test.", 1));
   Config config = config_with({{"", file}});
@@ -118,3 +120,5 @@ TEST_CASE("server/app: a reload publishes a new generation - or keeps the old on
   CHECK(publisher.current()->zones.zones()[0]->record_count() == 7);
   CHECK(wakeups == 1);
 }
+
+TEST_SUITE_END();

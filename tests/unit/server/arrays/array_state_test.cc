@@ -9,6 +9,8 @@
 
 #include "tests/unit/server/arrays/array_fixtures.h"
 
+TEST_SUITE_BEGIN("unit/server/arrays/array_state");
+
 namespace rotor::arrays {
 namespace {
 
@@ -219,3 +221,5 @@ TEST_CASE("arrays/build refuses more instances than the selector can hold") {
 
 }  // namespace
 }  // namespace rotor::arrays
+
+TEST_SUITE_END();

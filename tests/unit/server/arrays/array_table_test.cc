@@ -6,6 +6,8 @@
 
 #include "tests/unit/support/allocation_counter.h"
 
+TEST_SUITE_BEGIN("unit/server/arrays/array_table");
+
 namespace rotor::arrays {
 namespace {
 
@@ -23,7 +25,7 @@ std::shared_ptr<const ArrayState> array_named(const std::string& label, uint32_t
   return state;
 }
 
-TEST_CASE("arrays/table: insert - replace - find - remove") {
+TEST_CASE("insert - replace - find - remove") {
   auto table = std::make_shared<const ArrayTable>();
   CHECK(table->find(wire_name("web")) == nullptr);
   table = table->with(array_named("web", 0));
@@ -46,7 +48,7 @@ TEST_CASE("arrays/table: insert - replace - find - remove") {
   CHECK(table->without(wire_name("nothere"))->size() == 1);
 }
 
-TEST_CASE("arrays/table: many arrays - each found - listing complete") {
+TEST_CASE("many arrays - each found - listing complete") {
   auto table = std::make_shared<const ArrayTable>();
   for (uint32_t i = 0; i < 5000; ++i) table = table->with(array_named("a" + std::to_string(i), i));
   CHECK(table->size() == 5000);
@@ -59,7 +61,7 @@ TEST_CASE("arrays/table: many arrays - each found - listing complete") {
   CHECK(table->find(wire_name("a5000")) == nullptr);
 }
 
-TEST_CASE("arrays/table: a change shares every other array and allocates a bounded amount") {
+TEST_CASE("a change shares every other array and allocates a bounded amount") {
   auto table = std::make_shared<const ArrayTable>();
   for (uint32_t i = 0; i < 20000; ++i) table = table->with(array_named("a" + std::to_string(i), i));
   const auto replacement = array_named("a123", 123, 5);
@@ -76,7 +78,7 @@ TEST_CASE("arrays/table: a change shares every other array and allocates a bound
   CHECK(allocations <= 12);
 }
 
-TEST_CASE("arrays/table: lookups allocate nothing") {
+TEST_CASE("lookups allocate nothing") {
   auto table = std::make_shared<const ArrayTable>()->with(array_named("web", 0));
   const std::string web = wire_name("web");
   const std::string other = wire_name("other");
@@ -89,3 +91,5 @@ TEST_CASE("arrays/table: lookups allocate nothing") {
 
 }  // namespace
 }  // namespace rotor::arrays
+
+TEST_SUITE_END();

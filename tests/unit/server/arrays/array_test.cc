@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+TEST_SUITE_BEGIN("unit/server/arrays/array");
+
 namespace rotor::arrays {
 namespace {
 
@@ -94,3 +96,5 @@ TEST_CASE("arrays/enums round-trip through their names") {
 
 }  // namespace
 }  // namespace rotor::arrays
+
+TEST_SUITE_END();

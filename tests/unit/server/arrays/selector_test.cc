@@ -12,6 +12,8 @@
 #include "tests/unit/server/arrays/array_fixtures.h"
 #include "tests/unit/support/allocation_counter.h"
 
+TEST_SUITE_BEGIN("unit/server/arrays/selector");
+
 namespace rotor::arrays {
 namespace {
 
@@ -464,3 +466,5 @@ TEST_CASE("arrays/select_instances does not allocate") {
 
 }  // namespace
 }  // namespace rotor::arrays
+
+TEST_SUITE_END();

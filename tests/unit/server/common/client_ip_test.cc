@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+TEST_SUITE_BEGIN("unit/server/common/client_ip");
+
 namespace rotor {
 namespace {
 
@@ -27,7 +29,7 @@ sockaddr_storage v6(const char* text) {
   return storage;
 }
 
-TEST_CASE("server/common: client_ip folds IPv4-mapped IPv6 to IPv4") {
+TEST_CASE("client_ip folds IPv4-mapped IPv6 to IPv4") {
   struct Case {
     const char* what;
     sockaddr_storage address;
@@ -50,7 +52,7 @@ TEST_CASE("server/common: client_ip folds IPv4-mapped IPv6 to IPv4") {
   }
 }
 
-TEST_CASE("server/common: client_ip of no address or another family is family 0") {
+TEST_CASE("client_ip of no address or another family is family 0") {
   CHECK(client_ip(nullptr).family == 0);
   sockaddr_un unix_address{};
   unix_address.sun_family = AF_UNIX;
@@ -59,3 +61,5 @@ TEST_CASE("server/common: client_ip of no address or another family is family 0"
 
 }  // namespace
 }  // namespace rotor
+
+TEST_SUITE_END();

@@ -12,6 +12,8 @@
 #include "probes/check_spec.h"
 #include "server/config/registry_sections.h"
 
+TEST_SUITE_BEGIN("unit/server/config/config");
+
 using rotor::config::Config;
 using rotor::config::ConfigError;
 using rotor::config::parse_config;
@@ -46,7 +48,7 @@ struct TempDir {
 
 }  // namespace
 
-TEST_CASE("server/config: an empty document gives the defaults") {
+TEST_CASE("an empty document gives the defaults") {
   Config config = parse_config("{}", "rotor.json");
   CHECK(config.listen == std::vector<std::string>{"127.0.0.1:5353", "[::1]:5353"});
   CHECK(config.zones.empty());
@@ -57,7 +59,7 @@ TEST_CASE("server/config: an empty document gives the defaults") {
   CHECK(config.tcp_max_connections == 1000);
 }
 
-TEST_CASE("server/config: a full document with comments") {
+TEST_CASE("a full document with comments") {
   Config config = parse_config(R"(
     // Every key rotor knows.
     {
@@ -91,7 +93,7 @@ TEST_CASE("server/config: a full document with comments") {
   CHECK(config.tcp_max_connections == 64);
 }
 
-TEST_CASE("server/config: bad documents name the key and the reason") {
+TEST_CASE("bad documents name the key and the reason") {
   struct Case {
     std::string document;
     const char* error;
@@ -270,7 +272,7 @@ TEST_CASE("server/config: bad documents name the key and the reason") {
   }
 }
 
-TEST_CASE("server/config: the rrl section") {
+TEST_CASE("the rrl section") {
   const Config defaults = parse_config("{}", "rotor.json");
   CHECK(defaults.rrl.responses_per_second == 0);  // off
   CHECK(defaults.rrl.slip == 2);
@@ -302,7 +304,7 @@ TEST_CASE("server/config: the rrl section") {
   CHECK(edges.rrl.exempt[0].length == 0);
 }
 
-TEST_CASE("server/config: probes.source_address") {
+TEST_CASE("probes.source_address") {
   CHECK(parse_config("{}", "rotor.json").probe_source_address.family == 0);
   const Config v4 = parse_config(R"({"probes": {"source_address": "127.0.0.2"}})", "rotor.json");
   CHECK(v4.probe_source_address.to_string() == "127.0.0.2");
@@ -310,7 +312,7 @@ TEST_CASE("server/config: probes.source_address") {
   CHECK(v6.probe_source_address.family == 6);
 }
 
-TEST_CASE("server/config: a bad listen endpoint names its index") {
+TEST_CASE("a bad listen endpoint names its index") {
   // The reason comes from net::parse_endpoint; the path is ours.
   for (const char* document : {R"({"listen": ["127.0.0.1:53", "127.0.0.1"]})",
                                R"({"listen": ["127.0.0.1:53", "127.0.0.1:99999"]})",
@@ -324,14 +326,14 @@ TEST_CASE("server/config: a bad listen endpoint names its index") {
   CHECK(error_for(R"({"listen": ["[::1]:0", "0.0.0.0:53"]})") == "");
 }
 
-TEST_CASE("server/config: JSON syntax errors name the file - line and column") {
+TEST_CASE("JSON syntax errors name the file - line and column") {
   CHECK(error_for("{\n  \"threads\": 4,\n  oops\n}") ==
         "rotor.json: parse error at line 3, column 3: syntax error while parsing object key - "
         "invalid literal; last read: '4,<U+000A>  o'; expected string literal");
   CHECK(error_for("").rfind("rotor.json: parse error at line 1, column 1: ", 0) == 0);
 }
 
-TEST_CASE("server/config: durations") {
+TEST_CASE("durations") {
   struct Case {
     const char* text;
     long long milliseconds;
@@ -347,7 +349,7 @@ TEST_CASE("server/config: durations") {
                        "x: unknown unit \" s\" in \"1 s\"; use ms, s, m or h", ConfigError);
 }
 
-TEST_CASE("server/config: relative zone files are resolved against the config file's directory") {
+TEST_CASE("relative zone files are resolved against the config file's directory") {
   TempDir dir;
   std::filesystem::create_directories(dir.path / "etc");
   const std::string file = dir.write("etc/rotor.json", R"({
@@ -361,7 +363,7 @@ TEST_CASE("server/config: relative zone files are resolved against the config fi
   CHECK(config.zones[2].file == "/abs/c.zone");
 }
 
-TEST_CASE("server/config: file errors name the file") {
+TEST_CASE("file errors name the file") {
   TempDir dir;
   const std::string missing = (dir.path / "missing.json").string();
   CHECK_THROWS_WITH_AS(rotor::config::load_config_file(missing),
@@ -376,7 +378,7 @@ TEST_CASE("server/config: file errors name the file") {
   }
 }
 
-TEST_CASE("server/config: command-line flags replace the file's values") {
+TEST_CASE("command-line flags replace the file's values") {
   Config config = parse_config(
       R"({"listen": ["127.0.0.1:53"], "zones": ["a.zone"], "threads": 2, "nsid": "file"})", "f");
   rotor::config::Overrides overrides;
@@ -402,7 +404,7 @@ TEST_CASE("server/config: command-line flags replace the file's values") {
   CHECK(untouched.threads == 2);
 }
 
-TEST_CASE("server/config: bad flags name the flag") {
+TEST_CASE("bad flags name the flag") {
   struct Case {
     rotor::config::Overrides overrides;
     const char* error;
@@ -432,7 +434,7 @@ TEST_CASE("server/config: bad flags name the flag") {
   }
 }
 
-TEST_CASE("server/config: declared zones - regions - networks and arrays") {
+TEST_CASE("declared zones - regions - networks and arrays") {
   const Config config = parse_config(R"({
     "db": "/var/lib/rotor/rotor.db", "publish_interval": "0ms",
     "zones": [{"name": "lb.example.test", "name_servers": [
@@ -486,7 +488,7 @@ TEST_CASE("server/config: declared zones - regions - networks and arrays") {
   CHECK(array.instances[1].spec.check.empty());
 }
 
-TEST_CASE("server/config: the api section") {
+TEST_CASE("the api section") {
   Config defaults = parse_config("{}", "rotor.json");
   CHECK(defaults.api_listen == "127.0.0.1:8053");
   CHECK(defaults.api_token.empty());
@@ -516,7 +518,7 @@ TEST_CASE("server/config: the api section") {
   }
 }
 
-TEST_CASE("server/config: the api token - environment and loopback rule") {
+TEST_CASE("the api token - environment and loopback rule") {
   struct Case {
     const char* listen;
     const char* file_token;
@@ -553,7 +555,7 @@ TEST_CASE("server/config: the api token - environment and loopback rule") {
   }
 }
 
-TEST_CASE("server/config: the --api flag replaces api.listen") {
+TEST_CASE("the --api flag replaces api.listen") {
   Config config = parse_config(R"({"api": {"listen": "127.0.0.1:9000"}})", "rotor.json");
   rotor::config::Overrides overrides;
   overrides.api_listen = "127.0.0.1:0";
@@ -567,7 +569,7 @@ TEST_CASE("server/config: the --api flag replaces api.listen") {
                        doctest::Contains("--api: "), ConfigError);
 }
 
-TEST_CASE("server/config: the shared array and instance parsers") {
+TEST_CASE("the shared array and instance parsers") {
   using rotor::config::InstanceFields;
   const auto settings = rotor::config::parse_array_settings(
       nlohmann::json::parse(R"({"ttl": 60, "policy": "geo", "check": {"type": "tcp", "port": 22}})"), "");
@@ -599,3 +601,5 @@ TEST_CASE("server/config: the shared array and instance parsers") {
                                     InstanceFields::without_health),
       "health: read-only; health is set by the health checks", ConfigError);
 }
+
+TEST_SUITE_END();

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+TEST_SUITE_BEGIN("unit/server/dns/edns");
+
 namespace rotor::dns {
 namespace {
 
@@ -16,7 +18,7 @@ ParsedQuery edns_query(uint16_t udp_size) {
   return query;
 }
 
-TEST_CASE("server/dns: the UDP reply limit follows the client within our bounds") {
+TEST_CASE("the UDP reply limit follows the client within our bounds") {
   struct Case {
     const char* what;
     bool edns;
@@ -39,7 +41,7 @@ TEST_CASE("server/dns: the UDP reply limit follows the client within our bounds"
   }
 }
 
-TEST_CASE("server/dns: opt_size counts what build_opt writes") {
+TEST_CASE("opt_size counts what build_opt writes") {
   const std::string long_nsid(kMaxNsidSize + 1, 'n');
   struct Case {
     const char* what;
@@ -80,7 +82,7 @@ TEST_CASE("server/dns: opt_size counts what build_opt writes") {
   }
 }
 
-TEST_CASE("server/dns: build_opt writes extended rcode - DO - NSID and a capped scope") {
+TEST_CASE("build_opt writes extended rcode - DO - NSID and a capped scope") {
   ParsedQuery query = edns_query(4096);
   query.edns_do = true;
   query.wants_nsid = true;
@@ -105,3 +107,5 @@ TEST_CASE("server/dns: build_opt writes extended rcode - DO - NSID and a capped 
 
 }  // namespace
 }  // namespace rotor::dns
+
+TEST_SUITE_END();

@@ -7,6 +7,8 @@
 
 #include "server/dns/message_writer.h"
 
+TEST_SUITE_BEGIN("unit/server/dns/wire");
+
 namespace rotor::dns {
 namespace {
 
@@ -29,7 +31,7 @@ struct NameCase {
   size_t next_offset;
 };
 
-TEST_CASE("server/dns: read_name") {
+TEST_CASE("read_name") {
   const std::vector<NameCase> cases = {
       {"plain", {3, 'W', 'w', 'W', 2, 'i', 'O', 0}, 0, true, wire({"www", "io"}), 8},
       {"root", {0}, 0, true, std::string(1, '\0'), 1},
@@ -56,7 +58,7 @@ TEST_CASE("server/dns: read_name") {
   }
 }
 
-TEST_CASE("server/dns: a name over 255 bytes is rejected") {
+TEST_CASE("a name over 255 bytes is rejected") {
   std::vector<uint8_t> packet;
   for (int i = 0; i < 5; ++i) {
     packet.push_back(63);
@@ -68,7 +70,7 @@ TEST_CASE("server/dns: a name over 255 bytes is rejected") {
   CHECK_FALSE(read_name(packet.data(), packet.size(), offset, name, false));
 }
 
-TEST_CASE("server/dns: is_subdomain and label_count") {
+TEST_CASE("is_subdomain and label_count") {
   const std::string apex = wire({"example", "test"});
   CHECK(is_subdomain(wire({"www", "example", "test"}), apex));
   CHECK(is_subdomain(apex, apex));
@@ -79,7 +81,7 @@ TEST_CASE("server/dns: is_subdomain and label_count") {
   CHECK(label_count(std::string(1, '\0')) == 0);
 }
 
-TEST_CASE("server/dns: the writer compresses names against earlier ones") {
+TEST_CASE("the writer compresses names against earlier ones") {
   uint8_t buffer[512];
   MessageWriter writer(buffer, sizeof buffer, sizeof buffer);
   writer.write_header(1, 0x8000);
@@ -108,7 +110,7 @@ TEST_CASE("server/dns: the writer compresses names against earlier ones") {
   CHECK(writer.count(MessageWriter::Section::answer) == 2);
 }
 
-TEST_CASE("server/dns: a record that does not fit leaves the message as it was") {
+TEST_CASE("a record that does not fit leaves the message as it was") {
   uint8_t buffer[64];
   MessageWriter writer(buffer, sizeof buffer, 40);
   writer.write_header(1, 0x8000);
@@ -131,7 +133,7 @@ struct DnameCase {
   std::string expected;  // when it fits
 };
 
-TEST_CASE("server/dns: DNAME substitution replaces the owner suffix by the target") {
+TEST_CASE("DNAME substitution replaces the owner suffix by the target") {
   const std::string label62(62, 'a');
   const std::string long_prefix_name = wire({label62, label62, label62, label62, "o"});  // 255
   const std::vector<DnameCase> cases = {
@@ -166,3 +168,5 @@ TEST_CASE("server/dns: DNAME substitution replaces the owner suffix by the targe
 
 }  // namespace
 }  // namespace rotor::dns
+
+TEST_SUITE_END();

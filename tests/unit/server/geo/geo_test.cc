@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+TEST_SUITE_BEGIN("unit/server/geo/geo");
+
 namespace rotor::geo {
 namespace {
 
@@ -220,3 +222,5 @@ TEST_CASE("geo/locate: networks table - and the scope of a miss") {
 
 }  // namespace
 }  // namespace rotor::geo
+
+TEST_SUITE_END();

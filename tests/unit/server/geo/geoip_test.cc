@@ -8,6 +8,8 @@
 
 #include "tests/unit/support/allocation_counter.h"
 
+TEST_SUITE_BEGIN("unit/server/geo/geoip");
+
 namespace rotor::geo {
 namespace {
 
@@ -82,3 +84,5 @@ TEST_CASE("geo/GeoIpDatabase refuses what it cannot open - naming the file") {
 
 }  // namespace
 }  // namespace rotor::geo
+
+TEST_SUITE_END();

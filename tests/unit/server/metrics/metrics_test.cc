@@ -193,8 +193,8 @@ std::map<std::string, std::string> parse_exposition(const std::string& text) {
   return types;
 }
 
-TEST_SUITE("server/metrics") {
-  TEST_CASE("metrics: answer_query counts queries by type and transport - replies by rcode - arrays") {
+TEST_SUITE("unit/server/metrics/metrics") {
+  TEST_CASE("answer_query counts queries by type and transport - replies by rcode - arrays") {
     const auto snapshot = snapshot_with({{"farm.example.test.", 0}});
     WorkerState state;
     prepare_worker_state(*snapshot, state);
@@ -221,7 +221,7 @@ TEST_SUITE("server/metrics") {
     CHECK(counters.array_answers.value(0) == 4);  // three A, one AAAA
   }
 
-  TEST_CASE("metrics: counting keeps answer_query allocation-free") {
+  TEST_CASE("counting keeps answer_query allocation-free") {
     const auto snapshot = snapshot_with({{"farm.example.test.", 3}});
     WorkerState state;
     prepare_worker_state(*snapshot, state);
@@ -242,7 +242,7 @@ TEST_SUITE("server/metrics") {
     CHECK(state.counters->total_queries() == 200);
   }
 
-  TEST_CASE("metrics: an array slot beyond what was prepared is answered but not counted") {
+  TEST_CASE("an array slot beyond what was prepared is answered but not counted") {
     const auto snapshot = snapshot_with({{"farm.example.test.", 5000}});
     WorkerState state;  // not prepared: the slot has no counter yet
     CHECK(ask(*snapshot, state, "farm.example.test.", LDNS_RR_TYPE_A) > 0);
@@ -253,7 +253,7 @@ TEST_SUITE("server/metrics") {
     CHECK(state.counters->array_answers.value(ArraySlotCounters::kMaxSlots + 1) == 0);
   }
 
-  TEST_CASE("metrics: render writes the counters as Prometheus text") {
+  TEST_CASE("render writes the counters as Prometheus text") {
     const auto snapshot = snapshot_with({{"farm.example.test.", 0}, {"idle.example.test.", 1}}, 42);
     SnapshotPublisher publisher(snapshot);
     WorkerState state;
@@ -295,7 +295,7 @@ TEST_SUITE("server/metrics") {
     CHECK(sample(text, "rotor_tcp_connections") == 0);
   }
 
-  TEST_CASE("metrics: render sums the counters of every worker") {
+  TEST_CASE("render sums the counters of every worker") {
     const auto snapshot = snapshot_with({{"farm.example.test.", 7}});
     SnapshotPublisher publisher(snapshot);
     WorkerState first, second;
@@ -315,7 +315,7 @@ TEST_SUITE("server/metrics") {
     CHECK(sample(text, R"(rotor_array_answers_total{array="farm.example.test."})") == 9);
   }
 
-  TEST_CASE("metrics: a new array in a reused slot starts counting from zero") {
+  TEST_CASE("a new array in a reused slot starts counting from zero") {
     auto snapshot = snapshot_with({{"farm.example.test.", 0}});
     SnapshotPublisher publisher(snapshot);
     WorkerState state;
@@ -336,7 +336,7 @@ TEST_SUITE("server/metrics") {
     CHECK(sample(text, R"(rotor_array_answers_total{array="other.example.test."})") == 1);
   }
 
-  TEST_CASE("metrics: a scrape while a worker answers and grows its counters is race-free") {
+  TEST_CASE("a scrape while a worker answers and grows its counters is race-free") {
     // One thread plays the worker (answers, takes snapshots with new slots),
     // another scrapes; ThreadSanitizer checks the pair.
     const auto small = snapshot_with({{"farm.example.test.", 0}});
@@ -374,7 +374,7 @@ TEST_SUITE("server/metrics") {
     CHECK(sample(text, R"(rotor_array_answers_total{array="far.example.test."})") == kRounds / 2);
   }
 
-  TEST_CASE("metrics: render reports instance health - probe statistics and publish latency") {
+  TEST_CASE("render reports instance health - probe statistics and publish latency") {
     registry::test::ScratchDir dir;
     SnapshotPublisher publisher(std::make_shared<const Snapshot>());
     registry::SnapshotComposer composer(publisher, {.publish_interval = 0ms});
@@ -441,7 +441,7 @@ TEST_SUITE("server/metrics") {
           static_cast<double>(publisher.current()->generation));
   }
 
-  TEST_CASE("metrics: a batched publish is timed from the first change it carries") {
+  TEST_CASE("a batched publish is timed from the first change it carries") {
     SnapshotPublisher publisher(std::make_shared<const Snapshot>());
     registry::SnapshotComposer composer(publisher, {.publish_interval = 0ms});
     const auto regions = geo::RegionTable::build({});
@@ -458,7 +458,7 @@ TEST_SUITE("server/metrics") {
     CHECK(latency.sum_seconds() >= 0.020);
   }
 
-  TEST_CASE("metrics: the worker pool hands out the counters of its workers - TCP connections are counted") {
+  TEST_CASE("the worker pool hands out the counters of its workers - TCP connections are counted") {
     SnapshotPublisher publisher(std::make_shared<const Snapshot>());
     net::NetworkOptions options;
     options.listen = {test::listen_endpoint("127.0.0.1:0")};

@@ -5,6 +5,8 @@
 #include "server/net/socket.h"
 #include "server/net/worker_pool.h"
 
+TEST_SUITE_BEGIN("unit/server/net/endpoint");
+
 namespace {
 
 using rotor::net::ListenEndpoint;
@@ -70,3 +72,5 @@ TEST_CASE("parse_endpoint rejects bad input with a reason") {
 }
 
 }  // namespace
+
+TEST_SUITE_END();

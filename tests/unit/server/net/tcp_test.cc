@@ -7,6 +7,8 @@
 #include "tests/support/dns_client.h"
 #include "tests/unit/support/listen_endpoint.h"
 
+TEST_SUITE_BEGIN("unit/server/net/tcp");
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -195,3 +197,5 @@ TEST_CASE("TCP keeps order under backpressure from a client that reads late") {
 }
 
 }  // namespace
+
+TEST_SUITE_END();

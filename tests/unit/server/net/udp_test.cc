@@ -14,6 +14,8 @@
 #include "tests/unit/support/allocation_counter.h"
 #include "tests/unit/support/listen_endpoint.h"
 
+TEST_SUITE_BEGIN("unit/server/net/udp");
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -306,3 +308,5 @@ TEST_CASE("a pool refuses a fixed port another SO_REUSEPORT group holds - for UD
     CHECK(second.bound()[0].text == fixed.text);
   }
 }
+
+TEST_SUITE_END();

@@ -12,6 +12,8 @@
 #include "tests/unit/support/allocation_counter.h"
 #include "zones/zone_file.h"
 
+TEST_SUITE_BEGIN("unit/server/query/array_answer");
+
 namespace rotor {
 namespace {
 
@@ -59,7 +61,7 @@ Answer ask(const Snapshot& snapshot, WorkerState& state, const std::string& name
           test::section_text(*packet, LDNS_SECTION_AUTHORITY)};
 }
 
-TEST_CASE("server/query: an array below a zone cut is referred like any name there") {
+TEST_CASE("an array below a zone cut is referred like any name there") {
   // Found by the query fuzzer: the array used to be answered with AA set,
   // although child.example.test. is delegated away.
   const auto snapshot = snapshot_with_array({instance(1, "192.0.2.1", Health::up)}, {},
@@ -77,7 +79,7 @@ TEST_CASE("server/query: an array below a zone cut is referred like any name the
   }
 }
 
-TEST_CASE("server/query: an array answers its healthy instances - rotating") {
+TEST_CASE("an array answers its healthy instances - rotating") {
   const auto snapshot = snapshot_with_array({
       instance(1, "192.0.2.1", Health::up),
       instance(2, "192.0.2.2", Health::unknown),
@@ -108,7 +110,7 @@ TEST_CASE("server/query: an array answers its healthy instances - rotating") {
   CHECK(v6.answer == std::vector<std::string>{"farm.example.test. 10 IN AAAA 2001:db8::6"});
 }
 
-TEST_CASE("server/query: an array without the family - or another type - is NODATA") {
+TEST_CASE("an array without the family - or another type - is NODATA") {
   const auto snapshot = snapshot_with_array({instance(1, "192.0.2.1", Health::up)});
   WorkerState state;
   prepare_worker_state(*snapshot, state);
@@ -127,7 +129,7 @@ TEST_CASE("server/query: an array without the family - or another type - is NODA
         std::vector<std::string>{"farm.example.test. 30 IN A 192.0.2.1"});
 }
 
-TEST_CASE("server/query: all down fails open by default and closed on request") {
+TEST_CASE("all down fails open by default and closed on request") {
   const std::vector<arrays::Instance> down = {instance(1, "192.0.2.1", Health::down),
                                               instance(2, "192.0.2.2", Health::down)};
   {
@@ -151,7 +153,7 @@ TEST_CASE("server/query: all down fails open by default and closed on request") 
   }
 }
 
-TEST_CASE("server/query: a CNAME to an array is followed into it") {
+TEST_CASE("a CNAME to an array is followed into it") {
   auto snapshot = snapshot_with_array({instance(1, "192.0.2.1", Health::up)});
   // Re-point the array at the name the zone's "alias" CNAME chain ends on.
   const auto regions = geo::RegionTable::build({});
@@ -165,7 +167,7 @@ TEST_CASE("server/query: a CNAME to an array is followed into it") {
                                              "www.example.test. 30 IN A 198.51.100.7"});
 }
 
-TEST_CASE("server/query: client subnet is echoed with scope 0 for a client-independent answer") {
+TEST_CASE("client subnet is echoed with scope 0 for a client-independent answer") {
   const auto snapshot = snapshot_with_array({instance(1, "192.0.2.1", Health::up)});
   // farm.example.test A with OPT carrying ECS 198.51.100.0/24.
   std::vector<uint8_t> query = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1};
@@ -186,7 +188,7 @@ TEST_CASE("server/query: client subnet is echoed with scope 0 for a client-indep
   CHECK(reply.find(option) != std::string::npos);
 }
 
-TEST_CASE("server/query: array answers allocate nothing") {
+TEST_CASE("array answers allocate nothing") {
   const auto snapshot = snapshot_with_array({instance(1, "192.0.2.1", Health::up),
                                              instance(2, "192.0.2.2", Health::up),
                                              instance(3, "192.0.2.3", Health::down)});
@@ -203,3 +205,5 @@ TEST_CASE("server/query: array answers allocate nothing") {
 
 }  // namespace
 }  // namespace rotor
+
+TEST_SUITE_END();

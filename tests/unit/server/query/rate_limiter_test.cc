@@ -18,6 +18,8 @@
 #include "tests/unit/support/allocation_counter.h"
 #include "zones/zone_file.h"
 
+TEST_SUITE_BEGIN("unit/server/query/rate_limiter");
+
 namespace rotor {
 namespace {
 
@@ -68,7 +70,7 @@ RateLimitExempt network(const std::string& address, uint8_t length) {
   return {*arrays::IpAddress::parse(address), length};
 }
 
-TEST_CASE("server/query/rate_limiter: the drop and slip pattern per slip setting") {
+TEST_CASE("the drop and slip pattern per slip setting") {
   struct Case {
     uint32_t rate;
     uint32_t slip;
@@ -90,7 +92,7 @@ TEST_CASE("server/query/rate_limiter: the drop and slip pattern per slip setting
   }
 }
 
-TEST_CASE("server/query/rate_limiter: a new second starts a new count") {
+TEST_CASE("a new second starts a new count") {
   RateLimiter limiter(options(2, 2));
   const Client client("192.0.2.1");
   CHECK(pattern(limiter, client, 5, 100) == "ppdsd");
@@ -103,7 +105,7 @@ TEST_CASE("server/query/rate_limiter: a new second starts a new count") {
   CHECK(pattern(limiter, client, 3, 60) == "ppd");
 }
 
-TEST_CASE("server/query/rate_limiter: prefixes are counted apart") {
+TEST_CASE("prefixes are counted apart") {
   RateLimiter limiter(options(2, 0));
   CHECK(pattern(limiter, Client("192.0.2.1"), 3) == "ppd");
   // The same /24: the same bucket.
@@ -115,7 +117,7 @@ TEST_CASE("server/query/rate_limiter: prefixes are counted apart") {
   CHECK(pattern(limiter, Client("192.0.3.9"), 1) == "d");
 }
 
-TEST_CASE("server/query/rate_limiter: IPv6 clients are counted per /56") {
+TEST_CASE("IPv6 clients are counted per /56") {
   RateLimiter limiter(options(2, 0));
   CHECK(pattern(limiter, Client("2001:db8:0:100::1"), 2) == "pp");
   CHECK(pattern(limiter, Client("2001:db8:0:1ff:ffff::9"), 1) == "d");  // same /56
@@ -123,7 +125,7 @@ TEST_CASE("server/query/rate_limiter: IPv6 clients are counted per /56") {
   CHECK(pattern(limiter, Client("2001:db8:1:100::1"), 2) == "pp");
 }
 
-TEST_CASE("server/query/rate_limiter: prefix lengths are configurable") {
+TEST_CASE("prefix lengths are configurable") {
   RateLimiterOptions narrow = options(1, 0);
   narrow.ipv4_prefix = 32;
   narrow.ipv6_prefix = 128;
@@ -140,13 +142,13 @@ TEST_CASE("server/query/rate_limiter: prefix lengths are configurable") {
   CHECK(pattern(wide_limiter, Client("10.200.0.1"), 1) == "d");
 }
 
-TEST_CASE("server/query/rate_limiter: an IPv4-mapped address counts as its IPv4 address") {
+TEST_CASE("an IPv4-mapped address counts as its IPv4 address") {
   RateLimiter limiter(options(1, 0));
   CHECK(pattern(limiter, Client("192.0.2.1"), 1) == "p");
   CHECK(pattern(limiter, Client("::ffff:192.0.2.77"), 1) == "d");
 }
 
-TEST_CASE("server/query/rate_limiter: exempt networks are never limited") {
+TEST_CASE("exempt networks are never limited") {
   RateLimiterOptions with_exempt = options(1, 0);
   with_exempt.exempt = {network("192.0.2.0", 25), network("2001:db8::", 32),
                         network("::ffff:198.51.100.0", 120)};
@@ -161,7 +163,7 @@ TEST_CASE("server/query/rate_limiter: exempt networks are never limited") {
   CHECK(pattern(limiter, Client("127.0.0.1"), 2) == "pd");
 }
 
-TEST_CASE("server/query/rate_limiter: clients of no known family pass") {
+TEST_CASE("clients of no known family pass") {
   RateLimiter limiter(options(1, 0));
   CHECK(limiter.admit(nullptr, 1) == Verdict::pass);
   sockaddr_storage unix_client{};
@@ -171,7 +173,7 @@ TEST_CASE("server/query/rate_limiter: clients of no known family pass") {
   }
 }
 
-TEST_CASE("server/query/rate_limiter: bad options are refused") {
+TEST_CASE("bad options are refused") {
   CHECK_THROWS_AS(RateLimiter{options(0, 2)}, std::invalid_argument);
   RateLimiterOptions bad = options(10, 2);
   bad.table_size = 1000;
@@ -181,7 +183,7 @@ TEST_CASE("server/query/rate_limiter: bad options are refused") {
   CHECK_THROWS_AS(RateLimiter{bad}, std::invalid_argument);
 }
 
-TEST_CASE("server/query/rate_limiter: admit allocates nothing") {
+TEST_CASE("admit allocates nothing") {
   RateLimiterOptions with_exempt = options(5, 2);
   with_exempt.exempt = {network("10.0.0.0", 8)};
   RateLimiter limiter(with_exempt);
@@ -201,7 +203,7 @@ TEST_CASE("server/query/rate_limiter: admit allocates nothing") {
   CHECK(passed == 10 * 5 * 2 + 1000);
 }
 
-TEST_CASE("server/query/rate_limiter: two threads share one count exactly") {
+TEST_CASE("two threads share one count exactly") {
   constexpr uint32_t kRate = 1000;
   constexpr int kPerThread = 20000;
   RateLimiter limiter(options(kRate, 3));
@@ -247,7 +249,7 @@ std::vector<uint8_t> udp_reply(const std::vector<uint8_t>& query) {
   return out;
 }
 
-TEST_CASE("server/query/rate_limiter: a slipped reply is the header and question with TC") {
+TEST_CASE("a slipped reply is the header and question with TC") {
   test::QueryOptions edns;
   edns.edns = true;
   edns.id = 0xBEEF;
@@ -288,7 +290,7 @@ TEST_CASE("server/query/rate_limiter: a slipped reply is the header and question
   CHECK(ldns_rr_get_type(question) == LDNS_RR_TYPE_A);
 }
 
-TEST_CASE("server/query/rate_limiter: slipping keeps the rcode and copes with odd replies") {
+TEST_CASE("slipping keeps the rcode and copes with odd replies") {
   // NXDOMAIN: the SOA in authority goes, the rcode stays.
   std::vector<uint8_t> reply = udp_reply(test::make_query("nothere.example.test.", LDNS_RR_TYPE_A));
   reply.resize(truncate_to_question(reply.data(), reply.size()));
@@ -317,3 +319,5 @@ TEST_CASE("server/query/rate_limiter: slipping keeps the rcode and copes with od
 
 }  // namespace
 }  // namespace rotor
+
+TEST_SUITE_END();

@@ -10,6 +10,8 @@
 #include "tests/unit/support/allocation_counter.h"
 #include "zones/zone_file.h"
 
+TEST_SUITE_BEGIN("unit/server/query/responder");
+
 namespace rotor {
 namespace {
 
@@ -59,7 +61,7 @@ const std::string kSoaNegative =
     "example.test. 300 IN SOA ns1.example.test. hostmaster.example.test. 2026112201 7200 3600 "
     "1209600 300";
 
-TEST_CASE("server/query: authoritative answers follow the zone") {
+TEST_CASE("authoritative answers follow the zone") {
   const auto snapshot = test_snapshot();
   const std::vector<Case> cases = {
       {"A with two records", "www.example.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, true,
@@ -143,7 +145,7 @@ TEST_CASE("server/query: authoritative answers follow the zone") {
   }
 }
 
-TEST_CASE("server/query: a CNAME loop ends with a bounded answer") {
+TEST_CASE("a CNAME loop ends with a bounded answer") {
   const auto snapshot = test_snapshot();
   const Reply reply = ask(*snapshot, test::make_query("loop1.example.test.", LDNS_RR_TYPE_A));
   REQUIRE(reply.packet);
@@ -153,7 +155,7 @@ TEST_CASE("server/query: a CNAME loop ends with a bounded answer") {
   CHECK(answers <= 8);
 }
 
-TEST_CASE("server/query: the question keeps the client's case and the answer points at it") {
+TEST_CASE("the question keeps the client's case and the answer points at it") {
   const auto snapshot = test_snapshot();
   const Reply reply = ask(*snapshot, test::make_query("WwW.ExAmPlE.TeSt.", LDNS_RR_TYPE_A));
   REQUIRE(reply.packet);
@@ -171,7 +173,7 @@ TEST_CASE("server/query: the question keeps the client's case and the answer poi
   CHECK(reply.bytes[question_end + 1] == 12);
 }
 
-TEST_CASE("server/query: RD clear is echoed clear") {
+TEST_CASE("RD clear is echoed clear") {
   const auto snapshot = test_snapshot();
   QueryOptions options;
   options.recursion_desired = false;
@@ -181,7 +183,7 @@ TEST_CASE("server/query: RD clear is echoed clear") {
   CHECK_FALSE(ldns_pkt_rd(reply.packet.get()));
 }
 
-TEST_CASE("server/query: EDNS") {
+TEST_CASE("EDNS") {
   const auto snapshot = test_snapshot("rotor-test-1");
   QueryOptions edns;
   edns.edns = true;
@@ -228,7 +230,7 @@ TEST_CASE("server/query: EDNS") {
   }
 }
 
-TEST_CASE("server/query: truncation over UDP - whole over TCP") {
+TEST_CASE("truncation over UDP - whole over TCP") {
   const auto snapshot = test_snapshot();
   const auto query = test::make_query("big.example.test.", LDNS_RR_TYPE_TXT);
 
@@ -253,7 +255,7 @@ TEST_CASE("server/query: truncation over UDP - whole over TCP") {
   CHECK(ldns_pkt_ancount(tcp.packet.get()) == 40);
 }
 
-TEST_CASE("server/query: ANY is minimal over UDP (RFC 8482) and whole over TCP") {
+TEST_CASE("ANY is minimal over UDP (RFC 8482) and whole over TCP") {
   const auto snapshot = test_snapshot();
   const auto query = test::make_query("example.test.", LDNS_RR_TYPE_ANY);
   const Reply udp = ask(*snapshot, query, Transport::udp);
@@ -285,7 +287,7 @@ struct RawCase {
   int rcode;  // -1: dropped
 };
 
-TEST_CASE("server/query: malformed and unusual messages") {
+TEST_CASE("malformed and unusual messages") {
   const auto snapshot = test_snapshot();
   const std::vector<RawCase> cases = {
       {"empty", {}, -1},
@@ -360,7 +362,7 @@ TEST_CASE("server/query: malformed and unusual messages") {
   }
 }
 
-TEST_CASE("server/query: a reply never exceeds the buffer or the client's limit") {
+TEST_CASE("a reply never exceeds the buffer or the client's limit") {
   const auto snapshot = test_snapshot();
   for (uint16_t size : {512, 600, 1000, 1232, 4096}) {
     QueryOptions edns;
@@ -372,7 +374,7 @@ TEST_CASE("server/query: a reply never exceeds the buffer or the client's limit"
   }
 }
 
-TEST_CASE("server/query: answering allocates nothing") {
+TEST_CASE("answering allocates nothing") {
   const auto snapshot = test_snapshot("nsid");
   QueryOptions edns;
   edns.edns = true;
@@ -402,3 +404,5 @@ TEST_CASE("server/query: answering allocates nothing") {
 
 }  // namespace
 }  // namespace rotor
+
+TEST_SUITE_END();

@@ -48,7 +48,7 @@ struct Rig {
   std::shared_ptr<const Snapshot> snapshot;
 };
 
-TEST_SUITE("registry/registry") {
+TEST_SUITE("unit/server/registry/registry") {
   TEST_CASE("each mutation is stored - rebuilt and published") {
     ScratchDir dir;
     Rig rig(dir.file("rotor.db"));

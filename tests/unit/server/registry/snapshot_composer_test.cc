@@ -29,7 +29,7 @@ std::shared_ptr<const Snapshot> initial(uint64_t generation) {
   return snapshot;
 }
 
-TEST_SUITE("registry/composer") {
+TEST_SUITE("unit/server/registry/snapshot_composer") {
   TEST_CASE("without batching every change publishes at once - generation by generation") {
     SnapshotPublisher publisher(initial(7));
     SnapshotComposer composer(publisher, {.publish_interval = 0ms});

@@ -17,7 +17,7 @@ SyntheticZoneSpec lb_zone() {
       {{"ns1.lb.example.com.", {"192.0.2.53", "2001:db8::53"}}, {"ns.elsewhere.example.net.", {}}}};
 }
 
-TEST_SUITE("registry/synthetic_zone") {
+TEST_SUITE("unit/server/registry/synthetic_zone") {
   TEST_CASE("a declared zone gets an SOA - NS and glue for in-zone name servers") {
     const auto zone = build_synthetic_zone(lb_zone(), 2026112201);
     REQUIRE(zone != nullptr);

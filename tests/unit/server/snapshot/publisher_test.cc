@@ -5,6 +5,8 @@
 #include <atomic>
 #include <memory>
 
+TEST_SUITE_BEGIN("unit/server/snapshot/publisher");
+
 namespace {
 
 using rotor::Snapshot;
@@ -54,3 +56,5 @@ TEST_CASE("the old snapshot is freed once its last holder lets go") {
 }
 
 }  // namespace
+
+TEST_SUITE_END();
