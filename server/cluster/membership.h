@@ -1,0 +1,131 @@
+#pragma once
+// A node's membership in the cluster: its etcd lease, its `nodes/<node>`
+// key and its published observations `observations/<instance id>/<node>`,
+// both under the lease, so that a node that dies or is cut off disappears
+// from every verdict by itself once its lease expires (DESIGN.md).
+//
+// It is the HealthMonitor's ObservationSink in cluster mode: the monitor asks
+// it which instances this node observes (rendezvous over the live nodes),
+// tells it the targets it probes and hands it this node's rise/fall
+// transitions. A background thread does every etcd call: it grants the lease
+// (cluster.etcd.lease_ttl), keeps it alive every ttl/3, grants a new one and
+// puts every key again when the lease expired, reads the live node list
+// (`nodes/`) after each keepalive, and writes changed observations, retrying
+// every `retry_interval` while etcd refuses. Nothing the monitor calls waits
+// on the network.
+//
+// Abstain rule: when this node's own view has more than `abstain_share` of its
+// targets (at least `abstain_min_targets` of them) down, it is probably the
+// one cut off: it sets `abstaining: true` in `nodes/<node>`, and false again
+// when it recovers; verdicts then leave its votes out.
+//
+// Thread-safety: every public method is safe from any thread. start() once,
+// stop() at most once (the destructor stops). Errors: etcd failures are
+// logged and retried, never thrown.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/app/health_monitor.h"
+#include "server/cluster/etcd_client.h"
+#include "server/cluster/verdict.h"
+
+namespace rotor::cluster {
+
+struct MembershipOptions {
+  std::string prefix = "/rotor/";
+  std::string node;
+  std::string region;
+  std::chrono::seconds lease_ttl{10};
+  double abstain_share = 0.5;
+  size_t abstain_min_targets = 4;
+  std::chrono::milliseconds retry_interval{1000};
+  std::function<int64_t()> now_ms;  // unix ms; default: the system clock
+};
+
+// The JSON of the keys, shared with whoever reads them (HealthVerdicts).
+std::string observation_value(const Observation& observation);
+// Throws nothing: a value that does not parse gives an unknown observation.
+Observation parse_observation(const std::string& node, const std::string& value);
+struct NodeRecord {
+  std::string region;
+  int64_t started_ms = 0;
+  bool abstaining = false;
+};
+std::string node_value(const NodeRecord& record);
+NodeRecord parse_node(const std::string& value);
+
+class Membership final : public app::ObservationSink {
+ public:
+  Membership(std::shared_ptr<EtcdClient> client, MembershipOptions options);
+  ~Membership() override;
+  Membership(const Membership&) = delete;
+  Membership& operator=(const Membership&) = delete;
+
+  void start();
+  // `revoke`: give the lease back, so this node's observations vanish at once
+  // (a clean shutdown). Without it they stay until the lease expires, as
+  // when the process is killed (tests).
+  void stop(bool revoke = true);
+
+  // ObservationSink.
+  bool observes(int64_t instance_id, uint32_t observers) const override;
+  void set_targets(const std::vector<int64_t>& instance_ids) override;
+  void publish(const std::vector<probes::ProbeReport>& reports) override;
+
+  // Called (on the membership thread) when the live node list changes, so
+  // the monitor can choose its targets again.
+  void set_nodes_changed_handler(std::function<void()> handler);
+
+  // The live nodes by name (this node always among them).
+  std::vector<std::string> live_nodes() const;
+  const std::string& node() const { return options_.node; }
+  bool abstaining() const;
+  // This node's own observation of an instance it probes (the isolation fallback).
+  std::optional<Observation> own_observation(int64_t instance_id) const;
+  // The lease in use; 0 while none is granted.
+  int64_t lease() const;
+  // True once every observation and the node key are written under the current lease.
+  bool settled() const;
+
+ private:
+  void run();
+  // Each returns false when etcd refused (retry later).
+  bool ensure_lease();
+  bool keep_alive();
+  bool read_nodes();
+  bool write_pending();
+  void update_abstaining();  // under mutex_
+  std::string observation_key(int64_t instance_id) const;
+  std::string node_key() const;
+
+  std::shared_ptr<EtcdClient> client_;
+  MembershipOptions options_;
+  const int64_t started_ms_;
+  std::thread thread_;
+
+  mutable std::mutex mutex_;  // guards every member below
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool revoke_on_stop_ = true;
+  int64_t lease_ = 0;
+  std::set<int64_t> targets_;
+  std::map<int64_t, Observation> own_;     // this node's view of its targets
+  std::set<int64_t> dirty_observations_;   // to put (in own_) or delete (not in own_)
+  bool node_dirty_ = true;
+  bool abstaining_ = false;
+  std::vector<std::string> live_nodes_;
+  std::function<void()> nodes_changed_;
+};
+
+}  // namespace rotor::cluster

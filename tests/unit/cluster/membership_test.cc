@@ -1,0 +1,210 @@
+#include "server/cluster/membership.h"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/etcd_cluster.h"
+
+namespace rotor::cluster {
+namespace {
+
+using namespace std::chrono_literals;
+using arrays::Health;
+using Clock = std::chrono::steady_clock;
+using testing::EtcdCluster;
+
+const std::string kPrefix = EtcdCluster::kPrefix;
+
+template <typename Condition>
+bool eventually(Condition&& condition, std::chrono::milliseconds limit) {
+  for (auto deadline = Clock::now() + limit; Clock::now() < deadline; std::this_thread::sleep_for(50ms))
+    if (condition()) return true;
+  return condition();
+}
+
+MembershipOptions options_for(const std::string& node) {
+  MembershipOptions options;
+  options.prefix = kPrefix;
+  options.node = node;
+  options.region = "eu";
+  options.lease_ttl = 2s;  // etcd's minimum is about 2 s
+  options.retry_interval = 200ms;
+  return options;
+}
+
+probes::ProbeReport report(int64_t id, Health health, std::string reason) {
+  return {id, health, std::move(reason), {}};
+}
+
+std::optional<std::string> value_of(EtcdClient& client, const std::string& key) {
+  const RangeResult result = client.range(kPrefix + key);
+  if (result.kvs.empty()) return std::nullopt;
+  return result.kvs[0].value;
+}
+
+TEST_SUITE("unit/cluster/membership") {
+  TEST_CASE("cluster/membership: the value forms round trip and bad values read as unknown") {
+    const Observation seen{"ns1", Health::down, "HTTP 503", 1234, false};
+    const Observation back = parse_observation("ns1", observation_value(seen));
+    CHECK(back.health == Health::down);
+    CHECK(back.reason == "HTTP 503");
+    CHECK(back.time_ms == 1234);
+    CHECK(parse_observation("ns2", "not json").health == Health::unknown);
+    CHECK(parse_observation("ns2", R"({"health": 3})").health == Health::unknown);
+    const NodeRecord node = parse_node(node_value({"eu", 99, true}));
+    CHECK(node.region == "eu");
+    CHECK(node.started_ms == 99);
+    CHECK(node.abstaining);
+    CHECK_FALSE(parse_node("[]").abstaining);
+  }
+
+  TEST_CASE("cluster/membership: observations are published under the lease and vanish when it expires") {
+    EtcdCluster etcd;
+    auto client = std::make_shared<EtcdClient>(etcd.client_options());
+    Membership membership(client, options_for("ns1"));
+    membership.start();
+    membership.set_targets({7, 8});
+    membership.publish({report(7, Health::up, "first check passed"), report(8, Health::down, "HTTP 503")});
+    REQUIRE(eventually([&] { return membership.settled(); }, 10s));
+
+    const auto node = value_of(*client, "nodes/ns1");
+    REQUIRE(node);
+    CHECK(parse_node(*node).region == "eu");
+    CHECK_FALSE(parse_node(*node).abstaining);
+    const auto down = value_of(*client, "observations/8/ns1");
+    REQUIRE(down);
+    CHECK(parse_observation("ns1", *down).health == Health::down);
+    CHECK(parse_observation("ns1", *down).reason == "HTTP 503");
+    const RangeResult leased = client->range(kPrefix + "observations/7/ns1");
+    REQUIRE(leased.kvs.size() == 1);
+    CHECK(leased.kvs[0].lease == membership.lease());
+
+    // Only transitions are written: a new one replaces the value.
+    membership.publish({report(8, Health::up, "2 checks passed")});
+    CHECK(eventually([&] {
+      const auto now = value_of(*client, "observations/8/ns1");
+      return now && parse_observation("ns1", *now).health == Health::up;
+    }, 5s));
+    // An instance no longer probed loses its observation.
+    membership.set_targets({7});
+    CHECK(eventually([&] { return !value_of(*client, "observations/8/ns1"); }, 5s));
+
+    // Kept alive well past the TTL, the keys stay.
+    std::this_thread::sleep_for(3s);
+    CHECK(value_of(*client, "observations/7/ns1"));
+
+    // As if the process were killed: no keepalive, no revoke. Gone within the TTL (plus etcd's slack).
+    membership.stop(/*revoke=*/false);
+    const auto stopped = Clock::now();
+    CHECK(eventually([&] { return !value_of(*client, "observations/7/ns1") && !value_of(*client, "nodes/ns1"); },
+                     8s));
+    MESSAGE("keys gone " << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - stopped).count()
+                         << " ms after the last keepalive stopped");
+  }
+
+  TEST_CASE("cluster/membership: a clean stop revokes the lease and the keys go at once") {
+    EtcdCluster etcd;
+    auto client = std::make_shared<EtcdClient>(etcd.client_options());
+    Membership membership(client, options_for("ns1"));
+    membership.start();
+    membership.set_targets({1});
+    membership.publish({report(1, Health::up, "ok")});
+    REQUIRE(eventually([&] { return membership.settled(); }, 10s));
+    membership.stop();
+    CHECK_FALSE(value_of(*client, "observations/1/ns1"));
+    CHECK_FALSE(value_of(*client, "nodes/ns1"));
+  }
+
+  TEST_CASE("cluster/membership: a lost lease is replaced and every key put again") {
+    EtcdCluster etcd;
+    auto client = std::make_shared<EtcdClient>(etcd.client_options());
+    Membership membership(client, options_for("ns1"));
+    membership.start();
+    membership.set_targets({1, 2});
+    membership.publish({report(1, Health::up, "ok"), report(2, Health::down, "connection refused")});
+    REQUIRE(eventually([&] { return membership.settled(); }, 10s));
+    const int64_t first = membership.lease();
+    client->lease_revoke(first);  // what expiry does to a node cut off too long
+    CHECK_FALSE(value_of(*client, "observations/2/ns1"));
+    CHECK(eventually([&] {
+      return membership.lease() != first && membership.settled() && value_of(*client, "observations/2/ns1") &&
+             value_of(*client, "nodes/ns1");
+    }, 10s));
+    CHECK(parse_observation("ns1", *value_of(*client, "observations/2/ns1")).reason == "connection refused");
+  }
+
+  TEST_CASE("cluster/membership: a node with most of its targets down abstains and votes again when they recover") {
+    EtcdCluster etcd;
+    auto client = std::make_shared<EtcdClient>(etcd.client_options());
+    Membership membership(client, options_for("ns1"));
+    membership.start();
+    membership.set_targets({1, 2, 3, 4});
+    membership.publish({report(1, Health::up, "ok"), report(2, Health::up, "ok"), report(3, Health::up, "ok"),
+                        report(4, Health::up, "ok")});
+    REQUIRE(eventually([&] { return membership.settled(); }, 10s));
+    const auto abstaining = [&] {
+      const auto node = value_of(*client, "nodes/ns1");
+      return node && parse_node(*node).abstaining;
+    };
+    CHECK_FALSE(abstaining());
+
+    // Half down is not more than half (abstain_share 0.5).
+    membership.publish({report(1, Health::down, "timeout after 2000 ms"), report(2, Health::down, "timeout after 2000 ms")});
+    REQUIRE(eventually([&] { return membership.settled(); }, 5s));
+    CHECK_FALSE(membership.abstaining());
+    CHECK_FALSE(abstaining());
+
+    membership.publish({report(3, Health::down, "timeout after 2000 ms")});
+    CHECK(membership.abstaining());
+    CHECK(eventually(abstaining, 5s));
+    CHECK(membership.own_observation(3)->abstaining);
+
+    membership.publish({report(1, Health::up, "ok"), report(2, Health::up, "ok")});
+    CHECK_FALSE(membership.abstaining());
+    CHECK(eventually([&] { return !abstaining(); }, 5s));
+    membership.stop();
+  }
+
+  TEST_CASE("cluster/membership: too few targets never abstain") {
+    EtcdCluster etcd;
+    auto client = std::make_shared<EtcdClient>(etcd.client_options());
+    Membership membership(client, options_for("ns1"));
+    membership.set_targets({1, 2, 3});
+    membership.publish({report(1, Health::down, "x"), report(2, Health::down, "x"), report(3, Health::down, "x")});
+    CHECK_FALSE(membership.abstaining());
+  }
+
+  TEST_CASE("cluster/membership: nodes see each other and split the observers between them") {
+    EtcdCluster etcd;
+    auto client = std::make_shared<EtcdClient>(etcd.client_options());
+    Membership one(client, options_for("ns1"));
+    Membership two(client, options_for("ns2"));
+    std::atomic<int> changes{0};
+    one.set_nodes_changed_handler([&] { ++changes; });
+    // Alone, a node observes everything, whatever the check asks.
+    CHECK(one.observes(5, 1));
+    one.start();
+    two.start();
+    const std::vector<std::string> both{"ns1", "ns2"};
+    CHECK(eventually([&] { return one.live_nodes() == both && two.live_nodes() == both; }, 10s));
+    CHECK(changes.load() >= 1);
+    for (int64_t id = 1; id <= 50; ++id) {
+      CAPTURE(id);
+      CHECK(one.observes(id, 1) != two.observes(id, 1));  // exactly one of the two
+      CHECK(one.observes(id, 0));
+      CHECK(two.observes(id, 2));
+    }
+    two.stop();  // revoked: gone from the others' list at their next read
+    CHECK(eventually([&] { return one.live_nodes() == std::vector<std::string>{"ns1"}; }, 10s));
+    one.stop();
+  }
+}
+
+}  // namespace
+}  // namespace rotor::cluster
