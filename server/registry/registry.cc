@@ -363,9 +363,7 @@ bool Registry::set_health(int64_t instance_id, arrays::Health health, std::strin
   return set_health_many({{instance_id, health, std::move(reason)}}) == 1;
 }
 
-size_t Registry::set_health_many(const std::vector<HealthUpdate>& updates) {
-  std::lock_guard lock(mutex_);
-  SnapshotComposer::Batch batch(composer_);
+std::vector<HealthChange> Registry::health_changes(const std::vector<HealthUpdate>& updates) const {
   const int64_t now = now_ms();
   std::vector<HealthChange> changes;
   for (const HealthUpdate& update : updates) {
@@ -379,8 +377,10 @@ size_t Registry::set_health_many(const std::vector<HealthUpdate>& updates) {
     if (same) continue;
     changes.push_back({update.instance_id, update.health, update.reason, now});
   }
-  if (changes.empty()) return 0;
-  const std::vector<HealthChange> applied = store_->set_health_many(changes);
+  return changes;
+}
+
+size_t Registry::serve_health(const std::vector<HealthChange>& applied) {
   std::set<std::string> touched;
   for (const HealthChange& change : applied) {
     ArrayModel& array = arrays_.at(owner_of_.at(change.instance_id));
@@ -398,6 +398,20 @@ size_t Registry::set_health_many(const std::vector<HealthUpdate>& updates) {
   for (const std::string& name : touched) table = table->with(build_state(arrays_.at(name)));
   composer_.set_arrays(std::move(table));
   return applied.size();
+}
+
+size_t Registry::apply_health_locally(const std::vector<HealthUpdate>& updates) {
+  std::lock_guard lock(mutex_);
+  SnapshotComposer::Batch batch(composer_);
+  return serve_health(health_changes(updates));
+}
+
+size_t Registry::set_health_many(const std::vector<HealthUpdate>& updates) {
+  std::lock_guard lock(mutex_);
+  SnapshotComposer::Batch batch(composer_);
+  const std::vector<HealthChange> changes = health_changes(updates);
+  if (changes.empty()) return 0;
+  return serve_health(store_->set_health_many(changes));
 }
 
 void Registry::apply_config_arrays(const std::vector<ConfigArray>& config_arrays) {

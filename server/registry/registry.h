@@ -95,6 +95,10 @@ class Registry {
   bool set_health(int64_t instance_id, arrays::Health health, std::string reason);
   // Many transitions in one transaction and one publish; returns how many changed.
   size_t set_health_many(const std::vector<HealthUpdate>& updates);
+  // Serves transitions without writing them to the store: a cluster node cut
+  // off from the store decides health from its own probes alone
+  // (cluster::HealthVerdicts); the store's health returns with the store.
+  size_t apply_health_locally(const std::vector<HealthUpdate>& updates);
 
   // Seeds the config's arrays: each array's settings are set and the
   // instances it lists that the database lacks (by address) are added.
@@ -140,6 +144,10 @@ class Registry {
   static void validate_check(const std::string& array_check, const std::string& instance_check,
                              const std::string& field);
   void changed() const;
+  // The updates that change an instance's health, stamped now.
+  std::vector<HealthChange> health_changes(const std::vector<HealthUpdate>& updates) const;
+  // Puts committed (or local) changes into the model and publishes once.
+  size_t serve_health(const std::vector<HealthChange>& applied);
   ArrayModel& model(std::string_view name);                                  // NotFoundError
   std::optional<std::string> synthetic_zone_of(std::string_view wire_name);  // presentation origin
   // Runs `write` and bumps the serial of `zone` (when synthetic) in one
