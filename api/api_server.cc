@@ -116,13 +116,16 @@ void ApiServer::install_handlers() {
       reply_current_exception(response);
     }
   };
-  // Every method goes to the router, which knows the routes' methods (405).
-  server_->Get(".*", dispatch);
-  server_->Post(".*", dispatch);
-  server_->Put(".*", dispatch);
-  server_->Patch(".*", dispatch);
-  server_->Delete(".*", dispatch);
-  server_->Options(".*", dispatch);
+  // Every method and path goes to the router, which knows the routes'
+  // methods (405) and refuses control characters in a path (400); ".*"
+  // would not match a path holding a decoded newline (%0A).
+  constexpr const char* kAnyPath = "[\\s\\S]*";
+  server_->Get(kAnyPath, dispatch);
+  server_->Post(kAnyPath, dispatch);
+  server_->Put(kAnyPath, dispatch);
+  server_->Patch(kAnyPath, dispatch);
+  server_->Delete(kAnyPath, dispatch);
+  server_->Options(kAnyPath, dispatch);
   // httplib's own refusals (413 for a large body, 400 for a bad request line)
   // arrive here without a body: give them the API's error shape.
   const httplib::Server::HandlerWithResponse error_handler =

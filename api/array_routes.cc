@@ -6,11 +6,10 @@
 #include <charconv>
 
 #include "api/api_error.h"
-#include "api/instance_body.h"
 #include "api/json_body.h"
 #include "api/routes.h"
 #include "api/views.h"
-#include "server/config/registry_sections.h"
+#include "api/write_bodies.h"
 
 namespace rotor::api {
 
@@ -59,10 +58,18 @@ void add_array_routes(Router& router, ApiContext& context) {
 
   router.add("PUT", kArray, [&context](const RouteRequest& request, httplib::Response& response) {
     const json body = parse_json_body(request.http);
-    const arrays::ArraySettings settings = config::parse_array_settings(body, "");
-    const bool existed = context.registry.find(request.params[0]).has_value();
+    const auto current = context.registry.find(request.params[0]);
+    const json view = current ? array_json(*current, true) : new_array_json(request.params[0]);
+    const auto settings = array_settings_from_put(body, view);
     const auto array = context.registry.upsert_array(request.params[0], settings);
-    reply_json(response, existed ? 200 : 201, array_json(array, true));
+    reply_json(response, current ? 200 : 201, array_json(array, true));
+  });
+
+  router.add("PATCH", kArray, [&context](const RouteRequest& request, httplib::Response& response) {
+    const json patch = parse_json_body(request.http, BodyMediaTypes::json_or_merge_patch);
+    const auto current = find_array(context, request.params[0]);
+    const auto settings = array_settings_from_patch(patch, array_json(current, true));
+    reply_json(response, 200, array_json(context.registry.upsert_array(current.name, settings), true));
   });
 
   router.add("DELETE", kArray,
@@ -81,7 +88,7 @@ void add_array_routes(Router& router, ApiContext& context) {
              [&context](const RouteRequest& request, httplib::Response& response) {
                const json body = parse_json_body(request.http);
                const auto array = find_array(context, request.params[0]);
-               const auto spec = parse_instance_body(body, "", array.settings);
+               const auto spec = instance_from_post(body, array.settings);
                const auto added = context.registry.add_instance(array.name, spec);
                reply_json(response, 201, instance_json(added));
              });
@@ -90,13 +97,8 @@ void add_array_routes(Router& router, ApiContext& context) {
              [&context](const RouteRequest& request, httplib::Response& response) {
                const json body = parse_json_body(request.http);
                const auto array = find_array(context, request.params[0]);
-               if (!body.is_array()) {
-                 throw ApiError(400, "body: expected an array of instances", "body");
-               }
-               std::vector<arrays::InstanceSpec> specs;
-               for (size_t i = 0; i < body.size(); ++i) {
-                 specs.push_back(parse_instance_body(body[i], "[" + std::to_string(i) + "]", array.settings));
-               }
+               const auto specs = instances_from_put(body, array_json(array, true)["instances"],
+                                                     array.settings);
                json instances = json::array();
                for (const auto& instance : context.registry.replace_instances(array.name, specs)) {
                  instances.push_back(instance_json(instance));
@@ -113,14 +115,10 @@ void add_array_routes(Router& router, ApiContext& context) {
 
   router.add("PATCH", kInstance,
              [&context](const RouteRequest& request, httplib::Response& response) {
-               const json patch = parse_json_body(request.http);
-               if (!patch.is_object()) {
-                 throw ApiError(400, "body: expected an object", "body");
-               }
+               const json patch = parse_json_body(request.http, BodyMediaTypes::json_or_merge_patch);
                const auto array = find_array(context, request.params[0]);
                const auto& current = find_instance(array, instance_id(request.params[1]));
-               const json merged = merge_instance_patch(spec_json(current.spec), patch);
-               const auto spec = parse_instance_body(merged, "", array.settings);
+               const auto spec = instance_from_patch(patch, instance_json(current), array.settings);
                reply_json(response, 200,
                           instance_json(context.registry.update_instance(array.name, current.id, spec)));
              });

@@ -332,7 +332,7 @@ void add_explain_routes(Router& router, ApiContext& context) {
                                       [&context](const arrays::Instance& instance) {
                                         return observers_json(context, instance);
                                       }));
-  });
+  }, {"name", "type", "client", "ecs"});
 }
 
 }  // namespace rotor::api

@@ -11,13 +11,29 @@ namespace rotor::api {
 
 namespace {
 
-// "application/json", "Application/JSON; charset=utf-8".
-bool is_json_media_type(std::string value) {
+// "Application/JSON; charset=utf-8" -> "application/json".
+std::string media_type(std::string value) {
   const auto semicolon = value.find(';');
   if (semicolon != std::string::npos) value.resize(semicolon);
   while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.pop_back();
   for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return value == "application/json";
+  return value;
+}
+
+void require_media_type(const std::string& content_type, BodyMediaTypes accepted) {
+  const std::string type = media_type(content_type);
+  if (type == "application/json") return;
+  if (accepted == BodyMediaTypes::json_or_merge_patch) {
+    if (type == "application/merge-patch+json") return;
+    throw ApiError(415, "send the body as Content-Type: application/merge-patch+json or application/json");
+  }
+  throw ApiError(415, "send the body as Content-Type: application/json");
+}
+
+bool is_blank(const std::string& text) {
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+  });
 }
 
 // nlohmann's messages start with "[json.exception.parse_error.101] ".
@@ -55,10 +71,9 @@ size_t nesting_depth(const std::string& text, size_t limit) {
 
 }  // namespace
 
-nlohmann::json parse_json_body(const httplib::Request& request) {
-  if (!is_json_media_type(request.get_header_value("Content-Type"))) {
-    throw ApiError(415, "send the body as Content-Type: application/json");
-  }
+nlohmann::json parse_json_body(const httplib::Request& request, BodyMediaTypes accepted) {
+  require_media_type(request.get_header_value("Content-Type"), accepted);
+  if (is_blank(request.body)) throw ApiError(400, "empty body; send a JSON document", "body");
   if (nesting_depth(request.body, kMaxBodyDepth) > kMaxBodyDepth) {
     throw ApiError(400, "JSON nested deeper than " + std::to_string(kMaxBodyDepth) + " levels",
                    "body");

@@ -2,6 +2,9 @@
 // Routes of the API: a path pattern and a handler per method. Matching is done
 // here rather than by httplib so that a known path with a wrong method is 405
 // (with Allow) and an unknown path is 404, both in the API's error shape.
+// Before a handler runs, the router refuses (400) a path or query parameter
+// with a control character (NUL included, as %00) or bytes that are not
+// UTF-8, and a query parameter the route does not take, naming it.
 
 #include <functional>
 #include <map>
@@ -25,8 +28,9 @@ class Router {
  public:
   // `pattern` is a path whose segments are literal or "{}", which matches one
   // non-empty segment and becomes a param ("/v1/arrays/{}/instances/{}");
-  // `method` "GET", ...
-  void add(const std::string& method, const std::string& pattern, RouteHandler handler);
+  // `method` "GET", ...; `query_parameters` the names it takes (others: 400).
+  void add(const std::string& method, const std::string& pattern, RouteHandler handler,
+           std::vector<std::string> query_parameters = {});
   // Runs the handler; 404 for an unknown path, 405 for a known path with
   // another method. Exceptions propagate to the caller.
   void dispatch(const httplib::Request& request, httplib::Response& response) const;
@@ -34,9 +38,13 @@ class Router {
   static bool is_write(const std::string& method);
 
  private:
+  struct Method {
+    RouteHandler handler;
+    std::vector<std::string> query_parameters;
+  };
   struct Route {
     std::string pattern;
-    std::map<std::string, RouteHandler> by_method;
+    std::map<std::string, Method> by_method;
   };
   // The params of `path` when it matches `pattern`, else false.
   static bool match(const std::string& pattern, const std::string& path,

@@ -80,7 +80,8 @@ void add_status_routes(Router& router, ApiContext& context) {
                  next = event.id;
                }
                reply_json(response, 200, {{"events", std::move(events)}, {"next", next}});
-             });
+             },
+             {"since", "limit"});
 
   router.add("GET", "/v1/arrays/{}/health",
              [&context](const RouteRequest& request, httplib::Response& response) {

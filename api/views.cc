@@ -1,5 +1,6 @@
 #include "api/views.h"
 
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 
@@ -67,6 +68,13 @@ json array_json(const registry::RegisteredArray& array, bool with_instances) {
     out["instances"] = std::move(instances);
   }
   return out;
+}
+
+json new_array_json(const std::string& name) {
+  std::string normalized = name;
+  for (char& c : normalized) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!normalized.empty() && normalized.back() != '.') normalized += '.';
+  return {{"name", normalized}, {"instance_count", 0}, {"instances", json::array()}};
 }
 
 json event_json(const registry::Event& event) {

@@ -24,6 +24,9 @@ nlohmann::json spec_json(const arrays::InstanceSpec& spec);
 nlohmann::json instance_json(const arrays::Instance& instance);
 // "name", the settings and "instance_count"; with every instance when `with_instances`.
 nlohmann::json array_json(const registry::RegisteredArray& array, bool with_instances);
+// The read-only part of array_json for an array that does not exist yet:
+// "name" (lower case, final dot), "instance_count" 0, "instances" [].
+nlohmann::json new_array_json(const std::string& name);
 nlohmann::json event_json(const registry::Event& event);
 
 }  // namespace rotor::api

@@ -1,10 +1,10 @@
 // The JSON bodies of the API's writes, through the code the routes use
 // (api/array_routes.cc): nlohmann::json::parse as api/json_body.cc calls it,
 // then the config's parsers for array settings (PUT /v1/arrays/{name}), one
-// instance (POST .../instances), a list of them (PUT .../instances) and a
-// merge patch over an instance (PATCH .../instances/{id}), each instance's
-// check validated merged over the array's, through api/instance_body.h as the
-// routes call it.
+// instance (POST .../instances), a list of them (PUT .../instances) and
+// merge patches over an array and an instance (PATCH), each instance's check
+// validated merged over the array's, through api/write_bodies.h as the routes
+// call it, against GET views as api/views.h writes them.
 //
 // Expected failures are those the API answers 400: json::exception from the
 // parse (which parse_json_body turns into ApiError 400) and config::ConfigError. Any other
@@ -15,8 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/instance_body.h"
-#include "server/config/registry_sections.h"
+#include "api/write_bodies.h"
 
 namespace {
 
@@ -43,26 +42,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // The array the instance bodies are checked against: the body's own
   // settings when they are valid, else an array with an http check.
+  const json array_view = {
+      {"name", "web.lb.example.com."}, {"policy", "geo"}, {"ttl", 30}, {"degraded_ttl", 10},
+      {"max_answers", 0}, {"when_all_down", "all"},
+      {"check", {{"type", "http"}, {"port", 8080}, {"path", "/healthz"}, {"interval", "2s"}}},
+      {"instance_count", 1},
+      {"instances", json::array({json{{"address", "203.0.113.10"}, {"weight", 200},
+                                      {"state", "enabled"}, {"id", 7}, {"health", "up"}}})}};
   arrays::ArraySettings settings;
-  settings.check = R"({"type": "http", "port": 8080, "path": "/healthz", "interval": "2s"})";
-  expect_400([&] { settings = config::parse_array_settings(body, ""); });
+  settings.check = array_view["check"].dump();
+  expect_400([&] { settings = api::array_settings_from_put(body, array_view); });
+  expect_400([&] { api::array_settings_from_patch(body, array_view); });
 
-  expect_400([&] { api::parse_instance_body(body, "", settings); });
+  expect_400([&] { api::instance_from_post(body, settings); });
+  expect_400([&] { api::instances_from_put(body, array_view["instances"], settings); });
 
-  // PUT .../instances: a list.
-  if (body.is_array()) {
-    for (size_t i = 0; i < body.size(); ++i) {
-      expect_400([&] { api::parse_instance_body(body[i], "[" + std::to_string(i) + "]", settings); });
-    }
-  }
-
-  // PATCH: the given fields over the current instance's (api::spec_json's
-  // form), null removing one.
-  if (body.is_object()) {
-    const json current = {{"address", "203.0.113.10"}, {"weight", 200}, {"state", "enabled"},
-                          {"region", "eu"}, {"lat", 50.1}, {"lon", 8.7}, {"check", {{"port", 8081}}}};
-    const json merged = api::merge_instance_patch(current, body);
-    expect_400([&] { api::parse_instance_body(merged, "", settings); });
-  }
+  // PATCH: the given fields over the current instance's GET view, null
+  // removing a key at any depth.
+  const json instance_view = {{"address", "203.0.113.10"}, {"weight", 200}, {"state", "enabled"},
+                              {"region", "eu"}, {"lat", 50.1}, {"lon", 8.7},
+                              {"check", {{"port", 8081}}}, {"id", 7}, {"health", "up"}};
+  expect_400([&] { api::instance_from_patch(body, instance_view, settings); });
   return 0;
 }

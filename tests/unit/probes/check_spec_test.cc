@@ -129,7 +129,7 @@ TEST_CASE("probes/check spec bad documents name the key") {
       {R"({"port": 65536})", "arrays[0].check.port: expected 1 to 65535, got 65536"},
       {R"({"port": -1})", "arrays[0].check.port: expected 1 to 65535, got -1"},
       {R"({"port": "80"})", "arrays[0].check.port: expected an integer, got a string"},
-      {R"({"port": 80.5})", "arrays[0].check.port: expected an integer, got a number with a fraction"},
+      {R"({"port": 80.5})", "arrays[0].check.port: expected an integer, got a number with a fraction (80.5)"},
       {R"({"path": "healthz"})", "arrays[0].check.path: must start with \"/\", got \"healthz\""},
       {R"({"path": ""})", "arrays[0].check.path: must start with \"/\", got \"\""},
       {R"({"path": "/a b"})", "arrays[0].check.path: must not contain spaces, control or non-ASCII characters"},

@@ -110,7 +110,7 @@ TEST_CASE("bad documents name the key and the reason") {
       {R"({"listen": "127.0.0.1:53"})", "listen: expected an array, got a string"},
       {R"({"listen": [53]})", "listen[0]: expected a string, got an integer"},
       {R"({"threads": "4"})", "threads: expected an integer, got a string"},
-      {R"({"threads": 2.5})", "threads: expected an integer, got a number with a fraction"},
+      {R"({"threads": 2.5})", "threads: expected an integer, got a number with a fraction (2.5)"},
       {R"({"log_level": 3})", "log_level: expected a string, got an integer"},
       {R"({"nsid": null})", "nsid: expected a string, got null"},
       {R"({"tcp": true})", "tcp: expected an object, got a boolean"},
