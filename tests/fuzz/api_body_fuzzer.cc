@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/write_bodies.h"
+#include "server/config/config.h"
 
 namespace {
 
