@@ -187,7 +187,7 @@ TEST_CASE("probes/check spec bad documents name the key") {
        "arrays[0].check.quorum: expected \"majority\", \"any\", \"all\" or a number of nodes, got \"most\""},
       {R"({"quorum": 0})", "arrays[0].check.quorum: expected 1 to 1000 nodes, got 0"},
       {R"({"quorum": -2})", "arrays[0].check.quorum: expected 1 to 1000 nodes, got -2"},
-      {R"({"quorum": 1.5})", "arrays[0].check.quorum: expected an integer, got a number with a fraction"},
+      {R"({"quorum": 1.5})", "arrays[0].check.quorum: expected an integer, got a number with a fraction (1.5)"},
       {R"({"quorum": true})",
        "arrays[0].check.quorum: expected \"majority\", \"any\", \"all\" or a number of nodes, got a boolean"},
       {R"({"observers": 0})", "arrays[0].check.observers: expected 1 to 1000 nodes, got 0"},
