@@ -87,7 +87,7 @@ int64_t make_array(const Rig& rig) {
   return added.body["id"].get<int64_t>();
 }
 
-TEST_SUITE("api/write_semantics") {
+TEST_SUITE("unit/api/api_write_semantics") {
   TEST_CASE("PATCH is a JSON merge patch on arrays and instances") {
     Rig rig;
     const int64_t id = make_array(rig);
