@@ -70,7 +70,7 @@ json array_json(const registry::RegisteredArray& array, bool with_instances) {
 }
 
 json event_json(const registry::Event& event) {
-  return {{"id", event.id},
+  json out{{"id", event.id},
           {"time_ms", event.time_ms},
           {"time", rfc3339(event.time_ms)},
           {"array", event.array_name},
@@ -80,6 +80,9 @@ json event_json(const registry::Event& event) {
           {"old", event.old_value},
           {"new", event.new_value},
           {"reason", event.reason}};
+  // In a cluster: the node that made the change.
+  if (!event.node.empty()) out["node"] = event.node;
+  return out;
 }
 
 }  // namespace rotor::api

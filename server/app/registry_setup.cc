@@ -4,6 +4,7 @@
 
 #include "server/dns/wire.h"
 #include "server/geo/geoip.h"
+#include "server/registry/sqlite_store.h"
 #include "server/registry/synthetic_zone.h"
 
 namespace rotor::app {
@@ -75,7 +76,8 @@ std::string database_path(const config::Config& config) {
 
 std::unique_ptr<registry::Registry> start_registry(const config::Config& config, geo::GeoContext geo,
                                                    registry::SnapshotComposer& composer) {
-  auto registry = registry::Registry::open(database_path(config), composer);
+  auto registry = registry::Registry::open(
+      std::make_unique<registry::SqliteStore>(database_path(config)), composer);
   registry->set_geo(std::move(geo));
   registry->set_synthetic_zones(synthetic_specs(config));
 
