@@ -60,10 +60,12 @@ void reply_current_exception(httplib::Response& response) {
   } catch (const registry::ConflictError& error) {
     reply_error(response, 409, error.what(), "address");
   } catch (const registry::StoreUnavailable& error) {
-    // A cluster without a reachable etcd quorum: nothing was written; DNS keeps answering.
+    // A cluster without a reachable etcd quorum; DNS keeps answering. A write
+    // that timed out may still commit: the node learns it from the watch.
     spdlog::warn("api: the store is unreachable (503; DNS keeps serving the last data): {}",
                  error.what());
-    reply_error(response, 503, std::string("store unreachable, nothing was written: ") + error.what());
+    reply_error(response, 503,
+                std::string("store unreachable, the write was not confirmed: ") + error.what());
   } catch (const registry::StoreError& error) {
     // The database refused the write; the served data is unchanged and DNS keeps answering.
     spdlog::error("api: the database refused a write (503; DNS keeps serving the last data): {}",

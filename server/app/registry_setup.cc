@@ -104,6 +104,7 @@ namespace {
 void apply_cluster_config(registry::Registry& registry, cluster::EtcdStore& store,
                           const std::vector<registry::ConfigArray>& arrays) {
   constexpr auto kSyncWait = std::chrono::seconds(5);
+  if (arrays.empty()) return;
   if (!store.wait_synced(kSyncWait)) {
     spdlog::warn("cluster: etcd unreachable at startup; serving the cache, config arrays not applied");
     return;
