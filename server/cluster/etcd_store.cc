@@ -30,6 +30,10 @@ bool starts_with(const std::string& text, const std::string& prefix) {
 constexpr size_t kWritesPerTransaction = 60;
 constexpr size_t kCleanupPerTransaction = 100;
 
+bool same_spec(const InstanceSpec& a, const InstanceSpec& b) {
+  return codec::encode_instance(0, a) == codec::encode_instance(0, b);
+}
+
 }  // namespace
 
 // Runs `work` inside the transaction being built, or builds one around it
@@ -321,7 +325,7 @@ Instance EtcdStore::update_instance(std::string_view array, int64_t id, const In
                     .new_value = text(arrays::to_string(spec.state)),
                     .reason = "state changed"});
     }
-    if (!(instance.spec == spec)) put(key, codec::encode_instance(id, spec));
+    if (!same_spec(instance.spec, spec)) put(key, codec::encode_instance(id, spec));
     instance.spec = spec;
     return instance;
   });
