@@ -55,8 +55,17 @@ void reply_current_exception(httplib::Response& response) {
     reply_error(response, 400, error.what(), field_of(error.what()));
   } catch (const registry::NotFoundError& error) {
     reply_error(response, 404, error.what());
+  } catch (const registry::ConcurrentChangeError& error) {
+    reply_error(response, 409, error.what());
   } catch (const registry::ConflictError& error) {
     reply_error(response, 409, error.what(), "address");
+  } catch (const registry::StoreUnavailable& error) {
+    // A cluster without a reachable etcd quorum; DNS keeps answering. A write
+    // that timed out may still commit: the node learns it from the watch.
+    spdlog::warn("api: the store is unreachable (503; DNS keeps serving the last data): {}",
+                 error.what());
+    reply_error(response, 503,
+                std::string("store unreachable, the write was not confirmed: ") + error.what());
   } catch (const registry::StoreError& error) {
     // The database refused the write; the served data is unchanged and DNS keeps answering.
     spdlog::error("api: the database refused a write (503; DNS keeps serving the last data): {}",

@@ -2,7 +2,9 @@
 // The API's one error shape, {"error": {"code", "message", "field"}}, and
 // the mapping from what the layers below throw to an HTTP status: a config
 // parse error or a registry ValidationError is 400 naming the key path,
-// NotFoundError 404, ConflictError 409, any other StoreError 503.
+// NotFoundError 404, ConflictError 409 (ConcurrentChangeError: another
+// node changed the data meanwhile, retry), StoreUnavailable 503 (the
+// cluster's store is unreachable), any other StoreError 503.
 
 #include <exception>
 #include <optional>

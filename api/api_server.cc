@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -71,6 +72,17 @@ std::string bind_server(GuardedServer& server, const std::string& listen) {
   return (v6 ? "[" + address.host + "]" : address.host) + ":" + std::to_string(port);
 }
 
+// A read served while the cluster's store is unreachable says since when:
+// the node's data may lag the cluster by that much.
+void mark_stale(const registry::StoreStatus& status, httplib::Response& response) {
+  if (status.reachable || status.unreachable_since_ms == 0) return;
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  response.set_header("Rotor-Stale-Seconds",
+                      std::to_string(std::max<int64_t>(0, now - status.unreachable_since_ms) / 1000));
+}
+
 }  // namespace
 
 ApiListener::ApiListener(const ApiOptions& options)
@@ -111,6 +123,7 @@ void ApiServer::install_handlers() {
       // httplib refuses a declared length over the limit itself (413), not a
       // chunked body; GuardedServer's byte budget bounds what that can read.
       if (request.body.size() > kMaxBodyBytes) throw ApiError(413, "body larger than 1 MiB");
+      if (!Router::is_write(request.method)) mark_stale(context_.registry.store_status(), response);
       router_.dispatch(request, response);
     } catch (...) {
       reply_current_exception(response);

@@ -78,7 +78,7 @@ json new_array_json(const std::string& name) {
 }
 
 json event_json(const registry::Event& event) {
-  return {{"id", event.id},
+  json out{{"id", event.id},
           {"time_ms", event.time_ms},
           {"time", rfc3339(event.time_ms)},
           {"array", event.array_name},
@@ -88,6 +88,9 @@ json event_json(const registry::Event& event) {
           {"old", event.old_value},
           {"new", event.new_value},
           {"reason", event.reason}};
+  // In a cluster: the node that made the change.
+  if (!event.node.empty()) out["node"] = event.node;
+  return out;
 }
 
 }  // namespace rotor::api

@@ -2,6 +2,7 @@
 // Startup errors go to stderr naming the file, line or key, and exit 1;
 // command-line usage errors exit 2.
 
+#include <unistd.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -161,6 +162,12 @@ void log_zones(const rotor::Snapshot& snapshot) {
   }
 }
 
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return "rotor";
+  return name;
+}
+
 // The API's socket, bound early (see serve()); empty when the API is off.
 std::optional<rotor::api::ApiListener> bind_api(const rotor::config::Config& config) {
   if (!rotor::config::api_enabled(config)) return std::nullopt;
@@ -174,8 +181,9 @@ std::optional<rotor::api::ApiListener> bind_api(const rotor::config::Config& con
 // second rotor on the same database or address stops before it writes.
 int serve(const Flags& flags) {
   rotor::config::Config config = load_config(flags);
-  // The token may come from the environment, so that it stays out of the file.
+  // The token and the etcd password may come from the environment, so that they stay out of the file.
   rotor::config::resolve_api(config, std::getenv("ROTOR_API_TOKEN"));
+  rotor::config::resolve_cluster(config, host_name(), std::getenv("ROTOR_ETCD_PASSWORD"));
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   if (config.zones.empty() && config.declared_zones.empty()) {
     spdlog::warn("no zones configured: every query will be REFUSED");
@@ -294,11 +302,17 @@ int main(int argc, char** argv) {
                             "Worker threads, 1 to 256 (default: one per core)")
       ->check(CLI::Range(1, 256));
   serve_command->add_option("--db", serve_flags.overrides.db,
-                            "SQLite file holding arrays, instances and health (default ./rotor.db)");
+                            "SQLite file holding arrays, instances and health (default ./rotor.db); "
+                            "in a cluster, the node's cache of etcd");
   serve_command->add_option("--api", serve_flags.overrides.api_listen,
                             "HTTP API address, ADDR:PORT or [V6]:PORT, or \"off\" "
                             "(default 127.0.0.1:8053)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  serve_command->add_option("--etcd", serve_flags.overrides.etcd,
+                            "etcd endpoints URL[,URL...]: this node joins a cluster sharing its "
+                            "data through etcd (replaces cluster.etcd.endpoints)");
+  serve_command->add_option("--node", serve_flags.overrides.node,
+                            "This node's name in the cluster (default: the host name)");
   serve_command->add_option("--log-level", serve_flags.overrides.log_level,
                             "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));

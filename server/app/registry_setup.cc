@@ -2,8 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <thread>
+
+#include "server/cluster/etcd_store.h"
+
 #include "server/dns/wire.h"
 #include "server/geo/geoip.h"
+#include "server/registry/sqlite_store.h"
 #include "server/registry/synthetic_zone.h"
 
 namespace rotor::app {
@@ -73,9 +79,58 @@ std::string database_path(const config::Config& config) {
   return config.db.empty() ? "rotor.db" : config.db;
 }
 
+std::unique_ptr<registry::Store> open_store(const config::Config& config) {
+  const std::string db = database_path(config);
+  if (!config.cluster) return std::make_unique<registry::SqliteStore>(db);
+  const config::ClusterConfig& cluster = *config.cluster;
+  cluster::EtcdOptions etcd;
+  etcd.endpoints = cluster.endpoints;
+  etcd.username = cluster.username;
+  etcd.password = cluster.password;
+  etcd.tls = {cluster.tls_ca, cluster.tls_cert, cluster.tls_key};
+  spdlog::info("cluster: node {} on etcd {} (prefix {}), cache {}", cluster.node,
+               cluster.endpoints.front(), cluster.prefix, db);
+  return std::make_unique<cluster::EtcdStore>(
+      std::make_shared<cluster::EtcdClient>(std::move(etcd)),
+      cluster::EtcdStoreOptions{.prefix = cluster.prefix, .node = cluster.node, .cache_path = db});
+}
+
+namespace {
+
+// Every node of a cluster applies the same config at startup: a node that
+// loses a race to another retries against what the winner wrote (usually
+// nothing is left to write). While etcd is unreachable the node serves the
+// cluster's data from its cache and leaves the config to the others.
+void apply_cluster_config(registry::Registry& registry, cluster::EtcdStore& store,
+                          const std::vector<registry::ConfigArray>& arrays) {
+  constexpr auto kSyncWait = std::chrono::seconds(5);
+  if (arrays.empty()) return;
+  if (!store.wait_synced(kSyncWait)) {
+    spdlog::warn("cluster: etcd unreachable at startup; serving the cache, config arrays not applied");
+    return;
+  }
+  for (int attempt = 1;; ++attempt) {
+    try {
+      registry.apply_config_arrays(arrays);
+      return;
+    } catch (const registry::ConcurrentChangeError&) {
+      if (attempt == 5) throw;
+      // Let the store's report of the winner's write reach the registry.
+      std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+    } catch (const registry::StoreUnavailable& error) {
+      spdlog::warn("cluster: config arrays not applied, etcd unreachable: {}", error.what());
+      return;
+    }
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<registry::Registry> start_registry(const config::Config& config, geo::GeoContext geo,
                                                    registry::SnapshotComposer& composer) {
-  auto registry = registry::Registry::open(database_path(config), composer);
+  std::unique_ptr<registry::Store> store = open_store(config);
+  auto* etcd_store = dynamic_cast<cluster::EtcdStore*>(store.get());
+  auto registry = registry::Registry::open(std::move(store), composer);
   registry->set_geo(std::move(geo));
   registry->set_synthetic_zones(synthetic_specs(config));
 
@@ -85,7 +140,11 @@ std::unique_ptr<registry::Registry> start_registry(const config::Config& config,
     for (const config::ArrayInstance& instance : array.instances) seeded.instances.push_back(instance.spec);
     arrays.push_back(std::move(seeded));
   }
-  registry->apply_config_arrays(arrays);
+  if (etcd_store != nullptr) {
+    apply_cluster_config(*registry, *etcd_store, arrays);
+  } else {
+    registry->apply_config_arrays(arrays);
+  }
 
   std::vector<registry::HealthUpdate> health;
   for (const config::ArrayConfig& array : config.arrays) {
@@ -100,7 +159,14 @@ std::unique_ptr<registry::Registry> start_registry(const config::Config& config,
       }
     }
   }
-  if (!health.empty()) registry->set_health_many(health);
+  if (!health.empty()) {
+    try {
+      registry->set_health_many(health);
+    } catch (const registry::StoreError& error) {
+      if (etcd_store == nullptr) throw;
+      spdlog::warn("cluster: the config's health settings not applied: {}", error.what());
+    }
+  }
   spdlog::info("config applied: {} arrays, {} health settings", arrays.size(), health.size());
   return registry;
 }

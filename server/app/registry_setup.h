@@ -21,12 +21,19 @@ geo::GeoContext build_geo(const config::Config& config);
 // Throws config::ConfigError("arrays[i].name", ...).
 void check_arrays_are_served(const config::Config& config, const zones::ZoneSet& file_zones);
 
-// The registry's database file: config.db, default ./rotor.db.
+// The registry's database file: config.db, default ./rotor.db (in a
+// cluster: the node's cache of etcd).
 std::string database_path(const config::Config& config);
 
-// Opens the registry at database_path(config), serves what it stored at once,
+// The store the config asks for: a SqliteStore at database_path(config), or
+// with a cluster section an EtcdStore caching in that file.
+std::unique_ptr<registry::Store> open_store(const config::Config& config);
+
+// Opens the registry on open_store(config), serves what it stored at once,
 // then applies the config: `geo` (build_geo's, made before anything is
-// written), declared zones, arrays, and the health the config sets. Throws on
+// written), declared zones, arrays, and the health the config sets. In a
+// cluster, the config's arrays are applied once the store has caught up with
+// etcd (not at all while etcd is unreachable: the cache is served). Throws on
 // a database or config it cannot use.
 std::unique_ptr<registry::Registry> start_registry(const config::Config& config, geo::GeoContext geo,
                                                    registry::SnapshotComposer& composer);

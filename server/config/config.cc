@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/config/cluster_section.h"
 #include "server/config/json_fields.h"
 #include "server/config/registry_sections.h"
 #include "server/net/worker_pool.h"
@@ -296,6 +297,8 @@ void parse_top_level(const json& document, Config& config) {
       parse_probes(expect_object(value, key), config);
     } else if (key == "rrl") {
       parse_rrl(expect_object(value, key), config);
+    } else if (key == "cluster") {
+      config.cluster = parse_cluster(value);
     } else if (key == "publish_interval") {
       if (!value.is_string()) wrong_type(key, "a duration string like \"50ms\"", value);
       config.publish_interval = parse_duration(value.get<std::string>(), key);
@@ -391,6 +394,11 @@ Config load_config_file(const std::string& path) {
   for (ZoneSource& zone : config.zones) resolve(zone.file);
   resolve(config.db);
   resolve(config.geoip);
+  if (config.cluster) {
+    resolve(config.cluster->tls_ca);
+    resolve(config.cluster->tls_cert);
+    resolve(config.cluster->tls_key);
+  }
   return config;
 }
 
@@ -425,6 +433,29 @@ void apply_overrides(Config& config, const Overrides& overrides) {
   if (overrides.nsid) {
     check_nsid(*overrides.nsid, "--nsid");
     config.nsid = *overrides.nsid;
+  }
+  // --etcd makes the node a cluster node even without a cluster section.
+  if (!overrides.etcd.empty()) {
+    if (!config.cluster) config.cluster.emplace();
+    config.cluster->endpoints = parse_etcd_flag(overrides.etcd);
+  }
+  if (overrides.node) {
+    if (!config.cluster) throw ConfigError("--node", "needs a cluster section or --etcd");
+    check_node_name(*overrides.node, "--node");
+    config.cluster->node = *overrides.node;
+  }
+}
+
+void resolve_cluster(Config& config, const std::string& host_name, const char* env_password) {
+  if (!config.cluster) return;
+  ClusterConfig& cluster = *config.cluster;
+  if (cluster.node.empty()) {
+    cluster.node = host_name;
+    check_node_name(cluster.node, "cluster.node (the host name)");
+  }
+  if (env_password != nullptr) cluster.password = env_password;
+  if (!cluster.username.empty() && cluster.password.empty()) {
+    throw ConfigError("cluster.etcd.username", "needs a password: set ROTOR_ETCD_PASSWORD");
   }
 }
 

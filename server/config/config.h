@@ -47,6 +47,22 @@ struct ArrayConfig {
   std::vector<ArrayInstance> instances;
 };
 
+// A node of a rotor cluster on etcd (README "Running several name servers").
+struct ClusterConfig {
+  std::string node;    // unique per node; empty in the file: the host name (resolve_cluster)
+  std::string region;  // where this node probes from; empty: not said
+  std::vector<std::string> endpoints{"http://127.0.0.1:2379"};
+  std::string prefix = "/rotor/";
+  std::string username;  // empty: no authentication
+  std::string password;  // only from ROTOR_ETCD_PASSWORD
+  std::string tls_ca;    // PEM files, resolved against the config file's directory
+  std::string tls_cert;
+  std::string tls_key;
+  std::chrono::milliseconds lease_ttl{10000};
+  std::chrono::milliseconds isolation_fallback{30000};
+  double abstain_share = 0.5;
+};
+
 struct Config {
   std::vector<std::string> listen{"127.0.0.1:5353", "[::1]:5353"};
   std::vector<ZoneSource> zones;
@@ -73,6 +89,9 @@ struct Config {
 
   // Response rate limiting of UDP replies; responses_per_second 0: off.
   RateLimiterOptions rrl;
+
+  // Set: this node is one of a cluster sharing its data through etcd.
+  std::optional<ClusterConfig> cluster;
 };
 
 // True unless the API is turned off ("off" or "").
@@ -81,6 +100,11 @@ bool api_enabled(const Config& config);
 // unset), which wins over api.token so that the secret can stay out of the
 // file, and refuses a non-loopback api.listen without a token.
 void resolve_api(Config& config, const char* env_token);
+
+// Completes the cluster section when there is one: the node name defaults to
+// `host_name`, the password comes from ROTOR_ETCD_PASSWORD (`env_password`,
+// null when unset), and a username without a password is refused.
+void resolve_cluster(Config& config, const std::string& host_name, const char* env_password);
 
 // Parses durations with their unit: "500ms", "10s", "1m", "1h".
 std::chrono::milliseconds parse_duration(const std::string& text, const std::string& path);
@@ -102,6 +126,8 @@ struct Overrides {
   std::optional<std::string> db;
   std::optional<std::string> geoip;
   std::optional<std::string> api_listen;  // --api
+  std::vector<std::string> etcd;          // --etcd URL[,URL...]: replaces cluster.etcd.endpoints
+  std::optional<std::string> node;        // --node
 };
 void apply_overrides(Config& config, const Overrides& overrides);
 

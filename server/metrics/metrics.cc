@@ -141,6 +141,24 @@ void add_dns_families(const std::vector<std::shared_ptr<const WorkerCounters>>& 
   out.push_back(std::move(accepted));
 }
 
+// A cluster node's view of etcd; nothing on a single node.
+void add_store_families(const registry::StoreStatus& status, std::vector<MetricFamily>& out) {
+  if (!status.shared) return;
+  MetricFamily reachable = family("rotor_store_reachable",
+                                  "1 while the cluster's etcd takes writes, else 0.", MetricType::Gauge);
+  add_gauge(reachable, {}, status.reachable ? 1 : 0);
+  out.push_back(std::move(reachable));
+  MetricFamily revision = family("rotor_store_revision_applied",
+                                 "The etcd revision this node's data reflects.", MetricType::Gauge);
+  add_gauge(revision, {}, static_cast<double>(status.revision));
+  out.push_back(std::move(revision));
+  MetricFamily lag = family("rotor_store_watch_lag_seconds",
+                            "Time since etcd last sent this node anything (events, progress).",
+                            MetricType::Gauge);
+  add_gauge(lag, {}, static_cast<double>(status.watch_lag_ms) / 1000.0);
+  out.push_back(std::move(lag));
+}
+
 void add_instance_families(const registry::Registry& registry, std::vector<MetricFamily>& out) {
   MetricFamily instances = family("rotor_array_instances",
                                   "Enabled instances of each array, by health.", MetricType::Gauge);
@@ -245,7 +263,10 @@ std::string MetricsCollector::render() const {
     families.push_back(std::move(generation));
   }
   if (sources_.composer != nullptr) add_publish_family(*sources_.composer, families);
-  if (sources_.registry != nullptr) add_instance_families(*sources_.registry, families);
+  if (sources_.registry != nullptr) {
+    add_instance_families(*sources_.registry, families);
+    add_store_families(sources_.registry->store_status(), families);
+  }
   if (sources_.prober_stats) add_probe_families(sources_.prober_stats(), families);
 
   return prometheus::TextSerializer().Serialize(families);

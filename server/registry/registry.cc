@@ -24,6 +24,23 @@ namespace {
 constexpr uint32_t kMaxTtl = 0x7fffffff;  // RFC 2181 8
 constexpr size_t kMaxRegionLength = 63;
 
+bool same_settings(const arrays::ArraySettings& a, const arrays::ArraySettings& b) {
+  return a.ttl == b.ttl && a.degraded_ttl == b.degraded_ttl && a.policy == b.policy &&
+         a.max_answers == b.max_answers && a.when_all_down == b.when_all_down && a.check == b.check;
+}
+
+bool same_spec(const InstanceSpec& a, const InstanceSpec& b) {
+  return a.address == b.address && a.weight == b.weight && a.region == b.region && a.lat == b.lat &&
+         a.lon == b.lon && a.state == b.state && a.check == b.check;
+}
+
+bool same_instances(const std::vector<Instance>& a, const std::vector<Instance>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const Instance& x, const Instance& y) {
+    return x.id == y.id && same_spec(x.spec, y.spec) && x.health == y.health &&
+           x.health_changed_ms == y.health_changed_ms && x.health_reason == y.health_reason;
+  });
+}
+
 }  // namespace
 
 Registry::Registry(std::unique_ptr<Store> store, SnapshotComposer& composer)
@@ -31,34 +48,98 @@ Registry::Registry(std::unique_ptr<Store> store, SnapshotComposer& composer)
   if (geo_.regions == nullptr) geo_.regions = geo::RegionTable::build({});
 }
 
-Registry::~Registry() = default;
+Registry::~Registry() {
+  // Before any member dies: no report of the store may reach a half-destroyed registry.
+  store_->set_change_handler({});
+}
 
-std::unique_ptr<Registry> Registry::open(const std::string& db_path, SnapshotComposer& composer,
-                                         StoreOptions store_options) {
-  auto store = std::make_unique<Store>(db_path, store_options);
+std::unique_ptr<Registry> Registry::open(std::unique_ptr<Store> store, SnapshotComposer& composer) {
   std::unique_ptr<Registry> registry(new Registry(std::move(store), composer));
-  std::lock_guard lock(registry->mutex_);
-  SnapshotComposer::Batch batch(composer);
-  auto table = std::make_shared<const arrays::ArrayTable>();
-  for (StoredArray& stored : registry->store_->load_all()) {
-    ArrayModel array;
-    array.id = stored.id;
-    array.name = stored.name;
-    const auto wire = zones::name_from_text(stored.name);
-    if (!wire) throw StoreError(db_path + ": bad array name in the database: " + stored.name);
-    array.wire_name = *wire;
-    array.settings = stored.settings;
-    array.instances = std::move(stored.instances);
-    array.slot = registry->take_slot();
-    for (const Instance& instance : array.instances) registry->owner_of_[instance.id] = array.name;
-    registry->learn_regions(array.instances);
-    table = table->with(registry->build_state(array));
-    registry->arrays_.emplace(array.name, std::move(array));
+  {
+    std::lock_guard lock(registry->mutex_);
+    SnapshotComposer::Batch batch(composer);
+    auto table = std::make_shared<const arrays::ArrayTable>();
+    for (StoredArray& stored : registry->store_->load_all()) {
+      ArrayModel array;
+      array.id = stored.id;
+      array.name = stored.name;
+      const auto wire = zones::name_from_text(stored.name);
+      if (!wire) throw StoreError("bad array name in the store: " + stored.name);
+      array.wire_name = *wire;
+      array.settings = stored.settings;
+      array.instances = std::move(stored.instances);
+      array.slot = registry->take_slot();
+      for (const Instance& instance : array.instances) registry->owner_of_[instance.id] = array.name;
+      registry->learn_regions(array.instances);
+      table = table->with(registry->build_state(array));
+      registry->arrays_.emplace(array.name, std::move(array));
+    }
+    composer.set_geo(registry->geo_);
+    composer.set_arrays(std::move(table));
+    spdlog::info("registry: {} arrays", registry->arrays_.size());
   }
-  composer.set_geo(registry->geo_);
-  composer.set_arrays(std::move(table));
-  spdlog::info("registry {}: {} arrays", db_path, registry->arrays_.size());
+  registry->store_->set_change_handler(
+      [raw = registry.get()](const StoreChanges& changes) { raw->reload_from_store(changes); });
   return registry;
+}
+
+StoreStatus Registry::store_status() const { return store_->status(); }
+
+void Registry::adopt(StoredArray stored) {
+  const auto wire = zones::name_from_text(stored.name);
+  if (!wire) {
+    spdlog::warn("registry: the store has an array with a bad name, ignored: {}", stored.name);
+    return;
+  }
+  auto found = arrays_.find(stored.name);
+  if (found == arrays_.end()) {
+    found = arrays_.emplace(stored.name, ArrayModel{.name = stored.name, .slot = take_slot()}).first;
+  }
+  ArrayModel& array = found->second;
+  for (const Instance& instance : array.instances) owner_of_.erase(instance.id);
+  array.id = stored.id;
+  array.wire_name = *wire;
+  array.settings = std::move(stored.settings);
+  array.instances = std::move(stored.instances);
+  for (const Instance& instance : array.instances) owner_of_[instance.id] = array.name;
+  publish(array);
+}
+
+void Registry::forget(const std::string& name) {
+  const auto found = arrays_.find(name);
+  if (found == arrays_.end()) return;
+  for (const Instance& instance : found->second.instances) owner_of_.erase(instance.id);
+  free_slots_.push_back(found->second.slot);
+  composer_.remove_array(found->second.wire_name);
+  arrays_.erase(found);
+}
+
+void Registry::reload_from_store(const StoreChanges& changes) {
+  std::lock_guard lock(mutex_);
+  SnapshotComposer::Batch batch(composer_);
+  bool any = false;
+  for (const std::string& name : changes.arrays) {
+    std::optional<StoredArray> stored = store_->load_array(name);
+    const auto model = arrays_.find(name);
+    if (!stored) {
+      if (model == arrays_.end()) continue;
+      forget(name);
+      any = true;
+      continue;
+    }
+    if (model != arrays_.end() && model->second.id == stored->id &&
+        same_settings(model->second.settings, stored->settings) &&
+        same_instances(model->second.instances, stored->instances)) {
+      continue;  // our own write coming back, or nothing that matters
+    }
+    adopt(std::move(*stored));
+    any = true;
+  }
+  for (const std::string& zone : changes.zones) {
+    const auto serial = store_->zone_serial(zone);
+    if (serial) serve_synthetic_zone(zone, *serial);
+  }
+  if (any) changed();
 }
 
 int64_t Registry::now_ms() {
@@ -147,10 +228,16 @@ void Registry::write_in_zone(const std::optional<std::string>& zone, Write&& wri
     write();
     if (zone) serial = store_->bump_zone_serial(*zone);
   });
-  if (!serial) return;
-  const auto spec = synthetic_.find(*zone);
-  if (spec != synthetic_.end())
-    composer_.put_synthetic_zone(build_synthetic_zone(spec->second, *serial));
+  if (serial) serve_synthetic_zone(*zone, *serial);
+}
+
+void Registry::serve_synthetic_zone(const std::string& origin, uint32_t serial) {
+  const auto spec = synthetic_.find(origin);
+  if (spec == synthetic_.end()) return;
+  uint32_t& served = served_serial_[origin];
+  if (served == serial) return;
+  served = serial;
+  composer_.put_synthetic_zone(build_synthetic_zone(spec->second, serial));
 }
 
 uint32_t Registry::take_slot() {
@@ -414,116 +501,166 @@ size_t Registry::set_health_many(const std::vector<HealthUpdate>& updates) {
   return serve_health(store_->set_health_many(changes));
 }
 
+Registry::PlannedArray Registry::plan_config_array(const ConfigArray& config) const {
+  PlannedArray planned{normalize(config.name), &config, false, {}};
+  const std::string& name = planned.name.text;
+  try {
+    validate(config.settings);
+    std::set<std::string> listed;
+    for (const InstanceSpec& spec : config.instances) {
+      validate(spec);
+      validate_check(config.settings.check, spec.check,
+                     "instance " + spec.address.to_string() + " check");
+      if (!listed.insert(spec.address.to_string()).second) {
+        throw ValidationError("address " + spec.address.to_string() + " is listed twice");
+      }
+    }
+  } catch (const ValidationError& error) {
+    throw ValidationError("array " + name + ": " + error.what());
+  }
+  if (!composer_.served_zone(planned.name.wire)) {
+    throw ValidationError("array " + name + ": not in a zone rotor serves");
+  }
+  const auto existing = arrays_.find(name);
+  planned.write_settings =
+      existing == arrays_.end() || !same_settings(existing->second.settings, config.settings);
+  for (const InstanceSpec& spec : config.instances) {
+    const bool known =
+        existing != arrays_.end() &&
+        std::any_of(existing->second.instances.begin(), existing->second.instances.end(),
+                    [&](const Instance& i) { return i.spec.address == spec.address; });
+    if (!known) planned.missing.push_back(&spec);
+  }
+  const size_t total =
+      planned.missing.size() + (existing == arrays_.end() ? 0 : existing->second.instances.size());
+  if (total > arrays::kMaxInstancesPerArray) {
+    throw ValidationError("array " + name + ": more than " +
+                          std::to_string(arrays::kMaxInstancesPerArray) + " instances");
+  }
+  return planned;
+}
+
 void Registry::apply_config_arrays(const std::vector<ConfigArray>& config_arrays) {
-  struct Planned {
-    Name name;
-    const ConfigArray* config;
-    std::vector<const InstanceSpec*> missing;  // by address, what the database lacks
-  };
-  std::vector<Planned> plan;
   std::lock_guard lock(mutex_);
   SnapshotComposer::Batch batch(composer_);
+  std::vector<PlannedArray> plan;
   for (const ConfigArray& config : config_arrays) {
-    Planned planned{normalize(config.name), &config, {}};
-    const std::string& name = planned.name.text;
-    try {
-      validate(config.settings);
-      std::set<std::string> listed;
-      for (const InstanceSpec& spec : config.instances) {
-        validate(spec);
-        validate_check(config.settings.check, spec.check, "instance " + spec.address.to_string() + " check");
-        if (!listed.insert(spec.address.to_string()).second) {
-          throw ValidationError("address " + spec.address.to_string() + " is listed twice");
-        }
-      }
-    } catch (const ValidationError& error) {
-      throw ValidationError("array " + name + ": " + error.what());
-    }
-    if (!composer_.served_zone(planned.name.wire)) {
-      throw ValidationError("array " + name + ": not in a zone rotor serves");
-    }
-    const auto existing = arrays_.find(name);
-    for (const InstanceSpec& spec : config.instances) {
-      const bool known =
-          existing != arrays_.end() &&
-          std::any_of(existing->second.instances.begin(), existing->second.instances.end(),
-                      [&](const Instance& i) { return i.spec.address == spec.address; });
-      if (!known) planned.missing.push_back(&spec);
-    }
-    const size_t total = planned.missing.size() +
-                         (existing == arrays_.end() ? 0 : existing->second.instances.size());
-    if (total > arrays::kMaxInstancesPerArray) {
-      throw ValidationError("array " + name + ": more than " +
-                            std::to_string(arrays::kMaxInstancesPerArray) + " instances");
-    }
-    plan.push_back(std::move(planned));
+    PlannedArray planned = plan_config_array(config);
+    // What the store already has is not written again: every node of a
+    // cluster applies the same config, and N restarts must not churn it.
+    if (planned.write_settings || !planned.missing.empty()) plan.push_back(std::move(planned));
   }
+  // As few transactions as the store allows, each valid on its own: an
+  // array's settings come first, its instances may follow in later ones.
+  const size_t limit = std::max<size_t>(1, store_->max_writes_per_transaction());
+  std::vector<std::vector<ConfigPiece>> transactions(1);
+  size_t used = 0;
+  for (const PlannedArray& planned : plan) {
+    bool settings = planned.write_settings;
+    size_t next = 0;
+    while (settings || next < planned.missing.size()) {
+      if (used == limit) {
+        transactions.emplace_back();
+        used = 0;
+      }
+      ConfigPiece piece{&planned, settings, next, next};
+      used += settings ? 1 : 0;
+      settings = false;
+      piece.last = next + std::min(limit - used, planned.missing.size() - next);
+      used += piece.last - next;
+      next = piece.last;
+      transactions.back().push_back(piece);
+    }
+  }
+  for (const std::vector<ConfigPiece>& pieces : transactions) {
+    if (!pieces.empty()) write_config_pieces(pieces);
+  }
+  changed();
+}
 
+void Registry::write_config_pieces(const std::vector<ConfigPiece>& pieces) {
   struct Written {
-    int64_t id;
+    int64_t id = 0;
     std::vector<Instance> added;
   };
   std::vector<Written> written;
   std::map<std::string, uint32_t> serials;  // synthetic zone -> new serial
   store_->atomically([&] {
+    written.clear();
+    serials.clear();
     const int64_t now = now_ms();
-    for (const Planned& planned : plan) {
+    for (const ConfigPiece& piece : pieces) {
+      const std::string& name = piece.array->name.text;
       Written& result = written.emplace_back();
-      result.id = store_->upsert_array(planned.name.text, planned.config->settings, now);
-      for (const InstanceSpec* spec : planned.missing) {
-        result.added.push_back(store_->add_instance(planned.name.text, *spec, now));
+      if (piece.settings) result.id = store_->upsert_array(name, piece.array->config->settings, now);
+      for (size_t i = piece.first; i < piece.last; ++i) {
+        result.added.push_back(store_->add_instance(name, *piece.array->missing[i], now));
       }
-      if (const auto zone = synthetic_zone_of(planned.name.wire);
-          zone && !serials.contains(*zone)) {
-        serials[*zone] = 0;
-      }
+      if (const auto zone = synthetic_zone_of(piece.array->name.wire)) serials[*zone] = 0;
     }
     for (auto& [zone, serial] : serials) serial = store_->bump_zone_serial(zone);
   });
 
-  for (size_t i = 0; i < plan.size(); ++i) {
-    const std::string& name = plan[i].name.text;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const PlannedArray& planned = *pieces[i].array;
+    const std::string& name = planned.name.text;
     auto found = arrays_.find(name);
     if (found == arrays_.end()) {
       found = arrays_
                   .emplace(name, ArrayModel{.id = written[i].id,
                                             .name = name,
-                                            .wire_name = plan[i].name.wire,
+                                            .wire_name = planned.name.wire,
                                             .slot = take_slot()})
                   .first;
     }
     ArrayModel& array = found->second;
-    array.settings = plan[i].config->settings;
+    if (pieces[i].settings) {
+      array.id = written[i].id;
+      array.settings = planned.config->settings;
+    }
     for (Instance& instance : written[i].added) {
       owner_of_[instance.id] = name;
       array.instances.push_back(std::move(instance));
     }
     publish(array);
   }
-  for (const auto& [zone, serial] : serials) {
-    const auto spec = synthetic_.find(zone);
-    if (spec != synthetic_.end())
-      composer_.put_synthetic_zone(build_synthetic_zone(spec->second, serial));
-  }
-  changed();
+  for (const auto& [zone, serial] : serials) serve_synthetic_zone(zone, serial);
 }
 
 void Registry::set_synthetic_zones(const std::vector<SyntheticZoneSpec>& specs) {
   std::lock_guard lock(mutex_);
   SnapshotComposer::Batch batch(composer_);
   std::map<std::string, SyntheticZoneSpec> by_origin;
+  std::map<std::string, uint32_t> served;
   std::vector<std::shared_ptr<const zones::Zone>> built;
   for (const SyntheticZoneSpec& spec : specs) {
     const std::string origin = normalize(spec.name).text;
     if (!by_origin.emplace(origin, spec).second) {
       throw ValidationError("zone " + origin + " is declared twice");
     }
-    const uint32_t serial = store_->zone_serial(origin).value_or(0);
-    built.push_back(
-        build_synthetic_zone(spec, serial != 0 ? serial : store_->bump_zone_serial(origin)));
+    const uint32_t stored = store_->zone_serial(origin).value_or(0);
+    const uint32_t serial = stored != 0 ? stored : first_serial(origin);
+    built.push_back(build_synthetic_zone(spec, serial));
+    served[origin] = serial;
   }
   synthetic_ = std::move(by_origin);
+  served_serial_ = std::move(served);
   composer_.set_synthetic_zones(std::move(built));
+}
+
+uint32_t Registry::first_serial(const std::string& origin) {
+  try {
+    return store_->bump_zone_serial(origin);
+  } catch (const ConcurrentChangeError&) {
+    // Another node of the cluster made it first: take theirs.
+    if (const auto serial = store_->zone_serial(origin)) return *serial;
+    throw;
+  } catch (const StoreUnavailable& error) {
+    // A cluster node starting while etcd is down: serve until the store reports the real one.
+    spdlog::warn("zone {}: no serial yet and the store is unreachable; serving 1: {}", origin,
+                 error.what());
+    return 1;
+  }
 }
 
 void Registry::set_geo(geo::GeoContext geo) {

@@ -1,6 +1,7 @@
 #pragma once
 // The registry: the only writer of arrays and instances, used by the API, the
-// health probes and startup. It owns the Store (the truth), an in-memory copy
+// health probes and startup. It owns the Store (the truth: a SqliteStore on
+// one node, an EtcdStore in a cluster; it knows neither), an in-memory copy
 // of every array, and feeds the SnapshotComposer one rebuilt ArrayState per
 // change.
 //
@@ -10,6 +11,11 @@
 // ArrayState and ask the composer to publish. A failed call leaves the served
 // data exactly as it was. Thread-safe: calls are serialised by one lock; the
 // query path never touches the registry, only the snapshots it leads to.
+//
+// Other writers (the nodes of a cluster) change the store behind the model;
+// the store reports it and reload_from_store re-reads what changed. The
+// registry's own writes update the model at once (read-your-writes), so the
+// store's later report of them finds nothing to do.
 //
 // Startup order: Registry::open (serves the stored arrays with their last
 // known health at once), set_synthetic_zones, apply_config_arrays; later
@@ -64,11 +70,11 @@ struct HealthUpdate {
 
 class Registry {
  public:
-  // Opens (creating or migrating) the database at `db_path`, loads every
-  // array and publishes them through `composer`, which must outlive the
-  // registry. Throws StoreError for a database that cannot be used.
-  static std::unique_ptr<Registry> open(const std::string& db_path, SnapshotComposer& composer,
-                                        StoreOptions store_options = {});
+  // Takes the store, loads every array and publishes them through
+  // `composer`, which must outlive the registry, and follows the store's
+  // reports of other writers' changes. Throws StoreError for data that
+  // cannot be used.
+  static std::unique_ptr<Registry> open(std::unique_ptr<Store> store, SnapshotComposer& composer);
   ~Registry();
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
@@ -101,10 +107,13 @@ class Registry {
   size_t apply_health_locally(const std::vector<HealthUpdate>& updates);
 
   // Seeds the config's arrays: each array's settings are set and the
-  // instances it lists that the database lacks (by address) are added.
-  // Instances the database has beyond the config stay: the config seeds, the
-  // API manages, so a restart never undoes an API change. All arrays in one
-  // transaction; ValidationError names the array.
+  // instances it lists that the store lacks (by address) are added.
+  // Instances the store has beyond the config stay: the config seeds, the
+  // API manages, so a restart never undoes an API change. What the store
+  // already has is not written again (every node of a cluster applies the
+  // same config). Everything is validated before anything is written; the
+  // writes take as few transactions as the store allows (all of them in one
+  // for SQLite), each valid on its own. ValidationError names the array.
   void apply_config_arrays(const std::vector<ConfigArray>& config_arrays);
 
   // Builds and serves the config's synthetic zones, each with its stored
@@ -113,6 +122,15 @@ class Registry {
 
   // Replaces the geo context and rebuilds every array against its regions.
   void set_geo(geo::GeoContext geo);
+
+  // Re-reads the named arrays (presentation names) and zone serials from the
+  // store and serves what differs from the model: arrays created, changed or
+  // deleted by another writer, and new serials of the synthetic zones. An
+  // array whose stored content equals the model is left alone (no publish).
+  void reload_from_store(const StoreChanges& changes);
+
+  // The store's reachability (thread-safe, takes no registry lock).
+  StoreStatus store_status() const;
 
   // Called after every committed change to the arrays or their instances
   // (not after health changes): the prober follows the registry through it.
@@ -134,6 +152,22 @@ class Registry {
     std::string wire;
   };
 
+  // One config array after validation: what the store lacks of it.
+  struct PlannedArray {
+    Name name;
+    const ConfigArray* config;
+    bool write_settings;                            // new, or its settings differ
+    std::vector<const arrays::InstanceSpec*> missing;  // by address, what the store lacks
+  };
+  // A part of a PlannedArray written in one transaction: maybe the settings,
+  // and the missing instances [first, last).
+  struct ConfigPiece {
+    const PlannedArray* array;
+    bool settings;
+    size_t first;
+    size_t last;
+  };
+
   Registry(std::unique_ptr<Store> store, SnapshotComposer& composer);
 
   static Name normalize(std::string_view name);
@@ -148,14 +182,21 @@ class Registry {
   std::vector<HealthChange> health_changes(const std::vector<HealthUpdate>& updates) const;
   // Puts committed (or local) changes into the model and publishes once.
   size_t serve_health(const std::vector<HealthChange>& applied);
+  // The model of `stored` made anew (ids, slot, owners) and served.
+  void adopt(StoredArray stored);
+  void forget(const std::string& name);
   ArrayModel& model(std::string_view name);                                  // NotFoundError
   std::optional<std::string> synthetic_zone_of(std::string_view wire_name);  // presentation origin
   // Runs `write` and bumps the serial of `zone` (when synthetic) in one
   // transaction; after the commit serves the zone with its new serial.
   template <typename Write>
   void write_in_zone(const std::optional<std::string>& zone, Write&& write);
+  PlannedArray plan_config_array(const ConfigArray& config) const;  // ValidationError
+  void write_config_pieces(const std::vector<ConfigPiece>& pieces);
+  uint32_t first_serial(const std::string& origin);
   uint32_t take_slot();
   void learn_regions(const std::vector<arrays::Instance>& instances);
+  void serve_synthetic_zone(const std::string& origin, uint32_t serial);
   std::shared_ptr<const arrays::ArrayState> build_state(const ArrayModel& array) const;
   void publish(const ArrayModel& array);
   static RegisteredArray view(const ArrayModel& array);
@@ -170,6 +211,7 @@ class Registry {
   uint32_t next_slot_ = 0;
   geo::GeoContext geo_;
   std::map<std::string, SyntheticZoneSpec> synthetic_;  // by presentation origin
+  std::map<std::string, uint32_t> served_serial_;       // by presentation origin
   std::function<void()> change_listener_;
 };
 

@@ -1,18 +1,27 @@
 #pragma once
-// The registry's durable half: one SQLite database file holding the arrays,
-// their instances with their last known health, the event log and the serials
-// of the synthetic zones. The database is the truth at runtime; the in-memory
-// model (registry.h) is a copy that changes only after a write here commits.
+// The registry's durable half, as an interface: the arrays, their instances
+// with their last known health, the event log and the serials of the
+// synthetic zones. Two implementations: SqliteStore (sqlite_store.h, one
+// node, the default) and cluster::EtcdStore (server/cluster/etcd_store.h,
+// the truth shared by every node of a cluster). The Registry (registry.h)
+// sits above and knows neither.
 //
 // Contract: every write runs in one transaction (nested calls join the outer
-// one through savepoints, see atomically()). Every failure throws StoreError,
-// or one of its kinds below, with a message a person can act on; a failed
-// write leaves the database as it was. Not thread-safe: the Registry
-// serialises every call under its own lock.
+// one, see atomically()), and returns only once it is durable. Every failure
+// throws StoreError, or one of its kinds below, with a message a person can
+// act on; a failed write changes nothing. Not thread-safe unless an
+// implementation says otherwise: the Registry serialises every call under
+// its own lock. status() and set_change_handler() are the exceptions, safe
+// from any thread.
+//
+// A store shared with other writers (a cluster) learns their changes on its
+// own and reports them through the change handler; the Registry then
+// re-reads what changed (Registry::reload_from_store). A store nobody else
+// writes never calls it.
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -21,13 +30,7 @@
 
 #include "server/arrays/array.h"
 
-namespace SQLite {
-class Database;
-}
-
 namespace rotor::registry {
-
-class StatementCache;
 
 struct StoreError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -36,8 +39,18 @@ struct StoreError : std::runtime_error {
 struct ConflictError : StoreError {
   using StoreError::StoreError;
 };
+// Another writer changed what this write read, between the read and the
+// commit (a cluster): nothing was written; retrying reads the new data.
+struct ConcurrentChangeError : ConflictError {
+  using ConflictError::ConflictError;
+};
 // The array or instance named by the call does not exist.
 struct NotFoundError : StoreError {
+  using StoreError::StoreError;
+};
+// The store cannot be reached (a cluster without quorum or without a
+// reachable member): nothing was written; the API answers 503.
+struct StoreUnavailable : StoreError {
   using StoreError::StoreError;
 };
 
@@ -67,91 +80,88 @@ struct Event {
   std::string old_value;
   std::string new_value;
   std::string reason;
+  std::string node;  // the cluster node that made the change; empty on a single node
 };
 
-struct StoreOptions {
-  // The event log keeps at most this many rows; older ones are pruned.
-  size_t max_events = 100000;
-  int busy_timeout_ms = 5000;
+// What another writer changed: array names (presentation form) whose
+// settings, instances or health differ now, and zone origins whose serial did.
+struct StoreChanges {
+  std::vector<std::string> arrays;
+  std::vector<std::string> zones;
+};
+
+// Whether the store can take writes now; for metrics and the API's
+// staleness header. A local store is always reachable.
+struct StoreStatus {
+  bool shared = false;  // a cluster's store (the fields below mean something)
+  bool reachable = true;
+  int64_t unreachable_since_ms = 0;  // unix ms; 0 while reachable
+  int64_t revision = 0;              // the shared store's revision this node reflects; 0: none
+  int64_t watch_lag_ms = 0;          // time since the shared store last said anything
 };
 
 class Store {
  public:
-  // The schema version this build writes; open() migrates older files to it.
-  static constexpr int kSchemaVersion = 2;
-
-  // Opens or creates the database at `path` and migrates it. Throws StoreError
-  // naming the file for a file that is not a database ("PATH: file is not a
-  // database"), a database of another program ("PATH: not a rotor database"),
-  // a schema newer than this build, or a read-only file. Never resets data.
-  explicit Store(const std::string& path, StoreOptions options = {});
-  ~Store();
-  Store(const Store&) = delete;
-  Store& operator=(const Store&) = delete;
-
-  const std::string& path() const noexcept { return path_; }
-  int schema_version() const;
+  virtual ~Store() = default;
 
   // Runs `work` in one transaction: every store write it makes commits
-  // together or not at all (an exception rolls everything back and propagates).
-  void atomically(const std::function<void()>& work);
+  // together or not at all (an exception discards everything and propagates).
+  virtual void atomically(const std::function<void()>& work) = 0;
 
   // Creates the array or replaces its settings; returns its id.
-  int64_t upsert_array(std::string_view name, const arrays::ArraySettings& settings,
-                       int64_t now_ms);
+  virtual int64_t upsert_array(std::string_view name, const arrays::ArraySettings& settings,
+                               int64_t now_ms) = 0;
   // Deletes the array, its instances and nothing else (events stay). NotFoundError when absent.
-  void delete_array(std::string_view name, int64_t now_ms);
+  virtual void delete_array(std::string_view name, int64_t now_ms) = 0;
 
   // Adds an instance with health unknown and returns it with its new id.
   // ConflictError when the array already has the address; NotFoundError when
   // the array is absent.
-  arrays::Instance add_instance(std::string_view array, const arrays::InstanceSpec& spec,
-                                int64_t now_ms);
+  virtual arrays::Instance add_instance(std::string_view array, const arrays::InstanceSpec& spec,
+                                        int64_t now_ms) = 0;
   // Replaces an instance's spec. A new address resets health to unknown.
-  arrays::Instance update_instance(std::string_view array, int64_t id,
-                                   const arrays::InstanceSpec& spec, int64_t now_ms);
-  void remove_instance(std::string_view array, int64_t id, int64_t now_ms);
+  virtual arrays::Instance update_instance(std::string_view array, int64_t id,
+                                           const arrays::InstanceSpec& spec, int64_t now_ms) = 0;
+  virtual void remove_instance(std::string_view array, int64_t id, int64_t now_ms) = 0;
   // Makes `specs` the array's instances. Addresses that stay keep their id and
   // health; the result is every instance by id. ConflictError for an address
   // listed twice.
-  std::vector<arrays::Instance> replace_instances(std::string_view array,
-                                                  const std::vector<arrays::InstanceSpec>& specs,
-                                                  int64_t now_ms);
+  virtual std::vector<arrays::Instance> replace_instances(
+      std::string_view array, const std::vector<arrays::InstanceSpec>& specs, int64_t now_ms) = 0;
 
   // Records a health transition and its event. Returns false (and writes
   // nothing) when the instance already has that health; NotFoundError when
   // the instance is absent.
-  bool set_health(const HealthChange& change);
+  virtual bool set_health(const HealthChange& change) = 0;
   // Many transitions in one transaction; returns those that changed anything.
   // Unknown instances are skipped (a probe may race with a removal).
-  std::vector<HealthChange> set_health_many(const std::vector<HealthChange>& changes);
+  virtual std::vector<HealthChange> set_health_many(const std::vector<HealthChange>& changes) = 0;
 
-  std::vector<StoredArray> load_all() const;
+  virtual std::vector<StoredArray> load_all() const = 0;
+  // One array by presentation name, or nullopt when it does not exist.
+  virtual std::optional<StoredArray> load_array(std::string_view name) const = 0;
   // Events with id > since_id, oldest first, at most `limit`.
-  std::vector<Event> events(int64_t since_id, size_t limit) const;
+  virtual std::vector<Event> events(int64_t since_id, size_t limit) const = 0;
 
   // The zone's SOA serial, or nullopt when it has none yet.
-  std::optional<uint32_t> zone_serial(std::string_view zone) const;
+  virtual std::optional<uint32_t> zone_serial(std::string_view zone) const = 0;
   // Increases the zone's serial and returns it: max(old + 1, unix seconds),
-  // so that a lost database still does not make the serial go backwards.
-  uint32_t bump_zone_serial(std::string_view zone);
+  // so that a lost store still does not make the serial go backwards.
+  virtual uint32_t bump_zone_serial(std::string_view zone) = 0;
 
- private:
-  class Transaction;
+  // Sets who hears about other writers' changes (empty: nobody). Once it
+  // returns, the previous handler is not running and is never called again.
+  // The handler runs on a thread of the store, never inside a call of the
+  // Registry's, so it may call back into the Registry.
+  virtual void set_change_handler(std::function<void(const StoreChanges&)> handler) {
+    (void)handler;  // nobody else writes a local store
+  }
+  virtual StoreStatus status() const { return {}; }
 
-  void migrate();
-  int64_t array_id(std::string_view name) const;  // NotFoundError when absent
-  void append_event(const Event& event);
-  void prune_events();
-  [[noreturn]] void fail(const std::exception& error) const;
-
-  std::string path_;
-  StoreOptions options_;
-  std::unique_ptr<SQLite::Database> db_;
-  // Declared after db_: its statements are finalized before the connection closes.
-  std::unique_ptr<StatementCache> statements_;
-  int transaction_depth_ = 0;
-  size_t events_since_prune_ = 0;
+  // How many array or instance writes one transaction may hold; a bulk write
+  // beyond it (the config's arrays) is split by the caller into parts that
+  // are each valid on their own.
+  virtual size_t max_writes_per_transaction() const { return SIZE_MAX; }
 };
 
 }  // namespace rotor::registry

@@ -34,6 +34,7 @@
 #include "server/arrays/array.h"
 #include "server/net/worker_pool.h"
 #include "server/registry/registry.h"
+#include "server/registry/sqlite_store.h"
 #include "server/registry/snapshot_composer.h"
 #include "server/snapshot/publisher.h"
 
@@ -82,7 +83,7 @@ std::vector<registry::SyntheticZoneSpec> bench_zones() {
 double register_arrays(const std::string& db, size_t array_count, size_t instance_count) {
   rotor::SnapshotPublisher publisher(std::make_shared<const rotor::Snapshot>());
   registry::SnapshotComposer composer(publisher, {.publish_interval = 0ms});
-  auto reg = registry::Registry::open(db, composer);
+  auto reg = registry::Registry::open(std::make_unique<registry::SqliteStore>(db), composer);
   reg->set_synthetic_zones(bench_zones());
   std::vector<registry::ConfigArray> config(array_count);
   for (size_t a = 0; a < array_count; ++a) {
@@ -274,7 +275,7 @@ int run(const Options& options) {
   registry::SnapshotComposer composer(
       publisher, {.publish_interval = std::chrono::milliseconds(options.publish_interval_ms)});
   Clock::time_point start = Clock::now();
-  auto reg = registry::Registry::open(db, composer);
+  auto reg = registry::Registry::open(std::make_unique<registry::SqliteStore>(db), composer);
   reg->set_synthetic_zones(bench_zones());
   const double load_ms = elapsed_ms(start);
   const double rss_loaded_mib = rss_mib();

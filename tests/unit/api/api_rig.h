@@ -18,6 +18,7 @@
 
 #include "api/api_server.h"
 #include "server/registry/registry.h"
+#include "server/registry/sqlite_store.h"
 #include "server/registry/snapshot_composer.h"
 #include "server/snapshot/publisher.h"
 #include "tests/unit/server/registry/registry_test_support.h"
@@ -40,7 +41,7 @@ struct Rig {
       : db(dir.file("rotor.db")),
         publisher(std::make_shared<const Snapshot>()),
         composer(publisher, {.publish_interval = 0ms}),
-        registry(registry::Registry::open(db, composer)) {
+        registry(registry::Registry::open(std::make_unique<registry::SqliteStore>(db), composer)) {
     registry->set_synthetic_zones({kLbZone});
     server = std::make_unique<ApiServer>(
         ApiContext{.registry = *registry,

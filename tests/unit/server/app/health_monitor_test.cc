@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "server/registry/snapshot_composer.h"
+#include "server/registry/sqlite_store.h"
 #include "server/snapshot/publisher.h"
 #include "tests/support/backends.h"
 #include "tests/unit/server/registry/registry_test_support.h"
@@ -34,7 +35,7 @@ struct Rig {
   explicit Rig(const std::string& db)
       : publisher(std::make_shared<const Snapshot>()),
         composer(publisher, {}),
-        registry(registry::Registry::open(db, composer)) {
+        registry(registry::Registry::open(std::make_unique<registry::SqliteStore>(db), composer)) {
     registry->set_synthetic_zones(
         {{"lb.example.com.", {{"ns1.lb.example.com.", {"192.0.2.53"}}}}});
   }

@@ -18,6 +18,7 @@
 #include "server/net/worker_pool.h"
 #include "server/query/responder.h"
 #include "server/registry/registry.h"
+#include "server/registry/sqlite_store.h"
 #include "server/registry/snapshot_composer.h"
 #include "tests/support/dns_client.h"
 #include "tests/unit/server/query/query_snapshot.h"
@@ -378,7 +379,7 @@ TEST_SUITE("unit/server/metrics/metrics") {
     registry::test::ScratchDir dir;
     SnapshotPublisher publisher(std::make_shared<const Snapshot>());
     registry::SnapshotComposer composer(publisher, {.publish_interval = 0ms});
-    const auto registry = registry::Registry::open(dir.file("rotor.db"), composer);
+    const auto registry = registry::Registry::open(std::make_unique<registry::SqliteStore>(dir.file("rotor.db")), composer);
     const registry::SyntheticZoneSpec zone{"lb.example.com.",
                                            {{"ns1.lb.example.com.", {"192.0.2.53"}}}};
     registry->set_synthetic_zones({zone});

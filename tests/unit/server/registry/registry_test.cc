@@ -1,4 +1,5 @@
 #include "server/registry/registry.h"
+#include "server/registry/sqlite_store.h"
 
 #include <doctest/doctest.h>
 
@@ -30,7 +31,7 @@ struct Rig {
   explicit Rig(const std::string& db, std::chrono::milliseconds interval = 0ms)
       : publisher(std::make_shared<const Snapshot>()),
         composer(publisher, {.publish_interval = interval}),
-        registry(Registry::open(db, composer)) {
+        registry(Registry::open(std::make_unique<registry::SqliteStore>(db), composer)) {
     registry->set_synthetic_zones({kLbZone});
   }
 
@@ -186,7 +187,7 @@ TEST_SUITE("unit/server/registry/registry") {
     // The database agrees with the model: a restart serves the same.
     test::let_writes_succeed(path);
     rig.registry.reset();
-    rig.registry = Registry::open(path, rig.composer);
+    rig.registry = Registry::open(std::make_unique<registry::SqliteStore>(path), rig.composer);
     CHECK(rig.registry->find(kWeb)->instances.size() == 1);
   }
 
@@ -203,7 +204,7 @@ TEST_SUITE("unit/server/registry/registry") {
     }
     SnapshotPublisher publisher(std::make_shared<const Snapshot>());
     SnapshotComposer composer(publisher, {.publish_interval = 0ms});
-    const auto registry = Registry::open(path, composer);
+    const auto registry = Registry::open(std::make_unique<registry::SqliteStore>(path), composer);
     const auto* web = publisher.current()->arrays->find(wire(kWeb));
     REQUIRE(web != nullptr);
     REQUIRE(web->instances.size() == 2);
@@ -223,7 +224,7 @@ TEST_SUITE("unit/server/registry/registry") {
     SnapshotPublisher publisher(std::make_shared<const Snapshot>());
     SnapshotComposer composer(publisher, {.publish_interval = 0ms});
     CHECK_THROWS_WITH_AS(
-        Registry::open(path, composer),
+        Registry::open(std::make_unique<registry::SqliteStore>(path), composer),
         (path + ": not a rotor database (it has tables but no rotor schema)").c_str(), StoreError);
   }
 
@@ -242,9 +243,57 @@ TEST_SUITE("unit/server/registry/registry") {
 
     // The serial survives a restart.
     rig.registry.reset();
-    rig.registry = Registry::open(dir.file("rotor.db"), rig.composer);
+    rig.registry = Registry::open(std::make_unique<registry::SqliteStore>(dir.file("rotor.db")), rig.composer);
     rig.registry->set_synthetic_zones({kLbZone});
     CHECK(rig.zone_serial() == after_add);
+  }
+
+  TEST_CASE("reload_from_store serves what another writer changed - and nothing else") {
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    Rig rig(path);
+    rig.registry->upsert_array(kWeb, {});
+    rig.registry->add_instance(kWeb, instance("192.0.2.1"));
+    const uint64_t generation = rig.publisher.current()->generation;
+    rig.registry->reload_from_store({{kWeb}, {"lb.example.com."}});
+    CHECK(rig.publisher.current()->generation == generation);  // nothing differs: no publish
+
+    uint32_t serial = 0;
+    {
+      SqliteStore other(path);
+      other.add_instance(kWeb, instance("192.0.2.2"), 1);
+      other.upsert_array("api.lb.example.com.", {}, 1);
+      serial = other.bump_zone_serial("lb.example.com.");
+    }
+    rig.registry->reload_from_store(
+        {{kWeb, "api.lb.example.com.", "gone.lb.example.com."}, {"lb.example.com."}});
+    rig.refresh();
+    REQUIRE(rig.served(kWeb) != nullptr);
+    CHECK(rig.served(kWeb)->instances.size() == 2);
+    CHECK(rig.served("api.lb.example.com.") != nullptr);
+    CHECK(rig.registry->find("api.lb.example.com.").has_value());
+    CHECK(rig.zone_serial() == serial);
+
+    {
+      SqliteStore other(path);
+      other.delete_array(kWeb, 2);
+    }
+    rig.registry->reload_from_store({{kWeb}, {}});
+    rig.refresh();
+    CHECK(rig.served(kWeb) == nullptr);
+    CHECK_FALSE(rig.registry->find(kWeb).has_value());
+  }
+
+  TEST_CASE("config arrays the database already has are not written again") {
+    ScratchDir dir;
+    Rig rig(dir.file("rotor.db"));
+    const std::vector<ConfigArray> config{{kWeb, {}, {instance("192.0.2.1")}}};
+    rig.registry->apply_config_arrays(config);
+    const uint32_t serial = rig.zone_serial();
+    const size_t events = rig.registry->events(0, 100).size();
+    rig.registry->apply_config_arrays(config);
+    CHECK(rig.zone_serial() == serial);
+    CHECK(rig.registry->events(0, 100).size() == events);
   }
 
   TEST_CASE("config arrays seed the database - the API's changes survive a restart") {

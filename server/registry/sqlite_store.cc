@@ -1,4 +1,4 @@
-#include "server/registry/store.h"
+#include "server/registry/sqlite_store.h"
 
 #include "server/registry/statement_cache.h"
 
@@ -71,7 +71,7 @@ UPDATE arrays SET check_json = '' WHERE check_json = '{}';
 ALTER TABLE instances ADD COLUMN check_json TEXT NOT NULL DEFAULT '';
 )sql",
 };
-static_assert(std::size(kMigrations) == Store::kSchemaVersion);
+static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
 std::string text(std::string_view view) { return std::string(view); }
 
@@ -130,9 +130,9 @@ void bind_optional(SQLite::Statement& statement, int index, const std::optional<
 // BEGIN IMMEDIATE at the outermost level (a writer takes the lock up front
 // instead of failing to upgrade later), savepoints inside, so that the
 // registry can group several store calls into one atomic write.
-class Store::Transaction {
+class SqliteStore::Transaction {
  public:
-  explicit Transaction(Store& store) : store_(store), depth_(store.transaction_depth_) {
+  explicit Transaction(SqliteStore& store) : store_(store), depth_(store.transaction_depth_) {
     store_.statements_->get(depth_ == 0 ? std::string("BEGIN IMMEDIATE") : "SAVEPOINT " + savepoint())
         ->exec();
     ++store_.transaction_depth_;
@@ -163,17 +163,17 @@ class Store::Transaction {
  private:
   std::string savepoint() const { return "rotor_" + std::to_string(depth_); }
 
-  Store& store_;
+  SqliteStore& store_;
   int depth_;
   bool committed_ = false;
 };
 
-[[noreturn]] void Store::fail(const std::exception& error) const {
+[[noreturn]] void SqliteStore::fail(const std::exception& error) const {
   if (dynamic_cast<const StoreError*>(&error) != nullptr) throw;
   throw StoreError(path_ + ": " + error.what());
 }
 
-Store::Store(const std::string& path, StoreOptions options) : path_(path), options_(options) {
+SqliteStore::SqliteStore(const std::string& path, StoreOptions options) : path_(path), options_(options) {
   try {
     db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     db_->setBusyTimeout(options_.busy_timeout_ms);
@@ -206,9 +206,9 @@ Store::Store(const std::string& path, StoreOptions options) : path_(path), optio
   }
 }
 
-Store::~Store() = default;
+SqliteStore::~SqliteStore() = default;
 
-void Store::migrate() {
+void SqliteStore::migrate() {
   Transaction transaction(*this);
   // Read again under the write lock: another process may have migrated meanwhile.
   int version = db_->execAndGet("PRAGMA user_version").getInt();
@@ -219,7 +219,7 @@ void Store::migrate() {
   transaction.commit();
 }
 
-int Store::schema_version() const {
+int SqliteStore::schema_version() const {
   try {
     return db_->execAndGet("PRAGMA user_version").getInt();
   } catch (const std::exception& error) {
@@ -227,7 +227,7 @@ int Store::schema_version() const {
   }
 }
 
-void Store::atomically(const std::function<void()>& work) {
+void SqliteStore::atomically(const std::function<void()>& work) {
   try {
     Transaction transaction(*this);
     work();
@@ -237,14 +237,14 @@ void Store::atomically(const std::function<void()>& work) {
   }
 }
 
-int64_t Store::array_id(std::string_view name) const {
+int64_t SqliteStore::array_id(std::string_view name) const {
   auto query = statements_->get("SELECT id FROM arrays WHERE name = ?");
   query->bind(1, text(name));
   if (!query->executeStep()) throw NotFoundError("no array " + text(name));
   return query->getColumn(0).getInt64();
 }
 
-void Store::append_event(const Event& event) {
+void SqliteStore::append_event(const Event& event) {
   auto insert = statements_->get("INSERT INTO events(time_ms, array_name, instance_id, address, kind, "
                            "old, new, reason) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
   insert->bind(1, event.time_ms);
@@ -259,14 +259,14 @@ void Store::append_event(const Event& event) {
   if (++events_since_prune_ >= 1024) prune_events();
 }
 
-void Store::prune_events() {
+void SqliteStore::prune_events() {
   events_since_prune_ = 0;
   auto prune = statements_->get("DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?");
   prune->bind(1, static_cast<int64_t>(options_.max_events));
   prune->exec();
 }
 
-int64_t Store::upsert_array(std::string_view name, const arrays::ArraySettings& settings,
+int64_t SqliteStore::upsert_array(std::string_view name, const arrays::ArraySettings& settings,
                             int64_t now_ms) {
   try {
     Transaction transaction(*this);
@@ -296,7 +296,7 @@ int64_t Store::upsert_array(std::string_view name, const arrays::ArraySettings& 
   }
 }
 
-void Store::delete_array(std::string_view name, int64_t now_ms) {
+void SqliteStore::delete_array(std::string_view name, int64_t now_ms) {
   try {
     Transaction transaction(*this);
     array_id(name);
@@ -352,7 +352,7 @@ void bind_spec(SQLite::Statement& statement, const InstanceSpec& spec) {
 
 }  // namespace
 
-Instance Store::add_instance(std::string_view array, const InstanceSpec& spec, int64_t now_ms) {
+Instance SqliteStore::add_instance(std::string_view array, const InstanceSpec& spec, int64_t now_ms) {
   try {
     Transaction transaction(*this);
     const int64_t owner = array_id(array);
@@ -381,7 +381,7 @@ Instance Store::add_instance(std::string_view array, const InstanceSpec& spec, i
   }
 }
 
-Instance Store::update_instance(std::string_view array, int64_t id, const InstanceSpec& spec,
+Instance SqliteStore::update_instance(std::string_view array, int64_t id, const InstanceSpec& spec,
                                 int64_t now_ms) {
   try {
     Transaction transaction(*this);
@@ -427,7 +427,7 @@ Instance Store::update_instance(std::string_view array, int64_t id, const Instan
   }
 }
 
-void Store::remove_instance(std::string_view array, int64_t id, int64_t now_ms) {
+void SqliteStore::remove_instance(std::string_view array, int64_t id, int64_t now_ms) {
   try {
     Transaction transaction(*this);
     const int64_t owner = array_id(array);
@@ -449,7 +449,7 @@ void Store::remove_instance(std::string_view array, int64_t id, int64_t now_ms) 
   }
 }
 
-std::vector<Instance> Store::replace_instances(std::string_view array,
+std::vector<Instance> SqliteStore::replace_instances(std::string_view array,
                                                const std::vector<InstanceSpec>& specs,
                                                int64_t now_ms) {
   try {
@@ -493,7 +493,7 @@ std::vector<Instance> Store::replace_instances(std::string_view array,
   }
 }
 
-bool Store::set_health(const HealthChange& change) {
+bool SqliteStore::set_health(const HealthChange& change) {
   try {
     Transaction transaction(*this);
     auto query = statements_->get("SELECT a.name, i.address, i.health FROM instances i "
@@ -527,7 +527,7 @@ bool Store::set_health(const HealthChange& change) {
   }
 }
 
-std::vector<HealthChange> Store::set_health_many(const std::vector<HealthChange>& changes) {
+std::vector<HealthChange> SqliteStore::set_health_many(const std::vector<HealthChange>& changes) {
   std::vector<HealthChange> applied;
   atomically([&] {
     for (const HealthChange& change : changes) {
@@ -541,7 +541,7 @@ std::vector<HealthChange> Store::set_health_many(const std::vector<HealthChange>
   return applied;
 }
 
-std::vector<StoredArray> Store::load_all() const {
+std::vector<StoredArray> SqliteStore::load_all() const {
   try {
     std::vector<StoredArray> arrays;
     std::map<int64_t, size_t> by_id;
@@ -570,7 +570,32 @@ std::vector<StoredArray> Store::load_all() const {
   }
 }
 
-std::vector<Event> Store::events(int64_t since_id, size_t limit) const {
+std::optional<StoredArray> SqliteStore::load_array(std::string_view name) const {
+  try {
+    auto query = statements_->get("SELECT id, name, check_json, created_ms, updated_ms, ttl, "
+                                  "degraded_ttl, policy, max_answers, when_all_down FROM arrays "
+                                  "WHERE name = ?");
+    query->bind(1, text(name));
+    if (!query->executeStep()) return std::nullopt;
+    StoredArray array;
+    array.id = query->getColumn(0).getInt64();
+    array.name = query->getColumn(1).getString();
+    array.created_ms = query->getColumn(3).getInt64();
+    array.updated_ms = query->getColumn(4).getInt64();
+    array.settings = read_settings(*query, 5);
+    array.settings.check = query->getColumn(2).getString();
+    query->reset();
+    auto instances = statements_->get(std::string("SELECT ") + kInstanceColumns +
+                                      " FROM instances WHERE array_id = ? ORDER BY id");
+    instances->bind(1, array.id);
+    while (instances->executeStep()) array.instances.push_back(read_instance(*instances));
+    return array;
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+std::vector<Event> SqliteStore::events(int64_t since_id, size_t limit) const {
   try {
     std::vector<Event> events;
     auto query = statements_->get("SELECT id, time_ms, array_name, instance_id, address, kind, old, "
@@ -594,7 +619,7 @@ std::vector<Event> Store::events(int64_t since_id, size_t limit) const {
   }
 }
 
-std::optional<uint32_t> Store::zone_serial(std::string_view zone) const {
+std::optional<uint32_t> SqliteStore::zone_serial(std::string_view zone) const {
   try {
     auto query = statements_->get("SELECT serial FROM zone_serials WHERE zone = ?");
     query->bind(1, text(zone));
@@ -605,7 +630,7 @@ std::optional<uint32_t> Store::zone_serial(std::string_view zone) const {
   }
 }
 
-uint32_t Store::bump_zone_serial(std::string_view zone) {
+uint32_t SqliteStore::bump_zone_serial(std::string_view zone) {
   try {
     Transaction transaction(*this);
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(

@@ -1,4 +1,4 @@
-#include "server/registry/store.h"
+#include "server/registry/sqlite_store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
@@ -57,27 +57,27 @@ TEST_SUITE("unit/server/registry/store") {
     SUBCASE("missing file") {}
     SUBCASE("empty file") { std::ofstream(dir.file("rotor.db")).flush(); }
     {
-      Store store(dir.file("rotor.db"));
-      CHECK(store.schema_version() == Store::kSchemaVersion);
+      SqliteStore store(dir.file("rotor.db"));
+      CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
       CHECK(store.load_all().empty());
       CHECK(store.events(0, 10).empty());
     }
     SQLite::Database db(dir.file("rotor.db"));
-    CHECK(db.execAndGet("PRAGMA user_version").getInt() == Store::kSchemaVersion);
+    CHECK(db.execAndGet("PRAGMA user_version").getInt() == SqliteStore::kSchemaVersion);
     CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
     for (const char* table : {"arrays", "instances", "events", "zone_serials"}) {
       CHECK_MESSAGE(db.tableExists(table), table);
     }
     // Opening again is a no-op.
-    Store again(dir.file("rotor.db"));
-    CHECK(again.schema_version() == Store::kSchemaVersion);
+    SqliteStore again(dir.file("rotor.db"));
+    CHECK(again.schema_version() == SqliteStore::kSchemaVersion);
   }
 
   TEST_CASE("a version 1 database gains check overrides and keeps its data") {
     ScratchDir dir;
     const std::string path = dir.file("rotor.db");
     {
-      Store store(path);
+      SqliteStore store(path);
       store.upsert_array("web.lb.example.com.", {}, 1);
       store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
     }
@@ -87,7 +87,7 @@ TEST_SUITE("unit/server/registry/store") {
       db.exec("UPDATE arrays SET check_json = '{}'");
       db.exec("PRAGMA user_version = 1");
     }
-    Store store(path);
+    SqliteStore store(path);
     CHECK(store.schema_version() == 2);
     const auto arrays = store.load_all();
     REQUIRE(arrays.size() == 1);
@@ -120,7 +120,7 @@ TEST_SUITE("unit/server/registry/store") {
          ": not a rotor database"},
         {"a newer rotor",
          [](const std::string& p) {
-           { Store store(p); }
+           { SqliteStore store(p); }
            SQLite::Database db(p, SQLite::OPEN_READWRITE);
            db.exec("PRAGMA user_version = 99");
          },
@@ -131,7 +131,7 @@ TEST_SUITE("unit/server/registry/store") {
       std::filesystem::remove(path);
       c.prepare(path);
       const auto before = std::filesystem::file_size(path);
-      CHECK_THROWS_WITH_AS(Store{path}, doctest::Contains((path + c.expected).c_str()), StoreError);
+      CHECK_THROWS_WITH_AS(SqliteStore{path}, doctest::Contains((path + c.expected).c_str()), StoreError);
       CHECK(std::filesystem::file_size(path) == before);  // never reset
     }
   }
@@ -140,7 +140,7 @@ TEST_SUITE("unit/server/registry/store") {
     ScratchDir dir;
     std::vector<StoredArray> before;
     {
-      Store store(dir.file("rotor.db"));
+      SqliteStore store(dir.file("rotor.db"));
       const int64_t web = store.upsert_array("web.lb.example.com.", geo_settings(), 1000);
       CHECK(web > 0);
       store.upsert_array("api.lb.example.com.", {}, 1001);
@@ -156,7 +156,7 @@ TEST_SUITE("unit/server/registry/store") {
       CHECK(store.set_health({second.id, Health::down, "connect refused", 1005}));
       before = store.load_all();
     }
-    Store store(dir.file("rotor.db"));
+    SqliteStore store(dir.file("rotor.db"));
     const auto after = store.load_all();
     REQUIRE(after.size() == 2);
     REQUIRE(before.size() == 2);
@@ -181,7 +181,7 @@ TEST_SUITE("unit/server/registry/store") {
 
   TEST_CASE("health transitions are recorded once - with an event each") {
     ScratchDir dir;
-    Store store(dir.file("rotor.db"));
+    SqliteStore store(dir.file("rotor.db"));
     store.upsert_array("web.lb.example.com.", {}, 1);
     const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
     const auto b = store.add_instance("web.lb.example.com.", instance("192.0.2.2"), 3);
@@ -213,7 +213,7 @@ TEST_SUITE("unit/server/registry/store") {
 
   TEST_CASE("events are paginated by id") {
     ScratchDir dir;
-    Store store(dir.file("rotor.db"));
+    SqliteStore store(dir.file("rotor.db"));
     store.upsert_array("web.lb.example.com.", {}, 1);
     const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);  // 1 event
     for (int i = 0; i < 9; ++i) {
@@ -239,7 +239,7 @@ TEST_SUITE("unit/server/registry/store") {
 
   TEST_CASE("the event log is pruned to its limit") {
     ScratchDir dir;
-    Store store(dir.file("rotor.db"), StoreOptions{.max_events = 100});
+    SqliteStore store(dir.file("rotor.db"), StoreOptions{.max_events = 100});
     store.upsert_array("web.lb.example.com.", {}, 1);
     const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
     for (int i = 0; i < 1100; ++i) {
@@ -251,7 +251,7 @@ TEST_SUITE("unit/server/registry/store") {
 
   TEST_CASE("a second instance with the same address is a conflict") {
     ScratchDir dir;
-    Store store(dir.file("rotor.db"));
+    SqliteStore store(dir.file("rotor.db"));
     store.upsert_array("web.lb.example.com.", {}, 1);
     store.upsert_array("api.lb.example.com.", {}, 1);
     store.add_instance("web.lb.example.com.", instance("2001:db8::1"), 2);
@@ -272,7 +272,7 @@ TEST_SUITE("unit/server/registry/store") {
 
   TEST_CASE("replace_instances keeps the ids and health of addresses that stay") {
     ScratchDir dir;
-    Store store(dir.file("rotor.db"));
+    SqliteStore store(dir.file("rotor.db"));
     store.upsert_array("web.lb.example.com.", {}, 1);
     const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
     const auto b = store.add_instance("web.lb.example.com.", instance("192.0.2.2"), 3);
@@ -299,7 +299,7 @@ TEST_SUITE("unit/server/registry/store") {
 
   TEST_CASE("deleting an array deletes its instances") {
     ScratchDir dir;
-    Store store(dir.file("rotor.db"));
+    SqliteStore store(dir.file("rotor.db"));
     store.upsert_array("web.lb.example.com.", {}, 1);
     store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
     store.delete_array("web.lb.example.com.", 3);
@@ -312,7 +312,7 @@ TEST_SUITE("unit/server/registry/store") {
   TEST_CASE("a failed write throws and leaves the database as it was") {
     ScratchDir dir;
     const std::string path = dir.file("rotor.db");
-    Store store(path);
+    SqliteStore store(path);
     store.upsert_array("web.lb.example.com.", {}, 1);
     const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
     const auto before = store.load_all();
@@ -333,7 +333,7 @@ TEST_SUITE("unit/server/registry/store") {
 
   TEST_CASE("atomically commits several writes together or none") {
     ScratchDir dir;
-    Store store(dir.file("rotor.db"));
+    SqliteStore store(dir.file("rotor.db"));
     CHECK_THROWS_AS(store.atomically([&] {
       store.upsert_array("web.lb.example.com.", {}, 1);
       store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
@@ -350,7 +350,7 @@ TEST_SUITE("unit/server/registry/store") {
 
   TEST_CASE("zone serials only grow") {
     ScratchDir dir;
-    Store store(dir.file("rotor.db"));
+    SqliteStore store(dir.file("rotor.db"));
     CHECK_FALSE(store.zone_serial("lb.example.com.").has_value());
     const uint32_t first = store.bump_zone_serial("lb.example.com.");
     const uint32_t second = store.bump_zone_serial("lb.example.com.");

@@ -1,0 +1,185 @@
+#pragma once
+// The cluster's Store (server/registry/store.h): etcd is the truth, shared by
+// every node; the keys are those of DESIGN.md.
+//
+// Writes: atomically(work) gathers what `work` reads (each read key becomes a
+// compare on its mod_revision, 0 = must be absent) and writes, and commits
+// them as ONE etcd transaction at the end; a store call outside atomically()
+// is a transaction of its own. A failed compare means another node wrote
+// first: ConcurrentChangeError (HTTP 409), thrown once this node's mirror has
+// caught up, so that a retry reads the new data. etcd unreachable or without
+// a leader: StoreUnavailable (HTTP 503). A transaction past etcd's limits
+// (128 operations, 1.5 MiB) is refused with a registry::ValidationError that
+// names the limit; bulk callers split by max_writes_per_transaction().
+//
+// Reads come from the mirror: a map of every key under the prefix, kept by a
+// sync thread (a paged range at revision R, then a watch from R + 1; after a
+// compaction, everything again; after a broken stream, the watch resumes,
+// with bounded backoff). Each applied batch is persisted to the cache in the
+// node's SQLite file and reported through the change handler (the arrays
+// and zones whose keys changed) on a notifier thread. On construction the
+// mirror is loaded from the cache, so the node serves at once even while
+// etcd is down. The store's own commits enter the mirror at once
+// (read-your-writes); the watch's echo of them changes nothing.
+//
+// Thread-safety: the Store calls are made by one thread at a time (the
+// Registry's lock); status(), set_change_handler() and the wait_* calls are
+// safe from any thread.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "server/cluster/etcd_client.h"
+#include "server/cluster/mirror_cache.h"
+#include "server/cluster/store_codec.h"
+#include "server/registry/store.h"
+
+namespace rotor::cluster {
+
+struct EtcdStoreOptions {
+  std::string prefix = "/rotor/";
+  std::string node;        // names this node in the events it writes
+  std::string cache_path;  // the node's SQLite file (--db)
+  size_t max_events = 100000;
+  // How long a failed compare waits for the mirror to show the winner's write.
+  std::chrono::milliseconds catch_up_timeout{2000};
+  std::chrono::milliseconds max_backoff{2000};  // between attempts to reach etcd
+};
+
+class EtcdStore final : public registry::Store {
+ public:
+  // etcd's defaults (--max-txn-ops, --max-request-bytes), with room for the
+  // gateway's JSON and base64.
+  static constexpr size_t kMaxOperations = 128;
+  static constexpr size_t kMaxRequestBytes = 1536 * 1024;
+
+  // Loads the cache (StoreError for an unusable file) and starts syncing;
+  // never waits for etcd.
+  EtcdStore(std::shared_ptr<EtcdClient> client, EtcdStoreOptions options);
+  ~EtcdStore() override;
+  EtcdStore(const EtcdStore&) = delete;
+  EtcdStore& operator=(const EtcdStore&) = delete;
+
+  void atomically(const std::function<void()>& work) override;
+  int64_t upsert_array(std::string_view name, const arrays::ArraySettings& settings,
+                       int64_t now_ms) override;
+  void delete_array(std::string_view name, int64_t now_ms) override;
+  arrays::Instance add_instance(std::string_view array, const arrays::InstanceSpec& spec,
+                                int64_t now_ms) override;
+  arrays::Instance update_instance(std::string_view array, int64_t id,
+                                   const arrays::InstanceSpec& spec, int64_t now_ms) override;
+  void remove_instance(std::string_view array, int64_t id, int64_t now_ms) override;
+  std::vector<arrays::Instance> replace_instances(std::string_view array,
+                                                  const std::vector<arrays::InstanceSpec>& specs,
+                                                  int64_t now_ms) override;
+  // Writes the instance's health record health/<id> (compare-and-swap: a
+  // transition is written once however many nodes report it) with its event.
+  bool set_health(const registry::HealthChange& change) override;
+  std::vector<registry::HealthChange> set_health_many(
+      const std::vector<registry::HealthChange>& changes) override;
+  std::vector<registry::StoredArray> load_all() const override;
+  std::optional<registry::StoredArray> load_array(std::string_view name) const override;
+  std::vector<registry::Event> events(int64_t since_id, size_t limit) const override;
+  std::optional<uint32_t> zone_serial(std::string_view zone) const override;
+  uint32_t bump_zone_serial(std::string_view zone) override;
+  void set_change_handler(std::function<void(const registry::StoreChanges&)> handler) override;
+  registry::StoreStatus status() const override;
+  size_t max_writes_per_transaction() const override;
+
+  // True once the mirror has read all of etcd since the start; false after
+  // `timeout` (etcd unreachable: the mirror is the cache).
+  bool wait_synced(std::chrono::milliseconds timeout) const;
+  // True once the mirror reflects `revision`.
+  bool wait_for_revision(int64_t revision, std::chrono::milliseconds timeout) const;
+
+ private:
+  // The reads and writes of the transaction being built (writer thread only).
+  struct Write {
+    std::map<std::string, int64_t> compares;                  // key -> expected mod_revision
+    std::map<std::string, std::optional<std::string>> puts;   // nullopt: delete
+    std::vector<std::pair<std::string, std::string>> ranges;  // deleted [key, end)
+    std::vector<std::string> cleanup;  // keys deleted after the commit, in their own txns
+  };
+
+  // --- writing (etcd_store.cc) ---
+  template <typename Work>
+  auto in_write(Work&& work);
+  void commit(const Write& write);
+  std::optional<std::string> read(const std::string& key);
+  std::vector<std::pair<std::string, std::string>> list(const std::string& prefix);
+  void put(const std::string& key, std::string value);
+  void remove(const std::string& key);
+  bool deleted_by_range(const std::string& key) const;
+  int64_t allocate_id();
+  void append_event(registry::Event event);
+  codec::ArrayRecord read_array(std::string_view name);  // NotFoundError
+  void touch_array(std::string_view name, int64_t now_ms);
+  arrays::Instance with_health(arrays::Instance instance) const;
+  arrays::Instance add_instance_in_write(std::string_view array, const arrays::InstanceSpec& spec,
+                                         int64_t now_ms);
+  void remove_instance_in_write(std::string_view array, int64_t id, int64_t now_ms);
+  bool set_health_in_write(const registry::HealthChange& change);
+  std::optional<registry::StoredArray> load_locked(std::string_view name) const;
+  void run_cleanup(const std::vector<std::string>& keys);
+
+  // --- the mirror (etcd_store_sync.cc) ---
+  void sync_loop();
+  void full_read();
+  void apply_events(const std::vector<WatchEvent>& events, int64_t revision);
+  void apply_commit(const Write& write, int64_t revision);
+  void note_change(const std::string& key, registry::StoreChanges& changes) const;  // under mutex_
+  void index_key(const std::string& key, bool present);                           // under mutex_
+  void queue(registry::StoreChanges changes);
+  void notify_loop();
+  void mark_reachable();
+  void mark_unreachable(const std::string& why);
+  void probe_if_unreachable();
+  void sleep_for(std::chrono::milliseconds delay);
+  std::string relative(const std::string& key) const;
+
+  std::shared_ptr<EtcdClient> client_;
+  EtcdStoreOptions options_;
+  std::unique_ptr<MirrorCache> cache_;  // the sync thread's, after construction
+
+  mutable std::mutex mutex_;  // guards the mirror: the members down to synced_
+  mutable std::condition_variable mirror_changed_;
+  MirrorMap entries_;
+  int64_t revision_ = 0;                                       // applied from etcd
+  std::map<std::string, int64_t> tombstones_;                  // deleted by our commits, at revision
+  std::unordered_map<int64_t, std::string> instance_keys_;     // instance id -> its key
+  bool synced_ = false;
+
+  std::optional<Write> write_;  // the transaction being built; writer thread only
+  uint64_t event_sequence_ = 0;
+  size_t events_since_prune_ = 0;
+
+  std::mutex notify_mutex_;  // guards queued_, stopping_ for the notifier
+  std::condition_variable notify_wake_;
+  std::set<std::string> queued_arrays_;
+  std::set<std::string> queued_zones_;
+  bool has_handler_ = false;
+  std::mutex handler_mutex_;  // held while the handler runs
+  std::function<void(const registry::StoreChanges&)> handler_;
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> reachable_{false};
+  std::atomic<int64_t> unreachable_since_ms_{0};
+  std::atomic<int64_t> last_heard_ms_{0};
+  std::atomic<int64_t> applied_revision_{0};
+  std::thread sync_thread_;
+  std::thread notify_thread_;
+};
+
+}  // namespace rotor::cluster

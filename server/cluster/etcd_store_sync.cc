@@ -1,0 +1,376 @@
+// EtcdStore's mirror: the cache at startup, the sync thread (a full read,
+// then a watch), the store's own commits, and the notifier thread that tells
+// the registry what changed.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+
+#include "server/cluster/etcd_store.h"
+
+namespace rotor::cluster {
+
+namespace {
+
+constexpr int64_t kPageSize = 1000;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+EtcdStore::EtcdStore(std::shared_ptr<EtcdClient> client, EtcdStoreOptions options)
+    : client_(std::move(client)), options_(std::move(options)) {
+  cache_ = std::make_unique<MirrorCache>(options_.cache_path, options_.prefix);
+  entries_ = cache_->load();
+  revision_ = cache_->revision();
+  applied_revision_ = revision_;
+  for (const auto& [key, entry] : entries_) index_key(key, true);
+  unreachable_since_ms_ = now_ms();  // until etcd first answers
+  spdlog::info("cluster: {} keys from the cache {} at revision {}", entries_.size(),
+               options_.cache_path, revision_);
+  sync_thread_ = std::thread([this] { sync_loop(); });
+  notify_thread_ = std::thread([this] { notify_loop(); });
+}
+
+EtcdStore::~EtcdStore() {
+  stopping_ = true;
+  {
+    std::lock_guard lock(notify_mutex_);
+    notify_wake_.notify_all();
+  }
+  mirror_changed_.notify_all();
+  sync_thread_.join();
+  notify_thread_.join();
+}
+
+std::string EtcdStore::relative(const std::string& key) const { return key.substr(options_.prefix.size()); }
+
+void EtcdStore::index_key(const std::string& key, bool present) {
+  const int64_t id = codec::instance_id_of_key(key);
+  if (id == 0) return;
+  if (present) {
+    instance_keys_[id] = key;
+  } else {
+    instance_keys_.erase(id);
+  }
+}
+
+// The array or zone a key belongs to; health records by their instance.
+void EtcdStore::note_change(const std::string& key, registry::StoreChanges& changes) const {
+  if (auto array = codec::array_of_key(key)) {
+    changes.arrays.push_back(std::move(*array));
+  } else if (auto zone = codec::zone_of_key(key)) {
+    changes.zones.push_back(std::move(*zone));
+  } else if (key.starts_with(codec::kHealth)) {
+    const int64_t id = std::atoll(key.c_str() + codec::kHealth.size());
+    if (const auto instance = instance_keys_.find(id); instance != instance_keys_.end()) {
+      if (auto array = codec::array_of_key(instance->second)) changes.arrays.push_back(std::move(*array));
+    }
+  }
+}
+
+// --- the sync thread ---
+
+void EtcdStore::sync_loop() {
+  bool need_full_read = true;
+  int failures = 0;
+  while (!stopping_) {
+    try {
+      if (need_full_read) {
+        full_read();
+        need_full_read = false;
+      }
+      // A read that needs the leader: etcd is reachable (the watch alone
+      // would say nothing until the next event).
+      client_->range(options_.prefix, prefix_end(options_.prefix), 0, false, 1);
+      mark_reachable();
+      int64_t from;
+      {
+        std::lock_guard lock(mutex_);
+        from = revision_ + 1;
+      }
+      client_->watch(
+          options_.prefix, prefix_end(options_.prefix), from,
+          [this, &failures](const std::vector<WatchEvent>& events, int64_t revision) {
+            failures = 0;
+            apply_events(events, revision);
+          },
+          stopping_,
+          [this](int64_t revision) {
+            mark_reachable();
+            std::lock_guard lock(mutex_);
+            revision_ = std::max(revision_, revision);
+            applied_revision_ = revision_;
+          });
+    } catch (const EtcdError& error) {
+      if (error.kind == EtcdError::Kind::compacted) {
+        spdlog::info("cluster: the watch's revision was compacted; reading everything again");
+        need_full_read = true;
+        continue;
+      }
+      mark_unreachable(error.what());
+    } catch (const std::exception& error) {
+      spdlog::error("cluster: sync failed, reading everything again: {}", error.what());
+      need_full_read = true;
+    }
+    if (stopping_) break;
+    ++failures;
+    const auto backoff = std::chrono::milliseconds(50) * (1 << std::min(failures, 6));
+    sleep_for(std::min<std::chrono::milliseconds>(backoff, options_.max_backoff));
+  }
+}
+
+void EtcdStore::sleep_for(std::chrono::milliseconds delay) {
+  std::unique_lock lock(notify_mutex_);
+  notify_wake_.wait_for(lock, delay, [this] { return stopping_.load(); });
+}
+
+// Everything under the prefix at one revision, in pages; replaces the mirror
+// and reports every key that differs.
+void EtcdStore::full_read() {
+  MirrorMap fresh;
+  int64_t revision = 0;
+  const std::string end = prefix_end(options_.prefix);
+  std::string from = options_.prefix;
+  for (;;) {
+    const RangeResult page = client_->range(from, end, revision, false, kPageSize);
+    if (revision == 0) revision = page.revision;
+    for (const KeyValue& kv : page.kvs) {
+      fresh[relative(kv.key)] = {kv.value, kv.create_revision, kv.mod_revision};
+    }
+    if (!page.more || page.kvs.empty()) break;
+    from = page.kvs.back().key + '\0';
+  }
+  mark_reachable();
+  registry::StoreChanges changes;
+  {
+    std::lock_guard lock(mutex_);
+    // Our own commits newer than the read stay (the watch brings them
+    // again). Before the first read the mirror is the cache, which may be of
+    // an etcd since replaced: it is replaced whole.
+    if (synced_) {
+      for (const auto& [key, entry] : entries_) {
+        if (entry.mod_revision > revision) fresh[key] = entry;
+      }
+      for (const auto& [key, deleted_at] : tombstones_) {
+        if (deleted_at > revision) fresh.erase(key);
+      }
+    }
+    tombstones_.clear();
+    for (const auto& [key, entry] : entries_) {
+      const auto now = fresh.find(key);
+      if (now == fresh.end() || now->second.value != entry.value) note_change(key, changes);
+    }
+    for (const auto& [key, entry] : fresh) {
+      if (!entries_.contains(key)) note_change(key, changes);
+    }
+    entries_ = fresh;
+    instance_keys_.clear();
+    for (const auto& [key, entry] : entries_) index_key(key, true);
+    // Health records name arrays through the new index: note them again.
+    for (const auto& [key, entry] : entries_) {
+      if (key.starts_with(codec::kHealth)) note_change(key, changes);
+    }
+    revision_ = revision;
+    applied_revision_ = revision_;
+    synced_ = true;
+  }
+  mirror_changed_.notify_all();
+  cache_->replace(fresh, revision);
+  spdlog::info("cluster: read {} keys at revision {}", fresh.size(), revision);
+  queue(std::move(changes));
+}
+
+void EtcdStore::apply_events(const std::vector<WatchEvent>& events, int64_t revision) {
+  mark_reachable();
+  registry::StoreChanges changes;
+  std::vector<std::string> changed_keys;  // for the cache
+  MirrorMap written;  // copies for the cache, outside the lock
+  int64_t applied = 0;
+  {
+    std::lock_guard lock(mutex_);
+    for (const WatchEvent& event : events) {
+      const std::string key = relative(event.kv.key);
+      // The cache takes every key of the batch: our own commits, already in
+      // the mirror, reach the file only now.
+      changed_keys.push_back(key);
+      const auto found = entries_.find(key);
+      // Our own commit entered the mirror already (or a newer write did).
+      if (found != entries_.end() && found->second.mod_revision >= event.kv.mod_revision) continue;
+      if (const auto tomb = tombstones_.find(key);
+          tomb != tombstones_.end() && tomb->second >= event.kv.mod_revision) {
+        continue;
+      }
+      if (event.type == WatchEvent::Type::put) {
+        note_change(key, changes);
+        entries_[key] = {event.kv.value, event.kv.create_revision, event.kv.mod_revision};
+        index_key(key, true);
+      } else {
+        if (found == entries_.end()) continue;
+        note_change(key, changes);
+        entries_.erase(found);
+        index_key(key, false);
+      }
+    }
+    revision_ = std::max(revision_, revision);
+    applied_revision_ = revision_;
+    std::erase_if(tombstones_, [&](const auto& tomb) { return tomb.second <= revision_; });
+    for (const std::string& key : changed_keys) {
+      if (const auto entry = entries_.find(key); entry != entries_.end()) written[key] = entry->second;
+    }
+    applied = revision_;
+  }
+  mirror_changed_.notify_all();
+  std::vector<std::pair<std::string, const MirrorEntry*>> cache_changes;
+  for (const std::string& key : changed_keys) {
+    const auto entry = written.find(key);
+    cache_changes.emplace_back(key, entry == written.end() ? nullptr : &entry->second);
+  }
+  try {
+    cache_->update(cache_changes, applied);
+  } catch (const std::exception& error) {
+    // The mirror is right; only a restart's head start is lost.
+    spdlog::warn("cluster: {}", error.what());
+  }
+  queue(std::move(changes));
+}
+
+// A commit of ours, at `revision`: the mirror shows it at once.
+void EtcdStore::apply_commit(const Write& write, int64_t revision) {
+  {
+    std::lock_guard lock(mutex_);
+    if (revision_ >= revision) return;  // the watch was faster
+    for (const auto& [key, value] : write.puts) {
+      if (value) {
+        const auto found = entries_.find(key);
+        const int64_t created = found != entries_.end() ? found->second.create_revision : revision;
+        entries_[key] = {*value, created, revision};
+        tombstones_.erase(key);
+        index_key(key, true);
+      } else {
+        entries_.erase(key);
+        tombstones_[key] = revision;
+        index_key(key, false);
+      }
+    }
+    for (const auto& [from, end] : write.ranges) {
+      for (auto it = entries_.lower_bound(from); it != entries_.end() && it->first < end;) {
+        tombstones_[it->first] = revision;
+        index_key(it->first, false);
+        it = entries_.erase(it);
+      }
+    }
+  }
+  mirror_changed_.notify_all();
+}
+
+bool EtcdStore::wait_synced(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mutex_);
+  return mirror_changed_.wait_for(lock, timeout, [this] { return synced_ || stopping_.load(); }) &&
+         synced_;
+}
+
+bool EtcdStore::wait_for_revision(int64_t revision, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mutex_);
+  return mirror_changed_.wait_for(lock, timeout,
+                                  [&] { return revision_ >= revision || stopping_.load(); }) &&
+         revision_ >= revision;
+}
+
+// --- reachability ---
+
+void EtcdStore::mark_reachable() {
+  last_heard_ms_ = now_ms();
+  if (reachable_.exchange(true)) return;
+  const int64_t since = unreachable_since_ms_.exchange(0);
+  spdlog::info("cluster: etcd reachable{}", since == 0 ? std::string()
+                                                        : " after " + std::to_string(now_ms() - since) + " ms");
+}
+
+void EtcdStore::mark_unreachable(const std::string& why) {
+  if (!reachable_.exchange(false)) return;
+  unreachable_since_ms_ = now_ms();
+  spdlog::warn("cluster: etcd unreachable, serving the last data: {}", why);
+}
+
+// A write that found etcd unreachable says so; while the watch is quiet,
+// only a read tells when it is back.
+void EtcdStore::probe_if_unreachable() {
+  if (reachable_.load()) return;
+  try {
+    client_->range(options_.prefix, prefix_end(options_.prefix), 0, false, 1);
+    mark_reachable();
+  } catch (const std::exception&) {
+    // still unreachable; the sync thread logs why
+  }
+}
+
+registry::StoreStatus EtcdStore::status() const {
+  const int64_t heard = last_heard_ms_.load();
+  return {.shared = true,
+          .reachable = reachable_.load(),
+          .unreachable_since_ms = reachable_.load() ? 0 : unreachable_since_ms_.load(),
+          .revision = applied_revision_.load(),
+          .watch_lag_ms = heard == 0 ? 0 : now_ms() - heard};
+}
+
+// --- the notifier thread ---
+
+void EtcdStore::queue(registry::StoreChanges changes) {
+  if (changes.arrays.empty() && changes.zones.empty()) return;
+  std::lock_guard lock(notify_mutex_);
+  queued_arrays_.insert(changes.arrays.begin(), changes.arrays.end());
+  queued_zones_.insert(changes.zones.begin(), changes.zones.end());
+  notify_wake_.notify_all();
+}
+
+void EtcdStore::set_change_handler(std::function<void(const registry::StoreChanges&)> handler) {
+  std::lock_guard running(handler_mutex_);
+  std::lock_guard lock(notify_mutex_);
+  has_handler_ = static_cast<bool>(handler);
+  handler_ = std::move(handler);
+  notify_wake_.notify_all();
+}
+
+// Changes wait here while nobody listens (the registry is still loading):
+// the handler, once set, hears about them, so that nothing is lost between
+// the registry's first load and its subscription.
+void EtcdStore::notify_loop() {
+  while (!stopping_) {
+    registry::StoreChanges changes;
+    {
+      std::unique_lock lock(notify_mutex_);
+      const bool woken = notify_wake_.wait_for(lock, std::chrono::seconds(1), [this] {
+        return stopping_.load() || (has_handler_ && (!queued_arrays_.empty() || !queued_zones_.empty()));
+      });
+      if (stopping_) return;
+      if (!woken) {
+        lock.unlock();
+        probe_if_unreachable();
+        continue;
+      }
+      changes.arrays.assign(queued_arrays_.begin(), queued_arrays_.end());
+      changes.zones.assign(queued_zones_.begin(), queued_zones_.end());
+      queued_arrays_.clear();
+      queued_zones_.clear();
+    }
+    std::lock_guard running(handler_mutex_);
+    if (!handler_) {
+      queue(std::move(changes));  // unsubscribed meanwhile: keep them for the next one
+      continue;
+    }
+    try {
+      handler_(changes);
+    } catch (const std::exception& error) {
+      spdlog::error("cluster: applying {} changed arrays failed: {}", changes.arrays.size(),
+                    error.what());
+    }
+  }
+}
+
+}  // namespace rotor::cluster

@@ -1,0 +1,126 @@
+#include "server/cluster/mirror_cache.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "server/registry/store.h"
+
+namespace rotor::cluster {
+
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS cluster_mirror(
+  key TEXT PRIMARY KEY,
+  value BLOB NOT NULL,
+  create_revision INTEGER NOT NULL,
+  mod_revision INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS cluster_mirror_state(
+  id INTEGER PRIMARY KEY CHECK(id = 1),
+  prefix TEXT NOT NULL,
+  revision INTEGER NOT NULL);
+)sql";
+
+void put(SQLite::Statement& insert, const std::string& key, const MirrorEntry& entry) {
+  insert.bind(1, key);
+  insert.bind(2, entry.value.data(), static_cast<int>(entry.value.size()));
+  insert.bind(3, entry.create_revision);
+  insert.bind(4, entry.mod_revision);
+  insert.exec();
+  insert.reset();
+}
+
+}  // namespace
+
+[[noreturn]] void MirrorCache::fail(const std::exception& error) const {
+  throw registry::StoreError(path_ + ": the cluster cache: " + error.what());
+}
+
+MirrorCache::MirrorCache(const std::string& path, const std::string& prefix)
+    : path_(path), prefix_(prefix) {
+  try {
+    db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db_->setBusyTimeout(5000);
+    db_->execAndGet("PRAGMA journal_mode = WAL");
+    db_->exec("PRAGMA synchronous = NORMAL");
+    db_->exec(kSchema);
+    SQLite::Statement state(*db_, "SELECT prefix, revision FROM cluster_mirror_state WHERE id = 1");
+    if (state.executeStep()) {
+      if (state.getColumn(0).getString() == prefix_) {
+        revision_ = state.getColumn(1).getInt64();
+      } else {
+        // Another cluster's (or another prefix's) keys: not ours to serve.
+        state.reset();
+        replace({}, 0);
+      }
+    }
+  } catch (const registry::StoreError&) {
+    throw;
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+MirrorCache::~MirrorCache() = default;
+
+MirrorMap MirrorCache::load() const {
+  try {
+    MirrorMap entries;
+    SQLite::Statement query(*db_,
+                            "SELECT key, value, create_revision, mod_revision FROM cluster_mirror");
+    while (query.executeStep()) {
+      const SQLite::Column value = query.getColumn(1);
+      entries.emplace(query.getColumn(0).getString(),
+                      MirrorEntry{std::string(static_cast<const char*>(value.getBlob()),
+                                              static_cast<size_t>(value.getBytes())),
+                                  query.getColumn(2).getInt64(), query.getColumn(3).getInt64()});
+    }
+    return entries;
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+void MirrorCache::replace(const MirrorMap& entries, int64_t revision) {
+  try {
+    SQLite::Transaction transaction(*db_);
+    db_->exec("DELETE FROM cluster_mirror");
+    SQLite::Statement insert(*db_, "INSERT INTO cluster_mirror VALUES(?, ?, ?, ?)");
+    for (const auto& [key, entry] : entries) put(insert, key, entry);
+    SQLite::Statement state(*db_, "INSERT OR REPLACE INTO cluster_mirror_state VALUES(1, ?, ?)");
+    state.bind(1, prefix_);
+    state.bind(2, revision);
+    state.exec();
+    transaction.commit();
+    revision_ = revision;
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+void MirrorCache::update(const std::vector<std::pair<std::string, const MirrorEntry*>>& changes,
+                         int64_t revision) {
+  try {
+    SQLite::Transaction transaction(*db_);
+    SQLite::Statement insert(*db_, "INSERT OR REPLACE INTO cluster_mirror VALUES(?, ?, ?, ?)");
+    SQLite::Statement remove(*db_, "DELETE FROM cluster_mirror WHERE key = ?");
+    for (const auto& [key, entry] : changes) {
+      if (entry != nullptr) {
+        put(insert, key, *entry);
+      } else {
+        remove.bind(1, key);
+        remove.exec();
+        remove.reset();
+      }
+    }
+    SQLite::Statement state(*db_, "INSERT OR REPLACE INTO cluster_mirror_state VALUES(1, ?, ?)");
+    state.bind(1, prefix_);
+    state.bind(2, revision);
+    state.exec();
+    transaction.commit();
+    revision_ = revision;
+  } catch (const std::exception& error) {
+    fail(error);
+  }
+}
+
+}  // namespace rotor::cluster

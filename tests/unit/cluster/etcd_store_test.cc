@@ -1,0 +1,228 @@
+// cluster::EtcdStore against a real one-member etcd on loopback: two stores
+// (two "nodes", each with its own cache file and registry) share it.
+#include "server/cluster/etcd_store.h"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "server/registry/registry.h"
+#include "server/snapshot/publisher.h"
+#include "tests/support/etcd_cluster.h"
+#include "tests/unit/server/registry/registry_test_support.h"
+
+namespace rotor::cluster {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using registry::test::instance;
+using registry::test::ScratchDir;
+using testing::EtcdCluster;
+
+constexpr const char* kWeb = "web.lb.example.com.";
+const registry::SyntheticZoneSpec kLbZone{"lb.example.com.",
+                                          {{"ns1.lb.example.com.", {"192.0.2.53"}}}};
+
+std::string wire(const char* text) { return *zones::name_from_text(text); }
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 5s) {
+  for (auto deadline = Clock::now() + limit; Clock::now() < deadline;
+       std::this_thread::sleep_for(20ms)) {
+    if (condition()) return true;
+  }
+  return condition();
+}
+
+std::unique_ptr<EtcdStore> open_store(const EtcdCluster& etcd, const std::string& cache,
+                                      const std::string& node) {
+  return std::make_unique<EtcdStore>(std::make_shared<EtcdClient>(etcd.client_options()),
+                                     EtcdStoreOptions{.prefix = EtcdCluster::kPrefix,
+                                                      .node = node,
+                                                      .cache_path = cache,
+                                                      .catch_up_timeout = 2s,
+                                                      .max_backoff = 200ms});
+}
+
+// One node: its store (borrowed from the registry), registry and what it serves.
+struct Node {
+  Node(const EtcdCluster& etcd, const std::string& cache, const std::string& name, bool wait = true)
+      : publisher(std::make_shared<const Snapshot>()), composer(publisher, {.publish_interval = 0ms}) {
+    auto owned = open_store(etcd, cache, name);
+    store = owned.get();
+    if (wait) REQUIRE(store->wait_synced(10s));
+    registry = registry::Registry::open(std::move(owned), composer);
+    registry->set_synthetic_zones({kLbZone});
+  }
+  size_t instances(const char* array) const {
+    const auto found = registry->find(array);
+    return found ? found->instances.size() : 0;
+  }
+  const arrays::ArrayState* served(const char* array) const {
+    return publisher.current()->arrays->find(wire(array));
+  }
+  uint32_t serial() const {
+    return publisher.current()->zones.find_authoritative(wire(kWeb))->serial();
+  }
+
+  SnapshotPublisher publisher;
+  registry::SnapshotComposer composer;
+  EtcdStore* store = nullptr;
+  std::unique_ptr<registry::Registry> registry;
+};
+
+TEST_SUITE("cluster/etcd_store") {
+  TEST_CASE("a write through node A is served by node B - with the same zone serial") {
+    EtcdCluster etcd;
+    ScratchDir dir;
+    Node a(etcd, dir.file("a.db"), "a");
+    Node b(etcd, dir.file("b.db"), "b");
+    CHECK(a.serial() == b.serial());
+
+    a.registry->upsert_array(kWeb, {});
+    const auto added = a.registry->add_instance(kWeb, instance("192.0.2.1"));
+    a.registry->set_health(added.id, arrays::Health::up, "ok");
+    REQUIRE(eventually([&] {
+      const auto* served = b.served(kWeb);
+      return served != nullptr && served->instances.size() == 1 &&
+             served->instances[0].health == arrays::Health::up;
+    }));
+    CHECK(b.registry->find(kWeb)->instances[0].id == added.id);
+    CHECK(eventually([&] { return a.serial() == b.serial(); }));
+    CHECK(a.serial() > 0);
+
+    // B's write comes back to A; deleting through B removes it from A.
+    b.registry->add_instance(kWeb, instance("192.0.2.2"));
+    CHECK(eventually([&] { return a.instances(kWeb) == 2; }));
+    b.registry->delete_array(kWeb);
+    CHECK(eventually([&] { return !a.registry->find(kWeb).has_value() && a.served(kWeb) == nullptr; }));
+    CHECK(eventually([&] { return a.serial() == b.serial(); }));
+
+    // One event per change, cluster-wide, with the node that made it.
+    const auto events = b.registry->events(0, 100);
+    REQUIRE(events.size() == 4);
+    CHECK(events[0].reason == "instance added");
+    CHECK(events[0].node == "a");
+    CHECK(events[1].kind == "health");
+    CHECK(events[2].node == "b");
+    CHECK(events[3].reason == "array deleted");
+    CHECK(events[3].node == "b");
+    CHECK(events[0].id < events[3].id);
+  }
+
+  TEST_CASE("two conflicting writes - one succeeds and one is a ConcurrentChangeError") {
+    EtcdCluster etcd;
+    ScratchDir dir;
+    auto a = open_store(etcd, dir.file("a.db"), "a");
+    auto b = open_store(etcd, dir.file("b.db"), "b");
+    REQUIRE(a->wait_synced(10s));
+    REQUIRE(b->wait_synced(10s));
+    a->upsert_array(kWeb, {}, 1);
+    REQUIRE(eventually([&] { return b->load_array(kWeb).has_value(); }));
+
+    // A reads the array, B writes it, then A commits what it read.
+    CHECK_THROWS_AS(a->atomically([&] {
+      a->add_instance(kWeb, instance("192.0.2.1"), 2);
+      b->add_instance(kWeb, instance("192.0.2.2"), 2);
+    }),
+                    registry::ConcurrentChangeError);
+    // A's mirror shows the winner once it has thrown, so a retry works.
+    REQUIRE(a->load_array(kWeb)->instances.size() == 1);
+    CHECK(a->load_array(kWeb)->instances[0].spec.address.to_string() == "192.0.2.2");
+    a->add_instance(kWeb, instance("192.0.2.1"), 3);
+    CHECK(a->load_array(kWeb)->instances.size() == 2);
+    // The same address through both: the second is a plain conflict.
+    REQUIRE(eventually([&] { return b->load_array(kWeb)->instances.size() == 2; }));
+    CHECK_THROWS_AS(b->add_instance(kWeb, instance("192.0.2.1"), 4), registry::ConflictError);
+  }
+
+  TEST_CASE("a node restarted while etcd is down serves its cache at once") {
+    ScratchDir dir;
+    const std::string cache = dir.file("a.db");
+    EtcdCluster etcd;
+    {
+      Node a(etcd, cache, "a");
+      a.registry->upsert_array(kWeb, {});
+      a.registry->add_instance(kWeb, instance("192.0.2.1"));
+      a.registry->add_instance(kWeb, instance("192.0.2.2"));
+      const int64_t revision = EtcdClient(etcd.client_options()).range(EtcdCluster::kPrefix).revision;
+      REQUIRE(a.store->wait_for_revision(revision, 5s));
+    }
+    etcd.kill(0);
+    Node a(etcd, cache, "a", /*wait=*/false);
+    const auto* served = a.served(kWeb);
+    REQUIRE(served != nullptr);
+    CHECK(served->instances.size() == 2);
+    CHECK_FALSE(a.registry->store_status().reachable);
+    CHECK_THROWS_AS(a.registry->add_instance(kWeb, instance("192.0.2.3")), registry::StoreUnavailable);
+    CHECK(a.instances(kWeb) == 2);
+
+    etcd.restart(0);
+    CHECK(eventually([&] { return a.registry->store_status().reachable; }, 10s));
+    a.registry->add_instance(kWeb, instance("192.0.2.3"));
+    CHECK(a.instances(kWeb) == 3);
+  }
+
+  TEST_CASE("a node stopped across a compaction reads everything again and converges") {
+    EtcdCluster etcd;
+    ScratchDir dir;
+    Node a(etcd, dir.file("a.db"), "a");
+    a.registry->upsert_array(kWeb, {});
+    a.registry->upsert_array("old.lb.example.com.", {});
+    a.registry->add_instance(kWeb, instance("192.0.2.1"));
+    {
+      Node b(etcd, dir.file("b.db"), "b");
+      REQUIRE(eventually([&] { return b.instances(kWeb) == 1; }));
+    }
+    a.registry->delete_array("old.lb.example.com.");
+    a.registry->add_instance(kWeb, instance("192.0.2.2"));
+    a.registry->upsert_array("new.lb.example.com.", {});
+    EtcdClient client(etcd.client_options());
+    client.compact(client.range(EtcdCluster::kPrefix).revision);
+
+    // B starts from its cache (the old data at once), then converges.
+    Node b(etcd, dir.file("b.db"), "b", /*wait=*/false);
+    CHECK(eventually([&] {
+      return b.instances(kWeb) == 2 && !b.registry->find("old.lb.example.com.") &&
+             b.registry->find("new.lb.example.com.").has_value();
+    }));
+    CHECK(eventually([&] { return a.serial() == b.serial(); }));
+  }
+
+  TEST_CASE("the config applied by two nodes is written once") {
+    EtcdCluster etcd;
+    ScratchDir dir;
+    Node a(etcd, dir.file("a.db"), "a");
+    Node b(etcd, dir.file("b.db"), "b");
+    const std::vector<registry::ConfigArray> config{
+        {kWeb, {}, {instance("192.0.2.1"), instance("192.0.2.2")}}};
+    a.registry->apply_config_arrays(config);
+    REQUIRE(eventually([&] { return b.instances(kWeb) == 2; }));
+    EtcdClient client(etcd.client_options());
+    const int64_t before = client.range(EtcdCluster::kPrefix).revision;
+    b.registry->apply_config_arrays(config);
+    a.registry->apply_config_arrays(config);
+    CHECK(client.range(EtcdCluster::kPrefix).revision == before);
+  }
+
+  TEST_CASE("a write past etcd's limits is refused naming them") {
+    EtcdCluster etcd;
+    ScratchDir dir;
+    auto store = open_store(etcd, dir.file("a.db"), "a");
+    REQUIRE(store->wait_synced(10s));
+    store->upsert_array(kWeb, {}, 1);
+    std::vector<arrays::InstanceSpec> many;
+    for (int i = 1; i <= 200; ++i) many.push_back(instance(("10.0.0." + std::to_string(i)).c_str()));
+    CHECK_THROWS_WITH_AS(store->replace_instances(kWeb, many, 2),
+                         doctest::Contains("etcd takes at most 128 operations"),
+                         registry::ValidationError);
+    CHECK(store->load_array(kWeb)->instances.empty());
+  }
+}
+
+}  // namespace
+}  // namespace rotor::cluster
