@@ -38,7 +38,7 @@ HostPort split_listen(const std::string& listen) {
 bool is_open_route(const std::string& path) { return path == "/healthz" || path == "/metrics"; }
 
 std::unique_ptr<GuardedServer> make_unbound_server(const ApiOptions& options) {
-  auto server = std::make_unique<GuardedServer>(options.limits);
+  auto server = std::make_unique<GuardedServer>(options.limits, options.tls);
   // httplib's default sets SO_REUSEPORT, which would let a second rotor bind
   // the same address and take half the requests; SO_REUSEADDR alone still
   // allows a restart while old connections linger in TIME_WAIT.
@@ -71,6 +71,28 @@ std::string bind_server(GuardedServer& server, const std::string& listen) {
   return (v6 ? "[" + address.host + "]" : address.host) + ":" + std::to_string(port);
 }
 
+// A path as a log may show it: control bytes (a decoded %0A could forge a log
+// line) become '?', and a long one is cut.
+std::string loggable(const std::string& path) {
+  constexpr size_t kMaxLogged = 200;
+  std::string out = path.substr(0, kMaxLogged);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  if (path.size() > kMaxLogged) out += "...";
+  return out;
+}
+
+// Names cannot hold parentheses, so these never look like a token's name.
+constexpr const char* kNoAuth = "(none)";
+constexpr const char* kRefused = "(refused)";
+
+void log_request(const httplib::Request& request, int status, const std::string& token) {
+  const bool notable = Router::is_write(request.method) || status == 401 || status == 403;
+  spdlog::log(notable ? spdlog::level::info : spdlog::level::debug, "api {} {} {} token {} from {}",
+              request.method, loggable(request.path), status, token, request.remote_addr);
+}
+
 }  // namespace
 
 ApiListener::ApiListener(const ApiOptions& options)
@@ -79,7 +101,7 @@ ApiListener::ApiListener(const ApiOptions& options)
 ApiServer::ApiServer(ApiContext context, ApiOptions options)
     : context_(std::move(context)),
       options_(std::move(options)),
-      auth_(options_.token),
+      auth_(options_.token, options_.tokens),
       server_(make_unbound_server(options_)) {
   install_handlers();
 }
@@ -87,7 +109,7 @@ ApiServer::ApiServer(ApiContext context, ApiOptions options)
 ApiServer::ApiServer(ApiContext context, ApiOptions options, ApiListener listener)
     : context_(std::move(context)),
       options_(std::move(options)),
-      auth_(options_.token),
+      auth_(options_.token, options_.tokens),
       server_(std::move(listener.server_)),
       bound_(std::move(listener.bound_)) {
   install_handlers();
@@ -102,19 +124,20 @@ void ApiServer::install_handlers() {
 
   const httplib::Server::Handler dispatch = [this](const httplib::Request& request,
                                                    httplib::Response& response) {
+    std::string token = kNoAuth;  // open routes and an API without tokens
     try {
-      if (!is_open_route(request.path) && !auth_.allows(request.get_header_value("Authorization"))) {
-        response.set_header("WWW-Authenticate", "Bearer");
-        throw ApiError(401, request.has_header("Authorization") ? "wrong bearer token"
-                                                                : "missing Authorization: Bearer <token>");
+      if (!is_open_route(request.path) && auth_.required()) {
+        token = kRefused;
+        token = authorize(request, response);
       }
       // httplib refuses a declared length over the limit itself (413), not a
       // chunked body; GuardedServer's byte budget bounds what that can read.
       if (request.body.size() > kMaxBodyBytes) throw ApiError(413, "body larger than 1 MiB");
-      router_.dispatch(request, response);
+      router_.dispatch(request, response, token == kNoAuth || token == kRefused ? "" : token);
     } catch (...) {
       reply_current_exception(response);
     }
+    log_request(request, response.status, token);
   };
   // Every method goes to the router, which knows the routes' methods (405).
   server_->Get(".*", dispatch);
@@ -143,6 +166,22 @@ void ApiServer::install_handlers() {
 }
 
 ApiServer::~ApiServer() { stop(); }
+
+std::string ApiServer::authorize(const httplib::Request& request, httplib::Response& response) const {
+  Caller caller;
+  if (!auth_.identify(request.get_header_value("Authorization"), caller)) {
+    response.set_header("WWW-Authenticate", "Bearer");
+    throw ApiError(401, request.has_header("Authorization") ? "wrong bearer token"
+                                                            : "missing Authorization: Bearer <token>");
+  }
+  if (caller.scope == config::TokenScope::read && Router::is_write(request.method)) {
+    // RFC 6750 3.1: the token is good but lacks the scope.
+    response.set_header("WWW-Authenticate", R"(Bearer error="insufficient_scope", scope="write")");
+    throw ApiError(403, "token \"" + caller.token_name + "\" has scope read; " + request.method +
+                            " needs a token with scope write");
+  }
+  return caller.token_name;
+}
 
 void ApiServer::start() {
   if (bound_.empty()) bound_ = bind_server(*server_, options_.listen);

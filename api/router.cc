@@ -46,7 +46,8 @@ bool Router::is_write(const std::string& method) {
   return method == "PUT" || method == "POST" || method == "PATCH" || method == "DELETE";
 }
 
-void Router::dispatch(const httplib::Request& request, httplib::Response& response) const {
+void Router::dispatch(const httplib::Request& request, httplib::Response& response,
+                      const std::string& token_name) const {
   std::vector<std::string> params;
   for (const Route& route : routes_) {
     if (!match(route.pattern, request.path, params)) continue;
@@ -61,7 +62,7 @@ void Router::dispatch(const httplib::Request& request, httplib::Response& respon
       response.set_header("Allow", allow);
       throw ApiError(405, request.method + " is not allowed on " + request.path + "; use " + allow);
     }
-    RouteRequest route_request{request, std::move(params)};
+    RouteRequest route_request{request, std::move(params), token_name};
     handler->second(route_request, response);
     return;
   }
