@@ -39,7 +39,7 @@ HostPort split_listen(const std::string& listen) {
 bool is_open_route(const std::string& path) { return path == "/healthz" || path == "/metrics"; }
 
 std::unique_ptr<GuardedServer> make_unbound_server(const ApiOptions& options) {
-  auto server = std::make_unique<GuardedServer>(options.limits);
+  auto server = std::make_unique<GuardedServer>(options.limits, options.tls);
   // httplib's default sets SO_REUSEPORT, which would let a second rotor bind
   // the same address and take half the requests; SO_REUSEADDR alone still
   // allows a restart while old connections linger in TIME_WAIT.
@@ -83,6 +83,28 @@ void mark_stale(const registry::StoreStatus& status, httplib::Response& response
                       std::to_string(std::max<int64_t>(0, now - status.unreachable_since_ms) / 1000));
 }
 
+// A path as a log may show it: control bytes (a decoded %0A could forge a log
+// line) become '?', and a long one is cut.
+std::string loggable(const std::string& path) {
+  constexpr size_t kMaxLogged = 200;
+  std::string out = path.substr(0, kMaxLogged);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  if (path.size() > kMaxLogged) out += "...";
+  return out;
+}
+
+// Names cannot hold parentheses, so these never look like a token's name.
+constexpr const char* kNoAuth = "(none)";
+constexpr const char* kRefused = "(refused)";
+
+void log_request(const httplib::Request& request, int status, const std::string& token) {
+  const bool notable = Router::is_write(request.method) || status == 401 || status == 403;
+  spdlog::log(notable ? spdlog::level::info : spdlog::level::debug, "api {} {} {} token {} from {}",
+              request.method, loggable(request.path), status, token, request.remote_addr);
+}
+
 }  // namespace
 
 ApiListener::ApiListener(const ApiOptions& options)
@@ -91,7 +113,7 @@ ApiListener::ApiListener(const ApiOptions& options)
 ApiServer::ApiServer(ApiContext context, ApiOptions options)
     : context_(std::move(context)),
       options_(std::move(options)),
-      auth_(options_.token),
+      auth_(options_.token, options_.tokens),
       server_(make_unbound_server(options_)) {
   install_handlers();
 }
@@ -99,7 +121,7 @@ ApiServer::ApiServer(ApiContext context, ApiOptions options)
 ApiServer::ApiServer(ApiContext context, ApiOptions options, ApiListener listener)
     : context_(std::move(context)),
       options_(std::move(options)),
-      auth_(options_.token),
+      auth_(options_.token, options_.tokens),
       server_(std::move(listener.server_)),
       bound_(std::move(listener.bound_)) {
   install_handlers();
@@ -114,20 +136,21 @@ void ApiServer::install_handlers() {
 
   const httplib::Server::Handler dispatch = [this](const httplib::Request& request,
                                                    httplib::Response& response) {
+    std::string token = kNoAuth;  // open routes and an API without tokens
     try {
-      if (!is_open_route(request.path) && !auth_.allows(request.get_header_value("Authorization"))) {
-        response.set_header("WWW-Authenticate", "Bearer");
-        throw ApiError(401, request.has_header("Authorization") ? "wrong bearer token"
-                                                                : "missing Authorization: Bearer <token>");
+      if (!is_open_route(request.path) && auth_.required()) {
+        token = kRefused;
+        token = authorize(request, response);
       }
       // httplib refuses a declared length over the limit itself (413), not a
       // chunked body; GuardedServer's byte budget bounds what that can read.
       if (request.body.size() > kMaxBodyBytes) throw ApiError(413, "body larger than 1 MiB");
       if (!Router::is_write(request.method)) mark_stale(context_.registry.store_status(), response);
-      router_.dispatch(request, response);
+      router_.dispatch(request, response, token == kNoAuth || token == kRefused ? "" : token);
     } catch (...) {
       reply_current_exception(response);
     }
+    log_request(request, response.status, token);
   };
   // Every method and path goes to the router, which knows the routes'
   // methods (405) and refuses control characters in a path (400); ".*"
@@ -159,6 +182,22 @@ void ApiServer::install_handlers() {
 }
 
 ApiServer::~ApiServer() { stop(); }
+
+std::string ApiServer::authorize(const httplib::Request& request, httplib::Response& response) const {
+  Caller caller;
+  if (!auth_.identify(request.get_header_value("Authorization"), caller)) {
+    response.set_header("WWW-Authenticate", "Bearer");
+    throw ApiError(401, request.has_header("Authorization") ? "wrong bearer token"
+                                                            : "missing Authorization: Bearer <token>");
+  }
+  if (caller.scope == config::TokenScope::read && Router::is_write(request.method)) {
+    // RFC 6750 3.1: the token is good but lacks the scope.
+    response.set_header("WWW-Authenticate", R"(Bearer error="insufficient_scope", scope="write")");
+    throw ApiError(403, "token \"" + caller.token_name + "\" has scope read; " + request.method +
+                            " needs a token with scope write");
+  }
+  return caller.token_name;
+}
 
 void ApiServer::start() {
   if (bound_.empty()) bound_ = bind_server(*server_, options_.listen);

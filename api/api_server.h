@@ -1,27 +1,34 @@
 #pragma once
 // The JSON HTTP API (api/README.md) on its own threads (GuardedServer's
 // workers), never the DNS workers. Every request goes: auth (a bearer token
-// when one is set; /healthz and /metrics are open), routing (404, 405),
-// handler; every error is the API's JSON error shape, httplib's own (413 for
-// an oversized body) included.
+// when any is configured, 401; a read-scoped token on a write, 403;
+// /healthz and /metrics are open), routing (404, 405), handler; every error
+// is the API's JSON error shape, httplib's own (413 for an oversized body)
+// included. Writes and refused tokens are logged at info with the token's
+// name (never the secret), everything else at debug.
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "api/api_context.h"
 #include "api/bearer_auth.h"
 #include "api/guarded_server.h"
 #include "api/router.h"
+#include "api/tls_context.h"
+#include "server/config/config.h"
 
 namespace rotor::api {
 
 struct ApiOptions {
   std::string listen = "127.0.0.1:0";  // ADDR:PORT or [V6]:PORT; port 0: the kernel picks
-  std::string token;                   // empty: no auth
+  std::string token;                   // the write token named "default"; empty: none
+  std::vector<config::ApiToken> tokens;  // api.tokens; no token at all: no auth
   ConnectionLimits limits;             // deadlines, per-client cap, worker ceiling
+  std::shared_ptr<const TlsContext> tls;  // api.tls (TlsContext::load); null: plain HTTP
 };
 
 // The API's listening socket, bound before the ApiServer that will serve it
@@ -62,6 +69,9 @@ class ApiServer {
 
  private:
   void install_handlers();
+  // The name of the token `request` carries; ApiError 401 or 403 (with
+  // WWW-Authenticate set on `response`) when it may not make the request.
+  std::string authorize(const httplib::Request& request, httplib::Response& response) const;
 
   ApiContext context_;
   ApiOptions options_;

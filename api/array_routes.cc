@@ -3,6 +3,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "api/api_error.h"
@@ -43,9 +44,42 @@ const arrays::Instance& find_instance(const registry::RegisteredArray& array, in
   throw ApiError(404, "no instance " + std::to_string(id) + " in " + array.name);
 }
 
+// ?address=IP, the only parameter of /v1/instances. An IPv4-mapped IPv6
+// address (::ffff:192.0.2.1) is looked up as the IPv4 address it is.
+arrays::IpAddress address_parameter(const httplib::Request& request) {
+  for (const auto& [name, value] : request.params) {
+    if (name != "address") throw ApiError(400, name + ": unknown query parameter", name);
+  }
+  if (!request.has_param("address")) {
+    throw ApiError(400, "address: missing; give ?address=IP", "address");
+  }
+  const std::string text = request.get_param_value("address");
+  auto address = arrays::IpAddress::parse(text);
+  if (!address) throw ApiError(400, "address: \"" + text + "\" is not an IP address", "address");
+  static constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (address->family == 6 && std::equal(kMappedPrefix, kMappedPrefix + 12, address->bytes)) {
+    arrays::IpAddress v4;
+    v4.family = 4;
+    std::copy(address->bytes + 12, address->bytes + 16, v4.bytes);
+    return v4;
+  }
+  return *address;
+}
+
 }  // namespace
 
 void add_array_routes(Router& router, ApiContext& context) {
+  router.add("GET", "/v1/instances", [&context](const RouteRequest& request, httplib::Response& response) {
+    const arrays::IpAddress address = address_parameter(request.http);
+    json instances = json::array();
+    for (const auto& located : context.registry.find_instances(address)) {
+      json instance = instance_json(located.instance);
+      instance["array"] = located.array;
+      instances.push_back(std::move(instance));
+    }
+    reply_json(response, 200, {{"address", address.to_string()}, {"instances", std::move(instances)}});
+  }, {"address"});
+
   router.add("GET", "/v1/arrays", [&context](const RouteRequest&, httplib::Response& response) {
     json arrays = json::array();
     for (const auto& array : context.registry.arrays()) arrays.push_back(array_json(array, false));

@@ -1,6 +1,7 @@
 #include "api/guarded_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -15,6 +16,9 @@
 #include <functional>
 #include <thread>
 #include <vector>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "server/common/background_thread.h"
 
@@ -40,11 +44,50 @@ std::string address_text(const sockaddr_storage& address, int& port) {
   return text;
 }
 
+// What the first bytes of a connection to a TLS port are.
+enum class Opening { tls, plain, nothing };
+
 // A socket stream whose every wait ends at the request's deadline as well as
-// after the silence limit; httplib's own stream only has the latter.
+// after the silence limit; httplib's own stream only has the latter. After
+// accept_tls it reads and writes through OpenSSL on the now non-blocking
+// socket, with the same waits, so TLS keeps every limit.
 class DeadlineStream final : public httplib::Stream {
  public:
   DeadlineStream(int fd, milliseconds io_timeout) : fd_(fd), io_timeout_(io_timeout) {}
+  ~DeadlineStream() override {
+    if (ssl_ == nullptr) return;
+    // One try at close_notify; never after a fatal error (OpenSSL forbids it).
+    ERR_clear_error();
+    if (tls_usable_) SSL_shutdown(ssl_);
+    SSL_free(ssl_);
+    ERR_clear_error();
+  }
+  DeadlineStream(const DeadlineStream&) = delete;
+  DeadlineStream& operator=(const DeadlineStream&) = delete;
+
+  // A TLS connection starts with a handshake record (0x16); anything else is
+  // a client speaking plain HTTP (or nothing) to the TLS port.
+  Opening peek_opening() {
+    unsigned char first = 0;
+    if (!wait(POLLIN)) return Opening::nothing;
+    ssize_t got;
+    do {
+      got = ::recv(fd_, &first, 1, MSG_PEEK);
+    } while (got < 0 && errno == EINTR);
+    if (got <= 0) return Opening::nothing;
+    return first == 0x16 ? Opening::tls : Opening::plain;
+  }
+
+  // The TLS handshake, within the current deadline; false when it fails or
+  // times out.
+  bool accept_tls(SSL_CTX* context) {
+    const int flags = ::fcntl(fd_, F_GETFL);
+    if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK) < 0) return false;
+    ssl_ = SSL_new(context);
+    if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) return false;
+    tls_usable_ = tls_call([this] { return SSL_accept(ssl_); }) > 0;
+    return tls_usable_;
+  }
 
   void start_request(milliseconds time, size_t bytes) {
     deadline_ = Clock::now() + time;
@@ -54,7 +97,7 @@ class DeadlineStream final : public httplib::Stream {
   // Waits up to `idle` (and never past no deadline) for the next request's
   // first byte; false when the client went quiet or closed.
   bool wait_for_request(milliseconds idle) {
-    if (begin_ < end_) return true;
+    if (begin_ < end_ || tls_pending()) return true;
     pollfd entry{.fd = fd_, .events = POLLIN, .revents = 0};
     int ready;
     do {
@@ -63,17 +106,13 @@ class DeadlineStream final : public httplib::Stream {
     return ready > 0;
   }
 
-  bool is_readable() const override { return begin_ < end_ || wait(POLLIN); }
+  bool is_readable() const override { return begin_ < end_ || tls_pending() || wait(POLLIN); }
   bool is_writable() const override { return wait(POLLOUT); }
 
   ssize_t read(char* out, size_t size) override {
     if (bytes_left_ == 0) return -1;
     if (begin_ == end_) {
-      if (!wait(POLLIN)) return -1;
-      ssize_t got;
-      do {
-        got = ::recv(fd_, buffer_, sizeof buffer_, 0);
-      } while (got < 0 && errno == EINTR);
+      const ssize_t got = receive();
       if (got <= 0) return got;
       begin_ = 0;
       end_ = static_cast<size_t>(got);
@@ -86,6 +125,10 @@ class DeadlineStream final : public httplib::Stream {
   }
 
   ssize_t write(const char* data, size_t size) override {
+    if (ssl_ != nullptr) {
+      const int length = static_cast<int>(std::min<size_t>(size, INT32_MAX));
+      return tls_call([&] { return SSL_write(ssl_, data, length); });
+    }
     if (!wait(POLLOUT)) return -1;
     ssize_t sent;
     do {
@@ -114,6 +157,42 @@ class DeadlineStream final : public httplib::Stream {
   bool exhausted() const noexcept { return bytes_left_ == 0; }
 
  private:
+  // Bytes into buffer_: >0 read, 0 closed, -1 failed or timed out.
+  ssize_t receive() {
+    if (ssl_ != nullptr) {
+      return tls_call([this] { return SSL_read(ssl_, buffer_, sizeof buffer_); });
+    }
+    if (!wait(POLLIN)) return -1;
+    ssize_t got;
+    do {
+      got = ::recv(fd_, buffer_, sizeof buffer_, 0);
+    } while (got < 0 && errno == EINTR);
+    return got;
+  }
+
+  // Runs an OpenSSL call until it completes, waiting (within the deadline)
+  // for whatever it wants: >0 its result, 0 the peer closed, -1 failed.
+  template <typename Call>
+  int tls_call(Call&& call) {
+    for (;;) {
+      ERR_clear_error();  // SSL_get_error reads this thread's queue
+      const int result = call();
+      if (result > 0) return result;
+      const int error = SSL_get_error(ssl_, result);
+      if (error == SSL_ERROR_WANT_READ && wait(POLLIN)) continue;
+      if (error == SSL_ERROR_WANT_WRITE && wait(POLLOUT)) continue;
+      if (error != SSL_ERROR_ZERO_RETURN && error != SSL_ERROR_WANT_READ &&
+          error != SSL_ERROR_WANT_WRITE) {
+        tls_usable_ = false;
+      }
+      ERR_clear_error();
+      return error == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+    }
+  }
+
+  // Decrypted bytes OpenSSL holds that poll cannot see.
+  bool tls_pending() const { return ssl_ != nullptr && SSL_pending(ssl_) > 0; }
+
   bool wait(short events) const {
     pollfd entry{.fd = fd_, .events = events, .revents = 0};
     for (;;) {
@@ -132,6 +211,8 @@ class DeadlineStream final : public httplib::Stream {
   char buffer_[4096];
   size_t begin_ = 0;
   size_t end_ = 0;
+  SSL* ssl_ = nullptr;       // set by accept_tls
+  bool tls_usable_ = false;  // handshake done and no fatal error since
 };
 
 // Workers started when a connection finds none idle, up to `ceiling`; beyond
@@ -206,9 +287,23 @@ const std::string& too_many_connections_reply() {
   return reply;
 }
 
+// A plain HTTP request to the TLS port gets a plain answer saying so,
+// rather than a TLS alert the client cannot show.
+const std::string& plain_http_on_tls_reply() {
+  static const std::string reply = [] {
+    const std::string body =
+        R"({"error":{"code":400,"message":"this port speaks HTTPS (TLS); use https://","field":null}})";
+    return "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+           "Connection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  return reply;
+}
+
 }  // namespace
 
-GuardedServer::GuardedServer(ConnectionLimits limits) : limits_(limits) {
+GuardedServer::GuardedServer(ConnectionLimits limits, std::shared_ptr<const TlsContext> tls)
+    : limits_(limits), tls_(std::move(tls)) {
   // httplib's default of 5 requests per connection makes a busy client
   // reconnect constantly; the per-request deadline already bounds a connection's hold.
   set_keep_alive_max_count(limits_.max_requests_per_connection);
@@ -235,27 +330,46 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
   // body waits for the client's delayed ACK (40 ms per keep-alive request).
   const int on = 1;
   ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  const bool ok = serve_connection(sock);  // its TLS state is gone before the close
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+  return ok;
+}
+
+bool GuardedServer::serve_connection(socket_t sock) {
   DeadlineStream stream(sock, limits_.io_timeout);
   std::string client;
   int port = 0;
   stream.get_remote_ip_and_port(client, port);
-  bool ok = false;
   if (!admit(client)) {
-    stream.start_request(limits_.io_timeout, 0);
-    const std::string& reply = too_many_connections_reply();
-    stream.write(reply.data(), reply.size());
-  } else {
-    for (size_t left = keep_alive_max_count_; left > 0 && svr_sock_ != INVALID_SOCKET; --left) {
-      if (!stream.wait_for_request(limits_.keep_alive_idle)) break;
-      stream.start_request(limits_.request_deadline, limits_.max_request_bytes);
-      bool closed = false;
-      ok = process_request(stream, left == 1, closed, nullptr);
-      if (!ok || closed || stream.exhausted()) break;
+    // A TLS client could not read a plain reply, and a handshake would hold
+    // a worker for a connection refused anyway: it is just closed.
+    if (tls_ == nullptr) {
+      stream.start_request(limits_.io_timeout, 0);
+      const std::string& reply = too_many_connections_reply();
+      stream.write(reply.data(), reply.size());
     }
-    release(client);
+    return false;
   }
-  ::shutdown(sock, SHUT_RDWR);
-  ::close(sock);
+  bool ok = true;
+  if (tls_ != nullptr) {
+    // The handshake is held to a request's deadline and silence limit.
+    stream.start_request(limits_.request_deadline, 0);
+    const Opening opening = stream.peek_opening();
+    if (opening == Opening::plain) {
+      const std::string& reply = plain_http_on_tls_reply();
+      stream.write(reply.data(), reply.size());
+    }
+    ok = opening == Opening::tls && stream.accept_tls(tls_->native());
+  }
+  for (size_t left = ok ? keep_alive_max_count_ : 0; left > 0 && svr_sock_ != INVALID_SOCKET; --left) {
+    if (!stream.wait_for_request(limits_.keep_alive_idle)) break;
+    stream.start_request(limits_.request_deadline, limits_.max_request_bytes);
+    bool closed = false;
+    ok = process_request(stream, left == 1, closed, nullptr);
+    if (!ok || closed || stream.exhausted()) break;
+  }
+  release(client);
   return ok;
 }
 

@@ -8,15 +8,22 @@
 //   answered 429 and closed without taking a worker;
 // - workers started on demand up to a ceiling, so connections never queue
 //   behind slow ones while the ceiling is not reached.
+// - TLS (with a TlsContext): each connection's handshake and encrypted
+//   reads and writes run under the same deadlines and byte budget; a plain
+//   HTTP request to the TLS port is answered 400 in plain HTTP.
 // Only the connection loop is ours; request parsing and routing stay httplib's.
+// Thread-safety: httplib's Server contract (handlers run on the workers).
 
 #include <httplib.h>
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+
+#include "api/tls_context.h"
 
 namespace rotor::api {
 
@@ -34,14 +41,18 @@ struct ConnectionLimits {
 
 class GuardedServer : public httplib::Server {
  public:
-  explicit GuardedServer(ConnectionLimits limits);
+  // `tls` null: plain HTTP.
+  explicit GuardedServer(ConnectionLimits limits, std::shared_ptr<const TlsContext> tls = nullptr);
 
  private:
   bool process_and_close_socket(socket_t sock) override;
+  // The connection's requests until it ends; the caller closes the socket.
+  bool serve_connection(socket_t sock);
   bool admit(const std::string& address);
   void release(const std::string& address);
 
   const ConnectionLimits limits_;
+  const std::shared_ptr<const TlsContext> tls_;
   std::mutex mutex_;
   std::unordered_map<std::string, size_t> per_client_;  // guarded by mutex_
 };

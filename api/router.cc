@@ -121,7 +121,8 @@ bool Router::is_write(const std::string& method) {
   return method == "PUT" || method == "POST" || method == "PATCH" || method == "DELETE";
 }
 
-void Router::dispatch(const httplib::Request& request, httplib::Response& response) const {
+void Router::dispatch(const httplib::Request& request, httplib::Response& response,
+                      const std::string& token_name) const {
   require_text(request.path, "the path", "path");
   const httplib::Params query = query_parameters(request);
   for (const auto& [name, value] : query) {
@@ -152,7 +153,7 @@ void Router::dispatch(const httplib::Request& request, httplib::Response& respon
                        name);
       }
     }
-    RouteRequest route_request{request, std::move(params)};
+    RouteRequest route_request{request, std::move(params), token_name};
     entry.handler(route_request, response);
     return;
   }

@@ -21,6 +21,9 @@ namespace rotor::api {
 struct RouteRequest {
   const httplib::Request& http;
   std::vector<std::string> params;  // the pattern's capture groups, in order
+  // The name of the API token the request was made with (api.tokens[].name,
+  // "default" for api.token); empty when the API needs no token. Never the secret.
+  std::string token_name;
 };
 using RouteHandler = std::function<void(const RouteRequest&, httplib::Response&)>;
 
@@ -31,9 +34,11 @@ class Router {
   // `method` "GET", ...; `query_parameters` the names it takes (others: 400).
   void add(const std::string& method, const std::string& pattern, RouteHandler handler,
            std::vector<std::string> query_parameters = {});
-  // Runs the handler; 404 for an unknown path, 405 for a known path with
-  // another method. Exceptions propagate to the caller.
-  void dispatch(const httplib::Request& request, httplib::Response& response) const;
+  // Runs the handler with `token_name` in its RouteRequest; 404 for an
+  // unknown path, 405 for a known path with another method. Exceptions
+  // propagate to the caller.
+  void dispatch(const httplib::Request& request, httplib::Response& response,
+                const std::string& token_name = "") const;
   // True when `method` on `path` writes (PUT, POST, PATCH, DELETE).
   static bool is_write(const std::string& method);
 

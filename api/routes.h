@@ -6,7 +6,8 @@
 
 namespace rotor::api {
 
-// /v1/arrays, /v1/arrays/{name}, /v1/arrays/{name}/instances[/{id}]
+// /v1/arrays, /v1/arrays/{name}, /v1/arrays/{name}/instances[/{id}],
+// /v1/instances?address=IP
 void add_array_routes(Router& router, ApiContext& context);
 // /healthz, /metrics, /v1/zones, /v1/events, /v1/arrays/{name}/health
 void add_status_routes(Router& router, ApiContext& context);

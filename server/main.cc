@@ -1,4 +1,5 @@
-// rotor's entry point: `rotor serve`, `rotor check`, `rotor --version`.
+// rotor's entry point: `rotor serve`, `rotor check`, `rotor hash-token`,
+// `rotor --version`.
 // Startup errors go to stderr naming the file, line or key, and exit 1;
 // command-line usage errors exit 2.
 
@@ -21,7 +22,10 @@
 #include <spdlog/spdlog.h>
 
 #include "api/api_server.h"
+#include "api/bearer_auth.h"
+#include "api/tls_context.h"
 #include "server/app/database_lock.h"
+#include "server/app/log_format.h"
 #include "server/app/health_monitor.h"
 #include "server/app/registry_setup.h"
 #include "server/app/zone_loader.h"
@@ -56,7 +60,7 @@ void add_common_flags(CLI::App& command, Flags& flags) {
 
 void setup_logging() {
   auto logger = spdlog::stderr_color_mt("rotor");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  rotor::app::apply_log_format(*logger, rotor::config::LogFormat::text);
   spdlog::set_default_logger(std::move(logger));
 }
 
@@ -169,10 +173,18 @@ std::string host_name() {
 }
 
 // The API's socket, bound early (see serve()); empty when the API is off.
-std::optional<rotor::api::ApiListener> bind_api(const rotor::config::Config& config) {
+rotor::api::ApiOptions api_options(const rotor::config::Config& config,
+                                   std::shared_ptr<const rotor::api::TlsContext> tls) {
+  return {.listen = config.api_listen,
+          .token = config.api_token,
+          .tokens = config.api_tokens,
+          .tls = std::move(tls)};
+}
+
+std::optional<rotor::api::ApiListener> bind_api(const rotor::config::Config& config,
+                                                std::shared_ptr<const rotor::api::TlsContext> tls) {
   if (!rotor::config::api_enabled(config)) return std::nullopt;
-  return std::make_optional<rotor::api::ApiListener>(
-      rotor::api::ApiOptions{.listen = config.api_listen, .token = config.api_token});
+  return std::make_optional<rotor::api::ApiListener>(api_options(config, std::move(tls)));
 }
 
 // Startup runs in an order that never hurts a running server: read and check
@@ -184,7 +196,13 @@ int serve(const Flags& flags) {
   // The token and the etcd password may come from the environment, so that they stay out of the file.
   rotor::config::resolve_api(config, std::getenv("ROTOR_API_TOKEN"));
   rotor::config::resolve_cluster(config, host_name(), std::getenv("ROTOR_ETCD_PASSWORD"));
+  rotor::app::apply_log_format(*spdlog::default_logger(), config.log_format);
   spdlog::set_level(spdlog::level::from_str(config.log_level));
+  // Loaded before anything is applied, so a bad certificate changes nothing.
+  std::shared_ptr<const rotor::api::TlsContext> api_tls;
+  if (rotor::config::api_enabled(config) && config.api_tls.enabled()) {
+    api_tls = rotor::api::TlsContext::load(config.api_tls);
+  }
   if (config.zones.empty() && config.declared_zones.empty()) {
     spdlog::warn("no zones configured: every query will be REFUSED");
   }
@@ -202,7 +220,7 @@ int serve(const Flags& flags) {
   rotor::registry::SnapshotComposer composer(publisher, {.publish_interval = config.publish_interval});
   composer.set_base(snapshot->zones, snapshot->options);
   rotor::net::WorkerPool pool(network_options(config), publisher);
-  std::optional<rotor::api::ApiListener> api_listener = bind_api(config);
+  std::optional<rotor::api::ApiListener> api_listener = bind_api(config, api_tls);
 
   const auto registry = rotor::app::start_registry(config, std::move(geo), composer);
   composer.flush();
@@ -233,8 +251,7 @@ int serve(const Flags& flags) {
             .publisher = publisher,
             .last_check = [&health](int64_t instance_id) { return health.last_check(instance_id); },
             .metrics_text = [&metrics] { return metrics.render(); }},
-        rotor::api::ApiOptions{.listen = config.api_listen, .token = config.api_token},
-        std::move(*api_listener));
+        api_options(config, api_tls), std::move(*api_listener));
     api->start();
   }
 
@@ -249,7 +266,15 @@ int serve(const Flags& flags) {
                  config.rrl.responses_per_second, unsigned{config.rrl.ipv4_prefix},
                  unsigned{config.rrl.ipv6_prefix}, config.rrl.slip);
   }
-  if (api) spdlog::info("api {}{}", api->bound(), config.api_token.empty() ? "" : " (bearer token)");
+  if (api) {
+    const size_t tokens = config.api_tokens.size() + (config.api_token.empty() ? 0 : 1);
+    spdlog::info("api {} ({}, {} bearer tokens)", api->bound(), api_tls ? "https" : "http", tokens);
+    if (!api_tls && !rotor::config::api_on_loopback(config)) {
+      spdlog::warn("api {} is not a loopback address and has no api.tls: tokens and data cross the "
+                   "network in clear text",
+                   api->bound());
+    }
+  }
 
   signals.run();
   if (api) api->stop();
@@ -273,9 +298,30 @@ int check(const Flags& flags) {
   }
   rotor::app::check_arrays_are_served(config, build.snapshot->zones);
   rotor::app::build_geo(config);
+  if (rotor::config::api_enabled(config) && config.api_tls.enabled()) {
+    rotor::api::TlsContext::load(config.api_tls);
+  }
   std::printf("ok: %zu zones, %zu records, %zu declared zones, %zu arrays\n",
               build.snapshot->zones.zones().size(), build.record_count,
               config.declared_zones.size(), config.arrays.size());
+  return 0;
+}
+
+// Prints the SHA-256 of the token read from stdin, for api.tokens[].sha256.
+// The token never goes on the command line, where `ps` and shell history see it.
+int hash_token() {
+  std::string token;
+  char buffer[4096];
+  size_t got;
+  while ((got = std::fread(buffer, 1, sizeof buffer, stdin)) > 0) token.append(buffer, got);
+  // `echo TOKEN | rotor hash-token` hashes TOKEN, not its line ending.
+  if (!token.empty() && token.back() == '\n') token.pop_back();
+  if (!token.empty() && token.back() == '\r') token.pop_back();
+  if (token.empty()) {
+    std::fprintf(stderr, "rotor hash-token: give the token on stdin\n");
+    return kExitUsage;
+  }
+  std::printf("%s\n", rotor::api::sha256_hex(token).c_str());
   return 0;
 }
 
@@ -316,6 +362,9 @@ int main(int argc, char** argv) {
   serve_command->add_option("--log-level", serve_flags.overrides.log_level,
                             "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  serve_command->add_option("--log-format", serve_flags.overrides.log_format,
+                            "text or json (one JSON object a line)")
+      ->check(CLI::IsMember({"text", "json"}));
 
   Flags check_flags;
   CLI::App* check_command =
@@ -324,6 +373,9 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   add_common_flags(*check_command, check_flags);
 
+  CLI::App* hash_command = app.add_subcommand(
+      "hash-token", "Print the SHA-256 of the API token read from stdin (for api.tokens[].sha256)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -331,7 +383,13 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : kExitUsage;
   }
 
+  // Before the config is read, so that its errors are in the format asked for.
+  if (serve_flags.overrides.log_format == "json") {
+    rotor::app::apply_log_format(*spdlog::default_logger(), rotor::config::LogFormat::json);
+  }
+
   try {
+    if (hash_command->parsed()) return hash_token();
     if (serve_command->parsed()) return serve(serve_flags);
     return check(check_flags);
   } catch (const rotor::app::SnapshotError& error) {

@@ -217,6 +217,98 @@ void check_api_listen(const std::string& listen, const std::string& path) {
   if (!api_off(listen)) check_endpoint(listen, path);
 }
 
+// Names appear in logs and events: short, and nothing that needs quoting.
+void check_token_name(const std::string& name, const std::string& path) {
+  constexpr size_t kMaxNameBytes = 64;
+  const bool plain = name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                            "0123456789._-") == std::string::npos;
+  if (name.empty() || name.size() > kMaxNameBytes || !plain) {
+    throw ConfigError(path, "expected 1 to 64 letters, digits, '.', '_' or '-', got \"" + name + "\"");
+  }
+}
+
+// The value is never echoed: a secret pasted here by mistake stays out of logs.
+std::string parse_token_hash(const std::string& text, const std::string& path) {
+  const bool hex = text.size() == 64 &&
+                   text.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+  if (!hex) {
+    throw ConfigError(path, "expected the token's SHA-256 as 64 hex digits (rotor hash-token), got " +
+                                std::to_string(text.size()) + " characters");
+  }
+  std::string lower = text;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") {
+    throw ConfigError(path, "is the SHA-256 of an empty token");
+  }
+  return lower;
+}
+
+ApiToken parse_api_token(const json& object, const std::string& path) {
+  ApiToken token;
+  bool has_name = false, has_scope = false, has_hash = false;
+  for (const auto& [key, value] : expect_object(object, path).items()) {
+    const std::string key_path = join_path(path, key);
+    if (key == "name") {
+      token.name = expect_string(value, key_path);
+      check_token_name(token.name, key_path);
+      has_name = true;
+    } else if (key == "scope") {
+      const std::string& scope = expect_string(value, key_path);
+      if (scope != "read" && scope != "write") {
+        throw ConfigError(key_path, "expected \"read\" or \"write\", got \"" + scope + "\"");
+      }
+      token.scope = scope == "read" ? TokenScope::read : TokenScope::write;
+      has_scope = true;
+    } else if (key == "sha256") {
+      token.sha256 = parse_token_hash(expect_string(value, key_path), key_path);
+      has_hash = true;
+    } else {
+      throw ConfigError(key_path, "unknown key");
+    }
+  }
+  if (!has_name) throw ConfigError(join_path(path, "name"), "missing");
+  if (!has_scope) throw ConfigError(join_path(path, "scope"), "missing; \"read\" or \"write\"");
+  if (!has_hash) throw ConfigError(join_path(path, "sha256"), "missing; the token's SHA-256 in hex");
+  return token;
+}
+
+std::vector<ApiToken> parse_api_tokens(const json& value, const std::string& path) {
+  expect_array(value, path);
+  std::vector<ApiToken> tokens;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const std::string item = index_path(path, i);
+    ApiToken token = parse_api_token(value[i], item);
+    for (size_t j = 0; j < tokens.size(); ++j) {
+      if (tokens[j].name == token.name) {
+        throw ConfigError(join_path(item, "name"),
+                          "\"" + token.name + "\" is already the name of " + index_path(path, j));
+      }
+      if (tokens[j].sha256 == token.sha256) {
+        throw ConfigError(join_path(item, "sha256"), "the same token as " + index_path(path, j));
+      }
+    }
+    tokens.push_back(std::move(token));
+  }
+  return tokens;
+}
+
+ApiTls parse_api_tls(const json& object, const std::string& path) {
+  ApiTls tls;
+  for (const auto& [key, value] : expect_object(object, path).items()) {
+    const std::string key_path = join_path(path, key);
+    if (key == "cert" || key == "key") {
+      std::string& file = key == "cert" ? tls.cert : tls.key;
+      file = expect_string(value, key_path);
+      if (file.empty()) throw ConfigError(key_path, "empty file name");
+    } else {
+      throw ConfigError(key_path, "unknown key");
+    }
+  }
+  if (tls.cert.empty()) throw ConfigError(join_path(path, "cert"), "missing; TLS needs a cert and a key");
+  if (tls.key.empty()) throw ConfigError(join_path(path, "key"), "missing; TLS needs a cert and a key");
+  return tls;
+}
+
 void parse_api(const json& object, Config& config) {
   for (const auto& [key, value] : object.items()) {
     const std::string path = join_path("api", key);
@@ -225,6 +317,10 @@ void parse_api(const json& object, Config& config) {
       config.api_listen = value.get<std::string>();
     } else if (key == "token") {
       config.api_token = expect_string(value, path);
+    } else if (key == "tokens") {
+      config.api_tokens = parse_api_tokens(value, path);
+    } else if (key == "tls") {
+      config.api_tls = parse_api_tls(value, path);
     } else {
       throw ConfigError(path, "unknown key");
     }
@@ -279,6 +375,8 @@ void parse_top_level(const json& document, Config& config) {
     } else if (key == "log_level") {
       check_log_level(expect_string(value, key), key);
       config.log_level = value.get<std::string>();
+    } else if (key == "log_format") {
+      config.log_format = parse_log_format(expect_string(value, key), key);
     } else if (key == "nsid") {
       check_nsid(expect_string(value, key), key);
       config.nsid = value.get<std::string>();
@@ -349,17 +447,39 @@ std::chrono::milliseconds parse_duration(const std::string& text, const std::str
 
 bool api_enabled(const Config& config) { return !api_off(config.api_listen); }
 
-void resolve_api(Config& config, const char* env_token) {
-  if (env_token != nullptr && *env_token != '\0') config.api_token = env_token;
-  if (!api_enabled(config) || !config.api_token.empty()) return;
+bool api_on_loopback(const Config& config) {
   net::ListenEndpoint endpoint;
   std::string error;
   if (!net::parse_endpoint(config.api_listen, endpoint, error)) throw ConfigError("api.listen", error);
-  if (!is_loopback(endpoint.address)) {
-    throw ConfigError("api.listen", "\"" + config.api_listen +
-                                        "\" is not a loopback address and needs api.token or "
-                                        "ROTOR_API_TOKEN");
+  return is_loopback(endpoint.address);
+}
+
+bool api_needs_token(const Config& config) {
+  return !config.api_token.empty() || !config.api_tokens.empty();
+}
+
+void resolve_api(Config& config, const char* env_token) {
+  if (env_token != nullptr && *env_token != '\0') config.api_token = env_token;
+  if (!config.api_token.empty()) {
+    for (size_t i = 0; i < config.api_tokens.size(); ++i) {
+      if (config.api_tokens[i].name == kDefaultTokenName) {
+        throw ConfigError(index_path("api.tokens", i) + ".name",
+                          "\"default\" is the name of api.token (or ROTOR_API_TOKEN); pick another");
+      }
+    }
   }
+  if (!api_enabled(config) || api_needs_token(config)) return;
+  if (!api_on_loopback(config)) {
+    throw ConfigError("api.listen", "\"" + config.api_listen +
+                                        "\" is not a loopback address and needs api.token, "
+                                        "api.tokens or ROTOR_API_TOKEN");
+  }
+}
+
+LogFormat parse_log_format(const std::string& text, const std::string& path) {
+  if (text == "text") return LogFormat::text;
+  if (text == "json") return LogFormat::json;
+  throw ConfigError(path, "expected \"text\" or \"json\", got \"" + text + "\"");
 }
 
 Config parse_config(const std::string& text, const std::string& source) {
@@ -399,6 +519,8 @@ Config load_config_file(const std::string& path) {
     resolve(config.cluster->tls_cert);
     resolve(config.cluster->tls_key);
   }
+  resolve(config.api_tls.cert);
+  resolve(config.api_tls.key);
   return config;
 }
 
@@ -421,6 +543,7 @@ void apply_overrides(Config& config, const Overrides& overrides) {
     check_log_level(*overrides.log_level, "--log-level");
     config.log_level = *overrides.log_level;
   }
+  if (overrides.log_format) config.log_format = parse_log_format(*overrides.log_format, "--log-format");
   if (overrides.db) {
     if (overrides.db->empty()) throw ConfigError("--db", "empty file name");
     config.db = *overrides.db;

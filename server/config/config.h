@@ -63,11 +63,31 @@ struct ClusterConfig {
   double abstain_share = 0.5;
 };
 
+// An API token as the config stores it: a name (in logs and events), what it
+// may do, and the SHA-256 of the secret, never the secret itself.
+enum class TokenScope { read, write };  // read: GET routes; write: everything
+struct ApiToken {
+  std::string name;
+  TokenScope scope = TokenScope::write;
+  std::string sha256;  // 64 lower-case hex digits
+};
+
+// The API's TLS certificate chain and key, PEM files (resolved against the
+// config file's directory); both empty: plain HTTP.
+struct ApiTls {
+  std::string cert;
+  std::string key;
+  bool enabled() const noexcept { return !cert.empty(); }
+};
+
+enum class LogFormat { text, json };
+
 struct Config {
   std::vector<std::string> listen{"127.0.0.1:5353", "[::1]:5353"};
   std::vector<ZoneSource> zones;
   unsigned threads = 0;  // 0: one per core
   std::string log_level = "info";
+  LogFormat log_format = LogFormat::text;
   std::string nsid;      // empty: NSID not answered
   std::chrono::milliseconds tcp_idle_timeout{10000};
   size_t tcp_max_connections = 1000;
@@ -85,7 +105,10 @@ struct Config {
 
   // The HTTP API (api/README.md): ADDR:PORT, or "off" (or "") for none.
   std::string api_listen = "127.0.0.1:8053";
-  std::string api_token;  // empty: requests need no token (loopback only)
+  // api.token or ROTOR_API_TOKEN: a write-scoped token named "default".
+  std::string api_token;
+  std::vector<ApiToken> api_tokens;  // api.tokens
+  ApiTls api_tls;
 
   // Response rate limiting of UDP replies; responses_per_second 0: off.
   RateLimiterOptions rrl;
@@ -96,10 +119,20 @@ struct Config {
 
 // True unless the API is turned off ("off" or "").
 bool api_enabled(const Config& config);
+// True when api.listen is a loopback address (127.0.0.0/8, ::1).
+bool api_on_loopback(const Config& config);
+// True when some token is configured (api.token, ROTOR_API_TOKEN, api.tokens).
+bool api_needs_token(const Config& config);
 // Applies the ROTOR_API_TOKEN environment value (`env_token`, null when
 // unset), which wins over api.token so that the secret can stay out of the
-// file, and refuses a non-loopback api.listen without a token.
+// file; refuses a non-loopback api.listen without any token, and an
+// api.tokens entry named "default" beside api.token (that is its name).
 void resolve_api(Config& config, const char* env_token);
+// The name the plain api.token / ROTOR_API_TOKEN goes by in logs and events.
+inline constexpr const char* kDefaultTokenName = "default";
+
+// "text" or "json"; ConfigError naming `path` otherwise.
+LogFormat parse_log_format(const std::string& text, const std::string& path);
 
 // Completes the cluster section when there is one: the node name defaults to
 // `host_name`, the password comes from ROTOR_ETCD_PASSWORD (`env_password`,
@@ -122,6 +155,7 @@ struct Overrides {
   std::vector<std::string> zones;  // "FILE" or "NAME=FILE"
   std::optional<unsigned> threads;
   std::optional<std::string> log_level;
+  std::optional<std::string> log_format;  // --log-format
   std::optional<std::string> nsid;
   std::optional<std::string> db;
   std::optional<std::string> geoip;

@@ -291,6 +291,17 @@ std::optional<RegisteredArray> Registry::find(std::string_view name) const {
   return view(found->second);
 }
 
+std::vector<LocatedInstance> Registry::find_instances(const arrays::IpAddress& address) const {
+  std::lock_guard lock(mutex_);
+  std::vector<LocatedInstance> out;
+  for (const auto& [name, array] : arrays_) {
+    for (const arrays::Instance& instance : array.instances) {
+      if (instance.spec.address == address) out.push_back({array.name, instance});
+    }
+  }
+  return out;
+}
+
 std::vector<Event> Registry::events(int64_t since_id, size_t limit) const {
   std::lock_guard lock(mutex_);
   return store_->events(since_id, limit);

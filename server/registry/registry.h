@@ -62,6 +62,12 @@ struct ConfigArray {
   std::vector<arrays::InstanceSpec> instances;
 };
 
+// An instance and the array it belongs to (find_instances).
+struct LocatedInstance {
+  std::string array;  // presentation form
+  arrays::Instance instance;
+};
+
 struct HealthUpdate {
   int64_t instance_id = 0;
   arrays::Health health = arrays::Health::unknown;
@@ -83,6 +89,9 @@ class Registry {
   std::vector<RegisteredArray> arrays() const;  // by name
   std::optional<RegisteredArray> find(std::string_view name) const;
   std::vector<Event> events(int64_t since_id, size_t limit) const;
+  // Every instance with `address`, over all arrays, by array name. A scan of
+  // every instance (an operator's lookup, not a hot path).
+  std::vector<LocatedInstance> find_instances(const arrays::IpAddress& address) const;
 
   // Creates the array or replaces its settings. A new array's name must lie
   // in a served zone.

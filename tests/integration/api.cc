@@ -8,6 +8,7 @@
 #include <chrono>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/harness.h"
+#include "tests/unit/api/test_certificate.h"
 
 namespace rotor::itest {
 namespace {
@@ -102,6 +104,94 @@ TEST_SUITE("integration/api") {
     CHECK(allowed->status == 200);
   }
 
+  TEST_CASE("HTTPS with named scoped tokens and JSON logs end to end") {
+    ::unsetenv("ROTOR_API_TOKEN");
+    TempDir dir;
+    const std::string cert = (dir.path() / "cert.pem").string();
+    api::test::write_test_certificate(cert, (dir.path() / "key.pem").string());
+    // The documented way to make a hash, and rotor's own, agree.
+    std::string ci_hash;
+    REQUIRE(run_to_exit({"/bin/sh", "-c", "printf %s ci-secret | sha256sum"}, ci_hash) == 0);
+    std::string rotor_hash;
+    REQUIRE(run_to_exit({"/bin/sh", "-c", std::string("echo ci-secret | ") + ROTOR_BINARY + " hash-token"},
+                        rotor_hash) == 0);
+    ci_hash = ci_hash.substr(0, 64);
+    CHECK(rotor_hash == ci_hash + "\n");
+    std::string read_hash;
+    REQUIRE(run_to_exit({"/bin/sh", "-c", "printf %s read-secret | sha256sum"}, read_hash) == 0);
+
+    json config = declared_zone_config(dir);
+    config["log_format"] = "json";
+    config["api"] = {{"listen", "127.0.0.1:0"},
+                     {"tls", {{"cert", "cert.pem"}, {"key", "key.pem"}}},  // beside the config
+                     {"tokens", {{{"name", "ci"}, {"scope", "write"}, {"sha256", ci_hash}},
+                                 {{"name", "grafana"}, {"scope", "read"}, {"sha256", read_hash.substr(0, 64)}}}}};
+    RotorServer server({"--config", dir.write("rotor.json", config.dump())});
+    REQUIRE(server.ready());
+    const int port = server.api_port();
+    REQUIRE_MESSAGE(port > 0, server.process().stderr_text());
+
+    httplib::SSLClient api("127.0.0.1", port);
+    api.set_ca_cert_path(cert.c_str());
+    api.enable_server_certificate_verification(true);
+    api.set_read_timeout(5s);
+    api.set_bearer_token_auth("grafana-wrong");
+    auto wrong = api.Get("/v1/arrays");
+    REQUIRE(wrong);
+    CHECK(wrong->status == 401);
+    api.set_bearer_token_auth("read-secret");
+    auto listed = api.Get("/v1/arrays");
+    REQUIRE(listed);
+    CHECK(listed->status == 200);
+    auto forbidden = api.Put("/v1/arrays/web.lb.example.test", "{}", "application/json");
+    REQUIRE(forbidden);
+    CHECK(forbidden->status == 403);
+    api.set_bearer_token_auth("ci-secret");
+    auto created = api.Put("/v1/arrays/web.lb.example.test", "{}", "application/json");
+    REQUIRE(created);
+    CHECK(created->status == 201);
+
+    httplib::Client plain("127.0.0.1", port);
+    auto refused = plain.Get("/healthz");
+    REQUIRE(refused);
+    CHECK(refused->status == 400);
+
+    // Every log line is a JSON object; the write names its token, never a secret.
+    REQUIRE(server.process().wait_for_stderr("web.lb.example.test 201 token ci", 5s));
+    const std::string log = server.process().stderr_text();
+    CHECK(log.find("secret") == std::string::npos);
+    std::istringstream lines(log);
+    std::string line;
+    bool saw_https = false;
+    while (std::getline(lines, line)) {
+      CAPTURE(line);
+      const json entry = json::parse(line, nullptr, false);
+      REQUIRE(entry.is_object());
+      CHECK(entry.contains("time"));
+      CHECK(entry.contains("level"));
+      if (entry["message"].get<std::string>().find("(https, 2 bearer tokens)") != std::string::npos) {
+        saw_https = true;
+      }
+    }
+    CHECK(saw_https);
+  }
+
+  TEST_CASE("a bad API certificate stops startup naming the key and the file") {
+    ::unsetenv("ROTOR_API_TOKEN");
+    TempDir dir;
+    json config = declared_zone_config(dir);
+    config["api"] = {{"listen", "127.0.0.1:0"}, {"tls", {{"cert", "missing.pem"}, {"key", "key.pem"}}}};
+    const std::string file = dir.write("rotor.json", config.dump());
+    for (const char* command : {"serve", "check"}) {
+      CAPTURE(command);
+      std::string output;
+      const int code = run_to_exit({ROTOR_BINARY, command, "--listen", "127.0.0.1:0", "--config", file}, output);
+      CHECK(code == 1);
+      CHECK(output.find("api.tls.cert: cannot read \"" + (dir.path() / "missing.pem").string() +
+                        "\": No such file or directory") != std::string::npos);
+    }
+  }
+
   TEST_CASE("a non-loopback API address without a token stops startup naming the key") {
     ::unsetenv("ROTOR_API_TOKEN");
     TempDir dir;
@@ -112,8 +202,8 @@ TEST_SUITE("integration/api") {
                                   dir.write("rotor.json", config.dump())},
                                  output);
     CHECK(code == 1);
-    CHECK(output.find("api.listen: \"0.0.0.0:0\" is not a loopback address and needs api.token or "
-                      "ROTOR_API_TOKEN") != std::string::npos);
+    CHECK(output.find("api.listen: \"0.0.0.0:0\" is not a loopback address and needs api.token, "
+                      "api.tokens or ROTOR_API_TOKEN") != std::string::npos);
   }
 }
 

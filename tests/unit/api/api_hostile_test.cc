@@ -20,65 +20,17 @@
 #include <vector>
 
 #include "tests/unit/api/api_rig.h"
+#include "tests/unit/api/raw_client.h"
 
 namespace rotor::api {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using test::RawClient;
 using test::Reply;
 using test::Rig;
 using test::send;
-
-// A raw TCP client, for what httplib's client will not send.
-class RawClient {
- public:
-  RawClient(int port, const char* source = nullptr) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    REQUIRE(fd_ >= 0);
-    if (source != nullptr) {
-      sockaddr_in local{.sin_family = AF_INET};
-      ::inet_pton(AF_INET, source, &local.sin_addr);
-      REQUIRE(::bind(fd_, reinterpret_cast<const sockaddr*>(&local), sizeof local) == 0);
-    }
-    sockaddr_in server{.sin_family = AF_INET, .sin_port = htons(static_cast<uint16_t>(port))};
-    ::inet_pton(AF_INET, "127.0.0.1", &server.sin_addr);
-    REQUIRE(::connect(fd_, reinterpret_cast<const sockaddr*>(&server), sizeof server) == 0);
-    const int on = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-  }
-  RawClient(const RawClient&) = delete;
-  RawClient& operator=(const RawClient&) = delete;
-  ~RawClient() { ::close(fd_); }
-
-  bool send(const std::string& bytes) {
-    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
-           static_cast<ssize_t>(bytes.size());
-  }
-
-  // Everything the server sends until it closes, or until `timeout`; `closed`
-  // tells which.
-  std::string read_until_close(std::chrono::milliseconds timeout, bool& closed) {
-    std::string got;
-    closed = false;
-    const auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      pollfd entry{fd_, POLLIN, 0};
-      if (::poll(&entry, 1, static_cast<int>(left.count()) + 1) <= 0) break;
-      char buffer[4096];
-      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
-      if (n <= 0) {
-        closed = true;
-        break;
-      }
-      got.append(buffer, static_cast<size_t>(n));
-    }
-    return got;
-  }
-
- private:
-  int fd_;
-};
 
 constexpr const char* kChunkedPut =
     "PUT /v1/arrays/web.lb.example.com HTTP/1.1\r\nHost: rotor\r\n"

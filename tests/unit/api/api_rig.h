@@ -38,6 +38,9 @@ inline const registry::SyntheticZoneSpec kLbZone{"lb.example.com.",
 struct Rig {
   // `cluster`: the API of node "ns1" of a cluster, whose verdicts the test sets.
   explicit Rig(std::string token = "", ConnectionLimits limits = {}, bool cluster = false)
+      : Rig(ApiOptions{.listen = "127.0.0.1:0", .token = std::move(token), .limits = limits}, cluster) {}
+  // `options.listen` is replaced by 127.0.0.1 port 0.
+  explicit Rig(ApiOptions options, bool cluster = false)
       : db(dir.file("rotor.db")),
         publisher(std::make_shared<const Snapshot>()),
         composer(publisher, {.publish_interval = 0ms}),
@@ -62,7 +65,10 @@ struct Rig {
                                             })
                                       : nullptr,
                    .node = cluster ? "ns1" : "local"},
-        ApiOptions{.listen = "127.0.0.1:0", .token = std::move(token), .limits = limits});
+        [&options] {
+          options.listen = "127.0.0.1:0";
+          return std::move(options);
+        }());
     server->start();
     const auto colon = server->bound().rfind(':');
     port = std::stoi(server->bound().substr(colon + 1));

@@ -88,6 +88,11 @@ TEST_SUITE("unit/api/api_server") {
         {"PUT", "/v1/arrays/web.lb.example.com/instances", R"({"address": "192.0.2.1"})", 400, "body"},
         {"GET", "/v1/arrays/web.lb.example.com/health", "", 200, {}},
         {"GET", "/v1/arrays/absent.lb.example.com/health", "", 404, {}},
+        {"GET", "/v1/instances?address=192.0.2.1", "", 200, {}},
+        {"GET", "/v1/instances", "", 400, "address"},
+        {"GET", "/v1/instances?address=192.0.2.300", "", 400, "address"},
+        {"GET", "/v1/instances?address=192.0.2.1&array=x", "", 400, "array"},
+        {"DELETE", "/v1/instances", "", 405, {}},
         {"GET", "/v1/events", "", 200, {}},
         {"GET", "/v1/events?since=1&limit=2", "", 200, {}},
         {"GET", "/v1/events?limit=5000", "", 400, "limit"},
@@ -413,9 +418,129 @@ TEST_SUITE("unit/api/api_server") {
       CAPTURE(test.b);
       CHECK(constant_time_equal(test.a, test.b) == test.equal);
     }
-    CHECK(BearerAuth("").allows(""));
-    CHECK_FALSE(BearerAuth("t").allows(""));
-    CHECK(BearerAuth("t").allows("Bearer t"));
+    Caller caller;
+    CHECK(BearerAuth("", {}).identify("", caller));
+    CHECK(caller.token_name.empty());
+    CHECK_FALSE(BearerAuth("t", {}).identify("", caller));
+    CHECK_FALSE(BearerAuth("t", {}).identify("Bearer ", caller));
+    CHECK(BearerAuth("t", {}).identify("Bearer t", caller));
+    CHECK(caller.token_name == "default");
+    CHECK(caller.scope == config::TokenScope::write);
+  }
+
+  TEST_CASE("token hashes are SHA-256 in lower-case hex") {
+    // FIPS 180-2's "abc" example, and the empty string's digest.
+    CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  }
+
+  TEST_CASE("named tokens: read may GET and write may write and the name reaches the handlers") {
+    ApiOptions options{.token = "plain-secret",
+                       .tokens = {{"ci", config::TokenScope::write, sha256_hex("ci-secret")},
+                                  {"grafana", config::TokenScope::read, sha256_hex("read-secret")}}};
+    Rig rig(std::move(options));
+    const auto bearer = [](const char* secret) {
+      return httplib::Headers{{"Authorization", std::string("Bearer ") + secret}};
+    };
+    struct Case {
+      const char* method;
+      const char* path;
+      const char* body;
+      const char* secret;  // null: no header
+      int status;
+    };
+    const Case cases[] = {
+        {"PUT", "/v1/arrays/web.lb.example.com", "{}", "ci-secret", 201},
+        {"PUT", "/v1/arrays/web.lb.example.com", "{}", "plain-secret", 200},
+        {"GET", "/v1/arrays", "", "read-secret", 200},
+        {"GET", "/v1/arrays/web.lb.example.com/health", "", "read-secret", 200},
+        {"GET", "/v1/events", "", "read-secret", 200},
+        {"GET", "/v1/explain?name=web.lb.example.com", "", "read-secret", 200},
+        {"PUT", "/v1/arrays/web.lb.example.com", "{}", "read-secret", 403},
+        {"POST", "/v1/arrays/web.lb.example.com/instances", R"({"address": "192.0.2.1"})", "read-secret", 403},
+        {"DELETE", "/v1/arrays/web.lb.example.com", "", "read-secret", 403},
+        {"DELETE", "/v1/arrays/web.lb.example.com", "", "ci-secret2", 401},
+        {"DELETE", "/v1/arrays/web.lb.example.com", "", nullptr, 401},
+        {"GET", "/v1/arrays", "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", 401},
+        {"GET", "/metrics", "", nullptr, 200},
+        {"GET", "/healthz", "", nullptr, 200},
+    };
+    for (const Case& test : cases) {
+      CAPTURE(test.method);
+      CAPTURE(test.path);
+      CAPTURE(test.secret);
+      const Reply reply = send(rig, test.method, test.path, test.body, "application/json",
+                               test.secret ? bearer(test.secret) : httplib::Headers{});
+      CHECK(reply.status == test.status);
+      if (test.status == 403) {
+        CHECK(reply.body["error"]["message"] ==
+              std::string("token \"grafana\" has scope read; ") + test.method +
+                  " needs a token with scope write");
+        CHECK(reply.headers.find("WWW-Authenticate")->second ==
+              R"(Bearer error="insufficient_scope", scope="write")");
+      }
+    }
+    CHECK(rig.registry->find(kWeb).has_value());  // the read token deleted nothing
+  }
+
+  TEST_CASE("instances are found by address across arrays") {
+    Rig rig;
+    for (const char* array : {"web.lb.example.com", "api.lb.example.com", "db.lb.example.com"}) {
+      REQUIRE(send(rig, "PUT", std::string("/v1/arrays/") + array, "{}").status == 201);
+    }
+    REQUIRE(send(rig, "POST", "/v1/arrays/web.lb.example.com/instances",
+                 R"({"address": "192.0.2.1", "weight": 7})").status == 201);
+    REQUIRE(send(rig, "POST", "/v1/arrays/api.lb.example.com/instances",
+                 R"({"address": "192.0.2.1", "region": "eu"})").status == 201);
+    REQUIRE(send(rig, "POST", "/v1/arrays/db.lb.example.com/instances",
+                 R"({"address": "2001:db8::1"})").status == 201);
+
+    const Reply found = send(rig, "GET", "/v1/instances?address=192.0.2.1");
+    REQUIRE(found.status == 200);
+    CHECK(found.body["address"] == "192.0.2.1");
+    REQUIRE(found.body["instances"].size() == 2);
+    CHECK(found.body["instances"][0]["array"] == "api.lb.example.com.");  // by array name
+    CHECK(found.body["instances"][0]["region"] == "eu");
+    CHECK(found.body["instances"][1]["array"] == "web.lb.example.com.");
+    CHECK(found.body["instances"][1]["weight"] == 7);
+    CHECK(found.body["instances"][1]["health"] == "unknown");
+    CHECK(found.body["instances"][1]["id"].is_number_integer());
+
+    struct Case {
+      const char* query;
+      size_t matches;
+    };
+    const Case cases[] = {
+        {"address=2001:DB8:0::1", 1},        // any spelling of the address
+        {"address=%3A%3Affff%3A192.0.2.1", 2},  // IPv4-mapped is the IPv4 address
+        {"address=192.0.2.2", 0},
+    };
+    for (const Case& test : cases) {
+      CAPTURE(test.query);
+      const Reply reply = send(rig, "GET", std::string("/v1/instances?") + test.query);
+      CHECK(reply.status == 200);
+      CHECK(reply.body["instances"].size() == test.matches);
+    }
+    const Reply bad = send(rig, "GET", "/v1/instances?address=web.lb.example.com");
+    CHECK(bad.status == 400);
+    CHECK(bad.body["error"]["message"] == "address: \"web.lb.example.com\" is not an IP address");
+    CHECK(send(rig, "GET", "/v1/instances?address=").body["error"]["field"] == "address");
+  }
+
+  TEST_CASE("handlers read the token name of the request") {
+    Router router;
+    std::string seen = "unset";
+    router.add("PUT", "/x", [&seen](const RouteRequest& request, httplib::Response&) {
+      seen = request.token_name;
+    });
+    httplib::Request request;
+    request.method = "PUT";
+    request.path = "/x";
+    httplib::Response response;
+    router.dispatch(request, response, "ci");
+    CHECK(seen == "ci");
+    router.dispatch(request, response);
+    CHECK(seen.empty());
   }
 
   TEST_CASE("a server stopped right after it started stops") {

@@ -488,6 +488,10 @@ TEST_CASE("declared zones - regions - networks and arrays") {
   CHECK(array.instances[1].spec.check.empty());
 }
 
+// Two SHA-256 digests in hex (of "a" and "b"), for api.tokens.
+#define HASH_A "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
+#define HASH_B "3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d"
+
 TEST_CASE("the api section") {
   Config defaults = parse_config("{}", "rotor.json");
   CHECK(defaults.api_listen == "127.0.0.1:8053");
@@ -500,6 +504,19 @@ TEST_CASE("the api section") {
   CHECK_FALSE(rotor::config::api_enabled(parse_config(R"({"api": {"listen": "off"}})", "rotor.json")));
   CHECK_FALSE(rotor::config::api_enabled(parse_config(R"({"api": {"listen": ""}})", "rotor.json")));
 
+  const Config named = parse_config(R"({"log_format": "json", "api": {"tokens": [
+      {"name": "ci", "scope": "write", "sha256": "CA978112CA1BBDCAFAC231B39A23DC4DA786EFF8147C4E72B9807785AFEE48BB"},
+      {"name": "grafana.read", "scope": "read", "sha256": ")" HASH_B R"("}]}})", "rotor.json");
+  REQUIRE(named.api_tokens.size() == 2);
+  CHECK(named.api_tokens[0].name == "ci");
+  CHECK(named.api_tokens[0].scope == rotor::config::TokenScope::write);
+  CHECK(named.api_tokens[0].sha256 == HASH_A);  // lower-cased
+  CHECK(named.api_tokens[1].name == "grafana.read");
+  CHECK(named.api_tokens[1].scope == rotor::config::TokenScope::read);
+  CHECK(named.log_format == rotor::config::LogFormat::json);
+  CHECK(defaults.log_format == rotor::config::LogFormat::text);
+  CHECK_FALSE(defaults.api_tls.enabled());
+
   struct Case {
     const char* document;
     const char* error;
@@ -510,6 +527,38 @@ TEST_CASE("the api section") {
       {R"({"api": {"listen": "localhost:8053"}})", "api.listen: "},
       {R"({"api": {"token": 1}})", "api.token: expected a string, got an integer"},
       {R"({"api": {"tokn": "x"}})", "api.tokn: unknown key"},
+      {R"({"api": {"tokens": {}}})", "api.tokens: expected an array, got an object"},
+      {R"({"api": {"tokens": [1]}})", "api.tokens[0]: expected an object, got an integer"},
+      {R"({"api": {"tokens": [{"scope": "read", "sha256": ")" HASH_A R"("}]}})", "api.tokens[0].name: missing"},
+      {R"({"api": {"tokens": [{"name": "ci", "sha256": ")" HASH_A R"("}]}})",
+       "api.tokens[0].scope: missing; \"read\" or \"write\""},
+      {R"({"api": {"tokens": [{"name": "ci", "scope": "write"}]}})",
+       "api.tokens[0].sha256: missing; the token's SHA-256 in hex"},
+      {R"({"api": {"tokens": [{"name": "ci", "scope": "admin", "sha256": ")" HASH_A R"("}]}})",
+       "api.tokens[0].scope: expected \"read\" or \"write\", got \"admin\""},
+      {R"({"api": {"tokens": [{"name": "c i", "scope": "read", "sha256": ")" HASH_A R"("}]}})",
+       "api.tokens[0].name: expected 1 to 64 letters, digits, '.', '_' or '-', got \"c i\""},
+      {R"({"api": {"tokens": [{"name": "", "scope": "read", "sha256": ")" HASH_A R"("}]}})",
+       "api.tokens[0].name: expected 1 to 64 letters"},
+      {R"({"api": {"tokens": [{"name": "ci", "scope": "read", "sha256": "my-secret-token"}]}})",
+       "api.tokens[0].sha256: expected the token's SHA-256 as 64 hex digits (rotor hash-token), got 15 characters"},
+      {R"({"api": {"tokens": [{"name": "ci", "scope": "read", "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}]}})",
+       "api.tokens[0].sha256: is the SHA-256 of an empty token"},
+      {R"({"api": {"tokens": [{"name": "ci", "scope": "read", "sha256": ")" HASH_A R"(", "secret": "x"}]}})",
+       "api.tokens[0].secret: unknown key"},
+      {R"({"api": {"tokens": [{"name": "ci", "scope": "read", "sha256": ")" HASH_A R"("},
+                              {"name": "ci", "scope": "write", "sha256": ")" HASH_B R"("}]}})",
+       "api.tokens[1].name: \"ci\" is already the name of api.tokens[0]"},
+      {R"({"api": {"tokens": [{"name": "ci", "scope": "read", "sha256": ")" HASH_A R"("},
+                              {"name": "cd", "scope": "write", "sha256": ")" HASH_A R"("}]}})",
+       "api.tokens[1].sha256: the same token as api.tokens[0]"},
+      {R"({"api": {"tls": {"cert": "a.pem"}}})", "api.tls.key: missing; TLS needs a cert and a key"},
+      {R"({"api": {"tls": {"key": "a.pem"}}})", "api.tls.cert: missing; TLS needs a cert and a key"},
+      {R"({"api": {"tls": {"cert": "", "key": "k.pem"}}})", "api.tls.cert: empty file name"},
+      {R"({"api": {"tls": {"cert": "c.pem", "key": "k.pem", "ca": "x"}}})", "api.tls.ca: unknown key"},
+      {R"({"api": {"tls": "on"}})", "api.tls: expected an object, got a string"},
+      {R"({"log_format": "yaml"})", "log_format: expected \"text\" or \"json\", got \"yaml\""},
+      {R"({"log_format": 1})", "log_format: expected a string, got an integer"},
   };
   for (const Case& bad : cases) {
     CAPTURE(bad.document);
@@ -532,8 +581,8 @@ TEST_CASE("the api token - environment and loopback rule") {
       {"127.0.0.2:0", "", nullptr, "", ""},
       {"off", "", nullptr, "", ""},
       {"0.0.0.0:8053", "", nullptr,
-       "api.listen: \"0.0.0.0:8053\" is not a loopback address and needs api.token or ROTOR_API_TOKEN", ""},
-      {"[::]:8053", "", "", "api.listen: \"[::]:8053\" is not a loopback address and needs api.token or ROTOR_API_TOKEN", ""},
+       "api.listen: \"0.0.0.0:8053\" is not a loopback address and needs api.token, api.tokens or ROTOR_API_TOKEN", ""},
+      {"[::]:8053", "", "", "api.listen: \"[::]:8053\" is not a loopback address and needs api.token, api.tokens or ROTOR_API_TOKEN", ""},
       {"0.0.0.0:8053", "from-file", nullptr, "", "from-file"},
       {"0.0.0.0:8053", "", "from-env", "", "from-env"},
       {"127.0.0.1:8053", "from-file", "from-env", "", "from-env"},
@@ -553,6 +602,28 @@ TEST_CASE("the api token - environment and loopback rule") {
     CHECK(error == test.error);
     if (error.empty()) CHECK(config.api_token == test.token);
   }
+}
+
+TEST_CASE("named tokens satisfy the loopback rule and leave \"default\" to api.token") {
+  Config config = parse_config(R"({"api": {"listen": "0.0.0.0:8053", "tokens": [
+      {"name": "default", "scope": "read", "sha256": ")" HASH_A R"("}]}})", "rotor.json");
+  CHECK_NOTHROW(rotor::config::resolve_api(config, nullptr));
+  CHECK_FALSE(rotor::config::api_on_loopback(config));
+  CHECK_THROWS_WITH_AS(rotor::config::resolve_api(config, "env-secret"),
+                       "api.tokens[0].name: \"default\" is the name of api.token (or ROTOR_API_TOKEN); "
+                       "pick another",
+                       ConfigError);
+}
+
+TEST_CASE("api.tls files are resolved against the config file's directory") {
+  TempDir dir;
+  const std::string file = dir.write("rotor.json", R"({
+    "api": {"tls": {"cert": "tls/cert.pem", "key": "/etc/rotor/key.pem"}}
+  })");
+  const Config config = rotor::config::load_config_file(file);
+  CHECK(config.api_tls.enabled());
+  CHECK(config.api_tls.cert == (dir.path / "tls/cert.pem").string());
+  CHECK(config.api_tls.key == "/etc/rotor/key.pem");
 }
 
 TEST_CASE("the --api flag replaces api.listen") {
