@@ -44,7 +44,7 @@ std::set<std::string> answered_within(const Endpoint& server, const std::set<std
   return seen;
 }
 
-TEST_SUITE("integration/cluster") {
+TEST_SUITE("integration/cluster_store") {
   TEST_CASE("a write through node A is answered by node B - and both survive etcd going away") {
     ::unsetenv("ROTOR_API_TOKEN");
     ::unsetenv("ROTOR_ETCD_PASSWORD");

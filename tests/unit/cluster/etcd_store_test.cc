@@ -75,7 +75,7 @@ struct Node {
   std::unique_ptr<registry::Registry> registry;
 };
 
-TEST_SUITE("cluster/etcd_store") {
+TEST_SUITE("unit/cluster/etcd_store") {
   TEST_CASE("a write through node A is served by node B - with the same zone serial") {
     EtcdCluster etcd;
     ScratchDir dir;

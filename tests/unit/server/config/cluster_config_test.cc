@@ -25,7 +25,9 @@ std::string error_for(const std::string& document) {
 
 }  // namespace
 
-TEST_CASE("server/config: the cluster section as issue 14 writes it") {
+TEST_SUITE_BEGIN("unit/server/config/cluster_config");
+
+TEST_CASE("the cluster section as issue 14 writes it") {
   const Config config = parse_config(R"({
     "cluster": {
       "node": "ns1",
@@ -54,7 +56,7 @@ TEST_CASE("server/config: the cluster section as issue 14 writes it") {
   CHECK(config.cluster->abstain_share == 0.25);
 }
 
-TEST_CASE("server/config: cluster defaults and no cluster without the section") {
+TEST_CASE("cluster defaults and no cluster without the section") {
   CHECK_FALSE(parse_config("{}", "rotor.json").cluster.has_value());
   Config config = parse_config(R"({"cluster": {}})", "rotor.json");
   REQUIRE(config.cluster.has_value());
@@ -67,7 +69,7 @@ TEST_CASE("server/config: cluster defaults and no cluster without the section") 
   CHECK(config.cluster->node == "host-1");
 }
 
-TEST_CASE("server/config: bad cluster sections name the key") {
+TEST_CASE("bad cluster sections name the key") {
   struct Case {
     const char* document;
     const char* expected;
@@ -105,7 +107,7 @@ TEST_CASE("server/config: bad cluster sections name the key") {
   }
 }
 
-TEST_CASE("server/config: --etcd and --node make and name a cluster node") {
+TEST_CASE("--etcd and --node make and name a cluster node") {
   Config config;
   rotor::config::Overrides overrides;
   overrides.etcd = {"http://127.0.0.1:2379,http://127.0.0.1:22379", "http://127.0.0.1:32379"};
@@ -123,7 +125,7 @@ TEST_CASE("server/config: --etcd and --node make and name a cluster node") {
                        ConfigError);
 }
 
-TEST_CASE("server/config: the etcd password comes from the environment only") {
+TEST_CASE("the etcd password comes from the environment only") {
   Config config = parse_config(R"({"cluster": {"node": "a", "etcd": {"username": "rotor"}}})", "rotor.json");
   CHECK_THROWS_WITH_AS(rotor::config::resolve_cluster(config, "host", nullptr),
                        "cluster.etcd.username: needs a password: set ROTOR_ETCD_PASSWORD",
@@ -133,7 +135,7 @@ TEST_CASE("server/config: the etcd password comes from the environment only") {
   CHECK(config.cluster->node == "a");
 }
 
-TEST_CASE("server/config: cluster TLS files are relative to the config file") {
+TEST_CASE("cluster TLS files are relative to the config file") {
   const auto directory = std::filesystem::temp_directory_path() /
                          ("rotor-cluster-config-" + std::to_string(::getpid()));
   std::filesystem::create_directories(directory);
@@ -145,3 +147,5 @@ TEST_CASE("server/config: cluster TLS files are relative to the config file") {
   CHECK(config.cluster->tls_cert == "/etc/c.pem");
   CHECK(config.cluster->tls_key == (directory / "k.pem").string());
 }
+
+TEST_SUITE_END();

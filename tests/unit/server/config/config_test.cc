@@ -604,7 +604,7 @@ TEST_CASE("the api token - environment and loopback rule") {
   }
 }
 
-TEST_CASE("named tokens satisfy the loopback rule and leave \"default\" to api.token") {
+TEST_CASE("named tokens satisfy the loopback rule and leave the name default to api.token") {
   Config config = parse_config(R"({"api": {"listen": "0.0.0.0:8053", "tokens": [
       {"name": "default", "scope": "read", "sha256": ")" HASH_A R"("}]}})", "rotor.json");
   CHECK_NOTHROW(rotor::config::resolve_api(config, nullptr));

@@ -51,7 +51,7 @@ bool same_array(const StoredArray& a, const StoredArray& b) {
   return true;
 }
 
-TEST_SUITE("unit/server/registry/store") {
+TEST_SUITE("unit/server/registry/sqlite_store") {
   TEST_CASE("a new file is migrated to the current schema") {
     ScratchDir dir;
     SUBCASE("missing file") {}

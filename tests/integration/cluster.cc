@@ -1,0 +1,235 @@
+// A rotor cluster end to end (issue 14): a real three-member etcd cluster and
+// three rotor nodes on loopback, each with its own database (its cache).
+// What is checked is what an operator sees: a write through one node's API
+// answered by every node, the same SOA serial everywhere, writes refused with
+// 503 and DNS answering every query while etcd has no quorum, and nodes that
+// restart while etcd is down answering from their cache at once.
+
+#include <httplib.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/harness.h"
+#include "tests/support/etcd_cluster.h"
+
+namespace rotor::itest {
+namespace {
+
+using cluster::testing::EtcdCluster;
+using cluster::testing::EtcdClusterOptions;
+using nlohmann::json;
+
+constexpr const char* kArray = "web.lb.example.test";
+
+// One rotor node: its directory (config, database = the node's cache) outlives
+// restarts of the process.
+class Node {
+ public:
+  Node(std::string name, const EtcdCluster& etcd) : name_(std::move(name)) {
+    json config = declared_zone_config(dir_);
+    config["cluster"] = {{"node", name_},
+                         {"etcd", {{"endpoints", etcd.endpoints()}, {"lease_ttl", "3s"}}}};
+    config_path_ = dir_.write("rotor.json", config.dump());
+    start();
+  }
+
+  void start() {
+    ::unsetenv("ROTOR_API_TOKEN");
+    server_ = std::make_unique<RotorServer>(std::vector<std::string>{"--config", config_path_});
+    REQUIRE_MESSAGE(server_->ready(), name_);
+    api_port_ = server_->api_port();
+    REQUIRE_MESSAGE(api_port_ > 0, server_->process().stderr_text());
+  }
+  void stop() {
+    server_->process().signal(SIGTERM);
+    CHECK(server_->process().wait_exit(10s) == 0);
+    server_.reset();
+  }
+
+  const Endpoint& dns() const { return server_->endpoint(); }
+  httplib::Client api() const {
+    httplib::Client client("127.0.0.1", api_port_);
+    client.set_read_timeout(20s);
+    client.set_write_timeout(5s);
+    return client;
+  }
+  RotorServer& server() { return *server_; }
+
+ private:
+  std::string name_;
+  TempDir dir_;
+  std::string config_path_;
+  std::unique_ptr<RotorServer> server_;
+  int api_port_ = 0;
+};
+
+// Waits until `node` answers `name` with exactly `expected` (bounded).
+bool answers_within(const Node& node, const std::set<std::string>& expected,
+                    std::chrono::milliseconds limit, const std::string& name = kArray) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (answered_addresses(node.dns(), name) == expected) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return answered_addresses(node.dns(), name) == expected;
+}
+
+std::optional<uint32_t> soa_serial(const Node& node) {
+  const auto reply =
+      exchange_udp(node.dns(), make_query("lb.example.test", "SOA", resolver_options()));
+  if (!reply || !reply->packet) return std::nullopt;
+  const ldns_rr_list* answer = ldns_pkt_answer(reply->packet.get());
+  for (size_t i = 0; i < ldns_rr_list_rr_count(answer); ++i) {
+    const ldns_rr* record = ldns_rr_list_rr(answer, i);
+    if (ldns_rr_get_type(record) == LDNS_RR_TYPE_SOA) {
+      return ldns_rdf2native_int32(ldns_rr_rdf(record, 2));
+    }
+  }
+  return std::nullopt;
+}
+
+void create_array(Node& node, const std::vector<std::string>& addresses) {
+  auto api = node.api();
+  auto created = api.Put(std::string("/v1/arrays/") + kArray, R"({"ttl": 30})", "application/json");
+  REQUIRE(created);
+  REQUIRE_MESSAGE(created->status / 100 == 2, created->body);
+  for (const std::string& address : addresses) {
+    auto added = api.Post(std::string("/v1/arrays/") + kArray + "/instances",
+                          json{{"address", address}}.dump(), "application/json");
+    REQUIRE(added);
+    REQUIRE_MESSAGE(added->status == 201, added->body);
+  }
+}
+
+TEST_SUITE("integration/cluster") {
+  TEST_CASE("a write through one node is answered by every node with one serial") {
+    EtcdCluster etcd({.members = 3});
+    Node a("ns1", etcd), b("ns2", etcd), c("ns3", etcd);
+
+    create_array(a, {"192.0.2.10", "192.0.2.11"});
+    const std::set<std::string> both{"192.0.2.10", "192.0.2.11"};
+    for (const Node* node : {&a, &b, &c}) CHECK(answers_within(*node, both, 5s));
+
+    // A write through another node reaches the first.
+    auto api = c.api();
+    auto added = api.Post(std::string("/v1/arrays/") + kArray + "/instances",
+                          json{{"address", "192.0.2.12"}}.dump(), "application/json");
+    REQUIRE(added);
+    CHECK(added->status == 201);
+    const std::set<std::string> three{"192.0.2.10", "192.0.2.11", "192.0.2.12"};
+    for (const Node* node : {&a, &b, &c}) CHECK(answers_within(*node, three, 5s));
+
+    // Same data, same serial.
+    const auto serial = soa_serial(a);
+    REQUIRE(serial.has_value());
+    CHECK(soa_serial(b) == serial);
+    CHECK(soa_serial(c) == serial);
+
+    // The same array read through any node is the same array.
+    auto from_a = a.api().Get(std::string("/v1/arrays/") + kArray);
+    auto from_b = b.api().Get(std::string("/v1/arrays/") + kArray);
+    REQUIRE(from_a);
+    REQUIRE(from_b);
+    CHECK(json::parse(from_a->body)["instances"] == json::parse(from_b->body)["instances"]);
+  }
+
+  TEST_CASE("a node restarted while another writes catches up") {
+    EtcdCluster etcd({.members = 3});
+    Node a("ns1", etcd), b("ns2", etcd);
+    create_array(a, {"192.0.2.10"});
+    CHECK(answers_within(b, {"192.0.2.10"}, 5s));
+
+    b.stop();
+    auto added = a.api().Post(std::string("/v1/arrays/") + kArray + "/instances",
+                              json{{"address", "192.0.2.11"}}.dump(), "application/json");
+    REQUIRE(added);
+    CHECK(added->status == 201);
+    b.start();
+    CHECK(answers_within(b, {"192.0.2.10", "192.0.2.11"}, 5s));
+  }
+
+  TEST_CASE("without an etcd quorum writes get 503 and every node keeps answering") {
+    EtcdCluster etcd({.members = 3});
+    Node a("ns1", etcd), b("ns2", etcd), c("ns3", etcd);
+    create_array(a, {"192.0.2.10", "192.0.2.11"});
+    const std::set<std::string> both{"192.0.2.10", "192.0.2.11"};
+    for (const Node* node : {&a, &b, &c}) REQUIRE(answers_within(*node, both, 5s));
+
+    etcd.kill(1);
+    etcd.kill(2);
+
+    // A write cannot be committed: 503 with the JSON error, in bounded time.
+    const auto start = std::chrono::steady_clock::now();
+    auto refused = b.api().Post(std::string("/v1/arrays/") + kArray + "/instances",
+                                json{{"address", "192.0.2.12"}}.dump(), "application/json");
+    REQUIRE(refused);
+    CHECK(refused->status == 503);
+    CHECK(json::parse(refused->body).contains("error"));
+    CHECK(std::chrono::steady_clock::now() - start < 20s);
+
+    // DNS: every query answered, by every node, with the last data.
+    size_t sent = 0, answered = 0;
+    for (int round = 0; round < 100; ++round) {
+      for (const Node* node : {&a, &b, &c}) {
+        ++sent;
+        if (answered_addresses(node->dns(), kArray) == both) ++answered;
+      }
+    }
+    CHECK(answered == sent);
+
+    // Reads are served, and say how stale they may be.
+    int read_status = 0;
+    bool stale_header = false;
+    for (int attempt = 0; attempt < 100 && !stale_header; ++attempt) {
+      auto read = c.api().Get(std::string("/v1/arrays/") + kArray);
+      read_status = read ? read->status : 0;
+      stale_header = read && read->has_header("Rotor-Stale-Seconds");
+      if (!stale_header) std::this_thread::sleep_for(100ms);
+    }
+    CHECK(read_status == 200);
+    CHECK(stale_header);
+
+    // Members back: writes work again and every node converges.
+    etcd.restart(1);
+    etcd.restart(2);
+    std::optional<int> status;
+    for (int attempt = 0; attempt < 60 && status != 201; ++attempt) {
+      auto added = a.api().Post(std::string("/v1/arrays/") + kArray + "/instances",
+                                json{{"address", "192.0.2.12"}}.dump(), "application/json");
+      status = added ? std::optional<int>(added->status) : std::nullopt;
+      if (status != 201) std::this_thread::sleep_for(500ms);
+    }
+    CHECK(status == 201);
+    const std::set<std::string> three{"192.0.2.10", "192.0.2.11", "192.0.2.12"};
+    for (const Node* node : {&a, &b, &c}) CHECK(answers_within(*node, three, 10s));
+  }
+
+  TEST_CASE("every node restarted while etcd is down answers from its cache at once") {
+    EtcdCluster etcd({.members = 3});
+    Node a("ns1", etcd), b("ns2", etcd), c("ns3", etcd);
+    create_array(a, {"192.0.2.10", "192.0.2.11"});
+    const std::set<std::string> both{"192.0.2.10", "192.0.2.11"};
+    for (const Node* node : {&a, &b, &c}) REQUIRE(answers_within(*node, both, 5s));
+
+    for (int member = 0; member < 3; ++member) etcd.kill(member);
+    for (Node* node : {&a, &b, &c}) {
+      node->stop();
+      node->start();
+      // The first query after the `listening` line already has the data.
+      CHECK(answered_addresses(node->dns(), kArray) == both);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace rotor::itest
