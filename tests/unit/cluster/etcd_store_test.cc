@@ -62,8 +62,16 @@ struct Node {
     const auto found = registry->find(array);
     return found ? found->instances.size() : 0;
   }
-  const arrays::ArrayState* served(const char* array) const {
-    return publisher.current()->arrays->find(wire(array));
+  // The array as served, with the snapshot that holds it: another thread may
+  // publish (and free the old snapshot) at any time.
+  struct Served {
+    std::shared_ptr<const Snapshot> snapshot;
+    const arrays::ArrayState* array;
+  };
+  Served served(const char* array) const {
+    auto snapshot = publisher.current();
+    const auto* state = snapshot->arrays->find(wire(array));
+    return {std::move(snapshot), state};
   }
   uint32_t serial() const {
     return publisher.current()->zones.find_authoritative(wire(kWeb))->serial();
@@ -87,9 +95,9 @@ TEST_SUITE("unit/cluster/etcd_store") {
     const auto added = a.registry->add_instance(kWeb, instance("192.0.2.1"));
     a.registry->set_health(added.id, arrays::Health::up, "ok");
     REQUIRE(eventually([&] {
-      const auto* served = b.served(kWeb);
-      return served != nullptr && served->instances.size() == 1 &&
-             served->instances[0].health == arrays::Health::up;
+      const auto served = b.served(kWeb);
+      return served.array != nullptr && served.array->instances.size() == 1 &&
+             served.array->instances[0].health == arrays::Health::up;
     }));
     CHECK(b.registry->find(kWeb)->instances[0].id == added.id);
     CHECK(eventually([&] { return a.serial() == b.serial(); }));
@@ -99,7 +107,7 @@ TEST_SUITE("unit/cluster/etcd_store") {
     b.registry->add_instance(kWeb, instance("192.0.2.2"));
     CHECK(eventually([&] { return a.instances(kWeb) == 2; }));
     b.registry->delete_array(kWeb);
-    CHECK(eventually([&] { return !a.registry->find(kWeb).has_value() && a.served(kWeb) == nullptr; }));
+    CHECK(eventually([&] { return !a.registry->find(kWeb).has_value() && a.served(kWeb).array == nullptr; }));
     CHECK(eventually([&] { return a.serial() == b.serial(); }));
 
     // One event per change, cluster-wide, with the node that made it.
@@ -154,9 +162,9 @@ TEST_SUITE("unit/cluster/etcd_store") {
     }
     etcd.kill(0);
     Node a(etcd, cache, "a", /*wait=*/false);
-    const auto* served = a.served(kWeb);
-    REQUIRE(served != nullptr);
-    CHECK(served->instances.size() == 2);
+    const auto served = a.served(kWeb);
+    REQUIRE(served.array != nullptr);
+    CHECK(served.array->instances.size() == 2);
     CHECK_FALSE(a.registry->store_status().reachable);
     CHECK_THROWS_AS(a.registry->add_instance(kWeb, instance("192.0.2.3")), registry::StoreUnavailable);
     CHECK(a.instances(kWeb) == 2);
