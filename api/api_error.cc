@@ -6,7 +6,7 @@
 
 #include <cctype>
 
-#include "server/config/config.h"
+#include "server/common/field_error.h"
 #include "server/registry/registry.h"
 
 namespace rotor::api {
@@ -47,7 +47,7 @@ void reply_current_exception(httplib::Response& response) {
     throw;
   } catch (const ApiError& error) {
     reply_error(response, error.status, error.what(), error.field);
-  } catch (const config::ConfigError& error) {
+  } catch (const FieldError& error) {
     // An empty path is the body itself (an API body that is not an object).
     const std::string field = error.path.empty() ? "body" : error.path;
     reply_error(response, 400, field + ": " + error.reason, field);

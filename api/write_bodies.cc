@@ -4,16 +4,16 @@
 #include <span>
 
 #include "probes/check_spec.h"
-#include "server/config/json_fields.h"
+#include "server/common/json_fields.h"
 #include "server/config/registry_sections.h"
 
 namespace rotor::api {
 
 namespace {
 
-using config::ConfigError;
+
 using nlohmann::json;
-namespace fields = config::json_fields;
+namespace fields = json_fields;
 
 struct ReadOnlyField {
   const char* key;
@@ -59,7 +59,7 @@ void drop_read_only(json& body, const json& current, std::span<const ReadOnlyFie
     const auto now = current.find(field.key);
     const json& now_value = now == current.end() ? json() : *now;
     if (*given != now_value) {
-      throw ConfigError(fields::join_path(path, field.key),
+      throw FieldError(fields::join_path(path, field.key),
                         read_only_reason(field, now_value, *given));
     }
     body.erase(given);
@@ -105,7 +105,7 @@ arrays::ArraySettings array_settings_from_put(json body, const json& current) {
   normalize_name(body);
   drop_read_only(body, current, kArrayReadOnly, "");
   if (has_check(current) && !body.contains("check")) {
-    throw ConfigError("check",
+    throw FieldError("check",
                       "missing; the array has a check and a PUT replaces every setting: send the "
                       "check, \"check\": null to remove it, or PATCH the settings to change");
   }
@@ -152,7 +152,7 @@ arrays::InstanceSpec instance_from_patch(const json& patch, const json& current,
 std::vector<arrays::InstanceSpec> instances_from_put(const json& body, const json& current,
                                                      const arrays::ArraySettings& settings) {
   if (!body.is_array()) {
-    throw ConfigError("", "expected an array of instances, got " + fields::describe(body));
+    throw FieldError("", "expected an array of instances, got " + fields::describe(body));
   }
   std::vector<arrays::InstanceSpec> specs;
   for (size_t i = 0; i < body.size(); ++i) {
@@ -170,7 +170,7 @@ std::vector<arrays::InstanceSpec> instances_from_put(const json& body, const jso
     arrays::InstanceSpec spec = parse_instance_body(element, path, settings);
     for (size_t j = 0; j < specs.size(); ++j) {
       if (specs[j].address == spec.address) {
-        throw ConfigError(path + ".address",
+        throw FieldError(path + ".address",
                           "duplicate of [" + std::to_string(j) + "] (" + spec.address.to_string() + ")");
       }
     }

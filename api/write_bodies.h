@@ -14,8 +14,8 @@
 // - A PUT of an array that has a check must name "check" (the check, or null
 //   to remove it): a full replacement would otherwise drop the check unseen.
 //
-// Every function is pure and thread-safe. Errors are config::ConfigError
-// naming the key path under the body ("check.port", "[2].address"; "" for
+// Every function is pure and thread-safe. Errors are FieldError
+// (server/common/field_error.h) naming the key path under the body ("check.port", "[2].address"; "" for
 // the body itself), which the API answers 400 naming that field.
 
 #include <string>

@@ -6,15 +6,13 @@
 #include <set>
 #include <utility>
 
-#include "server/config/config.h"
-#include "server/config/json_fields.h"
+#include "server/common/json_fields.h"
 
 namespace rotor::probes {
 namespace {
 
-using config::ConfigError;
 using json = nlohmann::json;
-using namespace config::json_fields;
+using namespace json_fields;
 
 constexpr std::array<std::pair<CheckSpec::Type, std::string_view>, 3> kTypes{{
     {CheckSpec::Type::http, "http"},
@@ -30,7 +28,7 @@ constexpr std::chrono::milliseconds kDefaultTimeout{2000};
 
 uint32_t parse_count(const json& value, const std::string& path) {
   const int64_t count = expect_integer(value, path);
-  if (count < 1 || count > 100) throw ConfigError(path, "expected 1 to 100, got " + std::to_string(count));
+  if (count < 1 || count > 100) throw FieldError(path, "expected 1 to 100, got " + std::to_string(count));
   return static_cast<uint32_t>(count);
 }
 
@@ -44,27 +42,27 @@ uint32_t parse_node_count(const json& value, const std::string& path) {
 
 std::chrono::milliseconds parse_duration_value(const json& value, const std::string& path) {
   if (!value.is_string()) {
-    if (value.is_number()) throw ConfigError(path, "expected a duration with a unit, like \"5s\"");
+    if (value.is_number()) throw FieldError(path, "expected a duration with a unit, like \"5s\"");
     wrong_type(path, "a duration string like \"5s\"", value);
   }
-  return config::parse_duration(value.get<std::string>(), path);
+  return parse_duration(value.get<std::string>(), path);
 }
 
 // Path and host go into the request line and a header: no room for CR/LF tricks.
 void expect_header_safe(const std::string& text, size_t max_length, const std::string& path) {
   if (text.size() > max_length) {
-    throw ConfigError(path, "longer than " + std::to_string(max_length) + " characters");
+    throw FieldError(path, "longer than " + std::to_string(max_length) + " characters");
   }
   const bool safe = std::all_of(text.begin(), text.end(), [](char c) {
     const auto byte = static_cast<unsigned char>(c);
     return byte > 0x20 && byte < 0x7f;
   });
-  if (!safe) throw ConfigError(path, "must not contain spaces, control or non-ASCII characters");
+  if (!safe) throw FieldError(path, "must not contain spaces, control or non-ASCII characters");
 }
 
 uint16_t expect_status_code(int64_t status, const std::string& path) {
   if (status < kMinStatus || status > kMaxStatus) {
-    throw ConfigError(path, "expected a status from 100 to 599, got " + std::to_string(status));
+    throw FieldError(path, "expected a status from 100 to 599, got " + std::to_string(status));
   }
   return static_cast<uint16_t>(status);
 }
@@ -72,7 +70,7 @@ uint16_t expect_status_code(int64_t status, const std::string& path) {
 // "200-399": both ends inclusive.
 std::pair<uint16_t, uint16_t> parse_status_range(const std::string& text, const std::string& path) {
   const auto bad = [&] {
-    return ConfigError(path, "expected a status like 200 or a range like \"200-399\", got \"" + text + "\"");
+    return FieldError(path, "expected a status like 200 or a range like \"200-399\", got \"" + text + "\"");
   };
   const size_t dash = text.find('-');
   if (dash == std::string::npos) throw bad();
@@ -85,7 +83,7 @@ std::pair<uint16_t, uint16_t> parse_status_range(const std::string& text, const 
   };
   const uint16_t low = parse_end(0, dash);
   const uint16_t high = parse_end(dash + 1, text.size());
-  if (low > high) throw ConfigError(path, "the range \"" + text + "\" is backwards");
+  if (low > high) throw FieldError(path, "the range \"" + text + "\" is backwards");
   return {low, high};
 }
 
@@ -158,16 +156,16 @@ CheckSpec parse_check(const json& check, const std::string& path) {
     if (key == "type") {
       const std::string& name = expect_string(value, key_path);
       auto type = check_type_from_string(name);
-      if (!type) throw ConfigError(key_path, "expected \"http\", \"https\" or \"tcp\", got \"" + name + "\"");
+      if (!type) throw FieldError(key_path, "expected \"http\", \"https\" or \"tcp\", got \"" + name + "\"");
       spec.type = *type;
     } else if (key == "port") {
       const int64_t port = expect_integer(value, key_path);
-      if (port < 1 || port > 65535) throw ConfigError(key_path, "expected 1 to 65535, got " + std::to_string(port));
+      if (port < 1 || port > 65535) throw FieldError(key_path, "expected 1 to 65535, got " + std::to_string(port));
       spec.port = static_cast<uint16_t>(port);
     } else if (key == "path") {
       spec.path = expect_string(value, key_path);
       if (spec.path.empty() || spec.path.front() != '/') {
-        throw ConfigError(key_path, "must start with \"/\", got \"" + spec.path + "\"");
+        throw FieldError(key_path, "must start with \"/\", got \"" + spec.path + "\"");
       }
       expect_header_safe(spec.path, kMaxPathLength, key_path);
     } else if (key == "host") {
@@ -178,17 +176,17 @@ CheckSpec parse_check(const json& check, const std::string& path) {
     } else if (key == "expect_body") {
       spec.expect_body = expect_string(value, key_path);
       if (spec.expect_body.size() > kBodyScanBytes) {
-        throw ConfigError(key_path, "longer than the " + std::to_string(kBodyScanBytes) + " bytes of body that are read");
+        throw FieldError(key_path, "longer than the " + std::to_string(kBodyScanBytes) + " bytes of body that are read");
       }
     } else if (key == "interval") {
       spec.interval = parse_duration_value(value, key_path);
       if (spec.interval < kMinInterval) {
-        throw ConfigError(key_path, "must be at least " + format_duration(kMinInterval) + ", got " +
+        throw FieldError(key_path, "must be at least " + format_duration(kMinInterval) + ", got " +
                                         format_duration(spec.interval));
       }
     } else if (key == "timeout") {
       spec.timeout = parse_duration_value(value, key_path);
-      if (spec.timeout.count() == 0) throw ConfigError(key_path, "must be greater than zero");
+      if (spec.timeout.count() == 0) throw FieldError(key_path, "must be greater than zero");
     } else if (key == "rise") {
       spec.rise = parse_count(value, key_path);
     } else if (key == "fall") {
@@ -201,7 +199,7 @@ CheckSpec parse_check(const json& check, const std::string& path) {
     } else if (key == "observers") {
       spec.observers = parse_node_count(value, key_path);
     } else {
-      throw ConfigError(key_path, "unknown key");
+      throw FieldError(key_path, "unknown key");
     }
     present.insert(key);
   }
@@ -210,18 +208,18 @@ CheckSpec parse_check(const json& check, const std::string& path) {
   if (!present.contains("timeout")) {
     spec.timeout = std::min(kDefaultTimeout, spec.interval / 2);
   } else if (spec.timeout >= spec.interval) {
-    throw ConfigError(join_path(path, "timeout"), "must be shorter than the interval (" +
+    throw FieldError(join_path(path, "timeout"), "must be shorter than the interval (" +
                                                       format_duration(spec.interval) + "), got " +
                                                       format_duration(spec.timeout));
   }
   if (spec.type == CheckSpec::Type::tcp) {
     for (const char* key : {"expect_body", "expect_status", "host", "path"}) {
-      if (present.contains(key)) throw ConfigError(join_path(path, key), "only for http and https checks");
+      if (present.contains(key)) throw FieldError(join_path(path, key), "only for http and https checks");
     }
-    if (!present.contains("port")) throw ConfigError(join_path(path, "port"), "required for tcp checks");
+    if (!present.contains("port")) throw FieldError(join_path(path, "port"), "required for tcp checks");
   }
   if (spec.type != CheckSpec::Type::https && present.contains("tls_verify")) {
-    throw ConfigError(join_path(path, "tls_verify"), "only for https checks");
+    throw FieldError(join_path(path, "tls_verify"), "only for https checks");
   }
   return spec;
 }
@@ -230,7 +228,7 @@ namespace {
 
 json parse_check_text(std::string_view text, const std::string& path) {
   json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) throw ConfigError(path, "not valid JSON");
+  if (parsed.is_discarded()) throw FieldError(path, "not valid JSON");
   expect_object(parsed, path);
   return parsed;
 }

@@ -77,7 +77,7 @@ struct CheckSpec {
 std::string_view to_string(CheckSpec::Type);
 std::optional<CheckSpec::Type> check_type_from_string(std::string_view);
 
-// Throws config::ConfigError naming `path + ".key"` (or `path` itself when
+// Throws FieldError naming `path + ".key"` (or `path` itself when
 // `check` is not an object). `path` may be empty for a top-level document.
 CheckSpec parse_check(const nlohmann::json& check, const std::string& path);
 
@@ -85,7 +85,7 @@ CheckSpec parse_check(const nlohmann::json& check, const std::string& path);
 // (ArraySettings::check, InstanceSpec::check; empty: none). The instance's
 // keys replace the array's one by one, except that an instance naming another
 // `type` replaces the array's check whole (an http path means nothing to a
-// tcp check). nullopt when neither has a check. Throws config::ConfigError
+// tcp check). nullopt when neither has a check. Throws FieldError
 // naming `path + ".key"` for a bad text or a bad merged check.
 std::optional<CheckSpec> effective_check(std::string_view array_check,
                                          std::string_view instance_check,

@@ -9,7 +9,7 @@
 
 #include "probes/check_spec.h"
 #include "server/common/background_thread.h"
-#include "server/config/config.h"
+#include "server/common/field_error.h"
 
 namespace rotor::app {
 
@@ -22,7 +22,7 @@ std::vector<probes::ProbeTarget> probe_targets(const std::vector<registry::Regis
       std::optional<probes::CheckSpec> check;
       try {
         check = probes::effective_check(array.settings.check, instance.spec.check, "check");
-      } catch (const config::ConfigError& error) {
+      } catch (const FieldError& error) {
         spdlog::warn("{} instance {}: not probed: {}", array.name, instance.id, error.what());
         continue;
       }

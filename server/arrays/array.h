@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "server/common/ip_address.h"
+
 namespace rotor::arrays {
 
 enum class Policy : uint8_t { round_robin, weighted, geo, sticky };
@@ -28,18 +30,12 @@ std::optional<WhenAllDown> when_all_down_from_string(std::string_view);
 std::optional<AdminState> admin_state_from_string(std::string_view);
 std::optional<Health> health_from_string(std::string_view);
 
-inline constexpr uint16_t kNoRegion = 0xFFFF;
 inline constexpr size_t kMaxInstancesPerArray = 1024;
 
-struct IpAddress {
-  uint8_t family = 0;  // 4 or 6
-  uint8_t bytes[16] = {};
-
-  // "192.0.2.1", "2001:db8::1"; nullopt when not an address.
-  static std::optional<IpAddress> parse(std::string_view text);
-  std::string to_string() const;
-  bool operator==(const IpAddress&) const = default;
-};
+// The shared vocabulary (server/common/ip_address.h) under the names the
+// array model has always used.
+using ::rotor::IpAddress;
+using ::rotor::kNoRegion;
 
 // What the operator sets on an instance (config file and API).
 struct InstanceSpec {

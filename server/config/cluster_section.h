@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "server/config/config.h"
-#include "server/config/json_fields.h"
+#include "server/common/json_fields.h"
 
 namespace rotor::config {
 

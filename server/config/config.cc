@@ -12,8 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/common/json_fields.h"
 #include "server/config/cluster_section.h"
-#include "server/config/json_fields.h"
 #include "server/config/registry_sections.h"
 #include "server/net/worker_pool.h"
 #include "zones/zone.h"
@@ -414,36 +414,6 @@ std::string without_exception_id(const std::string& message) {
 }
 
 }  // namespace
-
-ConfigError::ConfigError(std::string path_in, std::string reason_in)
-    : std::runtime_error(path_in + ": " + reason_in),
-      path(std::move(path_in)),
-      reason(std::move(reason_in)) {}
-
-std::chrono::milliseconds parse_duration(const std::string& text, const std::string& path) {
-  size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  if (digits == 0) {
-    throw ConfigError(path, "expected a duration like \"10s\", got \"" + text + "\"");
-  }
-  const std::string unit = text.substr(digits);
-  if (unit.empty()) throw ConfigError(path, "expected a duration with a unit, like \"10s\"");
-  int64_t unit_ms = 0;
-  if (unit == "ms") {
-    unit_ms = 1;
-  } else if (unit == "s") {
-    unit_ms = 1000;
-  } else if (unit == "m") {
-    unit_ms = 60 * 1000;
-  } else if (unit == "h") {
-    unit_ms = 60 * 60 * 1000;
-  } else {
-    throw ConfigError(path, "unknown unit \"" + unit + "\" in \"" + text + "\"; use ms, s, m or h");
-  }
-  // Twelve digits of hours still fit in int64 milliseconds; more is a typo.
-  if (digits > 12) throw ConfigError(path, "duration \"" + text + "\" is too large");
-  return std::chrono::milliseconds(std::stoll(text.substr(0, digits)) * unit_ms);
-}
 
 bool api_enabled(const Config& config) { return !api_off(config.api_listen); }
 

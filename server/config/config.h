@@ -10,16 +10,17 @@
 #include <vector>
 
 #include "server/arrays/array.h"
+#include "server/common/field_error.h"
+#include "server/common/json_fields.h"
 #include "server/geo/geo.h"
 #include "server/query/rate_limiter.h"
 
 namespace rotor::config {
 
-struct ConfigError : std::runtime_error {
-  ConfigError(std::string path, std::string reason);
-  std::string path;    // "listen[2]", "tcp.idle_timeout"; the file name for parse errors
-  std::string reason;
-};
+// A bad config value: its key path ("listen[2]", "tcp.idle_timeout"; the
+// file name for parse errors) and the reason. The shared field error, so that
+// the sections the config shares with the API and the checks report alike.
+using ConfigError = FieldError;
 
 struct ZoneSource {
   std::string origin;  // presentation form; empty: taken from the file's SOA
@@ -140,7 +141,7 @@ LogFormat parse_log_format(const std::string& text, const std::string& path);
 void resolve_cluster(Config& config, const std::string& host_name, const char* env_password);
 
 // Parses durations with their unit: "500ms", "10s", "1m", "1h".
-std::chrono::milliseconds parse_duration(const std::string& text, const std::string& path);
+using json_fields::parse_duration;
 
 // Parses and validates a config document. `source` names it in errors.
 Config parse_config(const std::string& text, const std::string& source);

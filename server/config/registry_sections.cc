@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "probes/check_spec.h"
-#include "server/config/json_fields.h"
+#include "server/common/json_fields.h"
 #include "server/config/registry_sections.h"
 #include "zones/zone.h"
 

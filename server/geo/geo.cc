@@ -142,9 +142,9 @@ std::shared_ptr<const RegionTable> RegionTable::with_label(std::string_view labe
 }
 
 uint16_t RegionTable::id(std::string_view label) const noexcept {
-  if (impl_ == nullptr) return arrays::kNoRegion;
+  if (impl_ == nullptr) return kNoRegion;
   const auto it = impl_->ids.find(label);
-  return it == impl_->ids.end() ? arrays::kNoRegion : it->second;
+  return it == impl_->ids.end() ? kNoRegion : it->second;
 }
 
 const std::string& RegionTable::name(uint16_t id) const {
@@ -163,9 +163,9 @@ uint32_t RegionTable::rank(uint16_t from, uint16_t to) const noexcept {
 }
 
 uint16_t RegionTable::nearest(double lat, double lon) const noexcept {
-  if (impl_ == nullptr) return arrays::kNoRegion;
+  if (impl_ == nullptr) return kNoRegion;
   const UnitVector here = unit_vector(lat, lon);
-  uint16_t best = arrays::kNoRegion;
+  uint16_t best = kNoRegion;
   double best_dot = -2;
   for (const auto& [point, id] : impl_->points) {
     const double dot = here.x * point.x + here.y * point.y + here.z * point.z;
@@ -259,7 +259,7 @@ std::shared_ptr<const NetworkTable> NetworkTable::build(const std::vector<Networ
   for (const auto& spec : specs) {
     const auto slash = spec.cidr.find('/');
     if (slash == std::string::npos) bad_cidr(spec.cidr, "missing /length");
-    const auto address = arrays::IpAddress::parse(std::string_view(spec.cidr).substr(0, slash));
+    const auto address = IpAddress::parse(std::string_view(spec.cidr).substr(0, slash));
     if (!address) bad_cidr(spec.cidr);
     const std::string_view digits = std::string_view(spec.cidr).substr(slash + 1);
     const unsigned width = address->family == 4 ? 32 : 128;
@@ -278,7 +278,7 @@ std::shared_ptr<const NetworkTable> NetworkTable::build(const std::vector<Networ
       bad_cidr(spec.cidr, "address has bits set past the prefix");
 
     const uint16_t region = regions.id(spec.region);
-    if (region == arrays::kNoRegion) {
+    if (region == kNoRegion) {
       throw std::invalid_argument("unknown region \"" + spec.region + "\"");
     }
 
@@ -338,7 +338,7 @@ ClientLocation GeoContext::locate(const ClientAddress& client) const noexcept {
   NetworkTable::Match network;
   if (networks != nullptr) {
     network = networks->lookup(client);
-    if (network.region != arrays::kNoRegion) return {network.region, network.prefix};
+    if (network.region != kNoRegion) return {network.region, network.prefix};
   }
   // Past here the answer is the one for "not in the networks table", which is
   // true for everything sharing network.prefix bits with the client.
@@ -349,9 +349,9 @@ ClientLocation GeoContext::locate(const ClientAddress& client) const noexcept {
       return {region, scope};
     }
     // Not in the database: neighbours might be, so the answer is for this client alone.
-    return {arrays::kNoRegion, significant};
+    return {kNoRegion, significant};
   }
-  return {arrays::kNoRegion, network.prefix};
+  return {kNoRegion, network.prefix};
 }
 
 }  // namespace rotor::geo

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "server/arrays/array.h"
+#include "server/common/ip_address.h"
 
 namespace rotor::geo {
 
@@ -40,7 +40,7 @@ class RegionTable {
   // A table with `label` added (when missing); ids of existing labels unchanged.
   std::shared_ptr<const RegionTable> with_label(std::string_view label) const;
 
-  uint16_t id(std::string_view label) const noexcept;  // arrays::kNoRegion when unknown
+  uint16_t id(std::string_view label) const noexcept;  // kNoRegion when unknown
   const std::string& name(uint16_t id) const;
   size_t size() const noexcept;
   // How far `to` is from `from`: 0 for the same region, then increasing by
@@ -66,7 +66,7 @@ class NetworkTable {
   static std::shared_ptr<const NetworkTable> build(const std::vector<NetworkSpec>& specs,
                                                    const RegionTable& regions);
   struct Match {
-    uint16_t region = arrays::kNoRegion;
+    uint16_t region = kNoRegion;
     uint8_t prefix = 0;  // length of the matching network
   };
   // Considers only the client's significant bits (an ECS /24 never matches a /28).
@@ -78,7 +78,7 @@ class NetworkTable {
 };
 
 struct ClientLocation {
-  uint16_t region = arrays::kNoRegion;
+  uint16_t region = kNoRegion;
   uint8_t scope = 0;  // prefix length of the network that decided
 };
 

@@ -9,7 +9,7 @@
 #include <span>
 #include <utility>
 
-#include "server/metrics/histogram.h"
+#include "server/common/histogram.h"
 #include "server/registry/registry.h"
 #include "server/registry/snapshot_composer.h"
 

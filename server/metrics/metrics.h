@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "probes/prober_pool.h"
-#include "server/metrics/worker_counters.h"
+#include "server/counters/worker_counters.h"
 #include "server/snapshot/publisher.h"
 
 namespace rotor::registry {
@@ -26,6 +26,12 @@ class SnapshotComposer;
 }  // namespace rotor::registry
 
 namespace rotor::metrics {
+
+// The workers' counters (the data plane's) and the names they are rendered under.
+using counters::kQueryTypeNames;
+using counters::kRcodeNames;
+using counters::kTransportNames;
+using counters::WorkerCounters;
 
 // What the collector reads; each source may be missing (its metrics are then
 // left out). Every pointer must outlive the collector.

@@ -33,7 +33,7 @@ class Worker {
 
   // The worker's statistics block, for WorkerPool to hand to the metrics
   // scrape (which may outlive this worker).
-  std::shared_ptr<const metrics::WorkerCounters> counters() const {
+  std::shared_ptr<const counters::WorkerCounters> counters() const {
     return context_.state.counters;
   }
 

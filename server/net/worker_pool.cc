@@ -100,7 +100,7 @@ EndpointSockets open_endpoint(const ListenEndpoint& endpoint, unsigned count) {
 struct WorkerPool::Impl {
   std::shared_ptr<RateLimiter> rate_limiter;  // outlives the workers that use it
   std::vector<ListenEndpoint> bound;
-  std::vector<std::shared_ptr<const metrics::WorkerCounters>> counters;  // fixed once built
+  std::vector<std::shared_ptr<const counters::WorkerCounters>> counters;  // fixed once built
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
   bool started = false;
@@ -167,7 +167,7 @@ void WorkerPool::stop() {
 
 std::vector<ListenEndpoint> WorkerPool::bound() const { return impl_->bound; }
 
-std::vector<std::shared_ptr<const metrics::WorkerCounters>> WorkerPool::counters() const {
+std::vector<std::shared_ptr<const counters::WorkerCounters>> WorkerPool::counters() const {
   return impl_->counters;
 }
 

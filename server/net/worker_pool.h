@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "server/metrics/worker_counters.h"
+#include "server/counters/worker_counters.h"
 #include "server/query/rate_limiter.h"
 #include "server/snapshot/publisher.h"
 
@@ -55,7 +55,7 @@ class WorkerPool {
   // Every worker's statistics block, for the metrics scrape. Thread-safe: the
   // list is fixed at construction, and the blocks live as long as the pool
   // (and as long as a caller holds them), even after stop().
-  std::vector<std::shared_ptr<const metrics::WorkerCounters>> counters() const;
+  std::vector<std::shared_ptr<const counters::WorkerCounters>> counters() const;
 
  private:
   struct Impl;

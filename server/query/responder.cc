@@ -452,7 +452,7 @@ const Zone* zone_for_query(const Snapshot& snapshot, const dns::ParsedQuery& que
 size_t answer_query(const Snapshot& snapshot, std::span<const uint8_t> query,
                     const ClientInfo& client, std::span<uint8_t> out,
                     WorkerState& state) noexcept {
-  metrics::WorkerCounters& counters = *state.counters;
+  counters::WorkerCounters& counters = *state.counters;
   if (out.size() < dns::kMaxUdpNoEdns) {
     counters.dropped.add();
     return 0;

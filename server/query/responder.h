@@ -9,7 +9,7 @@
 #include <vector>
 #include <sys/socket.h>
 
-#include "server/metrics/worker_counters.h"
+#include "server/counters/worker_counters.h"
 #include "server/snapshot/snapshot.h"
 
 namespace rotor {
@@ -25,7 +25,7 @@ struct ClientInfo {
 // statistics. Owned by one worker thread; only the metrics scrape reads
 // `counters` from elsewhere (WorkerPool keeps the blocks for it).
 struct WorkerState {
-  std::shared_ptr<metrics::WorkerCounters> counters = std::make_shared<metrics::WorkerCounters>();
+  std::shared_ptr<counters::WorkerCounters> counters = std::make_shared<counters::WorkerCounters>();
   uint32_t rotation = 0;                 // for arrays newer than array_rotation's size
   std::vector<uint32_t> array_rotation;  // one counter per array slot (ArrayState::slot)
 };

@@ -10,7 +10,7 @@
 
 #include "probes/check_spec.h"
 #include "server/arrays/array_state.h"
-#include "server/config/config.h"
+#include "server/common/field_error.h"
 #include "server/dns/wire.h"
 #include "zones/zone.h"
 
@@ -173,7 +173,7 @@ void Registry::validate_check(const std::string& array_check, const std::string&
                               const std::string& field) {
   try {
     probes::effective_check(array_check, instance_check, field);
-  } catch (const config::ConfigError& error) {
+  } catch (const FieldError& error) {
     throw ValidationError(error.what());
   }
 }

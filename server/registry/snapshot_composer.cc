@@ -121,7 +121,7 @@ std::shared_ptr<const arrays::ArrayTable> SnapshotComposer::arrays() {
 
 uint64_t SnapshotComposer::published_count() { return schedule_.lock()->published; }
 
-metrics::DurationHistogram SnapshotComposer::publish_latency() {
+DurationHistogram SnapshotComposer::publish_latency() {
   return schedule_.lock()->publish_latency;
 }
 

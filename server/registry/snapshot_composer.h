@@ -25,36 +25,12 @@
 #include <thread>
 #include <vector>
 
-#include "server/metrics/histogram.h"
+#include "server/common/histogram.h"
+#include "server/common/lock_guarded.h"
 #include "server/snapshot/publisher.h"
 #include "server/snapshot/snapshot.h"
 
 namespace rotor::registry {
-
-// A value reachable only while its mutex is held (after PowerDNS' LockGuarded):
-// `auto state = guarded.lock(); state->field = ...;`.
-template <typename T>
-class LockGuarded {
- public:
-  class Holder {
-   public:
-    Holder(std::mutex& mutex, T& value) : lock_(mutex), value_(value) {}
-    T* operator->() noexcept { return &value_; }
-    T& operator*() noexcept { return value_; }
-    // For condition-variable waits.
-    std::unique_lock<std::mutex>& lock() noexcept { return lock_; }
-
-   private:
-    std::unique_lock<std::mutex> lock_;
-    T& value_;
-  };
-
-  Holder lock() { return Holder(mutex_, value_); }
-
- private:
-  std::mutex mutex_;
-  T value_;
-};
 
 struct ComposerOptions {
   std::chrono::milliseconds publish_interval{20};
@@ -109,7 +85,7 @@ class SnapshotComposer {
   // How long changes waited to be published: from the first change a snapshot
   // carries reaching the composer to that snapshot being handed to the workers
   // (batching delay, composing and publishing). A copy, for the metrics scrape.
-  metrics::DurationHistogram publish_latency();
+  DurationHistogram publish_latency();
   static constexpr std::array<double, 12> kPublishLatencyBounds{
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 
@@ -130,7 +106,7 @@ class SnapshotComposer {
     int batches = 0;  // open Batch scopes: publishing waits for them
     std::chrono::steady_clock::time_point last_publish{};
     uint64_t published = 0;
-    metrics::DurationHistogram publish_latency{kPublishLatencyBounds};
+    DurationHistogram publish_latency{kPublishLatencyBounds};
   };
 
   void changed();          // a part changed: publish now or wake the control thread

@@ -12,7 +12,7 @@ namespace rotor::geo {
 namespace {
 
 ClientAddress address(const std::string& text, uint8_t prefix) {
-  const auto parsed = *arrays::IpAddress::parse(text);
+  const auto parsed = *IpAddress::parse(text);
   ClientAddress out;
   out.family = parsed.family;
   std::copy(parsed.bytes, parsed.bytes + 16, out.bytes);
@@ -39,8 +39,8 @@ TEST_CASE("geo/region ids follow the specs - then labels first named in prefer")
     CHECK(regions->id(names[i]) == i);
     CHECK(regions->name(static_cast<uint16_t>(i)) == names[i]);
   }
-  CHECK(regions->id("FRA") == arrays::kNoRegion);
-  CHECK(regions->id("") == arrays::kNoRegion);
+  CHECK(regions->id("FRA") == kNoRegion);
+  CHECK(regions->id("") == kNoRegion);
   CHECK_THROWS_AS(regions->name(99), std::out_of_range);
 
   const auto more = regions->with_label("syd")->with_label("fra")->with_label("gru");
@@ -48,7 +48,7 @@ TEST_CASE("geo/region ids follow the specs - then labels first named in prefer")
   CHECK(more->id("syd") == names.size());
   CHECK(more->id("gru") == names.size() + 1);
   CHECK(more->id("tyo") == regions->id("tyo"));
-  CHECK(regions->id("syd") == arrays::kNoRegion);  // the original is untouched
+  CHECK(regions->id("syd") == kNoRegion);  // the original is untouched
   CHECK(more->rank(more->id("fra"), more->id("nyc")) == regions->rank(0, 2));
 }
 
@@ -91,8 +91,8 @@ TEST_CASE("geo/rank: same region - then preferences - then distance - then the r
   CHECK(rank("lab", "fra") == rank("lab", "tyo"));
   CHECK(rank("lab", "fra") > 1);
   // An unknown client region: everything ties.
-  CHECK(regions->rank(arrays::kNoRegion, 0) == regions->rank(arrays::kNoRegion, 3));
-  CHECK(regions->rank(0, arrays::kNoRegion) == rank("fra", "lab"));
+  CHECK(regions->rank(kNoRegion, 0) == regions->rank(kNoRegion, 3));
+  CHECK(regions->rank(0, kNoRegion) == rank("fra", "lab"));
 }
 
 TEST_CASE("geo/equally distant regions share a rank") {
@@ -121,7 +121,7 @@ TEST_CASE("geo/nearest region by great-circle distance") {
     CHECK(regions->nearest(c.lat, c.lon) == regions->id(c.region));
   }
   CHECK(RegionTable::build({{"lab", std::nullopt, std::nullopt, {}}})->nearest(0, 0) ==
-        arrays::kNoRegion);
+        kNoRegion);
 }
 
 TEST_CASE("geo/networks: longest prefix within the client's significant bits") {
@@ -157,7 +157,7 @@ TEST_CASE("geo/networks: longest prefix within the client's significant bits") {
   for (const auto& c : cases) {
     CAPTURE(int(c.client.prefix));
     const auto match = networks->lookup(c.client);
-    CHECK(match.region == (c.region != nullptr ? regions->id(c.region) : arrays::kNoRegion));
+    CHECK(match.region == (c.region != nullptr ? regions->id(c.region) : kNoRegion));
     CHECK(match.prefix == c.prefix);
   }
 }
@@ -207,17 +207,17 @@ TEST_CASE("geo/locate: networks table - and the scope of a miss") {
   const std::vector<Case> cases = {
       {address("10.1.2.1", 32), regions->id("tyo"), 28},
       {address("10.1.2.0", 24), regions->id("nyc"), 8},
-      {address("192.0.2.0", 24), arrays::kNoRegion, 8},
-      {address("192.0.2.0", 4), arrays::kNoRegion, 0},
-      {address("2001:db8::", 56), arrays::kNoRegion, 0},
-      {ClientAddress{}, arrays::kNoRegion, 0},
+      {address("192.0.2.0", 24), kNoRegion, 8},
+      {address("192.0.2.0", 4), kNoRegion, 0},
+      {address("2001:db8::", 56), kNoRegion, 0},
+      {ClientAddress{}, kNoRegion, 0},
   };
   for (const auto& c : cases) {
     const auto location = geo.locate(c.client);
     CHECK(location.region == c.region);
     CHECK(location.scope == c.scope);
   }
-  CHECK(GeoContext{}.locate(address("10.1.2.1", 32)).region == arrays::kNoRegion);
+  CHECK(GeoContext{}.locate(address("10.1.2.1", 32)).region == kNoRegion);
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ namespace {
 const std::string kDatabase = std::string(ROTOR_TEST_DATA) + "/geo/test-city.mmdb";
 
 ClientAddress address(const std::string& text, uint8_t prefix) {
-  const auto parsed = *arrays::IpAddress::parse(text);
+  const auto parsed = *IpAddress::parse(text);
   ClientAddress out;
   out.family = parsed.family;
   std::copy(parsed.bytes, parsed.bytes + 16, out.bytes);

@@ -31,6 +31,7 @@ namespace rotor::metrics {
 namespace {
 
 using namespace std::chrono_literals;
+using counters::ArraySlotCounters;
 
 arrays::Instance up_instance(int64_t id, const std::string& address) {
   arrays::Instance out;

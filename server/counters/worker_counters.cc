@@ -1,10 +1,10 @@
-#include "server/metrics/worker_counters.h"
+#include "server/counters/worker_counters.h"
 
 #include <algorithm>
 
 #include "server/dns/wire.h"
 
-namespace rotor::metrics {
+namespace rotor::counters {
 
 namespace {
 // Types server/dns/wire.h has no use for elsewhere.
@@ -72,4 +72,4 @@ uint64_t WorkerCounters::total_queries() const noexcept {
   return total;
 }
 
-}  // namespace rotor::metrics
+}  // namespace rotor::counters

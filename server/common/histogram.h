@@ -10,7 +10,7 @@
 #include <span>
 #include <vector>
 
-namespace rotor::metrics {
+namespace rotor {
 
 class DurationHistogram {
  public:
@@ -40,4 +40,4 @@ class DurationHistogram {
   double sum_seconds_ = 0;
 };
 
-}  // namespace rotor::metrics
+}  // namespace rotor

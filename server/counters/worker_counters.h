@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace rotor::metrics {
+namespace rotor::counters {
 
 // A count written by one thread and readable by any.
 class SingleWriterCounter {
@@ -106,4 +106,4 @@ struct alignas(64) WorkerCounters {
   uint64_t total_queries() const noexcept;
 };
 
-}  // namespace rotor::metrics
+}  // namespace rotor::counters
