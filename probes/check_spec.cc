@@ -35,7 +35,7 @@ uint32_t parse_count(const json& value, const std::string& path) {
 uint32_t parse_node_count(const json& value, const std::string& path) {
   const int64_t count = expect_integer(value, path);
   if (count < 1 || count > kMaxObservers) {
-    throw ConfigError(path, "expected 1 to " + std::to_string(kMaxObservers) + " nodes, got " + std::to_string(count));
+    throw FieldError(path, "expected 1 to " + std::to_string(kMaxObservers) + " nodes, got " + std::to_string(count));
   }
   return static_cast<uint32_t>(count);
 }
@@ -94,7 +94,7 @@ Quorum parse_quorum(const json& value, const std::string& path) {
     if (rule == "majority") return quorum;
     if (rule == "any") quorum.rule = Quorum::Rule::any;
     else if (rule == "all") quorum.rule = Quorum::Rule::all;
-    else throw ConfigError(path, "expected \"majority\", \"any\", \"all\" or a number of nodes, got \"" + rule + "\"");
+    else throw FieldError(path, "expected \"majority\", \"any\", \"all\" or a number of nodes, got \"" + rule + "\"");
     return quorum;
   }
   if (!value.is_number()) {
