@@ -15,8 +15,9 @@
 //   to remove it): a full replacement would otherwise drop the check unseen.
 //
 // Every function is pure and thread-safe. Errors are FieldError
-// (server/common/field_error.h) naming the key path under the body ("check.port", "[2].address"; "" for
-// the body itself), which the API answers 400 naming that field.
+// (server/common/field_error.h) naming the key path under the body
+// ("check.port", "[2].address"; "" for the body itself), which the API
+// answers 400 naming that field.
 
 #include <string>
 #include <vector>
