@@ -27,24 +27,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "probes/observation_sink.h"
 #include "probes/prober_pool.h"
 #include "server/registry/registry.h"
 
 namespace rotor::app {
 
-// Where a cluster node's probe results go (cluster::Membership implements it).
-// Called on the monitor's thread; must not call back into the monitor.
-class ObservationSink {
- public:
-  virtual ~ObservationSink() = default;
-  // Whether this node probes `instance_id`, whose check asks for `observers`
-  // nodes (0: every node).
-  virtual bool observes(int64_t instance_id, uint32_t observers) const = 0;
-  // After each target refresh: every instance this node probes now.
-  virtual void set_targets(const std::vector<int64_t>& instance_ids) = 0;
-  // This node's rise/fall transitions. Must not block on the network.
-  virtual void publish(const std::vector<probes::ProbeReport>& reports) = 0;
-};
+using probes::ObservationSink;
 
 // What the pool should probe for these arrays. An instance whose merged check
 // is invalid (possible only in a database edited by hand) is left out and

@@ -36,7 +36,7 @@
 #include <thread>
 #include <vector>
 
-#include "server/app/health_monitor.h"
+#include "probes/observation_sink.h"
 #include "server/cluster/etcd_client.h"
 #include "server/cluster/verdict.h"
 
@@ -65,7 +65,7 @@ struct NodeRecord {
 std::string node_value(const NodeRecord& record);
 NodeRecord parse_node(const std::string& value);
 
-class Membership final : public app::ObservationSink {
+class Membership final : public probes::ObservationSink {
  public:
   Membership(std::shared_ptr<EtcdClient> client, MembershipOptions options);
   ~Membership() override;

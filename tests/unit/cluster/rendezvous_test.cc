@@ -22,7 +22,7 @@ std::set<std::string> chosen(int64_t id, const std::vector<std::string>& nodes, 
 }
 
 // A cluster node's sink that only answers `observes`, as Membership does.
-struct RendezvousSink : app::ObservationSink {
+struct RendezvousSink : probes::ObservationSink {
   RendezvousSink(std::string node, std::vector<std::string> nodes)
       : node(std::move(node)), nodes(std::move(nodes)) {}
   bool observes(int64_t instance_id, uint32_t observers) const override {
