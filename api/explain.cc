@@ -32,9 +32,8 @@ void put_u16(std::vector<uint8_t>& out, uint16_t value) {
 }
 
 std::string lower_wire(const std::string& name) {
-  auto wire = zones::name_from_text(name);
+  auto wire = zones::lower_name_from_text(name);
   if (!wire || name.empty()) throw ApiError(400, "name: \"" + name + "\" is not a domain name", "name");
-  for (char& c : *wire) c = static_cast<char>(dns::ascii_lower(static_cast<uint8_t>(c)));
   return *wire;
 }
 
@@ -89,18 +88,6 @@ sockaddr_storage socket_address(const arrays::IpAddress& address) {
   return storage;
 }
 
-std::string rcode_name(uint16_t rcode) {
-  switch (rcode) {
-    case dns::rcode::NOERROR: return "NOERROR";
-    case dns::rcode::FORMERR: return "FORMERR";
-    case dns::rcode::SERVFAIL: return "SERVFAIL";
-    case dns::rcode::NXDOMAIN: return "NXDOMAIN";
-    case dns::rcode::NOTIMP: return "NOTIMP";
-    case dns::rcode::REFUSED: return "REFUSED";
-    default: return std::to_string(rcode);
-  }
-}
-
 // The parts of the reply explain reports: rcode, flags, and the A/AAAA
 // records of the answer section in the order the reply carries them.
 json decode_reply(const uint8_t* reply, size_t size) {
@@ -108,7 +95,7 @@ json decode_reply(const uint8_t* reply, size_t size) {
               {"addresses", json::array()}, {"ttl", nullptr}};
   if (size < dns::kHeaderSize) return out;
   const uint16_t flags = dns::read_u16(reply + 2);
-  out["rcode"] = rcode_name(flags & 0xF);
+  out["rcode"] = dns::rcode_name(flags & 0xF);
   out["authoritative"] = (flags & dns::flag::AA) != 0;
   out["truncated"] = (flags & dns::flag::TC) != 0;
   const uint16_t questions = dns::read_u16(reply + 4);

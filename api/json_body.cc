@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "api/api_error.h"
+#include "server/common/ascii.h"
 
 namespace rotor::api {
 
@@ -16,8 +17,7 @@ std::string media_type(std::string value) {
   const auto semicolon = value.find(';');
   if (semicolon != std::string::npos) value.resize(semicolon);
   while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.pop_back();
-  for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return value;
+  return ascii_lowercase(std::move(value));
 }
 
 void require_media_type(const std::string& content_type, BodyMediaTypes accepted) {

@@ -51,8 +51,7 @@ void add_status_routes(Router& router, ApiContext& context) {
     const auto snapshot = context.publisher.current();
     json zones = json::array();
     for (const auto& zone : snapshot->zones.zones()) {
-      std::string origin = zone->origin();
-      for (char& c : origin) c = static_cast<char>(dns::ascii_lower(static_cast<uint8_t>(c)));
+      const std::string origin = dns::lowercase_name(zone->origin());
       const auto served = context.composer.served_zone(origin);
       zones.push_back({{"origin", zone->origin_text()},
                        {"serial", zone->serial()},

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "server/common/ascii.h"
+
 namespace rotor::api {
 
 using nlohmann::json;
@@ -71,10 +73,7 @@ json array_json(const registry::RegisteredArray& array, bool with_instances) {
 }
 
 json new_array_json(const std::string& name) {
-  std::string normalized = name;
-  for (char& c : normalized) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (!normalized.empty() && normalized.back() != '.') normalized += '.';
-  return {{"name", normalized}, {"instance_count", 0}, {"instances", json::array()}};
+  return {{"name", canonical_text_name(name)}, {"instance_count", 0}, {"instances", json::array()}};
 }
 
 json event_json(const registry::Event& event) {

@@ -4,6 +4,7 @@
 #include <span>
 
 #include "probes/check_spec.h"
+#include "server/common/ascii.h"
 #include "server/common/json_fields.h"
 #include "server/config/registry_sections.h"
 
@@ -80,10 +81,7 @@ void normalize_name(json& body) {
   if (!body.is_object()) return;
   const auto name = body.find("name");
   if (name == body.end() || !name->is_string()) return;
-  std::string text = name->get<std::string>();
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (!text.empty() && text.back() != '.') text += '.';
-  *name = text;
+  *name = canonical_text_name(name->get<std::string>());
 }
 
 // The fields of `view` a PATCH merges over: the read-only ones and nulls left out.

@@ -36,11 +36,7 @@ bool well_formed(std::string_view wire) noexcept {
   return false;
 }
 
-std::string lower(std::string_view wire) {
-  std::string out(wire);
-  for (char& c : out) c = static_cast<char>(dns::ascii_lower(static_cast<uint8_t>(c)));
-  return out;
-}
+std::string lower(std::string_view wire) { return dns::lowercase_name(wire); }
 
 bool is_wildcard(std::string_view wire) noexcept {
   return wire.size() >= 2 && wire[0] == 1 && wire[1] == '*';
@@ -335,6 +331,12 @@ std::optional<std::string> name_from_text(std::string_view text) {
   if (!label.empty() && !end_label()) return std::nullopt;
   wire += '\0';
   if (wire.size() > dns::kMaxNameLength) return std::nullopt;
+  return wire;
+}
+
+std::optional<std::string> lower_name_from_text(std::string_view text) {
+  auto wire = name_from_text(text);
+  if (wire) *wire = dns::lowercase_name(*wire);
   return wire;
 }
 

@@ -117,5 +117,7 @@ std::string name_to_text(std::string_view wire);
 // Wire form of a presentation name; nullopt when malformed. Relative names are
 // taken as absolute.
 std::optional<std::string> name_from_text(std::string_view text);
+// The same, lower-cased: the form zones, arrays and the registry key names on.
+std::optional<std::string> lower_name_from_text(std::string_view text);
 
 }  // namespace rotor::zones

@@ -247,8 +247,7 @@ class Loader {
     if (status != LDNS_STATUS_OK || !rr)
       throw ZoneFileError(file.path, line, ldns_get_errorstr_by_id(status));
 
-    std::string owner(rdf_bytes(ldns_rr_owner(rr.get())));
-    for (char& c : owner) c = static_cast<char>(dns::ascii_lower(static_cast<uint8_t>(c)));
+    const std::string owner = dns::lowercase_name(rdf_bytes(ldns_rr_owner(rr.get())));
     const uint16_t type = ldns_rr_get_type(rr.get());
     if (!builder_) {
       if (type != dns::type::SOA)

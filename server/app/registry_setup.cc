@@ -29,11 +29,8 @@ std::vector<registry::SyntheticZoneSpec> synthetic_specs(const config::Config& c
   return specs;
 }
 
-std::string lower_wire(const std::string& text) {
-  std::string name = *zones::name_from_text(text);
-  dns::lowercase_name(reinterpret_cast<uint8_t*>(name.data()), name.size());
-  return name;
-}
+// Names the config parser has validated.
+std::string lower_wire(const std::string& text) { return *zones::lower_name_from_text(text); }
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/common/ascii.h"
 #include "server/common/json_fields.h"
 #include "server/config/cluster_section.h"
 #include "server/config/registry_sections.h"
@@ -235,8 +236,7 @@ std::string parse_token_hash(const std::string& text, const std::string& path) {
     throw ConfigError(path, "expected the token's SHA-256 as 64 hex digits (rotor hash-token), got " +
                                 std::to_string(text.size()) + " characters");
   }
-  std::string lower = text;
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string lower = ascii_lowercase(text);
   if (lower == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") {
     throw ConfigError(path, "is the SHA-256 of an empty token");
   }

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "probes/check_spec.h"
+#include "server/common/ascii.h"
 #include "server/common/json_fields.h"
 #include "server/config/registry_sections.h"
 #include "zones/zone.h"
@@ -164,12 +165,7 @@ geo::NetworkSpec parse_network(const json& object, const std::string& path) {
 }
 
 bool same_name(std::string a, std::string b) {
-  auto lower = [](std::string& text) {
-    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  };
-  lower(a);
-  lower(b);
-  return a == b;
+  return ascii_lowercase(std::move(a)) == ascii_lowercase(std::move(b));
 }
 
 }  // namespace

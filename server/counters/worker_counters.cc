@@ -32,16 +32,7 @@ size_t query_type_index(uint16_t qtype) noexcept {
 }
 
 size_t rcode_index(uint16_t rcode) noexcept {
-  switch (rcode) {
-    case dns::rcode::NOERROR: return 0;
-    case dns::rcode::FORMERR: return 1;
-    case dns::rcode::SERVFAIL: return 2;
-    case dns::rcode::NXDOMAIN: return 3;
-    case dns::rcode::NOTIMP: return 4;
-    case dns::rcode::REFUSED: return 5;
-    case dns::rcode::BADVERS: return 6;
-    default: return kRcodeNames.size() - 1;
-  }
+  return dns::rcode_position(rcode);  // unnamed: the position of "other"
 }
 
 ArraySlotCounters::~ArraySlotCounters() {

@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "server/dns/wire.h"
+
 namespace rotor::counters {
 
 // A count written by one thread and readable by any.
@@ -35,9 +37,14 @@ inline constexpr std::array<std::string_view, 15> kQueryTypeNames{
     "other"};
 size_t query_type_index(uint16_t qtype) noexcept;
 
-// Reply codes counted by name; the rest are "other" (the last entry).
-inline constexpr std::array<std::string_view, 8> kRcodeNames{
-    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS", "other"};
+// Reply codes counted by name (dns::kRcodeNames, in its order); the rest are
+// "other" (the last entry).
+inline constexpr std::array<std::string_view, dns::kRcodeNames.size() + 1> kRcodeNames = [] {
+  std::array<std::string_view, dns::kRcodeNames.size() + 1> names{};
+  for (size_t i = 0; i < dns::kRcodeNames.size(); ++i) names[i] = dns::kRcodeNames[i].name;
+  names.back() = "other";
+  return names;
+}();
 size_t rcode_index(uint16_t rcode) noexcept;
 
 inline constexpr std::array<std::string_view, 2> kTransportNames{"udp", "tcp"};

@@ -100,4 +100,16 @@ bool substitute_dname(std::string_view name, std::string_view owner, std::string
   return true;
 }
 
+std::string lowercase_name(std::string_view name) {
+  std::string out(name);
+  for (char& c : out) c = static_cast<char>(ascii_lower(static_cast<uint8_t>(c)));
+  return out;
+}
+
+std::string rcode_name(uint16_t code) {
+  const size_t position = rcode_position(code);
+  if (position == kRcodeNames.size()) return std::to_string(code);
+  return std::string(kRcodeNames[position].name);
+}
+
 }  // namespace rotor::dns

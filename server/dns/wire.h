@@ -5,8 +5,10 @@
 
 #include <cassert>
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 namespace rotor::dns {
@@ -30,6 +32,30 @@ namespace rcode {
 inline constexpr uint16_t NOERROR = 0, FORMERR = 1, SERVFAIL = 2, NXDOMAIN = 3, NOTIMP = 4,
                           REFUSED = 5, YXDOMAIN = 6, BADVERS = 16;
 }
+// The reply codes rotor names, in one table for every place that shows one
+// (the explain API's "rcode", the rcode label of rotor_dns_responses_total);
+// any other code is shown by its number (explain) or as "other" (metrics).
+struct RcodeName {
+  uint16_t rcode;
+  std::string_view name;
+};
+inline constexpr std::array<RcodeName, 8> kRcodeNames{{{rcode::NOERROR, "NOERROR"},
+                                                       {rcode::FORMERR, "FORMERR"},
+                                                       {rcode::SERVFAIL, "SERVFAIL"},
+                                                       {rcode::NXDOMAIN, "NXDOMAIN"},
+                                                       {rcode::NOTIMP, "NOTIMP"},
+                                                       {rcode::REFUSED, "REFUSED"},
+                                                       {rcode::YXDOMAIN, "YXDOMAIN"},
+                                                       {rcode::BADVERS, "BADVERS"}}};
+// The position of `code` in kRcodeNames, or kRcodeNames.size() when unnamed.
+constexpr size_t rcode_position(uint16_t code) noexcept {
+  size_t position = 0;
+  while (position < kRcodeNames.size() && kRcodeNames[position].rcode != code) ++position;
+  return position;
+}
+// The name of `code`, or its number as text.
+std::string rcode_name(uint16_t code);
+
 namespace opcode {
 inline constexpr uint8_t QUERY = 0;
 }
@@ -86,6 +112,9 @@ bool read_name(const uint8_t* packet, size_t packet_size, size_t& offset, WireNa
 
 // Lower-cases a wire name in place (labels only, not length bytes).
 void lowercase_name(uint8_t* name, size_t size) noexcept;
+// A lower-cased copy of a wire name (length bytes are below 64, so only the
+// letters of the labels change): the one lowering of names kept as strings.
+std::string lowercase_name(std::string_view name);
 
 // Length of the uncompressed wire name at the start of `name`, or 0 if it is
 // not a well-formed name within `limit` bytes.

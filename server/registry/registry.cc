@@ -149,11 +149,10 @@ int64_t Registry::now_ms() {
 }
 
 Registry::Name Registry::normalize(std::string_view name) {
-  auto wire = zones::name_from_text(name);
+  auto wire = zones::lower_name_from_text(name);
   if (!wire || wire->size() <= 1) {
     throw ValidationError("name: '" + std::string(name) + "' is not a valid domain name");
   }
-  for (char& c : *wire) c = static_cast<char>(dns::ascii_lower(static_cast<uint8_t>(c)));
   return {zones::name_to_text(*wire), std::move(*wire)};
 }
 

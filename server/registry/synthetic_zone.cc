@@ -14,11 +14,10 @@ constexpr uint32_t kTtl = 3600;
 constexpr uint32_t kRefresh = 3600, kRetry = 600, kExpire = 604800, kMinimum = 60;
 
 std::string lower_wire(std::string_view text, const std::string& zone, const char* what) {
-  auto wire = zones::name_from_text(text);
+  auto wire = zones::lower_name_from_text(text);
   if (!wire)
     throw SyntheticZoneError("zone " + zone + ": " + what + " '" + std::string(text) +
                              "' is not a valid name");
-  for (char& c : *wire) c = static_cast<char>(dns::ascii_lower(static_cast<uint8_t>(c)));
   return *wire;
 }
 

@@ -166,6 +166,26 @@ TEST_CASE("DNAME substitution replaces the owner suffix by the target") {
   }
 }
 
+TEST_CASE("one rcode table names the codes for explain and metrics alike") {
+  struct Case {
+    uint16_t rcode;
+    const char* name;
+  };
+  for (const Case& c : {Case{rcode::NOERROR, "NOERROR"}, Case{rcode::NXDOMAIN, "NXDOMAIN"},
+                        Case{rcode::YXDOMAIN, "YXDOMAIN"}, Case{rcode::BADVERS, "BADVERS"},
+                        Case{9, "9"}}) {
+    CAPTURE(c.rcode);
+    CHECK(rcode_name(c.rcode) == c.name);
+  }
+  CHECK(rcode_position(rcode::YXDOMAIN) < kRcodeNames.size());
+  CHECK(rcode_position(9) == kRcodeNames.size());
+}
+
+TEST_CASE("lowercase_name lowers the letters of a wire name and nothing else") {
+  const std::string upper("\x03" "WwW" "\x07" "Example" "\x03" "COM", 17);
+  CHECK(lowercase_name(upper) == std::string("\x03" "www" "\x07" "example" "\x03" "com", 17));
+}
+
 }  // namespace
 }  // namespace rotor::dns
 
