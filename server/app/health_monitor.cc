@@ -42,8 +42,8 @@ HealthMonitor::HealthMonitor(registry::Registry& registry, probes::ProberOptions
     : registry_(registry),
       sink_(sink),
       pool_(std::move(options), [this](std::vector<probes::ProbeReport> batch) {
-        std::lock_guard lock(mutex_);
-        for (probes::ProbeReport& report : batch) reports_.push_back(std::move(report));
+        auto inbox = inbox_.lock();
+        for (probes::ProbeReport& report : batch) inbox->reports.push_back(std::move(report));
         wake_.notify_one();
       }) {}
 
@@ -61,8 +61,7 @@ void HealthMonitor::start() {
 void HealthMonitor::stop() {
   registry_.set_change_listener(nullptr);
   {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
+    inbox_.lock()->stopping = true;
     wake_.notify_one();
   }
   if (thread_.joinable()) thread_.join();
@@ -70,8 +69,7 @@ void HealthMonitor::stop() {
 }
 
 void HealthMonitor::refresh_targets_soon() {
-  std::lock_guard lock(mutex_);
-  targets_stale_ = true;
+  inbox_.lock()->targets_stale = true;
   wake_.notify_one();
 }
 
@@ -79,29 +77,31 @@ void HealthMonitor::run() {
   using namespace std::chrono_literals;
   std::map<int64_t, probes::ProbeReport> pending;  // by instance: the newest wins
   bool store_failing = false;
-  std::unique_lock lock(mutex_);
   while (true) {
-    const auto ready = [&] { return stopping_ || targets_stale_ || !reports_.empty(); };
-    if (store_failing) {
-      wake_.wait_for(lock, 1s, ready);
-    } else {
-      wake_.wait(lock, ready);
+    bool refresh = false;
+    std::vector<probes::ProbeReport> reports;
+    {
+      auto inbox = inbox_.lock();
+      const auto ready = [&] {
+        return inbox->stopping || inbox->targets_stale || !inbox->reports.empty();
+      };
+      if (store_failing) {
+        wake_.wait_for(inbox.lock(), 1s, ready);
+      } else {
+        wake_.wait(inbox.lock(), ready);
+      }
+      if (inbox->stopping) return;
+      refresh = std::exchange(inbox->targets_stale, false);
+      reports = std::exchange(inbox->reports, {});
     }
-    if (stopping_) return;
-    const bool refresh = std::exchange(targets_stale_, false);
-    std::vector<probes::ProbeReport> reports = std::exchange(reports_, {});
-    lock.unlock();
 
     if (refresh) refresh_targets();
     if (sink_ != nullptr) {
       if (!reports.empty()) sink_->publish(reports);  // the sink retries what it cannot write
-      lock.lock();
       continue;
     }
     for (probes::ProbeReport& report : reports) pending[report.instance_id] = std::move(report);
     if (!pending.empty()) store_failing = !write(pending);
-
-    lock.lock();
   }
 }
 

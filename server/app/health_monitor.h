@@ -20,7 +20,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -29,6 +28,7 @@
 
 #include "probes/observation_sink.h"
 #include "probes/prober_pool.h"
+#include "server/common/lock_guarded.h"
 #include "server/registry/registry.h"
 
 namespace rotor::app {
@@ -77,11 +77,14 @@ class HealthMonitor {
   // on the monitor's thread.
   std::unordered_map<int64_t, std::string> labels_;
 
-  std::mutex mutex_;  // guards the fields below
+  // What the other threads hand the monitor's thread.
+  struct Inbox {
+    bool stopping = false;
+    bool targets_stale = true;
+    std::vector<probes::ProbeReport> reports;
+  };
+  LockGuarded<Inbox> inbox_;
   std::condition_variable wake_;
-  bool stopping_ = false;
-  bool targets_stale_ = true;
-  std::vector<probes::ProbeReport> reports_;
 };
 
 }  // namespace rotor::app

@@ -67,7 +67,7 @@ Membership::Membership(std::shared_ptr<EtcdClient> client, MembershipOptions opt
       options_(std::move(options)),
       started_ms_(options_.now_ms ? options_.now_ms() : system_now_ms()) {
   if (!options_.now_ms) options_.now_ms = system_now_ms;
-  live_nodes_ = {options_.node};
+  state_.lock()->live_nodes = {options_.node};
 }
 
 Membership::~Membership() { stop(); }
@@ -81,92 +81,92 @@ void Membership::start() {
 
 void Membership::stop(bool revoke) {
   {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    stopping_ = true;
-    revoke_on_stop_ = revoke;
+    auto state = state_.lock();
+    if (state->stopping) return;
+    state->stopping = true;
+    state->revoke_on_stop = revoke;
     wake_.notify_one();
   }
   if (thread_.joinable()) thread_.join();
 }
 
 bool Membership::observes(int64_t instance_id, uint32_t observers) const {
-  std::lock_guard lock(mutex_);
-  return cluster::observes(options_.node, instance_id, live_nodes_, observers);
+  auto state = state_.lock();
+  return cluster::observes(options_.node, instance_id, state->live_nodes, observers);
 }
 
 void Membership::set_targets(const std::vector<int64_t>& instance_ids) {
-  std::lock_guard lock(mutex_);
-  targets_ = {instance_ids.begin(), instance_ids.end()};
-  for (auto it = own_.begin(); it != own_.end();) {
-    if (targets_.contains(it->first)) {
+  auto state = state_.lock();
+  state->targets = {instance_ids.begin(), instance_ids.end()};
+  for (auto it = state->own.begin(); it != state->own.end();) {
+    if (state->targets.contains(it->first)) {
       ++it;
     } else {
-      dirty_observations_.insert(it->first);  // no longer ours: delete the key
-      it = own_.erase(it);
+      state->dirty_observations.insert(it->first);  // no longer ours: delete the key
+      it = state->own.erase(it);
     }
   }
-  update_abstaining();
+  update_abstaining(*state);
   wake_.notify_one();
 }
 
 void Membership::publish(const std::vector<probes::ProbeReport>& reports) {
-  std::lock_guard lock(mutex_);
+  auto state = state_.lock();
   const int64_t now = options_.now_ms();
   for (const probes::ProbeReport& report : reports) {
-    if (!targets_.contains(report.instance_id)) continue;  // dropped while its check ran
-    own_[report.instance_id] = {options_.node, report.health, report.reason, now, false};
-    dirty_observations_.insert(report.instance_id);
+    if (!state->targets.contains(report.instance_id)) continue;  // dropped while its check ran
+    state->own[report.instance_id] = {options_.node, report.health, report.reason, now, false};
+    state->dirty_observations.insert(report.instance_id);
   }
-  update_abstaining();
+  update_abstaining(*state);
   wake_.notify_one();
 }
 
 void Membership::set_nodes_changed_handler(std::function<void()> handler) {
-  std::lock_guard lock(mutex_);
-  nodes_changed_ = std::move(handler);
+  auto state = state_.lock();
+  state->nodes_changed = std::move(handler);
 }
 
 std::vector<std::string> Membership::live_nodes() const {
-  std::lock_guard lock(mutex_);
-  return live_nodes_;
+  auto state = state_.lock();
+  return state->live_nodes;
 }
 
 bool Membership::abstaining() const {
-  std::lock_guard lock(mutex_);
-  return abstaining_;
+  auto state = state_.lock();
+  return state->abstaining;
 }
 
 std::optional<Observation> Membership::own_observation(int64_t instance_id) const {
-  std::lock_guard lock(mutex_);
-  const auto it = own_.find(instance_id);
-  if (it == own_.end()) return std::nullopt;
+  auto state = state_.lock();
+  const auto it = state->own.find(instance_id);
+  if (it == state->own.end()) return std::nullopt;
   Observation out = it->second;
-  out.abstaining = abstaining_;
+  out.abstaining = state->abstaining;
   return out;
 }
 
 int64_t Membership::lease() const {
-  std::lock_guard lock(mutex_);
-  return lease_;
+  auto state = state_.lock();
+  return state->lease;
 }
 
 bool Membership::settled() const {
-  std::lock_guard lock(mutex_);
-  return lease_ != 0 && dirty_observations_.empty() && !node_dirty_;
+  auto state = state_.lock();
+  return state->lease != 0 && state->dirty_observations.empty() && !state->node_dirty;
 }
 
-void Membership::update_abstaining() {
+void Membership::update_abstaining(State& state) const {
   size_t down = 0;
-  for (const auto& [id, observation] : own_) {
+  for (const auto& [id, observation] : state.own) {
     if (observation.health == arrays::Health::down) ++down;
   }
-  const size_t targets = targets_.size();
+  const size_t targets = state.targets.size();
   const bool abstain = targets >= options_.abstain_min_targets &&
                        static_cast<double>(down) > options_.abstain_share * static_cast<double>(targets);
-  if (abstain == abstaining_) return;
-  abstaining_ = abstain;
-  node_dirty_ = true;
+  if (abstain == state.abstaining) return;
+  state.abstaining = abstain;
+  state.node_dirty = true;
   if (abstain) {
     spdlog::warn("cluster: {} of {} targets down from this node: abstaining from health votes", down, targets);
   } else {
@@ -185,15 +185,16 @@ void Membership::run() {
       std::chrono::milliseconds(100), std::chrono::duration_cast<Clock::duration>(options_.lease_ttl) / 3);
   Clock::time_point next_keepalive = Clock::now();
   bool failing = false;
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    const Clock::time_point deadline =
-        failing ? std::min(next_keepalive, Clock::now() + options_.retry_interval) : next_keepalive;
-    wake_.wait_until(lock, deadline, [&] {
-      return stopping_ || (!failing && (!dirty_observations_.empty() || node_dirty_));
-    });
-    if (stopping_) break;
-    lock.unlock();
+  while (true) {
+    {
+      auto state = state_.lock();
+      const Clock::time_point deadline =
+          failing ? std::min(next_keepalive, Clock::now() + options_.retry_interval) : next_keepalive;
+      wake_.wait_until(state.lock(), deadline, [&] {
+        return state->stopping || (!failing && (!state->dirty_observations.empty() || state->node_dirty));
+      });
+      if (state->stopping) break;
+    }
     bool ok = ensure_lease();
     if (ok && Clock::now() >= next_keepalive) {
       ok = keep_alive() && ensure_lease() && read_nodes();
@@ -203,11 +204,14 @@ void Membership::run() {
     // A failed write may be a lease that expired meanwhile: check it next.
     if (!ok) next_keepalive = std::min(next_keepalive, Clock::now() + options_.retry_interval);
     failing = !ok;
-    lock.lock();
   }
-  const int64_t lease = std::exchange(lease_, 0);
-  const bool revoke = revoke_on_stop_;
-  lock.unlock();
+  int64_t lease = 0;
+  bool revoke = false;
+  {
+    auto state = state_.lock();
+    lease = std::exchange(state->lease, 0);
+    revoke = state->revoke_on_stop;
+  }
   if (revoke && lease != 0) {
     try {
       client_->lease_revoke(lease);
@@ -218,10 +222,7 @@ void Membership::run() {
 }
 
 bool Membership::ensure_lease() {
-  {
-    std::lock_guard lock(mutex_);
-    if (lease_ != 0) return true;
-  }
+  if (this->lease() != 0) return true;
   int64_t lease = 0;
   try {
     lease = client_->lease_grant(options_.lease_ttl);
@@ -229,11 +230,11 @@ bool Membership::ensure_lease() {
     spdlog::warn("cluster: cannot get a lease, retrying: {}", error.what());
     return false;
   }
-  std::lock_guard lock(mutex_);
-  lease_ = lease;
+  auto state = state_.lock();
+  state->lease = lease;
   // A new lease holds none of our keys yet: put them all again.
-  node_dirty_ = true;
-  for (const auto& [id, observation] : own_) dirty_observations_.insert(id);
+  state->node_dirty = true;
+  for (const auto& [id, observation] : state->own) state->dirty_observations.insert(id);
   spdlog::info("cluster: node {} holds lease {:x} ({}s)", options_.node, lease, options_.lease_ttl.count());
   return true;
 }
@@ -247,8 +248,8 @@ bool Membership::keep_alive() {
     return false;
   }
   spdlog::warn("cluster: lease {:x} expired; taking a new one and publishing again", lease);
-  std::lock_guard lock(mutex_);
-  if (lease_ == lease) lease_ = 0;
+  auto state = state_.lock();
+  if (state->lease == lease) state->lease = 0;
   return true;
 }
 
@@ -267,10 +268,10 @@ bool Membership::read_nodes() {
   std::sort(nodes.begin(), nodes.end());
   std::function<void()> handler;
   {
-    std::lock_guard lock(mutex_);
-    if (nodes == live_nodes_) return true;
-    live_nodes_ = std::move(nodes);
-    handler = nodes_changed_;
+    auto state = state_.lock();
+    if (nodes == state->live_nodes) return true;
+    state->live_nodes = std::move(nodes);
+    handler = state->nodes_changed;
   }
   if (handler) handler();
   return true;
@@ -281,21 +282,21 @@ bool Membership::write_pending() {
   std::set<int64_t> taken;
   bool node_taken = false;
   {
-    std::lock_guard lock(mutex_);
-    if (lease_ == 0) return false;
-    taken.swap(dirty_observations_);
+    auto state = state_.lock();
+    if (state->lease == 0) return false;
+    taken.swap(state->dirty_observations);
     for (int64_t id : taken) {
-      const auto it = own_.find(id);
-      if (it == own_.end()) {
+      const auto it = state->own.find(id);
+      if (it == state->own.end()) {
         operations.push_back({Operation::Kind::delete_range, observation_key(id), {}, {}, 0});
       } else {
-        operations.push_back({Operation::Kind::put, observation_key(id), {}, observation_value(it->second), lease_});
+        operations.push_back({Operation::Kind::put, observation_key(id), {}, observation_value(it->second), state->lease});
       }
     }
-    if (std::exchange(node_dirty_, false)) {
+    if (std::exchange(state->node_dirty, false)) {
       node_taken = true;
       operations.push_back(
-          {Operation::Kind::put, node_key(), {}, node_value({options_.region, started_ms_, abstaining_}), lease_});
+          {Operation::Kind::put, node_key(), {}, node_value({options_.region, started_ms_, state->abstaining}), state->lease});
     }
   }
   if (operations.empty()) return true;
@@ -308,9 +309,9 @@ bool Membership::write_pending() {
     return true;
   } catch (const EtcdError& error) {
     spdlog::warn("cluster: cannot publish {} observations, retrying: {}", taken.size(), error.what());
-    std::lock_guard lock(mutex_);
-    dirty_observations_.insert(taken.begin(), taken.end());  // written again, newest value
-    if (node_taken) node_dirty_ = true;
+    auto state = state_.lock();
+    state->dirty_observations.insert(taken.begin(), taken.end());  // written again, newest value
+    if (node_taken) state->node_dirty = true;
     return false;
   }
 }

@@ -29,7 +29,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -39,6 +38,7 @@
 #include "probes/observation_sink.h"
 #include "server/cluster/etcd_client.h"
 #include "server/cluster/verdict.h"
+#include "server/common/lock_guarded.h"
 
 namespace rotor::cluster {
 
@@ -99,13 +99,26 @@ class Membership final : public probes::ObservationSink {
   bool settled() const;
 
  private:
+  struct State {
+    bool stopping = false;
+    bool revoke_on_stop = true;
+    int64_t lease = 0;
+    std::set<int64_t> targets;
+    std::map<int64_t, Observation> own;     // this node's view of its targets
+    std::set<int64_t> dirty_observations;   // to put (in own) or delete (not in own)
+    bool node_dirty = true;
+    bool abstaining = false;
+    std::vector<std::string> live_nodes;
+    std::function<void()> nodes_changed;
+  };
+
   void run();
   // Each returns false when etcd refused (retry later).
   bool ensure_lease();
   bool keep_alive();
   bool read_nodes();
   bool write_pending();
-  void update_abstaining();  // under mutex_
+  void update_abstaining(State& state) const;
   std::string observation_key(int64_t instance_id) const;
   std::string node_key() const;
 
@@ -114,18 +127,8 @@ class Membership final : public probes::ObservationSink {
   const int64_t started_ms_;
   std::thread thread_;
 
-  mutable std::mutex mutex_;  // guards every member below
+  LockGuarded<State> state_;
   std::condition_variable wake_;
-  bool stopping_ = false;
-  bool revoke_on_stop_ = true;
-  int64_t lease_ = 0;
-  std::set<int64_t> targets_;
-  std::map<int64_t, Observation> own_;     // this node's view of its targets
-  std::set<int64_t> dirty_observations_;   // to put (in own_) or delete (not in own_)
-  bool node_dirty_ = true;
-  bool abstaining_ = false;
-  std::vector<std::string> live_nodes_;
-  std::function<void()> nodes_changed_;
 };
 
 }  // namespace rotor::cluster

@@ -2,8 +2,9 @@
 // A value reachable only while its mutex is held (after PowerDNS'
 // LockGuarded): `auto state = guarded.lock(); state->field = ...;`. The one
 // idiom for state a mutex guards: the type says what the lock covers, so no
-// field is guarded "by comment". Thread-safe by construction; a Holder must
-// not outlive its LockGuarded, nor be used from another thread.
+// field is guarded "by comment". A const LockGuarded locks too (the mutex is
+// mutable) and hands out read-only access. Thread-safe by construction; a
+// Holder must not outlive its LockGuarded, nor be used from another thread.
 
 #include <mutex>
 #include <utility>
@@ -13,27 +14,32 @@ namespace rotor {
 template <typename T>
 class LockGuarded {
  public:
-  class Holder {
+  // Holds the lock for its lifetime; V is T, or const T for a const LockGuarded.
+  template <typename V>
+  class BasicHolder {
    public:
-    Holder(std::mutex& mutex, T& value) : lock_(mutex), value_(value) {}
-    T* operator->() noexcept { return &value_; }
-    T& operator*() noexcept { return value_; }
+    BasicHolder(std::mutex& mutex, V& value) : lock_(mutex), value_(value) {}
+    V* operator->() noexcept { return &value_; }
+    V& operator*() noexcept { return value_; }
     // For condition-variable waits.
     std::unique_lock<std::mutex>& lock() noexcept { return lock_; }
 
    private:
     std::unique_lock<std::mutex> lock_;
-    T& value_;
+    V& value_;
   };
+  using Holder = BasicHolder<T>;
+  using ConstHolder = BasicHolder<const T>;
 
   LockGuarded() = default;
   template <typename... Args>
   explicit LockGuarded(Args&&... args) : value_(std::forward<Args>(args)...) {}
 
   Holder lock() { return Holder(mutex_, value_); }
+  ConstHolder lock() const { return ConstHolder(mutex_, value_); }
 
  private:
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   T value_;
 };
 

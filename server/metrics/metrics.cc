@@ -232,8 +232,8 @@ uint64_t MetricsCollector::array_answers(uint32_t slot, const std::string& array
   const uint64_t total = sum_workers(sources_.workers, [slot](const WorkerCounters& worker) {
     return worker.array_answers.value(slot);
   });
-  std::lock_guard lock(slots_mutex_);
-  auto [owner, first_seen] = slot_owners_.try_emplace(slot, SlotOwner{array, 0});
+  auto owners = slot_owners_.lock();
+  auto [owner, first_seen] = owners->try_emplace(slot, SlotOwner{array, 0});
   if (!first_seen && owner->second.array != array) owner->second = {array, total};
   // A count taken before the base (a concurrent scrape) must not go negative.
   return total - std::min(total, owner->second.base);

@@ -11,12 +11,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "probes/prober_pool.h"
+#include "server/common/lock_guarded.h"
 #include "server/counters/worker_counters.h"
 #include "server/snapshot/publisher.h"
 
@@ -62,8 +62,8 @@ class MetricsCollector {
   uint64_t array_answers(uint32_t slot, const std::string& array) const;
 
   MetricsSources sources_;
-  mutable std::mutex slots_mutex_;  // guards slot_owners_ (concurrent scrapes)
-  mutable std::unordered_map<uint32_t, SlotOwner> slot_owners_;
+  // Written by render(), which is const and may run in concurrent scrapes.
+  mutable LockGuarded<std::unordered_map<uint32_t, SlotOwner>> slot_owners_;
 };
 
 }  // namespace rotor::metrics

@@ -6,9 +6,9 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <vector>
 
+#include "server/common/lock_guarded.h"
 #include "server/snapshot/snapshot.h"
 
 namespace rotor {
@@ -31,10 +31,12 @@ class SnapshotPublisher {
   void unsubscribe(size_t token);
 
  private:
-  mutable std::mutex mutex_;
-  std::shared_ptr<const Snapshot> current_;
-  std::vector<std::pair<size_t, Subscriber>> subscribers_;
-  size_t next_token_ = 1;
+  struct State {
+    std::shared_ptr<const Snapshot> current;
+    std::vector<std::pair<size_t, Subscriber>> subscribers;
+    size_t next_token = 1;
+  };
+  LockGuarded<State> state_;
 };
 
 }  // namespace rotor
