@@ -223,10 +223,10 @@ class OnDemandPool final : public httplib::TaskQueue {
   ~OnDemandPool() override { shutdown(); }
 
   void enqueue(std::function<void()> job) override {
-    std::lock_guard lock(mutex_);
-    jobs_.push_back(std::move(job));
-    if (idle_ == 0 && workers_.size() < ceiling_) {
-      workers_.emplace_back([this] {
+    auto state = state_.lock();
+    state->jobs.push_back(std::move(job));
+    if (state->idle == 0 && state->workers.size() < ceiling_) {
+      state->workers.emplace_back([this] {
         lower_this_thread_priority();
         run();
       });
@@ -237,42 +237,42 @@ class OnDemandPool final : public httplib::TaskQueue {
 
   void shutdown() override {
     {
-      std::lock_guard lock(mutex_);
-      if (stopping_ && workers_.empty()) return;
-      stopping_ = true;
+      auto state = state_.lock();
+      if (state->stopping && state->workers.empty()) return;
+      state->stopping = true;
     }
     wake_.notify_all();
     std::vector<std::thread> workers;
-    {
-      std::lock_guard lock(mutex_);
-      workers.swap(workers_);
-    }
+    workers.swap(state_.lock()->workers);
     for (std::thread& worker : workers) worker.join();
   }
 
  private:
   void run() {
-    std::unique_lock lock(mutex_);
     for (;;) {
-      ++idle_;
-      wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-      --idle_;
-      if (jobs_.empty()) return;  // stopping, nothing left
-      std::function<void()> job = std::move(jobs_.front());
-      jobs_.pop_front();
-      lock.unlock();
+      std::function<void()> job;
+      {
+        auto state = state_.lock();
+        ++state->idle;
+        wake_.wait(state.lock(), [&] { return state->stopping || !state->jobs.empty(); });
+        --state->idle;
+        if (state->jobs.empty()) return;  // stopping, nothing left
+        job = std::move(state->jobs.front());
+        state->jobs.pop_front();
+      }
       job();
-      lock.lock();
     }
   }
 
+  struct State {
+    std::deque<std::function<void()>> jobs;
+    std::vector<std::thread> workers;
+    size_t idle = 0;
+    bool stopping = false;
+  };
   const size_t ceiling_;
-  std::mutex mutex_;
+  LockGuarded<State> state_;
   std::condition_variable wake_;
-  std::deque<std::function<void()>> jobs_;
-  std::vector<std::thread> workers_;
-  size_t idle_ = 0;
-  bool stopping_ = false;
 };
 
 // Written by hand: a refused connection holds its worker only for this write.
@@ -312,17 +312,17 @@ GuardedServer::GuardedServer(ConnectionLimits limits, std::shared_ptr<const TlsC
 }
 
 bool GuardedServer::admit(const std::string& address) {
-  std::lock_guard lock(mutex_);
-  size_t& count = per_client_[address];
+  auto per_client = per_client_.lock();
+  size_t& count = (*per_client)[address];
   if (count >= limits_.max_per_client) return false;
   ++count;
   return true;
 }
 
 void GuardedServer::release(const std::string& address) {
-  std::lock_guard lock(mutex_);
-  const auto found = per_client_.find(address);
-  if (found != per_client_.end() && --found->second == 0) per_client_.erase(found);
+  auto per_client = per_client_.lock();
+  const auto found = per_client->find(address);
+  if (found != per_client->end() && --found->second == 0) per_client->erase(found);
 }
 
 bool GuardedServer::process_and_close_socket(socket_t sock) {

@@ -19,11 +19,11 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "api/tls_context.h"
+#include "server/common/lock_guarded.h"
 
 namespace rotor::api {
 
@@ -53,8 +53,7 @@ class GuardedServer : public httplib::Server {
 
   const ConnectionLimits limits_;
   const std::shared_ptr<const TlsContext> tls_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, size_t> per_client_;  // guarded by mutex_
+  LockGuarded<std::unordered_map<std::string, size_t>> per_client_;  // connections by address
 };
 
 }  // namespace rotor::api

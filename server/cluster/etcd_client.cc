@@ -5,10 +5,12 @@
 
 #include <charconv>
 #include <climits>
-#include <mutex>
+#include <condition_variable>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
+
+#include "server/common/lock_guarded.h"
 
 namespace rotor::cluster {
 namespace {
@@ -249,17 +251,22 @@ struct EtcdClient::Impl {
 
   EtcdOptions options;
   std::atomic<size_t> preferred{0};  // the endpoint that answered last
-  std::mutex pool_mutex;
-  std::vector<EasyPtr> idle;    // kept for their open connections
-  std::timed_mutex auth_mutex;  // held while authenticating, so one call does it for all
-  std::string token;
+  LockGuarded<std::vector<EasyPtr>> idle;  // kept for their open connections
+  // One call authenticates for all: the others wait (within their deadline)
+  // for `authenticating` to clear, then use its token or try themselves.
+  struct Auth {
+    std::string token;
+    bool authenticating = false;
+  };
+  LockGuarded<Auth> auth;
+  std::condition_variable auth_done;
 
   EasyPtr take_handle() {
     {
-      std::lock_guard lock(pool_mutex);
-      if (!idle.empty()) {
-        EasyPtr handle = std::move(idle.back());
-        idle.pop_back();
+      auto handles = idle.lock();
+      if (!handles->empty()) {
+        EasyPtr handle = std::move(handles->back());
+        handles->pop_back();
         curl_easy_reset(handle.get());
         return handle;
       }
@@ -270,8 +277,8 @@ struct EtcdClient::Impl {
   }
 
   void give_back(EasyPtr handle) {
-    std::lock_guard lock(pool_mutex);
-    if (idle.size() < kIdleHandles) idle.push_back(std::move(handle));
+    auto handles = idle.lock();
+    if (handles->size() < kIdleHandles) handles->push_back(std::move(handle));
   }
 
   // Options shared by every request: URL, body, headers, TLS.
@@ -362,10 +369,36 @@ struct EtcdClient::Impl {
   // The token to send; authenticates first when there is none yet.
   std::string current_token(Clock::time_point deadline) {
     if (options.username.empty()) return {};
-    std::unique_lock lock(auth_mutex, deadline);  // waiting for another call's authentication counts too
-    if (!lock.owns_lock())
-      throw EtcdError(Kind::unavailable, "etcd: request_timeout reached while waiting for authentication");
-    if (!token.empty()) return token;
+    {
+      auto state = auth.lock();
+      // Waiting for another call's authentication counts against the deadline too.
+      if (!auth_done.wait_until(state.lock(), deadline, [&] { return !state->authenticating; }))
+        throw EtcdError(Kind::unavailable, "etcd: request_timeout reached while waiting for authentication");
+      if (!state->token.empty()) return state->token;
+      state->authenticating = true;
+    }
+    std::string token;
+    try {
+      token = authenticate(deadline);
+    } catch (...) {
+      finish_authentication({});
+      throw;
+    }
+    finish_authentication(token);
+    return token;
+  }
+
+  void finish_authentication(const std::string& token) {
+    {
+      auto state = auth.lock();
+      state->token = token;
+      state->authenticating = false;
+    }
+    auth_done.notify_all();
+  }
+
+  // A new token from etcd (the caller has set `authenticating`).
+  std::string authenticate(Clock::time_point deadline) {
     json request{{"name", options.username}, {"password", options.password}};
     Attempt attempt = post("/v3/auth/authenticate", request.dump(), {}, deadline, true);
     json reply = parse_reply("/v3/auth/authenticate", attempt);
@@ -375,14 +408,14 @@ struct EtcdClient::Impl {
       if (mapped.kind == Kind::other) throw EtcdError(Kind::auth, mapped.what());
       throw mapped;
     }
-    token = reply.value("token", std::string());
+    std::string token = reply.value("token", std::string());
     if (token.empty()) throw EtcdError(Kind::auth, "etcd authenticate as " + options.username + ": no token");
     return token;
   }
 
   void forget_token(const std::string& stale) {
-    std::lock_guard lock(auth_mutex);
-    if (token == stale) token.clear();
+    auto state = auth.lock();
+    if (state->token == stale) state->token.clear();
   }
 
   static json parse_reply(const std::string& path, const Attempt& attempt) {
