@@ -67,11 +67,11 @@ struct ProberPool::Loop {
   };
   using Due = std::pair<uint64_t, uint64_t>;  // due_ms, probe id
 
-  Loop(ProberPool& pool, Shard& shard, size_t max_in_flight, uint64_t seed)
+  Loop(ProberPool& pool, size_t shard, size_t max_in_flight, uint64_t seed)
       : pool(pool), shard(shard), max_in_flight(max_in_flight), rng(seed) {}
 
   ProberPool& pool;
-  Shard& shard;
+  const size_t shard;  // index of its Shard and Mailbox
   const size_t max_in_flight;
   uv_loop_t loop{};
   uv_async_t wake{};
@@ -114,10 +114,11 @@ struct ProberPool::Loop {
     std::optional<std::vector<ProbeTarget>> targets;
     bool stopping;
     {
-      std::lock_guard lock(pool.mutex_);
-      targets.swap(shard.pending_targets);
-      stopping = pool.stopping_;
-      if (stopping) shard.wake = nullptr;  // no more sends once we start closing
+      auto exchange = pool.exchange_.lock();
+      Mailbox& mailbox = exchange->mailboxes[shard];
+      targets.swap(mailbox.pending_targets);
+      stopping = exchange->stopping;
+      if (stopping) mailbox.wake = nullptr;  // no more sends once we start closing
     }
     if (stopping) {
       teardown();
@@ -285,10 +286,10 @@ struct ProberPool::Loop {
     stats.probes = probes.size();
     stats.waiting = waiting_count;
     {
-      std::lock_guard lock(pool.mutex_);
-      shard.stats = stats;
-      for (int64_t instance : forgotten) pool.last_checks_.erase(instance);
-      for (auto& [instance, check] : finished) pool.last_checks_[instance] = std::move(check);
+      auto exchange = pool.exchange_.lock();
+      exchange->mailboxes[shard].stats = stats;
+      for (int64_t instance : forgotten) exchange->last_checks.erase(instance);
+      for (auto& [instance, check] : finished) exchange->last_checks[instance] = std::move(check);
     }
     forgotten.clear();
     finished.clear();
@@ -310,6 +311,7 @@ ProberPool::ProberPool(ProberOptions options, OnTransitions on_transitions)
   options_.threads = std::max(1u, options_.threads);
   options_.max_in_flight = std::max<size_t>(options_.max_in_flight, options_.threads);
   shards_.resize(options_.threads);
+  exchange_.lock()->mailboxes.resize(options_.threads);
 }
 
 ProberPool::~ProberPool() { stop(); }
@@ -319,18 +321,18 @@ void ProberPool::start() {
   started_ = true;
   const size_t share = (options_.max_in_flight + shards_.size() - 1) / shards_.size();
   for (size_t i = 0; i < shards_.size(); ++i) {
-    auto loop = std::make_unique<Loop>(*this, shards_[i], share, options_.seed + i);
+    auto loop = std::make_unique<Loop>(*this, i, share, options_.seed + i);
     loop->init();
     shards_[i].loop = std::move(loop);
   }
   bool stopped_before_start;
   {
-    std::lock_guard lock(mutex_);
-    stopped_before_start = stopping_;
-    if (!stopping_) {
-      for (Shard& shard : shards_) {
-        shard.wake = &shard.loop->wake;
-        uv_async_send(shard.wake);  // applies targets set before start()
+    auto exchange = exchange_.lock();
+    stopped_before_start = exchange->stopping;
+    if (!stopped_before_start) {
+      for (size_t i = 0; i < shards_.size(); ++i) {
+        exchange->mailboxes[i].wake = &shards_[i].loop->wake;
+        uv_async_send(exchange->mailboxes[i].wake);  // applies targets set before start()
       }
     }
   }
@@ -349,10 +351,10 @@ void ProberPool::start() {
 
 void ProberPool::stop() {
   {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-    for (Shard& shard : shards_) {
-      if (shard.wake) uv_async_send(shard.wake);
+    auto exchange = exchange_.lock();
+    exchange->stopping = true;
+    for (const Mailbox& mailbox : exchange->mailboxes) {
+      if (mailbox.wake) uv_async_send(mailbox.wake);
     }
   }
   for (Shard& shard : shards_) {
@@ -372,18 +374,19 @@ void ProberPool::set_targets(std::vector<ProbeTarget> targets) {
       split[hash(probe_key(target)) % shards_.size()].push_back(std::move(target));
     }
   }
-  std::lock_guard lock(mutex_);
-  for (size_t i = 0; i < shards_.size(); ++i) {
-    shards_[i].pending_targets = std::move(split[i]);
-    if (shards_[i].wake) uv_async_send(shards_[i].wake);
+  auto exchange = exchange_.lock();
+  for (size_t i = 0; i < split.size(); ++i) {
+    Mailbox& mailbox = exchange->mailboxes[i];
+    mailbox.pending_targets = std::move(split[i]);
+    if (mailbox.wake) uv_async_send(mailbox.wake);
   }
 }
 
 ProberStats ProberPool::stats() const {
-  std::lock_guard lock(mutex_);
+  auto exchange = exchange_.lock();
   ProberStats total;
-  for (const Shard& shard : shards_) {
-    const ProberStats& part = shard.stats;
+  for (const Mailbox& mailbox : exchange->mailboxes) {
+    const ProberStats& part = mailbox.stats;
     total.checks_started += part.checks_started;
     total.checks_finished += part.checks_finished;
     total.in_flight += part.in_flight;
@@ -402,9 +405,9 @@ ProberStats ProberPool::stats() const {
 }
 
 std::optional<LastCheck> ProberPool::last_check(int64_t instance_id) const {
-  std::lock_guard lock(mutex_);
-  const auto found = last_checks_.find(instance_id);
-  if (found == last_checks_.end()) return std::nullopt;
+  auto exchange = exchange_.lock();
+  const auto found = exchange->last_checks.find(instance_id);
+  if (found == exchange->last_checks.end()) return std::nullopt;
   return found->second;
 }
 

@@ -22,7 +22,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -31,6 +30,7 @@
 
 #include "probes/check_spec.h"
 #include "server/arrays/array.h"
+#include "server/common/lock_guarded.h"
 
 namespace rotor::probes {
 
@@ -122,23 +122,28 @@ class ProberPool {
 
  private:
   struct Loop;  // everything touched only on one pool thread
-  // One loop thread and what the pool exchanges with it under mutex_.
+  // One loop thread (touched by start() and stop() only).
   struct Shard {
     std::unique_ptr<Loop> loop;
     std::thread thread;
+  };
+  // What the pool and one loop thread hand each other.
+  struct Mailbox {
     std::optional<std::vector<ProbeTarget>> pending_targets;
     ProberStats stats;
     uv_async_t* wake = nullptr;  // valid while the thread runs
+  };
+  struct Exchange {
+    bool stopping = false;
+    std::vector<Mailbox> mailboxes;                      // by shard, sized once
+    std::unordered_map<int64_t, LastCheck> last_checks;  // by instance
   };
 
   ProberOptions options_;
   OnTransitions on_transitions_;
   std::vector<Shard> shards_;  // sized once by the constructor
   bool started_ = false;
-
-  mutable std::mutex mutex_;  // guards the fields below and each Shard's exchange fields
-  bool stopping_ = false;
-  std::unordered_map<int64_t, LastCheck> last_checks_;  // by instance
+  LockGuarded<Exchange> exchange_;
 };
 
 }  // namespace rotor::probes
