@@ -44,8 +44,11 @@ bool same_instances(const std::vector<Instance>& a, const std::vector<Instance>&
 }  // namespace
 
 Registry::Registry(std::unique_ptr<Store> store, SnapshotComposer& composer)
-    : store_(std::move(store)), composer_(composer), geo_(composer.geo()) {
-  if (geo_.regions == nullptr) geo_.regions = geo::RegionTable::build({});
+    : store_(std::move(store)),
+      composer_(composer),
+      state_(State{.store = *store_, .geo = composer.geo()}) {
+  auto state = state_.lock();
+  if (state->geo.regions == nullptr) state->geo.regions = geo::RegionTable::build({});
 }
 
 Registry::~Registry() {
@@ -56,10 +59,10 @@ Registry::~Registry() {
 std::unique_ptr<Registry> Registry::open(std::unique_ptr<Store> store, SnapshotComposer& composer) {
   std::unique_ptr<Registry> registry(new Registry(std::move(store), composer));
   {
-    std::lock_guard lock(registry->mutex_);
+    auto state = registry->state_.lock();
     SnapshotComposer::Batch batch(composer);
     auto table = std::make_shared<const arrays::ArrayTable>();
-    for (StoredArray& stored : registry->store_->load_all()) {
+    for (StoredArray& stored : state->store.load_all()) {
       ArrayModel array;
       array.id = stored.id;
       array.name = stored.name;
@@ -68,15 +71,15 @@ std::unique_ptr<Registry> Registry::open(std::unique_ptr<Store> store, SnapshotC
       array.wire_name = *wire;
       array.settings = stored.settings;
       array.instances = std::move(stored.instances);
-      array.slot = registry->take_slot();
-      for (const Instance& instance : array.instances) registry->owner_of_[instance.id] = array.name;
-      registry->learn_regions(array.instances);
-      table = table->with(registry->build_state(array));
-      registry->arrays_.emplace(array.name, std::move(array));
+      array.slot = registry->take_slot(*state);
+      for (const Instance& instance : array.instances) state->owner_of[instance.id] = array.name;
+      registry->learn_regions(*state, array.instances);
+      table = table->with(registry->build_state(*state, array));
+      state->arrays.emplace(array.name, std::move(array));
     }
-    composer.set_geo(registry->geo_);
+    composer.set_geo(state->geo);
     composer.set_arrays(std::move(table));
-    spdlog::info("registry: {} arrays", registry->arrays_.size());
+    spdlog::info("registry: {} arrays", state->arrays.size());
   }
   registry->store_->set_change_handler(
       [raw = registry.get()](const StoreChanges& changes) { raw->reload_from_store(changes); });
@@ -85,61 +88,62 @@ std::unique_ptr<Registry> Registry::open(std::unique_ptr<Store> store, SnapshotC
 
 StoreStatus Registry::store_status() const { return store_->status(); }
 
-void Registry::adopt(StoredArray stored) {
+void Registry::adopt(State& state, StoredArray stored) {
   const auto wire = zones::name_from_text(stored.name);
   if (!wire) {
     spdlog::warn("registry: the store has an array with a bad name, ignored: {}", stored.name);
     return;
   }
-  auto found = arrays_.find(stored.name);
-  if (found == arrays_.end()) {
-    found = arrays_.emplace(stored.name, ArrayModel{.name = stored.name, .slot = take_slot()}).first;
+  auto found = state.arrays.find(stored.name);
+  if (found == state.arrays.end()) {
+    ArrayModel created{.name = stored.name, .slot = take_slot(state)};
+    found = state.arrays.emplace(stored.name, std::move(created)).first;
   }
   ArrayModel& array = found->second;
-  for (const Instance& instance : array.instances) owner_of_.erase(instance.id);
+  for (const Instance& instance : array.instances) state.owner_of.erase(instance.id);
   array.id = stored.id;
   array.wire_name = *wire;
   array.settings = std::move(stored.settings);
   array.instances = std::move(stored.instances);
-  for (const Instance& instance : array.instances) owner_of_[instance.id] = array.name;
-  publish(array);
+  for (const Instance& instance : array.instances) state.owner_of[instance.id] = array.name;
+  publish(state, array);
 }
 
-void Registry::forget(const std::string& name) {
-  const auto found = arrays_.find(name);
-  if (found == arrays_.end()) return;
-  for (const Instance& instance : found->second.instances) owner_of_.erase(instance.id);
-  free_slots_.push_back(found->second.slot);
+void Registry::forget(State& state, const std::string& name) {
+  const auto found = state.arrays.find(name);
+  if (found == state.arrays.end()) return;
+  for (const Instance& instance : found->second.instances) state.owner_of.erase(instance.id);
+  state.free_slots.push_back(found->second.slot);
   composer_.remove_array(found->second.wire_name);
-  arrays_.erase(found);
+  state.arrays.erase(found);
 }
 
 void Registry::reload_from_store(const StoreChanges& changes) {
-  std::lock_guard lock(mutex_);
+  auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);
   bool any = false;
   for (const std::string& name : changes.arrays) {
-    std::optional<StoredArray> stored = store_->load_array(name);
-    const auto model = arrays_.find(name);
+    std::optional<StoredArray> stored = state->store.load_array(name);
+    const auto model = state->arrays.find(name);
     if (!stored) {
-      if (model == arrays_.end()) continue;
-      forget(name);
+      if (model == state->arrays.end()) continue;
+      forget(*state, name);
       any = true;
       continue;
     }
-    if (model != arrays_.end() && model->second.id == stored->id &&
+    if (model != state->arrays.end() && model->second.id == stored->id &&
         same_settings(model->second.settings, stored->settings) &&
         same_instances(model->second.instances, stored->instances)) {
       continue;  // our own write coming back, or nothing that matters
     }
-    adopt(std::move(*stored));
+    adopt(*state, std::move(*stored));
     any = true;
   }
   for (const std::string& zone : changes.zones) {
-    const auto serial = store_->zone_serial(zone);
-    if (serial) serve_synthetic_zone(zone, *serial);
+    const auto serial = state->store.zone_serial(zone);
+    if (serial) serve_synthetic_zone(*state, zone, *serial);
   }
-  if (any) changed();
+  if (any) changed(*state);
 }
 
 int64_t Registry::now_ms() {
@@ -177,13 +181,13 @@ void Registry::validate_check(const std::string& array_check, const std::string&
   }
 }
 
-void Registry::changed() const {
-  if (change_listener_) change_listener_();
+void Registry::changed(const State& state) const {
+  if (state.change_listener) state.change_listener();
 }
 
 void Registry::set_change_listener(std::function<void()> listener) {
-  std::lock_guard lock(mutex_);
-  change_listener_ = std::move(listener);
+  auto state = state_.lock();
+  state->change_listener = std::move(listener);
 }
 
 void Registry::validate(const InstanceSpec& spec) {
@@ -208,9 +212,9 @@ void Registry::validate(const InstanceSpec& spec) {
   }
 }
 
-Registry::ArrayModel& Registry::model(std::string_view name) {
-  const auto found = arrays_.find(normalize(name).text);
-  if (found == arrays_.end()) throw NotFoundError("no array " + std::string(name));
+Registry::ArrayModel& Registry::model(State& state, std::string_view name) {
+  const auto found = state.arrays.find(normalize(name).text);
+  if (found == state.arrays.end()) throw NotFoundError("no array " + std::string(name));
   return found->second;
 }
 
@@ -221,53 +225,54 @@ std::optional<std::string> Registry::synthetic_zone_of(std::string_view wire_nam
 }
 
 template <typename Write>
-void Registry::write_in_zone(const std::optional<std::string>& zone, Write&& write) {
+void Registry::write_in_zone(State& state, const std::optional<std::string>& zone, Write&& write) {
   std::optional<uint32_t> serial;
-  store_->atomically([&] {
+  state.store.atomically([&] {
     write();
-    if (zone) serial = store_->bump_zone_serial(*zone);
+    if (zone) serial = state.store.bump_zone_serial(*zone);
   });
-  if (serial) serve_synthetic_zone(*zone, *serial);
+  if (serial) serve_synthetic_zone(state, *zone, *serial);
 }
 
-void Registry::serve_synthetic_zone(const std::string& origin, uint32_t serial) {
-  const auto spec = synthetic_.find(origin);
-  if (spec == synthetic_.end()) return;
-  uint32_t& served = served_serial_[origin];
+void Registry::serve_synthetic_zone(State& state, const std::string& origin, uint32_t serial) {
+  const auto spec = state.synthetic.find(origin);
+  if (spec == state.synthetic.end()) return;
+  uint32_t& served = state.served_serial[origin];
   if (served == serial) return;
   served = serial;
   composer_.put_synthetic_zone(build_synthetic_zone(spec->second, serial));
 }
 
-uint32_t Registry::take_slot() {
-  if (free_slots_.empty()) return next_slot_++;
-  const uint32_t slot = free_slots_.back();
-  free_slots_.pop_back();
+uint32_t Registry::take_slot(State& state) {
+  if (state.free_slots.empty()) return state.next_slot++;
+  const uint32_t slot = state.free_slots.back();
+  state.free_slots.pop_back();
   return slot;
 }
 
 // Region labels the config did not declare still get ids, so that instances
 // in the same undeclared region group together for the geo policy.
-void Registry::learn_regions(const std::vector<Instance>& instances) {
-  auto regions = geo_.regions;
+void Registry::learn_regions(State& state, const std::vector<Instance>& instances) {
+  auto regions = state.geo.regions;
   for (const Instance& instance : instances) {
     if (!instance.spec.region.empty() && regions->id(instance.spec.region) == arrays::kNoRegion) {
       regions = regions->with_label(instance.spec.region);
     }
   }
-  if (regions == geo_.regions) return;
-  geo_.regions = std::move(regions);
-  composer_.set_geo(geo_);
+  if (regions == state.geo.regions) return;
+  state.geo.regions = std::move(regions);
+  composer_.set_geo(state.geo);
 }
 
-std::shared_ptr<const arrays::ArrayState> Registry::build_state(const ArrayModel& array) const {
+std::shared_ptr<const arrays::ArrayState> Registry::build_state(const State& state,
+                                                                const ArrayModel& array) const {
   return arrays::ArrayState::build(array.wire_name, array.slot, array.settings, array.instances,
-                                   *geo_.regions);
+                                   *state.geo.regions);
 }
 
-void Registry::publish(const ArrayModel& array) {
-  learn_regions(array.instances);
-  composer_.put_array(build_state(array));
+void Registry::publish(State& state, const ArrayModel& array) {
+  learn_regions(state, array.instances);
+  composer_.put_array(build_state(state, array));
 }
 
 RegisteredArray Registry::view(const ArrayModel& array) {
@@ -275,25 +280,25 @@ RegisteredArray Registry::view(const ArrayModel& array) {
 }
 
 std::vector<RegisteredArray> Registry::arrays() const {
-  std::lock_guard lock(mutex_);
+  auto state = state_.lock();
   std::vector<RegisteredArray> out;
-  out.reserve(arrays_.size());
-  for (const auto& [name, array] : arrays_) out.push_back(view(array));
+  out.reserve(state->arrays.size());
+  for (const auto& [name, array] : state->arrays) out.push_back(view(array));
   return out;
 }
 
 std::optional<RegisteredArray> Registry::find(std::string_view name) const {
   const std::string key = normalize(name).text;
-  std::lock_guard lock(mutex_);
-  const auto found = arrays_.find(key);
-  if (found == arrays_.end()) return std::nullopt;
+  auto state = state_.lock();
+  const auto found = state->arrays.find(key);
+  if (found == state->arrays.end()) return std::nullopt;
   return view(found->second);
 }
 
 std::vector<LocatedInstance> Registry::find_instances(const arrays::IpAddress& address) const {
-  std::lock_guard lock(mutex_);
+  auto state = state_.lock();
   std::vector<LocatedInstance> out;
-  for (const auto& [name, array] : arrays_) {
+  for (const auto& [name, array] : state->arrays) {
     for (const arrays::Instance& instance : array.instances) {
       if (instance.spec.address == address) out.push_back({array.name, instance});
     }
@@ -302,21 +307,21 @@ std::vector<LocatedInstance> Registry::find_instances(const arrays::IpAddress& a
 }
 
 std::vector<Event> Registry::events(int64_t since_id, size_t limit) const {
-  std::lock_guard lock(mutex_);
-  return store_->events(since_id, limit);
+  auto state = state_.lock();
+  return state->store.events(since_id, limit);
 }
 
 RegisteredArray Registry::upsert_array(std::string_view name,
                                        const arrays::ArraySettings& settings) {
   const Name normalized = normalize(name);
   validate(settings);
-  std::lock_guard lock(mutex_);
+  auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);
-  const auto existing = arrays_.find(normalized.text);
-  if (existing == arrays_.end() && !composer_.served_zone(normalized.wire)) {
+  const auto existing = state->arrays.find(normalized.text);
+  if (existing == state->arrays.end() && !composer_.served_zone(normalized.wire)) {
     throw ValidationError("name: " + normalized.text + " is not in a zone rotor serves");
   }
-  if (existing != arrays_.end()) {
+  if (existing != state->arrays.end()) {
     for (const Instance& instance : existing->second.instances) {
       if (instance.spec.check.empty()) continue;
       try {
@@ -328,56 +333,56 @@ RegisteredArray Registry::upsert_array(std::string_view name,
     }
   }
   int64_t id = 0;
-  write_in_zone(synthetic_zone_of(normalized.wire),
-                [&] { id = store_->upsert_array(normalized.text, settings, now_ms()); });
-  if (existing == arrays_.end()) {
+  write_in_zone(*state, synthetic_zone_of(normalized.wire),
+                [&] { id = state->store.upsert_array(normalized.text, settings, now_ms()); });
+  if (existing == state->arrays.end()) {
     ArrayModel created{.id = id,
                        .name = normalized.text,
                        .wire_name = normalized.wire,
                        .settings = settings,
-                       .slot = take_slot()};
-    const auto [inserted, _] = arrays_.emplace(normalized.text, std::move(created));
-    publish(inserted->second);
-    changed();
+                       .slot = take_slot(*state)};
+    const auto [inserted, _] = state->arrays.emplace(normalized.text, std::move(created));
+    publish(*state, inserted->second);
+    changed(*state);
     return view(inserted->second);
   }
   existing->second.settings = settings;
-  publish(existing->second);
-  changed();
+  publish(*state, existing->second);
+  changed(*state);
   return view(existing->second);
 }
 
 void Registry::delete_array(std::string_view name) {
-  std::lock_guard lock(mutex_);
+  auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);
-  ArrayModel& array = model(name);
-  write_in_zone(synthetic_zone_of(array.wire_name),
-                [&] { store_->delete_array(array.name, now_ms()); });
-  for (const Instance& instance : array.instances) owner_of_.erase(instance.id);
-  free_slots_.push_back(array.slot);
+  ArrayModel& array = model(*state, name);
+  write_in_zone(*state, synthetic_zone_of(array.wire_name),
+                [&] { state->store.delete_array(array.name, now_ms()); });
+  for (const Instance& instance : array.instances) state->owner_of.erase(instance.id);
+  state->free_slots.push_back(array.slot);
   composer_.remove_array(array.wire_name);
   const std::string erased = array.name;  // `array` dies with its map entry
-  arrays_.erase(erased);
-  changed();
+  state->arrays.erase(erased);
+  changed(*state);
 }
 
 Instance Registry::add_instance(std::string_view array_name, const InstanceSpec& spec) {
   validate(spec);
-  std::lock_guard lock(mutex_);
+  auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);
-  ArrayModel& array = model(array_name);
+  ArrayModel& array = model(*state, array_name);
   validate_check(array.settings.check, spec.check, "check");
   if (array.instances.size() >= arrays::kMaxInstancesPerArray) {
     throw ValidationError("instances: " + array.name + " already has the maximum of " +
                           std::to_string(arrays::kMaxInstancesPerArray));
   }
   Instance added;
-  write_in_zone(synthetic_zone_of(array.wire_name),
-                [&] { added = store_->add_instance(array.name, spec, now_ms()); });
+  write_in_zone(*state, synthetic_zone_of(array.wire_name),
+                [&] { added = state->store.add_instance(array.name, spec, now_ms()); });
   array.instances.push_back(added);  // ids only grow, so the order by id holds
-  owner_of_[added.id] = array.name;
-  publish(array);
-  changed();
+  state->owner_of[added.id] = array.name;
+  publish(*state, array);
+  changed(*state);
   return added;
 }
 
@@ -399,31 +404,31 @@ auto find_instance(Array& array, int64_t id) {
 Instance Registry::update_instance(std::string_view array_name, int64_t id,
                                    const InstanceSpec& spec) {
   validate(spec);
-  std::lock_guard lock(mutex_);
+  auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);
-  ArrayModel& array = model(array_name);
+  ArrayModel& array = model(*state, array_name);
   const auto found = find_instance(array, id);
   validate_check(array.settings.check, spec.check, "check");
   Instance updated;
-  write_in_zone(synthetic_zone_of(array.wire_name),
-                [&] { updated = store_->update_instance(array.name, id, spec, now_ms()); });
+  write_in_zone(*state, synthetic_zone_of(array.wire_name),
+                [&] { updated = state->store.update_instance(array.name, id, spec, now_ms()); });
   *found = updated;
-  publish(array);
-  changed();
+  publish(*state, array);
+  changed(*state);
   return updated;
 }
 
 void Registry::remove_instance(std::string_view array_name, int64_t id) {
-  std::lock_guard lock(mutex_);
+  auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);
-  ArrayModel& array = model(array_name);
+  ArrayModel& array = model(*state, array_name);
   const auto found = find_instance(array, id);
-  write_in_zone(synthetic_zone_of(array.wire_name),
-                [&] { store_->remove_instance(array.name, id, now_ms()); });
+  write_in_zone(*state, synthetic_zone_of(array.wire_name),
+                [&] { state->store.remove_instance(array.name, id, now_ms()); });
   array.instances.erase(found);
-  owner_of_.erase(id);
-  publish(array);
-  changed();
+  state->owner_of.erase(id);
+  publish(*state, array);
+  changed(*state);
 }
 
 std::vector<Instance> Registry::replace_instances(std::string_view array_name,
@@ -438,21 +443,21 @@ std::vector<Instance> Registry::replace_instances(std::string_view array_name,
       throw ValidationError("instances[" + std::to_string(i) + "]." + error.what());
     }
   }
-  std::lock_guard lock(mutex_);
+  auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);
-  ArrayModel& array = model(array_name);
+  ArrayModel& array = model(*state, array_name);
   for (size_t i = 0; i < specs.size(); ++i) {
     validate_check(array.settings.check, specs[i].check,
                    "instances[" + std::to_string(i) + "].check");
   }
   std::vector<Instance> instances;
-  write_in_zone(synthetic_zone_of(array.wire_name),
-                [&] { instances = store_->replace_instances(array.name, specs, now_ms()); });
-  for (const Instance& instance : array.instances) owner_of_.erase(instance.id);
-  for (const Instance& instance : instances) owner_of_[instance.id] = array.name;
+  write_in_zone(*state, synthetic_zone_of(array.wire_name),
+                [&] { instances = state->store.replace_instances(array.name, specs, now_ms()); });
+  for (const Instance& instance : array.instances) state->owner_of.erase(instance.id);
+  for (const Instance& instance : instances) state->owner_of[instance.id] = array.name;
   array.instances = instances;
-  publish(array);
-  changed();
+  publish(*state, array);
+  changed(*state);
   return instances;
 }
 
@@ -460,14 +465,15 @@ bool Registry::set_health(int64_t instance_id, arrays::Health health, std::strin
   return set_health_many({{instance_id, health, std::move(reason)}}) == 1;
 }
 
-std::vector<HealthChange> Registry::health_changes(const std::vector<HealthUpdate>& updates) const {
+std::vector<HealthChange> Registry::health_changes(const State& state,
+                                                   const std::vector<HealthUpdate>& updates) const {
   const int64_t now = now_ms();
   std::vector<HealthChange> changes;
   for (const HealthUpdate& update : updates) {
-    const auto owner = owner_of_.find(update.instance_id);
-    if (owner == owner_of_.end()) continue;  // removed while its probe ran
+    const auto owner = state.owner_of.find(update.instance_id);
+    if (owner == state.owner_of.end()) continue;  // removed while its probe ran
     // Probes report every round; only a transition is worth a transaction.
-    const auto& instances = arrays_.at(owner->second).instances;
+    const auto& instances = state.arrays.at(owner->second).instances;
     const bool same = std::any_of(instances.begin(), instances.end(), [&](const Instance& i) {
       return i.id == update.instance_id && i.health == update.health;
     });
@@ -477,10 +483,10 @@ std::vector<HealthChange> Registry::health_changes(const std::vector<HealthUpdat
   return changes;
 }
 
-size_t Registry::serve_health(const std::vector<HealthChange>& applied) {
+size_t Registry::serve_health(State& state, const std::vector<HealthChange>& applied) {
   std::set<std::string> touched;
   for (const HealthChange& change : applied) {
-    ArrayModel& array = arrays_.at(owner_of_.at(change.instance_id));
+    ArrayModel& array = state.arrays.at(state.owner_of.at(change.instance_id));
     for (Instance& instance : array.instances) {
       if (instance.id != change.instance_id) continue;
       instance.health = change.health;
@@ -492,26 +498,29 @@ size_t Registry::serve_health(const std::vector<HealthChange>& applied) {
   if (touched.empty()) return 0;
   // One table for the whole batch: one publish however many arrays flipped.
   auto table = composer_.arrays();
-  for (const std::string& name : touched) table = table->with(build_state(arrays_.at(name)));
+  for (const std::string& name : touched) {
+    table = table->with(build_state(state, state.arrays.at(name)));
+  }
   composer_.set_arrays(std::move(table));
   return applied.size();
 }
 
 size_t Registry::apply_health_locally(const std::vector<HealthUpdate>& updates) {
-  std::lock_guard lock(mutex_);
+  auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);
-  return serve_health(health_changes(updates));
+  return serve_health(*state, health_changes(*state, updates));
 }
 
 size_t Registry::set_health_many(const std::vector<HealthUpdate>& updates) {
-  std::lock_guard lock(mutex_);
+  auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);
-  const std::vector<HealthChange> changes = health_changes(updates);
+  const std::vector<HealthChange> changes = health_changes(*state, updates);
   if (changes.empty()) return 0;
-  return serve_health(store_->set_health_many(changes));
+  return serve_health(*state, state->store.set_health_many(changes));
 }
 
-Registry::PlannedArray Registry::plan_config_array(const ConfigArray& config) const {
+Registry::PlannedArray Registry::plan_config_array(const State& state,
+                                                  const ConfigArray& config) const {
   PlannedArray planned{normalize(config.name), &config, false, {}};
   const std::string& name = planned.name.text;
   try {
@@ -531,18 +540,18 @@ Registry::PlannedArray Registry::plan_config_array(const ConfigArray& config) co
   if (!composer_.served_zone(planned.name.wire)) {
     throw ValidationError("array " + name + ": not in a zone rotor serves");
   }
-  const auto existing = arrays_.find(name);
+  const auto existing = state.arrays.find(name);
   planned.write_settings =
-      existing == arrays_.end() || !same_settings(existing->second.settings, config.settings);
+      existing == state.arrays.end() || !same_settings(existing->second.settings, config.settings);
   for (const InstanceSpec& spec : config.instances) {
     const bool known =
-        existing != arrays_.end() &&
+        existing != state.arrays.end() &&
         std::any_of(existing->second.instances.begin(), existing->second.instances.end(),
                     [&](const Instance& i) { return i.spec.address == spec.address; });
     if (!known) planned.missing.push_back(&spec);
   }
-  const size_t total =
-      planned.missing.size() + (existing == arrays_.end() ? 0 : existing->second.instances.size());
+  const size_t total = planned.missing.size() +
+                       (existing == state.arrays.end() ? 0 : existing->second.instances.size());
   if (total > arrays::kMaxInstancesPerArray) {
     throw ValidationError("array " + name + ": more than " +
                           std::to_string(arrays::kMaxInstancesPerArray) + " instances");
@@ -551,18 +560,18 @@ Registry::PlannedArray Registry::plan_config_array(const ConfigArray& config) co
 }
 
 void Registry::apply_config_arrays(const std::vector<ConfigArray>& config_arrays) {
-  std::lock_guard lock(mutex_);
+  auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);
   std::vector<PlannedArray> plan;
   for (const ConfigArray& config : config_arrays) {
-    PlannedArray planned = plan_config_array(config);
+    PlannedArray planned = plan_config_array(*state, config);
     // What the store already has is not written again: every node of a
     // cluster applies the same config, and N restarts must not churn it.
     if (planned.write_settings || !planned.missing.empty()) plan.push_back(std::move(planned));
   }
   // As few transactions as the store allows, each valid on its own: an
   // array's settings come first, its instances may follow in later ones.
-  const size_t limit = std::max<size_t>(1, store_->max_writes_per_transaction());
+  const size_t limit = std::max<size_t>(1, state->store.max_writes_per_transaction());
   std::vector<std::vector<ConfigPiece>> transactions(1);
   size_t used = 0;
   for (const PlannedArray& planned : plan) {
@@ -583,44 +592,46 @@ void Registry::apply_config_arrays(const std::vector<ConfigArray>& config_arrays
     }
   }
   for (const std::vector<ConfigPiece>& pieces : transactions) {
-    if (!pieces.empty()) write_config_pieces(pieces);
+    if (!pieces.empty()) write_config_pieces(*state, pieces);
   }
-  changed();
+  changed(*state);
 }
 
-void Registry::write_config_pieces(const std::vector<ConfigPiece>& pieces) {
+void Registry::write_config_pieces(State& state, const std::vector<ConfigPiece>& pieces) {
   struct Written {
     int64_t id = 0;
     std::vector<Instance> added;
   };
   std::vector<Written> written;
   std::map<std::string, uint32_t> serials;  // synthetic zone -> new serial
-  store_->atomically([&] {
+  state.store.atomically([&] {
     written.clear();
     serials.clear();
     const int64_t now = now_ms();
     for (const ConfigPiece& piece : pieces) {
       const std::string& name = piece.array->name.text;
       Written& result = written.emplace_back();
-      if (piece.settings) result.id = store_->upsert_array(name, piece.array->config->settings, now);
+      if (piece.settings) {
+        result.id = state.store.upsert_array(name, piece.array->config->settings, now);
+      }
       for (size_t i = piece.first; i < piece.last; ++i) {
-        result.added.push_back(store_->add_instance(name, *piece.array->missing[i], now));
+        result.added.push_back(state.store.add_instance(name, *piece.array->missing[i], now));
       }
       if (const auto zone = synthetic_zone_of(piece.array->name.wire)) serials[*zone] = 0;
     }
-    for (auto& [zone, serial] : serials) serial = store_->bump_zone_serial(zone);
+    for (auto& [zone, serial] : serials) serial = state.store.bump_zone_serial(zone);
   });
 
   for (size_t i = 0; i < pieces.size(); ++i) {
     const PlannedArray& planned = *pieces[i].array;
     const std::string& name = planned.name.text;
-    auto found = arrays_.find(name);
-    if (found == arrays_.end()) {
-      found = arrays_
+    auto found = state.arrays.find(name);
+    if (found == state.arrays.end()) {
+      found = state.arrays
                   .emplace(name, ArrayModel{.id = written[i].id,
                                             .name = name,
                                             .wire_name = planned.name.wire,
-                                            .slot = take_slot()})
+                                            .slot = take_slot(state)})
                   .first;
     }
     ArrayModel& array = found->second;
@@ -629,16 +640,16 @@ void Registry::write_config_pieces(const std::vector<ConfigPiece>& pieces) {
       array.settings = planned.config->settings;
     }
     for (Instance& instance : written[i].added) {
-      owner_of_[instance.id] = name;
+      state.owner_of[instance.id] = name;
       array.instances.push_back(std::move(instance));
     }
-    publish(array);
+    publish(state, array);
   }
-  for (const auto& [zone, serial] : serials) serve_synthetic_zone(zone, serial);
+  for (const auto& [zone, serial] : serials) serve_synthetic_zone(state, zone, serial);
 }
 
 void Registry::set_synthetic_zones(const std::vector<SyntheticZoneSpec>& specs) {
-  std::lock_guard lock(mutex_);
+  auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);
   std::map<std::string, SyntheticZoneSpec> by_origin;
   std::map<std::string, uint32_t> served;
@@ -648,22 +659,22 @@ void Registry::set_synthetic_zones(const std::vector<SyntheticZoneSpec>& specs) 
     if (!by_origin.emplace(origin, spec).second) {
       throw ValidationError("zone " + origin + " is declared twice");
     }
-    const uint32_t stored = store_->zone_serial(origin).value_or(0);
-    const uint32_t serial = stored != 0 ? stored : first_serial(origin);
+    const uint32_t stored = state->store.zone_serial(origin).value_or(0);
+    const uint32_t serial = stored != 0 ? stored : first_serial(*state, origin);
     built.push_back(build_synthetic_zone(spec, serial));
     served[origin] = serial;
   }
-  synthetic_ = std::move(by_origin);
-  served_serial_ = std::move(served);
+  state->synthetic = std::move(by_origin);
+  state->served_serial = std::move(served);
   composer_.set_synthetic_zones(std::move(built));
 }
 
-uint32_t Registry::first_serial(const std::string& origin) {
+uint32_t Registry::first_serial(State& state, const std::string& origin) {
   try {
-    return store_->bump_zone_serial(origin);
+    return state.store.bump_zone_serial(origin);
   } catch (const ConcurrentChangeError&) {
     // Another node of the cluster made it first: take theirs.
-    if (const auto serial = store_->zone_serial(origin)) return *serial;
+    if (const auto serial = state.store.zone_serial(origin)) return *serial;
     throw;
   } catch (const StoreUnavailable& error) {
     // A cluster node starting while etcd is down: serve until the store reports the real one.
@@ -674,16 +685,16 @@ uint32_t Registry::first_serial(const std::string& origin) {
 }
 
 void Registry::set_geo(geo::GeoContext geo) {
-  std::lock_guard lock(mutex_);
+  auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);
   if (geo.regions == nullptr) geo.regions = geo::RegionTable::build({});
-  geo_ = std::move(geo);
+  state->geo = std::move(geo);
   auto table = std::make_shared<const arrays::ArrayTable>();
-  for (const auto& [name, array] : arrays_) {
-    learn_regions(array.instances);
-    table = table->with(build_state(array));
+  for (const auto& [name, array] : state->arrays) {
+    learn_regions(*state, array.instances);
+    table = table->with(build_state(*state, array));
   }
-  composer_.set_geo(geo_);
+  composer_.set_geo(state->geo);
   composer_.set_arrays(std::move(table));
 }
 

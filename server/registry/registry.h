@@ -26,7 +26,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -35,6 +34,7 @@
 #include <vector>
 
 #include "server/arrays/array.h"
+#include "server/common/lock_guarded.h"
 #include "server/geo/geo.h"
 #include "server/registry/snapshot_composer.h"
 #include "server/registry/store.h"
@@ -186,42 +186,51 @@ class Registry {
   // ValidationError names `field` and the key.
   static void validate_check(const std::string& array_check, const std::string& instance_check,
                              const std::string& field);
-  void changed() const;
+  // Everything the registry's lock guards; the helpers below take it from
+  // the caller that holds the lock.
+  struct State {
+    Store& store;  // not thread-safe: called only under the lock (status() aside)
+    std::map<std::string, ArrayModel, std::less<>> arrays;  // by presentation name
+    std::unordered_map<int64_t, std::string> owner_of;      // instance id -> array name
+    std::vector<uint32_t> free_slots;
+    uint32_t next_slot = 0;
+    geo::GeoContext geo;
+    std::map<std::string, SyntheticZoneSpec> synthetic;  // by presentation origin
+    std::map<std::string, uint32_t> served_serial;       // by presentation origin
+    std::function<void()> change_listener;
+  };
+
+  void changed(const State& state) const;
   // The updates that change an instance's health, stamped now.
-  std::vector<HealthChange> health_changes(const std::vector<HealthUpdate>& updates) const;
+  std::vector<HealthChange> health_changes(const State& state,
+                                           const std::vector<HealthUpdate>& updates) const;
   // Puts committed (or local) changes into the model and publishes once.
-  size_t serve_health(const std::vector<HealthChange>& applied);
+  size_t serve_health(State& state, const std::vector<HealthChange>& applied);
   // The model of `stored` made anew (ids, slot, owners) and served.
-  void adopt(StoredArray stored);
-  void forget(const std::string& name);
-  ArrayModel& model(std::string_view name);                                  // NotFoundError
+  void adopt(State& state, StoredArray stored);
+  void forget(State& state, const std::string& name);
+  ArrayModel& model(State& state, std::string_view name);                    // NotFoundError
   std::optional<std::string> synthetic_zone_of(std::string_view wire_name);  // presentation origin
   // Runs `write` and bumps the serial of `zone` (when synthetic) in one
   // transaction; after the commit serves the zone with its new serial.
   template <typename Write>
-  void write_in_zone(const std::optional<std::string>& zone, Write&& write);
-  PlannedArray plan_config_array(const ConfigArray& config) const;  // ValidationError
-  void write_config_pieces(const std::vector<ConfigPiece>& pieces);
-  uint32_t first_serial(const std::string& origin);
-  uint32_t take_slot();
-  void learn_regions(const std::vector<arrays::Instance>& instances);
-  void serve_synthetic_zone(const std::string& origin, uint32_t serial);
-  std::shared_ptr<const arrays::ArrayState> build_state(const ArrayModel& array) const;
-  void publish(const ArrayModel& array);
+  void write_in_zone(State& state, const std::optional<std::string>& zone, Write&& write);
+  // ValidationError
+  PlannedArray plan_config_array(const State& state, const ConfigArray& config) const;
+  void write_config_pieces(State& state, const std::vector<ConfigPiece>& pieces);
+  uint32_t first_serial(State& state, const std::string& origin);
+  uint32_t take_slot(State& state);
+  void learn_regions(State& state, const std::vector<arrays::Instance>& instances);
+  void serve_synthetic_zone(State& state, const std::string& origin, uint32_t serial);
+  std::shared_ptr<const arrays::ArrayState> build_state(const State& state,
+                                                        const ArrayModel& array) const;
+  void publish(State& state, const ArrayModel& array);
   static RegisteredArray view(const ArrayModel& array);
   static int64_t now_ms();
 
-  mutable std::mutex mutex_;  // guards every member below
-  std::unique_ptr<Store> store_;
-  SnapshotComposer& composer_;
-  std::map<std::string, ArrayModel, std::less<>> arrays_;  // by presentation name
-  std::unordered_map<int64_t, std::string> owner_of_;      // instance id -> array name
-  std::vector<uint32_t> free_slots_;
-  uint32_t next_slot_ = 0;
-  geo::GeoContext geo_;
-  std::map<std::string, SyntheticZoneSpec> synthetic_;  // by presentation origin
-  std::map<std::string, uint32_t> served_serial_;       // by presentation origin
-  std::function<void()> change_listener_;
+  const std::unique_ptr<Store> store_;  // status() and the change handler; the rest via State
+  SnapshotComposer& composer_;          // thread-safe
+  LockGuarded<State> state_;
 };
 
 }  // namespace rotor::registry
