@@ -8,6 +8,7 @@
 #include <chrono>
 #include <set>
 
+#include "server/registry/instance_replacement.h"
 #include "server/registry/registry.h"
 
 namespace rotor::cluster {
@@ -361,27 +362,19 @@ std::vector<Instance> EtcdStore::replace_instances(std::string_view array,
                                                    int64_t now_ms) {
   return in_write([&] {
     read_array(array);
-    std::set<std::string> wanted;
-    for (const InstanceSpec& spec : specs) {
-      if (!wanted.insert(spec.address.to_string()).second) {
-        throw ConflictError("address " + spec.address.to_string() + " is listed twice for " +
-                            text(array));
-      }
-    }
     std::map<std::string, int64_t> existing;  // address -> id
     for (const auto& [key, value] : list(codec::instances_prefix(array))) {
       const Instance instance = codec::decode_instance(key, value);
       existing.emplace(instance.spec.address.to_string(), instance.id);
     }
-    for (const auto& [address, id] : existing) {
-      if (!wanted.contains(address)) remove_instance_in_write(array, id, now_ms);
-    }
-    for (const InstanceSpec& spec : specs) {
-      const auto found = existing.find(spec.address.to_string());
-      if (found == existing.end()) {
-        add_instance_in_write(array, spec, now_ms);
+    const registry::InstanceReplacement plan =
+        registry::plan_instance_replacement(array, specs, existing);
+    for (int64_t id : plan.removed) remove_instance_in_write(array, id, now_ms);
+    for (const auto& [spec, id] : plan.written) {
+      if (id) {
+        update_instance(array, *id, *spec, now_ms);
       } else {
-        update_instance(array, found->second, spec, now_ms);
+        add_instance_in_write(array, *spec, now_ms);
       }
     }
     std::vector<Instance> instances;

@@ -1,5 +1,6 @@
 #include "server/registry/sqlite_store.h"
 
+#include "server/registry/instance_replacement.h"
 #include "server/registry/statement_cache.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -324,13 +325,15 @@ Instance find_instance(StatementCache& statements, int64_t array_id, std::string
   return read_instance(*query);
 }
 
-std::optional<int64_t> instance_with_address(StatementCache& statements, int64_t array_id,
-                                             const std::string& address) {
+// ConflictError when the array already has an instance at `address`.
+void require_free_address(StatementCache& statements, int64_t array_id, std::string_view array,
+                          const std::string& address) {
   auto query = statements.get("SELECT id FROM instances WHERE array_id = ? AND address = ?");
   query->bind(1, array_id);
   query->bind(2, address);
-  if (!query->executeStep()) return std::nullopt;
-  return query->getColumn(0).getInt64();
+  if (query->executeStep()) {
+    throw ConflictError(text(array) + " already has an instance with address " + address);
+  }
 }
 
 void touch_array(StatementCache& statements, int64_t array_id, int64_t now_ms) {
@@ -357,9 +360,7 @@ Instance SqliteStore::add_instance(std::string_view array, const InstanceSpec& s
     Transaction transaction(*this);
     const int64_t owner = array_id(array);
     const std::string address = spec.address.to_string();
-    if (instance_with_address(*statements_, owner, address)) {
-      throw ConflictError(text(array) + " already has an instance with address " + address);
-    }
+    require_free_address(*statements_, owner, array, address);
     auto insert = statements_->get("INSERT INTO instances(address, weight, region, lat, lon, state, "
                              "check_json, array_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
     bind_spec(*insert, spec);
@@ -389,9 +390,7 @@ Instance SqliteStore::update_instance(std::string_view array, int64_t id, const 
     Instance instance = find_instance(*statements_, owner, array, id);
     const std::string address = spec.address.to_string();
     const bool moved = !(instance.spec.address == spec.address);
-    if (moved && instance_with_address(*statements_, owner, address)) {
-      throw ConflictError(text(array) + " already has an instance with address " + address);
-    }
+    if (moved) require_free_address(*statements_, owner, array, address);
     auto update = statements_->get("UPDATE instances SET address = ?, weight = ?, region = ?, lat = ?, "
                              "lon = ?, state = ?, check_json = ? WHERE id = ?");
     bind_spec(*update, spec);
@@ -455,13 +454,6 @@ std::vector<Instance> SqliteStore::replace_instances(std::string_view array,
   try {
     Transaction transaction(*this);
     const int64_t owner = array_id(array);
-    std::set<std::string> wanted;
-    for (const InstanceSpec& spec : specs) {
-      if (!wanted.insert(spec.address.to_string()).second) {
-        throw ConflictError("address " + spec.address.to_string() + " is listed twice for " +
-                            text(array));
-      }
-    }
     std::map<std::string, int64_t> existing;  // address -> id
     {
       auto query = statements_->get("SELECT address, id FROM instances WHERE array_id = ?");
@@ -470,15 +462,13 @@ std::vector<Instance> SqliteStore::replace_instances(std::string_view array,
         existing.emplace(query->getColumn(0).getString(), query->getColumn(1).getInt64());
       }
     }
-    for (const auto& [address, id] : existing) {
-      if (!wanted.contains(address)) remove_instance(array, id, now_ms);
-    }
-    for (const InstanceSpec& spec : specs) {
-      const auto found = existing.find(spec.address.to_string());
-      if (found == existing.end()) {
-        add_instance(array, spec, now_ms);
+    const InstanceReplacement plan = plan_instance_replacement(array, specs, existing);
+    for (int64_t id : plan.removed) remove_instance(array, id, now_ms);
+    for (const auto& [spec, id] : plan.written) {
+      if (id) {
+        update_instance(array, *id, *spec, now_ms);
       } else {
-        update_instance(array, found->second, spec, now_ms);
+        add_instance(array, *spec, now_ms);
       }
     }
     std::vector<Instance> instances;
