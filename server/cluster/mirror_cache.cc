@@ -80,18 +80,22 @@ MirrorMap MirrorCache::load() const {
   }
 }
 
+void MirrorCache::commit_at(SQLite::Transaction& transaction, int64_t revision) {
+  SQLite::Statement state(*db_, "INSERT OR REPLACE INTO cluster_mirror_state VALUES(1, ?, ?)");
+  state.bind(1, prefix_);
+  state.bind(2, revision);
+  state.exec();
+  transaction.commit();
+  revision_ = revision;
+}
+
 void MirrorCache::replace(const MirrorMap& entries, int64_t revision) {
   try {
     SQLite::Transaction transaction(*db_);
     db_->exec("DELETE FROM cluster_mirror");
     SQLite::Statement insert(*db_, "INSERT INTO cluster_mirror VALUES(?, ?, ?, ?)");
     for (const auto& [key, entry] : entries) put(insert, key, entry);
-    SQLite::Statement state(*db_, "INSERT OR REPLACE INTO cluster_mirror_state VALUES(1, ?, ?)");
-    state.bind(1, prefix_);
-    state.bind(2, revision);
-    state.exec();
-    transaction.commit();
-    revision_ = revision;
+    commit_at(transaction, revision);
   } catch (const std::exception& error) {
     fail(error);
   }
@@ -112,12 +116,7 @@ void MirrorCache::update(const std::vector<std::pair<std::string, const MirrorEn
         remove.reset();
       }
     }
-    SQLite::Statement state(*db_, "INSERT OR REPLACE INTO cluster_mirror_state VALUES(1, ?, ?)");
-    state.bind(1, prefix_);
-    state.bind(2, revision);
-    state.exec();
-    transaction.commit();
-    revision_ = revision;
+    commit_at(transaction, revision);
   } catch (const std::exception& error) {
     fail(error);
   }

@@ -19,6 +19,7 @@
 
 namespace SQLite {
 class Database;
+class Transaction;
 }
 
 namespace rotor::cluster {
@@ -49,6 +50,8 @@ class MirrorCache {
 
  private:
   [[noreturn]] void fail(const std::exception& error) const;
+  // Records `revision` with the keys written in `transaction`, and commits.
+  void commit_at(SQLite::Transaction& transaction, int64_t revision);
 
   std::string path_;
   std::string prefix_;

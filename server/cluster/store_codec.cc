@@ -29,6 +29,17 @@ json parse(std::string_view key, std::string_view value) {
   return document;
 }
 
+// Parses `value` and reads the document with `read`; a JSON error (a
+// missing or mistyped field) becomes a StoreError naming the key.
+template <typename Read>
+auto decode(std::string_view key, std::string_view value, Read read) {
+  try {
+    return read(parse(key, value));
+  } catch (const json::exception& error) {
+    throw registry::StoreError("etcd key " + std::string(key) + ": " + error.what());
+  }
+}
+
 template <typename T, typename Parse>
 T enum_field(const json& object, const char* name, Parse parse, std::string_view key) {
   const std::string text = object.value(name, std::string());
@@ -98,8 +109,7 @@ std::string encode_array(const ArrayRecord& record) {
 }
 
 ArrayRecord decode_array(std::string_view key, std::string_view value) {
-  try {
-    const json document = parse(key, value);
+  return decode(key, value, [&](const json& document) {
     const json& s = document.at("settings");
     ArrayRecord record;
     record.id = document.at("id").get<int64_t>();
@@ -113,9 +123,7 @@ ArrayRecord decode_array(std::string_view key, std::string_view value) {
         s, "when_all_down", arrays::when_all_down_from_string, key);
     record.settings.check = s.value("check", std::string());
     return record;
-  } catch (const json::exception& error) {
-    throw registry::StoreError("etcd key " + std::string(key) + ": " + error.what());
-  }
+  });
 }
 
 std::string encode_instance(int64_t id, const arrays::InstanceSpec& spec) {
@@ -130,8 +138,7 @@ std::string encode_instance(int64_t id, const arrays::InstanceSpec& spec) {
 }
 
 arrays::Instance decode_instance(std::string_view key, std::string_view value) {
-  try {
-    const json document = parse(key, value);
+  return decode(key, value, [&](const json& document) {
     const json& spec = document.at("spec");
     arrays::Instance instance;
     instance.id = document.at("id").get<int64_t>();
@@ -147,9 +154,7 @@ arrays::Instance decode_instance(std::string_view key, std::string_view value) {
         enum_field<arrays::AdminState>(spec, "state", arrays::admin_state_from_string, key);
     instance.spec.check = spec.value("check", std::string());
     return instance;
-  } catch (const json::exception& error) {
-    throw registry::StoreError("etcd key " + std::string(key) + ": " + error.what());
-  }
+  });
 }
 
 std::string encode_health(const HealthRecord& record) {
@@ -160,23 +165,17 @@ std::string encode_health(const HealthRecord& record) {
 }
 
 HealthRecord decode_health(std::string_view key, std::string_view value) {
-  try {
-    const json document = parse(key, value);
+  return decode(key, value, [&](const json& document) -> HealthRecord {
     return {enum_field<arrays::Health>(document, "health", arrays::health_from_string, key),
             document.value("reason", std::string()), document.value("time_ms", int64_t{0})};
-  } catch (const json::exception& error) {
-    throw registry::StoreError("etcd key " + std::string(key) + ": " + error.what());
-  }
+  });
 }
 
 std::string encode_serial(uint32_t serial) { return json{{"serial", serial}}.dump(); }
 
 uint32_t decode_serial(std::string_view key, std::string_view value) {
-  try {
-    return parse(key, value).at("serial").get<uint32_t>();
-  } catch (const json::exception& error) {
-    throw registry::StoreError("etcd key " + std::string(key) + ": " + error.what());
-  }
+  return decode(key, value,
+                [](const json& document) { return document.at("serial").get<uint32_t>(); });
 }
 
 std::string encode_counter(int64_t next) { return std::to_string(next); }
@@ -200,8 +199,7 @@ std::string encode_event(const registry::Event& event) {
 }
 
 registry::Event decode_event(std::string_view key, std::string_view value, int64_t id) {
-  try {
-    const json document = parse(key, value);
+  return decode(key, value, [&](const json& document) -> registry::Event {
     return {.id = id,
             .time_ms = document.value("time_ms", int64_t{0}),
             .array_name = document.value("array", std::string()),
@@ -212,9 +210,7 @@ registry::Event decode_event(std::string_view key, std::string_view value, int64
             .new_value = document.value("new", std::string()),
             .reason = document.value("reason", std::string()),
             .node = document.value("node", std::string())};
-  } catch (const json::exception& error) {
-    throw registry::StoreError("etcd key " + std::string(key) + ": " + error.what());
-  }
+  });
 }
 
 }  // namespace rotor::cluster::codec

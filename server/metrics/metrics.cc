@@ -63,6 +63,15 @@ std::array<double, N> seconds_from_ms(const std::array<int64_t, N>& bounds_ms) {
   return out;
 }
 
+// One of the prober's histograms (bounds in seconds, the sum in microseconds).
+MetricFamily prober_histogram(std::string name, std::string help,
+                              std::span<const double> upper_bounds,
+                              std::span<const uint64_t> counts, uint64_t sum_us) {
+  MetricFamily histogram = family(std::move(name), std::move(help), MetricType::Histogram);
+  add_histogram(histogram, upper_bounds, counts, static_cast<double>(sum_us) / 1e6);
+  return histogram;
+}
+
 template <typename Read>
 uint64_t sum_workers(const std::vector<std::shared_ptr<const WorkerCounters>>& workers, Read read) {
   uint64_t total = 0;
@@ -191,21 +200,14 @@ void add_probe_families(const probes::ProberStats& stats, std::vector<MetricFami
   add_gauge(in_flight, {}, static_cast<double>(stats.in_flight));
   out.push_back(std::move(in_flight));
 
-  MetricFamily latency = family("rotor_probe_latency_seconds",
-                                "Health check duration, from start to verdict.",
-                                MetricType::Histogram);
   static const auto kLatencyBounds = seconds_from_ms(ProberStats::kLatencyBoundsMs);
-  add_histogram(latency, kLatencyBounds, stats.latency_histogram,
-                static_cast<double>(stats.latency_sum_us) / 1e6);
-  out.push_back(std::move(latency));
-
-  MetricFamily lateness = family("rotor_probe_start_lateness_seconds",
-                                 "How late health checks started after their due time.",
-                                 MetricType::Histogram);
+  out.push_back(prober_histogram("rotor_probe_latency_seconds",
+                                 "Health check duration, from start to verdict.", kLatencyBounds,
+                                 stats.latency_histogram, stats.latency_sum_us));
   static const auto kLatenessBounds = seconds_from_ms(ProberStats::kLatenessBoundsMs);
-  add_histogram(lateness, kLatenessBounds, stats.lateness_histogram,
-                static_cast<double>(stats.lateness_sum_us) / 1e6);
-  out.push_back(std::move(lateness));
+  out.push_back(prober_histogram("rotor_probe_start_lateness_seconds",
+                                 "How late health checks started after their due time.",
+                                 kLatenessBounds, stats.lateness_histogram, stats.lateness_sum_us));
 
   MetricFamily transitions = family("rotor_health_transitions_total",
                                     "Instance health changes decided by the health checks.",

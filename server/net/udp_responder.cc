@@ -9,6 +9,19 @@ namespace rotor::net {
 
 namespace {
 
+// Makes `info` the one control message in `out`; returns the control length.
+template <typename Info>
+socklen_t write_control(uint8_t* out, size_t out_size, int level, int type,
+                        const Info& info) noexcept {
+  std::memset(out, 0, out_size);
+  auto* control = reinterpret_cast<cmsghdr*>(out);
+  control->cmsg_level = level;
+  control->cmsg_type = type;
+  control->cmsg_len = CMSG_LEN(sizeof info);
+  std::memcpy(CMSG_DATA(control), &info, sizeof info);
+  return CMSG_SPACE(sizeof info);
+}
+
 // Turns the destination address the kernel reported for a query into the
 // source address of its reply (a no-op control block when none was reported).
 // Only wildcard sockets ask for it: elsewhere the bound address is the source.
@@ -19,24 +32,12 @@ socklen_t reply_control(msghdr& received, uint8_t* out, size_t out_size) noexcep
       std::memcpy(&info, CMSG_DATA(c), sizeof info);
       info.ipi_spec_dst = info.ipi_addr;
       info.ipi_ifindex = 0;  // let routing pick the interface, as for a bound socket
-      std::memset(out, 0, out_size);
-      auto* reply = reinterpret_cast<cmsghdr*>(out);
-      reply->cmsg_level = IPPROTO_IP;
-      reply->cmsg_type = IP_PKTINFO;
-      reply->cmsg_len = CMSG_LEN(sizeof info);
-      std::memcpy(CMSG_DATA(reply), &info, sizeof info);
-      return CMSG_SPACE(sizeof info);
+      return write_control(out, out_size, IPPROTO_IP, IP_PKTINFO, info);
     }
     if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
       in6_pktinfo info;  // the interface index is kept: link-local peers need it
       std::memcpy(&info, CMSG_DATA(c), sizeof info);
-      std::memset(out, 0, out_size);
-      auto* reply = reinterpret_cast<cmsghdr*>(out);
-      reply->cmsg_level = IPPROTO_IPV6;
-      reply->cmsg_type = IPV6_PKTINFO;
-      reply->cmsg_len = CMSG_LEN(sizeof info);
-      std::memcpy(CMSG_DATA(reply), &info, sizeof info);
-      return CMSG_SPACE(sizeof info);
+      return write_control(out, out_size, IPPROTO_IPV6, IPV6_PKTINFO, info);
     }
   }
   return 0;
