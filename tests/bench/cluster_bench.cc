@@ -76,6 +76,7 @@ struct Options {
   size_t instances = 10;
   size_t changes = 200;
   size_t queries = 2000000;
+  bool sync_only = false;  // part 1 only
   // Child mode (internal): one node syncing in its own process.
   std::string child;  // "fresh", "cache" or "offline"
   std::string cache;
@@ -185,15 +186,23 @@ struct Node {
   std::unique_ptr<registry::Registry> registry;
 };
 
-// A cluster node on an empty cache (or its own), serving once synced.
-std::unique_ptr<Node> synced_node(const cluster::EtcdOptions& client, const std::string& cache,
-                                  const std::string& name, PublishSignal& signal) {
-  auto store = etcd_store(client, cache, name);
-  cluster::EtcdStore& syncing = *store;
-  auto node = std::make_unique<Node>(std::move(store), &signal);
-  if (!syncing.wait_synced(std::chrono::hours(2))) throw std::runtime_error("node " + name + " never synced");
-  node->serve_zone();
-  return node;
+// Cluster nodes on empty caches, syncing together; returned once all are
+// synced and serve the zone.
+std::vector<std::unique_ptr<Node>> synced_nodes(const cluster::EtcdOptions& client,
+                                                const std::filesystem::path& dir,
+                                                const std::vector<std::string>& names, PublishSignal& signal) {
+  std::vector<std::unique_ptr<Node>> nodes;
+  std::vector<cluster::EtcdStore*> stores;
+  for (const std::string& name : names) {
+    auto store = etcd_store(client, (dir / (name + ".db")).string(), name);
+    stores.push_back(store.get());
+    nodes.push_back(std::make_unique<Node>(std::move(store), &signal));
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (!stores[i]->wait_synced(std::chrono::hours(2))) throw std::runtime_error("node " + names[i] + " never synced");
+    nodes[i]->serve_zone();
+  }
+  return nodes;
 }
 
 // True when the snapshot serves all `array_count` arrays with every instance.
@@ -444,6 +453,75 @@ void load_arrays(Node& writer, const Options& options) {
   }
 }
 
+struct NodeResults {
+  ChangeTimes times;
+  std::vector<double> sqlite_ms;
+  std::vector<double> query_ns;  // A, B, the single node
+};
+
+// Parts 2, 3 and 4: nodes B and C join A; changes through A; a single node
+// with the same arrays; the query path on the snapshots.
+NodeResults changes_and_queries(Node& a, const cluster::EtcdOptions& client, const std::filesystem::path& dir,
+                                PublishSignal& signal, const Options& options) {
+  // 2 and 3. Nodes B and C join; changes through A.
+  std::fprintf(stderr, "nodes B and C sync; %zu changes through A\n", options.changes);
+  const auto nodes_bc = synced_nodes(client, dir, {"b", "c"}, signal);
+  Node& b = *nodes_bc[0];
+  Node& c = *nodes_bc[1];
+  for (Node* node : {&a, &b, &c}) {
+    if (!wait_for_everything(*node, signal, options.arrays, options.instances, 1h)) {
+      throw std::runtime_error("a node never served everything");
+    }
+  }
+  NodeResults results;
+  results.times = changes_through_a(a, b, c, signal, options);
+
+  std::fprintf(stderr, "a single node (SqliteStore) with the same arrays\n");
+  Node single(std::make_unique<registry::SqliteStore>((dir / "single.db").string()), &signal);
+  single.serve_zone();
+  single.registry->apply_config_arrays(config_arrays(0, options.arrays, options.instances));
+  if (!wait_for_everything(single, signal, options.arrays, options.instances, 1h)) {
+    throw std::runtime_error("the single node never served everything");
+  }
+  results.sqlite_ms = flip_weights(single, options.arrays, options.changes);
+
+  // 4. The query path on both snapshots (the writes above are all served by now).
+  std::fprintf(stderr, "answer_query on the snapshots of A, B and the single node\n");
+  const auto a_snapshot = a.publisher.current();
+  const auto b_snapshot = b.publisher.current();
+  const auto single_snapshot = single.publisher.current();
+  results.query_ns = query_cost({a_snapshot.get(), b_snapshot.get(), single_snapshot.get()}, options);
+
+  return results;
+}
+
+void print_node_results(const NodeResults& results, const Options& options) {
+  const ChangeTimes& times = results.times;
+  std::printf("-- 2. change through A -> served by B and C (%zu changes)\n", options.changes);
+  const std::pair<const char*, const std::vector<double>*> served[] = {
+      {"B", &times.b_ms}, {"C", &times.c_ms}, {"B and C", &times.every_ms}};
+  const std::pair<const char*, double> ranks[] = {{"p50", 0.5}, {"p99", 0.99}, {"max", 1.0}};
+  for (const auto& [label, values] : served) {
+    for (const auto& [name, p] : ranks) {
+      const std::string measure = std::string("served by ") + label + ", " + name + " ms";
+      row(measure.c_str(), percentile(*values, p), "%14.2f");
+    }
+  }
+  std::printf("-- 3. update_instance committed (%zu writes each)\n", options.changes);
+  row("etcd (3 members), p50 ms", percentile(times.commit_ms, 0.5), "%14.2f");
+  row("etcd (3 members), p99 ms", percentile(times.commit_ms, 0.99), "%14.2f");
+  row("SqliteStore, p50 ms", percentile(results.sqlite_ms, 0.5), "%14.2f");
+  row("SqliteStore, p99 ms", percentile(results.sqlite_ms, 0.99), "%14.2f");
+  row("etcd / SqliteStore, p50", percentile(times.commit_ms, 0.5) / percentile(results.sqlite_ms, 0.5), "%14.2f");
+  std::printf("-- 4. answer_query, A queries over %zu arrays (best of 4 x %zu)\n", std::min<size_t>(options.arrays, 4096),
+              options.queries);
+  row("cluster node A (the writer), ns/query", results.query_ns[0]);
+  row("cluster node B (synced from etcd), ns/query", results.query_ns[1]);
+  row("single node (SqliteStore), ns/query", results.query_ns[2]);
+  row("cluster B / single", results.query_ns[1] / results.query_ns[2], "%14.3f");
+  row("cluster A / single", results.query_ns[0] / results.query_ns[2], "%14.3f");
+}
+
 int run(const Options& options) {
   if (options.instances < 2 || options.instances > 250) throw std::invalid_argument("--instances: 2 to 250");
   if (options.arrays < 1 || options.changes < 1) throw std::invalid_argument("--arrays and --changes: at least 1");
@@ -459,13 +537,15 @@ int run(const Options& options) {
 
   // 1. The load, through node A's registry.
   PublishSignal signal;
-  const std::unique_ptr<Node> node_a = synced_node(client, (dir / "a.db").string(), "a", signal);
-  Node& a = *node_a;
+  const auto node_a = synced_nodes(client, dir, {"a"}, signal);
+  Node& a = *node_a.front();
   std::fprintf(stderr, "writing the arrays into etcd through node A\n");
   Clock::time_point start = Clock::now();
   load_arrays(a, options);
   const double load_ms = elapsed_ms(start);
-  cluster::EtcdClient admin(client);
+  cluster::EtcdOptions patient = client;
+  patient.request_timeout = 120s;  // a compaction of a large history takes seconds
+  cluster::EtcdClient admin(patient);
   const int64_t loaded_revision = admin.range(cluster::testing::EtcdCluster::kPrefix).revision;
   admin.compact(loaded_revision);  // as etcd's auto-compaction would: only the live keys stay
 
@@ -476,35 +556,8 @@ int run(const Options& options) {
   std::fprintf(stderr, "the node restarts from its cache, etcd up\n");
   const SyncResult warm = sync_in_child(options, "cache", cache, etcd.endpoints());
 
-  // 2 and 3. Nodes B and C join; changes through A.
-  std::fprintf(stderr, "nodes B and C sync; %zu changes through A\n", options.changes);
-  const std::unique_ptr<Node> node_b = synced_node(client, (dir / "b.db").string(), "b", signal);
-  Node& b = *node_b;
-  const std::unique_ptr<Node> node_c = synced_node(client, (dir / "c.db").string(), "c", signal);
-  Node& c = *node_c;
-  for (Node* node : {&a, &b, &c}) {
-    if (!wait_for_everything(*node, signal, options.arrays, options.instances, 1h)) {
-      throw std::runtime_error("a node never served everything");
-    }
-  }
-  const ChangeTimes times = changes_through_a(a, b, c, signal, options);
-
-  std::fprintf(stderr, "a single node (SqliteStore) with the same arrays\n");
-  Node single(std::make_unique<registry::SqliteStore>((dir / "single.db").string()), &signal);
-  single.serve_zone();
-  single.registry->apply_config_arrays(config_arrays(0, options.arrays, options.instances));
-  if (!wait_for_everything(single, signal, options.arrays, options.instances, 1h)) {
-    throw std::runtime_error("the single node never served everything");
-  }
-  const std::vector<double> sqlite_ms = flip_weights(single, options.arrays, options.changes);
-
-  // 4. The query path on both snapshots (the writes above are all served by now).
-  std::fprintf(stderr, "answer_query on the snapshots of A, B and the single node\n");
-  const auto a_snapshot = a.publisher.current();
-  const auto b_snapshot = b.publisher.current();
-  const auto single_snapshot = single.publisher.current();
-  const std::vector<double> query_ns =
-      query_cost({a_snapshot.get(), b_snapshot.get(), single_snapshot.get()}, options);
+  std::optional<NodeResults> results;
+  if (!options.sync_only) results = changes_and_queries(a, client, dir, signal, options);
 
   // 1, last: every etcd member killed, the node restarts from its cache.
   std::fprintf(stderr, "every etcd member killed; the node restarts from its cache\n");
@@ -528,29 +581,7 @@ int run(const Options& options) {
   row("restart from cache, etcd up: first full snapshot, s", warm.snapshot_ms / 1000.0, "%14.2f");
   row("restart from cache, etcd up: synced, s", warm.synced_ms / 1000.0, "%14.2f");
   row("restart from cache, etcd killed: first full snapshot, s", offline.snapshot_ms / 1000.0, "%14.2f");
-  std::printf("-- 2. change through A -> served by B and C (%zu changes)\n", options.changes);
-  const std::pair<const char*, const std::vector<double>*> served[] = {
-      {"B", &times.b_ms}, {"C", &times.c_ms}, {"B and C", &times.every_ms}};
-  const std::pair<const char*, double> ranks[] = {{"p50", 0.5}, {"p99", 0.99}, {"max", 1.0}};
-  for (const auto& [label, values] : served) {
-    for (const auto& [name, p] : ranks) {
-      const std::string measure = std::string("served by ") + label + ", " + name + " ms";
-      row(measure.c_str(), percentile(*values, p), "%14.2f");
-    }
-  }
-  std::printf("-- 3. update_instance committed (%zu writes each)\n", options.changes);
-  row("etcd (3 members), p50 ms", percentile(times.commit_ms, 0.5), "%14.2f");
-  row("etcd (3 members), p99 ms", percentile(times.commit_ms, 0.99), "%14.2f");
-  row("SqliteStore, p50 ms", percentile(sqlite_ms, 0.5), "%14.2f");
-  row("SqliteStore, p99 ms", percentile(sqlite_ms, 0.99), "%14.2f");
-  row("etcd / SqliteStore, p50", percentile(times.commit_ms, 0.5) / percentile(sqlite_ms, 0.5), "%14.2f");
-  std::printf("-- 4. answer_query, A queries over %zu arrays (best of 4 x %zu)\n", std::min<size_t>(options.arrays, 4096),
-              options.queries);
-  row("cluster node A (the writer), ns/query", query_ns[0]);
-  row("cluster node B (synced from etcd), ns/query", query_ns[1]);
-  row("single node (SqliteStore), ns/query", query_ns[2]);
-  row("cluster B / single", query_ns[1] / query_ns[2], "%14.3f");
-  row("cluster A / single", query_ns[0] / query_ns[2], "%14.3f");
+  if (results) print_node_results(*results, options);
   return 0;
 }
 
@@ -563,6 +594,7 @@ int main(int argc, char** argv) {
   app.add_option("--instances", options.instances, "instances per array")->capture_default_str();
   app.add_option("--changes", options.changes, "weight changes written through node A")->capture_default_str();
   app.add_option("--queries", options.queries, "answer_query calls per round")->capture_default_str();
+  app.add_flag("--sync-only", options.sync_only, "only part 1 (load, sync, restarts): one node in memory, not four");
   app.add_option("--child", options.child, "internal: run as the syncing node (fresh, cache, offline)")
       ->group("");
   app.add_option("--cache", options.cache, "internal: the child's cache file")->group("");
