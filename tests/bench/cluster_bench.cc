@@ -11,12 +11,13 @@
 //      A; the time until nodes B and C publish a snapshot that holds each.
 //   3. write latency: the same update_instance committed through etcd and
 //      through a single node's SqliteStore.
-//   4. the DNS answer: ns per answer_query on a cluster node's snapshot and
-//      on a single node's, with the same arrays.
+//   4. the DNS answer: ns per answer_query on the snapshots of A, of B and
+//      of a single node with the same arrays.
 // Prints numbers only; it never passes or fails on them (not in ctest).
+// tests/bench/README.md ("Cluster") explains each number.
 //
 // Usage: rotor_cluster_bench [--arrays N] [--instances M] [--changes K]
-//                            [--queries Q]
+//                            [--queries Q] [--sync-only]
 
 #include <spawn.h>
 #include <sys/wait.h>
