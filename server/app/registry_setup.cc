@@ -32,6 +32,37 @@ std::vector<registry::SyntheticZoneSpec> synthetic_specs(const config::Config& c
 // Names the config parser has validated.
 std::string lower_wire(const std::string& text) { return *zones::lower_name_from_text(text); }
 
+// A node whose cache has no serial yet for a declared zone (a fresh node)
+// waits for its first full read of etcd before declaring the zone: declaring
+// it earlier races the serial the cluster already holds, and the read of a
+// large prefix takes seconds (tests/bench/README.md, Cluster). A node with a
+// cache serves it at once and catches up; an etcd that does not answer is not
+// waited for past kUnreachableGrace (the node serves what it has).
+void wait_for_declared_serials(const cluster::EtcdStore& store,
+                               const std::vector<registry::SyntheticZoneSpec>& specs) {
+  constexpr auto kStep = std::chrono::milliseconds(100);
+  constexpr auto kUnreachableGrace = std::chrono::seconds(3);
+  constexpr auto kLimit = std::chrono::minutes(5);
+  bool known = true;
+  for (const registry::SyntheticZoneSpec& spec : specs) {
+    known = known && store.zone_serial(zones::name_to_text(lower_wire(spec.name))).has_value();
+  }
+  if (known) return;
+  const auto started = std::chrono::steady_clock::now();
+  while (!store.wait_synced(kStep)) {
+    const auto waited = std::chrono::steady_clock::now() - started;
+    if ((!store.status().reachable && waited >= kUnreachableGrace) || waited >= kLimit) {
+      spdlog::warn("cluster: declaring zones before etcd was read ({}): their serials may start at 1",
+                   store.status().reachable ? "still reading" : "etcd unreachable");
+      return;
+    }
+  }
+  spdlog::info("cluster: read etcd in {} ms before declaring zones",
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - started)
+                   .count());
+}
+
 }  // namespace
 
 geo::GeoContext build_geo(const config::Config& config) {
@@ -129,7 +160,9 @@ std::unique_ptr<registry::Registry> start_registry(const config::Config& config,
   auto* etcd_store = dynamic_cast<cluster::EtcdStore*>(store.get());
   auto registry = registry::Registry::open(std::move(store), composer);
   registry->set_geo(std::move(geo));
-  registry->set_synthetic_zones(synthetic_specs(config));
+  const std::vector<registry::SyntheticZoneSpec> declared = synthetic_specs(config);
+  if (etcd_store != nullptr) wait_for_declared_serials(*etcd_store, declared);
+  registry->set_synthetic_zones(declared);
 
   std::vector<registry::ConfigArray> arrays;
   for (const config::ArrayConfig& array : config.arrays) {
