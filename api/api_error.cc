@@ -58,7 +58,8 @@ void reply_current_exception(httplib::Response& response) {
   } catch (const registry::ConcurrentChangeError& error) {
     reply_error(response, 409, error.what());
   } catch (const registry::ConflictError& error) {
-    reply_error(response, 409, error.what(), "address");
+    // An address taken in the array, or a name the zone data already answers for.
+    reply_error(response, 409, error.what(), field_of(error.what()).value_or("address"));
   } catch (const registry::StoreUnavailable& error) {
     // A cluster without a reachable etcd quorum; DNS keeps answering. A write
     // that timed out may still commit: the node learns it from the watch.

@@ -2,8 +2,8 @@
 // the registry (validated, committed, then published) before the reply.
 
 #include <httplib.h>
+#include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <charconv>
 
 #include "api/api_error.h"
@@ -56,14 +56,23 @@ arrays::IpAddress address_parameter(const httplib::Request& request) {
   const std::string text = request.get_param_value("address");
   auto address = arrays::IpAddress::parse(text);
   if (!address) throw ApiError(400, "address: \"" + text + "\" is not an IP address", "address");
-  static constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (address->family == 6 && std::equal(kMappedPrefix, kMappedPrefix + 12, address->bytes)) {
-    arrays::IpAddress v4;
-    v4.family = 4;
-    std::copy(address->bytes + 12, address->bytes + 16, v4.bytes);
-    return v4;
-  }
-  return *address;
+  return address->unmapped();
+}
+
+// Adds a write reply's "warnings" (likely mistakes in what was just
+// accepted, registry/warnings.h), each also logged with what it is about.
+// Without any the reply is the GET view, so that it compares equal.
+json with_warnings(json reply, const std::vector<std::string>& warnings, const std::string& about) {
+  for (const std::string& warning : warnings) spdlog::warn("api: {}: {}", about, warning);
+  if (!warnings.empty()) reply["warnings"] = warnings;
+  return reply;
+}
+
+// An instance as a write reply shows it: with its warnings.
+json written_instance_json(const ApiContext& context, const std::string& array,
+                           const arrays::Instance& instance) {
+  return with_warnings(instance_json(instance), context.registry.warnings(instance.spec),
+                       array + " instance " + instance.spec.address.to_string());
 }
 
 }  // namespace
@@ -96,14 +105,17 @@ void add_array_routes(Router& router, ApiContext& context) {
     const json view = current ? array_json(*current, true) : new_array_json(request.params[0]);
     const auto settings = array_settings_from_put(body, view);
     const auto array = context.registry.upsert_array(request.params[0], settings);
-    reply_json(response, current ? 200 : 201, array_json(array, true));
+    reply_json(response, current ? 200 : 201,
+               with_warnings(array_json(array, true), context.registry.warnings(settings), array.name));
   });
 
   router.add("PATCH", kArray, [&context](const RouteRequest& request, httplib::Response& response) {
     const json patch = parse_json_body(request.http, BodyMediaTypes::json_or_merge_patch);
     const auto current = find_array(context, request.params[0]);
     const auto settings = array_settings_from_patch(patch, array_json(current, true));
-    reply_json(response, 200, array_json(context.registry.upsert_array(current.name, settings), true));
+    reply_json(response, 200,
+               with_warnings(array_json(context.registry.upsert_array(current.name, settings), true),
+                             context.registry.warnings(settings), current.name));
   });
 
   router.add("DELETE", kArray,
@@ -124,7 +136,7 @@ void add_array_routes(Router& router, ApiContext& context) {
                const auto array = find_array(context, request.params[0]);
                const auto spec = instance_from_post(body, array.settings);
                const auto added = context.registry.add_instance(array.name, spec);
-               reply_json(response, 201, instance_json(added));
+               reply_json(response, 201, written_instance_json(context, array.name, added));
              });
 
   router.add("PUT", kInstances,
@@ -135,7 +147,7 @@ void add_array_routes(Router& router, ApiContext& context) {
                                                      array.settings);
                json instances = json::array();
                for (const auto& instance : context.registry.replace_instances(array.name, specs)) {
-                 instances.push_back(instance_json(instance));
+                 instances.push_back(written_instance_json(context, array.name, instance));
                }
                reply_json(response, 200, instances);
              });
@@ -153,8 +165,8 @@ void add_array_routes(Router& router, ApiContext& context) {
                const auto array = find_array(context, request.params[0]);
                const auto& current = find_instance(array, instance_id(request.params[1]));
                const auto spec = instance_from_patch(patch, instance_json(current), array.settings);
-               reply_json(response, 200,
-                          instance_json(context.registry.update_instance(array.name, current.id, spec)));
+               const auto updated = context.registry.update_instance(array.name, current.id, spec);
+               reply_json(response, 200, written_instance_json(context, array.name, updated));
              });
 
   router.add("DELETE", kInstance,

@@ -67,6 +67,12 @@ void drop_read_only(json& body, const json& current, std::span<const ReadOnlyFie
   }
 }
 
+// A write reply's "warnings" (api/README.md, Warnings) describe the reply,
+// not the resource: sent back in a body, they are ignored.
+void drop_warnings(json& body) {
+  if (body.is_object()) body.erase("warnings");
+}
+
 // A null field is the field left out (RFC 7396 reads null as "remove").
 void drop_nulls(json& body) {
   if (!body.is_object()) return;
@@ -101,6 +107,7 @@ bool has_check(const json& view) {
 arrays::ArraySettings array_settings_from_put(json body, const json& current) {
   fields::expect_object(body, "");
   normalize_name(body);
+  drop_warnings(body);
   drop_read_only(body, current, kArrayReadOnly, "");
   if (has_check(current) && !body.contains("check")) {
     throw FieldError("check",
@@ -115,6 +122,7 @@ arrays::ArraySettings array_settings_from_patch(const json& patch, const json& c
   fields::expect_object(patch, "");
   json changes = patch;
   normalize_name(changes);
+  drop_warnings(changes);
   drop_read_only(changes, current, kArrayReadOnly, "");
   json merged = writable_part(current, kArrayReadOnly);
   merged.merge_patch(changes);
@@ -132,6 +140,7 @@ arrays::InstanceSpec parse_instance_body(const json& body, const std::string& pa
 }
 
 arrays::InstanceSpec instance_from_post(json body, const arrays::ArraySettings& settings) {
+  drop_warnings(body);
   drop_read_only(body, json{{"health", "unknown"}}, kInstanceReadOnly, "");
   drop_nulls(body);
   return parse_instance_body(body, "", settings);
@@ -141,6 +150,7 @@ arrays::InstanceSpec instance_from_patch(const json& patch, const json& current,
                                          const arrays::ArraySettings& settings) {
   fields::expect_object(patch, "");
   json changes = patch;
+  drop_warnings(changes);
   drop_read_only(changes, current, kInstanceReadOnly, "");
   json merged = writable_part(current, kInstanceReadOnly);
   merged.merge_patch(changes);
@@ -156,6 +166,7 @@ std::vector<arrays::InstanceSpec> instances_from_put(const json& body, const jso
   for (size_t i = 0; i < body.size(); ++i) {
     const std::string path = fields::index_path("", i);
     json element = body[i];
+    drop_warnings(element);
     json read_only = json::object();  // compared once the address is known
     if (element.is_object()) {
       for (const ReadOnlyField& field : kInstanceReadOnly) {

@@ -9,6 +9,8 @@
 // - A read-only field of the GET view (an array's "name", "instance_count",
 //   "instances"; an instance's "id", "health") may be sent back: it is
 //   ignored when it equals the current value and refused otherwise.
+// - "warnings", which write replies carry, is ignored in any body, so that a
+//   write reply can be sent back too.
 // - A null field is the field left out (its default); in a PATCH it removes
 //   the key at any depth, as in a JSON merge patch (RFC 7396).
 // - A PUT of an array that has a check must name "check" (the check, or null

@@ -211,6 +211,9 @@ int serve(const Flags& flags) {
   log_zones(*snapshot);
   rotor::app::check_arrays_are_served(config, snapshot->zones);
   rotor::geo::GeoContext geo = rotor::app::build_geo(config);
+  for (const std::string& warning : rotor::app::config_warnings(config, geo)) {
+    spdlog::warn("{}", warning);
+  }
 
   const rotor::app::DatabaseLock database_lock(rotor::app::database_path(config));
   rotor::SnapshotPublisher publisher(snapshot);
@@ -297,7 +300,9 @@ int check(const Flags& flags) {
     return kExitFailure;
   }
   rotor::app::check_arrays_are_served(config, build.snapshot->zones);
-  rotor::app::build_geo(config);
+  const std::vector<std::string> warnings =
+      rotor::app::config_warnings(config, rotor::app::build_geo(config));
+  for (const std::string& warning : warnings) std::fprintf(stderr, "warning: %s\n", warning.c_str());
   if (rotor::config::api_enabled(config) && config.api_tls.enabled()) {
     rotor::api::TlsContext::load(config.api_tls);
   }

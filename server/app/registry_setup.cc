@@ -10,7 +10,9 @@
 #include "server/dns/wire.h"
 #include "server/geo/geoip.h"
 #include "server/registry/sqlite_store.h"
+#include "server/registry/name_conflict.h"
 #include "server/registry/synthetic_zone.h"
+#include "server/registry/warnings.h"
 
 namespace rotor::app {
 
@@ -63,6 +65,17 @@ void wait_for_declared_serials(const cluster::EtcdStore& store,
                    .count());
 }
 
+// " (file F)" for a zone from the config's zone files: the set holds them
+// in config order once every file loaded.
+std::string zone_file_of(const config::Config& config, const zones::ZoneSet& file_zones,
+                         const zones::Zone& zone) {
+  const auto& loaded = file_zones.zones();
+  for (size_t i = 0; i < loaded.size() && i < config.zones.size(); ++i) {
+    if (loaded[i].get() == &zone) return " (file " + config.zones[i].file + ")";
+  }
+  return "";
+}
+
 }  // namespace
 
 geo::GeoContext build_geo(const config::Config& config) {
@@ -100,7 +113,33 @@ void check_arrays_are_served(const config::Config& config, const zones::ZoneSet&
       throw config::ConfigError("arrays[" + std::to_string(i) + "].name",
                                 "\"" + config.arrays[i].name + "\" is not inside a served zone");
     }
+    if (const zones::Zone* zone = file_zones.find_authoritative(name)) {
+      if (auto conflict = registry::array_name_conflict(*zone, name)) {
+        throw config::ConfigError("arrays[" + std::to_string(i) + "].name",
+                                  *conflict + zone_file_of(config, file_zones, *zone));
+      }
+    }
   }
+}
+
+std::vector<std::string> config_warnings(const config::Config& config, const geo::GeoContext& geo) {
+  const auto declared = geo.regions != nullptr ? geo.regions : geo::RegionTable::build({});
+  std::vector<std::string> warnings;
+  for (size_t i = 0; i < config.arrays.size(); ++i) {
+    const std::string path = "arrays[" + std::to_string(i) + "]";
+    for (std::string& warning : registry::settings_warnings(config.arrays[i].settings, path)) {
+      warnings.push_back(std::move(warning));
+    }
+    const auto& instances = config.arrays[i].instances;
+    for (size_t j = 0; j < instances.size(); ++j) {
+      const std::string instance_path = path + ".instances[" + std::to_string(j) + "]";
+      for (std::string& warning :
+           registry::instance_warnings(instances[j].spec, *declared, instance_path)) {
+        warnings.push_back(std::move(warning));
+      }
+    }
+  }
+  return warnings;
 }
 
 std::string database_path(const config::Config& config) {
@@ -159,6 +198,14 @@ std::unique_ptr<registry::Registry> start_registry(const config::Config& config,
   std::unique_ptr<registry::Store> store = open_store(config);
   auto* etcd_store = dynamic_cast<cluster::EtcdStore*>(store.get());
   auto registry = registry::Registry::open(std::move(store), composer);
+  // Arrays made through the API before the zone files changed under them:
+  // served as before (the API can delete them), but never silently.
+  for (const registry::RegisteredArray& stored : registry->arrays()) {
+    if (auto conflict = composer.array_conflict(lower_wire(stored.name))) {
+      spdlog::warn("array {}: {}; A and AAAA come from the array, other types from the zone",
+                   stored.name, *conflict);
+    }
+  }
   registry->set_geo(std::move(geo));
   const std::vector<registry::SyntheticZoneSpec> declared = synthetic_specs(config);
   if (etcd_store != nullptr) wait_for_declared_serials(*etcd_store, declared);

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "server/config/config.h"
 #include "server/geo/geo.h"
@@ -17,9 +18,14 @@ namespace rotor::app {
 // optional MaxMind database. Throws config::ConfigError naming the key.
 geo::GeoContext build_geo(const config::Config& config);
 
-// Every configured array must lie in a zone from a file or a declared zone.
-// Throws config::ConfigError("arrays[i].name", ...).
+// Every configured array must lie in a zone from a file or a declared zone,
+// at a name where the zone files have no CNAME, static A/AAAA or DNAME above
+// (registry/name_conflict.h). Throws config::ConfigError("arrays[i].name", ...).
 void check_arrays_are_served(const config::Config& config, const zones::ZoneSet& file_zones);
+
+// Likely mistakes in the config's arrays (registry/warnings.h), each naming
+// its key path ("arrays[0].degraded_ttl: ..."); `geo` is build_geo's.
+std::vector<std::string> config_warnings(const config::Config& config, const geo::GeoContext& geo);
 
 // The registry's database file: config.db, default ./rotor.db (in a
 // cluster: the node's cache of etcd).

@@ -76,7 +76,13 @@ bool reload_zones(const config::Config& config, registry::SnapshotComposer& comp
   }
   const size_t zone_count = build.snapshot->zones.zones().size();
   // The composer keeps the arrays and declared zones and publishes the whole.
-  composer.set_base(build.snapshot->zones, build.snapshot->options);
+  const std::vector<std::string> conflicts =
+      composer.set_base_checked(build.snapshot->zones, build.snapshot->options);
+  if (!conflicts.empty()) {
+    for (const std::string& reason : conflicts) spdlog::error("reload failed: {}", reason);
+    spdlog::error("reload failed; still serving the zones loaded before");
+    return false;
+  }
   spdlog::info("reloaded {} zones ({} records)", zone_count, build.record_count);
   return true;
 }

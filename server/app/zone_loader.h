@@ -36,7 +36,9 @@ struct SnapshotError : std::runtime_error {
 std::shared_ptr<const Snapshot> build_snapshot(const config::Config& config, uint64_t generation);
 
 // Rebuilds every zone from its file and hands them to the composer, which
-// publishes them with the arrays and declared zones. On failure logs each
+// publishes them with the arrays and declared zones. New zone data where an
+// array answers (a CNAME or static A/AAAA at its name) fails the reload as a
+// broken zone does (SnapshotComposer::set_base_checked). On failure logs each
 // reason at error level, keeps serving what it had and returns false; on
 // success logs "reloaded N zones".
 bool reload_zones(const config::Config& config, registry::SnapshotComposer& composer);

@@ -35,4 +35,37 @@ std::string IpAddress::to_string() const {
   return buffer;
 }
 
+IpAddress IpAddress::unmapped() const {
+  static constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+  if (family != 6 || std::memcmp(bytes, kMappedPrefix, sizeof kMappedPrefix) != 0) return *this;
+  IpAddress v4;
+  v4.family = 4;
+  std::memcpy(v4.bytes, bytes + 12, 4);
+  return v4;
+}
+
+// RFC 6890's special-purpose registries, reduced to the addresses no DNS
+// answer should send a client to. Link-local addresses only mean something on
+// one link (and IPv6 ones need an interface), so RFC 3927 2.1 keeps them out
+// of DNS.
+std::string_view IpAddress::not_a_server() const {
+  if (family == 4) {
+    if (bytes[0] == 0) return "unspecified (0.0.0.0/8 means this host, never a destination)";
+    if (bytes[0] == 255 && bytes[1] == 255 && bytes[2] == 255 && bytes[3] == 255) {
+      return "the broadcast address";
+    }
+    if ((bytes[0] & 0xF0) == 0xE0) return "multicast (224.0.0.0/4)";
+    if (bytes[0] == 169 && bytes[1] == 254) return "link-local (169.254.0.0/16)";
+    return {};
+  }
+  if (family == 6) {
+    static constexpr uint8_t kUnspecified[16] = {};
+    if (std::memcmp(bytes, kUnspecified, 16) == 0) return "unspecified (::)";
+    if (bytes[0] == 0xFF) return "multicast (ff00::/8)";
+    if (bytes[0] == 0xFE && (bytes[1] & 0xC0) == 0x80) return "link-local (fe80::/10)";
+    return {};
+  }
+  return "not an IPv4 or IPv6 address";
+}
+
 }  // namespace rotor

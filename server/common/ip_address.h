@@ -22,6 +22,15 @@ struct IpAddress {
   static std::optional<IpAddress> parse(std::string_view text);
   std::string to_string() const;
   bool operator==(const IpAddress&) const = default;
+
+  // An IPv4-mapped IPv6 address (::ffff:192.0.2.1) as its IPv4 form; any
+  // other address unchanged. One server has one address, whichever form the
+  // operator typed.
+  IpAddress unmapped() const;
+  // Why clients could never reach a server at this address ("unspecified",
+  // "multicast", ...), or empty when it can be one. Loopback, private and
+  // documentation ranges are fine (tests and lone hosts use them).
+  std::string_view not_a_server() const;
 };
 
 }  // namespace rotor

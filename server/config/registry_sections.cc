@@ -217,7 +217,10 @@ ArrayInstance parse_instance(const json& object, const std::string& path, Instan
       const std::string& text = expect_string(value, key_path);
       const auto address = arrays::IpAddress::parse(text);
       if (!address) throw ConfigError(key_path, "\"" + text + "\" is not an IPv4 or IPv6 address");
-      instance.spec.address = *address;
+      instance.spec.address = address->unmapped();
+      if (const std::string_view why = instance.spec.address.not_a_server(); !why.empty()) {
+        throw ConfigError(key_path, "\"" + text + "\" cannot be a server: " + std::string(why));
+      }
       has_address = true;
     } else if (key == "weight") {
       instance.spec.weight = static_cast<uint16_t>(integer_in(value, key_path, 1, 1000));

@@ -12,6 +12,7 @@
 #include "server/arrays/array_state.h"
 #include "server/common/field_error.h"
 #include "server/dns/wire.h"
+#include "server/registry/warnings.h"
 #include "zones/zone.h"
 
 namespace rotor::registry {
@@ -49,6 +50,7 @@ Registry::Registry(std::unique_ptr<Store> store, SnapshotComposer& composer)
       state_(State{.store = *store_, .geo = composer.geo()}) {
   auto state = state_.lock();
   if (state->geo.regions == nullptr) state->geo.regions = geo::RegionTable::build({});
+  state->declared_regions = state->geo.regions;
 }
 
 Registry::~Registry() {
@@ -194,6 +196,14 @@ void Registry::validate(const InstanceSpec& spec) {
   if (spec.address.family != 4 && spec.address.family != 6) {
     throw ValidationError("address: not an IPv4 or IPv6 address");
   }
+  if (spec.address.unmapped() != spec.address) {
+    throw ValidationError("address: " + spec.address.to_string() +
+                          " is IPv4-mapped; give it as " + spec.address.unmapped().to_string());
+  }
+  if (const std::string_view why = spec.address.not_a_server(); !why.empty()) {
+    throw ValidationError("address: " + spec.address.to_string() + " cannot be a server: " +
+                          std::string(why));
+  }
   if (spec.weight < 1 || spec.weight > 1000) {
     throw ValidationError("weight: must be between 1 and 1000, got " + std::to_string(spec.weight));
   }
@@ -320,6 +330,11 @@ RegisteredArray Registry::upsert_array(std::string_view name,
   const auto existing = state->arrays.find(normalized.text);
   if (existing == state->arrays.end() && !composer_.served_zone(normalized.wire)) {
     throw ValidationError("name: " + normalized.text + " is not in a zone rotor serves");
+  }
+  if (existing == state->arrays.end()) {
+    if (auto conflict = composer_.array_conflict(normalized.wire)) {
+      throw ConflictError("name: " + *conflict);
+    }
   }
   if (existing != state->arrays.end()) {
     for (const Instance& instance : existing->second.instances) {
@@ -540,6 +555,9 @@ Registry::PlannedArray Registry::plan_config_array(const State& state,
   if (!composer_.served_zone(planned.name.wire)) {
     throw ValidationError("array " + name + ": not in a zone rotor serves");
   }
+  if (auto conflict = composer_.array_conflict(planned.name.wire)) {
+    throw ConflictError("array " + name + ": " + *conflict);
+  }
   const auto existing = state.arrays.find(name);
   planned.write_settings =
       existing == state.arrays.end() || !same_settings(existing->second.settings, config.settings);
@@ -689,6 +707,7 @@ void Registry::set_geo(geo::GeoContext geo) {
   SnapshotComposer::Batch batch(composer_);
   if (geo.regions == nullptr) geo.regions = geo::RegionTable::build({});
   state->geo = std::move(geo);
+  state->declared_regions = state->geo.regions;
   auto table = std::make_shared<const arrays::ArrayTable>();
   for (const auto& [name, array] : state->arrays) {
     learn_regions(*state, array.instances);
@@ -696,6 +715,16 @@ void Registry::set_geo(geo::GeoContext geo) {
   }
   composer_.set_geo(state->geo);
   composer_.set_arrays(std::move(table));
+}
+
+std::vector<std::string> Registry::warnings(const arrays::ArraySettings& settings,
+                                           const std::string& path) const {
+  return settings_warnings(settings, path);
+}
+
+std::vector<std::string> Registry::warnings(const InstanceSpec& spec,
+                                           const std::string& path) const {
+  return instance_warnings(spec, *state_.lock()->declared_regions, path);
 }
 
 }  // namespace rotor::registry

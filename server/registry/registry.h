@@ -94,7 +94,9 @@ class Registry {
   std::vector<LocatedInstance> find_instances(const arrays::IpAddress& address) const;
 
   // Creates the array or replaces its settings. A new array's name must lie
-  // in a served zone.
+  // in a served zone (ValidationError) where no zone data answers for it: a
+  // CNAME, static A/AAAA, a DNAME above it (ConflictError "name: ...";
+  // name_conflict.h). An apex array is fine: SOA and NS stay the zone's.
   RegisteredArray upsert_array(std::string_view name, const arrays::ArraySettings& settings);
   void delete_array(std::string_view name);
   arrays::Instance add_instance(std::string_view array, const arrays::InstanceSpec& spec);
@@ -122,7 +124,8 @@ class Registry {
   // already has is not written again (every node of a cluster applies the
   // same config). Everything is validated before anything is written; the
   // writes take as few transactions as the store allows (all of them in one
-  // for SQLite), each valid on its own. ValidationError names the array.
+  // for SQLite), each valid on its own. ValidationError names the array, as does
+  // ConflictError for a name zone data answers for (as upsert_array).
   void apply_config_arrays(const std::vector<ConfigArray>& config_arrays);
 
   // Builds and serves the config's synthetic zones, each with its stored
@@ -130,6 +133,7 @@ class Registry {
   void set_synthetic_zones(const std::vector<SyntheticZoneSpec>& specs);
 
   // Replaces the geo context and rebuilds every array against its regions.
+  // Its region table is what the config declares (regions, network labels).
   void set_geo(geo::GeoContext geo);
 
   // Re-reads the named arrays (presentation names) and zone serials from the
@@ -140,6 +144,13 @@ class Registry {
 
   // The store's reachability (thread-safe, takes no registry lock).
   StoreStatus store_status() const;
+
+  // Likely mistakes in accepted data (warnings.h), each naming its key under
+  // `path`; regions are checked against the table set_geo was given.
+  std::vector<std::string> warnings(const arrays::ArraySettings& settings,
+                                    const std::string& path = "") const;
+  std::vector<std::string> warnings(const arrays::InstanceSpec& spec,
+                                    const std::string& path = "") const;
 
   // Called after every committed change to the arrays or their instances
   // (not after health changes): the prober follows the registry through it.
@@ -194,7 +205,8 @@ class Registry {
     std::unordered_map<int64_t, std::string> owner_of;      // instance id -> array name
     std::vector<uint32_t> free_slots;
     uint32_t next_slot = 0;
-    geo::GeoContext geo;
+    geo::GeoContext geo;  // regions: the declared ones plus labels instances use
+    std::shared_ptr<const geo::RegionTable> declared_regions;  // as set_geo gave them
     std::map<std::string, SyntheticZoneSpec> synthetic;  // by presentation origin
     std::map<std::string, uint32_t> served_serial;       // by presentation origin
     std::function<void()> change_listener;

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "server/common/background_thread.h"
+#include "server/registry/name_conflict.h"
 
 namespace rotor::registry {
 
@@ -56,6 +57,31 @@ void SnapshotComposer::set_base(zones::ZoneSet zones, AnswerOptions options) {
     parts->merged = merge(*parts);
   }
   changed();
+}
+
+std::vector<std::string> SnapshotComposer::set_base_checked(zones::ZoneSet zones,
+                                                           AnswerOptions options) {
+  std::vector<std::string> conflicts;
+  {
+    auto parts = parts_.lock();
+    Parts candidate;  // only what merge() reads
+    candidate.base_zones = std::move(zones);
+    candidate.synthetic = parts->synthetic;
+    const auto merged = merge(candidate);
+    for (const auto& array : parts->arrays->all()) {
+      const zones::Zone* zone = merged->find_authoritative(array->name);
+      if (zone == nullptr) continue;
+      if (auto conflict = array_name_conflict(*zone, array->name)) {
+        conflicts.push_back(*conflict + ", where an array answers");
+      }
+    }
+    if (!conflicts.empty()) return conflicts;
+    parts->base_zones = std::move(candidate.base_zones);
+    parts->options = std::move(options);
+    parts->merged = merged;
+  }
+  changed();
+  return conflicts;
 }
 
 void SnapshotComposer::set_synthetic_zones(std::vector<std::shared_ptr<const zones::Zone>> zones) {
@@ -111,6 +137,13 @@ std::optional<SnapshotComposer::ServedZone> SnapshotComposer::served_zone(
   const auto synthetic = parts->synthetic.find(zone->origin());
   return ServedZone{zone->origin(),
                     synthetic != parts->synthetic.end() && synthetic->second.get() == zone};
+}
+
+std::optional<std::string> SnapshotComposer::array_conflict(std::string_view lower_wire_name) {
+  auto parts = parts_.lock();
+  const zones::Zone* zone = parts->merged->find_authoritative(lower_wire_name);
+  if (zone == nullptr) return std::nullopt;
+  return array_name_conflict(*zone, lower_wire_name);
 }
 
 geo::GeoContext SnapshotComposer::geo() { return parts_.lock()->geo; }

@@ -47,6 +47,10 @@ class SnapshotComposer {
 
   // The zones from the zone files and the answer options (startup, reload).
   void set_base(zones::ZoneSet zones, AnswerOptions options);
+  // As set_base, unless the new zones would put data where an array answers
+  // (name_conflict.h): then nothing changes and every conflict is returned,
+  // one sentence each. Check and swap under one lock (a zone reload).
+  std::vector<std::string> set_base_checked(zones::ZoneSet zones, AnswerOptions options);
   // The synthetic zones by origin: replaces them all, or one. A synthetic zone
   // whose origin a zone file also serves is left out (the file wins; logged).
   void set_synthetic_zones(std::vector<std::shared_ptr<const zones::Zone>> zones);
@@ -62,6 +66,9 @@ class SnapshotComposer {
     bool synthetic = false;
   };
   std::optional<ServedZone> served_zone(std::string_view lower_wire_name);
+  // Why an array cannot be at `lower_wire_name` in the composed zones
+  // (name_conflict.h), or nullopt (also when no zone serves the name).
+  std::optional<std::string> array_conflict(std::string_view lower_wire_name);
   geo::GeoContext geo();
   std::shared_ptr<const arrays::ArrayTable> arrays();
 

@@ -35,7 +35,9 @@ namespace rotor::registry {
 struct StoreError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-// The write would create a second instance with the same address in an array.
+// The write would create a second instance with the same address in an array,
+// or (from the registry) an array where zone data answers for its name; a
+// message starting "name: " names the field.
 struct ConflictError : StoreError {
   using StoreError::StoreError;
 };

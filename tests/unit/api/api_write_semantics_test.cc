@@ -77,6 +77,16 @@ void run_steps(const Rig& rig, const std::vector<Step>& steps, int64_t id) {
 
 // web.lb.example.com. with an http check and one instance with a check
 // override; returns the instance's id.
+// A write reply as GET shows the same data: without its "warnings".
+json without_warnings(json reply) {
+  if (reply.is_array()) {
+    for (json& element : reply) element.erase("warnings");
+  } else {
+    reply.erase("warnings");
+  }
+  return reply;
+}
+
 int64_t make_array(const Rig& rig) {
   REQUIRE(send(rig, "PUT", kArrayPath,
                R"({"policy": "weighted", "check": {"type": "http", "port": 8080, "path": "/healthz", "interval": "2s"}})")
@@ -177,17 +187,23 @@ TEST_SUITE("unit/api/api_write_semantics") {
     CHECK(changed.body["check"] == got.body["check"]);
     CHECK(send(rig, "PATCH", kArrayPath, got.body.dump()).body == got.body);
 
-    // The instances: GET the list, PUT it back; ids and health stay.
+    // The instances: GET the list, PUT it back; ids and health stay. The
+    // reply adds warnings (region "eu" is declared nowhere here), which may
+    // be sent back too.
     const Reply list = send(rig, "GET", std::string(kArrayPath) + "/instances");
     const Reply put_list = send(rig, "PUT", std::string(kArrayPath) + "/instances", list.body.dump());
     CHECK(put_list.status == 200);
-    CHECK(put_list.body == list.body);
+    CHECK(without_warnings(put_list.body) == list.body);
+    CHECK(put_list.body[0].contains("warnings"));
+    const Reply put_reply = send(rig, "PUT", std::string(kArrayPath) + "/instances", put_list.body.dump());
+    CHECK(put_reply.status == 200);
+    CHECK(put_reply.body == put_list.body);
     // One instance: GET, then PATCH it back whole.
     const std::string instance_path = std::string(kArrayPath) + "/instances/" + std::to_string(id);
     const Reply instance = send(rig, "GET", instance_path);
     const Reply patched = send(rig, "PATCH", instance_path, instance.body.dump());
     CHECK(patched.status == 200);
-    CHECK(patched.body == instance.body);
+    CHECK(without_warnings(patched.body) == instance.body);
 
     struct Edit {
       const char* method;

@@ -12,6 +12,8 @@
 
 #include "server/registry/registry.h"
 #include "server/snapshot/publisher.h"
+#include "zones/zone_file.h"
+#include "zones/zone_set.h"
 #include "tests/support/etcd_cluster.h"
 #include "tests/unit/server/registry/registry_test_support.h"
 
@@ -215,6 +217,50 @@ TEST_SUITE("unit/cluster/etcd_store") {
     b.registry->apply_config_arrays(config);
     a.registry->apply_config_arrays(config);
     CHECK(client.range(EtcdCluster::kPrefix).revision == before);
+  }
+
+  TEST_CASE("a registry on etcd refuses what makes no sense before anything reaches etcd") {
+    EtcdCluster etcd;
+    ScratchDir dir;
+    Node a(etcd, dir.file("a.db"), "a");
+    zones::ZoneSet files;
+    files.add(zones::load_zone_file(
+        std::string(ROTOR_TEST_DATA) + "/arrays/conflicts.example.test.zone", "conflicts.example.test."));
+    a.composer.set_base(files, {});
+    a.registry->upsert_array(kWeb, {});
+    EtcdClient client(etcd.client_options());
+    const int64_t before = client.range(EtcdCluster::kPrefix).revision;
+
+    struct Case {
+      const char* what;
+      std::function<void()> write;
+      const char* message;
+    };
+    const Case cases[] = {
+        {"array at a CNAME", [&] { a.registry->upsert_array("alias.conflicts.example.test", {}); },
+         "name: alias.conflicts.example.test. has a CNAME in zone conflicts.example.test."},
+        {"array below a DNAME",
+         [&] { a.registry->upsert_array("x.old.conflicts.example.test", {}); },
+         "name: x.old.conflicts.example.test. is below the DNAME at old.conflicts.example.test. in "
+         "zone conflicts.example.test."},
+        {"config array at static A",
+         [&] { a.registry->apply_config_arrays({{"static4.conflicts.example.test.", {}, {}}}); },
+         "array static4.conflicts.example.test.: static4.conflicts.example.test. has static A "
+         "records in zone conflicts.example.test."},
+        {"unspecified address", [&] { a.registry->add_instance(kWeb, instance("0.0.0.0")); },
+         "address: 0.0.0.0 cannot be a server: unspecified (0.0.0.0/8 means this host, never a "
+         "destination)"},
+        {"multicast address", [&] { a.registry->add_instance(kWeb, instance("ff02::1")); },
+         "address: ff02::1 cannot be a server: multicast (ff00::/8)"},
+        {"IPv4-mapped address", [&] { a.registry->add_instance(kWeb, instance("::ffff:192.0.2.1")); },
+         "address: ::ffff:192.0.2.1 is IPv4-mapped; give it as 192.0.2.1"},
+    };
+    for (const Case& c : cases) {
+      CAPTURE(c.what);
+      CHECK_THROWS_WITH(c.write(), c.message);
+    }
+    CHECK(client.range(EtcdCluster::kPrefix).revision == before);
+    CHECK(a.registry->find(kWeb)->instances.empty());
   }
 
   TEST_CASE("a write past etcd's limits is refused naming them") {

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "tests/unit/server/registry/registry_test_support.h"
+#include "zones/zone_file.h"
+#include "zones/zone_set.h"
 
 namespace rotor::registry {
 namespace {
@@ -132,6 +134,14 @@ TEST_SUITE("unit/server/registry/registry") {
          "lat, lon: give both or neither"},
         {"lat out of range", [&] { rig.registry->add_instance(kWeb, bad_lat); },
          "lat: must be between -90 and 90"},
+        {"unspecified", [&] { rig.registry->add_instance(kWeb, instance("0.0.0.0")); },
+         "address: 0.0.0.0 cannot be a server: unspecified (0.0.0.0/8 means this host, never a "
+         "destination)"},
+        {"multicast", [&] { rig.registry->add_instance(kWeb, instance("ff02::1")); },
+         "address: ff02::1 cannot be a server: multicast (ff00::/8)"},
+        {"IPv4-mapped",
+         [&] { rig.registry->add_instance(kWeb, instance("::ffff:192.0.2.1")); },
+         "address: ::ffff:192.0.2.1 is IPv4-mapped; give it as 192.0.2.1"},
         {"replace with a bad one",
          [&] {
            rig.registry->replace_instances(kWeb, {instance("192.0.2.1"), instance("192.0.2.2", 0)});
@@ -149,6 +159,42 @@ TEST_SUITE("unit/server/registry/registry") {
     CHECK_THROWS_AS(rig.registry->add_instance(kWeb, instance("192.0.2.1")), ConflictError);
     CHECK(rig.registry->find(kWeb)->instances.size() == 1);
     CHECK(rig.publisher.current()->generation == generation + 1);  // only the one good add
+  }
+
+  TEST_CASE("an array where zone data answers for its name is refused - an apex array is not") {
+    ScratchDir dir;
+    Rig rig(dir.file("rotor.db"));
+    zones::ZoneSet files;
+    files.add(zones::load_zone_file(std::string(ROTOR_TEST_DATA) +
+                                        "/arrays/conflicts.example.test.zone",
+                                    "conflicts.example.test."));
+    rig.composer.set_base(files, {});
+    struct Case {
+      const char* name;
+      const char* error;
+    };
+    const Case cases[] = {
+        {"alias.conflicts.example.test.",
+         "name: alias.conflicts.example.test. has a CNAME in zone conflicts.example.test."},
+        {"Static4.conflicts.example.test",
+         "name: static4.conflicts.example.test. has static A records in zone "
+         "conflicts.example.test."},
+        {"ns1.lb.example.com.",  // the declared zone's name server has glue
+         "name: ns1.lb.example.com. has static A records in zone lb.example.com."},
+    };
+    for (const Case& c : cases) {
+      CAPTURE(c.name);
+      CHECK_THROWS_WITH_AS(rig.registry->upsert_array(c.name, {}), c.error, ConflictError);
+      CHECK_FALSE(rig.registry->find(c.name).has_value());
+    }
+    CHECK_THROWS_WITH_AS(
+        rig.registry->apply_config_arrays({{"alias.conflicts.example.test.", {}, {}}}),
+        "array alias.conflicts.example.test.: alias.conflicts.example.test. has a CNAME in zone "
+        "conflicts.example.test.",
+        ConflictError);
+    CHECK(rig.registry->arrays().empty());
+    CHECK(rig.registry->upsert_array("conflicts.example.test.", {}).name == "conflicts.example.test.");
+    CHECK(rig.registry->upsert_array("mailbox.conflicts.example.test.", {}).id > 0);
   }
 
   TEST_CASE("a failed write leaves the served snapshot and the model exactly as they were") {

@@ -1,0 +1,51 @@
+#include "server/registry/name_conflict.h"
+
+#include <doctest/doctest.h>
+
+#include <optional>
+#include <string>
+
+#include "zones/zone_file.h"
+
+namespace rotor::registry {
+namespace {
+
+TEST_SUITE_BEGIN("unit/server/registry/name_conflict");
+
+TEST_CASE("zone data where an array would answer") {
+  const auto zone = zones::load_zone_file(
+      std::string(ROTOR_TEST_DATA) + "/arrays/conflicts.example.test.zone", "conflicts.example.test.");
+  struct Case {
+    const char* name;
+    std::optional<std::string> conflict;
+  };
+  const Case cases[] = {
+      {"alias.conflicts.example.test.",
+       "alias.conflicts.example.test. has a CNAME in zone conflicts.example.test."},
+      {"static4.conflicts.example.test.",
+       "static4.conflicts.example.test. has static A records in zone conflicts.example.test."},
+      {"static6.conflicts.example.test.",
+       "static6.conflicts.example.test. has static AAAA records in zone conflicts.example.test."},
+      {"ns1.conflicts.example.test.",
+       "ns1.conflicts.example.test. has static A records in zone conflicts.example.test."},
+      {"a.old.conflicts.example.test.",
+       "a.old.conflicts.example.test. is below the DNAME at old.conflicts.example.test. in zone "
+       "conflicts.example.test."},
+      // Allowed: the apex (SOA, NS and MX stay the zone's), a name with other
+      // types only, the DNAME's own name, and a name the zone does not have.
+      {"conflicts.example.test.", std::nullopt},
+      {"mailbox.conflicts.example.test.", std::nullopt},
+      {"old.conflicts.example.test.", std::nullopt},
+      {"web.conflicts.example.test.", std::nullopt},
+      {"deep.web.conflicts.example.test.", std::nullopt},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    CHECK(array_name_conflict(*zone, *zones::name_from_text(c.name)) == c.conflict);
+  }
+}
+
+TEST_SUITE_END();
+
+}  // namespace
+}  // namespace rotor::registry
