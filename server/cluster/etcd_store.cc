@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ranges>
 #include <set>
 
 #include "server/registry/instance_replacement.h"
@@ -24,6 +25,15 @@ std::string text(std::string_view view) { return std::string(view); }
 
 bool starts_with(const std::string& text, const std::string& prefix) {
   return text.compare(0, prefix.size(), prefix) == 0;
+}
+
+// The entries whose key starts with `prefix`, in key order.
+std::ranges::subrange<MirrorMap::const_iterator> under(const MirrorMap& entries,
+                                                       const std::string& prefix) {
+  const auto first = entries.lower_bound(prefix);
+  auto last = first;
+  while (last != entries.end() && starts_with(last->first, prefix)) ++last;
+  return {first, last};
 }
 
 // Instance and health writes per transaction: each is two operations (the
@@ -139,10 +149,10 @@ bool EtcdStore::deleted_by_range(const std::string& key) const {
 std::optional<std::string> EtcdStore::read(const std::string& key) {
   if (const auto put = write_->puts.find(key); put != write_->puts.end()) return put->second;
   if (deleted_by_range(key)) return std::nullopt;
-  std::lock_guard lock(mutex_);
-  const auto found = entries_.find(key);
-  write_->compares.emplace(key, found == entries_.end() ? 0 : found->second.mod_revision);
-  if (found == entries_.end()) return std::nullopt;
+  auto mirror = mirror_.lock();
+  const auto found = mirror->entries.find(key);
+  write_->compares.emplace(key, found == mirror->entries.end() ? 0 : found->second.mod_revision);
+  if (found == mirror->entries.end()) return std::nullopt;
   return found->second.value;
 }
 
@@ -152,11 +162,8 @@ std::optional<std::string> EtcdStore::read(const std::string& key) {
 std::vector<std::pair<std::string, std::string>> EtcdStore::list(const std::string& prefix) {
   std::map<std::string, std::string> found;
   {
-    std::lock_guard lock(mutex_);
-    for (auto it = entries_.lower_bound(prefix); it != entries_.end() && starts_with(it->first, prefix);
-         ++it) {
-      found.emplace(it->first, it->second.value);
-    }
+    auto mirror = mirror_.lock();
+    for (const auto& [key, entry] : under(mirror->entries, prefix)) found.emplace(key, entry.value);
   }
   for (auto it = write_->puts.lower_bound(prefix);
        it != write_->puts.end() && starts_with(it->first, prefix); ++it) {
@@ -190,15 +197,12 @@ void EtcdStore::append_event(registry::Event event) {
   if (++events_since_prune_ < 1024) return;
   events_since_prune_ = 0;
   // The oldest events past max_events go in the same transaction, as one range.
-  std::lock_guard lock(mutex_);
+  auto mirror = mirror_.lock();
   const std::string prefix(codec::kEvents);
-  size_t count = 0;
-  for (auto it = entries_.lower_bound(prefix); it != entries_.end() && starts_with(it->first, prefix);
-       ++it) {
-    ++count;
-  }
+  const auto logged = under(mirror->entries, prefix);
+  const auto count = static_cast<size_t>(std::ranges::distance(logged));
   if (count <= options_.max_events) return;
-  auto cutoff = entries_.lower_bound(prefix);
+  auto cutoff = logged.begin();
   std::advance(cutoff, static_cast<std::ptrdiff_t>(count - options_.max_events));
   const bool clear_of_new = std::none_of(write_->puts.begin(), write_->puts.end(), [&](const auto& p) {
     return starts_with(p.first, prefix) && p.first < cutoff->first;
@@ -220,10 +224,10 @@ void EtcdStore::touch_array(std::string_view name, int64_t now_ms) {
 }
 
 Instance EtcdStore::with_health(Instance instance) const {
-  std::lock_guard lock(mutex_);
+  auto mirror = mirror_.lock();
   const std::string key = codec::health_key(instance.id);
-  const auto found = entries_.find(key);
-  if (found == entries_.end()) return instance;
+  const auto found = mirror->entries.find(key);
+  if (found == mirror->entries.end()) return instance;
   const codec::HealthRecord health = codec::decode_health(key, found->second.value);
   instance.health = health.health;
   instance.health_reason = health.reason;
@@ -256,8 +260,8 @@ void EtcdStore::delete_array(std::string_view name, int64_t now_ms) {
     const std::string prefix = codec::instances_prefix(name);
     for (const auto& [key, value] : list(prefix)) {
       const std::string health = codec::health_key(codec::instance_id_of_key(key));
-      std::lock_guard lock(mutex_);
-      if (entries_.contains(health)) write_->cleanup.push_back(health);
+      auto mirror = mirror_.lock();
+      if (mirror->entries.contains(health)) write_->cleanup.push_back(health);
     }
     remove(codec::array_key(name));
     std::string end = prefix;
@@ -341,8 +345,8 @@ void EtcdStore::remove_instance_in_write(std::string_view array, int64_t id, int
   remove(key);
   {
     const std::string health = codec::health_key(id);
-    std::lock_guard lock(mutex_);
-    if (entries_.contains(health)) write_->puts[health] = std::nullopt;
+    auto mirror = mirror_.lock();
+    if (mirror->entries.contains(health)) write_->puts[health] = std::nullopt;
   }
   append_event({.time_ms = now_ms,
                 .array_name = text(array),
@@ -396,9 +400,9 @@ std::vector<Instance> EtcdStore::replace_instances(std::string_view array,
 bool EtcdStore::set_health_in_write(const registry::HealthChange& change) {
   std::string instance_key;
   {
-    std::lock_guard lock(mutex_);
-    const auto found = instance_keys_.find(change.instance_id);
-    if (found != instance_keys_.end()) instance_key = found->second;
+    auto mirror = mirror_.lock();
+    const auto found = mirror->instance_keys.find(change.instance_id);
+    if (found != mirror->instance_keys.end()) instance_key = found->second;
   }
   const auto instance_value = instance_key.empty() ? std::nullopt : read(instance_key);
   if (!instance_value) throw NotFoundError("no instance " + std::to_string(change.instance_id));
@@ -459,10 +463,11 @@ std::vector<registry::HealthChange> EtcdStore::set_health_many(
 
 size_t EtcdStore::max_writes_per_transaction() const { return kWritesPerTransaction; }
 
-std::optional<registry::StoredArray> EtcdStore::load_locked(std::string_view name) const {
+std::optional<registry::StoredArray> EtcdStore::load_locked(const Mirror& mirror,
+                                                            std::string_view name) const {
   const std::string key = codec::array_key(name);
-  const auto found = entries_.find(key);
-  if (found == entries_.end()) return std::nullopt;
+  const auto found = mirror.entries.find(key);
+  if (found == mirror.entries.end()) return std::nullopt;
   const codec::ArrayRecord record = codec::decode_array(key, found->second.value);
   registry::StoredArray array{.id = record.id,
                               .name = text(name),
@@ -470,11 +475,10 @@ std::optional<registry::StoredArray> EtcdStore::load_locked(std::string_view nam
                               .created_ms = record.created_ms,
                               .updated_ms = record.updated_ms};
   const std::string prefix = codec::instances_prefix(name);
-  for (auto it = entries_.lower_bound(prefix); it != entries_.end() && starts_with(it->first, prefix);
-       ++it) {
-    Instance instance = codec::decode_instance(it->first, it->second.value);
+  for (const auto& [instance_key, entry] : under(mirror.entries, prefix)) {
+    Instance instance = codec::decode_instance(instance_key, entry.value);
     const std::string health_key = codec::health_key(instance.id);
-    if (const auto health = entries_.find(health_key); health != entries_.end()) {
+    if (const auto health = mirror.entries.find(health_key); health != mirror.entries.end()) {
       const codec::HealthRecord record = codec::decode_health(health_key, health->second.value);
       instance.health = record.health;
       instance.health_reason = record.reason;
@@ -486,29 +490,29 @@ std::optional<registry::StoredArray> EtcdStore::load_locked(std::string_view nam
 }
 
 std::vector<registry::StoredArray> EtcdStore::load_all() const {
-  std::lock_guard lock(mutex_);
+  auto mirror = mirror_.lock();
   std::vector<registry::StoredArray> arrays;
   const std::string prefix(codec::kArrays);
-  for (auto it = entries_.lower_bound(prefix); it != entries_.end() && starts_with(it->first, prefix);
-       ++it) {
-    if (auto array = load_locked(it->first.substr(prefix.size()))) arrays.push_back(std::move(*array));
+  for (const auto& [key, entry] : under(mirror->entries, prefix)) {
+    if (auto array = load_locked(*mirror, key.substr(prefix.size()))) {
+      arrays.push_back(std::move(*array));
+    }
   }
   return arrays;
 }
 
 std::optional<registry::StoredArray> EtcdStore::load_array(std::string_view name) const {
-  std::lock_guard lock(mutex_);
-  return load_locked(name);
+  auto mirror = mirror_.lock();
+  return load_locked(*mirror, name);
 }
 
 std::vector<registry::Event> EtcdStore::events(int64_t since_id, size_t limit) const {
   std::vector<registry::Event> events;
-  std::lock_guard lock(mutex_);
+  auto mirror = mirror_.lock();
   const std::string prefix(codec::kEvents);
-  for (auto it = entries_.lower_bound(prefix); it != entries_.end() && starts_with(it->first, prefix);
-       ++it) {
-    if (it->second.create_revision > since_id) {
-      events.push_back(codec::decode_event(it->first, it->second.value, it->second.create_revision));
+  for (const auto& [key, entry] : under(mirror->entries, prefix)) {
+    if (entry.create_revision > since_id) {
+      events.push_back(codec::decode_event(key, entry.value, entry.create_revision));
     }
   }
   std::sort(events.begin(), events.end(),
@@ -524,9 +528,9 @@ std::optional<uint32_t> EtcdStore::zone_serial(std::string_view zone) const {
       return codec::decode_serial(key, *put->second);
     }
   }
-  std::lock_guard lock(mutex_);
-  const auto found = entries_.find(key);
-  if (found == entries_.end()) return std::nullopt;
+  auto mirror = mirror_.lock();
+  const auto found = mirror->entries.find(key);
+  if (found == mirror->entries.end()) return std::nullopt;
   return codec::decode_serial(key, found->second.value);
 }
 

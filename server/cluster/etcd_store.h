@@ -33,7 +33,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -44,6 +43,7 @@
 #include "server/cluster/etcd_client.h"
 #include "server/cluster/mirror_cache.h"
 #include "server/cluster/store_codec.h"
+#include "server/common/lock_guarded.h"
 #include "server/registry/store.h"
 
 namespace rotor::cluster {
@@ -113,6 +113,21 @@ class EtcdStore final : public registry::Store {
     std::vector<std::string> cleanup;  // keys deleted after the commit, in their own txns
   };
 
+  // The mirror of etcd the reads answer from (the sync thread writes it).
+  struct Mirror {
+    MirrorMap entries;
+    int64_t revision = 0;                                    // applied from etcd
+    std::map<std::string, int64_t> tombstones;               // deleted by our commits, at revision
+    std::unordered_map<int64_t, std::string> instance_keys;  // instance id -> its key
+    bool synced = false;
+  };
+  // Changes waiting for the notifier thread.
+  struct Queued {
+    std::set<std::string> arrays;
+    std::set<std::string> zones;
+    bool has_handler = false;
+  };
+
   // --- writing (etcd_store.cc) ---
   template <typename Work>
   auto in_write(Work&& work);
@@ -131,7 +146,8 @@ class EtcdStore final : public registry::Store {
                                          int64_t now_ms);
   void remove_instance_in_write(std::string_view array, int64_t id, int64_t now_ms);
   bool set_health_in_write(const registry::HealthChange& change);
-  std::optional<registry::StoredArray> load_locked(std::string_view name) const;
+  std::optional<registry::StoredArray> load_locked(const Mirror& mirror,
+                                                   std::string_view name) const;
   void run_cleanup(const std::vector<std::string>& keys);
 
   // --- the mirror (etcd_store_sync.cc) ---
@@ -139,8 +155,9 @@ class EtcdStore final : public registry::Store {
   void full_read();
   void apply_events(const std::vector<WatchEvent>& events, int64_t revision);
   void apply_commit(const Write& write, int64_t revision);
-  void note_change(const std::string& key, registry::StoreChanges& changes) const;  // under mutex_
-  void index_key(const std::string& key, bool present);                           // under mutex_
+  void note_change(const Mirror& mirror, const std::string& key,
+                   registry::StoreChanges& changes) const;
+  void index_key(Mirror& mirror, const std::string& key, bool present);
   void queue(registry::StoreChanges changes);
   void notify_loop();
   void mark_reachable();
@@ -153,25 +170,17 @@ class EtcdStore final : public registry::Store {
   EtcdStoreOptions options_;
   std::unique_ptr<MirrorCache> cache_;  // the sync thread's, after construction
 
-  mutable std::mutex mutex_;  // guards the mirror: the members down to synced_
+  LockGuarded<Mirror> mirror_;
   mutable std::condition_variable mirror_changed_;
-  MirrorMap entries_;
-  int64_t revision_ = 0;                                       // applied from etcd
-  std::map<std::string, int64_t> tombstones_;                  // deleted by our commits, at revision
-  std::unordered_map<int64_t, std::string> instance_keys_;     // instance id -> its key
-  bool synced_ = false;
 
   std::optional<Write> write_;  // the transaction being built; writer thread only
   uint64_t event_sequence_ = 0;
   size_t events_since_prune_ = 0;
 
-  std::mutex notify_mutex_;  // guards queued_, stopping_ for the notifier
-  std::condition_variable notify_wake_;
-  std::set<std::string> queued_arrays_;
-  std::set<std::string> queued_zones_;
-  bool has_handler_ = false;
-  std::mutex handler_mutex_;  // held while the handler runs
-  std::function<void(const registry::StoreChanges&)> handler_;
+  LockGuarded<Queued> queued_;
+  std::condition_variable notify_wake_;  // also the sync thread's back-off sleep
+  // Locked while it runs, so that set_change_handler waits out a running call.
+  LockGuarded<std::function<void(const registry::StoreChanges&)>> handler_;
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> reachable_{false};

@@ -26,13 +26,16 @@ int64_t now_ms() {
 EtcdStore::EtcdStore(std::shared_ptr<EtcdClient> client, EtcdStoreOptions options)
     : client_(std::move(client)), options_(std::move(options)) {
   cache_ = std::make_unique<MirrorCache>(options_.cache_path, options_.prefix);
-  entries_ = cache_->load();
-  revision_ = cache_->revision();
-  applied_revision_ = revision_;
-  for (const auto& [key, entry] : entries_) index_key(key, true);
+  {
+    auto mirror = mirror_.lock();
+    mirror->entries = cache_->load();
+    mirror->revision = cache_->revision();
+    applied_revision_ = mirror->revision;
+    for (const auto& [key, entry] : mirror->entries) index_key(*mirror, key, true);
+    spdlog::info("cluster: {} keys from the cache {} at revision {}", mirror->entries.size(),
+                 options_.cache_path, mirror->revision);
+  }
   unreachable_since_ms_ = now_ms();  // until etcd first answers
-  spdlog::info("cluster: {} keys from the cache {} at revision {}", entries_.size(),
-               options_.cache_path, revision_);
   sync_thread_ = std::thread([this] { sync_loop(); });
   notify_thread_ = std::thread([this] { notify_loop(); });
 }
@@ -40,7 +43,7 @@ EtcdStore::EtcdStore(std::shared_ptr<EtcdClient> client, EtcdStoreOptions option
 EtcdStore::~EtcdStore() {
   stopping_ = true;
   {
-    std::lock_guard lock(notify_mutex_);
+    auto queued = queued_.lock();  // so that no waiter misses `stopping_`
     notify_wake_.notify_all();
   }
   mirror_changed_.notify_all();
@@ -50,25 +53,26 @@ EtcdStore::~EtcdStore() {
 
 std::string EtcdStore::relative(const std::string& key) const { return key.substr(options_.prefix.size()); }
 
-void EtcdStore::index_key(const std::string& key, bool present) {
+void EtcdStore::index_key(Mirror& mirror, const std::string& key, bool present) {
   const int64_t id = codec::instance_id_of_key(key);
   if (id == 0) return;
   if (present) {
-    instance_keys_[id] = key;
+    mirror.instance_keys[id] = key;
   } else {
-    instance_keys_.erase(id);
+    mirror.instance_keys.erase(id);
   }
 }
 
 // The array or zone a key belongs to; health records by their instance.
-void EtcdStore::note_change(const std::string& key, registry::StoreChanges& changes) const {
+void EtcdStore::note_change(const Mirror& mirror, const std::string& key,
+                            registry::StoreChanges& changes) const {
   if (auto array = codec::array_of_key(key)) {
     changes.arrays.push_back(std::move(*array));
   } else if (auto zone = codec::zone_of_key(key)) {
     changes.zones.push_back(std::move(*zone));
   } else if (key.starts_with(codec::kHealth)) {
     const int64_t id = std::atoll(key.c_str() + codec::kHealth.size());
-    if (const auto instance = instance_keys_.find(id); instance != instance_keys_.end()) {
+    if (const auto instance = mirror.instance_keys.find(id); instance != mirror.instance_keys.end()) {
       if (auto array = codec::array_of_key(instance->second)) changes.arrays.push_back(std::move(*array));
     }
   }
@@ -91,8 +95,8 @@ void EtcdStore::sync_loop() {
       mark_reachable();
       int64_t from;
       {
-        std::lock_guard lock(mutex_);
-        from = revision_ + 1;
+        auto mirror = mirror_.lock();
+        from = mirror->revision + 1;
       }
       client_->watch(
           options_.prefix, prefix_end(options_.prefix), from,
@@ -103,9 +107,9 @@ void EtcdStore::sync_loop() {
           stopping_,
           [this](int64_t revision) {
             mark_reachable();
-            std::lock_guard lock(mutex_);
-            revision_ = std::max(revision_, revision);
-            applied_revision_ = revision_;
+            auto mirror = mirror_.lock();
+            mirror->revision = std::max(mirror->revision, revision);
+            applied_revision_ = mirror->revision;
           });
     } catch (const EtcdError& error) {
       if (error.kind == EtcdError::Kind::compacted) {
@@ -126,8 +130,8 @@ void EtcdStore::sync_loop() {
 }
 
 void EtcdStore::sleep_for(std::chrono::milliseconds delay) {
-  std::unique_lock lock(notify_mutex_);
-  notify_wake_.wait_for(lock, delay, [this] { return stopping_.load(); });
+  auto queued = queued_.lock();
+  notify_wake_.wait_for(queued.lock(), delay, [this] { return stopping_.load(); });
 }
 
 // Everything under the prefix at one revision, in pages; replaces the mirror
@@ -149,36 +153,36 @@ void EtcdStore::full_read() {
   mark_reachable();
   registry::StoreChanges changes;
   {
-    std::lock_guard lock(mutex_);
+    auto mirror = mirror_.lock();
     // Our own commits newer than the read stay (the watch brings them
     // again). Before the first read the mirror is the cache, which may be of
     // an etcd since replaced: it is replaced whole.
-    if (synced_) {
-      for (const auto& [key, entry] : entries_) {
+    if (mirror->synced) {
+      for (const auto& [key, entry] : mirror->entries) {
         if (entry.mod_revision > revision) fresh[key] = entry;
       }
-      for (const auto& [key, deleted_at] : tombstones_) {
+      for (const auto& [key, deleted_at] : mirror->tombstones) {
         if (deleted_at > revision) fresh.erase(key);
       }
     }
-    tombstones_.clear();
-    for (const auto& [key, entry] : entries_) {
+    mirror->tombstones.clear();
+    for (const auto& [key, entry] : mirror->entries) {
       const auto now = fresh.find(key);
-      if (now == fresh.end() || now->second.value != entry.value) note_change(key, changes);
+      if (now == fresh.end() || now->second.value != entry.value) note_change(*mirror, key, changes);
     }
     for (const auto& [key, entry] : fresh) {
-      if (!entries_.contains(key)) note_change(key, changes);
+      if (!mirror->entries.contains(key)) note_change(*mirror, key, changes);
     }
-    entries_ = fresh;
-    instance_keys_.clear();
-    for (const auto& [key, entry] : entries_) index_key(key, true);
+    mirror->entries = fresh;
+    mirror->instance_keys.clear();
+    for (const auto& [key, entry] : mirror->entries) index_key(*mirror, key, true);
     // Health records name arrays through the new index: note them again.
-    for (const auto& [key, entry] : entries_) {
-      if (key.starts_with(codec::kHealth)) note_change(key, changes);
+    for (const auto& [key, entry] : mirror->entries) {
+      if (key.starts_with(codec::kHealth)) note_change(*mirror, key, changes);
     }
-    revision_ = revision;
-    applied_revision_ = revision_;
-    synced_ = true;
+    mirror->revision = revision;
+    applied_revision_ = mirror->revision;
+    mirror->synced = true;
   }
   mirror_changed_.notify_all();
   cache_->replace(fresh, revision);
@@ -193,37 +197,38 @@ void EtcdStore::apply_events(const std::vector<WatchEvent>& events, int64_t revi
   MirrorMap written;  // copies for the cache, outside the lock
   int64_t applied = 0;
   {
-    std::lock_guard lock(mutex_);
+    auto mirror = mirror_.lock();
     for (const WatchEvent& event : events) {
       const std::string key = relative(event.kv.key);
       // The cache takes every key of the batch: our own commits, already in
       // the mirror, reach the file only now.
       changed_keys.push_back(key);
-      const auto found = entries_.find(key);
+      const auto found = mirror->entries.find(key);
       // Our own commit entered the mirror already (or a newer write did).
-      if (found != entries_.end() && found->second.mod_revision >= event.kv.mod_revision) continue;
-      if (const auto tomb = tombstones_.find(key);
-          tomb != tombstones_.end() && tomb->second >= event.kv.mod_revision) {
+      if (found != mirror->entries.end() && found->second.mod_revision >= event.kv.mod_revision) continue;
+      if (const auto tomb = mirror->tombstones.find(key);
+          tomb != mirror->tombstones.end() && tomb->second >= event.kv.mod_revision) {
         continue;
       }
       if (event.type == WatchEvent::Type::put) {
-        note_change(key, changes);
-        entries_[key] = {event.kv.value, event.kv.create_revision, event.kv.mod_revision};
-        index_key(key, true);
+        note_change(*mirror, key, changes);
+        mirror->entries[key] = {event.kv.value, event.kv.create_revision, event.kv.mod_revision};
+        index_key(*mirror, key, true);
       } else {
-        if (found == entries_.end()) continue;
-        note_change(key, changes);
-        entries_.erase(found);
-        index_key(key, false);
+        if (found == mirror->entries.end()) continue;
+        note_change(*mirror, key, changes);
+        mirror->entries.erase(found);
+        index_key(*mirror, key, false);
       }
     }
-    revision_ = std::max(revision_, revision);
-    applied_revision_ = revision_;
-    std::erase_if(tombstones_, [&](const auto& tomb) { return tomb.second <= revision_; });
+    mirror->revision = std::max(mirror->revision, revision);
+    applied_revision_ = mirror->revision;
+    std::erase_if(mirror->tombstones, [&](const auto& tomb) { return tomb.second <= mirror->revision; });
     for (const std::string& key : changed_keys) {
-      if (const auto entry = entries_.find(key); entry != entries_.end()) written[key] = entry->second;
+      const auto entry = mirror->entries.find(key);
+      if (entry != mirror->entries.end()) written[key] = entry->second;
     }
-    applied = revision_;
+    applied = mirror->revision;
   }
   mirror_changed_.notify_all();
   std::vector<std::pair<std::string, const MirrorEntry*>> cache_changes;
@@ -243,26 +248,26 @@ void EtcdStore::apply_events(const std::vector<WatchEvent>& events, int64_t revi
 // A commit of ours, at `revision`: the mirror shows it at once.
 void EtcdStore::apply_commit(const Write& write, int64_t revision) {
   {
-    std::lock_guard lock(mutex_);
-    if (revision_ >= revision) return;  // the watch was faster
+    auto mirror = mirror_.lock();
+    if (mirror->revision >= revision) return;  // the watch was faster
     for (const auto& [key, value] : write.puts) {
       if (value) {
-        const auto found = entries_.find(key);
-        const int64_t created = found != entries_.end() ? found->second.create_revision : revision;
-        entries_[key] = {*value, created, revision};
-        tombstones_.erase(key);
-        index_key(key, true);
+        const auto found = mirror->entries.find(key);
+        const int64_t created = found != mirror->entries.end() ? found->second.create_revision : revision;
+        mirror->entries[key] = {*value, created, revision};
+        mirror->tombstones.erase(key);
+        index_key(*mirror, key, true);
       } else {
-        entries_.erase(key);
-        tombstones_[key] = revision;
-        index_key(key, false);
+        mirror->entries.erase(key);
+        mirror->tombstones[key] = revision;
+        index_key(*mirror, key, false);
       }
     }
     for (const auto& [from, end] : write.ranges) {
-      for (auto it = entries_.lower_bound(from); it != entries_.end() && it->first < end;) {
-        tombstones_[it->first] = revision;
-        index_key(it->first, false);
-        it = entries_.erase(it);
+      for (auto it = mirror->entries.lower_bound(from); it != mirror->entries.end() && it->first < end;) {
+        mirror->tombstones[it->first] = revision;
+        index_key(*mirror, it->first, false);
+        it = mirror->entries.erase(it);
       }
     }
   }
@@ -270,16 +275,17 @@ void EtcdStore::apply_commit(const Write& write, int64_t revision) {
 }
 
 bool EtcdStore::wait_synced(std::chrono::milliseconds timeout) const {
-  std::unique_lock lock(mutex_);
-  return mirror_changed_.wait_for(lock, timeout, [this] { return synced_ || stopping_.load(); }) &&
-         synced_;
+  auto mirror = mirror_.lock();
+  return mirror_changed_.wait_for(mirror.lock(), timeout,
+                                  [&] { return mirror->synced || stopping_.load(); }) &&
+         mirror->synced;
 }
 
 bool EtcdStore::wait_for_revision(int64_t revision, std::chrono::milliseconds timeout) const {
-  std::unique_lock lock(mutex_);
-  return mirror_changed_.wait_for(lock, timeout,
-                                  [&] { return revision_ >= revision || stopping_.load(); }) &&
-         revision_ >= revision;
+  auto mirror = mirror_.lock();
+  return mirror_changed_.wait_for(mirror.lock(), timeout,
+                                  [&] { return mirror->revision >= revision || stopping_.load(); }) &&
+         mirror->revision >= revision;
 }
 
 // --- reachability ---
@@ -323,17 +329,17 @@ registry::StoreStatus EtcdStore::status() const {
 
 void EtcdStore::queue(registry::StoreChanges changes) {
   if (changes.arrays.empty() && changes.zones.empty()) return;
-  std::lock_guard lock(notify_mutex_);
-  queued_arrays_.insert(changes.arrays.begin(), changes.arrays.end());
-  queued_zones_.insert(changes.zones.begin(), changes.zones.end());
+  auto queued = queued_.lock();
+  queued->arrays.insert(changes.arrays.begin(), changes.arrays.end());
+  queued->zones.insert(changes.zones.begin(), changes.zones.end());
   notify_wake_.notify_all();
 }
 
 void EtcdStore::set_change_handler(std::function<void(const registry::StoreChanges&)> handler) {
-  std::lock_guard running(handler_mutex_);
-  std::lock_guard lock(notify_mutex_);
-  has_handler_ = static_cast<bool>(handler);
-  handler_ = std::move(handler);
+  auto running = handler_.lock();
+  auto queued = queued_.lock();
+  queued->has_handler = static_cast<bool>(handler);
+  *running = std::move(handler);
   notify_wake_.notify_all();
 }
 
@@ -343,29 +349,32 @@ void EtcdStore::set_change_handler(std::function<void(const registry::StoreChang
 void EtcdStore::notify_loop() {
   while (!stopping_) {
     registry::StoreChanges changes;
+    bool woken = false;
     {
-      std::unique_lock lock(notify_mutex_);
-      const bool woken = notify_wake_.wait_for(lock, std::chrono::seconds(1), [this] {
-        return stopping_.load() || (has_handler_ && (!queued_arrays_.empty() || !queued_zones_.empty()));
+      auto queued = queued_.lock();
+      woken = notify_wake_.wait_for(queued.lock(), std::chrono::seconds(1), [&] {
+        return stopping_.load() ||
+               (queued->has_handler && (!queued->arrays.empty() || !queued->zones.empty()));
       });
       if (stopping_) return;
-      if (!woken) {
-        lock.unlock();
-        probe_if_unreachable();
-        continue;
+      if (woken) {
+        changes.arrays.assign(queued->arrays.begin(), queued->arrays.end());
+        changes.zones.assign(queued->zones.begin(), queued->zones.end());
+        queued->arrays.clear();
+        queued->zones.clear();
       }
-      changes.arrays.assign(queued_arrays_.begin(), queued_arrays_.end());
-      changes.zones.assign(queued_zones_.begin(), queued_zones_.end());
-      queued_arrays_.clear();
-      queued_zones_.clear();
     }
-    std::lock_guard running(handler_mutex_);
-    if (!handler_) {
+    if (!woken) {
+      probe_if_unreachable();
+      continue;
+    }
+    auto running = handler_.lock();
+    if (!*running) {
       queue(std::move(changes));  // unsubscribed meanwhile: keep them for the next one
       continue;
     }
     try {
-      handler_(changes);
+      (*running)(changes);
     } catch (const std::exception& error) {
       spdlog::error("cluster: applying {} changed arrays failed: {}", changes.arrays.size(),
                     error.what());
