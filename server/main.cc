@@ -24,6 +24,7 @@
 #include "api/api_server.h"
 #include "api/bearer_auth.h"
 #include "api/tls_context.h"
+#include "server/app/cluster_health.h"
 #include "server/app/database_lock.h"
 #include "server/app/log_format.h"
 #include "server/app/health_monitor.h"
@@ -231,11 +232,24 @@ int serve(const Flags& flags) {
   // Signals are watched before the workers start, so an early SIGTERM is a clean stop.
   SignalLoop signals(config, composer);
   pool.start();
-  // Probes run on their own threads and write health through the registry.
+  // In a cluster each node publishes its own observations and the registry's
+  // health is the verdict over every node's (server/app/cluster_health.h).
+  std::unique_ptr<rotor::app::ClusterHealth> cluster_health;
+  if (auto* shared = dynamic_cast<rotor::cluster::EtcdStore*>(&registry->store()); shared && config.cluster) {
+    cluster_health = std::make_unique<rotor::app::ClusterHealth>(*config.cluster, *registry, *shared);
+  }
+  // Probes run on their own threads and write health through the registry
+  // (a single node) or publish it as this node's observations (a cluster).
   rotor::app::HealthMonitor health(
-      *registry, {.threads = config.probe_threads,
-                  .max_in_flight = config.probe_max_in_flight,
-                  .source_address = config.probe_source_address});
+      *registry,
+      {.threads = config.probe_threads,
+       .max_in_flight = config.probe_max_in_flight,
+       .source_address = config.probe_source_address},
+      cluster_health ? &cluster_health->sink() : nullptr);
+  if (cluster_health) {
+    cluster_health->attach(health);
+    cluster_health->start();
+  }
   health.start();
   // Scrapes sum the workers' own counters; nothing is shared on the query path.
   const rotor::metrics::MetricsCollector metrics(
@@ -253,7 +267,12 @@ int serve(const Flags& flags) {
             .composer = composer,
             .publisher = publisher,
             .last_check = [&health](int64_t instance_id) { return health.last_check(instance_id); },
-            .metrics_text = [&metrics] { return metrics.render(); }},
+            .metrics_text = [&metrics] { return metrics.render(); },
+            .verdict = cluster_health ? std::function([&cluster_health](int64_t instance_id) {
+                                          return cluster_health->verdict(instance_id);
+                                        })
+                                      : nullptr,
+            .node = config.cluster ? config.cluster->node : std::string("local")},
         api_options(config, api_tls), std::move(*api_listener));
     api->start();
   }
@@ -282,6 +301,7 @@ int serve(const Flags& flags) {
   signals.run();
   if (api) api->stop();
   health.stop();
+  if (cluster_health) cluster_health->stop();
   pool.stop();
   spdlog::info("stopped");
   return 0;

@@ -146,19 +146,23 @@ std::string database_path(const config::Config& config) {
   return config.db.empty() ? "rotor.db" : config.db;
 }
 
-std::unique_ptr<registry::Store> open_store(const config::Config& config) {
-  const std::string db = database_path(config);
-  if (!config.cluster) return std::make_unique<registry::SqliteStore>(db);
-  const config::ClusterConfig& cluster = *config.cluster;
+cluster::EtcdOptions etcd_options(const config::ClusterConfig& cluster) {
   cluster::EtcdOptions etcd;
   etcd.endpoints = cluster.endpoints;
   etcd.username = cluster.username;
   etcd.password = cluster.password;
   etcd.tls = {cluster.tls_ca, cluster.tls_cert, cluster.tls_key};
+  return etcd;
+}
+
+std::unique_ptr<registry::Store> open_store(const config::Config& config) {
+  const std::string db = database_path(config);
+  if (!config.cluster) return std::make_unique<registry::SqliteStore>(db);
+  const config::ClusterConfig& cluster = *config.cluster;
   spdlog::info("cluster: node {} on etcd {} (prefix {}), cache {}", cluster.node,
                cluster.endpoints.front(), cluster.prefix, db);
   return std::make_unique<cluster::EtcdStore>(
-      std::make_shared<cluster::EtcdClient>(std::move(etcd)),
+      std::make_shared<cluster::EtcdClient>(etcd_options(cluster)),
       cluster::EtcdStoreOptions{.prefix = cluster.prefix, .node = cluster.node, .cache_path = db});
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "server/cluster/etcd_client.h"
 #include "server/config/config.h"
 #include "server/geo/geo.h"
 #include "server/registry/registry.h"
@@ -30,6 +31,9 @@ std::vector<std::string> config_warnings(const config::Config& config, const geo
 // The registry's database file: config.db, default ./rotor.db (in a
 // cluster: the node's cache of etcd).
 std::string database_path(const config::Config& config);
+
+// The etcd client options of a cluster section (endpoints, credentials, TLS).
+cluster::EtcdOptions etcd_options(const config::ClusterConfig& cluster);
 
 // The store the config asks for: a SqliteStore at database_path(config), or
 // with a cluster section an EtcdStore caching in that file.

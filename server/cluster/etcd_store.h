@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "server/cluster/etcd_client.h"
+#include "server/cluster/health_verdicts.h"
 #include "server/cluster/mirror_cache.h"
 #include "server/cluster/store_codec.h"
 #include "server/common/lock_guarded.h"
@@ -58,7 +59,11 @@ struct EtcdStoreOptions {
   std::chrono::milliseconds max_backoff{2000};  // between attempts to reach etcd
 };
 
-class EtcdStore final : public registry::Store {
+// It is also the source of the cluster's health verdicts (health_verdicts.h):
+// the nodes/ and observations/ keys of its mirror, and a handler told which
+// instances' observations changed (called on the sync thread: it must only
+// take note, never call back into the store).
+class EtcdStore final : public registry::Store, public ObservationSource {
  public:
   // etcd's defaults (--max-txn-ops, --max-request-bytes), with room for the
   // gateway's JSON and base64.
@@ -96,6 +101,14 @@ class EtcdStore final : public registry::Store {
   uint32_t bump_zone_serial(std::string_view zone) override;
   void set_change_handler(std::function<void(const registry::StoreChanges&)> handler) override;
   registry::StoreStatus status() const override;
+
+  // ObservationSource: from the mirror.
+  std::map<std::string, std::string> observations(int64_t instance_id) const override;
+  std::map<std::string, std::string> nodes() const override;
+  arrays::Health recorded_health(int64_t instance_id) const override;
+  // `handler(instance ids, nodes_changed)` after each applied batch that
+  // touched observations/ or nodes/ keys.
+  void set_observation_handler(std::function<void(const std::vector<int64_t>&, bool)> handler);
   size_t max_writes_per_transaction() const override;
 
   // True once the mirror has read all of etcd since the start; false after
@@ -181,6 +194,7 @@ class EtcdStore final : public registry::Store {
   std::condition_variable notify_wake_;  // also the sync thread's back-off sleep
   // Locked while it runs, so that set_change_handler waits out a running call.
   LockGuarded<std::function<void(const registry::StoreChanges&)>> handler_;
+  LockGuarded<std::function<void(const std::vector<int64_t>&, bool)>> observation_handler_;
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> reachable_{false};

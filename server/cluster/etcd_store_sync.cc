@@ -75,6 +75,10 @@ void EtcdStore::note_change(const Mirror& mirror, const std::string& key,
     if (const auto instance = mirror.instance_keys.find(id); instance != mirror.instance_keys.end()) {
       if (auto array = codec::array_of_key(instance->second)) changes.arrays.push_back(std::move(*array));
     }
+  } else if (key.starts_with(codec::kObservations)) {
+    changes.observed_instances.push_back(std::atoll(key.c_str() + codec::kObservations.size()));
+  } else if (key.starts_with(codec::kNodes)) {
+    changes.nodes_changed = true;
   }
 }
 
@@ -328,11 +332,53 @@ registry::StoreStatus EtcdStore::status() const {
 // --- the notifier thread ---
 
 void EtcdStore::queue(registry::StoreChanges changes) {
+  if (!changes.observed_instances.empty() || changes.nodes_changed) {
+    auto handler = observation_handler_.lock();
+    if (*handler) (*handler)(changes.observed_instances, changes.nodes_changed);
+  }
   if (changes.arrays.empty() && changes.zones.empty()) return;
   auto queued = queued_.lock();
   queued->arrays.insert(changes.arrays.begin(), changes.arrays.end());
   queued->zones.insert(changes.zones.begin(), changes.zones.end());
   notify_wake_.notify_all();
+}
+
+std::map<std::string, std::string> EtcdStore::observations(int64_t instance_id) const {
+  const std::string prefix = std::string(codec::kObservations) + std::to_string(instance_id) + "/";
+  std::map<std::string, std::string> out;
+  auto mirror = mirror_.lock();
+  for (auto it = mirror->entries.lower_bound(prefix); it != mirror->entries.end() && it->first.starts_with(prefix);
+       ++it) {
+    out.emplace(it->first.substr(prefix.size()), it->second.value);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> EtcdStore::nodes() const {
+  const std::string prefix(codec::kNodes);
+  std::map<std::string, std::string> out;
+  auto mirror = mirror_.lock();
+  for (auto it = mirror->entries.lower_bound(prefix); it != mirror->entries.end() && it->first.starts_with(prefix);
+       ++it) {
+    out.emplace(it->first.substr(prefix.size()), it->second.value);
+  }
+  return out;
+}
+
+arrays::Health EtcdStore::recorded_health(int64_t instance_id) const {
+  const std::string key = codec::health_key(instance_id);
+  auto mirror = mirror_.lock();
+  const auto found = mirror->entries.find(key);
+  if (found == mirror->entries.end()) return arrays::Health::unknown;
+  try {
+    return codec::decode_health(key, found->second.value).health;
+  } catch (const registry::StoreError&) {
+    return arrays::Health::unknown;  // unreadable: recorded again
+  }
+}
+
+void EtcdStore::set_observation_handler(std::function<void(const std::vector<int64_t>&, bool)> handler) {
+  *observation_handler_.lock() = std::move(handler);
 }
 
 void EtcdStore::set_change_handler(std::function<void(const registry::StoreChanges&)> handler) {

@@ -20,6 +20,8 @@ inline constexpr std::string_view kZones = "zones/";
 inline constexpr std::string_view kHealth = "health/";
 inline constexpr std::string_view kEvents = "events/";
 inline constexpr std::string_view kIdCounter = "counters/id";
+inline constexpr std::string_view kObservations = "observations/";  // <id>/<node>: Membership
+inline constexpr std::string_view kNodes = "nodes/";                // <node>: Membership
 
 std::string array_key(std::string_view name);
 std::string instances_prefix(std::string_view array);  // "instances/<array>/"

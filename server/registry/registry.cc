@@ -526,6 +526,22 @@ size_t Registry::apply_health_locally(const std::vector<HealthUpdate>& updates) 
   return serve_health(*state, health_changes(*state, updates));
 }
 
+size_t Registry::record_health(const std::vector<HealthUpdate>& updates) {
+  auto state = state_.lock();
+  SnapshotComposer::Batch batch(composer_);
+  const int64_t now = now_ms();
+  std::vector<HealthChange> changes;
+  for (const HealthUpdate& update : updates) {
+    if (state->owner_of.contains(update.instance_id)) {
+      changes.push_back({update.instance_id, update.health, update.reason, now});
+    }
+  }
+  if (changes.empty()) return 0;
+  const size_t written = state->store.set_health_many(changes).size();
+  serve_health(*state, health_changes(*state, updates));  // what this node did not serve yet
+  return written;
+}
+
 size_t Registry::set_health_many(const std::vector<HealthUpdate>& updates) {
   auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);

@@ -116,6 +116,12 @@ class Registry {
   // off from the store decides health from its own probes alone
   // (cluster::HealthVerdicts); the store's health returns with the store.
   size_t apply_health_locally(const std::vector<HealthUpdate>& updates);
+  // Writes each transition the store does not hold yet (the store compares
+  // with its own record, not with what this node serves: a cluster node may
+  // have served a verdict before recording it) and serves them all; returns
+  // how many the store wrote. The cluster's recorder of an instance calls it
+  // (cluster::HealthVerdicts). Store errors as set_health_many.
+  size_t record_health(const std::vector<HealthUpdate>& updates);
 
   // Seeds the config's arrays: each array's settings are set and the
   // instances it lists that the store lacks (by address) are added.
@@ -144,6 +150,9 @@ class Registry {
 
   // The store's reachability (thread-safe, takes no registry lock).
   StoreStatus store_status() const;
+  // The store itself, for what reads a cluster's store beside the registry
+  // (the health verdicts read its observations). Owned by the registry.
+  Store& store() { return *store_; }
 
   // Likely mistakes in accepted data (warnings.h), each naming its key under
   // `path`; regions are checked against the table set_geo was given.

@@ -90,6 +90,10 @@ struct Event {
 struct StoreChanges {
   std::vector<std::string> arrays;
   std::vector<std::string> zones;
+  // A cluster's health inputs: instances whose observations changed, and
+  // whether the live nodes did (cluster::HealthVerdicts; the Registry ignores them).
+  std::vector<int64_t> observed_instances;
+  bool nodes_changed = false;
 };
 
 // Whether the store can take writes now; for metrics and the API's

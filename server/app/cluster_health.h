@@ -1,0 +1,50 @@
+#pragma once
+// A cluster node's health machinery, wired together: its Membership (lease,
+// nodes/<node>, its own observations; the HealthMonitor's ObservationSink)
+// and the HealthVerdicts that turn every node's observations, read from the
+// EtcdStore's mirror, into the registry's health.
+//
+// Hooks: the store's observation handler queues changed instances on the
+// verdicts; a change of the live nodes makes the monitor choose its targets
+// again (rendezvous) and the verdicts decide everything again.
+//
+// Contract: built after the registry (on an EtcdStore), attach(monitor)
+// before the monitor starts, start() once; stop() (or the destructor) before
+// the registry goes, after the monitor stopped. Thread-safe as its parts.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "server/app/health_monitor.h"
+#include "server/cluster/etcd_store.h"
+#include "server/cluster/health_verdicts.h"
+#include "server/cluster/membership.h"
+#include "server/config/config.h"
+
+namespace rotor::app {
+
+class ClusterHealth {
+ public:
+  ClusterHealth(const config::ClusterConfig& config, registry::Registry& registry, cluster::EtcdStore& store);
+  ~ClusterHealth();
+  ClusterHealth(const ClusterHealth&) = delete;
+  ClusterHealth& operator=(const ClusterHealth&) = delete;
+
+  ObservationSink& sink() { return membership_; }
+  void attach(HealthMonitor& monitor);
+  void start();
+  void stop();
+
+  // For the API: the instance's verdict with every observer's view.
+  std::optional<cluster::Verdict> verdict(int64_t instance_id) const { return verdicts_.verdict_of(instance_id); }
+
+ private:
+  cluster::EtcdStore& store_;
+  cluster::Membership membership_;
+  cluster::HealthVerdicts verdicts_;
+  HealthMonitor* monitor_ = nullptr;
+  bool stopped_ = false;
+};
+
+}  // namespace rotor::app

@@ -1,0 +1,232 @@
+#include "server/cluster/health_verdicts.h"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+#include "probes/check_spec.h"
+#include "server/common/background_thread.h"
+#include "server/common/field_error.h"
+#include "server/cluster/membership.h"
+#include "server/cluster/rendezvous.h"
+
+namespace rotor::cluster {
+namespace {
+
+int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+HealthVerdicts::HealthVerdicts(registry::Registry& registry, const ObservationSource& source,
+                               HealthVerdictsOptions options)
+    : registry_(registry), source_(source), options_(std::move(options)) {
+  if (!options_.now_ms) options_.now_ms = system_now_ms;
+}
+
+HealthVerdicts::~HealthVerdicts() { stop(); }
+
+void HealthVerdicts::start() {
+  thread_ = std::thread([this] {
+    lower_this_thread_priority();
+    run();
+  });
+}
+
+void HealthVerdicts::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    wake_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void HealthVerdicts::observations_changed(const std::vector<int64_t>& instance_ids) {
+  std::lock_guard lock(mutex_);
+  dirty_.insert(instance_ids.begin(), instance_ids.end());
+  wake_.notify_one();
+}
+
+void HealthVerdicts::everything_changed() {
+  std::lock_guard lock(mutex_);
+  all_dirty_ = true;
+  wake_.notify_one();
+}
+
+std::optional<Verdict> HealthVerdicts::verdict_of(int64_t instance_id) const {
+  std::lock_guard lock(mutex_);
+  const auto it = verdicts_.find(instance_id);
+  if (it == verdicts_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool HealthVerdicts::isolated() const {
+  std::lock_guard lock(mutex_);
+  return isolated_;
+}
+
+void HealthVerdicts::run() {
+  // Everything again now and then: a quorum changed by the API is seen here
+  // without a registry listener of its own.
+  constexpr int kSecondsBetweenFullPasses = 10;
+  int quiet_seconds = 0;
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    // Woken by changes; every second regardless, to notice isolation and retry.
+    const bool woken = wake_.wait_for(lock, std::chrono::seconds(1),
+                                      [&] { return stopping_ || all_dirty_ || !dirty_.empty(); });
+    if (stopping_) return;
+    if (!woken && ++quiet_seconds >= kSecondsBetweenFullPasses) {
+      quiet_seconds = 0;
+      all_dirty_ = true;
+    }
+    lock.unlock();
+    run_once();
+    lock.lock();
+  }
+}
+
+std::map<int64_t, HealthVerdicts::Target> HealthVerdicts::targets() const {
+  std::map<int64_t, Target> out;
+  for (const registry::RegisteredArray& array : registry_.arrays()) {
+    for (const arrays::Instance& instance : array.instances) {
+      if (instance.spec.state == arrays::AdminState::disabled) continue;  // not probed
+      try {
+        const auto check = probes::effective_check(array.settings.check, instance.spec.check, "check");
+        if (check) out.emplace(instance.id, Target{check->quorum, instance.health});
+      } catch (const FieldError&) {
+        // Not probed either (HealthMonitor logs it).
+      }
+    }
+  }
+  return out;
+}
+
+Verdict HealthVerdicts::shared_verdict(int64_t id, const Target& target,
+                                       const std::map<std::string, std::string>& nodes) const {
+  std::vector<Observation> observations;
+  for (const auto& [node, value] : source_.observations(id)) {
+    const auto live = nodes.find(node);
+    if (live == nodes.end()) continue;  // its lease is gone; its keys go with it
+    Observation observation = parse_observation(node, value);
+    observation.abstaining = parse_node(live->second).abstaining;
+    observations.push_back(std::move(observation));
+  }
+  return verdict(std::move(observations), target.quorum, target.health);
+}
+
+Verdict HealthVerdicts::own_verdict(int64_t id, const Target& target) const {
+  std::vector<Observation> observations;
+  if (options_.own_observation) {
+    if (auto own = options_.own_observation(id)) {
+      own->abstaining = false;  // alone, its vote is all there is
+      observations.push_back(std::move(*own));
+    }
+  }
+  Verdict out = verdict(std::move(observations), target.quorum, target.health);
+  out.reason = "isolated from the store, own probes only: " + out.reason;
+  return out;
+}
+
+bool HealthVerdicts::store_isolated() const {
+  if (!options_.own_observation) return false;
+  const registry::StoreStatus status = source_.status();
+  return !status.reachable && status.unreachable_since_ms != 0 &&
+         options_.now_ms() - status.unreachable_since_ms > options_.isolation_fallback.count();
+}
+
+size_t HealthVerdicts::run_once() {
+  const bool isolated = store_isolated();
+  bool all = false;
+  std::set<int64_t> ids;
+  {
+    std::lock_guard lock(mutex_);
+    all = std::exchange(all_dirty_, false);
+    ids = std::exchange(dirty_, {});
+    if (isolated != isolated_) {
+      all = true;
+      isolated_ = isolated;
+      if (isolated) {
+        spdlog::warn("cluster: store unreachable for over {} ms: health from this node's probes alone",
+                     options_.isolation_fallback.count());
+      } else {
+        spdlog::info("cluster: store reachable again: health from the shared observations");
+      }
+    }
+  }
+  if (!all && ids.empty()) return 0;
+
+  const std::map<int64_t, Target> targets = this->targets();
+  const std::map<std::string, std::string> nodes = isolated ? std::map<std::string, std::string>{} : source_.nodes();
+  std::vector<std::string> live;
+  size_t abstaining = 0;
+  for (const auto& [node, value] : nodes) {
+    live.push_back(node);
+    if (parse_node(value).abstaining) ++abstaining;
+  }
+  if (all) {
+    for (const auto& [id, target] : targets) ids.insert(id);
+  }
+  std::map<int64_t, Verdict> computed;
+  std::vector<registry::HealthUpdate> served;    // apply_health_locally
+  std::vector<registry::HealthUpdate> recorded;  // record_health
+  std::vector<int64_t> gone;
+  for (int64_t id : ids) {
+    const auto target = targets.find(id);
+    if (target == targets.end()) {
+      gone.push_back(id);
+      continue;
+    }
+    Verdict decided = isolated ? own_verdict(id, target->second) : shared_verdict(id, target->second, nodes);
+    if (!decided.kept_previous) {
+      const registry::HealthUpdate update{id, decided.health, decided.reason};
+      if (!isolated && records(id, live) && source_.recorded_health(id) != decided.health) {
+        recorded.push_back(update);
+      } else if (decided.health != target->second.health) {
+        served.push_back(update);
+      }
+    }
+    computed.emplace(id, std::move(decided));
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (all) {
+      verdicts_.clear();
+      counts_ = {live.size(), abstaining, 0};
+    }
+    for (int64_t id : gone) verdicts_.erase(id);
+    for (auto& [id, decided] : computed) verdicts_[id] = std::move(decided);
+    if (all) {
+      for (const auto& [id, decided] : verdicts_) counts_.observations += decided.observers.size();
+    }
+  }
+  size_t changed = served.empty() ? 0 : registry_.apply_health_locally(served);
+  if (recorded.empty()) return changed;
+  try {
+    return changed + registry_.record_health(recorded);
+  } catch (const registry::StoreError& error) {
+    // Served meanwhile, so DNS follows the verdict; recorded on a later pass.
+    spdlog::warn("cluster: cannot record {} health verdicts, retrying: {}", recorded.size(), error.what());
+    changed += registry_.apply_health_locally(recorded);
+    std::lock_guard lock(mutex_);
+    for (const registry::HealthUpdate& update : recorded) dirty_.insert(update.instance_id);
+    return changed;
+  }
+}
+
+bool HealthVerdicts::records(int64_t instance_id, const std::vector<std::string>& live) const {
+  if (options_.node.empty()) return false;
+  const std::vector<std::string> first = choose_observers(instance_id, live, 1);
+  return !first.empty() && first.front() == options_.node;
+}
+
+HealthVerdicts::Counts HealthVerdicts::counts() const {
+  std::lock_guard lock(mutex_);
+  return counts_;
+}
+
+}  // namespace rotor::cluster
