@@ -97,7 +97,7 @@ std::map<int64_t, HealthVerdicts::Target> HealthVerdicts::targets() const {
       if (instance.spec.state == arrays::AdminState::disabled) continue;  // not probed
       try {
         const auto check = probes::effective_check(array.settings.check, instance.spec.check, "check");
-        if (check) out.emplace(instance.id, Target{check->quorum, instance.health});
+        if (check) out.emplace(instance.id, Target{check->quorum, check->observers, instance.health});
       } catch (const FieldError&) {
         // Not probed either (HealthMonitor logs it).
       }
@@ -107,16 +107,24 @@ std::map<int64_t, HealthVerdicts::Target> HealthVerdicts::targets() const {
 }
 
 Verdict HealthVerdicts::shared_verdict(int64_t id, const Target& target,
-                                       const std::map<std::string, std::string>& nodes) const {
+                                       const std::map<std::string, std::string>& nodes,
+                                       const std::vector<std::string>& live) const {
   std::vector<Observation> observations;
+  std::set<std::string> voted;
   for (const auto& [node, value] : source_.observations(id)) {
-    const auto live = nodes.find(node);
-    if (live == nodes.end()) continue;  // its lease is gone; its keys go with it
+    const auto found = nodes.find(node);
+    if (found == nodes.end()) continue;  // its lease is gone; its keys go with it
     Observation observation = parse_observation(node, value);
-    observation.abstaining = parse_node(live->second).abstaining;
+    observation.abstaining = parse_node(found->second).abstaining;
+    if (observation.health != arrays::Health::unknown) voted.insert(node);
     observations.push_back(std::move(observation));
   }
-  return verdict(std::move(observations), target.quorum, target.health);
+  // A steady observer that has not checked yet: abstainers may not decide alone.
+  bool steady_vote_pending = false;
+  for (const std::string& node : choose_observers(id, live, target.observers)) {
+    if (!voted.contains(node) && !parse_node(nodes.at(node)).abstaining) steady_vote_pending = true;
+  }
+  return verdict(std::move(observations), target.quorum, target.health, steady_vote_pending);
 }
 
 Verdict HealthVerdicts::own_verdict(int64_t id, const Target& target) const {
@@ -181,7 +189,7 @@ size_t HealthVerdicts::run_once() {
       gone.push_back(id);
       continue;
     }
-    Verdict decided = isolated ? own_verdict(id, target->second) : shared_verdict(id, target->second, nodes);
+    Verdict decided = isolated ? own_verdict(id, target->second) : shared_verdict(id, target->second, nodes, live);
     if (!decided.kept_previous) {
       const registry::HealthUpdate update{id, decided.health, decided.reason};
       if (!isolated && records(id, live) && source_.recorded_health(id) != decided.health) {

@@ -106,11 +106,12 @@ class HealthVerdicts {
  private:
   struct Target {
     probes::Quorum quorum;
+    uint32_t observers = 0;  // check.observers; 0: every live node
     arrays::Health health = arrays::Health::unknown;
   };
   std::map<int64_t, Target> targets() const;  // every instance with a check, from the registry
-  Verdict shared_verdict(int64_t id, const Target& target,
-                         const std::map<std::string, std::string>& nodes) const;
+  Verdict shared_verdict(int64_t id, const Target& target, const std::map<std::string, std::string>& nodes,
+                         const std::vector<std::string>& live) const;
   Verdict own_verdict(int64_t id, const Target& target) const;
   bool store_isolated() const;
   // Whether this node writes the instance's transitions: first by rendezvous.

@@ -14,7 +14,6 @@ namespace rotor::cluster {
 namespace {
 
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
 // Puts and deletes per transaction, under etcd's 128 operations.
 constexpr size_t kOperationsPerTxn = 100;
@@ -103,6 +102,7 @@ void Membership::set_targets(const std::vector<int64_t>& instance_ids) {
       ++it;
     } else {
       state->dirty_observations.insert(it->first);  // no longer ours: delete the key
+      state->held.erase(it->first);
       it = state->own.erase(it);
     }
   }
@@ -116,7 +116,12 @@ void Membership::publish(const std::vector<probes::ProbeReport>& reports) {
   for (const probes::ProbeReport& report : reports) {
     if (!state->targets.contains(report.instance_id)) continue;  // dropped while its check ran
     state->own[report.instance_id] = {options_.node, report.health, report.reason, now, false};
-    state->dirty_observations.insert(report.instance_id);
+    if (report.health == arrays::Health::down && options_.down_hold.count() > 0) {
+      state->held[report.instance_id] = Clock::now() + options_.down_hold;
+    } else {
+      state->held.erase(report.instance_id);
+      state->dirty_observations.insert(report.instance_id);
+    }
   }
   update_abstaining(*state);
   wake_.notify_one();
@@ -153,7 +158,7 @@ int64_t Membership::lease() const {
 
 bool Membership::settled() const {
   auto state = state_.lock();
-  return state->lease != 0 && state->dirty_observations.empty() && !state->node_dirty;
+  return state->lease != 0 && state->dirty_observations.empty() && state->held.empty() && !state->node_dirty;
 }
 
 void Membership::update_abstaining(State& state) const {
@@ -167,10 +172,22 @@ void Membership::update_abstaining(State& state) const {
   if (abstain == state.abstaining) return;
   state.abstaining = abstain;
   state.node_dirty = true;
+  if (abstain) release_held(state, Clock::time_point::max());  // with the flag, in one txn
   if (abstain) {
     spdlog::warn("cluster: {} of {} targets down from this node: abstaining from health votes", down, targets);
   } else {
     spdlog::info("cluster: {} of {} targets down from this node: voting again", down, targets);
+  }
+}
+
+void Membership::release_held(State& state, Clock::time_point until) {
+  for (auto it = state.held.begin(); it != state.held.end();) {
+    if (it->second > until) {
+      ++it;
+    } else {
+      state.dirty_observations.insert(it->first);
+      it = state.held.erase(it);
+    }
   }
 }
 
@@ -188,12 +205,16 @@ void Membership::run() {
   while (true) {
     {
       auto state = state_.lock();
-      const Clock::time_point deadline =
+      Clock::time_point deadline =
           failing ? std::min(next_keepalive, Clock::now() + options_.retry_interval) : next_keepalive;
+      for (const auto& [id, until] : state->held) deadline = std::min(deadline, until);
+      const size_t held = state->held.size();  // a newly held one may be due sooner
       wake_.wait_until(state.lock(), deadline, [&] {
-        return state->stopping || (!failing && (!state->dirty_observations.empty() || state->node_dirty));
+        return state->stopping || state->held.size() != held ||
+               (!failing && (!state->dirty_observations.empty() || state->node_dirty));
       });
       if (state->stopping) break;
+      release_held(*state, Clock::now());
     }
     bool ok = ensure_lease();
     if (ok && Clock::now() >= next_keepalive) {

@@ -17,7 +17,12 @@
 // Abstain rule: when this node's own view has more than `abstain_share` of its
 // targets (at least `abstain_min_targets` of them) down, it is probably the
 // one cut off: it sets `abstaining: true` in `nodes/<node>`, and false again
-// when it recovers; verdicts then leave its votes out.
+// when it recovers; verdicts then leave its votes out. A down transition is
+// held for `down_hold` before it is published: a node cut off sees its
+// targets fail over about one check interval (each is probed at its own
+// time), and without the hold its first down votes would count before the
+// rest made it abstain. When it abstains, what it holds is published at once,
+// in the same transaction as the flag.
 //
 // Thread-safety: every public method is safe from any thread. start() once,
 // stop() at most once (the destructor stops). Errors: etcd failures are
@@ -49,6 +54,7 @@ struct MembershipOptions {
   std::chrono::seconds lease_ttl{10};
   double abstain_share = 0.5;
   size_t abstain_min_targets = 4;
+  std::chrono::milliseconds down_hold{1000};
   std::chrono::milliseconds retry_interval{1000};
   std::function<int64_t()> now_ms;  // unix ms; default: the system clock
 };
@@ -67,6 +73,7 @@ NodeRecord parse_node(const std::string& value);
 
 class Membership final : public probes::ObservationSink {
  public:
+  using Clock = std::chrono::steady_clock;
   Membership(std::shared_ptr<EtcdClient> client, MembershipOptions options);
   ~Membership() override;
   Membership(const Membership&) = delete;
@@ -106,6 +113,7 @@ class Membership final : public probes::ObservationSink {
     std::set<int64_t> targets;
     std::map<int64_t, Observation> own;     // this node's view of its targets
     std::set<int64_t> dirty_observations;   // to put (in own) or delete (not in own)
+    std::map<int64_t, Clock::time_point> held;  // down transitions in own, published at that time
     bool node_dirty = true;
     bool abstaining = false;
     std::vector<std::string> live_nodes;
@@ -119,6 +127,7 @@ class Membership final : public probes::ObservationSink {
   bool read_nodes();
   bool write_pending();
   void update_abstaining(State& state) const;
+  static void release_held(State& state, Clock::time_point until);
   std::string observation_key(int64_t instance_id) const;
   std::string node_key() const;
 

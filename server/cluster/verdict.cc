@@ -30,7 +30,8 @@ Health decide(const Quorum& quorum, size_t ups, size_t count) {
 
 }  // namespace
 
-Verdict verdict(std::vector<Observation> observations, const Quorum& quorum, Health previous) {
+Verdict verdict(std::vector<Observation> observations, const Quorum& quorum, Health previous,
+                bool steady_vote_pending) {
   std::sort(observations.begin(), observations.end(),
             [](const Observation& a, const Observation& b) { return a.node < b.node; });
   const bool any_steady_vote = std::any_of(observations.begin(), observations.end(), [](const Observation& o) {
@@ -43,8 +44,9 @@ Verdict verdict(std::vector<Observation> observations, const Quorum& quorum, Hea
   size_t abstaining_left_out = 0;
   std::optional<size_t> first_down;  // index into out.observers
   for (Observation& observation : observations) {
-    const bool count = votes(observation) && (observation.abstaining == !any_steady_vote);
-    if (votes(observation) && observation.abstaining && any_steady_vote) ++abstaining_left_out;
+    const bool abstainers_count = !any_steady_vote && !steady_vote_pending;
+    const bool count = votes(observation) && (observation.abstaining ? abstainers_count : any_steady_vote);
+    if (votes(observation) && observation.abstaining && !abstainers_count) ++abstaining_left_out;
     if (count) {
       ++counted;
       if (observation.health == Health::up) ++ups;
@@ -58,6 +60,9 @@ Verdict verdict(std::vector<Observation> observations, const Quorum& quorum, Hea
     out.reason = previous == Health::unknown
                      ? "no observer has checked it yet"
                      : "no observer has a vote: stays " + std::string(arrays::to_string(previous));
+    if (abstaining_left_out > 0) {
+      out.reason += " (" + std::to_string(abstaining_left_out) + " abstaining not counted while others have not checked)";
+    }
     return out;
   }
   out.health = decide(quorum, ups, counted);

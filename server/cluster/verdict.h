@@ -8,7 +8,10 @@
 //
 // Rules (server/cluster/DESIGN.md): counted votes are the up/down
 // observations of non-abstaining nodes; when no non-abstaining node has
-// voted, the abstaining ones count. "majority": up unless more than half the
+// voted, the abstaining ones count, unless `steady_vote_pending` (a
+// non-abstaining node that observes the instance has not checked it yet):
+// then nobody's vote counts, so a node that abstains cannot decide alone
+// just because it checked first. "majority": up unless more than half the
 // counted votes are down (a tie stays up); "any": up if any vote is up;
 // "all": up only if every vote is up; N: up if at least min(N, votes) are up.
 // No vote at all: the previous verdict stays (unknown before any).
@@ -49,6 +52,6 @@ struct Verdict {
 };
 
 Verdict verdict(std::vector<Observation> observations, const probes::Quorum& quorum,
-                arrays::Health previous);
+                arrays::Health previous, bool steady_vote_pending = false);
 
 }  // namespace rotor::cluster

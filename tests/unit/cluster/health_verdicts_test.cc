@@ -245,6 +245,29 @@ TEST_SUITE("unit/cluster/health_verdicts") {
     CHECK(follower.counts().live_nodes == 2);
     CHECK(follower.counts().observations == 2);
   }
+
+  TEST_CASE("cluster/health_verdicts: an abstaining node that checked first does not decide alone") {
+    Rig rig(R"({"type":"tcp","port":80,"quorum":"all"})");
+    FakeSource source;
+    source.node("ns1", /*abstaining=*/true);
+    source.node("ns2");
+    source.observe(rig.id, "ns1", Health::down, "connection refused");
+    HealthVerdicts verdicts(*rig.registry, source, options());
+    CHECK(verdicts.run_once() == 0);
+    CHECK(rig.health().first == Health::unknown);
+
+    source.observe(rig.id, "ns2", Health::up, "first check passed");
+    verdicts.observations_changed({rig.id});
+    CHECK(verdicts.run_once() == 1);
+    CHECK(rig.health() == std::pair{Health::up, std::string("1 of 1 observers up (all; 1 abstaining not counted)")});
+
+    // Every node abstaining (every vote in): the abstaining votes decide.
+    source.node("ns2", /*abstaining=*/true);
+    source.observe(rig.id, "ns2", Health::down, "connection refused");
+    verdicts.everything_changed();
+    CHECK(verdicts.run_once() == 1);
+    CHECK(rig.health().first == Health::down);
+  }
 }
 
 }  // namespace

@@ -171,6 +171,44 @@ TEST_SUITE("unit/cluster/membership") {
     membership.stop();
   }
 
+  TEST_CASE("cluster/membership: a down transition is held and goes out with the abstaining flag when more follow") {
+    EtcdCluster etcd;
+    auto client = std::make_shared<EtcdClient>(etcd.client_options());
+    MembershipOptions options = options_for("ns1");
+    options.down_hold = 60s;  // longer than the test: only abstaining releases it
+    Membership membership(client, options);
+    membership.start();
+    membership.set_targets({1, 2, 3, 4});
+    membership.publish({report(1, Health::up, "ok"), report(2, Health::up, "ok"), report(3, Health::up, "ok"),
+                        report(4, Health::up, "ok")});
+    REQUIRE(eventually([&] { return membership.settled(); }, 10s));
+    const auto health_of = [&](int64_t id) {
+      const auto value = value_of(*client, "observations/" + std::to_string(id) + "/ns1");
+      return value ? parse_observation("ns1", *value).health : Health::unknown;
+    };
+
+    // One down: held, the shared key still says up (a cut-off node's first
+    // failures must not vote before the rest make it abstain).
+    membership.publish({report(1, Health::down, "connection refused")});
+    std::this_thread::sleep_for(500ms);
+    CHECK(health_of(1) == Health::up);
+    CHECK_FALSE(membership.settled());
+
+    // Most down: it abstains, and the held ones go out with the flag.
+    membership.publish({report(2, Health::down, "connection refused"), report(3, Health::down, "connection refused")});
+    CHECK(eventually([&] { return membership.settled(); }, 5s));
+    const auto node = value_of(*client, "nodes/ns1");
+    REQUIRE(node);
+    CHECK(parse_node(*node).abstaining);
+    for (int64_t id : {1, 2, 3}) CHECK(health_of(id) == Health::down);
+    CHECK(health_of(4) == Health::up);
+
+    // An up transition is never held.
+    membership.publish({report(1, Health::up, "ok")});
+    CHECK(eventually([&] { return health_of(1) == Health::up; }, 5s));
+    membership.stop();
+  }
+
   TEST_CASE("cluster/membership: too few targets never abstain") {
     EtcdCluster etcd;
     auto client = std::make_shared<EtcdClient>(etcd.client_options());

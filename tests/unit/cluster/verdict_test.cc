@@ -35,6 +35,7 @@ TEST_SUITE("unit/cluster/verdict") {
       Health previous;
       Health health;
       std::string reason;
+      bool steady_vote_pending = false;
     };
     const std::vector<Row> rows{
         {"majority all up", {up("ns1"), up("ns2"), up("ns3")}, kMajority, Health::unknown, Health::up,
@@ -73,6 +74,11 @@ TEST_SUITE("unit/cluster/verdict") {
         {"abstaining votes count when the others are unknown", {abstaining(down("ns1")), unknown("ns2")},
          kMajority, Health::up, Health::down,
          "0 of 1 observers up (majority; every observer abstaining); ns1: HTTP 503"},
+        {"abstaining votes wait for a steady observer that has not checked", {abstaining(down("ns1"))},
+         kAll, Health::unknown, Health::unknown,
+         "no observer has checked it yet (1 abstaining not counted while others have not checked)", true},
+        {"a pending steady observer does not hold back the steady votes", {abstaining(down("ns1")), up("ns2")},
+         kAll, Health::unknown, Health::up, "1 of 1 observers up (all; 1 abstaining not counted)", true},
         {"no observations keep the previous verdict", {}, kMajority, Health::down, Health::down,
          "no observer has a vote: stays down"},
         {"no votes keep the previous verdict", {unknown("ns1")}, kAll, Health::up, Health::up,
@@ -82,7 +88,7 @@ TEST_SUITE("unit/cluster/verdict") {
     };
     for (const Row& row : rows) {
       CAPTURE(row.name);
-      const Verdict result = verdict(row.observations, row.quorum, row.previous);
+      const Verdict result = verdict(row.observations, row.quorum, row.previous, row.steady_vote_pending);
       CHECK(result.health == row.health);
       CHECK(result.reason == row.reason);
       CHECK(result.observers.size() == row.observations.size());
