@@ -257,7 +257,9 @@ int serve(const Flags& flags) {
        .publisher = &publisher,
        .composer = &composer,
        .registry = registry.get(),
-       .prober_stats = [&health] { return health.prober_stats(); }});
+       .prober_stats = [&health] { return health.prober_stats(); },
+       .cluster_health = cluster_health ? std::function([&cluster_health] { return cluster_health->counts(); })
+                                        : nullptr});
   // The API runs on httplib's threads; it reads and writes through the registry.
   std::unique_ptr<rotor::api::ApiServer> api;
   if (api_listener) {

@@ -32,6 +32,11 @@ ClusterHealth::ClusterHealth(const config::ClusterConfig& config, registry::Regi
 
 ClusterHealth::~ClusterHealth() { stop(); }
 
+metrics::ClusterHealthCounts ClusterHealth::counts() const {
+  const cluster::HealthVerdicts::Counts counts = verdicts_.counts();
+  return {counts.live_nodes, counts.abstaining_nodes, counts.observations, verdicts_.isolated()};
+}
+
 void ClusterHealth::attach(HealthMonitor& monitor) { monitor_ = &monitor; }
 
 void ClusterHealth::start() {

@@ -21,6 +21,7 @@
 #include "server/cluster/health_verdicts.h"
 #include "server/cluster/membership.h"
 #include "server/config/config.h"
+#include "server/metrics/metrics.h"
 
 namespace rotor::app {
 
@@ -38,6 +39,8 @@ class ClusterHealth {
 
   // For the API: the instance's verdict with every observer's view.
   std::optional<cluster::Verdict> verdict(int64_t instance_id) const { return verdicts_.verdict_of(instance_id); }
+  // For the metrics.
+  metrics::ClusterHealthCounts counts() const;
 
  private:
   cluster::EtcdStore& store_;

@@ -168,6 +168,22 @@ void add_store_families(const registry::StoreStatus& status, std::vector<MetricF
   out.push_back(std::move(lag));
 }
 
+void add_cluster_families(const ClusterHealthCounts& counts, std::vector<MetricFamily>& out) {
+  const auto gauge = [&](const char* name, const char* help, double value) {
+    MetricFamily metric = family(name, help, MetricType::Gauge);
+    add_gauge(metric, {}, value);
+    out.push_back(std::move(metric));
+  };
+  gauge("rotor_cluster_live_nodes", "Nodes holding a live lease (nodes/ keys), this one included.",
+        static_cast<double>(counts.live_nodes));
+  gauge("rotor_cluster_abstaining_nodes", "Live nodes abstaining from the health vote.",
+        static_cast<double>(counts.abstaining_nodes));
+  gauge("rotor_cluster_observations", "Live observations (one per observing node and instance) over every instance.",
+        static_cast<double>(counts.observations));
+  gauge("rotor_cluster_isolated", "1 while this node serves its own probes' verdicts (etcd unreachable too long).",
+        counts.isolated ? 1 : 0);
+}
+
 void add_instance_families(const registry::Registry& registry, std::vector<MetricFamily>& out) {
   MetricFamily instances = family("rotor_array_instances",
                                   "Enabled instances of each array, by health.", MetricType::Gauge);
@@ -270,6 +286,7 @@ std::string MetricsCollector::render() const {
     add_store_families(sources_.registry->store_status(), families);
   }
   if (sources_.prober_stats) add_probe_families(sources_.prober_stats(), families);
+  if (sources_.cluster_health) add_cluster_families(sources_.cluster_health(), families);
 
   return prometheus::TextSerializer().Serialize(families);
 }

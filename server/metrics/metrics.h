@@ -35,12 +35,21 @@ using counters::WorkerCounters;
 
 // What the collector reads; each source may be missing (its metrics are then
 // left out). Every pointer must outlive the collector.
+// A cluster node's view of the health vote (app::ClusterHealth).
+struct ClusterHealthCounts {
+  size_t live_nodes = 0;
+  size_t abstaining_nodes = 0;
+  size_t observations = 0;  // live observations over every instance
+  bool isolated = false;    // on its own probes (cluster.isolation_fallback)
+};
+
 struct MetricsSources {
   std::vector<std::shared_ptr<const WorkerCounters>> workers;  // net::WorkerPool::counters()
   const SnapshotPublisher* publisher = nullptr;    // generation; array slot -> name
   registry::SnapshotComposer* composer = nullptr;  // publish latency
   const registry::Registry* registry = nullptr;    // instances by health
   std::function<probes::ProberStats()> prober_stats;  // empty: no probe metrics
+  std::function<ClusterHealthCounts()> cluster_health;  // empty: not a cluster node
 };
 
 class MetricsCollector {
