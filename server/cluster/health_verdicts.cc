@@ -38,35 +38,31 @@ void HealthVerdicts::start() {
 
 void HealthVerdicts::stop() {
   {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
+    state_.lock()->stopping = true;
     wake_.notify_one();
   }
   if (thread_.joinable()) thread_.join();
 }
 
 void HealthVerdicts::observations_changed(const std::vector<int64_t>& instance_ids) {
-  std::lock_guard lock(mutex_);
-  dirty_.insert(instance_ids.begin(), instance_ids.end());
+  state_.lock()->dirty.insert(instance_ids.begin(), instance_ids.end());
   wake_.notify_one();
 }
 
 void HealthVerdicts::everything_changed() {
-  std::lock_guard lock(mutex_);
-  all_dirty_ = true;
+  state_.lock()->all_dirty = true;
   wake_.notify_one();
 }
 
 std::optional<Verdict> HealthVerdicts::verdict_of(int64_t instance_id) const {
-  std::lock_guard lock(mutex_);
-  const auto it = verdicts_.find(instance_id);
-  if (it == verdicts_.end()) return std::nullopt;
+  auto state = state_.lock();
+  const auto it = state->verdicts.find(instance_id);
+  if (it == state->verdicts.end()) return std::nullopt;
   return it->second;
 }
 
 bool HealthVerdicts::isolated() const {
-  std::lock_guard lock(mutex_);
-  return isolated_;
+  return state_.lock()->isolated;
 }
 
 void HealthVerdicts::run() {
@@ -74,19 +70,20 @@ void HealthVerdicts::run() {
   // without a registry listener of its own.
   constexpr int kSecondsBetweenFullPasses = 10;
   int quiet_seconds = 0;
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
+  auto state = state_.lock();
+  while (!state->stopping) {
     // Woken by changes; every second regardless, to notice isolation and retry.
-    const bool woken = wake_.wait_for(lock, std::chrono::seconds(1),
-                                      [&] { return stopping_ || all_dirty_ || !dirty_.empty(); });
-    if (stopping_) return;
+    const bool woken = wake_.wait_for(state.lock(), std::chrono::seconds(1), [&] {
+      return state->stopping || state->all_dirty || !state->dirty.empty();
+    });
+    if (state->stopping) return;
     if (!woken && ++quiet_seconds >= kSecondsBetweenFullPasses) {
       quiet_seconds = 0;
-      all_dirty_ = true;
+      state->all_dirty = true;
     }
-    lock.unlock();
+    state.lock().unlock();
     run_once();
-    lock.lock();
+    state.lock().lock();
   }
 }
 
@@ -152,12 +149,12 @@ size_t HealthVerdicts::run_once() {
   bool all = false;
   std::set<int64_t> ids;
   {
-    std::lock_guard lock(mutex_);
-    all = std::exchange(all_dirty_, false);
-    ids = std::exchange(dirty_, {});
-    if (isolated != isolated_) {
+    auto state = state_.lock();
+    all = std::exchange(state->all_dirty, false);
+    ids = std::exchange(state->dirty, {});
+    if (isolated != state->isolated) {
       all = true;
-      isolated_ = isolated;
+      state->isolated = isolated;
       if (isolated) {
         spdlog::warn("cluster: store unreachable for over {} ms: health from this node's probes alone",
                      options_.isolation_fallback.count());
@@ -201,15 +198,15 @@ size_t HealthVerdicts::run_once() {
     computed.emplace(id, std::move(decided));
   }
   {
-    std::lock_guard lock(mutex_);
+    auto state = state_.lock();
     if (all) {
-      verdicts_.clear();
-      counts_ = {live.size(), abstaining, 0};
+      state->verdicts.clear();
+      state->counts = {live.size(), abstaining, 0};
     }
-    for (int64_t id : gone) verdicts_.erase(id);
-    for (auto& [id, decided] : computed) verdicts_[id] = std::move(decided);
+    for (int64_t id : gone) state->verdicts.erase(id);
+    for (auto& [id, decided] : computed) state->verdicts[id] = std::move(decided);
     if (all) {
-      for (const auto& [id, decided] : verdicts_) counts_.observations += decided.observers.size();
+      for (const auto& [id, decided] : state->verdicts) state->counts.observations += decided.observers.size();
     }
   }
   size_t changed = served.empty() ? 0 : registry_.apply_health_locally(served);
@@ -220,8 +217,8 @@ size_t HealthVerdicts::run_once() {
     // Served meanwhile, so DNS follows the verdict; recorded on a later pass.
     spdlog::warn("cluster: cannot record {} health verdicts, retrying: {}", recorded.size(), error.what());
     changed += registry_.apply_health_locally(recorded);
-    std::lock_guard lock(mutex_);
-    for (const registry::HealthUpdate& update : recorded) dirty_.insert(update.instance_id);
+    auto state = state_.lock();
+    for (const registry::HealthUpdate& update : recorded) state->dirty.insert(update.instance_id);
     return changed;
   }
 }
@@ -233,8 +230,7 @@ bool HealthVerdicts::records(int64_t instance_id, const std::vector<std::string>
 }
 
 HealthVerdicts::Counts HealthVerdicts::counts() const {
-  std::lock_guard lock(mutex_);
-  return counts_;
+  return state_.lock()->counts;
 }
 
 }  // namespace rotor::cluster

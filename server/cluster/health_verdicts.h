@@ -43,6 +43,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/common/lock_guarded.h"
 #include "server/cluster/verdict.h"
 #include "server/registry/registry.h"
 #include "server/registry/store.h"
@@ -123,14 +124,17 @@ class HealthVerdicts {
   HealthVerdictsOptions options_;
   std::thread thread_;
 
-  mutable std::mutex mutex_;  // guards the members below
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  bool all_dirty_ = true;
-  bool isolated_ = false;
-  std::set<int64_t> dirty_;
-  std::map<int64_t, Verdict> verdicts_;  // the last verdict of each instance, for the API
-  Counts counts_;
+  // What the thread and its callers share.
+  struct State {
+    bool stopping = false;
+    bool all_dirty = true;
+    bool isolated = false;
+    std::set<int64_t> dirty;
+    std::map<int64_t, Verdict> verdicts;  // the last verdict of each instance, for the API
+    Counts counts;
+  };
+  LockGuarded<State> state_;
+  std::condition_variable wake_;  // waits on state_'s lock
 };
 
 }  // namespace rotor::cluster
