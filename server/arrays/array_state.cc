@@ -14,8 +14,10 @@ namespace rotor::arrays {
 
 namespace {
 
-// The lead order repeats after this many steps at most (memory per family and
-// per region group stays at 2 KiB).
+// The lead order repeats after this many steps at most, or after one step per
+// candidate when there are more (every candidate leads at least once): 2 KiB
+// per family and per region group up to 1024 candidates, 2 bytes per
+// candidate beyond.
 constexpr uint32_t kMaxLeadPeriod = 1024;
 
 // Depends on the address alone, so a client keeps its sticky instance across
@@ -35,6 +37,7 @@ uint64_t address_seed(const IpAddress& address) noexcept {
 // (S = the scaled sum, about 1024; n = candidates): about ±0.1% for a
 // handful of candidates, and still every instance leads at least once.
 std::vector<uint32_t> period_weights(const std::vector<uint16_t>& weights) {
+  const uint64_t period = std::max<uint64_t>(kMaxLeadPeriod, weights.size());
   std::vector<uint32_t> scaled(weights.begin(), weights.end());
   for (auto& weight : scaled) weight = std::max<uint32_t>(weight, 1);
   auto reduce = [&] {
@@ -44,20 +47,20 @@ std::vector<uint32_t> period_weights(const std::vector<uint16_t>& weights) {
     return std::accumulate(scaled.begin(), scaled.end(), uint64_t{0});
   };
   uint64_t sum = reduce();
-  if (sum <= kMaxLeadPeriod) return scaled;
+  if (sum <= period) return scaled;
 
   const std::vector<uint32_t> exact = scaled;
-  double factor = static_cast<double>(kMaxLeadPeriod) / static_cast<double>(sum);
+  double factor = static_cast<double>(period) / static_cast<double>(sum);
   // Raising tiny weights to 1 can push the sum over; shrink until it fits
-  // (it always does: n <= kMaxInstancesPerArray == kMaxLeadPeriod).
+  // (it always does: n <= period).
   for (;;) {
     uint64_t total = 0;
     for (size_t i = 0; i < exact.size(); ++i) {
       scaled[i] = std::max<uint32_t>(1, static_cast<uint32_t>(std::floor(exact[i] * factor)));
       total += scaled[i];
     }
-    if (total <= kMaxLeadPeriod) break;
-    factor *= 0.995 * static_cast<double>(kMaxLeadPeriod) / static_cast<double>(total);
+    if (total <= period) break;
+    factor *= 0.995 * static_cast<double>(period) / static_cast<double>(total);
   }
   reduce();
   return scaled;
@@ -69,6 +72,13 @@ std::vector<uint32_t> period_weights(const std::vector<uint16_t>& weights) {
 std::vector<uint16_t> smooth_weighted_leads(const std::vector<uint16_t>& weights) {
   const std::vector<uint32_t> scaled = period_weights(weights);
   const int64_t total = std::accumulate(scaled.begin(), scaled.end(), int64_t{0});
+  if (static_cast<size_t>(total) == scaled.size()) {
+    // Equal weights: each candidate leads once, in order (what the loop
+    // below computes, in O(n) rather than O(n^2) for large arrays).
+    std::vector<uint16_t> leads(scaled.size());
+    std::iota(leads.begin(), leads.end(), uint16_t{0});
+    return leads;
+  }
   std::vector<int64_t> current(scaled.size(), 0);
   std::vector<uint16_t> leads;
   leads.reserve(static_cast<size_t>(total));
@@ -152,7 +162,7 @@ std::shared_ptr<const ArrayState> ArrayState::build(std::string name_wire, uint3
                                                     ArraySettings settings,
                                                     std::vector<Instance> instances,
                                                     const geo::RegionTable& regions) {
-  // The selector sorts candidates in fixed stack arrays of this size.
+  // The selector's scratch space (SelectionScratch) holds this many.
   if (instances.size() > kMaxInstancesPerArray) {
     throw std::length_error("too many instances (at most " + std::to_string(kMaxInstancesPerArray) +
                             " per array)");

@@ -11,15 +11,19 @@ namespace rotor::arrays {
 
 namespace {
 
-// The order being built: candidate indices, first = lead. Everything lives on
-// the stack; std::sort works in place, so nothing here touches the heap.
+// The order being built in the scratch space: candidate indices, first =
+// lead. std::sort works in place, so nothing here touches the heap.
 struct Order {
-  uint16_t index[kMaxInstancesPerArray];
+  uint16_t* index;
   size_t size = 0;
 
   // Appends members[start], members[start + 1], ... wrapping around.
   void append_cyclic(const uint16_t* members, size_t count, size_t start) noexcept {
     for (size_t k = 0; k < count; ++k) index[size++] = members[(start + k) % count];
+  }
+  // Appends start, start + 1, ... n - 1, 0, ... start - 1.
+  void append_rotation(size_t n, size_t start) noexcept {
+    for (size_t k = 0; k < n; ++k) index[size++] = static_cast<uint16_t>((start + k) % n);
   }
 };
 
@@ -28,26 +32,22 @@ struct Order {
 constexpr uint64_t kSpread = 2654435761u;
 
 void round_robin(const FamilyCandidates& family, uint32_t turn, Order& order) noexcept {
-  uint16_t all[kMaxInstancesPerArray];
   const size_t n = family.instances.size();
-  for (size_t i = 0; i < n; ++i) all[i] = static_cast<uint16_t>(i);
-  order.append_cyclic(all, n, turn % n);
+  order.append_rotation(n, turn % n);
 }
 
 void weighted(const FamilyCandidates& family, uint32_t turn, Order& order) noexcept {
-  uint16_t all[kMaxInstancesPerArray];
-  const size_t n = family.instances.size();
-  for (size_t i = 0; i < n; ++i) all[i] = static_cast<uint16_t>(i);
-  order.append_cyclic(all, n, family.weighted_leads[turn % family.weighted_leads.size()]);
+  order.append_rotation(family.instances.size(),
+                        family.weighted_leads[turn % family.weighted_leads.size()]);
 }
 
 // Regions ordered by rank from the client's region; each run of equal rank is
 // a tier. The first tier's lead follows the weights, the rest rotate.
 void by_region(const FamilyCandidates& family, const geo::RegionTable& regions, uint16_t client,
-               uint32_t turn, Order& order) noexcept {
+               uint32_t turn, SelectionScratch& scratch, Order& order) noexcept {
   const size_t groups = family.regions.size();
-  uint32_t rank[kMaxInstancesPerArray];
-  uint16_t sorted[kMaxInstancesPerArray];
+  uint32_t* rank = scratch.rank;
+  uint16_t* sorted = scratch.sorted;
   for (size_t g = 0; g < groups; ++g) {
     rank[g] = regions.rank(client, family.regions[g].region);
     sorted[g] = static_cast<uint16_t>(g);
@@ -55,7 +55,7 @@ void by_region(const FamilyCandidates& family, const geo::RegionTable& regions, 
   std::sort(sorted, sorted + groups,
             [&](uint16_t a, uint16_t b) { return rank[a] != rank[b] ? rank[a] < rank[b] : a < b; });
 
-  uint16_t members[kMaxInstancesPerArray];
+  uint16_t* members = scratch.members;
   for (size_t first = 0; first < groups;) {
     size_t last = first;
     size_t count = 0;
@@ -94,7 +94,7 @@ void by_region(const FamilyCandidates& family, const geo::RegionTable& regions, 
 // scores do not depend on the other instances, so removing one instance moves
 // only the clients it led, and each moves to its own runner-up.
 uint8_t sticky(const FamilyCandidates& family, const geo::ClientAddress& client,
-               Order& order) noexcept {
+               double* score, Order& order) noexcept {
   const uint8_t width = client.family == 4 ? 32 : 128;
   const uint8_t bits =
       std::min<uint8_t>(std::min(client.prefix, width), client.family == 4 ? 24 : 56);
@@ -107,7 +107,6 @@ uint8_t sticky(const FamilyCandidates& family, const geo::ClientAddress& client,
     feed(kept == 0 ? 0 : static_cast<uint8_t>(client.bytes[i] & (0xFF00u >> kept)));
   }
 
-  double score[kMaxInstancesPerArray];
   const size_t n = family.instances.size();
   for (size_t i = 0; i < n; ++i) {
     const uint64_t h = mix64(key ^ family.instances[i].sticky_seed);
@@ -126,8 +125,7 @@ uint8_t sticky(const FamilyCandidates& family, const geo::ClientAddress& client,
 
 Selection select_instances(const ArrayState& array, uint8_t family, const geo::GeoContext& geo,
                            const geo::ClientAddress& client, uint32_t& rotation,
-                           std::span<const AnswerInstance*> out) noexcept {
-  assert(out.size() >= kMaxInstancesPerArray);
+                           SelectionScratch& scratch) noexcept {
   Selection selection;
   if (family != 4 && family != 6) return selection;
   const FamilyCandidates& candidates = family == 4 ? array.v4 : array.v6;
@@ -144,7 +142,7 @@ Selection select_instances(const ArrayState& array, uint8_t family, const geo::G
   assert(candidates.instances.size() <= kMaxInstancesPerArray);
 
   const uint32_t turn = rotation++;
-  Order order;
+  Order order{scratch.order};
   switch (array.settings.policy) {
     case Policy::round_robin:
       round_robin(candidates, turn, order);
@@ -158,22 +156,22 @@ Selection select_instances(const ArrayState& array, uint8_t family, const geo::G
       if (location.region == kNoRegion || geo.regions == nullptr) {
         weighted(candidates, turn, order);
       } else {
-        by_region(candidates, *geo.regions, location.region, turn, order);
+        by_region(candidates, *geo.regions, location.region, turn, scratch, order);
       }
       break;
     }
     case Policy::sticky:
       if (client.family == 4 || client.family == 6) {
-        selection.ecs_scope = sticky(candidates, client, order);
+        selection.ecs_scope = sticky(candidates, client, scratch.score, order);
       } else {
         weighted(candidates, turn, order);
       }
       break;
   }
 
-  size_t count = std::min(order.size, out.size());
+  size_t count = order.size;
   if (array.settings.max_answers != 0) count = std::min<size_t>(count, array.settings.max_answers);
-  for (size_t i = 0; i < count; ++i) out[i] = &candidates.instances[order.index[i]];
+  for (size_t i = 0; i < count; ++i) scratch.chosen[i] = &candidates.instances[order.index[i]];
   selection.kind = Selection::Kind::answer;
   selection.ttl = array.answer_ttl;
   selection.count = static_cast<uint16_t>(count);

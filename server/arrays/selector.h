@@ -4,7 +4,6 @@
 // locks, no allocation; the only state is the worker's rotation counter.
 
 #include <cstdint>
-#include <span>
 
 #include "server/arrays/array_state.h"
 #include "server/geo/geo.h"
@@ -21,11 +20,23 @@ struct Selection {
   uint16_t count = 0;
 };
 
-// Chooses the answer for `family` (4 or 6). `rotation` is this worker's counter
-// for the array; selection advances it. `out` must hold kMaxInstancesPerArray
-// (asserted).
+// The working memory of a selection, sized for the largest array: a worker
+// owns one (WorkerState), so that selection neither allocates nor needs a
+// large stack frame. 26 bytes per kMaxInstancesPerArray (208 KiB at 8192);
+// one selection touches only the part its array's size needs.
+struct SelectionScratch {
+  uint16_t order[kMaxInstancesPerArray];    // candidate indices, first = lead
+  uint16_t members[kMaxInstancesPerArray];  // geo: the candidates of one tier
+  uint16_t sorted[kMaxInstancesPerArray];   // geo: region groups by rank
+  uint32_t rank[kMaxInstancesPerArray];     // geo: each region group's rank
+  double score[kMaxInstancesPerArray];      // sticky: rendezvous scores
+  const AnswerInstance* chosen[kMaxInstancesPerArray];  // the answer: `count` of them
+};
+
+// Chooses the answer for `family` (4 or 6) into scratch.chosen. `rotation` is
+// this worker's counter for the array; selection advances it.
 Selection select_instances(const ArrayState& array, uint8_t family, const geo::GeoContext& geo,
                            const geo::ClientAddress& client, uint32_t& rotation,
-                           std::span<const AnswerInstance*> out) noexcept;
+                           SelectionScratch& scratch) noexcept;
 
 }  // namespace rotor::arrays

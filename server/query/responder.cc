@@ -326,9 +326,9 @@ class Answer {
     uint32_t& rotation = array.slot < state_.array_rotation.size()
                              ? state_.array_rotation[array.slot]
                              : state_.rotation;
-    const arrays::AnswerInstance* chosen[arrays::kMaxInstancesPerArray];
-    const arrays::Selection selection =
-        arrays::select_instances(array, family, snapshot_.geo, client_address(), rotation, chosen);
+    const arrays::Selection selection = arrays::select_instances(
+        array, family, snapshot_.geo, client_address(), rotation, *state_.selection);
+    const arrays::AnswerInstance* const* chosen = state_.selection->chosen;
     ecs_scope_ = selection.ecs_scope;
     if (selection.kind == arrays::Selection::Kind::nodata) {
       return add_negative(zone, std::min(zone.negative_ttl(), selection.ttl), Step::nodata);

@@ -9,6 +9,7 @@
 #include <vector>
 #include <sys/socket.h>
 
+#include "server/arrays/selector.h"
 #include "server/counters/worker_counters.h"
 #include "server/snapshot/snapshot.h"
 
@@ -27,6 +28,9 @@ struct ClientInfo {
 struct WorkerState {
   std::shared_ptr<counters::WorkerCounters> counters = std::make_shared<counters::WorkerCounters>();
   uint32_t rotation = 0;                 // for arrays newer than array_rotation's size
+  // The array selection's working memory (selector.h), allocated once here.
+  std::unique_ptr<arrays::SelectionScratch> selection =
+      std::make_unique_for_overwrite<arrays::SelectionScratch>();
   std::vector<uint32_t> array_rotation;  // one counter per array slot (ArrayState::slot)
 };
 

@@ -3,10 +3,12 @@
 // (one apply_config_arrays call: one transaction), time to load them again
 // (Registry::open: what a restart costs), resident memory once loaded, and the
 // delay from a health flip to the first UDP answer that no longer carries the
-// instance. Prints numbers only; it never passes or fails on them.
+// instance. Before that, one array of --selection-instances (default the
+// maximum) alone: its rebuild time, its memory and the selection cost per
+// query for each policy. Prints numbers only; it never passes or fails on them.
 //
 // Usage: rotor_arrays_bench [--arrays N] [--instances M] [--flips K]
-//                           [--publish-interval-ms MS]
+//                           [--publish-interval-ms MS] [--selection-instances N]
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -32,11 +34,15 @@
 #include <spdlog/spdlog.h>
 
 #include "server/arrays/array.h"
+#include "server/arrays/array_state.h"
+#include "server/arrays/selector.h"
+#include "server/geo/geo.h"
 #include "server/net/worker_pool.h"
 #include "server/registry/registry.h"
 #include "server/registry/sqlite_store.h"
 #include "server/registry/snapshot_composer.h"
 #include "server/snapshot/publisher.h"
+#include "zones/zone.h"
 
 namespace {
 
@@ -243,18 +249,96 @@ double wait_for(UdpClient& client, const std::string& name, uint32_t address, bo
   return -1;
 }
 
+// What one array of `count` instances costs on its own, without the network:
+// rebuilding its ArrayState (every health flip or change does it), the
+// memory it takes, and the selection per query for each policy (max_answers
+// 8, as a reply carries a few; the order is built for every candidate
+// anyway). Instances have varied weights and four regions.
+size_t family_bytes(const arrays::FamilyCandidates& family) {
+  size_t bytes = family.instances.capacity() * sizeof(arrays::AnswerInstance) +
+                 (family.weighted_leads.capacity() + family.by_region.capacity()) * sizeof(uint16_t);
+  for (const auto& group : family.regions) {
+    bytes += sizeof group + group.weighted_leads.capacity() * sizeof(uint16_t);
+  }
+  return bytes;
+}
+
+// The answer side's heap (the registry's copy of the instances aside).
+size_t state_bytes(const arrays::ArrayState& state) {
+  return sizeof state + state.instances.capacity() * sizeof(arrays::Instance) +
+         family_bytes(state.v4) + family_bytes(state.v6);
+}
+
+void measure_selection(size_t count) {
+  std::vector<arrays::Instance> instances(count);
+  std::vector<rotor::geo::RegionSpec> region_specs = {
+      {"eu", 50.1, 8.7, {"us"}}, {"us", 40.7, -74.0, {}}, {"ap", 1.3, 103.8, {}}, {"sa", -23.5, -46.6, {}}};
+  const auto regions = rotor::geo::RegionTable::build(region_specs);
+  for (size_t i = 0; i < count; ++i) {
+    instances[i].id = static_cast<int64_t>(i + 1);
+    instances[i].spec.address = instance_address(i + 1);
+    instances[i].spec.weight = static_cast<uint16_t>(1 + (i * 37) % 1000);
+    instances[i].spec.region = region_specs[i % region_specs.size()].name;
+    instances[i].health = arrays::Health::up;
+  }
+  rotor::geo::GeoContext geo;
+  geo.regions = regions;
+  geo.networks = rotor::geo::NetworkTable::build({{"10.1.0.0/16", "eu"}}, *regions);
+  const auto scratch = std::make_unique<arrays::SelectionScratch>();
+  std::printf("\nselection: one array of %zu instances (weights 1..1000, 4 regions), no network\n",
+              count);
+  std::printf("%-12s %12s %14s %14s\n", "policy", "rebuild ms", "select ns/q", "state KiB");
+  for (const auto policy : {arrays::Policy::round_robin, arrays::Policy::weighted,
+                            arrays::Policy::geo, arrays::Policy::sticky}) {
+    arrays::ArraySettings settings;
+    settings.policy = policy;
+    settings.max_answers = 8;
+    Clock::time_point start = Clock::now();
+    const auto state = arrays::ArrayState::build(*rotor::zones::name_from_text("big.bench.test."), 0,
+                                                 settings, instances, *regions);
+    const double rebuild_ms = elapsed_ms(start);
+    const double state_kib = static_cast<double>(state_bytes(*state)) / 1024.0;
+    rotor::geo::ClientAddress client;
+    client.family = 4;
+    client.prefix = 24;
+    client.bytes[0] = 10;
+    client.bytes[1] = 1;
+    uint32_t rotation = 0;
+    size_t answered = 0;
+    constexpr size_t kQueries = 20000;
+    start = Clock::now();
+    for (size_t q = 0; q < kQueries; ++q) {
+      client.bytes[2] = static_cast<uint8_t>(q);  // sticky: a different client each time
+      answered += arrays::select_instances(*state, 4, geo, client, rotation, *scratch).count;
+    }
+    const double select_ns = elapsed_ms(start) * 1e6 / kQueries;
+    if (answered == 0) throw std::runtime_error("selection answered nothing");
+    std::printf("%-12s %12.1f %14.0f %14.0f\n", std::string(arrays::to_string(policy)).c_str(),
+                rebuild_ms, select_ns, state_kib);
+  }
+  std::printf("(scratch per worker: %zu KiB, sized by kMaxInstancesPerArray = %zu)\n",
+              sizeof(arrays::SelectionScratch) / 1024, arrays::kMaxInstancesPerArray);
+}
+
 struct Options {
   size_t arrays = 100000;
   size_t instances = 10;
   size_t flips = 20;
   unsigned publish_interval_ms = 0;  // the composer's batching while flipping health
+  size_t selection_instances = arrays::kMaxInstancesPerArray;  // 0: skip that part
 };
 
 int run(const Options& options) {
   if (options.instances < 2 || options.instances > arrays::kMaxInstancesPerArray) {
-    throw std::invalid_argument("--instances must be between 2 and 1024");
+    throw std::invalid_argument("--instances must be between 2 and " +
+                                std::to_string(arrays::kMaxInstancesPerArray));
   }
   if (options.arrays < 1) throw std::invalid_argument("--arrays must be at least 1");
+  if (options.selection_instances > arrays::kMaxInstancesPerArray) {
+    throw std::invalid_argument("--selection-instances must be at most " +
+                                std::to_string(arrays::kMaxInstancesPerArray));
+  }
+  if (options.selection_instances > 0) measure_selection(options.selection_instances);
 
   char dir_template[] = "/tmp/rotor-arrays-bench-XXXXXX";
   if (::mkdtemp(dir_template) == nullptr) throw std::runtime_error("mkdtemp failed");
@@ -355,6 +439,9 @@ int main(int argc, char** argv) {
   app.add_option("--flips", options.flips, "health flips to time")->capture_default_str();
   app.add_option("--publish-interval-ms", options.publish_interval_ms,
                  "snapshot batching while flipping health (rotor's default is 50)")
+      ->capture_default_str();
+  app.add_option("--selection-instances", options.selection_instances,
+                 "instances of the one array whose rebuild and selection are timed (0: skip)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);

@@ -215,7 +215,7 @@ TEST_CASE("arrays/build groups candidates by region with their own lead orders")
 
 TEST_CASE("arrays/build refuses more instances than the selector can hold") {
   std::vector<Instance> instances(kMaxInstancesPerArray + 1, instance("192.0.2.1"));
-  CHECK_THROWS_WITH_AS(build(instances), "too many instances (at most 1024 per array)",
+  CHECK_THROWS_WITH_AS(build(instances), "too many instances (at most 8192 per array)",
                        std::length_error);
 }
 

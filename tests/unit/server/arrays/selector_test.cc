@@ -4,6 +4,7 @@
 
 #include <array>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -29,11 +30,11 @@ struct Picked {
 
 Picked pick(const ArrayState& state, uint8_t family, uint32_t& rotation,
             const geo::GeoContext& geo = {}, const geo::ClientAddress& who = {}) {
-  std::array<const AnswerInstance*, kMaxInstancesPerArray> out{};
+  static const auto scratch = std::make_unique<SelectionScratch>();
   Picked picked;
-  picked.selection = select_instances(state, family, geo, who, rotation, out);
+  picked.selection = select_instances(state, family, geo, who, rotation, *scratch);
   for (size_t i = 0; i < picked.selection.count; ++i) {
-    picked.addresses.push_back(test::text(*out[i], family));
+    picked.addresses.push_back(test::text(*scratch->chosen[i], family));
   }
   return picked;
 }
@@ -441,7 +442,7 @@ TEST_CASE("arrays/select_instances does not allocate") {
   const std::vector<geo::ClientAddress> clients = {
       client("198.51.100.0", 24), client("203.0.113.9", 32, false),
       client("2001:db8:100::1", 128, false), client("100.64.1.0", 24), geo::ClientAddress{}};
-  std::array<const AnswerInstance*, kMaxInstancesPerArray> out{};
+  const auto scratch = std::make_unique<SelectionScratch>();
   for (const auto policy : {Policy::round_robin, Policy::weighted, Policy::geo, Policy::sticky}) {
     CAPTURE(to_string(policy));
     auto settings = with_policy(policy);
@@ -455,7 +456,7 @@ TEST_CASE("arrays/select_instances does not allocate") {
     for (int round = 0; round < 20; ++round) {
       for (const auto& who : clients) {
         for (const uint8_t family : {uint8_t{4}, uint8_t{6}}) {
-          answered += select_instances(*state, family, with_geoip, who, rotation, out).count;
+          answered += select_instances(*state, family, with_geoip, who, rotation, *scratch).count;
         }
       }
     }

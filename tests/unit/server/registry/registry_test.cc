@@ -103,7 +103,7 @@ TEST_SUITE("unit/server/registry/registry") {
     const auto generation = rig.publisher.current()->generation;
 
     arrays::ArraySettings too_many_answers;
-    too_many_answers.max_answers = 2000;
+    too_many_answers.max_answers = 9000;
     auto no_lon = instance("192.0.2.1");
     no_lon.lat = 10;
     auto bad_lat = instance("192.0.2.1");
@@ -123,7 +123,7 @@ TEST_SUITE("unit/server/registry/registry") {
         {"malformed name", [&] { rig.registry->upsert_array("a..b.", {}); },
          "name: 'a..b.' is not a valid domain name"},
         {"max_answers", [&] { rig.registry->upsert_array(kWeb, too_many_answers); },
-         "max_answers: must be at most 1024"},
+         "max_answers: must be at most 8192"},
         {"weight 0", [&] { rig.registry->add_instance(kWeb, instance("192.0.2.1", 0)); },
          "weight: must be between 1 and 1000, got 0"},
         {"weight 1001", [&] { rig.registry->add_instance(kWeb, instance("192.0.2.1", 1001)); },
