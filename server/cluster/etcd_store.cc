@@ -549,4 +549,13 @@ uint32_t EtcdStore::bump_zone_serial(std::string_view zone) {
   });
 }
 
+std::map<std::string, std::string> EtcdStore::values_under(const std::string& prefix) const {
+  std::map<std::string, std::string> out;
+  auto mirror = mirror_.lock();
+  for (const auto& [key, entry] : under(mirror->entries, prefix)) {
+    out.emplace(key.substr(prefix.size()), entry.value);
+  }
+  return out;
+}
+
 }  // namespace rotor::cluster

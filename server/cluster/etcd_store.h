@@ -159,6 +159,8 @@ class EtcdStore final : public registry::Store, public ObservationSource {
                                          int64_t now_ms);
   void remove_instance_in_write(std::string_view array, int64_t id, int64_t now_ms);
   bool set_health_in_write(const registry::HealthChange& change);
+  // The mirror's values under `prefix`, keyed by the rest of each key.
+  std::map<std::string, std::string> values_under(const std::string& prefix) const;
   std::optional<registry::StoredArray> load_locked(const Mirror& mirror,
                                                    std::string_view name) const;
   void run_cleanup(const std::vector<std::string>& keys);

@@ -344,25 +344,11 @@ void EtcdStore::queue(registry::StoreChanges changes) {
 }
 
 std::map<std::string, std::string> EtcdStore::observations(int64_t instance_id) const {
-  const std::string prefix = std::string(codec::kObservations) + std::to_string(instance_id) + "/";
-  std::map<std::string, std::string> out;
-  auto mirror = mirror_.lock();
-  for (auto it = mirror->entries.lower_bound(prefix); it != mirror->entries.end() && it->first.starts_with(prefix);
-       ++it) {
-    out.emplace(it->first.substr(prefix.size()), it->second.value);
-  }
-  return out;
+  return values_under(std::string(codec::kObservations) + std::to_string(instance_id) + "/");
 }
 
 std::map<std::string, std::string> EtcdStore::nodes() const {
-  const std::string prefix(codec::kNodes);
-  std::map<std::string, std::string> out;
-  auto mirror = mirror_.lock();
-  for (auto it = mirror->entries.lower_bound(prefix); it != mirror->entries.end() && it->first.starts_with(prefix);
-       ++it) {
-    out.emplace(it->first.substr(prefix.size()), it->second.value);
-  }
-  return out;
+  return values_under(std::string(codec::kNodes));
 }
 
 arrays::Health EtcdStore::recorded_health(int64_t instance_id) const {
