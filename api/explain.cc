@@ -88,39 +88,78 @@ sockaddr_storage socket_address(const arrays::IpAddress& address) {
   return storage;
 }
 
-// The parts of the reply explain reports: rcode, flags, and the A/AAAA
-// records of the answer section in the order the reply carries them.
-json decode_reply(const uint8_t* reply, size_t size) {
-  json out = {{"rcode", nullptr}, {"authoritative", false}, {"truncated", false},
-              {"addresses", json::array()}, {"ttl", nullptr}};
+// What explain reports of the reply, decoded from its bytes.
+struct DecodedReply {
+  json answer;
+  // The lower-case wire name the answer's CNAME chain ends at; empty: no CNAME.
+  std::string cname_target;
+};
+
+// The ECS option of an OPT record's RDATA: {"source_prefix", "scope"}; null
+// when there is none.
+json client_subnet_option(const uint8_t* rdata, size_t length) {
+  for (size_t at = 0; at + 4 <= length;) {
+    const uint16_t code = dns::read_u16(rdata + at);
+    const uint16_t size = dns::read_u16(rdata + at + 2);
+    if (at + 4 + size > length) break;
+    if (code == dns::edns_option::CLIENT_SUBNET && size >= 4) {
+      return {{"source_prefix", rdata[at + 6]}, {"scope", rdata[at + 7]}};
+    }
+    at += 4 + size;
+  }
+  return nullptr;
+}
+
+// The parts of the reply explain reports: rcode, flags, the CNAMEs and the
+// A/AAAA records of the answer section in the order the reply carries them,
+// and the ECS option of its OPT record (the scope the reply really carries).
+DecodedReply decode_reply(const uint8_t* reply, size_t size) {
+  DecodedReply out;
+  json& answer = out.answer;
+  answer = {{"rcode", nullptr},  {"authoritative", false},      {"truncated", false},
+            {"cname", json::array()}, {"addresses", json::array()}, {"ttl", nullptr},
+            {"ecs", nullptr}};
   if (size < dns::kHeaderSize) return out;
   const uint16_t flags = dns::read_u16(reply + 2);
-  out["rcode"] = dns::rcode_name(flags & 0xF);
-  out["authoritative"] = (flags & dns::flag::AA) != 0;
-  out["truncated"] = (flags & dns::flag::TC) != 0;
+  answer["rcode"] = dns::rcode_name(flags & 0xF);
+  answer["authoritative"] = (flags & dns::flag::AA) != 0;
+  answer["truncated"] = (flags & dns::flag::TC) != 0;
   const uint16_t questions = dns::read_u16(reply + 4);
-  const uint16_t answers = dns::read_u16(reply + 6);
+  const uint16_t counts[3] = {dns::read_u16(reply + 6), dns::read_u16(reply + 8),
+                              dns::read_u16(reply + 10)};  // answer, authority, additional
   size_t offset = dns::kHeaderSize;
   dns::WireName name;
   for (uint16_t i = 0; i < questions; ++i) {
     if (!dns::read_name(reply, size, offset, name, false) || offset + 4 > size) return out;
     offset += 4;
   }
-  for (uint16_t i = 0; i < answers; ++i) {
-    if (!dns::read_name(reply, size, offset, name, false) || offset + 10 > size) return out;
-    const uint16_t type = dns::read_u16(reply + offset);
-    const uint32_t ttl = dns::read_u32(reply + offset + 4);
-    const uint16_t length = dns::read_u16(reply + offset + 8);
-    offset += 10;
-    if (offset + length > size) return out;
-    arrays::IpAddress address;
-    if ((type == dns::type::A && length == 4) || (type == dns::type::AAAA && length == 16)) {
-      address.family = type == dns::type::A ? 4 : 6;
-      std::memcpy(address.bytes, reply + offset, length);
-      out["addresses"].push_back(address.to_string());
-      if (out["ttl"].is_null()) out["ttl"] = ttl;
+  for (int section = 0; section < 3; ++section) {
+    for (uint16_t i = 0; i < counts[section]; ++i) {
+      if (!dns::read_name(reply, size, offset, name, false) || offset + 10 > size) return out;
+      const uint16_t type = dns::read_u16(reply + offset);
+      const uint32_t ttl = dns::read_u32(reply + offset + 4);
+      const uint16_t length = dns::read_u16(reply + offset + 8);
+      offset += 10;
+      if (offset + length > size) return out;
+      if (type == dns::type::OPT) answer["ecs"] = client_subnet_option(reply + offset, length);
+      if (section == 0 && type == dns::type::CNAME) {
+        size_t target_offset = offset;
+        dns::WireName target;
+        if (dns::read_name(reply, size, target_offset, target, true)) {
+          out.cname_target.assign(target.view());
+          answer["cname"].push_back(zones::name_to_text(out.cname_target));
+        }
+      }
+      if (section == 0 && ((type == dns::type::A && length == 4) ||
+                           (type == dns::type::AAAA && length == 16))) {
+        arrays::IpAddress address;
+        address.family = type == dns::type::A ? 4 : 6;
+        std::memcpy(address.bytes, reply + offset, length);
+        answer["addresses"].push_back(address.to_string());
+        if (answer["ttl"].is_null()) answer["ttl"] = ttl;
+      }
+      offset += length;
     }
-    offset += length;
   }
   return out;
 }
@@ -141,16 +180,17 @@ geo::ClientAddress client_address(const ExplainRequest& request) {
   return out;
 }
 
-json client_json(const Snapshot& snapshot, const ExplainRequest& request) {
+// Where the geo lookup the answerer uses puts the client, and the ECS scope
+// the reply carries (`ecs` of the decoded reply; null when it carries none).
+json client_json(const Snapshot& snapshot, const ExplainRequest& request, const json& reply_ecs) {
   const geo::ClientAddress address = client_address(request);
   json out = {{"source", address.from_ecs ? "ecs" : (address.family != 0 ? "address" : "none")},
               {"region", nullptr},
-              {"scope", nullptr}};
+              {"scope", reply_ecs.is_null() ? json(nullptr) : reply_ecs["scope"]}};
   if (address.family == 0) return out;
   const geo::ClientLocation location = snapshot.geo.locate(address);
   if (location.region != arrays::kNoRegion && snapshot.geo.regions != nullptr) {
     out["region"] = snapshot.geo.regions->name(location.region);
-    out["scope"] = location.scope;
   }
   return out;
 }
@@ -290,8 +330,11 @@ json explain(const Snapshot& snapshot, const ExplainRequest& request,
   const size_t size = answer_query(snapshot, query, client, reply, state);
 
   const uint8_t family = request.type == dns::type::A ? 4 : 6;
-  const arrays::ArrayState* array = snapshot.arrays->find(wire_name);
-  json answer = decode_reply(reply.data(), size);
+  const DecodedReply decoded = decode_reply(reply.data(), size);
+  const json& answer = decoded.answer;
+  // A CNAME into an array: the array is the one the chain ends at.
+  const arrays::ArrayState* array =
+      snapshot.arrays->find(decoded.cname_target.empty() ? wire_name : decoded.cname_target);
   json out = {{"query",
                {{"name", request.name},
                 {"type", request.type == dns::type::A ? "A" : "AAAA"},
@@ -300,7 +343,7 @@ json explain(const Snapshot& snapshot, const ExplainRequest& request,
                                            std::to_string(request.ecs->prefix))
                                     : json(nullptr)}}},
               {"answer", answer},
-              {"client", client_json(snapshot, request)},
+              {"client", client_json(snapshot, request, answer["ecs"])},
               {"array", array != nullptr ? array_json(*array, family, answer["addresses"], health_detail)
                                          : json(nullptr)},
               {"generation", snapshot.generation}};

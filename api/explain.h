@@ -4,7 +4,9 @@
 // query built here, ECS included when asked); the reasons come from the
 // snapshot's model of the array: which instances are candidates and why the
 // others are not, and which region the geo lookup the answerer uses puts the
-// client in. Nothing here is a second implementation of the selection.
+// client in. What the reply carries (addresses, TTL, CNAME chain, the ECS
+// scope) is decoded from the reply itself; the array reported is the one the
+// CNAME chain ends at. Nothing here is a second implementation of the selection.
 
 #include <cstdint>
 #include <functional>
