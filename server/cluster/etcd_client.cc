@@ -54,18 +54,21 @@ std::string base64_decode(std::string_view text) {
 
 // --- JSON fields (the gateway writes int64 as strings and omits zero values) ---
 
-int64_t int64_field(const json& object, const char* name) {
+template <typename Integer>
+Integer integer_field(const json& object, const char* name) {
   auto it = object.find(name);
   if (it == object.end() || it->is_null()) return 0;
-  if (it->is_number_integer()) return it->get<int64_t>();
+  if (it->is_number_integer()) return it->get<Integer>();
   if (it->is_string()) {
     const auto& text = it->get_ref<const std::string&>();
-    int64_t number = 0;
+    Integer number = 0;
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
     if (error == std::errc() && end == text.data() + text.size()) return number;
   }
   throw EtcdError(Kind::other, std::string("etcd sent a non-integer ") + name);
 }
+
+int64_t int64_field(const json& object, const char* name) { return integer_field<int64_t>(object, name); }
 
 std::string bytes_field(const json& object, const char* name) {
   auto it = object.find(name);
@@ -86,6 +89,8 @@ KeyValue parse_kv(const json& kv) {
 RangeResult parse_range(const json& response) {
   RangeResult result;
   result.revision = int64_field(object_field(response, "header"), "revision");
+  // A uint64 (often past int64's range).
+  result.cluster_id = integer_field<uint64_t>(object_field(response, "header"), "cluster_id");
   if (auto it = response.find("kvs"); it != response.end() && it->is_array())
     for (const auto& kv : *it) result.kvs.push_back(parse_kv(kv));
   result.more = response.value("more", false);

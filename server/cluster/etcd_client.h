@@ -61,6 +61,7 @@ struct KeyValue {
 
 struct RangeResult {
   int64_t revision = 0;  // the store's revision when the range was read
+  uint64_t cluster_id = 0;  // which etcd cluster answered (a new one after a replacement)
   std::vector<KeyValue> kvs;
   bool more = false;
   int64_t count = 0;

@@ -13,9 +13,13 @@
 // names the limit; bulk callers split by max_writes_per_transaction().
 //
 // Reads come from the mirror: a map of every key under the prefix, kept by a
-// sync thread (a paged range at revision R, then a watch from R + 1; after a
-// compaction, everything again; after a broken stream, the watch resumes,
-// with bounded backoff). Each applied batch is persisted to the cache in the
+// sync thread (a read of the prefix at revision R in bounded ranges,
+// prefix_read.h, then a watch from R + 1; after a compaction, everything
+// again; after a broken stream, the watch resumes, with bounded backoff). A
+// node restarted on a cache of revision C from the same etcd cluster (the
+// cluster id of etcd's answers) that still holds C watches from C + 1 instead
+// of reading everything; a cache of another cluster, or of a compacted or
+// future revision, is replaced whole by a full read. Each applied batch is persisted to the cache in the
 // node's SQLite file and reported through the change handler (the arrays
 // and zones whose keys changed) on a notifier thread. On construction the
 // mirror is loaded from the cache, so the node serves at once even while
@@ -111,9 +115,19 @@ class EtcdStore final : public registry::Store, public ObservationSource {
   void set_observation_handler(std::function<void(const std::vector<int64_t>&, bool)> handler);
   size_t max_writes_per_transaction() const override;
 
-  // True once the mirror has read all of etcd since the start; false after
-  // `timeout` (etcd unreachable: the mirror is the cache).
+  // True once the mirror is known to continue etcd's history since the
+  // start: a full read, or the cache's revision found still held by the same
+  // etcd cluster (the watch then brings what changed since, as it does after
+  // a full read); false after `timeout` (etcd unreachable: the mirror is the
+  // cache).
   bool wait_synced(std::chrono::milliseconds timeout) const;
+
+  // How the mirror has come to follow etcd since the start (tests, logs).
+  struct SyncCounters {
+    int64_t full_reads = 0;
+    int64_t resumed_from_cache = 0;  // watches started from the cache's revision
+  };
+  SyncCounters sync_counters() const { return {full_reads_.load(), resumed_from_cache_.load()}; }
   // True once the mirror reflects `revision`.
   bool wait_for_revision(int64_t revision, std::chrono::milliseconds timeout) const;
 
@@ -129,7 +143,12 @@ class EtcdStore final : public registry::Store, public ObservationSource {
   // The mirror of etcd the reads answer from (the sync thread writes it).
   struct Mirror {
     MirrorMap entries;
-    int64_t revision = 0;                                    // applied from etcd
+    int64_t revision = 0;  // applied from etcd (a watch header's: later events may still come)
+    // Every event up to here is applied: where a watch resumes and the
+    // revision the cache is stamped with. A watch catching up sends several
+    // batches, each with the newest revision in its header.
+    int64_t watched_revision = 0;
+    uint64_t cluster_id = 0;  // of the etcd the entries came from (0: unknown)
     std::map<std::string, int64_t> tombstones;               // deleted by our commits, at revision
     std::unordered_map<int64_t, std::string> instance_keys;  // instance id -> its key
     bool synced = false;
@@ -167,6 +186,7 @@ class EtcdStore final : public registry::Store, public ObservationSource {
 
   // --- the mirror (etcd_store_sync.cc) ---
   void sync_loop();
+  bool resume_from_cache(const RangeResult& head);
   void full_read();
   void apply_events(const std::vector<WatchEvent>& events, int64_t revision);
   void apply_commit(const Write& write, int64_t revision);
@@ -203,6 +223,8 @@ class EtcdStore final : public registry::Store, public ObservationSource {
   std::atomic<int64_t> unreachable_since_ms_{0};
   std::atomic<int64_t> last_heard_ms_{0};
   std::atomic<int64_t> applied_revision_{0};
+  std::atomic<int64_t> full_reads_{0};
+  std::atomic<int64_t> resumed_from_cache_{0};
   std::thread sync_thread_;
   std::thread notify_thread_;
 };

@@ -8,12 +8,11 @@
 #include <cstdlib>
 
 #include "server/cluster/etcd_store.h"
+#include "server/cluster/prefix_read.h"
 
 namespace rotor::cluster {
 
 namespace {
-
-constexpr int64_t kPageSize = 1000;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -30,6 +29,8 @@ EtcdStore::EtcdStore(std::shared_ptr<EtcdClient> client, EtcdStoreOptions option
     auto mirror = mirror_.lock();
     mirror->entries = cache_->load();
     mirror->revision = cache_->revision();
+    mirror->watched_revision = mirror->revision;
+    mirror->cluster_id = cache_->cluster_id();
     applied_revision_ = mirror->revision;
     for (const auto& [key, entry] : mirror->entries) index_key(*mirror, key, true);
     spdlog::info("cluster: {} keys from the cache {} at revision {}", mirror->entries.size(),
@@ -85,22 +86,22 @@ void EtcdStore::note_change(const Mirror& mirror, const std::string& key,
 // --- the sync thread ---
 
 void EtcdStore::sync_loop() {
-  bool need_full_read = true;
+  bool need_full_read = false;
   int failures = 0;
   while (!stopping_) {
     try {
-      if (need_full_read) {
+      // A read that needs the leader: etcd is reachable (the watch alone
+      // would say nothing until the next event), and which etcd it is.
+      const RangeResult head = client_->range(options_.prefix, prefix_end(options_.prefix), 0, false, 1);
+      mark_reachable();
+      if (need_full_read || !resume_from_cache(head)) {
         full_read();
         need_full_read = false;
       }
-      // A read that needs the leader: etcd is reachable (the watch alone
-      // would say nothing until the next event).
-      client_->range(options_.prefix, prefix_end(options_.prefix), 0, false, 1);
-      mark_reachable();
       int64_t from;
       {
         auto mirror = mirror_.lock();
-        from = mirror->revision + 1;
+        from = mirror->watched_revision + 1;
       }
       client_->watch(
           options_.prefix, prefix_end(options_.prefix), from,
@@ -109,10 +110,11 @@ void EtcdStore::sync_loop() {
             apply_events(events, revision);
           },
           stopping_,
-          [this](int64_t revision) {
+          [this](int64_t revision) {  // etcd sends progress only to a watch that caught up
             mark_reachable();
             auto mirror = mirror_.lock();
             mirror->revision = std::max(mirror->revision, revision);
+            mirror->watched_revision = std::max(mirror->watched_revision, revision);
             applied_revision_ = mirror->revision;
           });
     } catch (const EtcdError& error) {
@@ -133,35 +135,54 @@ void EtcdStore::sync_loop() {
   }
 }
 
+// Whether the mirror continues the history of the etcd that answered `head`,
+// so that a watch from its revision + 1 brings everything since: once
+// synced, while the cluster id stays the same; before, the cache, when etcd
+// still holds its revision. Throws EtcdError `compacted` when it does not.
+bool EtcdStore::resume_from_cache(const RangeResult& head) {
+  int64_t cached = 0;
+  {
+    auto mirror = mirror_.lock();
+    if (mirror->cluster_id != head.cluster_id) {
+      if (mirror->synced) spdlog::warn("cluster: etcd is another cluster now (id {:x}); reading everything", head.cluster_id);
+      return false;  // or a cache that does not know its cluster
+    }
+    if (mirror->synced) return true;
+    cached = mirror->watched_revision;
+    if (cached == 0 || head.revision < cached) return false;  // empty, or ahead of this etcd
+  }
+  client_->range(options_.prefix, prefix_end(options_.prefix), cached, false, 1);  // compacted?
+  {
+    auto mirror = mirror_.lock();
+    mirror->synced = true;
+  }
+  ++resumed_from_cache_;
+  mirror_changed_.notify_all();
+  spdlog::info("cluster: etcd still holds the cache's revision {}: watching from there", cached);
+  return true;
+}
+
 void EtcdStore::sleep_for(std::chrono::milliseconds delay) {
   auto queued = queued_.lock();
   notify_wake_.wait_for(queued.lock(), delay, [this] { return stopping_.load(); });
 }
 
-// Everything under the prefix at one revision, in pages; replaces the mirror
-// and reports every key that differs.
+// Everything under the prefix at one revision; replaces the mirror and
+// reports every key that differs.
 void EtcdStore::full_read() {
-  MirrorMap fresh;
-  int64_t revision = 0;
-  const std::string end = prefix_end(options_.prefix);
-  std::string from = options_.prefix;
-  for (;;) {
-    const RangeResult page = client_->range(from, end, revision, false, kPageSize);
-    if (revision == 0) revision = page.revision;
-    for (const KeyValue& kv : page.kvs) {
-      fresh[relative(kv.key)] = {kv.value, kv.create_revision, kv.mod_revision};
-    }
-    if (!page.more || page.kvs.empty()) break;
-    from = page.kvs.back().key + '\0';
-  }
+  PrefixSnapshot read = read_prefix(*client_, options_.prefix);
+  MirrorMap& fresh = read.entries;
+  const int64_t revision = read.revision;
+  ++full_reads_;
   mark_reachable();
   registry::StoreChanges changes;
   {
     auto mirror = mirror_.lock();
     // Our own commits newer than the read stay (the watch brings them
     // again). Before the first read the mirror is the cache, which may be of
-    // an etcd since replaced: it is replaced whole.
-    if (mirror->synced) {
+    // an etcd since replaced: it is replaced whole, as is a mirror of
+    // another etcd cluster.
+    if (mirror->synced && mirror->cluster_id == read.cluster_id) {
       for (const auto& [key, entry] : mirror->entries) {
         if (entry.mod_revision > revision) fresh[key] = entry;
       }
@@ -185,12 +206,15 @@ void EtcdStore::full_read() {
       if (key.starts_with(codec::kHealth)) note_change(*mirror, key, changes);
     }
     mirror->revision = revision;
+    mirror->watched_revision = revision;
+    mirror->cluster_id = read.cluster_id;
     applied_revision_ = mirror->revision;
     mirror->synced = true;
   }
   mirror_changed_.notify_all();
-  cache_->replace(fresh, revision);
-  spdlog::info("cluster: read {} keys at revision {}", fresh.size(), revision);
+  cache_->replace(fresh, revision, read.cluster_id);
+  spdlog::info("cluster: read {} keys at revision {} in {} requests (at most {} keys each walked)", fresh.size(),
+               revision, read.requests, read.largest_range);
   queue(std::move(changes));
 }
 
@@ -203,6 +227,7 @@ void EtcdStore::apply_events(const std::vector<WatchEvent>& events, int64_t revi
   {
     auto mirror = mirror_.lock();
     for (const WatchEvent& event : events) {
+      mirror->watched_revision = std::max(mirror->watched_revision, event.kv.mod_revision);
       const std::string key = relative(event.kv.key);
       // The cache takes every key of the batch: our own commits, already in
       // the mirror, reach the file only now.
@@ -227,12 +252,12 @@ void EtcdStore::apply_events(const std::vector<WatchEvent>& events, int64_t revi
     }
     mirror->revision = std::max(mirror->revision, revision);
     applied_revision_ = mirror->revision;
-    std::erase_if(mirror->tombstones, [&](const auto& tomb) { return tomb.second <= mirror->revision; });
+    std::erase_if(mirror->tombstones, [&](const auto& tomb) { return tomb.second <= mirror->watched_revision; });
     for (const std::string& key : changed_keys) {
       const auto entry = mirror->entries.find(key);
       if (entry != mirror->entries.end()) written[key] = entry->second;
     }
-    applied = mirror->revision;
+    applied = mirror->watched_revision;
   }
   mirror_changed_.notify_all();
   std::vector<std::pair<std::string, const MirrorEntry*>> cache_changes;

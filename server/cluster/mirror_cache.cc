@@ -17,8 +17,18 @@ CREATE TABLE IF NOT EXISTS cluster_mirror(
 CREATE TABLE IF NOT EXISTS cluster_mirror_state(
   id INTEGER PRIMARY KEY CHECK(id = 1),
   prefix TEXT NOT NULL,
-  revision INTEGER NOT NULL);
+  revision INTEGER NOT NULL,
+  cluster_id INTEGER NOT NULL DEFAULT 0);
 )sql";
+
+// A cache written before the cluster id was stored: the column, 0 (a full
+// read stamps it).
+void add_cluster_id_column(SQLite::Database& db) {
+  SQLite::Statement columns(db, "SELECT 1 FROM pragma_table_info('cluster_mirror_state') WHERE name = 'cluster_id'");
+  if (!columns.executeStep()) {
+    db.exec("ALTER TABLE cluster_mirror_state ADD COLUMN cluster_id INTEGER NOT NULL DEFAULT 0");
+  }
+}
 
 void put(SQLite::Statement& insert, const std::string& key, const MirrorEntry& entry) {
   insert.bind(1, key);
@@ -43,14 +53,16 @@ MirrorCache::MirrorCache(const std::string& path, const std::string& prefix)
     db_->execAndGet("PRAGMA journal_mode = WAL");
     db_->exec("PRAGMA synchronous = NORMAL");
     db_->exec(kSchema);
-    SQLite::Statement state(*db_, "SELECT prefix, revision FROM cluster_mirror_state WHERE id = 1");
+    add_cluster_id_column(*db_);
+    SQLite::Statement state(*db_, "SELECT prefix, revision, cluster_id FROM cluster_mirror_state WHERE id = 1");
     if (state.executeStep()) {
       if (state.getColumn(0).getString() == prefix_) {
         revision_ = state.getColumn(1).getInt64();
+        cluster_id_ = static_cast<uint64_t>(state.getColumn(2).getInt64());
       } else {
-        // Another cluster's (or another prefix's) keys: not ours to serve.
+        // Another prefix's keys: not ours to serve.
         state.reset();
-        replace({}, 0);
+        replace({}, 0, 0);
       }
     }
   } catch (const registry::StoreError&) {
@@ -80,22 +92,24 @@ MirrorMap MirrorCache::load() const {
   }
 }
 
-void MirrorCache::commit_at(SQLite::Transaction& transaction, int64_t revision) {
-  SQLite::Statement state(*db_, "INSERT OR REPLACE INTO cluster_mirror_state VALUES(1, ?, ?)");
+void MirrorCache::commit_at(SQLite::Transaction& transaction, int64_t revision, uint64_t cluster_id) {
+  SQLite::Statement state(*db_, "INSERT OR REPLACE INTO cluster_mirror_state VALUES(1, ?, ?, ?)");
   state.bind(1, prefix_);
   state.bind(2, revision);
+  state.bind(3, static_cast<int64_t>(cluster_id));  // SQLite has no unsigned 64-bit integer
   state.exec();
   transaction.commit();
   revision_ = revision;
+  cluster_id_ = cluster_id;
 }
 
-void MirrorCache::replace(const MirrorMap& entries, int64_t revision) {
+void MirrorCache::replace(const MirrorMap& entries, int64_t revision, uint64_t cluster_id) {
   try {
     SQLite::Transaction transaction(*db_);
     db_->exec("DELETE FROM cluster_mirror");
     SQLite::Statement insert(*db_, "INSERT INTO cluster_mirror VALUES(?, ?, ?, ?)");
     for (const auto& [key, entry] : entries) put(insert, key, entry);
-    commit_at(transaction, revision);
+    commit_at(transaction, revision, cluster_id);
   } catch (const std::exception& error) {
     fail(error);
   }
@@ -116,7 +130,7 @@ void MirrorCache::update(const std::vector<std::pair<std::string, const MirrorEn
         remove.reset();
       }
     }
-    commit_at(transaction, revision);
+    commit_at(transaction, revision, cluster_id_);
   } catch (const std::exception& error) {
     fail(error);
   }

@@ -201,6 +201,77 @@ TEST_SUITE("unit/cluster/etcd_store") {
              b.registry->find("new.lb.example.com.").has_value();
     }));
     CHECK(eventually([&] { return a.serial() == b.serial(); }));
+    // Its cache's revision was compacted: no watch from there.
+    CHECK(b.store->sync_counters().full_reads == 1);
+    CHECK(b.store->sync_counters().resumed_from_cache == 0);
+  }
+
+  TEST_CASE("a node restarted while etcd keeps its revision watches from its cache without a full read") {
+    EtcdCluster etcd;
+    ScratchDir dir;
+    Node a(etcd, dir.file("a.db"), "a");
+    a.registry->upsert_array(kWeb, {});
+    a.registry->upsert_array("old.lb.example.com.", {});
+    a.registry->add_instance(kWeb, instance("192.0.2.1"));
+    EtcdClient client(etcd.client_options());
+    {
+      Node b(etcd, dir.file("b.db"), "b");
+      REQUIRE(eventually([&] { return b.instances(kWeb) == 1 && b.registry->find("old.lb.example.com."); }));
+      CHECK(b.store->sync_counters().full_reads == 1);
+      REQUIRE(b.store->wait_for_revision(client.range(EtcdCluster::kPrefix).revision, 5s));
+    }
+    // While B is down: an instance added, an array deleted, another created.
+    a.registry->add_instance(kWeb, instance("192.0.2.2"));
+    a.registry->delete_array("old.lb.example.com.");
+    a.registry->upsert_array("new.lb.example.com.", {});
+
+    Node b(etcd, dir.file("b.db"), "b");
+    CHECK(b.store->sync_counters().full_reads == 0);
+    CHECK(b.store->sync_counters().resumed_from_cache == 1);
+    CHECK(eventually([&] {
+      return b.instances(kWeb) == 2 && !b.registry->find("old.lb.example.com.") &&
+             b.registry->find("new.lb.example.com.").has_value();
+    }));
+    CHECK(eventually([&] { return a.serial() == b.serial(); }));
+    // And it follows on from there.
+    a.registry->add_instance(kWeb, instance("192.0.2.3"));
+    CHECK(eventually([&] { return b.instances(kWeb) == 3; }));
+    CHECK(b.store->sync_counters().full_reads == 0);
+  }
+
+  TEST_CASE("a node restarted on another etcd cluster that has its cache's revision reads everything") {
+    EtcdCluster first;
+    EtcdCluster second;
+    ScratchDir dir;
+    const std::string cache = dir.file("a.db");
+    EtcdClient first_client(first.client_options());
+    EtcdClient second_client(second.client_options());
+    int64_t cached = 0;
+    {
+      Node a(first, cache, "a");
+      a.registry->upsert_array("old.lb.example.com.", {});
+      a.registry->upsert_array(kWeb, {});
+      a.registry->add_instance(kWeb, instance("192.0.2.1"));
+      cached = first_client.range(EtcdCluster::kPrefix).revision;
+      REQUIRE(a.store->wait_for_revision(cached, 5s));
+    }
+    {
+      Node b(second, dir.file("b.db"), "b");
+      b.registry->upsert_array(kWeb, {});
+      b.registry->add_instance(kWeb, instance("192.0.2.7"));
+      b.registry->add_instance(kWeb, instance("192.0.2.8"));
+    }
+    // The second cluster is past the cache's revision: only its id tells.
+    while (second_client.range(EtcdCluster::kPrefix).revision < cached + 1) second_client.put("/other/key", "x");
+    REQUIRE(first_client.range(EtcdCluster::kPrefix).cluster_id !=
+            second_client.range(EtcdCluster::kPrefix).cluster_id);
+
+    Node a(second, cache, "a");
+    CHECK(a.store->sync_counters().full_reads == 1);
+    CHECK(a.store->sync_counters().resumed_from_cache == 0);
+    CHECK_FALSE(a.registry->find("old.lb.example.com.").has_value());
+    CHECK(a.instances(kWeb) == 2);
+    CHECK(eventually([&] { return a.served(kWeb).array != nullptr && a.served(kWeb).array->instances.size() == 2; }));
   }
 
   TEST_CASE("the config applied by two nodes is written once") {
