@@ -8,6 +8,7 @@
 #include <string>
 
 #include "probes/prober_pool.h"
+#include "server/app/reloader.h"
 #include "server/cluster/verdict.h"
 #include "server/registry/registry.h"
 #include "server/registry/snapshot_composer.h"
@@ -29,6 +30,8 @@ struct ApiContext {
   // whose one observer is itself, named `node`.
   std::function<std::optional<cluster::Verdict>(int64_t instance_id)> verdict;
   std::string node = "local";
+  // POST /v1/reload (app::Reloader::reload); empty: the route answers 404.
+  std::function<app::ReloadOutcome()> reload;
 };
 
 }  // namespace rotor::api

@@ -113,7 +113,7 @@ ApiListener::ApiListener(const ApiOptions& options)
 ApiServer::ApiServer(ApiContext context, ApiOptions options)
     : context_(std::move(context)),
       options_(std::move(options)),
-      auth_(options_.token, options_.tokens),
+      auth_(std::make_shared<const BearerAuth>(options_.token, options_.tokens)),
       server_(make_unbound_server(options_)) {
   install_handlers();
 }
@@ -121,7 +121,7 @@ ApiServer::ApiServer(ApiContext context, ApiOptions options)
 ApiServer::ApiServer(ApiContext context, ApiOptions options, ApiListener listener)
     : context_(std::move(context)),
       options_(std::move(options)),
-      auth_(options_.token, options_.tokens),
+      auth_(std::make_shared<const BearerAuth>(options_.token, options_.tokens)),
       server_(std::move(listener.server_)),
       bound_(std::move(listener.bound_)) {
   install_handlers();
@@ -131,6 +131,7 @@ void ApiServer::install_handlers() {
   add_status_routes(router_, context_);
   add_array_routes(router_, context_);
   add_explain_routes(router_, context_);
+  add_reload_route(router_, context_);
 
   server_->set_payload_max_length(kMaxBodyBytes);
 
@@ -138,9 +139,10 @@ void ApiServer::install_handlers() {
                                                    httplib::Response& response) {
     std::string token = kNoAuth;  // open routes and an API without tokens
     try {
-      if (!is_open_route(request.path) && auth_.required()) {
+      const std::shared_ptr<const BearerAuth> auth = *auth_.lock();
+      if (!is_open_route(request.path) && auth->required()) {
         token = kRefused;
-        token = authorize(request, response);
+        token = authorize(*auth, request, response);
       }
       // httplib refuses a declared length over the limit itself (413), not a
       // chunked body; GuardedServer's byte budget bounds what that can read.
@@ -183,9 +185,15 @@ void ApiServer::install_handlers() {
 
 ApiServer::~ApiServer() { stop(); }
 
-std::string ApiServer::authorize(const httplib::Request& request, httplib::Response& response) const {
+void ApiServer::set_tokens(const std::string& token, const std::vector<config::ApiToken>& tokens) {
+  auto fresh = std::make_shared<const BearerAuth>(token, tokens);
+  *auth_.lock() = std::move(fresh);
+}
+
+std::string ApiServer::authorize(const BearerAuth& auth, const httplib::Request& request,
+                                 httplib::Response& response) const {
   Caller caller;
-  if (!auth_.identify(request.get_header_value("Authorization"), caller)) {
+  if (!auth.identify(request.get_header_value("Authorization"), caller)) {
     response.set_header("WWW-Authenticate", "Bearer");
     throw ApiError(401, request.has_header("Authorization") ? "wrong bearer token"
                                                             : "missing Authorization: Bearer <token>");

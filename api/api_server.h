@@ -19,6 +19,7 @@
 #include "api/guarded_server.h"
 #include "api/router.h"
 #include "api/tls_context.h"
+#include "server/common/lock_guarded.h"
 #include "server/config/config.h"
 
 namespace rotor::api {
@@ -66,16 +67,20 @@ class ApiServer {
   // The bound address, "127.0.0.1:40123" or "[::1]:40123"; empty before start()
   // unless made with a listener.
   const std::string& bound() const noexcept { return bound_; }
+  // Replaces the tokens (a config reload); requests after it are checked
+  // against the new ones. Thread-safe.
+  void set_tokens(const std::string& token, const std::vector<config::ApiToken>& tokens);
 
  private:
   void install_handlers();
   // The name of the token `request` carries; ApiError 401 or 403 (with
   // WWW-Authenticate set on `response`) when it may not make the request.
-  std::string authorize(const httplib::Request& request, httplib::Response& response) const;
+  std::string authorize(const BearerAuth& auth, const httplib::Request& request,
+                        httplib::Response& response) const;
 
   ApiContext context_;
   ApiOptions options_;
-  BearerAuth auth_;
+  LockGuarded<std::shared_ptr<const BearerAuth>> auth_;  // swapped whole by set_tokens
   Router router_;
   std::unique_ptr<GuardedServer> server_;
   std::thread thread_;

@@ -13,5 +13,7 @@ void add_array_routes(Router& router, ApiContext& context);
 void add_status_routes(Router& router, ApiContext& context);
 // /v1/explain
 void add_explain_routes(Router& router, ApiContext& context);
+// POST /v1/reload
+void add_reload_route(Router& router, ApiContext& context);
 
 }  // namespace rotor::api

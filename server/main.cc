@@ -29,6 +29,7 @@
 #include "server/app/log_format.h"
 #include "server/app/health_monitor.h"
 #include "server/app/registry_setup.h"
+#include "server/app/reloader.h"
 #include "server/app/zone_loader.h"
 #include "server/metrics/metrics.h"
 #include "server/config/config.h"
@@ -110,8 +111,7 @@ rotor::net::NetworkOptions network_options(const rotor::config::Config& config) 
 // The main thread's loop: it only waits for signals.
 class SignalLoop {
  public:
-  SignalLoop(const rotor::config::Config& config, rotor::registry::SnapshotComposer& composer)
-      : config_(config), composer_(composer) {
+  explicit SignalLoop(rotor::app::Reloader& reloader) : reloader_(reloader) {
     if (int rc = uv_loop_init(&loop_); rc != 0) {
       throw std::runtime_error(std::string("uv_loop_init: ") + uv_strerror(rc));
     }
@@ -129,7 +129,7 @@ class SignalLoop {
   SignalLoop(const SignalLoop&) = delete;
   SignalLoop& operator=(const SignalLoop&) = delete;
 
-  // Returns after SIGINT or SIGTERM; SIGHUP reloads the zones in between.
+  // Returns after SIGINT or SIGTERM; SIGHUP reloads the config in between.
   void run() { uv_run(&loop_, UV_RUN_DEFAULT); }
 
  private:
@@ -144,16 +144,15 @@ class SignalLoop {
   static void on_signal(uv_signal_t* handle, int signal_number) {
     auto* self = static_cast<SignalLoop*>(handle->data);
     if (signal_number == SIGHUP) {
-      spdlog::info("SIGHUP: reloading zones");
-      rotor::app::reload_zones(self->config_, self->composer_);
+      spdlog::info("SIGHUP: reloading the config");
+      self->reloader_.reload();  // logs what it did or why it refused
       return;
     }
     spdlog::info("{}: stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
     uv_stop(&self->loop_);
   }
 
-  const rotor::config::Config& config_;
-  rotor::registry::SnapshotComposer& composer_;
+  rotor::app::Reloader& reloader_;
   uv_loop_t loop_{};
   uv_signal_t hangup_{};
   uv_signal_t interrupt_{};
@@ -192,11 +191,18 @@ std::optional<rotor::api::ApiListener> bind_api(const rotor::config::Config& con
 // everything (config, zones, geo), take the database lock, bind every socket
 // (DNS and API), and only then open the database and apply the config. A
 // second rotor on the same database or address stops before it writes.
-int serve(const Flags& flags) {
+// The config `rotor serve` runs: the file, the flags, then the environment
+// (the token and the etcd password may come from it, to stay out of the file).
+// Read again by every reload.
+rotor::config::Config load_serve_config(const Flags& flags) {
   rotor::config::Config config = load_config(flags);
-  // The token and the etcd password may come from the environment, so that they stay out of the file.
   rotor::config::resolve_api(config, std::getenv("ROTOR_API_TOKEN"));
   rotor::config::resolve_cluster(config, host_name(), std::getenv("ROTOR_ETCD_PASSWORD"));
+  return config;
+}
+
+int serve(const Flags& flags) {
+  rotor::config::Config config = load_serve_config(flags);
   rotor::app::apply_log_format(*spdlog::default_logger(), config.log_format);
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   // Loaded before anything is applied, so a bad certificate changes nothing.
@@ -229,8 +235,18 @@ int serve(const Flags& flags) {
   const auto registry = rotor::app::start_registry(config, std::move(geo), composer);
   composer.flush();
 
+  // SIGHUP and POST /v1/reload read the config again; the API's tokens are
+  // swapped in once the API exists.
+  std::unique_ptr<rotor::api::ApiServer> api;
+  rotor::app::Reloader reloader(
+      [&flags] { return load_serve_config(flags); }, config, snapshot,
+      {.composer = composer,
+       .registry = *registry,
+       .apply_api_tokens = [&api](const rotor::config::Config& next) {
+         if (api) api->set_tokens(next.api_token, next.api_tokens);
+       }});
   // Signals are watched before the workers start, so an early SIGTERM is a clean stop.
-  SignalLoop signals(config, composer);
+  SignalLoop signals(reloader);
   pool.start();
   // In a cluster each node publishes its own observations and the registry's
   // health is the verdict over every node's (server/app/cluster_health.h).
@@ -259,9 +275,15 @@ int serve(const Flags& flags) {
        .registry = registry.get(),
        .prober_stats = [&health] { return health.prober_stats(); },
        .cluster_health = cluster_health ? std::function([&cluster_health] { return cluster_health->counts(); })
-                                        : nullptr});
+                                        : nullptr,
+       .reloads = [&reloader] {
+         const auto last = reloader.last();
+         return rotor::metrics::ReloadCounts{.succeeded = reloader.succeeded(),
+                                             .failed = reloader.failed(),
+                                             .last_time_ms = last ? last->time_ms : 0,
+                                             .last_ok = last ? last->ok : true};
+       }});
   // The API runs on httplib's threads; it reads and writes through the registry.
-  std::unique_ptr<rotor::api::ApiServer> api;
   if (api_listener) {
     api = std::make_unique<rotor::api::ApiServer>(
         rotor::api::ApiContext{
@@ -274,7 +296,8 @@ int serve(const Flags& flags) {
                                           return cluster_health->verdict(instance_id);
                                         })
                                       : nullptr,
-            .node = config.cluster ? config.cluster->node : std::string("local")},
+            .node = config.cluster ? config.cluster->node : std::string("local"),
+            .reload = [&reloader] { return reloader.reload(); }},
         api_options(config, api_tls), std::move(*api_listener));
     api->start();
   }

@@ -18,19 +18,6 @@ namespace rotor::app {
 
 namespace {
 
-std::vector<registry::SyntheticZoneSpec> synthetic_specs(const config::Config& config) {
-  std::vector<registry::SyntheticZoneSpec> specs;
-  for (const config::DeclaredZone& declared : config.declared_zones) {
-    registry::SyntheticZoneSpec spec;
-    spec.name = declared.name;
-    for (const config::NameServer& server : declared.name_servers) {
-      spec.name_servers.push_back({server.name, server.addresses});
-    }
-    specs.push_back(std::move(spec));
-  }
-  return specs;
-}
-
 // Names the config parser has validated.
 std::string lower_wire(const std::string& text) { return *zones::lower_name_from_text(text); }
 
@@ -77,6 +64,32 @@ std::string zone_file_of(const config::Config& config, const zones::ZoneSet& fil
 }
 
 }  // namespace
+
+std::vector<registry::SyntheticZoneSpec> synthetic_specs(const config::Config& config) {
+  std::vector<registry::SyntheticZoneSpec> specs;
+  for (const config::DeclaredZone& declared : config.declared_zones) {
+    registry::SyntheticZoneSpec spec;
+    spec.name = declared.name;
+    for (const config::NameServer& server : declared.name_servers) {
+      spec.name_servers.push_back({server.name, server.addresses});
+    }
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+std::vector<registry::ConfigArray> config_arrays(const config::Config& config) {
+  const std::string file = config.file.empty() ? "the config" : config.file;
+  std::vector<registry::ConfigArray> arrays;
+  for (size_t i = 0; i < config.arrays.size(); ++i) {
+    const config::ArrayConfig& array = config.arrays[i];
+    registry::ConfigArray seeded{array.name, array.settings, {},
+                                 file + ": arrays[" + std::to_string(i) + "]"};
+    for (const config::ArrayInstance& instance : array.instances) seeded.instances.push_back(instance.spec);
+    arrays.push_back(std::move(seeded));
+  }
+  return arrays;
+}
 
 geo::GeoContext build_geo(const config::Config& config) {
   geo::GeoContext geo;
@@ -215,12 +228,7 @@ std::unique_ptr<registry::Registry> start_registry(const config::Config& config,
   if (etcd_store != nullptr) wait_for_declared_serials(*etcd_store, declared);
   registry->set_synthetic_zones(declared);
 
-  std::vector<registry::ConfigArray> arrays;
-  for (const config::ArrayConfig& array : config.arrays) {
-    registry::ConfigArray seeded{array.name, array.settings, {}};
-    for (const config::ArrayInstance& instance : array.instances) seeded.instances.push_back(instance.spec);
-    arrays.push_back(std::move(seeded));
-  }
+  const std::vector<registry::ConfigArray> arrays = config_arrays(config);
   if (etcd_store != nullptr) {
     apply_cluster_config(*registry, *etcd_store, arrays);
   } else {

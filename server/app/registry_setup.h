@@ -15,6 +15,12 @@
 
 namespace rotor::app {
 
+// The config's declared zones, as the registry builds them.
+std::vector<registry::SyntheticZoneSpec> synthetic_specs(const config::Config& config);
+// The config's arrays, each with its source ("FILE: arrays[i]") for the
+// registry's ownership errors.
+std::vector<registry::ConfigArray> config_arrays(const config::Config& config);
+
 // Regions (with every label the networks name), the networks table and the
 // optional MaxMind database. Throws config::ConfigError naming the key.
 geo::GeoContext build_geo(const config::Config& config);

@@ -2,8 +2,6 @@
 
 #include <exception>
 
-#include <spdlog/spdlog.h>
-
 #include "zones/zone_file.h"
 
 namespace rotor::app {
@@ -65,26 +63,6 @@ std::shared_ptr<const Snapshot> build_snapshot(const config::Config& config, uin
   SnapshotBuild build = try_build_snapshot(config, generation);
   if (!build.errors.empty()) throw SnapshotError(std::move(build.errors));
   return std::move(build.snapshot);
-}
-
-bool reload_zones(const config::Config& config, registry::SnapshotComposer& composer) {
-  SnapshotBuild build = try_build_snapshot(config, 0);
-  if (!build.errors.empty()) {
-    for (const std::string& reason : build.errors) spdlog::error("reload failed: {}", reason);
-    spdlog::error("reload failed; still serving the zones loaded before");
-    return false;
-  }
-  const size_t zone_count = build.snapshot->zones.zones().size();
-  // The composer keeps the arrays and declared zones and publishes the whole.
-  const std::vector<std::string> conflicts =
-      composer.set_base_checked(build.snapshot->zones, build.snapshot->options);
-  if (!conflicts.empty()) {
-    for (const std::string& reason : conflicts) spdlog::error("reload failed: {}", reason);
-    spdlog::error("reload failed; still serving the zones loaded before");
-    return false;
-  }
-  spdlog::info("reloaded {} zones ({} records)", zone_count, build.record_count);
-  return true;
 }
 
 }  // namespace rotor::app

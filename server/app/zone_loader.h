@@ -1,6 +1,6 @@
 #pragma once
 // Turns the configured zone list into a Snapshot, for startup, `rotor check`
-// and SIGHUP reloads. A snapshot is built whole or not at all: one bad zone
+// and reloads (reloader.h). A snapshot is built whole or not at all: one bad zone
 // fails the build, so a reload never serves half of the new zones.
 
 #include <cstdint>
@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "server/config/config.h"
-#include "server/registry/snapshot_composer.h"
 #include "server/snapshot/publisher.h"
 #include "server/snapshot/snapshot.h"
 
@@ -34,13 +33,5 @@ struct SnapshotError : std::runtime_error {
 
 // As try_build_snapshot, but throws SnapshotError with every reason.
 std::shared_ptr<const Snapshot> build_snapshot(const config::Config& config, uint64_t generation);
-
-// Rebuilds every zone from its file and hands them to the composer, which
-// publishes them with the arrays and declared zones. New zone data where an
-// array answers (a CNAME or static A/AAAA at its name) fails the reload as a
-// broken zone does (SnapshotComposer::set_base_checked). On failure logs each
-// reason at error level, keeps serving what it had and returns false; on
-// success logs "reloaded N zones".
-bool reload_zones(const config::Config& config, registry::SnapshotComposer& composer);
 
 }  // namespace rotor::app

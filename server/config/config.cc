@@ -476,6 +476,7 @@ Config load_config_file(const std::string& path) {
   if (in.bad()) throw ConfigError(path, std::string("cannot read: ") + std::strerror(errno));
 
   Config config = parse_config(text.str(), path);
+  config.file = path;
   const std::filesystem::path directory = std::filesystem::path(path).parent_path();
   auto resolve = [&](std::string& name) {
     const std::filesystem::path file(name);

@@ -84,6 +84,7 @@ struct ApiTls {
 enum class LogFormat { text, json };
 
 struct Config {
+  std::string file;  // the file it was read from (load_config_file); empty: none
   std::vector<std::string> listen{"127.0.0.1:5353", "[::1]:5353"};
   std::vector<ZoneSource> zones;
   unsigned threads = 0;  // 0: one per core

@@ -184,6 +184,23 @@ void add_cluster_families(const ClusterHealthCounts& counts, std::vector<MetricF
         counts.isolated ? 1 : 0);
 }
 
+void add_reload_families(const ReloadCounts& counts, std::vector<MetricFamily>& out) {
+  MetricFamily reloads = family("rotor_config_reloads_total",
+                                "Config reloads (SIGHUP, POST /v1/reload), by result.", MetricType::Counter);
+  add_counter(reloads, {{"result", "success"}}, counts.succeeded);
+  add_counter(reloads, {{"result", "failure"}}, counts.failed);
+  out.push_back(std::move(reloads));
+  MetricFamily ok = family("rotor_config_last_reload_successful",
+                           "1 when the last reload applied (or none was tried), 0 when it was refused.",
+                           MetricType::Gauge);
+  add_gauge(ok, {}, counts.last_ok ? 1 : 0);
+  out.push_back(std::move(ok));
+  MetricFamily when = family("rotor_config_last_reload_timestamp_seconds",
+                             "Unix time of the last reload; 0: none since startup.", MetricType::Gauge);
+  add_gauge(when, {}, static_cast<double>(counts.last_time_ms) / 1000.0);
+  out.push_back(std::move(when));
+}
+
 void add_instance_families(const registry::Registry& registry, std::vector<MetricFamily>& out) {
   MetricFamily instances = family("rotor_array_instances",
                                   "Enabled instances of each array, by health.", MetricType::Gauge);
@@ -287,6 +304,7 @@ std::string MetricsCollector::render() const {
   }
   if (sources_.prober_stats) add_probe_families(sources_.prober_stats(), families);
   if (sources_.cluster_health) add_cluster_families(sources_.cluster_health(), families);
+  if (sources_.reloads) add_reload_families(sources_.reloads(), families);
 
   return prometheus::TextSerializer().Serialize(families);
 }

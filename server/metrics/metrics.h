@@ -43,6 +43,14 @@ struct ClusterHealthCounts {
   bool isolated = false;    // on its own probes (cluster.isolation_fallback)
 };
 
+// Config reloads so far (app::Reloader).
+struct ReloadCounts {
+  uint64_t succeeded = 0;
+  uint64_t failed = 0;
+  int64_t last_time_ms = 0;  // unix ms of the last reload; 0: none yet
+  bool last_ok = true;       // the last reload applied (true before any)
+};
+
 struct MetricsSources {
   std::vector<std::shared_ptr<const WorkerCounters>> workers;  // net::WorkerPool::counters()
   const SnapshotPublisher* publisher = nullptr;    // generation; array slot -> name
@@ -50,6 +58,7 @@ struct MetricsSources {
   const registry::Registry* registry = nullptr;    // instances by health
   std::function<probes::ProberStats()> prober_stats;  // empty: no probe metrics
   std::function<ClusterHealthCounts()> cluster_health;  // empty: not a cluster node
+  std::function<ReloadCounts()> reloads;                // empty: no reload metrics
 };
 
 class MetricsCollector {

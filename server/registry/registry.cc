@@ -336,6 +336,9 @@ RegisteredArray Registry::upsert_array(std::string_view name,
       throw ConflictError("name: " + *conflict);
     }
   }
+  if (existing != state->arrays.end() && !same_settings(existing->second.settings, settings)) {
+    refuse_if_claimed(*state, normalized.text, "settings");
+  }
   if (existing != state->arrays.end()) {
     for (const Instance& instance : existing->second.instances) {
       if (instance.spec.check.empty()) continue;
@@ -371,6 +374,7 @@ void Registry::delete_array(std::string_view name) {
   auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);
   ArrayModel& array = model(*state, name);
+  refuse_if_claimed(*state, array.name, "existence");
   write_in_zone(*state, synthetic_zone_of(array.wire_name),
                 [&] { state->store.delete_array(array.name, now_ms()); });
   for (const Instance& instance : array.instances) state->owner_of.erase(instance.id);
@@ -423,6 +427,7 @@ Instance Registry::update_instance(std::string_view array_name, int64_t id,
   SnapshotComposer::Batch batch(composer_);
   ArrayModel& array = model(*state, array_name);
   const auto found = find_instance(array, id);
+  if (!same_spec(found->spec, spec)) refuse_if_listed(*state, array.name, found->spec.address, "address");
   validate_check(array.settings.check, spec.check, "check");
   Instance updated;
   write_in_zone(*state, synthetic_zone_of(array.wire_name),
@@ -438,6 +443,7 @@ void Registry::remove_instance(std::string_view array_name, int64_t id) {
   SnapshotComposer::Batch batch(composer_);
   ArrayModel& array = model(*state, array_name);
   const auto found = find_instance(array, id);
+  refuse_if_listed(*state, array.name, found->spec.address, "address");
   write_in_zone(*state, synthetic_zone_of(array.wire_name),
                 [&] { state->store.remove_instance(array.name, id, now_ms()); });
   array.instances.erase(found);
@@ -464,6 +470,13 @@ std::vector<Instance> Registry::replace_instances(std::string_view array_name,
   for (size_t i = 0; i < specs.size(); ++i) {
     validate_check(array.settings.check, specs[i].check,
                    "instances[" + std::to_string(i) + "].check");
+  }
+  // The instances the config lists stay as the config has them.
+  for (const Instance& instance : array.instances) {
+    const auto kept = std::find_if(specs.begin(), specs.end(), [&](const InstanceSpec& spec) {
+      return same_spec(spec, instance.spec);
+    });
+    if (kept == specs.end()) refuse_if_listed(*state, array.name, instance.spec.address, "instances");
   }
   std::vector<Instance> instances;
   write_in_zone(*state, synthetic_zone_of(array.wire_name),
@@ -577,14 +590,22 @@ Registry::PlannedArray Registry::plan_config_array(const State& state,
   const auto existing = state.arrays.find(name);
   planned.write_settings =
       existing == state.arrays.end() || !same_settings(existing->second.settings, config.settings);
+  size_t added = 0;
   for (const InstanceSpec& spec : config.instances) {
-    const bool known =
-        existing != state.arrays.end() &&
-        std::any_of(existing->second.instances.begin(), existing->second.instances.end(),
-                    [&](const Instance& i) { return i.spec.address == spec.address; });
-    if (!known) planned.missing.push_back(&spec);
+    const Instance* known = nullptr;
+    if (existing != state.arrays.end()) {
+      for (const Instance& instance : existing->second.instances) {
+        if (instance.spec.address == spec.address) known = &instance;
+      }
+    }
+    if (known == nullptr) {
+      planned.pending.push_back({&spec, 0});
+      ++added;
+    } else if (!same_spec(known->spec, spec)) {
+      planned.pending.push_back({&spec, known->id});
+    }
   }
-  const size_t total = planned.missing.size() +
+  const size_t total = added +
                        (existing == state.arrays.end() ? 0 : existing->second.instances.size());
   if (total > arrays::kMaxInstancesPerArray) {
     throw ValidationError("array " + name + ": more than " +
@@ -601,7 +622,7 @@ void Registry::apply_config_arrays(const std::vector<ConfigArray>& config_arrays
     PlannedArray planned = plan_config_array(*state, config);
     // What the store already has is not written again: every node of a
     // cluster applies the same config, and N restarts must not churn it.
-    if (planned.write_settings || !planned.missing.empty()) plan.push_back(std::move(planned));
+    if (planned.write_settings || !planned.pending.empty()) plan.push_back(std::move(planned));
   }
   // As few transactions as the store allows, each valid on its own: an
   // array's settings come first, its instances may follow in later ones.
@@ -611,7 +632,7 @@ void Registry::apply_config_arrays(const std::vector<ConfigArray>& config_arrays
   for (const PlannedArray& planned : plan) {
     bool settings = planned.write_settings;
     size_t next = 0;
-    while (settings || next < planned.missing.size()) {
+    while (settings || next < planned.pending.size()) {
       if (used == limit) {
         transactions.emplace_back();
         used = 0;
@@ -619,7 +640,7 @@ void Registry::apply_config_arrays(const std::vector<ConfigArray>& config_arrays
       ConfigPiece piece{&planned, settings, next, next};
       used += settings ? 1 : 0;
       settings = false;
-      piece.last = next + std::min(limit - used, planned.missing.size() - next);
+      piece.last = next + std::min(limit - used, planned.pending.size() - next);
       used += piece.last - next;
       next = piece.last;
       transactions.back().push_back(piece);
@@ -628,13 +649,48 @@ void Registry::apply_config_arrays(const std::vector<ConfigArray>& config_arrays
   for (const std::vector<ConfigPiece>& pieces : transactions) {
     if (!pieces.empty()) write_config_pieces(*state, pieces);
   }
+  state->claimed.clear();
+  for (const ConfigArray& config : config_arrays) {
+    ConfigClaim& claim = state->claimed[normalize(config.name).text];
+    claim.source = config.source.empty() ? "the config" : config.source;
+    for (const InstanceSpec& spec : config.instances) claim.addresses.push_back(spec.address);
+  }
   changed(*state);
+}
+
+std::optional<std::string> Registry::config_source(std::string_view name) const {
+  const std::string normalized = normalize(name).text;
+  auto state = state_.lock();
+  const auto claim = state->claimed.find(normalized);
+  if (claim == state->claimed.end()) return std::nullopt;
+  return claim->second.source;
+}
+
+void Registry::refuse_if_claimed(const State& state, const std::string& array, const char* what) {
+  const auto claim = state.claimed.find(array);
+  if (claim == state.claimed.end()) return;
+  throw OwnedByConfigError("name: array " + array + " is declared in the config (" +
+                           claim->second.source + "), which owns its " + what +
+                           ": change it there and reload (SIGHUP or POST /v1/reload)");
+}
+
+void Registry::refuse_if_listed(const State& state, const std::string& array,
+                                const arrays::IpAddress& address, const std::string& field) {
+  const auto claim = state.claimed.find(array);
+  if (claim == state.claimed.end()) return;
+  for (const arrays::IpAddress& listed : claim->second.addresses) {
+    if (listed != address) continue;
+    throw OwnedByConfigError(field + ": instance " + address.to_string() + " of " + array +
+                             " is listed in the config (" + claim->second.source +
+                             "): change it there and reload (SIGHUP or POST /v1/reload)");
+  }
 }
 
 void Registry::write_config_pieces(State& state, const std::vector<ConfigPiece>& pieces) {
   struct Written {
     int64_t id = 0;
     std::vector<Instance> added;
+    std::vector<Instance> updated;
   };
   std::vector<Written> written;
   std::map<std::string, uint32_t> serials;  // synthetic zone -> new serial
@@ -649,7 +705,12 @@ void Registry::write_config_pieces(State& state, const std::vector<ConfigPiece>&
         result.id = state.store.upsert_array(name, piece.array->config->settings, now);
       }
       for (size_t i = piece.first; i < piece.last; ++i) {
-        result.added.push_back(state.store.add_instance(name, *piece.array->missing[i], now));
+        const PendingInstance& pending = piece.array->pending[i];
+        if (pending.id == 0) {
+          result.added.push_back(state.store.add_instance(name, *pending.spec, now));
+        } else {
+          result.updated.push_back(state.store.update_instance(name, pending.id, *pending.spec, now));
+        }
       }
       if (const auto zone = synthetic_zone_of(piece.array->name.wire)) serials[*zone] = 0;
     }
@@ -676,6 +737,11 @@ void Registry::write_config_pieces(State& state, const std::vector<ConfigPiece>&
     for (Instance& instance : written[i].added) {
       state.owner_of[instance.id] = name;
       array.instances.push_back(std::move(instance));
+    }
+    for (Instance& instance : written[i].updated) {
+      for (Instance& known : array.instances) {
+        if (known.id == instance.id) known = std::move(instance);
+      }
     }
     publish(state, array);
   }

@@ -60,6 +60,15 @@ struct ConfigArray {
   std::string name;
   arrays::ArraySettings settings;
   std::vector<arrays::InstanceSpec> instances;
+  std::string source;  // where it is declared ("rotor.json: arrays[0]"), for OwnedByConfigError
+};
+
+// An API write to what the config declares: an array's settings, the array
+// itself, or an instance the config lists. The config owns them (a restart or
+// reload would write them back), so the write is refused (409) naming the
+// config; the message starts "name: " or "address: " like ConflictError's.
+struct OwnedByConfigError : ConflictError {
+  using ConflictError::ConflictError;
 };
 
 // An instance and the array it belongs to (find_instances).
@@ -123,16 +132,21 @@ class Registry {
   // (cluster::HealthVerdicts). Store errors as set_health_many.
   size_t record_health(const std::vector<HealthUpdate>& updates);
 
-  // Seeds the config's arrays: each array's settings are set and the
-  // instances it lists that the store lacks (by address) are added.
-  // Instances the store has beyond the config stay: the config seeds, the
-  // API manages, so a restart never undoes an API change. What the store
-  // already has is not written again (every node of a cluster applies the
-  // same config). Everything is validated before anything is written; the
-  // writes take as few transactions as the store allows (all of them in one
-  // for SQLite), each valid on its own. ValidationError names the array, as does
-  // ConflictError for a name zone data answers for (as upsert_array).
+  // Applies the config's arrays and makes the config their owner: each
+  // array's settings are set, the instances it lists are added (by address)
+  // or given the config's fields. From then on the API may add, change and
+  // remove the other instances of such an array, but a write to its settings,
+  // a delete of it, or a change to an instance the config lists is
+  // OwnedByConfigError: a restart or reload would undo it. Arrays no longer in
+  // `config_arrays` (a reload) stay, owned by the API from then on.
+  // What the store already has is not written again (every node of a cluster
+  // applies the same config). Everything is validated before anything is
+  // written; the writes take as few transactions as the store allows (all of
+  // them in one for SQLite), each valid on its own. ValidationError names the
+  // array, as does ConflictError for a name zone data answers for (as upsert_array).
   void apply_config_arrays(const std::vector<ConfigArray>& config_arrays);
+  // Where the config declares `name` (ConfigArray::source), if it does.
+  std::optional<std::string> config_source(std::string_view name) const;
 
   // Builds and serves the config's synthetic zones, each with its stored
   // serial (a first serial is created). Replaces the previous set.
@@ -181,15 +195,26 @@ class Registry {
     std::string wire;
   };
 
+  // An instance the config lists that the store lacks (id 0: added) or
+  // holds with other fields (its id: updated).
+  struct PendingInstance {
+    const arrays::InstanceSpec* spec;
+    int64_t id;
+  };
   // One config array after validation: what the store lacks of it.
   struct PlannedArray {
     Name name;
     const ConfigArray* config;
-    bool write_settings;                            // new, or its settings differ
-    std::vector<const arrays::InstanceSpec*> missing;  // by address, what the store lacks
+    bool write_settings;                     // new, or its settings differ
+    std::vector<PendingInstance> pending;    // in config order
+  };
+  // What the config owns of one array (apply_config_arrays).
+  struct ConfigClaim {
+    std::string source;
+    std::vector<arrays::IpAddress> addresses;  // the instances it lists
   };
   // A part of a PlannedArray written in one transaction: maybe the settings,
-  // and the missing instances [first, last).
+  // and the pending instances [first, last).
   struct ConfigPiece {
     const PlannedArray* array;
     bool settings;
@@ -218,8 +243,15 @@ class Registry {
     std::shared_ptr<const geo::RegionTable> declared_regions;  // as set_geo gave them
     std::map<std::string, SyntheticZoneSpec> synthetic;  // by presentation origin
     std::map<std::string, uint32_t> served_serial;       // by presentation origin
+    std::map<std::string, ConfigClaim, std::less<>> claimed;  // config-owned arrays by name
     std::function<void()> change_listener;
   };
+
+  // OwnedByConfigError when the config owns `array` (a settings change or a
+  // delete) or the listed instance at `address` (changed or removed).
+  static void refuse_if_claimed(const State& state, const std::string& array, const char* what);
+  static void refuse_if_listed(const State& state, const std::string& array,
+                               const arrays::IpAddress& address, const std::string& field);
 
   void changed(const State& state) const;
   // The updates that change an instance's health, stamped now.

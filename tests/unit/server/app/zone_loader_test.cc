@@ -15,7 +15,6 @@
 TEST_SUITE_BEGIN("unit/server/app/zone_loader");
 
 using rotor::app::build_snapshot;
-using rotor::app::reload_zones;
 using rotor::app::SnapshotError;
 using rotor::app::try_build_snapshot;
 using rotor::config::Config;
@@ -100,54 +99,6 @@ TEST_CASE("every broken zone is reported - and a duplicate origin names both fil
     CHECK(std::string(error.what()) ==
           build.errors[0] + "\n" + build.errors[1] + "\n" + build.errors[2]);
   }
-}
-
-TEST_CASE("a reload publishes a new generation - or keeps the old one on error") {
-  ZoneDir dir;
-  const std::string file = dir.write("a.zone", zone_text("a.test.", 1));
-  Config config = config_with({{"", file}});
-  rotor::SnapshotPublisher publisher(build_snapshot(config, 1));
-  rotor::registry::SnapshotComposer composer(publisher, {.publish_interval = std::chrono::milliseconds(0)});
-  composer.set_base(publisher.current()->zones, publisher.current()->options);
-  const uint64_t before = publisher.current()->generation;
-  int wakeups = 0;
-  publisher.subscribe([&wakeups] { ++wakeups; });
-
-  dir.write("a.zone", zone_text("a.test.", 5));
-  CHECK(reload_zones(config, composer));
-  CHECK(publisher.current()->generation == before + 1);
-  CHECK(publisher.current()->zones.zones()[0]->record_count() == 7);
-  CHECK(wakeups == 1);
-
-  dir.write("a.zone", "this is not a zone\n");
-  CHECK_FALSE(reload_zones(config, composer));
-  CHECK(publisher.current()->generation == before + 1);
-  CHECK(publisher.current()->zones.zones()[0]->record_count() == 7);
-  CHECK(wakeups == 1);
-}
-
-TEST_CASE("a reload that puts a CNAME where an array answers keeps the old zones") {
-  ZoneDir dir;
-  const std::string file = dir.write("a.zone", zone_text("a.test.", 1));
-  Config config = config_with({{"", file}});
-  rotor::SnapshotPublisher publisher(build_snapshot(config, 1));
-  rotor::registry::SnapshotComposer composer(publisher, {.publish_interval = std::chrono::milliseconds(0)});
-  composer.set_base(publisher.current()->zones, publisher.current()->options);
-  composer.put_array(rotor::arrays::ArrayState::build(*rotor::zones::name_from_text("web.a.test."), 0,
-                                                      {}, {}, *rotor::geo::RegionTable::build({})));
-  const uint64_t before = publisher.current()->generation;
-
-  dir.write("a.zone", zone_text("a.test.", 1) + "web IN CNAME host0\n");
-  CHECK_FALSE(reload_zones(config, composer));
-  CHECK(publisher.current()->generation == before);
-  CHECK(publisher.current()->zones.zones()[0]->record_count() == 3);
-  CHECK(composer.set_base_checked(build_snapshot(config, 0)->zones, {}) ==
-        std::vector<std::string>{
-            "web.a.test. has a CNAME in zone a.test., where an array answers"});
-
-  dir.write("a.zone", zone_text("a.test.", 1) + "web IN MX 10 host0\n");
-  CHECK(reload_zones(config, composer));
-  CHECK(publisher.current()->zones.zones()[0]->record_count() == 4);
 }
 
 TEST_SUITE_END();

@@ -342,30 +342,48 @@ TEST_SUITE("unit/server/registry/registry") {
     CHECK(rig.registry->events(0, 100).size() == events);
   }
 
-  TEST_CASE("config arrays seed the database - the API's changes survive a restart") {
+  TEST_CASE("the config owns what it declares - the API's own instances survive a restart") {
     ScratchDir dir;
     const std::string path = dir.file("rotor.db");
     arrays::ArraySettings weighted;
     weighted.policy = arrays::Policy::weighted;
-    const std::vector<ConfigArray> config{
-        {kWeb, weighted, {instance("192.0.2.1"), instance("192.0.2.2")}}};
+    std::vector<ConfigArray> config{
+        {kWeb, weighted, {instance("192.0.2.1"), instance("192.0.2.2")}, "rotor.json: arrays[0]"}};
     int64_t api_added = 0;
     {
       Rig rig(path);
       rig.registry->apply_config_arrays(config);
       REQUIRE(rig.registry->find(kWeb)->instances.size() == 2);
+      CHECK(rig.registry->config_source(kWeb) == "rotor.json: arrays[0]");
       api_added = rig.registry->add_instance(kWeb, instance("192.0.2.3")).id;
+      rig.registry->update_instance(kWeb, api_added, instance("192.0.2.3", 50));
       const auto first = rig.registry->find(kWeb)->instances[0];
-      rig.registry->update_instance(kWeb, first.id, instance("192.0.2.1", 900));
+      CHECK_THROWS_WITH_AS(rig.registry->update_instance(kWeb, first.id, instance("192.0.2.1", 900)),
+                           "address: instance 192.0.2.1 of web.lb.example.com. is listed in the config "
+                           "(rotor.json: arrays[0]): change it there and reload (SIGHUP or POST /v1/reload)",
+                           OwnedByConfigError);
+      CHECK_THROWS_WITH_AS(rig.registry->upsert_array(kWeb, {}),
+                           "name: array web.lb.example.com. is declared in the config (rotor.json: "
+                           "arrays[0]), which owns its settings: change it there and reload (SIGHUP or "
+                           "POST /v1/reload)",
+                           OwnedByConfigError);
+      CHECK_THROWS_AS(rig.registry->replace_instances(kWeb, {instance("192.0.2.1")}), OwnedByConfigError);
+      CHECK_THROWS_AS(
+          rig.registry->replace_instances(kWeb, {instance("192.0.2.1", 5), instance("192.0.2.2")}),
+          OwnedByConfigError);
+      rig.registry->replace_instances(kWeb, {instance("192.0.2.1"), instance("192.0.2.2"),
+                                             instance("192.0.2.3", 60)});
     }
+    config[0].instances[0].weight = 7;  // the file changed while rotor was stopped
     Rig rig(path);
     rig.registry->apply_config_arrays(config);
     const auto web = rig.registry->find(kWeb);
     REQUIRE(web.has_value());
     CHECK(web->settings.policy == arrays::Policy::weighted);
-    REQUIRE(web->instances.size() == 3);          // the API's instance stays
-    CHECK(web->instances[0].spec.weight == 900);  // the API's change to a config instance stays
+    REQUIRE(web->instances.size() == 3);        // the API's instance stays
+    CHECK(web->instances[0].spec.weight == 7);  // the config's instance is as the config says
     CHECK(web->instances[2].id == api_added);
+    CHECK(web->instances[2].spec.weight == 60);
     rig.refresh();
     CHECK(rig.served(kWeb)->instances.size() == 3);
 

@@ -1,0 +1,174 @@
+#include "server/app/reloader.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <exception>
+#include <utility>
+
+#include "server/app/log_format.h"
+#include "server/app/registry_setup.h"
+#include "server/app/zone_loader.h"
+
+namespace rotor::app {
+
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool same_cluster(const std::optional<config::ClusterConfig>& a,
+                  const std::optional<config::ClusterConfig>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  if (!a) return true;
+  return a->node == b->node && a->region == b->region && a->endpoints == b->endpoints &&
+         a->prefix == b->prefix && a->username == b->username && a->password == b->password &&
+         a->tls_ca == b->tls_ca && a->tls_cert == b->tls_cert && a->tls_key == b->tls_key &&
+         a->lease_ttl == b->lease_ttl && a->isolation_fallback == b->isolation_fallback &&
+         a->abstain_share == b->abstain_share;
+}
+
+bool same_rrl(const RateLimiterOptions& a, const RateLimiterOptions& b) {
+  return a.responses_per_second == b.responses_per_second && a.slip == b.slip &&
+         a.ipv4_prefix == b.ipv4_prefix && a.ipv6_prefix == b.ipv6_prefix &&
+         a.table_size == b.table_size && a.exempt.size() == b.exempt.size();
+}
+
+}  // namespace
+
+std::vector<std::string> restart_only_changes(const config::Config& running,
+                                              const config::Config& next) {
+  const struct {
+    const char* key;
+    bool same;
+  } keys[] = {
+      {"listen", running.listen == next.listen},
+      {"threads", running.threads == next.threads},
+      {"db", running.db == next.db},
+      {"tcp", running.tcp_idle_timeout == next.tcp_idle_timeout &&
+                  running.tcp_max_connections == next.tcp_max_connections},
+      {"publish_interval", running.publish_interval == next.publish_interval},
+      {"probes", running.probe_threads == next.probe_threads &&
+                     running.probe_max_in_flight == next.probe_max_in_flight &&
+                     running.probe_source_address == next.probe_source_address},
+      {"api.listen", running.api_listen == next.api_listen},
+      {"api.tls", running.api_tls.cert == next.api_tls.cert && running.api_tls.key == next.api_tls.key},
+      {"rrl", same_rrl(running.rrl, next.rrl)},
+      {"cluster", same_cluster(running.cluster, next.cluster)},
+  };
+  std::vector<std::string> changed;
+  for (const auto& key : keys) {
+    if (!key.same) changed.push_back(std::string(key.key) + " changed: takes effect at the next restart");
+  }
+  return changed;
+}
+
+Reloader::Reloader(std::function<config::Config()> load, config::Config running,
+                   std::shared_ptr<const Snapshot> base, Targets targets)
+    : load_(std::move(load)), targets_(std::move(targets)) {
+  auto state = state_.lock();
+  state->running = std::move(running);
+  state->base = std::move(base);
+}
+
+ReloadOutcome Reloader::reload() noexcept {
+  auto state = state_.lock();
+  ReloadOutcome outcome;
+  try {
+    config::Config next;
+    try {
+      next = load_();
+    } catch (const std::exception& error) {
+      outcome.errors.emplace_back(error.what());
+    }
+    std::shared_ptr<const Snapshot> zones;
+    if (outcome.errors.empty()) zones = check(next, outcome);
+    if (outcome.errors.empty()) apply(*state, next, std::move(zones), outcome);
+  } catch (const std::exception& error) {
+    outcome.errors.emplace_back(error.what());
+  } catch (...) {
+    outcome.errors.emplace_back("unknown error");
+  }
+  outcome.ok = outcome.errors.empty();
+  outcome.time_ms = now_ms();
+  if (outcome.ok) {
+    ++state->succeeded;
+    for (const std::string& warning : outcome.warnings) spdlog::warn("reload: {}", warning);
+    spdlog::info("reloaded: {} zones from files, {} config arrays", outcome.zones, outcome.arrays);
+  } else {
+    ++state->failed;
+    for (const std::string& reason : outcome.errors) spdlog::error("reload failed: {}", reason);
+    spdlog::error("reload failed; still running the config loaded before");
+  }
+  state->last = outcome;
+  return outcome;
+}
+
+std::shared_ptr<const Snapshot> Reloader::check(const config::Config& next,
+                                                ReloadOutcome& outcome) const {
+  SnapshotBuild build = try_build_snapshot(next, 0);
+  if (!build.errors.empty()) {
+    outcome.errors = std::move(build.errors);
+    return nullptr;
+  }
+  try {
+    check_arrays_are_served(next, build.snapshot->zones);
+    outcome.warnings = config_warnings(next, build_geo(next));
+  } catch (const config::ConfigError& error) {
+    // Key paths are the file's: name it, as startup does.
+    outcome.errors.push_back(next.file.empty() ? error.what() : next.file + ": " + error.what());
+    return nullptr;
+  } catch (const std::exception& error) {
+    outcome.errors.emplace_back(error.what());
+    return nullptr;
+  }
+  return std::move(build.snapshot);
+}
+
+void Reloader::apply(State& state, const config::Config& next, std::shared_ptr<const Snapshot> zones,
+                     ReloadOutcome& outcome) {
+  // The composer checks the new zones against every array (API-made ones
+  // too) and swaps them only when nothing conflicts.
+  std::vector<std::string> conflicts = targets_.composer.set_base_checked(zones->zones, zones->options);
+  if (!conflicts.empty()) {
+    outcome.errors = std::move(conflicts);
+    return;
+  }
+  int undo = 0;  // steps done, to put back in reverse when a later one throws
+  try {
+    targets_.registry.set_geo(build_geo(next));
+    ++undo;
+    targets_.registry.set_synthetic_zones(synthetic_specs(next));
+    ++undo;
+    targets_.registry.apply_config_arrays(config_arrays(next));
+  } catch (const std::exception& error) {
+    outcome.errors.emplace_back(error.what());
+    try {
+      if (undo >= 2) targets_.registry.set_synthetic_zones(synthetic_specs(state.running));
+      if (undo >= 1) targets_.registry.set_geo(build_geo(state.running));
+      targets_.composer.set_base(state.base->zones, state.base->options);
+    } catch (const std::exception& undo_error) {
+      outcome.errors.push_back(std::string("putting the old config back: ") + undo_error.what());
+    }
+    return;
+  }
+  if (targets_.apply_api_tokens) targets_.apply_api_tokens(next);
+  apply_log_format(*spdlog::default_logger(), next.log_format);
+  spdlog::set_level(spdlog::level::from_str(next.log_level));
+  for (std::string& warning : restart_only_changes(state.running, next)) {
+    outcome.warnings.push_back(std::move(warning));
+  }
+  outcome.zones = zones->zones.zones().size();
+  outcome.arrays = next.arrays.size();
+  state.running = next;
+  state.base = std::move(zones);
+}
+
+std::optional<ReloadOutcome> Reloader::last() const { return state_.lock()->last; }
+uint64_t Reloader::succeeded() const { return state_.lock()->succeeded; }
+uint64_t Reloader::failed() const { return state_.lock()->failed; }
+
+}  // namespace rotor::app

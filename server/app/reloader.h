@@ -1,0 +1,84 @@
+#pragma once
+// Live reload (SIGHUP and POST /v1/reload) of everything a running server can
+// change without a restart: zone files, declared zones, regions, networks and
+// the GeoIP database, the arrays the config declares, API tokens, log level
+// and format. A reload reads the config file again and checks all of it
+// first; only a config that passed is applied, so a bad file leaves the old
+// one running and says why (every reason, as `rotor check` would). An apply
+// step that still fails (the store refuses the arrays) puts the earlier steps
+// back. Keys only a restart changes (listen, threads, db, api.listen, api.tls,
+// tcp, rrl, probes, cluster, publish_interval) give a warning when they differ.
+//
+// Thread-safe: reloads are serialised by the reloader's lock; a signal and an
+// API call never interleave. Throws nothing: every failure is in the outcome.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/common/lock_guarded.h"
+#include "server/config/config.h"
+#include "server/registry/registry.h"
+#include "server/registry/snapshot_composer.h"
+#include "server/snapshot/snapshot.h"
+
+namespace rotor::app {
+
+struct ReloadOutcome {
+  bool ok = false;
+  std::vector<std::string> errors;    // why nothing changed, each naming its file or key
+  std::vector<std::string> warnings;  // applied, but: restart-only keys that changed, likely mistakes
+  size_t zones = 0;                   // zones from files now served
+  size_t arrays = 0;                  // arrays the config declares now
+  int64_t time_ms = 0;                // unix ms when the reload finished
+};
+
+class Reloader {
+ public:
+  struct Targets {
+    registry::SnapshotComposer& composer;
+    registry::Registry& registry;
+    // Takes the new config's API tokens; empty: the API is off.
+    std::function<void(const config::Config&)> apply_api_tokens;
+  };
+  // `load` reads the config as startup did (file, flags, environment) and
+  // throws config::ConfigError; `running` is the config startup applied and
+  // `base` the zones it loaded.
+  Reloader(std::function<config::Config()> load, config::Config running,
+           std::shared_ptr<const Snapshot> base, Targets targets);
+
+  ReloadOutcome reload() noexcept;
+  // The last reload's outcome; nullopt before the first.
+  std::optional<ReloadOutcome> last() const;
+  // Reloads so far, by result.
+  uint64_t succeeded() const;
+  uint64_t failed() const;
+
+ private:
+  struct State {
+    config::Config running;
+    std::shared_ptr<const Snapshot> base;
+    std::optional<ReloadOutcome> last;
+    uint64_t succeeded = 0;
+    uint64_t failed = 0;
+  };
+  // Checks `next` whole; fills outcome.errors, returns the zones to serve.
+  std::shared_ptr<const Snapshot> check(const config::Config& next, ReloadOutcome& outcome) const;
+  // Applies `next` over `state.running`, undoing what it did when a step throws.
+  void apply(State& state, const config::Config& next, std::shared_ptr<const Snapshot> zones,
+             ReloadOutcome& outcome);
+
+  const std::function<config::Config()> load_;
+  Targets targets_;
+  LockGuarded<State> state_;
+};
+
+// The restart-only keys that differ between `running` and `next`, each as
+// "KEY changed: takes effect at the next restart".
+std::vector<std::string> restart_only_changes(const config::Config& running,
+                                              const config::Config& next);
+
+}  // namespace rotor::app

@@ -1,0 +1,216 @@
+#include "server/app/reloader.h"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/app/registry_setup.h"
+#include "server/app/zone_loader.h"
+#include "server/registry/sqlite_store.h"
+#include "tests/unit/server/registry/registry_test_support.h"
+#include "zones/zone_file.h"
+
+namespace rotor::app {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kZoneHead =
+    "$ORIGIN a.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 300\n@ IN NS ns1\n"
+    "ns1 IN A 192.0.2.53\n";
+
+// A config file, its zone and a running registry built from it the way
+// `rotor serve` builds them; every reload reads the file again.
+struct Rig {
+  explicit Rig(const std::string& config_text)
+      : publisher(std::make_shared<const Snapshot>()),
+        composer(publisher, {.publish_interval = 0ms}) {
+    write("a.zone", kZoneHead);
+    write("rotor.json", config_text);
+    const config::Config config = load();
+    base = build_snapshot(config, 1);
+    composer.set_base(base->zones, base->options);
+    registry = registry::Registry::open(std::make_unique<registry::SqliteStore>(dir.file("rotor.db")),
+                                        composer);
+    registry->set_geo(build_geo(config));
+    registry->apply_config_arrays(config_arrays(config));
+    reloader = std::make_unique<Reloader>(
+        [this] { return load(); }, config, base,
+        Reloader::Targets{.composer = composer,
+                          .registry = *registry,
+                          .apply_api_tokens = [this](const config::Config& next) { tokens = next.api_tokens; }});
+  }
+
+  config::Config load() const { return config::load_config_file(dir.file("rotor.json")); }
+  void write(const std::string& name, const std::string& text) const {
+    std::ofstream(dir.file(name), std::ios::trunc) << text;
+  }
+  uint32_t ttl(const char* array) const { return registry->find(array)->settings.ttl; }
+  size_t records() const { return publisher.current()->zones.zones().at(0)->record_count(); }
+
+  registry::test::ScratchDir dir;
+  SnapshotPublisher publisher;
+  registry::SnapshotComposer composer;
+  std::shared_ptr<const Snapshot> base;
+  std::unique_ptr<registry::Registry> registry;
+  std::unique_ptr<Reloader> reloader;
+  std::vector<config::ApiToken> tokens;
+};
+
+constexpr const char* kConfig = R"({
+  "zones": ["a.test=a.zone"],
+  "arrays": [{"name": "web.a.test", "ttl": 30, "instances": [{"address": "127.0.0.11"}]}]})";
+
+const std::string kOpsToken = std::string(64, 'a');
+
+}  // namespace
+
+TEST_SUITE_BEGIN("unit/server/app/reloader");
+
+TEST_CASE("a reload applies zones and arrays and regions and tokens from the file read again") {
+  Rig rig(kConfig);
+  CHECK(rig.records() == 3);
+  rig.write("a.zone", kZoneHead + "new IN A 192.0.2.7\n");
+  rig.write("rotor.json", R"({
+    "zones": ["a.test=a.zone"],
+    "regions": [{"name": "eu"}],
+    "api": {"tokens": [{"name": "ops", "scope": "read", "sha256": ")" + kOpsToken + R"("}]},
+    "arrays": [{"name": "web.a.test", "ttl": 60,
+                "instances": [{"address": "127.0.0.11", "weight": 5, "region": "eu"}]},
+               {"name": "api.a.test", "ttl": 20}]})");
+
+  const ReloadOutcome outcome = rig.reloader->reload();
+  CAPTURE(outcome.errors);
+  REQUIRE(outcome.ok);
+  CHECK(outcome.warnings.empty());
+  CHECK(outcome.zones == 1);
+  CHECK(outcome.arrays == 2);
+  CHECK(rig.records() == 4);
+  CHECK(rig.ttl("web.a.test.") == 60);
+  CHECK(rig.registry->find("web.a.test.")->instances.at(0).spec.weight == 5);
+  CHECK(rig.ttl("api.a.test.") == 20);
+  REQUIRE(rig.tokens.size() == 1);
+  CHECK(rig.tokens[0].name == "ops");
+  CHECK(rig.reloader->succeeded() == 1);
+  CHECK(rig.reloader->last()->ok);
+}
+
+TEST_CASE("a refused reload changes nothing and says every reason") {
+  struct Case {
+    const char* name;
+    std::string zone;
+    std::string config;
+    std::vector<std::string> errors;  // each must appear in one of the outcome's, in order
+  };
+  const std::string good_array = R"("arrays": [{"name": "web.a.test", "ttl": 90}])";
+  const std::vector<Case> cases = {
+      {"a broken zone line and a missing zone file", kZoneHead + "bad IN A 192.0.2.300\n",
+       R"({"zones": ["a.test=a.zone", "b.test=b.zone"], )" + good_array + "}",
+       {"a.zone:6:", "b.zone"}},
+      {"an unknown key", kZoneHead, R"({"zones": ["a.test=a.zone"], "arays": []})",
+       {"arays: unknown key"}},
+      {"an array outside every zone", kZoneHead,
+       R"({"zones": ["a.test=a.zone"], "arrays": [{"name": "web.a.test", "ttl": 90},
+                                                   {"name": "web.b.test"}]})",
+       {"rotor.json: arrays[1].name: \"web.b.test.\" is not inside a served zone"}},
+      {"a zone the file cannot be read", kZoneHead, R"({"zones": ["a.test=missing.zone"]})",
+       {"missing.zone"}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    Rig rig(kConfig);
+    rig.write("a.zone", c.zone);
+    rig.write("rotor.json", c.config);
+    const ReloadOutcome outcome = rig.reloader->reload();
+    CAPTURE(outcome.errors);
+    CHECK_FALSE(outcome.ok);
+    REQUIRE(outcome.errors.size() == c.errors.size());
+    for (size_t i = 0; i < c.errors.size(); ++i) {
+      CHECK(outcome.errors[i].find(c.errors[i]) != std::string::npos);
+    }
+    CHECK(rig.ttl("web.a.test.") == 30);
+    CHECK(rig.records() == 3);
+    CHECK(rig.reloader->failed() == 1);
+    CHECK_FALSE(rig.reloader->last()->ok);
+  }
+}
+
+TEST_CASE("a reload that puts a CNAME where an array answers keeps the old zones and arrays") {
+  Rig rig(kConfig);
+  rig.registry->upsert_array("api.a.test.", {});
+  rig.write("a.zone", kZoneHead + "api IN CNAME ns1\n");
+  rig.write("rotor.json", R"({"zones": ["a.test=a.zone"],
+    "arrays": [{"name": "web.a.test", "ttl": 90, "instances": [{"address": "127.0.0.11"}]}]})");
+  const ReloadOutcome outcome = rig.reloader->reload();
+  CHECK_FALSE(outcome.ok);
+  CHECK(outcome.errors ==
+        std::vector<std::string>{"api.a.test. has a CNAME in zone a.test., where an array answers"});
+  CHECK(rig.records() == 3);
+  CHECK(rig.ttl("web.a.test.") == 30);
+}
+
+TEST_CASE("arrays the registry refuses put the new zones back") {
+  Rig rig(kConfig);
+  // The config may list the most instances an array holds, but with one the
+  // API added the array would pass the limit: only applying finds that, after
+  // the zones went in.
+  rig.registry->add_instance("web.a.test.", registry::test::instance("127.0.0.12"));
+  std::string instances = R"({"address": "127.0.0.11"})";
+  for (size_t i = 1; i < arrays::kMaxInstancesPerArray; ++i) {
+    instances += R"(,{"address": "10.0.)" + std::to_string(i / 256) + "." + std::to_string(i % 256) + R"("})";
+  }
+  rig.write("a.zone", kZoneHead + "new IN A 192.0.2.7\n");
+  rig.write("rotor.json", R"({"zones": ["a.test=a.zone"], "regions": [{"name": "eu"}],
+    "arrays": [{"name": "web.a.test", "ttl": 90, "instances": [)" + instances + "]}]}");
+  const ReloadOutcome outcome = rig.reloader->reload();
+  CAPTURE(outcome.errors);
+  CHECK_FALSE(outcome.ok);
+  REQUIRE(outcome.errors.size() == 1);
+  CHECK(outcome.errors[0].find("more than 8192 instances") != std::string::npos);
+  CHECK(rig.records() == 3);
+  CHECK(rig.ttl("web.a.test.") == 30);
+  CHECK(rig.registry->find("web.a.test.")->instances.size() == 2);
+}
+
+TEST_CASE("keys only a restart changes are applied nowhere and named in warnings") {
+  Rig rig(kConfig);
+  rig.write("rotor.json", R"({
+    "zones": ["a.test=a.zone"], "listen": ["127.0.0.1:5399"], "threads": 3,
+    "arrays": [{"name": "web.a.test", "ttl": 30, "instances": [{"address": "127.0.0.11"}]}]})");
+  const ReloadOutcome outcome = rig.reloader->reload();
+  REQUIRE(outcome.ok);
+  CHECK(outcome.warnings == std::vector<std::string>{
+                                "listen changed: takes effect at the next restart",
+                                "threads changed: takes effect at the next restart"});
+}
+
+TEST_CASE("the config owns its arrays until a reload drops them") {
+  Rig rig(kConfig);
+  const auto web = *rig.registry->find("web.a.test.");
+  arrays::ArraySettings longer = web.settings;
+  longer.ttl = 300;
+  CHECK_THROWS_WITH_AS(rig.registry->upsert_array("web.a.test.", longer),
+                       doctest::Contains("declared in the config ("), registry::OwnedByConfigError);
+  CHECK_THROWS_AS(rig.registry->delete_array("web.a.test."), registry::OwnedByConfigError);
+  // The same settings again are no change, and other instances are the API's.
+  rig.registry->upsert_array("web.a.test.", web.settings);
+  const auto extra = rig.registry->add_instance("web.a.test.", registry::test::instance("127.0.0.12"));
+  rig.registry->remove_instance("web.a.test.", extra.id);
+  CHECK_THROWS_WITH_AS(rig.registry->remove_instance("web.a.test.", web.instances.at(0).id),
+                       doctest::Contains("address: instance 127.0.0.11 of web.a.test. is listed in the config"),
+                       registry::OwnedByConfigError);
+
+  rig.write("rotor.json", R"({"zones": ["a.test=a.zone"]})");
+  REQUIRE(rig.reloader->reload().ok);
+  CHECK_FALSE(rig.registry->config_source("web.a.test.").has_value());
+  rig.registry->upsert_array("web.a.test.", longer);
+  CHECK(rig.ttl("web.a.test.") == 300);
+  rig.registry->delete_array("web.a.test.");
+}
+
+TEST_SUITE_END();
+
+}  // namespace rotor::app
