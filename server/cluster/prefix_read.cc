@@ -24,8 +24,16 @@ class PrefixReader {
     const std::string instances(codec::kInstances);
     const std::string health(codec::kHealth);
     const std::string observations(codec::kObservations);
-    // In key order, ["", health/) holds arrays/, counters/ and events/.
-    page_through("", health);
+    const std::string arrays(codec::kArrays);
+    const std::string events(codec::kEvents);
+    // In key order: arrays/, counters/, events/, health/, instances/,
+    // nodes/, observations/, zones/. Paged whole, each section costs the
+    // square of its own size over the page: arrays/ and events/ alone.
+    page_through("", arrays);
+    page_through(arrays, prefix_end(arrays));
+    page_through(prefix_end(arrays), events);
+    page_through(events, prefix_end(events));
+    page_through(prefix_end(events), health);
     read_bounded(instances, every_nth(instance_prefixes(), kKeysPerArray));
     std::vector<int64_t> ids = instance_ids();
     std::sort(ids.begin(), ids.end());  // health keys pad the id: numeric order is key order
