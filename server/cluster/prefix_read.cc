@@ -20,15 +20,17 @@ class PrefixReader {
   PrefixReader(EtcdClient& client, const std::string& prefix, const PrefixReadOptions& options)
       : client_(client), prefix_(prefix), options_(options) {}
 
+  // In key order the sections are arrays/, counters/, events/, health/,
+  // instances/, nodes/, observations/, zones/; the gaps between those read
+  // here are paged too (normally empty).
   PrefixSnapshot read() {
-    const std::string instances(codec::kInstances);
-    const std::string health(codec::kHealth);
-    const std::string observations(codec::kObservations);
     const std::string arrays(codec::kArrays);
     const std::string events(codec::kEvents);
-    // In key order: arrays/, counters/, events/, health/, instances/,
-    // nodes/, observations/, zones/. Paged whole, each section costs the
-    // square of its own size over the page: arrays/ and events/ alone.
+    const std::string health(codec::kHealth);
+    const std::string instances(codec::kInstances);
+    const std::string observations(codec::kObservations);
+    // Paged whole, a section costs the square of its own size over the
+    // page: arrays/ and events/ each alone.
     page_through("", arrays);
     page_through(arrays, prefix_end(arrays));
     page_through(prefix_end(arrays), events);
@@ -36,19 +38,11 @@ class PrefixReader {
     page_through(prefix_end(events), health);
     read_bounded(instances, every_nth(instance_prefixes(), kKeysPerArray));
     std::vector<int64_t> ids = instance_ids();
-    std::sort(ids.begin(), ids.end());  // health keys pad the id: numeric order is key order
-    std::vector<std::string> health_bounds;
-    for (size_t i = step(1); i < ids.size(); i += step(1)) health_bounds.push_back(codec::health_key(ids[i]));
-    read_bounded(health, health_bounds);
+    std::sort(ids.begin(), ids.end());
+    read_bounded(health, health_bounds(ids));
     page_through(prefix_end(health), instances);
     page_through(prefix_end(instances), observations);
-    std::vector<std::string> observed;  // observations/<id>/: the id unpadded, short strings
-    observed.reserve(ids.size());
-    for (const int64_t id : ids) observed.push_back(std::to_string(id) + "/");
-    std::sort(observed.begin(), observed.end());
-    std::vector<std::string> observation_bounds = every_nth(observed, kKeysPerObservedId);
-    for (std::string& bound : observation_bounds) bound.insert(0, observations);
-    read_bounded(observations, observation_bounds);
+    read_bounded(observations, observation_bounds(ids));
     page_through(prefix_end(observations), "");
     return std::move(snapshot_);
   }
@@ -110,6 +104,25 @@ class PrefixReader {
     }
     std::sort(prefixes.begin(), prefixes.end());
     return prefixes;
+  }
+
+  // health/<id>, every step-th of the sorted ids: the key pads the id, so
+  // numeric order is key order.
+  std::vector<std::string> health_bounds(const std::vector<int64_t>& sorted_ids) const {
+    std::vector<std::string> bounds;
+    for (size_t i = step(1); i < sorted_ids.size(); i += step(1)) bounds.push_back(codec::health_key(sorted_ids[i]));
+    return bounds;
+  }
+
+  // observations/<id>/: the id unpadded, so sorted as text (short strings).
+  std::vector<std::string> observation_bounds(const std::vector<int64_t>& ids) const {
+    std::vector<std::string> observed;
+    observed.reserve(ids.size());
+    for (const int64_t id : ids) observed.push_back(std::to_string(id) + "/");
+    std::sort(observed.begin(), observed.end());
+    std::vector<std::string> bounds = every_nth(observed, kKeysPerObservedId);
+    for (std::string& bound : bounds) bound.insert(0, codec::kObservations);
+    return bounds;
   }
 
   std::vector<int64_t> instance_ids() const {
