@@ -168,10 +168,48 @@ cluster::EtcdOptions etcd_options(const config::ClusterConfig& cluster) {
   return etcd;
 }
 
+namespace {
+
+// A startup error naming the setting when etcd refuses this node's
+// credentials or TLS files, instead of a node that never syncs and says so
+// only as a sync error. An unreachable etcd is no error (the cache serves).
+void check_etcd_access(const config::ClusterConfig& cluster) {
+  cluster::EtcdOptions options = etcd_options(cluster);
+  options.request_timeout = std::chrono::milliseconds(2000);  // bounds the startup delay
+  try {
+    cluster::EtcdClient(options).range(cluster.prefix + "nodes/", {}, 0, true, 1);
+  } catch (const cluster::EtcdError& error) {
+    using Refused = cluster::EtcdError::Refused;
+    switch (error.kind == cluster::EtcdError::Kind::auth ? error.refused : Refused::none) {
+      case Refused::credentials:
+        throw config::ConfigError("cluster.etcd.username",
+                                  "etcd refused user \"" + cluster.username +
+                                      "\" with the password from ROTOR_ETCD_PASSWORD (or its role may not use " +
+                                      cluster.prefix + "): " + error.what());
+      case Refused::ca:
+        throw config::ConfigError("cluster.etcd.tls.ca",
+                                  std::string("the etcd member's certificate is not trusted with this CA: ") +
+                                      error.what());
+      case Refused::client_certificate:
+        throw config::ConfigError("cluster.etcd.tls.cert",
+                                  std::string("the client certificate or its key (cluster.etcd.tls.key) cannot be used: ") +
+                                      error.what());
+      case Refused::tls:
+        throw config::ConfigError("cluster.etcd.tls", error.what());
+      case Refused::none:
+        if (error.kind == cluster::EtcdError::Kind::auth) throw config::ConfigError("cluster.etcd", error.what());
+        return;
+    }
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<registry::Store> open_store(const config::Config& config) {
   const std::string db = database_path(config);
   if (!config.cluster) return std::make_unique<registry::SqliteStore>(db);
   const config::ClusterConfig& cluster = *config.cluster;
+  check_etcd_access(cluster);
   spdlog::info("cluster: node {} on etcd {} (prefix {}), cache {}", cluster.node,
                cluster.endpoints.front(), cluster.prefix, db);
   return std::make_unique<cluster::EtcdStore>(

@@ -42,7 +42,10 @@ std::string database_path(const config::Config& config);
 cluster::EtcdOptions etcd_options(const config::ClusterConfig& cluster);
 
 // The store the config asks for: a SqliteStore at database_path(config), or
-// with a cluster section an EtcdStore caching in that file.
+// with a cluster section an EtcdStore caching in that file. A cluster node
+// first asks etcd once (bounded, 2 s): refused credentials or TLS files throw
+// ConfigError naming the setting (cluster.etcd.username, cluster.etcd.tls.ca,
+// cluster.etcd.tls.cert); an unreachable etcd is not an error.
 std::unique_ptr<registry::Store> open_store(const config::Config& config);
 
 // Opens the registry on open_store(config), serves what it stored at once,

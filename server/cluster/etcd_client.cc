@@ -179,7 +179,7 @@ EtcdError to_etcd_error(const std::string& what, int code, const std::string& me
     return {Kind::unavailable, text};
   if (code == 16 || code == 7 || contains(message, "authentication failed") || contains(message, "permission denied") ||
       contains(message, "user name is empty") || is_invalid_token(message))
-    return {Kind::auth, text};
+    return {EtcdError::Refused::credentials, text};
   return {Kind::other, text};
 }
 
@@ -195,6 +195,17 @@ bool is_tls_setup_error(CURLcode code) {
     default:
       return false;
   }
+}
+
+// An `auth` error for a TLS setup error (is_tls_setup_error), naming the file at fault.
+EtcdError tls_error(const std::string& endpoint, CURLcode code, const std::string& what) {
+  using Refused = EtcdError::Refused;
+  const Refused refused = code == CURLE_SSL_CACERT_BADFILE || code == CURLE_PEER_FAILED_VERIFICATION ||
+                                  code == CURLE_SSL_ISSUER_ERROR
+                              ? Refused::ca
+                          : code == CURLE_SSL_CERTPROBLEM || code == CURLE_SSL_CLIENTCERT ? Refused::client_certificate
+                                                                                          : Refused::tls;
+  return {refused, "etcd " + endpoint + ": TLS: " + what};
 }
 
 // --- curl plumbing ---
@@ -363,7 +374,7 @@ struct EtcdClient::Impl {
         failures += (failures.empty() ? "" : "; ") + endpoint + ": no leader";
         continue;
       }
-      if (is_tls_setup_error(attempt.code)) throw EtcdError(Kind::auth, "etcd " + endpoint + ": TLS: " + attempt.error);
+      if (is_tls_setup_error(attempt.code)) throw tls_error(endpoint, attempt.code, attempt.error);
       failures += (failures.empty() ? "" : "; ") + endpoint + ": " + attempt.error;
       bool may_retry = !attempt.connected || (idempotent && attempt.code != CURLE_OPERATION_TIMEDOUT);
       if (!may_retry) break;
@@ -410,11 +421,11 @@ struct EtcdClient::Impl {
     if (attempt.status != 200) {
       GatewayError error = parse_gateway_error(reply);
       EtcdError mapped = to_etcd_error("authenticate as " + options.username, error.code, error.message);
-      if (mapped.kind == Kind::other) throw EtcdError(Kind::auth, mapped.what());
+      if (mapped.kind == Kind::other) throw EtcdError(EtcdError::Refused::credentials, mapped.what());
       throw mapped;
     }
     std::string token = reply.value("token", std::string());
-    if (token.empty()) throw EtcdError(Kind::auth, "etcd authenticate as " + options.username + ": no token");
+    if (token.empty()) throw EtcdError(EtcdError::Refused::credentials, "etcd authenticate as " + options.username + ": no token");
     return token;
   }
 
@@ -477,7 +488,7 @@ struct EtcdClient::Impl {
         case WatchOutcome::Kind::stopped:
           return;
         case WatchOutcome::Kind::invalid_token:
-          if (reauthenticated || auth_token.empty()) throw EtcdError(Kind::auth, outcome.reason);
+          if (reauthenticated || auth_token.empty()) throw EtcdError(EtcdError::Refused::credentials, outcome.reason);
           forget_token(auth_token);
           reauthenticated = true;
           break;
@@ -580,7 +591,7 @@ EtcdClient::Impl::WatchOutcome EtcdClient::Impl::watch_on(size_t index, const st
       curl_off_t connect_time = 0;
       curl_easy_getinfo(transfer.easy.get(), CURLINFO_CONNECT_TIME_T, &connect_time);
       if (code != CURLE_OK && is_tls_setup_error(code))
-        throw EtcdError(Kind::auth, "etcd " + endpoint + ": TLS: " + what);
+        throw tls_error(endpoint, code, what);
       if (code != CURLE_OK && connect_time == 0) return {WatchOutcome::Kind::not_connected, endpoint + ": " + what};
       throw EtcdError(Kind::unavailable, "etcd watch " + endpoint + ": " + what);
     }

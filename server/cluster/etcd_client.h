@@ -44,10 +44,17 @@ struct EtcdOptions {
 
 struct EtcdError : std::runtime_error {
   enum class Kind { unavailable, compacted, auth, other };
+  // With `auth`: which option was refused, so that the caller can name its
+  // setting. `credentials`: username/password (or the user's role);
+  // `ca`: the members' certificate is not trusted with tls.ca; `client_certificate`:
+  // tls.cert or tls.key cannot be used; `tls`: the handshake failed otherwise.
+  enum class Refused { none, credentials, ca, client_certificate, tls };
   EtcdError(Kind kind, const std::string& message, int64_t compact_revision = 0)
       : std::runtime_error(message), kind(kind), compact_revision(compact_revision) {}
+  EtcdError(Refused refused, const std::string& message) : EtcdError(Kind::auth, message) { this->refused = refused; }
   Kind kind;
   int64_t compact_revision;  // with `compacted` from a watch: the oldest revision still kept (a range: 0)
+  Refused refused = Refused::none;
 };
 
 struct KeyValue {
