@@ -5,7 +5,8 @@
 // reports: the quorum rules over the nodes' votes, a backend down for
 // everyone going down everywhere in bounded time, a killed node's votes
 // leaving with its lease, an abstaining node that cannot take instances
-// down, and one event per transition for the whole cluster.
+// down, one event per transition for the whole cluster, and nodes cut off
+// from etcd deciding from their own probes after cluster.isolation_fallback.
 
 #include <httplib.h>
 #include <signal.h>
@@ -44,10 +45,13 @@ constexpr auto kSlack = 5s;
 // One rotor node probing from `source` (a 127.0.0.x of its own).
 class Node {
  public:
-  Node(std::string name, const std::string& source, const EtcdCluster& etcd) : name_(std::move(name)) {
+  // `cluster`: more keys of the cluster section (isolation_fallback).
+  Node(std::string name, const std::string& source, const EtcdCluster& etcd, const json& cluster = json::object())
+      : name_(std::move(name)) {
     json config = declared_zone_config(dir_);
     config["cluster"] = {{"node", name_},
                          {"etcd", {{"endpoints", etcd.endpoints()}, {"lease_ttl", "2s"}}}};
+    config["cluster"].update(cluster);
     config["probes"] = {{"source_address", source}};
     ::unsetenv("ROTOR_API_TOKEN");
     server_ = std::make_unique<RotorServer>(
@@ -127,6 +131,14 @@ std::string health(const Node& node, const std::string& array, const std::string
   const auto all = instances(node, array);
   const auto it = all.find(address);
   return it == all.end() ? "" : it->second["health"].get<std::string>();
+}
+
+// How `node` decided the instance (GET .../health: quorum.decision).
+std::string decision(const Node& node, const std::string& array, const std::string& address) {
+  const auto all = instances(node, array);
+  const auto it = all.find(address);
+  if (it == all.end() || !it->second["quorum"].is_object()) return "";
+  return it->second["quorum"]["decision"].get<std::string>();
 }
 
 // "ns1=down ns2=up ..." of the observers `node` counts or lists for the instance.
@@ -262,6 +274,59 @@ TEST_SUITE("integration/cluster_health") {
     std::this_thread::sleep_for(1s);
     CHECK_MESSAGE(health_events(b, all, "down") == 0, b.api().Get("/v1/events?since=0&limit=1000")->body);
     CHECK(health_events(b, all, "up") == 4);
+  }
+
+  TEST_CASE("cut off from etcd past isolation_fallback each node decides by its own probes then returns to the shared verdict") {
+    EtcdCluster etcd({.members = 1});
+    // .10 goes down for everyone while etcd is gone; .11 refuses ns1's probes only.
+    auto goes_down = std::make_unique<HttpBackend>(HttpBackend::Reply{200, "ok", ""}, "127.0.0.10");
+    HttpBackend refuses_ns1(HttpBackend::Reply{200, "ok", ""}, "127.0.0.11", goes_down->port());
+    refuses_ns1.refuse_peer("127.0.0.2");
+    constexpr auto kFallback = 2s;
+    const json cluster{{"isolation_fallback", "2s"}};
+    Node a("ns1", "127.0.0.2", etcd, cluster), b("ns2", "127.0.0.3", etcd, cluster),
+        c("ns3", "127.0.0.4", etcd, cluster);
+    const std::string majority = "majority.lb.example.test.";
+    create_array(a, majority, check(goes_down->port(), "majority"), {"127.0.0.10", "127.0.0.11"});
+    for (const Node* node : {&a, &b, &c}) {
+      REQUIRE_MESSAGE(eventually([&] { return votes(*node, majority, "127.0.0.11") == "ns1=down ns2=up ns3=up"; }, 20s),
+                      (node->name() + ": " + votes(*node, majority, "127.0.0.11")));
+      REQUIRE(eventually([&] { return health(*node, majority, "127.0.0.10") == "up"; }, 3s));
+      REQUIRE(eventually([&] { return health(*node, majority, "127.0.0.11") == "up"; }, 3s));
+    }
+
+    // etcd gone (every member), then the backend: each node takes it out by its own probes.
+    const auto cut = Clock::now();
+    etcd.kill(0);
+    goes_down.reset();
+    for (const Node* node : {&a, &b, &c}) {
+      CHECK_MESSAGE(eventually([&] { return health(*node, majority, "127.0.0.10") == "down"; },
+                               kFallback + kInterval * kFall + kSlack),
+                    (node->name() + ": " + decision(*node, majority, "127.0.0.10")));
+      CHECK_MESSAGE(decision(*node, majority, "127.0.0.10").starts_with("isolated from the store, own probes only"),
+                    decision(*node, majority, "127.0.0.10"));
+      CHECK(votes(*node, majority, "127.0.0.10") == node->name() + "=down");
+    }
+    MESSAGE("down on every node, cut off, after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - cut).count() << " ms");
+    // Alone, ns1 takes down what only it cannot reach; the others keep it.
+    CHECK(eventually([&] { return health(a, majority, "127.0.0.11") == "down"; }, 3s));
+    CHECK(health(b, majority, "127.0.0.11") == "up");
+    CHECK(health(c, majority, "127.0.0.11") == "up");
+    CHECK(a.log().find("health from this node's probes alone") != std::string::npos);
+
+    // etcd back: the shared verdict again on every node (ns1's down vote is outvoted).
+    etcd.restart(0);
+    for (const Node* node : {&a, &b, &c}) {
+      CHECK_MESSAGE(eventually([&] { return votes(*node, majority, "127.0.0.11") == "ns1=down ns2=up ns3=up"; },
+                               kLeaseTtl + kSlack + 5s),
+                    (node->name() + ": " + votes(*node, majority, "127.0.0.11")));
+      CHECK(eventually([&] { return health(*node, majority, "127.0.0.11") == "up"; }, 3s));
+      CHECK(eventually([&] { return votes(*node, majority, "127.0.0.10") == "ns1=down ns2=down ns3=down"; }, 5s));
+      CHECK(health(*node, majority, "127.0.0.10") == "down");
+      CHECK_FALSE(decision(*node, majority, "127.0.0.10").starts_with("isolated"));
+    }
+    CHECK(a.log().find("health from the shared observations") != std::string::npos);
   }
 }
 
