@@ -16,6 +16,7 @@ cluster::MembershipOptions membership_options(const config::ClusterConfig& confi
   options.lease_ttl = std::chrono::duration_cast<std::chrono::seconds>(config.lease_ttl);
   if (options.lease_ttl.count() < 1) options.lease_ttl = std::chrono::seconds(1);
   options.abstain_share = config.abstain_share;
+  options.down_hold = config.down_hold;
   return options;
 }
 

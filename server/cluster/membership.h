@@ -18,7 +18,7 @@
 // targets (at least `abstain_min_targets` of them) down, it is probably the
 // one cut off: it sets `abstaining: true` in `nodes/<node>`, and false again
 // when it recovers; verdicts then leave its votes out. A down transition is
-// held for `down_hold` before it is published: a node cut off sees its
+// held for `down_hold` (cluster.down_hold) before it is published: a node cut off sees its
 // targets fail over about one check interval (each is probed at its own
 // time), and without the hold its first down votes would count before the
 // rest made it abstain. When it abstains, what it holds is published at once,

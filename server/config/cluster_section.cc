@@ -9,6 +9,9 @@ using namespace json_fields;
 namespace {
 
 constexpr size_t kMaxNodeName = 63;
+// A held down vote is not counted by anyone: beyond a minute it would hide
+// real failures for longer than any probe interval an operator would choose.
+constexpr std::chrono::milliseconds kMaxDownHold = std::chrono::minutes(1);
 
 std::chrono::milliseconds duration(const json& value, const std::string& path,
                                    std::chrono::milliseconds minimum) {
@@ -103,6 +106,11 @@ ClusterConfig parse_cluster(const json& object) {
       parse_etcd(value, cluster);
     } else if (key == "isolation_fallback") {
       cluster.isolation_fallback = duration(value, path, std::chrono::seconds(1));
+    } else if (key == "down_hold") {
+      cluster.down_hold = duration(value, path, std::chrono::milliseconds(0));
+      if (cluster.down_hold > kMaxDownHold) {
+        throw ConfigError(path, "must be at most " + std::to_string(kMaxDownHold.count()) + "ms");
+      }
     } else if (key == "abstain_share") {
       if (!value.is_number()) wrong_type(path, "a number", value);
       cluster.abstain_share = value.get<double>();

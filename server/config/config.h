@@ -62,6 +62,9 @@ struct ClusterConfig {
   std::chrono::milliseconds lease_ttl{10000};
   std::chrono::milliseconds isolation_fallback{30000};
   double abstain_share = 0.5;
+  // How long a down transition of this node's probes is held before it is
+  // published (cluster::MembershipOptions::down_hold); 0: not held.
+  std::chrono::milliseconds down_hold{1000};
 };
 
 // An API token as the config stores it: a name (in logs and events), what it

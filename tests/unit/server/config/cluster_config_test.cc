@@ -40,7 +40,8 @@ TEST_CASE("the cluster section as issue 14 writes it") {
         "lease_ttl": "10s"
       },
       "isolation_fallback": "45s",
-      "abstain_share": 0.25
+      "abstain_share": 0.25,
+      "down_hold": "250ms"
     }
   })", "rotor.json");
   REQUIRE(config.cluster.has_value());
@@ -54,6 +55,7 @@ TEST_CASE("the cluster section as issue 14 writes it") {
   CHECK(config.cluster->lease_ttl == std::chrono::seconds(10));
   CHECK(config.cluster->isolation_fallback == std::chrono::seconds(45));
   CHECK(config.cluster->abstain_share == 0.25);
+  CHECK(config.cluster->down_hold == std::chrono::milliseconds(250));
 }
 
 TEST_CASE("cluster defaults and no cluster without the section") {
@@ -65,6 +67,8 @@ TEST_CASE("cluster defaults and no cluster without the section") {
   CHECK(config.cluster->lease_ttl == std::chrono::seconds(10));
   CHECK(config.cluster->isolation_fallback == std::chrono::seconds(30));
   CHECK(config.cluster->abstain_share == 0.5);
+  CHECK(config.cluster->down_hold == std::chrono::seconds(1));
+  CHECK(parse_config(R"({"cluster": {"down_hold": "0s"}})", "rotor.json").cluster->down_hold.count() == 0);
   rotor::config::resolve_cluster(config, "host-1", nullptr);
   CHECK(config.cluster->node == "host-1");
 }
@@ -100,6 +104,10 @@ TEST_CASE("bad cluster sections name the key") {
        "cluster.abstain_share: expected more than 0 and at most 1"},
       {R"({"cluster": {"isolation_fallback": "soon"}})",
        "cluster.isolation_fallback: expected a duration like \"10s\", got \"soon\""},
+      {R"({"cluster": {"down_hold": 1}})",
+       "cluster.down_hold: expected a duration string like \"10s\", got an integer"},
+      {R"({"cluster": {"down_hold": "1"}})", "cluster.down_hold: expected a duration with a unit, like \"10s\""},
+      {R"({"cluster": {"down_hold": "2m"}})", "cluster.down_hold: must be at most 60000ms"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.document);
