@@ -6,7 +6,11 @@
 //
 // Hooks: the store's observation handler queues changed instances on the
 // verdicts; a change of the live nodes makes the monitor choose its targets
-// again (rendezvous) and the verdicts decide everything again.
+// again (rendezvous) and the verdicts decide everything again. The monitor's
+// sink is Membership seen through TargetsHook: each target refresh (after
+// every change of the registry's arrays, through this node's API or another
+// node's, so a new check.quorum or check.observers too) makes the verdicts
+// decide everything again at once, not at their next full pass.
 //
 // Contract: built after the registry (on an EtcdStore), attach(monitor)
 // before the monitor starts, start() once; stop() (or the destructor) before
@@ -15,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "server/app/health_monitor.h"
 #include "server/cluster/etcd_store.h"
@@ -32,7 +37,7 @@ class ClusterHealth {
   ClusterHealth(const ClusterHealth&) = delete;
   ClusterHealth& operator=(const ClusterHealth&) = delete;
 
-  ObservationSink& sink() { return membership_; }
+  ObservationSink& sink() { return targets_hook_; }
   void attach(HealthMonitor& monitor);
   void start();
   void stop();
@@ -43,9 +48,29 @@ class ClusterHealth {
   metrics::ClusterHealthCounts counts() const;
 
  private:
+  // Membership as the monitor's sink, plus: its targets were refreshed, the
+  // arrays (and so the quorum rules) may have changed.
+  class TargetsHook final : public ObservationSink {
+   public:
+    TargetsHook(ObservationSink& inner, cluster::HealthVerdicts& verdicts) : inner_(inner), verdicts_(verdicts) {}
+    bool observes(int64_t instance_id, uint32_t observers) const override {
+      return inner_.observes(instance_id, observers);
+    }
+    void set_targets(const std::vector<int64_t>& instance_ids) override {
+      inner_.set_targets(instance_ids);
+      verdicts_.everything_changed();
+    }
+    void publish(const std::vector<probes::ProbeReport>& reports) override { inner_.publish(reports); }
+
+   private:
+    ObservationSink& inner_;
+    cluster::HealthVerdicts& verdicts_;
+  };
+
   cluster::EtcdStore& store_;
   cluster::Membership membership_;
   cluster::HealthVerdicts verdicts_;
+  TargetsHook targets_hook_{membership_, verdicts_};
   HealthMonitor* monitor_ = nullptr;
   bool stopped_ = false;
 };

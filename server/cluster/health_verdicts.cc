@@ -66,8 +66,8 @@ bool HealthVerdicts::isolated() const {
 }
 
 void HealthVerdicts::run() {
-  // Everything again now and then: a quorum changed by the API is seen here
-  // without a registry listener of its own.
+  // Everything again now and then, should a change have been missed (array
+  // changes come through everything_changed, from the app's target refresh).
   constexpr int kSecondsBetweenFullPasses = 10;
   int quiet_seconds = 0;
   auto state = state_.lock();

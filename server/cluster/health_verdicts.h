@@ -24,8 +24,9 @@
 // It runs on a thread of its own: the store's notifier only queues the
 // instances whose observations changed (observations_changed) or asks for
 // everything (everything_changed: nodes came or went, the mirror was read
-// again), so no etcd or registry work happens on the store's threads. Every
-// 10 s it decides everything again (a quorum changed through the API).
+// again, the arrays changed: app::ClusterHealth calls it after each probe
+// target refresh), so no etcd or registry work happens on the store's
+// threads. Every 10 s it decides everything again regardless.
 //
 // Thread-safety: every public method is safe from any thread. start() once,
 // stop() at most once (the destructor stops). Store errors are logged and

@@ -6,7 +6,8 @@
 // everyone going down everywhere in bounded time, a killed node's votes
 // leaving with its lease, an abstaining node that cannot take instances
 // down, one event per transition for the whole cluster, and nodes cut off
-// from etcd deciding from their own probes after cluster.isolation_fallback.
+// from etcd deciding from their own probes after cluster.isolation_fallback,
+// and a quorum changed through the API applied at once.
 
 #include <httplib.h>
 #include <signal.h>
@@ -274,6 +275,34 @@ TEST_SUITE("integration/cluster_health") {
     std::this_thread::sleep_for(1s);
     CHECK_MESSAGE(health_events(b, all, "down") == 0, b.api().Get("/v1/events?since=0&limit=1000")->body);
     CHECK(health_events(b, all, "up") == 4);
+  }
+
+  TEST_CASE("a quorum changed through the API applies on every node at once") {
+    EtcdCluster etcd({.members = 1});
+    HttpBackend backend(HttpBackend::Reply{200, "ok", ""});
+    backend.refuse_peer("127.0.0.2");  // ns1's probes only
+    Node a("ns1", "127.0.0.2", etcd), b("ns2", "127.0.0.3", etcd), c("ns3", "127.0.0.4", etcd);
+    const std::string array = "quorum.lb.example.test.";
+    create_array(a, array, check(backend.port(), "all"), {"127.0.0.1"});
+    for (const Node* node : {&a, &b, &c}) {
+      REQUIRE_MESSAGE(eventually([&] { return votes(*node, array, "127.0.0.1") == "ns1=down ns2=up ns3=up"; }, 20s),
+                      (node->name() + ": " + votes(*node, array, "127.0.0.1")));
+      REQUIRE(eventually([&] { return health(*node, array, "127.0.0.1") == "down"; }, 3s));
+    }
+
+    // Through ns2: "majority". Every node decides again on the change, well
+    // before the verdicts' 10 s full pass.
+    const auto changed = Clock::now();
+    write_or_fail([&] {
+      return b.api().Patch("/v1/arrays/" + array, json{{"check", check(backend.port(), "majority")}}.dump(),
+                           "application/json");
+    });
+    for (const Node* node : {&a, &b, &c}) {
+      CHECK_MESSAGE(eventually([&] { return health(*node, array, "127.0.0.1") == "up"; }, 4s),
+                    (node->name() + ": " + decision(*node, array, "127.0.0.1")));
+    }
+    MESSAGE("up on every node after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - changed).count() << " ms");
   }
 
   TEST_CASE("cut off from etcd past isolation_fallback each node decides by its own probes then returns to the shared verdict") {
