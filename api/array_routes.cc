@@ -104,7 +104,7 @@ void add_array_routes(Router& router, ApiContext& context) {
     const auto current = context.registry.find(request.params[0]);
     const json view = current ? array_json(*current, true) : new_array_json(request.params[0]);
     const auto settings = array_settings_from_put(body, view);
-    const auto array = context.registry.upsert_array(request.params[0], settings);
+    const auto array = context.registry.upsert_array(request.params[0], settings, request.token_name);
     reply_json(response, current ? 200 : 201,
                with_warnings(array_json(array, true), context.registry.warnings(settings), array.name));
   });
@@ -114,13 +114,14 @@ void add_array_routes(Router& router, ApiContext& context) {
     const auto current = find_array(context, request.params[0]);
     const auto settings = array_settings_from_patch(patch, array_json(current, true));
     reply_json(response, 200,
-               with_warnings(array_json(context.registry.upsert_array(current.name, settings), true),
-                             context.registry.warnings(settings), current.name));
+               with_warnings(
+                   array_json(context.registry.upsert_array(current.name, settings, request.token_name), true),
+                   context.registry.warnings(settings), current.name));
   });
 
   router.add("DELETE", kArray,
              [&context](const RouteRequest& request, httplib::Response& response) {
-               context.registry.delete_array(request.params[0]);
+               context.registry.delete_array(request.params[0], request.token_name);
                response.status = 204;
              });
 
@@ -135,7 +136,7 @@ void add_array_routes(Router& router, ApiContext& context) {
                const json body = parse_json_body(request.http);
                const auto array = find_array(context, request.params[0]);
                const auto spec = instance_from_post(body, array.settings);
-               const auto added = context.registry.add_instance(array.name, spec);
+               const auto added = context.registry.add_instance(array.name, spec, request.token_name);
                reply_json(response, 201, written_instance_json(context, array.name, added));
              });
 
@@ -146,7 +147,8 @@ void add_array_routes(Router& router, ApiContext& context) {
                const auto specs = instances_from_put(body, array_json(array, true)["instances"],
                                                      array.settings);
                json instances = json::array();
-               for (const auto& instance : context.registry.replace_instances(array.name, specs)) {
+               for (const auto& instance :
+                    context.registry.replace_instances(array.name, specs, request.token_name)) {
                  instances.push_back(written_instance_json(context, array.name, instance));
                }
                reply_json(response, 200, instances);
@@ -165,13 +167,15 @@ void add_array_routes(Router& router, ApiContext& context) {
                const auto array = find_array(context, request.params[0]);
                const auto& current = find_instance(array, instance_id(request.params[1]));
                const auto spec = instance_from_patch(patch, instance_json(current), array.settings);
-               const auto updated = context.registry.update_instance(array.name, current.id, spec);
+               const auto updated =
+                   context.registry.update_instance(array.name, current.id, spec, request.token_name);
                reply_json(response, 200, written_instance_json(context, array.name, updated));
              });
 
   router.add("DELETE", kInstance,
              [&context](const RouteRequest& request, httplib::Response& response) {
-               context.registry.remove_instance(request.params[0], instance_id(request.params[1]));
+               context.registry.remove_instance(request.params[0], instance_id(request.params[1]),
+                                                request.token_name);
                response.status = 204;
              });
 }

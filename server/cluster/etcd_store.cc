@@ -193,6 +193,7 @@ int64_t EtcdStore::allocate_id() {
 
 void EtcdStore::append_event(registry::Event event) {
   event.node = options_.node;
+  event.token = event_token_;
   put(codec::event_key(event.time_ms, options_.node, ++event_sequence_), codec::encode_event(event));
   if (++events_since_prune_ < 1024) return;
   events_since_prune_ = 0;

@@ -194,7 +194,7 @@ std::string encode_event(const registry::Event& event) {
               {"instance_id", event.instance_id}, {"address", event.address},
               {"kind", event.kind},         {"old", event.old_value},
               {"new", event.new_value},     {"reason", event.reason},
-              {"node", event.node}}
+              {"node", event.node},         {"token", event.token}}
       .dump();
 }
 
@@ -209,7 +209,8 @@ registry::Event decode_event(std::string_view key, std::string_view value, int64
             .old_value = document.value("old", std::string()),
             .new_value = document.value("new", std::string()),
             .reason = document.value("reason", std::string()),
-            .node = document.value("node", std::string())};
+            .node = document.value("node", std::string()),
+            .token = document.value("token", std::string())};
   });
 }
 

@@ -235,7 +235,14 @@ std::optional<std::string> Registry::synthetic_zone_of(std::string_view wire_nam
 }
 
 template <typename Write>
-void Registry::write_in_zone(State& state, const std::optional<std::string>& zone, Write&& write) {
+void Registry::write_in_zone(State& state, const std::optional<std::string>& zone, std::string_view token,
+                             Write&& write) {
+  // The token names this call's events and no later call's, whatever happens.
+  struct EventToken {
+    Store& store;
+    ~EventToken() { store.set_event_token({}); }
+  } event_token{state.store};
+  state.store.set_event_token(std::string(token));
   std::optional<uint32_t> serial;
   state.store.atomically([&] {
     write();
@@ -321,8 +328,8 @@ std::vector<Event> Registry::events(int64_t since_id, size_t limit) const {
   return state->store.events(since_id, limit);
 }
 
-RegisteredArray Registry::upsert_array(std::string_view name,
-                                       const arrays::ArraySettings& settings) {
+RegisteredArray Registry::upsert_array(std::string_view name, const arrays::ArraySettings& settings,
+                                       std::string_view token) {
   const Name normalized = normalize(name);
   validate(settings);
   auto state = state_.lock();
@@ -351,7 +358,7 @@ RegisteredArray Registry::upsert_array(std::string_view name,
     }
   }
   int64_t id = 0;
-  write_in_zone(*state, synthetic_zone_of(normalized.wire),
+  write_in_zone(*state, synthetic_zone_of(normalized.wire), token,
                 [&] { id = state->store.upsert_array(normalized.text, settings, now_ms()); });
   if (existing == state->arrays.end()) {
     ArrayModel created{.id = id,
@@ -370,12 +377,12 @@ RegisteredArray Registry::upsert_array(std::string_view name,
   return view(existing->second);
 }
 
-void Registry::delete_array(std::string_view name) {
+void Registry::delete_array(std::string_view name, std::string_view token) {
   auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);
   ArrayModel& array = model(*state, name);
   refuse_if_claimed(*state, array.name, "existence");
-  write_in_zone(*state, synthetic_zone_of(array.wire_name),
+  write_in_zone(*state, synthetic_zone_of(array.wire_name), token,
                 [&] { state->store.delete_array(array.name, now_ms()); });
   for (const Instance& instance : array.instances) state->owner_of.erase(instance.id);
   state->free_slots.push_back(array.slot);
@@ -385,7 +392,8 @@ void Registry::delete_array(std::string_view name) {
   changed(*state);
 }
 
-Instance Registry::add_instance(std::string_view array_name, const InstanceSpec& spec) {
+Instance Registry::add_instance(std::string_view array_name, const InstanceSpec& spec,
+                                std::string_view token) {
   validate(spec);
   auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);
@@ -396,7 +404,7 @@ Instance Registry::add_instance(std::string_view array_name, const InstanceSpec&
                           std::to_string(arrays::kMaxInstancesPerArray));
   }
   Instance added;
-  write_in_zone(*state, synthetic_zone_of(array.wire_name),
+  write_in_zone(*state, synthetic_zone_of(array.wire_name), token,
                 [&] { added = state->store.add_instance(array.name, spec, now_ms()); });
   array.instances.push_back(added);  // ids only grow, so the order by id holds
   state->owner_of[added.id] = array.name;
@@ -420,8 +428,8 @@ auto find_instance(Array& array, int64_t id) {
 
 }  // namespace
 
-Instance Registry::update_instance(std::string_view array_name, int64_t id,
-                                   const InstanceSpec& spec) {
+Instance Registry::update_instance(std::string_view array_name, int64_t id, const InstanceSpec& spec,
+                                   std::string_view token) {
   validate(spec);
   auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);
@@ -430,7 +438,7 @@ Instance Registry::update_instance(std::string_view array_name, int64_t id,
   if (!same_spec(found->spec, spec)) refuse_if_listed(*state, array.name, found->spec.address, "address");
   validate_check(array.settings.check, spec.check, "check");
   Instance updated;
-  write_in_zone(*state, synthetic_zone_of(array.wire_name),
+  write_in_zone(*state, synthetic_zone_of(array.wire_name), token,
                 [&] { updated = state->store.update_instance(array.name, id, spec, now_ms()); });
   *found = updated;
   publish(*state, array);
@@ -438,13 +446,13 @@ Instance Registry::update_instance(std::string_view array_name, int64_t id,
   return updated;
 }
 
-void Registry::remove_instance(std::string_view array_name, int64_t id) {
+void Registry::remove_instance(std::string_view array_name, int64_t id, std::string_view token) {
   auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);
   ArrayModel& array = model(*state, array_name);
   const auto found = find_instance(array, id);
   refuse_if_listed(*state, array.name, found->spec.address, "address");
-  write_in_zone(*state, synthetic_zone_of(array.wire_name),
+  write_in_zone(*state, synthetic_zone_of(array.wire_name), token,
                 [&] { state->store.remove_instance(array.name, id, now_ms()); });
   array.instances.erase(found);
   state->owner_of.erase(id);
@@ -453,7 +461,8 @@ void Registry::remove_instance(std::string_view array_name, int64_t id) {
 }
 
 std::vector<Instance> Registry::replace_instances(std::string_view array_name,
-                                                  const std::vector<InstanceSpec>& specs) {
+                                                  const std::vector<InstanceSpec>& specs,
+                                                  std::string_view token) {
   if (specs.size() > arrays::kMaxInstancesPerArray) {
     throw ValidationError("instances: at most " + std::to_string(arrays::kMaxInstancesPerArray));
   }
@@ -479,7 +488,7 @@ std::vector<Instance> Registry::replace_instances(std::string_view array_name,
     if (kept == specs.end()) refuse_if_listed(*state, array.name, instance.spec.address, "instances");
   }
   std::vector<Instance> instances;
-  write_in_zone(*state, synthetic_zone_of(array.wire_name),
+  write_in_zone(*state, synthetic_zone_of(array.wire_name), token,
                 [&] { instances = state->store.replace_instances(array.name, specs, now_ms()); });
   for (const Instance& instance : array.instances) state->owner_of.erase(instance.id);
   for (const Instance& instance : instances) state->owner_of[instance.id] = array.name;

@@ -106,15 +106,21 @@ class Registry {
   // in a served zone (ValidationError) where no zone data answers for it: a
   // CNAME, static A/AAAA, a DNAME above it (ConflictError "name: ...";
   // name_conflict.h). An apex array is fine: SOA and NS stay the zone's.
-  RegisteredArray upsert_array(std::string_view name, const arrays::ArraySettings& settings);
-  void delete_array(std::string_view name);
-  arrays::Instance add_instance(std::string_view array, const arrays::InstanceSpec& spec);
+  //
+  // `token` in these writes: the name of the API token that asks for the
+  // change, recorded in its events (Event::token); empty: none.
+  RegisteredArray upsert_array(std::string_view name, const arrays::ArraySettings& settings,
+                               std::string_view token = {});
+  void delete_array(std::string_view name, std::string_view token = {});
+  arrays::Instance add_instance(std::string_view array, const arrays::InstanceSpec& spec,
+                                std::string_view token = {});
   arrays::Instance update_instance(std::string_view array, int64_t id,
-                                   const arrays::InstanceSpec& spec);
-  void remove_instance(std::string_view array, int64_t id);
+                                   const arrays::InstanceSpec& spec, std::string_view token = {});
+  void remove_instance(std::string_view array, int64_t id, std::string_view token = {});
   // Makes `specs` the array's instances; addresses that stay keep id and health.
   std::vector<arrays::Instance> replace_instances(std::string_view array,
-                                                  const std::vector<arrays::InstanceSpec>& specs);
+                                                  const std::vector<arrays::InstanceSpec>& specs,
+                                                  std::string_view token = {});
 
   // Records a health transition; false when the instance is unknown (removed
   // while probed) or already has that health.
@@ -265,9 +271,10 @@ class Registry {
   ArrayModel& model(State& state, std::string_view name);                    // NotFoundError
   std::optional<std::string> synthetic_zone_of(std::string_view wire_name);  // presentation origin
   // Runs `write` and bumps the serial of `zone` (when synthetic) in one
-  // transaction; after the commit serves the zone with its new serial.
+  // transaction, its events naming the API `token`; after the commit serves
+  // the zone with its new serial.
   template <typename Write>
-  void write_in_zone(State& state, const std::optional<std::string>& zone, Write&& write);
+  void write_in_zone(State& state, const std::optional<std::string>& zone, std::string_view token, Write&& write);
   // ValidationError
   PlannedArray plan_config_array(const State& state, const ConfigArray& config) const;
   void write_config_pieces(State& state, const std::vector<ConfigPiece>& pieces);

@@ -71,6 +71,10 @@ CREATE TABLE zone_serials(
 UPDATE arrays SET check_json = '' WHERE check_json = '{}';
 ALTER TABLE instances ADD COLUMN check_json TEXT NOT NULL DEFAULT '';
 )sql",
+    // 3: the API token that made an admin change.
+    R"sql(
+ALTER TABLE events ADD COLUMN token TEXT NOT NULL DEFAULT '';
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -247,7 +251,7 @@ int64_t SqliteStore::array_id(std::string_view name) const {
 
 void SqliteStore::append_event(const Event& event) {
   auto insert = statements_->get("INSERT INTO events(time_ms, array_name, instance_id, address, kind, "
-                           "old, new, reason) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+                           "old, new, reason, token) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
   insert->bind(1, event.time_ms);
   insert->bind(2, event.array_name);
   insert->bind(3, event.instance_id);
@@ -256,6 +260,7 @@ void SqliteStore::append_event(const Event& event) {
   insert->bind(6, event.old_value);
   insert->bind(7, event.new_value);
   insert->bind(8, event.reason);
+  insert->bind(9, event_token_);
   insert->exec();
   if (++events_since_prune_ >= 1024) prune_events();
 }
@@ -589,7 +594,7 @@ std::vector<Event> SqliteStore::events(int64_t since_id, size_t limit) const {
   try {
     std::vector<Event> events;
     auto query = statements_->get("SELECT id, time_ms, array_name, instance_id, address, kind, old, "
-                            "new, reason FROM events WHERE id > ? ORDER BY id LIMIT ?");
+                            "new, reason, token FROM events WHERE id > ? ORDER BY id LIMIT ?");
     query->bind(1, since_id);
     query->bind(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
     while (query->executeStep()) {
@@ -601,7 +606,8 @@ std::vector<Event> SqliteStore::events(int64_t since_id, size_t limit) const {
                         .kind = query->getColumn(5).getString(),
                         .old_value = query->getColumn(6).getString(),
                         .new_value = query->getColumn(7).getString(),
-                        .reason = query->getColumn(8).getString()});
+                        .reason = query->getColumn(8).getString(),
+                        .token = query->getColumn(9).getString()});
     }
     return events;
   } catch (const std::exception& error) {

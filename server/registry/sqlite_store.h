@@ -37,7 +37,7 @@ struct StoreOptions {
 class SqliteStore final : public Store {
  public:
   // The schema version this build writes; the constructor migrates older files to it.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens or creates the database at `path` and migrates it. Throws StoreError
   // naming the file for a file that is not a database ("PATH: file is not a
@@ -60,6 +60,7 @@ class SqliteStore final : public Store {
   arrays::Instance update_instance(std::string_view array, int64_t id,
                                    const arrays::InstanceSpec& spec, int64_t now_ms) override;
   void remove_instance(std::string_view array, int64_t id, int64_t now_ms) override;
+  void set_event_token(std::string token) override { event_token_ = std::move(token); }
   std::vector<arrays::Instance> replace_instances(std::string_view array,
                                                   const std::vector<arrays::InstanceSpec>& specs,
                                                   int64_t now_ms) override;
@@ -87,6 +88,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<StatementCache> statements_;
   int transaction_depth_ = 0;
   size_t events_since_prune_ = 0;
+  std::string event_token_;  // set_event_token
 };
 
 }  // namespace rotor::registry

@@ -83,6 +83,9 @@ struct Event {
   std::string new_value;
   std::string reason;
   std::string node;  // the cluster node that made the change; empty on a single node
+  // The name of the API token that asked for an admin change (api.tokens[].name,
+  // "default" for api.token); empty for the config, health, and an API without tokens.
+  std::string token;
 };
 
 // What another writer changed: array names (presentation form) whose
@@ -129,6 +132,10 @@ class Store {
   virtual arrays::Instance update_instance(std::string_view array, int64_t id,
                                            const arrays::InstanceSpec& spec, int64_t now_ms) = 0;
   virtual void remove_instance(std::string_view array, int64_t id, int64_t now_ms) = 0;
+  // The API token named in the events of the writes that follow (Event::token),
+  // until it is set again; empty: none. The Registry sets it around the
+  // writes of one API call and clears it after.
+  virtual void set_event_token(std::string token) = 0;
   // Makes `specs` the array's instances. Addresses that stay keep their id and
   // health; the result is every instance by id. ConflictError for an address
   // listed twice.

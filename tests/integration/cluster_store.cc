@@ -1,7 +1,8 @@
 // Two rotor nodes sharing their arrays through one etcd member on loopback
 // (issue 14): a write through node A's API is answered by node B; with etcd
 // gone, writes are 503 JSON, reads say how stale they are, DNS keeps
-// answering, and a node restarted meanwhile answers from its cache.
+// answering, and a node restarted meanwhile answers from its cache. An API
+// change is one event for the whole cluster, naming its node and API token.
 
 #include <httplib.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -44,7 +46,66 @@ std::set<std::string> answered_within(const Endpoint& server, const std::set<std
   return seen;
 }
 
+// The SHA-256 of kEventsSecret: the config's api.tokens entry "ci".
+constexpr const char* kEventsSecret = "events-test-secret";
+constexpr const char* kEventsSecretSha256 = "9bc1bb9c688e8537b847c9d7456025968a8285e83b2f258889820feb657fd6c8";
+
 TEST_SUITE("integration/cluster_store") {
+  TEST_CASE("an API change through node B is one event for the whole cluster naming node b and its token") {
+    ::unsetenv("ROTOR_API_TOKEN");
+    ::unsetenv("ROTOR_ETCD_PASSWORD");
+    EtcdCluster etcd;
+    TempDir dir_a;
+    TempDir dir_b;
+    const json tokens = json::array({{{"name", "ci"}, {"scope", "write"}, {"sha256", kEventsSecretSha256}}});
+    json config = json::parse(read_file(node_config(dir_a, etcd, "a")));
+    config["api"]["tokens"] = tokens;
+    RotorServer a({"--config", dir_a.write("rotor.json", config.dump())});
+    config = json::parse(read_file(node_config(dir_b, etcd, "b")));
+    config["api"]["tokens"] = tokens;
+    RotorServer b({"--config", dir_b.write("rotor.json", config.dump())});
+    REQUIRE(a.ready());
+    REQUIRE(b.ready());
+    httplib::Client api_a("127.0.0.1", a.api_port());
+    httplib::Client api_b("127.0.0.1", b.api_port());
+    for (httplib::Client* api : {&api_a, &api_b}) {
+      api->set_read_timeout(std::chrono::seconds(10));
+      api->set_bearer_token_auth(kEventsSecret);
+    }
+
+    // Both nodes bump the zone serial as they start: a 409 says retry.
+    auto created = api_b.Put("/v1/arrays/web.lb.example.test", R"({"ttl": 30})", "application/json");
+    for (int attempt = 0; attempt < 5 && created && created->status == 409; ++attempt) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      created = api_b.Put("/v1/arrays/web.lb.example.test", R"({"ttl": 30})", "application/json");
+    }
+    REQUIRE(created);
+    REQUIRE_MESSAGE(created->status == 201, created->body);
+    auto added = api_b.Post("/v1/arrays/web.lb.example.test/instances", R"({"address": "192.0.2.10"})",
+                            "application/json");
+    REQUIRE(added);
+    REQUIRE_MESSAGE(added->status == 201, added->body);
+    CHECK(answered_within(a.endpoint(), {"192.0.2.10"}, std::chrono::seconds(5)) ==
+          std::set<std::string>{"192.0.2.10"});
+
+    // Read through either node: the one event, made by b with the token ci.
+    for (httplib::Client* api : {&api_a, &api_b}) {
+      auto events = api->Get("/v1/events?since=0&limit=1000");
+      REQUIRE(events);
+      REQUIRE(events->status == 200);
+      std::vector<json> admin;
+      const json body = json::parse(events->body);  // outlives the loop over its part
+      for (const json& event : body["events"]) {
+        if (event["kind"] == "admin") admin.push_back(event);
+      }
+      REQUIRE_MESSAGE(admin.size() == 1, events->body);
+      CHECK(admin[0]["address"] == "192.0.2.10");
+      CHECK(admin[0]["node"] == "b");
+      CHECK(admin[0]["token"] == "ci");
+    }
+  }
+
+
   TEST_CASE("a write through node A is answered by node B - and both survive etcd going away") {
     ::unsetenv("ROTOR_API_TOKEN");
     ::unsetenv("ROTOR_ETCD_PASSWORD");

@@ -96,6 +96,25 @@ TEST_SUITE("unit/server/registry/registry") {
     CHECK_FALSE(rig.registry->find(kWeb).has_value());
   }
 
+  TEST_CASE("admin events name the API token that made the change and no other event does") {
+    ScratchDir dir;
+    Rig rig(dir.file("rotor.db"));
+    rig.registry->upsert_array(kWeb, {}, "ci");
+    const auto a = rig.registry->add_instance(kWeb, instance("192.0.2.1"), "ci");
+    auto draining = instance("192.0.2.1");
+    draining.state = arrays::AdminState::draining;  // a new admin state is an event
+    rig.registry->update_instance(kWeb, a.id, draining, "ops");
+    rig.registry->add_instance(kWeb, instance("192.0.2.3"));  // the config, or an API without tokens
+    rig.registry->set_health(a.id, Health::down, "timeout");
+    rig.registry->remove_instance(kWeb, a.id, "ci");
+    rig.registry->delete_array(kWeb, "ops");
+    std::string seen;
+    for (const Event& event : rig.registry->events(0, 100)) {
+      seen += (seen.empty() ? "" : " ") + event.kind + ":" + (event.token.empty() ? "-" : event.token);
+    }
+    CHECK(seen == "admin:ci admin:ops admin:- health:- admin:ci admin:ops");
+  }
+
   TEST_CASE("bad input is refused with the field's name and changes nothing") {
     ScratchDir dir;
     Rig rig(dir.file("rotor.db"));

@@ -84,17 +84,42 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     {  // what version 1 left: no instance checks, '{}' for "no array check"
       SQLite::Database db(path, SQLite::OPEN_READWRITE);
       db.exec("ALTER TABLE instances DROP COLUMN check_json");
+      db.exec("ALTER TABLE events DROP COLUMN token");
       db.exec("UPDATE arrays SET check_json = '{}'");
       db.exec("PRAGMA user_version = 1");
     }
     SqliteStore store(path);
-    CHECK(store.schema_version() == 2);
+    CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
     const auto arrays = store.load_all();
     REQUIRE(arrays.size() == 1);
     CHECK(arrays[0].settings.check.empty());
     REQUIRE(arrays[0].instances.size() == 1);
     CHECK(arrays[0].instances[0].spec.address.to_string() == "192.0.2.1");
     CHECK(arrays[0].instances[0].spec.check.empty());
+  }
+
+  TEST_CASE("a version 2 database gains event tokens and keeps its events") {
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    {
+      SqliteStore store(path);
+      store.upsert_array("web.lb.example.com.", {}, 1);
+      store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
+    }
+    {  // what version 2 left: events without a token
+      SQLite::Database db(path, SQLite::OPEN_READWRITE);
+      db.exec("ALTER TABLE events DROP COLUMN token");
+      db.exec("PRAGMA user_version = 2");
+    }
+    SqliteStore store(path);
+    CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
+    store.set_event_token("ci");
+    store.remove_instance("web.lb.example.com.", store.load_all()[0].instances[0].id, 3);
+    const auto events = store.events(0, 10);
+    REQUIRE(events.size() == 2);
+    CHECK(events[0].address == "192.0.2.1");
+    CHECK(events[0].token.empty());
+    CHECK(events[1].token == "ci");
   }
 
   TEST_CASE("files that are not rotor databases are refused with the file's name") {
@@ -124,7 +149,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
            SQLite::Database db(p, SQLite::OPEN_READWRITE);
            db.exec("PRAGMA user_version = 99");
          },
-         ": schema version 99 is newer than this rotor understands (2); upgrade rotor"},
+         ": schema version 99 is newer than this rotor understands (3); upgrade rotor"},
     };
     for (const Case& c : cases) {
       CAPTURE(c.name);
