@@ -10,6 +10,7 @@
 #include "api/json_body.h"
 #include "api/routes.h"
 #include "api/views.h"
+#include "server/common/ascii.h"
 #include "server/dns/wire.h"
 
 namespace rotor::api {
@@ -32,6 +33,35 @@ int64_t integer_parameter(const httplib::Request& request, const std::string& na
     throw ApiError(400, name + ": expected a non-negative integer, got \"" + text + "\"", name);
   }
   return value;
+}
+
+// GET /v1/events' query: every parameter narrows it.
+registry::EventFilter event_filter(const httplib::Request& request) {
+  registry::EventFilter filter;
+  filter.since_id = integer_parameter(request, "since", 0);
+  const int64_t limit = integer_parameter(request, "limit", kDefaultEventLimit);
+  if (limit < 1 || limit > static_cast<int64_t>(kMaxEventLimit)) {
+    throw ApiError(400, "limit: expected 1 to " + std::to_string(kMaxEventLimit) + ", got " +
+                            std::to_string(limit),
+                   "limit");
+  }
+  filter.limit = static_cast<size_t>(limit);
+  if (request.has_param("array")) {
+    // Event names are the registry's: lower case, absolute.
+    filter.array = ascii_lowercase(request.get_param_value("array"));
+    if (filter.array.empty()) throw ApiError(400, "array: empty name", "array");
+    if (filter.array.back() != '.') filter.array += '.';
+  }
+  filter.instance_id = integer_parameter(request, "instance", 0);
+  if (request.has_param("kind")) {
+    filter.kind = request.get_param_value("kind");
+    if (filter.kind != "admin" && filter.kind != "health" && filter.kind != "damping") {
+      throw ApiError(400, "kind: expected admin, health or damping, got \"" + filter.kind + "\"", "kind");
+    }
+  }
+  filter.from_ms = integer_parameter(request, "from_ms", 0);
+  filter.until_ms = integer_parameter(request, "until_ms", 0);
+  return filter;
 }
 
 }  // namespace
@@ -63,24 +93,16 @@ void add_status_routes(Router& router, ApiContext& context) {
 
   router.add("GET", "/v1/events",
              [&context](const RouteRequest& request, httplib::Response& response) {
-               const int64_t since = integer_parameter(request.http, "since", 0);
-               const int64_t limit = integer_parameter(request.http, "limit", kDefaultEventLimit);
-               if (limit < 1 || limit > static_cast<int64_t>(kMaxEventLimit)) {
-                 throw ApiError(400,
-                                "limit: expected 1 to " + std::to_string(kMaxEventLimit) +
-                                    ", got " + std::to_string(limit),
-                                "limit");
-               }
+               const registry::EventFilter filter = event_filter(request.http);
                json events = json::array();
-               int64_t next = since;
-               for (const auto& event :
-                    context.registry.events(since, static_cast<size_t>(limit))) {
+               int64_t next = filter.since_id;
+               for (const auto& event : context.registry.events(filter)) {
                  events.push_back(event_json(event));
                  next = event.id;
                }
                reply_json(response, 200, {{"events", std::move(events)}, {"next", next}});
              },
-             {"since", "limit"});
+             {"since", "limit", "array", "instance", "kind", "from_ms", "until_ms"});
 
   router.add("GET", "/v1/arrays/{}/health",
              [&context](const RouteRequest& request, httplib::Response& response) {

@@ -207,14 +207,19 @@ void check_etcd_access(const config::ClusterConfig& cluster) {
 
 std::unique_ptr<registry::Store> open_store(const config::Config& config) {
   const std::string db = database_path(config);
-  if (!config.cluster) return std::make_unique<registry::SqliteStore>(db);
+  const registry::EventRetention events{.max_count = config.events.max_count,
+                                        .max_age_ms = config.events.max_age.count()};
+  if (!config.cluster) {
+    return std::make_unique<registry::SqliteStore>(db, registry::StoreOptions{.events = events});
+  }
   const config::ClusterConfig& cluster = *config.cluster;
   check_etcd_access(cluster);
   spdlog::info("cluster: node {} on etcd {} (prefix {}), cache {}", cluster.node,
                cluster.endpoints.front(), cluster.prefix, db);
   return std::make_unique<cluster::EtcdStore>(
       std::make_shared<cluster::EtcdClient>(etcd_options(cluster)),
-      cluster::EtcdStoreOptions{.prefix = cluster.prefix, .node = cluster.node, .cache_path = db});
+      cluster::EtcdStoreOptions{
+          .prefix = cluster.prefix, .node = cluster.node, .cache_path = db, .events = events});
 }
 
 namespace {

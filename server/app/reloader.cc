@@ -58,6 +58,8 @@ std::vector<std::string> restart_only_changes(const config::Config& running,
       {"api.tls", running.api_tls.cert == next.api_tls.cert && running.api_tls.key == next.api_tls.key},
       {"rrl", same_rrl(running.rrl, next.rrl)},
       {"cluster", same_cluster(running.cluster, next.cluster)},
+      {"events", running.events.max_count == next.events.max_count &&
+                     running.events.max_age == next.events.max_age},
   };
   std::vector<std::string> changed;
   for (const auto& key : keys) {

@@ -197,18 +197,26 @@ void EtcdStore::append_event(registry::Event event) {
   put(codec::event_key(event.time_ms, options_.node, ++event_sequence_), codec::encode_event(event));
   if (++events_since_prune_ < 1024) return;
   events_since_prune_ = 0;
-  // The oldest events past max_events go in the same transaction, as one range.
+  // The oldest events past the retention go in the same transaction, as one
+  // range: keys sort by time, so both bounds cut the same prefix.
   auto mirror = mirror_.lock();
   const std::string prefix(codec::kEvents);
   const auto logged = under(mirror->entries, prefix);
   const auto count = static_cast<size_t>(std::ranges::distance(logged));
-  if (count <= options_.max_events) return;
-  auto cutoff = logged.begin();
-  std::advance(cutoff, static_cast<std::ptrdiff_t>(count - options_.max_events));
+  std::string cutoff = prefix;
+  if (count > options_.events.max_count) {
+    auto past = logged.begin();
+    std::advance(past, static_cast<std::ptrdiff_t>(count - options_.events.max_count));
+    cutoff = past->first;
+  }
+  if (options_.events.max_age_ms > 0 && event.time_ms > options_.events.max_age_ms) {
+    cutoff = std::max(cutoff, codec::event_key(event.time_ms - options_.events.max_age_ms, "", 0));
+  }
+  if (cutoff == prefix) return;
   const bool clear_of_new = std::none_of(write_->puts.begin(), write_->puts.end(), [&](const auto& p) {
-    return starts_with(p.first, prefix) && p.first < cutoff->first;
+    return starts_with(p.first, prefix) && p.first < cutoff;
   });
-  if (clear_of_new) write_->ranges.emplace_back(prefix, cutoff->first);
+  if (clear_of_new) write_->ranges.emplace_back(prefix, cutoff);
 }
 
 codec::ArrayRecord EtcdStore::read_array(std::string_view name) {
@@ -507,18 +515,18 @@ std::optional<registry::StoredArray> EtcdStore::load_array(std::string_view name
   return load_locked(*mirror, name);
 }
 
-std::vector<registry::Event> EtcdStore::events(int64_t since_id, size_t limit) const {
+std::vector<registry::Event> EtcdStore::events(const registry::EventFilter& filter) const {
   std::vector<registry::Event> events;
   auto mirror = mirror_.lock();
   const std::string prefix(codec::kEvents);
   for (const auto& [key, entry] : under(mirror->entries, prefix)) {
-    if (entry.create_revision > since_id) {
-      events.push_back(codec::decode_event(key, entry.value, entry.create_revision));
-    }
+    if (entry.create_revision <= filter.since_id) continue;
+    registry::Event event = codec::decode_event(key, entry.value, entry.create_revision);
+    if (filter.matches(event)) events.push_back(std::move(event));
   }
   std::sort(events.begin(), events.end(),
             [](const registry::Event& a, const registry::Event& b) { return a.id < b.id; });
-  if (events.size() > limit) events.resize(limit);
+  if (events.size() > filter.limit) events.resize(filter.limit);
   return events;
 }
 

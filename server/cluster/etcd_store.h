@@ -57,7 +57,7 @@ struct EtcdStoreOptions {
   std::string prefix = "/rotor/";
   std::string node;        // names this node in the events it writes
   std::string cache_path;  // the node's SQLite file (--db)
-  size_t max_events = 100000;
+  registry::EventRetention events;  // older events are pruned
   // How long a failed compare waits for the mirror to show the winner's write.
   std::chrono::milliseconds catch_up_timeout{2000};
   std::chrono::milliseconds max_backoff{2000};  // between attempts to reach etcd
@@ -101,7 +101,8 @@ class EtcdStore final : public registry::Store, public ObservationSource {
       const std::vector<registry::HealthChange>& changes) override;
   std::vector<registry::StoredArray> load_all() const override;
   std::optional<registry::StoredArray> load_array(std::string_view name) const override;
-  std::vector<registry::Event> events(int64_t since_id, size_t limit) const override;
+  std::vector<registry::Event> events(const registry::EventFilter& filter) const override;
+  using Store::events;
   std::optional<uint32_t> zone_serial(std::string_view zone) const override;
   uint32_t bump_zone_serial(std::string_view zone) override;
   void set_change_handler(std::function<void(const registry::StoreChanges&)> handler) override;

@@ -121,6 +121,27 @@ void parse_tcp(const json& object, Config& config) {
   }
 }
 
+void parse_events(const json& object, Config& config) {
+  for (const auto& [key, value] : object.items()) {
+    const std::string path = join_path("events", key);
+    if (key == "max_count") {
+      const int64_t count = expect_integer(value, path);
+      if (count < 1000 || count > 100000000) {
+        throw ConfigError(path, "expected 1000 to 100000000, got " + std::to_string(count));
+      }
+      config.events.max_count = static_cast<size_t>(count);
+    } else if (key == "max_age") {
+      if (!value.is_string()) wrong_type(path, "a duration string like \"720h\"", value);
+      config.events.max_age = parse_duration(value.get<std::string>(), path);
+      if (config.events.max_age.count() != 0 && config.events.max_age < std::chrono::hours(1)) {
+        throw ConfigError(path, "at least 1h, or 0s for no age bound");
+      }
+    } else {
+      throw ConfigError(path, "unknown key");
+    }
+  }
+}
+
 void parse_probes(const json& object, Config& config) {
   for (const auto& [key, value] : object.items()) {
     const std::string path = join_path("probes", key);
@@ -393,6 +414,8 @@ void parse_top_level(const json& document, Config& config) {
       parse_api(expect_object(value, key), config);
     } else if (key == "probes") {
       parse_probes(expect_object(value, key), config);
+    } else if (key == "events") {
+      parse_events(expect_object(value, key), config);
     } else if (key == "rrl") {
       parse_rrl(expect_object(value, key), config);
     } else if (key == "cluster") {

@@ -86,6 +86,13 @@ struct ApiTls {
 
 enum class LogFormat { text, json };
 
+// How much of the event log (GET /v1/events) is kept: the newest max_count
+// events no older than max_age; pruned every 1024 events written.
+struct EventsConfig {
+  size_t max_count = 100000;
+  std::chrono::milliseconds max_age{0};  // 0: no age bound
+};
+
 struct Config {
   std::string file;  // the file it was read from (load_config_file); empty: none
   std::vector<std::string> listen{"127.0.0.1:5353", "[::1]:5353"};
@@ -114,6 +121,8 @@ struct Config {
   std::string api_token;
   std::vector<ApiToken> api_tokens;  // api.tokens
   ApiTls api_tls;
+
+  EventsConfig events;  // `events`: the audit log's retention
 
   // Response rate limiting of UDP replies; responses_per_second 0: off.
   RateLimiterOptions rrl;

@@ -323,9 +323,9 @@ std::vector<LocatedInstance> Registry::find_instances(const arrays::IpAddress& a
   return out;
 }
 
-std::vector<Event> Registry::events(int64_t since_id, size_t limit) const {
+std::vector<Event> Registry::events(const EventFilter& filter) const {
   auto state = state_.lock();
-  return state->store.events(since_id, limit);
+  return state->store.events(filter);
 }
 
 RegisteredArray Registry::upsert_array(std::string_view name, const arrays::ArraySettings& settings,

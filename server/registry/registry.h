@@ -97,7 +97,10 @@ class Registry {
   // Reads (copies of the model).
   std::vector<RegisteredArray> arrays() const;  // by name
   std::optional<RegisteredArray> find(std::string_view name) const;
-  std::vector<Event> events(int64_t since_id, size_t limit) const;
+  std::vector<Event> events(const EventFilter& filter) const;
+  std::vector<Event> events(int64_t since_id, size_t limit) const {
+    return events(EventFilter{.since_id = since_id, .limit = limit});
+  }
   // Every instance with `address`, over all arrays, by array name. A scan of
   // every instance (an operator's lookup, not a hot path).
   std::vector<LocatedInstance> find_instances(const arrays::IpAddress& address) const;

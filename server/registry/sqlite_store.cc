@@ -268,8 +268,15 @@ void SqliteStore::append_event(const Event& event) {
 void SqliteStore::prune_events() {
   events_since_prune_ = 0;
   auto prune = statements_->get("DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?");
-  prune->bind(1, static_cast<int64_t>(options_.max_events));
+  prune->bind(1, static_cast<int64_t>(options_.events.max_count));
   prune->exec();
+  if (options_.events.max_age_ms == 0) return;
+  auto expire = statements_->get("DELETE FROM events WHERE time_ms < ?");
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  expire->bind(1, now - options_.events.max_age_ms);
+  expire->exec();
 }
 
 int64_t SqliteStore::upsert_array(std::string_view name, const arrays::ArraySettings& settings,
@@ -590,13 +597,23 @@ std::optional<StoredArray> SqliteStore::load_array(std::string_view name) const 
   }
 }
 
-std::vector<Event> SqliteStore::events(int64_t since_id, size_t limit) const {
+std::vector<Event> SqliteStore::events(const EventFilter& filter) const {
   try {
     std::vector<Event> events;
-    auto query = statements_->get("SELECT id, time_ms, array_name, instance_id, address, kind, old, "
-                            "new, reason, token FROM events WHERE id > ? ORDER BY id LIMIT ?");
-    query->bind(1, since_id);
-    query->bind(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
+    // One statement for every filter: an unset field matches everything.
+    auto query = statements_->get(
+        "SELECT id, time_ms, array_name, instance_id, address, kind, old, new, reason, token "
+        "FROM events "
+        "WHERE id > ?1 AND (?2 = '' OR array_name = ?2) AND (?3 = 0 OR instance_id = ?3) "
+        "AND (?4 = '' OR kind = ?4) AND (?5 = 0 OR time_ms >= ?5) AND (?6 = 0 OR time_ms < ?6) "
+        "ORDER BY id LIMIT ?7");
+    query->bind(1, filter.since_id);
+    query->bind(2, filter.array);
+    query->bind(3, filter.instance_id);
+    query->bind(4, filter.kind);
+    query->bind(5, filter.from_ms);
+    query->bind(6, filter.until_ms);
+    query->bind(7, static_cast<int64_t>(std::min<size_t>(filter.limit, INT64_MAX)));
     while (query->executeStep()) {
       events.push_back({.id = query->getColumn(0).getInt64(),
                         .time_ms = query->getColumn(1).getInt64(),

@@ -29,8 +29,7 @@ namespace rotor::registry {
 class StatementCache;
 
 struct StoreOptions {
-  // The event log keeps at most this many rows; older ones are pruned.
-  size_t max_events = 100000;
+  EventRetention events;  // older events are pruned
   int busy_timeout_ms = 5000;
 };
 
@@ -68,7 +67,8 @@ class SqliteStore final : public Store {
   std::vector<HealthChange> set_health_many(const std::vector<HealthChange>& changes) override;
   std::vector<StoredArray> load_all() const override;
   std::optional<StoredArray> load_array(std::string_view name) const override;
-  std::vector<Event> events(int64_t since_id, size_t limit) const override;
+  std::vector<Event> events(const EventFilter& filter) const override;
+  using Store::events;
   std::optional<uint32_t> zone_serial(std::string_view zone) const override;
   uint32_t bump_zone_serial(std::string_view zone) override;
 

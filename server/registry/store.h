@@ -88,6 +88,32 @@ struct Event {
   std::string token;
 };
 
+// The events a reader asks for (GET /v1/events): every field that is set
+// must match. A plain value type.
+struct EventFilter {
+  int64_t since_id = 0;     // ids above it
+  size_t limit = 100;       // at most this many, oldest first
+  std::string array;        // presentation form, lower case, trailing dot; empty: any
+  int64_t instance_id = 0;  // 0: any
+  std::string kind;         // "admin", "health", "damping"; empty: any
+  int64_t from_ms = 0;      // time_ms >= from_ms; 0: no bound
+  int64_t until_ms = 0;     // time_ms < until_ms; 0: no bound
+
+  bool matches(const Event& event) const {
+    return event.id > since_id && (array.empty() || event.array_name == array) &&
+           (instance_id == 0 || event.instance_id == instance_id) &&
+           (kind.empty() || event.kind == kind) && (from_ms == 0 || event.time_ms >= from_ms) &&
+           (until_ms == 0 || event.time_ms < until_ms);
+  }
+};
+
+// How much of the event log a store keeps (config `events`); both bounds
+// apply, checked every 1024 events written.
+struct EventRetention {
+  size_t max_count = 100000;
+  int64_t max_age_ms = 0;  // 0: no age bound
+};
+
 // What another writer changed: array names (presentation form) whose
 // settings, instances or health differ now, and zone origins whose serial did.
 struct StoreChanges {
@@ -153,8 +179,12 @@ class Store {
   virtual std::vector<StoredArray> load_all() const = 0;
   // One array by presentation name, or nullopt when it does not exist.
   virtual std::optional<StoredArray> load_array(std::string_view name) const = 0;
+  // The events `filter` matches, oldest first, at most filter.limit.
+  virtual std::vector<Event> events(const EventFilter& filter) const = 0;
   // Events with id > since_id, oldest first, at most `limit`.
-  virtual std::vector<Event> events(int64_t since_id, size_t limit) const = 0;
+  std::vector<Event> events(int64_t since_id, size_t limit) const {
+    return events(EventFilter{.since_id = since_id, .limit = limit});
+  }
 
   // The zone's SOA serial, or nullopt when it has none yet.
   virtual std::optional<uint32_t> zone_serial(std::string_view zone) const = 0;

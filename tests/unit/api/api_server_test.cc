@@ -97,6 +97,11 @@ TEST_SUITE("unit/api/api_server") {
         {"GET", "/v1/events?since=1&limit=2", "", 200, {}},
         {"GET", "/v1/events?limit=5000", "", 400, "limit"},
         {"GET", "/v1/events?since=x", "", 400, "since"},
+        {"GET", "/v1/events?kind=bogus", "", 400, "kind"},
+        {"GET", "/v1/events?instance=-1", "", 400, "instance"},
+        {"GET", "/v1/events?from_ms=soon", "", 400, "from_ms"},
+        {"GET", "/v1/events?array=", "", 400, "array"},
+        {"GET", "/v1/events?node=ns1", "", 400, "node"},
         {"GET", "/v1/explain?name=web.lb.example.com&type=A&client=192.0.2.200", "", 200, {}},
         {"GET", "/v1/explain?name=web.lb.example.com&type=MX", "", 400, "type"},
         {"GET", "/v1/explain?type=A", "", 400, "name"},
@@ -140,6 +145,30 @@ TEST_SUITE("unit/api/api_server") {
         CHECK(reply.body["address"] == "192.0.2.1");
       }
     }
+  }
+
+  TEST_CASE("the event log filters by array and instance and kind and time") {
+    Rig rig;
+    REQUIRE(send(rig, "PUT", "/v1/arrays/web.lb.example.com", "{}").status == 201);
+    REQUIRE(send(rig, "PUT", "/v1/arrays/api.lb.example.com", "{}").status == 201);
+    const int64_t web = send(rig, "POST", "/v1/arrays/web.lb.example.com/instances",
+                             R"({"address": "192.0.2.1"})").body["id"].get<int64_t>();
+    REQUIRE(send(rig, "POST", "/v1/arrays/api.lb.example.com/instances", R"({"address": "192.0.2.2"})").status == 201);
+    REQUIRE(send(rig, "PATCH", "/v1/arrays/web.lb.example.com/instances/" + std::to_string(web),
+                 R"({"state": "draining"})").status == 200);
+    const auto addresses = [&](const std::string& query) {
+      std::vector<std::string> seen;
+      const Reply reply = send(rig, "GET", "/v1/events" + query, "");
+      REQUIRE(reply.status == 200);
+      for (const auto& event : reply.body["events"]) seen.push_back(event["address"].get<std::string>());
+      return seen;
+    };
+    CHECK(addresses("").size() == 3);
+    CHECK(addresses("?array=WEB.lb.example.com") == std::vector<std::string>{"192.0.2.1", "192.0.2.1"});
+    CHECK(addresses("?array=api.lb.example.com.&kind=admin") == std::vector<std::string>{"192.0.2.2"});
+    CHECK(addresses("?instance=" + std::to_string(web) + "&limit=1") == std::vector<std::string>{"192.0.2.1"});
+    CHECK(addresses("?kind=health").empty());
+    CHECK(addresses("?from_ms=1&until_ms=2").empty());
   }
 
   TEST_CASE("replies carry the model") {

@@ -242,6 +242,10 @@ TEST_CASE("bad documents name the key and the reason") {
       {R"({"networks": [{"cidr": "10.0.0.0/8"}]})", "networks[0].region: missing; every network needs a region"},
       // The prober.
       {R"({"probes": {"threads": 0}})", "probes.threads: expected 1 to 64, got 0"},
+      {R"({"events": {"max_count": 10}})", "events.max_count: expected 1000 to 100000000, got 10"},
+      {R"({"events": {"max_age": "5m"}})", "events.max_age: at least 1h, or 0s for no age bound"},
+      {R"({"events": {"max_age": 3600}})", "events.max_age: expected a duration string like \"720h\", got an integer"},
+      {R"({"events": {"keep": 1}})", "events.keep: unknown key"},
       {R"({"probes": {"max_in_flight": "many"}})", "probes.max_in_flight: expected an integer, got a string"},
       {R"({"probes": {"jitter": 0.1}})", "probes.jitter: unknown key"},
       {R"({"probes": {"source_address": "eth0"}})",

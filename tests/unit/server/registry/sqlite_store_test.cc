@@ -264,7 +264,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
 
   TEST_CASE("the event log is pruned to its limit") {
     ScratchDir dir;
-    SqliteStore store(dir.file("rotor.db"), StoreOptions{.max_events = 100});
+    SqliteStore store(dir.file("rotor.db"), StoreOptions{.events = {.max_count = 100}});
     store.upsert_array("web.lb.example.com.", {}, 1);
     const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
     for (int i = 0; i < 1100; ++i) {
@@ -272,6 +272,58 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     }
     CHECK(store.events(0, 10000).size() < 1100);
     CHECK(store.events(0, 10000).back().time_ms == 10 + 1099);  // the newest stay
+  }
+
+  TEST_CASE("the event log drops events older than its max age") {
+    ScratchDir dir;
+    SqliteStore store(dir.file("rotor.db"), StoreOptions{.events = {.max_age_ms = 3600000}});
+    store.upsert_array("web.lb.example.com.", {}, 1);
+    const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
+    for (int i = 0; i < 1100; ++i) {  // from 1970: all older than an hour
+      store.set_health({a.id, i % 2 == 0 ? Health::up : Health::down, "probe", 10 + i});
+    }
+    const auto kept = store.events(0, 10000);
+    CHECK(kept.size() < 100);
+    REQUIRE_FALSE(kept.empty());
+    CHECK(kept.front().time_ms > 10 + 1000);  // what came after the prune
+  }
+
+  TEST_CASE("every event filter selects exactly what EventFilter matches") {
+    ScratchDir dir;
+    SqliteStore store(dir.file("rotor.db"));
+    store.upsert_array("web.lb.example.com.", {}, 1);
+    store.upsert_array("api.lb.example.com.", {}, 1);
+    const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
+    const auto b = store.add_instance("api.lb.example.com.", instance("192.0.2.2"), 3);
+    for (int i = 0; i < 6; ++i) {
+      store.set_health({i % 2 == 0 ? a.id : b.id, i % 4 < 2 ? Health::up : Health::down, "probe", 10 + i});
+    }
+    store.remove_instance("api.lb.example.com.", b.id, 20);
+    const auto all = store.events(0, 1000);
+    REQUIRE(all.size() == 9);
+    const std::vector<std::pair<const char*, EventFilter>> filters = {
+        {"everything", {}},
+        {"after an id", {.since_id = all[3].id}},
+        {"at most two", {.limit = 2}},
+        {"one array", {.array = "api.lb.example.com."}},
+        {"one instance", {.instance_id = a.id}},
+        {"admin only", {.kind = "admin"}},
+        {"health of one instance", {.instance_id = b.id, .kind = "health"}},
+        {"a time window", {.from_ms = 11, .until_ms = 14}},
+        {"nothing matches", {.array = "none.lb.example.com."}},
+    };
+    for (const auto& [name, filter] : filters) {
+      CAPTURE(name);
+      std::vector<int64_t> expected;
+      for (const Event& event : all) {
+        if (filter.matches(event) && expected.size() < filter.limit) expected.push_back(event.id);
+      }
+      std::vector<int64_t> got;
+      for (const Event& event : store.events(filter)) got.push_back(event.id);
+      CHECK(got == expected);
+    }
+    CHECK(store.events({.instance_id = b.id, .kind = "health"}).size() == 3);
+    CHECK(store.events({.from_ms = 11, .until_ms = 14}).size() == 3);
   }
 
   TEST_CASE("a second instance with the same address is a conflict") {
