@@ -10,7 +10,7 @@
 // observations/ in ranges of a page's worth of the instance ids read; the
 // other sections (arrays/, events/, zones/, counters/, nodes/, unknown keys)
 // are paged each on its own: the large ones, arrays/ and events/ (at most
-// EtcdStoreOptions::max_events), still cost the square of their own size
+// EtcdStoreOptions::events.max_count), still cost the square of their own size
 // over the page (100,000 arrays: 100 pages walking 50,000 keys on average),
 // but not of the prefix's. The ranges cover the prefix without gaps, so a key
 // the layout does not predict is still read; only the bound assumes it.
