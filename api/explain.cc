@@ -241,7 +241,15 @@ json array_json(const arrays::ArrayState& array, uint8_t family, const json& ans
                          {"candidate", candidate},
                          {"answered", in_answer},
                          {"reason", reason(array, candidates, instance, family, candidate)}});
-    if (health_detail) instances.back().update(health_detail(instance));
+    if (health_detail) {
+      json& reported = instances.back();
+      reported.update(health_detail(instance));
+      const auto damping = reported.find("damping");
+      if (damping != reported.end() && damping->is_object() && !candidate &&
+          instance.health == arrays::Health::down) {
+        reported["reason"] = (*damping)["reason"];
+      }
+    }
   }
   return {{"name", array.name_text},
           {"policy", std::string(arrays::to_string(array.settings.policy))},
@@ -360,7 +368,11 @@ void add_explain_routes(Router& router, ApiContext& context) {
         parse_explain_request(parameter("name"), parameter("type"), parameter("client"), parameter("ecs"));
     reply_json(response, 200, explain(*context.publisher.current(), explain_request,
                                       [&context](const arrays::Instance& instance) {
-                                        return observers_json(context, instance);
+                                        json detail = observers_json(context, instance);
+                                        detail["damping"] = damping_json(
+                                            context.last_check ? context.last_check(instance.id)
+                                                               : std::nullopt);
+                                        return detail;
                                       }));
   }, {"name", "type", "client", "ecs"});
 }

@@ -39,7 +39,9 @@ ExplainRequest parse_explain_request(const std::optional<std::string>& name,
                                      const std::optional<std::string>& ecs);
 
 // `health_detail`, when given, adds its keys to each instance of the array
-// (the API passes observers_json: who decided the instance's health).
+// (the API passes observers_json, who decided the instance's health, and
+// damping_json); a non-null "damping" among them makes the reason of a down
+// instance that is not a candidate the damping's.
 nlohmann::json explain(const Snapshot& snapshot, const ExplainRequest& request,
                        const std::function<nlohmann::json(const arrays::Instance&)>& health_detail = {});
 

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "api/views.h"
+#include "server/common/utc_time.h"
 
 namespace rotor::api {
 
@@ -15,6 +16,16 @@ json last_check_json(const std::optional<probes::LastCheck>& check) {
           {"latency_ms", static_cast<double>(check->latency.count()) / 1000.0},
           {"passed", check->passed},
           {"reason", check->reason}};
+}
+
+json damping_json(const std::optional<probes::LastCheck>& check) {
+  if (!check || !check->held_down_until_ms) return nullptr;
+  const int64_t until = *check->held_down_until_ms;
+  return {{"held_down", true},
+          {"until_ms", until},
+          {"until", rfc3339(until)},
+          {"reason", "held down by flap damping until " + utc_text(until) +
+                         ": the last checks passed, the flap penalty has not decayed yet"}};
 }
 
 namespace {

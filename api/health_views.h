@@ -20,4 +20,9 @@ nlohmann::json observers_json(const ApiContext& context, const arrays::Instance&
 // The last probe of an instance as JSON; null when never checked.
 nlohmann::json last_check_json(const std::optional<probes::LastCheck>& check);
 
+// Whether flap damping holds the instance down after its last probe:
+// {"held_down": true, "until_ms", "until", "reason"}; null when it does not
+// (or the instance was never checked).
+nlohmann::json damping_json(const std::optional<probes::LastCheck>& check);
+
 }  // namespace rotor::api

@@ -113,6 +113,9 @@ void add_status_routes(Router& router, ApiContext& context) {
                  std::optional<probes::LastCheck> last;
                  if (context.last_check) last = context.last_check(instance.id);
                  json detail = observers_json(context, instance);
+                 json damping = damping_json(last);
+                 // Held down by damping: the stored reason is why it went down, not why it stays.
+                 const bool held = damping.is_object() && instance.health == arrays::Health::down;
                  instances.push_back(
                      {{"id", instance.id},
                       {"address", instance.spec.address.to_string()},
@@ -120,7 +123,8 @@ void add_status_routes(Router& router, ApiContext& context) {
                       {"health", std::string(arrays::to_string(instance.health))},
                       {"health_changed_ms", instance.health_changed_ms},
                       {"health_changed", rfc3339(instance.health_changed_ms)},
-                      {"reason", instance.health_reason},
+                      {"reason", held ? damping["reason"] : json(instance.health_reason)},
+                      {"damping", std::move(damping)},
                       {"last_check", last_check_json(last)},
                       {"observers", std::move(detail["observers"])},
                       {"quorum", std::move(detail["quorum"])}});

@@ -1,10 +1,9 @@
 #include "api/views.h"
 
 #include <cctype>
-#include <cstdio>
-#include <ctime>
 
 #include "server/common/ascii.h"
+#include "server/common/utc_time.h"
 
 namespace rotor::api {
 
@@ -12,14 +11,7 @@ using nlohmann::json;
 
 json rfc3339(int64_t unix_ms) {
   if (unix_ms <= 0) return nullptr;
-  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[40];
-  const size_t length = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-  char millis[8];
-  std::snprintf(millis, sizeof millis, ".%03dZ", static_cast<int>(unix_ms % 1000));
-  return std::string(text, length) + millis;
+  return utc_text(unix_ms);
 }
 
 namespace {

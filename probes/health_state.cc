@@ -61,10 +61,15 @@ std::optional<int64_t> release_time_ms(const HealthState& state, const HealthPol
          static_cast<int64_t>(std::floor(half_lives * static_cast<double>(policy.half_life_ms))) + 1;
 }
 
+bool held_down(const HealthState& state) {
+  return state.health == Health::down && state.undamped == Health::up;
+}
+
 Transition observe(HealthState& state, const HealthPolicy& policy, bool passed,
                    std::string_view reason, int64_t now_ms) {
   Transition transition;
   transition.from = state.health;
+  const bool held_before = held_down(state);
 
   state.flap_penalty = penalty_at(state, policy, now_ms);
   state.penalty_updated_ms = std::max(state.penalty_updated_ms, now_ms);
@@ -102,6 +107,8 @@ Transition observe(HealthState& state, const HealthPolicy& policy, bool passed,
   transition.reason_changed = transition.changed || new_reason != state.reason;
   state.reason = std::move(new_reason);
   transition.reason = state.reason;
+  transition.held_down = held_down(state);
+  transition.damping_changed = transition.held_down != held_before;
   return transition;
 }
 

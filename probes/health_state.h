@@ -61,6 +61,9 @@ struct Transition {
   Health from = Health::unknown;
   Health to = Health::unknown;
   std::string reason;           // the state's current reason
+  // Damping started (held_down) or ended (!held_down) with this result.
+  bool damping_changed = false;
+  bool held_down = false;       // held_down(state) after this result
 };
 
 // Feeds one check result. `reason` describes a failure ("HTTP 503",
@@ -68,6 +71,10 @@ struct Transition {
 // backwards is treated as standing still.
 Transition observe(HealthState& state, const HealthPolicy& policy, bool passed,
                    std::string_view reason, int64_t now_ms);
+
+// Held down by flap damping: rise/fall alone say up (the last `rise` checks
+// passed) but the published health stays down until the penalty decays.
+bool held_down(const HealthState& state);
 
 // The flap penalty decayed to `now_ms`, without changing the state.
 double penalty_at(const HealthState& state, const HealthPolicy& policy, int64_t now_ms);

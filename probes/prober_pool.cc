@@ -91,7 +91,14 @@ struct ProberPool::Loop {
   std::vector<ProbeReport> transitions;
   std::vector<std::pair<int64_t, LastCheck>> finished;  // since the last pump
   std::vector<int64_t> forgotten;                        // instances no longer probed
+  size_t damped = 0;                                     // members held_down() now
   ProberStats stats;
+
+  // A member leaves its probe (removed, or its check changed).
+  void forget(const Member& member) {
+    forgotten.push_back(member.instance_id);
+    if (held_down(member.state)) --damped;
+  }
 
   void init() {
     if (int rc = uv_loop_init(&loop); rc != 0)
@@ -147,7 +154,7 @@ struct ProberPool::Loop {
       }
       auto probe = probes.find(it->second);
       if (probe->second.waiting) --waiting_count;
-      for (const Member& member : probe->second.members) forgotten.push_back(member.instance_id);
+      for (const Member& member : probe->second.members) forget(member);
       probes.erase(probe);  // an in-flight result finds no probe and is dropped
       it = ids_by_key.erase(it);
     }
@@ -182,7 +189,7 @@ struct ProberPool::Loop {
       for (const Member& old : probe.members) {
         const bool kept = std::any_of(members.begin(), members.end(),
                                       [&](const Member& m) { return m.instance_id == old.instance_id; });
-        if (!kept) forgotten.push_back(old.instance_id);
+        if (!kept) forget(old);
       }
       probe.members = std::move(members);
       if (added) make_due(it->second, probe, now);
@@ -230,12 +237,18 @@ struct ProberPool::Loop {
     stats.latency_sum_us += static_cast<uint64_t>(result.latency.count());
     for (Member& member : probe.members) {
       Transition transition = observe(member.state, probe.policy, result.passed, result.reason, now_ms);
-      if (transition.changed) {
-        ++stats.transitions;
-        transitions.push_back({member.instance_id, transition.to, transition.reason, result.latency});
+      std::optional<int64_t> held_until;
+      if (transition.held_down) held_until = release_time_ms(member.state, probe.policy).value_or(now_ms);
+      if (transition.damping_changed) transition.held_down ? ++damped : --damped;
+      if (transition.changed || transition.damping_changed) {
+        if (transition.changed) ++stats.transitions;
+        ProbeReport report{member.instance_id, transition.to, transition.reason, result.latency};
+        report.health_changed = transition.changed;
+        if (transition.damping_changed) report.damping = DampingChange{transition.held_down, held_until.value_or(0)};
+        transitions.push_back(std::move(report));
       }
       finished.emplace_back(member.instance_id,
-                            LastCheck{now_ms, result.latency, result.passed, result.reason});
+                            LastCheck{now_ms, result.latency, result.passed, result.reason, held_until});
     }
 
     double jitter = std::clamp(pool.options_.jitter, 0.0, 0.5);
@@ -285,6 +298,7 @@ struct ProberPool::Loop {
     stats.in_flight = in_flight;
     stats.probes = probes.size();
     stats.waiting = waiting_count;
+    stats.damped = damped;
     {
       auto exchange = pool.exchange_.lock();
       exchange->mailboxes[shard].stats = stats;
@@ -400,6 +414,7 @@ ProberStats ProberPool::stats() const {
     total.latency_sum_us += part.latency_sum_us;
     total.lateness_sum_us += part.lateness_sum_us;
     total.transitions += part.transitions;
+    total.damped += part.damped;
   }
   return total;
 }

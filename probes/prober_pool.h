@@ -11,8 +11,9 @@
 //
 // Health: one HealthState per instance (seeded from ProbeTarget::health, so a
 // restart keeps the last known health until probes say otherwise), fed with
-// the CheckSpec's rise/fall. Published health changes found in one loop
-// iteration are delivered together in one on_transitions call.
+// the CheckSpec's rise/fall. Published health changes, and damping starting
+// or ending, found in one loop iteration are delivered together in one
+// on_transitions call.
 
 #include <uv.h>
 
@@ -41,11 +42,20 @@ struct ProbeTarget {
   arrays::Health health = arrays::Health::unknown;  // last known, seeds the state machine
 };
 
+// Flap damping started holding an instance down, or stopped.
+struct DampingChange {
+  bool held = false;
+  int64_t until_ms = 0;  // held: the earliest time it may come up (see LastCheck)
+};
+
+// A change of one instance: its published health, its damping, or both.
 struct ProbeReport {
   int64_t instance_id = 0;
   arrays::Health health = arrays::Health::unknown;
   std::string reason;
   std::chrono::microseconds latency{0};  // of the check that caused the change
+  bool health_changed = true;            // false: only the damping changed
+  std::optional<DampingChange> damping;  // set when damping started or ended
 };
 
 // The newest check result of one instance, for the API.
@@ -54,6 +64,13 @@ struct LastCheck {
   std::chrono::microseconds latency{0};
   bool passed = false;
   std::string reason;
+  // After this check: held down by flap damping (the last `rise` checks
+  // passed, the health stays down) at the earliest until this time (unix ms),
+  // when the flap penalty falls below the reuse threshold; the first check
+  // after it brings the instance up. Once the penalty has decayed (a failure
+  // since) it is the time of this check: `rise` passes in a row bring it up.
+  // nullopt: not held.
+  std::optional<int64_t> held_down_until_ms;
 };
 
 struct ProberOptions {
@@ -88,6 +105,7 @@ struct ProberStats {
   std::array<uint64_t, kLatencyBoundsMs.size() + 1> latency_histogram{};
   uint64_t latency_sum_us = 0;
   uint64_t transitions = 0;  // published health changes, over every instance
+  size_t damped = 0;         // instances held down by flap damping now
   // Approximations from the histogram (bucket upper bound; -1 above the last).
   int64_t lateness_p50_ms() const { return lateness_quantile_ms(0.50); }
   int64_t lateness_p99_ms() const { return lateness_quantile_ms(0.99); }

@@ -10,6 +10,7 @@
 #include "probes/check_spec.h"
 #include "server/common/background_thread.h"
 #include "server/common/field_error.h"
+#include "server/common/utc_time.h"
 
 namespace rotor::app {
 
@@ -75,7 +76,7 @@ void HealthMonitor::refresh_targets_soon() {
 
 void HealthMonitor::run() {
   using namespace std::chrono_literals;
-  std::map<int64_t, probes::ProbeReport> pending;  // by instance: the newest wins
+  Pending pending;
   bool store_failing = false;
   while (true) {
     bool refresh = false;
@@ -97,11 +98,20 @@ void HealthMonitor::run() {
 
     if (refresh) refresh_targets();
     if (sink_ != nullptr) {
+      // The sink takes health observations; damping alone is this node's view
+      // (LastCheck::held_down_until_ms), not an observation.
+      std::erase_if(reports, [](const probes::ProbeReport& report) { return !report.health_changed; });
       if (!reports.empty()) sink_->publish(reports);  // the sink retries what it cannot write
       continue;
     }
-    for (probes::ProbeReport& report : reports) pending[report.instance_id] = std::move(report);
-    if (!pending.empty()) store_failing = !write(pending);
+    for (probes::ProbeReport& report : reports) {
+      if (report.damping) {
+        pending.damping.push_back({report.instance_id, report.damping->held, report.damping->until_ms,
+                                   report.reason});
+      }
+      if (report.health_changed) pending.health[report.instance_id] = std::move(report);
+    }
+    if (!pending.health.empty() || !pending.damping.empty()) store_failing = !write(pending);
   }
 }
 
@@ -123,20 +133,35 @@ void HealthMonitor::refresh_targets() {
   pool_.set_targets(std::move(targets));
 }
 
-bool HealthMonitor::write(std::map<int64_t, probes::ProbeReport>& pending) {
+std::string HealthMonitor::label(int64_t instance_id) const {
+  const auto found = labels_.find(instance_id);
+  return found != labels_.end() ? found->second : "?";
+}
+
+bool HealthMonitor::write(Pending& pending) {
   std::vector<registry::HealthUpdate> updates;
-  updates.reserve(pending.size());
-  for (const auto& [id, report] : pending) updates.push_back({id, report.health, report.reason});
+  updates.reserve(pending.health.size());
+  for (const auto& [id, report] : pending.health) updates.push_back({id, report.health, report.reason});
   try {
-    const size_t changed = registry_.set_health_many(updates);
-    for (const auto& [id, report] : pending) {
-      const auto label = labels_.find(id);
-      spdlog::info("health: {} (instance {}) is {}: {}",
-                   label != labels_.end() ? label->second : "?", id,
+    // Damping first: its end comes before the rise it ends with.
+    if (!pending.damping.empty()) registry_.record_damping(pending.damping);
+    for (const registry::DampingUpdate& damping : pending.damping) {
+      if (damping.held) {
+        spdlog::info("health: {} (instance {}) is held down by flap damping until {}",
+                     label(damping.instance_id), damping.instance_id, utc_text(damping.until_ms));
+      } else {
+        spdlog::info("health: {} (instance {}) is no longer held by flap damping: {}",
+                     label(damping.instance_id), damping.instance_id, damping.reason);
+      }
+    }
+    pending.damping.clear();
+    const size_t changed = updates.empty() ? 0 : registry_.set_health_many(updates);
+    for (const auto& [id, report] : pending.health) {
+      spdlog::info("health: {} (instance {}) is {}: {}", label(id), id,
                    arrays::to_string(report.health), report.reason);
     }
     spdlog::debug("health: {} reported, {} changed", updates.size(), changed);
-    pending.clear();
+    pending.health.clear();
     return true;
   } catch (const registry::StoreError& error) {
     spdlog::error("health: cannot record {} transitions, retrying in 1s: {}", updates.size(),

@@ -3,7 +3,7 @@
 // become probe targets (every enabled or draining instance of an array or
 // instance with a check; a disabled one is not probed), and the pool's health
 // transitions become registry writes (instance health, an event row, a new
-// snapshot).
+// snapshot); flap damping starting or ending becomes a "damping" event.
 //
 // It runs on a thread of its own, between the two: a slow SQLite write never
 // stalls probe scheduling, and a burst of registry changes rebuilds the target
@@ -59,6 +59,7 @@ class HealthMonitor {
   void refresh_targets_soon();
 
   probes::ProberStats prober_stats() const { return pool_.stats(); }
+  // Also says whether flap damping holds the instance down, and until when.
   std::optional<probes::LastCheck> last_check(int64_t instance_id) const {
     return pool_.last_check(instance_id);
   }
@@ -66,8 +67,15 @@ class HealthMonitor {
  private:
   void run();
   void refresh_targets();
-  // Writes the pending transitions; false when the store refused them.
-  bool write(std::map<int64_t, probes::ProbeReport>& pending);
+  // What the store has not taken yet.
+  struct Pending {
+    std::map<int64_t, probes::ProbeReport> health;  // by instance: the newest wins
+    std::vector<registry::DampingUpdate> damping;   // every start and end, in order
+  };
+  // Writes the pending transitions and damping events; false when the store
+  // refused them (what it did not take stays pending).
+  bool write(Pending& pending);
+  std::string label(int64_t instance_id) const;  // for the log
 
   registry::Registry& registry_;
   ObservationSink* sink_;

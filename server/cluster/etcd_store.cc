@@ -433,6 +433,12 @@ bool EtcdStore::set_health_in_write(const registry::HealthChange& change) {
   return true;
 }
 
+void EtcdStore::append_events(const std::vector<registry::Event>& events) {
+  in_write([&] {
+    for (const registry::Event& event : events) append_event(event);
+  });
+}
+
 bool EtcdStore::set_health(const registry::HealthChange& change) {
   return in_write([&] { return set_health_in_write(change); });
 }

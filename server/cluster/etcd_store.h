@@ -99,6 +99,7 @@ class EtcdStore final : public registry::Store, public ObservationSource {
   bool set_health(const registry::HealthChange& change) override;
   std::vector<registry::HealthChange> set_health_many(
       const std::vector<registry::HealthChange>& changes) override;
+  void append_events(const std::vector<registry::Event>& events) override;
   std::vector<registry::StoredArray> load_all() const override;
   std::optional<registry::StoredArray> load_array(std::string_view name) const override;
   std::vector<registry::Event> events(const registry::EventFilter& filter) const override;

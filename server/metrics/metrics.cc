@@ -247,6 +247,13 @@ void add_probe_families(const probes::ProberStats& stats, std::vector<MetricFami
                                     MetricType::Counter);
   add_counter(transitions, {}, stats.transitions);
   out.push_back(std::move(transitions));
+
+  MetricFamily damped = family("rotor_damped_instances",
+                               "Instances held down by flap damping now: their last checks "
+                               "passed, their health stays down until the flap penalty decays.",
+                               MetricType::Gauge);
+  add_gauge(damped, {}, static_cast<double>(stats.damped));
+  out.push_back(std::move(damped));
 }
 
 void add_publish_family(registry::SnapshotComposer& composer, std::vector<MetricFamily>& out) {

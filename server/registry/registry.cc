@@ -11,6 +11,7 @@
 #include "probes/check_spec.h"
 #include "server/arrays/array_state.h"
 #include "server/common/field_error.h"
+#include "server/common/utc_time.h"
 #include "server/dns/wire.h"
 #include "server/registry/warnings.h"
 #include "zones/zone.h"
@@ -562,6 +563,32 @@ size_t Registry::record_health(const std::vector<HealthUpdate>& updates) {
   const size_t written = state->store.set_health_many(changes).size();
   serve_health(*state, health_changes(*state, updates));  // what this node did not serve yet
   return written;
+}
+
+size_t Registry::record_damping(const std::vector<DampingUpdate>& updates) {
+  auto state = state_.lock();
+  const int64_t now = now_ms();
+  std::vector<Event> events;
+  for (const DampingUpdate& update : updates) {
+    const auto owner = state->owner_of.find(update.instance_id);
+    if (owner == state->owner_of.end()) continue;  // removed while its probe ran
+    const ArrayModel& array = state->arrays.at(owner->second);
+    const auto instance = std::find_if(array.instances.begin(), array.instances.end(),
+                                       [&](const Instance& i) { return i.id == update.instance_id; });
+    if (instance == array.instances.end()) continue;
+    events.push_back({.time_ms = now,
+                      .array_name = array.name,
+                      .instance_id = update.instance_id,
+                      .address = instance->spec.address.to_string(),
+                      .kind = "damping",
+                      .old_value = update.held ? "off" : "held",
+                      .new_value = update.held ? "held" : "off",
+                      .reason = update.held ? "the last checks passed; flap damping holds it down until " +
+                                                  utc_text(update.until_ms)
+                                            : update.reason});
+  }
+  if (!events.empty()) state->store.append_events(events);
+  return events.size();
 }
 
 size_t Registry::set_health_many(const std::vector<HealthUpdate>& updates) {

@@ -83,6 +83,14 @@ struct HealthUpdate {
   std::string reason;
 };
 
+// Flap damping started holding an instance down (`held`) or stopped.
+struct DampingUpdate {
+  int64_t instance_id = 0;
+  bool held = false;
+  int64_t until_ms = 0;  // held: the earliest time it may come up again
+  std::string reason;    // ended: why (the rise to up, or the failure it is down for now)
+};
+
 class Registry {
  public:
   // Takes the store, loads every array and publishes them through
@@ -140,6 +148,12 @@ class Registry {
   // how many the store wrote. The cluster's recorder of an instance calls it
   // (cluster::HealthVerdicts). Store errors as set_health_many.
   size_t record_health(const std::vector<HealthUpdate>& updates);
+  // Writes a "damping" event per update (old/new "off" -> "held" when it
+  // starts, "held" -> "off" when it ends), in one transaction; the health
+  // itself is unchanged (set_health_many records that). Unknown instances are
+  // skipped; returns how many events were written. Store errors as
+  // set_health_many.
+  size_t record_damping(const std::vector<DampingUpdate>& updates);
 
   // Applies the config's arrays and makes the config their owner: each
   // array's settings are set, the instances it lists are added (by address)

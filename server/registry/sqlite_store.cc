@@ -75,6 +75,27 @@ ALTER TABLE instances ADD COLUMN check_json TEXT NOT NULL DEFAULT '';
     R"sql(
 ALTER TABLE events ADD COLUMN token TEXT NOT NULL DEFAULT '';
 )sql",
+    // 4: "damping" events. SQLite cannot change a CHECK: the table is copied,
+    // ids and the id sequence kept (GET /v1/events?since= cursors stay valid).
+    R"sql(
+CREATE TABLE events_v4(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time_ms INTEGER NOT NULL,
+  array_name TEXT NOT NULL,
+  instance_id INTEGER NOT NULL DEFAULT 0,
+  address TEXT NOT NULL DEFAULT '',
+  kind TEXT NOT NULL CHECK(kind IN ('health', 'admin', 'damping')),
+  old TEXT NOT NULL DEFAULT '',
+  new TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '',
+  token TEXT NOT NULL DEFAULT '');
+INSERT INTO events_v4(id, time_ms, array_name, instance_id, address, kind, old, new, reason, token)
+  SELECT id, time_ms, array_name, instance_id, address, kind, old, new, reason, token FROM events;
+DELETE FROM sqlite_sequence WHERE name = 'events_v4';
+INSERT INTO sqlite_sequence(name, seq) SELECT 'events_v4', seq FROM sqlite_sequence WHERE name = 'events';
+DROP TABLE events;
+ALTER TABLE events_v4 RENAME TO events;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -527,6 +548,12 @@ bool SqliteStore::set_health(const HealthChange& change) {
   } catch (const std::exception& error) {
     fail(error);
   }
+}
+
+void SqliteStore::append_events(const std::vector<Event>& events) {
+  atomically([&] {
+    for (const Event& event : events) append_event(event);
+  });
 }
 
 std::vector<HealthChange> SqliteStore::set_health_many(const std::vector<HealthChange>& changes) {

@@ -36,7 +36,7 @@ struct StoreOptions {
 class SqliteStore final : public Store {
  public:
   // The schema version this build writes; the constructor migrates older files to it.
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // Opens or creates the database at `path` and migrates it. Throws StoreError
   // naming the file for a file that is not a database ("PATH: file is not a
@@ -65,6 +65,7 @@ class SqliteStore final : public Store {
                                                   int64_t now_ms) override;
   bool set_health(const HealthChange& change) override;
   std::vector<HealthChange> set_health_many(const std::vector<HealthChange>& changes) override;
+  void append_events(const std::vector<Event>& events) override;
   std::vector<StoredArray> load_all() const override;
   std::optional<StoredArray> load_array(std::string_view name) const override;
   std::vector<Event> events(const EventFilter& filter) const override;

@@ -78,7 +78,7 @@ struct Event {
   std::string array_name;
   int64_t instance_id = 0;
   std::string address;
-  std::string kind;  // "health" or "admin"
+  std::string kind;  // "health", "damping" or "admin"
   std::string old_value;
   std::string new_value;
   std::string reason;
@@ -175,6 +175,10 @@ class Store {
   // Many transitions in one transaction; returns those that changed anything.
   // Unknown instances are skipped (a probe may race with a removal).
   virtual std::vector<HealthChange> set_health_many(const std::vector<HealthChange>& changes) = 0;
+
+  // Appends events that change no state (flap damping starting or ending),
+  // in one transaction.
+  virtual void append_events(const std::vector<Event>& events) = 0;
 
   virtual std::vector<StoredArray> load_all() const = 0;
   // One array by presentation name, or nullopt when it does not exist.

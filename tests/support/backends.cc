@@ -106,6 +106,11 @@ void HttpBackend::refuse_peer(const std::string& address) {
   refused_peers_.insert(address);
 }
 
+void HttpBackend::accept_peer(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  refused_peers_.erase(address);
+}
+
 bool HttpBackend::accept_one(int& client) {
   sockaddr_storage peer{};
   socklen_t length = sizeof peer;

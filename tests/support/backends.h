@@ -49,6 +49,8 @@ class HttpBackend {
   std::string last_peer() const;
   // From now on, connections from `address` are closed unanswered.
   void refuse_peer(const std::string& address);
+  // Undoes refuse_peer: connections from `address` are answered again.
+  void accept_peer(const std::string& address);
 
  private:
   void serve();

@@ -52,6 +52,10 @@ struct Rig {
                    .publisher = publisher,
                    .last_check = [this](int64_t id) -> std::optional<probes::LastCheck> {
                      if (id != checked_id) return std::nullopt;
+                     if (const int64_t until = held_down_until_ms.load(); until != 0) {
+                       return probes::LastCheck{1700000000123, std::chrono::microseconds(900), true,
+                                                "", until};
+                     }
                      return probes::LastCheck{1700000000123, std::chrono::microseconds(1500), false,
                                               "HTTP 503"};
                    },
@@ -89,6 +93,8 @@ struct Rig {
   std::unique_ptr<ApiServer> server;
   int port = 0;
   std::atomic<int64_t> checked_id{-1};  // set by the test, read by API threads
+  // Non-zero: checked_id's last check passed and flap damping holds it down until then.
+  std::atomic<int64_t> held_down_until_ms{0};
   std::mutex verdicts_mutex;              // guards verdicts (cluster rigs)
   std::map<int64_t, cluster::Verdict> verdicts;
 };

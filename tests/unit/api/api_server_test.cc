@@ -240,6 +240,52 @@ TEST_SUITE("unit/api/api_server") {
     CHECK(metrics.headers.find("Content-Type")->second == "text/plain; version=0.0.4");
   }
 
+  TEST_CASE("health and explain say an instance is held down by flap damping and until when") {
+    Rig rig;
+    REQUIRE(send(rig, "PUT", "/v1/arrays/web.lb.example.com", "{}").status == 201);
+    const Reply added = send(rig, "POST", "/v1/arrays/web.lb.example.com/instances", R"({"address": "192.0.2.1"})");
+    REQUIRE(added.status == 201);
+    const int64_t id = added.body["id"];
+    REQUIRE(send(rig, "POST", "/v1/arrays/web.lb.example.com/instances", R"({"address": "192.0.2.2"})").status == 201);
+    rig.registry->set_health(id, arrays::Health::down, "connection refused");
+    rig.checked_id = id;
+    const std::string held =
+        "held down by flap damping until 2023-11-14T22:15:00.000Z: the last checks passed, "
+        "the flap penalty has not decayed yet";
+
+    struct Case {
+      int64_t held_down_until_ms;  // 0: not held
+      std::string reason;          // of the health route and of explain
+      json damping;
+    };
+    const Case cases[] = {
+        {0, "connection refused", nullptr},
+        {1700000100000, held,
+         {{"held_down", true}, {"until_ms", 1700000100000}, {"until", "2023-11-14T22:15:00.000Z"},
+          {"reason", held}}},
+    };
+    for (const Case& c : cases) {
+      CAPTURE(c.held_down_until_ms);
+      rig.held_down_until_ms = c.held_down_until_ms;
+      const Reply health = send(rig, "GET", "/v1/arrays/web.lb.example.com/health");
+      REQUIRE(health.status == 200);
+      const json& entry = health.body["instances"][0];
+      CAPTURE(entry.dump(2));
+      CHECK(entry["health"] == "down");
+      CHECK(entry["reason"] == c.reason);
+      CHECK(entry["damping"] == c.damping);
+      CHECK(entry["last_check"]["passed"] == (c.held_down_until_ms != 0));
+
+      const Reply explained = send(rig, "GET", "/v1/explain?name=web.lb.example.com&type=A");
+      REQUIRE(explained.status == 200);
+      const json& instance = explained.body["array"]["instances"][0];
+      CAPTURE(instance.dump(2));
+      CHECK(instance["reason"] == (c.held_down_until_ms != 0 ? c.reason : "down"));
+      CHECK(instance["answered"] == false);
+      CHECK(instance["damping"] == c.damping);
+    }
+  }
+
   TEST_CASE("health and explain list every observer of a cluster and the quorum's decision") {
     Rig rig("", {}, /*cluster=*/true);
     REQUIRE(send(rig, "PUT", "/v1/arrays/web.lb.example.com", "{}").status == 201);

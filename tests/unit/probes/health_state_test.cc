@@ -222,6 +222,42 @@ TEST_CASE("probes/failing again while held shows the failure") {
   CHECK(held.reason == kHeldDownReason);
 }
 
+TEST_CASE("probes/damping starts and ends as transitions of held_down") {
+  const HealthPolicy policy = quick_flap_policy();
+  HealthState state;
+  // Each result: P/F, then whether damping changed with it and whether the
+  // instance is held down after it (health down, rise/fall alone say up).
+  struct Step {
+    char result;
+    bool damping_changed;
+    bool held;
+  };
+  const Step steps[] = {
+      {'P', false, false}, {'F', false, false}, {'P', false, false}, {'F', false, false},
+      {'P', true, true},    // the fourth change suppresses: damping starts
+      {'P', false, true},   // still held: no change
+      {'F', true, false},   // failing again: down for a failure, not held by damping
+      {'P', true, true},    // passing again: held again
+  };
+  int64_t now = 0;
+  for (const Step& step : steps) {
+    CAPTURE(now);
+    const Transition transition = observe(state, policy, step.result == 'P', "HTTP 503", now);
+    CHECK(transition.damping_changed == step.damping_changed);
+    CHECK(transition.held_down == step.held);
+    CHECK(held_down(state) == step.held);
+    CHECK(state.health == (now == 0 || now == 2000 ? Health::up : Health::down));
+    now += 1000;
+  }
+  // Released once the penalty decays: damping ends with the rise to up.
+  const int64_t release = *release_time_ms(state, policy);
+  const Transition released = observe(state, policy, true, "", release);
+  CHECK(released.changed);
+  CHECK(released.damping_changed);
+  CHECK_FALSE(released.held_down);
+  CHECK_FALSE(held_down(state));
+}
+
 TEST_CASE("probes/realistic flapping at rise 2 fall 3 every 5s is held") {
   const HealthPolicy policy;
   HealthState state;

@@ -2,7 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
+#include <optional>
 #include <functional>
 #include <map>
 #include <memory>
@@ -167,6 +169,76 @@ TEST_CASE("app/health monitor probes the registry's instances and records their 
     CHECK(eventually([&] { return rig.health_of(down.id).first == Health::down; }, 5s));
     CHECK(rig.health_of(down.id).second == "connection refused");
   }
+  monitor.stop();
+}
+
+TEST_CASE("app/health monitor shows flap damping and writes its start and end as events") {
+  ScratchDir dir;
+  Rig rig(dir.file("rotor.db"));
+  probes::testing::HttpBackend backend(probes::testing::HttpBackend::Reply{200, "ok", ""});
+  arrays::ArraySettings settings;
+  settings.check = R"({"type":"http","interval":"100ms","rise":1,"fall":1,"port":)" +
+                   std::to_string(backend.port()) + "}";
+  rig.registry->upsert_array(kWeb, settings);
+  const auto flapping = rig.registry->add_instance(kWeb, instance("127.0.0.1"));
+
+  // The damping clock: the system's, plus what the test skips ahead.
+  std::atomic<int64_t> skipped_ms{0};
+  probes::ProberOptions options;
+  options.now_ms = [&skipped_ms] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count() +
+           skipped_ms.load();
+  };
+  HealthMonitor monitor(*rig.registry, options);
+  monitor.start();
+  const auto health_is = [&](Health health) {
+    return eventually([&] { return rig.health_of(flapping.id).first == health; }, 5s);
+  };
+  const auto held_until = [&]() -> std::optional<int64_t> {
+    const auto last = monitor.last_check(flapping.id);
+    return last ? last->held_down_until_ms : std::nullopt;
+  };
+  // Up, down, up, down: three changes, a penalty of about 3000, not above it.
+  REQUIRE(health_is(Health::up));
+  backend.refuse_peer("127.0.0.1");
+  REQUIRE(health_is(Health::down));
+  backend.accept_peer("127.0.0.1");
+  REQUIRE(health_is(Health::up));
+  backend.refuse_peer("127.0.0.1");
+  REQUIRE(health_is(Health::down));
+  CHECK_FALSE(held_until().has_value());
+  CHECK(monitor.prober_stats().damped == 0);
+  // The fourth change suppresses: the checks pass, the instance stays down.
+  backend.accept_peer("127.0.0.1");
+  REQUIRE(eventually([&] { return held_until().has_value(); }, 5s));
+  CHECK(monitor.last_check(flapping.id)->passed);
+  CHECK(rig.health_of(flapping.id).first == Health::down);
+  CHECK(*held_until() > options.now_ms() + 60'000);  // minutes: the penalty halves every minute
+  CHECK(monitor.prober_stats().damped == 1);
+  const auto damping_events = [&] {
+    std::vector<std::string> out;
+    for (const auto& event : rig.registry->events(0, 1000)) {
+      if (event.kind == "damping" && event.instance_id == flapping.id) {
+        out.push_back(event.old_value + " -> " + event.new_value + ": " + event.reason);
+      }
+    }
+    return out;
+  };
+  REQUIRE(eventually([&] { return damping_events().size() == 1; }, 5s));
+  CHECK(damping_events()[0].starts_with(
+      "off -> held: the last checks passed; flap damping holds it down until "));
+
+  // Past the release time the next pass brings it up, and damping ends.
+  skipped_ms = *held_until() - options.now_ms() + 1000;
+  CHECK(health_is(Health::up));
+  REQUIRE(eventually([&] { return damping_events().size() == 2; }, 5s));
+  // Every pass while held counts towards rise: how many depends on the timing.
+  CHECK(damping_events()[1].starts_with("held -> off: rise: "));
+  CHECK(damping_events()[1].ends_with(" after flap damping"));
+  CHECK_FALSE(held_until().has_value());
+  CHECK(monitor.prober_stats().damped == 0);
   monitor.stop();
 }
 

@@ -398,6 +398,7 @@ TEST_SUITE("unit/server/metrics/metrics") {
     stats.checks_finished = 12;
     stats.in_flight = 3;
     stats.transitions = 2;
+    stats.damped = 1;
     stats.latency_histogram[0] = 4;                             // <= 1 ms
     stats.latency_histogram[2] = 6;                             // <= 5 ms
     stats.latency_histogram[stats.latency_histogram.size() - 1] = 2;  // above every bound
@@ -424,6 +425,8 @@ TEST_SUITE("unit/server/metrics/metrics") {
     CHECK(sample(text, "rotor_probe_checks_total") == 12);
     CHECK(sample(text, "rotor_probe_in_flight") == 3);
     CHECK(sample(text, "rotor_health_transitions_total") == 2);
+    CHECK(types.at("rotor_damped_instances") == "gauge");
+    CHECK(sample(text, "rotor_damped_instances") == 1);
     CHECK(sample(text, R"(rotor_probe_latency_seconds_bucket{le="0.001"})") == 4);
     CHECK(sample(text, R"(rotor_probe_latency_seconds_bucket{le="0.002"})") == 4);
     CHECK(sample(text, R"(rotor_probe_latency_seconds_bucket{le="0.005"})") == 10);

@@ -122,6 +122,42 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     CHECK(events[1].token == "ci");
   }
 
+  TEST_CASE("a version 3 database gains damping events and keeps its events and their ids") {
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    {
+      SqliteStore store(path);
+      store.upsert_array("web.lb.example.com.", {}, 1);
+      store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
+    }
+    int64_t last_id = 0;
+    {  // what version 3 left: events of two kinds only; the newest event pruned
+      SQLite::Database db(path, SQLite::OPEN_READWRITE);
+      db.exec("DROP TABLE events");
+      db.exec("CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, "
+              "array_name TEXT NOT NULL, instance_id INTEGER NOT NULL DEFAULT 0, address TEXT NOT NULL "
+              "DEFAULT '', kind TEXT NOT NULL CHECK(kind IN ('health', 'admin')), old TEXT NOT NULL "
+              "DEFAULT '', new TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '', token TEXT NOT NULL "
+              "DEFAULT '')");
+      db.exec("INSERT INTO events(time_ms, array_name, kind, reason) VALUES(5, 'web.lb.example.com.', "
+              "'admin', 'array created'), (6, 'web.lb.example.com.', 'admin', 'pruned')");
+      last_id = db.execAndGet("SELECT max(id) FROM events").getInt64();
+      db.exec("DELETE FROM events WHERE id = " + std::to_string(last_id));
+      CHECK_THROWS(db.exec("INSERT INTO events(time_ms, array_name, kind) VALUES(7, 'x', 'damping')"));
+      db.exec("PRAGMA user_version = 3");
+    }
+    SqliteStore store(path);
+    CHECK(store.schema_version() == 4);
+    store.append_events({{.time_ms = 8, .array_name = "web.lb.example.com.", .instance_id = 1,
+                          .address = "192.0.2.1", .kind = "damping", .old_value = "off",
+                          .new_value = "held", .reason = "held"}});
+    const auto events = store.events(0, 10);
+    REQUIRE(events.size() == 2);
+    CHECK(events[0].reason == "array created");
+    CHECK(events[1].kind == "damping");
+    CHECK(events[1].id == last_id + 1);  // the sequence went on: no id is given twice
+  }
+
   TEST_CASE("files that are not rotor databases are refused with the file's name") {
     ScratchDir dir;
     const std::string path = dir.file("rotor.db");
@@ -149,7 +185,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
            SQLite::Database db(p, SQLite::OPEN_READWRITE);
            db.exec("PRAGMA user_version = 99");
          },
-         ": schema version 99 is newer than this rotor understands (3); upgrade rotor"},
+         ": schema version 99 is newer than this rotor understands (4); upgrade rotor"},
     };
     for (const Case& c : cases) {
       CAPTURE(c.name);
