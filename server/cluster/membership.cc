@@ -233,7 +233,9 @@ void Membership::run() {
     lease = std::exchange(state->lease, 0);
     revoke = state->revoke_on_stop;
   }
-  if (revoke && lease != 0) {
+  // A node that cannot reach etcd does not wait for it again on its way out:
+  // its keys expire with the lease.
+  if (revoke && lease != 0 && !failing) {
     try {
       client_->lease_revoke(lease);
     } catch (const EtcdError& error) {
