@@ -216,7 +216,12 @@ int serve(const Flags& flags) {
 
   auto snapshot = rotor::app::build_snapshot(config, 1);
   log_zones(*snapshot);
-  rotor::app::check_arrays_are_served(config, snapshot->zones);
+  try {
+    rotor::app::check_arrays_are_served(config, snapshot->zones);
+  } catch (const rotor::config::ConfigError& error) {
+    if (config.file.empty()) throw;
+    throw rotor::config::ConfigError(config.file + ": " + error.path, error.reason);
+  }
   rotor::geo::GeoContext geo = rotor::app::build_geo(config);
   for (const std::string& warning : rotor::app::config_warnings(config, geo)) {
     spdlog::warn("{}", warning);
@@ -332,24 +337,67 @@ int serve(const Flags& flags) {
   return 0;
 }
 
+// The errors `rotor check` finds in the config, each "FILE: key.path: why"
+// (the flags' as "--flag: why"), as many as can be found: every key and
+// element of the file; when the file parses, every zone file's errors; when
+// the zones load, every array outside them or where zone data answers.
+std::vector<std::string> check_errors(const Flags& flags, rotor::config::Config& config,
+                                      rotor::app::SnapshotBuild& build) {
+  std::vector<std::string> errors;
+  const auto in_file = [&](const rotor::config::ConfigError& error) {
+    const bool names_file = flags.config_file.empty() || error.path == flags.config_file;
+    errors.push_back(names_file ? error.what() : flags.config_file + ": " + error.what());
+  };
+  if (!flags.config_file.empty()) {
+    for (const auto& error : rotor::config::load_config_file_collecting(flags.config_file, config)) {
+      in_file(error);
+    }
+  }
+  if (!errors.empty()) return errors;
+  try {
+    rotor::config::apply_overrides(config, flags.overrides);
+  } catch (const rotor::config::ConfigError& error) {
+    return {error.what()};  // a flag's: named by the flag
+  }
+  try {
+    rotor::config::resolve_api(config, std::getenv("ROTOR_API_TOKEN"));
+  } catch (const rotor::config::ConfigError& error) {
+    in_file(error);
+  }
+  build = rotor::app::try_build_snapshot(config, 1);
+  errors.insert(errors.end(), build.errors.begin(), build.errors.end());  // each names its zone file
+  if (build.errors.empty()) {
+    for (const auto& error : rotor::app::array_serving_errors(config, build.snapshot->zones)) in_file(error);
+  }
+  try {
+    for (const std::string& warning :
+         rotor::app::config_warnings(config, rotor::app::build_geo(config))) {
+      std::fprintf(stderr, "warning: %s\n", warning.c_str());
+    }
+  } catch (const rotor::config::ConfigError& error) {
+    in_file(error);
+  }
+  if (rotor::config::api_enabled(config) && config.api_tls.enabled()) {
+    try {
+      rotor::api::TlsContext::load(config.api_tls);
+    } catch (const std::exception& error) {
+      errors.emplace_back(error.what());
+    }
+  }
+  return errors;
+}
+
 int check(const Flags& flags) {
   if (flags.config_file.empty() && flags.overrides.zones.empty()) {
     std::fprintf(stderr, "rotor check: give --config FILE, --zone FILE, or both\n");
     return kExitUsage;
   }
-  rotor::config::Config config = load_config(flags);
-  rotor::config::resolve_api(config, std::getenv("ROTOR_API_TOKEN"));
-  rotor::app::SnapshotBuild build = rotor::app::try_build_snapshot(config, 1);
-  if (!build.errors.empty()) {
-    for (const std::string& reason : build.errors) std::fprintf(stderr, "%s\n", reason.c_str());
+  rotor::config::Config config;
+  rotor::app::SnapshotBuild build;
+  const std::vector<std::string> errors = check_errors(flags, config, build);
+  if (!errors.empty()) {
+    for (const std::string& error : errors) std::fprintf(stderr, "%s\n", error.c_str());
     return kExitFailure;
-  }
-  rotor::app::check_arrays_are_served(config, build.snapshot->zones);
-  const std::vector<std::string> warnings =
-      rotor::app::config_warnings(config, rotor::app::build_geo(config));
-  for (const std::string& warning : warnings) std::fprintf(stderr, "warning: %s\n", warning.c_str());
-  if (rotor::config::api_enabled(config) && config.api_tls.enabled()) {
-    rotor::api::TlsContext::load(config.api_tls);
   }
   std::printf("ok: %zu zones, %zu records, %zu declared zones, %zu arrays\n",
               build.snapshot->zones.zones().size(), build.record_count,

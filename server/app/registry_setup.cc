@@ -112,6 +112,13 @@ geo::GeoContext build_geo(const config::Config& config) {
 }
 
 void check_arrays_are_served(const config::Config& config, const zones::ZoneSet& file_zones) {
+  const std::vector<config::ConfigError> errors = array_serving_errors(config, file_zones);
+  if (!errors.empty()) throw errors.front();
+}
+
+std::vector<config::ConfigError> array_serving_errors(const config::Config& config,
+                                                      const zones::ZoneSet& file_zones) {
+  std::vector<config::ConfigError> errors;
   std::vector<std::string> declared;
   for (const config::DeclaredZone& zone : config.declared_zones) {
     declared.push_back(lower_wire(zone.name));
@@ -123,16 +130,17 @@ void check_arrays_are_served(const config::Config& config, const zones::ZoneSet&
       served = served || dns::is_subdomain(name, origin);
     }
     if (!served) {
-      throw config::ConfigError("arrays[" + std::to_string(i) + "].name",
-                                "\"" + config.arrays[i].name + "\" is not inside a served zone");
+      errors.emplace_back("arrays[" + std::to_string(i) + "].name",
+                          "\"" + config.arrays[i].name + "\" is not inside a served zone");
     }
     if (const zones::Zone* zone = file_zones.find_authoritative(name)) {
       if (auto conflict = registry::array_name_conflict(*zone, name)) {
-        throw config::ConfigError("arrays[" + std::to_string(i) + "].name",
-                                  *conflict + zone_file_of(config, file_zones, *zone));
+        errors.emplace_back("arrays[" + std::to_string(i) + "].name",
+                            *conflict + zone_file_of(config, file_zones, *zone));
       }
     }
   }
+  return errors;
 }
 
 std::vector<std::string> config_warnings(const config::Config& config, const geo::GeoContext& geo) {

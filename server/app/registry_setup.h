@@ -29,6 +29,9 @@ geo::GeoContext build_geo(const config::Config& config);
 // at a name where the zone files have no CNAME, static A/AAAA or DNAME above
 // (registry/name_conflict.h). Throws config::ConfigError("arrays[i].name", ...).
 void check_arrays_are_served(const config::Config& config, const zones::ZoneSet& file_zones);
+// Every array that breaks that rule, one ConfigError each (rotor check).
+std::vector<config::ConfigError> array_serving_errors(const config::Config& config,
+                                                      const zones::ZoneSet& file_zones);
 
 // Likely mistakes in the config's arrays (registry/warnings.h), each naming
 // its key path ("arrays[0].degraded_ttl: ..."); `geo` is build_geo's.

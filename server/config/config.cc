@@ -360,8 +360,26 @@ bool is_loopback(const sockaddr_storage& address) {
   return false;
 }
 
-void parse_top_level(const json& document, Config& config) {
-  for (const auto& [key, value] : document.items()) {
+// Runs `parse`; with `errors`, a ConfigError is added to them instead of
+// thrown, so that the next value is still checked.
+template <typename Parse>
+void attempt(std::vector<ConfigError>* errors, Parse&& parse) {
+  if (errors == nullptr) {
+    parse();
+    return;
+  }
+  try {
+    parse();
+  } catch (const ConfigError& error) {
+    errors->push_back(error);
+  }
+}
+
+// With `errors`: every key, and every element of zones and of the registry
+// sections, on its own (see load_config_file_collecting).
+void parse_key(const std::string& key, const json& value, Config& config,
+               std::vector<ConfigError>* errors) {
+  {
     if (key == "listen") {
       expect_array(value, key);
       if (value.empty()) throw ConfigError(key, "at least one address is needed");
@@ -374,7 +392,7 @@ void parse_top_level(const json& document, Config& config) {
     } else if (key == "zones") {
       expect_array(value, key);
       config.zones.clear();
-      for (size_t i = 0; i < value.size(); ++i) {
+      for (size_t i = 0; i < value.size(); ++i) attempt(errors, [&] {
         const std::string path = index_path(key, i);
         if (value[i].is_string()) {
           config.zones.push_back(parse_zone_spec(value[i].get<std::string>(), path));
@@ -388,7 +406,7 @@ void parse_top_level(const json& document, Config& config) {
                      "{\"name\", \"name_servers\"}",
                      value[i]);
         }
-      }
+      });
     } else if (key == "threads") {
       int64_t threads = expect_integer(value, key);
       check_threads(threads, key);
@@ -404,7 +422,7 @@ void parse_top_level(const json& document, Config& config) {
     } else if (key == "tcp") {
       parse_tcp(expect_object(value, key), config);
     } else if (key == "arrays" || key == "regions" || key == "networks") {
-      parse_registry_section(key, value, config);
+      parse_registry_section(key, value, config, errors);
     } else if (key == "db") {
       config.db = expect_string(value, key);
       if (config.db.empty()) throw ConfigError(key, "empty file name");
@@ -426,6 +444,12 @@ void parse_top_level(const json& document, Config& config) {
     } else {
       throw ConfigError(key, "unknown key");
     }
+  }
+}
+
+void parse_top_level(const json& document, Config& config, std::vector<ConfigError>* errors) {
+  for (const auto& [key, value] : document.items()) {
+    attempt(errors, [&] { parse_key(key, value, config, errors); });
   }
 }
 
@@ -475,7 +499,9 @@ LogFormat parse_log_format(const std::string& text, const std::string& path) {
   throw ConfigError(path, "expected \"text\" or \"json\", got \"" + text + "\"");
 }
 
-Config parse_config(const std::string& text, const std::string& source) {
+namespace {
+
+json parse_document(const std::string& text, const std::string& source) {
   json document;
   try {
     document = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
@@ -486,19 +512,20 @@ Config parse_config(const std::string& text, const std::string& source) {
   if (!document.is_object()) {
     throw ConfigError(source, "expected an object at the top level, got " + describe(document));
   }
-  Config config;
-  parse_top_level(document, config);
-  return config;
+  return document;
 }
 
-Config load_config_file(const std::string& path) {
+std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path, std::string("cannot open: ") + std::strerror(errno));
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) throw ConfigError(path, std::string("cannot read: ") + std::strerror(errno));
+  return text.str();
+}
 
-  Config config = parse_config(text.str(), path);
+// Names the file and makes its relative file names relative to its folder.
+void resolve_files(Config& config, const std::string& path) {
   config.file = path;
   const std::filesystem::path directory = std::filesystem::path(path).parent_path();
   auto resolve = [&](std::string& name) {
@@ -515,7 +542,31 @@ Config load_config_file(const std::string& path) {
   }
   resolve(config.api_tls.cert);
   resolve(config.api_tls.key);
+}
+
+}  // namespace
+
+Config parse_config(const std::string& text, const std::string& source) {
+  Config config;
+  parse_top_level(parse_document(text, source), config, nullptr);
   return config;
+}
+
+Config load_config_file(const std::string& path) {
+  Config config = parse_config(read_file(path), path);
+  resolve_files(config, path);
+  return config;
+}
+
+std::vector<ConfigError> load_config_file_collecting(const std::string& path, Config& config) {
+  std::vector<ConfigError> errors;
+  try {
+    parse_top_level(parse_document(read_file(path), path), config, &errors);
+  } catch (const ConfigError& error) {
+    errors.push_back(error);  // unreadable or not JSON: nothing else can be checked
+  }
+  resolve_files(config, path);
+  return errors;
 }
 
 void apply_overrides(Config& config, const Overrides& overrides) {

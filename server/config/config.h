@@ -160,6 +160,12 @@ using json_fields::parse_duration;
 Config parse_config(const std::string& text, const std::string& source);
 // Relative zone paths are resolved against the config file's directory.
 Config load_config_file(const std::string& path);
+// As load_config_file, but every error at once (rotor check): each top-level
+// key, and each element of zones, arrays, regions and networks, is parsed on
+// its own, so one bad value does not hide the next. `config` gets what
+// parsed. Paths are key paths ("arrays[2].ttl"), or the file's for a file
+// that cannot be read or is not a JSON object.
+std::vector<ConfigError> load_config_file_collecting(const std::string& path, Config& config);
 
 // Command-line flags. A set field replaces the file's value (whole lists
 // included: `--listen` and `--zone` replace, they do not append). Errors name

@@ -295,21 +295,39 @@ DeclaredZone parse_declared_zone(const json& object, const std::string& path) {
   return zone;
 }
 
-void parse_registry_section(const std::string& key, const json& value, Config& config) {
+namespace {
+
+// Element `i` of the "arrays", "regions" or "networks" section.
+void parse_registry_section_item(const std::string& key, const json& value, size_t i, Config& config) {
+  const std::string path = index_path(key, i);
+  if (key == "arrays") {
+    config.arrays.push_back(parse_array(value[i], path));
+    for (size_t j = 0; j + 1 < config.arrays.size(); ++j) {
+      if (same_name(config.arrays[j].name, config.arrays.back().name)) {
+        throw ConfigError(path + ".name", "duplicate of arrays[" + std::to_string(j) + "]");
+      }
+    }
+  } else if (key == "regions") {
+    config.regions.push_back(parse_region(value[i], path));
+  } else {
+    config.networks.push_back(parse_network(value[i], path));
+  }
+}
+
+}  // namespace
+
+void parse_registry_section(const std::string& key, const json& value, Config& config,
+                            std::vector<ConfigError>* errors) {
   expect_array(value, key);
   for (size_t i = 0; i < value.size(); ++i) {
-    const std::string path = index_path(key, i);
-    if (key == "arrays") {
-      config.arrays.push_back(parse_array(value[i], path));
-      for (size_t j = 0; j + 1 < config.arrays.size(); ++j) {
-        if (same_name(config.arrays[j].name, config.arrays.back().name)) {
-          throw ConfigError(path + ".name", "duplicate of arrays[" + std::to_string(j) + "]");
-        }
-      }
-    } else if (key == "regions") {
-      config.regions.push_back(parse_region(value[i], path));
-    } else {
-      config.networks.push_back(parse_network(value[i], path));
+    if (errors == nullptr) {
+      parse_registry_section_item(key, value, i, config);
+      continue;
+    }
+    try {
+      parse_registry_section_item(key, value, i, config);
+    } catch (const ConfigError& error) {
+      errors->push_back(error);
     }
   }
 }

@@ -14,7 +14,10 @@ namespace rotor::config {
 // A zones[] entry with "name" instead of "file".
 DeclaredZone parse_declared_zone(const json_fields::json& object, const std::string& path);
 // "arrays", "regions" or "networks".
-void parse_registry_section(const std::string& key, const json_fields::json& value, Config& config);
+// With `errors`, a bad element's ConfigError is added to them and the next
+// element is still parsed.
+void parse_registry_section(const std::string& key, const json_fields::json& value, Config& config,
+                            std::vector<ConfigError>* errors = nullptr);
 
 // One array-settings key (ttl, degraded_ttl, policy, max_answers,
 // when_all_down, check) into `settings`; false when `key` is not a setting.

@@ -259,6 +259,45 @@ TEST_CASE("rotor check rejects a bad array naming its key path") {
   }
 }
 
+TEST_CASE("rotor check lists every error with its file and key path") {
+  TempDir dir;
+  struct Case {
+    const char* what;
+    void (*spoil)(json&);
+    std::vector<std::string> lines;  // after "FILE: "
+  };
+  const std::vector<Case> cases{
+      {"bad values in several keys and arrays",
+       [](json& c) {
+         c["threads"] = 0;
+         c["arrays"][0]["instances"][1]["weight"] = 0;
+         c["arrays"][1]["policy"] = "fastest";
+       },
+       {"threads: expected 1 to 256, got 0", "arrays[0].instances[1].weight",
+        "arrays[1].policy: expected one of"}},
+      {"two arrays outside every zone",
+       [](json& c) {
+         c["arrays"][0]["name"] = "a.elsewhere.test.";
+         c["arrays"][2]["name"] = "geo.elsewhere.test.";
+       },
+       {"arrays[0].name: \"a.elsewhere.test.\" is not inside a served zone",
+        "arrays[2].name: \"geo.elsewhere.test.\" is not inside a served zone"}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    json config = arrays_config(dir);
+    c.spoil(config);
+    const std::string file = dir.write("bad.json", config.dump(2));
+    std::string output;
+    const int code = run_to_exit({ROTOR_BINARY, "check", "--config", file}, output);
+    CAPTURE(output);
+    CHECK(code == 1);
+    for (const std::string& line : c.lines) {
+      CHECK_MESSAGE(output.find(file + ": " + line) != std::string::npos, line);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace rotor::itest
 
