@@ -1,6 +1,7 @@
 #include "server/geo/geo.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -224,20 +225,33 @@ struct NetworkTable::Impl {
   // Per family, longest prefix first. IPv4 networks sit in the top 32 bits.
   std::vector<Level> v4, v6;
 
+  // The scope (Match::prefix) says which addresses share the answer. With
+  // every network no longer than the client's prefix, a match holds for its
+  // network and a miss for every address sharing the longest length tried.
+  // A network longer than the client's prefix (an ECS /16 when the table has
+  // /24s) may lie inside that prefix, so then neither holds for more than the
+  // client's own prefix: claiming /8 for a /16 source, or 0 ("everyone") for
+  // a miss, would let a resolver give this answer to clients of that network.
   static Match find(const std::vector<Level>& levels, Key key, unsigned limit) noexcept {
+    assert(std::is_sorted(levels.begin(), levels.end(),
+                          [](const Level& a, const Level& b) { return a.length > b.length; }));
     Match miss;
     bool first = true;
+    bool longer_skipped = false;
     for (const auto& level : levels) {
-      if (level.length > limit) continue;
-      // A miss holds for every address that shares the longest length tried.
+      if (level.length > limit) {
+        longer_skipped = true;
+        continue;
+      }
       if (first) miss.prefix = level.length;
       first = false;
       const Entry probe{masked(key, level.length), 0};
       const auto it = std::lower_bound(level.entries.begin(), level.entries.end(), probe);
       if (it != level.entries.end() && it->network == probe.network) {
-        return Match{it->region, level.length};
+        return Match{it->region, longer_skipped ? static_cast<uint8_t>(limit) : level.length};
       }
     }
+    if (longer_skipped) miss.prefix = static_cast<uint8_t>(limit);
     return miss;
   }
 };

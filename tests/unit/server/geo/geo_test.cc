@@ -141,14 +141,14 @@ TEST_CASE("geo/networks: longest prefix within the client's significant bits") {
   };
   const std::vector<Case> cases = {
       {address("10.1.2.3", 32), "tyo", 28},
-      {address("10.1.2.0", 24), "fra", 16},  // the /28 is longer than the ECS /24
+      {address("10.1.2.0", 24), "fra", 24},  // the /28 is longer than the ECS /24: scope /24 only
       {address("10.1.2.0", 28), "tyo", 28},
       {address("10.1.200.9", 32), "fra", 16},
       {address("10.200.0.1", 32), "nyc", 8},
-      {address("10.1.2.3", 7), "lab", 0},
+      {address("10.1.2.3", 7), "lab", 7},
       {address("192.0.2.1", 32), "lab", 0},
       {address("2001:db8:abcd:1::1", 128), "tyo", 48},
-      {address("2001:db8:abcd::", 44), "lon", 40},
+      {address("2001:db8:abcd::", 44), "lon", 44},
       {address("2001:db8:ffff::1", 128), "ams", 32},
       {address("2001:db9::1", 128), nullptr, 48},     // a miss, checked up to /48
       {address("::ffff:10.1.2.3", 128), "tyo", 124},  // IPv4-mapped: an IPv4 client
@@ -206,9 +206,15 @@ TEST_CASE("geo/locate: networks table - and the scope of a miss") {
   };
   const std::vector<Case> cases = {
       {address("10.1.2.1", 32), regions->id("tyo"), 28},
-      {address("10.1.2.0", 24), regions->id("nyc"), 8},
-      {address("192.0.2.0", 24), kNoRegion, 8},
-      {address("192.0.2.0", 4), kNoRegion, 0},
+      {address("10.1.2.9", 32), regions->id("tyo"), 28},
+      {address("10.1.3.1", 32), regions->id("nyc"), 8},
+      {address("192.0.2.1", 32), kNoRegion, 28},
+      // Sources shorter than the /28: the answer holds for the source's prefix
+      // only (10.1.2.0/24 holds the tyo /28; a scope of 8 would hand nyc to it).
+      {address("10.1.2.0", 24), regions->id("nyc"), 24},
+      {address("10.0.0.0", 8), regions->id("nyc"), 8},
+      {address("192.0.2.0", 24), kNoRegion, 24},
+      {address("192.0.2.0", 4), kNoRegion, 4},
       {address("2001:db8::", 56), kNoRegion, 0},
       {ClientAddress{}, kNoRegion, 0},
   };
