@@ -448,7 +448,10 @@ void parse_key(const std::string& key, const json& value, Config& config,
 }
 
 void parse_top_level(const json& document, Config& config, std::vector<ConfigError>* errors) {
-  for (const auto& [key, value] : document.items()) {
+  // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
+  for (const auto& item : document.items()) {
+    const std::string& key = item.key();
+    const json& value = item.value();
     attempt(errors, [&] { parse_key(key, value, config, errors); });
   }
 }
