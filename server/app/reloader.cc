@@ -86,9 +86,9 @@ ReloadOutcome Reloader::reload() noexcept {
     } catch (const std::exception& error) {
       outcome.errors.emplace_back(error.what());
     }
-    std::shared_ptr<const Snapshot> zones;
-    if (outcome.errors.empty()) zones = check(next, outcome);
-    if (outcome.errors.empty()) apply(*state, next, std::move(zones), outcome);
+    Checked checked;
+    if (outcome.errors.empty()) checked = check(next, outcome);
+    if (outcome.errors.empty()) apply(*state, next, std::move(checked), outcome);
   } catch (const std::exception& error) {
     outcome.errors.emplace_back(error.what());
   } catch (...) {
@@ -109,29 +109,31 @@ ReloadOutcome Reloader::reload() noexcept {
   return outcome;
 }
 
-std::shared_ptr<const Snapshot> Reloader::check(const config::Config& next,
-                                                ReloadOutcome& outcome) const {
+Reloader::Checked Reloader::check(const config::Config& next, ReloadOutcome& outcome) const {
   SnapshotBuild build = try_build_snapshot(next, 0);
   if (!build.errors.empty()) {
     outcome.errors = std::move(build.errors);
-    return nullptr;
+    return {};
   }
-  try {
-    check_arrays_are_served(next, build.snapshot->zones);
-    outcome.warnings = config_warnings(next, build_geo(next));
-  } catch (const config::ConfigError& error) {
-    // Key paths are the file's: name it, as startup does.
+  // Key paths are the file's: name it, as startup does.
+  const auto in_file = [&](const config::ConfigError& error) {
     outcome.errors.push_back(next.file.empty() ? error.what() : next.file + ": " + error.what());
-    return nullptr;
-  } catch (const std::exception& error) {
-    outcome.errors.emplace_back(error.what());
-    return nullptr;
+  };
+  for (const config::ConfigError& error : array_serving_errors(next, build.snapshot->zones)) in_file(error);
+  Checked checked;
+  try {
+    checked.geo = build_geo(next);
+    outcome.warnings = config_warnings(next, checked.geo);
+  } catch (const config::ConfigError& error) {
+    in_file(error);
   }
-  return std::move(build.snapshot);
+  checked.zones = std::move(build.snapshot);
+  return checked;
 }
 
-void Reloader::apply(State& state, const config::Config& next, std::shared_ptr<const Snapshot> zones,
+void Reloader::apply(State& state, const config::Config& next, Checked checked,
                      ReloadOutcome& outcome) {
+  const std::shared_ptr<const Snapshot>& zones = checked.zones;
   // The composer checks the new zones against every array (API-made ones
   // too) and swaps them only when nothing conflicts.
   std::vector<std::string> conflicts = targets_.composer.set_base_checked(zones->zones, zones->options);
@@ -141,7 +143,7 @@ void Reloader::apply(State& state, const config::Config& next, std::shared_ptr<c
   }
   int undo = 0;  // steps done, to put back in reverse when a later one throws
   try {
-    targets_.registry.set_geo(build_geo(next));
+    targets_.registry.set_geo(std::move(checked.geo));
     ++undo;
     targets_.registry.set_synthetic_zones(synthetic_specs(next));
     ++undo;
@@ -166,7 +168,7 @@ void Reloader::apply(State& state, const config::Config& next, std::shared_ptr<c
   outcome.zones = zones->zones.zones().size();
   outcome.arrays = next.arrays.size();
   state.running = next;
-  state.base = std::move(zones);
+  state.base = std::move(checked.zones);
 }
 
 std::optional<ReloadOutcome> Reloader::last() const { return state_.lock()->last; }

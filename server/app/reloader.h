@@ -21,6 +21,7 @@
 
 #include "server/common/lock_guarded.h"
 #include "server/config/config.h"
+#include "server/geo/geo.h"
 #include "server/registry/registry.h"
 #include "server/registry/snapshot_composer.h"
 #include "server/snapshot/snapshot.h"
@@ -65,11 +66,15 @@ class Reloader {
     uint64_t succeeded = 0;
     uint64_t failed = 0;
   };
-  // Checks `next` whole; fills outcome.errors, returns the zones to serve.
-  std::shared_ptr<const Snapshot> check(const config::Config& next, ReloadOutcome& outcome) const;
+  // What the check built from a config, applied as it is.
+  struct Checked {
+    std::shared_ptr<const Snapshot> zones;
+    geo::GeoContext geo;
+  };
+  // Checks `next` whole; fills outcome.errors (every one found) and warnings.
+  Checked check(const config::Config& next, ReloadOutcome& outcome) const;
   // Applies `next` over `state.running`, undoing what it did when a step throws.
-  void apply(State& state, const config::Config& next, std::shared_ptr<const Snapshot> zones,
-             ReloadOutcome& outcome);
+  void apply(State& state, const config::Config& next, Checked checked, ReloadOutcome& outcome);
 
   const std::function<config::Config()> load_;
   Targets targets_;
