@@ -34,9 +34,15 @@ struct SelectionScratch {
 };
 
 // Chooses the answer for `family` (4 or 6) into scratch.chosen. `rotation` is
-// this worker's counter for the array; selection advances it.
+// this worker's counter for the array; selection advances it. `room` is the
+// most records the caller can use (what still fits in the reply): the order
+// is built that far and no further, so a selection's cost follows the reply's
+// size, not the array's (the sticky policy still scores every candidate).
+// The answer is the first min(room, max_answers, candidates) of the order,
+// the same first records whatever the room (at least 1).
 Selection select_instances(const ArrayState& array, uint8_t family, const geo::GeoContext& geo,
                            const geo::ClientAddress& client, uint32_t& rotation,
-                           SelectionScratch& scratch) noexcept;
+                           SelectionScratch& scratch,
+                           size_t room = kMaxInstancesPerArray) noexcept;
 
 }  // namespace rotor::arrays

@@ -315,6 +315,15 @@ class Answer {
     return out;
   }
 
+  // The most records of `rdata_size` bytes the reply still has room for, at
+  // their smallest (owner compressed to a 2-byte pointer): the selection
+  // orders no more than that.
+  size_t records_that_fit(size_t rdata_size) const noexcept {
+    const size_t smallest = 2 + 10 + rdata_size;
+    const size_t left = writer_.limit() > writer_.size() ? writer_.limit() - writer_.size() : 0;
+    return left / smallest + 1;
+  }
+
   // A/AAAA for an instance array: the selection pipeline picks the records.
   // A selection is not a zone RRset, so when it does not all fit the reply
   // carries the first that do, without TC: clients get fewer servers, not a
@@ -326,8 +335,9 @@ class Answer {
     uint32_t& rotation = array.slot < state_.array_rotation.size()
                              ? state_.array_rotation[array.slot]
                              : state_.rotation;
-    const arrays::Selection selection = arrays::select_instances(
-        array, family, snapshot_.geo, client_address(), rotation, *state_.selection);
+    const arrays::Selection selection =
+        arrays::select_instances(array, family, snapshot_.geo, client_address(), rotation,
+                                 *state_.selection, records_that_fit(family == 4 ? 4 : 16));
     const arrays::AnswerInstance* const* chosen = state_.selection->chosen;
     ecs_scope_ = selection.ecs_scope;
     if (selection.kind == arrays::Selection::Kind::nodata) {

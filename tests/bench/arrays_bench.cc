@@ -252,8 +252,9 @@ double wait_for(UdpClient& client, const std::string& name, uint32_t address, bo
 // What one array of `count` instances costs on its own, without the network:
 // rebuilding its ArrayState (every health flip or change does it), the
 // memory it takes, and the selection per query for each policy (max_answers
-// 8, as a reply carries a few; the order is built for every candidate
-// anyway). Instances have varied weights and four regions.
+// 0, the default: as many as the reply holds), for the room of a UDP reply
+// of 1232 bytes (74 A records) and of a TCP reply of 64 KiB (4096).
+// Instances have varied weights and four regions.
 size_t family_bytes(const arrays::FamilyCandidates& family) {
   size_t bytes = family.instances.capacity() * sizeof(arrays::AnswerInstance) +
                  (family.weighted_leads.capacity() + family.by_region.capacity()) * sizeof(uint16_t);
@@ -287,12 +288,13 @@ void measure_selection(size_t count) {
   const auto scratch = std::make_unique<arrays::SelectionScratch>();
   std::printf("\nselection: one array of %zu instances (weights 1..1000, 4 regions), no network\n",
               count);
-  std::printf("%-12s %12s %14s %14s\n", "policy", "rebuild ms", "select ns/q", "state KiB");
+  std::printf("%-12s %12s %18s %18s %12s\n", "policy", "rebuild ms", "select ns/q UDP", "select ns/q TCP",
+              "state KiB");
   for (const auto policy : {arrays::Policy::round_robin, arrays::Policy::weighted,
                             arrays::Policy::geo, arrays::Policy::sticky}) {
     arrays::ArraySettings settings;
     settings.policy = policy;
-    settings.max_answers = 8;
+    settings.max_answers = 0;
     Clock::time_point start = Clock::now();
     const auto state = arrays::ArrayState::build(*rotor::zones::name_from_text("big.bench.test."), 0,
                                                  settings, instances, *regions);
@@ -303,18 +305,24 @@ void measure_selection(size_t count) {
     client.prefix = 24;
     client.bytes[0] = 10;
     client.bytes[1] = 1;
-    uint32_t rotation = 0;
-    size_t answered = 0;
-    constexpr size_t kQueries = 20000;
-    start = Clock::now();
-    for (size_t q = 0; q < kQueries; ++q) {
-      client.bytes[2] = static_cast<uint8_t>(q);  // sticky: a different client each time
-      answered += arrays::select_instances(*state, 4, geo, client, rotation, *scratch).count;
+    double select_ns[2] = {};
+    const size_t rooms[2] = {74, 4096};
+    for (size_t r = 0; r < 2; ++r) {
+      uint32_t rotation = 0;
+      size_t answered = 0;
+      constexpr size_t kQueries = 5000;
+      start = Clock::now();
+      for (size_t q = 0; q < kQueries; ++q) {
+        client.bytes[2] = static_cast<uint8_t>(q);  // sticky: a different client each time
+        answered +=
+            arrays::select_instances(*state, 4, geo, client, rotation, *scratch, rooms[r]).count;
+      }
+      select_ns[r] = elapsed_ms(start) * 1e6 / kQueries;
+      if (answered == 0) throw std::runtime_error("selection answered nothing");
     }
-    const double select_ns = elapsed_ms(start) * 1e6 / kQueries;
-    if (answered == 0) throw std::runtime_error("selection answered nothing");
-    std::printf("%-12s %12.1f %14.0f %14.0f\n", std::string(arrays::to_string(policy)).c_str(),
-                rebuild_ms, select_ns, state_kib);
+    std::printf("%-12s %12.1f %18.0f %18.0f %12.0f\n",
+                std::string(arrays::to_string(policy)).c_str(), rebuild_ms, select_ns[0],
+                select_ns[1], state_kib);
   }
   std::printf("(scratch per worker: %zu KiB, sized by kMaxInstancesPerArray = %zu)\n",
               sizeof(arrays::SelectionScratch) / 1024, arrays::kMaxInstancesPerArray);

@@ -180,6 +180,52 @@ TEST_CASE("arrays/max_answers caps the answer") {
   }
 }
 
+TEST_CASE("arrays/a smaller room answers the first records of the full order") {
+  // 40 instances in 4 regions with varied weights, so every policy has tiers,
+  // ties and leads to get wrong if a bounded order were not the full one's prefix.
+  const auto regions = geo::RegionTable::build({{"eu", 50.1, 8.7, {"us"}}, {"us", 40.7, -74.0, {}},
+                                                {"ap", 35.7, 139.7, {}}, {"lab", {}, {}, {}}});
+  const auto networks = geo::NetworkTable::build({{"198.51.100.0/24", "eu"}}, *regions);
+  const geo::GeoContext geo{regions, networks, nullptr};
+  const char* region_names[] = {"eu", "us", "ap", "lab"};
+  std::vector<Instance> instances;
+  for (int i = 1; i <= 40; ++i) {
+    instances.push_back(instance("192.0.2." + std::to_string(i), static_cast<uint16_t>(1 + (i * 37) % 200),
+                                 Health::up, AdminState::enabled, region_names[i % 4]));
+  }
+  const auto scratch = std::make_unique<SelectionScratch>();
+  auto addresses = [&](const ArrayState& state, const geo::ClientAddress& who, uint32_t rotation,
+                       size_t room) {
+    const Selection selection = select_instances(state, 4, geo, who, rotation, *scratch, room);
+    std::vector<std::string> out;
+    for (size_t i = 0; i < selection.count; ++i) out.push_back(test::text(*scratch->chosen[i], 4));
+    return out;
+  };
+  for (const auto policy : {Policy::round_robin, Policy::weighted, Policy::geo, Policy::sticky}) {
+    for (const uint16_t max_answers : {uint16_t{0}, uint16_t{7}}) {
+      auto settings = with_policy(policy);
+      settings.max_answers = max_answers;
+      const auto state = build(instances, settings, regions.get());
+      for (const auto& who : {client("198.51.100.9", 32, false), client("203.0.113.0", 24)}) {
+        for (uint32_t rotation = 0; rotation < 50; rotation += 7) {
+          const auto full = addresses(*state, who, rotation, kMaxInstancesPerArray);
+          CHECK(full.size() == (max_answers == 0 ? 40u : max_answers));
+          for (const size_t room : {size_t{0}, size_t{1}, size_t{3}, size_t{39}, size_t{40}}) {
+            CAPTURE(to_string(policy));
+            CAPTURE(max_answers);
+            CAPTURE(rotation);
+            CAPTURE(room);
+            const auto bounded = addresses(*state, who, rotation, room);
+            const size_t expected = std::min(full.size(), std::max<size_t>(room, 1));
+            REQUIRE(bounded.size() == expected);
+            CHECK(bounded == std::vector<std::string>(full.begin(), full.begin() + expected));
+          }
+        }
+      }
+    }
+  }
+}
+
 // eu prefers us; ap and sa are only positioned; "lab" has no position.
 struct GeoWorld {
   std::shared_ptr<const geo::RegionTable> regions = geo::RegionTable::build({

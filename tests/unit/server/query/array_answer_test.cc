@@ -188,6 +188,52 @@ TEST_CASE("client subnet is echoed with scope 0 for a client-independent answer"
   CHECK(reply.find(option) != std::string::npos);
 }
 
+TEST_CASE("a large array fills the reply with the first records of its order - without TC") {
+  // 3000 instances: over UDP without EDNS (512 bytes) the reply holds ~30
+  // and over TCP all 3000 (48 KB); either way the records are the order's
+  // first ones, as select_instances gives them with all the room there is.
+  std::vector<arrays::Instance> instances;
+  for (int i = 0; i < 3000; ++i) {
+    instances.push_back(instance(i + 1, "10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".1",
+                                 Health::up));
+  }
+  const auto snapshot = snapshot_with_array(instances);
+  const arrays::ArrayState* found = snapshot->arrays->find(*zones::lower_name_from_text("farm.example.test."));
+  REQUIRE(found != nullptr);
+  const arrays::ArrayState& array = *found;
+  for (const Transport transport : {Transport::udp, Transport::tcp}) {
+    CAPTURE(static_cast<int>(transport));
+    WorkerState state;
+    prepare_worker_state(*snapshot, state);
+    uint32_t rotation = 0;
+    if (array.slot < state.array_rotation.size()) rotation = state.array_rotation[array.slot];
+    auto scratch = std::make_unique<arrays::SelectionScratch>();
+    const auto full = arrays::select_instances(array, 4, snapshot->geo, {}, rotation, *scratch);
+    REQUIRE(full.count == 3000);
+
+    std::vector<uint8_t> out(kReplyBufferSize);
+    const auto query = test::make_query("farm.example.test.", LDNS_RR_TYPE_A);
+    const size_t size = answer_query(*snapshot, query, ClientInfo{.transport = transport}, out, state);
+    out.resize(size);
+    auto packet = test::parse_reply(out);
+    REQUIRE(packet);
+    CHECK_FALSE(ldns_pkt_tc(packet.get()));
+    const auto answer = test::section_text(*packet, LDNS_SECTION_ANSWER);
+    if (transport == Transport::udp) {
+      CHECK(answer.size() >= 25);
+      CHECK(answer.size() <= 31);
+    } else {
+      CHECK(answer.size() == 3000);
+    }
+    for (size_t i = 0; i < answer.size(); ++i) {
+      CAPTURE(i);
+      const uint8_t* a = scratch->chosen[i]->rdata;
+      CHECK(answer[i] == "farm.example.test. 30 IN A " + std::to_string(a[0]) + "." + std::to_string(a[1]) +
+                             "." + std::to_string(a[2]) + "." + std::to_string(a[3]));
+    }
+  }
+}
+
 TEST_CASE("array answers allocate nothing") {
   const auto snapshot = snapshot_with_array({instance(1, "192.0.2.1", Health::up),
                                              instance(2, "192.0.2.2", Health::up),
