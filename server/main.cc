@@ -25,6 +25,7 @@
 #include "api/bearer_auth.h"
 #include "api/tls_context.h"
 #include "server/app/cluster_health.h"
+#include "server/app/config_loader.h"
 #include "server/app/database_lock.h"
 #include "server/app/log_format.h"
 #include "server/app/health_monitor.h"
@@ -244,7 +245,11 @@ int serve(const Flags& flags) {
   // swapped in once the API exists.
   std::unique_ptr<rotor::api::ApiServer> api;
   rotor::app::Reloader reloader(
-      [&flags] { return load_serve_config(flags); }, config, snapshot,
+      [&flags](rotor::config::Config& next) {
+        return rotor::app::load_config_collecting(
+            {.file = flags.config_file, .overrides = flags.overrides, .host_name = host_name()}, next);
+      },
+      config, snapshot,
       {.composer = composer,
        .registry = *registry,
        .apply_api_tokens = [&api](const rotor::config::Config& next) {
@@ -343,27 +348,13 @@ int serve(const Flags& flags) {
 // the zones load, every array outside them or where zone data answers.
 std::vector<std::string> check_errors(const Flags& flags, rotor::config::Config& config,
                                       rotor::app::SnapshotBuild& build) {
-  std::vector<std::string> errors;
+  std::vector<std::string> errors = rotor::app::load_config_collecting(
+      {.file = flags.config_file, .overrides = flags.overrides}, config);
+  if (!errors.empty()) return errors;
   const auto in_file = [&](const rotor::config::ConfigError& error) {
     const bool names_file = flags.config_file.empty() || error.path == flags.config_file;
     errors.push_back(names_file ? error.what() : flags.config_file + ": " + error.what());
   };
-  if (!flags.config_file.empty()) {
-    for (const auto& error : rotor::config::load_config_file_collecting(flags.config_file, config)) {
-      in_file(error);
-    }
-  }
-  if (!errors.empty()) return errors;
-  try {
-    rotor::config::apply_overrides(config, flags.overrides);
-  } catch (const rotor::config::ConfigError& error) {
-    return {error.what()};  // a flag's: named by the flag
-  }
-  try {
-    rotor::config::resolve_api(config, std::getenv("ROTOR_API_TOKEN"));
-  } catch (const rotor::config::ConfigError& error) {
-    in_file(error);
-  }
   build = rotor::app::try_build_snapshot(config, 1);
   errors.insert(errors.end(), build.errors.begin(), build.errors.end());  // each names its zone file
   if (build.errors.empty()) {

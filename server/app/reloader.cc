@@ -68,7 +68,7 @@ std::vector<std::string> restart_only_changes(const config::Config& running,
   return changed;
 }
 
-Reloader::Reloader(std::function<config::Config()> load, config::Config running,
+Reloader::Reloader(std::function<std::vector<std::string>(config::Config&)> load, config::Config running,
                    std::shared_ptr<const Snapshot> base, Targets targets)
     : load_(std::move(load)), targets_(std::move(targets)) {
   auto state = state_.lock();
@@ -81,11 +81,7 @@ ReloadOutcome Reloader::reload() noexcept {
   ReloadOutcome outcome;
   try {
     config::Config next;
-    try {
-      next = load_();
-    } catch (const std::exception& error) {
-      outcome.errors.emplace_back(error.what());
-    }
+    outcome.errors = load_(next);
     Checked checked;
     if (outcome.errors.empty()) checked = check(next, outcome);
     if (outcome.errors.empty()) apply(*state, next, std::move(checked), outcome);

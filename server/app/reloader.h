@@ -45,10 +45,10 @@ class Reloader {
     // Takes the new config's API tokens; empty: the API is off.
     std::function<void(const config::Config&)> apply_api_tokens;
   };
-  // `load` reads the config as startup did (file, flags, environment) and
-  // throws config::ConfigError; `running` is the config startup applied and
-  // `base` the zones it loaded.
-  Reloader(std::function<config::Config()> load, config::Config running,
+  // `load` fills a config as startup did (file, flags, environment) and
+  // returns every error it found (config_loader.h's load_config_collecting);
+  // `running` is the config startup applied and `base` the zones it loaded.
+  Reloader(std::function<std::vector<std::string>(config::Config&)> load, config::Config running,
            std::shared_ptr<const Snapshot> base, Targets targets);
 
   ReloadOutcome reload() noexcept;
@@ -76,7 +76,7 @@ class Reloader {
   // Applies `next` over `state.running`, undoing what it did when a step throws.
   void apply(State& state, const config::Config& next, Checked checked, ReloadOutcome& outcome);
 
-  const std::function<config::Config()> load_;
+  const std::function<std::vector<std::string>(config::Config&)> load_;
   Targets targets_;
   LockGuarded<State> state_;
 };

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "server/app/config_loader.h"
 #include "server/app/registry_setup.h"
 #include "server/app/zone_loader.h"
 #include "server/registry/sqlite_store.h"
@@ -38,7 +39,10 @@ struct Rig {
     registry->set_geo(build_geo(config));
     registry->apply_config_arrays(config_arrays(config));
     reloader = std::make_unique<Reloader>(
-        [this] { return load(); }, config, base,
+        [this](config::Config& next) {
+          return load_config_collecting({.file = dir.file("rotor.json")}, next);
+        },
+        config, base,
         Reloader::Targets{.composer = composer,
                           .registry = *registry,
                           .apply_api_tokens = [this](const config::Config& next) { tokens = next.api_tokens; }});
@@ -111,7 +115,11 @@ TEST_CASE("a refused reload changes nothing and says every reason") {
        R"({"zones": ["a.test=a.zone", "b.test=b.zone"], )" + good_array + "}",
        {"a.zone:6:", "b.zone"}},
       {"an unknown key", kZoneHead, R"({"zones": ["a.test=a.zone"], "arays": []})",
-       {"arays: unknown key"}},
+       {"rotor.json: arays: unknown key"}},
+      {"three bad keys at once", kZoneHead,
+       R"({"zones": ["a.test=a.zone"], "threads": "two",
+           "arrays": [{"name": "web.a.test", "ttl": -1}, {"name": "api.a.test", "policy": "random"}]})",
+       {"rotor.json: arrays[0].ttl:", "rotor.json: arrays[1].policy:", "rotor.json: threads:"}},
       {"two arrays outside every zone", kZoneHead,
        R"({"zones": ["a.test=a.zone"], "arrays": [{"name": "web.a.test", "ttl": 90},
                                                    {"name": "web.b.test"}, {"name": "api.c.test"}]})",
