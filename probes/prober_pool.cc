@@ -16,6 +16,7 @@
 #include "probes/http_checker.h"
 #include "probes/tcp_checker.h"
 #include "server/common/background_thread.h"
+#include "server/common/utc_time.h"
 
 namespace rotor::probes {
 
@@ -43,11 +44,7 @@ std::string probe_key(const ProbeTarget& target) {
   return target.address.to_string() + ' ' + to_json(probed).dump();
 }
 
-int64_t system_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t system_now_ms() { return unix_now_ms(); }
 
 }  // namespace
 

@@ -9,16 +9,13 @@
 #include "server/app/log_format.h"
 #include "server/app/registry_setup.h"
 #include "server/app/zone_loader.h"
+#include "server/common/utc_time.h"
 
 namespace rotor::app {
 
 namespace {
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t now_ms() { return unix_now_ms(); }
 
 bool same_cluster(const std::optional<config::ClusterConfig>& a,
                   const std::optional<config::ClusterConfig>& b) {

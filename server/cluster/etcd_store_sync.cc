@@ -9,16 +9,13 @@
 
 #include "server/cluster/etcd_store.h"
 #include "server/cluster/prefix_read.h"
+#include "server/common/utc_time.h"
 
 namespace rotor::cluster {
 
 namespace {
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t now_ms() { return unix_now_ms(); }
 
 }  // namespace
 

@@ -9,15 +9,12 @@
 #include "server/common/field_error.h"
 #include "server/cluster/membership.h"
 #include "server/cluster/rendezvous.h"
+#include "server/common/utc_time.h"
 
 namespace rotor::cluster {
 namespace {
 
-int64_t system_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t system_now_ms() { return unix_now_ms(); }
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 
 #include "server/cluster/rendezvous.h"
 #include "server/common/background_thread.h"
+#include "server/common/utc_time.h"
 
 namespace rotor::cluster {
 namespace {
@@ -18,11 +19,7 @@ using nlohmann::json;
 // Puts and deletes per transaction, under etcd's 128 operations.
 constexpr size_t kOperationsPerTxn = 100;
 
-int64_t system_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t system_now_ms() { return unix_now_ms(); }
 
 }  // namespace
 

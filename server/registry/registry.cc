@@ -149,11 +149,7 @@ void Registry::reload_from_store(const StoreChanges& changes) {
   if (any) changed(*state);
 }
 
-int64_t Registry::now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t Registry::now_ms() { return unix_now_ms(); }
 
 Registry::Name Registry::normalize(std::string_view name) {
   auto wire = zones::lower_name_from_text(name);
