@@ -105,6 +105,19 @@ Quorum parse_quorum(const json& value, const std::string& path) {
   return quorum;
 }
 
+// As an instance's address: IPv4-mapped forms are the IPv4 address, and an
+// address no server can have is refused.
+IpAddress parse_probed_address(const json& value, const std::string& path) {
+  const std::string& text = expect_string(value, path);
+  const auto address = IpAddress::parse(text);
+  if (!address) throw FieldError(path, "\"" + text + "\" is not an IPv4 or IPv6 address");
+  const IpAddress probed = address->unmapped();
+  if (const std::string_view why = probed.not_a_server(); !why.empty()) {
+    throw FieldError(path, "\"" + text + "\" cannot be a server: " + std::string(why));
+  }
+  return probed;
+}
+
 void parse_expect_status(const json& value, const std::string& path, CheckSpec& spec) {
   if (value.is_number_integer() || value.is_number_unsigned()) {
     spec.expect_status_min = spec.expect_status_max = expect_status_code(expect_integer(value, path), path);
@@ -198,6 +211,8 @@ CheckSpec parse_check(const json& check, const std::string& path) {
       spec.quorum = parse_quorum(value, key_path);
     } else if (key == "observers") {
       spec.observers = parse_node_count(value, key_path);
+    } else if (key == "address") {
+      spec.address = parse_probed_address(value, key_path);
     } else {
       throw FieldError(key_path, "unknown key");
     }
@@ -240,6 +255,11 @@ std::optional<CheckSpec> effective_check(std::string_view array_check,
                                          const std::string& path) {
   if (array_check.empty() && instance_check.empty()) return std::nullopt;
   json merged = array_check.empty() ? json::object() : parse_check_text(array_check, path);
+  if (merged.contains("address")) {
+    throw FieldError(join_path(path, "address"),
+                     "only an instance's check may set the address probed (here every instance "
+                     "would probe the same server)");
+  }
   if (!instance_check.empty()) {
     const json override = parse_check_text(instance_check, path);
     const auto type_of = [](const json& check) {
@@ -278,6 +298,7 @@ json to_json(const CheckSpec& spec) {
     out["quorum"] = to_string(spec.quorum);
   }
   if (spec.observers != 0) out["observers"] = spec.observers;
+  if (spec.address) out["address"] = spec.address->to_string();
   return out;
 }
 
@@ -299,6 +320,7 @@ std::string describe(const CheckSpec& spec) {
   std::string text(to_string(spec.type));
   text += " " + spec.host + ":" + std::to_string(spec.effective_port());
   if (spec.type != CheckSpec::Type::tcp) text += spec.path;
+  if (spec.address) text += " at " + spec.address->to_string();
   text += " every " + format_duration(spec.interval);
   if (spec.type == CheckSpec::Type::tcp) return text;
   if (spec.expect_status_min != 200 || spec.expect_status_max != 399) {

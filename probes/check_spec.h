@@ -15,6 +15,10 @@
 //    "interval": "5s", "timeout": "2s",          durations with their unit
 //    "rise": 2, "fall": 3,                       1..100
 //    "tls_verify": false,                        https only
+//    "address": "10.0.0.9",                      an instance's check only: the
+//                                                address probed instead of the
+//                                                instance's (a health endpoint on
+//                                                another interface, a sidecar)
 //    "quorum": "majority" | "any" | "all" | N,   cluster only; default "majority"
 //    "observers": N}                             cluster only; default: every node
 // Rules: interval >= 100ms; 0 < timeout < interval. When the timeout is
@@ -33,6 +37,7 @@
 #include <nlohmann/json.hpp>
 
 #include "probes/health_state.h"
+#include "server/common/ip_address.h"
 
 namespace rotor::probes {
 
@@ -68,6 +73,9 @@ struct CheckSpec {
   bool tls_verify = false;
   Quorum quorum;
   uint32_t observers = 0;  // 0: every live node probes it
+  // The address probed; nullopt: the instance's own. Clients are still
+  // answered the instance's address: only the probe goes elsewhere.
+  std::optional<IpAddress> address;
 
   // The port to connect to, defaults applied.
   uint16_t effective_port() const;
@@ -86,7 +94,8 @@ CheckSpec parse_check(const nlohmann::json& check, const std::string& path);
 // keys replace the array's one by one, except that an instance naming another
 // `type` replaces the array's check whole (an http path means nothing to a
 // tcp check). nullopt when neither has a check. Throws FieldError
-// naming `path + ".key"` for a bad text or a bad merged check.
+// naming `path + ".key"` for a bad text or a bad merged check, and for an
+// `address` in the array's check (every instance would probe one server).
 std::optional<CheckSpec> effective_check(std::string_view array_check,
                                          std::string_view instance_check,
                                          const std::string& path);

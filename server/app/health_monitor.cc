@@ -32,7 +32,8 @@ std::vector<probes::ProbeTarget> probe_targets(const std::vector<registry::Regis
       // A cluster node's own view starts unknown: the registry holds the
       // cluster's verdict, not this node's last observation.
       const arrays::Health seed = sink != nullptr ? arrays::Health::unknown : instance.health;
-      targets.push_back({instance.id, instance.spec.address, std::move(*check), seed});
+      const IpAddress probed = check->address.value_or(instance.spec.address);
+      targets.push_back({instance.id, probed, std::move(*check), seed});
     }
   }
   return targets;

@@ -160,6 +160,41 @@ TEST_CASE("probes take a stopped backend out of the answers and bring it back") 
   CHECK(ldns_pkt_ancount(nodata->packet.get()) == 0);
 }
 
+TEST_CASE("an instance whose check names another address is probed there and answered as itself") {
+  // 127.0.0.21 serves nothing; its health endpoint is a sidecar on
+  // 127.0.0.22. 127.0.0.23 has no sidecar, so its own address is probed and
+  // refuses.
+  const HttpBackend::Reply ok{200, "ok", ""};
+  auto sidecar = std::make_unique<HttpBackend>(ok, "127.0.0.22");
+  const json check{{"type", "http"}, {"port", sidecar->port()}, {"path", "/health"},
+                   {"interval", std::to_string(kIntervalMs) + "ms"}, {"timeout", "100ms"},
+                   {"rise", kRise}, {"fall", kFall}};
+  TempDir dir;
+  json config = zone_config(dir);
+  json web = array("web.lb.example.test.", check, {"127.0.0.21", "127.0.0.23"}, "none");
+  web["instances"][0]["check"] = {{"address", "127.0.0.22"}};
+  config["arrays"].push_back(web);
+  RotorServer rotor({"--config", dir.write("rotor.json", config.dump(2))});
+  REQUIRE(rotor.ready());
+
+  // 127.0.0.23 falls; 127.0.0.21 rises on the sidecar's answers (unknown
+  // counts as healthy, so it is answered throughout).
+  const auto only_21 = time_until(rotor.endpoint(), "web.lb.example.test.", {"127.0.0.21"}, 5s);
+  REQUIRE(only_21);
+  for (int waited = 0; waited < 100 && sidecar->requests() < kRise + 1; ++waited) {
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(sidecar->requests() >= kRise + 1);
+  CHECK(sidecar->last_request_head().find("GET /health HTTP/1.1") == 0);
+  CHECK(seen(rotor.endpoint(), "web.lb.example.test.") == std::set<std::string>{"127.0.0.21"});
+
+  // The sidecar goes away: the instance it vouched for leaves the answers.
+  sidecar.reset();
+  const auto none = time_until(rotor.endpoint(), "web.lb.example.test.", {}, 5s);
+  REQUIRE(none);
+  CHECK(*none <= std::chrono::milliseconds(kIntervalMs * kFall) + 1s);
+}
+
 TEST_CASE("a hundred probes held in their timeout do not delay answers") {
   // 100 listeners that never accept: the handshake completes in the backlog,
   // the request is sent, no reply ever comes, so each check runs its full timeout.

@@ -138,6 +138,10 @@ TEST_CASE("probes/check spec bad documents name the key") {
       {R"({"host": "a.example\n"})",
        "arrays[0].check.host: must not contain spaces, control or non-ASCII characters"},
       {R"({"host": ")" + std::string(256, 'a') + R"("})", "arrays[0].check.host: longer than 255 characters"},
+      {R"({"address": "web1"})", "arrays[0].check.address: \"web1\" is not an IPv4 or IPv6 address"},
+      {R"({"address": "0.0.0.0"})", "arrays[0].check.address: \"0.0.0.0\" cannot be a server: unspecified (0.0.0.0/8 means this host, never a destination)"},
+      {R"({"address": "224.0.0.1"})", "arrays[0].check.address: \"224.0.0.1\" cannot be a server: multicast (224.0.0.0/4)"},
+      {R"({"address": 10})", "arrays[0].check.address: expected a string, got an integer"},
       {R"({"host": null})", "arrays[0].check.host: expected a string, got null"},
       {R"({"expect_status": 99})", "arrays[0].check.expect_status: expected a status from 100 to 599, got 99"},
       {R"({"expect_status": 600})", "arrays[0].check.expect_status: expected a status from 100 to 599, got 600"},
@@ -223,6 +227,8 @@ TEST_CASE("probes/check spec round trips through json") {
       R"({"quorum": 2})",
       R"({"quorum": "any", "type": "tcp", "port": 22})",
       R"({"quorum": "majority"})",
+      R"({"address": "127.0.0.9", "port": 8081})",
+      R"({"address": "::1", "type": "tcp", "port": 22})",
   };
   for (const auto& document : documents) {
     CAPTURE(document);
@@ -294,6 +300,7 @@ TEST_CASE("probes/describe a check") {
       {R"({"expect_body": "0123456789012345678901234567890123456789"})",
        "http :80/ every 5s containing \"01234567890123456789012345678901...\""},
       {R"({"type": "tcp", "port": 5432})", "tcp :5432 every 5s"},
+      {R"({"port": 8081, "path": "/up", "address": "10.0.0.9"})", "http :8081/up at 10.0.0.9 every 5s"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.document);
@@ -348,6 +355,17 @@ TEST_CASE("probes/effective check merges an instance override over the array che
 
   CHECK_THROWS_WITH_AS(effective_check(array, R"({"timeout":"20s"})", "instances[3].check"),
                        "instances[3].check.timeout: must be shorter than the interval (10s), got 20s",
+                       rotor::config::ConfigError);
+  // Probe one address and answer another: only an instance may say where.
+  const auto sidecar = effective_check(array, R"({"address":"::ffff:10.0.0.9","port":9000})", "check");
+  REQUIRE(sidecar);
+  REQUIRE(sidecar->address);
+  CHECK(sidecar->address->to_string() == "10.0.0.9");  // the IPv4-mapped form is the IPv4 address
+  CHECK(sidecar->port == 9000);
+  CHECK_FALSE(plain->address.has_value());
+  CHECK_THROWS_WITH_AS(effective_check(R"({"address":"10.0.0.9"})", "", "arrays[1].check"),
+                       "arrays[1].check.address: only an instance's check may set the address probed "
+                       "(here every instance would probe the same server)",
                        rotor::config::ConfigError);
   CHECK_THROWS_WITH_AS(effective_check("{", "", "check"), "check: not valid JSON",
                        rotor::config::ConfigError);
