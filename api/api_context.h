@@ -23,6 +23,9 @@ struct ApiContext {
   // The last probe of an instance (HealthMonitor::last_check); empty or
   // nullopt: never checked.
   std::function<std::optional<probes::LastCheck>(int64_t instance_id)> last_check;
+  // The instance's recent checks on this node (HealthMonitor::check_history);
+  // empty: GET .../checks answers with no checks.
+  std::function<probes::CheckHistory(int64_t instance_id)> check_history;
   // The Prometheus text for /metrics; empty: an empty body.
   std::function<std::string()> metrics_text;
   // Cluster mode: an instance's verdict with every observer's view

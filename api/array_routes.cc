@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "api/api_error.h"
+#include "api/health_views.h"
 #include "api/json_body.h"
 #include "api/routes.h"
 #include "api/views.h"
@@ -21,6 +22,7 @@ using nlohmann::json;
 constexpr const char* kArray = "/v1/arrays/{}";
 constexpr const char* kInstances = "/v1/arrays/{}/instances";
 constexpr const char* kInstance = "/v1/arrays/{}/instances/{}";
+constexpr const char* kInstanceChecks = "/v1/arrays/{}/instances/{}/checks";
 
 registry::RegisteredArray find_array(const ApiContext& context, const std::string& name) {
   auto array = context.registry.find(name);
@@ -159,6 +161,32 @@ void add_array_routes(Router& router, ApiContext& context) {
                const auto array = find_array(context, request.params[0]);
                reply_json(response, 200,
                           instance_json(find_instance(array, instance_id(request.params[1]))));
+             });
+
+  // This node's recent checks of the instance, newest first (a cluster node
+  // shows its own; the health route has every observer's latest).
+  router.add("GET", kInstanceChecks,
+             [&context](const RouteRequest& request, httplib::Response& response) {
+               const auto array = find_array(context, request.params[0]);
+               const auto& instance = find_instance(array, instance_id(request.params[1]));
+               probes::CheckHistory history;
+               if (context.check_history) history = context.check_history(instance.id);
+               json checks = json::array();
+               for (const probes::LastCheck& check : history.checks) {
+                 json entry = last_check_json(check);
+                 entry["held_down_until_ms"] =
+                     check.held_down_until_ms ? json(*check.held_down_until_ms) : json(nullptr);
+                 checks.push_back(std::move(entry));
+               }
+               reply_json(response, 200,
+                          {{"array", array.name},
+                           {"id", instance.id},
+                           {"address", instance.spec.address.to_string()},
+                           {"node", context.node},
+                           {"kept", probes::CheckHistory::kKept},
+                           {"transitions", history.transitions},
+                           {"damping_starts", history.damping_starts},
+                           {"checks", std::move(checks)}});
              });
 
   router.add("PATCH", kInstance,

@@ -86,7 +86,7 @@ struct ProberPool::Loop {
   uint64_t next_id = 1;
   std::mt19937_64 rng;
   std::vector<ProbeReport> transitions;
-  std::vector<std::pair<int64_t, LastCheck>> finished;  // since the last pump
+  std::vector<Finished> finished;                        // since the last pump
   std::vector<int64_t> forgotten;                        // instances no longer probed
   size_t damped = 0;                                     // members held_down() now
   ProberStats stats;
@@ -244,8 +244,9 @@ struct ProberPool::Loop {
         if (transition.damping_changed) report.damping = DampingChange{transition.held_down, held_until.value_or(0)};
         transitions.push_back(std::move(report));
       }
-      finished.emplace_back(member.instance_id,
-                            LastCheck{now_ms, result.latency, result.passed, result.reason, held_until});
+      finished.push_back({member.instance_id,
+                          LastCheck{now_ms, result.latency, result.passed, result.reason, held_until},
+                          transition.changed, transition.damping_changed && transition.held_down});
     }
 
     double jitter = std::clamp(pool.options_.jitter, 0.0, 0.5);
@@ -299,8 +300,14 @@ struct ProberPool::Loop {
     {
       auto exchange = pool.exchange_.lock();
       exchange->mailboxes[shard].stats = stats;
-      for (int64_t instance : forgotten) exchange->last_checks.erase(instance);
-      for (auto& [instance, check] : finished) exchange->last_checks[instance] = std::move(check);
+      for (int64_t instance : forgotten) exchange->checks.erase(instance);
+      for (Finished& done : finished) {
+        InstanceChecks& checks = exchange->checks[done.instance_id];
+        if (checks.recent.size() == CheckHistory::kKept) checks.recent.pop_front();
+        checks.recent.push_back(std::move(done.check));
+        checks.transitions += done.transitioned;
+        checks.damping_starts += done.damping_started;
+      }
     }
     forgotten.clear();
     finished.clear();
@@ -418,9 +425,30 @@ ProberStats ProberPool::stats() const {
 
 std::optional<LastCheck> ProberPool::last_check(int64_t instance_id) const {
   auto exchange = exchange_.lock();
-  const auto found = exchange->last_checks.find(instance_id);
-  if (found == exchange->last_checks.end()) return std::nullopt;
-  return found->second;
+  const auto found = exchange->checks.find(instance_id);
+  if (found == exchange->checks.end() || found->second.recent.empty()) return std::nullopt;
+  return found->second.recent.back();
+}
+
+CheckHistory ProberPool::check_history(int64_t instance_id) const {
+  auto exchange = exchange_.lock();
+  CheckHistory history;
+  const auto found = exchange->checks.find(instance_id);
+  if (found == exchange->checks.end()) return history;
+  history.checks.assign(found->second.recent.rbegin(), found->second.recent.rend());
+  history.transitions = found->second.transitions;
+  history.damping_starts = found->second.damping_starts;
+  return history;
+}
+
+std::vector<std::pair<int64_t, CheckHistory>> ProberPool::check_counts() const {
+  auto exchange = exchange_.lock();
+  std::vector<std::pair<int64_t, CheckHistory>> counts;
+  counts.reserve(exchange->checks.size());
+  for (const auto& [instance, checks] : exchange->checks) {
+    counts.push_back({instance, {.transitions = checks.transitions, .damping_starts = checks.damping_starts}});
+  }
+  return counts;
 }
 
 }  // namespace rotor::probes

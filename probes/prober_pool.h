@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -71,6 +72,14 @@ struct LastCheck {
   // since) it is the time of this check: `rise` passes in a row bring it up.
   // nullopt: not held.
   std::optional<int64_t> held_down_until_ms;
+};
+
+// The recent checks of one instance on this node, and what they did.
+struct CheckHistory {
+  static constexpr size_t kKept = 20;  // checks kept per instance
+  std::vector<LastCheck> checks;       // newest first, at most kKept
+  uint64_t transitions = 0;            // health changes these checks published
+  uint64_t damping_starts = 0;         // times flap damping started holding it down
 };
 
 struct ProberOptions {
@@ -137,6 +146,11 @@ class ProberPool {
   ProberStats stats() const;
   // nullopt until the instance's first check ends (or once it is no longer probed).
   std::optional<LastCheck> last_check(int64_t instance_id) const;
+  // Empty (no checks, zero counts) until the first check ends; reset when the
+  // instance stops being probed (removed, disabled, or its check changed).
+  CheckHistory check_history(int64_t instance_id) const;
+  // The counts of check_history for every probed instance, for metrics.
+  std::vector<std::pair<int64_t, CheckHistory>> check_counts() const;
 
  private:
   struct Loop;  // everything touched only on one pool thread
@@ -144,6 +158,19 @@ class ProberPool {
   struct Shard {
     std::unique_ptr<Loop> loop;
     std::thread thread;
+  };
+  // An instance's recent checks, oldest first, and its counts.
+  struct InstanceChecks {
+    std::deque<LastCheck> recent;
+    uint64_t transitions = 0;
+    uint64_t damping_starts = 0;
+  };
+  // One check's outcome for one instance, as the loop hands it over.
+  struct Finished {
+    int64_t instance_id;
+    LastCheck check;
+    bool transitioned;
+    bool damping_started;
   };
   // What the pool and one loop thread hand each other.
   struct Mailbox {
@@ -154,7 +181,7 @@ class ProberPool {
   struct Exchange {
     bool stopping = false;
     std::vector<Mailbox> mailboxes;                      // by shard, sized once
-    std::unordered_map<int64_t, LastCheck> last_checks;  // by instance
+    std::unordered_map<int64_t, InstanceChecks> checks;  // by instance
   };
 
   ProberOptions options_;

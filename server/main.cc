@@ -284,6 +284,7 @@ int serve(const Flags& flags) {
        .composer = &composer,
        .registry = registry.get(),
        .prober_stats = [&health] { return health.prober_stats(); },
+       .instance_check_counts = [&health] { return health.check_counts(); },
        .cluster_health = cluster_health ? std::function([&cluster_health] { return cluster_health->counts(); })
                                         : nullptr,
        .reloads = [&reloader] {
@@ -301,6 +302,7 @@ int serve(const Flags& flags) {
             .composer = composer,
             .publisher = publisher,
             .last_check = [&health](int64_t instance_id) { return health.last_check(instance_id); },
+            .check_history = [&health](int64_t instance_id) { return health.check_history(instance_id); },
             .metrics_text = [&metrics] { return metrics.render(); },
             .verdict = cluster_health ? std::function([&cluster_health](int64_t instance_id) {
                                           return cluster_health->verdict(instance_id);

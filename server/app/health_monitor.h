@@ -63,6 +63,8 @@ class HealthMonitor {
   std::optional<probes::LastCheck> last_check(int64_t instance_id) const {
     return pool_.last_check(instance_id);
   }
+  probes::CheckHistory check_history(int64_t instance_id) const { return pool_.check_history(instance_id); }
+  std::vector<std::pair<int64_t, probes::CheckHistory>> check_counts() const { return pool_.check_counts(); }
 
  private:
   void run();

@@ -7,6 +7,7 @@
 #include <array>
 #include <map>
 #include <span>
+#include <unordered_map>
 #include <utility>
 
 #include "server/common/histogram.h"
@@ -218,6 +219,37 @@ void add_instance_families(const registry::Registry& registry, std::vector<Metri
   out.push_back(std::move(instances));
 }
 
+// Labelled by array, instance id and address, so a flapping instance can be
+// found by what the operator knows it by. Counts are this node's since it
+// started probing the instance (a reset, as Prometheus counters allow).
+void add_instance_check_families(const registry::Registry& registry,
+                                 const std::vector<std::pair<int64_t, probes::CheckHistory>>& counts,
+                                 std::vector<MetricFamily>& out) {
+  std::unordered_map<int64_t, std::pair<std::string, std::string>> owners;  // id -> array, address
+  for (const registry::RegisteredArray& array : registry.arrays()) {
+    for (const arrays::Instance& instance : array.instances) {
+      owners.emplace(instance.id, std::make_pair(array.name, instance.spec.address.to_string()));
+    }
+  }
+  MetricFamily transitions = family("rotor_instance_health_transitions_total",
+                                    "Health changes of each instance decided by this node's checks.",
+                                    MetricType::Counter);
+  MetricFamily damping = family("rotor_instance_damping_starts_total",
+                                "Times flap damping started holding each instance down on this node.",
+                                MetricType::Counter);
+  for (const auto& [id, history] : counts) {
+    const auto owner = owners.find(id);
+    if (owner == owners.end()) continue;  // removed since the probe ran
+    const std::vector<ClientMetric::Label> labels = {{"array", owner->second.first},
+                                                     {"instance", std::to_string(id)},
+                                                     {"address", owner->second.second}};
+    add_counter(transitions, labels, history.transitions);
+    add_counter(damping, labels, history.damping_starts);
+  }
+  out.push_back(std::move(transitions));
+  out.push_back(std::move(damping));
+}
+
 void add_probe_families(const probes::ProberStats& stats, std::vector<MetricFamily>& out) {
   using probes::ProberStats;
 
@@ -310,6 +342,9 @@ std::string MetricsCollector::render() const {
     add_store_families(sources_.registry->store_status(), families);
   }
   if (sources_.prober_stats) add_probe_families(sources_.prober_stats(), families);
+  if (sources_.instance_check_counts && sources_.registry != nullptr) {
+    add_instance_check_families(*sources_.registry, sources_.instance_check_counts(), families);
+  }
   if (sources_.cluster_health) add_cluster_families(sources_.cluster_health(), families);
   if (sources_.reloads) add_reload_families(sources_.reloads(), families);
 

@@ -57,6 +57,9 @@ struct MetricsSources {
   registry::SnapshotComposer* composer = nullptr;  // publish latency
   const registry::Registry* registry = nullptr;    // instances by health
   std::function<probes::ProberStats()> prober_stats;  // empty: no probe metrics
+  // Per instance: health changes and damping starts of this node's checks
+  // (ProberPool::check_counts); empty: no per-instance probe metrics.
+  std::function<std::vector<std::pair<int64_t, probes::CheckHistory>>()> instance_check_counts;
   std::function<ClusterHealthCounts()> cluster_health;  // empty: not a cluster node
   std::function<ReloadCounts()> reloads;                // empty: no reload metrics
 };

@@ -59,6 +59,15 @@ struct Rig {
                      return probes::LastCheck{1700000000123, std::chrono::microseconds(1500), false,
                                               "HTTP 503"};
                    },
+                   .check_history = [this](int64_t id) {
+                     probes::CheckHistory history;
+                     if (id != checked_id) return history;
+                     history.checks = {{1700000000123, std::chrono::microseconds(1500), false, "HTTP 503"},
+                                       {1700000000023, std::chrono::microseconds(900), true, "HTTP 200"}};
+                     history.transitions = 2;
+                     history.damping_starts = 1;
+                     return history;
+                   },
                    .metrics_text = [] { return std::string("rotor_up 1\n"); },
                    .verdict = cluster ? std::function(
                                             [this](int64_t id) -> std::optional<cluster::Verdict> {

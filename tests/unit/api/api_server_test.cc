@@ -286,6 +286,48 @@ TEST_SUITE("unit/api/api_server") {
     }
   }
 
+  TEST_CASE("an instance's recent checks newest first with its transition counts") {
+    Rig rig;
+    REQUIRE(send(rig, "PUT", "/v1/arrays/web.lb.example.com", "{}").status == 201);
+    const Reply added = send(rig, "POST", "/v1/arrays/web.lb.example.com/instances", R"({"address": "192.0.2.1"})");
+    REQUIRE(added.status == 201);
+    const int64_t id = added.body["id"];
+    const std::string route = "/v1/arrays/web.lb.example.com/instances/" + std::to_string(id) + "/checks";
+
+    const Reply unchecked = send(rig, "GET", route);
+    REQUIRE(unchecked.status == 200);
+    CHECK(unchecked.body["checks"] == json::array());
+    CHECK(unchecked.body["transitions"] == 0);
+
+    rig.checked_id = id;
+    const Reply checked = send(rig, "GET", route);
+    REQUIRE(checked.status == 200);
+    CAPTURE(checked.body.dump(2));
+    CHECK(checked.body["address"] == "192.0.2.1");
+    CHECK(checked.body["node"] == "local");
+    CHECK(checked.body["kept"] == 20);
+    CHECK(checked.body["transitions"] == 2);
+    CHECK(checked.body["damping_starts"] == 1);
+    REQUIRE(checked.body["checks"].size() == 2);
+    CHECK(checked.body["checks"][0] == json{{"time", "2023-11-14T22:13:20.123Z"}, {"time_ms", 1700000000123},
+                                            {"latency_ms", 1.5}, {"passed", false}, {"reason", "HTTP 503"},
+                                            {"held_down_until_ms", nullptr}});
+    CHECK(checked.body["checks"][1]["reason"] == "HTTP 200");
+
+    struct Missing {
+      std::string path;
+      std::string message;
+    };
+    for (const Missing& m : std::vector<Missing>{
+             {"/v1/arrays/nope.lb.example.com/instances/1/checks", "no array nope.lb.example.com"},
+             {"/v1/arrays/web.lb.example.com/instances/999/checks", "no instance 999 in web.lb.example.com."}}) {
+      CAPTURE(m.path);
+      const Reply reply = send(rig, "GET", m.path);
+      CHECK(reply.status == 404);
+      CHECK(reply.body["error"]["message"].get<std::string>().find(m.message) != std::string::npos);
+    }
+  }
+
   TEST_CASE("health and explain list every observer of a cluster and the quorum's decision") {
     Rig rig("", {}, /*cluster=*/true);
     REQUIRE(send(rig, "PUT", "/v1/arrays/web.lb.example.com", "{}").status == 201);

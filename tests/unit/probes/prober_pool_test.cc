@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -222,6 +223,25 @@ TEST_SUITE("unit/probes/prober_pool") {
 
     backend.set_up(true);
     CHECK(reports.wait_for(7, Health::up, 100ms * 2 + 1000ms));
+
+    // The history: newest first, with the refusals in it, and the three
+    // published changes (unknown -> up -> down -> up) counted.
+    const auto history = pool.check_history(7);
+    REQUIRE(history.checks.size() >= 4);
+    CHECK(history.checks.size() <= rotor::probes::CheckHistory::kKept);
+    CHECK(history.checks.front().time_ms == pool.last_check(7)->time_ms);
+    for (size_t i = 1; i < history.checks.size(); ++i) {
+      CHECK(history.checks[i - 1].time_ms >= history.checks[i].time_ms);
+    }
+    CHECK(std::any_of(history.checks.begin(), history.checks.end(),
+                      [](const rotor::probes::LastCheck& check) { return check.reason == "connection refused"; }));
+    CHECK(history.transitions == 3);
+    CHECK(history.damping_starts == 0);
+    const auto counts = pool.check_counts();
+    REQUIRE(counts.size() == 1);
+    CHECK(counts[0].first == 7);
+    CHECK(counts[0].second.transitions == 3);
+    CHECK(pool.check_history(99).checks.empty());
   }
 
   TEST_CASE("instances sharing a check are probed once and all get the transition") {

@@ -409,10 +409,22 @@ TEST_SUITE("unit/server/metrics/metrics") {
                                       .publisher = &publisher,
                                       .composer = &composer,
                                       .registry = registry.get(),
-                                      .prober_stats = [&] { return stats; }});
+                                      .prober_stats = [&] { return stats; },
+                                      .instance_check_counts = [&] {
+                                        std::vector<std::pair<int64_t, probes::CheckHistory>> counts;
+                                        counts.push_back({a.id, {.transitions = 5, .damping_starts = 2}});
+                                        counts.push_back({9999, {.transitions = 1}});  // removed since
+                                        return counts;
+                                      }});
     const std::string text = collector.render();
     CAPTURE(text);
     const auto types = parse_exposition(text);
+    CHECK(types.at("rotor_instance_health_transitions_total") == "counter");
+    const std::string labels =
+        R"({array="web.lb.example.com.",instance=")" + std::to_string(a.id) + R"(",address="192.0.2.1"})";
+    CHECK(sample(text, "rotor_instance_health_transitions_total" + labels) == 5);
+    CHECK(sample(text, "rotor_instance_damping_starts_total" + labels) == 2);
+    CHECK(text.find("instance=\"9999\"") == std::string::npos);
     CHECK(types.at("rotor_array_instances") == "gauge");
     CHECK(types.at("rotor_probe_latency_seconds") == "histogram");
     CHECK(types.at("rotor_probe_start_lateness_seconds") == "histogram");
