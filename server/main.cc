@@ -23,6 +23,7 @@
 
 #include "api/api_server.h"
 #include "api/bearer_auth.h"
+#include "api/ctl.h"
 #include "api/tls_context.h"
 #include "server/app/cluster_health.h"
 #include "server/app/config_loader.h"
@@ -467,6 +468,8 @@ int main(int argc, char** argv) {
   CLI::App* hash_command = app.add_subcommand(
       "hash-token", "Print the SHA-256 of the API token read from stdin (for api.tokens[].sha256)");
 
+  rotor::api::ctl::CtlCommand ctl_command(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -481,6 +484,7 @@ int main(int argc, char** argv) {
 
   try {
     if (hash_command->parsed()) return hash_token();
+    if (ctl_command.parsed()) return ctl_command.run();
     if (serve_command->parsed()) return serve(serve_flags);
     return check(check_flags);
   } catch (const rotor::app::SnapshotError& error) {
