@@ -33,8 +33,9 @@ struct ApiContext {
   // whose one observer is itself, named `node`.
   std::function<std::optional<cluster::Verdict>(int64_t instance_id)> verdict;
   std::string node = "local";
-  // POST /v1/reload (app::Reloader::reload); empty: the route answers 404.
-  std::function<app::ReloadOutcome()> reload;
+  // POST /v1/reload (app::Reloader::reload, its event naming the origin);
+  // empty: the route answers 404.
+  std::function<app::ReloadOutcome(const registry::EventOrigin&)> reload;
 };
 
 }  // namespace rotor::api

@@ -14,7 +14,7 @@ void add_reload_route(Router& router, ApiContext& context) {
   router.add("POST", "/v1/reload", [&context](const RouteRequest& request, httplib::Response& response) {
     if (!context.reload) throw ApiError(404, "reload is not available here");
     if (!request.http.body.empty()) throw ApiError(400, "body: POST /v1/reload takes no body", "body");
-    const app::ReloadOutcome outcome = context.reload();
+    const app::ReloadOutcome outcome = context.reload({.source = "api", .token = request.token_name});
     if (!outcome.ok) {
       nlohmann::json body = error_body(
           400, "reload failed, the running config is unchanged: " + outcome.errors.front(), std::nullopt);

@@ -55,8 +55,10 @@ registry::EventFilter event_filter(const httplib::Request& request) {
   filter.instance_id = integer_parameter(request, "instance", 0);
   if (request.has_param("kind")) {
     filter.kind = request.get_param_value("kind");
-    if (filter.kind != "admin" && filter.kind != "health" && filter.kind != "damping") {
-      throw ApiError(400, "kind: expected admin, health or damping, got \"" + filter.kind + "\"", "kind");
+    if (filter.kind != "admin" && filter.kind != "health" && filter.kind != "damping" &&
+        filter.kind != "reload") {
+      throw ApiError(400, "kind: expected admin, health, damping or reload, got \"" + filter.kind + "\"",
+                     "kind");
     }
   }
   filter.from_ms = integer_parameter(request, "from_ms", 0);

@@ -81,6 +81,8 @@ json event_json(const registry::Event& event) {
           {"reason", event.reason}};
   // In a cluster: the node that made the change.
   if (!event.node.empty()) out["node"] = event.node;
+  // Who asked for it: "api", "config" or "signal" (absent for health and damping).
+  if (!event.source.empty()) out["source"] = event.source;
   // The API token that made an admin change (absent when no token is configured).
   if (!event.token.empty()) out["token"] = event.token;
   return out;

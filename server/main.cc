@@ -147,7 +147,7 @@ class SignalLoop {
     auto* self = static_cast<SignalLoop*>(handle->data);
     if (signal_number == SIGHUP) {
       spdlog::info("SIGHUP: reloading the config");
-      self->reloader_.reload();  // logs what it did or why it refused
+      self->reloader_.reload({.source = "signal"});  // logs what it did or why it refused
       return;
     }
     spdlog::info("{}: stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
@@ -310,7 +310,7 @@ int serve(const Flags& flags) {
                                         })
                                       : nullptr,
             .node = config.cluster ? config.cluster->node : std::string("local"),
-            .reload = [&reloader] { return reloader.reload(); }},
+            .reload = [&reloader](const rotor::registry::EventOrigin& origin) { return reloader.reload(origin); }},
         api_options(config, api_tls), std::move(*api_listener));
     api->start();
   }

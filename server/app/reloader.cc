@@ -10,6 +10,7 @@
 #include "server/app/registry_setup.h"
 #include "server/app/zone_loader.h"
 #include "server/common/utc_time.h"
+#include "server/registry/audit.h"
 
 namespace rotor::app {
 
@@ -73,7 +74,7 @@ Reloader::Reloader(std::function<std::vector<std::string>(config::Config&)> load
   state->base = std::move(base);
 }
 
-ReloadOutcome Reloader::reload() noexcept {
+ReloadOutcome Reloader::reload(const registry::EventOrigin& origin) noexcept {
   auto state = state_.lock();
   ReloadOutcome outcome;
   try {
@@ -99,6 +100,7 @@ ReloadOutcome Reloader::reload() noexcept {
     spdlog::error("reload failed; still running the config loaded before");
   }
   state->last = outcome;
+  record(outcome, origin);
   return outcome;
 }
 
@@ -162,6 +164,19 @@ void Reloader::apply(State& state, const config::Config& next, Checked checked,
   outcome.arrays = next.arrays.size();
   state.running = next;
   state.base = std::move(checked.zones);
+}
+
+void Reloader::record(const ReloadOutcome& outcome, const registry::EventOrigin& origin) noexcept {
+  try {
+    const std::string summary = "reloaded: " + std::to_string(outcome.zones) + " zones from files, " +
+                                std::to_string(outcome.arrays) + " config arrays, " +
+                                std::to_string(outcome.warnings.size()) + " warnings";
+    targets_.registry.record_event(outcome.ok ? registry::audit::reloaded(summary, outcome.time_ms)
+                                              : registry::audit::reload_failed(outcome.errors, outcome.time_ms),
+                                   origin);
+  } catch (const std::exception& error) {
+    spdlog::warn("reload: the event was not written: {}", error.what());
+  }
 }
 
 std::optional<ReloadOutcome> Reloader::last() const { return state_.lock()->last; }

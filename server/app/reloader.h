@@ -9,8 +9,10 @@
 // back. Keys only a restart changes (listen, threads, db, api.listen, api.tls,
 // tcp, rrl, probes, cluster, publish_interval) give a warning when they differ.
 //
-// Thread-safe: reloads are serialised by the reloader's lock; a signal and an
-// API call never interleave. Throws nothing: every failure is in the outcome.
+// Every reload writes an event, and the config's array changes theirs
+// (source "config"). Thread-safe: reloads are serialised by the reloader's
+// lock; a signal and an API call never interleave. Throws nothing: every
+// failure is in the outcome.
 
 #include <cstdint>
 #include <functional>
@@ -51,7 +53,10 @@ class Reloader {
   Reloader(std::function<std::vector<std::string>(config::Config&)> load, config::Config running,
            std::shared_ptr<const Snapshot> base, Targets targets);
 
-  ReloadOutcome reload() noexcept;
+  // Writes a "reload" event with the outcome (registry/audit.h) naming
+  // `origin`: {"signal"} for SIGHUP, {"api", token} for POST /v1/reload. A
+  // store that cannot take it (a cluster without quorum) only costs the event.
+  ReloadOutcome reload(const registry::EventOrigin& origin) noexcept;
   // The last reload's outcome; nullopt before the first.
   std::optional<ReloadOutcome> last() const;
   // Reloads so far, by result.
@@ -73,6 +78,8 @@ class Reloader {
   };
   // Checks `next` whole; fills outcome.errors (every one found) and warnings.
   Checked check(const config::Config& next, ReloadOutcome& outcome) const;
+  // Writes the reload's event; logs (never throws) when the store refuses it.
+  void record(const ReloadOutcome& outcome, const registry::EventOrigin& origin) noexcept;
   // Applies `next` over `state.running`, undoing what it did when a step throws.
   void apply(State& state, const config::Config& next, Checked checked, ReloadOutcome& outcome);
 

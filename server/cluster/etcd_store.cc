@@ -9,6 +9,7 @@
 #include <ranges>
 #include <set>
 
+#include "server/registry/audit.h"
 #include "server/registry/instance_replacement.h"
 #include "server/registry/registry.h"
 
@@ -193,7 +194,8 @@ int64_t EtcdStore::allocate_id() {
 
 void EtcdStore::append_event(registry::Event event) {
   event.node = options_.node;
-  event.token = event_token_;
+  event.source = event_origin_.source;
+  event.token = event_origin_.token;
   put(codec::event_key(event.time_ms, options_.node, ++event_sequence_), codec::encode_event(event));
   if (++events_since_prune_ < 1024) return;
   events_since_prune_ = 0;
@@ -250,8 +252,10 @@ int64_t EtcdStore::upsert_array(std::string_view name, const arrays::ArraySettin
     const std::string key = codec::array_key(name);
     const auto value = read(key);
     codec::ArrayRecord record;
+    std::optional<arrays::ArraySettings> old_settings;
     if (value) {
       record = codec::decode_array(key, *value);
+      old_settings = record.settings;
     } else {
       record.id = allocate_id();
       record.created_ms = now_ms;
@@ -259,15 +263,19 @@ int64_t EtcdStore::upsert_array(std::string_view name, const arrays::ArraySettin
     record.settings = settings;
     record.updated_ms = now_ms;
     put(key, codec::encode_array(record));
+    if (auto event = registry::audit::array_written(name, old_settings, settings, now_ms)) {
+      append_event(std::move(*event));
+    }
     return record.id;
   });
 }
 
 void EtcdStore::delete_array(std::string_view name, int64_t now_ms) {
   in_write([&] {
-    read_array(name);
+    const codec::ArrayRecord record = read_array(name);
     const std::string prefix = codec::instances_prefix(name);
-    for (const auto& [key, value] : list(prefix)) {
+    const auto instances = list(prefix);
+    for (const auto& [key, value] : instances) {
       const std::string health = codec::health_key(codec::instance_id_of_key(key));
       auto mirror = mirror_.lock();
       if (mirror->entries.contains(health)) write_->cleanup.push_back(health);
@@ -276,7 +284,7 @@ void EtcdStore::delete_array(std::string_view name, int64_t now_ms) {
     std::string end = prefix;
     end.back() = static_cast<char>(end.back() + 1);  // '/' + 1: every key under the prefix
     write_->ranges.emplace_back(prefix, end);
-    append_event({.time_ms = now_ms, .array_name = text(name), .kind = "admin", .reason = "array deleted"});
+    append_event(registry::audit::array_deleted(name, record.settings, instances.size(), now_ms));
   });
 }
 
@@ -291,13 +299,7 @@ Instance EtcdStore::add_instance_in_write(std::string_view array, const Instance
   }
   Instance instance{.id = allocate_id(), .spec = spec};
   put(codec::instance_key(array, instance.id), codec::encode_instance(instance.id, spec));
-  append_event({.time_ms = now_ms,
-                .array_name = text(array),
-                .instance_id = instance.id,
-                .address = spec.address.to_string(),
-                .kind = "admin",
-                .new_value = text(arrays::to_string(spec.state)),
-                .reason = "instance added"});
+  append_event(registry::audit::instance_added(array, instance, now_ms));
   return instance;
 }
 
@@ -329,15 +331,8 @@ Instance EtcdStore::update_instance(std::string_view array, int64_t id, const In
       instance.health_changed_ms = now_ms;
       instance.health_reason = "address changed";
     }
-    if (instance.spec.state != spec.state) {
-      append_event({.time_ms = now_ms,
-                    .array_name = text(array),
-                    .instance_id = id,
-                    .address = spec.address.to_string(),
-                    .kind = "admin",
-                    .old_value = text(arrays::to_string(instance.spec.state)),
-                    .new_value = text(arrays::to_string(spec.state)),
-                    .reason = "state changed"});
+    if (auto event = registry::audit::instance_changed(array, id, instance.spec, spec, now_ms)) {
+      append_event(std::move(*event));
     }
     if (!same_spec(instance.spec, spec)) put(key, codec::encode_instance(id, spec));
     instance.spec = spec;
@@ -357,13 +352,7 @@ void EtcdStore::remove_instance_in_write(std::string_view array, int64_t id, int
     auto mirror = mirror_.lock();
     if (mirror->entries.contains(health)) write_->puts[health] = std::nullopt;
   }
-  append_event({.time_ms = now_ms,
-                .array_name = text(array),
-                .instance_id = id,
-                .address = instance.spec.address.to_string(),
-                .kind = "admin",
-                .old_value = text(arrays::to_string(instance.spec.state)),
-                .reason = "instance removed"});
+  append_event(registry::audit::instance_removed(array, instance, now_ms));
 }
 
 void EtcdStore::remove_instance(std::string_view array, int64_t id, int64_t now_ms) {
@@ -422,14 +411,10 @@ bool EtcdStore::set_health_in_write(const registry::HealthChange& change) {
       old_value ? codec::decode_health(key, *old_value).health : arrays::Health::unknown;
   if (old_health == change.health) return false;
   put(key, codec::encode_health({change.health, change.reason, change.time_ms}));
-  append_event({.time_ms = change.time_ms,
-                .array_name = codec::array_of_key(instance_key).value_or(""),
-                .instance_id = change.instance_id,
-                .address = instance.spec.address.to_string(),
-                .kind = "health",
-                .old_value = text(arrays::to_string(old_health)),
-                .new_value = text(arrays::to_string(change.health)),
-                .reason = change.reason});
+  append_event(registry::audit::health_changed(codec::array_of_key(instance_key).value_or(""),
+                                              change.instance_id, instance.spec.address.to_string(),
+                                              old_health, change.health, change.reason,
+                                              change.time_ms));
   return true;
 }
 

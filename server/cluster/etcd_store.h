@@ -90,7 +90,7 @@ class EtcdStore final : public registry::Store, public ObservationSource {
   arrays::Instance update_instance(std::string_view array, int64_t id,
                                    const arrays::InstanceSpec& spec, int64_t now_ms) override;
   void remove_instance(std::string_view array, int64_t id, int64_t now_ms) override;
-  void set_event_token(std::string token) override { event_token_ = std::move(token); }
+  void set_event_origin(registry::EventOrigin origin) override { event_origin_ = std::move(origin); }
   std::vector<arrays::Instance> replace_instances(std::string_view array,
                                                   const std::vector<arrays::InstanceSpec>& specs,
                                                   int64_t now_ms) override;
@@ -214,7 +214,7 @@ class EtcdStore final : public registry::Store, public ObservationSource {
   std::optional<Write> write_;  // the transaction being built; writer thread only
   uint64_t event_sequence_ = 0;
   size_t events_since_prune_ = 0;
-  std::string event_token_;  // set_event_token
+  registry::EventOrigin event_origin_;  // set_event_origin
 
   LockGuarded<Queued> queued_;
   std::condition_variable notify_wake_;  // also the sync thread's back-off sleep

@@ -194,7 +194,8 @@ std::string encode_event(const registry::Event& event) {
               {"instance_id", event.instance_id}, {"address", event.address},
               {"kind", event.kind},         {"old", event.old_value},
               {"new", event.new_value},     {"reason", event.reason},
-              {"node", event.node},         {"token", event.token}}
+              {"node", event.node},         {"source", event.source},
+              {"token", event.token}}
       .dump();
 }
 
@@ -210,6 +211,7 @@ registry::Event decode_event(std::string_view key, std::string_view value, int64
             .new_value = document.value("new", std::string()),
             .reason = document.value("reason", std::string()),
             .node = document.value("node", std::string()),
+            .source = document.value("source", std::string()),
             .token = document.value("token", std::string())};
   });
 }

@@ -13,6 +13,7 @@
 #include "server/common/field_error.h"
 #include "server/common/utc_time.h"
 #include "server/dns/wire.h"
+#include "server/registry/audit.h"
 #include "server/registry/warnings.h"
 #include "zones/zone.h"
 
@@ -231,15 +232,22 @@ std::optional<std::string> Registry::synthetic_zone_of(std::string_view wire_nam
   return zones::name_to_text(zone->origin);
 }
 
+// The origin names the events of one call and no later call's, whatever happens.
+class Registry::OriginScope {
+ public:
+  OriginScope(Store& store, EventOrigin origin) : store_(store) { store_.set_event_origin(std::move(origin)); }
+  OriginScope(const OriginScope&) = delete;
+  OriginScope& operator=(const OriginScope&) = delete;
+  ~OriginScope() { store_.set_event_origin({}); }
+
+ private:
+  Store& store_;
+};
+
 template <typename Write>
 void Registry::write_in_zone(State& state, const std::optional<std::string>& zone, std::string_view token,
                              Write&& write) {
-  // The token names this call's events and no later call's, whatever happens.
-  struct EventToken {
-    Store& store;
-    ~EventToken() { store.set_event_token({}); }
-  } event_token{state.store};
-  state.store.set_event_token(std::string(token));
+  const OriginScope origin(state.store, {.source = "api", .token = std::string(token)});
   std::optional<uint32_t> serial;
   state.store.atomically([&] {
     write();
@@ -572,19 +580,20 @@ size_t Registry::record_damping(const std::vector<DampingUpdate>& updates) {
     const auto instance = std::find_if(array.instances.begin(), array.instances.end(),
                                        [&](const Instance& i) { return i.id == update.instance_id; });
     if (instance == array.instances.end()) continue;
-    events.push_back({.time_ms = now,
-                      .array_name = array.name,
-                      .instance_id = update.instance_id,
-                      .address = instance->spec.address.to_string(),
-                      .kind = "damping",
-                      .old_value = update.held ? "off" : "held",
-                      .new_value = update.held ? "held" : "off",
-                      .reason = update.held ? "the last checks passed; flap damping holds it down until " +
-                                                  utc_text(update.until_ms)
-                                            : update.reason});
+    const std::string address = instance->spec.address.to_string();
+    events.push_back(update.held ? audit::damping_started(array.name, update.instance_id, address,
+                                                          update.until_ms, now)
+                                 : audit::damping_ended(array.name, update.instance_id, address,
+                                                        update.reason, now));
   }
   if (!events.empty()) state->store.append_events(events);
   return events.size();
+}
+
+void Registry::record_event(const Event& event, const EventOrigin& origin) {
+  auto state = state_.lock();
+  const OriginScope scope(state->store, origin);
+  state->store.append_events({event});
 }
 
 size_t Registry::set_health_many(const std::vector<HealthUpdate>& updates) {
@@ -726,6 +735,7 @@ void Registry::write_config_pieces(State& state, const std::vector<ConfigPiece>&
   };
   std::vector<Written> written;
   std::map<std::string, uint32_t> serials;  // synthetic zone -> new serial
+  const OriginScope origin(state.store, {.source = "config"});
   state.store.atomically([&] {
     written.clear();
     serials.clear();

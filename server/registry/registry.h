@@ -118,8 +118,9 @@ class Registry {
   // CNAME, static A/AAAA, a DNAME above it (ConflictError "name: ...";
   // name_conflict.h). An apex array is fine: SOA and NS stay the zone's.
   //
-  // `token` in these writes: the name of the API token that asks for the
-  // change, recorded in its events (Event::token); empty: none.
+  // These writes are the API's: their events (audit.h) have source "api"
+  // and `token`, the name of the API token that asks for the change
+  // (Event::token); empty: none.
   RegisteredArray upsert_array(std::string_view name, const arrays::ArraySettings& settings,
                                std::string_view token = {});
   void delete_array(std::string_view name, std::string_view token = {});
@@ -154,6 +155,9 @@ class Registry {
   // skipped; returns how many events were written. Store errors as
   // set_health_many.
   size_t record_damping(const std::vector<DampingUpdate>& updates);
+  // Writes an event that changes no state (a reload's, audit.h) with its
+  // origin. Store errors as set_health_many.
+  void record_event(const Event& event, const EventOrigin& origin);
 
   // Applies the config's arrays and makes the config their owner: each
   // array's settings are set, the instances it lists are added (by address)
@@ -167,6 +171,7 @@ class Registry {
   // written; the writes take as few transactions as the store allows (all of
   // them in one for SQLite), each valid on its own. ValidationError names the
   // array, as does ConflictError for a name zone data answers for (as upsert_array).
+  // Its events have source "config".
   void apply_config_arrays(const std::vector<ConfigArray>& config_arrays);
   // Where the config declares `name` (ConfigArray::source), if it does.
   std::optional<std::string> config_source(std::string_view name) const;
@@ -276,6 +281,7 @@ class Registry {
   static void refuse_if_listed(const State& state, const std::string& array,
                                const arrays::IpAddress& address, const std::string& field);
 
+  class OriginScope;  // sets the store's event origin for one call
   void changed(const State& state) const;
   // The updates that change an instance's health, stamped now.
   std::vector<HealthChange> health_changes(const State& state,

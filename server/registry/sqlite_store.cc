@@ -1,5 +1,6 @@
 #include "server/registry/sqlite_store.h"
 
+#include "server/registry/audit.h"
 #include "server/registry/instance_replacement.h"
 #include "server/registry/statement_cache.h"
 
@@ -95,6 +96,28 @@ DELETE FROM sqlite_sequence WHERE name = 'events_v4';
 INSERT INTO sqlite_sequence(name, seq) SELECT 'events_v4', seq FROM sqlite_sequence WHERE name = 'events';
 DROP TABLE events;
 ALTER TABLE events_v4 RENAME TO events;
+)sql",
+    // 5: "reload" events, and who asked for a change (Event::source). The
+    // table is copied as in 4.
+    R"sql(
+CREATE TABLE events_v5(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time_ms INTEGER NOT NULL,
+  array_name TEXT NOT NULL,
+  instance_id INTEGER NOT NULL DEFAULT 0,
+  address TEXT NOT NULL DEFAULT '',
+  kind TEXT NOT NULL CHECK(kind IN ('health', 'admin', 'damping', 'reload')),
+  old TEXT NOT NULL DEFAULT '',
+  new TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '',
+  token TEXT NOT NULL DEFAULT '',
+  source TEXT NOT NULL DEFAULT '');
+INSERT INTO events_v5(id, time_ms, array_name, instance_id, address, kind, old, new, reason, token)
+  SELECT id, time_ms, array_name, instance_id, address, kind, old, new, reason, token FROM events;
+DELETE FROM sqlite_sequence WHERE name = 'events_v5';
+INSERT INTO sqlite_sequence(name, seq) SELECT 'events_v5', seq FROM sqlite_sequence WHERE name = 'events';
+DROP TABLE events;
+ALTER TABLE events_v5 RENAME TO events;
 )sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
@@ -270,9 +293,19 @@ int64_t SqliteStore::array_id(std::string_view name) const {
   return query->getColumn(0).getInt64();
 }
 
+std::optional<arrays::ArraySettings> SqliteStore::stored_settings(std::string_view name) const {
+  auto query = statements_->get("SELECT ttl, degraded_ttl, policy, max_answers, when_all_down, "
+                                "check_json FROM arrays WHERE name = ?");
+  query->bind(1, text(name));
+  if (!query->executeStep()) return std::nullopt;
+  arrays::ArraySettings settings = read_settings(*query, 0);
+  settings.check = query->getColumn(5).getString();
+  return settings;
+}
+
 void SqliteStore::append_event(const Event& event) {
   auto insert = statements_->get("INSERT INTO events(time_ms, array_name, instance_id, address, kind, "
-                           "old, new, reason, token) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                           "old, new, reason, token, source) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   insert->bind(1, event.time_ms);
   insert->bind(2, event.array_name);
   insert->bind(3, event.instance_id);
@@ -281,7 +314,8 @@ void SqliteStore::append_event(const Event& event) {
   insert->bind(6, event.old_value);
   insert->bind(7, event.new_value);
   insert->bind(8, event.reason);
-  insert->bind(9, event_token_);
+  insert->bind(9, event_origin_.token);
+  insert->bind(10, event_origin_.source);
   insert->exec();
   if (++events_since_prune_ >= 1024) prune_events();
 }
@@ -304,6 +338,7 @@ int64_t SqliteStore::upsert_array(std::string_view name, const arrays::ArraySett
                             int64_t now_ms) {
   try {
     Transaction transaction(*this);
+    const std::optional<arrays::ArraySettings> old_settings = stored_settings(name);
     auto upsert = statements_->get(
         "INSERT INTO arrays(name, ttl, degraded_ttl, policy, max_answers, "
         "when_all_down, check_json, created_ms, updated_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -323,6 +358,7 @@ int64_t SqliteStore::upsert_array(std::string_view name, const arrays::ArraySett
     upsert->bind(9, now_ms);
     upsert->exec();
     const int64_t id = array_id(name);
+    if (auto event = audit::array_written(name, old_settings, settings, now_ms)) append_event(*event);
     transaction.commit();
     return id;
   } catch (const std::exception& error) {
@@ -333,12 +369,19 @@ int64_t SqliteStore::upsert_array(std::string_view name, const arrays::ArraySett
 void SqliteStore::delete_array(std::string_view name, int64_t now_ms) {
   try {
     Transaction transaction(*this);
-    array_id(name);
+    const int64_t id = array_id(name);
+    const std::optional<arrays::ArraySettings> settings = stored_settings(name);
+    size_t instances = 0;
+    {
+      auto count = statements_->get("SELECT count(*) FROM instances WHERE array_id = ?");
+      count->bind(1, id);
+      count->executeStep();
+      instances = static_cast<size_t>(count->getColumn(0).getInt64());
+    }
     auto remove = statements_->get("DELETE FROM arrays WHERE name = ?");
     remove->bind(1, text(name));
     remove->exec();
-    append_event(
-        {.time_ms = now_ms, .array_name = text(name), .kind = "admin", .reason = "array deleted"});
+    append_event(audit::array_deleted(name, settings.value_or(arrays::ArraySettings{}), instances, now_ms));
     transaction.commit();
   } catch (const std::exception& error) {
     fail(error);
@@ -400,13 +443,7 @@ Instance SqliteStore::add_instance(std::string_view array, const InstanceSpec& s
     insert->bind(8, owner);
     insert->exec();
     Instance instance{.id = db_->getLastInsertRowid(), .spec = spec};
-    append_event({.time_ms = now_ms,
-                  .array_name = text(array),
-                  .instance_id = instance.id,
-                  .address = address,
-                  .kind = "admin",
-                  .new_value = text(arrays::to_string(spec.state)),
-                  .reason = "instance added"});
+    append_event(audit::instance_added(array, instance, now_ms));
     touch_array(*statements_, owner, now_ms);
     transaction.commit();
     return instance;
@@ -440,16 +477,7 @@ Instance SqliteStore::update_instance(std::string_view array, int64_t id, const 
       instance.health_changed_ms = now_ms;
       instance.health_reason = "address changed";
     }
-    if (instance.spec.state != spec.state) {
-      append_event({.time_ms = now_ms,
-                    .array_name = text(array),
-                    .instance_id = id,
-                    .address = address,
-                    .kind = "admin",
-                    .old_value = text(arrays::to_string(instance.spec.state)),
-                    .new_value = text(arrays::to_string(spec.state)),
-                    .reason = "state changed"});
-    }
+    if (auto event = audit::instance_changed(array, id, instance.spec, spec, now_ms)) append_event(*event);
     touch_array(*statements_, owner, now_ms);
     instance.spec = spec;
     transaction.commit();
@@ -467,13 +495,7 @@ void SqliteStore::remove_instance(std::string_view array, int64_t id, int64_t no
     auto remove = statements_->get("DELETE FROM instances WHERE id = ?");
     remove->bind(1, id);
     remove->exec();
-    append_event({.time_ms = now_ms,
-                  .array_name = text(array),
-                  .instance_id = id,
-                  .address = instance.spec.address.to_string(),
-                  .kind = "admin",
-                  .old_value = text(arrays::to_string(instance.spec.state)),
-                  .reason = "instance removed"});
+    append_event(audit::instance_removed(array, instance, now_ms));
     touch_array(*statements_, owner, now_ms);
     transaction.commit();
   } catch (const std::exception& error) {
@@ -525,9 +547,10 @@ bool SqliteStore::set_health(const HealthChange& change) {
     if (!query->executeStep()) {
       throw NotFoundError("no instance " + std::to_string(change.instance_id));
     }
-    const std::string old_health = query->getColumn(2).getString();
+    const arrays::Health old_health =
+        parse_column<arrays::Health>(query->getColumn(2), arrays::health_from_string, "health");
+    if (old_health == change.health) return false;
     const std::string new_health = text(arrays::to_string(change.health));
-    if (old_health == new_health) return false;
     auto update = statements_->get("UPDATE instances SET health = ?, health_changed_ms = ?, "
                              "health_reason = ? WHERE id = ?");
     update->bind(1, new_health);
@@ -535,14 +558,9 @@ bool SqliteStore::set_health(const HealthChange& change) {
     update->bind(3, change.reason);
     update->bind(4, change.instance_id);
     update->exec();
-    append_event({.time_ms = change.time_ms,
-                  .array_name = query->getColumn(0).getString(),
-                  .instance_id = change.instance_id,
-                  .address = query->getColumn(1).getString(),
-                  .kind = "health",
-                  .old_value = old_health,
-                  .new_value = new_health,
-                  .reason = change.reason});
+    append_event(audit::health_changed(query->getColumn(0).getString(), change.instance_id,
+                                       query->getColumn(1).getString(), old_health, change.health,
+                                       change.reason, change.time_ms));
     transaction.commit();
     return true;
   } catch (const std::exception& error) {
@@ -629,7 +647,7 @@ std::vector<Event> SqliteStore::events(const EventFilter& filter) const {
     std::vector<Event> events;
     // One statement for every filter: an unset field matches everything.
     auto query = statements_->get(
-        "SELECT id, time_ms, array_name, instance_id, address, kind, old, new, reason, token "
+        "SELECT id, time_ms, array_name, instance_id, address, kind, old, new, reason, token, source "
         "FROM events "
         "WHERE id > ?1 AND (?2 = '' OR array_name = ?2) AND (?3 = 0 OR instance_id = ?3) "
         "AND (?4 = '' OR kind = ?4) AND (?5 = 0 OR time_ms >= ?5) AND (?6 = 0 OR time_ms < ?6) "
@@ -651,6 +669,7 @@ std::vector<Event> SqliteStore::events(const EventFilter& filter) const {
                         .old_value = query->getColumn(6).getString(),
                         .new_value = query->getColumn(7).getString(),
                         .reason = query->getColumn(8).getString(),
+                        .source = query->getColumn(10).getString(),
                         .token = query->getColumn(9).getString()});
     }
     return events;

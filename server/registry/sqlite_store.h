@@ -36,7 +36,7 @@ struct StoreOptions {
 class SqliteStore final : public Store {
  public:
   // The schema version this build writes; the constructor migrates older files to it.
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   // Opens or creates the database at `path` and migrates it. Throws StoreError
   // naming the file for a file that is not a database ("PATH: file is not a
@@ -59,7 +59,7 @@ class SqliteStore final : public Store {
   arrays::Instance update_instance(std::string_view array, int64_t id,
                                    const arrays::InstanceSpec& spec, int64_t now_ms) override;
   void remove_instance(std::string_view array, int64_t id, int64_t now_ms) override;
-  void set_event_token(std::string token) override { event_token_ = std::move(token); }
+  void set_event_origin(EventOrigin origin) override { event_origin_ = std::move(origin); }
   std::vector<arrays::Instance> replace_instances(std::string_view array,
                                                   const std::vector<arrays::InstanceSpec>& specs,
                                                   int64_t now_ms) override;
@@ -78,6 +78,7 @@ class SqliteStore final : public Store {
 
   void migrate();
   int64_t array_id(std::string_view name) const;  // NotFoundError when absent
+  std::optional<arrays::ArraySettings> stored_settings(std::string_view name) const;
   void append_event(const Event& event);
   void prune_events();
   [[noreturn]] void fail(const std::exception& error) const;
@@ -89,7 +90,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<StatementCache> statements_;
   int transaction_depth_ = 0;
   size_t events_since_prune_ = 0;
-  std::string event_token_;  // set_event_token
+  EventOrigin event_origin_;  // set_event_origin
 };
 
 }  // namespace rotor::registry

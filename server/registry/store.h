@@ -72,20 +72,33 @@ struct HealthChange {
   int64_t time_ms = 0;
 };
 
+// One entry of the audit log. Composed by audit.h (every kind, reason and
+// old/new text is made there), written by a store with the origin it was
+// given (set_event_origin).
 struct Event {
   int64_t id = 0;
   int64_t time_ms = 0;
-  std::string array_name;
+  std::string array_name;  // empty for a reload
   int64_t instance_id = 0;
   std::string address;
-  std::string kind;  // "health", "damping" or "admin"
+  std::string kind;  // "admin", "health", "damping" or "reload"
   std::string old_value;
   std::string new_value;
   std::string reason;
   std::string node;  // the cluster node that made the change; empty on a single node
-  // The name of the API token that asked for an admin change (api.tokens[].name,
+  // Who asked for it (EventOrigin::source): "api", "config" or "signal";
+  // empty for health and damping.
+  std::string source;
+  // The name of the API token that asked for the change (api.tokens[].name,
   // "default" for api.token); empty for the config, health, and an API without tokens.
   std::string token;
+};
+
+// Who asks for the writes that follow (Store::set_event_origin); every
+// event they write carries it. A plain value type.
+struct EventOrigin {
+  std::string source;  // "api", "config", "signal" (SIGHUP); empty: the health checks
+  std::string token;   // the API token's name; empty: none
 };
 
 // The events a reader asks for (GET /v1/events): every field that is set
@@ -95,7 +108,7 @@ struct EventFilter {
   size_t limit = 100;       // at most this many, oldest first
   std::string array;        // presentation form, lower case, trailing dot; empty: any
   int64_t instance_id = 0;  // 0: any
-  std::string kind;         // "admin", "health", "damping"; empty: any
+  std::string kind;         // "admin", "health", "damping", "reload"; empty: any
   int64_t from_ms = 0;      // time_ms >= from_ms; 0: no bound
   int64_t until_ms = 0;     // time_ms < until_ms; 0: no bound
 
@@ -158,10 +171,11 @@ class Store {
   virtual arrays::Instance update_instance(std::string_view array, int64_t id,
                                            const arrays::InstanceSpec& spec, int64_t now_ms) = 0;
   virtual void remove_instance(std::string_view array, int64_t id, int64_t now_ms) = 0;
-  // The API token named in the events of the writes that follow (Event::token),
-  // until it is set again; empty: none. The Registry sets it around the
-  // writes of one API call and clears it after.
-  virtual void set_event_token(std::string token) = 0;
+  // Who asks for the writes that follow (Event::source and Event::token of
+  // every event they write), until it is set again. The Registry sets it
+  // around the writes of one API call, a config apply or a reload's event,
+  // and clears it after.
+  virtual void set_event_origin(EventOrigin origin) = 0;
   // Makes `specs` the array's instances. Addresses that stay keep their id and
   // health; the result is every instance by id. ConflictError for an address
   // listed twice.
@@ -176,7 +190,7 @@ class Store {
   // Unknown instances are skipped (a probe may race with a removal).
   virtual std::vector<HealthChange> set_health_many(const std::vector<HealthChange>& changes) = 0;
 
-  // Appends events that change no state (flap damping starting or ending),
+  // Appends events that change no state (flap damping starting or ending, a reload),
   // in one transaction.
   virtual void append_events(const std::vector<Event>& events) = 0;
 

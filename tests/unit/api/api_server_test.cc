@@ -163,11 +163,20 @@ TEST_SUITE("unit/api/api_server") {
       for (const auto& event : reply.body["events"]) seen.push_back(event["address"].get<std::string>());
       return seen;
     };
-    CHECK(addresses("").size() == 3);
-    CHECK(addresses("?array=WEB.lb.example.com") == std::vector<std::string>{"192.0.2.1", "192.0.2.1"});
-    CHECK(addresses("?array=api.lb.example.com.&kind=admin") == std::vector<std::string>{"192.0.2.2"});
+    CHECK(addresses("").size() == 5);  // two arrays created, two instances added, one changed
+    CHECK(addresses("?array=WEB.lb.example.com") == std::vector<std::string>{"", "192.0.2.1", "192.0.2.1"});
+    CHECK(addresses("?array=api.lb.example.com.&kind=admin") == std::vector<std::string>{"", "192.0.2.2"});
     CHECK(addresses("?instance=" + std::to_string(web) + "&limit=1") == std::vector<std::string>{"192.0.2.1"});
     CHECK(addresses("?kind=health").empty());
+    CHECK(addresses("?kind=reload").empty());
+    const Reply changed = send(rig, "GET", "/v1/events?instance=" + std::to_string(web) + "&since=0", "");
+    REQUIRE(changed.body["events"].size() == 2);
+    const json& event = changed.body["events"][1];
+    CHECK(event["reason"] == "instance changed: state");
+    CHECK(json::parse(event["old"].get<std::string>()) == json{{"state", "enabled"}});
+    CHECK(json::parse(event["new"].get<std::string>()) == json{{"state", "draining"}});
+    CHECK(event["source"] == "api");
+    CHECK_FALSE(event.contains("token"));  // this API needs no token
     CHECK(addresses("?from_ms=1&until_ms=2").empty());
   }
 

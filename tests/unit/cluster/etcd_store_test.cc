@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -86,6 +87,18 @@ struct Node {
 };
 
 TEST_SUITE("unit/cluster/etcd_store") {
+  TEST_CASE("the audit log tells the same story as the SQLite store's") {
+    EtcdCluster etcd;
+    ScratchDir dir;
+    Node a(etcd, dir.file("a.db"), "a");
+    const std::vector<std::string> story = registry::test::tell_audit_story(*a.registry);
+    CHECK(story == registry::test::kAuditStory);
+    for (size_t i = 0; i < std::min(story.size(), registry::test::kAuditStory.size()); ++i) {
+      CHECK(story[i] == registry::test::kAuditStory[i]);  // shows the first line that differs
+    }
+    for (const registry::Event& event : a.registry->events(0, 100)) CHECK(event.node == "a");
+  }
+
   TEST_CASE("a write through node A is served by node B - with the same zone serial") {
     EtcdCluster etcd;
     ScratchDir dir;
@@ -114,14 +127,16 @@ TEST_SUITE("unit/cluster/etcd_store") {
 
     // One event per change, cluster-wide, with the node that made it.
     const auto events = b.registry->events(0, 100);
-    REQUIRE(events.size() == 4);
-    CHECK(events[0].reason == "instance added");
+    REQUIRE(events.size() == 5);
+    CHECK(events[0].reason == "array created");
     CHECK(events[0].node == "a");
-    CHECK(events[1].kind == "health");
-    CHECK(events[2].node == "b");
-    CHECK(events[3].reason == "array deleted");
+    CHECK(events[1].reason == "instance added");
+    CHECK(events[1].node == "a");
+    CHECK(events[2].kind == "health");
     CHECK(events[3].node == "b");
-    CHECK(events[0].id < events[3].id);
+    CHECK(events[4].reason == "array deleted");
+    CHECK(events[4].node == "b");
+    CHECK(events[0].id < events[4].id);
   }
 
   TEST_CASE("two conflicting writes - one succeeds and one is a ConcurrentChangeError") {

@@ -86,7 +86,7 @@ TEST_CASE("a reload applies zones and arrays and regions and tokens from the fil
                 "instances": [{"address": "127.0.0.11", "weight": 5, "region": "eu"}]},
                {"name": "api.a.test", "ttl": 20}]})");
 
-  const ReloadOutcome outcome = rig.reloader->reload();
+  const ReloadOutcome outcome = rig.reloader->reload({.source = "signal"});
   CAPTURE(outcome.errors);
   REQUIRE(outcome.ok);
   CHECK(outcome.warnings.empty());
@@ -133,7 +133,7 @@ TEST_CASE("a refused reload changes nothing and says every reason") {
     Rig rig(kConfig);
     rig.write("a.zone", c.zone);
     rig.write("rotor.json", c.config);
-    const ReloadOutcome outcome = rig.reloader->reload();
+    const ReloadOutcome outcome = rig.reloader->reload({.source = "signal"});
     CAPTURE(outcome.errors);
     CHECK_FALSE(outcome.ok);
     REQUIRE(outcome.errors.size() == c.errors.size());
@@ -153,7 +153,7 @@ TEST_CASE("a reload that puts a CNAME where an array answers keeps the old zones
   rig.write("a.zone", kZoneHead + "api IN CNAME ns1\n");
   rig.write("rotor.json", R"({"zones": ["a.test=a.zone"],
     "arrays": [{"name": "web.a.test", "ttl": 90, "instances": [{"address": "127.0.0.11"}]}]})");
-  const ReloadOutcome outcome = rig.reloader->reload();
+  const ReloadOutcome outcome = rig.reloader->reload({.source = "signal"});
   CHECK_FALSE(outcome.ok);
   CHECK(outcome.errors ==
         std::vector<std::string>{"api.a.test. has a CNAME in zone a.test., where an array answers"});
@@ -174,7 +174,7 @@ TEST_CASE("arrays the registry refuses put the new zones back") {
   rig.write("a.zone", kZoneHead + "new IN A 192.0.2.7\n");
   rig.write("rotor.json", R"({"zones": ["a.test=a.zone"], "regions": [{"name": "eu"}],
     "arrays": [{"name": "web.a.test", "ttl": 90, "instances": [)" + instances + "]}]}");
-  const ReloadOutcome outcome = rig.reloader->reload();
+  const ReloadOutcome outcome = rig.reloader->reload({.source = "signal"});
   CAPTURE(outcome.errors);
   CHECK_FALSE(outcome.ok);
   REQUIRE(outcome.errors.size() == 1);
@@ -189,7 +189,7 @@ TEST_CASE("keys only a restart changes are applied nowhere and named in warnings
   rig.write("rotor.json", R"({
     "zones": ["a.test=a.zone"], "listen": ["127.0.0.1:5399"], "threads": 3,
     "arrays": [{"name": "web.a.test", "ttl": 30, "instances": [{"address": "127.0.0.11"}]}]})");
-  const ReloadOutcome outcome = rig.reloader->reload();
+  const ReloadOutcome outcome = rig.reloader->reload({.source = "signal"});
   REQUIRE(outcome.ok);
   CHECK(outcome.warnings == std::vector<std::string>{
                                 "listen changed: takes effect at the next restart",
@@ -213,7 +213,7 @@ TEST_CASE("the config owns its arrays until a reload drops them") {
                        registry::OwnedByConfigError);
 
   rig.write("rotor.json", R"({"zones": ["a.test=a.zone"]})");
-  REQUIRE(rig.reloader->reload().ok);
+  REQUIRE(rig.reloader->reload({.source = "signal"}).ok);
   CHECK_FALSE(rig.registry->config_source("web.a.test.").has_value());
   rig.registry->upsert_array("web.a.test.", longer);
   CHECK(rig.ttl("web.a.test.") == 300);

@@ -1,8 +1,10 @@
 #include "server/registry/registry.h"
+#include "server/registry/audit.h"
 #include "server/registry/sqlite_store.h"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -112,7 +114,38 @@ TEST_SUITE("unit/server/registry/registry") {
     for (const Event& event : rig.registry->events(0, 100)) {
       seen += (seen.empty() ? "" : " ") + event.kind + ":" + (event.token.empty() ? "-" : event.token);
     }
-    CHECK(seen == "admin:ci admin:ops admin:- health:- admin:ci admin:ops");
+    CHECK(seen == "admin:ci admin:ci admin:ops admin:- health:- admin:ci admin:ops");
+  }
+
+  TEST_CASE("every change writes its event with old and new fields and who asked for it") {
+    ScratchDir dir;
+    Rig rig(dir.file("rotor.db"));
+    const std::vector<std::string> story = test::tell_audit_story(*rig.registry);
+    CHECK(story == test::kAuditStory);
+    for (size_t i = 0; i < std::min(story.size(), test::kAuditStory.size()); ++i) {
+      CHECK(story[i] == test::kAuditStory[i]);  // shows the first line that differs
+    }
+    // The log's filters: by kind, array and instance.
+    CHECK(rig.registry->events(EventFilter{.kind = "health"}).size() == 1);
+    CHECK(rig.registry->events(EventFilter{.array = "cfg.lb.example.com."}).size() == 2);
+    const auto changed = rig.registry->events(EventFilter{.kind = "admin"}).at(3);
+    CHECK(rig.registry->events(EventFilter{.instance_id = changed.instance_id}).size() == 4);
+  }
+
+  TEST_CASE("a reload's event names its origin and outcome") {
+    ScratchDir dir;
+    Rig rig(dir.file("rotor.db"));
+    rig.registry->record_event(audit::reload_failed({"a.zone:7: bad"}, 5), {.source = "api", .token = "ops"});
+    const auto events = rig.registry->events(EventFilter{.kind = "reload"});
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].new_value == "failed");
+    CHECK(events[0].reason == "a.zone:7: bad");
+    CHECK(events[0].source == "api");
+    CHECK(events[0].token == "ops");
+    // The origin was for that event only.
+    rig.registry->upsert_array(kWeb, {});
+    CHECK(rig.registry->events(1, 10).at(0).source == "api");
+    CHECK(rig.registry->events(1, 10).at(0).token.empty());
   }
 
   TEST_CASE("bad input is refused with the field's name and changes nothing") {

@@ -113,13 +113,15 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     }
     SqliteStore store(path);
     CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
-    store.set_event_token("ci");
+    store.set_event_origin({.source = "api", .token = "ci"});
     store.remove_instance("web.lb.example.com.", store.load_all()[0].instances[0].id, 3);
     const auto events = store.events(0, 10);
-    REQUIRE(events.size() == 2);
-    CHECK(events[0].address == "192.0.2.1");
-    CHECK(events[0].token.empty());
-    CHECK(events[1].token == "ci");
+    REQUIRE(events.size() == 3);
+    CHECK(events[0].reason == "array created");
+    CHECK(events[1].address == "192.0.2.1");
+    CHECK(events[1].token.empty());
+    CHECK(events[2].token == "ci");
+    CHECK(events[2].source == "api");
   }
 
   TEST_CASE("a version 3 database gains damping events and keeps its events and their ids") {
@@ -147,7 +149,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
       db.exec("PRAGMA user_version = 3");
     }
     SqliteStore store(path);
-    CHECK(store.schema_version() == 4);
+    CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
     store.append_events({{.time_ms = 8, .array_name = "web.lb.example.com.", .instance_id = 1,
                           .address = "192.0.2.1", .kind = "damping", .old_value = "off",
                           .new_value = "held", .reason = "held"}});
@@ -156,6 +158,41 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     CHECK(events[0].reason == "array created");
     CHECK(events[1].kind == "damping");
     CHECK(events[1].id == last_id + 1);  // the sequence went on: no id is given twice
+  }
+
+  TEST_CASE("a version 4 database gains reload events and event sources and keeps its events and ids") {
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    { SqliteStore store(path); }
+    int64_t last_id = 0;
+    {  // what version 4 left: no source, no reload kind; the newest event pruned
+      SQLite::Database db(path, SQLite::OPEN_READWRITE);
+      db.exec("DROP TABLE events");
+      db.exec("CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, "
+              "array_name TEXT NOT NULL, instance_id INTEGER NOT NULL DEFAULT 0, address TEXT NOT NULL "
+              "DEFAULT '', kind TEXT NOT NULL CHECK(kind IN ('health', 'admin', 'damping')), old TEXT NOT "
+              "NULL DEFAULT '', new TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '', token TEXT "
+              "NOT NULL DEFAULT '')");
+      db.exec("INSERT INTO events(time_ms, array_name, kind, reason, token) VALUES(5, 'web.lb.example.com.', "
+              "'admin', 'array created', 'ci'), (6, 'web.lb.example.com.', 'admin', 'pruned', '')");
+      last_id = db.execAndGet("SELECT max(id) FROM events").getInt64();
+      db.exec("DELETE FROM events WHERE id = " + std::to_string(last_id));
+      CHECK_THROWS(db.exec("INSERT INTO events(time_ms, array_name, kind) VALUES(7, '', 'reload')"));
+      db.exec("PRAGMA user_version = 4");
+    }
+    SqliteStore store(path);
+    CHECK(store.schema_version() == 5);
+    store.set_event_origin({.source = "signal"});
+    store.append_events({{.time_ms = 8, .kind = "reload", .new_value = "ok", .reason = "reloaded"}});
+    const auto events = store.events(0, 10);
+    REQUIRE(events.size() == 2);
+    CHECK(events[0].reason == "array created");
+    CHECK(events[0].token == "ci");
+    CHECK(events[0].source.empty());
+    CHECK(events[1].kind == "reload");
+    CHECK(events[1].source == "signal");
+    CHECK(events[1].id == last_id + 1);  // the sequence went on
+    CHECK(store.events(EventFilter{.kind = "reload"}).size() == 1);
   }
 
   TEST_CASE("files that are not rotor databases are refused with the file's name") {
@@ -185,7 +222,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
            SQLite::Database db(p, SQLite::OPEN_READWRITE);
            db.exec("PRAGMA user_version = 99");
          },
-         ": schema version 99 is newer than this rotor understands (4); upgrade rotor"},
+         ": schema version 99 is newer than this rotor understands (5); upgrade rotor"},
     };
     for (const Case& c : cases) {
       CAPTURE(c.name);
@@ -276,7 +313,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     ScratchDir dir;
     SqliteStore store(dir.file("rotor.db"));
     store.upsert_array("web.lb.example.com.", {}, 1);
-    const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);  // 1 event
+    const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);  // 2 events
     for (int i = 0; i < 9; ++i) {
       store.set_health({a.id, i % 2 == 0 ? Health::up : Health::down, "probe", 10 + i});
     }
@@ -289,9 +326,9 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
       for (const Event& e : page) seen.push_back(e.id);
       since = page.back().id;
     }
-    REQUIRE(seen.size() == 10);
+    REQUIRE(seen.size() == 11);
     for (size_t i = 1; i < seen.size(); ++i) CHECK(seen[i] > seen[i - 1]);
-    const auto first = store.events(0, 1).at(0);
+    const auto first = store.events(1, 1).at(0);
     CHECK(first.kind == "admin");
     CHECK(first.reason == "instance added");
     CHECK(first.array_name == "web.lb.example.com.");
@@ -336,10 +373,10 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     }
     store.remove_instance("api.lb.example.com.", b.id, 20);
     const auto all = store.events(0, 1000);
-    REQUIRE(all.size() == 9);
+    REQUIRE(all.size() == 11);  // two arrays created, two instances added, six health, one removed
     const std::vector<std::pair<const char*, EventFilter>> filters = {
         {"everything", {}},
-        {"after an id", {.since_id = all[3].id}},
+        {"after an id", {.since_id = all[5].id}},
         {"at most two", {.limit = 2}},
         {"one array", {.array = "api.lb.example.com."}},
         {"one instance", {.instance_id = a.id}},

@@ -1,0 +1,216 @@
+#include "server/registry/audit.h"
+
+#include <nlohmann/json.hpp>
+
+#include <utility>
+
+#include "server/common/utc_time.h"
+
+namespace rotor::registry::audit {
+
+namespace {
+
+using arrays::ArraySettings;
+using arrays::InstanceSpec;
+using json = nlohmann::ordered_json;  // the fields in the API's order
+
+// One field as the API shows it; null when unset.
+template <typename T>
+struct Field {
+  const char* name;
+  json (*value)(const T&);
+};
+
+// A check is a JSON object text, kept as the operator wrote it: its keys are
+// sorted (a different order or spacing is no change). One that does not parse
+// (not from the registry, which validates) is shown as the text it is.
+json check_value(const std::string& text) {
+  if (text.empty()) return nullptr;
+  const nlohmann::json parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return parsed.is_discarded() ? json(text) : json::parse(parsed.dump());
+}
+
+json optional_value(const std::optional<double>& value) {
+  return value ? json(*value) : json(nullptr);
+}
+
+const Field<ArraySettings> kArrayFields[] = {
+    {"policy", [](const ArraySettings& s) { return json(std::string(arrays::to_string(s.policy))); }},
+    {"ttl", [](const ArraySettings& s) { return json(s.ttl); }},
+    {"degraded_ttl", [](const ArraySettings& s) { return json(s.degraded_ttl); }},
+    {"max_answers", [](const ArraySettings& s) { return json(s.max_answers); }},
+    {"when_all_down",
+     [](const ArraySettings& s) { return json(std::string(arrays::to_string(s.when_all_down))); }},
+    {"check", [](const ArraySettings& s) { return check_value(s.check); }},
+};
+
+const Field<InstanceSpec> kInstanceFields[] = {
+    {"address", [](const InstanceSpec& s) { return json(s.address.to_string()); }},
+    {"weight", [](const InstanceSpec& s) { return json(s.weight); }},
+    {"region", [](const InstanceSpec& s) { return s.region.empty() ? json(nullptr) : json(s.region); }},
+    {"lat", [](const InstanceSpec& s) { return optional_value(s.lat); }},
+    {"lon", [](const InstanceSpec& s) { return optional_value(s.lon); }},
+    {"state", [](const InstanceSpec& s) { return json(std::string(arrays::to_string(s.state))); }},
+    {"check", [](const InstanceSpec& s) { return check_value(s.check); }},
+};
+
+// Every field that is set.
+template <typename T, size_t N>
+json all_fields(const Field<T> (&fields)[N], const T& value) {
+  json out = json::object();
+  for (const Field<T>& field : fields) {
+    json shown = field.value(value);
+    if (!shown.is_null()) out[field.name] = std::move(shown);
+  }
+  return out;
+}
+
+template <typename T, size_t N>
+std::vector<std::string> changed(const Field<T> (&fields)[N], const T& old_value, const T& new_value) {
+  std::vector<std::string> names;
+  for (const Field<T>& field : fields) {
+    if (field.value(old_value) != field.value(new_value)) names.emplace_back(field.name);
+  }
+  return names;
+}
+
+// old/new of an update: the fields that differ, and the reason naming them.
+struct Difference {
+  json old_fields = json::object();
+  json new_fields = json::object();
+  std::string names;  // "ttl, policy"
+};
+
+template <typename T, size_t N>
+Difference difference(const Field<T> (&fields)[N], const T& old_value, const T& new_value) {
+  Difference out;
+  for (const Field<T>& field : fields) {
+    json before = field.value(old_value);
+    json after = field.value(new_value);
+    if (before == after) continue;
+    out.old_fields[field.name] = std::move(before);
+    out.new_fields[field.name] = std::move(after);
+    out.names += (out.names.empty() ? "" : ", ") + std::string(field.name);
+  }
+  return out;
+}
+
+Event admin(std::string_view array, int64_t time_ms, std::string reason) {
+  return {.time_ms = time_ms, .array_name = std::string(array), .kind = "admin", .reason = std::move(reason)};
+}
+
+}  // namespace
+
+std::vector<std::string> changed_fields(const ArraySettings& old_settings, const ArraySettings& new_settings) {
+  return changed(kArrayFields, old_settings, new_settings);
+}
+
+std::vector<std::string> changed_fields(const InstanceSpec& old_spec, const InstanceSpec& new_spec) {
+  return changed(kInstanceFields, old_spec, new_spec);
+}
+
+std::optional<Event> array_written(std::string_view array, const std::optional<ArraySettings>& old_settings,
+                                   const ArraySettings& new_settings, int64_t time_ms) {
+  if (!old_settings) {
+    Event event = admin(array, time_ms, "array created");
+    event.new_value = all_fields(kArrayFields, new_settings).dump();
+    return event;
+  }
+  Difference diff = difference(kArrayFields, *old_settings, new_settings);
+  if (diff.names.empty()) return std::nullopt;
+  Event event = admin(array, time_ms, "array updated: " + diff.names);
+  event.old_value = diff.old_fields.dump();
+  event.new_value = diff.new_fields.dump();
+  return event;
+}
+
+Event array_deleted(std::string_view array, const ArraySettings& settings, size_t instances,
+                    int64_t time_ms) {
+  Event event = admin(array, time_ms, "array deleted");
+  json old_fields = all_fields(kArrayFields, settings);
+  old_fields["instances"] = instances;
+  event.old_value = old_fields.dump();
+  return event;
+}
+
+Event instance_added(std::string_view array, const arrays::Instance& instance, int64_t time_ms) {
+  Event event = admin(array, time_ms, "instance added");
+  event.instance_id = instance.id;
+  event.address = instance.spec.address.to_string();
+  event.new_value = all_fields(kInstanceFields, instance.spec).dump();
+  return event;
+}
+
+std::optional<Event> instance_changed(std::string_view array, int64_t id, const InstanceSpec& old_spec,
+                                      const InstanceSpec& new_spec, int64_t time_ms) {
+  Difference diff = difference(kInstanceFields, old_spec, new_spec);
+  if (diff.names.empty()) return std::nullopt;
+  Event event = admin(array, time_ms, "instance changed: " + diff.names);
+  event.instance_id = id;
+  event.address = new_spec.address.to_string();
+  event.old_value = diff.old_fields.dump();
+  event.new_value = diff.new_fields.dump();
+  return event;
+}
+
+Event instance_removed(std::string_view array, const arrays::Instance& instance, int64_t time_ms) {
+  Event event = admin(array, time_ms, "instance removed");
+  event.instance_id = instance.id;
+  event.address = instance.spec.address.to_string();
+  event.old_value = all_fields(kInstanceFields, instance.spec).dump();
+  return event;
+}
+
+Event health_changed(std::string_view array, int64_t instance_id, std::string_view address,
+                     arrays::Health old_health, arrays::Health new_health, std::string reason,
+                     int64_t time_ms) {
+  return {.time_ms = time_ms,
+          .array_name = std::string(array),
+          .instance_id = instance_id,
+          .address = std::string(address),
+          .kind = "health",
+          .old_value = std::string(arrays::to_string(old_health)),
+          .new_value = std::string(arrays::to_string(new_health)),
+          .reason = std::move(reason)};
+}
+
+Event damping_started(std::string_view array, int64_t instance_id, std::string_view address,
+                      int64_t until_ms, int64_t time_ms) {
+  return {.time_ms = time_ms,
+          .array_name = std::string(array),
+          .instance_id = instance_id,
+          .address = std::string(address),
+          .kind = "damping",
+          .old_value = "off",
+          .new_value = "held",
+          .reason = "the last checks passed; flap damping holds it down until " + utc_text(until_ms)};
+}
+
+Event damping_ended(std::string_view array, int64_t instance_id, std::string_view address,
+                    std::string reason, int64_t time_ms) {
+  return {.time_ms = time_ms,
+          .array_name = std::string(array),
+          .instance_id = instance_id,
+          .address = std::string(address),
+          .kind = "damping",
+          .old_value = "held",
+          .new_value = "off",
+          .reason = std::move(reason)};
+}
+
+Event reloaded(std::string summary, int64_t time_ms) {
+  return {.time_ms = time_ms, .kind = "reload", .new_value = "ok", .reason = std::move(summary)};
+}
+
+Event reload_failed(const std::vector<std::string>& errors, int64_t time_ms) {
+  std::string reason;
+  for (const std::string& error : errors) reason += (reason.empty() ? "" : "; ") + error;
+  if (reason.size() > kMaxReasonLength) {
+    size_t cut = kMaxReasonLength - 3;
+    while (cut > 0 && (static_cast<unsigned char>(reason[cut]) & 0xC0) == 0x80) --cut;  // a whole UTF-8 character
+    reason = reason.substr(0, cut) + "...";
+  }
+  return {.time_ms = time_ms, .kind = "reload", .new_value = "failed", .reason = std::move(reason)};
+}
+
+}  // namespace rotor::registry::audit
