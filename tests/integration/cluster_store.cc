@@ -51,7 +51,7 @@ constexpr const char* kEventsSecret = "events-test-secret";
 constexpr const char* kEventsSecretSha256 = "9bc1bb9c688e8537b847c9d7456025968a8285e83b2f258889820feb657fd6c8";
 
 TEST_SUITE("integration/cluster_store") {
-  TEST_CASE("an API change through node B is one event for the whole cluster naming node b and its token") {
+  TEST_CASE("API changes through node B are events for the whole cluster naming node b and its token") {
     ::unsetenv("ROTOR_API_TOKEN");
     ::unsetenv("ROTOR_ETCD_PASSWORD");
     EtcdCluster etcd;
@@ -88,7 +88,7 @@ TEST_SUITE("integration/cluster_store") {
     CHECK(answered_within(a.endpoint(), {"192.0.2.10"}, std::chrono::seconds(5)) ==
           std::set<std::string>{"192.0.2.10"});
 
-    // Read through either node: the one event, made by b with the token ci.
+    // Read through either node: the two events, made by b with the token ci.
     for (httplib::Client* api : {&api_a, &api_b}) {
       auto events = api->Get("/v1/events?since=0&limit=1000");
       REQUIRE(events);
@@ -98,10 +98,15 @@ TEST_SUITE("integration/cluster_store") {
       for (const json& event : body["events"]) {
         if (event["kind"] == "admin") admin.push_back(event);
       }
-      REQUIRE_MESSAGE(admin.size() == 1, events->body);
-      CHECK(admin[0]["address"] == "192.0.2.10");
-      CHECK(admin[0]["node"] == "b");
-      CHECK(admin[0]["token"] == "ci");
+      REQUIRE_MESSAGE(admin.size() == 2, events->body);
+      CHECK(admin[0]["reason"] == "array created");
+      CHECK(admin[1]["reason"] == "instance added");
+      CHECK(admin[1]["address"] == "192.0.2.10");
+      for (const json& event : admin) {
+        CHECK(event["node"] == "b");
+        CHECK(event["source"] == "api");
+        CHECK(event["token"] == "ci");
+      }
     }
   }
 

@@ -1,12 +1,14 @@
 // Live reload through the binary: POST /v1/reload and SIGHUP read the config
 // file again and apply zones, config arrays and API tokens, or refuse a bad
 // file whole and keep serving; the config owns the arrays it declares; the
-// metrics say how the last reload went.
+// metrics say how the last reload went; the event log records every change
+// and reload with who asked for it.
 
 #include <signal.h>
 
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 #include <httplib.h>
@@ -114,6 +116,84 @@ TEST_CASE("POST v1 reload and SIGHUP apply the file read again or refuse it whol
   REQUIRE(unauthorized);
   CHECK(unauthorized->status == 401);
   CHECK(metric(api, "rotor_config_reloads_total{result=\"success\"} ") == 2);
+}
+
+// The events of `query` (GET /v1/events?...), each as "source token | reason | old -> new".
+std::vector<std::string> event_lines(httplib::Client& api, const std::string& query) {
+  std::vector<std::string> lines;
+  auto reply = api.Get("/v1/events?since=0&limit=1000&" + query);
+  if (!reply || reply->status != 200) return {"GET /v1/events failed: " + (reply ? reply->body : "no reply")};
+  const json body = json::parse(reply->body);  // outlives the loop over its part
+  for (const json& event : body["events"]) {
+    lines.push_back(event.value("source", "-") + " " + event.value("token", "-") + " | " +
+                    event["reason"].get<std::string>() + " | " + event["old"].get<std::string>() + " -> " +
+                    event["new"].get<std::string>());
+  }
+  return lines;
+}
+
+TEST_CASE("the event log is the audit log - API changes with their token and old and new values and reloads") {
+  ::unsetenv("ROTOR_API_TOKEN");
+  TempDir dir;
+  dir.write("reload.zone", kZoneHead);
+  std::string hash;
+  REQUIRE(run_to_exit({"/bin/sh", "-c", "printf %s ops-secret | sha256sum"}, hash) == 0);
+  json config = reload_config(dir, 30);
+  config["api"] = {{"tokens", {{{"name", "ops"}, {"scope", "write"}, {"sha256", hash.substr(0, 64)}}}}};
+  const std::string config_file = dir.write("rotor.json", config.dump(2));
+  RotorServer rotor({"--config", config_file});
+  REQUIRE(rotor.ready());
+  httplib::Client api("127.0.0.1", rotor.api_port());
+  api.set_read_timeout(5s);
+  api.set_bearer_token_auth("ops-secret");
+
+  // The config's own writes at startup.
+  CHECK(event_lines(api, "kind=admin") ==
+        std::vector<std::string>{
+            R"(config - | array created |  -> {"policy":"round_robin","ttl":30,"degraded_ttl":10,"max_answers":0,"when_all_down":"all"})",
+            R"(config - | instance added |  -> {"address":"127.0.0.31","weight":100,"state":"enabled"})"});
+
+  // PATCH of an array and of an instance, made with the token ops.
+  auto created = api.Put("/v1/arrays/api.reload.test", R"({"ttl": 30})", "application/json");
+  REQUIRE(created);
+  REQUIRE_MESSAGE(created->status == 201, created->body);
+  auto added = api.Post("/v1/arrays/api.reload.test/instances", R"({"address": "127.0.0.41"})", "application/json");
+  REQUIRE(added);
+  REQUIRE_MESSAGE(added->status == 201, added->body);
+  const int64_t id = json::parse(added->body)["id"];
+  auto patched = api.Patch("/v1/arrays/api.reload.test", R"({"ttl": 90, "when_all_down": "none"})", "application/json");
+  REQUIRE(patched);
+  CHECK_MESSAGE(patched->status == 200, patched->body);
+  auto changed = api.Patch("/v1/arrays/api.reload.test/instances/" + std::to_string(id),
+                           R"({"weight": 5, "region": "eu", "state": "draining"})", "application/json");
+  REQUIRE(changed);
+  CHECK_MESSAGE(changed->status == 200, changed->body);
+  CHECK(event_lines(api, "array=api.reload.test") ==
+        std::vector<std::string>{
+            R"(api ops | array created |  -> {"policy":"round_robin","ttl":30,"degraded_ttl":10,"max_answers":0,"when_all_down":"all"})",
+            R"(api ops | instance added |  -> {"address":"127.0.0.41","weight":100,"state":"enabled"})",
+            R"(api ops | array updated: ttl, when_all_down | {"ttl":30,"when_all_down":"all"} -> {"ttl":90,"when_all_down":"none"})",
+            R"(api ops | instance changed: weight, region, state | {"weight":100,"region":null,"state":"enabled"} -> )"
+            R"({"weight":5,"region":"eu","state":"draining"})"});
+  CHECK(event_lines(api, "instance=" + std::to_string(id)).size() == 2);
+
+  // A reload through the API that changes the config's array; a bad one by SIGHUP.
+  config["arrays"][0]["ttl"] = 45;
+  dir.write("rotor.json", config.dump(2));
+  auto reloaded = api.Post("/v1/reload", "", "application/json");
+  REQUIRE(reloaded);
+  CHECK_MESSAGE(reloaded->status == 200, reloaded->body);
+  dir.write("reload.zone", kZoneHead + "broken IN A 192.0.2.300\n");
+  rotor.process().signal(SIGHUP);
+  REQUIRE(rotor.process().wait_for_stderr("reload failed; still running", 5s));
+  CHECK(event_lines(api, "array=web.reload.test").back() ==
+        R"(config - | array updated: ttl | {"ttl":30} -> {"ttl":45})");
+  const std::vector<std::string> reloads = event_lines(api, "kind=reload");
+  REQUIRE(reloads.size() == 2);
+  CHECK(reloads[0] == "api ops | reloaded: 1 zones from files, 1 config arrays, 0 warnings |  -> ok");
+  CHECK(reloads[1].starts_with("signal - | "));
+  CHECK(reloads[1].find("reload.zone:6:") != std::string::npos);
+  CHECK(reloads[1].ends_with(" |  -> failed"));
 }
 
 TEST_SUITE_END();
