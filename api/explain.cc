@@ -211,6 +211,11 @@ std::string reason(const arrays::ArrayState& array, const arrays::FamilyCandidat
   if (instance.spec.state == arrays::AdminState::draining) return "draining";
   if (candidate) {
     if (candidates.failed_open) return "no instance is healthy: when_all_down all answers every enabled one";
+    if (candidates.panic) {
+      return "panic mode: " + std::to_string(candidates.healthy_count) + " of " +
+             std::to_string(candidates.enabled_count) + " enabled instances healthy, below min_healthy " +
+             json(array.settings.min_healthy).dump() + ": every enabled one is answered";
+    }
     if (instance.health == arrays::Health::unknown) return "health unknown (not checked yet) counts as healthy";
     return "healthy";
   }
@@ -257,6 +262,8 @@ json array_json(const arrays::ArrayState& array, uint8_t family, const json& ans
           {"when_all_down", std::string(arrays::to_string(array.settings.when_all_down))},
           {"degraded", array.degraded},
           {"failed_open", candidates.failed_open},
+          {"min_healthy", array.settings.min_healthy},
+          {"panic", candidates.panic},
           {"answer_ttl", array.answer_ttl},
           {"instances", std::move(instances)}};
 }

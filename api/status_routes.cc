@@ -56,8 +56,8 @@ registry::EventFilter event_filter(const httplib::Request& request) {
   if (request.has_param("kind")) {
     filter.kind = request.get_param_value("kind");
     if (filter.kind != "admin" && filter.kind != "health" && filter.kind != "damping" &&
-        filter.kind != "reload") {
-      throw ApiError(400, "kind: expected admin, health, damping or reload, got \"" + filter.kind + "\"",
+        filter.kind != "reload" && filter.kind != "panic") {
+      throw ApiError(400, "kind: expected admin, health, damping, reload or panic, got \"" + filter.kind + "\"",
                      "kind");
     }
   }

@@ -29,6 +29,7 @@ json settings_json(const arrays::ArraySettings& settings) {
           {"degraded_ttl", settings.degraded_ttl},
           {"max_answers", settings.max_answers},
           {"when_all_down", std::string(arrays::to_string(settings.when_all_down))},
+          {"min_healthy", settings.min_healthy},
           {"check", check_json(settings.check)}};
 }
 

@@ -70,6 +70,10 @@ struct ArraySettings {
   Policy policy = Policy::round_robin;
   uint16_t max_answers = 0;  // 0: every selected instance
   WhenAllDown when_all_down = WhenAllDown::all;
+  // The panic threshold: when fewer than this share (0..1) of a family's
+  // enabled instances are healthy (but some are), every enabled one is
+  // answered, as if all were healthy. 0: off.
+  double min_healthy = 0;
   // The health check as a JSON object text (probes/check_spec.h has the
   // keys); empty: instances are not probed. Kept as the operator wrote it,
   // so that an instance's override is merged over what was given, not over

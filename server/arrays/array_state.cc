@@ -96,8 +96,14 @@ std::vector<uint16_t> smooth_weighted_leads(const std::vector<uint16_t>& weights
 
 bool answerable(const Instance& instance) { return instance.spec.state == AdminState::enabled; }
 
+// Fewer than `min_healthy` of `enabled` are healthy. The small tolerance
+// keeps a share like 0.3 of 10 from panicking at exactly 3 by rounding.
+bool below_min_healthy(size_t healthy, size_t enabled, double min_healthy) {
+  return static_cast<double>(healthy) < min_healthy * static_cast<double>(enabled) - 1e-9;
+}
+
 FamilyCandidates build_family(uint8_t family, const std::vector<Instance>& instances,
-                              WhenAllDown when_all_down, const geo::RegionTable& regions) {
+                              const ArraySettings& settings, const geo::RegionTable& regions) {
   FamilyCandidates out;
   std::vector<const Instance*> enabled;
   for (const auto& instance : instances) {
@@ -110,10 +116,18 @@ FamilyCandidates build_family(uint8_t family, const std::vector<Instance>& insta
   for (const auto* instance : enabled) {
     if (instance->health != Health::down) chosen.push_back(instance);
   }
-  if (chosen.empty() && !enabled.empty() && when_all_down == WhenAllDown::all) {
+  out.enabled_count = static_cast<uint16_t>(enabled.size());
+  out.healthy_count = static_cast<uint16_t>(chosen.size());
+  if (chosen.empty() && !enabled.empty() && settings.when_all_down == WhenAllDown::all) {
     // Better a possibly-dead address than none: the probes may be what is broken.
     chosen = enabled;
     out.failed_open = true;
+  } else if (!chosen.empty() && below_min_healthy(chosen.size(), enabled.size(), settings.min_healthy)) {
+    // Too few left to carry the load (gdnsd's up_thresh, Envoy's panic
+    // threshold): spreading it over every enabled instance, some of them
+    // possibly fine but judged down, beats overloading the few.
+    chosen = enabled;
+    out.panic = true;
   }
 
   std::vector<uint16_t> weights;
@@ -172,8 +186,9 @@ std::shared_ptr<const ArrayState> ArrayState::build(std::string name_wire, uint3
   state->name = std::move(name_wire);
   state->slot = slot;
   state->settings = settings;
-  state->v4 = build_family(4, instances, settings.when_all_down, regions);
-  state->v6 = build_family(6, instances, settings.when_all_down, regions);
+  state->v4 = build_family(4, instances, settings, regions);
+  state->v6 = build_family(6, instances, settings, regions);
+  state->panic = state->v4.panic || state->v6.panic;
   state->degraded = std::any_of(instances.begin(), instances.end(), [](const Instance& instance) {
     return answerable(instance) && instance.health == Health::down;
   });

@@ -1,7 +1,8 @@
 #pragma once
 // The answer-side form of one array: immutable, built by the registry whenever
 // the array or one of its instances changes, and read by every worker. All the
-// work that does not depend on the client (health filtering, fail-open, the
+// work that does not depend on the client (health filtering, fail-open and
+// panic mode (min_healthy), the
 // smooth weighted round-robin lead order, grouping by region, the TTL) is done
 // here once, so that selection per query is index arithmetic.
 
@@ -44,6 +45,11 @@ struct FamilyCandidates {
   std::vector<RegionGroup> regions;
   bool exists = false;       // the array has an enabled instance of this family
   bool failed_open = false;  // nothing healthy: candidates are every enabled instance
+  // Some but fewer than min_healthy of the enabled instances are healthy:
+  // candidates are every enabled instance (panic mode).
+  bool panic = false;
+  uint16_t enabled_count = 0;  // enabled instances of this family
+  uint16_t healthy_count = 0;  // of them, not down (up or unknown)
 };
 
 struct ArrayState {
@@ -55,6 +61,7 @@ struct ArrayState {
   FamilyCandidates v4;
   FamilyCandidates v6;
   bool degraded = false;     // some enabled instance is down
+  bool panic = false;        // v4 or v6 is in panic mode
   uint32_t answer_ttl = 0;   // settings.ttl, or degraded_ttl while degraded
 
   // Builds the answer-side form. `regions` maps region labels to ids.

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/registry/array_options.h"
+
 namespace rotor::cluster::codec {
 
 namespace {
@@ -102,7 +104,8 @@ std::string encode_array(const ArrayRecord& record) {
                 {"policy", arrays::to_string(s.policy)},
                 {"max_answers", s.max_answers},
                 {"when_all_down", arrays::to_string(s.when_all_down)},
-                {"check", s.check}}},
+                {"check", s.check},
+                {"options", registry::array_options_text(s)}}},
               {"created_ms", record.created_ms},
               {"updated_ms", record.updated_ms}}
       .dump();
@@ -122,6 +125,11 @@ ArrayRecord decode_array(std::string_view key, std::string_view value) {
     record.settings.when_all_down = enum_field<arrays::WhenAllDown>(
         s, "when_all_down", arrays::when_all_down_from_string, key);
     record.settings.check = s.value("check", std::string());
+    try {
+      registry::read_array_options(s.value("options", std::string()), record.settings);
+    } catch (const std::exception& error) {
+      throw registry::StoreError("etcd key " + std::string(key) + ": bad options: " + error.what());
+    }
     return record;
   });
 }

@@ -73,7 +73,7 @@ ArrayConfig parse_array(const json& object, const std::string& path) {
       array.name = domain_name(value, key_path);
       has_name = true;
     } else if (parse_array_setting(key, value, key_path, array.settings)) {
-      // a setting: ttl, degraded_ttl, policy, max_answers, when_all_down, check
+      // a setting: ttl, degraded_ttl, policy, max_answers, when_all_down, min_healthy, check
     } else if (key == "instances") {
       expect_array(value, key_path);
       if (value.size() > arrays::kMaxInstancesPerArray) {
@@ -185,6 +185,12 @@ bool parse_array_setting(const std::string& key, const json& value, const std::s
   } else if (key == "when_all_down") {
     settings.when_all_down =
         enum_value(value, key_path, &arrays::when_all_down_from_string, "all, none");
+  } else if (key == "min_healthy") {
+    const double share = expect_number(value, key_path);
+    if (!(share >= 0 && share <= 1)) {
+      throw ConfigError(key_path, "expected a share from 0 to 1, got " + value.dump());
+    }
+    settings.min_healthy = share;
   } else if (key == "check") {
     expect_object(value, key_path);
     settings.check = value.dump();

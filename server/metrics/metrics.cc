@@ -322,18 +322,25 @@ std::string MetricsCollector::render() const {
     MetricFamily answers = family("rotor_array_answers_total",
                                   "A and AAAA queries answered from each instance array.",
                                   MetricType::Counter);
+    MetricFamily panic = family("rotor_array_panic",
+                                "1 while the array is in panic mode: fewer than min_healthy of "
+                                "its enabled instances are healthy, so every enabled one is answered.",
+                                MetricType::Gauge);
     MetricFamily generation = family("rotor_snapshot_generation",
                                      "Generation of the snapshot the workers answer from.",
                                      MetricType::Gauge);
     if (snapshot != nullptr) {
-      std::map<std::string, uint32_t> slots;  // by name: a stable order
-      for (const auto& array : snapshot->arrays->all()) slots.emplace(array->name_text, array->slot);
-      for (const auto& [name, slot] : slots) {
-        add_counter(answers, {{"array", name}}, array_answers(slot, name));
+      std::map<std::string, const arrays::ArrayState*> by_name;  // a stable order
+      const auto all = snapshot->arrays->all();
+      for (const auto& array : all) by_name.emplace(array->name_text, array.get());
+      for (const auto& [name, array] : by_name) {
+        add_counter(answers, {{"array", name}}, array_answers(array->slot, name));
+        add_gauge(panic, {{"array", name}}, array->panic ? 1 : 0);
       }
       add_gauge(generation, {}, static_cast<double>(snapshot->generation));
     }
     families.push_back(std::move(answers));
+    families.push_back(std::move(panic));
     families.push_back(std::move(generation));
   }
   if (sources_.composer != nullptr) add_publish_family(*sources_.composer, families);

@@ -1,5 +1,6 @@
 #include "server/registry/registry.h"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -29,7 +30,8 @@ constexpr size_t kMaxRegionLength = 63;
 
 bool same_settings(const arrays::ArraySettings& a, const arrays::ArraySettings& b) {
   return a.ttl == b.ttl && a.degraded_ttl == b.degraded_ttl && a.policy == b.policy &&
-         a.max_answers == b.max_answers && a.when_all_down == b.when_all_down && a.check == b.check;
+         a.max_answers == b.max_answers && a.when_all_down == b.when_all_down &&
+         a.min_healthy == b.min_healthy && a.check == b.check;
 }
 
 bool same_spec(const InstanceSpec& a, const InstanceSpec& b) {
@@ -78,7 +80,9 @@ std::unique_ptr<Registry> Registry::open(std::unique_ptr<Store> store, SnapshotC
       array.slot = registry->take_slot(*state);
       for (const Instance& instance : array.instances) state->owner_of[instance.id] = array.name;
       registry->learn_regions(*state, array.instances);
-      table = table->with(registry->build_state(*state, array));
+      auto built = registry->build_state(*state, array);
+      array.panic = built->panic;  // a panic that outlived a restart started before it
+      table = table->with(std::move(built));
       state->arrays.emplace(array.name, std::move(array));
     }
     composer.set_geo(state->geo);
@@ -110,7 +114,7 @@ void Registry::adopt(State& state, StoredArray stored) {
   array.settings = std::move(stored.settings);
   array.instances = std::move(stored.instances);
   for (const Instance& instance : array.instances) state.owner_of[instance.id] = array.name;
-  publish(state, array);
+  publish(state, array, PanicNote::follow);
 }
 
 void Registry::forget(State& state, const std::string& name) {
@@ -168,6 +172,9 @@ void Registry::validate(const arrays::ArraySettings& settings) {
   if (settings.max_answers > arrays::kMaxInstancesPerArray) {
     throw ValidationError("max_answers: must be at most " +
                           std::to_string(arrays::kMaxInstancesPerArray));
+  }
+  if (!(settings.min_healthy >= 0 && settings.min_healthy <= 1)) {
+    throw ValidationError("min_healthy: must be a share from 0 to 1");
   }
   validate_check(settings.check, "", "check");
 }
@@ -292,9 +299,52 @@ std::shared_ptr<const arrays::ArrayState> Registry::build_state(const State& sta
                                    *state.geo.regions);
 }
 
-void Registry::publish(State& state, const ArrayModel& array) {
+void Registry::publish(State& state, ArrayModel& array, PanicNote note) {
   learn_regions(state, array.instances);
-  composer_.put_array(build_state(state, array));
+  auto built = build_state(state, array);
+  note_panic(state, array, *built, note);
+  composer_.put_array(std::move(built));
+}
+
+namespace {
+
+std::string share_text(double share) { return nlohmann::json(share).dump(); }
+
+// "1 of 4 enabled IPv4 instances healthy" for each family the array has.
+std::string health_counts(const arrays::ArrayState& built) {
+  std::string text;
+  for (const auto* family : {&built.v4, &built.v6}) {
+    if (!family->exists) continue;
+    if (!text.empty()) text += ", ";
+    text += std::to_string(family->healthy_count) + " of " + std::to_string(family->enabled_count) +
+            " enabled " + (family == &built.v4 ? "IPv4" : "IPv6") + " instances healthy";
+  }
+  return text.empty() ? "no enabled instance" : text;
+}
+
+}  // namespace
+
+void Registry::note_panic(State& state, ArrayModel& array, const arrays::ArrayState& built,
+                          PanicNote note) {
+  if (note == PanicNote::ignore || built.panic == array.panic) return;
+  array.panic = built.panic;
+  if (note != PanicNote::record) return;
+  const std::string threshold = "min_healthy " + share_text(array.settings.min_healthy);
+  Event event{.time_ms = now_ms(),
+              .array_name = array.name,
+              .kind = "panic",
+              .old_value = built.panic ? "off" : "on",
+              .new_value = built.panic ? "on" : "off",
+              .reason = health_counts(built) +
+                        (built.panic ? ", below " + threshold + ": answering every enabled one"
+                                     : ": panic mode over (" + threshold + ")")};
+  try {
+    state.store.append_events({std::move(event)});
+  } catch (const StoreError& error) {
+    // The change itself is committed and served; only its note is lost.
+    spdlog::warn("registry: {}: panic mode {}, but its event was not written: {}", array.name,
+                 built.panic ? "started" : "ended", error.what());
+  }
 }
 
 RegisteredArray Registry::view(const ArrayModel& array) {
@@ -525,7 +575,8 @@ std::vector<HealthChange> Registry::health_changes(const State& state,
   return changes;
 }
 
-size_t Registry::serve_health(State& state, const std::vector<HealthChange>& applied) {
+size_t Registry::serve_health(State& state, const std::vector<HealthChange>& applied,
+                              PanicNote note) {
   std::set<std::string> touched;
   for (const HealthChange& change : applied) {
     ArrayModel& array = state.arrays.at(state.owner_of.at(change.instance_id));
@@ -541,7 +592,10 @@ size_t Registry::serve_health(State& state, const std::vector<HealthChange>& app
   // One table for the whole batch: one publish however many arrays flipped.
   auto table = composer_.arrays();
   for (const std::string& name : touched) {
-    table = table->with(build_state(state, state.arrays.at(name)));
+    ArrayModel& array = state.arrays.at(name);
+    auto built = build_state(state, array);
+    note_panic(state, array, *built, note);
+    table = table->with(std::move(built));
   }
   composer_.set_arrays(std::move(table));
   return applied.size();
@@ -550,7 +604,7 @@ size_t Registry::serve_health(State& state, const std::vector<HealthChange>& app
 size_t Registry::apply_health_locally(const std::vector<HealthUpdate>& updates) {
   auto state = state_.lock();
   SnapshotComposer::Batch batch(composer_);
-  return serve_health(*state, health_changes(*state, updates));
+  return serve_health(*state, health_changes(*state, updates), PanicNote::ignore);
 }
 
 size_t Registry::record_health(const std::vector<HealthUpdate>& updates) {
@@ -565,7 +619,17 @@ size_t Registry::record_health(const std::vector<HealthUpdate>& updates) {
   }
   if (changes.empty()) return 0;
   const size_t written = state->store.set_health_many(changes).size();
-  serve_health(*state, health_changes(*state, updates));  // what this node did not serve yet
+  // What this node did not serve yet; a panic change this node served
+  // without the store (apply_health_locally) is noted as well.
+  serve_health(*state, health_changes(*state, updates), PanicNote::record);
+  for (const HealthUpdate& update : updates) {
+    const auto owner = state->owner_of.find(update.instance_id);
+    if (owner == state->owner_of.end()) continue;
+    ArrayModel& array = state->arrays.at(owner->second);
+    if (const arrays::ArrayState* served = composer_.arrays()->find(array.wire_name)) {
+      note_panic(*state, array, *served, PanicNote::record);
+    }
+  }
   return written;
 }
 
@@ -601,7 +665,7 @@ size_t Registry::set_health_many(const std::vector<HealthUpdate>& updates) {
   SnapshotComposer::Batch batch(composer_);
   const std::vector<HealthChange> changes = health_changes(*state, updates);
   if (changes.empty()) return 0;
-  return serve_health(*state, state->store.set_health_many(changes));
+  return serve_health(*state, state->store.set_health_many(changes), PanicNote::record);
 }
 
 Registry::PlannedArray Registry::plan_config_array(const State& state,

@@ -217,7 +217,14 @@ class Registry {
     arrays::ArraySettings settings;
     std::vector<arrays::Instance> instances;  // by id
     uint32_t slot = 0;
+    bool panic = false;  // in panic mode (min_healthy), as the event log knows it
   };
+  // What a rebuilt array's panic mode (ArrayState::panic) does to the model:
+  // `record` follows it and writes a "panic" event when it starts or ends
+  // (this node's own writes); `follow` only follows it (another writer's
+  // change, whose node wrote the event); `ignore` leaves it (health served
+  // without the store: the recording of it later writes the event).
+  enum class PanicNote : uint8_t { record, follow, ignore };
   struct Name {
     std::string text;
     std::string wire;
@@ -287,7 +294,9 @@ class Registry {
   std::vector<HealthChange> health_changes(const State& state,
                                            const std::vector<HealthUpdate>& updates) const;
   // Puts committed (or local) changes into the model and publishes once.
-  size_t serve_health(State& state, const std::vector<HealthChange>& applied);
+  size_t serve_health(State& state, const std::vector<HealthChange>& applied, PanicNote note);
+  // Applies `note` to a change of the array's panic mode that `built` brings.
+  void note_panic(State& state, ArrayModel& array, const arrays::ArrayState& built, PanicNote note);
   // The model of `stored` made anew (ids, slot, owners) and served.
   void adopt(State& state, StoredArray stored);
   void forget(State& state, const std::string& name);
@@ -307,7 +316,7 @@ class Registry {
   void serve_synthetic_zone(State& state, const std::string& origin, uint32_t serial);
   std::shared_ptr<const arrays::ArrayState> build_state(const State& state,
                                                         const ArrayModel& array) const;
-  void publish(State& state, const ArrayModel& array);
+  void publish(State& state, ArrayModel& array, PanicNote note = PanicNote::record);
   static RegisteredArray view(const ArrayModel& array);
   static int64_t now_ms();
 

@@ -1,5 +1,6 @@
 #include "server/registry/sqlite_store.h"
 
+#include "server/registry/array_options.h"
 #include "server/registry/audit.h"
 #include "server/registry/instance_replacement.h"
 #include "server/registry/statement_cache.h"
@@ -119,6 +120,30 @@ INSERT INTO sqlite_sequence(name, seq) SELECT 'events_v5', seq FROM sqlite_seque
 DROP TABLE events;
 ALTER TABLE events_v5 RENAME TO events;
 )sql",
+    // 6: array settings beyond the columns above (min_healthy, slow_start,
+    // and later keys) as one JSON object, so that a new setting needs no
+    // migration; and "panic" events (the table copied as in 4).
+    R"sql(
+ALTER TABLE arrays ADD COLUMN options_json TEXT NOT NULL DEFAULT '';
+CREATE TABLE events_v6(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time_ms INTEGER NOT NULL,
+  array_name TEXT NOT NULL,
+  instance_id INTEGER NOT NULL DEFAULT 0,
+  address TEXT NOT NULL DEFAULT '',
+  kind TEXT NOT NULL CHECK(kind IN ('health', 'admin', 'damping', 'reload', 'panic')),
+  old TEXT NOT NULL DEFAULT '',
+  new TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '',
+  token TEXT NOT NULL DEFAULT '',
+  source TEXT NOT NULL DEFAULT '');
+INSERT INTO events_v6(id, time_ms, array_name, instance_id, address, kind, old, new, reason, token, source)
+  SELECT id, time_ms, array_name, instance_id, address, kind, old, new, reason, token, source FROM events;
+DELETE FROM sqlite_sequence WHERE name = 'events_v6';
+INSERT INTO sqlite_sequence(name, seq) SELECT 'events_v6', seq FROM sqlite_sequence WHERE name = 'events';
+DROP TABLE events;
+ALTER TABLE events_v6 RENAME TO events;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -131,6 +156,12 @@ T parse_column(const SQLite::Column& column, Parse parse, const char* what) {
   throw StoreError(std::string("bad ") + what + " in the database: '" + value + "'");
 }
 
+// The columns read_settings reads, in its order, after id and name.
+constexpr const char* kArrayColumns =
+    "id, name, created_ms, updated_ms, ttl, degraded_ttl, policy, max_answers, when_all_down, "
+    "check_json, options_json";
+
+// Column 1 on of kArrayColumns (the settings start at column 4).
 arrays::ArraySettings read_settings(SQLite::Statement& row, int first) {
   arrays::ArraySettings settings;
   settings.ttl = static_cast<uint32_t>(row.getColumn(first).getInt64());
@@ -140,7 +171,23 @@ arrays::ArraySettings read_settings(SQLite::Statement& row, int first) {
   settings.max_answers = static_cast<uint16_t>(row.getColumn(first + 3).getInt());
   settings.when_all_down = parse_column<arrays::WhenAllDown>(
       row.getColumn(first + 4), arrays::when_all_down_from_string, "when_all_down");
+  settings.check = row.getColumn(first + 5).getString();
+  try {
+    read_array_options(row.getColumn(first + 6).getString(), settings);
+  } catch (const std::exception& error) {
+    throw StoreError(std::string("bad options_json in the database: ") + error.what());
+  }
   return settings;
+}
+
+StoredArray read_array(SQLite::Statement& row) {
+  StoredArray array;
+  array.id = row.getColumn(0).getInt64();
+  array.name = row.getColumn(1).getString();
+  array.created_ms = row.getColumn(2).getInt64();
+  array.updated_ms = row.getColumn(3).getInt64();
+  array.settings = read_settings(row, 4);
+  return array;
 }
 
 constexpr const char* kInstanceColumns =
@@ -294,13 +341,10 @@ int64_t SqliteStore::array_id(std::string_view name) const {
 }
 
 std::optional<arrays::ArraySettings> SqliteStore::stored_settings(std::string_view name) const {
-  auto query = statements_->get("SELECT ttl, degraded_ttl, policy, max_answers, when_all_down, "
-                                "check_json FROM arrays WHERE name = ?");
+  auto query = statements_->get(std::string("SELECT ") + kArrayColumns + " FROM arrays WHERE name = ?");
   query->bind(1, text(name));
   if (!query->executeStep()) return std::nullopt;
-  arrays::ArraySettings settings = read_settings(*query, 0);
-  settings.check = query->getColumn(5).getString();
-  return settings;
+  return read_array(*query).settings;
 }
 
 void SqliteStore::append_event(const Event& event) {
@@ -341,12 +385,13 @@ int64_t SqliteStore::upsert_array(std::string_view name, const arrays::ArraySett
     const std::optional<arrays::ArraySettings> old_settings = stored_settings(name);
     auto upsert = statements_->get(
         "INSERT INTO arrays(name, ttl, degraded_ttl, policy, max_answers, "
-        "when_all_down, check_json, created_ms, updated_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "when_all_down, check_json, created_ms, updated_ms, options_json) "
+        "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(name) DO UPDATE SET ttl = excluded.ttl, "
         "degraded_ttl = excluded.degraded_ttl, policy = excluded.policy, "
         "max_answers = excluded.max_answers, "
         "when_all_down = excluded.when_all_down, check_json = excluded.check_json, "
-        "updated_ms = excluded.updated_ms");
+        "updated_ms = excluded.updated_ms, options_json = excluded.options_json");
     upsert->bind(1, text(name));
     upsert->bind(2, static_cast<int64_t>(settings.ttl));
     upsert->bind(3, static_cast<int64_t>(settings.degraded_ttl));
@@ -356,6 +401,7 @@ int64_t SqliteStore::upsert_array(std::string_view name, const arrays::ArraySett
     upsert->bind(7, settings.check);
     upsert->bind(8, now_ms);
     upsert->bind(9, now_ms);
+    upsert->bind(10, array_options_text(settings));
     upsert->exec();
     const int64_t id = array_id(name);
     if (auto event = audit::array_written(name, old_settings, settings, now_ms)) append_event(*event);
@@ -592,18 +638,11 @@ std::vector<StoredArray> SqliteStore::load_all() const {
   try {
     std::vector<StoredArray> arrays;
     std::map<int64_t, size_t> by_id;
-    auto query = statements_->get("SELECT id, name, check_json, created_ms, updated_ms, ttl, "
-                            "degraded_ttl, policy, max_answers, when_all_down FROM arrays "
-                            "ORDER BY name");
+    auto query = statements_->get(std::string("SELECT ") + kArrayColumns +
+                                  " FROM arrays ORDER BY name");
     while (query->executeStep()) {
-      StoredArray& array = arrays.emplace_back();
-      array.id = query->getColumn(0).getInt64();
-      array.name = query->getColumn(1).getString();
-      array.created_ms = query->getColumn(3).getInt64();
-      array.updated_ms = query->getColumn(4).getInt64();
-      array.settings = read_settings(*query, 5);
-      array.settings.check = query->getColumn(2).getString();
-      by_id.emplace(array.id, arrays.size() - 1);
+      arrays.push_back(read_array(*query));
+      by_id.emplace(arrays.back().id, arrays.size() - 1);
     }
     auto instances = statements_->get(std::string("SELECT ") + kInstanceColumns +
                                       ", array_id FROM instances ORDER BY id");
@@ -619,18 +658,11 @@ std::vector<StoredArray> SqliteStore::load_all() const {
 
 std::optional<StoredArray> SqliteStore::load_array(std::string_view name) const {
   try {
-    auto query = statements_->get("SELECT id, name, check_json, created_ms, updated_ms, ttl, "
-                                  "degraded_ttl, policy, max_answers, when_all_down FROM arrays "
-                                  "WHERE name = ?");
+    auto query = statements_->get(std::string("SELECT ") + kArrayColumns +
+                                  " FROM arrays WHERE name = ?");
     query->bind(1, text(name));
     if (!query->executeStep()) return std::nullopt;
-    StoredArray array;
-    array.id = query->getColumn(0).getInt64();
-    array.name = query->getColumn(1).getString();
-    array.created_ms = query->getColumn(3).getInt64();
-    array.updated_ms = query->getColumn(4).getInt64();
-    array.settings = read_settings(*query, 5);
-    array.settings.check = query->getColumn(2).getString();
+    StoredArray array = read_array(*query);
     query->reset();
     auto instances = statements_->get(std::string("SELECT ") + kInstanceColumns +
                                       " FROM instances WHERE array_id = ? ORDER BY id");

@@ -81,7 +81,7 @@ struct Event {
   std::string array_name;  // empty for a reload
   int64_t instance_id = 0;
   std::string address;
-  std::string kind;  // "admin", "health", "damping" or "reload"
+  std::string kind;  // "admin", "health", "damping", "reload" or "panic"
   std::string old_value;
   std::string new_value;
   std::string reason;
@@ -108,7 +108,7 @@ struct EventFilter {
   size_t limit = 100;       // at most this many, oldest first
   std::string array;        // presentation form, lower case, trailing dot; empty: any
   int64_t instance_id = 0;  // 0: any
-  std::string kind;         // "admin", "health", "damping", "reload"; empty: any
+  std::string kind;         // "admin", "health", "damping", "reload", "panic"; empty: any
   int64_t from_ms = 0;      // time_ms >= from_ms; 0: no bound
   int64_t until_ms = 0;     // time_ms < until_ms; 0: no bound
 

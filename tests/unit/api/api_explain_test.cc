@@ -191,6 +191,37 @@ TEST_SUITE("unit/api/api_explain") {
     }
   }
 
+  TEST_CASE("explain says panic mode and why - every enabled instance answered") {
+    Rig rig;
+    REQUIRE(send(rig, "PUT", "/v1/arrays/web.lb.example.com", R"({"min_healthy": 0.5})").status == 201);
+    const Reply put = send(rig, "PUT", "/v1/arrays/web.lb.example.com/instances", R"([
+        {"address": "192.0.2.1"}, {"address": "192.0.2.2"}, {"address": "192.0.2.3"},
+        {"address": "192.0.2.4"}])");
+    REQUIRE(put.status == 200);
+    for (size_t i = 1; i < 4; ++i) {
+      REQUIRE(rig.registry->set_health(put.body[i]["id"].get<int64_t>(), arrays::Health::down, "refused"));
+    }
+    const Reply reply = send(rig, "GET", "/v1/explain?name=web.lb.example.com&type=A");
+    REQUIRE(reply.status == 200);
+    CAPTURE(reply.body.dump());
+    CHECK(reply.body["array"]["panic"] == true);
+    CHECK(reply.body["array"]["min_healthy"] == 0.5);
+    CHECK(reply.body["array"]["failed_open"] == false);
+    CHECK(reply.body["answer"]["addresses"].size() == 4);
+    const json& down = reply.body["array"]["instances"][1];
+    CHECK(down["health"] == "down");
+    CHECK(down["candidate"] == true);
+    CHECK(down["reason"] ==
+          "panic mode: 1 of 4 enabled instances healthy, below min_healthy 0.5: every enabled one is "
+          "answered");
+    const Reply array = send(rig, "GET", "/v1/arrays/web.lb.example.com");
+    CHECK(array.body["min_healthy"] == 0.5);
+    const Reply events = send(rig, "GET", "/v1/events?kind=panic");
+    REQUIRE(events.status == 200);
+    REQUIRE(events.body["events"].size() == 1);
+    CHECK(events.body["events"][0]["new"] == "on");
+  }
+
   TEST_CASE("explain follows a CNAME into the array it ends at") {
     Rig rig;
     make_geo_array(rig);

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <memory>
@@ -103,6 +104,78 @@ TEST_CASE("arrays/select answers nodata for a missing family or when all are dow
     CHECK(picked.selection.ecs_scope == 0);
     CHECK(picked.addresses == c.addresses);
   }
+}
+
+TEST_CASE("arrays/min_healthy answers every enabled instance below the threshold - panic mode") {
+  using enum Health;
+  struct Case {
+    const char* what;
+    double min_healthy;
+    std::vector<Health> health;  // of 192.0.2.1, .2, ...
+    WhenAllDown when_all_down;
+    std::vector<std::string> answered;  // in candidate order
+    bool panic;
+    bool failed_open;
+  };
+  const std::vector<std::string> all4{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"};
+  const std::vector<Case> cases = {
+      {"1 of 4 up with 0.5: panic", 0.5, {up, down, down, down}, WhenAllDown::all, all4, true, false},
+      {"2 of 4 up with 0.5: at the threshold, no panic", 0.5, {up, up, down, down}, WhenAllDown::all,
+       {"192.0.2.1", "192.0.2.2"}, false, false},
+      {"1 of 4 up with 0 (off)", 0, {up, down, down, down}, WhenAllDown::all, {"192.0.2.1"}, false,
+       false},
+      {"unknown counts as healthy", 0.5, {unknown, up, down, down}, WhenAllDown::all,
+       {"192.0.2.1", "192.0.2.2"}, false, false},
+      {"3 of 4 up with 1: panic", 1, {up, up, up, down}, WhenAllDown::all, all4, true, false},
+      {"0.3 of 10 is 3: 3 up is enough", 0.3,
+       {up, up, up, down, down, down, down, down, down, down}, WhenAllDown::all,
+       {"192.0.2.1", "192.0.2.2", "192.0.2.3"}, false, false},
+      {"none up: when_all_down all fails open, not panic", 0.5, {down, down, down, down},
+       WhenAllDown::all, all4, false, true},
+      {"none up: when_all_down none keeps its NODATA", 0.5, {down, down, down, down},
+       WhenAllDown::none, {}, false, false},
+      {"1 of 4 up with 0.5 and when_all_down none: still panic", 0.5, {down, down, up, down},
+       WhenAllDown::none, all4, true, false},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    std::vector<Instance> instances;
+    for (size_t i = 0; i < c.health.size(); ++i) {
+      instances.push_back(instance("192.0.2." + std::to_string(i + 1), 100, c.health[i]));
+    }
+    // A disabled instance is never counted nor answered, panic or not.
+    instances.push_back(instance("192.0.2.99", 100, up, AdminState::disabled));
+    auto settings = with_policy(Policy::round_robin);
+    settings.min_healthy = c.min_healthy;
+    settings.when_all_down = c.when_all_down;
+    const auto state = build(instances, settings);
+    CHECK(test::texts(state->v4, 4) == c.answered);
+    CHECK(state->v4.panic == c.panic);
+    CHECK(state->panic == c.panic);
+    CHECK(state->v4.failed_open == c.failed_open);
+    CHECK(state->v4.enabled_count == c.health.size());
+    uint32_t rotation = 0;
+    const auto picked = pick(*state, 4, rotation);
+    std::vector<std::string> sorted = picked.addresses;
+    std::sort(sorted.begin(), sorted.end());
+    CHECK(sorted == c.answered);
+    // Panic or not, some enabled instance is down: the short TTL.
+    if (!c.answered.empty()) CHECK(picked.selection.ttl == 5);
+  }
+}
+
+TEST_CASE("arrays/min_healthy counts each family on its own") {
+  auto settings = with_policy(Policy::round_robin);
+  settings.min_healthy = 0.5;
+  const auto state = build({instance("192.0.2.1", 100, Health::up), instance("192.0.2.2", 100, Health::down),
+                            instance("192.0.2.3", 100, Health::down), instance("2001:db8::1"),
+                            instance("2001:db8::2", 100, Health::down)},
+                           settings);
+  CHECK(state->v4.panic);
+  CHECK(state->v4.healthy_count == 1);
+  CHECK_FALSE(state->v6.panic);  // 1 of 2 is the threshold itself
+  CHECK(test::texts(state->v6, 6) == std::vector<std::string>{"2001:db8::1"});
+  CHECK(state->panic);
 }
 
 TEST_CASE("arrays/round robin rotates every candidate through the lead equally") {
@@ -493,6 +566,7 @@ TEST_CASE("arrays/select_instances does not allocate") {
     CAPTURE(to_string(policy));
     auto settings = with_policy(policy);
     settings.max_answers = 2;
+    settings.min_healthy = 0.9;  // panic mode, should an instance be down, costs nothing per query
     std::vector<Instance> instances;
     for (const auto& i : world.state->instances) instances.push_back(i);
     const auto state = build(instances, settings, world.regions.get());

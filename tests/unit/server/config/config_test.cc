@@ -172,6 +172,12 @@ TEST_CASE("bad documents name the key and the reason") {
        "arrays[0].max_answers: expected 0 to 8192, got 9000"},
       {R"({"arrays": [{"name": "web.lb.test", "when_all_down": "some"}]})",
        "arrays[0].when_all_down: expected one of all, none; got \"some\""},
+      {R"({"arrays": [{"name": "web.lb.test", "min_healthy": 1.5}]})",
+       "arrays[0].min_healthy: expected a share from 0 to 1, got 1.5"},
+      {R"({"arrays": [{"name": "web.lb.test", "min_healthy": -0.1}]})",
+       "arrays[0].min_healthy: expected a share from 0 to 1, got -0.1"},
+      {R"({"arrays": [{"name": "web.lb.test", "min_healthy": "50%"}]})",
+       "arrays[0].min_healthy: expected a number, got a string"},
       {R"({"arrays": [{"name": "web.lb.test", "instances": [{"address": "10.0.0.1"}, {"address": "10.0.0.2", "weight": 0}]}]})",
        "arrays[0].instances[1].weight: expected 1 to 1000, got 0"},
       {R"({"arrays": [{"name": "web.lb.test", "instances": [{"address": "10.0.0.300"}]}]})",
@@ -467,7 +473,7 @@ TEST_CASE("declared zones - regions - networks and arrays") {
     "regions": [{"name": "eu", "lat": 50.1, "lon": 8.7, "prefer": ["us"]}],
     "networks": [{"cidr": "10.1.0.0/16", "region": "eu"}],
     "arrays": [{"name": "web.lb.example.test", "ttl": 20, "degraded_ttl": 5, "policy": "geo",
-                "max_answers": 2, "when_all_down": "none",
+                "max_answers": 2, "when_all_down": "none", "min_healthy": 0.25,
                 "check": {"type": "http", "port": 8080, "path": "/healthz", "interval": "1s"},
                 "instances": [{"address": "192.0.2.1", "weight": 300, "region": "eu",
                                "lat": 50.0, "lon": 8.0, "state": "draining", "health": "down",
@@ -491,6 +497,7 @@ TEST_CASE("declared zones - regions - networks and arrays") {
   CHECK(array.settings.policy == rotor::arrays::Policy::geo);
   CHECK(array.settings.max_answers == 2);
   CHECK(array.settings.when_all_down == rotor::arrays::WhenAllDown::none);
+  CHECK(array.settings.min_healthy == 0.25);
   REQUIRE(array.instances.size() == 2);
   CHECK(array.instances[0].spec.weight == 300);
   CHECK(array.instances[0].spec.state == rotor::arrays::AdminState::draining);

@@ -148,6 +148,56 @@ TEST_SUITE("unit/server/registry/registry") {
     CHECK(rig.registry->events(1, 10).at(0).token.empty());
   }
 
+  TEST_CASE("panic mode starts and ends with an event - served from the snapshot") {
+    ScratchDir dir;
+    Rig rig(dir.file("rotor.db"));
+    arrays::ArraySettings settings;
+    settings.min_healthy = 0.5;
+    rig.registry->upsert_array(kWeb, settings);
+    std::vector<int64_t> ids;
+    for (const char* address : {"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"}) {
+      ids.push_back(rig.registry->add_instance(kWeb, instance(address)).id);
+    }
+    rig.registry->set_health_many({{ids[0], Health::up, "ok"}, {ids[1], Health::down, "refused"},
+                                   {ids[2], Health::down, "refused"}});
+    rig.refresh();
+    CHECK_FALSE(rig.served(kWeb)->panic);  // 2 of 4: the threshold itself
+    CHECK(rig.registry->set_health(ids[3], Health::down, "refused"));
+    rig.refresh();
+    CHECK(rig.served(kWeb)->panic);
+    CHECK(rig.served(kWeb)->v4.instances.size() == 4);
+    CHECK(rig.registry->set_health(ids[1], Health::up, "ok"));
+    rig.refresh();
+    CHECK_FALSE(rig.served(kWeb)->panic);
+    CHECK(rig.served(kWeb)->v4.instances.size() == 2);
+
+    std::vector<std::string> seen;
+    for (const Event& event : rig.registry->events({.kind = "panic"})) {
+      seen.push_back(event.array_name + " " + event.old_value + "->" + event.new_value + ": " +
+                     event.reason);
+    }
+    CHECK(seen == std::vector<std::string>{
+                      "web.lb.example.com. off->on: 1 of 4 enabled IPv4 instances healthy, below "
+                      "min_healthy 0.5: answering every enabled one",
+                      "web.lb.example.com. on->off: 2 of 4 enabled IPv4 instances healthy: panic "
+                      "mode over (min_healthy 0.5)"});
+
+    // A settings change that ends it says so too; a restart neither starts nor ends it.
+    CHECK(rig.registry->set_health(ids[1], Health::down, "refused"));
+    settings.min_healthy = 0;
+    rig.registry->upsert_array(kWeb, settings);
+    CHECK(rig.registry->events({.kind = "panic"}).size() == 4);
+    settings.min_healthy = 0.5;
+    rig.registry->upsert_array(kWeb, settings);
+    CHECK(rig.registry->events({.kind = "panic"}).size() == 5);
+    rig.registry.reset();
+    rig.registry = Registry::open(std::make_unique<registry::SqliteStore>(dir.file("rotor.db")),
+                                  rig.composer);
+    rig.refresh();
+    CHECK(rig.served(kWeb)->panic);
+    CHECK(rig.registry->events({.kind = "panic"}).size() == 5);
+  }
+
   TEST_CASE("bad input is refused with the field's name and changes nothing") {
     ScratchDir dir;
     Rig rig(dir.file("rotor.db"));

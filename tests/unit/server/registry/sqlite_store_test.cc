@@ -24,6 +24,7 @@ arrays::ArraySettings geo_settings() {
   settings.policy = arrays::Policy::geo;
   settings.max_answers = 2;
   settings.when_all_down = arrays::WhenAllDown::none;
+  settings.min_healthy = 0.25;
   settings.check = R"({"path":"/healthz"})";
   return settings;
 }
@@ -42,6 +43,7 @@ bool same_array(const StoredArray& a, const StoredArray& b) {
       a.settings.ttl != b.settings.ttl || a.settings.degraded_ttl != b.settings.degraded_ttl ||
       a.settings.policy != b.settings.policy || a.settings.max_answers != b.settings.max_answers ||
       a.settings.when_all_down != b.settings.when_all_down ||
+      a.settings.min_healthy != b.settings.min_healthy ||
       a.instances.size() != b.instances.size()) {
     return false;
   }
@@ -83,6 +85,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     }
     {  // what version 1 left: no instance checks, '{}' for "no array check"
       SQLite::Database db(path, SQLite::OPEN_READWRITE);
+      db.exec("ALTER TABLE arrays DROP COLUMN options_json");
       db.exec("ALTER TABLE instances DROP COLUMN check_json");
       db.exec("ALTER TABLE events DROP COLUMN token");
       db.exec("UPDATE arrays SET check_json = '{}'");
@@ -108,6 +111,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     }
     {  // what version 2 left: events without a token
       SQLite::Database db(path, SQLite::OPEN_READWRITE);
+      db.exec("ALTER TABLE arrays DROP COLUMN options_json");
       db.exec("ALTER TABLE events DROP COLUMN token");
       db.exec("PRAGMA user_version = 2");
     }
@@ -135,6 +139,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     int64_t last_id = 0;
     {  // what version 3 left: events of two kinds only; the newest event pruned
       SQLite::Database db(path, SQLite::OPEN_READWRITE);
+      db.exec("ALTER TABLE arrays DROP COLUMN options_json");
       db.exec("DROP TABLE events");
       db.exec("CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, "
               "array_name TEXT NOT NULL, instance_id INTEGER NOT NULL DEFAULT 0, address TEXT NOT NULL "
@@ -167,6 +172,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     int64_t last_id = 0;
     {  // what version 4 left: no source, no reload kind; the newest event pruned
       SQLite::Database db(path, SQLite::OPEN_READWRITE);
+      db.exec("ALTER TABLE arrays DROP COLUMN options_json");
       db.exec("DROP TABLE events");
       db.exec("CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, "
               "array_name TEXT NOT NULL, instance_id INTEGER NOT NULL DEFAULT 0, address TEXT NOT NULL "
@@ -181,7 +187,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
       db.exec("PRAGMA user_version = 4");
     }
     SqliteStore store(path);
-    CHECK(store.schema_version() == 5);
+    CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
     store.set_event_origin({.source = "signal"});
     store.append_events({{.time_ms = 8, .kind = "reload", .new_value = "ok", .reason = "reloaded"}});
     const auto events = store.events(0, 10);
@@ -195,13 +201,54 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     CHECK(store.events(EventFilter{.kind = "reload"}).size() == 1);
   }
 
+  TEST_CASE("a version 5 database gains array options and panic events and keeps its events") {
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    {
+      SqliteStore store(path);
+      store.upsert_array("web.lb.example.com.", {}, 1);
+    }
+    int64_t last_id = 0;
+    {  // what version 5 left: no options column, events without the panic kind
+      SQLite::Database db(path, SQLite::OPEN_READWRITE);
+      db.exec("ALTER TABLE arrays DROP COLUMN options_json");
+      db.exec("DROP TABLE events");
+      db.exec("CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, "
+              "array_name TEXT NOT NULL, instance_id INTEGER NOT NULL DEFAULT 0, address TEXT NOT NULL "
+              "DEFAULT '', kind TEXT NOT NULL CHECK(kind IN ('health', 'admin', 'damping', 'reload')), old "
+              "TEXT NOT NULL DEFAULT '', new TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '', "
+              "token TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '')");
+      db.exec("INSERT INTO events(time_ms, array_name, kind, reason) VALUES(5, 'web.lb.example.com.', "
+              "'damping', 'held'), (6, 'web.lb.example.com.', 'admin', 'pruned')");
+      last_id = db.execAndGet("SELECT max(id) FROM events").getInt64();
+      db.exec("DELETE FROM events WHERE id = " + std::to_string(last_id));
+      CHECK_THROWS(db.exec("INSERT INTO events(time_ms, array_name, kind) VALUES(7, 'x', 'panic')"));
+      db.exec("PRAGMA user_version = 5");
+    }
+    SqliteStore store(path);
+    CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
+    REQUIRE(store.load_all().size() == 1);
+    CHECK(store.load_all()[0].settings.min_healthy == 0);  // the default, for arrays of before
+    arrays::ArraySettings settings;
+    settings.min_healthy = 0.5;
+    store.upsert_array("web.lb.example.com.", settings, 8);
+    CHECK(store.load_all()[0].settings.min_healthy == 0.5);
+    store.append_events({{.time_ms = 9, .array_name = "web.lb.example.com.", .kind = "panic",
+                          .old_value = "off", .new_value = "on", .reason = "1 of 4"}});
+    const auto events = store.events(0, 10);
+    REQUIRE(events.size() >= 2);  // and the audit's "array updated", if any
+    CHECK(events[0].kind == "damping");
+    CHECK(events.back().kind == "panic");
+    CHECK(events[1].id == last_id + 1);  // the sequence went on
+  }
+
   TEST_CASE("files that are not rotor databases are refused with the file's name") {
     ScratchDir dir;
     const std::string path = dir.file("rotor.db");
     struct Case {
       const char* name;
       void (*prepare)(const std::string& path);
-      const char* expected;
+      std::string expected;
     };
     const Case cases[] = {
         {"garbage",
@@ -222,7 +269,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
            SQLite::Database db(p, SQLite::OPEN_READWRITE);
            db.exec("PRAGMA user_version = 99");
          },
-         ": schema version 99 is newer than this rotor understands (5); upgrade rotor"},
+         ": schema version 99 is newer than this rotor understands (" + std::to_string(SqliteStore::kSchemaVersion) + "); upgrade rotor"},
     };
     for (const Case& c : cases) {
       CAPTURE(c.name);

@@ -1,0 +1,27 @@
+#include "server/registry/array_options.h"
+
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+namespace rotor::registry {
+
+using nlohmann::json;
+
+std::string array_options_text(const arrays::ArraySettings& settings) {
+  json options = json::object();
+  if (settings.min_healthy != 0) options["min_healthy"] = settings.min_healthy;
+  return options.empty() ? std::string() : options.dump();
+}
+
+void read_array_options(const std::string& text, arrays::ArraySettings& settings) {
+  if (text.empty()) return;
+  const json options = json::parse(text);
+  if (!options.is_object()) throw std::runtime_error("not a JSON object: " + text);
+  if (const auto share = options.find("min_healthy"); share != options.end()) {
+    if (!share->is_number()) throw std::runtime_error("min_healthy is not a number");
+    settings.min_healthy = share->get<double>();
+  }
+}
+
+}  // namespace rotor::registry

@@ -1,0 +1,162 @@
+// Issue 15's health logic end to end: the rotor binary probing HTTP backends
+// the test starts on 127.0.0.31-34, answered through real DNS packets, with
+// explain, the metrics and the event log read over the API. Panic mode
+// (min_healthy 0.5) answers all four instances once only one of them is up,
+// and says so everywhere; two of four up is the threshold itself.
+
+#include <httplib.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/harness.h"
+#include "tests/support/backends.h"
+
+TEST_SUITE_BEGIN("integration/health_logic");
+
+namespace rotor::itest {
+namespace {
+
+using nlohmann::json;
+using probes::testing::HttpBackend;
+using Clock = std::chrono::steady_clock;
+
+const std::vector<std::string> kAddresses{"127.0.0.31", "127.0.0.32", "127.0.0.33", "127.0.0.34"};
+
+// Checks every 100 ms, down after one failure, up after one pass.
+json check_on(uint16_t port) {
+  return json{{"type", "http"}, {"port", port},  {"path", "/health"}, {"interval", "100ms"},
+              {"timeout", "80ms"}, {"rise", 1}, {"fall", 1}};
+}
+
+json config_with(const TempDir& dir, json array) {
+  json config = declared_zone_config(dir);
+  config["publish_interval"] = "0ms";
+  config["api"] = {{"listen", "127.0.0.1:0"}};
+  config["arrays"] = json::array({std::move(array)});
+  return config;
+}
+
+// The A records of one answer; empty when no usable reply came.
+std::vector<std::string> answer_once(const Endpoint& server, const std::string& name) {
+  std::vector<std::string> addresses;
+  std::optional<Reply> response = exchange_udp(server, make_query(name, "A", resolver_options()));
+  if (!response || !response->packet) return addresses;
+  const ldns_rr_list* answer = ldns_pkt_answer(response->packet.get());
+  for (size_t i = 0; i < ldns_rr_list_rr_count(answer); ++i) {
+    const ldns_rr* rr = ldns_rr_list_rr(answer, i);
+    if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_A) continue;
+    char* text = ldns_rdf2str(ldns_rr_rdf(rr, 0));
+    addresses.push_back(text != nullptr ? text : "?");
+    std::free(text);
+  }
+  return addresses;
+}
+
+std::set<std::string> answered_set(const Endpoint& server, const std::string& name) {
+  const std::vector<std::string> addresses = answer_once(server, name);
+  return {addresses.begin(), addresses.end()};
+}
+
+// Polls (every 20 ms, at most 5 s) until the answer is `wanted`.
+bool answers_become(const Endpoint& server, const std::string& name,
+                    const std::set<std::string>& wanted) {
+  const auto start = Clock::now();
+  while (Clock::now() - start < 5s) {
+    if (answered_set(server, name) == wanted) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+json get_json(httplib::Client& api, const std::string& path) {
+  auto reply = api.Get(path);
+  REQUIRE(reply);
+  REQUIRE_MESSAGE(reply->status == 200, reply->body);
+  return json::parse(reply->body);
+}
+
+std::string metrics_line(httplib::Client& api, const std::string& prefix) {
+  auto reply = api.Get("/metrics");
+  REQUIRE(reply);
+  const size_t at = reply->body.find("\n" + prefix);
+  if (at == std::string::npos) return "";
+  return reply->body.substr(at + 1, reply->body.find('\n', at + 1) - at - 1);
+}
+
+TEST_CASE("panic mode at 1 of 4 up with min_healthy 0.5 answers all four - and says so") {
+  ::unsetenv("ROTOR_API_TOKEN");
+  const HttpBackend::Reply ok{200, "ok", ""};
+  std::vector<std::unique_ptr<HttpBackend>> backends;
+  backends.push_back(std::make_unique<HttpBackend>(ok, kAddresses[0]));
+  const uint16_t port = backends[0]->port();
+  for (size_t i = 1; i < kAddresses.size(); ++i) {
+    backends.push_back(std::make_unique<HttpBackend>(ok, kAddresses[i], port));
+  }
+  json instances = json::array();
+  for (const std::string& address : kAddresses) instances.push_back({{"address", address}});
+  const std::string name = "web.lb.example.test.";
+  TempDir dir;
+  const json config = config_with(dir, {{"name", name}, {"min_healthy", 0.5}, {"max_answers", 0},
+                                        {"check", check_on(port)}, {"instances", instances}});
+  RotorServer rotor({"--config", dir.write("rotor.json", config.dump(2))});
+  REQUIRE(rotor.ready());
+  const int api_port = rotor.api_port();
+  REQUIRE(api_port > 0);
+  httplib::Client api("127.0.0.1", api_port);
+  api.set_read_timeout(5s);
+  const std::set<std::string> all(kAddresses.begin(), kAddresses.end());
+  CHECK(answers_become(rotor.endpoint(), name, all));
+
+  // Two of four down: the threshold itself, no panic; the two down ones leave.
+  backends[2].reset();
+  backends[3].reset();
+  CHECK(answers_become(rotor.endpoint(), name, {kAddresses[0], kAddresses[1]}));
+  CHECK(metrics_line(api, "rotor_array_panic{") == "rotor_array_panic{array=\"" + name + "\"} 0");
+
+  // A third down: 1 of 4 healthy, below 0.5: every enabled instance answers.
+  backends[1].reset();
+  const auto panic_start = Clock::now();
+  bool panicked = false;
+  while (!panicked && Clock::now() - panic_start < 5s) {
+    const json explain = get_json(api, "/v1/explain?name=" + name + "&type=A");
+    panicked = explain["array"]["panic"] == true;
+    if (!panicked) std::this_thread::sleep_for(20ms);
+  }
+  REQUIRE(panicked);
+  for (int i = 0; i < 8; ++i) CHECK(answered_set(rotor.endpoint(), name) == all);
+  const json explain = get_json(api, "/v1/explain?name=" + name + "&type=A");
+  CAPTURE(explain.dump());
+  CHECK(explain["answer"]["addresses"].size() == 4);
+  CHECK(explain["array"]["instances"][1]["health"] == "down");
+  CHECK(explain["array"]["instances"][1]["reason"] ==
+        "panic mode: 1 of 4 enabled instances healthy, below min_healthy 0.5: every enabled one is "
+        "answered");
+  CHECK(metrics_line(api, "rotor_array_panic{") == "rotor_array_panic{array=\"" + name + "\"} 1");
+
+  // One back: 2 of 4, panic over, the answers are the two healthy ones.
+  backends[1] = std::make_unique<HttpBackend>(ok, kAddresses[1], port);
+  CHECK(answers_become(rotor.endpoint(), name, {kAddresses[0], kAddresses[1]}));
+  CHECK(metrics_line(api, "rotor_array_panic{") == "rotor_array_panic{array=\"" + name + "\"} 0");
+  const json events = get_json(api, "/v1/events?kind=panic");
+  CAPTURE(events.dump());
+  REQUIRE(events["events"].size() == 2);
+  CHECK(events["events"][0]["new"] == "on");
+  CHECK(events["events"][0]["reason"] ==
+        "1 of 4 enabled IPv4 instances healthy, below min_healthy 0.5: answering every enabled one");
+  CHECK(events["events"][1]["new"] == "off");
+}
+
+}  // namespace
+}  // namespace rotor::itest
+
+TEST_SUITE_END();
