@@ -13,6 +13,7 @@
 #include "api/health_views.h"
 #include "api/json_body.h"
 #include "api/routes.h"
+#include "server/arrays/fallback.h"
 #include "server/dns/wire.h"
 #include "server/query/responder.h"
 #include "zones/zone.h"
@@ -265,6 +266,7 @@ json array_json(const arrays::ArrayState& array, uint8_t family, const json& ans
           {"min_healthy", array.settings.min_healthy},
           {"panic", candidates.panic},
           {"answer_ttl", array.answer_ttl},
+          {"fallback", array.settings.fallback.empty() ? json(nullptr) : json(array.settings.fallback)},
           {"instances", std::move(instances)}};
 }
 
@@ -361,7 +363,16 @@ json explain(const Snapshot& snapshot, const ExplainRequest& request,
               {"client", client_json(snapshot, request, answer["ecs"])},
               {"array", array != nullptr ? array_json(*array, family, answer["addresses"], health_detail)
                                          : json(nullptr)},
+              {"answered_from_fallback", nullptr},
               {"generation", snapshot.generation}};
+  if (array != nullptr) {
+    // Nothing healthy of this family: the answer may be the fallback chain's (fallback.h).
+    const arrays::AnsweringArray answering = arrays::resolve_fallback(*snapshot.arrays, *array, family);
+    if (answering.hops > 0) {
+      out["answered_from_fallback"] = array_json(*answering.array, family, answer["addresses"], health_detail);
+      out["answered_from_fallback"]["hops"] = answering.hops;
+    }
+  }
   return out;
 }
 

@@ -30,6 +30,7 @@ json settings_json(const arrays::ArraySettings& settings) {
           {"max_answers", settings.max_answers},
           {"when_all_down", std::string(arrays::to_string(settings.when_all_down))},
           {"min_healthy", settings.min_healthy},
+          {"fallback", settings.fallback.empty() ? json(nullptr) : json(settings.fallback)},
           {"check", check_json(settings.check)}};
 }
 

@@ -2,9 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <thread>
 
+#include "server/arrays/fallback.h"
 #include "server/cluster/etcd_store.h"
 
 #include "server/dns/wire.h"
@@ -111,6 +114,40 @@ geo::GeoContext build_geo(const config::Config& config) {
   return geo;
 }
 
+namespace {
+
+// The same rules as Registry::validate_fallback, over the config's arrays.
+std::optional<config::ConfigError> fallback_error(const config::Config& config, size_t index,
+                                                  const zones::ZoneSet& file_zones,
+                                                  const std::vector<std::string>& declared) {
+  const std::string path = "arrays[" + std::to_string(index) + "].fallback";
+  const std::string& own = config.arrays[index].name;
+  const std::string& fallback = config.arrays[index].settings.fallback;
+  if (fallback.empty()) return std::nullopt;
+  const auto same = [](const std::string& a, const std::string& b) { return lower_wire(a) == lower_wire(b); };
+  if (same(fallback, own)) return config::ConfigError(path, "an array cannot be its own fallback");
+  const std::string wire = lower_wire(fallback);
+  bool served = file_zones.find_authoritative(wire) != nullptr;
+  for (const std::string& origin : declared) served = served || dns::is_subdomain(wire, origin);
+  if (!served) return config::ConfigError(path, "\"" + fallback + "\" is not inside a served zone");
+  std::string chain = own;
+  std::string at = fallback;
+  for (int hop = 1; !at.empty(); ++hop) {
+    chain += " -> " + at;
+    if (same(at, own)) return config::ConfigError(path, "a cycle (" + chain + ")");
+    if (hop > arrays::kMaxFallbackHops) {
+      return config::ConfigError(path, "more than " + std::to_string(arrays::kMaxFallbackHops) +
+                                           " fallbacks in a chain (" + chain + ")");
+    }
+    const auto next = std::find_if(config.arrays.begin(), config.arrays.end(),
+                                   [&](const config::ArrayConfig& array) { return same(array.name, at); });
+    at = next == config.arrays.end() ? std::string() : next->settings.fallback;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 void check_arrays_are_served(const config::Config& config, const zones::ZoneSet& file_zones) {
   const std::vector<config::ConfigError> errors = array_serving_errors(config, file_zones);
   if (!errors.empty()) throw errors.front();
@@ -139,6 +176,7 @@ std::vector<config::ConfigError> array_serving_errors(const config::Config& conf
                             *conflict + zone_file_of(config, file_zones, *zone));
       }
     }
+    if (auto error = fallback_error(config, i, file_zones, declared)) errors.push_back(std::move(*error));
   }
   return errors;
 }

@@ -74,6 +74,10 @@ struct ArraySettings {
   // enabled instances are healthy (but some are), every enabled one is
   // answered, as if all were healthy. 0: off.
   double min_healthy = 0;
+  // Another array answered instead when this one has no healthy instance
+  // of the asked family (fallback.h): presentation form, lower case, with
+  // the trailing dot; empty: none.
+  std::string fallback;
   // The health check as a JSON object text (probes/check_spec.h has the
   // keys); empty: instances are not probed. Kept as the operator wrote it,
   // so that an instance's override is merged over what was given, not over

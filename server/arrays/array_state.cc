@@ -193,6 +193,10 @@ std::shared_ptr<const ArrayState> ArrayState::build(std::string name_wire, uint3
     return answerable(instance) && instance.health == Health::down;
   });
   state->answer_ttl = state->degraded ? settings.degraded_ttl : settings.ttl;
+  if (!settings.fallback.empty()) {
+    // Validated where the setting was accepted; a bad one only means no fallback.
+    state->fallback = zones::lower_name_from_text(settings.fallback).value_or("");
+  }
   state->instances = std::move(instances);
   return state;
 }

@@ -63,6 +63,15 @@ struct ArrayState {
   bool degraded = false;     // some enabled instance is down
   bool panic = false;        // v4 or v6 is in panic mode
   uint32_t answer_ttl = 0;   // settings.ttl, or degraded_ttl while degraded
+  std::string fallback;      // settings.fallback in lower-case wire format; empty: none
+
+  const FamilyCandidates& family(uint8_t family) const noexcept { return family == 4 ? v4 : v6; }
+  // The array has instances of `family` and none of them is healthy: it
+  // answers by when_all_down, or from its fallback (fallback.h).
+  bool none_healthy(uint8_t family) const noexcept {
+    const FamilyCandidates& candidates = this->family(family);
+    return candidates.exists && (candidates.failed_open || candidates.instances.empty());
+  }
 
   // Builds the answer-side form. `regions` maps region labels to ids.
   static std::shared_ptr<const ArrayState> build(std::string name_wire, uint32_t slot,

@@ -194,6 +194,8 @@ bool parse_array_setting(const std::string& key, const json& value, const std::s
   } else if (key == "check") {
     expect_object(value, key_path);
     settings.check = value.dump();
+  } else if (key == "fallback") {
+    settings.fallback = ascii_lowercase(domain_name(value, key_path));
   } else {
     return false;
   }

@@ -5,6 +5,7 @@
 
 #include <netinet/in.h>
 
+#include "server/arrays/fallback.h"
 #include "server/arrays/selector.h"
 #include "server/common/client_ip.h"
 #include "server/dns/edns.h"
@@ -328,16 +329,23 @@ class Answer {
   // A selection is not a zone RRset, so when it does not all fit the reply
   // carries the first that do, without TC: clients get fewer servers, not a
   // TCP retry.
-  Step add_array(const arrays::ArrayState& array, MessageWriter::Owner owner,
+  Step add_array(const arrays::ArrayState& asked, MessageWriter::Owner owner,
                  const Zone& zone) noexcept {
     const uint8_t family = query_.qtype == dns::type::A ? 4 : 6;
-    state_.counters->array_answers.add(array.slot);
+    state_.counters->array_answers.add(asked.slot);
+    // With nothing healthy of this family, its fallback chain may answer
+    // (fallback.h): the fallback's selection under the asked owner name.
+    const arrays::AnsweringArray answering = arrays::resolve_fallback(*snapshot_.arrays, asked, family);
+    const arrays::ArrayState& array = *answering.array;
     uint32_t& rotation = array.slot < state_.array_rotation.size()
                              ? state_.array_rotation[array.slot]
                              : state_.rotation;
-    const arrays::Selection selection =
+    arrays::Selection selection =
         arrays::select_instances(array, family, snapshot_.geo, client_address(), rotation,
                                  *state_.selection, records_that_fit(family == 4 ? 4 : 16));
+    // A fallback answer is a stand-in: short-lived, so clients come back to
+    // the asked array soon after it recovers.
+    if (answering.hops > 0) selection.ttl = std::min(selection.ttl, array.settings.degraded_ttl);
     const arrays::AnswerInstance* const* chosen = state_.selection->chosen;
     ecs_scope_ = selection.ecs_scope;
     if (selection.kind == arrays::Selection::Kind::nodata) {

@@ -11,6 +11,7 @@ using nlohmann::json;
 std::string array_options_text(const arrays::ArraySettings& settings) {
   json options = json::object();
   if (settings.min_healthy != 0) options["min_healthy"] = settings.min_healthy;
+  if (!settings.fallback.empty()) options["fallback"] = settings.fallback;
   return options.empty() ? std::string() : options.dump();
 }
 
@@ -21,6 +22,10 @@ void read_array_options(const std::string& text, arrays::ArraySettings& settings
   if (const auto share = options.find("min_healthy"); share != options.end()) {
     if (!share->is_number()) throw std::runtime_error("min_healthy is not a number");
     settings.min_healthy = share->get<double>();
+  }
+  if (const auto fallback = options.find("fallback"); fallback != options.end()) {
+    if (!fallback->is_string()) throw std::runtime_error("fallback is not a string");
+    settings.fallback = fallback->get<std::string>();
   }
 }
 

@@ -42,6 +42,8 @@ const Field<ArraySettings> kArrayFields[] = {
     {"when_all_down",
      [](const ArraySettings& s) { return json(std::string(arrays::to_string(s.when_all_down))); }},
     {"check", [](const ArraySettings& s) { return check_value(s.check); }},
+    {"min_healthy", [](const ArraySettings& s) { return s.min_healthy == 0 ? json(nullptr) : json(s.min_healthy); }},
+    {"fallback", [](const ArraySettings& s) { return s.fallback.empty() ? json(nullptr) : json(s.fallback); }},
 };
 
 const Field<InstanceSpec> kInstanceFields[] = {

@@ -11,6 +11,7 @@
 
 #include "probes/check_spec.h"
 #include "server/arrays/array_state.h"
+#include "server/arrays/fallback.h"
 #include "server/common/field_error.h"
 #include "server/common/utc_time.h"
 #include "server/dns/wire.h"
@@ -31,7 +32,7 @@ constexpr size_t kMaxRegionLength = 63;
 bool same_settings(const arrays::ArraySettings& a, const arrays::ArraySettings& b) {
   return a.ttl == b.ttl && a.degraded_ttl == b.degraded_ttl && a.policy == b.policy &&
          a.max_answers == b.max_answers && a.when_all_down == b.when_all_down &&
-         a.min_healthy == b.min_healthy && a.check == b.check;
+         a.min_healthy == b.min_healthy && a.check == b.check && a.fallback == b.fallback;
 }
 
 bool same_spec(const InstanceSpec& a, const InstanceSpec& b) {
@@ -383,6 +384,28 @@ std::vector<Event> Registry::events(const EventFilter& filter) const {
   return state->store.events(filter);
 }
 
+void Registry::validate_fallback(const State& state, const std::string& array,
+                                 const arrays::ArraySettings& settings) const {
+  if (settings.fallback.empty()) return;
+  const Name fallback = normalize(settings.fallback);
+  if (fallback.text == array) throw ValidationError("fallback: an array cannot be its own fallback");
+  if (!composer_.served_zone(fallback.wire)) {
+    throw ValidationError("fallback: " + fallback.text + " is not in a zone rotor serves");
+  }
+  std::string chain = array;
+  std::string at = fallback.text;
+  for (int hop = 1; !at.empty(); ++hop) {
+    chain += " -> " + at;
+    if (at == array) throw ValidationError("fallback: a cycle (" + chain + ")");
+    if (hop > arrays::kMaxFallbackHops) {
+      throw ValidationError("fallback: more than " + std::to_string(arrays::kMaxFallbackHops) +
+                            " fallbacks in a chain (" + chain + ")");
+    }
+    const auto next = state.arrays.find(at);
+    at = next == state.arrays.end() ? std::string() : next->second.settings.fallback;
+  }
+}
+
 RegisteredArray Registry::upsert_array(std::string_view name, const arrays::ArraySettings& settings,
                                        std::string_view token) {
   const Name normalized = normalize(name);
@@ -398,6 +421,7 @@ RegisteredArray Registry::upsert_array(std::string_view name, const arrays::Arra
       throw ConflictError("name: " + *conflict);
     }
   }
+  validate_fallback(*state, normalized.text, settings);
   if (existing != state->arrays.end() && !same_settings(existing->second.settings, settings)) {
     refuse_if_claimed(*state, normalized.text, "settings");
   }

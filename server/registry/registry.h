@@ -285,6 +285,11 @@ class Registry {
   // OwnedByConfigError when the config owns `array` (a settings change or a
   // delete) or the listed instance at `address` (changed or removed).
   static void refuse_if_claimed(const State& state, const std::string& array, const char* what);
+  // `fallback` of `array` (fallback.h): in a served zone, not the array
+  // itself, and its chain (over the arrays as they would be) without a cycle
+  // and at most kMaxFallbackHops long. ValidationError "fallback: ...".
+  void validate_fallback(const State& state, const std::string& array,
+                         const arrays::ArraySettings& settings) const;
   static void refuse_if_listed(const State& state, const std::string& array,
                                const arrays::IpAddress& address, const std::string& field);
 

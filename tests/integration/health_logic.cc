@@ -156,6 +156,46 @@ TEST_CASE("panic mode at 1 of 4 up with min_healthy 0.5 answers all four - and s
   CHECK(events["events"][1]["new"] == "off");
 }
 
+TEST_CASE("a fallback array answers while the primary has nothing healthy - and leaves when one is back") {
+  ::unsetenv("ROTOR_API_TOKEN");
+  const HttpBackend::Reply ok{200, "ok", ""};
+  auto primary = std::make_unique<HttpBackend>(ok, "127.0.0.35");
+  const uint16_t port = primary->port();
+  HttpBackend backup(ok, "127.0.0.36", port);
+  TempDir dir;
+  json config = config_with(dir, {{"name", "web.lb.example.test."},
+                                  {"fallback", "backup.lb.example.test."},
+                                  {"check", check_on(port)},
+                                  {"instances", {{{"address", "127.0.0.35"}}}}});
+  config["arrays"].push_back({{"name", "backup.lb.example.test."}, {"degraded_ttl", 3},
+                              {"check", check_on(port)}, {"instances", {{{"address", "127.0.0.36"}}}}});
+  RotorServer rotor({"--config", dir.write("rotor.json", config.dump(2))});
+  REQUIRE(rotor.ready());
+  const int api_port = rotor.api_port();
+  REQUIRE(api_port > 0);
+  httplib::Client api("127.0.0.1", api_port);
+  api.set_read_timeout(5s);
+  const std::string name = "web.lb.example.test.";
+  CHECK(answers_become(rotor.endpoint(), name, {"127.0.0.35"}));
+
+  primary.reset();  // the primary's only instance goes down: the backup answers for web
+  REQUIRE(answers_become(rotor.endpoint(), name, {"127.0.0.36"}));
+  const std::optional<Reply> reply = exchange_udp(rotor.endpoint(), make_query(name, "A", resolver_options()));
+  REQUIRE(reply);
+  REQUIRE(reply->packet);
+  const ldns_rr* record = ldns_rr_list_rr(ldns_pkt_answer(reply->packet.get()), 0);
+  CHECK(ldns_rr_ttl(record) == 3);  // the fallback's degraded TTL
+  const json explain = get_json(api, "/v1/explain?name=" + name + "&type=A");
+  CAPTURE(explain.dump());
+  CHECK(explain["array"]["fallback"] == "backup.lb.example.test.");
+  CHECK(explain["answered_from_fallback"]["name"] == "backup.lb.example.test.");
+  CHECK(explain["answered_from_fallback"]["hops"] == 1);
+
+  primary = std::make_unique<HttpBackend>(ok, "127.0.0.35", port);  // back: the primary answers again
+  CHECK(answers_become(rotor.endpoint(), name, {"127.0.0.35"}));
+  CHECK(get_json(api, "/v1/explain?name=" + name + "&type=A")["answered_from_fallback"].is_null());
+}
+
 }  // namespace
 }  // namespace rotor::itest
 

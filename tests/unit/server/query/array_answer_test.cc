@@ -153,6 +153,33 @@ TEST_CASE("all down fails open by default and closed on request") {
   }
 }
 
+TEST_CASE("an array with nothing healthy answers from its fallback with the fallback's degraded TTL") {
+  auto snapshot = test::query_zone_snapshot();
+  const auto& regions = *snapshot->geo.regions;
+  arrays::ArraySettings primary;
+  primary.fallback = "backup.example.test.";
+  arrays::ArraySettings backup;
+  backup.degraded_ttl = 7;
+  snapshot->arrays = snapshot->arrays->with(arrays::ArrayState::build(
+      *zones::lower_name_from_text("farm.example.test."), 0, primary,
+      {instance(1, "192.0.2.1", Health::down), instance(2, "192.0.2.2", Health::down),
+       instance(3, "2001:db8::3", Health::up)},
+      regions));
+  snapshot->arrays = snapshot->arrays->with(arrays::ArrayState::build(
+      *zones::lower_name_from_text("backup.example.test."), 1, backup,
+      {instance(4, "198.51.100.4", Health::up)}, regions));
+  WorkerState state;
+  prepare_worker_state(*snapshot, state);
+
+  const Answer v4 = ask(*snapshot, state, "farm.example.test.", LDNS_RR_TYPE_A);
+  CHECK(v4.rcode == LDNS_RCODE_NOERROR);
+  CHECK(v4.aa);
+  CHECK(v4.answer == std::vector<std::string>{"farm.example.test. 7 IN A 198.51.100.4"});
+  // IPv6 has a healthy instance of its own: no fallback.
+  const Answer v6 = ask(*snapshot, state, "farm.example.test.", LDNS_RR_TYPE_AAAA);
+  CHECK(v6.answer == std::vector<std::string>{"farm.example.test. 10 IN AAAA 2001:db8::3"});
+}
+
 TEST_CASE("a CNAME to an array is followed into it") {
   auto snapshot = snapshot_with_array({instance(1, "192.0.2.1", Health::up)});
   // Re-point the array at the name the zone's "alias" CNAME chain ends on.

@@ -263,6 +263,48 @@ TEST_SUITE("unit/server/registry/registry") {
     CHECK(rig.publisher.current()->generation == generation + 1);  // only the one good add
   }
 
+  TEST_CASE("a fallback is in a served zone - not the array itself - and its chain has no cycle and at most 3 hops") {
+    ScratchDir dir;
+    Rig rig(dir.file("rotor.db"));
+    const auto falls_to = [](const char* name) {
+      arrays::ArraySettings settings;
+      settings.fallback = name;
+      return settings;
+    };
+    // b -> c -> d -> e: three fallbacks, so a -> b would make four.
+    rig.registry->upsert_array("e.lb.example.com.", {});
+    rig.registry->upsert_array("d.lb.example.com.", falls_to("e.lb.example.com."));
+    rig.registry->upsert_array("c.lb.example.com.", falls_to("d.lb.example.com."));
+    rig.registry->upsert_array("b.lb.example.com.", falls_to("c.lb.example.com."));
+    // A fallback that does not exist yet is allowed: it is answered once it does.
+    rig.registry->upsert_array("x.lb.example.com.", falls_to("later.lb.example.com."));
+    struct Case {
+      const char* name;
+      const char* array;
+      const char* fallback;
+      const char* error;
+    };
+    const Case cases[] = {
+        {"itself", "a.lb.example.com.", "a.lb.example.com.", "fallback: an array cannot be its own fallback"},
+        {"outside the zones", "a.lb.example.com.", "backup.example.org.",
+         "fallback: backup.example.org. is not in a zone rotor serves"},
+        {"a cycle", "d.lb.example.com.", "b.lb.example.com.",
+         "fallback: a cycle (d.lb.example.com. -> b.lb.example.com. -> c.lb.example.com. -> d.lb.example.com.)"},
+        {"four hops", "a.lb.example.com.", "b.lb.example.com.",
+         "fallback: more than 3 fallbacks in a chain (a.lb.example.com. -> b.lb.example.com. -> "
+         "c.lb.example.com. -> d.lb.example.com. -> e.lb.example.com.)"},
+    };
+    for (const Case& c : cases) {
+      CAPTURE(c.name);
+      CHECK_THROWS_WITH_AS(rig.registry->upsert_array(c.array, falls_to(c.fallback)), c.error, ValidationError);
+    }
+    CHECK_FALSE(rig.registry->find("a.lb.example.com."));
+    CHECK(rig.registry->find("d.lb.example.com.")->settings.fallback == "e.lb.example.com.");
+    // Three hops are fine.
+    rig.registry->upsert_array("a.lb.example.com.", falls_to("c.lb.example.com."));
+    CHECK(rig.registry->find("a.lb.example.com.")->settings.fallback == "c.lb.example.com.");
+  }
+
   TEST_CASE("an array where zone data answers for its name is refused - an apex array is not") {
     ScratchDir dir;
     Rig rig(dir.file("rotor.db"));

@@ -25,6 +25,7 @@ arrays::ArraySettings geo_settings() {
   settings.max_answers = 2;
   settings.when_all_down = arrays::WhenAllDown::none;
   settings.min_healthy = 0.25;
+  settings.fallback = "backup.lb.example.com.";
   settings.check = R"({"path":"/healthz"})";
   return settings;
 }
@@ -43,7 +44,7 @@ bool same_array(const StoredArray& a, const StoredArray& b) {
       a.settings.ttl != b.settings.ttl || a.settings.degraded_ttl != b.settings.degraded_ttl ||
       a.settings.policy != b.settings.policy || a.settings.max_answers != b.settings.max_answers ||
       a.settings.when_all_down != b.settings.when_all_down ||
-      a.settings.min_healthy != b.settings.min_healthy ||
+      a.settings.min_healthy != b.settings.min_healthy || a.settings.fallback != b.settings.fallback ||
       a.instances.size() != b.instances.size()) {
     return false;
   }
