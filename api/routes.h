@@ -11,6 +11,8 @@ namespace rotor::api {
 void add_array_routes(Router& router, ApiContext& context);
 // /healthz, /metrics, /v1/zones, /v1/events, /v1/arrays/{name}/health
 void add_status_routes(Router& router, ApiContext& context);
+// /v1/regions[/{name}], /v1/networks[/{cidr}]
+void add_geo_routes(Router& router, ApiContext& context);
 // /v1/explain
 void add_explain_routes(Router& router, ApiContext& context);
 // POST /v1/reload

@@ -90,4 +90,16 @@ json event_json(const registry::Event& event) {
   return out;
 }
 
+json region_view(const registry::RegisteredRegion& region) {
+  json out = registry::region_json(region.spec);
+  out["source"] = region.source.empty() ? "api" : region.source;
+  return out;
+}
+
+json network_view(const registry::RegisteredNetwork& network) {
+  json out = registry::network_json(network.spec);
+  out["source"] = network.source.empty() ? "api" : network.source;
+  return out;
+}
+
 }  // namespace rotor::api

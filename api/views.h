@@ -28,5 +28,9 @@ nlohmann::json array_json(const registry::RegisteredArray& array, bool with_inst
 // "name" (lower case, final dot), "instance_count" 0, "instances" [].
 nlohmann::json new_array_json(const std::string& name);
 nlohmann::json event_json(const registry::Event& event);
+// The config's fields of a region or network plus "source": "api" for one
+// made through the API, or where the config declares it ("rotor.json: regions[0]").
+nlohmann::json region_view(const registry::RegisteredRegion& region);
+nlohmann::json network_view(const registry::RegisteredNetwork& network);
 
 }  // namespace rotor::api

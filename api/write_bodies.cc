@@ -32,6 +32,16 @@ constexpr ReadOnlyField kInstanceReadOnly[] = {
     {"health", "the health checks set it"},
 };
 
+constexpr ReadOnlyField kRegionReadOnly[] = {
+    {"name", "the name is the path's"},
+    {"source", "who owns it"},
+};
+
+constexpr ReadOnlyField kNetworkReadOnly[] = {
+    {"cidr", "the network is the path's"},
+    {"source", "who owns it"},
+};
+
 // A value for an error message: short, whatever the client sent.
 std::string shown(const json& value) {
   constexpr size_t kMaxShown = 64;
@@ -192,6 +202,28 @@ std::vector<arrays::InstanceSpec> instances_from_put(const json& body, const jso
     specs.push_back(std::move(spec));
   }
   return specs;
+}
+
+geo::RegionSpec region_from_put(json body, const json& current) {
+  fields::expect_object(body, "");
+  drop_warnings(body);
+  drop_read_only(body, current, kRegionReadOnly, "");
+  drop_nulls(body);
+  body["name"] = current.at("name");
+  return config::parse_region(body, "");
+}
+
+geo::NetworkSpec network_from_put(json body, const json& current) {
+  fields::expect_object(body, "");
+  drop_warnings(body);
+  if (const auto cidr = body.find("cidr"); cidr != body.end() && cidr->is_string()) {
+    // Another spelling of the path's network is the path's network.
+    if (const auto canonical = geo::canonical_cidr(cidr->get<std::string>())) *cidr = *canonical;
+  }
+  drop_read_only(body, current, kNetworkReadOnly, "");
+  drop_nulls(body);
+  body["cidr"] = current.at("cidr");
+  return config::parse_network(body, "");
 }
 
 }  // namespace rotor::api

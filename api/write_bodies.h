@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/arrays/array.h"
+#include "server/geo/geo.h"
 
 namespace rotor::api {
 
@@ -64,5 +65,15 @@ arrays::InstanceSpec instance_from_patch(const nlohmann::json& patch, const nloh
 std::vector<arrays::InstanceSpec> instances_from_put(const nlohmann::json& body,
                                                      const nlohmann::json& current,
                                                      const arrays::ArraySettings& settings);
+
+// PUT /v1/regions/{name}: a region body, parsed as the config's regions[]
+// elements. `current` is the region's GET view (views.h region_view), or for
+// a new one {"name": <the path's>, "source": "api"}; "name" and "source" are
+// read-only.
+geo::RegionSpec region_from_put(nlohmann::json body, const nlohmann::json& current);
+// PUT /v1/networks/{cidr}: {"region"}, parsed as the config's networks[]
+// elements. `current` as for regions, with "cidr" (canonical) for "name"; a
+// "cidr" in the body may be any spelling of the path's.
+geo::NetworkSpec network_from_put(nlohmann::json body, const nlohmann::json& current);
 
 }  // namespace rotor::api

@@ -224,7 +224,7 @@ int serve(const Flags& flags) {
     if (config.file.empty()) throw;
     throw rotor::config::ConfigError(config.file + ": " + error.path, error.reason);
   }
-  rotor::geo::GeoContext geo = rotor::app::build_geo(config);
+  rotor::registry::ConfigGeo geo = rotor::app::build_geo(config);
   for (const std::string& warning : rotor::app::config_warnings(config, geo)) {
     spdlog::warn("{}", warning);
   }

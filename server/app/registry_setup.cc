@@ -94,13 +94,10 @@ std::vector<registry::ConfigArray> config_arrays(const config::Config& config) {
   return arrays;
 }
 
-geo::GeoContext build_geo(const config::Config& config) {
-  geo::GeoContext geo;
+registry::ConfigGeo build_geo(const config::Config& config) {
+  registry::ConfigGeo geo{.regions = config.regions, .networks = config.networks, .file = config.file};
   try {
-    auto regions = geo::RegionTable::build(config.regions);
-    for (const geo::NetworkSpec& network : config.networks) regions = regions->with_label(network.region);
-    geo.networks = geo::NetworkTable::build(config.networks, *regions);
-    geo.regions = std::move(regions);
+    registry::compose_geo(geo, {});
   } catch (const std::exception& error) {
     throw config::ConfigError(config.networks.empty() ? "regions" : "networks", error.what());
   }
@@ -181,8 +178,8 @@ std::vector<config::ConfigError> array_serving_errors(const config::Config& conf
   return errors;
 }
 
-std::vector<std::string> config_warnings(const config::Config& config, const geo::GeoContext& geo) {
-  const auto declared = geo.regions != nullptr ? geo.regions : geo::RegionTable::build({});
+std::vector<std::string> config_warnings(const config::Config& config, const registry::ConfigGeo& geo) {
+  const auto declared = registry::compose_geo(geo, {}).regions;
   std::vector<std::string> warnings;
   for (size_t i = 0; i < config.arrays.size(); ++i) {
     const std::string path = "arrays[" + std::to_string(i) + "]";
@@ -299,7 +296,7 @@ void apply_cluster_config(registry::Registry& registry, cluster::EtcdStore& stor
 
 }  // namespace
 
-std::unique_ptr<registry::Registry> start_registry(const config::Config& config, geo::GeoContext geo,
+std::unique_ptr<registry::Registry> start_registry(const config::Config& config, registry::ConfigGeo geo,
                                                    registry::SnapshotComposer& composer) {
   std::unique_ptr<registry::Store> store = open_store(config);
   auto* etcd_store = dynamic_cast<cluster::EtcdStore*>(store.get());

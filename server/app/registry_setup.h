@@ -21,9 +21,12 @@ std::vector<registry::SyntheticZoneSpec> synthetic_specs(const config::Config& c
 // registry's ownership errors.
 std::vector<registry::ConfigArray> config_arrays(const config::Config& config);
 
-// Regions (with every label the networks name), the networks table and the
-// optional MaxMind database. Throws config::ConfigError naming the key.
-geo::GeoContext build_geo(const config::Config& config);
+// The config's regions and networks, checked as their tables would be built
+// (every label a network names gets an id; a CIDR with bits past its
+// prefix, a duplicate network or region is refused), and the optional
+// MaxMind database, opened. The registry composes them with the API's
+// (Registry::set_geo). Throws config::ConfigError naming the key.
+registry::ConfigGeo build_geo(const config::Config& config);
 
 // Every configured array must lie in a zone from a file or a declared zone,
 // at a name where the zone files have no CNAME, static A/AAAA or DNAME above
@@ -35,7 +38,7 @@ std::vector<config::ConfigError> array_serving_errors(const config::Config& conf
 
 // Likely mistakes in the config's arrays (registry/warnings.h), each naming
 // its key path ("arrays[0].degraded_ttl: ..."); `geo` is build_geo's.
-std::vector<std::string> config_warnings(const config::Config& config, const geo::GeoContext& geo);
+std::vector<std::string> config_warnings(const config::Config& config, const registry::ConfigGeo& geo);
 
 // The registry's database file: config.db, default ./rotor.db (in a
 // cluster: the node's cache of etcd).
@@ -57,7 +60,7 @@ std::unique_ptr<registry::Store> open_store(const config::Config& config);
 // cluster, the config's arrays are applied once the store has caught up with
 // etcd (not at all while etcd is unreachable: the cache is served). Throws on
 // a database or config it cannot use.
-std::unique_ptr<registry::Registry> start_registry(const config::Config& config, geo::GeoContext geo,
+std::unique_ptr<registry::Registry> start_registry(const config::Config& config, registry::ConfigGeo geo,
                                                    registry::SnapshotComposer& composer);
 
 }  // namespace rotor::app

@@ -74,7 +74,7 @@ class Reloader {
   // What the check built from a config, applied as it is.
   struct Checked {
     std::shared_ptr<const Snapshot> zones;
-    geo::GeoContext geo;
+    registry::ConfigGeo geo;
   };
   // Checks `next` whole; fills outcome.errors (every one found) and warnings.
   Checked check(const config::Config& next, ReloadOutcome& outcome) const;

@@ -100,6 +100,12 @@ class EtcdStore final : public registry::Store, public ObservationSource {
   std::vector<registry::HealthChange> set_health_many(
       const std::vector<registry::HealthChange>& changes) override;
   void append_events(const std::vector<registry::Event>& events) override;
+  // etcd_store_geo.cc: the regions/ and networks/ keys.
+  void put_region(const geo::RegionSpec& region, int64_t now_ms) override;
+  void delete_region(std::string_view name, int64_t now_ms) override;
+  void put_network(const geo::NetworkSpec& network, int64_t now_ms) override;
+  void delete_network(std::string_view cidr, int64_t now_ms) override;
+  registry::StoredGeo load_geo() const override;
   std::vector<registry::StoredArray> load_all() const override;
   std::optional<registry::StoredArray> load_array(std::string_view name) const override;
   std::vector<registry::Event> events(const registry::EventFilter& filter) const override;
@@ -160,6 +166,7 @@ class EtcdStore final : public registry::Store, public ObservationSource {
   struct Queued {
     std::set<std::string> arrays;
     std::set<std::string> zones;
+    bool geo = false;
     bool has_handler = false;
   };
 

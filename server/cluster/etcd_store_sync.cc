@@ -77,6 +77,8 @@ void EtcdStore::note_change(const Mirror& mirror, const std::string& key,
     changes.observed_instances.push_back(std::atoll(key.c_str() + codec::kObservations.size()));
   } else if (key.starts_with(codec::kNodes)) {
     changes.nodes_changed = true;
+  } else if (key.starts_with(codec::kRegions) || key.starts_with(codec::kNetworks)) {
+    changes.geo = true;
   }
 }
 
@@ -358,10 +360,11 @@ void EtcdStore::queue(registry::StoreChanges changes) {
     auto handler = observation_handler_.lock();
     if (*handler) (*handler)(changes.observed_instances, changes.nodes_changed);
   }
-  if (changes.arrays.empty() && changes.zones.empty()) return;
+  if (changes.arrays.empty() && changes.zones.empty() && !changes.geo) return;
   auto queued = queued_.lock();
   queued->arrays.insert(changes.arrays.begin(), changes.arrays.end());
   queued->zones.insert(changes.zones.begin(), changes.zones.end());
+  queued->geo = queued->geo || changes.geo;
   notify_wake_.notify_all();
 }
 
@@ -408,14 +411,17 @@ void EtcdStore::notify_loop() {
       auto queued = queued_.lock();
       woken = notify_wake_.wait_for(queued.lock(), std::chrono::seconds(1), [&] {
         return stopping_.load() ||
-               (queued->has_handler && (!queued->arrays.empty() || !queued->zones.empty()));
+               (queued->has_handler &&
+                (!queued->arrays.empty() || !queued->zones.empty() || queued->geo));
       });
       if (stopping_) return;
       if (woken) {
         changes.arrays.assign(queued->arrays.begin(), queued->arrays.end());
         changes.zones.assign(queued->zones.begin(), queued->zones.end());
+        changes.geo = queued->geo;
         queued->arrays.clear();
         queued->zones.clear();
+        queued->geo = false;
       }
     }
     if (!woken) {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/registry/array_options.h"
+#include "server/registry/geo_sources.h"
 
 namespace rotor::cluster::codec {
 
@@ -62,6 +63,33 @@ std::string instance_key(std::string_view array, int64_t id) {
 }
 
 std::string health_key(int64_t id) { return std::string(kHealth) + digits20(id); }
+
+std::string region_key(std::string_view name) { return std::string(kRegions) + std::string(name); }
+std::string network_key(std::string_view cidr) { return std::string(kNetworks) + std::string(cidr); }
+
+std::string encode_region(const geo::RegionSpec& region) { return registry::region_json(region).dump(); }
+
+geo::RegionSpec decode_region(std::string_view key, std::string_view value) {
+  const json document = parse(key, value);
+  try {
+    return registry::region_from_json(document);
+  } catch (const std::invalid_argument& error) {
+    throw registry::StoreError("etcd key " + std::string(key) + ": " + error.what());
+  }
+}
+
+std::string encode_network(const geo::NetworkSpec& network) {
+  return registry::network_json(network).dump();
+}
+
+geo::NetworkSpec decode_network(std::string_view key, std::string_view value) {
+  const json document = parse(key, value);
+  try {
+    return registry::network_from_json(document);
+  } catch (const std::invalid_argument& error) {
+    throw registry::StoreError("etcd key " + std::string(key) + ": " + error.what());
+  }
+}
 
 std::string zone_key(std::string_view origin) { return std::string(kZones) + std::string(origin); }
 

@@ -22,12 +22,16 @@ inline constexpr std::string_view kEvents = "events/";
 inline constexpr std::string_view kIdCounter = "counters/id";
 inline constexpr std::string_view kObservations = "observations/";  // <id>/<node>: Membership
 inline constexpr std::string_view kNodes = "nodes/";                // <node>: Membership
+inline constexpr std::string_view kRegions = "regions/";    // <name>: a region made through the API
+inline constexpr std::string_view kNetworks = "networks/";  // <canonical cidr>: a network, likewise
 
 std::string array_key(std::string_view name);
 std::string instances_prefix(std::string_view array);  // "instances/<array>/"
 std::string instance_key(std::string_view array, int64_t id);
 std::string health_key(int64_t id);
 std::string zone_key(std::string_view origin);
+std::string region_key(std::string_view name);
+std::string network_key(std::string_view cidr);
 std::string event_key(int64_t time_ms, std::string_view node, uint64_t sequence);
 
 // What a key names: the array of an arrays/ or instances/ key, the origin
@@ -62,6 +66,12 @@ uint32_t decode_serial(std::string_view key, std::string_view value);
 
 std::string encode_counter(int64_t next);
 int64_t decode_counter(std::string_view key, std::string_view value);
+
+// The JSON forms of registry/geo_sources.h.
+std::string encode_region(const geo::RegionSpec& region);
+geo::RegionSpec decode_region(std::string_view key, std::string_view value);
+std::string encode_network(const geo::NetworkSpec& network);
+geo::NetworkSpec decode_network(std::string_view key, std::string_view value);
 
 // `event.id` is not stored: it is the key's create_revision.
 std::string encode_event(const registry::Event& event);

@@ -106,6 +106,22 @@ ArrayConfig parse_array(const json& object, const std::string& path) {
   return array;
 }
 
+void check_cidr(const std::string& cidr, const std::string& path) {
+  const auto slash = cidr.find('/');
+  const auto address = arrays::IpAddress::parse(cidr.substr(0, slash));
+  bool ok = slash != std::string::npos && address.has_value() && slash + 1 < cidr.size() &&
+            cidr.find_first_not_of("0123456789", slash + 1) == std::string::npos &&
+            cidr.size() - slash - 1 <= 3;
+  if (ok) ok = std::stoi(cidr.substr(slash + 1)) <= (address->family == 4 ? 32 : 128);
+  if (!ok) throw ConfigError(path, "\"" + cidr + "\" is not a network like \"192.0.2.0/24\"");
+}
+
+bool same_name(std::string a, std::string b) {
+  return ascii_lowercase(std::move(a)) == ascii_lowercase(std::move(b));
+}
+
+}  // namespace
+
 geo::RegionSpec parse_region(const json& object, const std::string& path) {
   expect_object(object, path);
   geo::RegionSpec region;
@@ -134,16 +150,6 @@ geo::RegionSpec parse_region(const json& object, const std::string& path) {
   return region;
 }
 
-void check_cidr(const std::string& cidr, const std::string& path) {
-  const auto slash = cidr.find('/');
-  const auto address = arrays::IpAddress::parse(cidr.substr(0, slash));
-  bool ok = slash != std::string::npos && address.has_value() && slash + 1 < cidr.size() &&
-            cidr.find_first_not_of("0123456789", slash + 1) == std::string::npos &&
-            cidr.size() - slash - 1 <= 3;
-  if (ok) ok = std::stoi(cidr.substr(slash + 1)) <= (address->family == 4 ? 32 : 128);
-  if (!ok) throw ConfigError(path, "\"" + cidr + "\" is not a network like \"192.0.2.0/24\"");
-}
-
 geo::NetworkSpec parse_network(const json& object, const std::string& path) {
   expect_object(object, path);
   geo::NetworkSpec network;
@@ -163,12 +169,6 @@ geo::NetworkSpec parse_network(const json& object, const std::string& path) {
   require(!network.region.empty(), join_path(path, "region"), "every network needs a region");
   return network;
 }
-
-bool same_name(std::string a, std::string b) {
-  return ascii_lowercase(std::move(a)) == ascii_lowercase(std::move(b));
-}
-
-}  // namespace
 
 bool parse_array_setting(const std::string& key, const json& value, const std::string& key_path,
                          arrays::ArraySettings& settings) {

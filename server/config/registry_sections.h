@@ -27,6 +27,12 @@ bool parse_array_setting(const std::string& key, const json_fields::json& value,
 // An object holding only settings keys; the check is validated.
 arrays::ArraySettings parse_array_settings(const json_fields::json& object, const std::string& path);
 
+// A regions[] / networks[] element (the API's region and network bodies
+// too). The network's cidr is checked for its form; NetworkTable::build
+// refuses bits past the prefix, a duplicate, as for the config.
+geo::RegionSpec parse_region(const json_fields::json& object, const std::string& path);
+geo::NetworkSpec parse_network(const json_fields::json& object, const std::string& path);
+
 // Whether an instance object may carry "health": the config may (startup
 // health for demos and tests); the API may not, since probes own it.
 enum class InstanceFields { with_health, without_health };

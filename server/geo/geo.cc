@@ -266,6 +266,21 @@ namespace {
 
 }  // namespace
 
+std::optional<std::string> canonical_cidr(std::string_view cidr) {
+  const auto slash = cidr.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const auto address = IpAddress::parse(cidr.substr(0, slash));
+  const std::string_view digits = cidr.substr(slash + 1);
+  if (!address || digits.empty() || digits.size() > 3) return std::nullopt;
+  unsigned length = 0;
+  for (const char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    length = length * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (length > (address->family == 4 ? 32u : 128u)) return std::nullopt;
+  return address->to_string() + "/" + std::to_string(length);
+}
+
 std::shared_ptr<const NetworkTable> NetworkTable::build(const std::vector<NetworkSpec>& specs,
                                                         const RegionTable& regions) {
   auto impl = std::make_shared<Impl>();

@@ -59,6 +59,12 @@ struct NetworkSpec {
   std::string region;
 };
 
+// One spelling per network, "address/length" with the address as
+// IpAddress::to_string writes it ("2001:DB8:0::/32" -> "2001:db8::/32"), so
+// that two spellings of a network are one key; nullopt when `cidr` is no
+// network (NetworkTable::build says why).
+std::optional<std::string> canonical_cidr(std::string_view cidr);
+
 // CIDR -> region, longest prefix wins.
 class NetworkTable {
  public:

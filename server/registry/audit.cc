@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "server/common/utc_time.h"
+#include "server/registry/geo_sources.h"
 
 namespace rotor::registry::audit {
 
@@ -161,6 +162,34 @@ Event instance_removed(std::string_view array, const arrays::Instance& instance,
   event.address = instance.spec.address.to_string();
   event.old_value = all_fields(kInstanceFields, instance.spec).dump();
   return event;
+}
+
+namespace {
+
+// "region NAME created" and the like: `old_value`/`new_value` JSON texts, "" when absent.
+template <typename Spec, typename Name, typename Json>
+Event geo_written(const char* what, const std::optional<Spec>& old_spec, const std::optional<Spec>& new_spec,
+                  int64_t time_ms, Name name, Json to_json) {
+  const Spec& either = new_spec ? *new_spec : *old_spec;
+  const char* verb = !old_spec ? " created" : !new_spec ? " deleted" : " changed";
+  Event event = admin("", time_ms, std::string(what) + " " + name(either) + verb);
+  if (old_spec) event.old_value = to_json(*old_spec).dump();
+  if (new_spec) event.new_value = to_json(*new_spec).dump();
+  return event;
+}
+
+}  // namespace
+
+Event region_written(const std::optional<geo::RegionSpec>& old_region,
+                     const std::optional<geo::RegionSpec>& new_region, int64_t time_ms) {
+  return geo_written("region", old_region, new_region, time_ms,
+                     [](const geo::RegionSpec& region) { return region.name; }, region_json);
+}
+
+Event network_written(const std::optional<geo::NetworkSpec>& old_network,
+                      const std::optional<geo::NetworkSpec>& new_network, int64_t time_ms) {
+  return geo_written("network", old_network, new_network, time_ms,
+                     [](const geo::NetworkSpec& network) { return network.cidr; }, network_json);
 }
 
 Event health_changed(std::string_view array, int64_t instance_id, std::string_view address,

@@ -1,6 +1,7 @@
 #pragma once
 // The audit log's vocabulary: the Event records that changes to arrays and
-// instances, health and damping transitions and reloads write, composed in
+// instances, the API's regions and networks, health and damping
+// transitions and reloads write, composed in
 // this one place so that both stores (SqliteStore, cluster::EtcdStore) and
 // the Registry write the same events. The stores call it where they know
 // the old and the new value (inside their transaction); they add the origin
@@ -49,6 +50,14 @@ std::optional<Event> instance_changed(std::string_view array, int64_t id,
                                       const arrays::InstanceSpec& new_spec, int64_t time_ms);
 // "instance removed", old = every field of its spec.
 Event instance_removed(std::string_view array, const arrays::Instance& instance, int64_t time_ms);
+
+// "region eu created" / "changed" / "deleted" (no old: created; no new:
+// deleted), array empty, old/new the region's JSON (geo_sources.h) or "".
+Event region_written(const std::optional<geo::RegionSpec>& old_region,
+                     const std::optional<geo::RegionSpec>& new_region, int64_t time_ms);
+// Likewise "network 10.0.0.0/8 created" / "changed" / "deleted".
+Event network_written(const std::optional<geo::NetworkSpec>& old_network,
+                      const std::optional<geo::NetworkSpec>& new_network, int64_t time_ms);
 
 // kind "health": old/new the health, reason the check's.
 Event health_changed(std::string_view array, int64_t instance_id, std::string_view address,

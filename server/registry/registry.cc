@@ -86,6 +86,23 @@ std::unique_ptr<Registry> Registry::open(std::unique_ptr<Store> store, SnapshotC
       table = table->with(std::move(built));
       state->arrays.emplace(array.name, std::move(array));
     }
+    state->stored_geo = state->store.load_geo();
+    sort_geo(state->stored_geo);
+    if (!state->stored_geo.regions.empty() || !state->stored_geo.networks.empty()) {
+      // The API's regions and networks, served at once; set_geo adds the config's.
+      try {
+        state->geo = compose_geo(state->config_geo, state->stored_geo);
+      } catch (const std::invalid_argument& error) {
+        spdlog::error("registry: the stored regions and networks cannot be served: {}", error.what());
+      }
+      if (state->geo.regions == nullptr) state->geo.regions = geo::RegionTable::build({});
+      state->declared_regions = state->geo.regions;
+      table = std::make_shared<const arrays::ArrayTable>();
+      for (const auto& [name, array] : state->arrays) {
+        registry->learn_regions(*state, array.instances);
+        table = table->with(registry->build_state(*state, array));
+      }
+    }
     composer.set_geo(state->geo);
     composer.set_arrays(std::move(table));
     spdlog::info("registry: {} arrays", state->arrays.size());
@@ -152,6 +169,7 @@ void Registry::reload_from_store(const StoreChanges& changes) {
     const auto serial = state->store.zone_serial(zone);
     if (serial) serve_synthetic_zone(*state, zone, *serial);
   }
+  if (changes.geo) reload_geo(*state);
   if (any) changed(*state);
 }
 
@@ -912,21 +930,6 @@ uint32_t Registry::first_serial(State& state, const std::string& origin) {
                  error.what());
     return 1;
   }
-}
-
-void Registry::set_geo(geo::GeoContext geo) {
-  auto state = state_.lock();
-  SnapshotComposer::Batch batch(composer_);
-  if (geo.regions == nullptr) geo.regions = geo::RegionTable::build({});
-  state->geo = std::move(geo);
-  state->declared_regions = state->geo.regions;
-  auto table = std::make_shared<const arrays::ArrayTable>();
-  for (const auto& [name, array] : state->arrays) {
-    learn_regions(*state, array.instances);
-    table = table->with(build_state(*state, array));
-  }
-  composer_.set_geo(state->geo);
-  composer_.set_arrays(std::move(table));
 }
 
 std::vector<std::string> Registry::warnings(const arrays::ArraySettings& settings,

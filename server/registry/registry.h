@@ -36,6 +36,7 @@
 #include "server/arrays/array.h"
 #include "server/common/lock_guarded.h"
 #include "server/geo/geo.h"
+#include "server/registry/geo_sources.h"
 #include "server/registry/snapshot_composer.h"
 #include "server/registry/store.h"
 #include "server/registry/synthetic_zone.h"
@@ -69,6 +70,18 @@ struct ConfigArray {
 // config; the message starts "name: " or "address: " like ConflictError's.
 struct OwnedByConfigError : ConflictError {
   using ConflictError::ConflictError;
+};
+
+// A region or network as served, and who owns it: `source` is where the
+// config declares it ("rotor.json: regions[0]"), or empty for one made
+// through the API (kept in the store).
+struct RegisteredRegion {
+  geo::RegionSpec spec;
+  std::string source;
+};
+struct RegisteredNetwork {
+  geo::NetworkSpec spec;  // cidr canonical for the API's, as written for the config's
+  std::string source;
 };
 
 // An instance and the array it belongs to (find_instances).
@@ -180,13 +193,33 @@ class Registry {
   // serial (a first serial is created). Replaces the previous set.
   void set_synthetic_zones(const std::vector<SyntheticZoneSpec>& specs);
 
-  // Replaces the geo context and rebuilds every array against its regions.
-  // Its region table is what the config declares (regions, network labels).
-  void set_geo(geo::GeoContext geo);
+  // Makes `config` the config's part of the geo and serves it composed with
+  // the store's regions and networks (compose_geo; the config's win a clash),
+  // rebuilding every array against the new region table. ValidationError
+  // when the two do not compose (too many regions); nothing changes then.
+  void set_geo(ConfigGeo config);
+
+  // The served regions and networks, the config's then the API's, each with
+  // its owner (registry_geo.cc).
+  std::vector<RegisteredRegion> regions() const;
+  std::vector<RegisteredNetwork> networks() const;
+  // Creates (true) or replaces (false) an API region or network, writes an
+  // "admin" event naming what changed, and serves the new geo. One the
+  // config declares: OwnedByConfigError ("name: ..." / "cidr: ...", naming
+  // the file and key path). A network's cidr is stored canonical. What the
+  // composed tables refuse (a CIDR with bits past its prefix, too many
+  // regions): ValidationError naming the field.
+  bool put_region(const geo::RegionSpec& region, std::string_view token = {});
+  bool put_network(const geo::NetworkSpec& network, std::string_view token = {});
+  // NotFoundError when the API has no such region or network (`cidr` in any
+  // spelling); OwnedByConfigError for the config's.
+  void delete_region(std::string_view name, std::string_view token = {});
+  void delete_network(std::string_view cidr, std::string_view token = {});
 
   // Re-reads the named arrays (presentation names) and zone serials from the
   // store and serves what differs from the model: arrays created, changed or
-  // deleted by another writer, and new serials of the synthetic zones. An
+  // deleted by another writer, new serials of the synthetic zones, and the
+  // stored regions and networks when `changes.geo` says so. An
   // array whose stored content equals the model is left alone (no publish).
   void reload_from_store(const StoreChanges& changes);
 
@@ -275,7 +308,9 @@ class Registry {
     std::vector<uint32_t> free_slots;
     uint32_t next_slot = 0;
     geo::GeoContext geo;  // regions: the declared ones plus labels instances use
-    std::shared_ptr<const geo::RegionTable> declared_regions;  // as set_geo gave them
+    std::shared_ptr<const geo::RegionTable> declared_regions;  // the config's and the store's
+    ConfigGeo config_geo;  // set_geo's
+    StoredGeo stored_geo;  // the API's, as the store holds them
     std::map<std::string, SyntheticZoneSpec> synthetic;  // by presentation origin
     std::map<std::string, uint32_t> served_serial;       // by presentation origin
     std::map<std::string, ConfigClaim, std::less<>> claimed;  // config-owned arrays by name
@@ -295,6 +330,19 @@ class Registry {
 
   class OriginScope;  // sets the store's event origin for one call
   void changed(const State& state) const;
+  // Serves `geo`: every array rebuilt against its region table (registry_geo.cc).
+  void serve_geo(State& state, geo::GeoContext geo);
+  // compose_geo of the state's config part and `stored`; ValidationError
+  // prefixed with `field` when they do not compose.
+  static geo::GeoContext composed(const State& state, const StoredGeo& stored, const std::string& field);
+  // The store's regions and networks read again and served when they differ.
+  void reload_geo(State& state);
+  static void sort_geo(StoredGeo& stored);
+  static bool same_geo(const StoredGeo& a, const StoredGeo& b);
+  // Writes a geo change and its event in one transaction, then serves `stored`.
+  // What the composed tables refuse is a ValidationError naming `field`.
+  void write_geo(State& state, StoredGeo stored, const std::string& field, std::string_view token,
+                 Event event, const std::function<void(Store&, int64_t now_ms)>& write);
   // The updates that change an instance's health, stamped now.
   std::vector<HealthChange> health_changes(const State& state,
                                            const std::vector<HealthUpdate>& updates) const;

@@ -144,6 +144,19 @@ INSERT INTO sqlite_sequence(name, seq) SELECT 'events_v6', seq FROM sqlite_seque
 DROP TABLE events;
 ALTER TABLE events_v6 RENAME TO events;
 )sql",
+    // 7: regions and networks made through the API (the config's are not
+    // stored). A region is its JSON form (geo_sources.h); a network's cidr
+    // is canonical (geo::canonical_cidr).
+    R"sql(
+CREATE TABLE regions(
+  name TEXT PRIMARY KEY,
+  spec_json TEXT NOT NULL,
+  updated_ms INTEGER NOT NULL);
+CREATE TABLE networks(
+  cidr TEXT PRIMARY KEY,
+  region TEXT NOT NULL,
+  updated_ms INTEGER NOT NULL);
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 

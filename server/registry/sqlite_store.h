@@ -1,8 +1,9 @@
 #pragma once
 // The single-node Store (store.h): one SQLite database file holding the
-// arrays, their instances with their last known health, the event log and
-// the serials of the synthetic zones. The database is the truth at runtime;
-// the Registry's in-memory model changes only after a write here commits.
+// arrays, their instances with their last known health, the event log, the
+// serials of the synthetic zones and the API's regions and networks. The
+// database is the truth at runtime; the Registry's in-memory model changes
+// only after a write here commits.
 //
 // Contract: every write runs in one transaction (nested calls join the outer
 // one through savepoints, see atomically()). Every failure throws StoreError,
@@ -36,7 +37,7 @@ struct StoreOptions {
 class SqliteStore final : public Store {
  public:
   // The schema version this build writes; the constructor migrates older files to it.
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
 
   // Opens or creates the database at `path` and migrates it. Throws StoreError
   // naming the file for a file that is not a database ("PATH: file is not a
@@ -70,6 +71,12 @@ class SqliteStore final : public Store {
   std::optional<StoredArray> load_array(std::string_view name) const override;
   std::vector<Event> events(const EventFilter& filter) const override;
   using Store::events;
+  // sqlite_store_geo.cc
+  void put_region(const geo::RegionSpec& region, int64_t now_ms) override;
+  void delete_region(std::string_view name, int64_t now_ms) override;
+  void put_network(const geo::NetworkSpec& network, int64_t now_ms) override;
+  void delete_network(std::string_view cidr, int64_t now_ms) override;
+  StoredGeo load_geo() const override;
   std::optional<uint32_t> zone_serial(std::string_view zone) const override;
   uint32_t bump_zone_serial(std::string_view zone) override;
 

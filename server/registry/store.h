@@ -1,7 +1,7 @@
 #pragma once
 // The registry's durable half, as an interface: the arrays, their instances
-// with their last known health, the event log and the serials of the
-// synthetic zones. Two implementations: SqliteStore (sqlite_store.h, one
+// with their last known health, the event log, the serials of the
+// synthetic zones, and the regions and networks made through the API. Two implementations: SqliteStore (sqlite_store.h, one
 // node, the default) and cluster::EtcdStore (server/cluster/etcd_store.h,
 // the truth shared by every node of a cluster). The Registry (registry.h)
 // sits above and knows neither.
@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "server/arrays/array.h"
+#include "server/geo/geo.h"
 
 namespace rotor::registry {
 
@@ -127,6 +128,13 @@ struct EventRetention {
   int64_t max_age_ms = 0;  // 0: no age bound
 };
 
+// The regions and networks made through the API (the config's are never
+// stored): regions by name, networks by canonical CIDR (geo::canonical_cidr).
+struct StoredGeo {
+  std::vector<geo::RegionSpec> regions;
+  std::vector<geo::NetworkSpec> networks;
+};
+
 // What another writer changed: array names (presentation form) whose
 // settings, instances or health differ now, and zone origins whose serial did.
 struct StoreChanges {
@@ -136,6 +144,7 @@ struct StoreChanges {
   // whether the live nodes did (cluster::HealthVerdicts; the Registry ignores them).
   std::vector<int64_t> observed_instances;
   bool nodes_changed = false;
+  bool geo = false;  // the stored regions or networks
 };
 
 // Whether the store can take writes now; for metrics and the API's
@@ -193,6 +202,17 @@ class Store {
   // Appends events that change no state (flap damping starting or ending, a reload),
   // in one transaction.
   virtual void append_events(const std::vector<Event>& events) = 0;
+
+  // Creates or replaces the region `region.name`; writes no event (the
+  // registry appends one in the same transaction).
+  virtual void put_region(const geo::RegionSpec& region, int64_t now_ms) = 0;
+  // NotFoundError when absent.
+  virtual void delete_region(std::string_view name, int64_t now_ms) = 0;
+  // Creates or replaces the network `network.cidr` (canonical); no event.
+  virtual void put_network(const geo::NetworkSpec& network, int64_t now_ms) = 0;
+  // NotFoundError when absent.
+  virtual void delete_network(std::string_view cidr, int64_t now_ms) = 0;
+  virtual StoredGeo load_geo() const = 0;
 
   virtual std::vector<StoredArray> load_all() const = 0;
   // One array by presentation name, or nullopt when it does not exist.

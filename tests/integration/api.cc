@@ -85,6 +85,106 @@ TEST_SUITE("integration/api") {
     CHECK(std::chrono::steady_clock::now() - start < 100ms);
   }
 
+  TEST_CASE("regions and networks written through the API place ECS clients and outlive a restart") {
+    ::unsetenv("ROTOR_API_TOKEN");
+    TempDir dir;
+    json config = declared_zone_config(dir);
+    config["regions"] = {{{"name", "eu"}, {"lat", 50.1}, {"lon", 8.7}}};
+    config["networks"] = {{{"cidr", "10.1.0.0/16"}, {"region", "eu"}}};
+    const std::vector<std::string> args{"--config", dir.write("rotor.json", config.dump())};
+    // The first address answered to a client in 10.2.9.0/24 (ECS).
+    const auto first_for_client = [](RotorServer& server) {
+      QueryOptions options = resolver_options();
+      options.client_subnet = ClientSubnet{.family = 1, .source_prefix = 24, .scope_prefix = 0, .address = {10, 2, 9}};
+      std::optional<Reply> reply = exchange_udp(server.endpoint(), make_query("geo.lb.example.test", "A", options));
+      REQUIRE(reply);
+      REQUIRE(reply->packet);
+      const ldns_rr_list* answer = ldns_pkt_answer(reply->packet.get());
+      if (ldns_rr_list_rr_count(answer) != 2) return std::string();  // not published yet
+      char* text = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(answer, 0), 0));
+      std::string first = text != nullptr ? text : "";
+      std::free(text);
+      return first;
+    };
+    {
+      RotorServer server(args);
+      REQUIRE(server.ready());
+      httplib::Client api("127.0.0.1", server.api_port());
+      api.set_read_timeout(5s);
+      REQUIRE(api.Put("/v1/arrays/geo.lb.example.test", R"({"policy": "geo"})", "application/json")->status == 201);
+      REQUIRE(api.Put("/v1/arrays/geo.lb.example.test/instances",
+                      R"([{"address": "127.0.1.1", "region": "eu"}, {"address": "127.0.2.1", "region": "us"}])",
+                      "application/json")->status == 200);
+
+      // The config's network and region are the config's: 409 naming the file and key path.
+      auto owned = api.Put("/v1/networks/10.1.0.0/16", R"({"region": "us"})", "application/json");
+      REQUIRE(owned);
+      CHECK(owned->status == 409);
+      CHECK(json::parse(owned->body)["error"]["field"] == "cidr");
+      CHECK(json::parse(owned->body)["error"]["message"] ==
+            "cidr: network 10.1.0.0/16 is declared in " + args[1] + ": networks[0]; change it there");
+      auto owned_region = api.Delete("/v1/regions/eu");
+      REQUIRE(owned_region);
+      CHECK(owned_region->status == 409);
+      CHECK(json::parse(owned_region->body)["error"]["field"] == "name");
+
+      // The config's parser: an unknown key is 400 naming it.
+      auto bad = api.Put("/v1/networks/10.2.0.0%2F16", R"({"region": "us", "zone": 1})", "application/json");
+      REQUIRE(bad);
+      CHECK(bad->status == 400);
+      CHECK(json::parse(bad->body)["error"]["message"] == "zone: unknown key");
+
+      // The slash of the CIDR as %2F, then as is: one network.
+      auto created = api.Put("/v1/networks/10.2.0.0%2F16", R"({"region": "us"})", "application/json");
+      REQUIRE(created);
+      CHECK(created->status == 201);
+      CHECK(json::parse(created->body) == json{{"cidr", "10.2.0.0/16"}, {"region", "us"}, {"source", "api"}});
+      auto region = api.Put("/v1/regions/us", R"({"lat": 39.0, "lon": -77.5, "prefer": ["eu"]})", "application/json");
+      REQUIRE(region);
+      CHECK(region->status == 201);
+      auto listed = api.Get("/v1/networks");
+      REQUIRE(listed);
+      CHECK(json::parse(listed->body)["networks"] ==
+            json{{{"cidr", "10.1.0.0/16"}, {"region", "eu"}, {"source", args[1] + ": networks[0]"}},
+                 {{"cidr", "10.2.0.0/16"}, {"region", "us"}, {"source", "api"}}});
+      // Every 2xx was committed before the reply; publishing takes at most 50 ms.
+      std::string first;
+      for (int attempt = 0; attempt < 50 && first != "127.0.2.1"; ++attempt) {
+        first = first_for_client(server);
+        if (first != "127.0.2.1") std::this_thread::sleep_for(10ms);
+      }
+      CHECK(first == "127.0.2.1");
+
+      auto events = api.Get("/v1/events?kind=admin");
+      REQUIRE(events);
+      std::set<std::string> reasons;
+      const json logged = json::parse(events->body);
+      for (const json& event : logged["events"]) reasons.insert(event["reason"].get<std::string>());
+      CHECK(reasons.contains("network 10.2.0.0/16 created"));
+      CHECK(reasons.contains("region us created"));
+    }
+    {
+      RotorServer server(args);  // the same database
+      REQUIRE(server.ready());
+      std::string first;
+      for (int attempt = 0; attempt < 50 && first != "127.0.2.1"; ++attempt) {
+        first = first_for_client(server);
+        if (first != "127.0.2.1") std::this_thread::sleep_for(10ms);
+      }
+      CHECK(first == "127.0.2.1");
+      httplib::Client api("127.0.0.1", server.api_port());
+      api.set_read_timeout(5s);
+      auto got = api.Get("/v1/regions/us");
+      REQUIRE(got);
+      CHECK(json::parse(got->body) ==
+            json{{"name", "us"}, {"lat", 39.0}, {"lon", -77.5}, {"prefer", {"eu"}}, {"source", "api"}});
+      auto removed = api.Delete("/v1/networks/10.2.0.0/16");
+      REQUIRE(removed);
+      CHECK(removed->status == 204);
+      CHECK(api.Get("/v1/networks/10.2.0.0/16")->status == 404);
+    }
+  }
+
   TEST_CASE("a token from the environment guards the API") {
     TempDir dir;
     ::setenv("ROTOR_API_TOKEN", "env-token", 1);

@@ -186,6 +186,76 @@ TEST_SUITE("integration/cluster") {
     CHECK(json::parse(from_a->body)["instances"] == json::parse(from_b->body)["instances"]);
   }
 
+  TEST_CASE("a network written through one node places clients on the other") {
+    EtcdCluster etcd({.members = 1});
+    Node a("ns1", etcd), b("ns2", etcd);
+    auto api_a = a.api();
+    auto created = write_retrying([&] {
+      return api_a.Put(std::string("/v1/arrays/") + kArray, R"({"policy": "geo"})", "application/json");
+    });
+    REQUIRE(created);
+    REQUIRE_MESSAGE(created->status / 100 == 2, created->body);
+    auto listed = write_retrying([&] {
+      return api_a.Put(std::string("/v1/arrays/") + kArray + "/instances",
+                       R"([{"address": "192.0.2.10", "region": "eu"}, {"address": "192.0.2.20", "region": "us"}])",
+                       "application/json");
+    });
+    REQUIRE(listed);
+    REQUIRE_MESSAGE(listed->status == 200, listed->body);
+
+    // The first address `node` answers a client in 10.2.9.0/24 (ECS), once it is `expected`.
+    const auto first_within = [](const Node& node, const std::string& expected) {
+      QueryOptions options = resolver_options();
+      options.client_subnet = ClientSubnet{.family = 1, .source_prefix = 24, .scope_prefix = 0, .address = {10, 2, 9}};
+      std::string first;
+      const auto deadline = std::chrono::steady_clock::now() + 5s;
+      while (first != expected && std::chrono::steady_clock::now() < deadline) {
+        const auto reply = exchange_udp(node.dns(), make_query(kArray, "A", options));
+        first.clear();
+        if (reply && reply->packet && ldns_rr_list_rr_count(ldns_pkt_answer(reply->packet.get())) == 2) {
+          char* text = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(reply->packet.get()), 0), 0));
+          first = text != nullptr ? text : "";
+          std::free(text);
+        }
+        if (first != expected) std::this_thread::sleep_for(20ms);
+      }
+      return first;
+    };
+    struct Step {
+      Node* writer;
+      Node* reader;
+      std::string region;
+      std::string first;  // the address answered first then
+    };
+    for (const Step& step : {Step{&a, &b, "us", "192.0.2.20"}, Step{&b, &a, "eu", "192.0.2.10"}}) {
+      CAPTURE(step.region);
+      auto put = write_retrying([&] {
+        return step.writer->api().Put("/v1/networks/10.2.0.0/16", json{{"region", step.region}}.dump(),
+                                      "application/json");
+      });
+      REQUIRE(put);
+      REQUIRE_MESSAGE(put->status / 100 == 2, put->body);
+      CHECK(first_within(*step.reader, step.first) == step.first);
+      CHECK(first_within(*step.writer, step.first) == step.first);
+      auto seen = step.reader->api().Get("/v1/networks/10.2.0.0/16");
+      REQUIRE(seen);
+      CHECK(json::parse(seen->body) == json{{"cidr", "10.2.0.0/16"}, {"region", step.region}, {"source", "api"}});
+    }
+    // A region written on one node is served by the other.
+    auto region = write_retrying([&] {
+      return api_a.Put("/v1/regions/us", R"({"prefer": ["eu"]})", "application/json");
+    });
+    REQUIRE(region);
+    CHECK(region->status == 201);
+    bool listed_on_b = false;
+    for (int attempt = 0; attempt < 250 && !listed_on_b; ++attempt) {
+      auto regions = b.api().Get("/v1/regions/us");
+      listed_on_b = regions && regions->status == 200;
+      if (!listed_on_b) std::this_thread::sleep_for(20ms);
+    }
+    CHECK(listed_on_b);
+  }
+
   TEST_CASE("a node restarted while another writes catches up") {
     EtcdCluster etcd({.members = 3});
     Node a("ns1", etcd), b("ns2", etcd);

@@ -143,9 +143,7 @@ TEST_SUITE("unit/api/api_data") {
     CHECK(reply.body == put_reply);
 
     // A region the geo table declares is no mistake.
-    geo::GeoContext geo;
-    geo.regions = geo::RegionTable::build({{.name = "mars"}});
-    rig.registry->set_geo(geo);
+    rig.registry->set_geo({.regions = {{.name = "mars"}}});
     reply = send(rig, "POST", kInstances, R"({"address": "192.0.2.3", "region": "mars"})");
     CHECK(reply.status == 201);
     CHECK_FALSE(reply.body.contains("warnings"));

@@ -134,11 +134,8 @@ void make_geo_array(Rig& rig) {
       {"address": "192.0.2.2", "region": "us"},
       {"address": "192.0.2.3", "region": "us"},
       {"address": "2001:db8::1", "region": "eu"}])").status == 200);
-  geo::GeoContext geo;
-  geo.regions = geo::RegionTable::build({{"eu", 50.1, 8.7, {}}, {"us", 39.0, -77.5, {}}});
-  geo.networks = geo::NetworkTable::build(
-      {{"198.51.100.0/25", "us"}, {"203.0.113.0/24", "eu"}}, *geo.regions);
-  rig.registry->set_geo(geo);
+  rig.registry->set_geo({.regions = {{"eu", 50.1, 8.7, {}}, {"us", 39.0, -77.5, {}}},
+                          .networks = {{"198.51.100.0/25", "us"}, {"203.0.113.0/24", "eu"}}});
 }
 
 TEST_SUITE("unit/api/api_explain") {

@@ -423,10 +423,8 @@ TEST_SUITE("unit/api/api_server") {
     REQUIRE(set.status == 200);
     rig.registry->set_health(set.body[1]["id"], arrays::Health::up, "");
     rig.registry->set_health(set.body[4]["id"], arrays::Health::down, "timeout");
-    geo::GeoContext geo;
-    geo.regions = geo::RegionTable::build({{"eu", 50.1, 8.7, {}}, {"us", 39.0, -77.5, {}}});
-    geo.networks = geo::NetworkTable::build({{"198.51.100.0/24", "us"}}, *geo.regions);
-    rig.registry->set_geo(geo);
+    rig.registry->set_geo({.regions = {{"eu", 50.1, 8.7, {}}, {"us", 39.0, -77.5, {}}},
+                            .networks = {{"198.51.100.0/24", "us"}}});
 
     const Reply reply = send(rig, "GET",
                              "/v1/explain?name=WEB.lb.example.com&type=A&client=192.0.2.200&ecs=198.51.100.7/24");

@@ -68,7 +68,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     SQLite::Database db(dir.file("rotor.db"));
     CHECK(db.execAndGet("PRAGMA user_version").getInt() == SqliteStore::kSchemaVersion);
     CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
-    for (const char* table : {"arrays", "instances", "events", "zone_serials"}) {
+    for (const char* table : {"arrays", "instances", "events", "zone_serials", "regions", "networks"}) {
       CHECK_MESSAGE(db.tableExists(table), table);
     }
     // Opening again is a no-op.
@@ -87,6 +87,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     {  // what version 1 left: no instance checks, '{}' for "no array check"
       SQLite::Database db(path, SQLite::OPEN_READWRITE);
       db.exec("ALTER TABLE arrays DROP COLUMN options_json");
+      db.exec("DROP TABLE regions; DROP TABLE networks");  // migration 7
       db.exec("ALTER TABLE instances DROP COLUMN check_json");
       db.exec("ALTER TABLE events DROP COLUMN token");
       db.exec("UPDATE arrays SET check_json = '{}'");
@@ -113,6 +114,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     {  // what version 2 left: events without a token
       SQLite::Database db(path, SQLite::OPEN_READWRITE);
       db.exec("ALTER TABLE arrays DROP COLUMN options_json");
+      db.exec("DROP TABLE regions; DROP TABLE networks");  // migration 7
       db.exec("ALTER TABLE events DROP COLUMN token");
       db.exec("PRAGMA user_version = 2");
     }
@@ -141,6 +143,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     {  // what version 3 left: events of two kinds only; the newest event pruned
       SQLite::Database db(path, SQLite::OPEN_READWRITE);
       db.exec("ALTER TABLE arrays DROP COLUMN options_json");
+      db.exec("DROP TABLE regions; DROP TABLE networks");  // migration 7
       db.exec("DROP TABLE events");
       db.exec("CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, "
               "array_name TEXT NOT NULL, instance_id INTEGER NOT NULL DEFAULT 0, address TEXT NOT NULL "
@@ -174,6 +177,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     {  // what version 4 left: no source, no reload kind; the newest event pruned
       SQLite::Database db(path, SQLite::OPEN_READWRITE);
       db.exec("ALTER TABLE arrays DROP COLUMN options_json");
+      db.exec("DROP TABLE regions; DROP TABLE networks");  // migration 7
       db.exec("DROP TABLE events");
       db.exec("CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, "
               "array_name TEXT NOT NULL, instance_id INTEGER NOT NULL DEFAULT 0, address TEXT NOT NULL "
@@ -213,6 +217,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     {  // what version 5 left: no options column, events without the panic kind
       SQLite::Database db(path, SQLite::OPEN_READWRITE);
       db.exec("ALTER TABLE arrays DROP COLUMN options_json");
+      db.exec("DROP TABLE regions; DROP TABLE networks");  // migration 7
       db.exec("DROP TABLE events");
       db.exec("CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, "
               "array_name TEXT NOT NULL, instance_id INTEGER NOT NULL DEFAULT 0, address TEXT NOT NULL "
@@ -241,6 +246,25 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     CHECK(events[0].kind == "damping");
     CHECK(events.back().kind == "panic");
     CHECK(events[1].id == last_id + 1);  // the sequence went on
+  }
+
+  TEST_CASE("a version 6 database gains regions and networks and keeps its arrays") {
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    {
+      SqliteStore store(path);
+      store.upsert_array("web.lb.example.com.", {}, 1);
+    }
+    {
+      SQLite::Database db(path, SQLite::OPEN_READWRITE);
+      db.exec("DROP TABLE regions; DROP TABLE networks; PRAGMA user_version = 6");
+    }
+    SqliteStore store(path);
+    CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
+    CHECK(store.load_all().size() == 1);
+    CHECK(store.load_geo().regions.empty());
+    store.put_network({"10.0.0.0/8", "eu"}, 2);
+    CHECK(store.load_geo().networks.size() == 1);
   }
 
   TEST_CASE("files that are not rotor databases are refused with the file's name") {
@@ -323,6 +347,39 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     CHECK(web.instances[1].health == Health::down);
     CHECK(web.instances[1].health_reason == "connect refused");
     CHECK(web.instances[1].health_changed_ms == 1005);
+  }
+
+  TEST_CASE("regions and networks written are there after a restart") {
+    ScratchDir dir;
+    {
+      SqliteStore store(dir.file("rotor.db"));
+      store.put_region({"us", 39.0, -77.5, {"eu", "ap"}}, 1000);
+      store.put_region({"lab", std::nullopt, std::nullopt, {}}, 1001);
+      store.put_region({"us", 40.0, -70.0, {"eu"}}, 1002);  // replaced
+      store.put_network({"10.2.0.0/16", "us"}, 1003);
+      store.put_network({"2001:db8::/32", "lab"}, 1004);
+      store.put_network({"10.3.0.0/16", "us"}, 1005);
+      store.delete_network("10.3.0.0/16", 1006);
+      CHECK_THROWS_WITH_AS(store.delete_network("10.3.0.0/16", 1007), "no network 10.3.0.0/16", NotFoundError);
+      CHECK_THROWS_WITH_AS(store.delete_region("mars", 1007), "no region mars", NotFoundError);
+    }
+    SqliteStore store(dir.file("rotor.db"));
+    const StoredGeo geo = store.load_geo();
+    REQUIRE(geo.regions.size() == 2);
+    CHECK(geo.regions[0].name == "lab");  // by name
+    CHECK_FALSE(geo.regions[0].lat.has_value());
+    CHECK(geo.regions[0].prefer.empty());
+    CHECK(geo.regions[1].name == "us");
+    CHECK(geo.regions[1].lat == 40.0);
+    CHECK(geo.regions[1].lon == -70.0);
+    CHECK(geo.regions[1].prefer == std::vector<std::string>{"eu"});
+    REQUIRE(geo.networks.size() == 2);
+    CHECK(geo.networks[0].cidr == "10.2.0.0/16");
+    CHECK(geo.networks[0].region == "us");
+    CHECK(geo.networks[1].cidr == "2001:db8::/32");
+    CHECK(geo.networks[1].region == "lab");
+    store.delete_region("lab", 1008);
+    CHECK(store.load_geo().regions.size() == 1);
   }
 
   TEST_CASE("health transitions are recorded once - with an event each") {
