@@ -128,11 +128,7 @@ ApiServer::ApiServer(ApiContext context, ApiOptions options, ApiListener listene
 }
 
 void ApiServer::install_handlers() {
-  add_status_routes(router_, context_);
-  add_array_routes(router_, context_);
-  add_geo_routes(router_, context_);
-  add_explain_routes(router_, context_);
-  add_reload_route(router_, context_);
+  add_api_routes(router_, context_);
 
   server_->set_payload_max_length(kMaxBodyBytes);
 

@@ -121,6 +121,16 @@ bool Router::is_write(const std::string& method) {
   return method == "PUT" || method == "POST" || method == "PATCH" || method == "DELETE";
 }
 
+std::vector<RouteEntry> Router::route_table() const {
+  std::vector<RouteEntry> table;
+  for (const Route& route : routes_) {
+    for (const auto& [method, entry] : route.by_method) {
+      table.push_back({method, route.pattern, entry.query_parameters});
+    }
+  }
+  return table;
+}
+
 void Router::dispatch(const httplib::Request& request, httplib::Response& response,
                       const std::string& token_name) const {
   require_text(request.path, "the path", "path");

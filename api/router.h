@@ -27,6 +27,13 @@ struct RouteRequest {
 };
 using RouteHandler = std::function<void(const RouteRequest&, httplib::Response&)>;
 
+// One method of one route, as the router serves it (for the route table).
+struct RouteEntry {
+  std::string method;                         // "GET", "PUT", ...
+  std::string pattern;                        // "/v1/arrays/{}/instances/{}"
+  std::vector<std::string> query_parameters;  // the names it takes
+};
+
 class Router {
  public:
   // `pattern` is a path whose segments are literal or "{}", which matches one
@@ -41,6 +48,9 @@ class Router {
                 const std::string& token_name = "") const;
   // True when `method` on `path` writes (PUT, POST, PATCH, DELETE).
   static bool is_write(const std::string& method);
+  // Every method of every route, in the order added (methods by name), so
+  // that a test can hold the OpenAPI document to what is served.
+  std::vector<RouteEntry> route_table() const;
 
  private:
   struct Method {

@@ -17,5 +17,10 @@ void add_geo_routes(Router& router, ApiContext& context);
 void add_explain_routes(Router& router, ApiContext& context);
 // POST /v1/reload
 void add_reload_route(Router& router, ApiContext& context);
+// GET /v1/openapi.json (api/openapi.json, embedded at build time)
+void add_openapi_route(Router& router);
+
+// Every route above: what ApiServer serves.
+void add_api_routes(Router& router, ApiContext& context);
 
 }  // namespace rotor::api

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that building rotor, its tests and its
-# benchmark need. Quiet and quick when everything is already there.
+# benchmark need, and the npm packages of tests/openapi (npm ci from its
+# lockfile). Quiet and quick when everything is already there.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(
   build-essential g++ cmake ninja-build pkg-config
@@ -23,7 +25,24 @@ for package in "${packages[@]}"; do
     missing+=("$package")
   fi
 done
+# Node.js for tests/openapi: Debian's (18 on Debian 12) unless one is there.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
+
+# tests/openapi's packages, again whenever the lockfile is newer than them.
+install_npm_packages() {
+  local folder=tests/openapi
+  local installed=$folder/node_modules/.package-lock.json
+  if [[ -f "$installed" && ! "$folder/package-lock.json" -nt "$installed" ]]; then
+    return
+  fi
+  echo "deps: npm ci in $folder" >&2
+  npm ci --prefix "$folder" --no-audit --no-fund --loglevel=error >/dev/null
+}
+
 if ((${#missing[@]} == 0)); then
+  install_npm_packages
   exit 0
 fi
 
@@ -41,4 +60,5 @@ fi
 echo "deps: installing ${missing[*]}" >&2
 "${as_root[@]}" apt-get update -qq
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_npm_packages
 echo "deps: done" >&2
