@@ -1,5 +1,8 @@
 # rotor in a container: a Debian 12 build stage, then a runtime stage with
 # only the shared libraries rotor links, running as an unprivileged user.
+# The build stage also builds the web console (Node.js and npm from Debian;
+# `npm ci` fetches the lockfile's packages from the npm registry) and embeds
+# it in the binary: the runtime stage needs no Node.
 #
 #   docker build -t rotor .
 #   docker run --rm -p 5300:53/udp -p 5300:53/tcp rotor
@@ -18,7 +21,7 @@ RUN apt-get update \
       g++ cmake ninja-build pkg-config ca-certificates \
       libldns-dev libuv1-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev \
       libspdlog-dev libfmt-dev libcli11-dev libmaxminddb-dev libcurl4-openssl-dev \
-      libcpp-httplib-dev prometheus-cpp-dev \
+      libcpp-httplib-dev prometheus-cpp-dev nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -2,6 +2,7 @@
 // What the API's handlers read and write. Everything here is thread-safe:
 // handlers run on httplib's worker threads, never on the DNS workers.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -36,6 +37,9 @@ struct ApiContext {
   // POST /v1/reload (app::Reloader::reload, its event naming the origin);
   // empty: the route answers 404.
   std::function<app::ReloadOutcome(const registry::EventOrigin&)> reload;
+  // Set by the ApiServer (its own flag): true once it stops, so that a long
+  // poll (GET /v1/events?wait=) returns at once rather than hold up stop().
+  const std::atomic<bool>* stopping = nullptr;
 };
 
 }  // namespace rotor::api

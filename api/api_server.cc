@@ -36,7 +36,11 @@ HostPort split_listen(const std::string& listen) {
   return out;
 }
 
-bool is_open_route(const std::string& path) { return path == "/healthz" || path == "/metrics"; }
+// The console's files hold no data (the console asks the API with the
+// user's token), so a browser can load them before it has one.
+bool is_open_route(const std::string& path) {
+  return path == "/healthz" || path == "/metrics" || path == "/ui" || path.starts_with("/ui/");
+}
 
 std::unique_ptr<GuardedServer> make_unbound_server(const ApiOptions& options) {
   auto server = std::make_unique<GuardedServer>(options.limits, options.tls);
@@ -128,6 +132,7 @@ ApiServer::ApiServer(ApiContext context, ApiOptions options, ApiListener listene
 }
 
 void ApiServer::install_handlers() {
+  context_.stopping = &stopping_;
   add_api_routes(router_, context_);
 
   server_->set_payload_max_length(kMaxBodyBytes);
@@ -214,6 +219,7 @@ void ApiServer::start() {
 
 void ApiServer::stop() {
   if (!thread_.joinable()) return;
+  stopping_ = true;  // a long poll returns within its poll interval
   // httplib's stop() does nothing until the listen loop has started, so a
   // stop right after start() waits for it (briefly) rather than hang in join.
   while (!server_->is_running() && !listen_returned_) {

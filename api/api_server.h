@@ -2,7 +2,7 @@
 // The JSON HTTP API (api/README.md) on its own threads (GuardedServer's
 // workers), never the DNS workers. Every request goes: auth (a bearer token
 // when any is configured, 401; a read-scoped token on a write, 403;
-// /healthz and /metrics are open), routing (404, 405), handler; every error
+// /healthz, /metrics and the console's files under /ui/ are open), routing (404, 405), handler; every error
 // is the API's JSON error shape, httplib's own (413 for an oversized body)
 // included. Writes and refused tokens are logged at info with the token's
 // name (never the secret), everything else at debug.
@@ -85,6 +85,7 @@ class ApiServer {
   std::unique_ptr<GuardedServer> server_;
   std::thread thread_;
   std::atomic<bool> listen_returned_{false};
+  std::atomic<bool> stopping_{false};  // ends long polls (context_.stopping) at stop()
   std::string bound_;
 };
 

@@ -26,6 +26,7 @@ void add_api_routes(Router& router, ApiContext& context) {
   add_explain_routes(router, context);
   add_reload_route(router, context);
   add_openapi_route(router);
+  add_console_routes(router);
 }
 
 }  // namespace rotor::api

@@ -17,6 +17,8 @@ void add_geo_routes(Router& router, ApiContext& context);
 void add_explain_routes(Router& router, ApiContext& context);
 // POST /v1/reload
 void add_reload_route(Router& router, ApiContext& context);
+// GET /ui, /ui/ and /ui/{file}: the web console (api/console_assets.h)
+void add_console_routes(Router& router);
 // GET /v1/openapi.json (api/openapi.json, embedded at build time)
 void add_openapi_route(Router& router);
 

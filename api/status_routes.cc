@@ -4,6 +4,8 @@
 #include <httplib.h>
 
 #include <charconv>
+#include <chrono>
+#include <thread>
 
 #include "api/api_error.h"
 #include "api/health_views.h"
@@ -21,6 +23,10 @@ using nlohmann::json;
 
 constexpr size_t kDefaultEventLimit = 100;
 constexpr size_t kMaxEventLimit = 1000;
+// A long poll waits at most this long (below the API's 30 s request deadline
+// and the usual proxies' 60 s idle timeout), looking this often.
+constexpr int64_t kMaxEventWaitSeconds = 25;
+constexpr auto kEventPollInterval = std::chrono::milliseconds(200);
 
 // A query parameter as a non-negative integer; `fallback` when absent.
 int64_t integer_parameter(const httplib::Request& request, const std::string& name,
@@ -66,6 +72,22 @@ registry::EventFilter event_filter(const httplib::Request& request) {
   return filter;
 }
 
+// GET /v1/events?wait=S: the events after `filter.since_id`, waiting up to S
+// seconds for the first one when there is none yet (a long poll, for the
+// console's live view). The store has no change notification, so this
+// looks again every kEventPollInterval: a cheap indexed query by id.
+std::vector<registry::Event> events_waiting(const ApiContext& context,
+                                            const registry::EventFilter& filter,
+                                            int64_t wait_seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
+  for (;;) {
+    std::vector<registry::Event> events = context.registry.events(filter);
+    if (!events.empty() || std::chrono::steady_clock::now() >= deadline) return events;
+    if (context.stopping != nullptr && context.stopping->load()) return events;
+    std::this_thread::sleep_for(kEventPollInterval);
+  }
+}
+
 }  // namespace
 
 void add_status_routes(Router& router, ApiContext& context) {
@@ -96,15 +118,21 @@ void add_status_routes(Router& router, ApiContext& context) {
   router.add("GET", "/v1/events",
              [&context](const RouteRequest& request, httplib::Response& response) {
                const registry::EventFilter filter = event_filter(request.http);
+               const int64_t wait = integer_parameter(request.http, "wait", 0);
+               if (wait > kMaxEventWaitSeconds) {
+                 throw ApiError(400, "wait: expected 0 to " + std::to_string(kMaxEventWaitSeconds) +
+                                         " seconds, got " + std::to_string(wait),
+                                "wait");
+               }
                json events = json::array();
                int64_t next = filter.since_id;
-               for (const auto& event : context.registry.events(filter)) {
+               for (const auto& event : events_waiting(context, filter, wait)) {
                  events.push_back(event_json(event));
                  next = event.id;
                }
                reply_json(response, 200, {{"events", std::move(events)}, {"next", next}});
              },
-             {"since", "limit", "array", "instance", "kind", "from_ms", "until_ms"});
+             {"since", "limit", "array", "instance", "kind", "from_ms", "until_ms", "wait"});
 
   router.add("GET", "/v1/arrays/{}/health",
              [&context](const RouteRequest& request, httplib::Response& response) {

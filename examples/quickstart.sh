@@ -9,7 +9,8 @@
 #   5. register the three web servers through rotor's HTTP API with curl,
 #      watch dig rotate through them, stop one and watch it leave the
 #      answers, start it again and watch it come back;
-#   6. stop everything it started.
+#   6. show where the web console is (http://127.0.0.1:8053/ui/);
+#   7. stop everything it started.
 # ROTOR_PORT (default 5300) and ROTOR_API_PORT (default 8053) move rotor's DNS
 # and API ports. Web servers listen on 127.0.0.11-13:8080.
 set -euo pipefail
@@ -129,6 +130,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 cat "$work/stdout"
+echo "The web console: $api/ui/ (open it in a browser while this runs)"
 
 say "Step 6: static records from the zone file. rotor is authoritative: the answer carries the aa flag"
 ask www.lb.example.test A
@@ -183,7 +185,11 @@ show_array
 say "Step 17: every change is in the event log (and in the database, so a restart keeps it); here the failover's events"
 call "$api/v1/events?since=6&limit=4"
 
-say "Step 18: stop rotor and the web servers (SIGTERM); rotor's log follows"
+say "Step 18: the web console is served by the API at $api/ui/ (this loopback API needs no token; with one, the console asks for it)"
+printf '$ curl -sI %s/ui/\n' "$api"
+curl -sSI "$api/ui/" | grep -iE '^(HTTP|content-type|content-security-policy)' || true
+
+say "Step 19: stop rotor and the web servers (SIGTERM); rotor's log follows"
 for address in "${!backend_pids[@]}"; do stop_backend "$address"; done
 kill -TERM "$rotor_pid"
 wait "$rotor_pid" || true

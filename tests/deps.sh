@@ -2,6 +2,9 @@
 # Installs the Debian 12 packages that building rotor, its tests and its
 # benchmark need, and the npm packages of tests/openapi (npm ci from its
 # lockfile). Quiet and quick when everything is already there.
+# The web console's npm packages come from api/console/package-lock.json
+# through `npm ci`, which the build runs in build/<preset>/console; its
+# browser test drives Debian's chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +19,7 @@ packages=(
   libcpp-httplib-dev
   clang-14 libclang-rt-14-dev llvm-14
   etcd-server etcd-client ccache
+  chromium
 )
 
 missing=()
@@ -25,7 +29,7 @@ for package in "${packages[@]}"; do
     missing+=("$package")
   fi
 done
-# Node.js for tests/openapi: Debian's (18 on Debian 12) unless one is there.
+# Node.js for tests/openapi and the console's build: Debian's (18 on Debian 12) unless one is there.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   missing+=(nodejs npm)
 fi

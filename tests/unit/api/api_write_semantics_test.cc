@@ -329,7 +329,7 @@ TEST_SUITE("unit/api/api_write_semantics") {
          "name"},
         // Query parameters a route does not take.
         {"GET", "/v1/events?sinse=1", "", 400,
-         "sinse: unknown query parameter; GET /v1/events takes since, limit, array, instance, kind, from_ms, until_ms", "sinse"},
+         "sinse: unknown query parameter; GET /v1/events takes since, limit, array, instance, kind, from_ms, until_ms, wait", "sinse"},
         {"GET", "/v1/explain?name=web.lb.example.com&nmae=x", "", 400,
          "nmae: unknown query parameter; GET /v1/explain takes name, type, client, ecs", "nmae"},
         {"GET", "/v1/arrays?limit=1", "", 400, "limit: unknown query parameter; GET /v1/arrays takes none",

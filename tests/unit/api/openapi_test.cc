@@ -140,8 +140,9 @@ TEST_SUITE("unit/api/openapi") {
         if (!item.contains(method)) continue;
         const json& operation = item[method];
         const json security = operation.value("security", doc["security"]);
-        // api_server.cc: /healthz and /metrics are open; writes need scope write.
-        const bool open = path == "/healthz" || path == "/metrics";
+        // api_server.cc: /healthz, /metrics and the console's files are open;
+        // writes need scope write.
+        const bool open = path == "/healthz" || path == "/metrics" || path == "/ui" || path.starts_with("/ui/");
         const json expected = open ? json::array() : Router::is_write(upper(method)) ? write : read;
         CHECK_MESSAGE(security == expected, upper(method) << " " << path << " has security "
                                                           << security.dump() << ", expected " << expected.dump());
