@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds rotor and runs every test: the release build (unit and integration
 # tests, and the fuzz corpora replayed), then the whole suite again under
-# AddressSanitizer and UBSan (the integration tests start the ASan rotor).
+# AddressSanitizer and UBSan (the integration tests start the ASan rotor;
+# the console's browser test runs in the release pass only).
 # Then the unit tests under ThreadSanitizer, for the workers, the publisher and
 # the registry that run side by side. Then each libFuzzer target for
 # ROTOR_FUZZ_SECONDS (default 15; tests/fuzz/README.md). ROTOR_SKIP_ASAN=1,
@@ -35,7 +36,7 @@ if [[ "${ROTOR_SKIP_ASAN:-0}" != 1 ]]; then
   step "asan: the whole suite (the integration tests run the ASan rotor)"
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
-    ctest --preset asan -j 2 || failed+=("asan tests")
+    ctest --preset asan -j 2 -LE browser || failed+=("asan tests")
 fi
 
 if [[ "${ROTOR_SKIP_TSAN:-0}" != 1 ]]; then
