@@ -11,6 +11,10 @@ set(ROTOR_CONSOLE_BUILD ${CMAKE_BINARY_DIR}/console)
 set(ROTOR_CONSOLE_EMBEDDED ${ROTOR_CONSOLE_BUILD}/console_assets.cc)
 
 if(NOT ROTOR_CONSOLE)
+  if(ROTOR_BUILD_TESTS)
+    # The tests check the real console (unit/api/api_console, browser/console).
+    message(FATAL_ERROR "ROTOR_CONSOLE=OFF needs ROTOR_BUILD_TESTS=OFF: the tests check the console")
+  endif()
   file(MAKE_DIRECTORY ${ROTOR_CONSOLE_BUILD}/dist)
   file(WRITE ${ROTOR_CONSOLE_BUILD}/dist/index.html
     "<!doctype html><title>rotor</title><p>This rotor was built without its console (ROTOR_CONSOLE=OFF).</p>\n")

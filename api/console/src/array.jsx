@@ -47,6 +47,19 @@ function Timeline({ stretches, fromMs, toMs }) {
   );
 }
 
+// In a cluster: each observing node's view and the quorum's decision.
+function Observers({ instance }) {
+  const observers = instance.observers || [];
+  if (observers.length < 2) return null;
+  return (
+    <ul class="observers" title={instance.quorum ? instance.quorum.decision : ''}>
+      {observers.map((o) => (
+        <li key={o.node}>{o.node}: {o.health}{o.abstaining ? ' (abstains)' : ''}{o.counted ? '' : ' (not counted)'}</li>
+      ))}
+    </ul>
+  );
+}
+
 const SETTINGS = [
   ['policy', 'select', ['round_robin', 'weighted', 'geo', 'sticky']],
   ['ttl', 'number'], ['degraded_ttl', 'number'], ['max_answers', 'number'],
@@ -126,7 +139,7 @@ export function ArrayPage({ name }) {
                   <td>{i.weight}</td>
                   <td title={i.why}>{i.effective ?? ''}</td>
                   <td><Badge value={i.state} /></td>
-                  <td><Badge value={i.health} /></td>
+                  <td><Badge value={i.health} /><Observers instance={i} /></td>
                   <td class="reason">{i.reason}</td>
                   <td>{i.last_check ? `${i.last_check.latency_ms} ms ${i.last_check.passed ? 'passed' : 'failed'}` : 'never'}</td>
                   <td><Timeline stretches={data.timeline[i.id] || []} fromMs={data.fromMs} toMs={data.toMs} /></td>
