@@ -132,7 +132,7 @@ async function main() {
   assert.deepEqual(await answers(dnsPort), BACKENDS);
 
   step('rotor and the backends are up; starting chromium');
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
   const context = await browser.newContext({ viewport: { width: 1360, height: 820 } });
   const page = await context.newPage();
   const violations = [];
