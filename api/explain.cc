@@ -14,6 +14,7 @@
 #include "api/json_body.h"
 #include "api/routes.h"
 #include "server/arrays/fallback.h"
+#include "server/common/utc_time.h"
 #include "server/dns/wire.h"
 #include "server/query/responder.h"
 #include "zones/zone.h"
@@ -196,12 +197,28 @@ json client_json(const Snapshot& snapshot, const ExplainRequest& request, const 
   return out;
 }
 
-bool is_candidate(const arrays::FamilyCandidates& candidates, const arrays::IpAddress& address) {
+// The candidate at `address`, or null when it is not one.
+const arrays::AnswerInstance* candidate_at(const arrays::FamilyCandidates& candidates,
+                                           const arrays::IpAddress& address) {
   const size_t length = address.family == 4 ? 4 : 16;
-  return std::any_of(candidates.instances.begin(), candidates.instances.end(),
-                     [&](const arrays::AnswerInstance& candidate) {
-                       return std::memcmp(candidate.rdata, address.bytes, length) == 0;
-                     });
+  const auto found = std::find_if(candidates.instances.begin(), candidates.instances.end(),
+                                  [&](const arrays::AnswerInstance& candidate) {
+                                    return std::memcmp(candidate.rdata, address.bytes, length) == 0;
+                                  });
+  return found == candidates.instances.end() ? nullptr : &*found;
+}
+
+// The instance's slow-start ramp at `now_ms`: {"remaining_ms", "until"}, or
+// null when none runs.
+json slow_start_json(const arrays::ArrayState& array, const arrays::Instance& instance, int64_t now_ms) {
+  const int64_t period = array.settings.slow_start_ms;
+  if (period <= 0 || instance.slow_start_from_ms == 0 || instance.health != arrays::Health::up) {
+    return nullptr;
+  }
+  const int64_t until = instance.slow_start_from_ms + period;
+  if (until <= now_ms) return nullptr;
+  return {{"since_ms", instance.slow_start_from_ms}, {"remaining_ms", until - now_ms},
+          {"until", utc_text(until)}};
 }
 
 // Why the model does or does not offer the instance for this family.
@@ -232,9 +249,11 @@ json array_json(const arrays::ArrayState& array, uint8_t family, const json& ans
                const std::function<json(const arrays::Instance&)>& health_detail) {
   const arrays::FamilyCandidates& candidates = family == 4 ? array.v4 : array.v6;
   json instances = json::array();
+  const int64_t now = unix_now_ms();
   for (const arrays::Instance& instance : array.instances) {
-    const bool candidate =
-        instance.spec.address.family == family && is_candidate(candidates, instance.spec.address);
+    const arrays::AnswerInstance* offered =
+        instance.spec.address.family == family ? candidate_at(candidates, instance.spec.address) : nullptr;
+    const bool candidate = offered != nullptr;
     const std::string address = instance.spec.address.to_string();
     const bool in_answer =
         std::find(answered.begin(), answered.end(), json(address)) != answered.end();
@@ -244,6 +263,8 @@ json array_json(const arrays::ArrayState& array, uint8_t family, const json& ans
                          {"health", std::string(arrays::to_string(instance.health))},
                          {"region", instance.spec.region.empty() ? json(nullptr) : json(instance.spec.region)},
                          {"weight", instance.spec.weight},
+                         {"effective_weight", offered != nullptr ? json(offered->weight) : json(nullptr)},
+                         {"slow_start", slow_start_json(array, instance, now)},
                          {"candidate", candidate},
                          {"answered", in_answer},
                          {"reason", reason(array, candidates, instance, family, candidate)}});
@@ -265,6 +286,7 @@ json array_json(const arrays::ArrayState& array, uint8_t family, const json& ans
           {"failed_open", candidates.failed_open},
           {"min_healthy", array.settings.min_healthy},
           {"panic", candidates.panic},
+          {"slow_start_ms", array.settings.slow_start_ms},
           {"answer_ttl", array.answer_ttl},
           {"fallback", array.settings.fallback.empty() ? json(nullptr) : json(array.settings.fallback)},
           {"instances", std::move(instances)}};

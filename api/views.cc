@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "probes/check_spec.h"
 #include "server/common/ascii.h"
 #include "server/common/utc_time.h"
 
@@ -31,6 +32,9 @@ json settings_json(const arrays::ArraySettings& settings) {
           {"when_all_down", std::string(arrays::to_string(settings.when_all_down))},
           {"min_healthy", settings.min_healthy},
           {"fallback", settings.fallback.empty() ? json(nullptr) : json(settings.fallback)},
+          {"slow_start", settings.slow_start_ms > 0
+                             ? json(probes::format_duration(std::chrono::milliseconds(settings.slow_start_ms)))
+                             : json(nullptr)},
           {"check", check_json(settings.check)}};
 }
 

@@ -61,6 +61,9 @@ struct Instance {
   Health health = Health::unknown;
   int64_t health_changed_ms = 0;  // unix milliseconds of the last health change
   std::string health_reason;
+  // When this instance came back up (down -> up) while rotor ran: the start
+  // of its slow-start ramp; 0: none. Never stored: a restart ends every ramp.
+  int64_t slow_start_from_ms = 0;
 };
 
 // What the operator sets on an array.
@@ -78,6 +81,9 @@ struct ArraySettings {
   // of the asked family (fallback.h): presentation form, lower case, with
   // the trailing dot; empty: none.
   std::string fallback;
+  // Slow start: an instance that comes back up enters with a small effective
+  // weight that grows linearly to its full weight over this many ms. 0: off.
+  int64_t slow_start_ms = 0;
   // The health check as a JSON object text (probes/check_spec.h has the
   // keys); empty: instances are not probed. Kept as the operator wrote it,
   // so that an instance's override is merged over what was given, not over

@@ -96,6 +96,13 @@ std::vector<uint16_t> smooth_weighted_leads(const std::vector<uint16_t>& weights
 
 bool answerable(const Instance& instance) { return instance.spec.state == AdminState::enabled; }
 
+uint16_t full_weight(const Instance& instance, const ArraySettings& settings) {
+  // Round robin has no weights; with slow start it ramps each instance from
+  // nothing to an equal share, as if every weight were 100.
+  if (settings.policy == Policy::round_robin && settings.slow_start_ms > 0) return 100;
+  return std::max<uint16_t>(instance.spec.weight, 1);
+}
+
 // Fewer than `min_healthy` of `enabled` are healthy. The small tolerance
 // keeps a share like 0.3 of 10 from panicking at exactly 3 by rounding.
 bool below_min_healthy(size_t healthy, size_t enabled, double min_healthy) {
@@ -103,7 +110,8 @@ bool below_min_healthy(size_t healthy, size_t enabled, double min_healthy) {
 }
 
 FamilyCandidates build_family(uint8_t family, const std::vector<Instance>& instances,
-                              const ArraySettings& settings, const geo::RegionTable& regions) {
+                              const ArraySettings& settings, const geo::RegionTable& regions,
+                              int64_t now_ms) {
   FamilyCandidates out;
   std::vector<const Instance*> enabled;
   for (const auto& instance : instances) {
@@ -134,7 +142,9 @@ FamilyCandidates build_family(uint8_t family, const std::vector<Instance>& insta
   for (const auto* instance : chosen) {
     AnswerInstance answer{};
     std::memcpy(answer.rdata, instance->spec.address.bytes, family == 4 ? 4 : 16);
-    answer.weight = std::max<uint16_t>(instance->spec.weight, 1);
+    const uint16_t full = full_weight(*instance, settings);
+    answer.weight = slow_start_weight(*instance, full, settings.slow_start_ms, now_ms);
+    out.ramping = out.ramping || answer.weight < full;
     answer.region = instance->spec.region.empty() ? kNoRegion : regions.id(instance->spec.region);
     answer.sticky_seed = address_seed(instance->spec.address);
     out.instances.push_back(answer);
@@ -172,10 +182,21 @@ FamilyCandidates build_family(uint8_t family, const std::vector<Instance>& insta
 
 }  // namespace
 
+uint16_t slow_start_weight(const Instance& instance, uint16_t full, int64_t slow_start_ms,
+                           int64_t now_ms) {
+  if (slow_start_ms <= 0 || instance.slow_start_from_ms == 0 || instance.health != Health::up) {
+    return full;
+  }
+  const int64_t elapsed = std::max<int64_t>(0, now_ms - instance.slow_start_from_ms);
+  if (elapsed >= slow_start_ms) return full;
+  return static_cast<uint16_t>(std::max<int64_t>(1, full * elapsed / slow_start_ms));
+}
+
 std::shared_ptr<const ArrayState> ArrayState::build(std::string name_wire, uint32_t slot,
                                                     ArraySettings settings,
                                                     std::vector<Instance> instances,
-                                                    const geo::RegionTable& regions) {
+                                                    const geo::RegionTable& regions,
+                                                    int64_t now_ms) {
   // The selector's scratch space (SelectionScratch) holds this many.
   if (instances.size() > kMaxInstancesPerArray) {
     throw std::length_error("too many instances (at most " + std::to_string(kMaxInstancesPerArray) +
@@ -186,8 +207,8 @@ std::shared_ptr<const ArrayState> ArrayState::build(std::string name_wire, uint3
   state->name = std::move(name_wire);
   state->slot = slot;
   state->settings = settings;
-  state->v4 = build_family(4, instances, settings, regions);
-  state->v6 = build_family(6, instances, settings, regions);
+  state->v4 = build_family(4, instances, settings, regions, now_ms);
+  state->v6 = build_family(6, instances, settings, regions, now_ms);
   state->panic = state->v4.panic || state->v6.panic;
   state->degraded = std::any_of(instances.begin(), instances.end(), [](const Instance& instance) {
     return answerable(instance) && instance.health == Health::down;

@@ -50,7 +50,16 @@ struct FamilyCandidates {
   bool panic = false;
   uint16_t enabled_count = 0;  // enabled instances of this family
   uint16_t healthy_count = 0;  // of them, not down (up or unknown)
+  // Some candidate's weight is below its full weight (slow start): round
+  // robin then follows weighted_leads too.
+  bool ramping = false;
 };
+
+// The weight an instance answers with at `now_ms`: `full` (its weight; 100
+// for every instance under round robin), or, while its slow-start ramp runs,
+// full x elapsed / slow_start, at least 1.
+uint16_t slow_start_weight(const Instance& instance, uint16_t full, int64_t slow_start_ms,
+                           int64_t now_ms);
 
 struct ArrayState {
   std::string name;       // lower-case wire format
@@ -73,11 +82,13 @@ struct ArrayState {
     return candidates.exists && (candidates.failed_open || candidates.instances.empty());
   }
 
-  // Builds the answer-side form. `regions` maps region labels to ids.
+  // Builds the answer-side form. `regions` maps region labels to ids;
+  // `now_ms` (unix ms) places slow-start ramps (slow_start_weight).
   static std::shared_ptr<const ArrayState> build(std::string name_wire, uint32_t slot,
                                                  ArraySettings settings,
                                                  std::vector<Instance> instances,
-                                                 const geo::RegionTable& regions);
+                                                 const geo::RegionTable& regions,
+                                                 int64_t now_ms = 0);
 };
 
 }  // namespace rotor::arrays

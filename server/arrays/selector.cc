@@ -200,7 +200,11 @@ Selection select_instances(const ArrayState& array, uint8_t family, const geo::G
   Order order{.index = scratch.order, .room = std::clamp<size_t>(room, 1, kMaxInstancesPerArray)};
   switch (array.settings.policy) {
     case Policy::round_robin:
-      round_robin(candidates, turn, order);
+      if (candidates.ramping) {  // slow start: equal weights, some still ramping
+        weighted(candidates, turn, order);
+      } else {
+        round_robin(candidates, turn, order);
+      }
       break;
     case Policy::weighted:
       weighted(candidates, turn, order);

@@ -73,7 +73,7 @@ ArrayConfig parse_array(const json& object, const std::string& path) {
       array.name = domain_name(value, key_path);
       has_name = true;
     } else if (parse_array_setting(key, value, key_path, array.settings)) {
-      // a setting: ttl, degraded_ttl, policy, max_answers, when_all_down, min_healthy, check
+      // a setting: ttl, degraded_ttl, policy, max_answers, when_all_down, min_healthy, slow_start, check
     } else if (key == "instances") {
       expect_array(value, key_path);
       if (value.size() > arrays::kMaxInstancesPerArray) {
@@ -191,6 +191,9 @@ bool parse_array_setting(const std::string& key, const json& value, const std::s
       throw ConfigError(key_path, "expected a share from 0 to 1, got " + value.dump());
     }
     settings.min_healthy = share;
+  } else if (key == "slow_start") {
+    if (!value.is_string()) wrong_type(key_path, "a duration like \"60s\"", value);
+    settings.slow_start_ms = parse_duration(value.get<std::string>(), key_path).count();
   } else if (key == "check") {
     expect_object(value, key_path);
     settings.check = value.dump();

@@ -20,7 +20,7 @@ void parse_registry_section(const std::string& key, const json_fields::json& val
                             std::vector<ConfigError>* errors = nullptr);
 
 // One array-settings key (ttl, degraded_ttl, policy, max_answers,
-// when_all_down, min_healthy, check) into `settings`; false when `key` is not a setting.
+// when_all_down, min_healthy, slow_start, check) into `settings`; false when `key` is not a setting.
 // A check is stored as given; parse_array_settings validates it.
 bool parse_array_setting(const std::string& key, const json_fields::json& value,
                          const std::string& key_path, arrays::ArraySettings& settings);

@@ -12,6 +12,7 @@ std::string array_options_text(const arrays::ArraySettings& settings) {
   json options = json::object();
   if (settings.min_healthy != 0) options["min_healthy"] = settings.min_healthy;
   if (!settings.fallback.empty()) options["fallback"] = settings.fallback;
+  if (settings.slow_start_ms != 0) options["slow_start_ms"] = settings.slow_start_ms;
   return options.empty() ? std::string() : options.dump();
 }
 
@@ -26,6 +27,10 @@ void read_array_options(const std::string& text, arrays::ArraySettings& settings
   if (const auto fallback = options.find("fallback"); fallback != options.end()) {
     if (!fallback->is_string()) throw std::runtime_error("fallback is not a string");
     settings.fallback = fallback->get<std::string>();
+  }
+  if (const auto ramp = options.find("slow_start_ms"); ramp != options.end()) {
+    if (!ramp->is_number_integer()) throw std::runtime_error("slow_start_ms is not an integer");
+    settings.slow_start_ms = ramp->get<int64_t>();
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "probes/check_spec.h"
 #include "server/common/utc_time.h"
 #include "server/registry/geo_sources.h"
 
@@ -45,6 +46,10 @@ const Field<ArraySettings> kArrayFields[] = {
     {"check", [](const ArraySettings& s) { return check_value(s.check); }},
     {"min_healthy", [](const ArraySettings& s) { return s.min_healthy == 0 ? json(nullptr) : json(s.min_healthy); }},
     {"fallback", [](const ArraySettings& s) { return s.fallback.empty() ? json(nullptr) : json(s.fallback); }},
+    {"slow_start", [](const ArraySettings& s) {
+       return s.slow_start_ms == 0 ? json(nullptr)
+                                   : json(probes::format_duration(std::chrono::milliseconds(s.slow_start_ms)));
+     }},
 };
 
 const Field<InstanceSpec> kInstanceFields[] = {

@@ -12,6 +12,7 @@
 #include "probes/check_spec.h"
 #include "server/arrays/array_state.h"
 #include "server/arrays/fallback.h"
+#include "server/common/background_thread.h"
 #include "server/common/field_error.h"
 #include "server/common/utc_time.h"
 #include "server/dns/wire.h"
@@ -32,12 +33,42 @@ constexpr size_t kMaxRegionLength = 63;
 bool same_settings(const arrays::ArraySettings& a, const arrays::ArraySettings& b) {
   return a.ttl == b.ttl && a.degraded_ttl == b.degraded_ttl && a.policy == b.policy &&
          a.max_answers == b.max_answers && a.when_all_down == b.when_all_down &&
-         a.min_healthy == b.min_healthy && a.check == b.check && a.fallback == b.fallback;
+         a.min_healthy == b.min_healthy && a.slow_start_ms == b.slow_start_ms && a.check == b.check &&
+         a.fallback == b.fallback;
 }
 
 bool same_spec(const InstanceSpec& a, const InstanceSpec& b) {
   return a.address == b.address && a.weight == b.weight && a.region == b.region && a.lat == b.lat &&
          a.lon == b.lon && a.state == b.state && a.check == b.check;
+}
+
+// When the slow-start ramp of an instance that was `before` and is now
+// `health` (since `changed_ms`) starts; 0: none. Only a comeback ramps: down
+// -> up, with the down seen while this process ran (`started_ms` on), so
+// neither rotor's start (a stale "down" in the store found up) nor unknown ->
+// up (a new instance, a first check) ramps; an instance staying up keeps its
+// ramp.
+int64_t ramp_start(const Instance& before, arrays::Health health, int64_t changed_ms,
+                   int64_t started_ms) {
+  if (health != arrays::Health::up) return 0;
+  if (before.health == arrays::Health::up) return before.slow_start_from_ms;
+  const bool down_while_running =
+      before.health == arrays::Health::down && before.health_changed_ms >= started_ms;
+  return down_while_running ? changed_ms : 0;
+}
+
+// Slow start across a model change (`after` read from the store, which
+// keeps no ramps: a reload, another node's write seen by the etcd watch):
+// each instance's ramp by ramp_start, from the health change the store holds.
+void carry_ramps(const std::vector<Instance>& before, std::vector<Instance>& after,
+                 int64_t started_ms) {
+  for (Instance& instance : after) {
+    const auto old = std::find_if(before.begin(), before.end(),
+                                  [&](const Instance& i) { return i.id == instance.id; });
+    if (old == before.end()) continue;
+    instance.slow_start_from_ms =
+        ramp_start(*old, instance.health, instance.health_changed_ms, started_ms);
+  }
 }
 
 bool same_instances(const std::vector<Instance>& a, const std::vector<Instance>& b) {
@@ -49,10 +80,13 @@ bool same_instances(const std::vector<Instance>& a, const std::vector<Instance>&
 
 }  // namespace
 
-Registry::Registry(std::unique_ptr<Store> store, SnapshotComposer& composer)
+Registry::Registry(std::unique_ptr<Store> store, SnapshotComposer& composer,
+                   RegistryOptions options)
     : store_(std::move(store)),
       composer_(composer),
-      state_(State{.store = *store_, .geo = composer.geo()}) {
+      state_(State{.store = *store_, .geo = composer.geo()}),
+      options_(std::move(options)),
+      started_ms_(options_.clock()) {
   auto state = state_.lock();
   if (state->geo.regions == nullptr) state->geo.regions = geo::RegionTable::build({});
   state->declared_regions = state->geo.regions;
@@ -61,10 +95,17 @@ Registry::Registry(std::unique_ptr<Store> store, SnapshotComposer& composer)
 Registry::~Registry() {
   // Before any member dies: no report of the store may reach a half-destroyed registry.
   store_->set_change_handler({});
+  if (ramp_thread_.joinable()) {
+    state_.lock()->stopping = true;
+    ramp_wake_.notify_all();
+    ramp_thread_.join();
+  }
 }
 
-std::unique_ptr<Registry> Registry::open(std::unique_ptr<Store> store, SnapshotComposer& composer) {
-  std::unique_ptr<Registry> registry(new Registry(std::move(store), composer));
+std::unique_ptr<Registry> Registry::open(std::unique_ptr<Store> store, SnapshotComposer& composer,
+                                         RegistryOptions options) {
+  std::unique_ptr<Registry> registry(new Registry(std::move(store), composer, std::move(options)));
+  registry->ramp_thread_ = std::thread([raw = registry.get()] { raw->run_ramps(); });
   {
     auto state = registry->state_.lock();
     SnapshotComposer::Batch batch(composer);
@@ -130,6 +171,7 @@ void Registry::adopt(State& state, StoredArray stored) {
   array.id = stored.id;
   array.wire_name = *wire;
   array.settings = std::move(stored.settings);
+  carry_ramps(array.instances, stored.instances, started_ms_);
   array.instances = std::move(stored.instances);
   for (const Instance& instance : array.instances) state.owner_of[instance.id] = array.name;
   publish(state, array, PanicNote::follow);
@@ -173,7 +215,6 @@ void Registry::reload_from_store(const StoreChanges& changes) {
   if (any) changed(*state);
 }
 
-int64_t Registry::now_ms() { return unix_now_ms(); }
 
 Registry::Name Registry::normalize(std::string_view name) {
   auto wire = zones::lower_name_from_text(name);
@@ -195,6 +236,7 @@ void Registry::validate(const arrays::ArraySettings& settings) {
   if (!(settings.min_healthy >= 0 && settings.min_healthy <= 1)) {
     throw ValidationError("min_healthy: must be a share from 0 to 1");
   }
+  if (settings.slow_start_ms < 0) throw ValidationError("slow_start: must not be negative");
   validate_check(settings.check, "", "check");
 }
 
@@ -315,14 +357,79 @@ void Registry::learn_regions(State& state, const std::vector<Instance>& instance
 std::shared_ptr<const arrays::ArrayState> Registry::build_state(const State& state,
                                                                 const ArrayModel& array) const {
   return arrays::ArrayState::build(array.wire_name, array.slot, array.settings, array.instances,
-                                   *state.geo.regions);
+                                   *state.geo.regions, now_ms());
 }
 
 void Registry::publish(State& state, ArrayModel& array, PanicNote note) {
   learn_regions(state, array.instances);
   auto built = build_state(state, array);
   note_panic(state, array, *built, note);
+  watch_ramps(state, *built);
   composer_.put_array(std::move(built));
+}
+
+void Registry::watch_ramps(State& state, const arrays::ArrayState& built) {
+  if (!built.v4.ramping && !built.v6.ramping) return;
+  if (!state.ramps_running) {
+    state.ramps_running = true;
+    ramp_wake_.notify_all();
+  }
+}
+
+namespace {
+
+bool same_weights(const arrays::ArrayState& a, const arrays::ArrayState& b) {
+  const auto same = [](const arrays::FamilyCandidates& x, const arrays::FamilyCandidates& y) {
+    return std::equal(x.instances.begin(), x.instances.end(), y.instances.begin(), y.instances.end(),
+                      [](const arrays::AnswerInstance& i, const arrays::AnswerInstance& j) {
+                        return i.weight == j.weight;
+                      });
+  };
+  return same(a.v4, b.v4) && same(a.v6, b.v6);
+}
+
+}  // namespace
+
+size_t Registry::advance_ramps() {
+  auto state = state_.lock();
+  SnapshotComposer::Batch batch(composer_);
+  return advance_ramps(*state);
+}
+
+size_t Registry::advance_ramps(State& state) {
+  auto table = composer_.arrays();
+  size_t republished = 0;
+  bool running = false;
+  for (auto& [name, array] : state.arrays) {
+    if (array.settings.slow_start_ms <= 0) continue;
+    const arrays::ArrayState* served = table->find(array.wire_name);
+    if (served == nullptr || (!served->v4.ramping && !served->v6.ramping)) continue;
+    auto built = build_state(state, array);
+    running = running || built->v4.ramping || built->v6.ramping;
+    if (same_weights(*served, *built)) continue;
+    table = table->with(std::move(built));
+    ++republished;
+  }
+  if (republished > 0) composer_.set_arrays(std::move(table));
+  state.ramps_running = running;
+  return republished;
+}
+
+void Registry::run_ramps() {
+  lower_this_thread_priority();
+  auto state = state_.lock();
+  while (!state->stopping) {
+    if (!state->ramps_running) {
+      ramp_wake_.wait(state.lock(), [&] { return state->stopping || state->ramps_running; });
+      continue;
+    }
+    // A fixed pace whatever starts meanwhile: at most one republish of an
+    // array per interval.
+    ramp_wake_.wait_for(state.lock(), options_.ramp_interval, [&] { return state->stopping; });
+    if (state->stopping) break;
+    SnapshotComposer::Batch batch(composer_);
+    advance_ramps(*state);
+  }
 }
 
 namespace {
@@ -537,6 +644,7 @@ Instance Registry::update_instance(std::string_view array_name, int64_t id, cons
   Instance updated;
   write_in_zone(*state, synthetic_zone_of(array.wire_name), token,
                 [&] { updated = state->store.update_instance(array.name, id, spec, now_ms()); });
+  updated.slow_start_from_ms = ramp_start(*found, updated.health, updated.health_changed_ms, started_ms_);
   *found = updated;
   publish(*state, array);
   changed(*state);
@@ -589,6 +697,7 @@ std::vector<Instance> Registry::replace_instances(std::string_view array_name,
                 [&] { instances = state->store.replace_instances(array.name, specs, now_ms()); });
   for (const Instance& instance : array.instances) state->owner_of.erase(instance.id);
   for (const Instance& instance : instances) state->owner_of[instance.id] = array.name;
+  carry_ramps(array.instances, instances, started_ms_);
   array.instances = instances;
   publish(*state, array);
   changed(*state);
@@ -624,6 +733,7 @@ size_t Registry::serve_health(State& state, const std::vector<HealthChange>& app
     ArrayModel& array = state.arrays.at(state.owner_of.at(change.instance_id));
     for (Instance& instance : array.instances) {
       if (instance.id != change.instance_id) continue;
+      instance.slow_start_from_ms = ramp_start(instance, change.health, change.time_ms, started_ms_);
       instance.health = change.health;
       instance.health_changed_ms = change.time_ms;
       instance.health_reason = change.reason;
@@ -637,6 +747,7 @@ size_t Registry::serve_health(State& state, const std::vector<HealthChange>& app
     ArrayModel& array = state.arrays.at(name);
     auto built = build_state(state, array);
     note_panic(state, array, *built, note);
+    watch_ramps(state, *built);
     table = table->with(std::move(built));
   }
   composer_.set_arrays(std::move(table));
@@ -888,7 +999,10 @@ void Registry::write_config_pieces(State& state, const std::vector<ConfigPiece>&
     }
     for (Instance& instance : written[i].updated) {
       for (Instance& known : array.instances) {
-        if (known.id == instance.id) known = std::move(instance);
+        if (known.id != instance.id) continue;
+        instance.slow_start_from_ms =
+            ramp_start(known, instance.health, instance.health_changed_ms, started_ms_);
+        known = std::move(instance);
       }
     }
     publish(state, array);

@@ -22,6 +22,8 @@
 // geo changes go through set_geo so that every array is rebuilt against the
 // new region table.
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -30,11 +32,13 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "server/arrays/array.h"
 #include "server/common/lock_guarded.h"
+#include "server/common/utc_time.h"
 #include "server/geo/geo.h"
 #include "server/registry/geo_sources.h"
 #include "server/registry/snapshot_composer.h"
@@ -104,13 +108,22 @@ struct DampingUpdate {
   std::string reason;    // ended: why (the rise to up, or the failure it is down for now)
 };
 
+struct RegistryOptions {
+  // The wall clock, unix ms: health and event times, slow-start ramps. Tests inject one.
+  std::function<int64_t()> clock = unix_now_ms;
+  // A slow-start ramp republishes its array at most this often.
+  std::chrono::milliseconds ramp_interval{250};
+};
+
 class Registry {
  public:
   // Takes the store, loads every array and publishes them through
   // `composer`, which must outlive the registry, and follows the store's
   // reports of other writers' changes. Throws StoreError for data that
-  // cannot be used.
-  static std::unique_ptr<Registry> open(std::unique_ptr<Store> store, SnapshotComposer& composer);
+  // cannot be used. Starts the ramp thread (advance_ramps), which sleeps
+  // while no slow-start ramp runs.
+  static std::unique_ptr<Registry> open(std::unique_ptr<Store> store, SnapshotComposer& composer,
+                                        RegistryOptions options = {});
   ~Registry();
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
@@ -242,6 +255,13 @@ class Registry {
   // call back into the registry: note the change and read arrays() later.
   void set_change_listener(std::function<void()> listener);
 
+  // Slow start: rebuilds the arrays with a ramp running and publishes those
+  // whose effective weights moved, in one snapshot; returns how many. The
+  // ramp thread calls it every ramp_interval while a ramp runs (so a ramp
+  // costs a few snapshots a second, never work per query); tests call it
+  // after moving their clock.
+  size_t advance_ramps();
+
  private:
   struct ArrayModel {
     int64_t id = 0;
@@ -290,7 +310,7 @@ class Registry {
     size_t last;
   };
 
-  Registry(std::unique_ptr<Store> store, SnapshotComposer& composer);
+  Registry(std::unique_ptr<Store> store, SnapshotComposer& composer, RegistryOptions options);
 
   static Name normalize(std::string_view name);
   static void validate(const arrays::ArraySettings& settings);
@@ -315,6 +335,8 @@ class Registry {
     std::map<std::string, uint32_t> served_serial;       // by presentation origin
     std::map<std::string, ConfigClaim, std::less<>> claimed;  // config-owned arrays by name
     std::function<void()> change_listener;
+    bool ramps_running = false;  // some served array has a slow-start ramp running
+    bool stopping = false;       // the ramp thread ends
   };
 
   // OwnedByConfigError when the config owns `array` (a settings change or a
@@ -371,11 +393,19 @@ class Registry {
                                                         const ArrayModel& array) const;
   void publish(State& state, ArrayModel& array, PanicNote note = PanicNote::record);
   static RegisteredArray view(const ArrayModel& array);
-  static int64_t now_ms();
+  int64_t now_ms() const { return options_.clock(); }
+  size_t advance_ramps(State& state);
+  // Wakes the ramp thread when `built` has a ramp running.
+  void watch_ramps(State& state, const arrays::ArrayState& built);
+  void run_ramps();  // the ramp thread
 
   const std::unique_ptr<Store> store_;  // status() and the change handler; the rest via State
   SnapshotComposer& composer_;          // thread-safe
   LockGuarded<State> state_;
+  const RegistryOptions options_;
+  const int64_t started_ms_;  // when this process opened the registry: ramps need a later down
+  std::condition_variable ramp_wake_;  // waits on state_'s lock
+  std::thread ramp_thread_;            // started by open(), stopped by the destructor
 };
 
 }  // namespace rotor::registry

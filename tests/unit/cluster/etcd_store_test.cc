@@ -5,12 +5,14 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "server/common/utc_time.h"
 #include "server/registry/registry.h"
 #include "server/snapshot/publisher.h"
 #include "zones/zone_file.h"
@@ -53,12 +55,13 @@ std::unique_ptr<EtcdStore> open_store(const EtcdCluster& etcd, const std::string
 
 // One node: its store (borrowed from the registry), registry and what it serves.
 struct Node {
-  Node(const EtcdCluster& etcd, const std::string& cache, const std::string& name, bool wait = true)
+  Node(const EtcdCluster& etcd, const std::string& cache, const std::string& name, bool wait = true,
+       registry::RegistryOptions options = {})
       : publisher(std::make_shared<const Snapshot>()), composer(publisher, {.publish_interval = 0ms}) {
     auto owned = open_store(etcd, cache, name);
     store = owned.get();
     if (wait) REQUIRE(store->wait_synced(10s));
-    registry = registry::Registry::open(std::move(owned), composer);
+    registry = registry::Registry::open(std::move(owned), composer, std::move(options));
     registry->set_synthetic_zones({kLbZone});
   }
   size_t instances(const char* array) const {
@@ -137,6 +140,41 @@ TEST_SUITE("unit/cluster/etcd_store") {
     CHECK(events[4].reason == "array deleted");
     CHECK(events[4].node == "b");
     CHECK(events[0].id < events[4].id);
+  }
+
+  TEST_CASE("a comeback another node recorded ramps here too - from the recorded time") {
+    EtcdCluster etcd;
+    ScratchDir dir;
+    Node a(etcd, dir.file("a.db"), "a");
+    std::atomic<int64_t> skew{0};  // B's clock runs ahead by this much once its ramp is seen
+    Node b(etcd, dir.file("b.db"), "b", true, {.clock = [&] { return unix_now_ms() + skew.load(); }});
+    arrays::ArraySettings settings;
+    settings.policy = arrays::Policy::weighted;
+    settings.slow_start_ms = 60'000;
+    a.registry->upsert_array(kWeb, settings);
+    const auto one = a.registry->add_instance(kWeb, instance("192.0.2.1"));
+    const auto two = a.registry->add_instance(kWeb, instance("192.0.2.2"));
+    a.registry->set_health_many({{one.id, arrays::Health::up, "ok"}, {two.id, arrays::Health::down, "refused"}});
+    REQUIRE(eventually([&] {
+      const auto served = b.served(kWeb);
+      return served.array != nullptr && served.array->instances.size() == 2 &&
+             served.array->instances[1].health == arrays::Health::down;
+    }));
+    CHECK(b.served(kWeb).array->settings.slow_start_ms == 60'000);  // the etcd codec carries it
+
+    // B has no probes: it learns of the comeback by the watch alone.
+    a.registry->set_health(two.id, arrays::Health::up, "ok");
+    REQUIRE(eventually([&] { return b.served(kWeb).array->instances[1].health == arrays::Health::up; }));
+    const auto on_a = a.served(kWeb);
+    const auto on_b = b.served(kWeb);
+    CHECK(on_a.array->instances[1].slow_start_from_ms > 0);
+    CHECK(on_b.array->instances[1].slow_start_from_ms == on_a.array->instances[1].slow_start_from_ms);
+    CHECK(on_b.array->v4.ramping);
+    CHECK(on_b.array->v4.instances[1].weight < 100);
+    // B's own ramp thread takes it to its full weight when B's clock says the ramp is over.
+    skew = 60'000;
+    CHECK(eventually([&] { return !b.served(kWeb).array->v4.ramping; }));
+    CHECK(b.served(kWeb).array->v4.instances[1].weight == 100);
   }
 
   TEST_CASE("two conflicting writes - one succeeds and one is a ConcurrentChangeError") {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <set>
@@ -176,6 +177,52 @@ TEST_CASE("arrays/min_healthy counts each family on its own") {
   CHECK_FALSE(state->v6.panic);  // 1 of 2 is the threshold itself
   CHECK(test::texts(state->v6, 6) == std::vector<std::string>{"2001:db8::1"});
   CHECK(state->panic);
+}
+
+TEST_CASE("arrays/slow start ramps an instance that came back up linearly to its weight") {
+  struct Case {
+    const char* what;
+    Policy policy;
+    int64_t slow_start_ms;
+    Health health;       // of the instance that came back at t = 10000
+    int64_t now_ms;
+    uint16_t effective;  // its weight in the candidates
+    bool ramping;
+    int leads_of_1000;   // how many of 1000 queries it leads
+  };
+  using enum Health;
+  const std::vector<Case> cases = {
+      {"weighted, at the start: weight 1", Policy::weighted, 2000, up, 10000, 1, true, 3},
+      {"weighted, a quarter in", Policy::weighted, 2000, up, 10500, 75, true, 200},
+      {"weighted, halfway", Policy::weighted, 2000, up, 11000, 150, true, 333},
+      {"weighted, over: its full weight", Policy::weighted, 2000, up, 12000, 300, false, 500},
+      {"weighted, long after", Policy::weighted, 2000, up, 99000, 300, false, 500},
+      {"weighted, clock before the start: weight 1", Policy::weighted, 2000, up, 9000, 1, true, 3},
+      {"weighted, slow start off", Policy::weighted, 0, up, 10000, 300, false, 500},
+      {"weighted, unknown is not ramping", Policy::weighted, 2000, unknown, 10500, 300, false, 500},
+      {"round robin, as weight 100, a quarter in", Policy::round_robin, 2000, up, 10500, 25, true,
+       200},
+      {"round robin, over: an equal share", Policy::round_robin, 2000, up, 12000, 100, false, 500},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    auto settings = with_policy(c.policy);
+    settings.slow_start_ms = c.slow_start_ms;
+    // a has weight 300 and no ramp; b (weight 300) came back at 10000.
+    auto b = instance("192.0.2.2", 300, c.health);
+    b.slow_start_from_ms = 10000;
+    const std::vector<Instance> instances = {instance("192.0.2.1", 300), b};
+    const auto state = ArrayState::build(*zones::name_from_text("web.lb.example.com."), 7, settings,
+                                         instances, *geo::RegionTable::build({}), c.now_ms);
+    REQUIRE(state->v4.instances.size() == 2);
+    CHECK(state->v4.instances[1].weight == c.effective);
+    CHECK(state->v4.ramping == c.ramping);
+    uint32_t rotation = 0;
+    int leads = 0;
+    for (int i = 0; i < 1000; ++i) leads += pick(*state, 4, rotation).addresses[0] == "192.0.2.2";
+    // The ideal share of b's leads is effective / (full + effective), to one step of the order.
+    CHECK(std::abs(leads - c.leads_of_1000) <= 3);
+  }
 }
 
 TEST_CASE("arrays/round robin rotates every candidate through the lead equally") {
@@ -567,9 +614,13 @@ TEST_CASE("arrays/select_instances does not allocate") {
     auto settings = with_policy(policy);
     settings.max_answers = 2;
     settings.min_healthy = 0.9;  // panic mode, should an instance be down, costs nothing per query
+    settings.slow_start_ms = 60000;  // and so does a slow-start ramp
     std::vector<Instance> instances;
     for (const auto& i : world.state->instances) instances.push_back(i);
-    const auto state = build(instances, settings, world.regions.get());
+    for (auto& i : instances) i.slow_start_from_ms = 1000;
+    const auto state = ArrayState::build(*zones::name_from_text("web.lb.example.com."), 7, settings,
+                                         instances, *world.regions, 31000);
+    CHECK((state->v4.ramping || state->v4.instances.empty()));
     uint32_t rotation = 0;
     size_t answered = 0;
     rotor::test::AllocationCounter counter;

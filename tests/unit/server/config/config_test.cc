@@ -178,6 +178,12 @@ TEST_CASE("bad documents name the key and the reason") {
        "arrays[0].min_healthy: expected a share from 0 to 1, got -0.1"},
       {R"({"arrays": [{"name": "web.lb.test", "min_healthy": "50%"}]})",
        "arrays[0].min_healthy: expected a number, got a string"},
+      {R"({"arrays": [{"name": "web.lb.test", "slow_start": 60}]})",
+       "arrays[0].slow_start: expected a duration like \"60s\", got an integer"},
+      {R"({"arrays": [{"name": "web.lb.test", "slow_start": "60"}]})",
+       "arrays[0].slow_start: expected a duration with a unit, like \"10s\""},
+      {R"({"arrays": [{"name": "web.lb.test", "slow_start": "1d"}]})",
+       "arrays[0].slow_start: unknown unit \"d\" in \"1d\"; use ms, s, m or h"},
       {R"({"arrays": [{"name": "web.lb.test", "instances": [{"address": "10.0.0.1"}, {"address": "10.0.0.2", "weight": 0}]}]})",
        "arrays[0].instances[1].weight: expected 1 to 1000, got 0"},
       {R"({"arrays": [{"name": "web.lb.test", "instances": [{"address": "10.0.0.300"}]}]})",
@@ -473,7 +479,7 @@ TEST_CASE("declared zones - regions - networks and arrays") {
     "regions": [{"name": "eu", "lat": 50.1, "lon": 8.7, "prefer": ["us"]}],
     "networks": [{"cidr": "10.1.0.0/16", "region": "eu"}],
     "arrays": [{"name": "web.lb.example.test", "ttl": 20, "degraded_ttl": 5, "policy": "geo",
-                "max_answers": 2, "when_all_down": "none", "min_healthy": 0.25,
+                "max_answers": 2, "when_all_down": "none", "min_healthy": 0.25, "slow_start": "90s",
                 "check": {"type": "http", "port": 8080, "path": "/healthz", "interval": "1s"},
                 "instances": [{"address": "192.0.2.1", "weight": 300, "region": "eu",
                                "lat": 50.0, "lon": 8.0, "state": "draining", "health": "down",
@@ -498,6 +504,7 @@ TEST_CASE("declared zones - regions - networks and arrays") {
   CHECK(array.settings.max_answers == 2);
   CHECK(array.settings.when_all_down == rotor::arrays::WhenAllDown::none);
   CHECK(array.settings.min_healthy == 0.25);
+  CHECK(array.settings.slow_start_ms == 90000);
   REQUIRE(array.instances.size() == 2);
   CHECK(array.instances[0].spec.weight == 300);
   CHECK(array.instances[0].spec.state == rotor::arrays::AdminState::draining);

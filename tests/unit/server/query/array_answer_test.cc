@@ -261,19 +261,27 @@ TEST_CASE("a large array fills the reply with the first records of its order - w
   }
 }
 
-TEST_CASE("array answers allocate nothing") {
-  const auto snapshot = snapshot_with_array({instance(1, "192.0.2.1", Health::up),
+TEST_CASE("array answers allocate nothing - mid slow start too") {
+  std::vector<arrays::Instance> instances = {instance(1, "192.0.2.1", Health::up),
                                              instance(2, "192.0.2.2", Health::up),
-                                             instance(3, "192.0.2.3", Health::down)});
-  WorkerState state;
-  prepare_worker_state(*snapshot, state);
-  const auto query = test::make_query("farm.example.test.", LDNS_RR_TYPE_A);
-  std::vector<uint8_t> out(kReplyBufferSize);
-  size_t answered = 0;
-  test::AllocationCounter counter;
-  for (int i = 0; i < 1000; ++i) answered += answer_query(*snapshot, query, ClientInfo{}, out, state) > 0;
-  CHECK(counter.allocations() == 0);
-  CHECK(answered == 1000);
+                                             instance(3, "192.0.2.3", Health::down)};
+  arrays::ArraySettings ramping;
+  ramping.slow_start_ms = 60000;
+  instances[1].slow_start_from_ms = 1;  // came back up: built at time 0, its ramp has just begun
+  for (const bool slow_start : {false, true}) {
+    CAPTURE(slow_start);
+    const auto snapshot = slow_start ? snapshot_with_array(instances, ramping) : snapshot_with_array(instances);
+    CHECK(snapshot->arrays->find(*zones::name_from_text("farm.example.test."))->v4.ramping == slow_start);
+    WorkerState state;
+    prepare_worker_state(*snapshot, state);
+    const auto query = test::make_query("farm.example.test.", LDNS_RR_TYPE_A);
+    std::vector<uint8_t> out(kReplyBufferSize);
+    size_t answered = 0;
+    test::AllocationCounter counter;
+    for (int i = 0; i < 1000; ++i) answered += answer_query(*snapshot, query, ClientInfo{}, out, state) > 0;
+    CHECK(counter.allocations() == 0);
+    CHECK(answered == 1000);
+  }
 }
 
 }  // namespace

@@ -49,6 +49,8 @@ TEST_SUITE("unit/server/registry/audit") {
          R"(admin | array updated: when_all_down | {"when_all_down":"all"} -> {"when_all_down":"none"})"},
         {"check set", [](ArraySettings& s) { s.check = R"({"type": "tcp", "port": 80})"; },
          R"(admin | array updated: check | {"check":null} -> {"check":{"port":80,"type":"tcp"}})"},
+        {"slow start", [](ArraySettings& s) { s.slow_start_ms = 90'000; },
+         R"(admin | array updated: slow_start | {"slow_start":null} -> {"slow_start":"90s"})"},
         {"two fields in the API's order", [](ArraySettings& s) { s.ttl = 5; s.policy = arrays::Policy::geo; },
          R"(admin | array updated: policy, ttl | {"policy":"round_robin","ttl":30} -> {"policy":"geo","ttl":5})"},
     };

@@ -198,6 +198,116 @@ TEST_SUITE("unit/server/registry/registry") {
     CHECK(rig.registry->events({.kind = "panic"}).size() == 5);
   }
 
+  TEST_CASE("slow start ramps an instance back up over the injected clock - a restart does not") {
+    ScratchDir dir;
+    std::atomic<int64_t> clock{1'000'000};
+    SnapshotPublisher publisher(std::make_shared<const Snapshot>());
+    SnapshotComposer composer(publisher, {.publish_interval = 0ms});
+    const auto open = [&] {
+      return Registry::open(std::make_unique<registry::SqliteStore>(dir.file("rotor.db")), composer,
+                            {.clock = [&] { return clock.load(); }, .ramp_interval = 1h});
+    };
+    auto registry = open();
+    registry->set_synthetic_zones({kLbZone});
+    arrays::ArraySettings settings;
+    settings.policy = arrays::Policy::weighted;
+    settings.slow_start_ms = 10'000;
+    registry->upsert_array(kWeb, settings);
+    const auto a = registry->add_instance(kWeb, instance("192.0.2.1", 200));
+    const auto b = registry->add_instance(kWeb, instance("192.0.2.2", 200));
+    registry->set_health_many({{a.id, Health::up, "ok"}, {b.id, Health::up, "ok"}});
+    const auto weight_of_b = [&] {
+      return publisher.current()->arrays->find(wire(kWeb))->v4.instances.back().weight;
+    };
+    CHECK(weight_of_b() == 200);  // unknown -> up is no comeback
+
+    CHECK(registry->set_health(b.id, Health::down, "refused"));
+    clock += 5'000;
+    CHECK(registry->set_health(b.id, Health::up, "ok"));
+    CHECK(weight_of_b() == 1);
+    CHECK(publisher.current()->arrays->find(wire(kWeb))->v4.ramping);
+    const struct {
+      int64_t advance_ms;
+      size_t republished;
+      uint16_t weight;
+    } steps[] = {{0, 0, 1}, {2'500, 1, 50}, {5'000, 1, 150}, {2'500, 1, 200}, {2'500, 0, 200}};
+    for (const auto& step : steps) {
+      clock += step.advance_ms;
+      CAPTURE(clock.load());
+      CHECK(registry->advance_ramps() == step.republished);
+      CHECK(weight_of_b() == step.weight);
+    }
+    CHECK_FALSE(publisher.current()->arrays->find(wire(kWeb))->v4.ramping);
+
+    // Down and up again, then a restart mid-ramp: the new process starts no ramp.
+    CHECK(registry->set_health(b.id, Health::down, "refused"));
+    CHECK(registry->set_health(b.id, Health::up, "ok"));
+    CHECK(weight_of_b() == 1);
+    registry.reset();
+    registry = open();
+    CHECK(weight_of_b() == 200);
+
+    // Down when a process starts (the store's record, maybe stale): its first
+    // up is rotor's start finding it, not a comeback.
+    CHECK(registry->set_health(b.id, Health::down, "refused"));
+    registry.reset();
+    clock += 1'000;
+    registry = open();
+    CHECK(registry->set_health(b.id, Health::up, "ok"));
+    CHECK(weight_of_b() == 200);
+    // A reload re-reading it (the config applied again) starts no ramp either.
+    CHECK(registry->set_health(b.id, Health::down, "refused"));
+    clock += 1'000;
+    CHECK(registry->set_health(b.id, Health::up, "ok"));
+    CHECK(weight_of_b() == 1);
+    clock += 5'000;
+    registry->replace_instances(kWeb, {instance("192.0.2.1", 200), instance("192.0.2.2", 200)});
+    registry->advance_ramps();
+    CHECK(weight_of_b() == 100);  // the same ramp, halfway: not restarted by the rewrite
+  }
+
+  TEST_CASE("the ramp thread republishes only when a weight moves - and stops with the ramp") {
+    ScratchDir dir;
+    std::atomic<int64_t> clock{1'000'000};
+    SnapshotPublisher publisher(std::make_shared<const Snapshot>());
+    SnapshotComposer composer(publisher, {.publish_interval = 0ms});
+    auto registry = Registry::open(std::make_unique<registry::SqliteStore>(dir.file("rotor.db")), composer,
+                                   {.clock = [&] { return clock.load(); }, .ramp_interval = 5ms});
+    registry->set_synthetic_zones({kLbZone});
+    arrays::ArraySettings settings;
+    settings.policy = arrays::Policy::round_robin;
+    settings.slow_start_ms = 10'000;
+    registry->upsert_array(kWeb, settings);
+    const auto a = registry->add_instance(kWeb, instance("192.0.2.1"));
+    const auto b = registry->add_instance(kWeb, instance("192.0.2.2"));
+    registry->set_health_many({{a.id, Health::up, "ok"}, {b.id, Health::down, "refused"}});
+    clock += 1'000;
+    registry->set_health(b.id, Health::up, "ok");
+    const auto served = [&] { return publisher.current()->arrays->find(wire(kWeb))->v4; };
+    const auto eventually = [](const std::function<bool()>& condition) {
+      for (int i = 0; i < 500 && !condition(); ++i) std::this_thread::sleep_for(10ms);
+      return condition();
+    };
+    CHECK(served().ramping);
+    CHECK(served().instances[1].weight == 1);  // round robin ramps to 100
+
+    // The clock stands still: the thread wakes every 5 ms but has nothing to publish.
+    const uint64_t still = publisher.current()->generation;
+    std::this_thread::sleep_for(100ms);
+    CHECK(publisher.current()->generation == still);
+
+    clock += 2'500;
+    CHECK(eventually([&] { return served().instances[1].weight == 25; }));
+    clock += 10'000;
+    CHECK(eventually([&] { return !served().ramping; }));
+    CHECK(served().instances[1].weight == 100);
+    // Over: nothing more is published however the clock moves.
+    const uint64_t over = publisher.current()->generation;
+    clock += 1'000;
+    std::this_thread::sleep_for(100ms);
+    CHECK(publisher.current()->generation == over);
+  }
+
   TEST_CASE("bad input is refused with the field's name and changes nothing") {
     ScratchDir dir;
     Rig rig(dir.file("rotor.db"));

@@ -26,6 +26,7 @@ arrays::ArraySettings geo_settings() {
   settings.when_all_down = arrays::WhenAllDown::none;
   settings.min_healthy = 0.25;
   settings.fallback = "backup.lb.example.com.";
+  settings.slow_start_ms = 60000;
   settings.check = R"({"path":"/healthz"})";
   return settings;
 }
@@ -45,6 +46,7 @@ bool same_array(const StoredArray& a, const StoredArray& b) {
       a.settings.policy != b.settings.policy || a.settings.max_answers != b.settings.max_answers ||
       a.settings.when_all_down != b.settings.when_all_down ||
       a.settings.min_healthy != b.settings.min_healthy || a.settings.fallback != b.settings.fallback ||
+      a.settings.slow_start_ms != b.settings.slow_start_ms ||
       a.instances.size() != b.instances.size()) {
     return false;
   }
