@@ -5,10 +5,14 @@
 // delay from a health flip to the first UDP answer that no longer carries the
 // instance. Before that, one array of --selection-instances (default the
 // maximum) alone: its rebuild time, its memory and the selection cost per
-// query for each policy. Prints numbers only; it never passes or fails on them.
+// query for each policy. First of all, what slow start and a fallback add to
+// an answer: answer_query on a plain array, one mid slow start and one
+// answered from its fallback, with their ratios to plain. Prints numbers
+// only; it never passes or fails on them.
 //
 // Usage: rotor_arrays_bench [--arrays N] [--instances M] [--flips K]
 //                           [--publish-interval-ms MS] [--selection-instances N]
+//                           [--feature-instances N] [--feature-queries Q] [--features-only]
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,6 +22,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -38,6 +43,7 @@
 #include "server/arrays/selector.h"
 #include "server/geo/geo.h"
 #include "server/net/worker_pool.h"
+#include "server/query/responder.h"
 #include "server/registry/registry.h"
 #include "server/registry/sqlite_store.h"
 #include "server/registry/snapshot_composer.h"
@@ -328,12 +334,141 @@ void measure_selection(size_t count) {
               sizeof(arrays::SelectionScratch) / 1024, arrays::kMaxInstancesPerArray);
 }
 
+// ---- what slow start and fallback cost per query ----
+
+// An A query for `name` with id `id`.
+std::vector<uint8_t> a_query(const std::string& name, uint16_t id) {
+  std::vector<uint8_t> query = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+  size_t label_start = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i == name.size() || name[i] == '.') {
+      if (i > label_start) {
+        query.push_back(static_cast<uint8_t>(i - label_start));
+        query.insert(query.end(), name.begin() + label_start, name.begin() + i);
+      }
+      label_start = i + 1;
+    }
+  }
+  query.insert(query.end(), {0, 0, 1, 0, 1});  // root, type A, class IN
+  return query;
+}
+
+// ns per answer_query of `query` on `snapshot` over `count` calls; throws
+// unless the answer is NOERROR with `records` A records.
+double answer_ns(const rotor::Snapshot& snapshot, const std::vector<uint8_t>& query, size_t count,
+                 unsigned records) {
+  rotor::WorkerState state;
+  rotor::prepare_worker_state(snapshot, state);
+  std::vector<uint8_t> out(rotor::kReplyBufferSize);
+  const size_t length = rotor::answer_query(snapshot, query, rotor::ClientInfo{}, out, state);
+  if (length < 12 || (out[3] & 0x0f) != 0 || static_cast<unsigned>(out[6] << 8 | out[7]) != records) {
+    throw std::runtime_error("a feature-cost query got an unexpected answer");
+  }
+  size_t bytes = 0;
+  const Clock::time_point start = Clock::now();
+  for (size_t i = 0; i < count; ++i) {
+    bytes += rotor::answer_query(snapshot, query, rotor::ClientInfo{}, out, state);
+  }
+  const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+  if (bytes == 0) throw std::runtime_error("no answers");
+  return ns / static_cast<double>(count);
+}
+
+// Per policy, three arrays of `instances` instances through the real
+// registry (an injected clock, so the ramp stands still mid-way): plain, all
+// up; mid slow start, one instance 30 s into a 60 s ramp; and one whose
+// instances are all down, answered from its fallback (the plain array's
+// twin). The query path (answer_query, with max_answers 1 so that every
+// reply carries one record) timed on the published snapshot, the best of
+// `rounds` rounds, each round starting with another array.
+void measure_feature_costs(size_t instances, size_t queries, size_t rounds) {
+  char dir_template[] = "/tmp/rotor-arrays-bench-features-XXXXXX";
+  if (::mkdtemp(dir_template) == nullptr) throw std::runtime_error("mkdtemp failed");
+  const std::filesystem::path dir(dir_template);
+  struct RemoveDir {
+    std::filesystem::path path;
+    ~RemoveDir() { std::filesystem::remove_all(path); }
+  } remove_dir{dir};
+  std::atomic<int64_t> clock{1'000'000'000};
+  rotor::SnapshotPublisher publisher(std::make_shared<const rotor::Snapshot>());
+  registry::SnapshotComposer composer(publisher, {.publish_interval = 0ms});
+  auto reg = registry::Registry::open(std::make_unique<registry::SqliteStore>((dir / "rotor.db").string()),
+                                      composer, {.clock = [&] { return clock.load(); }, .ramp_interval = 1h});
+  reg->set_synthetic_zones(bench_zones());
+
+  std::printf("\nfeature cost: answer_query per A query, arrays of %zu instances, max_answers 1, no network\n",
+              instances);
+  std::printf("%-12s %-38s %10s %10s\n", "policy", "array", "ns/q", "vs plain");
+  for (const auto policy : {arrays::Policy::round_robin, arrays::Policy::weighted}) {
+    const std::string prefix = std::string(arrays::to_string(policy)) + "-";
+    const std::string plain = prefix + "plain." + kZone, ramp = prefix + "ramp." + kZone,
+                      primary = prefix + "primary." + kZone, backup = prefix + "backup." + kZone;
+    arrays::ArraySettings settings;
+    settings.policy = policy;
+    settings.max_answers = 1;
+    std::vector<registry::HealthUpdate> health;
+    const auto add_array = [&](const std::string& name, const arrays::ArraySettings& with,
+                               arrays::Health state) {
+      reg->upsert_array(name, with);
+      for (size_t i = 0; i < instances; ++i) {
+        arrays::InstanceSpec spec;
+        spec.address = instance_address(i + 1);
+        spec.weight = static_cast<uint16_t>(100 + 50 * (i % 3));
+        health.push_back({reg->add_instance(name, spec).id, state, "bench"});
+      }
+    };
+    add_array(plain, settings, arrays::Health::up);
+    add_array(backup, settings, arrays::Health::up);
+    arrays::ArraySettings ramping = settings;
+    ramping.slow_start_ms = 60'000;
+    add_array(ramp, ramping, arrays::Health::up);
+    arrays::ArraySettings with_fallback = settings;
+    with_fallback.fallback = backup;
+    add_array(primary, with_fallback, arrays::Health::down);
+    reg->set_health_many(health);
+    // One instance of the ramp array goes down and comes back: 30 s into its 60 s ramp.
+    const int64_t returning = reg->find(ramp)->instances.front().id;
+    clock += 1'000;
+    reg->set_health(returning, arrays::Health::down, "bench");
+    clock += 1'000;
+    reg->set_health(returning, arrays::Health::up, "bench");
+    clock += 30'000;
+    reg->advance_ramps();
+
+    const auto snapshot = publisher.current();
+    const arrays::ArrayState* ramp_state = snapshot->arrays->find(*rotor::zones::lower_name_from_text(ramp));
+    if (ramp_state == nullptr || !ramp_state->v4.ramping) throw std::runtime_error("the ramp is not running");
+    struct Row {
+      const char* what;
+      std::vector<uint8_t> query;
+      double best_ns = 1e18;
+    };
+    std::vector<Row> rows = {{"plain", a_query(plain, 1)},
+                             {"mid slow start (1 instance at 50%)", a_query(ramp, 2)},
+                             {"from its fallback (primary all down)", a_query(primary, 3)}};
+    for (size_t round = 0; round < rounds; ++round) {
+      for (size_t k = 0; k < rows.size(); ++k) {
+        Row& row = rows[(round + k) % rows.size()];
+        row.best_ns = std::min(row.best_ns, answer_ns(*snapshot, row.query, queries, 1));
+      }
+    }
+    for (const Row& row : rows) {
+      std::printf("%-12s %-38s %10.1f %10.2f\n", std::string(arrays::to_string(policy)).c_str(), row.what,
+                  row.best_ns, row.best_ns / rows.front().best_ns);
+    }
+  }
+  std::printf("(best of %zu rounds of %zu queries each)\n", rounds, queries);
+}
+
 struct Options {
   size_t arrays = 100000;
   size_t instances = 10;
   size_t flips = 20;
   unsigned publish_interval_ms = 0;  // the composer's batching while flipping health
   size_t selection_instances = arrays::kMaxInstancesPerArray;  // 0: skip that part
+  size_t feature_instances = 8;     // per array in the feature-cost part
+  size_t feature_queries = 100000;  // answer_query calls per round there (0: skip that part)
+  bool features_only = false;       // the feature-cost part alone
 };
 
 int run(const Options& options) {
@@ -346,6 +481,13 @@ int run(const Options& options) {
     throw std::invalid_argument("--selection-instances must be at most " +
                                 std::to_string(arrays::kMaxInstancesPerArray));
   }
+  if (options.feature_instances < 1 || options.feature_instances > 1000) {
+    throw std::invalid_argument("--feature-instances must be between 1 and 1000");
+  }
+  if (options.feature_queries > 0) {
+    measure_feature_costs(options.feature_instances, options.feature_queries, 15);
+  }
+  if (options.features_only) return 0;
   if (options.selection_instances > 0) measure_selection(options.selection_instances);
 
   char dir_template[] = "/tmp/rotor-arrays-bench-XXXXXX";
@@ -451,6 +593,13 @@ int main(int argc, char** argv) {
   app.add_option("--selection-instances", options.selection_instances,
                  "instances of the one array whose rebuild and selection are timed (0: skip)")
       ->capture_default_str();
+  app.add_option("--feature-instances", options.feature_instances,
+                 "instances per array where slow start and fallback are costed")
+      ->capture_default_str();
+  app.add_option("--feature-queries", options.feature_queries,
+                 "answer_query calls per round there (0: skip that part)")
+      ->capture_default_str();
+  app.add_flag("--features-only", options.features_only, "only the slow start and fallback costs");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
   try {
