@@ -35,6 +35,8 @@ json settings_json(const arrays::ArraySettings& settings) {
           {"slow_start", settings.slow_start_ms > 0
                              ? json(probes::format_duration(std::chrono::milliseconds(settings.slow_start_ms)))
                              : json(nullptr)},
+          {"remove_after", settings.remove_after.count() == 0 ? json(nullptr)
+                                                              : json(probes::format_duration(settings.remove_after))},
           {"check", check_json(settings.check)}};
 }
 
@@ -87,7 +89,7 @@ json event_json(const registry::Event& event) {
           {"reason", event.reason}};
   // In a cluster: the node that made the change.
   if (!event.node.empty()) out["node"] = event.node;
-  // Who asked for it: "api", "config" or "signal" (absent for health and damping).
+  // Who asked for it: "api", "config", "signal" or "remove_after" (absent for health and damping).
   if (!event.source.empty()) out["source"] = event.source;
   // The API token that made an admin change (absent when no token is configured).
   if (!event.token.empty()) out["token"] = event.token;

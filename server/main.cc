@@ -30,6 +30,7 @@
 #include "server/app/database_lock.h"
 #include "server/app/log_format.h"
 #include "server/app/health_monitor.h"
+#include "server/app/instance_reaper.h"
 #include "server/app/registry_setup.h"
 #include "server/app/reloader.h"
 #include "server/app/zone_loader.h"
@@ -278,6 +279,13 @@ int serve(const Flags& flags) {
     cluster_health->start();
   }
   health.start();
+  // remove_after: in a cluster only an instance's health recorder removes it.
+  rotor::app::InstanceReaper reaper(
+      *registry, {.removes = cluster_health ? std::function([&cluster_health](int64_t instance_id) {
+                                                return cluster_health->records(instance_id);
+                                              })
+                                            : nullptr});
+  reaper.start();
   // Scrapes sum the workers' own counters; nothing is shared on the query path.
   const rotor::metrics::MetricsCollector metrics(
       {.workers = pool.counters(),
@@ -338,6 +346,7 @@ int serve(const Flags& flags) {
 
   signals.run();
   if (api) api->stop();
+  reaper.stop();
   health.stop();
   if (cluster_health) cluster_health->stop();
   pool.stop();

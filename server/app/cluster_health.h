@@ -44,6 +44,8 @@ class ClusterHealth {
 
   // For the API: the instance's verdict with every observer's view.
   std::optional<cluster::Verdict> verdict(int64_t instance_id) const { return verdicts_.verdict_of(instance_id); }
+  // Whether this node records (and so may remove) the instance now.
+  bool records(int64_t instance_id) const { return verdicts_.records(instance_id); }
   // For the metrics.
   metrics::ClusterHealthCounts counts() const;
 

@@ -5,6 +5,7 @@
 // array (its settings, an instance, a health flip) builds a new ArrayState for
 // that array alone, precomputing everything the query path needs.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -84,6 +85,10 @@ struct ArraySettings {
   // Slow start: an instance that comes back up enters with a small effective
   // weight that grows linearly to its full weight over this many ms. 0: off.
   int64_t slow_start_ms = 0;
+  // Automatic removal: an instance the array's check has found not up (down
+  // or unknown) for this long, continuously, is removed (app::InstanceReaper,
+  // registry/instance_expiry.h). 0: off. The answerer never reads it.
+  std::chrono::milliseconds remove_after{0};
   // The health check as a JSON object text (probes/check_spec.h has the
   // keys); empty: instances are not probed. Kept as the operator wrote it,
   // so that an instance's override is merged over what was given, not over

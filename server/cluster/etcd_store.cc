@@ -340,23 +340,43 @@ Instance EtcdStore::update_instance(std::string_view array, int64_t id, const In
   });
 }
 
-void EtcdStore::remove_instance_in_write(std::string_view array, int64_t id, int64_t now_ms) {
-  touch_array(array, now_ms);
+bool EtcdStore::remove_instance_in_write(std::string_view array, int64_t id, int64_t now_ms,
+                                         const RemovalDecision& decide) {
+  read_array(array);  // NotFoundError for the array first
   const std::string key = codec::instance_key(array, id);
   const auto value = read(key);
   if (!value) throw NotFoundError("no instance " + std::to_string(id) + " in " + text(array));
-  const Instance instance = codec::decode_instance(key, *value);
+  Instance instance = codec::decode_instance(key, *value);
+  // The health record as this transaction reads it: a decision on it is
+  // compared at commit (read() adds the compare), so a verdict recorded
+  // meanwhile by another node fails the removal instead of being ignored.
+  const std::string health = codec::health_key(id);
+  const auto record = decide ? read(health) : std::nullopt;
+  if (record) {
+    const codec::HealthRecord recorded = codec::decode_health(health, *record);
+    instance.health = recorded.health;
+    instance.health_reason = recorded.reason;
+    instance.health_changed_ms = recorded.time_ms;
+  }
+  const std::optional<std::string> why = decide ? decide(instance) : std::string();
+  if (!why) return false;
+  touch_array(array, now_ms);
   remove(key);
   {
-    const std::string health = codec::health_key(id);
     auto mirror = mirror_.lock();
     if (mirror->entries.contains(health)) write_->puts[health] = std::nullopt;
   }
-  append_event(registry::audit::instance_removed(array, instance, now_ms));
+  append_event(registry::audit::instance_removed(array, instance, now_ms, *why));
+  return true;
 }
 
 void EtcdStore::remove_instance(std::string_view array, int64_t id, int64_t now_ms) {
   in_write([&] { remove_instance_in_write(array, id, now_ms); });
+}
+
+bool EtcdStore::remove_instance_if(std::string_view array, int64_t id, int64_t now_ms,
+                                   const RemovalDecision& decide) {
+  return in_write([&] { return remove_instance_in_write(array, id, now_ms, decide); });
 }
 
 std::vector<Instance> EtcdStore::replace_instances(std::string_view array,

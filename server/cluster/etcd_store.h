@@ -90,6 +90,8 @@ class EtcdStore final : public registry::Store, public ObservationSource {
   arrays::Instance update_instance(std::string_view array, int64_t id,
                                    const arrays::InstanceSpec& spec, int64_t now_ms) override;
   void remove_instance(std::string_view array, int64_t id, int64_t now_ms) override;
+  bool remove_instance_if(std::string_view array, int64_t id, int64_t now_ms,
+                          const RemovalDecision& decide) override;
   void set_event_origin(registry::EventOrigin origin) override { event_origin_ = std::move(origin); }
   std::vector<arrays::Instance> replace_instances(std::string_view array,
                                                   const std::vector<arrays::InstanceSpec>& specs,
@@ -186,7 +188,9 @@ class EtcdStore final : public registry::Store, public ObservationSource {
   arrays::Instance with_health(arrays::Instance instance) const;
   arrays::Instance add_instance_in_write(std::string_view array, const arrays::InstanceSpec& spec,
                                          int64_t now_ms);
-  void remove_instance_in_write(std::string_view array, int64_t id, int64_t now_ms);
+  // False (nothing written) when `decide` keeps it; nullptr: remove.
+  bool remove_instance_in_write(std::string_view array, int64_t id, int64_t now_ms,
+                                const RemovalDecision& decide = nullptr);
   bool set_health_in_write(const registry::HealthChange& change);
   // The mirror's values under `prefix`, keyed by the rest of each key.
   std::map<std::string, std::string> values_under(const std::string& prefix) const;

@@ -220,6 +220,13 @@ size_t HealthVerdicts::run_once() {
   }
 }
 
+bool HealthVerdicts::records(int64_t instance_id) const {
+  if (isolated()) return false;
+  std::vector<std::string> live;
+  for (const auto& [node, value] : source_.nodes()) live.push_back(node);
+  return records(instance_id, live);
+}
+
 bool HealthVerdicts::records(int64_t instance_id, const std::vector<std::string>& live) const {
   if (options_.node.empty()) return false;
   const std::vector<std::string> first = choose_observers(instance_id, live, 1);

@@ -92,6 +92,10 @@ class HealthVerdicts {
   // nullopt for an instance the registry does not have.
   std::optional<Verdict> verdict_of(int64_t instance_id) const;
   bool isolated() const;
+  // Whether this node records the instance's transitions now (first by
+  // rendezvous over the live nodes; never while isolated): the one node
+  // that also removes it when its array's remove_after expires (app::InstanceReaper).
+  bool records(int64_t instance_id) const;
   // For the metrics: the live nodes and the live observations counted by the
   // last pass over everything.
   struct Counts {

@@ -170,6 +170,20 @@ geo::NetworkSpec parse_network(const json& object, const std::string& path) {
   return network;
 }
 
+namespace {
+
+// A duration of at least 1s ("0s": off), like the other durations.
+std::chrono::milliseconds remove_after_value(const json& value, const std::string& path) {
+  if (!value.is_string()) wrong_type(path, "a duration string like \"72h\"", value);
+  const std::chrono::milliseconds after = parse_duration(value.get<std::string>(), path);
+  if (after.count() != 0 && after < std::chrono::seconds(1)) {
+    throw ConfigError(path, "must be at least 1s (or 0s: off), got " + probes::format_duration(after));
+  }
+  return after;
+}
+
+}  // namespace
+
 bool parse_array_setting(const std::string& key, const json& value, const std::string& key_path,
                          arrays::ArraySettings& settings) {
   if (key == "ttl") {
@@ -199,6 +213,8 @@ bool parse_array_setting(const std::string& key, const json& value, const std::s
     settings.check = value.dump();
   } else if (key == "fallback") {
     settings.fallback = ascii_lowercase(domain_name(value, key_path));
+  } else if (key == "remove_after") {
+    settings.remove_after = remove_after_value(value, key_path);
   } else {
     return false;
   }

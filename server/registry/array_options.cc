@@ -13,6 +13,7 @@ std::string array_options_text(const arrays::ArraySettings& settings) {
   if (settings.min_healthy != 0) options["min_healthy"] = settings.min_healthy;
   if (!settings.fallback.empty()) options["fallback"] = settings.fallback;
   if (settings.slow_start_ms != 0) options["slow_start_ms"] = settings.slow_start_ms;
+  if (settings.remove_after.count() != 0) options["remove_after_ms"] = settings.remove_after.count();
   return options.empty() ? std::string() : options.dump();
 }
 
@@ -31,6 +32,10 @@ void read_array_options(const std::string& text, arrays::ArraySettings& settings
   if (const auto ramp = options.find("slow_start_ms"); ramp != options.end()) {
     if (!ramp->is_number_integer()) throw std::runtime_error("slow_start_ms is not an integer");
     settings.slow_start_ms = ramp->get<int64_t>();
+  }
+  if (const auto after = options.find("remove_after_ms"); after != options.end()) {
+    if (!after->is_number_integer()) throw std::runtime_error("remove_after_ms is not an integer");
+    settings.remove_after = std::chrono::milliseconds(after->get<int64_t>());
   }
 }
 

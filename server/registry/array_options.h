@@ -1,6 +1,6 @@
 #pragma once
 // The array settings that have no column or field of their own in a store
-// (min_healthy, and the health-logic keys of issue 15 after it), as one JSON
+// (min_healthy, fallback, remove_after: the health-logic keys of issue 15), as one JSON
 // object text: the SQLite store keeps it in arrays.options_json, the etcd
 // codec in the array's "options". A new setting of this kind then needs no
 // schema migration, only a line in each function below.

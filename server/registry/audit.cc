@@ -50,6 +50,10 @@ const Field<ArraySettings> kArrayFields[] = {
        return s.slow_start_ms == 0 ? json(nullptr)
                                    : json(probes::format_duration(std::chrono::milliseconds(s.slow_start_ms)));
      }},
+    {"remove_after",
+     [](const ArraySettings& s) {
+       return s.remove_after.count() == 0 ? json(nullptr) : json(probes::format_duration(s.remove_after));
+     }},
 };
 
 const Field<InstanceSpec> kInstanceFields[] = {
@@ -161,11 +165,18 @@ std::optional<Event> instance_changed(std::string_view array, int64_t id, const 
   return event;
 }
 
-Event instance_removed(std::string_view array, const arrays::Instance& instance, int64_t time_ms) {
-  Event event = admin(array, time_ms, "instance removed");
+Event instance_removed(std::string_view array, const arrays::Instance& instance, int64_t time_ms,
+                       std::string_view why) {
+  Event event = admin(array, time_ms, why.empty() ? "instance removed" : "instance removed: " + std::string(why));
   event.instance_id = instance.id;
   event.address = instance.spec.address.to_string();
-  event.old_value = all_fields(kInstanceFields, instance.spec).dump();
+  json old_fields = all_fields(kInstanceFields, instance.spec);
+  if (!why.empty()) {
+    old_fields["health"] = std::string(arrays::to_string(instance.health));
+    if (!instance.health_reason.empty()) old_fields["health_reason"] = instance.health_reason;
+    if (instance.health_changed_ms > 0) old_fields["health_changed"] = utc_text(instance.health_changed_ms);
+  }
+  event.old_value = old_fields.dump();
   return event;
 }
 

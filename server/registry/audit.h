@@ -48,8 +48,12 @@ Event instance_added(std::string_view array, const arrays::Instance& instance, i
 std::optional<Event> instance_changed(std::string_view array, int64_t id,
                                       const arrays::InstanceSpec& old_spec,
                                       const arrays::InstanceSpec& new_spec, int64_t time_ms);
-// "instance removed", old = every field of its spec.
-Event instance_removed(std::string_view array, const arrays::Instance& instance, int64_t time_ms);
+// "instance removed", old = every field of its spec. An automatic removal
+// gives `why`: the reason is "instance removed: WHY" and old is the
+// instance's last record, its spec plus "health", and "health_reason" and
+// "health_changed" (RFC 3339) when known.
+Event instance_removed(std::string_view array, const arrays::Instance& instance, int64_t time_ms,
+                       std::string_view why = {});
 
 // "region eu created" / "changed" / "deleted" (no old: created; no new:
 // deleted), array empty, old/new the region's JSON (geo_sources.h) or "".

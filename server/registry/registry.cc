@@ -34,7 +34,7 @@ bool same_settings(const arrays::ArraySettings& a, const arrays::ArraySettings& 
   return a.ttl == b.ttl && a.degraded_ttl == b.degraded_ttl && a.policy == b.policy &&
          a.max_answers == b.max_answers && a.when_all_down == b.when_all_down &&
          a.min_healthy == b.min_healthy && a.slow_start_ms == b.slow_start_ms && a.check == b.check &&
-         a.fallback == b.fallback;
+         a.fallback == b.fallback && a.remove_after == b.remove_after;
 }
 
 bool same_spec(const InstanceSpec& a, const InstanceSpec& b) {
@@ -299,18 +299,6 @@ std::optional<std::string> Registry::synthetic_zone_of(std::string_view wire_nam
   if (!zone || !zone->synthetic) return std::nullopt;
   return zones::name_to_text(zone->origin);
 }
-
-// The origin names the events of one call and no later call's, whatever happens.
-class Registry::OriginScope {
- public:
-  OriginScope(Store& store, EventOrigin origin) : store_(store) { store_.set_event_origin(std::move(origin)); }
-  OriginScope(const OriginScope&) = delete;
-  OriginScope& operator=(const OriginScope&) = delete;
-  ~OriginScope() { store_.set_event_origin({}); }
-
- private:
-  Store& store_;
-};
 
 template <typename Write>
 void Registry::write_in_zone(State& state, const std::optional<std::string>& zone, std::string_view token,

@@ -34,6 +34,7 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "server/arrays/array.h"
@@ -155,6 +156,16 @@ class Registry {
   arrays::Instance update_instance(std::string_view array, int64_t id,
                                    const arrays::InstanceSpec& spec, std::string_view token = {});
   void remove_instance(std::string_view array, int64_t id, std::string_view token = {});
+  // Automatic removal (remove_after; instance_expiry.h): removes the instance
+  // when it is still expired, not up since `not_up_since_ms` (the reaper's
+  // measure), by the rules asked on the model and again on what the store
+  // holds at commit (an instance that came back up meanwhile stays). Its
+  // "instance removed: remove_after ..." event keeps the instance's last
+  // record and has source "remove_after". An instance the config lists is
+  // never removed (the config would bring it back). NotFoundError when the
+  // array or instance is gone; store errors as remove_instance.
+  enum class ExpiredRemoval : uint8_t { removed, not_expired, listed_in_config };
+  ExpiredRemoval remove_expired_instance(std::string_view array, int64_t id, int64_t not_up_since_ms);
   // Makes `specs` the array's instances; addresses that stay keep id and health.
   std::vector<arrays::Instance> replace_instances(std::string_view array,
                                                   const std::vector<arrays::InstanceSpec>& specs,
@@ -350,7 +361,18 @@ class Registry {
   static void refuse_if_listed(const State& state, const std::string& array,
                                const arrays::IpAddress& address, const std::string& field);
 
-  class OriginScope;  // sets the store's event origin for one call
+  // Sets the store's event origin for one call: the origin names the events
+  // of that call and no later call's, whatever happens.
+  class OriginScope {
+   public:
+    OriginScope(Store& store, EventOrigin origin) : store_(store) { store_.set_event_origin(std::move(origin)); }
+    OriginScope(const OriginScope&) = delete;
+    OriginScope& operator=(const OriginScope&) = delete;
+    ~OriginScope() { store_.set_event_origin({}); }
+
+   private:
+    Store& store_;
+  };
   void changed(const State& state) const;
   // Serves `geo`: every array rebuilt against its region table (registry_geo.cc).
   void serve_geo(State& state, geo::GeoContext geo);

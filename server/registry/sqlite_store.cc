@@ -547,16 +547,24 @@ Instance SqliteStore::update_instance(std::string_view array, int64_t id, const 
 }
 
 void SqliteStore::remove_instance(std::string_view array, int64_t id, int64_t now_ms) {
+  remove_instance_if(array, id, now_ms, [](const Instance&) { return std::string(); });
+}
+
+bool SqliteStore::remove_instance_if(std::string_view array, int64_t id, int64_t now_ms,
+                                     const RemovalDecision& decide) {
   try {
     Transaction transaction(*this);
     const int64_t owner = array_id(array);
     const Instance instance = find_instance(*statements_, owner, array, id);
+    const std::optional<std::string> why = decide(instance);
+    if (!why) return false;
     auto remove = statements_->get("DELETE FROM instances WHERE id = ?");
     remove->bind(1, id);
     remove->exec();
-    append_event(audit::instance_removed(array, instance, now_ms));
+    append_event(audit::instance_removed(array, instance, now_ms, *why));
     touch_array(*statements_, owner, now_ms);
     transaction.commit();
+    return true;
   } catch (const std::exception& error) {
     fail(error);
   }

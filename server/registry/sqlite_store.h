@@ -60,6 +60,8 @@ class SqliteStore final : public Store {
   arrays::Instance update_instance(std::string_view array, int64_t id,
                                    const arrays::InstanceSpec& spec, int64_t now_ms) override;
   void remove_instance(std::string_view array, int64_t id, int64_t now_ms) override;
+  bool remove_instance_if(std::string_view array, int64_t id, int64_t now_ms,
+                          const RemovalDecision& decide) override;
   void set_event_origin(EventOrigin origin) override { event_origin_ = std::move(origin); }
   std::vector<arrays::Instance> replace_instances(std::string_view array,
                                                   const std::vector<arrays::InstanceSpec>& specs,

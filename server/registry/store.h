@@ -87,7 +87,7 @@ struct Event {
   std::string new_value;
   std::string reason;
   std::string node;  // the cluster node that made the change; empty on a single node
-  // Who asked for it (EventOrigin::source): "api", "config" or "signal";
+  // Who asked for it (EventOrigin::source): "api", "config", "signal" or "remove_after";
   // empty for health and damping.
   std::string source;
   // The name of the API token that asked for the change (api.tokens[].name,
@@ -98,7 +98,7 @@ struct Event {
 // Who asks for the writes that follow (Store::set_event_origin); every
 // event they write carries it. A plain value type.
 struct EventOrigin {
-  std::string source;  // "api", "config", "signal" (SIGHUP); empty: the health checks
+  std::string source;  // "api", "config", "signal" (SIGHUP), "remove_after"; empty: the health checks
   std::string token;   // the API token's name; empty: none
 };
 
@@ -180,6 +180,17 @@ class Store {
   virtual arrays::Instance update_instance(std::string_view array, int64_t id,
                                            const arrays::InstanceSpec& spec, int64_t now_ms) = 0;
   virtual void remove_instance(std::string_view array, int64_t id, int64_t now_ms) = 0;
+  // Removes the instance only if `decide`, asked inside the transaction with
+  // the instance as the store holds it then (health included), returns a
+  // reason; the "instance removed: REASON" event keeps that record
+  // (audit::instance_removed). An automatic removal (remove_after) decides on
+  // what is committed, not on a copy that may be stale. A cluster's store
+  // compares the instance and its health at commit (ConflictError when
+  // another writer changed them). Returns whether it removed; NotFoundError
+  // when the instance is absent.
+  using RemovalDecision = std::function<std::optional<std::string>(const arrays::Instance&)>;
+  virtual bool remove_instance_if(std::string_view array, int64_t id, int64_t now_ms,
+                                  const RemovalDecision& decide) = 0;
   // Who asks for the writes that follow (Event::source and Event::token of
   // every event they write), until it is set again. The Registry sets it
   // around the writes of one API call, a config apply or a reload's event,

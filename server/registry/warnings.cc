@@ -15,6 +15,11 @@ std::vector<std::string> settings_warnings(const arrays::ArraySettings& settings
                        std::to_string(settings.ttl) +
                        "; while instances are down, answers would be cached longer, not shorter");
   }
+  if (settings.remove_after.count() != 0 && settings.check.empty()) {
+    warnings.push_back(join_path(path, "remove_after") +
+                       ": the array has no check, so only instances with a check of their own are ever "
+                       "found down and removed");
+  }
   return warnings;
 }
 

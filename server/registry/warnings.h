@@ -13,7 +13,9 @@
 
 namespace rotor::registry {
 
-// degraded_ttl above ttl: a degraded array's answers would outlive healthy ones.
+// degraded_ttl above ttl: a degraded array's answers would outlive healthy
+// ones. remove_after without the array's check: it removes nothing but the
+// instances with a check of their own.
 std::vector<std::string> settings_warnings(const arrays::ArraySettings& settings,
                                            const std::string& path);
 

@@ -184,6 +184,12 @@ TEST_CASE("bad documents name the key and the reason") {
        "arrays[0].slow_start: expected a duration with a unit, like \"10s\""},
       {R"({"arrays": [{"name": "web.lb.test", "slow_start": "1d"}]})",
        "arrays[0].slow_start: unknown unit \"d\" in \"1d\"; use ms, s, m or h"},
+      {R"({"arrays": [{"name": "web.lb.test", "remove_after": 72}]})",
+       "arrays[0].remove_after: expected a duration string like \"72h\", got an integer"},
+      {R"({"arrays": [{"name": "web.lb.test", "remove_after": "3d"}]})",
+       "arrays[0].remove_after: unknown unit \"d\" in \"3d\"; use ms, s, m or h"},
+      {R"({"arrays": [{"name": "web.lb.test", "remove_after": "500ms"}]})",
+       "arrays[0].remove_after: must be at least 1s (or 0s: off), got 500ms"},
       {R"({"arrays": [{"name": "web.lb.test", "instances": [{"address": "10.0.0.1"}, {"address": "10.0.0.2", "weight": 0}]}]})",
        "arrays[0].instances[1].weight: expected 1 to 1000, got 0"},
       {R"({"arrays": [{"name": "web.lb.test", "instances": [{"address": "10.0.0.300"}]}]})",
@@ -479,7 +485,7 @@ TEST_CASE("declared zones - regions - networks and arrays") {
     "regions": [{"name": "eu", "lat": 50.1, "lon": 8.7, "prefer": ["us"]}],
     "networks": [{"cidr": "10.1.0.0/16", "region": "eu"}],
     "arrays": [{"name": "web.lb.example.test", "ttl": 20, "degraded_ttl": 5, "policy": "geo",
-                "max_answers": 2, "when_all_down": "none", "min_healthy": 0.25, "slow_start": "90s",
+                "max_answers": 2, "when_all_down": "none", "min_healthy": 0.25, "slow_start": "90s", "remove_after": "72h",
                 "check": {"type": "http", "port": 8080, "path": "/healthz", "interval": "1s"},
                 "instances": [{"address": "192.0.2.1", "weight": 300, "region": "eu",
                                "lat": 50.0, "lon": 8.0, "state": "draining", "health": "down",
@@ -505,6 +511,7 @@ TEST_CASE("declared zones - regions - networks and arrays") {
   CHECK(array.settings.when_all_down == rotor::arrays::WhenAllDown::none);
   CHECK(array.settings.min_healthy == 0.25);
   CHECK(array.settings.slow_start_ms == 90000);
+  CHECK(array.settings.remove_after == std::chrono::hours(72));
   REQUIRE(array.instances.size() == 2);
   CHECK(array.instances[0].spec.weight == 300);
   CHECK(array.instances[0].spec.state == rotor::arrays::AdminState::draining);

@@ -51,6 +51,8 @@ TEST_SUITE("unit/server/registry/audit") {
          R"(admin | array updated: check | {"check":null} -> {"check":{"port":80,"type":"tcp"}})"},
         {"slow start", [](ArraySettings& s) { s.slow_start_ms = 90'000; },
          R"(admin | array updated: slow_start | {"slow_start":null} -> {"slow_start":"90s"})"},
+        {"remove_after set", [](ArraySettings& s) { s.remove_after = std::chrono::hours(72); },
+         R"(admin | array updated: remove_after | {"remove_after":null} -> {"remove_after":"72h"})"},
         {"two fields in the API's order", [](ArraySettings& s) { s.ttl = 5; s.policy = arrays::Policy::geo; },
          R"(admin | array updated: policy, ttl | {"policy":"round_robin","ttl":30} -> {"policy":"geo","ttl":5})"},
     };
@@ -146,6 +148,15 @@ TEST_SUITE("unit/server/registry/audit") {
     const Event removed = audit::instance_removed(kWeb, instance, 1);
     CHECK(line(removed) == R"(admin | instance removed | {"address":"192.0.2.1","weight":100,"region":"eu","state":"enabled"} -> )");
     CHECK(removed.instance_id == 4);
+
+    // An automatic removal says why and keeps the last health record.
+    instance.health = arrays::Health::down;
+    instance.health_reason = "connection refused";
+    instance.health_changed_ms = 1764547200000;
+    CHECK(line(audit::instance_removed(kWeb, instance, 2, "remove_after 1h: down for 1h00m00s since X")) ==
+          R"(admin | instance removed: remove_after 1h: down for 1h00m00s since X | {"address":"192.0.2.1",)"
+          R"("weight":100,"region":"eu","state":"enabled","health":"down","health_reason":"connection refused",)"
+          R"("health_changed":"2025-12-01T00:00:00.000Z"} -> )");
   }
 
   TEST_CASE("health and damping and reload events") {

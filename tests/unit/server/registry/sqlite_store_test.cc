@@ -27,6 +27,7 @@ arrays::ArraySettings geo_settings() {
   settings.min_healthy = 0.25;
   settings.fallback = "backup.lb.example.com.";
   settings.slow_start_ms = 60000;
+  settings.remove_after = std::chrono::hours(72);
   settings.check = R"({"path":"/healthz"})";
   return settings;
 }
@@ -47,6 +48,7 @@ bool same_array(const StoredArray& a, const StoredArray& b) {
       a.settings.when_all_down != b.settings.when_all_down ||
       a.settings.min_healthy != b.settings.min_healthy || a.settings.fallback != b.settings.fallback ||
       a.settings.slow_start_ms != b.settings.slow_start_ms ||
+      a.settings.remove_after != b.settings.remove_after ||
       a.instances.size() != b.instances.size()) {
     return false;
   }
