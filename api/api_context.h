@@ -10,6 +10,7 @@
 
 #include "probes/prober_pool.h"
 #include "server/app/reloader.h"
+#include "server/cluster/membership.h"
 #include "server/cluster/verdict.h"
 #include "server/registry/registry.h"
 #include "server/registry/snapshot_composer.h"
@@ -34,6 +35,10 @@ struct ApiContext {
   // whose one observer is itself, named `node`.
   std::function<std::optional<cluster::Verdict>(int64_t instance_id)> verdict;
   std::string node = "local";
+  // Cluster mode: every live node with its record and lease
+  // (app::ClusterHealth::nodes). Empty: a single node, GET /v1/cluster/nodes
+  // answers mode "single" with this node alone.
+  std::function<std::vector<cluster::MemberNode>()> cluster_nodes;
   // POST /v1/reload (app::Reloader::reload, its event naming the origin);
   // empty: the route answers 404.
   std::function<app::ReloadOutcome(const registry::EventOrigin&)> reload;

@@ -1,9 +1,10 @@
 // Read-only views: liveness, metrics, the served zones, the event log and
-// the health of an array's instances.
+// the health of an array's instances, the cluster's nodes.
 
 #include <httplib.h>
 
 #include <charconv>
+#include <cstdio>
 #include <chrono>
 #include <thread>
 
@@ -88,6 +89,36 @@ std::vector<registry::Event> events_waiting(const ApiContext& context,
   }
 }
 
+// One node of GET /v1/cluster/nodes; what a record lacks (an older node's,
+// or a single node's) is null.
+json node_view(const cluster::MemberNode& node, bool self) {
+  const cluster::NodeRecord& record = node.record;
+  json lease = nullptr;
+  if (node.lease != 0) {
+    char id[20];  // hex, as etcdctl and the logs print lease ids
+    std::snprintf(id, sizeof id, "%llx", static_cast<unsigned long long>(node.lease));
+    lease = {{"id", id},
+             {"ttl_seconds", record.lease_ttl_s > 0 ? json(record.lease_ttl_s) : json(nullptr)}};
+  }
+  return {{"name", node.name},
+          {"self", self},
+          {"region", record.region.empty() ? json(nullptr) : json(record.region)},
+          {"started_ms", record.started_ms > 0 ? json(record.started_ms) : json(nullptr)},
+          {"abstaining", record.abstaining},
+          {"lease", std::move(lease)},
+          {"revision_applied", record.revision_applied ? json(*record.revision_applied) : json(nullptr)},
+          {"watch_lag_ms", record.watch_lag_ms ? json(*record.watch_lag_ms) : json(nullptr)}};
+}
+
+json cluster_nodes_view(const ApiContext& context) {
+  if (!context.cluster_nodes) {
+    return {{"mode", "single"}, {"node", context.node}, {"nodes", json::array({node_view({context.node, {}, 0}, true)})}};
+  }
+  json nodes = json::array();
+  for (const cluster::MemberNode& node : context.cluster_nodes()) nodes.push_back(node_view(node, node.name == context.node));
+  return {{"mode", "cluster"}, {"node", context.node}, {"nodes", std::move(nodes)}};
+}
+
 }  // namespace
 
 void add_status_routes(Router& router, ApiContext& context) {
@@ -99,6 +130,10 @@ void add_status_routes(Router& router, ApiContext& context) {
     response.status = 200;
     response.set_content(context.metrics_text ? context.metrics_text() : std::string(),
                          "text/plain; version=0.0.4");
+  });
+
+  router.add("GET", "/v1/cluster/nodes", [&context](const RouteRequest&, httplib::Response& response) {
+    reply_json(response, 200, cluster_nodes_view(context));
   });
 
   router.add("GET", "/v1/zones", [&context](const RouteRequest&, httplib::Response& response) {

@@ -318,6 +318,8 @@ int serve(const Flags& flags) {
                                         })
                                       : nullptr,
             .node = config.cluster ? config.cluster->node : std::string("local"),
+            .cluster_nodes = cluster_health ? std::function([&cluster_health] { return cluster_health->nodes(); })
+                                            : nullptr,
             .reload = [&reloader](const rotor::registry::EventOrigin& origin) { return reloader.reload(origin); }},
         api_options(config, api_tls), std::move(*api_listener));
     api->start();

@@ -8,7 +8,7 @@ namespace rotor::app {
 
 namespace {
 
-cluster::MembershipOptions membership_options(const config::ClusterConfig& config) {
+cluster::MembershipOptions membership_options(const config::ClusterConfig& config, cluster::EtcdStore& store) {
   cluster::MembershipOptions options;
   options.prefix = config.prefix;
   options.node = config.node;
@@ -17,6 +17,10 @@ cluster::MembershipOptions membership_options(const config::ClusterConfig& confi
   if (options.lease_ttl.count() < 1) options.lease_ttl = std::chrono::seconds(1);
   options.abstain_share = config.abstain_share;
   options.down_hold = config.down_hold;
+  options.progress = [&store] {
+    const registry::StoreStatus status = store.status();
+    return std::pair<int64_t, int64_t>(status.revision, status.watch_lag_ms);
+  };
   return options;
 }
 
@@ -25,7 +29,7 @@ cluster::MembershipOptions membership_options(const config::ClusterConfig& confi
 ClusterHealth::ClusterHealth(const config::ClusterConfig& config, registry::Registry& registry,
                              cluster::EtcdStore& store)
     : store_(store),
-      membership_(std::make_shared<cluster::EtcdClient>(etcd_options(config)), membership_options(config)),
+      membership_(std::make_shared<cluster::EtcdClient>(etcd_options(config)), membership_options(config, store)),
       verdicts_(registry, store,
                 {.node = config.node,
                  .isolation_fallback = config.isolation_fallback,
@@ -36,6 +40,17 @@ ClusterHealth::~ClusterHealth() { stop(); }
 metrics::ClusterHealthCounts ClusterHealth::counts() const {
   const cluster::HealthVerdicts::Counts counts = verdicts_.counts();
   return {counts.live_nodes, counts.abstaining_nodes, counts.observations, verdicts_.isolated()};
+}
+
+std::vector<cluster::MemberNode> ClusterHealth::nodes() const {
+  std::vector<cluster::MemberNode> nodes = membership_.members();
+  const registry::StoreStatus status = store_.status();  // this node's own, fresher than its key
+  for (cluster::MemberNode& node : nodes) {
+    if (node.name != membership_.node()) continue;
+    node.record.revision_applied = status.revision;
+    node.record.watch_lag_ms = status.watch_lag_ms;
+  }
+  return nodes;
 }
 
 void ClusterHealth::attach(HealthMonitor& monitor) { monitor_ = &monitor; }

@@ -46,6 +46,8 @@ class ClusterHealth {
   std::optional<cluster::Verdict> verdict(int64_t instance_id) const { return verdicts_.verdict_of(instance_id); }
   // Whether this node records (and so may remove) the instance now.
   bool records(int64_t instance_id) const { return verdicts_.records(instance_id); }
+  // For GET /v1/cluster/nodes: every live node, this one with its current progress.
+  std::vector<cluster::MemberNode> nodes() const;
   // For the metrics.
   metrics::ClusterHealthCounts counts() const;
 

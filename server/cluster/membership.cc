@@ -44,8 +44,24 @@ Observation parse_observation(const std::string& node, const std::string& value)
 }
 
 std::string node_value(const NodeRecord& record) {
-  return json{{"region", record.region}, {"started_ms", record.started_ms}, {"abstaining", record.abstaining}}
-      .dump();
+  json out{{"region", record.region}, {"started_ms", record.started_ms}, {"abstaining", record.abstaining}};
+  if (record.lease_ttl_s > 0) out["lease_ttl_s"] = record.lease_ttl_s;
+  return out.dump();
+}
+
+std::string progress_value(int64_t revision_applied, int64_t watch_lag_ms) {
+  return json{{"revision_applied", revision_applied}, {"watch_lag_ms", watch_lag_ms}}.dump();
+}
+
+void parse_progress(const std::string& value, NodeRecord& record) {
+  const json parsed = json::parse(value, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object()) return;
+  if (parsed.contains("revision_applied") && parsed["revision_applied"].is_number_integer()) {
+    record.revision_applied = parsed["revision_applied"].get<int64_t>();
+  }
+  if (parsed.contains("watch_lag_ms") && parsed["watch_lag_ms"].is_number_integer()) {
+    record.watch_lag_ms = parsed["watch_lag_ms"].get<int64_t>();
+  }
 }
 
 NodeRecord parse_node(const std::string& value) {
@@ -55,6 +71,7 @@ NodeRecord parse_node(const std::string& value) {
   if (parsed.contains("region") && parsed["region"].is_string()) out.region = parsed["region"];
   if (parsed.contains("started_ms") && parsed["started_ms"].is_number_integer()) out.started_ms = parsed["started_ms"];
   if (parsed.contains("abstaining") && parsed["abstaining"].is_boolean()) out.abstaining = parsed["abstaining"];
+  if (parsed.contains("lease_ttl_s") && parsed["lease_ttl_s"].is_number_integer()) out.lease_ttl_s = parsed["lease_ttl_s"];
   return out;
 }
 
@@ -148,6 +165,32 @@ std::optional<Observation> Membership::own_observation(int64_t instance_id) cons
   return out;
 }
 
+NodeRecord Membership::own_record(const State& state) const {
+  NodeRecord record{options_.region, started_ms_, state.abstaining, options_.lease_ttl.count(), {}, {}};
+  if (state.progress) {
+    record.revision_applied = state.progress->first;
+    record.watch_lag_ms = state.progress->second;
+  }
+  return record;
+}
+
+std::vector<MemberNode> Membership::members() const {
+  auto state = state_.lock();
+  std::vector<MemberNode> out = state->members;
+  out.push_back({options_.node, own_record(*state), state->lease});
+  std::sort(out.begin(), out.end(), [](const MemberNode& a, const MemberNode& b) { return a.name < b.name; });
+  return out;
+}
+
+void Membership::refresh_progress() {
+  if (!options_.progress) return;
+  const std::pair<int64_t, int64_t> progress = options_.progress();
+  auto state = state_.lock();
+  if (state->progress == progress) return;
+  state->progress = progress;
+  state->progress_dirty = true;
+}
+
 int64_t Membership::lease() const {
   auto state = state_.lock();
   return state->lease;
@@ -194,6 +237,8 @@ std::string Membership::observation_key(int64_t instance_id) const {
 
 std::string Membership::node_key() const { return options_.prefix + "nodes/" + options_.node; }
 
+std::string Membership::progress_key() const { return options_.prefix + "progress/" + options_.node; }
+
 void Membership::run() {
   const auto keepalive_every = std::max<Clock::duration>(
       std::chrono::milliseconds(100), std::chrono::duration_cast<Clock::duration>(options_.lease_ttl) / 3);
@@ -216,6 +261,7 @@ void Membership::run() {
     bool ok = ensure_lease();
     if (ok && Clock::now() >= next_keepalive) {
       ok = keep_alive() && ensure_lease() && read_nodes();
+      if (ok) refresh_progress();
       if (ok) next_keepalive = Clock::now() + keepalive_every;
     }
     if (ok) ok = write_pending();
@@ -254,6 +300,7 @@ bool Membership::ensure_lease() {
   state->lease = lease;
   // A new lease holds none of our keys yet: put them all again.
   state->node_dirty = true;
+  state->progress_dirty = state->progress.has_value();
   for (const auto& [id, observation] : state->own) state->dirty_observations.insert(id);
   spdlog::info("cluster: node {} holds lease {:x} ({}s)", options_.node, lease, options_.lease_ttl.count());
   return true;
@@ -276,10 +323,20 @@ bool Membership::keep_alive() {
 bool Membership::read_nodes() {
   const std::string prefix = options_.prefix + "nodes/";
   std::vector<std::string> nodes{options_.node};
+  const std::string progress_prefix = options_.prefix + "progress/";
+  std::vector<MemberNode> members;
   try {
     for (const KeyValue& kv : client_->range(prefix, prefix_end(prefix)).kvs) {
       std::string name = kv.key.substr(prefix.size());
-      if (name != options_.node) nodes.push_back(std::move(name));
+      if (name == options_.node) continue;
+      members.push_back({name, parse_node(kv.value), kv.lease});
+      nodes.push_back(std::move(name));
+    }
+    for (const KeyValue& kv : client_->range(progress_prefix, prefix_end(progress_prefix)).kvs) {
+      const std::string name = kv.key.substr(progress_prefix.size());
+      for (MemberNode& member : members) {
+        if (member.name == name) parse_progress(kv.value, member.record);
+      }
     }
   } catch (const EtcdError& error) {
     spdlog::warn("cluster: cannot read the live nodes, retrying: {}", error.what());
@@ -289,6 +346,7 @@ bool Membership::read_nodes() {
   std::function<void()> handler;
   {
     auto state = state_.lock();
+    state->members = std::move(members);
     if (nodes == state->live_nodes) return true;
     state->live_nodes = std::move(nodes);
     handler = state->nodes_changed;
@@ -301,6 +359,7 @@ bool Membership::write_pending() {
   std::vector<Operation> operations;
   std::set<int64_t> taken;
   bool node_taken = false;
+  bool progress_taken = false;
   {
     auto state = state_.lock();
     if (state->lease == 0) return false;
@@ -316,7 +375,12 @@ bool Membership::write_pending() {
     if (std::exchange(state->node_dirty, false)) {
       node_taken = true;
       operations.push_back(
-          {Operation::Kind::put, node_key(), {}, node_value({options_.region, started_ms_, state->abstaining}), state->lease});
+          {Operation::Kind::put, node_key(), {}, node_value(own_record(*state)), state->lease});
+    }
+    if (state->progress && std::exchange(state->progress_dirty, false)) {
+      progress_taken = true;
+      operations.push_back({Operation::Kind::put, progress_key(), {},
+                            progress_value(state->progress->first, state->progress->second), state->lease});
     }
   }
   if (operations.empty()) return true;
@@ -332,6 +396,7 @@ bool Membership::write_pending() {
     auto state = state_.lock();
     state->dirty_observations.insert(taken.begin(), taken.end());  // written again, newest value
     if (node_taken) state->node_dirty = true;
+    if (progress_taken) state->progress_dirty = true;
     return false;
   }
 }

@@ -24,6 +24,13 @@
 // rest made it abstain. When it abstains, what it holds is published at once,
 // in the same transaction as the flag.
 //
+// What `progress` reports (the store revision this node has applied and its
+// watch lag) goes to `progress/<node>`, also under the lease: read and put
+// again with each keepalive when it changed, never per write, and in its own
+// key so that its churn never looks like a node change to the verdicts. GET
+// /v1/cluster/nodes lists it per node; a node without that key (an older
+// one) lists none (nullopt).
+//
 // Thread-safety: every public method is safe from any thread. start() once,
 // stop() at most once (the destructor stops). Errors: etcd failures are
 // logged and retried, never thrown.
@@ -38,6 +45,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "probes/observation_sink.h"
@@ -57,6 +65,9 @@ struct MembershipOptions {
   std::chrono::milliseconds down_hold{1000};
   std::chrono::milliseconds retry_interval{1000};
   std::function<int64_t()> now_ms;  // unix ms; default: the system clock
+  // This node's applied store revision and watch lag, published in its node
+  // key (read on the membership thread at each keepalive); empty: none.
+  std::function<std::pair<int64_t, int64_t>()> progress;
 };
 
 // The JSON of the keys, shared with whoever reads them (HealthVerdicts).
@@ -67,9 +78,23 @@ struct NodeRecord {
   std::string region;
   int64_t started_ms = 0;
   bool abstaining = false;
+  int64_t lease_ttl_s = 0;                     // 0: not published (older nodes)
+  std::optional<int64_t> revision_applied;     // absent in older nodes' records
+  std::optional<int64_t> watch_lag_ms;
+  bool operator==(const NodeRecord&) const = default;
+};
+// A live node as read from `nodes/`: its name, record and the lease its key is under.
+struct MemberNode {
+  std::string name;
+  NodeRecord record;
+  int64_t lease = 0;
 };
 std::string node_value(const NodeRecord& record);
 NodeRecord parse_node(const std::string& value);
+// progress/<node>: {"revision_applied": N, "watch_lag_ms": M}; parsing fills
+// the record's two fields, leaving them nullopt when absent or malformed.
+std::string progress_value(int64_t revision_applied, int64_t watch_lag_ms);
+void parse_progress(const std::string& value, NodeRecord& record);
 
 class Membership final : public probes::ObservationSink {
  public:
@@ -100,6 +125,9 @@ class Membership final : public probes::ObservationSink {
   bool abstaining() const;
   // This node's own observation of an instance it probes (the isolation fallback).
   std::optional<Observation> own_observation(int64_t instance_id) const;
+  // Every live node with its record, sorted by name, as last read (after each
+  // keepalive); this node's own entry is its current record.
+  std::vector<MemberNode> members() const;
   // The lease in use; 0 while none is granted.
   int64_t lease() const;
   // True once every observation and the node key are written under the current lease.
@@ -117,6 +145,9 @@ class Membership final : public probes::ObservationSink {
     bool node_dirty = true;
     bool abstaining = false;
     std::vector<std::string> live_nodes;
+    std::vector<MemberNode> members;                 // as last read, without this node
+    std::optional<std::pair<int64_t, int64_t>> progress;  // as last read from `progress`
+    bool progress_dirty = false;
     std::function<void()> nodes_changed;
   };
 
@@ -125,11 +156,14 @@ class Membership final : public probes::ObservationSink {
   bool ensure_lease();
   bool keep_alive();
   bool read_nodes();
+  void refresh_progress();
+  NodeRecord own_record(const State& state) const;
   bool write_pending();
   void update_abstaining(State& state) const;
   static void release_held(State& state, Clock::time_point until);
   std::string observation_key(int64_t instance_id) const;
   std::string node_key() const;
+  std::string progress_key() const;
 
   std::shared_ptr<EtcdClient> client_;
   MembershipOptions options_;

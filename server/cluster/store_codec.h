@@ -22,6 +22,7 @@ inline constexpr std::string_view kEvents = "events/";
 inline constexpr std::string_view kIdCounter = "counters/id";
 inline constexpr std::string_view kObservations = "observations/";  // <id>/<node>: Membership
 inline constexpr std::string_view kNodes = "nodes/";                // <node>: Membership
+inline constexpr std::string_view kProgress = "progress/";          // <node>: Membership (no verdict reads it)
 inline constexpr std::string_view kRegions = "regions/";    // <name>: a region made through the API
 inline constexpr std::string_view kNetworks = "networks/";  // <canonical cidr>: a network, likewise
 

@@ -217,6 +217,8 @@ async function main() {
   step('the cluster page');
   await page.click('a[href="#/cluster"]');
   await page.waitForSelector('.single');
+  // The single-node shape of GET /v1/cluster/nodes: this node, named local.
+  assert.match(await page.textContent('.single'), /single node.*: local\./);
   await page.screenshot({ path: join(SHOTS, 'cluster.png') });
 
   assert.deepEqual(violations, [], 'the page broke its Content-Security-Policy or threw');

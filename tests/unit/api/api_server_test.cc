@@ -214,6 +214,14 @@ TEST_SUITE("unit/api/api_server") {
     CHECK(zones.body["zones"][0]["source"] == "declared");
     CHECK(zones.body["zones"][0]["serial"].get<uint32_t>() > 0);
 
+    // Without a cluster the node list is this node alone, not an error.
+    const Reply nodes = send(rig, "GET", "/v1/cluster/nodes");
+    CHECK(nodes.status == 200);
+    CHECK(nodes.body["mode"] == "single");
+    REQUIRE(nodes.body["nodes"].size() == 1);
+    CHECK(nodes.body["nodes"][0]["self"] == true);
+    CHECK(nodes.body["nodes"][0]["lease"].is_null());
+
     rig.registry->set_health(id, arrays::Health::down, "connection refused");
     rig.checked_id = id;
     const Reply health = send(rig, "GET", "/v1/arrays/web.lb.example.com/health");

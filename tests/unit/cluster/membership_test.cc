@@ -62,6 +62,57 @@ TEST_SUITE("unit/cluster/membership") {
     CHECK(node.started_ms == 99);
     CHECK(node.abstaining);
     CHECK_FALSE(parse_node("[]").abstaining);
+    // A record from before lease_ttl_s and progress/ still reads; those are absent.
+    const NodeRecord old = parse_node(R"({"region": "us", "started_ms": 5, "abstaining": false})");
+    CHECK(old.region == "us");
+    CHECK(old.lease_ttl_s == 0);
+    CHECK_FALSE(old.revision_applied.has_value());
+    NodeRecord progressed = parse_node(node_value({"eu", 99, false, 10, {}, {}}));
+    CHECK(progressed.lease_ttl_s == 10);
+    parse_progress(progress_value(412, 850), progressed);
+    CHECK(progressed.revision_applied == 412);
+    CHECK(progressed.watch_lag_ms == 850);
+    NodeRecord bad;
+    parse_progress(R"({"revision_applied": "x"})", bad);
+    CHECK_FALSE(bad.revision_applied.has_value());
+    CHECK_FALSE(bad.watch_lag_ms.has_value());
+  }
+
+  TEST_CASE("cluster/membership: members lists every live node with its region lease and progress") {
+    EtcdCluster etcd;
+    auto client = std::make_shared<EtcdClient>(etcd.client_options());
+    MembershipOptions first = options_for("ns1");
+    first.progress = [] { return std::pair<int64_t, int64_t>(41, 7); };
+    MembershipOptions second = options_for("ns2");
+    second.region = "us";
+    second.progress = [] { return std::pair<int64_t, int64_t>(42, 9); };
+    Membership a(client, first);
+    Membership b(std::make_shared<EtcdClient>(etcd.client_options()), second);
+    a.start();
+    b.start();
+    // Each reads the other's progress at its next keepalive (every ttl/3).
+    const auto sees_b = [&] {
+      const std::vector<MemberNode> members = a.members();
+      return members.size() == 2 && members[1].name == "ns2" && members[1].record.revision_applied == 42;
+    };
+    REQUIRE(eventually(sees_b, 10s));
+    const std::vector<MemberNode> members = a.members();
+    CHECK(members[0].name == "ns1");
+    CHECK(members[0].record.region == "eu");
+    CHECK(members[0].record.revision_applied == 41);
+    CHECK(members[0].lease == a.lease());
+    CHECK(members[1].record.region == "us");
+    CHECK(members[1].record.watch_lag_ms == 9);
+    CHECK(members[1].record.lease_ttl_s == 2);
+    CHECK(members[1].lease == b.lease());
+    const auto progress = value_of(*client, "progress/ns2");
+    REQUIRE(progress);
+    CHECK(client->range(kPrefix + "progress/ns2").kvs[0].lease == b.lease());
+
+    // Killed (no revoke): it leaves the list once its lease expires.
+    b.stop(/*revoke=*/false);
+    CHECK(eventually([&] { return a.members().size() == 1; }, 10s));
+    CHECK_FALSE(value_of(*client, "progress/ns2"));
   }
 
   TEST_CASE("cluster/membership: observations are published under the lease and vanish when it expires") {
