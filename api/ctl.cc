@@ -10,7 +10,6 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "server/common/ip_address.h"
@@ -21,6 +20,10 @@ namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
+
+// `events --follow` waits this long on the server per request (GET
+// /v1/events?wait=, at most 25), under the client's 30 s read timeout.
+constexpr const char* kFollowWaitSeconds = "20";
 
 // A failed command: the exit code and what to tell the user.
 struct CtlError : std::runtime_error {
@@ -305,11 +308,13 @@ int CtlCommand::State::set_state(ApiClient& api, const char* state) {
 int CtlCommand::State::show_events(ApiClient& api) {
   bool header = !json_output;
   int64_t next = since;
+  bool caught_up = false;  // following: each request then waits on the server for the next events
   while (true) {
     const json page = api.get("/v1/events" + query({{"since", std::to_string(next)},
                                                     {"limit", std::to_string(limit)},
                                                     {"array", name},
-                                                    {"kind", kind}}));
+                                                    {"kind", kind},
+                                                    {"wait", caught_up ? kFollowWaitSeconds : ""}}));
     std::vector<std::vector<std::string>> rows;
     for (const json& event : page["events"]) {
       if (json_output) {
@@ -341,7 +346,8 @@ int CtlCommand::State::show_events(ApiClient& api) {
     next = page["next"].get<int64_t>();
     const bool more = page["events"].size() == static_cast<size_t>(limit);
     if (!more && !follow) return kExitOk;
-    if (!more) std::this_thread::sleep_for(1s);
+    // A long poll (GET /v1/events?wait=) rather than asking again every second.
+    if (!more) caught_up = true;
   }
 }
 
