@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "api/shell_completion.h"
 #include "server/common/ip_address.h"
 
 namespace rotor::api::ctl {
@@ -157,6 +158,7 @@ int print_json(const json& value) {
 }  // namespace
 
 struct CtlCommand::State {
+  const CLI::App* root = nullptr;  // the whole command line, for completion
   CLI::App* ctl = nullptr;
   std::string api_url;
   std::string ca_file;
@@ -175,6 +177,7 @@ struct CtlCommand::State {
   CLI::App* disable = nullptr;
   CLI::App* remove = nullptr;
   CLI::App* set_weight = nullptr;
+  CLI::App* completion = nullptr;
 
   std::string name;          // the array
   std::string instance;      // an id or an address
@@ -211,6 +214,7 @@ void add_instance_arguments(CLI::App& command, std::string& name, std::string& i
 
 CtlCommand::CtlCommand(CLI::App& parent) : state_(std::make_unique<State>()) {
   State& s = *state_;
+  s.root = &parent;
   s.ctl = parent.add_subcommand("ctl", "Talk to a running rotor's API (see api/README.md)");
   s.ctl->require_subcommand(1);
   const char* env_url = std::getenv("ROTOR_API_URL");
@@ -260,6 +264,11 @@ CtlCommand::CtlCommand(CLI::App& parent) : state_(std::make_unique<State>()) {
   s.set_weight = s.instances->add_subcommand("set-weight", "Change an instance's weight");
   add_instance_arguments(*s.set_weight, s.name, s.instance);
   s.set_weight->add_option("weight", s.weight, "1 to 1000")->required()->check(CLI::Range(1, 1000));
+
+  s.completion = s.ctl->add_subcommand("completion", "Print a shell completion script for rotor");
+  s.completion->require_subcommand(1);
+  s.completion->add_subcommand(
+      "bash", "The bash completion; load it with: source <(rotor ctl completion bash)");
 }
 
 CtlCommand::~CtlCommand() = default;
@@ -267,6 +276,10 @@ CtlCommand::~CtlCommand() = default;
 bool CtlCommand::parsed() const { return state_->ctl->parsed(); }
 
 int CtlCommand::run() {
+  if (state_->completion->parsed()) {  // needs no API
+    std::printf("%s", bash_completion(*state_->root, "rotor").c_str());
+    return kExitOk;
+  }
   try {
     ApiClient api(state_->api_url, state_->ca_file);
     return state_->dispatch(api);

@@ -3,7 +3,9 @@
 // binary. Each command is one or a few requests to the JSON API (`--api URL`
 // or ROTOR_API_URL, bearer token from ROTOR_API_TOKEN, `--ca FILE` for an
 // HTTPS API with its own CA) printed as a table for people or, with
-// `--json`, as the API's JSON for scripts.
+// `--json`, as the API's JSON for scripts. `rotor ctl completion bash`
+// prints a completion script for the whole binary (api/shell_completion.h)
+// and needs no API.
 //
 // Exit codes say what failed (kExit* below); the API's error message goes to
 // stderr. Single-threaded: it runs in the process's main thread and holds no

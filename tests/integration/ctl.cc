@@ -1,10 +1,15 @@
 // `rotor ctl` end to end: the binary's client against a running rotor with
 // scoped tokens over HTTPS, each command's table, its --json, and the exit
 // codes that say what failed. Answers are checked with real DNS packets.
+// `events --follow` sees a change made meanwhile; the bash completion the
+// binary prints completes in a real bash.
 
+#include <signal.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -18,6 +23,7 @@ namespace rotor::itest {
 namespace {
 
 using nlohmann::json;
+using namespace std::chrono_literals;
 
 // The A records of one answer for `name`.
 std::set<std::string> answer(const Endpoint& server, const std::string& name) {
@@ -31,6 +37,36 @@ std::set<std::string> answer(const Endpoint& server, const std::string& name) {
     std::free(text);
   }
   return addresses;
+}
+
+// Waits until the process's stdout contains `text`; false after `timeout`.
+bool wait_for_stdout(Process& process, const std::string& text, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (process.stdout_text().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() > end || process.exited()) return false;
+    process.wait_for_stdout_line("\x01never", 50ms);
+  }
+  return true;
+}
+
+// What bash's completion function from `script` offers for `words` (the
+// last one being completed), one word a line, sorted.
+std::set<std::string> complete(const std::string& script, const std::vector<std::string>& words) {
+  std::vector<std::string> argv{"/bin/bash", "--norc", "-c",
+                                "source \"$0\" || exit 9\n"
+                                "complete -p rotor >/dev/null || exit 8\n"
+                                "COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); COMPREPLY=()\n"
+                                "_rotor_complete && printf '%s\\n' \"${COMPREPLY[@]}\"",
+                                script};
+  argv.insert(argv.end(), words.begin(), words.end());
+  std::string output;
+  REQUIRE(run_to_exit(argv, output) == 0);
+  std::set<std::string> offered;
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) offered.insert(line);
+  }
+  return offered;
 }
 
 struct Ctl {
@@ -143,6 +179,78 @@ TEST_SUITE("integration/ctl") {
     CHECK(run_to_exit({ROTOR_BINARY, "ctl", "--api", "http://127.0.0.1:" + std::to_string(free_port()), "arrays"},
                       unreachable) == 5);
     CHECK(unreachable.find("cannot reach the API") != std::string::npos);
+  }
+
+  TEST_CASE("rotor ctl events --follow prints a change made meanwhile and stops on SIGTERM") {
+    TempDir dir;
+    json config = declared_zone_config(dir);
+    config["api"] = {{"listen", "127.0.0.1:0"}, {"token", "follow-secret"}};
+    config["arrays"] = {{{"name", "web.lb.example.test."}}};
+    RotorServer server({"--config", dir.write("rotor.json", config.dump())});
+    REQUIRE(server.ready());
+    const std::string url = "http://127.0.0.1:" + std::to_string(server.api_port());
+    const auto ctl = [&url](std::vector<std::string> args) {
+      std::vector<std::string> argv{"/usr/bin/env", "ROTOR_API_TOKEN=follow-secret", ROTOR_BINARY, "ctl", "--api", url};
+      argv.insert(argv.end(), args.begin(), args.end());
+      return argv;
+    };
+    std::string out;
+    REQUIRE(run_to_exit(ctl({"instances", "add", "web.lb.example.test", "127.0.0.44"}), out) == 0);
+
+    Process follow(ctl({"events", "--follow", "--array", "web.lb.example.test"}));
+    // The first page (the add) comes at once; then it long-polls (wait=20).
+    REQUIRE_MESSAGE(wait_for_stdout(follow, "instance added", 5s), (follow.stdout_text() + follow.stderr_text()));
+    CHECK(follow.stdout_text().rfind("ID", 0) == 0);
+    // Each change ends the long poll early: seen well before the 20 s wait ends.
+    REQUIRE(run_to_exit(ctl({"instances", "drain", "web.lb.example.test", "127.0.0.44"}), out) == 0);
+    CHECK_MESSAGE(wait_for_stdout(follow, "draining", 5s), (follow.stdout_text() + follow.stderr_text()));
+    REQUIRE(run_to_exit(ctl({"instances", "set-weight", "web.lb.example.test", "127.0.0.44", "7"}), out) == 0);
+    CHECK_MESSAGE(wait_for_stdout(follow, "instance changed: weight", 5s), follow.stdout_text());
+    // --array: a reload's event (no array) is not printed; the removal after it is.
+    REQUIRE(run_to_exit(ctl({"reload"}), out) == 0);
+    REQUIRE(run_to_exit(ctl({"instances", "remove", "web.lb.example.test", "127.0.0.44"}), out) == 0);
+    CHECK_MESSAGE(wait_for_stdout(follow, "instance removed", 5s), follow.stdout_text());
+    CHECK(follow.stdout_text().find("reload") == std::string::npos);
+    CHECK(!follow.exited());
+
+    follow.signal(SIGTERM);
+    const std::optional<int> code = follow.wait_exit(5s);
+    REQUIRE(code.has_value());
+    CHECK(*code == 128 + SIGTERM);
+  }
+
+  TEST_CASE("rotor ctl completion bash completes rotor in bash from its own command tree") {
+    TempDir dir;
+    std::string script;
+    REQUIRE(run_to_exit({ROTOR_BINARY, "ctl", "completion", "bash"}, script) == 0);
+    const std::string file = dir.write("rotor.bash", script);
+    const std::string config = dir.write("rotor.json", "{}");
+
+    struct Case {
+      std::vector<std::string> words;
+      std::set<std::string> offered;
+    };
+    const std::vector<Case> cases = {
+        {{"rotor", ""}, {"check", "ctl", "hash-token", "serve"}},
+        {{"rotor", "ctl", "inst"}, {"instances"}},
+        {{"rotor", "ctl", "instances", ""}, {"add", "disable", "drain", "enable", "remove", "set-weight"}},
+        {{"rotor", "ctl", "--js"}, {"--json"}},
+        {{"rotor", "ctl", "--json", "instances", "dr"}, {"drain"}},
+        {{"rotor", "ctl", "--api", "http://127.0.0.1:8053", "ar"}, {"array", "arrays"}},
+        {{"rotor", "ctl", "--api", ""}, {}},
+        {{"rotor", "ctl", "events", "--f"}, {"--follow"}},
+        {{"rotor", "ctl", "explain", "--type", ""}, {"A", "AAAA"}},
+        {{"rotor", "ctl", "completion", ""}, {"bash"}},
+        {{"rotor", "serve", "--log-format", "j"}, {"json"}},
+        {{"rotor", "serve", "--thr"}, {"--threads"}},
+        {{"rotor", "serve", "--config", (dir.path() / "rotor.j").string()}, {config}},
+        {{"rotor", "check", "--h"}, {"--help"}},
+        {{"rotor", "nonsense", ""}, {"check", "ctl", "hash-token", "serve"}},
+    };
+    for (const Case& test : cases) {
+      CAPTURE(test.words);
+      CHECK(complete(file, test.words) == test.offered);
+    }
   }
 }
 
