@@ -2,8 +2,9 @@
 // playwright-core from api/console's lockfile): rotor with the quickstart's
 // zone and array on loopback ports the kernel picks, three web servers on
 // 127.0.0.51-53, and the console used as a person would. Saves a screenshot
-// of each page into $ROTOR_SCREENSHOTS. Run by ctest as browser/console
-// (tests/CMakeLists.txt sets the environment):
+// of each page into $ROTOR_SCREENSHOTS. Each action is checked where it
+// takes effect: the API's reads and real DNS answers (node's resolver).
+// Run by ctest as browser/console (tests/CMakeLists.txt sets the environment):
 //   ROTOR_BIN=build/release/rotor NODE_PATH=build/release/console/node_modules \
 //   ROTOR_SCREENSHOTS=build/release/console/screenshots node tests/browser/console_test.mjs
 import { spawn } from 'node:child_process';
@@ -24,9 +25,10 @@ const SHOTS = process.env.ROTOR_SCREENSHOTS || join(tmpdir(), 'rotor-console-scr
 const TOKEN = 'console-test-token';
 const READ_TOKEN = 'console-test-read-token';
 const ARRAY = 'web.lb.example.test';
+const API_ARRAY = 'api.lb.example.test';  // made through the API, so its settings are the API's
 const BACKENDS = ['127.0.0.51', '127.0.0.52', '127.0.0.53'];
 const DRAINED = '127.0.0.52';
-const DEADLINE_MS = 75_000;
+const DEADLINE_MS = 90_000;
 const started = Date.now();
 // Progress with the seconds since start, so a slow step shows in the log.
 const step = (what) => console.log(`browser/console: ${((Date.now() - started) / 1000).toFixed(1)} s ${what}`);
@@ -67,6 +69,9 @@ async function startBackends() {
   return port;
 }
 
+// The arrays' health check: the backends' port, every second.
+const CHECK = (port) => ({ type: 'http', port, path: '/', interval: '1s', timeout: '500ms', rise: 1, fall: 1 });
+
 // rotor serve with the quickstart's zone and array; resolves to its ports.
 async function startRotor(checkPort) {
   const config = {
@@ -74,8 +79,7 @@ async function startRotor(checkPort) {
     zones: [`lb.example.test=${SOURCE}/examples/zones/lb.example.test.zone`],
     api: { listen: '127.0.0.1:0', token: TOKEN, tokens: [{ name: 'viewer', scope: 'read',
       sha256: createHash('sha256').update(READ_TOKEN).digest('hex') }] },
-    arrays: [{ name: ARRAY, ttl: 30, degraded_ttl: 5, policy: 'round_robin',
-      check: { type: 'http', port: checkPort, path: '/', interval: '1s', timeout: '500ms', rise: 1, fall: 1 } }],
+    arrays: [{ name: ARRAY, ttl: 30, degraded_ttl: 5, policy: 'round_robin', check: CHECK(checkPort) }],
   };
   writeFileSync(join(work, 'rotor.json'), JSON.stringify(config));
   rotor = spawn(ROTOR, ['serve', '--config', join(work, 'rotor.json')], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -98,16 +102,90 @@ async function call(api, method, path, body) {
   return response.status === 204 ? null : response.json();
 }
 
-async function answers(dnsPort) {
+// The A records rotor answers for `name`, sorted (with their TTLs when asked).
+async function answers(dnsPort, name = ARRAY, options = undefined) {
   const resolver = new Resolver({ timeout: 1000, tries: 1 });
   resolver.setServers([`127.0.0.1:${dnsPort}`]);
-  return (await resolver.resolve4(ARRAY)).sort();
+  return (await resolver.resolve4(name, options)).sort();
 }
 
 async function login(page, api, token) {
   await page.goto(`${api}/ui/`);
   await page.fill('input[name=token]', token);
   await page.click('button[type=submit]');
+}
+
+// The instance as the API shows it, or null.
+async function findInstance(api, address) {
+  return (await call(api, 'GET', `/v1/arrays/${ARRAY}`)).instances.find((i) => i.address === address) || null;
+}
+
+// Clicks `button` in the instance's row and confirms in the dialog, after
+// typing `value` into it when given.
+async function act(page, address, button, confirm, value) {
+  await page.locator(`tr[data-address="${address}"] button:has-text("${button}")`).click();
+  if (value !== undefined) await page.fill('.modal input[name=value]', value);
+  await page.locator(`.modal button:has-text("${confirm}")`).click();
+  await page.locator(`.notice:has-text("${confirm}: done")`).waitFor();
+}
+
+// The array page's other actions, each checked where it takes effect: in the
+// API and in real DNS answers.
+async function arrayActions(page, api, dnsPort) {
+  const [KEPT, , REMOVED] = BACKENDS;
+  await page.goto(`${api}/ui/#/arrays/${ARRAY}.`);
+  await page.locator(`tr[data-address="${DRAINED}"] .badge:has-text("draining")`).waitFor();
+
+  await act(page, DRAINED, 'Enable', 'Enable');
+  assert.equal((await findInstance(api, DRAINED)).state, 'enabled');
+  await until('the enabled instance back in the DNS answers', async () =>
+    (await answers(dnsPort)).join() === BACKENDS.join());
+
+  step('disable');
+  await act(page, DRAINED, 'Disable', 'Disable');
+  assert.equal((await findInstance(api, DRAINED)).state, 'disabled');
+  await until('the disabled instance out of the DNS answers', async () =>
+    (await answers(dnsPort)).join() === [KEPT, REMOVED].join());
+
+  step('weight');
+  await act(page, KEPT, 'Weight', 'Set weight', '250');
+  assert.equal((await findInstance(api, KEPT)).weight, 250);
+  await page.locator(`tr[data-address="${KEPT}"] td:nth-child(3):text-is("250")`).waitFor();
+
+  step('remove');
+  // Cancel changes nothing; confirming removes it from the API and DNS.
+  await page.locator(`tr[data-address="${REMOVED}"] button:has-text("Remove")`).click();
+  await page.locator('.modal button:has-text("Cancel")').click();
+  assert.ok(await findInstance(api, REMOVED), 'a cancelled removal removed the instance');
+  await act(page, REMOVED, 'Remove', 'Remove');
+  assert.equal(await findInstance(api, REMOVED), null);
+  await page.locator(`tr[data-address="${REMOVED}"]`).waitFor({ state: 'detached' });
+  await until('the removed instance out of the DNS answers', async () =>
+    (await answers(dnsPort)).join() === KEPT);
+}
+
+// A config array's settings are the config's: the console shows the API's
+// refusal and nothing changes. An array made through the API has its settings
+// edited on its page, and its answers carry the new TTL.
+async function arraySettings(page, api, dnsPort, checkPort) {
+  await page.fill('form.settings input[name=ttl]', '42');
+  await page.click('form.settings button[type=submit]');
+  await page.locator('.error:has-text("declared in the config")').waitFor();
+  assert.equal((await call(api, 'GET', `/v1/arrays/${ARRAY}`)).ttl, 30);
+
+  const [address] = BACKENDS;
+  await call(api, 'PUT', `/v1/arrays/${API_ARRAY}`, { ttl: 30, check: CHECK(checkPort) });
+  await call(api, 'POST', `/v1/arrays/${API_ARRAY}/instances`, { address });
+  await page.goto(`${api}/ui/#/arrays/${API_ARRAY}.`);
+  await page.locator(`tr[data-address="${address}"] .badge:has-text("up")`).waitFor();
+  await page.fill('form.settings input[name=ttl]', '42');
+  await page.click('form.settings button[type=submit]');
+  await page.locator('.notice:has-text("settings saved")').waitFor();
+  assert.equal((await call(api, 'GET', `/v1/arrays/${API_ARRAY}`)).ttl, 42);
+  await until('answers with the new TTL', async () => {
+    const records = await answers(dnsPort, API_ARRAY, { ttl: true });
+    return records.length === 1 && records[0].address === address && records[0].ttl === 42;
+  });
 }
 
 async function main() {
@@ -129,7 +207,8 @@ async function main() {
     const health = await call(api, 'GET', `/v1/arrays/${ARRAY}/health`);
     return health.instances.every((i) => i.health === 'up');
   });
-  assert.deepEqual(await answers(dnsPort), BACKENDS);
+  // The health checks' verdicts reach the answers a moment after the API shows them.
+  await until('every instance in the DNS answers', async () => (await answers(dnsPort)).join() === BACKENDS.join());
 
   step('rotor and the backends are up; starting chromium');
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
@@ -213,6 +292,11 @@ async function main() {
   assert.ok(answer.includes('127.0.0.51') && answer.includes('127.0.0.53') && !answer.includes(DRAINED), answer);
   assert.match(await page.textContent(`.explained tr[data-address="${DRAINED}"]`), /draining/);
   await page.screenshot({ path: join(SHOTS, 'explain.png') });
+
+  step('enable, disable, weight and remove on the array page');
+  await arrayActions(page, api, dnsPort);
+  step('the array settings');
+  await arraySettings(page, api, dnsPort, checkPort);
 
   step('the cluster page');
   await page.click('a[href="#/cluster"]');

@@ -22,6 +22,13 @@ export class ApiError extends Error {
   }
 }
 
+// An error as one line naming its field; the API's messages mostly start
+// with the field already ("name: array ... is declared in the config").
+export function errorText(failure) {
+  const { field, message } = failure;
+  return field && !message.startsWith(`${field}:`) ? `${field}: ${message}` : message;
+}
+
 // Calls the API; resolves to the parsed JSON (null for 204), rejects with ApiError.
 // `token` overrides the stored one (the login form tries a token before keeping it).
 export async function api(method, path, body, token = storedToken()) {

@@ -1,7 +1,7 @@
 // One array: its instances (health, why, last check, effective weight),
 // each one's health over the last 24 h, actions that ask first, and its settings.
 import { useState } from 'preact/hooks';
-import { api, enc } from './api.js';
+import { api, enc, errorText } from './api.js';
 import { timelines } from './timeline.js';
 import { Badge, Confirm, ErrorLine, time, usePoll } from './util.jsx';
 
@@ -81,7 +81,7 @@ function Settings({ array, onSaved, setError }) {
       setDraft({});
       onSaved('settings saved');
     } catch (failure) {
-      setError(`${failure.field ? failure.field + ': ' : ''}${failure.message}`);
+      setError(errorText(failure));
     }
   };
   return (

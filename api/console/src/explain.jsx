@@ -1,6 +1,6 @@
 // The explain tester: what rotor answers a client now, and why, per instance.
 import { useState } from 'preact/hooks';
-import { api, enc } from './api.js';
+import { api, enc, errorText } from './api.js';
 import { Badge, ErrorLine, usePoll } from './util.jsx';
 
 function ArrayModel({ title, model }) {
@@ -40,7 +40,7 @@ export function Explain() {
       setError('');
     } catch (failure) {
       setResult(null);
-      setError(`${failure.field ? failure.field + ': ' : ''}${failure.message}`);
+      setError(errorText(failure));
     }
   };
   const field = (key) => (e) => setForm({ ...form, [key]: e.currentTarget.value });
