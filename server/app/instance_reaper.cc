@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <unordered_set>
 
-#include "server/common/background_thread.h"
 #include "server/common/utc_time.h"
 #include "server/registry/instance_expiry.h"
 
@@ -55,14 +54,10 @@ InstanceReaper::InstanceReaper(registry::Registry& registry, InstanceReaperOptio
 InstanceReaper::~InstanceReaper() { stop(); }
 
 void InstanceReaper::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_.start([this] { return tick(); });
 }
 
-void InstanceReaper::stop() {
-  state_.lock()->stopping = true;
-  wake_.notify_one();
-  if (thread_.joinable()) thread_.join();
-}
+void InstanceReaper::stop() { thread_.stop(); }
 
 size_t InstanceReaper::sweep() { return sweep(registry_.arrays()); }
 
@@ -99,21 +94,14 @@ size_t InstanceReaper::sweep(const std::vector<registry::RegisteredArray>& array
   return removed;
 }
 
-void InstanceReaper::run() {
-  lower_this_thread_priority();
-  while (true) {
-    std::chrono::milliseconds interval{0};
-    try {
-      const std::vector<registry::RegisteredArray> arrays = registry_.arrays();
-      sweep(arrays);
-      interval = sweep_interval(arrays);
-    } catch (const std::exception& error) {
-      spdlog::warn("remove_after: sweep failed: {}", error.what());
-      interval = std::chrono::seconds(10);
-    }
-    auto state = state_.lock();
-    wake_.wait_for(state.lock(), interval, [&] { return state->stopping; });
-    if (state->stopping) return;
+std::chrono::milliseconds InstanceReaper::tick() {
+  try {
+    const std::vector<registry::RegisteredArray> arrays = registry_.arrays();
+    sweep(arrays);
+    return sweep_interval(arrays);
+  } catch (const std::exception& error) {
+    spdlog::warn("remove_after: sweep failed: {}", error.what());
+    return std::chrono::seconds(10);
   }
 }
 

@@ -27,16 +27,15 @@
 // expired_instances() is pure.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "server/common/lock_guarded.h"
+#include "server/common/periodic_thread.h"
 #include "server/registry/registry.h"
 
 namespace rotor::app {
@@ -78,19 +77,17 @@ class InstanceReaper {
   size_t sweep();
 
  private:
-  void run();
+  std::chrono::milliseconds tick();  // one sweep on the thread; returns the pause
   size_t sweep(const std::vector<registry::RegisteredArray>& arrays);
 
   registry::Registry& registry_;
   InstanceReaperOptions options_;
   struct State {
-    bool stopping = false;
     ReaperMemory memory;
     std::unordered_set<int64_t> logged_listed;  // config-listed ones said once
   };
   LockGuarded<State> state_;
-  std::condition_variable wake_;  // waits on state_'s lock
-  std::thread thread_;
+  PeriodicThread thread_;  // last: stops before what it uses goes
 };
 
 }  // namespace rotor::app
