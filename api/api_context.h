@@ -12,6 +12,7 @@
 #include "server/app/reloader.h"
 #include "server/cluster/membership.h"
 #include "server/cluster/verdict.h"
+#include "server/metrics/answer_rates.h"
 #include "server/registry/registry.h"
 #include "server/registry/snapshot_composer.h"
 #include "server/snapshot/publisher.h"
@@ -30,6 +31,9 @@ struct ApiContext {
   std::function<probes::CheckHistory(int64_t instance_id)> check_history;
   // The Prometheus text for /metrics; empty: an empty body.
   std::function<std::string()> metrics_text;
+  // Answers per second per array over the last minutes
+  // (metrics::AnswerRateSampler::rates); empty: GET /v1/rates has no samples.
+  std::function<metrics::AnswerRates()> answer_rates;
   // Cluster mode: an instance's verdict with every observer's view
   // (cluster::HealthVerdicts); nullopt: not known. Empty: a single node,
   // whose one observer is itself, named `node`.

@@ -9,7 +9,8 @@ namespace rotor::api {
 // /v1/arrays, /v1/arrays/{name}, /v1/arrays/{name}/instances[/{id}],
 // /v1/instances?address=IP
 void add_array_routes(Router& router, ApiContext& context);
-// /healthz, /metrics, /v1/zones, /v1/events, /v1/arrays/{name}/health
+// /healthz, /metrics, /v1/rates, /v1/zones, /v1/events, /v1/arrays/{name}/health,
+// /v1/cluster/nodes
 void add_status_routes(Router& router, ApiContext& context);
 // /v1/regions[/{name}], /v1/networks[/{cidr}]
 void add_geo_routes(Router& router, ApiContext& context);

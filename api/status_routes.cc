@@ -1,9 +1,10 @@
-// Read-only views: liveness, metrics, the served zones, the event log and
-// the health of an array's instances, the cluster's nodes.
+// Read-only views: liveness, metrics, the answer rates, the served zones,
+// the event log and the health of an array's instances, the cluster's nodes.
 
 #include <httplib.h>
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <chrono>
 #include <thread>
@@ -110,6 +111,32 @@ json node_view(const cluster::MemberNode& node, bool self) {
           {"watch_lag_ms", record.watch_lag_ms ? json(*record.watch_lag_ms) : json(nullptr)}};
 }
 
+// GET /v1/rates: the sampler's history, each array's rates in step with times_ms.
+json answer_rates_view(const ApiContext& context) {
+  metrics::AnswerRates rates;
+  if (context.answer_rates) {
+    rates = context.answer_rates();
+  } else {
+    const metrics::AnswerRateOptions defaults;
+    rates.interval_ms = defaults.interval.count();
+    rates.capacity = defaults.capacity;
+  }
+  json arrays = json::array();
+  for (const metrics::AnswerRates::Array& array : rates.arrays) {
+    json values = json::array();
+    for (const std::optional<double>& rate : array.answers_per_second) {
+      // Three decimals: a rate, not 0.30000000000000004.
+      values.push_back(rate ? json(std::round(*rate * 1000) / 1000) : json(nullptr));
+    }
+    arrays.push_back({{"name", array.name}, {"answers_per_second", std::move(values)}});
+  }
+  const int64_t interval_seconds = rates.interval_ms / 1000;
+  return {{"interval_seconds", interval_seconds},
+          {"window_seconds", interval_seconds * static_cast<int64_t>(rates.capacity)},
+          {"times_ms", rates.times_ms},
+          {"arrays", std::move(arrays)}};
+}
+
 json cluster_nodes_view(const ApiContext& context) {
   if (!context.cluster_nodes) {
     return {{"mode", "single"}, {"node", context.node}, {"nodes", json::array({node_view({context.node, {}, 0}, true)})}};
@@ -134,6 +161,10 @@ void add_status_routes(Router& router, ApiContext& context) {
 
   router.add("GET", "/v1/cluster/nodes", [&context](const RouteRequest&, httplib::Response& response) {
     reply_json(response, 200, cluster_nodes_view(context));
+  });
+
+  router.add("GET", "/v1/rates", [&context](const RouteRequest&, httplib::Response& response) {
+    reply_json(response, 200, answer_rates_view(context));
   });
 
   router.add("GET", "/v1/zones", [&context](const RouteRequest&, httplib::Response& response) {

@@ -34,6 +34,7 @@
 #include "server/app/registry_setup.h"
 #include "server/app/reloader.h"
 #include "server/app/zone_loader.h"
+#include "server/metrics/answer_rates.h"
 #include "server/metrics/metrics.h"
 #include "server/config/config.h"
 #include "server/net/worker_pool.h"
@@ -303,6 +304,10 @@ int serve(const Flags& flags) {
                                              .last_time_ms = last ? last->time_ms : 0,
                                              .last_ok = last ? last->ok : true};
        }});
+  // Answers per second per array over the last minutes (GET /v1/rates), from
+  // the same counters, sampled every 10 s on the sampler's own thread.
+  rotor::metrics::AnswerRateSampler answer_rates(pool.counters(), publisher);
+  answer_rates.start();
   // The API runs on httplib's threads; it reads and writes through the registry.
   if (api_listener) {
     api = std::make_unique<rotor::api::ApiServer>(
@@ -313,6 +318,7 @@ int serve(const Flags& flags) {
             .last_check = [&health](int64_t instance_id) { return health.last_check(instance_id); },
             .check_history = [&health](int64_t instance_id) { return health.check_history(instance_id); },
             .metrics_text = [&metrics] { return metrics.render(); },
+            .answer_rates = [&answer_rates] { return answer_rates.rates(); },
             .verdict = cluster_health ? std::function([&cluster_health](int64_t instance_id) {
                                           return cluster_health->verdict(instance_id);
                                         })
@@ -348,6 +354,7 @@ int serve(const Flags& flags) {
 
   signals.run();
   if (api) api->stop();
+  answer_rates.stop();
   reaper.stop();
   health.stop();
   if (cluster_health) cluster_health->stop();

@@ -235,9 +235,7 @@ async function main() {
   const row = page.locator(`tr[data-array="${ARRAY}."]`);
   await row.locator('.healthy:has-text("3 / 3")').waitFor();
   await row.locator('.badge:has-text("ok")').waitFor();
-  for (let i = 0; i < 20; i++) await answers(dnsPort);  // something for the chart
-  await page.waitForSelector('.chart canvas', { timeout: 15_000 });
-  await page.screenshot({ path: join(SHOTS, 'overview.png') });
+  for (let i = 0; i < 20; i++) await answers(dnsPort);  // something for the chart (last step)
 
   step('the events tab');
   // A second tab follows the event log live.
@@ -304,6 +302,19 @@ async function main() {
   // The single-node shape of GET /v1/cluster/nodes: this node, named local.
   assert.match(await page.textContent('.single'), /single node.*: local\./);
   await page.screenshot({ path: join(SHOTS, 'cluster.png') });
+
+  step('the answer rates');
+  // rotor closes an interval of its answer history every 10 s: by now the
+  // answers above are in one, and the overview draws it.
+  const rate = await until('GET /v1/rates to count the answers', async () => {
+    const rates = await call(api, 'GET', '/v1/rates');
+    const series = rates.arrays.find((a) => a.name === `${ARRAY}.`);
+    return series && series.answers_per_second.find((r) => r > 0);
+  }, 25_000);
+  assert.ok(rate > 0 && rate < 1000, `answers per second ${rate}`);
+  await page.click('a[href="#/"]');
+  await page.waitForSelector('.chart canvas', { timeout: 10_000 });
+  await page.screenshot({ path: join(SHOTS, 'overview.png') });
 
   assert.deepEqual(violations, [], 'the page broke its Content-Security-Policy or threw');
   console.log(`browser/console: passed; screenshots in ${SHOTS}`);

@@ -1,38 +1,20 @@
 // Overview: the zones and the arrays (healthy of total, state) and the
-// answers per second from /metrics, sampled while the console is open.
-import { useEffect, useState } from 'preact/hooks';
-import { api, enc, metrics } from './api.js';
+// answers per second over the last minutes, from the history rotor keeps
+// (GET /v1/rates), so the chart is drawn at first view.
+import { api, enc } from './api.js';
 import { LineChart } from './chart.jsx';
 import { Badge, ErrorLine, arrayState, usePoll } from './util.jsx';
 
-const SAMPLE_SECONDS = 5;
-const KEPT_SAMPLES = 120;  // ten minutes
-// Kept across pages: [{t (s), totals: {array: answers}}], oldest first.
-const samples = [];
+// rotor closes an interval every 10 s; asking twice as often shows each soon.
+const RATES_POLL_SECONDS = 5;
 
-async function sampleAnswers() {
-  const families = await metrics();
-  const totals = {};
-  for (const { labels, value } of families.rotor_array_answers_total || []) {
-    totals[labels.array] = (totals[labels.array] || 0) + value;
-  }
-  samples.push({ t: Date.now() / 1000, totals });
-  if (samples.length > KEPT_SAMPLES) samples.shift();
-}
-
-// Answers per second between consecutive samples, per array.
-function rates(names) {
-  const times = [];
-  const values = names.map(() => []);
-  for (let i = 1; i < samples.length; i++) {
-    const span = samples[i].t - samples[i - 1].t;
-    times.push(samples[i].t);
-    names.forEach((name, k) => {
-      const delta = (samples[i].totals[name] || 0) - (samples[i - 1].totals[name] || 0);
-      values[k].push(span > 0 ? Math.max(0, delta) / span : 0);
-    });
-  }
-  return { times, series: names.map((name, k) => ({ label: name, values: values[k] })) };
+// uPlot's data from GET /v1/rates: x in seconds, one series per array
+// (null, a rate rotor does not know, draws as a gap).
+function rateSeries(rates) {
+  return {
+    times: rates.times_ms.map((ms) => ms / 1000),
+    series: rates.arrays.map((a) => ({ label: a.name, values: a.answers_per_second })),
+  };
 }
 
 async function loadOverview() {
@@ -49,20 +31,15 @@ async function loadOverview() {
   return { zones: zones.zones, arrays: rows };
 }
 
-function AnswersChart({ names }) {
-  const [, setTick] = useState(0);
-  useEffect(() => {
-    let live = true;
-    const sample = () => sampleAnswers().then(() => live && setTick((t) => t + 1)).catch(() => {});
-    // A second sample soon after the first, so the chart has a rate at once.
-    sample();
-    const soon = setTimeout(sample, 1000);
-    const timer = setInterval(sample, SAMPLE_SECONDS * 1000);
-    return () => { live = false; clearTimeout(soon); clearInterval(timer); };
-  }, []);
-  const { times, series } = rates(names);
-  if (times.length < 1) return <p class="hint">Answers per second appear after two samples.</p>;
-  return <LineChart times={times} series={series} yLabel="answers/s" windowSeconds={KEPT_SAMPLES * SAMPLE_SECONDS} />;
+function AnswersChart() {
+  const [rates, error] = usePoll(() => api('GET', '/v1/rates'), RATES_POLL_SECONDS);
+  if (error) return <ErrorLine error={error} />;
+  if (!rates) return null;
+  if (rates.times_ms.length < 1) {
+    return <p class="hint">Answers per second appear {rates.interval_seconds} s after rotor starts.</p>;
+  }
+  const { times, series } = rateSeries(rates);
+  return <LineChart times={times} series={series} yLabel="answers/s" windowSeconds={rates.window_seconds} />;
 }
 
 export function Overview() {
@@ -90,7 +67,7 @@ export function Overview() {
             </tbody>
           </table>
           <h2>Answers per second</h2>
-          <AnswersChart names={data.arrays.map((a) => a.name)} />
+          <AnswersChart />
           <h2>Zones</h2>
           <table>
             <thead><tr><th>origin</th><th>serial</th><th>source</th><th>records</th></tr></thead>

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/api_server.h"
+#include "server/metrics/answer_rates.h"
 #include "server/registry/registry.h"
 #include "server/registry/sqlite_store.h"
 #include "server/registry/snapshot_composer.h"
@@ -69,6 +70,12 @@ struct Rig {
                      return history;
                    },
                    .metrics_text = [] { return std::string("rotor_up 1\n"); },
+                   .answer_rates = [this] {
+                     const metrics::AnswerRateSampler* sampler = rates_sampler.load();
+                     if (sampler != nullptr) return sampler->rates();
+                     const metrics::AnswerRateOptions defaults;
+                     return metrics::AnswerRateHistory(defaults.capacity).view(defaults.interval.count());
+                   },
                    .verdict = cluster ? std::function(
                                             [this](int64_t id) -> std::optional<cluster::Verdict> {
                                               std::lock_guard lock(verdicts_mutex);
@@ -104,6 +111,8 @@ struct Rig {
   std::atomic<int64_t> checked_id{-1};  // set by the test, read by API threads
   // Non-zero: checked_id's last check passed and flap damping holds it down until then.
   std::atomic<int64_t> held_down_until_ms{0};
+  // Set by the test: GET /v1/rates reads this sampler (none: an empty history).
+  std::atomic<const metrics::AnswerRateSampler*> rates_sampler{nullptr};
   std::mutex verdicts_mutex;              // guards verdicts (cluster rigs)
   std::map<int64_t, cluster::Verdict> verdicts;
 };
