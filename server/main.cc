@@ -1,5 +1,5 @@
 // rotor's entry point: `rotor serve`, `rotor check`, `rotor hash-token`,
-// `rotor --version`.
+// `rotor keygen`, `rotor ctl`, `rotor --version`.
 // Startup errors go to stderr naming the file, line or key, and exit 1;
 // command-line usage errors exit 2.
 
@@ -31,6 +31,8 @@
 #include "server/app/log_format.h"
 #include "server/app/health_monitor.h"
 #include "server/app/instance_reaper.h"
+#include "server/app/keygen_command.h"
+#include "server/common/utc_time.h"
 #include "server/app/registry_setup.h"
 #include "server/app/reloader.h"
 #include "server/app/zone_loader.h"
@@ -487,6 +489,7 @@ int main(int argc, char** argv) {
       "hash-token", "Print the SHA-256 of the API token read from stdin (for api.tokens[].sha256)");
 
   rotor::api::ctl::CtlCommand ctl_command(app);
+  rotor::app::KeygenCommand keygen_command(app, [] { return rotor::unix_now_ms() / 1000; });
 
   try {
     app.parse(argc, argv);
@@ -503,6 +506,7 @@ int main(int argc, char** argv) {
   try {
     if (hash_command->parsed()) return hash_token();
     if (ctl_command.parsed()) return ctl_command.run();
+    if (keygen_command.parsed()) return keygen_command.run();
     if (serve_command->parsed()) return serve(serve_flags);
     return check(check_flags);
   } catch (const rotor::app::SnapshotError& error) {
