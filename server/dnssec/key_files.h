@@ -7,7 +7,8 @@
 // every key in the directory is published in the DNSKEY RRset (and CDS and
 // CDNSKEY); the one that signs is the key whose Activate time (BIND's timing
 // metadata in the .private file) is the latest one not in the future. A key
-// without Activate, or activated later, is published only.
+// without Activate, or activated later, is published only; a .private with
+// no timing metadata at all (ldns-keygen's) counts as activated long ago.
 //
 // Thread-safety: free functions without shared state.
 // Errors: KeyError naming the file and the reason.

@@ -218,8 +218,13 @@ SigningKey SigningKey::from_texts(std::string_view zone, std::string_view key_te
   if (key.dnskey_rdata_ != rdata_wire(published.get())) {
     throw KeyError(file, "the private key does not match the public key in the .key file");
   }
-  key.created_ = time_field(private_text, "Created", file).value_or(0);
+  const auto created = time_field(private_text, "Created", file);
+  const auto publish = time_field(private_text, "Publish", file);
+  key.created_ = created.value_or(0);
   key.activate_ = time_field(private_text, "Activate", file);
+  // A file without any timing metadata (ldns-keygen's, BIND's before 9.7)
+  // is active, as BIND takes it; one with metadata but no Activate is not.
+  if (!key.activate_ && !created && !publish) key.activate_ = 0;
   return key;
 }
 

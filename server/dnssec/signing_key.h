@@ -64,7 +64,8 @@ class SigningKey {
   // The zone's apex: lower-case wire form, and presentation form with the dot.
   const std::string& zone_wire() const noexcept { return zone_wire_; }
   const std::string& zone_text() const noexcept { return zone_text_; }
-  // When the key starts signing (Unix seconds); nullopt: published only.
+  // When the key starts signing (Unix seconds); nullopt: published only. A
+  // key file without timing metadata (ldns-keygen's) reads as 0: active.
   std::optional<int64_t> activate() const noexcept { return activate_; }
   int64_t created() const noexcept { return created_; }
 

@@ -143,6 +143,27 @@ TEST_CASE("the active key is the one activated last and not in the future") {
   }
 }
 
+TEST_CASE("a private key without timing metadata as ldns-keygen writes it is active") {
+  const TempDir dir;
+  const SigningKey made = SigningKey::generate("files.test", kEd25519, kNow, std::nullopt);
+  std::string legacy = made.private_file_text();
+  legacy = legacy.substr(0, legacy.find("Created:"));
+  legacy.replace(0, std::string("Private-key-format: v1.3").size(), "Private-key-format: v1.2");
+  const std::string base = "Kfiles.test.+015+" + std::to_string(made.tag());
+  dir.write(base + ".private", legacy);
+  // ldns-keygen's .key line: TTL, flags 257 and ldns's trailing comment.
+  dir.write(base + ".key", made.dnskey_text().substr(0, made.dnskey_text().size() - 1) +
+                               " ;{id = " + std::to_string(made.tag()) + " (ksk), size = 256b}\n");
+  const ZoneKeys loaded = load_zone_keys(dir.path.string(), "files.test", kNow);
+  REQUIRE(loaded.keys.size() == 1);
+  CHECK(loaded.keys[0].activate() == 0);
+  CHECK(loaded.keys[0].tag() == made.tag());
+  // The same key with metadata but no Activate is published only.
+  dir.write(base + ".private", made.private_file_text());
+  CHECK(error_of(dir.path.string(), "files.test").find("no key for files.test. is active") !=
+        std::string::npos);
+}
+
 TEST_CASE("bad key directories are refused naming the file and the reason") {
   const SigningKey key = SigningKey::generate("files.test", kEcdsaP256Sha256, kNow, kNow);
   const SigningKey other = SigningKey::generate("files.test", kEcdsaP256Sha256, kNow, kNow);

@@ -153,11 +153,24 @@ TEST_CASE("the apex records: DNSKEY signed by the active key with CDS and CDNSKE
   const auto signature = fixed_signer().sign(apex_name, apex[0], keys[0]);
   REQUIRE(signature);
   CHECK(verify_with_ldns(dnskeys, *signature, dnskeys, kNow) == "All OK");
-  for (size_t i : {size_t{1}, size_t{2}}) {
-    const auto cds_signature = fixed_signer().sign(apex_name, apex[i], keys[0]);
-    REQUIRE(cds_signature);
-    CHECK(read_rrsig_header(cds_signature->rdata)->type_covered == apex[i].type);
-  }
+  // CDS and CDNSKEY as a validator reads them: the DS and DNSKEY of each key.
+  const auto as_type = [](const std::string& record, const std::string& from, const std::string& to) {
+    std::string text = record.substr(0, record.size() - 1);
+    text.replace(text.find(from), from.size(), to);
+    return text;
+  };
+  const std::vector<std::string> cds = {as_type(keys[0].ds_text(), "\tDS\t", "\tCDS\t"),
+                                        as_type(keys[1].ds_text(), "\tDS\t", "\tCDS\t")};
+  const std::vector<std::string> cdnskey = {as_type(dnskeys[0], "\tDNSKEY\t", "\tCDNSKEY\t"),
+                                            as_type(dnskeys[1], "\tDNSKEY\t", "\tCDNSKEY\t")};
+  const auto cds_signature = fixed_signer().sign(apex_name, apex[1], keys[0]);
+  const auto cdnskey_signature = fixed_signer().sign(apex_name, apex[2], keys[0]);
+  REQUIRE(cds_signature);
+  REQUIRE(cdnskey_signature);
+  CHECK(verify_with_ldns(cds, *cds_signature, dnskeys, kNow) == "All OK");
+  CHECK(verify_with_ldns(cdnskey, *cdnskey_signature, dnskeys, kNow) == "All OK");
+  CHECK(read_rrsig_header(cds_signature->rdata)->type_covered == kTypeCds);
+  CHECK(read_rrsig_header(cdnskey_signature->rdata)->type_covered == kTypeCdnskey);
 }
 
 TEST_CASE("a key written to files and read back signs what its .key file verifies") {
