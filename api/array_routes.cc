@@ -176,6 +176,11 @@ void add_array_routes(Router& router, ApiContext& context) {
                  json entry = last_check_json(check);
                  entry["held_down_until_ms"] =
                      check.held_down_until_ms ? json(*check.held_down_until_ms) : json(nullptr);
+                 // What the backend reported with this check (weight_from_response).
+                 entry["reported_weight"] = check.reported_weight ? json(*check.reported_weight) : json(nullptr);
+                 entry["reported_state"] =
+                     check.reported_draining ? json(*check.reported_draining ? "draining" : "up") : json(nullptr);
+                 entry["report_ignored"] = check.report_problem.empty() ? json(nullptr) : json(check.report_problem);
                  checks.push_back(std::move(entry));
                }
                reply_json(response, 200,

@@ -13,6 +13,7 @@
 #include "api/health_views.h"
 #include "api/json_body.h"
 #include "api/routes.h"
+#include "server/arrays/array_state.h"
 #include "server/arrays/fallback.h"
 #include "server/common/utc_time.h"
 #include "server/dns/wire.h"
@@ -227,6 +228,8 @@ std::string reason(const arrays::ArrayState& array, const arrays::FamilyCandidat
   if (instance.spec.address.family != family) return "other family";
   if (instance.spec.state == arrays::AdminState::disabled) return "disabled";
   if (instance.spec.state == arrays::AdminState::draining) return "draining";
+  if (instance.reported_draining) return "draining: the backend reports Rotor-State: draining";
+  if (instance.reported_weight == 0) return "the backend reports Rotor-Weight: 0 (no new clients)";
   if (candidate) {
     if (candidates.failed_open) return "no instance is healthy: when_all_down all answers every enabled one";
     if (candidates.panic) {
@@ -243,6 +246,16 @@ std::string reason(const arrays::ArrayState& array, const arrays::FamilyCandidat
                : "down";
   }
   return "not a candidate";
+}
+
+// How the effective weight comes about: the configured weight, scaled by
+// what the backend reports (check.weight_from_response).
+std::string weight_reason(const arrays::Instance& instance) {
+  const std::string configured = "configured " + std::to_string(instance.spec.weight);
+  if (instance.reported_draining) return configured + ", but the backend reports draining: 0";
+  if (instance.reported_weight == 100) return configured;
+  return configured + " x " + std::to_string(instance.reported_weight) + "% reported by the backend (Rotor-Weight) = " +
+         std::to_string(arrays::reported_effective_weight(instance));
 }
 
 json array_json(const arrays::ArrayState& array, uint8_t family, const json& answered,
@@ -264,6 +277,7 @@ json array_json(const arrays::ArrayState& array, uint8_t family, const json& ans
                          {"region", instance.spec.region.empty() ? json(nullptr) : json(instance.spec.region)},
                          {"weight", instance.spec.weight},
                          {"effective_weight", offered != nullptr ? json(offered->weight) : json(nullptr)},
+                         {"weight_reason", weight_reason(instance)},
                          {"slow_start", slow_start_json(array, instance, now)},
                          {"candidate", candidate},
                          {"answered", in_answer},

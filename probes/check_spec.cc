@@ -207,6 +207,9 @@ CheckSpec parse_check(const json& check, const std::string& path) {
     } else if (key == "tls_verify") {
       if (!value.is_boolean()) wrong_type(key_path, "a boolean", value);
       spec.tls_verify = value.get<bool>();
+    } else if (key == "weight_from_response") {
+      if (!value.is_boolean()) wrong_type(key_path, "a boolean", value);
+      spec.weight_from_response = value.get<bool>();
     } else if (key == "quorum") {
       spec.quorum = parse_quorum(value, key_path);
     } else if (key == "observers") {
@@ -228,7 +231,7 @@ CheckSpec parse_check(const json& check, const std::string& path) {
                                                       format_duration(spec.timeout));
   }
   if (spec.type == CheckSpec::Type::tcp) {
-    for (const char* key : {"expect_body", "expect_status", "host", "path"}) {
+    for (const char* key : {"expect_body", "expect_status", "host", "path", "weight_from_response"}) {
       if (present.contains(key)) throw FieldError(join_path(path, key), "only for http and https checks");
     }
     if (!present.contains("port")) throw FieldError(join_path(path, "port"), "required for tcp checks");
@@ -291,6 +294,7 @@ json to_json(const CheckSpec& spec) {
   out["rise"] = spec.rise;
   out["fall"] = spec.fall;
   if (spec.type == CheckSpec::Type::https) out["tls_verify"] = spec.tls_verify;
+  if (spec.weight_from_response) out["weight_from_response"] = true;
   // Cluster keys only when set, so single-node checks read as before.
   if (spec.quorum.rule == Quorum::Rule::count) {
     out["quorum"] = spec.quorum.count;
@@ -332,6 +336,7 @@ std::string describe(const CheckSpec& spec) {
     const bool cut = spec.expect_body.size() > kShown;
     text += " containing \"" + spec.expect_body.substr(0, kShown) + (cut ? "...\"" : "\"");
   }
+  if (spec.weight_from_response) text += " reading Rotor-Weight";
   return text;
 }
 

@@ -15,6 +15,9 @@
 //    "interval": "5s", "timeout": "2s",          durations with their unit
 //    "rise": 2, "fall": 3,                       1..100
 //    "tls_verify": false,                        https only
+//    "weight_from_response": false,              http(s) only: read Rotor-Weight and
+//                                                Rotor-State from the response
+//                                                (backend_report.h)
 //    "address": "10.0.0.9",                      an instance's check only: the
 //                                                address probed instead of the
 //                                                instance's (a health endpoint on
@@ -71,6 +74,9 @@ struct CheckSpec {
   uint32_t rise = 2;
   uint32_t fall = 3;
   bool tls_verify = false;
+  // The backend's Rotor-Weight and Rotor-State response headers scale its
+  // weight and drain it (backend_report.h); off: they are not read.
+  bool weight_from_response = false;
   Quorum quorum;
   uint32_t observers = 0;  // 0: every live node probes it
   // The address probed; nullopt: the instance's own. Clients are still

@@ -32,6 +32,7 @@ CheckTarget make_target(const CheckSpec& spec, const arrays::IpAddress& address)
   target.expect_body = spec.expect_body;
   target.timeout = spec.timeout;
   target.tls_verify = spec.tls_verify;
+  target.read_backend_report = spec.weight_from_response;
   return target;
 }
 

@@ -7,9 +7,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "probes/backend_report.h"
 #include "server/arrays/array.h"
 
 namespace rotor::probes {
@@ -30,6 +32,8 @@ struct CheckTarget {
   std::string expect_body;  // substring of the first 64 KiB of the body; empty: any
   std::chrono::milliseconds timeout{2000};
   bool tls_verify = false;  // verify the chain (system CAs) and the name
+  // Read Rotor-Weight and Rotor-State from the response (backend_report.h).
+  bool read_backend_report = false;
   // The local address the check connects from (probes.source_address);
   // family 0: the kernel chooses. Must be of the target's family.
   arrays::IpAddress source;
@@ -39,6 +43,10 @@ struct CheckResult {
   bool passed = false;
   std::string reason;  // "HTTP 200", "connected", or why it failed
   std::chrono::microseconds latency{0};  // start() to verdict
+  // What the backend reported about itself: set when the target asks for it
+  // (read_backend_report) and a response arrived, passing or not; nullopt
+  // when nothing was observed (no response), so the last report stays.
+  std::optional<BackendReport> report;
 };
 
 // Contract: start() and every callback run on the thread of the uv loop the

@@ -112,4 +112,14 @@ Transition observe(HealthState& state, const HealthPolicy& policy, bool passed,
   return transition;
 }
 
+bool observe_report(HealthState& state, const BackendReport& report) {
+  const uint8_t weight = report.weight_percent.value_or(state.reported_weight);
+  const bool draining = report.draining.value_or(state.reported_draining);
+  const bool changed = !state.report_known || weight != state.reported_weight || draining != state.reported_draining;
+  state.reported_weight = weight;
+  state.reported_draining = draining;
+  state.report_known = true;
+  return changed;
+}
+
 }  // namespace rotor::probes

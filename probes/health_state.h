@@ -15,12 +15,17 @@
 //   `reuse_threshold` and the last `rise` results were passes.
 // - Going down is never delayed by damping: a sick instance leaves the answers
 //   after `fall` failures, whatever its history.
+// - What the backend reports about itself (check.weight_from_response,
+//   backend_report.h) travels with the results but decides no health: the
+//   last valid weight percent and drain wish are kept here (an ignored value
+//   leaves the previous one), and observe_report says when they changed.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "probes/backend_report.h"
 #include "server/arrays/array.h"
 
 namespace rotor::probes {
@@ -53,6 +58,12 @@ struct HealthState {
   int64_t penalty_updated_ms = 0;
   bool suppressed = false;
   std::string reason;                 // why `health` is what it is
+  // The backend's own report (weight_from_response): percent of the
+  // configured weight, and whether it asks to be drained. report_known:
+  // some response was judged since this state began.
+  uint8_t reported_weight = 100;
+  bool reported_draining = false;
+  bool report_known = false;
 };
 
 struct Transition {
@@ -71,6 +82,12 @@ struct Transition {
 // backwards is treated as standing still.
 Transition observe(HealthState& state, const HealthPolicy& policy, bool passed,
                    std::string_view reason, int64_t now_ms);
+
+// Feeds what the backend reported with one response. Values the report
+// ignored (nullopt) keep their previous value. True when the reported weight
+// or drain wish changed, and for the first report of this state (whoever
+// holds the last report, the registry, may have one from an earlier state).
+bool observe_report(HealthState& state, const BackendReport& report);
 
 // Held down by flap damping: rise/fall alone say up (the last `rise` checks
 // passed) but the published health stays down until the penalty decays.

@@ -60,6 +60,7 @@ struct HttpChecker::Transfer {
   std::string body;  // kept only when the target expects a body
   size_t body_bytes = 0;
   bool body_capped = false;  // we stopped reading at kMaxBody, which is not a failure
+  BackendHeaders backend_headers;  // collected when the target reads the backend's report
   Clock::time_point started;
   char error[CURL_ERROR_SIZE] = {};
 
@@ -72,6 +73,12 @@ struct HttpChecker::Transfer {
     // Returning less than offered makes curl abort with CURLE_WRITE_ERROR.
     if (taken < offered) transfer.body_capped = true;
     return taken;
+  }
+
+  static size_t on_header(char* data, size_t size, size_t count, void* self) {
+    auto& transfer = *static_cast<Transfer*>(self);
+    collect_backend_header(std::string_view(data, size * count), transfer.backend_headers);
+    return size * count;
   }
 
   std::string curl_text(CURLcode code) const {
@@ -167,6 +174,10 @@ void HttpChecker::start(const CheckTarget& target, Done done) {
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Transfer::on_body);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer.get());
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error);
+  if (target.read_backend_report) {
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Transfer::on_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer.get());
+  }
 
   CURLMcode added = curl_multi_add_handle(multi_.get(), easy);
   if (added != CURLM_OK) {
@@ -284,6 +295,7 @@ CheckResult HttpChecker::verdict(Transfer& transfer, CURLcode code) const {
   long status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
   result.reason = "HTTP " + std::to_string(status);
+  if (target.read_backend_report) result.report = judge_backend_headers(transfer.backend_headers);
   if (status < target.expect_status_min || status > target.expect_status_max) return result;
   if (!target.expect_body.empty() && transfer.body.find(target.expect_body) == std::string::npos) {
     result.reason = "body did not contain \"" + target.expect_body + "\"";

@@ -26,7 +26,9 @@ namespace rotor::probes {
 // Fails: status outside [expect_status_min, expect_status_max] ("HTTP 503"),
 // expect_body not in the body ("body did not contain \"ok\""), timeout, refused,
 // TLS errors ("TLS: <curl's text>"), an unusable target.source ("cannot bind
-// source address A: <why>"). Passes with "HTTP <status>".
+// source address A: <why>"). Passes with "HTTP <status>". A target with
+// read_backend_report judges the final response's Rotor-Weight and
+// Rotor-State headers into CheckResult::report, whatever the status.
 class HttpChecker final : public Checker {
  public:
   static constexpr size_t kMaxBody = 64 * 1024;

@@ -237,16 +237,25 @@ struct ProberPool::Loop {
       std::optional<int64_t> held_until;
       if (transition.held_down) held_until = release_time_ms(member.state, probe.policy).value_or(now_ms);
       if (transition.damping_changed) transition.held_down ? ++damped : --damped;
-      if (transition.changed || transition.damping_changed) {
+      const bool report_changed = result.report && observe_report(member.state, *result.report);
+      if (transition.changed || transition.damping_changed || report_changed) {
         if (transition.changed) ++stats.transitions;
         ProbeReport report{member.instance_id, transition.to, transition.reason, result.latency};
         report.health_changed = transition.changed;
         if (transition.damping_changed) report.damping = DampingChange{transition.held_down, held_until.value_or(0)};
+        report.report_changed = report_changed;
+        report.reported_weight = member.state.reported_weight;
+        report.reported_draining = member.state.reported_draining;
         transitions.push_back(std::move(report));
       }
-      finished.push_back({member.instance_id,
-                          LastCheck{now_ms, result.latency, result.passed, result.reason, held_until},
-                          transition.changed, transition.damping_changed && transition.held_down});
+      LastCheck check{now_ms, result.latency, result.passed, result.reason, held_until};
+      if (result.report) {
+        check.reported_weight = result.report->weight_percent;
+        check.reported_draining = result.report->draining;
+        check.report_problem = result.report->problem;
+      }
+      finished.push_back({member.instance_id, std::move(check), transition.changed,
+                          transition.damping_changed && transition.held_down});
     }
 
     double jitter = std::clamp(pool.options_.jitter, 0.0, 0.5);

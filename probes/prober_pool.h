@@ -9,6 +9,11 @@
 // wait in FIFO order). A removed check stops at once: its in-flight result is
 // dropped.
 //
+// Backend reports: a check with weight_from_response hands the response's
+// Rotor-Weight/Rotor-State to the same state, and a change of them is
+// delivered like a health change (ProbeReport::report_changed), so a backend
+// repeating the same value causes no report at all.
+//
 // Health: one HealthState per instance (seeded from ProbeTarget::health, so a
 // restart keeps the last known health until probes say otherwise), fed with
 // the CheckSpec's rise/fall. Published health changes, and damping starting
@@ -55,8 +60,14 @@ struct ProbeReport {
   arrays::Health health = arrays::Health::unknown;
   std::string reason;
   std::chrono::microseconds latency{0};  // of the check that caused the change
-  bool health_changed = true;            // false: only the damping changed
+  bool health_changed = true;            // false: only the damping or the backend's report changed
   std::optional<DampingChange> damping;  // set when damping started or ended
+  // The backend's report (check.weight_from_response) as the state machine
+  // keeps it after this check; report_changed: it changed with this check,
+  // or was read for the first time. 100 and false for checks that do not read it.
+  bool report_changed = false;
+  uint8_t reported_weight = 100;
+  bool reported_draining = false;
 };
 
 // The newest check result of one instance, for the API.
@@ -72,6 +83,12 @@ struct LastCheck {
   // since) it is the time of this check: `rise` passes in a row bring it up.
   // nullopt: not held.
   std::optional<int64_t> held_down_until_ms;
+  // What this check's response reported (check.weight_from_response):
+  // nullopt when the check does not read it, no response came, or the value
+  // was ignored (report_problem says why; the previous value stays in force).
+  std::optional<uint8_t> reported_weight;
+  std::optional<bool> reported_draining;
+  std::string report_problem;
 };
 
 // The recent checks of one instance on this node, and what they did.

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -78,6 +79,7 @@ void HealthMonitor::refresh_targets_soon() {
 void HealthMonitor::run() {
   using namespace std::chrono_literals;
   Pending pending;
+  std::map<int64_t, registry::ReportedUpdate> reported;  // by instance: the newest wins
   bool store_failing = false;
   while (true) {
     bool refresh = false;
@@ -101,7 +103,9 @@ void HealthMonitor::run() {
     if (sink_ != nullptr) {
       // The sink takes health observations; damping alone is this node's view
       // (LastCheck::held_down_until_ms), not an observation.
-      std::erase_if(reports, [](const probes::ProbeReport& report) { return !report.health_changed; });
+      std::erase_if(reports, [](const probes::ProbeReport& report) {
+        return !report.health_changed && !report.report_changed;
+      });
       if (!reports.empty()) sink_->publish(reports);  // the sink retries what it cannot write
       continue;
     }
@@ -110,8 +114,12 @@ void HealthMonitor::run() {
         pending.damping.push_back({report.instance_id, report.damping->held, report.damping->until_ms,
                                    report.reason});
       }
+      if (report.report_changed) {
+        reported[report.instance_id] = {report.instance_id, report.reported_weight, report.reported_draining};
+      }
       if (report.health_changed) pending.health[report.instance_id] = std::move(report);
     }
+    if (!reported.empty()) serve_reports(std::exchange(reported, {}));
     if (!pending.health.empty() || !pending.damping.empty()) store_failing = !write(pending);
   }
 }
@@ -125,6 +133,15 @@ void HealthMonitor::refresh_targets() {
     }
   }
   std::vector<probes::ProbeTarget> targets = probe_targets(arrays, sink_);
+  if (sink_ == nullptr) {
+    // A check that stopped reading the backend's report (or stopped) drops
+    // it; in a cluster the verdicts own the reports.
+    std::set<int64_t> reading;
+    for (const probes::ProbeTarget& target : targets) {
+      if (target.check.weight_from_response) reading.insert(target.instance_id);
+    }
+    registry_.keep_reported_only(reading);
+  }
   if (sink_ != nullptr) {
     std::vector<int64_t> ids;
     ids.reserve(targets.size());
@@ -132,6 +149,17 @@ void HealthMonitor::refresh_targets() {
     sink_->set_targets(ids);
   }
   pool_.set_targets(std::move(targets));
+}
+
+void HealthMonitor::serve_reports(const std::map<int64_t, registry::ReportedUpdate>& reported) {
+  std::vector<registry::ReportedUpdate> updates;
+  updates.reserve(reported.size());
+  for (const auto& [id, update] : reported) updates.push_back(update);
+  registry_.set_reported_many(updates);
+  for (const auto& [id, update] : reported) {
+    spdlog::info("health: {} (instance {}) reports weight {}%{}", label(id), id, update.weight,
+                 update.draining ? " and draining" : "");
+  }
 }
 
 std::string HealthMonitor::label(int64_t instance_id) const {

@@ -3,7 +3,9 @@
 // become probe targets (every enabled or draining instance of an array or
 // instance with a check; a disabled one is not probed), and the pool's health
 // transitions become registry writes (instance health, an event row, a new
-// snapshot); flap damping starting or ending becomes a "damping" event.
+// snapshot); flap damping starting or ending becomes a "damping" event; a
+// changed backend report (check.weight_from_response) is served by the
+// registry without a write (Registry::set_reported_many).
 //
 // It runs on a thread of its own, between the two: a slow SQLite write never
 // stalls probe scheduling, and a burst of registry changes rebuilds the target
@@ -77,6 +79,9 @@ class HealthMonitor {
   // Writes the pending transitions and damping events; false when the store
   // refused them (what it did not take stays pending).
   bool write(Pending& pending);
+  // Serves the backends' changed reports (check.weight_from_response); the
+  // registry keeps them in memory, so this cannot fail.
+  void serve_reports(const std::map<int64_t, registry::ReportedUpdate>& reported);
   std::string label(int64_t instance_id) const;  // for the log
 
   registry::Registry& registry_;

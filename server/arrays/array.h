@@ -65,6 +65,12 @@ struct Instance {
   // When this instance came back up (down -> up) while rotor ran: the start
   // of its slow-start ramp; 0: none. Never stored: a restart ends every ramp.
   int64_t slow_start_from_ms = 0;
+  // What the backend reports about itself through its check
+  // (check.weight_from_response): the percent of spec.weight it wants (0: no
+  // new clients) and whether it asks to be drained. Observed, never stored:
+  // the registry lays the latest over its model; 100 and false otherwise.
+  uint8_t reported_weight = 100;
+  bool reported_draining = false;
 };
 
 // What the operator sets on an array.

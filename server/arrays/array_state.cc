@@ -94,13 +94,21 @@ std::vector<uint16_t> smooth_weighted_leads(const std::vector<uint16_t>& weights
   return leads;
 }
 
-bool answerable(const Instance& instance) { return instance.spec.state == AdminState::enabled; }
+// Enabled by the operator and not asking its clients to go (a drain or a
+// weight of 0 reported by the backend itself).
+bool answerable(const Instance& instance) {
+  return instance.spec.state == AdminState::enabled && reported_effective_weight(instance) > 0;
+}
 
+// The weight before slow start: the configured weight scaled by what the
+// backend reports. Round robin has no weights: slow start ramps each
+// instance to an equal share and a backend's report lowers its share, as if
+// every weight were 100. Equal weights reduce to one lead per candidate
+// (plain rotation); unequal reports give a longer lead order, which round
+// robin then follows (selector.cc).
 uint16_t full_weight(const Instance& instance, const ArraySettings& settings) {
-  // Round robin has no weights; with slow start it ramps each instance from
-  // nothing to an equal share, as if every weight were 100.
-  if (settings.policy == Policy::round_robin && settings.slow_start_ms > 0) return 100;
-  return std::max<uint16_t>(instance.spec.weight, 1);
+  if (settings.policy == Policy::round_robin) return std::max<uint16_t>(instance.reported_weight, 1);
+  return std::max<uint16_t>(reported_effective_weight(instance), 1);
 }
 
 // Fewer than `min_healthy` of `enabled` are healthy. The small tolerance
@@ -142,6 +150,7 @@ FamilyCandidates build_family(uint8_t family, const std::vector<Instance>& insta
   for (const auto* instance : chosen) {
     AnswerInstance answer{};
     std::memcpy(answer.rdata, instance->spec.address.bytes, family == 4 ? 4 : 16);
+    // configured x reported% x the slow-start ramp.
     const uint16_t full = full_weight(*instance, settings);
     answer.weight = slow_start_weight(*instance, full, settings.slow_start_ms, now_ms);
     out.ramping = out.ramping || answer.weight < full;
@@ -190,6 +199,13 @@ uint16_t slow_start_weight(const Instance& instance, uint16_t full, int64_t slow
   const int64_t elapsed = std::max<int64_t>(0, now_ms - instance.slow_start_from_ms);
   if (elapsed >= slow_start_ms) return full;
   return static_cast<uint16_t>(std::max<int64_t>(1, full * elapsed / slow_start_ms));
+}
+
+uint16_t reported_effective_weight(const Instance& instance) noexcept {
+  if (instance.reported_draining || instance.reported_weight == 0) return 0;
+  const uint32_t configured = std::max<uint16_t>(instance.spec.weight, 1);
+  const uint32_t percent = std::min<uint32_t>(instance.reported_weight, 100);
+  return static_cast<uint16_t>(std::max<uint32_t>(1, (configured * percent + 50) / 100));
 }
 
 std::shared_ptr<const ArrayState> ArrayState::build(std::string name_wire, uint32_t slot,

@@ -60,6 +60,12 @@ struct FamilyCandidates {
 // full x elapsed / slow_start, at least 1.
 uint16_t slow_start_weight(const Instance& instance, uint16_t full, int64_t slow_start_ms,
                            int64_t now_ms);
+// The weight an instance is answered with, by what its backend reports
+// (Instance::reported_weight, reported_draining): its configured weight
+// times the reported percent, rounded, at least 1; 0 when the backend asks
+// for no new clients (weight 0 or draining), which leaves it out of the
+// answers like a drained instance.
+uint16_t reported_effective_weight(const Instance& instance) noexcept;
 
 struct ArrayState {
   std::string name;       // lower-case wire format

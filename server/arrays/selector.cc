@@ -46,6 +46,12 @@ constexpr uint64_t kSpread = 2654435761u;
 
 void round_robin(const FamilyCandidates& family, uint32_t turn, Order& order) noexcept {
   const size_t n = family.instances.size();
+  // A lead order longer than the candidates: some backend reports a lower
+  // weight (array_state.cc builds it from the reported percents alone).
+  if (family.weighted_leads.size() != n) {
+    order.append_rotation(n, family.weighted_leads[turn % family.weighted_leads.size()]);
+    return;
+  }
   order.append_rotation(n, turn % n);
 }
 

@@ -91,7 +91,11 @@ std::map<int64_t, HealthVerdicts::Target> HealthVerdicts::targets() const {
       if (instance.spec.state == arrays::AdminState::disabled) continue;  // not probed
       try {
         const auto check = probes::effective_check(array.settings.check, instance.spec.check, "check");
-        if (check) out.emplace(instance.id, Target{check->quorum, check->observers, instance.health});
+        if (check) {
+          out.emplace(instance.id, Target{check->quorum, check->observers, instance.health,
+                                          check->weight_from_response, instance.reported_weight,
+                                          instance.reported_draining});
+        }
       } catch (const FieldError&) {
         // Not probed either (HealthMonitor logs it).
       }
@@ -176,14 +180,22 @@ size_t HealthVerdicts::run_once() {
   std::map<int64_t, Verdict> computed;
   std::vector<registry::HealthUpdate> served;    // apply_health_locally
   std::vector<registry::HealthUpdate> recorded;  // record_health
+  std::vector<registry::ReportedUpdate> reports;  // set_reported_many
   std::vector<int64_t> gone;
   for (int64_t id : ids) {
     const auto target = targets.find(id);
     if (target == targets.end()) {
       gone.push_back(id);
+      reports.push_back({id, 100, false});  // not probed: no report
       continue;
     }
     Verdict decided = isolated ? own_verdict(id, target->second) : shared_verdict(id, target->second, nodes, live);
+    if (!decided.kept_previous || !target->second.reads_report) {
+      const Target& now = target->second;
+      const uint8_t weight = now.reads_report ? decided.reported_weight : 100;
+      const bool draining = now.reads_report && decided.reported_draining;
+      if (weight != now.reported_weight || draining != now.reported_draining) reports.push_back({id, weight, draining});
+    }
     if (!decided.kept_previous) {
       const registry::HealthUpdate update{id, decided.health, decided.reason};
       if (!isolated && records(id, live) && source_.recorded_health(id) != decided.health) {
@@ -206,6 +218,7 @@ size_t HealthVerdicts::run_once() {
       for (const auto& [id, decided] : state->verdicts) state->counts.observations += decided.observers.size();
     }
   }
+  if (!reports.empty()) registry_.set_reported_many(reports);
   size_t changed = served.empty() ? 0 : registry_.apply_health_locally(served);
   if (recorded.empty()) return changed;
   try {

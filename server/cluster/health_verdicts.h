@@ -21,6 +21,11 @@
 // (Registry::apply_health_locally: served, not written); when the store is
 // back every instance is decided from the shared observations again.
 //
+// The backends' own reports (check.weight_from_response) are served the same
+// way, from the verdict (verdict.h: the minimum weight of the counted
+// observers); they are never written to the store, since every node derives
+// the same from the same keys (Registry::set_reported_many).
+//
 // It runs on a thread of its own: the store's notifier only queues the
 // instances whose observations changed (observations_changed) or asks for
 // everything (everything_changed: nodes came or went, the mirror was read
@@ -114,6 +119,9 @@ class HealthVerdicts {
     probes::Quorum quorum;
     uint32_t observers = 0;  // check.observers; 0: every live node
     arrays::Health health = arrays::Health::unknown;
+    bool reads_report = false;  // check.weight_from_response
+    uint8_t reported_weight = 100;  // as the registry serves them now
+    bool reported_draining = false;
   };
   std::map<int64_t, Target> targets() const;  // every instance with a check, from the registry
   Verdict shared_verdict(int64_t id, const Target& target, const std::map<std::string, std::string>& nodes,

@@ -24,10 +24,13 @@ int64_t system_now_ms() { return unix_now_ms(); }
 }  // namespace
 
 std::string observation_value(const Observation& observation) {
-  return json{{"health", std::string(arrays::to_string(observation.health))},
-              {"reason", observation.reason},
-              {"time_ms", observation.time_ms}}
-      .dump();
+  json value{{"health", std::string(arrays::to_string(observation.health))},
+             {"reason", observation.reason},
+             {"time_ms", observation.time_ms}};
+  // The backend's report only when it says something, so older nodes' values read alike.
+  if (observation.reported_weight != 100) value["weight"] = observation.reported_weight;
+  if (observation.reported_draining) value["draining"] = true;
+  return value.dump();
 }
 
 Observation parse_observation(const std::string& node, const std::string& value) {
@@ -40,6 +43,10 @@ Observation parse_observation(const std::string& node, const std::string& value)
   }
   if (parsed.contains("reason") && parsed["reason"].is_string()) out.reason = parsed["reason"];
   if (parsed.contains("time_ms") && parsed["time_ms"].is_number_integer()) out.time_ms = parsed["time_ms"];
+  if (parsed.contains("weight") && parsed["weight"].is_number_unsigned() && parsed["weight"].get<uint64_t>() <= 100) {
+    out.reported_weight = static_cast<uint8_t>(parsed["weight"].get<uint64_t>());
+  }
+  if (parsed.contains("draining") && parsed["draining"].is_boolean()) out.reported_draining = parsed["draining"];
   return out;
 }
 
@@ -129,7 +136,17 @@ void Membership::publish(const std::vector<probes::ProbeReport>& reports) {
   const int64_t now = options_.now_ms();
   for (const probes::ProbeReport& report : reports) {
     if (!state->targets.contains(report.instance_id)) continue;  // dropped while its check ran
-    state->own[report.instance_id] = {options_.node, report.health, report.reason, now, false};
+    if (!report.health_changed) {
+      // The backend's report alone changed: the health and its time stay.
+      const auto own = state->own.find(report.instance_id);
+      if (own == state->own.end()) continue;  // its first result carries the report
+      own->second.reported_weight = report.reported_weight;
+      own->second.reported_draining = report.reported_draining;
+      if (!state->held.contains(report.instance_id)) state->dirty_observations.insert(report.instance_id);
+      continue;
+    }
+    state->own[report.instance_id] = {options_.node, report.health, report.reason, now, false,
+                                      report.reported_weight, report.reported_draining};
     if (report.health == arrays::Health::down && options_.down_hold.count() > 0) {
       state->held[report.instance_id] = Clock::now() + options_.down_hold;
     } else {

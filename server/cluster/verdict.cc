@@ -66,6 +66,11 @@ Verdict verdict(std::vector<Observation> observations, const Quorum& quorum, Hea
     return out;
   }
   out.health = decide(quorum, ups, counted);
+  for (const ObserverView& view : out.observers) {
+    if (!view.counted || view.observation.health != Health::up) continue;
+    out.reported_weight = std::min(out.reported_weight, view.observation.reported_weight);
+    out.reported_draining = out.reported_draining || view.observation.reported_draining;
+  }
   out.reason = std::to_string(ups) + " of " + std::to_string(counted) + " observers up (" + rule_text(quorum);
   if (abstaining_left_out > 0) out.reason += "; " + std::to_string(abstaining_left_out) + " abstaining not counted";
   if (!any_steady_vote) out.reason += "; every observer abstaining";

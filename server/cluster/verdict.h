@@ -16,6 +16,16 @@
 // "all": up only if every vote is up; N: up if at least min(N, votes) are up.
 // No vote at all: the previous verdict stays (unknown before any).
 //
+// The backend's own report (check.weight_from_response): the minimum weight,
+// and draining if any one reports it, over the counted observers that see
+// the instance up. The backend reports the same to every observer; they
+// differ only in when each last checked, and the minimum follows a backend
+// shedding load at the first node that sees it and returns to full only
+// when every node has seen it recover, as going down is never delayed while
+// coming up waits for `rise`. A node that sees the instance down has not
+// read a valid report lately, and an abstaining node is left out as for its
+// vote.
+//
 // Thread-safety: pure functions, no shared state. No errors.
 
 #include <cstdint>
@@ -34,6 +44,9 @@ struct Observation {
   std::string reason;
   int64_t time_ms = 0;      // unix ms of the node's last transition
   bool abstaining = false;  // the node's own flag: it sees too much down at once
+  // What the backend reported to this node's check (weight_from_response).
+  uint8_t reported_weight = 100;
+  bool reported_draining = false;
 };
 
 struct ObserverView {
@@ -49,6 +62,11 @@ struct Verdict {
   std::vector<ObserverView> observers;  // by node name
   bool kept_previous = false;           // no vote counted: `previous` stayed
   probes::Quorum quorum;                // the rule applied
+  // The backend's report as the cluster serves it: the lowest weight and
+  // any drain among the counted observers that see it up (100 and false
+  // when none does).
+  uint8_t reported_weight = 100;
+  bool reported_draining = false;
 };
 
 Verdict verdict(std::vector<Observation> observations, const probes::Quorum& quorum,

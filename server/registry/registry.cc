@@ -344,8 +344,8 @@ void Registry::learn_regions(State& state, const std::vector<Instance>& instance
 
 std::shared_ptr<const arrays::ArrayState> Registry::build_state(const State& state,
                                                                 const ArrayModel& array) const {
-  return arrays::ArrayState::build(array.wire_name, array.slot, array.settings, array.instances,
-                                   *state.geo.regions, now_ms());
+  return arrays::ArrayState::build(array.wire_name, array.slot, array.settings,
+                                   reported_instances(state, array), *state.geo.regions, now_ms());
 }
 
 void Registry::publish(State& state, ArrayModel& array, PanicNote note) {
@@ -461,15 +461,27 @@ void Registry::note_panic(State& state, ArrayModel& array, const arrays::ArraySt
   }
 }
 
-RegisteredArray Registry::view(const ArrayModel& array) {
-  return {array.id, array.name, array.settings, array.instances, array.slot};
+std::vector<Instance> Registry::reported_instances(const State& state, const ArrayModel& array) {
+  std::vector<Instance> instances = array.instances;
+  if (state.reported.empty()) return instances;
+  for (Instance& instance : instances) {
+    const auto found = state.reported.find(instance.id);
+    if (found == state.reported.end()) continue;
+    instance.reported_weight = found->second.weight;
+    instance.reported_draining = found->second.draining;
+  }
+  return instances;
+}
+
+RegisteredArray Registry::view(const State& state, const ArrayModel& array) {
+  return {array.id, array.name, array.settings, reported_instances(state, array), array.slot};
 }
 
 std::vector<RegisteredArray> Registry::arrays() const {
   auto state = state_.lock();
   std::vector<RegisteredArray> out;
   out.reserve(state->arrays.size());
-  for (const auto& [name, array] : state->arrays) out.push_back(view(array));
+  for (const auto& [name, array] : state->arrays) out.push_back(view(*state, array));
   return out;
 }
 
@@ -478,7 +490,7 @@ std::optional<RegisteredArray> Registry::find(std::string_view name) const {
   auto state = state_.lock();
   const auto found = state->arrays.find(key);
   if (found == state->arrays.end()) return std::nullopt;
-  return view(found->second);
+  return view(*state, found->second);
 }
 
 std::vector<LocatedInstance> Registry::find_instances(const arrays::IpAddress& address) const {
@@ -486,7 +498,12 @@ std::vector<LocatedInstance> Registry::find_instances(const arrays::IpAddress& a
   std::vector<LocatedInstance> out;
   for (const auto& [name, array] : state->arrays) {
     for (const arrays::Instance& instance : array.instances) {
-      if (instance.spec.address == address) out.push_back({array.name, instance});
+      if (instance.spec.address != address) continue;
+      out.push_back({array.name, instance});
+      if (const auto found = state->reported.find(instance.id); found != state->reported.end()) {
+        out.back().instance.reported_weight = found->second.weight;
+        out.back().instance.reported_draining = found->second.draining;
+      }
     }
   }
   return out;
@@ -561,12 +578,12 @@ RegisteredArray Registry::upsert_array(std::string_view name, const arrays::Arra
     const auto [inserted, _] = state->arrays.emplace(normalized.text, std::move(created));
     publish(*state, inserted->second);
     changed(*state);
-    return view(inserted->second);
+    return view(*state, inserted->second);
   }
   existing->second.settings = settings;
   publish(*state, existing->second);
   changed(*state);
-  return view(existing->second);
+  return view(*state, existing->second);
 }
 
 void Registry::delete_array(std::string_view name, std::string_view token) {
@@ -740,6 +757,63 @@ size_t Registry::serve_health(State& state, const std::vector<HealthChange>& app
   }
   composer_.set_arrays(std::move(table));
   return applied.size();
+}
+
+void Registry::republish(State& state, const std::set<std::string>& names) {
+  if (names.empty()) return;
+  auto table = composer_.arrays();
+  for (const std::string& name : names) {
+    ArrayModel& array = state.arrays.at(name);
+    auto built = build_state(state, array);
+    // Every node of a cluster applies the same reports: none writes a panic
+    // event for them (the mode itself is served and explained).
+    note_panic(state, array, *built, PanicNote::follow);
+    watch_ramps(state, *built);
+    table = table->with(std::move(built));
+  }
+  composer_.set_arrays(std::move(table));
+}
+
+size_t Registry::set_reported_many(const std::vector<ReportedUpdate>& updates) {
+  auto state = state_.lock();
+  SnapshotComposer::Batch batch(composer_);
+  std::set<std::string> touched;
+  size_t changed = 0;
+  for (const ReportedUpdate& update : updates) {
+    const auto owner = state->owner_of.find(update.instance_id);
+    if (owner == state->owner_of.end()) continue;  // removed while its probe ran
+    const auto found = state->reported.find(update.instance_id);
+    const bool full = update.weight == 100 && !update.draining;
+    const bool same = found == state->reported.end()
+                          ? full
+                          : found->second.weight == update.weight && found->second.draining == update.draining;
+    if (same) continue;
+    if (full) {
+      state->reported.erase(update.instance_id);
+    } else {
+      state->reported[update.instance_id] = update;
+    }
+    touched.insert(owner->second);
+    ++changed;
+  }
+  republish(*state, touched);
+  return changed;
+}
+
+void Registry::keep_reported_only(const std::set<int64_t>& instance_ids) {
+  auto state = state_.lock();
+  SnapshotComposer::Batch batch(composer_);
+  std::set<std::string> touched;
+  for (auto it = state->reported.begin(); it != state->reported.end();) {
+    if (instance_ids.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    const auto owner = state->owner_of.find(it->first);
+    if (owner != state->owner_of.end()) touched.insert(owner->second);
+    it = state->reported.erase(it);
+  }
+  republish(*state, touched);
 }
 
 size_t Registry::apply_health_locally(const std::vector<HealthUpdate>& updates) {

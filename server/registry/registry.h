@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -116,6 +117,15 @@ struct RegistryOptions {
   std::chrono::milliseconds ramp_interval{250};
 };
 
+// What a backend reports about itself (check.weight_from_response,
+// probes/backend_report.h): from this node's probes, or the cluster's
+// observations combined (cluster/verdict.h).
+struct ReportedUpdate {
+  int64_t instance_id = 0;
+  uint8_t weight = 100;  // percent of the configured weight
+  bool draining = false;
+};
+
 class Registry {
  public:
   // Takes the store, loads every array and publishes them through
@@ -186,6 +196,17 @@ class Registry {
   // how many the store wrote. The cluster's recorder of an instance calls it
   // (cluster::HealthVerdicts). Store errors as set_health_many.
   size_t record_health(const std::vector<HealthUpdate>& updates);
+  // Serves what backends report about themselves (Instance::reported_weight,
+  // reported_draining): kept in memory only (the next check observes it
+  // again; a restart starts from 100 and up), no event, not even for a panic
+  // mode it starts or ends (every cluster node applies the same reports). Only arrays where a
+  // value changed are rebuilt, all in one publish, so a backend repeating
+  // its report publishes nothing. Unknown instances are skipped; returns how
+  // many instances changed. 100 and not draining is the same as no report.
+  size_t set_reported_many(const std::vector<ReportedUpdate>& updates);
+  // Drops the reports of every instance not in `instance_ids` (no longer
+  // probed, or its check stopped reading them) and serves that.
+  void keep_reported_only(const std::set<int64_t>& instance_ids);
   // Writes a "damping" event per update (old/new "off" -> "held" when it
   // starts, "held" -> "off" when it ends), in one transaction; the health
   // itself is unchanged (set_health_many records that). Unknown instances are
@@ -348,6 +369,9 @@ class Registry {
     std::function<void()> change_listener;
     bool ramps_running = false;  // some served array has a slow-start ramp running
     bool stopping = false;       // the ramp thread ends
+    // The backends' own reports by instance id (set_reported_many); an
+    // instance without an entry has 100 percent and is not draining.
+    std::unordered_map<int64_t, ReportedUpdate> reported;
   };
 
   // OwnedByConfigError when the config owns `array` (a settings change or a
@@ -414,12 +438,16 @@ class Registry {
   std::shared_ptr<const arrays::ArrayState> build_state(const State& state,
                                                         const ArrayModel& array) const;
   void publish(State& state, ArrayModel& array, PanicNote note = PanicNote::record);
-  static RegisteredArray view(const ArrayModel& array);
   int64_t now_ms() const { return options_.clock(); }
   size_t advance_ramps(State& state);
   // Wakes the ramp thread when `built` has a ramp running.
   void watch_ramps(State& state, const arrays::ArrayState& built);
   void run_ramps();  // the ramp thread
+  static RegisteredArray view(const State& state, const ArrayModel& array);
+  // The model's instances with the backends' reports laid over them.
+  static std::vector<arrays::Instance> reported_instances(const State& state, const ArrayModel& array);
+  // Rebuilds and serves the named arrays in one publish.
+  void republish(State& state, const std::set<std::string>& names);
 
   const std::unique_ptr<Store> store_;  // status() and the change handler; the rest via State
   SnapshotComposer& composer_;          // thread-safe

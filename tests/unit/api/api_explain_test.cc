@@ -219,6 +219,32 @@ TEST_SUITE("unit/api/api_explain") {
     CHECK(events.body["events"][0]["new"] == "on");
   }
 
+  TEST_CASE("explain gives the effective weight the backend's report makes and why") {
+    Rig rig;
+    REQUIRE(send(rig, "PUT", "/v1/arrays/web.lb.example.com", R"({"policy": "weighted"})").status == 201);
+    const Reply put = send(rig, "PUT", "/v1/arrays/web.lb.example.com/instances", R"([
+        {"address": "192.0.2.1", "weight": 200}, {"address": "192.0.2.2"}, {"address": "192.0.2.3"}])");
+    REQUIRE(put.status == 200);
+    rig.registry->set_reported_many({{put.body[0]["id"].get<int64_t>(), 25, false},
+                                     {put.body[1]["id"].get<int64_t>(), 100, true},
+                                     {put.body[2]["id"].get<int64_t>(), 0, false}});
+    const Reply reply = send(rig, "GET", "/v1/explain?name=web.lb.example.com&type=A");
+    REQUIRE(reply.status == 200);
+    CAPTURE(reply.body.dump());
+    const json& instances = reply.body["array"]["instances"];
+    CHECK(instances[0]["weight"] == 200);
+    CHECK(instances[0]["effective_weight"] == 50);
+    CHECK(instances[0]["weight_reason"] == "configured 200 x 25% reported by the backend (Rotor-Weight) = 50");
+    CHECK(instances[0]["candidate"] == true);
+    CHECK(instances[1]["effective_weight"] == nullptr);
+    CHECK(instances[1]["weight_reason"] == "configured 100, but the backend reports draining: 0");
+    CHECK(instances[1]["candidate"] == false);
+    CHECK(instances[1]["reason"] == "draining: the backend reports Rotor-State: draining");
+    CHECK(instances[2]["effective_weight"] == nullptr);
+    CHECK(instances[2]["reason"] == "the backend reports Rotor-Weight: 0 (no new clients)");
+    CHECK(reply.body["answer"]["addresses"] == json::array({"192.0.2.1"}));
+  }
+
   TEST_CASE("explain follows a CNAME into the array it ends at") {
     Rig rig;
     make_geo_array(rig);

@@ -65,6 +65,10 @@ struct Rig {
                      if (id != checked_id) return history;
                      history.checks = {{1700000000123, std::chrono::microseconds(1500), false, "HTTP 503"},
                                        {1700000000023, std::chrono::microseconds(900), true, "HTTP 200"}};
+                     // The older check read the backend's report (weight_from_response).
+                     history.checks[1].reported_weight = 25;
+                     history.checks[1].reported_draining = false;
+                     history.checks[1].report_problem = "Rotor-State \"down\": expected draining or up";
                      history.transitions = 2;
                      history.damping_starts = 1;
                      return history;

@@ -328,8 +328,12 @@ TEST_SUITE("unit/api/api_server") {
     REQUIRE(checked.body["checks"].size() == 2);
     CHECK(checked.body["checks"][0] == json{{"time", "2023-11-14T22:13:20.123Z"}, {"time_ms", 1700000000123},
                                             {"latency_ms", 1.5}, {"passed", false}, {"reason", "HTTP 503"},
-                                            {"held_down_until_ms", nullptr}});
+                                            {"held_down_until_ms", nullptr}, {"reported_weight", nullptr},
+                                            {"reported_state", nullptr}, {"report_ignored", nullptr}});
     CHECK(checked.body["checks"][1]["reason"] == "HTTP 200");
+    CHECK(checked.body["checks"][1]["reported_weight"] == 25);
+    CHECK(checked.body["checks"][1]["reported_state"] == "up");
+    CHECK(checked.body["checks"][1]["report_ignored"] == "Rotor-State \"down\": expected draining or up");
 
     struct Missing {
       std::string path;

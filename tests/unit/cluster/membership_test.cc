@@ -55,6 +55,15 @@ TEST_SUITE("unit/cluster/membership") {
     CHECK(back.health == Health::down);
     CHECK(back.reason == "HTTP 503");
     CHECK(back.time_ms == 1234);
+    CHECK(back.reported_weight == 100);
+    CHECK_FALSE(back.reported_draining);
+    // The backend's report travels with the observation; without one the value reads as before.
+    CHECK(observation_value(seen).find("weight") == std::string::npos);
+    const Observation loaded = parse_observation(
+        "ns1", observation_value({"ns1", Health::up, "HTTP 200", 1234, false, 25, true}));
+    CHECK(loaded.reported_weight == 25);
+    CHECK(loaded.reported_draining);
+    CHECK(parse_observation("ns2", R"({"health": "up", "weight": 101})").reported_weight == 100);
     CHECK(parse_observation("ns2", "not json").health == Health::unknown);
     CHECK(parse_observation("ns2", R"({"health": 3})").health == Health::unknown);
     const NodeRecord node = parse_node(node_value({"eu", 99, true}));

@@ -112,6 +112,36 @@ TEST_SUITE("unit/cluster/verdict") {
     CHECK(verdict({}, kMajority, Health::up).kept_previous);
   }
 
+  TEST_CASE("cluster/verdict: the backend's report is the minimum of the counted observers that see it up") {
+    const auto reporting = [](Observation observation, uint8_t weight, bool draining = false) {
+      observation.reported_weight = weight;
+      observation.reported_draining = draining;
+      return observation;
+    };
+    struct Row {
+      const char* name;
+      std::vector<Observation> observations;
+      uint8_t weight;
+      bool draining;
+    };
+    const std::vector<Row> rows{
+        {"no report is full weight", {up("ns1"), up("ns2")}, 100, false},
+        {"the lowest weight wins", {reporting(up("ns1"), 25), reporting(up("ns2"), 50), up("ns3")}, 25, false},
+        {"one drain drains", {reporting(up("ns1"), 80, true), reporting(up("ns2"), 80)}, 80, true},
+        {"an observer seeing it down is left out", {reporting(down("ns1"), 10, true), reporting(up("ns2"), 60)}, 60,
+         false},
+        {"an abstainer is left out as for its vote", {abstaining(reporting(up("ns1"), 5)), reporting(up("ns2"), 70)},
+         70, false},
+        {"nothing up is full weight", {reporting(down("ns1"), 10), reporting(down("ns2"), 20)}, 100, false},
+    };
+    for (const Row& row : rows) {
+      CAPTURE(row.name);
+      const Verdict result = verdict(row.observations, kMajority, Health::up);
+      CHECK(result.reported_weight == row.weight);
+      CHECK(result.reported_draining == row.draining);
+    }
+  }
+
   TEST_CASE("cluster/verdict: the order of the observations does not matter") {
     const std::vector<Observation> forward{down("ns1", "a"), down("ns2", "b"), up("ns3")};
     const std::vector<Observation> backward{up("ns3"), down("ns2", "b"), down("ns1", "a")};

@@ -107,6 +107,9 @@ TEST_CASE("probes/check spec good documents") {
       {R"({"port": 1, "host": ""})", with([](CheckSpec& s) { s.port = 1; })},
       {R"({"port": 65535, "expect_body": ""})", with([](CheckSpec& s) { s.port = 65535; })},
       {R"({"type": "https", "tls_verify": false})", with([](CheckSpec& s) { s.type = CheckSpec::Type::https; })},
+      {R"({"weight_from_response": true})", with([](CheckSpec& s) { s.weight_from_response = true; })},
+      {R"({"type": "https", "weight_from_response": false})",
+       with([](CheckSpec& s) { s.type = CheckSpec::Type::https; })},
   };
   for (const auto& c : cases) {
     CAPTURE(c.document);
@@ -187,6 +190,10 @@ TEST_CASE("probes/check spec bad documents name the key") {
        "arrays[0].check.expect_status: only for http and https checks"},
       {R"({"type": "tcp", "port": 22, "expect_body": "ok"})",
        "arrays[0].check.expect_body: only for http and https checks"},
+      {R"({"type": "tcp", "port": 22, "weight_from_response": true})",
+       "arrays[0].check.weight_from_response: only for http and https checks"},
+      {R"({"weight_from_response": "yes"})",
+       "arrays[0].check.weight_from_response: expected a boolean, got a string"},
       {R"({"quorum": "most"})",
        "arrays[0].check.quorum: expected \"majority\", \"any\", \"all\" or a number of nodes, got \"most\""},
       {R"({"quorum": 0})", "arrays[0].check.quorum: expected 1 to 1000 nodes, got 0"},
@@ -229,6 +236,7 @@ TEST_CASE("probes/check spec round trips through json") {
       R"({"quorum": "majority"})",
       R"({"address": "127.0.0.9", "port": 8081})",
       R"({"address": "::1", "type": "tcp", "port": 22})",
+      R"({"weight_from_response": true, "path": "/load"})",
   };
   for (const auto& document : documents) {
     CAPTURE(document);

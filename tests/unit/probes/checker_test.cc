@@ -145,6 +145,44 @@ TEST_CASE("HTTP request carries path and Host and connects to the address") {
   CHECK(loop.close_cleanly());
 }
 
+TEST_CASE("HTTP reads the backend's report only when asked - from any response") {
+  testing::HttpBackend loaded({{200, "ok", "Rotor-Weight: 25\r\nRotor-State: up\r\n"}});
+  testing::HttpBackend failing({{503, "busy", "Rotor-State: draining\r\n"}});
+  testing::HttpBackend twice({{200, "ok", "Rotor-Weight: 25\r\nRotor-Weight: 30\r\n"}});
+  testing::HttpBackend plain({{200, "ok"}});
+  testing::TestLoop loop;
+  {
+    HttpChecker checker(loop.get());
+    CheckTarget target = testing::loopback_target(CheckKind::http, loaded.port());
+    CHECK_FALSE(testing::run_check(loop.get(), checker, target).report);  // not asked
+
+    target.read_backend_report = true;
+    CheckResult result = testing::run_check(loop.get(), checker, target);
+    REQUIRE(result.report);
+    CHECK(result.report->weight_percent == std::optional<uint8_t>(25));
+    CHECK(result.report->draining == std::optional<bool>(false));
+
+    target.port = failing.port();
+    result = testing::run_check(loop.get(), checker, target);
+    CHECK_FALSE(result.passed);
+    REQUIRE(result.report);
+    CHECK(result.report->draining == std::optional<bool>(true));
+
+    target.port = twice.port();
+    result = testing::run_check(loop.get(), checker, target);
+    REQUIRE(result.report);
+    CHECK_FALSE(result.report->weight_percent);
+    CHECK(result.report->problem == "Rotor-Weight: sent 2 times");
+
+    target.port = plain.port();
+    result = testing::run_check(loop.get(), checker, target);
+    REQUIRE(result.report);
+    CHECK(result.report->weight_percent == std::optional<uint8_t>(100));
+    CHECK(result.report->problem.empty());
+  }
+  CHECK(loop.close_cleanly());
+}
+
 TEST_CASE("HTTP over IPv6 loopback") {
   std::optional<testing::HttpBackend> backend;
   try {

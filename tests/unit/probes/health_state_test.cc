@@ -318,6 +318,38 @@ TEST_CASE("probes/damping off never holds") {
   CHECK_FALSE(state.suppressed);
 }
 
+TEST_CASE("probes/backend report changes only when its value does") {
+  struct Step {
+    const char* name;
+    BackendReport report;
+    bool changed;
+    uint8_t weight;
+    bool draining;
+  };
+  const auto report = [](std::optional<uint8_t> weight, std::optional<bool> draining) {
+    return BackendReport{weight, draining, ""};
+  };
+  const std::vector<Step> steps = {
+      {"the first report counts even at full weight", report(100, false), true, 100, false},
+      {"the same again is no change", report(100, false), false, 100, false},
+      {"lower weight", report(25, false), true, 25, false},
+      {"25 repeated publishes nothing", report(25, false), false, 25, false},
+      {"an ignored weight keeps 25", report(std::nullopt, false), false, 25, false},
+      {"draining", report(25, true), true, 25, true},
+      {"an ignored state keeps draining", report(25, std::nullopt), false, 25, true},
+      {"up again with full weight", report(100, false), true, 100, false},
+  };
+  HealthState state;
+  for (const Step& step : steps) {
+    CAPTURE(step.name);
+    CHECK(observe_report(state, step.report) == step.changed);
+    CHECK(state.reported_weight == step.weight);
+    CHECK(state.reported_draining == step.draining);
+  }
+  // The report decides no health.
+  CHECK(state.health == Health::unknown);
+}
+
 }  // namespace
 }  // namespace rotor::probes
 

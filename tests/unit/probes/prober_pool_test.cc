@@ -208,6 +208,41 @@ TEST_SUITE("unit/probes/prober_pool") {
     pool.stop();
   }
 
+  TEST_CASE("a backend repeating its Rotor-Weight is reported once - with every check in the history") {
+    testing::HttpBackend loaded({{200, "ok", "Rotor-Weight: 25\r\n"}});
+    CheckSpec check = http_check(loaded.port(), 100ms);
+    check.weight_from_response = true;
+    Reports reports;
+    ProberPool pool({}, reports.sink());
+    pool.set_targets({target(1, check)});
+    pool.start();
+    REQUIRE(reports.wait_for(1, Health::up, 1500ms));
+    // Several more checks of the same report.
+    const auto start = std::chrono::steady_clock::now();
+    while (pool.check_history(1).checks.size() < 5 && std::chrono::steady_clock::now() - start < 3s) {
+      std::this_thread::sleep_for(20ms);
+    }
+    pool.stop();
+    const auto history = pool.check_history(1);
+    REQUIRE(history.checks.size() >= 5);
+    for (const auto& entry : history.checks) {
+      CHECK(entry.reported_weight == std::optional<uint8_t>(25));
+      CHECK(entry.reported_draining == std::optional<bool>(false));
+      CHECK(entry.report_problem.empty());
+    }
+    std::lock_guard lock(reports.mutex);
+    size_t report_changes = 0;
+    for (const auto& batch : reports.batches) {
+      for (const ProbeReport& report : batch) {
+        if (!report.report_changed) continue;
+        ++report_changes;
+        CHECK(report.reported_weight == 25);
+        CHECK_FALSE(report.reported_draining);
+      }
+    }
+    CHECK(report_changes == 1);
+  }
+
   TEST_CASE("a stopped backend goes down within fall and comes back within rise") {
     SwitchableBackend backend;
     Reports reports;

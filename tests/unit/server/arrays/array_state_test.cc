@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -17,6 +18,14 @@ namespace {
 using test::build;
 using test::instance;
 using test::texts;
+
+// Lead orders follow the configured weights under the weighted policy
+// (round robin builds them from the backends' reported percents alone).
+ArraySettings weighted_policy() {
+  ArraySettings settings;
+  settings.policy = Policy::weighted;
+  return settings;
+}
 
 struct HealthCase {
   const char* what;
@@ -150,8 +159,56 @@ TEST_CASE("arrays/weighted leads: one smooth period in proportion to the weights
     for (size_t i = 0; i < c.weights.size(); ++i) {
       instances.push_back(instance("192.0.2." + std::to_string(i + 1), c.weights[i]));
     }
-    CHECK(build(instances)->v4.weighted_leads == c.expected);
+    CHECK(build(instances, weighted_policy())->v4.weighted_leads == c.expected);
   }
+}
+
+TEST_CASE("arrays/backend reports scale weights and drain at build time") {
+  struct Case {
+    const char* what;
+    uint16_t configured;
+    uint8_t reported_weight;
+    bool reported_draining;
+    uint16_t effective;  // reported_effective_weight
+  };
+  const std::vector<Case> cases = {
+      {"no report is the configured weight", 100, 100, false, 100},
+      {"a quarter", 100, 25, false, 25},
+      {"rounded to nearest", 10, 25, false, 3},
+      {"at least 1 while above 0", 1, 1, false, 1},
+      {"a large weight", 1000, 50, false, 500},
+      {"0 asks for no new clients", 100, 0, false, 0},
+      {"draining wins over a weight", 100, 80, true, 0},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    Instance reported = instance("192.0.2.1", c.configured);
+    reported.reported_weight = c.reported_weight;
+    reported.reported_draining = c.reported_draining;
+    CHECK(reported_effective_weight(reported) == c.effective);
+
+    // In the candidates: the effective weight, or left out like a drained instance.
+    // Weighted: round robin scales a report from 100, not from the configured weight.
+    const auto state = build({reported, instance("192.0.2.2", 100)}, weighted_policy());
+    if (c.effective == 0) {
+      CHECK(texts(state->v4, 4) == std::vector<std::string>{"192.0.2.2"});
+      CHECK(state->v4.enabled_count == 1);
+    } else {
+      REQUIRE(state->v4.instances.size() == 2);
+      CHECK(state->v4.instances[0].weight == c.effective);
+    }
+  }
+}
+
+TEST_CASE("arrays/a reported quarter leads a quarter as often") {
+  Instance loaded = instance("192.0.2.1", 100);
+  loaded.reported_weight = 25;
+  const auto state = build({loaded, instance("192.0.2.2", 100)});
+  const auto& leads = state->v4.weighted_leads;
+  const auto first = std::count(leads.begin(), leads.end(), uint16_t{0});
+  // 25 : 100 reduced to 1 : 4 over one period of 5.
+  CHECK(leads.size() == 5);
+  CHECK(first == 1);
 }
 
 TEST_CASE("arrays/weighted leads are scaled to at most 1024 steps within the stated bound") {
@@ -171,7 +228,7 @@ TEST_CASE("arrays/weighted leads are scaled to at most 1024 steps within the sta
           "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256), c.weights[i]));
       total += c.weights[i];
     }
-    const auto leads = build(instances)->v4.weighted_leads;
+    const auto leads = build(instances, weighted_policy())->v4.weighted_leads;
     REQUIRE(leads.size() <= 1024);
     const auto counts = lead_counts(leads);
     const double n = static_cast<double>(c.weights.size());
@@ -190,13 +247,16 @@ TEST_CASE("arrays/weighted leads are scaled to at most 1024 steps within the sta
 }
 
 TEST_CASE("arrays/build groups candidates by region with their own lead orders") {
+  // Geo: the policy that reads the regions' lead orders and follows configured weights.
+  ArraySettings geo_policy;
+  geo_policy.policy = Policy::geo;
   auto regions = geo::RegionTable::build({{"eu", 50, 8, {}}, {"us", 40, -74, {}}});
   const auto state = build({instance("192.0.2.1", 100, Health::up, AdminState::enabled, "us"),
                             instance("192.0.2.2", 300, Health::up, AdminState::enabled, "eu"),
                             instance("192.0.2.3", 100, Health::up, AdminState::enabled, ""),
                             instance("192.0.2.4", 100, Health::up, AdminState::enabled, "eu"),
                             instance("192.0.2.5", 100, Health::down, AdminState::enabled, "us")},
-                           {}, regions.get());
+                           geo_policy, regions.get());
   const auto& v4 = state->v4;
   REQUIRE(v4.instances.size() == 4);
   CHECK(v4.instances[0].region == regions->id("us"));

@@ -250,6 +250,36 @@ TEST_CASE("arrays/round robin rotates every candidate through the lead equally")
         std::map<std::string, int>{{"192.0.2.1", 1000}, {"192.0.2.2", 1000}, {"192.0.2.3", 1000}});
 }
 
+TEST_CASE("arrays/backend reports lower a share under every policy") {
+  struct Case {
+    Policy policy;
+    std::map<std::string, int> leads;  // over 3000 selections
+  };
+  // .1 configured 100 reports 25%, .2 configured 300 reports nothing, .3 drains itself.
+  const std::vector<Case> cases = {
+      // Round robin ignores configured weights but not reports: 25 : 100.
+      {Policy::round_robin, {{"192.0.2.1", 600}, {"192.0.2.2", 2400}}},
+      // Weighted: 25 : 300.
+      {Policy::weighted, {{"192.0.2.1", 231}, {"192.0.2.2", 2769}}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(to_string(c.policy));
+    Instance loaded = instance("192.0.2.1");
+    loaded.reported_weight = 25;
+    Instance draining = instance("192.0.2.3");
+    draining.reported_draining = true;
+    const auto state = build({loaded, instance("192.0.2.2", 300), draining}, with_policy(c.policy));
+    uint32_t rotation = 0;
+    std::map<std::string, int> leads;
+    for (int i = 0; i < 3000; ++i) {
+      const auto picked = pick(*state, 4, rotation);
+      REQUIRE(picked.addresses.size() == 2);
+      ++leads[picked.addresses[0]];
+    }
+    CHECK(leads == c.leads);
+  }
+}
+
 TEST_CASE("arrays/weighted leads follow the weights within 1%") {
   struct Case {
     std::vector<uint16_t> weights;

@@ -666,6 +666,54 @@ TEST_SUITE("unit/server/registry/registry") {
     CHECK(rig.served(kWeb)->instances[1].spec.address.to_string() == "192.0.2.9");
   }
 
+  TEST_CASE("backend reports are served on change only - survive instance writes - and can be dropped") {
+    ScratchDir dir;
+    Rig rig(dir.file("rotor.db"));
+    arrays::ArraySettings weighted;  // round robin would scale reports from 100, not the weight
+    weighted.policy = arrays::Policy::weighted;
+    rig.registry->upsert_array(kWeb, weighted);
+    const auto a = rig.registry->add_instance(kWeb, instance("192.0.2.1"));
+    const auto b = rig.registry->add_instance(kWeb, instance("192.0.2.2"));
+    rig.refresh();
+    const auto before = rig.snapshot;
+
+    // Full weight and up is no report: nothing to publish.
+    CHECK(rig.registry->set_reported_many({{a.id, 100, false}}) == 0);
+    rig.refresh();
+    CHECK(rig.snapshot == before);
+
+    CHECK(rig.registry->set_reported_many({{a.id, 25, false}, {999, 10, false}}) == 1);
+    rig.refresh();
+    const auto reported = rig.snapshot;
+    REQUIRE(reported != before);
+    CHECK(rig.served(kWeb)->v4.instances[0].weight == 25);
+    CHECK(rig.served(kWeb)->instances[0].reported_weight == 25);
+    CHECK(rig.registry->find(kWeb)->instances[0].reported_weight == 25);
+
+    // The same report again publishes nothing.
+    CHECK(rig.registry->set_reported_many({{a.id, 25, false}}) == 0);
+    rig.refresh();
+    CHECK(rig.snapshot == reported);
+
+    // An operator's write to the instance keeps what the backend reports.
+    auto heavier = instance("192.0.2.1", 200);
+    rig.registry->update_instance(kWeb, a.id, heavier);
+    rig.refresh();
+    CHECK(rig.served(kWeb)->v4.instances[0].weight == 50);
+
+    // Draining leaves the answers; dropping the reports brings it back at full weight.
+    CHECK(rig.registry->set_reported_many({{b.id, 100, true}}) == 1);
+    rig.refresh();
+    CHECK(rig.served(kWeb)->v4.instances.size() == 1);
+    rig.registry->keep_reported_only({b.id});
+    rig.refresh();
+    CHECK(rig.served(kWeb)->v4.instances[0].weight == 200);
+    CHECK(rig.served(kWeb)->v4.instances.size() == 1);
+    rig.registry->keep_reported_only({});
+    rig.refresh();
+    CHECK(rig.served(kWeb)->v4.instances.size() == 2);
+  }
+
   TEST_CASE("rotation slots are stable per array and reused after a delete") {
     ScratchDir dir;
     Rig rig(dir.file("rotor.db"));
