@@ -63,6 +63,10 @@ uint32_t soa_field(const RRset& soa, size_t from_end) noexcept {
 
 }  // namespace
 
+uint16_t Signature::covered() const noexcept {
+  return rdata.size() < 2 ? 0 : dns::read_u16(reinterpret_cast<const uint8_t*>(rdata.data()));
+}
+
 const RRset* Node::find(uint16_t type) const noexcept {
   for (const RRset& rrset : rrsets) {
     if (rrset.type == type) return &rrset;
@@ -141,6 +145,7 @@ std::optional<std::string> ZoneBuilder::add(std::string_view owner_wire, uint16_
   if (std::find(pos->rdatas.begin(), pos->rdatas.end(), rdata) != pos->rdatas.end())
     return std::nullopt;
   pos->rdatas.emplace_back(rdata);
+  if (type == dns::type::RRSIG) node.rrsigs.push_back({ttl, std::string(rdata)});
   ++zone_->record_count_;
   return std::nullopt;
 }
@@ -262,9 +267,16 @@ std::optional<std::string> ZoneBuilder::mark_cuts() {
 std::optional<std::string> ZoneBuilder::build_index() {
   Zone& zone = *zone_;
   zone.index_.reserve(zone.nodes_.size());
-  for (const Node& node : zone.nodes_) zone.index_.emplace(node.name, &node);
+  for (Node& node : zone.nodes_) {
+    node.nsec3_only = node.find(dns::type::NSEC3) != nullptr &&
+                      std::all_of(node.rrsets.begin(), node.rrsets.end(), [](const RRset& r) {
+                        return r.type == dns::type::NSEC3 || r.type == dns::type::RRSIG;
+                      });
+    if (!node.nsec3_only) zone.index_.emplace(node.name, &node);
+  }
   zone.apex_ = apex_;
   zone.soa_ = apex_->find(dns::type::SOA);
+  index_dnssec(zone);
   return std::nullopt;
 }
 

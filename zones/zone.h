@@ -14,12 +14,26 @@
 #include <unordered_map>
 #include <vector>
 
+#include "zones/dnssec.h"
+
 namespace rotor::zones {
 
 struct RRset {
   uint16_t type = 0;
   uint32_t ttl = 0;
   std::vector<std::string> rdatas;  // one uncompressed wire RDATA per record, no duplicates
+  // In a signed zone: the RRSIG records at this owner that cover this type
+  // (their RDATA) and their TTL; empty otherwise (dnssec.h).
+  std::vector<std::string> signatures;
+  uint32_t signature_ttl = 0;
+};
+
+// One RRSIG record as the zone file gave it, TTL included: the RRSIGs at one
+// owner cover RRsets of different TTLs, so they are not one RRset's worth.
+struct Signature {
+  uint32_t ttl = 0;
+  std::string rdata;
+  uint16_t covered() const noexcept;
 };
 
 struct Node {
@@ -28,6 +42,16 @@ struct Node {
   bool is_delegation = false;       // has NS and is not the apex
   bool below_delegation = false;    // some ancestor below the apex is a delegation (glue, occluded)
   bool has_wildcard_child = false;  // "*.<name>" exists
+  // Only NSEC3 (and its RRSIG) here: a hashed owner name, which is not a name
+  // of the zone (NSD answers as if it did not exist). Not in the lookup index.
+  bool nsec3_only = false;
+  std::vector<Signature> rrsigs;     // every RRSIG record at this owner
+  // NSEC3 zones, for names of the zone above any cut: the node whose NSEC3
+  // matches this name's hash (nsec3_exact) or else covers it, and the node
+  // whose NSEC3 covers (or matches) the hash of "*.<name>".
+  const Node* nsec3 = nullptr;
+  bool nsec3_exact = false;
+  const Node* nsec3_wildcard = nullptr;
 
   const RRset* find(uint16_t type) const noexcept;
 };
@@ -61,9 +85,27 @@ class Zone {
   bool has_delegations() const noexcept { return has_delegations_; }
   const std::deque<Node>& nodes() const noexcept { return nodes_; }
 
+  // DNSSEC (dnssec.h): whether the zone is signed and how it denies.
+  enum class Denial : uint8_t { none, nsec, nsec3 };
+  bool is_signed() const noexcept { return signed_; }
+  Denial denial() const noexcept { return denial_; }
+  // NSEC zones: the node holding the NSEC at or canonically before
+  // `lower_wire_name` (NSD's find_covering_nsec), or null.
+  const Node* covering_nsec(std::string_view lower_wire_name) const noexcept;
+  // NSEC3 zones: the node whose NSEC3 matches (`exact`) or covers the hash of
+  // `lower_wire_name`; null when the zone has no NSEC3 chain.
+  const Node* nsec3_cover(std::string_view lower_wire_name, bool& exact) const noexcept;
+  const Node* nsec3_cover_hash(const uint8_t (&hash)[kNsec3HashSize], bool& exact) const noexcept;
+
  private:
   friend class ZoneBuilder;
+  friend void index_dnssec(Zone& zone);
   Zone() = default;
+
+  struct Nsec3Link {
+    uint8_t hash[kNsec3HashSize];
+    const Node* node;
+  };
 
   std::string origin_;
   std::string origin_text_;
@@ -73,6 +115,12 @@ class Zone {
   const RRset* soa_ = nullptr;
   size_t record_count_ = 0;
   bool has_delegations_ = false;
+  bool signed_ = false;
+  Denial denial_ = Denial::none;
+  std::vector<const Node*> canonical_;    // every node, in canonical order
+  std::vector<const Node*> nsec_before_;  // per canonical_ entry: the NSEC at or before it
+  Nsec3Params nsec3_params_;
+  std::vector<Nsec3Link> nsec3_chain_;    // by hash
 };
 
 // Collects records and validates the zone as a whole. `add` checks what can be

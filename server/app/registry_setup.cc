@@ -172,6 +172,10 @@ std::vector<config::ConfigError> array_serving_errors(const config::Config& conf
         errors.emplace_back("arrays[" + std::to_string(i) + "].name",
                             *conflict + zone_file_of(config, file_zones, *zone));
       }
+      if (auto error = registry::array_signing_error(*zone, name)) {
+        errors.emplace_back("arrays[" + std::to_string(i) + "].name",
+                            *error + zone_file_of(config, file_zones, *zone));
+      }
     }
     if (auto error = fallback_error(config, i, file_zones, declared)) errors.push_back(std::move(*error));
   }
@@ -307,6 +311,10 @@ std::unique_ptr<registry::Registry> start_registry(const config::Config& config,
     if (auto conflict = composer.array_conflict(lower_wire(stored.name))) {
       spdlog::warn("array {}: {}; A and AAAA come from the array, other types from the zone",
                    stored.name, *conflict);
+    }
+    if (auto error = composer.array_signing_error(lower_wire(stored.name))) {
+      spdlog::warn("array {}: {}; its answers are served unsigned until it is deleted",
+                   stored.name, *error);
     }
   }
   registry->set_geo(std::move(geo));

@@ -26,6 +26,9 @@ using zones::Zone;
 constexpr int kMaxCnameChain = 8;
 // Distinct targets we add address records for in one reply.
 constexpr size_t kMaxAdditionalTargets = 16;
+// Distinct denial-of-existence RRsets (NSEC, NSEC3, DS) one reply carries:
+// an NSEC3 NXDOMAIN needs three, a CNAME chain a few per link.
+constexpr size_t kMaxProofs = 16;
 
 // Where a name leads inside one zone.
 struct Lookup {
@@ -33,6 +36,8 @@ struct Lookup {
   // found/wildcard: the data; delegation: the cut; dname: the DNAME's owner;
   // nxdomain: the closest encloser.
   const Node* node;
+  // wildcard and nxdomain: the closest encloser (RFC 4592 3.3.1).
+  const Node* encloser = nullptr;
 };
 
 // The highest delegation on the path from the apex to `name`: a referral
@@ -75,9 +80,9 @@ Lookup lookup(const Zone& zone, std::string_view name, uint16_t qtype) noexcept 
     std::memcpy(wildcard + 2, encloser_name.data(), encloser_name.size());
     const Node* source =
         zone.find({reinterpret_cast<const char*>(wildcard), encloser_name.size() + 2});
-    if (source != nullptr) return {Lookup::Kind::wildcard, source};
+    if (source != nullptr) return {Lookup::Kind::wildcard, source, encloser};
   }
-  return {Lookup::Kind::nxdomain, encloser};
+  return {Lookup::Kind::nxdomain, encloser, encloser};
 }
 
 // Offset of the domain name inside RDATA that calls for additional address
@@ -143,7 +148,12 @@ class Answer {
       Alias alias;
       Step step = solve_name(alias);
       if (step == Step::follow) step = follow_alias(alias, link);
-      if (step != Step::follow) return rcode_of(step);
+      if (step != Step::follow) {
+        // Authority before additional: the section order of the message.
+        flush_proofs();
+        if (additional_source_ != nullptr) add_additional_for(*additional_source_);
+        return rcode_of(step);
+      }
     }
   }
 
@@ -190,9 +200,11 @@ class Answer {
       case Lookup::Kind::nxdomain:
         // The apex of another zone we serve exists even when its parent has
         // no records for it (a DS query answered from the parent).
-        return add_negative(zone, snapshot_.zones.find_authoritative(at_.name) != &zone
-                                      ? Step::nodata
-                                      : Step::nxdomain);
+        if (snapshot_.zones.find_authoritative(at_.name) != &zone) {
+          return add_negative(zone, Step::nodata);
+        }
+        prove_nxdomain(zone, *found.encloser);
+        return add_negative(zone, Step::nxdomain);
       case Lookup::Kind::delegation:
         return add_referral(zone, *found.node);
       case Lookup::Kind::dname:
@@ -203,14 +215,22 @@ class Answer {
         break;
     }
     const Node& node = *found.node;
+    if (found.kind == Lookup::Kind::wildcard) prove_wildcard(zone, *found.encloser);
     if (query_.qtype == dns::type::ANY) return add_any(at_.owner, node, zone);
-    if (const RRset* rrset = node.find(query_.qtype)) {
+    if (query_.qtype == dns::type::RRSIG && zone.is_signed() && !node.rrsigs.empty()) {
+      return add_rrsigs(at_.owner, node);
+    }
+    // NSD answers NSEC3 queries with NODATA: hashed owners are no names.
+    const RRset* rrset = query_.qtype == dns::type::NSEC3 ? nullptr : node.find(query_.qtype);
+    if (rrset != nullptr) {
       add_required(Section::answer, at_.owner, *rrset);
-      add_additional_for(*rrset);
+      additional_source_ = rrset;
       return truncated_ ? Step::truncated : Step::hit;
     }
     const RRset* cname = node.find(dns::type::CNAME);
-    if (cname == nullptr || query_.qtype == dns::type::CNAME) {
+    if (cname == nullptr || query_.qtype == dns::type::CNAME ||
+        query_.qtype == dns::type::NSEC3) {
+      prove_nodata(zone, node);
       return add_negative(zone, Step::nodata);
     }
     alias = {.rrset = cname, .owner = {}};
@@ -259,6 +279,9 @@ class Answer {
     return Step::follow;
   }
 
+  // The RRset and, for a DO query, the RRSIGs covering it (RFC 4035 3.1.1),
+  // whole or not at all. A negative answer's SOA is shortened to the
+  // negative TTL, and so is its RRSIG, as NSD does.
   bool add_rrset(Section section, MessageWriter::Owner owner, const RRset& rrset,
                  uint32_t ttl) noexcept {
     const MessageWriter::Mark before = writer_.mark();
@@ -268,7 +291,31 @@ class Answer {
         return false;
       }
     }
+    if (!query_.edns_do) return true;
+    const uint32_t signature_ttl = rrset.type == dns::type::SOA ? ttl : rrset.signature_ttl;
+    for (const std::string& signature : rrset.signatures) {
+      if (!writer_.write_record(section, owner, dns::type::RRSIG, dns::rrclass::IN, signature_ttl,
+                                signature)) {
+        writer_.rollback(before);
+        return false;
+      }
+    }
     return true;
+  }
+
+  // An RRSIG query in a signed zone: every signature at the name, each with
+  // its own TTL, as one RRset.
+  Step add_rrsigs(MessageWriter::Owner owner, const Node& node) noexcept {
+    const MessageWriter::Mark before = writer_.mark();
+    for (const zones::Signature& signature : node.rrsigs) {
+      if (!writer_.write_record(Section::answer, owner, dns::type::RRSIG, dns::rrclass::IN,
+                                signature.ttl, signature.rdata)) {
+        writer_.rollback(before);
+        truncated_ = true;
+        return Step::truncated;
+      }
+    }
+    return Step::hit;
   }
 
   // An RRset the answer needs: if it does not fit whole, the reply is truncated
@@ -365,11 +412,16 @@ class Answer {
 
   // RFC 8482: over UDP one RRset stands for all of them; TCP gets everything.
   Step add_any(MessageWriter::Owner owner, const Node& node, const Zone& zone) noexcept {
-    if (node.rrsets.empty()) return add_negative(zone, Step::nodata);
-    if (!tcp_) {
-      add_required(Section::answer, owner, node.rrsets.front());
-    } else {
-      for (const RRset& rrset : node.rrsets) add_required(Section::answer, owner, rrset);
+    if (node.rrsets.empty()) {
+      prove_nodata(zone, node);
+      return add_negative(zone, Step::nodata);
+    }
+    // With DO each RRset brings its signatures; the RRSIG RRset is not one more.
+    const bool skip_rrsig = query_.edns_do && zone.is_signed();
+    for (const RRset& rrset : node.rrsets) {
+      if (skip_rrsig && rrset.type == dns::type::RRSIG) continue;
+      add_required(Section::answer, owner, rrset);
+      if (!tcp_) break;
     }
     return truncated_ ? Step::truncated : Step::hit;
   }
@@ -380,6 +432,8 @@ class Answer {
     const RRset* ns = cut.find(dns::type::NS);
     if (ns == nullptr) return Step::delegation;
     add_required(Section::authority, {.name = cut.name, .is_question = false}, *ns);
+    prove_referral(zone, cut);
+    flush_proofs();
     // Glue below the cut is needed to follow the referral at all, so it is
     // required (RFC 9471); other in-zone addresses are a courtesy.
     for (const std::string& rdata : ns->rdatas) {
@@ -392,6 +446,145 @@ class Answer {
       });
     }
     return Step::delegation;
+  }
+
+  // DNSSEC denial of existence for DO queries in signed zones (RFC 4035
+  // 3.1.3, RFC 5155 7.2), with NSD's choice of records. The proofs collect
+  // here while the answer section is still growing and go into the authority
+  // section when the chain ends (flush_proofs), each RRset once.
+  bool proving(const Zone& zone) const noexcept { return query_.edns_do && zone.is_signed(); }
+
+  void add_proof(const Node* node, uint16_t type) noexcept {
+    if (node == nullptr) return;
+    const RRset* rrset = node->find(type);
+    if (rrset == nullptr || proof_count_ == kMaxProofs) return;
+    if (std::find(proofs_, proofs_ + proof_count_, rrset) != proofs_ + proof_count_) return;
+    proofs_[proof_count_] = rrset;
+    proof_owners_[proof_count_] = node->name;
+    ++proof_count_;
+  }
+
+  void flush_proofs() noexcept {
+    for (; proofs_written_ < proof_count_; ++proofs_written_) {
+      add_required(Section::authority, {.name = proof_owners_[proofs_written_], .is_question = false},
+                   *proofs_[proofs_written_]);
+    }
+  }
+
+  // NXDOMAIN: the NSEC covering the name and the one covering the wildcard
+  // of the closest encloser; with NSEC3 the closest encloser proof and the
+  // cover of the wildcard.
+  void prove_nxdomain(const Zone& zone, const Node& encloser) noexcept {
+    if (!proving(zone)) return;
+    if (zone.denial() == Zone::Denial::nsec) {
+      add_proof(zone.covering_nsec(at_.name), dns::type::NSEC);
+      dns::WireName wildcard;
+      if (wildcard_of(encloser.name, wildcard)) {
+        add_proof(zone.covering_nsec(wildcard.view()), dns::type::NSEC);
+      }
+    } else if (zone.denial() == Zone::Denial::nsec3) {
+      prove_next_closer(zone, encloser);
+      if (encloser.nsec3_exact) add_proof(encloser.nsec3, dns::type::NSEC3);
+      add_proof(encloser.nsec3_wildcard, dns::type::NSEC3);
+    }
+  }
+
+  // A wildcard expansion: no closer match exists (RFC 4035 3.1.3.3).
+  void prove_wildcard(const Zone& zone, const Node& encloser) noexcept {
+    if (!proving(zone)) return;
+    if (zone.denial() == Zone::Denial::nsec) {
+      add_proof(zone.covering_nsec(at_.name), dns::type::NSEC);
+    } else if (zone.denial() == Zone::Denial::nsec3) {
+      prove_next_closer(zone, encloser);
+    }
+  }
+
+  // The NSEC3 covering the hash of the name one label below `encloser` on
+  // the way to the name asked: hashed here, in fixed buffers.
+  void prove_next_closer(const Zone& zone, const Node& encloser) noexcept {
+    std::string_view next = at_.name;
+    const unsigned wanted = dns::label_count(encloser.name) + 1;
+    for (unsigned labels = dns::label_count(next); labels > wanted; --labels) {
+      next = next.substr(dns::parent_offset(next));
+    }
+    bool exact = false;
+    add_proof(zone.nsec3_cover(next, exact), dns::type::NSEC3);
+  }
+
+  // NODATA at `node` (RFC 4035 3.1.3.1, 3.1.3.4; RFC 5155 7.2.3 to 7.2.5).
+  void prove_nodata(const Zone& zone, const Node& node) noexcept {
+    if (!proving(zone)) return;
+    if (zone.denial() == Zone::Denial::nsec) {
+      add_proof(zone.covering_nsec(node.name), dns::type::NSEC);
+      return;
+    }
+    if (zone.denial() != Zone::Denial::nsec3) return;
+    // A wildcard's NODATA (the DS kind too): the closest encloser and the
+    // wildcard itself; the next closer name's cover came with the expansion.
+    if (is_wildcard(node.name)) {
+      // A view first: std::string::substr would allocate.
+      const std::string_view name = node.name;
+      const Node* encloser = zone.find(name.substr(dns::parent_offset(name)));
+      if (encloser != nullptr && encloser->nsec3_exact) add_proof(encloser->nsec3, dns::type::NSEC3);
+      add_proof(node.nsec3, dns::type::NSEC3);
+    } else if (query_.qtype == dns::type::DS) {
+      if (&node == &zone.apex()) {
+        if (node.nsec3_exact) add_proof(node.nsec3, dns::type::NSEC3);
+      } else {
+        prove_no_ds(zone, node);
+      }
+    } else if (node.nsec3_exact) {
+      add_proof(node.nsec3, dns::type::NSEC3);
+    }
+  }
+
+  // A referral: the DS RRset, or proof that there is none.
+  void prove_referral(const Zone& zone, const Node& cut) noexcept {
+    if (!proving(zone)) return;
+    if (cut.find(dns::type::DS) != nullptr) {
+      add_proof(&cut, dns::type::DS);
+    } else if (zone.denial() == Zone::Denial::nsec3) {
+      prove_no_ds(zone, cut);
+    } else {
+      add_proof(&cut, dns::type::NSEC);
+    }
+  }
+
+  // No DS at `name` in an NSEC3 zone (RFC 5155 7.2.4, 7.2.7): its own NSEC3,
+  // else the closest provable encloser, the cover of the name below it and
+  // the (opt-out) cover of the name itself.
+  void prove_no_ds(const Zone& zone, const Node& node) noexcept {
+    if (node.nsec3_exact) {
+      add_proof(node.nsec3, dns::type::NSEC3);
+      return;
+    }
+    std::string_view name = node.name;
+    const Node* below = nullptr;
+    while (name.size() > zone.origin().size()) {
+      name = name.substr(dns::parent_offset(name));
+      const Node* parent = zone.find(name);
+      if (parent == nullptr) continue;
+      if (parent->nsec3_exact) {
+        add_proof(parent->nsec3, dns::type::NSEC3);
+        break;
+      }
+      below = parent;
+    }
+    if (below != nullptr) add_proof(below->nsec3, dns::type::NSEC3);
+    add_proof(node.nsec3, dns::type::NSEC3);
+  }
+
+  static bool is_wildcard(std::string_view name) noexcept {
+    return name.size() >= 2 && name[0] == 1 && name[1] == '*';
+  }
+
+  static bool wildcard_of(std::string_view name, dns::WireName& out) noexcept {
+    if (name.size() + 2 > dns::kMaxNameLength) return false;
+    out.bytes[0] = 1;
+    out.bytes[1] = '*';
+    std::memcpy(out.bytes + 2, name.data(), name.size());
+    out.size = static_cast<uint8_t>(name.size() + 2);
+    return true;
   }
 
   void add_additional_for(const RRset& rrset) noexcept {
@@ -448,6 +641,11 @@ class Answer {
   bool authoritative_ = false;
   const Node* targets_[kMaxAdditionalTargets];
   size_t target_count_ = 0;
+  const RRset* additional_source_ = nullptr;  // the answer RRset whose targets get addresses
+  const RRset* proofs_[kMaxProofs];
+  std::string_view proof_owners_[kMaxProofs];
+  size_t proof_count_ = 0;
+  size_t proofs_written_ = 0;
 };
 
 // DS lives on the parent side of a cut (RFC 4035 3.1.4.1): a DS query for the

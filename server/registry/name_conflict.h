@@ -22,4 +22,12 @@ namespace rotor::registry {
 std::optional<std::string> array_name_conflict(const zones::Zone& zone,
                                                std::string_view lower_wire_name);
 
+// Arrays are answered unsigned, so in a signed (pre-signed) zone their
+// answers would be bogus to validating resolvers: until rotor signs online,
+// an array there is refused (a config error, an API 400 on the name, a zone
+// reload that signs a zone with arrays in it). "web.example.test. is in zone
+// example.test., which is signed: ..." or nullopt.
+std::optional<std::string> array_signing_error(const zones::Zone& zone,
+                                               std::string_view lower_wire_name);
+
 }  // namespace rotor::registry

@@ -547,6 +547,9 @@ RegisteredArray Registry::upsert_array(std::string_view name, const arrays::Arra
     throw ValidationError("name: " + normalized.text + " is not in a zone rotor serves");
   }
   if (existing == state->arrays.end()) {
+    if (auto error = composer_.array_signing_error(normalized.wire)) {
+      throw ValidationError("name: " + *error);
+    }
     if (auto conflict = composer_.array_conflict(normalized.wire)) {
       throw ConflictError("name: " + *conflict);
     }
@@ -903,6 +906,9 @@ Registry::PlannedArray Registry::plan_config_array(const State& state,
   }
   if (!composer_.served_zone(planned.name.wire)) {
     throw ValidationError("array " + name + ": not in a zone rotor serves");
+  }
+  if (auto error = composer_.array_signing_error(planned.name.wire)) {
+    throw ValidationError("array " + name + ": " + *error);
   }
   if (auto conflict = composer_.array_conflict(planned.name.wire)) {
     throw ConflictError("array " + name + ": " + *conflict);

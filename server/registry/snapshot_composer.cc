@@ -74,6 +74,7 @@ std::vector<std::string> SnapshotComposer::set_base_checked(zones::ZoneSet zones
       if (auto conflict = array_name_conflict(*zone, array->name)) {
         conflicts.push_back(*conflict + ", where an array answers");
       }
+      if (auto error = registry::array_signing_error(*zone, array->name)) conflicts.push_back(*error);
     }
     if (!conflicts.empty()) return conflicts;
     parts->base_zones = std::move(candidate.base_zones);
@@ -144,6 +145,13 @@ std::optional<std::string> SnapshotComposer::array_conflict(std::string_view low
   const zones::Zone* zone = parts->merged->find_authoritative(lower_wire_name);
   if (zone == nullptr) return std::nullopt;
   return array_name_conflict(*zone, lower_wire_name);
+}
+
+std::optional<std::string> SnapshotComposer::array_signing_error(std::string_view lower_wire_name) {
+  auto parts = parts_.lock();
+  const zones::Zone* zone = parts->merged->find_authoritative(lower_wire_name);
+  if (zone == nullptr) return std::nullopt;
+  return registry::array_signing_error(*zone, lower_wire_name);
 }
 
 geo::GeoContext SnapshotComposer::geo() { return parts_.lock()->geo; }

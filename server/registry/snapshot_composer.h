@@ -69,6 +69,9 @@ class SnapshotComposer {
   // Why an array cannot be at `lower_wire_name` in the composed zones
   // (name_conflict.h), or nullopt (also when no zone serves the name).
   std::optional<std::string> array_conflict(std::string_view lower_wire_name);
+  // Why an array cannot be at `lower_wire_name` because its zone is signed
+  // (name_conflict.h array_signing_error), or nullopt.
+  std::optional<std::string> array_signing_error(std::string_view lower_wire_name);
   geo::GeoContext geo();
   std::shared_ptr<const arrays::ArrayTable> arrays();
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -170,7 +171,8 @@ std::vector<CorpusQuery> load_corpus() {
   return queries;
 }
 
-std::string nsd_config(const TempDir& dir, uint16_t port) {
+std::string nsd_config(const TempDir& dir, uint16_t port,
+                       const std::vector<std::pair<std::string, std::string>>& zones) {
   const std::string base = dir.path().string();
   std::ostringstream conf;
   conf << "server:\n"
@@ -189,17 +191,16 @@ std::string nsd_config(const TempDir& dir, uint16_t port) {
        << "  verbosity: 1\n"
        << "remote-control:\n"
        << "  control-enable: no\n";
-  for (const ServedZone& zone : kZones) {
-    conf << "zone:\n  name: " << zone.origin << "\n  zonefile: \"" << kDiffData << "/" << zone.file
-         << "\"\n";
+  for (const auto& [origin, file] : zones) {
+    conf << "zone:\n  name: " << origin << "\n  zonefile: \"" << file << "\"\n";
   }
   return conf.str();
 }
 
 // NSD prints nothing when ready; it is ready once it answers.
-bool wait_until_answering(const Endpoint& server) {
+bool wait_until_answering(const Endpoint& server, const std::string& origin = "example.test.") {
   for (int attempt = 0; attempt < 50; ++attempt) {
-    if (exchange_udp(server, make_query("example.test.", "SOA", resolver_options()), 200ms)) return true;
+    if (exchange_udp(server, make_query(origin, "SOA", resolver_options()), 200ms)) return true;
     std::this_thread::sleep_for(100ms);
   }
   return false;
@@ -231,28 +232,16 @@ std::optional<Reply> ask(const Endpoint& server, const CorpusQuery& query, Trans
   return exchange_udp(server, wire);
 }
 
-TEST_CASE("rotor answers every corpus query like NSD") {
-  if (::access(kNsdBinary, X_OK) != 0) {
-    MESSAGE("NSD not installed at " << kNsdBinary << "; differential test skipped");
-    return;
-  }
-  std::vector<CorpusQuery> corpus = load_corpus();
-  REQUIRE(corpus.size() >= 200);
+struct Comparison {
+  int compared = 0;
+  int differences = 0;
+  std::string report;
+};
 
-  TempDir dir;
-  Endpoint nsd_endpoint{.host = "127.0.0.1", .port = free_port()};
-  std::string conf = dir.write("nsd.conf", nsd_config(dir, nsd_endpoint.port));
-  Process nsd({kNsdBinary, "-d", "-c", conf});
-  REQUIRE_MESSAGE(wait_until_answering(nsd_endpoint), "NSD does not answer; stderr:\n" << nsd.stderr_text());
-
-  std::vector<std::string> rotor_args{"--threads", "1"};
-  for (const ServedZone& zone : kZones) {
-    rotor_args.push_back("--zone");
-    rotor_args.push_back(std::string(zone.origin) + "=" + kDiffData + "/" + zone.file);
-  }
-  RotorServer rotor(rotor_args);
-  REQUIRE(rotor.ready());
-
+// Asks both servers every query of `corpus` (UDP with and without EDNS, and
+// TCP when the query says so) and describes every difference.
+Comparison compare_corpus(const Endpoint& nsd_endpoint, const Endpoint& rotor_endpoint,
+                          const std::vector<CorpusQuery>& corpus) {
   std::ostringstream report;
   int compared = 0;
   int differences = 0;
@@ -262,9 +251,10 @@ TEST_CASE("rotor answers every corpus query like NSD") {
     for (Transport transport : transports) {
       ++compared;
       std::optional<Reply> expected = ask(nsd_endpoint, query, transport);
-      std::optional<Reply> actual = ask(rotor.endpoint(), query, transport);
-      std::string heading = "queries.txt:" + std::to_string(query.line) + ": " + query.name + " " +
-                            query.type + " over " + transport_name(transport) + "\n";
+      std::optional<Reply> actual = ask(rotor_endpoint, query, transport);
+      std::string heading = (query.line > 0 ? "queries.txt:" + std::to_string(query.line) + ": " : "") +
+                            query.name + " " + query.type + (query.dnssec_ok ? " +do" : "") + " over " +
+                            transport_name(transport) + "\n";
       if (!expected || !expected->packet) {
         ++differences;
         report << heading << "  NSD gave no parsable answer\n";
@@ -301,6 +291,38 @@ TEST_CASE("rotor answers every corpus query like NSD") {
              << to_string(rotor_summary) << "\n";
     }
   }
+  return {compared, differences, report.str()};
+}
+
+TEST_CASE("rotor answers every corpus query like NSD") {
+  if (::access(kNsdBinary, X_OK) != 0) {
+    MESSAGE("NSD not installed at " << kNsdBinary << "; differential test skipped");
+    return;
+  }
+  std::vector<CorpusQuery> corpus = load_corpus();
+  REQUIRE(corpus.size() >= 200);
+
+  TempDir dir;
+  Endpoint nsd_endpoint{.host = "127.0.0.1", .port = free_port()};
+  std::vector<std::pair<std::string, std::string>> nsd_zones;
+  for (const ServedZone& zone : kZones) nsd_zones.emplace_back(zone.origin, kDiffData + "/" + zone.file);
+  std::string conf = dir.write("nsd.conf", nsd_config(dir, nsd_endpoint.port, nsd_zones));
+  Process nsd({kNsdBinary, "-d", "-c", conf});
+  REQUIRE_MESSAGE(wait_until_answering(nsd_endpoint), "NSD does not answer; stderr:\n" << nsd.stderr_text());
+
+  std::vector<std::string> rotor_args{"--threads", "1"};
+  for (const ServedZone& zone : kZones) {
+    rotor_args.push_back("--zone");
+    rotor_args.push_back(std::string(zone.origin) + "=" + kDiffData + "/" + zone.file);
+  }
+  RotorServer rotor(rotor_args);
+  REQUIRE(rotor.ready());
+
+  const Comparison result = compare_corpus(nsd_endpoint, rotor.endpoint(), corpus);
+  const int compared = result.compared;
+  const int differences = result.differences;
+  std::ostringstream report;
+  report << result.report;
   // Guards against a comparison that sees nothing: two different answers
   // from NSD itself must differ, and a known answer must have its records.
   std::optional<Reply> www = ask(nsd_endpoint, {.name = "www.example.test.", .type = "A"}, Transport::udp_edns);
@@ -314,6 +336,135 @@ TEST_CASE("rotor answers every corpus query like NSD") {
   MESSAGE("compared " << compared << " exchanges, " << differences << " differ");
   if (differences != 0) {
     FAIL_CHECK(differences << " of " << compared << " exchanges differ from NSD:\n" << report.str());
+  }
+  CHECK(rotor.process().stderr_text().find("error") == std::string::npos);
+}
+
+// The signed differential test: tests/data/diff/signed.zone.in signed at test
+// time by ldns-signzone with a fresh ECDSA key, as an NSEC zone, an NSEC3
+// zone (salt, iterations) and an NSEC3 opt-out zone, served by NSD and rotor
+// from the same signed files, asked plain, EDNS and DO queries.
+constexpr const char* kKeygen = "/usr/bin/ldns-keygen";
+constexpr const char* kSignzone = "/usr/bin/ldns-signzone";
+
+struct SignedVariant {
+  const char* origin;
+  std::vector<std::string> flags;  // ldns-signzone's denial options
+};
+
+std::string run_tool(const std::vector<std::string>& argv, const TempDir& dir) {
+  Process tool(argv, dir.path().string());
+  const std::optional<int> code = tool.wait_exit(20s);
+  REQUIRE_MESSAGE((code && *code == 0), argv[0] << " failed: " << tool.stderr_text());
+  return tool.stdout_text();
+}
+
+// Signs `origin`'s copy of the template; returns the signed file's path.
+std::string sign_zone(const TempDir& dir, const SignedVariant& variant) {
+  std::ifstream in(kDiffData + "/signed.zone.in");
+  REQUIRE_MESSAGE(in, "cannot read signed.zone.in");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string origin = variant.origin;
+  const std::string unsigned_path = dir.write(origin + ".zone", "$ORIGIN " + origin + ".\n" + text);
+  run_tool({kKeygen, "-a", "ECDSAP256SHA256", "-k", origin}, dir);
+  std::string key;  // ldns-keygen's K<origin>.+013+<tag>, without .private
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    const std::string file = entry.path().filename().string();
+    if (file.rfind("K" + origin + ".+", 0) == 0 && entry.path().extension() == ".private") {
+      key = (dir.path() / entry.path().stem()).string();
+    }
+  }
+  REQUIRE_MESSAGE(!key.empty(), "ldns-keygen wrote no key for " << origin);
+  const std::string signed_path = dir.path().string() + "/" + origin + ".signed";
+  std::vector<std::string> argv{kSignzone};
+  argv.insert(argv.end(), variant.flags.begin(), variant.flags.end());
+  argv.insert(argv.end(), {"-f", signed_path, unsigned_path, key});
+  run_tool(argv, dir);
+  return signed_path;
+}
+
+// The first `count` NSEC3 owner names of a signed zone file.
+std::vector<std::string> hashed_owners(const std::string& path, size_t count) {
+  std::ifstream in(path);
+  std::vector<std::string> owners;
+  std::string line;
+  while (owners.size() < count && std::getline(in, line)) {
+    if (line.find("\tNSEC3\t") != std::string::npos) owners.push_back(line.substr(0, line.find('\t')));
+  }
+  return owners;
+}
+
+std::vector<CorpusQuery> signed_corpus(const std::string& origin, const std::vector<std::string>& hashed) {
+  static const char* const kNames[] = {
+      "@", "www", "nothere", "deep.nothere", "ent", "b.ent", "a.b.ent", "x.a.b.ent", "wild",
+      "x.wild", "x.y.wild", "sub.wild", "*.wild", "alias", "chain", "dangling", "towild", "mail",
+      "sec", "host.sec", "ns.sec", "insec", "host.insec", "ns.insec", "ent2", "insec.ent2",
+      "deep.insec.ent2", "x.deep.insec.ent2", "short", "zzz", "0", "ns1", "big"};
+  static const char* const kTypes[] = {"A", "AAAA", "MX", "TXT", "NS", "SOA", "DS", "DNSKEY",
+                                       "NSEC", "NSEC3", "NSEC3PARAM", "RRSIG", "CNAME"};
+  std::vector<std::string> names;
+  for (const char* name : kNames) {
+    names.push_back(std::string(name) == "@" ? origin + "." : std::string(name) + "." + origin + ".");
+  }
+  names.insert(names.end(), hashed.begin(), hashed.end());
+  std::vector<CorpusQuery> corpus;
+  for (const std::string& name : names) {
+    for (const char* type : kTypes) {
+      for (const bool dnssec_ok : {false, true}) {
+        corpus.push_back({.name = name, .type = type, .tcp = dnssec_ok, .dnssec_ok = dnssec_ok});
+      }
+    }
+  }
+  return corpus;
+}
+
+TEST_CASE("rotor serves signed zones like NSD") {
+  if (::access(kNsdBinary, X_OK) != 0 || ::access(kSignzone, X_OK) != 0) {
+    MESSAGE("NSD or ldns-signzone not installed; signed differential test skipped");
+    return;
+  }
+  const SignedVariant variants[] = {
+      {"nsec.signed.test", {}},
+      {"nsec3.signed.test", {"-n", "-s", "c0ffee", "-t", "2"}},
+      {"optout.signed.test", {"-n", "-p", "-t", "0"}},
+  };
+  TempDir dir;
+  std::vector<std::pair<std::string, std::string>> zones;
+  std::vector<CorpusQuery> corpus;
+  for (const SignedVariant& variant : variants) {
+    const std::string path = sign_zone(dir, variant);
+    zones.emplace_back(variant.origin, path);
+    for (CorpusQuery& query : signed_corpus(variant.origin, hashed_owners(path, 3))) {
+      corpus.push_back(std::move(query));
+    }
+  }
+  Endpoint nsd_endpoint{.host = "127.0.0.1", .port = free_port()};
+  std::string conf = dir.write("nsd.conf", nsd_config(dir, nsd_endpoint.port, zones));
+  Process nsd({kNsdBinary, "-d", "-c", conf});
+  REQUIRE_MESSAGE(wait_until_answering(nsd_endpoint, "nsec.signed.test."),
+                  "NSD does not answer; stderr:\n" << nsd.stderr_text());
+  std::vector<std::string> rotor_args{"--threads", "1"};
+  for (const auto& [origin, path] : zones) {
+    rotor_args.push_back("--zone");
+    rotor_args.push_back(origin + "=" + path);
+  }
+  RotorServer rotor(rotor_args);
+  REQUIRE(rotor.ready());
+
+  // Guards: NSD signs with DO and proves NXDOMAIN, so the comparison sees DNSSEC.
+  std::optional<Reply> signed_www = ask(
+      nsd_endpoint, {.name = "www.nsec.signed.test.", .type = "A", .dnssec_ok = true}, Transport::udp_edns);
+  std::optional<Reply> nxdomain = ask(
+      nsd_endpoint, {.name = "nothere.nsec3.signed.test.", .type = "A", .dnssec_ok = true}, Transport::udp_edns);
+  REQUIRE((signed_www && signed_www->packet && nxdomain && nxdomain->packet));
+  CHECK(summarize(*signed_www->packet).answer.size() == 3);
+  CHECK(summarize(*nxdomain->packet).authority.size() >= 6);
+
+  const Comparison result = compare_corpus(nsd_endpoint, rotor.endpoint(), corpus);
+  MESSAGE("signed zones: compared " << result.compared << " exchanges, " << result.differences << " differ");
+  if (result.differences != 0) {
+    FAIL_CHECK(result.differences << " of " << result.compared << " exchanges differ from NSD:\n"
+                                  << result.report);
   }
   CHECK(rotor.process().stderr_text().find("error") == std::string::npos);
 }

@@ -127,6 +127,13 @@ TEST_CASE("a refused reload changes nothing and says every reason") {
         "rotor.json: arrays[2].name: \"api.c.test.\" is not inside a served zone"}},
       {"a zone the file cannot be read", kZoneHead, R"({"zones": ["a.test=missing.zone"]})",
        {"missing.zone"}},
+      {"an array in a pre-signed zone", kZoneHead,
+       R"({"zones": ["a.test=a.zone", "nsec.signed.test=)" + std::string(ROTOR_TEST_DATA) +
+           R"(/query/signed-nsec.zone"], "arrays": [{"name": "web.nsec.signed.test"}]})",
+       {"rotor.json: arrays[0].name: web.nsec.signed.test. is in zone nsec.signed.test., which is "
+        "signed (its zone file has DNSSEC signatures): rotor does not sign array answers yet, so "
+        "arrays cannot be in a signed zone (file " +
+        std::string(ROTOR_TEST_DATA) + "/query/signed-nsec.zone)"}},
   };
   for (const Case& c : cases) {
     CAPTURE(c.name);

@@ -45,6 +45,19 @@ TEST_CASE("zone data where an array would answer") {
   }
 }
 
+TEST_CASE("a signed zone refuses arrays - an unsigned one does not") {
+  const auto signed_zone = zones::load_zone_file(
+      std::string(ROTOR_TEST_DATA) + "/query/signed-nsec.zone", "nsec.signed.test.");
+  CHECK(array_signing_error(*signed_zone, *zones::name_from_text("web.nsec.signed.test.")) ==
+        "web.nsec.signed.test. is in zone nsec.signed.test., which is signed (its zone file has "
+        "DNSSEC signatures): rotor does not sign array answers yet, so arrays cannot be in a "
+        "signed zone");
+  const auto plain = zones::load_zone_file(
+      std::string(ROTOR_TEST_DATA) + "/arrays/conflicts.example.test.zone", "conflicts.example.test.");
+  CHECK(array_signing_error(*plain, *zones::name_from_text("web.conflicts.example.test.")) ==
+        std::nullopt);
+}
+
 TEST_SUITE_END();
 
 }  // namespace

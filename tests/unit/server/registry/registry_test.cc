@@ -451,6 +451,24 @@ TEST_SUITE("unit/server/registry/registry") {
     CHECK(rig.registry->upsert_array("mailbox.conflicts.example.test.", {}).id > 0);
   }
 
+  TEST_CASE("an array in a signed zone is refused with a 400 on its name") {
+    ScratchDir dir;
+    Rig rig(dir.file("rotor.db"));
+    zones::ZoneSet files;
+    files.add(zones::load_zone_file(std::string(ROTOR_TEST_DATA) + "/query/signed-nsec.zone",
+                                    "nsec.signed.test."));
+    rig.composer.set_base(files, {});
+    const std::string why =
+        "web.nsec.signed.test. is in zone nsec.signed.test., which is signed (its zone file has "
+        "DNSSEC signatures): rotor does not sign array answers yet, so arrays cannot be in a "
+        "signed zone";
+    CHECK_THROWS_WITH_AS(rig.registry->upsert_array("web.nsec.signed.test.", {}), ("name: " + why).c_str(),
+                         ValidationError);
+    CHECK_THROWS_WITH_AS(rig.registry->apply_config_arrays({{"web.nsec.signed.test.", {}, {}}}),
+                         ("array web.nsec.signed.test.: " + why).c_str(), ValidationError);
+    CHECK(rig.registry->arrays().empty());
+  }
+
   TEST_CASE("a failed write leaves the served snapshot and the model exactly as they were") {
     ScratchDir dir;
     const std::string path = dir.file("rotor.db");

@@ -1,0 +1,254 @@
+#include "zones/dnssec.h"
+
+#include <ldns/sha1.h>
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "server/dns/wire.h"
+#include "zones/zone.h"
+
+namespace rotor::zones {
+
+namespace {
+
+constexpr size_t kMaxLabels = 128;
+constexpr uint8_t kNsec3Sha1 = 1;
+
+// Offsets of the labels of a well-formed wire name, root excluded.
+size_t label_offsets(std::string_view name, uint8_t (&offsets)[kMaxLabels]) noexcept {
+  size_t count = 0;
+  size_t at = 0;
+  while (at < name.size() && name[at] != 0 && count < kMaxLabels) {
+    offsets[count++] = static_cast<uint8_t>(at);
+    at += static_cast<uint8_t>(name[at]) + size_t{1};
+  }
+  return count;
+}
+
+// RFC 4648 base32 with the extended hex alphabet, either case; nullopt when
+// `text` is not exactly one NSEC3 hash.
+bool base32hex_hash(std::string_view text, uint8_t (&out)[kNsec3HashSize]) noexcept {
+  if (text.size() != kNsec3HashSize * 8 / 5) return false;
+  uint64_t bits = 0;
+  size_t bit_count = 0;
+  size_t written = 0;
+  for (const char c : text) {
+    int value;
+    if (c >= '0' && c <= '9') value = c - '0';
+    else if (c >= 'a' && c <= 'v') value = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'V') value = c - 'A' + 10;
+    else return false;
+    bits = (bits << 5) | static_cast<uint64_t>(value);
+    bit_count += 5;
+    if (bit_count >= 8) {
+      bit_count -= 8;
+      out[written++] = static_cast<uint8_t>(bits >> bit_count);
+    }
+  }
+  return written == kNsec3HashSize;
+}
+
+// NSEC3 and NSEC3PARAM RDATA start alike: hash, flags, iterations, salt.
+struct Nsec3Fields {
+  uint8_t algorithm;
+  uint8_t flags;
+  Nsec3Params params;
+  std::string_view rest;  // NSEC3: next hashed owner and the type bitmaps
+};
+
+std::optional<Nsec3Fields> nsec3_fields(std::string_view rdata) {
+  if (rdata.size() < 5) return std::nullopt;
+  const auto* bytes = reinterpret_cast<const uint8_t*>(rdata.data());
+  Nsec3Fields fields{.algorithm = bytes[0], .flags = bytes[1], .params = {}, .rest = {}};
+  fields.params.iterations = dns::read_u16(bytes + 2);
+  fields.params.salt_size = bytes[4];
+  if (rdata.size() < 5u + fields.params.salt_size) return std::nullopt;
+  std::memcpy(fields.params.salt, bytes + 5, fields.params.salt_size);
+  fields.rest = rdata.substr(5 + fields.params.salt_size);
+  return fields;
+}
+
+bool same_params(const Nsec3Params& a, const Nsec3Params& b) noexcept {
+  return a.iterations == b.iterations && a.salt_size == b.salt_size &&
+         std::memcmp(a.salt, b.salt, a.salt_size) == 0;
+}
+
+// An NSEC3 record with these parameters whose bitmap's window 0 has SOA.
+bool nsec3_matches(std::string_view rdata, const Nsec3Params& params, bool with_soa) {
+  const auto fields = nsec3_fields(rdata);
+  if (!fields || fields->algorithm != kNsec3Sha1 || !same_params(fields->params, params)) {
+    return false;
+  }
+  if (!with_soa) return true;
+  const std::string_view rest = fields->rest;
+  if (rest.empty()) return false;
+  const size_t hash_size = static_cast<uint8_t>(rest[0]);
+  const std::string_view bitmap = rest.substr(std::min(rest.size(), 1 + hash_size));
+  return bitmap.size() >= 3 && bitmap[0] == 0 && (static_cast<uint8_t>(bitmap[2]) & 0x02) != 0;
+}
+
+void attach_signatures(std::deque<Node>& nodes) {
+  for (Node& node : nodes) {
+    for (RRset& rrset : node.rrsets) {
+      if (rrset.type == dns::type::RRSIG) continue;
+      for (const Signature& signature : node.rrsigs) {
+        if (signature.covered() != rrset.type) continue;
+        if (rrset.signatures.empty()) rrset.signature_ttl = signature.ttl;
+        rrset.signatures.push_back(signature.rdata);
+      }
+    }
+  }
+}
+
+// The apex's NSEC3PARAM that an NSEC3 of the apex's hash with SOA confirms.
+std::optional<Nsec3Params> zone_nsec3_params(const Zone& zone,
+                                             const std::vector<std::pair<std::string, const Node*>>&
+                                                 hashed) {
+  const RRset* params = zone.apex().find(dns::type::NSEC3PARAM);
+  if (params == nullptr) return std::nullopt;
+  for (const std::string& rdata : params->rdatas) {
+    const auto fields = nsec3_fields(rdata);
+    if (!fields || fields->algorithm != kNsec3Sha1 || fields->flags != 0) continue;
+    uint8_t apex_hash[kNsec3HashSize];
+    nsec3_hash(zone.origin(), fields->params, apex_hash);
+    const std::string key(reinterpret_cast<const char*>(apex_hash), kNsec3HashSize);
+    for (const auto& [hash, node] : hashed) {
+      if (hash != key) continue;
+      const RRset* nsec3 = node->find(dns::type::NSEC3);
+      for (const std::string& record : nsec3->rdatas) {
+        if (nsec3_matches(record, fields->params, true)) return fields->params;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int canonical_compare(std::string_view a, std::string_view b) noexcept {
+  uint8_t a_labels[kMaxLabels];
+  uint8_t b_labels[kMaxLabels];
+  const size_t a_count = label_offsets(a, a_labels);
+  const size_t b_count = label_offsets(b, b_labels);
+  for (size_t i = 1; i <= std::min(a_count, b_count); ++i) {
+    const size_t a_at = a_labels[a_count - i];
+    const size_t b_at = b_labels[b_count - i];
+    const size_t a_size = static_cast<uint8_t>(a[a_at]);
+    const size_t b_size = static_cast<uint8_t>(b[b_at]);
+    const int order = std::memcmp(a.data() + a_at + 1, b.data() + b_at + 1, std::min(a_size, b_size));
+    if (order != 0) return order;
+    if (a_size != b_size) return a_size < b_size ? -1 : 1;
+  }
+  if (a_count == b_count) return 0;
+  return a_count < b_count ? -1 : 1;
+}
+
+void nsec3_hash(std::string_view lower_name, const Nsec3Params& params,
+                uint8_t (&out)[kNsec3HashSize]) noexcept {
+  uint8_t input[dns::kMaxNameLength + 255];
+  const size_t name_size = std::min(lower_name.size(), dns::kMaxNameLength);
+  std::memcpy(input, lower_name.data(), name_size);
+  std::memcpy(input + name_size, params.salt, params.salt_size);
+  ldns_sha1(input, static_cast<unsigned>(name_size + params.salt_size), out);
+  for (uint16_t i = 0; i < params.iterations; ++i) {
+    std::memcpy(input, out, kNsec3HashSize);
+    std::memcpy(input + kNsec3HashSize, params.salt, params.salt_size);
+    ldns_sha1(input, static_cast<unsigned>(kNsec3HashSize + params.salt_size), out);
+  }
+}
+
+const Node* Zone::covering_nsec(std::string_view lower_wire_name) const noexcept {
+  const auto after = std::upper_bound(
+      canonical_.begin(), canonical_.end(), lower_wire_name,
+      [](std::string_view name, const Node* node) { return canonical_compare(name, node->name) < 0; });
+  if (after == canonical_.begin()) return nullptr;
+  return nsec_before_[static_cast<size_t>(after - canonical_.begin()) - 1];
+}
+
+const Node* Zone::nsec3_cover_hash(const uint8_t (&hash)[kNsec3HashSize],
+                                   bool& exact) const noexcept {
+  exact = false;
+  if (nsec3_chain_.empty()) return nullptr;
+  const auto after = std::upper_bound(
+      nsec3_chain_.begin(), nsec3_chain_.end(), hash, [](const uint8_t* h, const Nsec3Link& link) {
+        return std::memcmp(h, link.hash, kNsec3HashSize) < 0;
+      });
+  // Before the first hash: the last NSEC3 covers the wrap-around.
+  if (after == nsec3_chain_.begin()) return nsec3_chain_.back().node;
+  const Nsec3Link& link = *(after - 1);
+  exact = std::memcmp(link.hash, hash, kNsec3HashSize) == 0;
+  return link.node;
+}
+
+const Node* Zone::nsec3_cover(std::string_view lower_wire_name, bool& exact) const noexcept {
+  uint8_t hash[kNsec3HashSize];
+  nsec3_hash(lower_wire_name, nsec3_params_, hash);
+  return nsec3_cover_hash(hash, exact);
+}
+
+void index_dnssec(Zone& zone) {
+  for (const Signature& signature : zone.apex_->rrsigs) {
+    if (signature.covered() == dns::type::DNSKEY) zone.signed_ = true;
+  }
+  if (!zone.signed_) return;
+  attach_signatures(zone.nodes_);
+
+  for (const Node& node : zone.nodes_) zone.canonical_.push_back(&node);
+  std::sort(zone.canonical_.begin(), zone.canonical_.end(), [](const Node* a, const Node* b) {
+    return canonical_compare(a->name, b->name) < 0;
+  });
+  const Node* last_nsec = nullptr;
+  for (const Node* node : zone.canonical_) {
+    if (node->find(dns::type::NSEC) != nullptr) last_nsec = node;
+    zone.nsec_before_.push_back(last_nsec);
+  }
+
+  // Hashed owners: one base32hex label right below the apex, with NSEC3.
+  std::vector<std::pair<std::string, const Node*>> hashed;
+  for (const Node& node : zone.nodes_) {
+    if (node.find(dns::type::NSEC3) == nullptr) continue;
+    uint8_t hash[kNsec3HashSize];
+    if (node.name.size() < 2 || node.name.substr(node.name[0] + 1u) != zone.origin_) continue;
+    if (!base32hex_hash(std::string_view(node.name).substr(1, static_cast<uint8_t>(node.name[0])),
+                        hash)) {
+      continue;
+    }
+    hashed.emplace_back(std::string(reinterpret_cast<const char*>(hash), kNsec3HashSize), &node);
+  }
+  const auto params = zone_nsec3_params(zone, hashed);
+  if (!params) {
+    zone.denial_ = zone.apex_->find(dns::type::NSEC) != nullptr ? Zone::Denial::nsec
+                                                                 : Zone::Denial::none;
+    return;
+  }
+  zone.denial_ = Zone::Denial::nsec3;
+  zone.nsec3_params_ = *params;
+  for (const auto& [hash, node] : hashed) {
+    const RRset* nsec3 = node->find(dns::type::NSEC3);
+    const bool usable = std::any_of(nsec3->rdatas.begin(), nsec3->rdatas.end(),
+                                    [&](const std::string& r) { return nsec3_matches(r, *params, false); });
+    if (!usable) continue;
+    Zone::Nsec3Link link{};
+    std::memcpy(link.hash, hash.data(), kNsec3HashSize);
+    link.node = node;
+    zone.nsec3_chain_.push_back(link);
+  }
+  std::sort(zone.nsec3_chain_.begin(), zone.nsec3_chain_.end(),
+            [](const Zone::Nsec3Link& a, const Zone::Nsec3Link& b) {
+              return std::memcmp(a.hash, b.hash, kNsec3HashSize) < 0;
+            });
+  for (Node& node : zone.nodes_) {
+    if (node.nsec3_only || node.below_delegation) continue;
+    node.nsec3 = zone.nsec3_cover(node.name, node.nsec3_exact);
+    if (node.name.size() + 2 <= dns::kMaxNameLength) {
+      const std::string wildcard = std::string("\x01*", 2) + node.name;
+      bool exact = false;
+      node.nsec3_wildcard = zone.nsec3_cover(wildcard, exact);
+    }
+  }
+}
+
+}  // namespace rotor::zones

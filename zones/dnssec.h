@@ -1,0 +1,42 @@
+#pragma once
+// What a pre-signed zone (signed offline: ldns-signzone, dnssec-signzone,
+// OpenDNSSEC) needs at query time, worked out once when the zone is built:
+// which RRSIGs cover which RRset, the NSEC chain in canonical order (RFC 4034
+// 6.1) and the NSEC3 chain by hash (RFC 5155), with each name's own NSEC3 and
+// the one covering its wildcard. The query-time helpers here (canonical order,
+// NSEC3 hashing of a name, cover lookups on Zone) are noexcept, allocate
+// nothing and only read; index_dnssec runs on the builder's thread and may
+// allocate. A zone is signed, as NSD decides it, when an RRSIG at the apex
+// covers the DNSKEY RRset; it uses NSEC3 when an NSEC3PARAM at the apex (hash
+// 1, flags 0) matches an NSEC3 record of the apex's hash with the SOA bit.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace rotor::zones {
+
+class Zone;
+
+inline constexpr size_t kNsec3HashSize = 20;  // SHA-1
+
+struct Nsec3Params {
+  uint16_t iterations = 0;
+  uint8_t salt_size = 0;
+  uint8_t salt[255] = {};
+};
+
+// <0, 0, >0 as `a` sorts before, equal to or after `b` in canonical order.
+// Both are well-formed lower-case wire names.
+int canonical_compare(std::string_view a, std::string_view b) noexcept;
+
+// The RFC 5155 5 hash of a lower-case wire name: SHA-1 over name and salt,
+// then `iterations` more times over digest and salt. Fixed buffers only.
+void nsec3_hash(std::string_view lower_name, const Nsec3Params& params,
+                uint8_t (&out)[kNsec3HashSize]) noexcept;
+
+// Fills in the zone's DNSSEC view: called by ZoneBuilder::finish after the
+// index exists. Never fails: a zone that is not signed stays plain data.
+void index_dnssec(Zone& zone);
+
+}  // namespace rotor::zones
