@@ -177,6 +177,69 @@ TEST_SUITE("unit/cluster/etcd_store") {
     CHECK(b.served(kWeb).array->v4.instances[1].weight == 100);
   }
 
+  TEST_CASE("remove_after on etcd - one node removes an expired instance and every node drops it") {
+    EtcdCluster etcd;
+    ScratchDir dir;
+    Node a(etcd, dir.file("a.db"), "a");
+    Node b(etcd, dir.file("b.db"), "b");
+    arrays::ArraySettings settings;
+    settings.check = R"({"type":"http","port":8080})";  // only checked instances expire
+    settings.remove_after = 1ms;
+    a.registry->upsert_array(kWeb, settings);
+    const auto gone = a.registry->add_instance(kWeb, instance("192.0.2.1"));
+    a.registry->add_instance(kWeb, instance("192.0.2.2"));
+    a.registry->set_health(gone.id, arrays::Health::down, "connection refused");
+    REQUIRE(eventually([&] {
+      const auto found = b.registry->find(kWeb);
+      return found && found->instances.size() == 2 && found->instances[0].health == arrays::Health::down;
+    }));
+    const int64_t down_since = b.registry->find(kWeb)->instances[0].health_changed_ms;
+    std::this_thread::sleep_for(5ms);
+
+    using Outcome = registry::Registry::ExpiredRemoval;
+    CHECK(b.registry->remove_expired_instance(kWeb, gone.id, down_since) == Outcome::removed);
+    CHECK(b.instances(kWeb) == 1);
+    CHECK(eventually([&] { return a.instances(kWeb) == 1; }));
+    CHECK(a.registry->find(kWeb)->instances[0].spec.address.to_string() == "192.0.2.2");
+    // A reads the event B wrote to etcd: who removed it, why, and the last record.
+    const std::vector<registry::Event> events = a.registry->events({.kind = "admin"});
+    REQUIRE(!events.empty());
+    const registry::Event& removed = events.back();
+    CHECK(removed.node == "b");
+    CHECK(removed.source == "remove_after");
+    CHECK(removed.instance_id == gone.id);
+    CHECK(removed.reason.starts_with("instance removed: remove_after 1ms: down for "));
+    CHECK(removed.old_value.find("\"health\":\"down\"") != std::string::npos);
+    CHECK(removed.old_value.find("connection refused") != std::string::npos);
+  }
+
+  TEST_CASE("remove_after on etcd - the removal decides on the health etcd holds") {
+    EtcdCluster etcd;
+    ScratchDir dir;
+    Node a(etcd, dir.file("a.db"), "a");
+    Node b(etcd, dir.file("b.db"), "b");
+    arrays::ArraySettings settings;
+    settings.check = R"({"type":"http","port":8080})";  // only checked instances expire
+    settings.remove_after = 1ms;
+    a.registry->upsert_array(kWeb, settings);
+    const auto back = a.registry->add_instance(kWeb, instance("192.0.2.1"));
+    a.registry->set_health(back.id, arrays::Health::down, "connection refused");
+    a.registry->set_health(back.id, arrays::Health::up, "200 OK");
+    REQUIRE(eventually([&] {
+      const auto found = b.registry->find(kWeb);
+      return found && found->instances.size() == 1 && found->instances[0].health == arrays::Health::up;
+    }));
+    // The decision sees the instance as etcd records it (up), whatever the caller thought.
+    arrays::Health seen = arrays::Health::unknown;
+    const bool removed = b.store->remove_instance_if(kWeb, back.id, unix_now_ms(), [&](const arrays::Instance& stored) {
+      seen = stored.health;
+      return stored.health == arrays::Health::up ? std::nullopt : std::optional<std::string>("down");
+    });
+    CHECK_FALSE(removed);
+    CHECK(seen == arrays::Health::up);
+    CHECK(b.instances(kWeb) == 1);
+  }
+
   TEST_CASE("two conflicting writes - one succeeds and one is a ConcurrentChangeError") {
     EtcdCluster etcd;
     ScratchDir dir;
