@@ -379,10 +379,11 @@ int CtlCommand::State::dispatch(ApiClient& api) {
   if (array->parsed()) {
     const json reply = api.get(array_path());
     if (json_output) return print_json(reply);
-    std::printf("%s  policy %s  ttl %s  degraded_ttl %s  when_all_down %s  check %s\n",
+    std::printf("%s  policy %s  ttl %s  degraded_ttl %s  when_all_down %s  check %s  source %s\n",
                 cell(reply["name"]).c_str(), cell(reply["policy"]).c_str(), cell(reply["ttl"]).c_str(),
                 cell(reply["degraded_ttl"]).c_str(), cell(reply["when_all_down"]).c_str(),
-                check_text(reply.value("check", json(nullptr))).c_str());
+                check_text(reply.value("check", json(nullptr))).c_str(),
+                cell(reply.value("source", json(nullptr))).c_str());
     std::vector<std::vector<std::string>> rows;
     for (const json& i : reply["instances"]) {
       rows.push_back({cell(i["id"]), cell(i["address"]), cell(i["weight"]), cell(i.value("region", json(""))),

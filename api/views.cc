@@ -62,6 +62,7 @@ json array_json(const registry::RegisteredArray& array, bool with_instances) {
   json out = settings_json(array.settings);
   out["name"] = array.name;
   out["instance_count"] = array.instances.size();
+  out["source"] = array.config_source.empty() ? "api" : array.config_source;
   if (with_instances) {
     json instances = json::array();
     for (const arrays::Instance& instance : array.instances) {
@@ -73,7 +74,10 @@ json array_json(const registry::RegisteredArray& array, bool with_instances) {
 }
 
 json new_array_json(const std::string& name) {
-  return {{"name", canonical_text_name(name)}, {"instance_count", 0}, {"instances", json::array()}};
+  return {{"name", canonical_text_name(name)},
+          {"instance_count", 0},
+          {"source", "api"},
+          {"instances", json::array()}};
 }
 
 json event_json(const registry::Event& event) {

@@ -22,10 +22,12 @@ nlohmann::json settings_json(const arrays::ArraySettings& settings);
 nlohmann::json spec_json(const arrays::InstanceSpec& spec);
 // spec_json plus "id" and "health".
 nlohmann::json instance_json(const arrays::Instance& instance);
-// "name", the settings and "instance_count"; with every instance when `with_instances`.
+// "name", the settings, "instance_count" and "source" (who owns the settings:
+// "api", or where the config declares the array, "rotor.json: arrays[0]"); with
+// every instance when `with_instances`.
 nlohmann::json array_json(const registry::RegisteredArray& array, bool with_instances);
 // The read-only part of array_json for an array that does not exist yet:
-// "name" (lower case, final dot), "instance_count" 0, "instances" [].
+// "name" (lower case, final dot), "instance_count" 0, "source" "api", "instances" [].
 nlohmann::json new_array_json(const std::string& name);
 nlohmann::json event_json(const registry::Event& event);
 // The config's fields of a region or network plus "source": "api" for one

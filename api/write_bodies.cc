@@ -24,6 +24,7 @@ struct ReadOnlyField {
 constexpr ReadOnlyField kArrayReadOnly[] = {
     {"name", "the name is the path's"},
     {"instance_count", "the number of instances"},
+    {"source", "who owns the settings"},
     {"instances", "change them with PUT /v1/arrays/{name}/instances"},
 };
 

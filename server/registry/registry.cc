@@ -474,7 +474,9 @@ std::vector<Instance> Registry::reported_instances(const State& state, const Arr
 }
 
 RegisteredArray Registry::view(const State& state, const ArrayModel& array) {
-  return {array.id, array.name, array.settings, reported_instances(state, array), array.slot};
+  const auto claim = state.claimed.find(array.name);
+  return {array.id, array.name, array.settings, reported_instances(state, array), array.slot,
+          claim == state.claimed.end() ? std::string() : claim->second.source};
 }
 
 std::vector<RegisteredArray> Registry::arrays() const {

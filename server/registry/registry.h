@@ -60,6 +60,9 @@ struct RegisteredArray {
   arrays::ArraySettings settings;
   std::vector<arrays::Instance> instances;  // by id
   uint32_t slot = 0;
+  // Where this node's config declares it ("rotor.json: arrays[0]", the owner
+  // whose settings the API may not change), or empty for the API's.
+  std::string config_source;
 };
 
 // An array declared in the config file.

@@ -164,20 +164,26 @@ async function arrayActions(page, api, dnsPort) {
     (await answers(dnsPort)).join() === KEPT);
 }
 
-// A config array's settings are the config's: the console shows the API's
-// refusal and nothing changes. An array made through the API has its settings
-// edited on its page, and its answers carry the new TTL.
+// A config array's settings are the config's (the API refuses other ones):
+// its page shows them with a note naming the file instead of a form. An array
+// made through the API has its settings edited on its page, and its answers
+// carry the new TTL.
 async function arraySettings(page, api, dnsPort, checkPort) {
-  await page.fill('form.settings input[name=ttl]', '42');
-  await page.click('form.settings button[type=submit]');
-  await page.locator('.error:has-text("declared in the config")').waitFor();
-  assert.equal((await call(api, 'GET', `/v1/arrays/${ARRAY}`)).ttl, 30);
+  const declared = await call(api, 'GET', `/v1/arrays/${ARRAY}`);
+  assert.match(declared.source, /rotor\.json: arrays\[0\]$/);
+  const note = await page.locator('.config-note').textContent();
+  assert.ok(note.includes('Declared in the config file') && note.includes(declared.source), note);
+  assert.equal(await page.locator('.settings-shown dd[data-key=ttl]').textContent(), '30');
+  assert.equal(await page.locator('form.settings').count(), 0);
 
   const [address] = BACKENDS;
   await call(api, 'PUT', `/v1/arrays/${API_ARRAY}`, { ttl: 30, check: CHECK(checkPort) });
   await call(api, 'POST', `/v1/arrays/${API_ARRAY}/instances`, { address });
+  assert.equal((await call(api, 'GET', `/v1/arrays/${API_ARRAY}`)).source, 'api');
   await page.goto(`${api}/ui/#/arrays/${API_ARRAY}.`);
   await page.locator(`tr[data-address="${address}"] .badge:has-text("up")`).waitFor();
+  await page.locator('form.settings').waitFor();
+  assert.equal(await page.locator('.config-note').count(), 0);
   await page.fill('form.settings input[name=ttl]', '42');
   await page.click('form.settings button[type=submit]');
   await page.locator('.notice:has-text("settings saved")').waitFor();

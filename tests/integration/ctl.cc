@@ -117,6 +117,7 @@ TEST_SUITE("integration/ctl") {
     CHECK(out.find("web.lb.example.test.") != std::string::npos);
     REQUIRE(ctl({"array", "web.lb.example.test"}, out, "view-secret") == 0);
     CHECK(out.find("127.0.0.41") != std::string::npos);
+    CHECK(out.find("rotor.json: arrays[0]\n") != std::string::npos);  // its source: the config's
     CHECK(out.find("200") != std::string::npos);
     REQUIRE(ctl({"--json", "array", "web.lb.example.test"}, out, "view-secret") == 0);
     const json shown = json::parse(out);

@@ -1,5 +1,6 @@
 // One array: its instances (health, why, last check, effective weight),
 // each one's health over the last 24 h, actions that ask first, and its settings.
+import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, enc, errorText } from './api.js';
 import { timelines } from './timeline.js';
@@ -32,7 +33,7 @@ async function loadArray(name) {
       why: seen ? seen.reason : '',
     };
   });
-  return { array, instances, timeline: timelines(events, instances, fromMs, toMs), fromMs, toMs };
+  return { name, array, instances, timeline: timelines(events, instances, fromMs, toMs), fromMs, toMs };
 }
 
 function Timeline({ stretches, fromMs, toMs }) {
@@ -101,8 +102,26 @@ function Settings({ array, onSaved, setError }) {
   );
 }
 
+// An array the config file declares (`source` names the file and arrays[N]):
+// the API refuses other settings (409), so they are shown, not offered.
+function ConfigSettings({ array }) {
+  return (
+    <>
+      <p class="config-note" role="note">
+        Declared in the config file ({array.source}): change its settings there and reload
+        (SIGHUP or POST /v1/reload). Instances can still be added and changed here.
+      </p>
+      <dl class="settings-shown">
+        {SETTINGS.map(([key]) => <Fragment key={key}><dt>{key}</dt><dd data-key={key}>{String(array[key])}</dd></Fragment>)}
+      </dl>
+    </>
+  );
+}
+
 export function ArrayPage({ name }) {
-  const [data, loadError, reload] = usePoll(() => loadArray(name), 5, [name]);
+  const [polled, loadError, reload] = usePoll(() => loadArray(name), 5, [name]);
+  // Until the new name's first load, the last poll is the previous array's: not shown under this name.
+  const data = polled && polled.name === name ? polled : null;
   const [ask, setAsk] = useState(null);
   const [error, setError] = useState('');
   const [notice, setNotice] = useState('');
@@ -164,7 +183,9 @@ export function ArrayPage({ name }) {
             {['up', 'down', 'unknown', 'damped', 'drained', 'disabled'].map((s) => <span class={`key stretch-${s}`}>{s}</span>)}
           </p>
           <h2>Settings</h2>
-          <Settings array={data.array} setError={setError} onSaved={(text) => { setError(''); setNotice(text); reload(); }} />
+          {data.array.source === 'api'
+            ? <Settings array={data.array} setError={setError} onSaved={(text) => { setError(''); setNotice(text); reload(); }} />
+            : <ConfigSettings array={data.array} />}
         </>
       )}
     </section>

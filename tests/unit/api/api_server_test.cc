@@ -257,6 +257,30 @@ TEST_SUITE("unit/api/api_server") {
     CHECK(metrics.headers.find("Content-Type")->second == "text/plain; version=0.0.4");
   }
 
+  TEST_CASE("array views say whether the config or the API owns the settings") {
+    Rig rig;
+    rig.registry->apply_config_arrays({{kWeb, {}, {}, "/etc/rotor/rotor.json: arrays[0]"}});
+    REQUIRE(send(rig, "PUT", "/v1/arrays/api.lb.example.com", R"({"ttl": 60, "source": "api"})").status == 201);
+    const std::string declared = "/etc/rotor/rotor.json: arrays[0]";
+
+    const Reply list = send(rig, "GET", "/v1/arrays");
+    REQUIRE(list.body["arrays"].size() == 2);
+    CHECK(list.body["arrays"][0]["name"] == "api.lb.example.com.");
+    CHECK(list.body["arrays"][0]["source"] == "api");
+    CHECK(list.body["arrays"][1]["name"] == kWeb);
+    CHECK(list.body["arrays"][1]["source"] == declared);
+    CHECK(send(rig, "GET", "/v1/arrays/api.lb.example.com").body["source"] == "api");
+    const Reply config_array = send(rig, "GET", "/v1/arrays/web.lb.example.com");
+    CHECK(config_array.body["source"] == declared);
+
+    // The field's one fact is the 409's: the config's settings are refused, the API's are not.
+    CHECK(send(rig, "PATCH", "/v1/arrays/web.lb.example.com", R"({"ttl": 60})").status == 409);
+    CHECK(send(rig, "PATCH", "/v1/arrays/api.lb.example.com", R"({"ttl": 90})").body["source"] == "api");
+    // A reload that drops the array from the config gives it to the API.
+    rig.registry->apply_config_arrays({});
+    CHECK(send(rig, "GET", "/v1/arrays/web.lb.example.com").body["source"] == "api");
+  }
+
   TEST_CASE("health and explain say an instance is held down by flap damping and until when") {
     Rig rig;
     REQUIRE(send(rig, "PUT", "/v1/arrays/web.lb.example.com", "{}").status == 201);

@@ -228,6 +228,10 @@ TEST_SUITE("unit/api/api_write_semantics") {
     const Edit edits[] = {
         {"PUT", kArrayPath, array_with("instance_count", 3),
          "instance_count: read-only (the number of instances); it is 2, not 3", "instance_count"},
+        {"PUT", kArrayPath, array_with("source", "rotor.json: arrays[0]"),
+         "source: read-only (who owns the settings); it is \"api\", not \"rotor.json: arrays[0]\"", "source"},
+        {"PUT", "/v1/arrays/new.lb.example.com", json{{"source", "rotor.json: arrays[0]"}},
+         "source: read-only (who owns the settings); it is \"api\", not \"rotor.json: arrays[0]\"", "source"},
         {"PUT", kArrayPath, array_with("name", "www.lb.example.com"),
          "name: read-only (the name is the path's); it is \"web.lb.example.com.\", not \"www.lb.example.com.\"",
          "name"},

@@ -399,11 +399,16 @@ TEST_SUITE("unit/cluster/etcd_store") {
         {kWeb, {}, {instance("192.0.2.1"), instance("192.0.2.2")}}};
     a.registry->apply_config_arrays(config);
     REQUIRE(eventually([&] { return b.instances(kWeb) == 2; }));
+    // Who owns an array is each node's config, not etcd's: b serves a's
+    // array as the API's (and takes writes to it) until b's config declares it.
+    CHECK(a.registry->find(kWeb)->config_source == "the config");
+    CHECK(b.registry->find(kWeb)->config_source.empty());
     EtcdClient client(etcd.client_options());
     const int64_t before = client.range(EtcdCluster::kPrefix).revision;
     b.registry->apply_config_arrays(config);
     a.registry->apply_config_arrays(config);
     CHECK(client.range(EtcdCluster::kPrefix).revision == before);
+    CHECK(b.registry->find(kWeb)->config_source == "the config");
   }
 
   TEST_CASE("a registry on etcd refuses what makes no sense before anything reaches etcd") {

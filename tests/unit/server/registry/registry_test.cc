@@ -627,6 +627,8 @@ TEST_SUITE("unit/server/registry/registry") {
       rig.registry->apply_config_arrays(config);
       REQUIRE(rig.registry->find(kWeb)->instances.size() == 2);
       CHECK(rig.registry->config_source(kWeb) == "rotor.json: arrays[0]");
+      CHECK(rig.registry->find(kWeb)->config_source == "rotor.json: arrays[0]");
+      CHECK(rig.registry->arrays().at(0).config_source == "rotor.json: arrays[0]");
       api_added = rig.registry->add_instance(kWeb, instance("192.0.2.3")).id;
       rig.registry->update_instance(kWeb, api_added, instance("192.0.2.3", 50));
       const auto first = rig.registry->find(kWeb)->instances[0];
