@@ -1,0 +1,164 @@
+// What one answer costs on the query path, per kind of answer: answer_query
+// (parse, zone lookup, encoding with name compression; no network) on a
+// static zone like tests/bench/bench.sh's bench.test, for NXDOMAIN answers
+// (the SOA's three names), positive answers, and answers with many names to
+// compress. Per row it prints ns per answer (best of --rounds rounds of
+// --queries calls, the rounds rotating which row goes first), the reply's size
+// and a hash of its bytes, so two builds can be compared for speed and for
+// byte-identical output. Prints numbers only; it never passes or fails on them.
+//
+// Usage: rotor_answer_bench [--queries Q] [--rounds R] [--only TEXT]
+// (--only: just the rows whose label contains TEXT, e.g. for callgrind).
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "server/query/responder.h"
+#include "server/snapshot/snapshot.h"
+#include "zones/zone_file.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// bench.sh's common zone, plus names whose answers hold many names: 20 MX
+// targets in other domains (each a new suffix to remember) and 8 in-zone NS.
+std::string zone_text() {
+  std::string text =
+      "$ORIGIN bench.test.\n$TTL 3600\n"
+      "@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n"
+      "  IN NS ns1\n  IN MX 10 mail\n"
+      "ns1 IN A 192.0.2.1\nmail IN A 192.0.2.25\nwww IN A 192.0.2.10\n";
+  for (int i = 1; i <= 10; ++i) text += "host" + std::to_string(i) + " IN A 198.51.100." + std::to_string(i) + "\n";
+  for (int i = 1; i <= 20; ++i) {
+    text += "mx IN MX " + std::to_string(i) + " mail" + std::to_string(i) + ".provider" +
+            std::to_string(i) + ".example.\n";
+  }
+  for (int i = 1; i <= 8; ++i) {
+    text += "deleg IN NS ns" + std::to_string(i) + ".deleg\n";
+    text += "ns" + std::to_string(i) + ".deleg IN A 192.0.2." + std::to_string(100 + i) + "\n";
+  }
+  return text;
+}
+
+// A query for `name` (presentation form) of type `qtype`, with EDNS (4096) when `edns`.
+std::vector<uint8_t> make_query(const std::string& name, uint16_t qtype, bool edns) {
+  std::vector<uint8_t> query = {0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, static_cast<uint8_t>(edns)};
+  size_t label_start = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i == name.size() || name[i] == '.') {
+      if (i > label_start) {
+        query.push_back(static_cast<uint8_t>(i - label_start));
+        query.insert(query.end(), name.begin() + label_start, name.begin() + i);
+      }
+      label_start = i + 1;
+    }
+  }
+  query.insert(query.end(), {0, static_cast<uint8_t>(qtype >> 8), static_cast<uint8_t>(qtype), 0, 1});
+  if (edns) query.insert(query.end(), {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0});
+  return query;
+}
+
+struct Row {
+  const char* what;
+  std::vector<uint8_t> query;
+  unsigned rcode;
+  double best_ns = std::numeric_limits<double>::infinity();
+  size_t reply_size = 0;
+  uint32_t reply_hash = 0;
+};
+
+uint32_t fnv1a(const uint8_t* bytes, size_t size) {
+  uint32_t hash = 2166136261u;
+  for (size_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * 16777619u;
+  return hash;
+}
+
+// ns per answer_query of `row.query` over `count` calls; checks the rcode first.
+double answer_ns(const rotor::Snapshot& snapshot, Row& row, size_t count) {
+  rotor::WorkerState state;
+  rotor::prepare_worker_state(snapshot, state);
+  std::vector<uint8_t> out(rotor::kReplyBufferSize);
+  const rotor::ClientInfo client{.address = nullptr, .transport = rotor::Transport::tcp};
+  const size_t length = rotor::answer_query(snapshot, row.query, client, out, state);
+  if (length < 12 || (out[3] & 0x0fu) != row.rcode) {
+    throw std::runtime_error(std::string("unexpected answer for: ") + row.what);
+  }
+  row.reply_size = length;
+  row.reply_hash = fnv1a(out.data(), length);
+  size_t bytes = 0;
+  const Clock::time_point start = Clock::now();
+  for (size_t i = 0; i < count; ++i) {
+    bytes += rotor::answer_query(snapshot, row.query, client, out, state);
+  }
+  const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+  if (bytes != length * count) throw std::runtime_error("answers changed between calls");
+  return ns / static_cast<double>(count);
+}
+
+std::shared_ptr<rotor::Snapshot> bench_snapshot() {
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("rotor_answer_bench." + std::to_string(getpid()));
+  std::ofstream(path) << zone_text();
+  auto snapshot = std::make_shared<rotor::Snapshot>();
+  try {
+    snapshot->zones.add(rotor::zones::load_zone_file(path.string(), "bench.test."));
+  } catch (...) {
+    std::filesystem::remove(path);
+    throw;
+  }
+  std::filesystem::remove(path);
+  return snapshot;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"answer_query cost per kind of answer"};
+  size_t queries = 200000;
+  int rounds = 15;
+  app.add_option("--queries", queries, "answer_query calls per row and round");
+  app.add_option("--rounds", rounds, "rounds; the best one counts");
+  std::string only;
+  app.add_option("--only", only, "only the rows whose label contains this text");
+  CLI11_PARSE(app, argc, argv);
+
+  const auto snapshot = bench_snapshot();
+  constexpr uint16_t A = 1, MX = 15;
+  std::vector<Row> rows = {
+      {"NXDOMAIN missing5.bench.test A", make_query("missing5.bench.test", A, false), 3},
+      {"NXDOMAIN, EDNS", make_query("missing5.bench.test", A, true), 3},
+      {"NXDOMAIN 8 labels a.b.c.d.e.f.bench.test", make_query("a.b.c.d.e.f.bench.test", A, false), 3},
+      {"NODATA www.bench.test MX", make_query("www.bench.test", MX, false), 0},
+      {"positive www.bench.test A", make_query("www.bench.test", A, false), 0},
+      {"positive bench.test MX (+ additional A)", make_query("bench.test", MX, false), 0},
+      {"20 MX in 20 other domains", make_query("mx.bench.test", MX, false), 0},
+      {"referral: 8 NS + 8 glue", make_query("www.deleg.bench.test", A, false), 0},
+  };
+  std::erase_if(rows, [&](const Row& row) { return std::string(row.what).find(only) == std::string::npos; });
+  for (int round = 0; round < rounds; ++round) {
+    for (size_t i = 0; i < rows.size(); ++i) {
+      Row& row = rows[(i + static_cast<size_t>(round)) % rows.size()];
+      row.best_ns = std::min(row.best_ns, answer_ns(*snapshot, row, queries));
+    }
+  }
+  std::printf("answer_query over TCP (no size limit), no network\n");
+  std::printf("%-45s %8s %6s %10s\n", "answer", "ns/q", "bytes", "reply hash");
+  for (const Row& row : rows) {
+    std::printf("%-45s %8.1f %6zu   %08x\n", row.what, row.best_ns, row.reply_size, row.reply_hash);
+  }
+  std::printf("(best of %d rounds of %zu queries each)\n", rounds, queries);
+  return 0;
+}
