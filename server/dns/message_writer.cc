@@ -1,5 +1,7 @@
 #include "server/dns/message_writer.h"
 
+#include <bit>
+
 namespace rotor::dns {
 
 namespace {
@@ -29,6 +31,35 @@ bool compressible_layout(uint16_t rrtype, CompressibleLayout& layout) noexcept {
   }
 }
 
+// Whether two bytes of a label are equal, ignoring ASCII case.
+bool same_letter(uint8_t x, uint8_t y) noexcept {
+  return x == y || ((x ^ y) == 0x20 && static_cast<uint8_t>((x | 0x20) - 'a') < 26);
+}
+
+// Whether two labels (length byte first) are equal, ignoring ASCII case.
+bool labels_equal(const uint8_t* a, const uint8_t* b) noexcept {
+  const uint8_t length = a[0];
+  if (length != b[0]) return false;
+  for (uint8_t i = 1; i <= length; ++i) {
+    if (!same_letter(a[i], b[i])) return false;
+  }
+  return true;
+}
+
+// The first hash slot of the suffix `label` + entry `parent`. It hashes the
+// parent, the length and the first and last bytes of the label with the case
+// bit set, not every byte: hashing whole labels cost more than the linear
+// search it replaced did on small answers. Labels equal but for case hash
+// alike; others that hash alike are told apart by labels_equal, so a
+// collision costs a probe, never a wrong pointer.
+size_t suffix_slot(const uint8_t* label, uint8_t parent) noexcept {
+  const uint8_t length = label[0];  // 1..63: never the root
+  const uint32_t key = uint32_t{parent} << 24 | uint32_t{length} << 16 |
+                       uint32_t{label[1] | 0x20u} << 8 | uint32_t{label[length] | 0x20u};
+  constexpr int kSlotBits = std::countr_zero(MessageWriter::kSuffixSlots);
+  return (key * 0x9E3779B1u) >> (32 - kSlotBits);
+}
+
 }  // namespace
 
 void MessageWriter::write_header(uint16_t id, uint16_t flags) noexcept {
@@ -36,7 +67,8 @@ void MessageWriter::write_header(uint16_t id, uint16_t flags) noexcept {
   write_u16(buffer_, id);
   write_u16(buffer_ + 2, flags);
   size_ = kHeaderSize;
-  entry_count_ = 0;
+  forget_suffixes_from(0);
+  pending_.labels = 0;
 }
 
 bool MessageWriter::put(const void* bytes, size_t size) noexcept {
@@ -49,7 +81,7 @@ bool MessageWriter::put(const void* bytes, size_t size) noexcept {
 bool MessageWriter::write_question(const WireName& name, uint16_t qtype,
                                    uint16_t qclass) noexcept {
   const Mark before = mark();
-  if (!write_name(name.view(), true)) {
+  if (!write_name(name.view())) {
     rollback(before);
     return false;
   }
@@ -64,62 +96,103 @@ bool MessageWriter::write_question(const WireName& name, uint16_t qtype,
   return true;
 }
 
-void MessageWriter::remember(size_t offset, unsigned labels) noexcept {
-  if (offset >= 0x3FFF || entry_count_ == kMaxCompressionEntries) return;
-  entries_[entry_count_++] = {static_cast<uint16_t>(offset), static_cast<uint8_t>(labels)};
+uint8_t MessageWriter::find_suffix(const uint8_t* label, uint8_t parent,
+                                   size_t& slot) const noexcept {
+  for (slot = suffix_slot(label, parent);; slot = (slot + 1) & (kSuffixSlots - 1)) {
+    const uint8_t held = slots_[slot];
+    if (held == 0) return kMissing;  // there is always an empty slot: at most half are used
+    const Suffix& suffix = suffixes_[held - 1];
+    if (suffix.parent == parent && labels_equal(buffer_ + suffix.offset, label)) {
+      return static_cast<uint8_t>(held - 1);
+    }
+  }
 }
 
-bool MessageWriter::names_equal_at(size_t offset, std::string_view suffix) const noexcept {
-  size_t pos = 0;
-  // Names in the message were written by us, so pointers only go backwards;
-  // the hop bound is a belt against our own bugs.
-  for (int hops = 0; hops < 128;) {
-    uint8_t len = buffer_[offset];
-    if ((len & 0xC0) == 0xC0) {
-      offset = (size_t{len & 0x3Fu} << 8) | buffer_[offset + 1];
-      ++hops;
-      continue;
-    }
-    if (static_cast<uint8_t>(suffix[pos]) != len) return false;
-    if (len == 0) return true;
-    for (uint8_t i = 1; i <= len; ++i) {
-      if (ascii_lower(buffer_[offset + i]) != ascii_lower(static_cast<uint8_t>(suffix[pos + i])))
-        return false;
-    }
-    offset += 1 + len;
-    pos += 1 + len;
-  }
-  return false;
+size_t MessageWriter::empty_slot(const uint8_t* label, uint8_t parent) const noexcept {
+  size_t slot = suffix_slot(label, parent);
+  while (slots_[slot] != 0) slot = (slot + 1) & (kSuffixSlots - 1);
+  return slot;
 }
 
-size_t MessageWriter::find_suffix(std::string_view suffix, unsigned labels) const noexcept {
-  for (uint8_t i = 0; i < entry_count_; ++i) {
-    if (entries_[i].labels == labels && names_equal_at(entries_[i].offset, suffix))
-      return entries_[i].offset;
+void MessageWriter::remember_pending() noexcept {
+  if (pending_.labels == 0) return;
+  if (!slots_clear_) {
+    slots_.fill(0);
+    slots_clear_ = true;
   }
-  return SIZE_MAX;
+  uint8_t starts[kMaxNameLength / 2];
+  size_t position = pending_.offset;
+  for (uint8_t label = 0; label < pending_.labels; ++label) {
+    starts[label] = static_cast<uint8_t>(position - pending_.offset);
+    position += buffer_[position] + size_t{1};
+  }
+  // Shortest first: each suffix's parent is the one remembered before it. A
+  // suffix left out (table full, or out of a pointer's reach) leaves the
+  // longer ones out too, as they could not be found through it.
+  uint8_t parent = pending_.parent;
+  size_t slot = pending_.slot;
+  for (size_t label = pending_.labels; label > 0; --label) {
+    const size_t offset = pending_.offset + starts[label - 1];
+    if (offset > kMaxPointerTarget || suffix_count_ == kMaxSuffixes) break;
+    if (label != pending_.labels || slot == kNoSlot) slot = empty_slot(buffer_ + offset, parent);
+    const uint8_t entry = suffix_count_++;
+    suffixes_[entry] = {static_cast<uint16_t>(offset), parent, static_cast<uint8_t>(slot)};
+    slots_[slot] = static_cast<uint8_t>(entry + 1);
+    parent = entry;
+  }
+  pending_.labels = 0;
 }
 
-bool MessageWriter::write_name(std::string_view name, bool compress) noexcept {
-  unsigned labels = label_count(name);
-  size_t pos = 0;
-  while (labels > 0) {
-    if (compress) {
-      const size_t target = find_suffix(name.substr(pos), labels);
-      if (target != SIZE_MAX) {
-        uint8_t pointer[2];
-        write_u16(pointer, static_cast<uint16_t>(0xC000 | target));
-        return put(pointer, sizeof pointer);
-      }
-      remember(size_, labels);
-    }
-    const size_t label_size = static_cast<uint8_t>(name[pos]) + size_t{1};
-    if (!put(name.data() + pos, label_size)) return false;
-    pos += label_size;
-    --labels;
+void MessageWriter::forget_suffixes_from(uint8_t count) noexcept {
+  while (suffix_count_ > count) slots_[suffixes_[--suffix_count_].slot] = 0;
+}
+
+// A name's suffixes go into the table only when the next name is written
+// (remember_pending), not as it is written: the last name of a message is
+// never looked up, and in the commonest answer, records owned by the
+// question's name with no names in their data, that is the question itself.
+bool MessageWriter::write_name(std::string_view name) noexcept {
+  remember_pending();
+  const auto* bytes = reinterpret_cast<const uint8_t*>(name.data());
+  // Where each label starts: a name of at most 255 bytes has at most 127
+  // labels besides the root, each starting below 255.
+  if (name.size() > kMaxNameLength) return put(bytes, name.size());  // not a name: as it is
+  uint8_t starts[kMaxNameLength / 2];
+  size_t labels = 0;
+  size_t root = 0;  // the position of the root label
+  while (root < name.size() && bytes[root] != 0) {
+    starts[labels++] = static_cast<uint8_t>(root);
+    root += bytes[root] + size_t{1};
   }
-  const uint8_t root = 0;
-  return put(&root, 1);
+  if (root >= name.size()) return put(bytes, name.size());  // no root label: as it is
+  // The longest suffix the table holds, matched from the root up; `slot` is
+  // where the first label that did not match goes. An empty table (the
+  // question, the first name) is not even looked at.
+  uint8_t known = kRoot;
+  size_t first_known = labels;
+  size_t slot = kNoSlot;
+  while (first_known > 0 && suffix_count_ > 0) {
+    const uint8_t entry = find_suffix(bytes + starts[first_known - 1], known, slot);
+    if (entry == kMissing) break;
+    known = entry;
+    --first_known;
+  }
+  const size_t at = size_;
+  const size_t in_place = first_known < labels ? starts[first_known] : root;
+  if (!put(bytes, in_place)) return false;
+  if (known == kRoot) {
+    const uint8_t root_label = 0;
+    if (!put(&root_label, 1)) return false;
+  } else {
+    uint8_t pointer[2];
+    write_u16(pointer, static_cast<uint16_t>(0xC000 | suffixes_[known].offset));
+    if (!put(pointer, sizeof pointer)) return false;
+  }
+  if (first_known > 0 && at <= kMaxPointerTarget) {
+    pending_ = {static_cast<uint16_t>(at), static_cast<uint8_t>(first_known), known,
+                static_cast<uint8_t>(slot)};
+  }
+  return true;
 }
 
 bool MessageWriter::write_record(Section section, Owner owner, uint16_t rrtype, uint16_t rrclass,
@@ -130,7 +203,7 @@ bool MessageWriter::write_record(Section section, Owner owner, uint16_t rrtype, 
     const uint8_t pointer[2] = {0xC0, static_cast<uint8_t>(kHeaderSize)};
     ok = put(pointer, sizeof pointer);
   } else {
-    ok = write_name(owner.name, true);
+    ok = write_name(owner.name);
   }
   uint8_t fixed[10];
   write_u16(fixed, rrtype);
@@ -149,7 +222,7 @@ bool MessageWriter::write_record(Section section, Owner owner, uint16_t rrtype, 
       if (length == 0) {  // not a name after all: keep the bytes as they are
         break;
       }
-      ok = write_name(rdata.substr(pos, length), true);
+      ok = write_name(rdata.substr(pos, length));
       pos += length;
     }
     ok = ok && put(rdata.data() + pos, rdata.size() - pos);
@@ -169,13 +242,14 @@ bool MessageWriter::write_record(Section section, Owner owner, uint16_t rrtype, 
 MessageWriter::Mark MessageWriter::mark() const noexcept {
   return {size_,
           {count(Section::answer), count(Section::authority), count(Section::additional)},
-          entry_count_};
+          suffix_count_, pending_};
 }
 
 void MessageWriter::rollback(const Mark& mark) noexcept {
   size_ = mark.size;
   for (int i = 0; i < 3; ++i) write_u16(buffer_ + 6 + 2 * i, mark.counts[i]);
-  entry_count_ = mark.compression_entries;
+  forget_suffixes_from(mark.suffix_count);
+  pending_ = mark.pending;
 }
 
 bool MessageWriter::append_raw_additional(const uint8_t* bytes, size_t size) noexcept {

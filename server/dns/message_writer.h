@@ -2,8 +2,21 @@
 // Writes a DNS reply into a caller-owned buffer, compressing names (RFC 1035
 // 4.1.4) against what the message already holds. Every append either fits
 // within the limit or leaves the message as it was and returns false, so the
-// answerer can stop at a whole-RRset boundary and set TC. No allocation.
+// answerer can stop at a whole-RRset boundary and set TC. No allocation, no
+// exception; one writer per message, used by one thread.
+//
+// Compression: every name suffix written in place (not as a pointer) at an
+// offset a pointer can reach (<= 0x3FFF) is remembered in a fixed table, keyed
+// by its first label (compared without regard to case) and the table entry of
+// the suffix after it, so a name is matched label by label from the root up,
+// one hash probe per label, instead of being compared against every earlier
+// name. A pointer goes to the first place a suffix was written, in the case it
+// was written there. A name's suffixes enter the table when the next name is
+// written, so the last name of a message is never hashed. When the table is
+// full, later suffixes are not remembered and are written again in full: less
+// compression, never a wrong pointer.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -46,11 +59,21 @@ class MessageWriter {
   bool write_record(Section section, Owner owner, uint16_t type, uint16_t rrclass, uint32_t ttl,
                     std::string_view rdata) noexcept;
 
+  // The last name written in place, whose suffixes are not in the table yet
+  // (see write_name); `labels` == 0: none.
+  struct PendingName {
+    uint16_t offset;
+    uint8_t labels;  // written in place, before the pointer or the root
+    uint8_t parent;  // the entry of what follows them (or kRoot)
+    uint8_t slot;    // the empty slot its last label goes to, or kNoSlot
+  };
+
   // A rollback point, to drop a partly written RRset.
   struct Mark {
     size_t size;
     uint16_t counts[3];
-    uint8_t compression_entries;
+    uint8_t suffix_count;
+    PendingName pending;
   };
   Mark mark() const noexcept;
   void rollback(const Mark& mark) noexcept;
@@ -64,25 +87,57 @@ class MessageWriter {
   // caller reserved room for it.
   bool append_raw_additional(const uint8_t* bytes, size_t size) noexcept;
 
- private:
-  bool write_name(std::string_view name, bool compress) noexcept;
-  size_t find_suffix(std::string_view suffix, unsigned labels) const noexcept;
-  bool names_equal_at(size_t offset, std::string_view suffix) const noexcept;
-  void remember(size_t offset, unsigned labels) noexcept;
-  bool put(const void* bytes, size_t size) noexcept;
+  // How many suffixes one message remembers, and the hash slots they live in
+  // (a power of two, at least twice as many, so probes stay short and always
+  // end at an empty slot).
+  static constexpr size_t kMaxSuffixes = 64;
+  static constexpr size_t kSuffixSlots = 128;
+  // The highest offset a compression pointer can hold (14 bits).
+  static constexpr size_t kMaxPointerTarget = 0x3FFF;
 
-  static constexpr size_t kMaxCompressionEntries = 64;
-  struct CompressionEntry {
+ private:
+  // Entry numbers that are not entries: the root as a parent, and "none".
+  static constexpr uint8_t kRoot = 0xFF;
+  static constexpr uint8_t kMissing = 0xFE;
+  static constexpr uint8_t kNoSlot = 0xFF;  // a PendingName whose slot was not looked for
+  static_assert(kMaxSuffixes < kMissing && kSuffixSlots >= 2 * kMaxSuffixes &&
+                (kSuffixSlots & (kSuffixSlots - 1)) == 0);
+
+  // A suffix written in place at `offset`: the label there, then the suffix
+  // of entry `parent` (or the root).
+  struct Suffix {
     uint16_t offset;
-    uint8_t labels;
+    uint8_t parent;
+    uint8_t slot;  // where it sits in slots_, to forget it on rollback
   };
+
+  bool write_name(std::string_view name) noexcept;
+  // The entry of the suffix made of `label` (a length byte, then its bytes)
+  // followed by entry `parent`, or kMissing; `slot` ends where it was found,
+  // or at the empty slot where it would go.
+  uint8_t find_suffix(const uint8_t* label, uint8_t parent, size_t& slot) const noexcept;
+  // The empty slot where a suffix not in the table goes.
+  size_t empty_slot(const uint8_t* label, uint8_t parent) const noexcept;
+  // Puts the pending name's suffixes into the table, shortest first.
+  void remember_pending() noexcept;
+  // Forgets every entry from `count` on, newest first (which leaves the open
+  // addressing exactly as it was before they came).
+  void forget_suffixes_from(uint8_t count) noexcept;
+  bool put(const void* bytes, size_t size) noexcept;
 
   uint8_t* buffer_;
   size_t capacity_;
   size_t limit_;
   size_t size_ = 0;
-  CompressionEntry entries_[kMaxCompressionEntries];
-  uint8_t entry_count_ = 0;
+  std::array<Suffix, kMaxSuffixes> suffixes_;  // the first suffix_count_ are in use
+  // 0: empty, else a suffixes_ index + 1. Cleared when the first suffix goes
+  // in (slots_clear_), not when the writer is made: most answers never get
+  // there (see write_name), and clearing 128 bytes per message showed in
+  // rotor_answer_bench. Rollbacks clear the slots they free.
+  std::array<uint8_t, kSuffixSlots> slots_;
+  bool slots_clear_ = false;
+  uint8_t suffix_count_ = 0;
+  PendingName pending_{};
 };
 
 }  // namespace rotor::dns
