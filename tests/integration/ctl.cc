@@ -232,7 +232,7 @@ TEST_SUITE("integration/ctl") {
       std::set<std::string> offered;
     };
     const std::vector<Case> cases = {
-        {{"rotor", ""}, {"check", "ctl", "hash-token", "serve"}},
+        {{"rotor", ""}, {"check", "ctl", "hash-token", "keygen", "serve"}},
         {{"rotor", "ctl", "inst"}, {"instances"}},
         {{"rotor", "ctl", "instances", ""}, {"add", "disable", "drain", "enable", "remove", "set-weight"}},
         {{"rotor", "ctl", "--js"}, {"--json"}},
@@ -246,7 +246,7 @@ TEST_SUITE("integration/ctl") {
         {{"rotor", "serve", "--thr"}, {"--threads"}},
         {{"rotor", "serve", "--config", (dir.path() / "rotor.j").string()}, {config}},
         {{"rotor", "check", "--h"}, {"--help"}},
-        {{"rotor", "nonsense", ""}, {"check", "ctl", "hash-token", "serve"}},
+        {{"rotor", "nonsense", ""}, {"check", "ctl", "hash-token", "keygen", "serve"}},
     };
     for (const Case& test : cases) {
       CAPTURE(test.words);
