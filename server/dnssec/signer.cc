@@ -54,17 +54,6 @@ RrList ldns_rrset(std::string_view owner_wire, const zones::RRset& rrset) {
   return list;
 }
 
-std::string rdata_wire(const ldns_rr* rr) {
-  ldns_buffer* buffer = ldns_buffer_new(512);
-  std::string wire;
-  if (ldns_rr_rdata2buffer_wire(buffer, rr) == LDNS_STATUS_OK) {
-    wire.assign(reinterpret_cast<const char*>(ldns_buffer_begin(buffer)),
-                ldns_buffer_position(buffer));
-  }
-  ldns_buffer_free(buffer);
-  return wire;
-}
-
 }  // namespace
 
 int64_t RrsetSigner::system_now() {

@@ -44,17 +44,6 @@ std::optional<std::string> normalized_zone(std::string_view zone) {
   return text + ".";
 }
 
-std::string rdata_wire(const ldns_rr* rr) {
-  ldns_buffer* buffer = ldns_buffer_new(512);
-  std::string wire;
-  if (ldns_rr_rdata2buffer_wire(buffer, rr) == LDNS_STATUS_OK) {
-    wire.assign(reinterpret_cast<const char*>(ldns_buffer_begin(buffer)),
-                ldns_buffer_position(buffer));
-  }
-  ldns_buffer_free(buffer);
-  return wire;
-}
-
 std::string record_text(const ldns_rr* rr) {
   char* text = ldns_rr2str_fmt(ldns_output_format_nocomments, rr);
   std::string line = text ? text : "";
@@ -285,6 +274,17 @@ std::optional<int64_t> parse_key_time(std::string_view text) {
     return std::nullopt;
   }
   return static_cast<int64_t>(timegm(&utc));
+}
+
+std::string rdata_wire(const ldns_rr* rr) {
+  ldns_buffer* buffer = ldns_buffer_new(512);
+  std::string wire;
+  if (ldns_rr_rdata2buffer_wire(buffer, rr) == LDNS_STATUS_OK) {
+    wire.assign(reinterpret_cast<const char*>(ldns_buffer_begin(buffer)),
+                ldns_buffer_position(buffer));
+  }
+  ldns_buffer_free(buffer);
+  return wire;
 }
 
 }  // namespace rotor::dnssec

@@ -18,6 +18,7 @@
 #include <string_view>
 
 struct ldns_struct_key;
+struct ldns_struct_rr;
 
 namespace rotor::dnssec {
 
@@ -106,6 +107,10 @@ class SigningKey {
   int64_t created_ = 0;
   std::optional<int64_t> activate_;
 };
+
+// A record's RDATA in uncompressed wire form, as ldns writes it; empty when
+// ldns cannot. Shared by the key (DNSKEY, DS) and the signer (RRSIG).
+std::string rdata_wire(const ldns_struct_rr* rr);
 
 // "20261201084513" (BIND's timing metadata, UTC) and back; nullopt when malformed.
 std::string format_key_time(int64_t unix_seconds);
