@@ -206,6 +206,16 @@ size_t HealthVerdicts::run_once() {
     }
     computed.emplace(id, std::move(decided));
   }
+  if (!isolated && source_.nodes() != nodes) {
+    // A node record changed while the observations were read: a node turning
+    // abstaining writes its flag and its held down votes in one txn, and a
+    // pass that read the old record with the new votes would count them.
+    // Decide again on one view (the mirror applies a revision at once).
+    auto state = state_.lock();
+    state->all_dirty = state->all_dirty || all;
+    state->dirty.insert(ids.begin(), ids.end());
+    return 0;
+  }
   {
     auto state = state_.lock();
     if (all) {
