@@ -5,6 +5,11 @@
 # The web console's npm packages come from api/console/package-lock.json
 # through `npm ci`, which the build runs in build/<preset>/console; its
 # browser test drives Debian's chromium.
+# unbound is only a test's validating resolver, started by it on loopback: it
+# is installed with its service kept from starting (a policy-rc.d that says
+# no, for that install alone) and then disabled, so no resolver runs on port
+# 53, none starts at boot, and unbound-resolvconf never points the system's
+# resolv.conf at it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +26,8 @@ packages=(
   etcd-server etcd-client ccache
   chromium
 )
+# Installed apart, with its service blocked (install_without_service).
+service_packages=(unbound)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -45,7 +52,15 @@ install_npm_packages() {
   npm ci --prefix "$folder" --no-audit --no-fund --loglevel=error >/dev/null
 }
 
-if ((${#missing[@]} == 0)); then
+missing_services=()
+for package in "${service_packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  if [[ "$status" != "install ok installed" ]]; then
+    missing_services+=("$package")
+  fi
+done
+
+if ((${#missing[@]} == 0 && ${#missing_services[@]} == 0)); then
   install_npm_packages
   exit 0
 fi
@@ -57,12 +72,47 @@ elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
   as_root=(sudo -n env DEBIAN_FRONTEND=noninteractive)
 else
   echo "deps: these packages are missing and I cannot become root (no passwordless sudo):" >&2
-  echo "  ${missing[*]}" >&2
-  echo "deps: install them with: sudo apt-get install ${missing[*]}" >&2
+  echo "  ${missing[*]} ${missing_services[*]}" >&2
+  echo "deps: install them with: sudo apt-get install ${missing[*]} ${missing_services[*]}" >&2
+  echo "deps: (and stop and disable the services of: ${missing_services[*]})" >&2
   exit 1
 fi
-echo "deps: installing ${missing[*]}" >&2
+
+# apt-get install of packages whose daemon must not run as a service: invoke-rc.d
+# and deb-systemd-invoke ask /usr/sbin/policy-rc.d, and 101 means "do not start".
+# An existing policy-rc.d (a container's) is left as it is. Then the units are
+# disabled, so nothing starts at boot either.
+install_without_service() {
+  local policy=/usr/sbin/policy-rc.d placed=0
+  if [[ ! -e "$policy" ]]; then
+    "${as_root[@]}" sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
+    placed=1
+  fi
+  local status=0
+  "${as_root[@]}" apt-get install -y -qq --no-install-recommends "$@" >/dev/null || status=$?
+  if ((placed)); then
+    "${as_root[@]}" rm -f "$policy"
+  fi
+  ((status == 0)) || return "$status"
+  local package
+  for package in "$@"; do
+    if command -v systemctl >/dev/null; then
+      "${as_root[@]}" systemctl disable --now "$package.service" "$package-resolvconf.service" \
+        >/dev/null 2>&1 || true
+    fi
+    if [[ -x /etc/init.d/$package ]] && command -v update-rc.d >/dev/null; then
+      "${as_root[@]}" update-rc.d "$package" disable >/dev/null 2>&1 || true
+    fi
+  done
+}
+
+echo "deps: installing ${missing[*]} ${missing_services[*]}" >&2
 "${as_root[@]}" apt-get update -qq
-"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if ((${#missing[@]} > 0)); then
+  "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ((${#missing_services[@]} > 0)); then
+  install_without_service "${missing_services[@]}"
+fi
 install_npm_packages
 echo "deps: done" >&2

@@ -1,0 +1,313 @@
+// A validating resolver agrees (issue 17): Debian's Unbound, started by the
+// test on loopback with the zones' trust anchors and stub zones pointing at
+// rotor, resolves signed zones served by rotor and sets AD on what validates
+// (positive answers, NODATA, NXDOMAIN, wildcard answers, a DS at a
+// delegation, the child below it, the proof that an insecure delegation has
+// no DS), and answers SERVFAIL when a signature does not verify (a zone whose
+// trust anchor names another key; one RRSIG with a byte changed), while the
+// same question with CD set still gets rotor's answer, so the SERVFAIL is the
+// validator's.
+//
+// Unbound never leaves loopback: every address outside 127.0.0.0/8 (and all
+// of IPv6) is in do-not-query-address, and only names under the stub zones
+// are asked. It runs without root (no user change, no chroot), in the
+// foreground, in a temp directory, and is stopped by its PID.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "tests/integration/harness.h"
+
+TEST_SUITE_BEGIN("integration/dnssec_unbound");
+
+namespace rotor::itest {
+namespace {
+
+constexpr const char* kUnbound = "/usr/sbin/unbound";
+constexpr const char* kSignzone = "/usr/bin/ldns-signzone";
+// Unbound listens here (no other test uses 127.0.0.81).
+constexpr const char* kUnboundAddress = "127.0.0.81";
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// `rotor keygen ZONE --dir DIR`: the key's base path (DIR/K<zone>.+013+<tag>,
+// what ldns-signzone takes) and the DS record it printed.
+struct GeneratedKey {
+  std::string base;
+  std::string ds;
+};
+
+GeneratedKey rotor_keygen(const std::string& zone, const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  Process keygen({ROTOR_BINARY, "keygen", zone, "--dir", dir.string()});
+  const std::optional<std::string> line = keygen.wait_for_stdout_line(zone + ".\t", 10s);
+  REQUIRE_MESSAGE((line && keygen.wait_exit(5s) == 0), "rotor keygen " << zone << " failed: " << keygen.stderr_text());
+  std::smatch match;
+  const std::string ds = *line + "\n";
+  REQUIRE_MESSAGE(std::regex_search(ds, match, std::regex("\\tDS\\t(\\d+) 13 2 ")), "no DS printed: " << ds);
+  char base[128];
+  std::snprintf(base, sizeof base, "K%s.+013+%05lu", zone.c_str(), std::stoul(match[1]));
+  return {(dir / base).string(), ds};
+}
+
+// ldns-signzone `flags` ZONEFILE KEY -> ZONEFILE.signed (its path).
+std::string sign_with_ldns(const std::string& zone_file, const std::string& key_base,
+                           const std::vector<std::string>& flags = {}) {
+  std::vector<std::string> argv{kSignzone};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  argv.insert(argv.end(), {"-f", zone_file + ".signed", zone_file, key_base});
+  std::string output;
+  REQUIRE_MESSAGE(run_to_exit(argv, output, 20s) == 0, "ldns-signzone failed: " << output);
+  return zone_file + ".signed";
+}
+
+// Changes one character in the middle of the signature of the RRSIG at
+// `owner` that covers `type`: the record stays well formed, the signature
+// no longer verifies.
+void flip_signature(const std::string& signed_file, const std::string& owner, const std::string& type) {
+  std::istringstream in(slurp(signed_file));
+  std::ostringstream out;
+  std::string line;
+  bool flipped = false;
+  while (std::getline(in, line)) {
+    if (!flipped && line.rfind(owner + "\t", 0) == 0 && line.find("\tRRSIG\t" + type + " ") != std::string::npos) {
+      const size_t signature = line.find_last_of(' ') + 1;
+      char& victim = line[signature + (line.size() - signature) / 2];
+      victim = victim == 'A' ? 'B' : 'A';
+      flipped = true;
+    }
+    out << line << '\n';
+  }
+  REQUIRE_MESSAGE(flipped, "no RRSIG " << type << " at " << owner << " in " << signed_file);
+  std::ofstream(signed_file) << out.str();
+}
+
+// Unbound as a validating resolver on kUnboundAddress:port, every stub zone
+// at rotor, the given DS (or DNSKEY) records as trust anchors.
+class Unbound {
+ public:
+  Unbound(const TempDir& dir, const Endpoint& rotor, const std::vector<std::string>& stub_zones,
+          const std::string& trust_anchors)
+      : endpoint_{.host = kUnboundAddress, .port = free_port()} {
+    const std::string anchors = dir.write("unbound-anchors", trust_anchors);
+    std::ostringstream conf;
+    conf << "server:\n"
+         << "  verbosity: 1\n  use-syslog: no\n  logfile: \"\"\n  val-log-level: 2\n"
+         << "  username: \"\"\n  chroot: \"\"\n  do-daemonize: no\n"
+         << "  directory: \"" << dir.path().string() << "\"\n"
+         << "  pidfile: \"" << (dir.path() / "unbound.pid").string() << "\"\n"
+         << "  num-threads: 1\n  interface: " << kUnboundAddress << "\n  port: " << endpoint_.port << "\n"
+         << "  outgoing-interface: " << kUnboundAddress << "\n  outgoing-range: 64\n"
+         << "  do-ip6: no\n  access-control: 127.0.0.0/8 allow\n"
+         << "  module-config: \"validator iterator\"\n  trust-anchor-file: \"" << anchors << "\"\n"
+         // rotor is on 127.0.0.1; every address outside 127.0.0.0/8 is refused
+         // (the compiled-in root hints included), so nothing leaves loopback.
+         << "  trust-anchor-signaling: no\n  do-not-query-localhost: no\n"
+         // Unbound answers test. itself (RFC 6761) unless told not to.
+         << "  local-zone: \"test.\" nodefault\n";
+    for (const char* range : {"0.0.0.0/2", "64.0.0.0/3", "96.0.0.0/4", "112.0.0.0/5", "120.0.0.0/6",
+                              "124.0.0.0/7", "126.0.0.0/8", "128.0.0.0/1", "::/0"}) {
+      conf << "  do-not-query-address: " << range << "\n";
+    }
+    for (const std::string& zone : stub_zones) {
+      conf << "stub-zone:\n  name: \"" << zone << "\"\n  stub-addr: " << rotor.host << "@" << rotor.port << "\n";
+    }
+    const std::string conf_file = dir.write("unbound.conf", conf.str());
+    process_ = std::make_unique<Process>(std::vector<std::string>{kUnbound, "-d", "-c", conf_file});
+    // False at once when unbound exits (a bad config): its stderr says why.
+    started_ = process_->wait_for_stderr("start of service", 10s);
+  }
+  ~Unbound() {
+    if (process_->exited()) return;
+    process_->signal(SIGTERM);
+    process_->wait_exit(5s);  // Process's destructor kills what is still there
+  }
+  Unbound(const Unbound&) = delete;
+  Unbound& operator=(const Unbound&) = delete;
+
+  bool started() const { return started_; }
+  std::string log() const { return process_->stderr_text(); }
+  Process& process() { return *process_; }
+
+  // A stub resolver's question with DO (so AD is reported, RFC 6840 5.7),
+  // CD when asked; nullopt when no reply came within 5 s.
+  std::optional<Reply> ask(const std::string& name, const std::string& type, bool checking_disabled = false) {
+    QueryOptions options;
+    options.id = static_cast<uint16_t>(++queries_ * 7919);
+    options.recursion_desired = true;
+    options.edns = true;
+    options.dnssec_ok = true;
+    Bytes query = make_query(name, type, options);
+    if (checking_disabled) query[3] |= 0x10;  // CD (RFC 4035 3.2.2)
+    return exchange_udp(endpoint_, query, 5s);
+  }
+
+ private:
+  Endpoint endpoint_;
+  std::unique_ptr<Process> process_;
+  bool started_ = false;
+  unsigned queries_ = 0;
+};
+
+// What the validator said about one question, for CHECKs and their messages.
+struct Verdict {
+  bool replied = false;
+  int rcode = -1;
+  bool ad = false;
+  std::vector<std::string> answer;  // canonical, TTLs and RRSIGs left out ("owner\tIN\tA\t...")
+};
+
+Verdict verdict_of(const std::optional<Reply>& reply) {
+  Verdict verdict;
+  if (!reply || !reply->packet) return verdict;
+  verdict.replied = true;
+  verdict.rcode = ldns_pkt_get_rcode(reply->packet.get());
+  verdict.ad = ldns_pkt_ad(reply->packet.get());
+  for (const std::string& record : canonical_section_text(*reply->packet, LDNS_SECTION_ANSWER)) {
+    if (record.find("\tRRSIG\t") != std::string::npos) continue;
+    const size_t ttl = record.find('\t');  // the resolver's TTLs count down
+    verdict.answer.push_back(record.substr(0, ttl) + record.substr(record.find('\t', ttl + 1)));
+  }
+  return verdict;
+}
+
+std::ostream& operator<<(std::ostream& out, const Verdict& verdict) {
+  if (!verdict.replied) return out << "no reply";
+  out << "rcode " << verdict.rcode << (verdict.ad ? " AD" : " no AD") << " answer [";
+  for (const std::string& record : verdict.answer) out << record << "; ";
+  return out << "]";
+}
+
+constexpr int kNoError = LDNS_RCODE_NOERROR;
+constexpr int kNxDomain = LDNS_RCODE_NXDOMAIN;
+constexpr int kServFail = LDNS_RCODE_SERVFAIL;
+
+const char* const kParentZone =
+    "$ORIGIN valid.test.\n$TTL 300\n"
+    "@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n"
+    "  IN NS ns1\nns1 IN A 192.0.2.1\n"
+    "www IN A 192.0.2.10\n"
+    "*.wild IN TXT \"wildcard\"\n"
+    "child IN NS ns.child\nns.child IN A 192.0.2.53\n"
+    "plain IN NS ns.plain\nns.plain IN A 192.0.2.54\n";
+const char* const kChildZone =
+    "$ORIGIN child.valid.test.\n$TTL 300\n"
+    "@ IN SOA ns hostmaster 1 7200 3600 1209600 300\n"
+    "  IN NS ns\nns IN A 192.0.2.53\nhost IN A 192.0.2.60\n";
+
+std::string small_zone(const std::string& origin) {
+  return "$ORIGIN " + origin + ".\n$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n"
+         "  IN NS ns1\nns1 IN A 192.0.2.1\nwww IN A 192.0.2.20\n";
+}
+
+TEST_CASE("Unbound validates pre-signed zones served by rotor and rejects bad signatures") {
+  if (::access(kUnbound, X_OK) != 0 || ::access(kSignzone, X_OK) != 0) {
+    FAIL("unbound or ldns-signzone not installed: run tests/deps.sh");
+  }
+  TempDir dir;
+  const auto keys = dir.path() / "keys";
+
+  // valid.test (NSEC) delegates securely to child.valid.test (NSEC3, served
+  // by the same rotor) and insecurely to plain.valid.test.
+  const GeneratedKey parent_key = rotor_keygen("valid.test", keys);
+  const GeneratedKey child_key = rotor_keygen("child.valid.test", keys);
+  dir.write("valid.test.zone", std::string(kParentZone) + child_key.ds);
+  dir.write("child.valid.test.zone", kChildZone);
+  const std::string parent_file = sign_with_ldns((dir.path() / "valid.test.zone").string(), parent_key.base);
+  const std::string child_file =
+      sign_with_ldns((dir.path() / "child.valid.test.zone").string(), child_key.base, {"-n", "-t", "0"});
+
+  // bogus.test: signed with one key, anchored at another.
+  const GeneratedKey bogus_key = rotor_keygen("bogus.test", keys);
+  const GeneratedKey other_key = rotor_keygen("bogus.test", dir.path() / "other-keys");
+  dir.write("bogus.test.zone", small_zone("bogus.test"));
+  const std::string bogus_file = sign_with_ldns((dir.path() / "bogus.test.zone").string(), bogus_key.base);
+
+  // flipped.test: its anchor is right, one signature (www A) is not.
+  const GeneratedKey flipped_key = rotor_keygen("flipped.test", keys);
+  dir.write("flipped.test.zone", small_zone("flipped.test"));
+  const std::string flipped_file = sign_with_ldns((dir.path() / "flipped.test.zone").string(), flipped_key.base);
+  flip_signature(flipped_file, "www.flipped.test.", "A");
+
+  RotorServer rotor({"--threads", "1", "--zone", "valid.test=" + parent_file, "--zone",
+                     "child.valid.test=" + child_file, "--zone", "bogus.test=" + bogus_file, "--zone",
+                     "flipped.test=" + flipped_file});
+  REQUIRE(rotor.ready());
+
+  Unbound unbound(dir, rotor.endpoint(), {"valid.test", "child.valid.test", "bogus.test", "flipped.test"},
+                  parent_key.ds + other_key.ds + flipped_key.ds);
+  REQUIRE_MESSAGE(unbound.started(), "unbound did not start; stderr:\n" << unbound.log());
+
+  struct Expected {
+    const char* name;
+    const char* type;
+    int rcode;
+    bool ad;
+    const char* answer;  // a record the answer must hold ("" for none)
+  };
+  const Expected questions[] = {
+      {"www.valid.test.", "A", kNoError, true, "www.valid.test.\tIN\tA\t192.0.2.10"},
+      {"www.valid.test.", "AAAA", kNoError, true, ""},                  // NODATA, NSEC
+      {"nothere.valid.test.", "A", kNxDomain, true, ""},               // NXDOMAIN, NSEC
+      {"x.wild.valid.test.", "TXT", kNoError, true, "x.wild.valid.test.\tIN\tTXT\t\"wildcard\""},
+      {"valid.test.", "DNSKEY", kNoError, true, ""},
+      {"child.valid.test.", "DS", kNoError, true, "child.valid.test.\tIN\tDS\t"},  // a secure cut
+      {"plain.valid.test.", "DS", kNoError, true, ""},                 // an insecure cut: no DS, proven
+      {"host.child.valid.test.", "A", kNoError, true, "host.child.valid.test.\tIN\tA\t192.0.2.60"},
+      {"nothere.child.valid.test.", "A", kNxDomain, true, ""},         // NXDOMAIN, NSEC3
+      {"host.child.valid.test.", "AAAA", kNoError, true, ""},          // NODATA, NSEC3
+      {"ns1.flipped.test.", "A", kNoError, true, "ns1.flipped.test.\tIN\tA\t192.0.2.1"},
+      {"www.bogus.test.", "A", kServFail, false, ""},
+      {"www.flipped.test.", "A", kServFail, false, ""},
+  };
+  for (const Expected& expected : questions) {
+    const std::string question = std::string(expected.name) + " " + expected.type;
+    CAPTURE(question);
+    const Verdict verdict = verdict_of(unbound.ask(expected.name, expected.type));
+    INFO("unbound: " << verdict);
+    REQUIRE(verdict.replied);
+    CHECK(verdict.rcode == expected.rcode);
+    CHECK(verdict.ad == expected.ad);
+    if (*expected.answer != '\0') {
+      bool found = false;
+      for (const std::string& record : verdict.answer) found = found || record.find(expected.answer) == 0;
+      CHECK_MESSAGE(found, "expected " << std::string(expected.answer));
+    } else if (expected.rcode != kServFail && std::string(expected.type) != "DNSKEY") {
+      CHECK(verdict.answer.empty());
+    }
+  }
+
+  // The SERVFAILs are the validator's: with CD, Unbound passes rotor's answer on.
+  for (const std::string name : {"www.bogus.test.", "www.flipped.test."}) {
+    CAPTURE(name);
+    const Verdict unchecked = verdict_of(unbound.ask(name, "A", /*checking_disabled=*/true));
+    INFO("unbound: " << unchecked);
+    CHECK(unchecked.rcode == kNoError);
+    CHECK_FALSE(unchecked.ad);
+    CHECK(unchecked.answer.size() == 1);
+  }
+  const std::string log = unbound.log();
+  CHECK_MESSAGE(log.find("validation failure <www.bogus.test. A IN>") != std::string::npos, log);
+  CHECK_MESSAGE(log.find("validation failure <www.flipped.test. A IN>") != std::string::npos, log);
+  CHECK_MESSAGE(log.find("validation failure <www.valid.test.") == std::string::npos, log);
+  CHECK(rotor.process().stderr_text().find("error") == std::string::npos);
+}
+
+}  // namespace
+}  // namespace rotor::itest
+
+TEST_SUITE_END();
