@@ -7,10 +7,17 @@
 //   with the canonical RRset built per lookup (what a caller with a rotated
 //   answer pays) and with it prebuilt (the table lookup alone);
 // - from these, how long pre-signing every array answer set of a snapshot
-//   of --entries sets would take.
+//   of --entries sets would take;
+// - what a signed answer costs on the query path: answer_query (parse,
+//   lookup, encoding; no network) per kind of answer on a zone and on the
+//   same zone signed (ECDSA P-256, NSEC), with and without DO, at steady
+//   state (best of --answer-rounds rounds of --answer-queries calls, the rows
+//   rotating which goes first), with the ratio of signed-with-DO to unsigned
+//   against the goal of at most 1.3.
 // Times are the thread's CPU time. Prints numbers only; it never passes or fails on them.
 //
 // Usage: rotor_dnssec_bench [--signatures N] [--entries N] [--records N] [--lookups N]
+//                           [--answer-queries Q] [--answer-rounds R] [--answers-only]
 
 #include <time.h>
 
@@ -25,6 +32,7 @@
 #include "server/dnssec/signature_cache.h"
 #include "server/dnssec/signer.h"
 #include "server/dnssec/signing_key.h"
+#include "tests/bench/signed_answer_cost.h"
 
 namespace {
 
@@ -130,12 +138,18 @@ int main(int argc, char** argv) {
   size_t entries = 100000;
   size_t records = 8;
   size_t lookups = 1000000;
+  bench::AnswerCostOptions answers;
+  bool answers_only = false;
   app.add_option("--signatures", signatures, "Signatures per algorithm (default 2000)");
   app.add_option("--entries", entries, "Cache entries, one per answer set (default 100000)");
   app.add_option("--records", records, "A records in each RRset (default 8)");
   app.add_option("--lookups", lookups, "Cache lookups timed (default 1000000)");
+  app.add_option("--answer-queries", answers.queries, "answer_query calls per row and round (default 200000)");
+  app.add_option("--answer-rounds", answers.rounds, "rounds of the answer_query part; the best counts (default 15)");
+  app.add_flag("--answers-only", answers_only, "only the answer_query part");
   CLI11_PARSE(app, argc, argv);
 
+  if (answers_only) return bench::print_signed_answer_costs(answers);
   std::printf("signing %zu RRsets of %zu A records, one thread:\n", signatures, records);
   double p256 = 0;
   for (int algorithm : {dnssec::kEcdsaP256Sha256, dnssec::kEd25519}) {
@@ -146,5 +160,6 @@ int main(int argc, char** argv) {
   cache_figures(entries, records, lookups);
   std::printf("pre-signing %zu answer sets with algorithm 13 on one thread: %.1f s\n", entries,
               static_cast<double>(entries) / p256);
-  return 0;
+  std::printf("\n");
+  return bench::print_signed_answer_costs(answers);
 }
