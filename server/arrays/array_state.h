@@ -19,6 +19,8 @@ class RegionTable;
 
 namespace rotor::arrays {
 
+struct ArraySignatures;  // signed_answers.h
+
 // One instance as the query path sees it.
 struct AnswerInstance {
   uint8_t rdata[16];    // 4 bytes for IPv4, 16 for IPv6: the A/AAAA RDATA
@@ -79,6 +81,10 @@ struct ArrayState {
   bool panic = false;        // v4 or v6 is in panic mode
   uint32_t answer_ttl = 0;   // settings.ttl, or degraded_ttl while degraded
   std::string fallback;      // settings.fallback in lower-case wire format; empty: none
+  // In a zone signed online: the RRSIGs of every answer a DO query can get
+  // (signed_answers.h), set by the snapshot composer on a copy of the state
+  // the registry built; null when the zone is not signed online.
+  std::shared_ptr<const ArraySignatures> signatures;
 
   const FamilyCandidates& family(uint8_t family) const noexcept { return family == 4 ? v4 : v6; }
   // The array has instances of `family` and none of them is healthy: it

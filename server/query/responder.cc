@@ -7,6 +7,7 @@
 
 #include "server/arrays/fallback.h"
 #include "server/arrays/selector.h"
+#include "server/arrays/signed_answers.h"
 #include "server/common/client_ip.h"
 #include "server/dns/edns.h"
 #include "server/dns/message_writer.h"
@@ -192,7 +193,9 @@ class Answer {
       const Node* node = zone.find(at_.name);
       if (node == nullptr ||
           (node->find(query_.qtype) == nullptr && query_.qtype != dns::type::ANY)) {
-        return add_negative(zone, Step::nodata);
+        const Step step = add_negative(zone, Step::nodata);
+        if (query_.edns_do && array->signatures != nullptr) add_array_nsec(*array, zone.negative_ttl());
+        return step;
       }
     }
     const Lookup found = lookup(zone, at_.name, query_.qtype);
@@ -375,7 +378,8 @@ class Answer {
   // A/AAAA for an instance array: the selection pipeline picks the records.
   // A selection is not a zone RRset, so when it does not all fit the reply
   // carries the first that do, without TC: clients get fewer servers, not a
-  // TCP retry.
+  // TCP retry. A DO query at an array signed online gets the whole answer
+  // and its stored RRSIG (add_signed_array), or TC.
   Step add_array(const arrays::ArrayState& asked, MessageWriter::Owner owner,
                  const Zone& zone) noexcept {
     const uint8_t family = query_.qtype == dns::type::A ? 4 : 6;
@@ -387,17 +391,22 @@ class Answer {
     uint32_t& rotation = array.slot < state_.array_rotation.size()
                              ? state_.array_rotation[array.slot]
                              : state_.rotation;
-    arrays::Selection selection =
-        arrays::select_instances(array, family, snapshot_.geo, client_address(), rotation,
-                                 *state_.selection, records_that_fit(family == 4 ? 4 : 16));
+    const bool sign = query_.edns_do && asked.signatures != nullptr;
+    arrays::Selection selection = arrays::select_instances(
+        array, family, snapshot_.geo, client_address(), rotation, *state_.selection,
+        sign ? arrays::kMaxInstancesPerArray : records_that_fit(family == 4 ? 4 : 16));
     // A fallback answer is a stand-in: short-lived, so clients come back to
     // the asked array soon after it recovers.
     if (answering.hops > 0) selection.ttl = std::min(selection.ttl, array.settings.degraded_ttl);
-    const arrays::AnswerInstance* const* chosen = state_.selection->chosen;
     ecs_scope_ = selection.ecs_scope;
     if (selection.kind == arrays::Selection::Kind::nodata) {
-      return add_negative(zone, std::min(zone.negative_ttl(), selection.ttl), Step::nodata);
+      const uint32_t ttl = std::min(zone.negative_ttl(), selection.ttl);
+      const Step step = add_negative(zone, ttl, Step::nodata);
+      if (sign) add_array_nsec(asked, ttl);
+      return step;
     }
+    if (sign) return add_signed_array(asked, array, family, owner, selection);
+    const arrays::AnswerInstance* const* chosen = state_.selection->chosen;
     const size_t rdata_size = family == 4 ? 4 : 16;
     for (uint16_t i = 0; i < selection.count && !truncated_; ++i) {
       const std::string_view rdata(reinterpret_cast<const char*>(chosen[i]->rdata), rdata_size);
@@ -408,6 +417,66 @@ class Answer {
       }
     }
     return truncated_ ? Step::truncated : Step::hit;
+  }
+
+  // The whole selected RRset and the RRSIG the snapshot builder made for
+  // exactly these instances (arrays/signed_answers.h), or TC. Over the
+  // signing budget the answer is the policy's lead and the next instances in
+  // ring order. A set without a signature cannot happen (every set the
+  // selection can give was signed); should it, debug builds stop and release
+  // builds answer unsigned, which validators treat as bogus, as they would
+  // a SERVFAIL.
+  Step add_signed_array(const arrays::ArrayState& asked, const arrays::ArrayState& array,
+                        uint8_t family, MessageWriter::Owner owner,
+                        arrays::Selection& selection) noexcept {
+    const arrays::FamilySignatures& signatures = asked.signatures->family(family);
+    const arrays::FamilyCandidates& candidates = array.family(family);
+    if (signatures.ring) {
+      arrays::ring_window(candidates, signatures.window, *state_.selection, selection);
+    }
+    const std::string* rrsig = nullptr;
+    if (signatures.answering == array.name && signatures.candidates == candidates.instances.size()) {
+      rrsig = signatures.find(arrays::chosen_set_key(candidates, *state_.selection, selection.count));
+    }
+    assert(rrsig != nullptr && signatures.ttl == selection.ttl);
+    const arrays::AnswerInstance* const* chosen = state_.selection->chosen;
+    const size_t rdata_size = family == 4 ? 4 : 16;
+    const MessageWriter::Mark before = writer_.mark();
+    bool fits = true;
+    for (uint16_t i = 0; i < selection.count && fits; ++i) {
+      const std::string_view rdata(reinterpret_cast<const char*>(chosen[i]->rdata), rdata_size);
+      fits = writer_.write_record(Section::answer, owner, query_.qtype, dns::rrclass::IN,
+                                  selection.ttl, rdata);
+    }
+    if (fits && rrsig != nullptr) {
+      fits = writer_.write_record(Section::answer, owner, dns::type::RRSIG, dns::rrclass::IN,
+                                  selection.ttl, *rrsig);
+    }
+    if (!fits) {
+      writer_.rollback(before);
+      truncated_ = true;
+      return Step::truncated;
+    }
+    return Step::hit;
+  }
+
+  // The compact-denial NSEC (RFC 9824) of a NODATA at an array's name, and
+  // its RRSIG made for this TTL; left out when it does not fit or (never by
+  // construction) no signature was made for the TTL.
+  void add_array_nsec(const arrays::ArrayState& asked, uint32_t ttl) noexcept {
+    const arrays::ArraySignatures& signatures = *asked.signatures;
+    const arrays::ArraySignatures::NsecSignature* rrsig = signatures.nsec_signature(ttl);
+    assert(rrsig != nullptr || signatures.nsec.empty());
+    if (truncated_ || rrsig == nullptr) return;
+    const MessageWriter::Owner owner{.name = asked.name, .is_question = false};
+    const MessageWriter::Mark before = writer_.mark();
+    if (!writer_.write_record(Section::authority, owner, dns::type::NSEC, dns::rrclass::IN, ttl,
+                              signatures.nsec) ||
+        !writer_.write_record(Section::authority, owner, dns::type::RRSIG, dns::rrclass::IN, ttl,
+                              rrsig->rrsig)) {
+      writer_.rollback(before);
+      truncated_ = true;
+    }
   }
 
   // RFC 8482: over UDP one RRset stands for all of them; TCP gets everything.

@@ -1,0 +1,426 @@
+// Signed array answers (issue 17) through the query path: arrays signed as the
+// snapshot builder signs them (dnssec::sign_array), asked with DO; the answer
+// RRset and the NODATA NSEC must verify with ldns against the zone key, over
+// every rotation window and policy, and answering must not allocate.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "server/arrays/array_state.h"
+#include "server/arrays/signed_answers.h"
+#include "server/dnssec/array_signer.h"
+#include "server/dnssec/signature_cache.h"
+#include "server/dnssec/signer.h"
+#include "server/dnssec/signing_key.h"
+#include "server/query/responder.h"
+#include "tests/support/dns_client.h"
+#include "tests/unit/server/query/query_snapshot.h"
+#include "tests/unit/support/allocation_counter.h"
+
+TEST_SUITE_BEGIN("unit/server/query/signed_array");
+
+namespace rotor {
+namespace {
+
+using arrays::AdminState;
+using arrays::Health;
+using arrays::Policy;
+
+// ldns_verify_rrsig_keylist checks validity against the real clock.
+const int64_t kNow = dnssec::RrsetSigner::system_now();
+
+struct RrListFree {
+  void operator()(ldns_rr_list* list) const { ldns_rr_list_deep_free(list); }
+};
+using RrList = std::unique_ptr<ldns_rr_list, RrListFree>;
+
+arrays::Instance instance(int64_t id, const std::string& address, Health health = Health::up,
+                          uint16_t weight = 100, const std::string& region = "") {
+  arrays::Instance out;
+  out.id = id;
+  out.spec.address = *arrays::IpAddress::parse(address);
+  out.spec.weight = weight;
+  out.spec.region = region;
+  out.health = health;
+  return out;
+}
+
+std::vector<arrays::Instance> v4_instances(int count, int down = 0) {
+  std::vector<arrays::Instance> out;
+  for (int i = 1; i <= count; ++i) {
+    out.push_back(instance(i, "192.0.2." + std::to_string(i), i <= down ? Health::down : Health::up,
+                           static_cast<uint16_t>(100 * i)));
+  }
+  return out;
+}
+
+arrays::ArraySettings settings(Policy policy, uint16_t max_answers = 0) {
+  arrays::ArraySettings out;
+  out.policy = policy;
+  out.max_answers = max_answers;
+  return out;
+}
+
+// The zone's key, the builder's signer and cache, and a snapshot whose
+// arrays are all signed.
+struct SignedWorld {
+  dnssec::SigningKey key = dnssec::SigningKey::generate("example.test.", 13, kNow, 0);
+  dnssec::RrsetSigner signer{[] { return kNow; }};
+  dnssec::SignatureCache cache{1 << 22};
+  std::shared_ptr<Snapshot> snapshot = test::query_zone_snapshot();
+  dnssec::ArraySigningStats stats;
+  size_t signatures_made() const { return cache.stats().misses + cache.stats().refreshes; }
+
+  void put(const std::string& name, arrays::ArraySettings array_settings,
+           std::vector<arrays::Instance> instances) {
+    auto state = arrays::ArrayState::build(*zones::name_from_text(name), slot_++, array_settings,
+                                           std::move(instances), *snapshot->geo.regions);
+    snapshot->arrays = snapshot->arrays->with(state);
+  }
+  // Signs every array against the current table, as the composer does.
+  void sign() {
+    const auto table = snapshot->arrays;
+    const zones::Zone& zone = *snapshot->zones.find_authoritative(*zones::name_from_text("example.test."));
+    for (const auto& state : table->all()) {
+      auto copy = std::make_shared<arrays::ArrayState>(*state);
+      copy->signatures = dnssec::sign_array(
+          *state, *table, zone,
+          [&](std::string_view owner, const zones::RRset& rrset) -> std::optional<std::string> {
+            auto rrsig = cache.signature(signer, key, owner, rrset, kNow);
+            if (!rrsig) return std::nullopt;
+            return std::move(rrsig->rdata);
+          },
+          stats);
+      snapshot->arrays = snapshot->arrays->with(copy);
+    }
+  }
+  RrList keys() const {
+    RrList list(ldns_rr_list_new());
+    ldns_rr* rr = nullptr;
+    REQUIRE(ldns_rr_new_frm_str(&rr, key.dnskey_text().c_str(), 3600, nullptr, nullptr) ==
+            LDNS_STATUS_OK);
+    ldns_rr_list_push_rr(list.get(), rr);
+    return list;
+  }
+
+ private:
+  uint32_t slot_ = 0;
+};
+
+test::LdnsPacket ask(const Snapshot& snapshot, WorkerState& state, const std::string& name,
+                     ldns_rr_type type, bool dnssec_ok = true,
+                     std::optional<test::ClientSubnet> subnet = std::nullopt) {
+  test::QueryOptions options = test::resolver_options();
+  options.dnssec_ok = dnssec_ok;
+  options.client_subnet = std::move(subnet);
+  std::vector<uint8_t> out(kReplyBufferSize);
+  const size_t size = answer_query(snapshot, test::make_query(name, type, options),
+                                   ClientInfo{nullptr, Transport::tcp}, out, state);
+  out.resize(size);
+  auto reply = test::parse_reply(out);
+  REQUIRE(reply);
+  return reply;
+}
+
+// The records of `type` at `owner` in `section`, and whether one RRSIG beside
+// them verifies them with `keys` (ldns_verify_rrsig_keylist).
+struct Checked {
+  std::set<std::string> rdatas;  // in presentation form
+  std::vector<std::string> order;
+  uint32_t ttl = 0;
+  bool verified = false;
+  size_t signatures = 0;
+};
+
+Checked check_rrset(ldns_rr_list* section, const std::string& owner, ldns_rr_type type,
+                    const ldns_rr_list* keys) {
+  Checked out;
+  RrList rrset(ldns_rr_list_new());
+  std::vector<ldns_rr*> signatures;
+  ldns_rdf* name = ldns_dname_new_frm_str(owner.c_str());
+  for (size_t i = 0; i < ldns_rr_list_rr_count(section); ++i) {
+    ldns_rr* rr = ldns_rr_list_rr(section, i);
+    if (ldns_dname_compare(ldns_rr_owner(rr), name) != 0) continue;
+    if (ldns_rr_get_type(rr) == type) {
+      ldns_rr_list_push_rr(rrset.get(), ldns_rr_clone(rr));
+      char* text = ldns_rdf2str(ldns_rr_rdf(rr, 0));
+      out.rdatas.insert(text);
+      out.order.push_back(text);
+      free(text);
+      out.ttl = ldns_rr_ttl(rr);
+    } else if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_RRSIG &&
+               ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(rr)) == type) {
+      signatures.push_back(rr);
+    }
+  }
+  ldns_rdf_deep_free(name);
+  out.signatures = signatures.size();
+  for (ldns_rr* signature : signatures) {
+    ldns_rr_list* good = ldns_rr_list_new();
+    const ldns_status status = ldns_verify_rrsig_keylist(rrset.get(), signature, keys, good);
+    ldns_rr_list_free(good);
+    if (status != LDNS_STATUS_OK) MESSAGE("verify: " << std::string(ldns_get_errorstr_by_id(status)));
+    out.verified = out.verified || status == LDNS_STATUS_OK;
+  }
+  return out;
+}
+
+Checked answer_of(const Snapshot& snapshot, WorkerState& state, const ldns_rr_list* keys,
+                  const std::string& name, ldns_rr_type type = LDNS_RR_TYPE_A,
+                  std::optional<test::ClientSubnet> subnet = std::nullopt) {
+  test::LdnsPacket reply = ask(snapshot, state, name, type, true, std::move(subnet));
+  CHECK(ldns_pkt_get_rcode(reply.get()) == LDNS_RCODE_NOERROR);
+  CHECK_FALSE(ldns_pkt_tc(reply.get()));
+  return check_rrset(ldns_pkt_answer(reply.get()), name, type, keys);
+}
+
+test::ClientSubnet subnet(uint8_t a, uint8_t b, uint8_t c) {
+  return test::ClientSubnet{.family = 1, .source_prefix = 24, .scope_prefix = 0, .address = {a, b, c}};
+}
+
+TEST_CASE("round robin without a cap - one signed set in every order") {
+  SignedWorld world;
+  world.put("farm.example.test.", settings(Policy::round_robin), v4_instances(3));
+  world.sign();
+  CHECK(world.stats.rrsets >= 1);
+  CHECK(world.stats.failures == 0);
+  const RrList keys = world.keys();
+  WorkerState state;
+  prepare_worker_state(*world.snapshot, state);
+  std::set<std::string> leads;
+  for (int i = 0; i < 6; ++i) {
+    const Checked a = answer_of(*world.snapshot, state, keys.get(), "farm.example.test.");
+    CHECK(a.rdatas.size() == 3);
+    CHECK(a.verified);
+    CHECK(a.ttl == 30);
+    leads.insert(a.order.front());
+  }
+  CHECK(leads.size() == 3);  // the order still rotates
+}
+
+TEST_CASE("a cap signs every rotation window - round robin and weighted") {
+  for (const Policy policy : {Policy::round_robin, Policy::weighted}) {
+    CAPTURE(arrays::to_string(policy));
+    SignedWorld world;
+    world.put("farm.example.test.", settings(policy, 2), v4_instances(4));
+    world.sign();
+    const RrList keys = world.keys();
+    WorkerState state;
+    prepare_worker_state(*world.snapshot, state);
+    std::set<std::set<std::string>> sets;
+    for (int i = 0; i < 40; ++i) {
+      const Checked a = answer_of(*world.snapshot, state, keys.get(), "farm.example.test.");
+      CHECK(a.rdatas.size() == 2);
+      CHECK(a.verified);
+      sets.insert(a.rdatas);
+    }
+    CHECK(sets.size() == 4);  // every window seen, each signed
+  }
+}
+
+TEST_CASE("sticky and geo with a cap - every k-subset within the budget") {
+  SignedWorld world;
+  world.snapshot->geo.regions = geo::RegionTable::build({{"eu", 50.1, 8.7, {"us"}},
+                                                         {"us", 40.7, -74.0, {}},
+                                                         {"ap", 35.7, 139.7, {}}});
+  world.snapshot->geo.networks = geo::NetworkTable::build(
+      {{"198.51.100.0/24", "eu"}, {"203.0.113.0/24", "ap"}, {"10.0.0.0/8", "us"}},
+      *world.snapshot->geo.regions);
+  world.put("sticky.example.test.", settings(Policy::sticky, 2), v4_instances(5));
+  world.put("geo.example.test.", settings(Policy::geo, 3),
+            {instance(1, "192.0.2.1", Health::up, 100, "eu"),
+             instance(2, "192.0.2.2", Health::up, 300, "eu"),
+             instance(3, "192.0.2.3", Health::up, 100, "us"),
+             instance(4, "192.0.2.4", Health::up, 100, "ap"),
+             instance(5, "192.0.2.5", Health::up, 100, "")});
+  world.sign();
+  const RrList keys = world.keys();
+  WorkerState state;
+  prepare_worker_state(*world.snapshot, state);
+  std::set<std::set<std::string>> sticky_sets;
+  for (uint8_t c = 0; c < 64; ++c) {
+    const Checked a =
+        answer_of(*world.snapshot, state, keys.get(), "sticky.example.test.", LDNS_RR_TYPE_A,
+                  subnet(10, c, static_cast<uint8_t>(c * 7)));
+    CHECK(a.rdatas.size() == 2);
+    CHECK(a.verified);
+    sticky_sets.insert(a.rdatas);
+  }
+  CHECK(sticky_sets.size() > 4);  // not only rotation windows
+  for (const auto& who : {subnet(198, 51, 100), subnet(203, 0, 113), subnet(10, 1, 2)}) {
+    for (int i = 0; i < 6; ++i) {
+      const Checked a = answer_of(*world.snapshot, state, keys.get(), "geo.example.test.",
+                                  LDNS_RR_TYPE_A, who);
+      CHECK(a.rdatas.size() == 3);
+      CHECK(a.verified);
+    }
+  }
+}
+
+TEST_CASE("over the budget a DO answer is the policy's lead and the ring after it") {
+  SignedWorld world;
+  // C(14, 7) = 3432 sets: ring mode, 14 signatures.
+  world.put("big.example.test.", settings(Policy::sticky, 7), v4_instances(14));
+  world.sign();
+  const auto& signatures = *world.snapshot->arrays->find(*zones::name_from_text("big.example.test."))->signatures;
+  CHECK(signatures.v4.ring);
+  CHECK(signatures.v4.keys.size() == 14);
+  const RrList keys = world.keys();
+  WorkerState state;
+  prepare_worker_state(*world.snapshot, state);
+  for (uint8_t c = 0; c < 32; ++c) {
+    const auto who = subnet(10, c, 1);
+    const Checked a = answer_of(*world.snapshot, state, keys.get(), "big.example.test.",
+                                LDNS_RR_TYPE_A, who);
+    CHECK(a.rdatas.size() == 7);
+    CHECK(a.verified);
+    // The policy's first choice leads, as without DO.
+    test::LdnsPacket plain = ask(*world.snapshot, state, "big.example.test.", LDNS_RR_TYPE_A,
+                                 false, who);
+    const Checked unsigned_answer =
+        check_rrset(ldns_pkt_answer(plain.get()), "big.example.test.", LDNS_RR_TYPE_A, keys.get());
+    CHECK(unsigned_answer.signatures == 0);
+    REQUIRE_FALSE(unsigned_answer.order.empty());
+    CHECK(a.order.front() == unsigned_answer.order.front());
+  }
+}
+
+TEST_CASE("a health change - the new snapshot's answers are signed and a flap back signs nothing") {
+  SignedWorld world;
+  world.put("farm.example.test.", settings(Policy::round_robin, 2), v4_instances(4));
+  world.sign();
+  const size_t first = world.signatures_made();
+  CHECK(first > 0);
+  world.put("farm.example.test.", settings(Policy::round_robin, 2), v4_instances(4, 1));
+  world.sign();
+  const RrList keys = world.keys();
+  WorkerState state;
+  prepare_worker_state(*world.snapshot, state);
+  for (int i = 0; i < 9; ++i) {
+    const Checked a = answer_of(*world.snapshot, state, keys.get(), "farm.example.test.");
+    CHECK(a.verified);
+    CHECK(a.ttl == 10);  // degraded: signed with the TTL it is answered with
+    CHECK(a.rdatas.count("192.0.2.1") == 0);
+  }
+  const size_t second = world.signatures_made();
+  world.put("farm.example.test.", settings(Policy::round_robin, 2), v4_instances(4));
+  world.sign();
+  CHECK(world.signatures_made() == second);  // back to known sets: cache hits only
+}
+
+TEST_CASE("a fallback answers signed under the asked name - and a CNAME into an array") {
+  SignedWorld world;
+  arrays::ArraySettings primary = settings(Policy::round_robin);
+  primary.when_all_down = arrays::WhenAllDown::none;
+  primary.fallback = "backup.example.test.";
+  world.put("www2.example.test.", primary, v4_instances(2, 2));
+  world.put("backup.example.test.", settings(Policy::round_robin, 1),
+            {instance(7, "198.51.100.7"), instance(8, "198.51.100.8")});
+  world.sign();
+  const RrList keys = world.keys();
+  WorkerState state;
+  prepare_worker_state(*world.snapshot, state);
+  for (int i = 0; i < 4; ++i) {
+    const Checked a = answer_of(*world.snapshot, state, keys.get(), "www2.example.test.");
+    CHECK(a.rdatas.size() == 1);
+    CHECK(a.verified);
+    CHECK(a.ttl == 10);  // a stand-in: the fallback's degraded TTL
+  }
+  // dangling.example.test. is a CNAME to nothere.example.test.: an array there.
+  world.put("nothere.example.test.", settings(Policy::round_robin, 1), v4_instances(3));
+  world.sign();
+  WorkerState chain_state;
+  prepare_worker_state(*world.snapshot, chain_state);
+  const RrList chain_keys = world.keys();
+  for (int i = 0; i < 3; ++i) {
+    test::LdnsPacket reply =
+        ask(*world.snapshot, chain_state, "dangling.example.test.", LDNS_RR_TYPE_A);
+    const Checked a = check_rrset(ldns_pkt_answer(reply.get()), "nothere.example.test.",
+                                  LDNS_RR_TYPE_A, chain_keys.get());
+    CHECK(a.rdatas.size() == 1);
+    CHECK(a.verified);
+  }
+}
+
+TEST_CASE("NODATA at an array name carries a signed compact-denial NSEC") {
+  SignedWorld world;
+  arrays::ArraySettings none = settings(Policy::round_robin);
+  none.when_all_down = arrays::WhenAllDown::none;
+  world.put("farm.example.test.", settings(Policy::round_robin), v4_instances(2));
+  world.put("gone.example.test.", none, v4_instances(2, 2));
+  world.sign();
+  const RrList keys = world.keys();
+  WorkerState state;
+  prepare_worker_state(*world.snapshot, state);
+  struct Case {
+    const char* name;
+    ldns_rr_type type;
+    const char* bitmap;  // the NSEC's types
+  };
+  for (const Case& c : {Case{"farm.example.test.", LDNS_RR_TYPE_AAAA, "A RRSIG NSEC"},
+                        Case{"farm.example.test.", LDNS_RR_TYPE_TXT, "A RRSIG NSEC"},
+                        Case{"gone.example.test.", LDNS_RR_TYPE_A, "RRSIG NSEC"}}) {
+    CAPTURE(c.name);
+    CAPTURE(c.type);
+    test::LdnsPacket reply = ask(*world.snapshot, state, c.name, c.type);
+    CHECK(ldns_pkt_get_rcode(reply.get()) == LDNS_RCODE_NOERROR);
+    CHECK(ldns_pkt_ancount(reply.get()) == 0);
+    const Checked nsec = check_rrset(ldns_pkt_authority(reply.get()), c.name, LDNS_RR_TYPE_NSEC, keys.get());
+    REQUIRE(nsec.rdatas.size() == 1);
+    CHECK(nsec.verified);
+    const std::string next = std::string("\\000.") + c.name;
+    CHECK(*nsec.rdatas.begin() == next);
+    ldns_rr_list* authority = ldns_pkt_authority(reply.get());
+    for (size_t i = 0; i < ldns_rr_list_rr_count(authority); ++i) {
+      ldns_rr* rr = ldns_rr_list_rr(authority, i);
+      if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_NSEC) continue;
+      char* text = ldns_rdf2str(ldns_rr_rdf(rr, 1));
+      std::string bitmap(text);
+      free(text);
+      while (!bitmap.empty() && bitmap.back() == ' ') bitmap.pop_back();
+      CHECK(bitmap == c.bitmap);
+    }
+    // Without DO: no NSEC.
+    test::LdnsPacket plain = ask(*world.snapshot, state, c.name, c.type, false);
+    CHECK(check_rrset(ldns_pkt_authority(plain.get()), c.name, LDNS_RR_TYPE_NSEC, keys.get())
+              .rdatas.empty());
+  }
+}
+
+TEST_CASE("signed array answers allocate nothing") {
+  SignedWorld world;
+  world.put("farm.example.test.", settings(Policy::round_robin, 2), v4_instances(4));
+  world.put("big.example.test.", settings(Policy::sticky, 7), v4_instances(14));
+  world.put("sticky.example.test.", settings(Policy::sticky, 2), v4_instances(5));
+  world.sign();
+  WorkerState state;
+  prepare_worker_state(*world.snapshot, state);
+  std::vector<std::vector<uint8_t>> queries;
+  test::QueryOptions options = test::resolver_options();
+  options.dnssec_ok = true;
+  options.client_subnet = subnet(10, 2, 3);
+  for (const char* name : {"farm.example.test.", "big.example.test.", "sticky.example.test."}) {
+    for (const ldns_rr_type type : {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_TXT}) {
+      queries.push_back(test::make_query(name, type, options));
+    }
+  }
+  std::vector<uint8_t> out(kReplyBufferSize);
+  size_t total = 0;
+  test::AllocationCounter counter;
+  for (int round = 0; round < 5; ++round) {
+    for (const auto& query : queries) {
+      total += answer_query(*world.snapshot, query, ClientInfo{nullptr, Transport::udp}, out, state);
+    }
+  }
+  CHECK(counter.allocations() == 0);
+  CHECK(total > 0);
+}
+
+}  // namespace
+}  // namespace rotor
+
+TEST_SUITE_END();
