@@ -191,10 +191,16 @@ class Answer {
       // Other types at an array name are ordinary zone data; the name exists
       // even when the zone has nothing else there.
       const Node* node = zone.find(at_.name);
+      const bool signing = query_.edns_do && array->signatures != nullptr;
+      if (signing && query_.qtype == dns::type::NSEC) {
+        // The name's NSEC is the array's (its bitmap knows the families).
+        add_array_nsec(*array, zone.negative_ttl(), Section::answer);
+        return truncated_ ? Step::truncated : Step::hit;
+      }
       if (node == nullptr ||
           (node->find(query_.qtype) == nullptr && query_.qtype != dns::type::ANY)) {
         const Step step = add_negative(zone, Step::nodata);
-        if (query_.edns_do && array->signatures != nullptr) add_array_nsec(*array, zone.negative_ttl());
+        if (signing) add_array_nsec(*array, zone.negative_ttl());
         return step;
       }
     }
@@ -460,19 +466,21 @@ class Answer {
     return Step::hit;
   }
 
-  // The compact-denial NSEC (RFC 9824) of a NODATA at an array's name, and
-  // its RRSIG made for this TTL; left out when it does not fit or (never by
-  // construction) no signature was made for the TTL.
-  void add_array_nsec(const arrays::ArrayState& asked, uint32_t ttl) noexcept {
+  // The compact-denial NSEC (RFC 9824) of a NODATA at an array's name (or
+  // the answer to an NSEC query there), and its RRSIG made for this TTL; TC
+  // when it does not fit; left out when (never by construction) no
+  // signature was made for the TTL.
+  void add_array_nsec(const arrays::ArrayState& asked, uint32_t ttl,
+                      Section section = Section::authority) noexcept {
     const arrays::ArraySignatures& signatures = *asked.signatures;
     const arrays::ArraySignatures::NsecSignature* rrsig = signatures.nsec_signature(ttl);
     assert(rrsig != nullptr || signatures.nsec.empty());
     if (truncated_ || rrsig == nullptr) return;
     const MessageWriter::Owner owner{.name = asked.name, .is_question = false};
     const MessageWriter::Mark before = writer_.mark();
-    if (!writer_.write_record(Section::authority, owner, dns::type::NSEC, dns::rrclass::IN, ttl,
+    if (!writer_.write_record(section, owner, dns::type::NSEC, dns::rrclass::IN, ttl,
                               signatures.nsec) ||
-        !writer_.write_record(Section::authority, owner, dns::type::RRSIG, dns::rrclass::IN, ttl,
+        !writer_.write_record(section, owner, dns::type::RRSIG, dns::rrclass::IN, ttl,
                               rrsig->rrsig)) {
       writer_.rollback(before);
       truncated_ = true;

@@ -1,5 +1,6 @@
 #include "tests/unit/server/dnssec/dnssec_test_support.h"
 
+#include <cstdlib>
 #include <stdexcept>
 
 // After the standard headers: ldns defines bool, true and false for C.
@@ -75,6 +76,40 @@ std::string verify_with_ldns(const std::vector<std::string>& records, const Rrsi
   ldns_rr_list_deep_free(rrset);
   ldns_rr_list_deep_free(keys);
   return verdict;
+}
+
+Checked check_rrset(ldns_rr_list* section, const std::string& owner, uint16_t type,
+                    const ldns_rr_list* keys) {
+  Checked out;
+  ldns_rr_list* rrset = ldns_rr_list_new();
+  std::vector<ldns_rr*> signatures;
+  ldns_rdf* name = ldns_dname_new_frm_str(owner.c_str());
+  for (size_t i = 0; i < ldns_rr_list_rr_count(section); ++i) {
+    ldns_rr* rr = ldns_rr_list_rr(section, i);
+    if (ldns_dname_compare(ldns_rr_owner(rr), name) != 0) continue;
+    if (ldns_rr_get_type(rr) == type) {
+      ldns_rr_list_push_rr(rrset, ldns_rr_clone(rr));
+      char* text = ldns_rdf2str(ldns_rr_rdf(rr, 0));
+      out.rdatas.insert(text);
+      out.order.push_back(text);
+      free(text);
+      out.ttl = ldns_rr_ttl(rr);
+    } else if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_RRSIG &&
+               ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(rr)) == type) {
+      signatures.push_back(rr);
+    }
+  }
+  ldns_rdf_deep_free(name);
+  out.signatures = signatures.size();
+  for (ldns_rr* signature : signatures) {
+    ldns_rr_list* good = ldns_rr_list_new();  // gets the keys themselves: freed shallowly
+    const ldns_status status = ldns_verify_rrsig_keylist(rrset, signature, keys, good);
+    ldns_rr_list_free(good);
+    if (status != LDNS_STATUS_OK) out.failure = ldns_get_errorstr_by_id(status);
+    out.verified = out.verified || status == LDNS_STATUS_OK;
+  }
+  ldns_rr_list_deep_free(rrset);
+  return out;
 }
 
 }  // namespace rotor::dnssec::testing

@@ -18,6 +18,7 @@
 #include "server/dnssec/signing_key.h"
 #include "server/query/responder.h"
 #include "tests/support/dns_client.h"
+#include "tests/unit/server/dnssec/dnssec_test_support.h"
 #include "tests/unit/server/query/query_snapshot.h"
 #include "tests/unit/support/allocation_counter.h"
 
@@ -29,6 +30,8 @@ namespace {
 using arrays::AdminState;
 using arrays::Health;
 using arrays::Policy;
+using dnssec::testing::check_rrset;
+using dnssec::testing::Checked;
 
 // ldns_verify_rrsig_keylist checks validity against the real clock.
 const int64_t kNow = dnssec::RrsetSigner::system_now();
@@ -124,49 +127,6 @@ test::LdnsPacket ask(const Snapshot& snapshot, WorkerState& state, const std::st
   auto reply = test::parse_reply(out);
   REQUIRE(reply);
   return reply;
-}
-
-// The records of `type` at `owner` in `section`, and whether one RRSIG beside
-// them verifies them with `keys` (ldns_verify_rrsig_keylist).
-struct Checked {
-  std::set<std::string> rdatas;  // in presentation form
-  std::vector<std::string> order;
-  uint32_t ttl = 0;
-  bool verified = false;
-  size_t signatures = 0;
-};
-
-Checked check_rrset(ldns_rr_list* section, const std::string& owner, ldns_rr_type type,
-                    const ldns_rr_list* keys) {
-  Checked out;
-  RrList rrset(ldns_rr_list_new());
-  std::vector<ldns_rr*> signatures;
-  ldns_rdf* name = ldns_dname_new_frm_str(owner.c_str());
-  for (size_t i = 0; i < ldns_rr_list_rr_count(section); ++i) {
-    ldns_rr* rr = ldns_rr_list_rr(section, i);
-    if (ldns_dname_compare(ldns_rr_owner(rr), name) != 0) continue;
-    if (ldns_rr_get_type(rr) == type) {
-      ldns_rr_list_push_rr(rrset.get(), ldns_rr_clone(rr));
-      char* text = ldns_rdf2str(ldns_rr_rdf(rr, 0));
-      out.rdatas.insert(text);
-      out.order.push_back(text);
-      free(text);
-      out.ttl = ldns_rr_ttl(rr);
-    } else if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_RRSIG &&
-               ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(rr)) == type) {
-      signatures.push_back(rr);
-    }
-  }
-  ldns_rdf_deep_free(name);
-  out.signatures = signatures.size();
-  for (ldns_rr* signature : signatures) {
-    ldns_rr_list* good = ldns_rr_list_new();
-    const ldns_status status = ldns_verify_rrsig_keylist(rrset.get(), signature, keys, good);
-    ldns_rr_list_free(good);
-    if (status != LDNS_STATUS_OK) MESSAGE("verify: " << std::string(ldns_get_errorstr_by_id(status)));
-    out.verified = out.verified || status == LDNS_STATUS_OK;
-  }
-  return out;
 }
 
 Checked answer_of(const Snapshot& snapshot, WorkerState& state, const ldns_rr_list* keys,
@@ -384,6 +344,12 @@ TEST_CASE("NODATA at an array name carries a signed compact-denial NSEC") {
       while (!bitmap.empty() && bitmap.back() == ' ') bitmap.pop_back();
       CHECK(bitmap == c.bitmap);
     }
+    // An NSEC query there is answered by the same NSEC.
+    test::LdnsPacket nsec_query = ask(*world.snapshot, state, c.name, LDNS_RR_TYPE_NSEC);
+    const Checked asked_nsec =
+        check_rrset(ldns_pkt_answer(nsec_query.get()), c.name, LDNS_RR_TYPE_NSEC, keys.get());
+    CHECK(asked_nsec.rdatas == nsec.rdatas);
+    CHECK(asked_nsec.verified);
     // Without DO: no NSEC.
     test::LdnsPacket plain = ask(*world.snapshot, state, c.name, c.type, false);
     CHECK(check_rrset(ldns_pkt_authority(plain.get()), c.name, LDNS_RR_TYPE_NSEC, keys.get())
