@@ -272,6 +272,28 @@ TEST_CASE("a health change - the new snapshot's answers are signed and a flap ba
   CHECK(world.signatures_made() == second);  // back to known sets: cache hits only
 }
 
+TEST_CASE("panic and fail-open answers are signed") {
+  SignedWorld world;
+  arrays::ArraySettings panic = settings(Policy::weighted, 2);
+  panic.min_healthy = 0.5;
+  world.put("panic.example.test.", panic, v4_instances(4, 3));        // 1 of 4 up: panic
+  world.put("open.example.test.", settings(Policy::round_robin), v4_instances(3, 3));  // all down
+  world.sign();
+  const RrList keys = world.keys();
+  WorkerState state;
+  prepare_worker_state(*world.snapshot, state);
+  std::set<std::string> panic_seen;
+  for (int i = 0; i < 12; ++i) {
+    const Checked a = answer_of(*world.snapshot, state, keys.get(), "panic.example.test.");
+    CHECK(a.verified);
+    panic_seen.insert(a.rdatas.begin(), a.rdatas.end());
+  }
+  CHECK(panic_seen.size() == 4);  // the down ones too
+  const Checked open = answer_of(*world.snapshot, state, keys.get(), "open.example.test.");
+  CHECK(open.rdatas.size() == 3);
+  CHECK(open.verified);
+}
+
 TEST_CASE("a fallback answers signed under the asked name - and a CNAME into an array") {
   SignedWorld world;
   arrays::ArraySettings primary = settings(Policy::round_robin);
