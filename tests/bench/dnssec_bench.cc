@@ -8,6 +8,7 @@
 //   answer pays) and with it prebuilt (the table lookup alone);
 // - from these, how long pre-signing every array answer set of a snapshot
 //   of --entries sets would take;
+// - the memory the signed answers of --entries arrays take in a snapshot;
 // - what a signed answer costs on the query path: answer_query (parse,
 //   lookup, encoding; no network) per kind of answer on a zone and on the
 //   same zone signed (ECDSA P-256, NSEC), with and without DO, at steady
@@ -160,6 +161,7 @@ int main(int argc, char** argv) {
   cache_figures(entries, records, lookups);
   std::printf("pre-signing %zu answer sets with algorithm 13 on one thread: %.1f s\n", entries,
               static_cast<double>(entries) / p256);
+  bench::print_array_signature_memory(entries);
   std::printf("\n");
   return bench::print_signed_answer_costs(answers);
 }

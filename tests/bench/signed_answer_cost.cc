@@ -17,7 +17,20 @@
 #include <string>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
+#include "server/arrays/array_state.h"
+#include "server/arrays/array_table.h"
+#include "server/dnssec/array_signer.h"
+#include "server/dnssec/signature_cache.h"
+#include "server/dnssec/signer.h"
+#include "server/dnssec/signing_key.h"
+#include "server/geo/geo.h"
 #include "server/query/responder.h"
+#include "server/registry/registry.h"
+#include "server/registry/snapshot_composer.h"
+#include "server/registry/sqlite_store.h"
+#include "server/snapshot/publisher.h"
 #include "server/snapshot/snapshot.h"
 #include "zones/zone_file.h"
 
@@ -79,19 +92,101 @@ std::string signed_zone_text(const std::string& text) {
   return result;
 }
 
-std::shared_ptr<Snapshot> snapshot_of(const std::string& text) {
+std::shared_ptr<const zones::Zone> zone_of(const std::string& text) {
   const std::filesystem::path path =
       std::filesystem::temp_directory_path() / ("rotor_dnssec_bench." + std::to_string(getpid()));
   std::ofstream(path) << text;
-  auto snapshot = std::make_shared<Snapshot>();
   try {
-    snapshot->zones.add(zones::load_zone_file(path.string(), kOrigin));
+    auto zone = zones::load_zone_file(path.string(), kOrigin);
+    std::filesystem::remove(path);
+    return zone;
   } catch (...) {
     std::filesystem::remove(path);
     throw;
   }
-  std::filesystem::remove(path);
+}
+
+std::shared_ptr<Snapshot> snapshot_of(const std::string& text) {
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->zones.add(zone_of(text));
   return snapshot;
+}
+
+// `zone` served with two arrays of 8 IPv4 instances, all up, round robin:
+// web.bench.test. answers every one, web2.bench.test. two at a time (8
+// rotation windows, so 8 signed sets), through the real registry and
+// composer, as rotor serve builds its snapshots; the snapshot published.
+class ArrayServer {
+ public:
+  explicit ArrayServer(std::shared_ptr<const zones::Zone> zone) {
+    char dir_template[] = "/tmp/rotor-dnssec-bench-XXXXXX";
+    if (::mkdtemp(dir_template) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = dir_template;
+    zones::ZoneSet zones;
+    zones.add(std::move(zone));
+    composer_.set_base(std::move(zones), AnswerOptions{});
+    registry_ = registry::Registry::open(std::make_unique<registry::SqliteStore>((dir_ / "rotor.db").string()),
+                                         composer_);
+    std::vector<registry::HealthUpdate> health;
+    for (const auto& [name, max_answers] : {std::pair{kArray, 0}, std::pair{kCappedArray, 2}}) {
+      arrays::ArraySettings settings;
+      settings.max_answers = static_cast<uint16_t>(max_answers);
+      registry_->upsert_array(name, settings);
+      for (int i = 1; i <= 8; ++i) {
+        arrays::InstanceSpec spec;
+        spec.address.family = 4;
+        spec.address.bytes[0] = 10;
+        spec.address.bytes[3] = static_cast<uint8_t>(i);
+        health.push_back({registry_->add_instance(name, spec).id, arrays::Health::up, "bench"});
+      }
+    }
+    registry_->set_health_many(health);
+    composer_.flush();
+  }
+  ~ArrayServer() {
+    registry_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  ArrayServer(const ArrayServer&) = delete;
+  ArrayServer& operator=(const ArrayServer&) = delete;
+
+  std::shared_ptr<const Snapshot> snapshot() const { return publisher_.current(); }
+
+  static constexpr const char* kArray = "web.bench.test.";
+  static constexpr const char* kCappedArray = "web2.bench.test.";
+
+ private:
+  std::filesystem::path dir_;
+  SnapshotPublisher publisher_{std::make_shared<const Snapshot>()};
+  registry::SnapshotComposer composer_{publisher_, {.publish_interval = std::chrono::milliseconds(0)}};
+  std::unique_ptr<registry::Registry> registry_;
+};
+
+// `snapshot` with the signed zone and every array signed as the snapshot
+// builder signs them (dnssec::sign_array: each answer set a DO query can
+// get, and the compact-denial NSEC), by a fresh ECDSA P-256 key.
+std::shared_ptr<Snapshot> with_signed_arrays(const Snapshot& snapshot, std::shared_ptr<const zones::Zone> zone) {
+  const auto key = dnssec::SigningKey::generate(kOrigin, dnssec::kEcdsaP256Sha256, time(nullptr), 0);
+  const dnssec::RrsetSigner signer;
+  dnssec::SignatureCache cache(size_t{64} << 20);
+  const dnssec::SignRrset sign = [&](std::string_view owner, const zones::RRset& rrset) {
+    auto rrsig = cache.signature(signer, key, owner, rrset, time(nullptr));
+    return rrsig ? std::optional<std::string>(std::move(rrsig->rdata)) : std::nullopt;
+  };
+  auto result = std::make_shared<Snapshot>(snapshot);
+  result->zones = zones::ZoneSet();
+  result->zones.add(zone);
+  for (const char* name : {ArrayServer::kArray, ArrayServer::kCappedArray}) {
+    const std::string wire = *zones::lower_name_from_text(name);
+    const arrays::ArrayState* state = snapshot.arrays->find(wire);
+    if (state == nullptr) throw std::runtime_error(std::string("no array ") + name);
+    dnssec::ArraySigningStats stats;
+    auto signed_state = std::make_shared<arrays::ArrayState>(*state);
+    signed_state->signatures = dnssec::sign_array(*state, *snapshot.arrays, *zone, sign, stats);
+    if (stats.failures != 0) throw std::runtime_error(std::string("signing failed for ") + name);
+    result->arrays = result->arrays->with(std::move(signed_state));
+  }
+  return result;
 }
 
 // A resolver's query: RD clear, EDNS with 1232 bytes, DO when asked.
@@ -112,11 +207,16 @@ std::vector<uint8_t> make_query(const std::string& name, uint16_t qtype, bool dn
   return query;
 }
 
+// Which verdict a row counts toward: none (a baseline), or the 1.3x goal.
+enum class Goal { none, static_answer, array_answer };
+
 struct Row {
   std::string what;
   const Snapshot* snapshot;
   std::vector<uint8_t> query;
   unsigned rcode;
+  size_t baseline;  // the row this one is compared with
+  Goal goal = Goal::none;
   double best_ns = std::numeric_limits<double>::infinity();
   size_t reply_size = 0;
   unsigned answer_records = 0;  // answer + authority + additional, OPT included
@@ -142,13 +242,74 @@ double answer_ns(Row& row, size_t count) {
   return ns / static_cast<double>(count);
 }
 
+long rss_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
 }  // namespace
 
+void print_array_signature_memory(size_t array_count) {
+  const auto zone = zone_of(zone_text());
+  const auto regions = geo::RegionTable::build({});
+  // One real RRSIG RDATA for every set: the memory is the same, the signing
+  // time (measured above: about 65 us a signature) is not spent.
+  const auto key = dnssec::SigningKey::generate(kOrigin, dnssec::kEcdsaP256Sha256, time(nullptr), 0);
+  const dnssec::RrsetSigner signer;
+  std::string rrsig;
+  const dnssec::SignRrset sign = [&](std::string_view owner, const zones::RRset& rrset) {
+    if (rrsig.empty()) rrsig = signer.sign(owner, rrset, key)->rdata;
+    return std::optional<std::string>(rrsig);
+  };
+  std::vector<std::shared_ptr<const arrays::ArrayState>> states;
+  states.reserve(array_count);
+  for (size_t a = 0; a < array_count; ++a) {
+    std::vector<arrays::Instance> instances;
+    for (int i = 0; i < 8; ++i) {
+      arrays::Instance instance;
+      instance.id = static_cast<int64_t>(a * 8 + static_cast<size_t>(i) + 1);
+      instance.spec.address.family = 4;
+      instance.spec.address.bytes[0] = 10;
+      instance.spec.address.bytes[1] = static_cast<uint8_t>(a >> 8);
+      instance.spec.address.bytes[2] = static_cast<uint8_t>(a);
+      instance.spec.address.bytes[3] = static_cast<uint8_t>(i + 1);
+      instance.health = arrays::Health::up;
+      instances.push_back(instance);
+    }
+    states.push_back(arrays::ArrayState::build(*zones::lower_name_from_text("a" + std::to_string(a) + ".bench.test."),
+                                               static_cast<uint32_t>(a), {}, std::move(instances), *regions));
+  }
+  const auto table = std::make_shared<const arrays::ArrayTable>();
+  const long before = rss_kib();
+  std::vector<std::shared_ptr<const arrays::ArraySignatures>> signatures;
+  signatures.reserve(array_count);
+  size_t sets = 0;
+  for (const auto& state : states) {
+    dnssec::ArraySigningStats stats;
+    signatures.push_back(dnssec::sign_array(*state, *table, *zone, sign, stats));
+    sets += stats.rrsets;
+  }
+  const long after = rss_kib();
+  std::printf("signed answers in the snapshot, %zu arrays of 8 IPv4 instances, no cap:\n"
+              "  %zu RRsets signed (the A set, the NODATA NSEC per negative TTL), RSS grew %.1f MiB (%.0f B an array)\n",
+              array_count, sets, static_cast<double>(after - before) / 1024,
+              static_cast<double>(after - before) * 1024 / static_cast<double>(array_count));
+}
+
 int print_signed_answer_costs(const AnswerCostOptions& options) {
+  spdlog::set_level(spdlog::level::warn);  // the registry's info lines
   const std::string text = zone_text();
   const auto plain = snapshot_of(text);
-  const auto signed_zone = snapshot_of(signed_zone_text(text));
-  constexpr uint16_t A = 1, MX = 15;
+  const std::string signed_text = signed_zone_text(text);
+  const auto signed_zone = snapshot_of(signed_text);
+  const ArrayServer plain_array(zone_of(text));
+  const auto plain_array_snapshot = plain_array.snapshot();
+  const auto signed_array_snapshot = with_signed_arrays(*plain_array_snapshot, zone_of(signed_text));
+  constexpr uint16_t A = 1, MX = 15, AAAA = 28;
   struct Kind {
     const char* what;
     const char* name;
@@ -161,12 +322,38 @@ int print_signed_answer_costs(const AnswerCostOptions& options) {
       {"static NODATA www MX", "www.bench.test", MX, 0},
       {"static NXDOMAIN missing5", "missing5.bench.test", A, 3},
   };
-  // Per kind: unsigned zone (DO set: nothing to add), signed zone without DO, signed zone with DO.
+  // Per kind: unsigned zone (DO set: nothing to add; the baseline), signed
+  // zone without DO, signed zone with DO (the row the goal is about).
   std::vector<Row> rows;
   for (const Kind& kind : kinds) {
-    rows.push_back({std::string(kind.what) + ", unsigned zone, DO", plain.get(), make_query(kind.name, kind.type, true), kind.rcode});
-    rows.push_back({std::string(kind.what) + ", signed zone, no DO", signed_zone.get(), make_query(kind.name, kind.type, false), kind.rcode});
-    rows.push_back({std::string(kind.what) + ", signed zone, DO", signed_zone.get(), make_query(kind.name, kind.type, true), kind.rcode});
+    const size_t baseline = rows.size();
+    rows.push_back({std::string(kind.what) + ", unsigned zone, DO", plain.get(),
+                    make_query(kind.name, kind.type, true), kind.rcode, baseline});
+    rows.push_back({std::string(kind.what) + ", signed zone, no DO", signed_zone.get(),
+                    make_query(kind.name, kind.type, false), kind.rcode, baseline});
+    rows.push_back({std::string(kind.what) + ", signed zone, DO", signed_zone.get(),
+                    make_query(kind.name, kind.type, true), kind.rcode, baseline, Goal::static_answer});
+  }
+  const Kind array_kinds[] = {
+      {"array web A (8 up, all 8 in each answer)", "web.bench.test", A, 0},
+      {"array web2 A (max_answers 2 of 8: 8 signed sets)", "web2.bench.test", A, 0},
+      {"array web AAAA (no IPv6: NODATA)", "web.bench.test", AAAA, 0},
+  };
+  for (const Kind& kind : array_kinds) {
+    const size_t baseline = rows.size();
+    rows.push_back({std::string(kind.what) + ", unsigned zone, DO", plain_array_snapshot.get(),
+                    make_query(kind.name, kind.type, true), kind.rcode, baseline});
+    rows.push_back({std::string(kind.what) + ", signed, no DO", signed_array_snapshot.get(),
+                    make_query(kind.name, kind.type, false), kind.rcode, baseline});
+    rows.push_back({std::string(kind.what) + ", signed, DO", signed_array_snapshot.get(),
+                    make_query(kind.name, kind.type, true), kind.rcode, baseline, Goal::array_answer});
+  }
+  // A signed row with DO must carry more records than its unsigned baseline.
+  for (Row& row : rows) answer_ns(row, 1);  // fills reply_size and answer_records
+  for (const Row& row : rows) {
+    if (row.goal != Goal::none && row.answer_records <= rows[row.baseline].answer_records) {
+      throw std::runtime_error("not signed: " + row.what);
+    }
   }
   for (size_t round = 0; round < options.rounds; ++round) {
     for (size_t i = 0; i < rows.size(); ++i) {
@@ -175,19 +362,22 @@ int print_signed_answer_costs(const AnswerCostOptions& options) {
     }
   }
   std::printf("answer_query, UDP with EDNS 1232, no network, thread CPU time\n");
-  std::printf("%-64s %8s %6s %5s %9s\n", "answer", "ns/q", "bytes", "RRs", "vs unsig");
-  double worst = 0;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const Row& row = rows[i];
-    const double ratio = row.best_ns / rows[i - i % 3].best_ns;
-    if (i % 3 == 2) worst = std::max(worst, ratio);
-    std::printf("%-64s %8.1f %6zu %5u %9.2f\n", row.what.c_str(), row.best_ns, row.reply_size,
+  std::printf("%-68s %8s %6s %5s %9s\n", "answer", "ns/q", "bytes", "RRs", "vs unsig");
+  double worst[3] = {0, 0, 0};  // by Goal
+  for (const Row& row : rows) {
+    const double ratio = row.best_ns / rows[row.baseline].best_ns;
+    worst[static_cast<int>(row.goal)] = std::max(worst[static_cast<int>(row.goal)], ratio);
+    std::printf("%-68s %8.1f %6zu %5u %9.2f\n", row.what.c_str(), row.best_ns, row.reply_size,
                 row.answer_records, ratio);
   }
   std::printf("(best of %zu rounds of %zu queries each)\n", options.rounds, options.queries);
-  // The goal (at most 1.3x) is for array answers; static rows are shown against it too.
-  std::printf("static, signed with DO / unsigned, worst row: %.2fx; the goal <= 1.30x: %s\n", worst,
-              worst <= 1.3 ? "met" : "NOT met");
+  // The goal (at most 1.3x) is for array answers; static rows are held to it too.
+  const auto verdict = [](double ratio) { return ratio <= 1.3 ? "met" : "NOT met"; };
+  std::printf("array, signed with DO / unsigned, worst row: ");
+  std::printf("%.2fx; the goal <= 1.30x: %s\n", worst[static_cast<int>(Goal::array_answer)],
+              verdict(worst[static_cast<int>(Goal::array_answer)]));
+  std::printf("static, signed with DO / unsigned, worst row: %.2fx; the goal <= 1.30x: %s\n",
+              worst[static_cast<int>(Goal::static_answer)], verdict(worst[static_cast<int>(Goal::static_answer)]));
   return 0;
 }
 

@@ -18,4 +18,8 @@ struct AnswerCostOptions {
 // Prints the table and the verdict against the 1.3x goal; returns 0.
 int print_signed_answer_costs(const AnswerCostOptions& options);
 
+// The memory the signed answers of `array_count` arrays (8 instances each,
+// dnssec::sign_array) take in a snapshot, from the process's RSS growth.
+void print_array_signature_memory(size_t array_count);
+
 }  // namespace rotor::bench
