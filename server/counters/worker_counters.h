@@ -104,9 +104,25 @@ struct alignas(64) WorkerCounters {
   ArraySlotCounters array_answers;
   SingleWriterCounter tcp_accepted;
   SingleWriterCounter tcp_open;  // a gauge: the worker sets it to its open connection count
+  // Compact denial signed late (server/dnssec/README.md): answers from the
+  // worker's denial cache, misses (queries that waited for a signature),
+  // queries parked, answered once signed, and dropped (no parking slot, the
+  // ring to the signer full, too large to park, or not signed in time);
+  // signatures the signer delivered to this worker.
+  SingleWriterCounter denial_signed;
+  SingleWriterCounter denial_hits;
+  SingleWriterCounter denial_misses;
+  SingleWriterCounter denial_parked;
+  SingleWriterCounter denial_answered_late;
+  SingleWriterCounter denial_dropped;
 
   void count_query(uint16_t qtype, bool tcp) noexcept {
     queries[query_type_index(qtype)][tcp ? 1 : 0].add();
+  }
+  // Takes back a count_query: the query is answered later and counted then.
+  void uncount_query(uint16_t qtype, bool tcp) noexcept {
+    SingleWriterCounter& counter = queries[query_type_index(qtype)][tcp ? 1 : 0];
+    counter.set(counter.value() - 1);
   }
   void count_response(uint16_t rcode) noexcept { responses[rcode_index(rcode)].add(); }
   // Every answered message, over all types and transports (tests, logs).

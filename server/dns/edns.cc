@@ -41,7 +41,8 @@ size_t build_opt(uint8_t* opt, const ParsedQuery& query, const EdnsSettings& set
   write_u16(opt + 1, type::OPT);
   write_u16(opt + 3, settings.udp_payload_size);
   const uint32_t extended_rcode = static_cast<uint32_t>(rcode >> 4) << 24;
-  write_u32(opt + 5, extended_rcode | (query.edns_do ? 0x8000u : 0u));
+  // DO and CO (RFC 3225 3, RFC 9824 5.1) are echoed: we sign, and we answer compactly.
+  write_u32(opt + 5, extended_rcode | (query.edns_do ? 0x8000u : 0u) | (query.edns_co ? 0x4000u : 0u));
   write_u16(opt + 9, static_cast<uint16_t>(rdlength));
   uint8_t* option = opt + 11;
   if (nsid) {

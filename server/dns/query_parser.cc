@@ -94,6 +94,7 @@ ParseStatus parse_query(const uint8_t* message, size_t size, ParsedQuery& out,
       out.edns_udp_size = rrclass < kMaxUdpNoEdns ? kMaxUdpNoEdns : rrclass;
       out.edns_version = static_cast<uint8_t>(ttl >> 16);
       out.edns_do = (ttl & 0x8000) != 0;
+      out.edns_co = (ttl & 0x4000) != 0;
       if (!parse_opt(message + pos, rdlength, out)) return ParseStatus::formerr;
     }
     pos += rdlength;

@@ -28,6 +28,7 @@ struct ParsedQuery {
   uint16_t edns_udp_size = 0;
   uint8_t edns_version = 0;
   bool edns_do = false;
+  bool edns_co = false;  // Compact Answers OK (RFC 9824 5.1): NXDOMAIN for compact denial
   bool wants_nsid = false;
   bool has_client_subnet = false;
   ClientSubnet client_subnet;

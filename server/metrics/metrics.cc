@@ -136,6 +136,29 @@ void add_dns_families(const std::vector<std::shared_ptr<const WorkerCounters>>& 
               }));
   out.push_back(std::move(limited));
 
+  MetricFamily denial = family(
+      "rotor_dnssec_denial_total",
+      "Compact denial (RFC 9824) of names that do not exist, signed late by the denial signer: "
+      "answers from a worker's cache (hit, late answers included), queries that needed a "
+      "signature (miss), queries parked for one, answered once signed (answered_late), dropped "
+      "(no room to park or to ask, or not signed in time), and signatures delivered to the "
+      "workers (signed).",
+      MetricType::Counter);
+  const std::pair<const char*, counters::SingleWriterCounter WorkerCounters::*> denial_outcomes[] = {
+      {"hit", &WorkerCounters::denial_hits},
+      {"miss", &WorkerCounters::denial_misses},
+      {"parked", &WorkerCounters::denial_parked},
+      {"answered_late", &WorkerCounters::denial_answered_late},
+      {"dropped", &WorkerCounters::denial_dropped},
+      {"signed", &WorkerCounters::denial_signed}};
+  for (const auto& [outcome, member] : denial_outcomes) {
+    add_counter(denial, {{"outcome", outcome}},
+                sum_workers(workers, [member = member](const WorkerCounters& worker) {
+                  return (worker.*member).value();
+                }));
+  }
+  out.push_back(std::move(denial));
+
   MetricFamily open = family("rotor_tcp_connections", "Open DNS TCP connections.",
                              MetricType::Gauge);
   add_gauge(open, {}, static_cast<double>(sum_workers(workers, [](const WorkerCounters& worker) {

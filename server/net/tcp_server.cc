@@ -1,6 +1,8 @@
 #include "server/net/tcp_server.h"
 
 #include <algorithm>
+#include <cstring>
+#include <ctime>
 #include <iterator>
 #include <stdexcept>
 #include <string>
@@ -23,7 +25,8 @@ TcpServer::TcpServer(WorkerContext& context, std::chrono::milliseconds idle_time
       idle_timeout_ms_(static_cast<uint64_t>(std::max<int64_t>(idle_timeout.count(), 1))),
       max_connections_(std::max<size_t>(max_connections, 1)),
       read_buffer_(new uint8_t[kReadBufferSize]),
-      answer_buffer_(new uint8_t[2 + kReplyBufferSize]) {
+      answer_buffer_(new uint8_t[2 + kReplyBufferSize]),
+      parked_(new Parked[kParkedSlots]) {
   uv_timer_init(context_.loop, &idle_timer_);
   idle_timer_.data = this;
 }
@@ -117,6 +120,9 @@ void TcpServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
 void TcpServer::answer_pending(Connection& connection) noexcept {
   std::vector<uint8_t>& unread = connection.unread;
   size_t offset = 0;
+  if (context_.state.denial != nullptr) {
+    context_.state.denial->now = static_cast<uint32_t>(std::time(nullptr));
+  }
   while (!connection.finishing && !connection.closing) {
     const size_t available = unread.size() - offset;
     if (available < 2) break;
@@ -137,6 +143,11 @@ void TcpServer::answer_pending(Connection& connection) noexcept {
       const ClientInfo client{reinterpret_cast<const sockaddr*>(&connection.peer), Transport::tcp};
       reply_length = answer_query(*context_.snapshot, {unread.data() + offset + 2, length}, client,
                                   {answer_buffer_.get() + 2, kReplyBufferSize}, context_.state);
+    }
+    if (reply_length == kAwaitsSignature) {
+      park(connection, unread.data() + offset + 2, length);
+      offset += 2 + length;
+      continue;
     }
     if (reply_length == 0) {
       finish(connection);
@@ -164,7 +175,81 @@ void TcpServer::flush(Connection& connection) noexcept {
     }
     connection.writing = true;
   }
-  if (connection.finishing && !connection.writing) close_connection(connection);
+  if (connection.finishing && !connection.writing && connection.parked == 0) {
+    close_connection(connection);
+  }
+}
+
+void TcpServer::park(Connection& connection, const uint8_t* query, size_t size) noexcept {
+  counters::WorkerCounters& counters = *context_.state.counters;
+  const DenialState& denial = *context_.state.denial;
+  const uint64_t now = uv_now(context_.loop);
+  Parked* free_slot = nullptr;
+  bool already_asked = false;
+  for (size_t s = 0; s < kParkedSlots; ++s) {
+    Parked& slot = parked_[s];
+    if (slot.connection != nullptr && now - slot.since_ms > kParkedMs) {
+      Connection& waiting = *slot.connection;
+      release_parked(slot);  // never signed in time
+      counters.denial_dropped.add();
+      flush(waiting);
+    }
+    if (slot.connection == nullptr) {
+      if (free_slot == nullptr) free_slot = &slot;
+    } else if (slot.key == denial.key->get() && slot.owner.view() == denial.wanted.owner.view()) {
+      already_asked = true;
+    }
+  }
+  if (free_slot == nullptr || size > kParkedQuerySize) {
+    counters.denial_dropped.add();
+    return;
+  }
+  if (!request_signature(context_, already_asked)) return;
+  Parked& slot = *free_slot;
+  slot.connection = &connection;
+  slot.since_ms = now;
+  slot.key = denial.key->get();
+  slot.owner = denial.wanted.owner;
+  slot.size = static_cast<uint16_t>(size);
+  std::memcpy(slot.query, query, size);
+  ++connection.parked;
+  counters.denial_parked.add();
+}
+
+void TcpServer::release_parked(Parked& slot) noexcept {
+  --slot.connection->parked;
+  slot.connection = nullptr;
+}
+
+void TcpServer::answer_parked(const dnssec::SignedDenial& result) noexcept {
+  counters::WorkerCounters& counters = *context_.state.counters;
+  if (context_.state.denial != nullptr) {
+    context_.state.denial->now = static_cast<uint32_t>(std::time(nullptr));
+  }
+  for (size_t s = 0; s < kParkedSlots; ++s) {
+    Parked& slot = parked_[s];
+    if (slot.connection == nullptr || slot.key != result.key.get() ||
+        slot.owner.view() != result.record.owner.view()) {
+      continue;
+    }
+    Connection& connection = *slot.connection;
+    release_parked(slot);
+    size_t reply_length = 0;
+    if (result.signed_ok && context_.snapshot != nullptr) {
+      const ClientInfo client{reinterpret_cast<const sockaddr*>(&connection.peer), Transport::tcp};
+      reply_length = answer_query(*context_.snapshot, {slot.query, slot.size}, client,
+                                  {answer_buffer_.get() + 2, kReplyBufferSize}, context_.state);
+    }
+    if (reply_length == kAwaitsSignature || reply_length == 0) {
+      counters.denial_dropped.add();  // still unsigned: no second wait
+    } else {
+      dns::write_u16(answer_buffer_.get(), static_cast<uint16_t>(reply_length));
+      connection.queued.insert(connection.queued.end(), answer_buffer_.get(),
+                               answer_buffer_.get() + 2 + reply_length);
+      counters.denial_answered_late.add();
+    }
+    flush(connection);
+  }
 }
 
 void TcpServer::on_write(uv_write_t* request, int status) {
@@ -201,6 +286,13 @@ void TcpServer::touch(Connection& connection) noexcept {
 void TcpServer::close_connection(Connection& connection) noexcept {
   if (connection.closing) return;
   connection.closing = true;
+  // Its parked queries are forgotten: nobody would read their answers.
+  for (size_t s = 0; s < kParkedSlots && connection.parked > 0; ++s) {
+    if (parked_[s].connection == &connection) {
+      release_parked(parked_[s]);
+      context_.state.counters->denial_dropped.add();
+    }
+  }
   closing_.splice(closing_.end(), active_, connection.self);
   context_.state.counters->tcp_open.set(active_.size());
   uv_close(as_handle(&connection.handle), on_close);

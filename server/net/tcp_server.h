@@ -4,7 +4,10 @@
 // connection may pipeline many queries, answered in order. Connections are
 // closed when idle too long, when the worker's share of the connection cap is
 // reached (least recently active first), on a zero-length or unanswerable
-// message (after the replies before it are flushed), and at EOF.
+// message (after the replies before it are flushed), and at EOF (once the
+// queries parked for a signature are answered). A query parked for a compact
+// denial's signature is answered when it comes, after the queries behind it
+// (RFC 7766 6.2.1.1 lets replies leave out of order; clients match by ID).
 
 #include <uv.h>
 
@@ -32,8 +35,16 @@ class TcpServer {
   // Closes the listeners, every connection and the idle timer.
   void close() noexcept;
 
+  // Answers the queries parked for `result`'s name (or drops them when it
+  // failed). Worker thread, outside any read callback.
+  void answer_parked(const dnssec::SignedDenial& result) noexcept;
+
   // Replies waiting to be written beyond which a connection stops reading.
   static constexpr size_t kMaxQueuedReplyBytes = 128 * 1024;
+  // Queries waiting for a compact denial's signature (as UdpResponder's).
+  static constexpr size_t kParkedSlots = 64;
+  static constexpr size_t kParkedQuerySize = 512;
+  static constexpr uint64_t kParkedMs = 2000;
 
  private:
   struct Connection;
@@ -52,6 +63,15 @@ class TcpServer {
     bool paused = false;     // reading stopped because too much is queued
     bool finishing = false;  // no more queries: close once the replies are out
     bool closing = false;
+    uint32_t parked = 0;  // queries of this connection waiting for a signature
+  };
+  struct Parked {
+    Connection* connection = nullptr;  // null: free
+    uint64_t since_ms = 0;
+    const dnssec::SigningKey* key = nullptr;
+    dnssec::FixedName owner;
+    uint16_t size = 0;
+    uint8_t query[kParkedQuerySize];
   };
   struct Listener {
     uv_tcp_t handle;
@@ -69,6 +89,9 @@ class TcpServer {
   void answer_pending(Connection& connection) noexcept;
   void flush(Connection& connection) noexcept;
   void finish(Connection& connection) noexcept;
+  // Holds one query until its signature comes; drops it (counted) when it cannot.
+  void park(Connection& connection, const uint8_t* query, size_t size) noexcept;
+  void release_parked(Parked& slot) noexcept;
   void touch(Connection& connection) noexcept;
   void close_connection(Connection& connection) noexcept;
   void arm_idle_timer() noexcept;
@@ -83,6 +106,7 @@ class TcpServer {
   bool closed_ = false;
   std::unique_ptr<uint8_t[]> read_buffer_;    // shared by all reads of this worker
   std::unique_ptr<uint8_t[]> answer_buffer_;  // 2-byte prefix + one reply
+  std::unique_ptr<Parked[]> parked_;          // kParkedSlots
 };
 
 }  // namespace rotor::net

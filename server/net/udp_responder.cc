@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 #include <string>
 
@@ -48,7 +49,8 @@ socklen_t reply_control(msghdr& received, uint8_t* out, size_t out_size) noexcep
 UdpResponder::UdpResponder(WorkerContext& context)
     : context_(context),
       query_buffers_(new uint8_t[kBatch * kQuerySize]),
-      reply_buffers_(new uint8_t[kBatch * kReplySize]) {
+      reply_buffers_(new uint8_t[kBatch * kReplySize]),
+      parked_(new Parked[kParkedSlots]) {
   for (size_t i = 0; i < kBatch; ++i) {
     received_iov_[i] = {query_buffers_.get() + i * kQuerySize, kQuerySize};
     received_[i].msg_hdr.msg_iov = &received_iov_[i];
@@ -119,6 +121,10 @@ size_t UdpResponder::answer_batch(const Socket& socket, size_t received) noexcep
   // The loop's cached clock: seconds are all the limiter needs.
   const auto now_seconds =
       limiter != nullptr ? static_cast<uint32_t>(uv_now(context_.loop) / 1000) : 0u;
+  // Signatures are checked against the wall clock; one read per batch.
+  if (context_.state.denial != nullptr) {
+    context_.state.denial->now = static_cast<uint32_t>(std::time(nullptr));
+  }
   for (size_t i = 0; i < received; ++i) {
     msghdr& query = received_[i].msg_hdr;
     if ((query.msg_flags & MSG_TRUNC) != 0 || context_.snapshot == nullptr) {
@@ -130,23 +136,11 @@ size_t UdpResponder::answer_batch(const Socket& socket, size_t received) noexcep
     size_t length = answer_query(
         *context_.snapshot, {query_buffers_.get() + i * kQuerySize, received_[i].msg_len}, client,
         {reply, kReplySize}, context_.state);
-    if (length == 0) continue;
-    if (limiter != nullptr) {
-      switch (limiter->admit(client.address, now_seconds)) {
-        case RateLimiter::Verdict::pass:
-          break;
-        case RateLimiter::Verdict::drop:
-          context_.state.counters->rrl_dropped.add();
-          continue;
-        case RateLimiter::Verdict::slip:
-          // Too short to be anything but a TCP hint: a real client retries
-          // over TCP, a reflection victim receives a few dozen bytes.
-          length = truncate_to_question(reply, length);
-          context_.state.counters->rrl_slipped.add();
-          if (length == 0) continue;
-          break;
-      }
+    if (length == kAwaitsSignature) {
+      park(socket, i);
+      continue;
     }
+    if (length == 0 || !admit(client.address, reply, length, now_seconds)) continue;
 
     msghdr& out = replies_[replies].msg_hdr;
     replies_iov_[replies] = {reply, length};
@@ -165,6 +159,109 @@ size_t UdpResponder::answer_batch(const Socket& socket, size_t received) noexcep
     ++replies;
   }
   return replies;
+}
+
+bool UdpResponder::admit(const sockaddr* client, uint8_t* reply, size_t& length,
+                         uint32_t now_seconds) noexcept {
+  RateLimiter* const limiter = context_.rate_limiter;
+  if (limiter == nullptr) return true;
+  switch (limiter->admit(client, now_seconds)) {
+    case RateLimiter::Verdict::pass:
+      return true;
+    case RateLimiter::Verdict::drop:
+      context_.state.counters->rrl_dropped.add();
+      return false;
+    case RateLimiter::Verdict::slip:
+      // Too short to be anything but a TCP hint: a real client retries
+      // over TCP, a reflection victim receives a few dozen bytes.
+      length = truncate_to_question(reply, length);
+      context_.state.counters->rrl_slipped.add();
+      return length != 0;
+  }
+  return true;
+}
+
+void UdpResponder::park(const Socket& socket, size_t i) noexcept {
+  counters::WorkerCounters& counters = *context_.state.counters;
+  const DenialState& denial = *context_.state.denial;
+  const size_t size = received_[i].msg_len;
+  const uint64_t now = uv_now(context_.loop);
+  Parked* free_slot = nullptr;
+  bool already_asked = false;
+  for (size_t s = 0; s < kParkedSlots; ++s) {
+    Parked& slot = parked_[s];
+    if (slot.used && now - slot.since_ms > kParkedMs) {
+      slot.used = false;  // never signed in time (the signer dropped it)
+      counters.denial_dropped.add();
+    }
+    if (!slot.used) {
+      if (free_slot == nullptr) free_slot = &slot;
+    } else if (slot.key == denial.key->get() && slot.owner.view() == denial.wanted.owner.view()) {
+      already_asked = true;
+    }
+  }
+  if (free_slot == nullptr || size > kParkedQuerySize) {
+    counters.denial_dropped.add();
+    return;
+  }
+  if (!request_signature(context_, already_asked)) return;
+  Parked& slot = *free_slot;
+  slot.used = true;
+  slot.since_ms = now;
+  slot.fd = socket.fd.get();
+  slot.key = denial.key->get();
+  slot.owner = denial.wanted.owner;
+  slot.size = static_cast<uint16_t>(size);
+  std::memcpy(slot.query, query_buffers_.get() + i * kQuerySize, size);
+  slot.peer = peers_[i];
+  slot.peer_length = received_[i].msg_hdr.msg_namelen;
+  slot.control_length =
+      socket.wildcard ? reply_control(received_[i].msg_hdr, slot.control.bytes, kControlSize) : 0;
+  counters.denial_parked.add();
+}
+
+void UdpResponder::answer_parked(const dnssec::SignedDenial& result) noexcept {
+  counters::WorkerCounters& counters = *context_.state.counters;
+  if (context_.state.denial != nullptr) {
+    context_.state.denial->now = static_cast<uint32_t>(std::time(nullptr));
+  }
+  const auto now_seconds = static_cast<uint32_t>(uv_now(context_.loop) / 1000);
+  uint8_t* reply = reply_buffers_.get();  // no batch is being answered now
+  for (size_t s = 0; s < kParkedSlots; ++s) {
+    Parked& slot = parked_[s];
+    if (!slot.used || slot.key != result.key.get() ||
+        slot.owner.view() != result.record.owner.view()) {
+      continue;
+    }
+    slot.used = false;
+    size_t length = 0;
+    if (result.signed_ok && context_.snapshot != nullptr) {
+      const ClientInfo client{reinterpret_cast<const sockaddr*>(&slot.peer), Transport::udp};
+      length = answer_query(*context_.snapshot, {slot.query, slot.size}, client,
+                            {reply, kReplySize}, context_.state);
+    }
+    // Still unsigned (the key changed meanwhile, or signing failed): no second wait.
+    if (length == kAwaitsSignature || length == 0) {
+      counters.denial_dropped.add();
+      continue;
+    }
+    if (!admit(reinterpret_cast<const sockaddr*>(&slot.peer), reply, length, now_seconds)) continue;
+    iovec iov{reply, length};
+    msghdr message{};
+    message.msg_name = &slot.peer;
+    message.msg_namelen = slot.peer_length;
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    if (slot.control_length != 0) {
+      message.msg_control = slot.control.bytes;
+      message.msg_controllen = slot.control_length;
+    }
+    if (::sendmsg(slot.fd, &message, MSG_DONTWAIT) < 0) {
+      counters.dropped.add();
+      continue;
+    }
+    counters.denial_answered_late.add();
+  }
 }
 
 void UdpResponder::send_batch(int fd, size_t count) noexcept {

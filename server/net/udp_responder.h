@@ -29,12 +29,21 @@ class UdpResponder {
   // close callbacks (or when this object is destroyed).
   void close() noexcept;
 
+  // Answers the queries parked for `result`'s name (or drops them when it
+  // failed). Worker thread, between batches.
+  void answer_parked(const dnssec::SignedDenial& result) noexcept;
+
   static constexpr size_t kBatch = 32;
   // Batches per readable event before yielding to the loop, so a UDP flood
   // cannot starve the TCP connections of the same worker.
   static constexpr int kBatchesPerWakeup = 8;
   static constexpr size_t kQuerySize = 4096;  // larger datagrams are dropped
   static constexpr size_t kReplySize = 4096;  // answer_query's UDP minimum
+  // Queries waiting for a compact denial's signature: at most this many, of
+  // at most kParkedQuerySize octets, for at most kParkedMs.
+  static constexpr size_t kParkedSlots = 256;
+  static constexpr size_t kParkedQuerySize = 512;
+  static constexpr uint64_t kParkedMs = 2000;
 
  private:
   struct Socket {
@@ -49,7 +58,25 @@ class UdpResponder {
     uint8_t bytes[kControlSize];
   };
 
+  struct Parked {
+    bool used = false;
+    uint64_t since_ms = 0;
+    int fd = -1;
+    const dnssec::SigningKey* key = nullptr;
+    dnssec::FixedName owner;
+    uint16_t size = 0;
+    uint8_t query[kParkedQuerySize];
+    sockaddr_storage peer{};
+    socklen_t peer_length = 0;
+    Control control{};
+    socklen_t control_length = 0;
+  };
+
   static void on_readable(uv_poll_t* handle, int status, int events);
+  // Holds query `i` of the batch until its signature comes; false: dropped.
+  void park(const Socket& socket, size_t i) noexcept;
+  // Response rate limiting of one reply; false: not to be sent.
+  bool admit(const sockaddr* client, uint8_t* reply, size_t& length, uint32_t now_seconds) noexcept;
   void drain(Socket& socket) noexcept;
   size_t answer_batch(const Socket& socket, size_t received) noexcept;
   void send_batch(int fd, size_t count) noexcept;
@@ -64,6 +91,7 @@ class UdpResponder {
   std::array<Control, kBatch> controls_{};
   std::unique_ptr<uint8_t[]> query_buffers_;  // kBatch * kQuerySize
   std::unique_ptr<uint8_t[]> reply_buffers_;  // kBatch * kReplySize
+  std::unique_ptr<Parked[]> parked_;          // kParkedSlots
 };
 
 }  // namespace rotor::net

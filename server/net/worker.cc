@@ -23,8 +23,10 @@ Worker::Worker(SnapshotPublisher& publisher, std::chrono::milliseconds tcp_idle_
   // which uv_loop_init has already done.
   uv_async_init(&loop_, &snapshot_wake_, on_snapshot_published);
   uv_async_init(&loop_, &stop_wake_, on_stop_requested);
+  uv_async_init(&loop_, &denial_wake_, on_signatures);
   snapshot_wake_.data = this;
   stop_wake_.data = this;
+  denial_wake_.data = this;
 }
 
 Worker::~Worker() {
@@ -32,6 +34,26 @@ Worker::~Worker() {
   close_handles();
   uv_run(&loop_, UV_RUN_DEFAULT);  // runs the close callbacks
   uv_loop_close(&loop_);
+}
+
+void Worker::attach_denial_signer(dnssec::DenialSigner& signer) {
+  context_.denial_channel = &signer.attach([this] { uv_async_send(&denial_wake_); });
+}
+
+void Worker::on_signatures(uv_async_t* async) {
+  // Several results may come with one wake-up (uv_async_send coalesces).
+  auto& self = *static_cast<Worker*>(async->data);
+  WorkerContext& context = self.context_;
+  if (context.denial_channel == nullptr) return;
+  dnssec::SignedDenial result;
+  while (context.denial_channel->take(result)) {
+    DenialState* denial = context.state.denial.get();
+    if (result.signed_ok) context.state.counters->denial_signed.add();
+    if (denial != nullptr && denial->is_current(result.key.get())) denial->cache.insert(result);
+    self.udp_.answer_parked(result);
+    self.tcp_.answer_parked(result);
+    result.key.reset();
+  }
 }
 
 void Worker::subscribe() {
@@ -73,6 +95,7 @@ void Worker::close_handles() noexcept {
   tcp_.close();
   uv_close(reinterpret_cast<uv_handle_t*>(&snapshot_wake_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&stop_wake_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&denial_wake_), nullptr);
   // The snapshot is let go here, on the worker, as the brief's swap would.
   context_.snapshot = nullptr;
   context_.snapshot_owner.reset();

@@ -1,8 +1,9 @@
 #pragma once
 // One worker thread's world: a libuv loop, its UDP and TCP sockets, and its
 // own pointer to the current snapshot. Built and torn down by WorkerPool.
-// Apart from request_stop() and the publisher's wake-up, everything here runs
-// on the worker's thread (or on the constructing thread before run()).
+// Apart from request_stop(), the publisher's and the denial signer's
+// wake-ups, everything here runs on the worker's thread (or on the
+// constructing thread before run()).
 
 #include <uv.h>
 
@@ -37,6 +38,10 @@ class Worker {
     return context_.state.counters;
   }
 
+  // Connects the worker to the denial signer (before run()): its results
+  // wake this worker's loop.
+  void attach_denial_signer(dnssec::DenialSigner& signer);
+
   // Starts following the publisher; call once all sockets are added.
   void subscribe();
   // Stops following the publisher. Once it returns no wake-up is in flight.
@@ -50,12 +55,14 @@ class Worker {
  private:
   static void on_snapshot_published(uv_async_t* async);
   static void on_stop_requested(uv_async_t* async);
+  static void on_signatures(uv_async_t* async);
   void close_handles() noexcept;
 
   SnapshotPublisher& publisher_;
   uv_loop_t loop_;
   uv_async_t snapshot_wake_;
   uv_async_t stop_wake_;
+  uv_async_t denial_wake_;  // the denial signer has results for us
   WorkerContext context_;
   UdpResponder udp_;
   TcpServer tcp_;

@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "server/dnssec/denial_signer.h"
 #include "server/query/rate_limiter.h"
 #include "server/query/responder.h"
 
@@ -20,6 +21,23 @@ struct WorkerContext {
   WorkerState state;
   // Shared by every worker (it is lock-free); null when rate limiting is off.
   RateLimiter* rate_limiter = nullptr;
+  // This worker's rings to the denial signer; null: none (a query that needs
+  // a signature is dropped).
+  dnssec::DenialSigner::Channel* denial_channel = nullptr;
 };
+
+// Asks the denial signer for the NSEC `state.denial` wants, unless a query
+// parked earlier already did (`already_asked`). Returns false, counted as a
+// drop, when there is no signer or its ring is full.
+inline bool request_signature(WorkerContext& context, bool already_asked) noexcept {
+  if (already_asked) return true;
+  DenialState& denial = *context.state.denial;
+  if (context.denial_channel != nullptr && denial.key != nullptr &&
+      context.denial_channel->request({*denial.key, denial.wanted})) {
+    return true;
+  }
+  context.state.counters->denial_dropped.add();
+  return false;
+}
 
 }  // namespace rotor::net

@@ -9,6 +9,7 @@
 #include <system_error>
 #include <thread>
 
+#include "server/dnssec/denial_signer.h"
 #include "server/net/socket.h"
 #include "server/net/worker.h"
 
@@ -99,6 +100,8 @@ EndpointSockets open_endpoint(const ListenEndpoint& endpoint, unsigned count) {
 
 struct WorkerPool::Impl {
   std::shared_ptr<RateLimiter> rate_limiter;  // outlives the workers that use it
+  // Signs compact denial for every worker; sleeps while nobody asks.
+  std::unique_ptr<dnssec::DenialSigner> denial_signer = std::make_unique<dnssec::DenialSigner>();
   std::vector<ListenEndpoint> bound;
   std::vector<std::shared_ptr<const counters::WorkerCounters>> counters;  // fixed once built
   std::vector<std::unique_ptr<Worker>> workers;
@@ -121,6 +124,7 @@ WorkerPool::WorkerPool(NetworkOptions options, SnapshotPublisher& publisher)
         std::make_unique<Worker>(publisher, options.tcp_idle_timeout, per_worker_cap,
                                  impl_->rate_limiter.get()));
     impl_->counters.push_back(impl_->workers.back()->counters());
+    impl_->workers.back()->attach_denial_signer(*impl_->denial_signer);
   }
   for (const ListenEndpoint& endpoint : options.listen) {
     EndpointSockets sockets = open_endpoint(endpoint, threads);
@@ -139,6 +143,7 @@ WorkerPool::~WorkerPool() { stop(); }
 void WorkerPool::start() {
   if (impl_->started || impl_->stopped) return;
   impl_->started = true;
+  impl_->denial_signer->start();
   for (size_t i = 0; i < impl_->workers.size(); ++i) {
     impl_->threads.emplace_back([w = impl_->workers[i].get(), i] {
       // A peer that resets a TCP connection mid-write must cost an EPIPE, not
@@ -157,6 +162,8 @@ void WorkerPool::start() {
 void WorkerPool::stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
+  // First: the signer wakes the workers' loops, which close below.
+  impl_->denial_signer->stop();
   for (auto& worker : impl_->workers) worker->unsubscribe();
   for (auto& worker : impl_->workers) worker->request_stop();
   for (auto& thread : impl_->threads) thread.join();

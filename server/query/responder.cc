@@ -109,6 +109,8 @@ enum class Step : uint8_t {
   follow,         // the name is an alias (CNAME, or below a DNAME): go on at its target
   truncated,      // a record the answer needs did not fit: stop, TC is set
   name_too_long,  // a DNAME rewrite would pass 255 octets (RFC 6672 2.2): YXDOMAIN
+  nxname,         // no such name, denied compactly (RFC 9824): NOERROR, or NXDOMAIN with CO
+  awaits_signature,  // the compact denial's NSEC is not signed yet: no reply now
 };
 
 // Negative answers and referrals keep their kind (and so their rcode) even
@@ -133,6 +135,8 @@ class Answer {
         tcp_(client.transport == Transport::tcp) {}
 
   bool truncated() const noexcept { return truncated_; }
+  // The answer needs a signature the worker's denial cache lacks (kAwaitsSignature).
+  bool awaits_signature() const noexcept { return awaits_signature_; }
   bool authoritative() const noexcept { return authoritative_; }
   // RFC 7871 scope of the answer: the prefix length that decided it.
   uint8_t client_subnet_scope() const noexcept { return ecs_scope_; }
@@ -149,6 +153,14 @@ class Answer {
       Alias alias;
       Step step = solve_name(alias);
       if (step == Step::follow) step = follow_alias(alias, link);
+      if (step == Step::awaits_signature) {
+        awaits_signature_ = true;
+        return dns::rcode::NOERROR;
+      }
+      if (step == Step::nxname) {
+        flush_proofs();
+        return query_.edns_co ? dns::rcode::NXDOMAIN : dns::rcode::NOERROR;
+      }
       if (step != Step::follow) {
         // Authority before additional: the section order of the message.
         flush_proofs();
@@ -211,6 +223,9 @@ class Answer {
         // no records for it (a DS query answered from the parent).
         if (snapshot_.zones.find_authoritative(at_.name) != &zone) {
           return add_negative(zone, Step::nodata);
+        }
+        if (const OnlineDenialZone* online = online_denial(zone)) {
+          return add_compact_nxname(zone, *online);
         }
         prove_nxdomain(zone, *found.encloser);
         return add_negative(zone, Step::nxdomain);
@@ -351,6 +366,45 @@ class Answer {
     add_required(Section::authority, {.name = zone.origin(), .is_question = false}, zone.soa(),
                  ttl);
     return kind;
+  }
+
+  // A DO query in a zone that denies compactly, signed late, on a worker
+  // that keeps a denial cache; null otherwise.
+  const OnlineDenialZone* online_denial(const Zone& zone) const noexcept {
+    if (!query_.edns_do || state_.denial == nullptr) return nullptr;
+    return snapshot_.online_denial_of(zone);
+  }
+
+  // A name that does not exist, denied compactly (RFC 9824 3): NODATA with
+  // the SOA and one NSEC owned by the name, next "\000.<name>", types RRSIG
+  // NSEC NXNAME, both signed. The NSEC's signature comes from the worker's
+  // cache; on a miss nothing is written and the query waits for it.
+  Step add_compact_nxname(const Zone& zone, const OnlineDenialZone& online) noexcept {
+    DenialState& denial = *state_.denial;
+    dnssec::DenialRecord& record = denial.wanted;
+    record.owner.assign(at_.name);
+    // RFC 9077: the NSEC's TTL is the negative TTL, as the SOA's.
+    record.ttl = zone.negative_ttl();
+    record.rdata_size = static_cast<uint16_t>(dnssec::nxname_nsec_rdata(at_.name, record.rdata));
+    if (record.rdata_size == 0) return add_negative(zone, Step::nxdomain);  // "\000.<name>" is too long
+    const dnssec::SignedDenial* hit = denial.cache.find(online.key.get(), record, denial.now);
+    if (hit == nullptr) {
+      state_.counters->denial_misses.add();
+      denial.key = &online.key;
+      return Step::awaits_signature;
+    }
+    state_.counters->denial_hits.add();
+    add_negative(zone, Step::nxname);
+    if (truncated_) return Step::nxname;
+    const MessageWriter::Mark before = writer_.mark();
+    if (!writer_.write_record(Section::authority, at_.owner, dnssec::kTypeNsec, dns::rrclass::IN,
+                              record.ttl, record.rdata_view()) ||
+        !writer_.write_record(Section::authority, at_.owner, dns::type::RRSIG, dns::rrclass::IN,
+                              record.ttl, hit->rrsig_view())) {
+      writer_.rollback(before);
+      truncated_ = true;
+    }
+    return Step::nxname;
   }
 
   // The client as the geo and sticky policies see it: its EDNS Client Subnet,
@@ -716,6 +770,7 @@ class Answer {
   uint8_t ecs_scope_ = 0;
   bool truncated_ = false;
   bool authoritative_ = false;
+  bool awaits_signature_ = false;
   const Node* targets_[kMaxAdditionalTargets];
   size_t target_count_ = 0;
   const RRset* additional_source_ = nullptr;  // the answer RRset whose targets get addresses
@@ -738,6 +793,13 @@ const Zone* zone_for_query(const Snapshot& snapshot, const dns::ParsedQuery& que
   const std::string_view parent = origin.substr(dns::parent_offset(origin));
   const Zone* parent_zone = snapshot.zones.find_authoritative(parent);
   return parent_zone != nullptr ? parent_zone : &zone;
+}
+
+// Whether the question is in a zone that denies compactly (RFC 9824).
+bool names_online_zone(const Snapshot& snapshot, const dns::ParsedQuery& query) noexcept {
+  if (snapshot.online_denial.empty()) return false;
+  const Zone* zone = snapshot.zones.find_authoritative(query.qname_lower.view());
+  return zone != nullptr && snapshot.online_denial_of(*zone) != nullptr;
 }
 
 }  // namespace
@@ -795,11 +857,18 @@ size_t answer_query(const Snapshot& snapshot, std::span<const uint8_t> query,
     rcode = dns::rcode::BADVERS;
   } else if (parsed.qclass != dns::rrclass::IN && parsed.qclass != dns::rrclass::ANY) {
     rcode = dns::rcode::REFUSED;
+  } else if (parsed.qtype == dnssec::kTypeNxname && names_online_zone(snapshot, parsed)) {
+    rcode = dns::rcode::FORMERR;  // RFC 9824 3.5: NXNAME is no type to ask for
   } else if (parsed.qtype == dns::type::AXFR || parsed.qtype == dns::type::IXFR) {
     rcode = dns::rcode::REFUSED;  // zone transfers are not offered (yet)
   } else if (const Zone* zone = snapshot.zones.find_authoritative(parsed.qname_lower.view())) {
     Answer answer(snapshot, parsed, writer, client, state);
     rcode = answer.answer_from(zone_for_query(snapshot, parsed, *zone));
+    if (answer.awaits_signature()) {
+      // Answered later, and counted then.
+      counters.uncount_query(parsed.qtype, tcp);
+      return kAwaitsSignature;
+    }
     if (answer.authoritative()) flags |= dns::flag::AA;
     if (answer.truncated()) flags |= dns::flag::TC;
     ecs_scope = answer.client_subnet_scope();
@@ -821,6 +890,16 @@ void prepare_worker_state(const Snapshot& snapshot, WorkerState& state) {
   const uint32_t slots = snapshot.arrays->slot_limit();
   if (state.array_rotation.size() < slots) state.array_rotation.resize(slots);
   state.counters->array_answers.reserve(slots);
+  if (snapshot.online_denial.empty() && state.denial == nullptr) return;
+  if (state.denial == nullptr) state.denial = std::make_unique<DenialState>();
+  // Entries belong to a key: when the zones' keys change, they go.
+  std::vector<std::shared_ptr<const dnssec::SigningKey>> keys;
+  for (const OnlineDenialZone& online : snapshot.online_denial) keys.push_back(online.key);
+  if (keys != state.denial->keys) {
+    state.denial->cache.clear();
+    state.denial->keys = std::move(keys);
+  }
+  state.denial->key = nullptr;
 }
 
 }  // namespace rotor
