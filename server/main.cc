@@ -32,6 +32,7 @@
 #include "server/app/health_monitor.h"
 #include "server/app/instance_reaper.h"
 #include "server/app/keygen_command.h"
+#include "server/common/periodic_thread.h"
 #include "server/common/utc_time.h"
 #include "server/app/registry_setup.h"
 #include "server/app/reloader.h"
@@ -169,6 +170,9 @@ void log_zones(const rotor::Snapshot& snapshot) {
   for (const auto& zone : snapshot.zones.zones()) {
     spdlog::info("zone {} serial {}: {} records", zone->origin_text(), zone->serial(),
                  zone->record_count());
+    if (const auto& signer = zone->online_signer()) {
+      spdlog::info("zone {} is signed by rotor with key tag {}", zone->origin_text(), signer->key_tag());
+    }
   }
 }
 
@@ -220,7 +224,10 @@ int serve(const Flags& flags) {
     spdlog::warn("no zones configured: every query will be REFUSED");
   }
 
-  auto snapshot = rotor::app::build_snapshot(config, 1);
+  // Zones rotor signs take their signatures from here; reloads and re-signs
+  // reuse them (server/dnssec/online_signing.h).
+  const auto signatures = std::make_shared<rotor::dnssec::SharedSignatureCache>();
+  auto snapshot = rotor::app::build_snapshot(config, 1, signatures);
   log_zones(*snapshot);
   try {
     rotor::app::check_arrays_are_served(config, snapshot->zones);
@@ -259,7 +266,16 @@ int serve(const Flags& flags) {
        .registry = *registry,
        .apply_api_tokens = [&api](const rotor::config::Config& next) {
          if (api) api->set_tokens(next.api_token, next.api_tokens);
-       }});
+       },
+       .signatures = signatures});
+  // The zones rotor signs are signed again daily (kResignInterval), the
+  // first time a day after startup, so their signatures never near expiry.
+  rotor::PeriodicThread resigner;
+  resigner.start([&reloader, first = true]() mutable {
+    if (!first) reloader.resign();
+    first = false;
+    return std::chrono::milliseconds(rotor::app::kResignInterval);
+  });
   // Signals are watched before the workers start, so an early SIGTERM is a clean stop.
   SignalLoop signals(reloader);
   pool.start();
@@ -305,7 +321,8 @@ int serve(const Flags& flags) {
                                              .failed = reloader.failed(),
                                              .last_time_ms = last ? last->time_ms : 0,
                                              .last_ok = last ? last->ok : true};
-       }});
+       },
+       .signatures = [&signatures] { return signatures->stats(); }});
   // Answers per second per array over the last minutes (GET /v1/rates), from
   // the same counters, sampled every 10 s on the sampler's own thread.
   rotor::metrics::AnswerRateSampler answer_rates(pool.counters(), publisher);

@@ -189,6 +189,33 @@ const Node* Zone::nsec3_cover(std::string_view lower_wire_name, bool& exact) con
   return nsec3_cover_hash(hash, exact);
 }
 
+std::string nsec_type_bitmaps(std::vector<uint16_t> types) {
+  std::sort(types.begin(), types.end());
+  types.erase(std::unique(types.begin(), types.end()), types.end());
+  std::string out;
+  for (size_t i = 0; i < types.size();) {
+    const uint8_t window = static_cast<uint8_t>(types[i] >> 8);
+    uint8_t bits[32] = {};
+    size_t length = 0;
+    for (; i < types.size() && (types[i] >> 8) == window; ++i) {
+      const uint8_t low = static_cast<uint8_t>(types[i] & 0xFF);
+      bits[low / 8] = static_cast<uint8_t>(bits[low / 8] | (0x80 >> (low % 8)));
+      length = low / 8 + size_t{1};
+    }
+    out += static_cast<char>(window);
+    out += static_cast<char>(length);
+    out.append(reinterpret_cast<const char*>(bits), length);
+  }
+  return out;
+}
+
+std::string compact_nsec_rdata(std::string_view owner, std::vector<uint16_t> types) {
+  std::string rdata;
+  if (owner.size() + 2 <= dns::kMaxNameLength) rdata.append("\x01\x00", 2);
+  rdata.append(owner);
+  return rdata + nsec_type_bitmaps(std::move(types));
+}
+
 void index_dnssec(Zone& zone) {
   for (const Signature& signature : zone.apex_->rrsigs) {
     if (signature.covered() == dns::type::DNSKEY) zone.signed_ = true;

@@ -12,7 +12,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace rotor::zones {
 
@@ -34,6 +36,14 @@ int canonical_compare(std::string_view a, std::string_view b) noexcept;
 // then `iterations` more times over digest and salt. Fixed buffers only.
 void nsec3_hash(std::string_view lower_name, const Nsec3Params& params,
                 uint8_t (&out)[kNsec3HashSize]) noexcept;
+
+// Builder side (allocates): the NSEC type bit maps (RFC 4034 4.1.2) of
+// `types`, in any order, duplicates allowed.
+std::string nsec_type_bitmaps(std::vector<uint16_t> types);
+// The RDATA of the compact-denial NSEC (RFC 9824 3) owned by the lower-case
+// wire name `owner`: next name "\000.<owner>" (the owner itself when that
+// would pass 255 octets), then the bit maps of `types`.
+std::string compact_nsec_rdata(std::string_view owner, std::vector<uint16_t> types);
 
 // Fills in the zone's DNSSEC view: called by ZoneBuilder::finish after the
 // index exists. Never fails: a zone that is not signed stays plain data.

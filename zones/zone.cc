@@ -164,7 +164,9 @@ std::optional<std::string> ZoneBuilder::finish(std::shared_ptr<const Zone>& zone
       &ZoneBuilder::check_singletons,         // one CNAME or DNAME, CNAME alone
       &ZoneBuilder::add_empty_non_terminals,  // every name up to the apex exists
       &ZoneBuilder::mark_cuts,                // delegations, glue, wildcards, DNAMEs
+      &ZoneBuilder::add_compact_denial,       // online signing: an NSEC at every name
       &ZoneBuilder::build_index,              // the lookup table the query path uses
+      &ZoneBuilder::sign_rrsets,              // online signing: the RRSIGs
   };
   if (!zone_) return "the zone was already built";
   if (!well_formed(zone_->origin_)) return "malformed origin name";
@@ -261,6 +263,61 @@ std::optional<std::string> ZoneBuilder::mark_cuts() {
       }
     }
   }
+  return std::nullopt;
+}
+
+void ZoneBuilder::sign_online(std::shared_ptr<const OnlineSigner> signer) { signer_ = std::move(signer); }
+
+namespace {
+
+// RFC 4035 2.2: the RRsets a zone signs. Below a cut nothing is the zone's
+// (glue, occluded data); at a cut only the DS and the NSEC are, the NS is the
+// child's.
+bool zone_signs(const Node& node, const RRset& rrset) noexcept {
+  if (node.below_delegation || rrset.type == dns::type::RRSIG) return false;
+  return !node.is_delegation || rrset.type == dns::type::DS || rrset.type == dns::type::NSEC;
+}
+
+}  // namespace
+
+// RFC 9824 3: every name above a cut (the cut itself included, for DS
+// NODATA, and empty non-terminals) owns one NSEC whose next name is
+// "\000.<name>" and whose bit maps are its types plus RRSIG and NSEC.
+// Before build_index, which points at the SOA RRset this may move.
+std::optional<std::string> ZoneBuilder::add_compact_denial() {
+  if (!signer_) return std::nullopt;
+  const RRset& soa = *apex_->find(dns::type::SOA);
+  const uint32_t nsec_ttl = std::min(soa.ttl, soa_field(soa, 4));
+  for (Node& node : zone_->nodes_) {
+    if (node.below_delegation) continue;
+    std::vector<uint16_t> types{dns::type::RRSIG, dns::type::NSEC};
+    for (const RRset& rrset : node.rrsets) types.push_back(rrset.type);
+    RRset nsec{dns::type::NSEC, nsec_ttl, {compact_nsec_rdata(node.name, std::move(types))}};
+    const auto at = std::lower_bound(node.rrsets.begin(), node.rrsets.end(), dns::type::NSEC,
+                                     [](const RRset& r, uint16_t t) { return r.type < t; });
+    node.rrsets.insert(at, std::move(nsec));
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> ZoneBuilder::sign_rrsets() {
+  if (!signer_) return std::nullopt;
+  Zone& zone = *zone_;
+  for (Node& node : zone.nodes_) {
+    for (RRset& rrset : node.rrsets) {
+      if (!zone_signs(node, rrset)) continue;
+      std::optional<std::string> signature = signer_->sign(node.name, rrset);
+      if (!signature) {
+        return "cannot sign the type " + std::to_string(rrset.type) + " RRset at " +
+               name_to_text(node.name) + " (key tag " + std::to_string(signer_->key_tag()) + ")";
+      }
+      rrset.signatures.assign(1, std::move(*signature));
+      rrset.signature_ttl = rrset.ttl;
+    }
+  }
+  zone.signed_ = true;
+  zone.denial_ = Zone::Denial::compact;
+  zone.online_signer_ = signer_;
   return std::nullopt;
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "zones/dnssec.h"
+#include "zones/online_signer.h"
 
 namespace rotor::zones {
 
@@ -86,7 +87,11 @@ class Zone {
   const std::deque<Node>& nodes() const noexcept { return nodes_; }
 
   // DNSSEC (dnssec.h): whether the zone is signed and how it denies.
-  enum class Denial : uint8_t { none, nsec, nsec3 };
+  // `compact`: signed by rotor (online_signer.h): every name above a cut has
+  // an NSEC of its own (RFC 9824 3, next name "\000.<name>", its types plus
+  // RRSIG and NSEC) for NODATA; names that do not exist need one made for
+  // the query name.
+  enum class Denial : uint8_t { none, nsec, nsec3, compact };
   bool is_signed() const noexcept { return signed_; }
   Denial denial() const noexcept { return denial_; }
   // NSEC zones: the node holding the NSEC at or canonically before
@@ -96,6 +101,13 @@ class Zone {
   // `lower_wire_name`; null when the zone has no NSEC3 chain.
   const Node* nsec3_cover(std::string_view lower_wire_name, bool& exact) const noexcept;
   const Node* nsec3_cover_hash(const uint8_t (&hash)[kNsec3HashSize], bool& exact) const noexcept;
+
+  // Zones rotor signs (Denial::compact): what signs more of this zone's
+  // RRsets, for snapshot builders only (never the query path); null otherwise.
+  const std::shared_ptr<const OnlineSigner>& online_signer() const noexcept { return online_signer_; }
+  // The TTL of the zone's NSEC records: min(SOA TTL, SOA MINIMUM), RFC 9077 /
+  // RFC 4034 4 as updated, the same as negative_ttl().
+  uint32_t nsec_ttl() const noexcept { return negative_ttl(); }
 
  private:
   friend class ZoneBuilder;
@@ -117,6 +129,7 @@ class Zone {
   bool has_delegations_ = false;
   bool signed_ = false;
   Denial denial_ = Denial::none;
+  std::shared_ptr<const OnlineSigner> online_signer_;
   std::vector<const Node*> canonical_;    // every node, in canonical order
   std::vector<const Node*> nsec_before_;  // per canonical_ entry: the NSEC at or before it
   Nsec3Params nsec3_params_;
@@ -144,13 +157,23 @@ class ZoneBuilder {
   // rule it breaks instead (and leaves `zone` alone). Once only.
   std::optional<std::string> finish(std::shared_ptr<const Zone>& zone);
 
+  // Makes finish() sign the zone with `signer` (online signing, Denial::compact):
+  // after the zone-wide checks it gives every name above a cut its compact
+  // NSEC, then fills `signatures` of every RRset the zone signs (RFC 4035 2.2:
+  // all of them at and below the apex, except at a cut, where only DS and
+  // NSEC, and nothing below a cut). The caller adds the key RRsets (DNSKEY,
+  // CDS, CDNSKEY) at the apex itself. A signature that fails fails finish().
+  void sign_online(std::shared_ptr<const OnlineSigner> signer);
+
  private:
   // The steps of finish(), in order (kFinishSteps in zone.cc).
   std::optional<std::string> check_apex();
   std::optional<std::string> check_singletons();
   std::optional<std::string> add_empty_non_terminals();
   std::optional<std::string> mark_cuts();
+  std::optional<std::string> add_compact_denial();
   std::optional<std::string> build_index();
+  std::optional<std::string> sign_rrsets();
 
   Node& node_for(std::string_view lower_name);
   Node& existing(std::string_view lower_name);
@@ -158,6 +181,7 @@ class ZoneBuilder {
   std::unique_ptr<Zone> zone_;
   std::unordered_map<std::string, Node*> by_name_;
   Node* apex_ = nullptr;  // set by check_apex
+  std::shared_ptr<const OnlineSigner> signer_;
 };
 
 // Presentation form ("www.example.com.") of a wire name; for logs and errors.

@@ -10,6 +10,7 @@
 #include "server/app/registry_setup.h"
 #include "server/app/zone_loader.h"
 #include "server/common/utc_time.h"
+#include "server/dnssec/key_files.h"
 #include "server/registry/audit.h"
 
 namespace rotor::app {
@@ -105,7 +106,7 @@ ReloadOutcome Reloader::reload(const registry::EventOrigin& origin) noexcept {
 }
 
 Reloader::Checked Reloader::check(const config::Config& next, ReloadOutcome& outcome) const {
-  SnapshotBuild build = try_build_snapshot(next, 0);
+  SnapshotBuild build = try_build_snapshot(next, 0, targets_.signatures);
   if (!build.errors.empty()) {
     outcome.errors = std::move(build.errors);
     return {};
@@ -176,6 +177,57 @@ void Reloader::record(const ReloadOutcome& outcome, const registry::EventOrigin&
                                    origin);
   } catch (const std::exception& error) {
     spdlog::warn("reload: the event was not written: {}", error.what());
+  }
+}
+
+namespace {
+
+// `zone` signed again from its source with its keys read again; null when
+// that fails (logged).
+std::shared_ptr<const zones::Zone> resigned(const zones::Zone& zone,
+                                            const dnssec::ZoneSigningContext& context) {
+  try {
+    dnssec::ZoneKeys keys =
+        dnssec::load_zone_keys(context.keys_dir(), zone.origin_text(), context.clock()());
+    dnssec::SignedZone signed_zone = dnssec::build_signed_zone(
+        context.source(), std::move(keys), context.keys_dir(), context.cache(), context.clock());
+    if (signed_zone.zone) return std::move(signed_zone.zone);
+    spdlog::error("re-signing {}: {}", zone.origin_text(), signed_zone.error);
+  } catch (const std::exception& error) {
+    spdlog::error("re-signing {}: {}; its current signatures stay", zone.origin_text(), error.what());
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+size_t Reloader::resign() noexcept {
+  try {
+    auto state = state_.lock();
+    const Snapshot& base = *state->base;
+    auto next = std::make_shared<Snapshot>();
+    next->options = base.options;
+    next->generation = base.generation;
+    size_t count = 0;
+    for (const std::shared_ptr<const zones::Zone>& zone : base.zones.zones()) {
+      std::shared_ptr<const zones::Zone> serving = zone;
+      if (const auto context =
+              std::dynamic_pointer_cast<const dnssec::ZoneSigningContext>(zone->online_signer())) {
+        if (auto fresh = resigned(*zone, *context)) {
+          serving = std::move(fresh);
+          ++count;
+        }
+      }
+      next->zones.add(std::move(serving));
+    }
+    if (count == 0) return 0;
+    targets_.composer.set_base(next->zones, next->options);
+    state->base = std::move(next);
+    spdlog::info("re-signed {} zones", count);
+    return count;
+  } catch (const std::exception& error) {
+    spdlog::error("re-signing the zones failed: {}", error.what());
+    return 0;
   }
 }
 

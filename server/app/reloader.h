@@ -14,6 +14,7 @@
 // lock; a signal and an API call never interleave. Throws nothing: every
 // failure is in the outcome.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -23,12 +24,18 @@
 
 #include "server/common/lock_guarded.h"
 #include "server/config/config.h"
+#include "server/dnssec/online_signing.h"
 #include "server/geo/geo.h"
 #include "server/registry/registry.h"
 #include "server/registry/snapshot_composer.h"
 #include "server/snapshot/snapshot.h"
 
 namespace rotor::app {
+
+// How often serve() re-signs the zones rotor signs: signatures are valid 7
+// days and the cache makes them again once less than half is left, so a
+// daily pass keeps every published signature at least 2.5 days from expiry.
+inline constexpr std::chrono::hours kResignInterval{24};
 
 struct ReloadOutcome {
   bool ok = false;
@@ -46,6 +53,9 @@ class Reloader {
     registry::Registry& registry;
     // Takes the new config's API tokens; empty: the API is off.
     std::function<void(const config::Config&)> apply_api_tokens;
+    // The signature cache of the zones rotor signs, kept across reloads so
+    // that an unchanged zone signs nothing new; null: one per reload.
+    std::shared_ptr<dnssec::SharedSignatureCache> signatures = nullptr;
   };
   // `load` fills a config as startup did (file, flags, environment) and
   // returns every error it found (config_loader.h's load_config_collecting);
@@ -59,6 +69,14 @@ class Reloader {
   ReloadOutcome reload(const registry::EventOrigin& origin) noexcept;
   // The last reload's outcome; nullopt before the first.
   std::optional<ReloadOutcome> last() const;
+  // Signs the zones rotor signs again, as they are (no config or zone file is
+  // read; their key directories are): the periodic re-sign that keeps their
+  // signatures fresh (kResignInterval) and lets a key whose Activate time has
+  // come start signing. Signatures come from the cache, which makes new ones
+  // only for those past half their validity. A zone whose keys or signing
+  // fail keeps its current signatures, logged. Returns the zones signed
+  // again and publishes them when there are any.
+  size_t resign() noexcept;
   // Reloads so far, by result.
   uint64_t succeeded() const;
   uint64_t failed() const;

@@ -2,6 +2,7 @@
 
 #include <exception>
 
+#include "server/dnssec/key_files.h"
 #include "zones/zone_file.h"
 
 namespace rotor::app {
@@ -17,12 +18,38 @@ std::string join_lines(const std::vector<std::string>& lines) {
   return joined;
 }
 
+// The zone signed with the keys in source.dnssec_keys; null after adding the
+// reason to `errors`, named by the key path ("zones[1].dnssec.keys").
+std::shared_ptr<const zones::Zone> sign_zone_source(
+    const config::Config& config, const config::ZoneSource& source,
+    std::shared_ptr<const zones::Zone> zone,
+    const std::shared_ptr<dnssec::SharedSignatureCache>& signatures,
+    std::vector<std::string>& errors) {
+  const std::string where = (config.file.empty() ? "" : config.file + ": ") +
+                            (source.key_path.empty() ? "zones" : source.key_path) +
+                            ".dnssec.keys: ";
+  dnssec::ZoneKeys keys;
+  try {
+    keys = dnssec::load_zone_keys(source.dnssec_keys, zone->origin_text(),
+                                  dnssec::RrsetSigner::system_now());
+  } catch (const std::exception& error) {
+    errors.push_back(where + error.what());
+    return nullptr;
+  }
+  dnssec::SignedZone signed_zone =
+      dnssec::build_signed_zone(std::move(zone), std::move(keys), source.dnssec_keys, signatures);
+  if (!signed_zone.zone) errors.push_back(where + source.file + ": " + signed_zone.error);
+  return std::move(signed_zone.zone);
+}
+
 }  // namespace
 
 SnapshotError::SnapshotError(std::vector<std::string> reasons_in)
     : std::runtime_error(join_lines(reasons_in)), reasons(std::move(reasons_in)) {}
 
-SnapshotBuild try_build_snapshot(const config::Config& config, uint64_t generation) {
+SnapshotBuild try_build_snapshot(const config::Config& config, uint64_t generation,
+                                 std::shared_ptr<dnssec::SharedSignatureCache> signatures) {
+  if (!signatures) signatures = std::make_shared<dnssec::SharedSignatureCache>();
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->options.nsid = config.nsid;
   snapshot->generation = generation;
@@ -43,6 +70,10 @@ SnapshotBuild try_build_snapshot(const config::Config& config, uint64_t generati
       }
       continue;
     }
+    if (!source.dnssec_keys.empty()) {
+      zone = sign_zone_source(config, source, std::move(zone), signatures, build.errors);
+      if (!zone) continue;
+    }
     if (!snapshot->zones.add(zone)) {
       std::string first_file = "another file";
       for (size_t i = 0; i < snapshot->zones.zones().size(); ++i) {
@@ -59,8 +90,10 @@ SnapshotBuild try_build_snapshot(const config::Config& config, uint64_t generati
   return build;
 }
 
-std::shared_ptr<const Snapshot> build_snapshot(const config::Config& config, uint64_t generation) {
-  SnapshotBuild build = try_build_snapshot(config, generation);
+std::shared_ptr<const Snapshot> build_snapshot(
+    const config::Config& config, uint64_t generation,
+    std::shared_ptr<dnssec::SharedSignatureCache> signatures) {
+  SnapshotBuild build = try_build_snapshot(config, generation, std::move(signatures));
   if (!build.errors.empty()) throw SnapshotError(std::move(build.errors));
   return std::move(build.snapshot);
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "server/config/config.h"
+#include "server/dnssec/online_signing.h"
 #include "server/snapshot/publisher.h"
 #include "server/snapshot/snapshot.h"
 
@@ -24,7 +25,14 @@ struct SnapshotBuild {
 // Loads every zone in `config` and keeps going after a failure so that the
 // caller can report every broken zone at once. A duplicate origin is an error
 // naming both files. Never throws for bad zone data.
-SnapshotBuild try_build_snapshot(const config::Config& config, uint64_t generation);
+//
+// A zone with dnssec.keys is signed here, on the caller's thread (online
+// signing, server/dnssec/online_signing.h): its keys are read from the
+// directory (an error names the key file), and its signatures come from
+// `signatures`, the cache a running server keeps across reloads (null: a
+// cache for this build only, as `rotor check` does).
+SnapshotBuild try_build_snapshot(const config::Config& config, uint64_t generation,
+                                 std::shared_ptr<dnssec::SharedSignatureCache> signatures = nullptr);
 
 struct SnapshotError : std::runtime_error {
   explicit SnapshotError(std::vector<std::string> reasons);
@@ -32,6 +40,8 @@ struct SnapshotError : std::runtime_error {
 };
 
 // As try_build_snapshot, but throws SnapshotError with every reason.
-std::shared_ptr<const Snapshot> build_snapshot(const config::Config& config, uint64_t generation);
+std::shared_ptr<const Snapshot> build_snapshot(
+    const config::Config& config, uint64_t generation,
+    std::shared_ptr<dnssec::SharedSignatureCache> signatures = nullptr);
 
 }  // namespace rotor::app

@@ -71,16 +71,32 @@ void check_origin(const std::string& origin, const std::string& path) {
 ZoneSource parse_zone_spec(const std::string& spec, const std::string& path) {
   if (spec.empty()) throw ConfigError(path, "expected \"FILE\" or \"NAME=FILE\", got \"\"");
   auto equals = spec.find('=');
-  if (equals == std::string::npos) return ZoneSource{"", spec};
-  ZoneSource source{spec.substr(0, equals), spec.substr(equals + 1)};
+  if (equals == std::string::npos) return ZoneSource{"", spec, "", path};
+  ZoneSource source{spec.substr(0, equals), spec.substr(equals + 1), "", path};
   if (source.origin.empty()) throw ConfigError(path, "empty zone name before '=' in \"" + spec + "\"");
   if (source.file.empty()) throw ConfigError(path, "empty file name after '=' in \"" + spec + "\"");
   check_origin(source.origin, path);
   return source;
 }
 
+// "dnssec": {"keys": DIR}, the key directory of a zone rotor signs.
+std::string parse_zone_dnssec(const json& value, const std::string& path) {
+  std::string keys;
+  for (const auto& [key, item] : expect_object(value, path).items()) {
+    const std::string key_path = join_path(path, key);
+    if (key != "keys") throw ConfigError(key_path, "unknown key");
+    keys = expect_string(item, key_path);
+    if (keys.empty()) throw ConfigError(key_path, "empty directory name");
+  }
+  if (keys.empty()) {
+    throw ConfigError(join_path(path, "keys"), "missing; the directory of the zone's key files");
+  }
+  return keys;
+}
+
 ZoneSource parse_zone_object(const json& object, const std::string& path) {
   ZoneSource source;
+  source.key_path = path;
   bool has_file = false;
   for (const auto& [key, value] : object.items()) {
     const std::string key_path = join_path(path, key);
@@ -91,6 +107,8 @@ ZoneSource parse_zone_object(const json& object, const std::string& path) {
       source.file = expect_string(value, key_path);
       if (source.file.empty()) throw ConfigError(key_path, "empty file name");
       has_file = true;
+    } else if (key == "dnssec") {
+      source.dnssec_keys = parse_zone_dnssec(value, key_path);
     } else {
       throw ConfigError(key_path, "unknown key");
     }
@@ -535,7 +553,10 @@ void resolve_files(Config& config, const std::string& path) {
     const std::filesystem::path file(name);
     if (!name.empty() && file.is_relative() && !directory.empty()) name = (directory / file).string();
   };
-  for (ZoneSource& zone : config.zones) resolve(zone.file);
+  for (ZoneSource& zone : config.zones) {
+    resolve(zone.file);
+    resolve(zone.dnssec_keys);
+  }
   resolve(config.db);
   resolve(config.geoip);
   if (config.cluster) {

@@ -25,6 +25,10 @@ using ConfigError = FieldError;
 struct ZoneSource {
   std::string origin;  // presentation form; empty: taken from the file's SOA
   std::string file;
+  // "dnssec": {"keys": DIR}: rotor signs the zone with the keys in DIR
+  // (resolved against the config file's directory); empty: unsigned.
+  std::string dnssec_keys;
+  std::string key_path;  // "zones[1]" (or "--zone"), for messages
 };
 
 // A zone rotor makes itself (SOA and NS) to hold arrays, declared with just

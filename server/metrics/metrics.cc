@@ -225,6 +225,36 @@ void add_reload_families(const ReloadCounts& counts, std::vector<MetricFamily>& 
   out.push_back(std::move(when));
 }
 
+void add_signature_families(const dnssec::SharedSignatureCache::Stats& stats,
+                            std::vector<MetricFamily>& out) {
+  const auto counter = [&](const char* name, const char* help, uint64_t value) {
+    MetricFamily metric = family(name, help, MetricType::Counter);
+    add_counter(metric, {}, value);
+    out.push_back(std::move(metric));
+  };
+  const auto gauge = [&](const char* name, const char* help, double value) {
+    MetricFamily metric = family(name, help, MetricType::Gauge);
+    add_gauge(metric, {}, value);
+    out.push_back(std::move(metric));
+  };
+  gauge("rotor_dnssec_signature_cache_entries", "RRSIGs in the signature cache.",
+        static_cast<double>(stats.cache.entries));
+  gauge("rotor_dnssec_signature_cache_bytes",
+        "The signature cache's size as its budget counts it (entry_bytes).",
+        static_cast<double>(stats.cache.bytes));
+  counter("rotor_dnssec_signature_cache_hits_total", "RRsets whose RRSIG came from the cache.",
+          stats.cache.hits);
+  counter("rotor_dnssec_signature_cache_evictions_total",
+          "RRSIGs dropped, least recently used first, to keep the cache in its budget.",
+          stats.cache.evictions);
+  counter("rotor_dnssec_signature_cache_refreshes_total",
+          "Cached RRSIGs signed again because less than half their validity was left.",
+          stats.cache.refreshes);
+  counter("rotor_dnssec_signatures_total", "RRSIGs made (cache misses and refreshes).",
+          stats.signatures_made);
+  counter("rotor_dnssec_signing_failures_total", "RRsets that could not be signed.", stats.failures);
+}
+
 void add_instance_families(const registry::Registry& registry, std::vector<MetricFamily>& out) {
   MetricFamily instances = family("rotor_array_instances",
                                   "Enabled instances of each array, by health.", MetricType::Gauge);
@@ -377,6 +407,7 @@ std::string MetricsCollector::render() const {
   }
   if (sources_.cluster_health) add_cluster_families(sources_.cluster_health(), families);
   if (sources_.reloads) add_reload_families(sources_.reloads(), families);
+  if (sources_.signatures) add_signature_families(sources_.signatures(), families);
 
   return prometheus::TextSerializer().Serialize(families);
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "probes/prober_pool.h"
+#include "server/dnssec/online_signing.h"
 #include "server/common/lock_guarded.h"
 #include "server/counters/worker_counters.h"
 #include "server/snapshot/publisher.h"
@@ -62,6 +63,8 @@ struct MetricsSources {
   std::function<std::vector<std::pair<int64_t, probes::CheckHistory>>()> instance_check_counts;
   std::function<ClusterHealthCounts()> cluster_health;  // empty: not a cluster node
   std::function<ReloadCounts()> reloads;                // empty: no reload metrics
+  // The signature cache of the zones rotor signs; empty: no DNSSEC metrics.
+  std::function<dnssec::SharedSignatureCache::Stats()> signatures;
 };
 
 class MetricsCollector {

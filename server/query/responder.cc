@@ -645,6 +645,12 @@ class Answer {
   // NODATA at `node` (RFC 4035 3.1.3.1, 3.1.3.4; RFC 5155 7.2.3 to 7.2.5).
   void prove_nodata(const Zone& zone, const Node& node) noexcept {
     if (!proving(zone)) return;
+    if (zone.denial() == Zone::Denial::compact) {
+      // The name's own NSEC (RFC 9824 3). A wildcard's NODATA needs one owned
+      // by the name asked, made per query name: not built yet, so none.
+      if (node.name == at_.name || !is_wildcard(node.name)) add_proof(&node, dns::type::NSEC);
+      return;
+    }
     if (zone.denial() == Zone::Denial::nsec) {
       add_proof(zone.covering_nsec(node.name), dns::type::NSEC);
       return;

@@ -28,9 +28,10 @@ std::optional<std::string> array_name_conflict(const zones::Zone& zone,
 std::optional<std::string> array_signing_error(const zones::Zone& zone,
                                                std::string_view lower_wire_name) {
   if (!zone.is_signed()) return std::nullopt;
-  return zones::name_to_text(lower_wire_name) + " is in zone " + zone.origin_text() +
-         ", which is signed (its zone file has DNSSEC signatures): rotor does not sign array "
-         "answers yet, so arrays cannot be in a signed zone";
+  const char* how = zone.online_signer() ? "signed (by rotor, with dnssec.keys)"
+                                          : "signed (its zone file has DNSSEC signatures)";
+  return zones::name_to_text(lower_wire_name) + " is in zone " + zone.origin_text() + ", which is " +
+         how + ": rotor does not sign array answers yet, so arrays cannot be in a signed zone";
 }
 
 }  // namespace rotor::registry

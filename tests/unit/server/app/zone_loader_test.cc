@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "server/arrays/array_state.h"
+#include "server/dnssec/key_files.h"
 #include "server/geo/geo.h"
 #include "zones/zone.h"
 
@@ -98,6 +99,70 @@ TEST_CASE("every broken zone is reported - and a duplicate origin names both fil
     CHECK(error.reasons == build.errors);
     CHECK(std::string(error.what()) ==
           build.errors[0] + "\n" + build.errors[1] + "\n" + build.errors[2]);
+  }
+}
+
+TEST_CASE("a zone with dnssec.keys is signed with the key in the directory") {
+  ZoneDir dir;
+  std::filesystem::create_directories(dir.path / "keys");
+  const std::string keys = (dir.path / "keys").string();
+  const auto key = rotor::dnssec::SigningKey::generate("a.test.", rotor::dnssec::kEcdsaP256Sha256,
+                                                       1000, 1000);
+  rotor::dnssec::write_key_files(keys, key);
+  Config config = config_with({{"", dir.write("a.zone", zone_text("a.test.", 1)), keys, "zones[0]"},
+                               {"b.test", dir.write("b.zone", zone_text("b.test.", 1))}});
+  const auto signatures = std::make_shared<rotor::dnssec::SharedSignatureCache>();
+  rotor::app::SnapshotBuild build = try_build_snapshot(config, 1, signatures);
+  REQUIRE(build.errors.empty());
+  const auto& zones = build.snapshot->zones.zones();
+  REQUIRE(zones.size() == 2);
+  REQUIRE(zones[0]->online_signer() != nullptr);
+  CHECK(zones[0]->online_signer()->key_tag() == key.tag());
+  CHECK(zones[0]->denial() == rotor::zones::Zone::Denial::compact);
+  CHECK(zones[0]->apex().find(rotor::dnssec::kTypeDnskey) != nullptr);
+  CHECK(zones[1]->online_signer() == nullptr);
+  CHECK_FALSE(zones[1]->is_signed());
+  // A reload of the same zone with the same cache signs nothing new.
+  const uint64_t made = signatures->stats().signatures_made;
+  CHECK(made > 0);
+  REQUIRE(try_build_snapshot(config, 2, signatures).errors.empty());
+  CHECK(signatures->stats().signatures_made == made);
+}
+
+TEST_CASE("dnssec.keys errors name the config key and the key file") {
+  ZoneDir dir;
+  std::filesystem::create_directories(dir.path / "keys");
+  const std::string keys = (dir.path / "keys").string();
+  const std::string zone = dir.write("a.zone", zone_text("a.test.", 1));
+  const std::string signed_zone =
+      dir.write("signed.zone", zone_text("a.test.", 1) + "host0 IN NSEC host0 A RRSIG NSEC\n");
+  const std::string bad_private = dir.write("keys/Ka.test.+013+00001.private", "Private-key-format: v1.3\n");
+  dir.write("keys/Ka.test.+013+00001.key", "a.test. IN DNSKEY 257 3 13 AAAA\n");
+  const std::string missing = (dir.path / "nokeys").string();
+  const auto key = rotor::dnssec::SigningKey::generate("a.test.", rotor::dnssec::kEcdsaP256Sha256,
+                                                       1000, 1000);
+  const std::string good_keys = (dir.path / "good").string();
+  std::filesystem::create_directories(good_keys);
+  rotor::dnssec::write_key_files(good_keys, key);
+  const struct {
+    rotor::config::ZoneSource source;
+    std::string expected_start;
+  } cases[] = {
+      {{"", zone, missing, "zones[0]"}, "rotor.json: zones[0].dnssec.keys: " + missing + ": cannot read the key directory"},
+      {{"", zone, keys, "zones[3]"}, "rotor.json: zones[3].dnssec.keys: " + bad_private + ": "},
+      {{"", signed_zone, good_keys, "zones[1]"},
+       "rotor.json: zones[1].dnssec.keys: " + signed_zone +
+           ": the zone file is signed already (NSEC at host0.a.test.): a zone rotor signs "
+           "(dnssec.keys) must come unsigned"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.expected_start);
+    Config config = config_with({c.source});
+    config.file = "rotor.json";
+    rotor::app::SnapshotBuild build = try_build_snapshot(config, 1);
+    REQUIRE(build.errors.size() == 1);
+    CHECK(build.errors[0].rfind(c.expected_start, 0) == 0);
+    CHECK_FALSE(build.snapshot);
   }
 }
 

@@ -150,6 +150,17 @@ TEST_CASE("bad documents name the key and the reason") {
        "zones[1]: \"a..test\" is not a valid domain name"},
       {R"({"zones": [{"origin": "a.test."}]})", "zones[0].file: missing; every zone needs a file"},
       {R"({"zones": [{"file": ""}]})", "zones[0].file: empty file name"},
+      // A zone rotor signs.
+      {R"({"zones": ["a.zone", {"file": "b.zone", "dnssec": {"keys": ""}}]})",
+       "zones[1].dnssec.keys: empty directory name"},
+      {R"({"zones": [{"file": "b.zone", "dnssec": {}}]})",
+       "zones[0].dnssec.keys: missing; the directory of the zone's key files"},
+      {R"({"zones": [{"file": "b.zone", "dnssec": {"keys": "k", "algorithm": 13}}]})",
+       "zones[0].dnssec.algorithm: unknown key"},
+      {R"({"zones": [{"file": "b.zone", "dnssec": "keys"}]})",
+       "zones[0].dnssec: expected an object, got a string"},
+      {R"({"zones": [{"file": "b.zone", "dnssec": {"keys": 1}}]})",
+       "zones[0].dnssec.keys: expected a string, got an integer"},
       // Declared zones.
       {R"({"zones": [{"name": "lb.test."}]})",
        "zones[0].name_servers: missing; a declared zone needs at least one name server"},
@@ -396,10 +407,13 @@ TEST_CASE("relative zone files are resolved against the config file's directory"
   TempDir dir;
   std::filesystem::create_directories(dir.path / "etc");
   const std::string file = dir.write("etc/rotor.json", R"({
-    "zones": ["a.zone", "b.test=sub/b.zone", {"file": "/abs/c.zone"}]
+    "zones": ["a.zone", "b.test=sub/b.zone", {"file": "/abs/c.zone", "dnssec": {"keys": "keys/c"}}]
   })");
   Config config = rotor::config::load_config_file(file);
   REQUIRE(config.zones.size() == 3);
+  CHECK(config.zones[0].dnssec_keys == "");
+  CHECK(config.zones[2].dnssec_keys == (dir.path / "etc" / "keys/c").string());
+  CHECK(config.zones[2].key_path == "zones[2]");
   CHECK(config.zones[0].file == (dir.path / "etc" / "a.zone").string());
   CHECK(config.zones[1].file == (dir.path / "etc" / "sub/b.zone").string());
   CHECK(config.zones[1].origin == "b.test");
