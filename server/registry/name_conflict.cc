@@ -27,11 +27,11 @@ std::optional<std::string> array_name_conflict(const zones::Zone& zone,
 
 std::optional<std::string> array_signing_error(const zones::Zone& zone,
                                                std::string_view lower_wire_name) {
-  if (!zone.is_signed()) return std::nullopt;
-  const char* how = zone.online_signer() ? "signed (by rotor, with dnssec.keys)"
-                                          : "signed (its zone file has DNSSEC signatures)";
-  return zones::name_to_text(lower_wire_name) + " is in zone " + zone.origin_text() + ", which is " +
-         how + ": rotor does not sign array answers yet, so arrays cannot be in a signed zone";
+  // A zone rotor signs online signs its arrays' answers too (signed_arrays.h).
+  if (!zone.is_signed() || zone.online_signer() != nullptr) return std::nullopt;
+  return zones::name_to_text(lower_wire_name) + " is in zone " + zone.origin_text() +
+         ", which is signed by its zone file (DNSSEC signatures, no dnssec.keys): rotor signs "
+         "array answers only in zones it signs itself, so arrays cannot be in a pre-signed zone";
 }
 
 }  // namespace rotor::registry

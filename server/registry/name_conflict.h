@@ -22,11 +22,13 @@ namespace rotor::registry {
 std::optional<std::string> array_name_conflict(const zones::Zone& zone,
                                                std::string_view lower_wire_name);
 
-// Arrays are answered unsigned, so in a signed (pre-signed) zone their
-// answers would be bogus to validating resolvers: until rotor signs online,
-// an array there is refused (a config error, an API 400 on the name, a zone
-// reload that signs a zone with arrays in it). "web.example.test. is in zone
-// example.test., which is signed: ..." or nullopt.
+// A zone signed by its zone file (pre-signed, no dnssec.keys) gives rotor no
+// key for its arrays' answers, which validators would then find bogus: an
+// array there is refused (a config error, an API 400 on the name, a zone
+// reload that pre-signs a zone with arrays in it). Arrays in a zone rotor
+// signs online are fine: their answers are signed (signed_arrays.h).
+// "web.example.test. is in zone example.test., which is signed by its zone
+// file ..." or nullopt.
 std::optional<std::string> array_signing_error(const zones::Zone& zone,
                                                std::string_view lower_wire_name);
 

@@ -6,6 +6,10 @@
 // (the registry) and the geo context. A change to any part asks for a publish;
 // the composer builds Snapshot{generation + 1} from the current parts.
 //
+// Arrays in a zone rotor signs online are published signed (signed_arrays.h):
+// their answer sets are signed while the snapshot is composed, on the
+// publishing thread, so a health change reaches the workers already signed.
+//
 // Batching: with publish_interval 0 every change publishes synchronously in
 // the caller's thread (tests). Otherwise a control thread publishes the first
 // change at once and later ones at most every publish_interval, so a burst of
@@ -27,6 +31,7 @@
 
 #include "server/common/histogram.h"
 #include "server/common/lock_guarded.h"
+#include "server/registry/signed_arrays.h"
 #include "server/snapshot/publisher.h"
 #include "server/snapshot/snapshot.h"
 
@@ -92,6 +97,8 @@ class SnapshotComposer {
   // Publishes now if a change is pending (shutdown, tests with batching on).
   void flush();
   uint64_t published_count();  // snapshots published so far (tests, metrics)
+  // The array signing counters so far (signed_arrays.h), a copy.
+  SignedArrays::Stats array_signing_stats();
   // How long changes waited to be published: from the first change a snapshot
   // carries reaching the composer to that snapshot being handed to the workers
   // (batching delay, composing and publishing). A copy, for the metrics scrape.
@@ -106,6 +113,10 @@ class SnapshotComposer {
     std::map<std::string, std::shared_ptr<const zones::Zone>> synthetic;  // by origin
     std::shared_ptr<const zones::ZoneSet> merged;  // base + synthetic; rebuilt on change
     std::shared_ptr<const arrays::ArrayTable> arrays;
+    // Since the last publish: the arrays put (their state) or removed (null),
+    // and whether the table or the zones were replaced (SignedArrays::update).
+    std::map<std::string, std::shared_ptr<const arrays::ArrayState>> array_changes;
+    bool arrays_replaced = true;
     geo::GeoContext geo;
     uint64_t generation = 0;
   };
@@ -130,8 +141,11 @@ class SnapshotComposer {
   LockGuarded<Schedule> schedule_;
   std::condition_variable wake_;
   // Held while composing and publishing, so snapshots reach the publisher in
-  // generation order even when two threads publish at once.
+  // generation order even when two threads publish at once; also orders the
+  // use of signed_arrays_.
   std::mutex publishing_;
+  SignedArrays signed_arrays_;
+  LockGuarded<SignedArrays::Stats> signing_stats_;
   std::thread thread_;  // last: starts after everything it uses exists
 };
 

@@ -131,8 +131,8 @@ TEST_CASE("a refused reload changes nothing and says every reason") {
        R"({"zones": ["a.test=a.zone", "nsec.signed.test=)" + std::string(ROTOR_TEST_DATA) +
            R"(/query/signed-nsec.zone"], "arrays": [{"name": "web.nsec.signed.test"}]})",
        {"rotor.json: arrays[0].name: web.nsec.signed.test. is in zone nsec.signed.test., which is "
-        "signed (its zone file has DNSSEC signatures): rotor does not sign array answers yet, so "
-        "arrays cannot be in a signed zone (file " +
+        "signed by its zone file (DNSSEC signatures, no dnssec.keys): rotor signs array answers "
+        "only in zones it signs itself, so arrays cannot be in a pre-signed zone (file " +
         std::string(ROTOR_TEST_DATA) + "/query/signed-nsec.zone)"}},
   };
   for (const Case& c : cases) {

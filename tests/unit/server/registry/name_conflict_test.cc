@@ -49,9 +49,9 @@ TEST_CASE("a signed zone refuses arrays - an unsigned one does not") {
   const auto signed_zone = zones::load_zone_file(
       std::string(ROTOR_TEST_DATA) + "/query/signed-nsec.zone", "nsec.signed.test.");
   CHECK(array_signing_error(*signed_zone, *zones::name_from_text("web.nsec.signed.test.")) ==
-        "web.nsec.signed.test. is in zone nsec.signed.test., which is signed (its zone file has "
-        "DNSSEC signatures): rotor does not sign array answers yet, so arrays cannot be in a "
-        "signed zone");
+        "web.nsec.signed.test. is in zone nsec.signed.test., which is signed by its zone file "
+        "(DNSSEC signatures, no dnssec.keys): rotor signs array answers only in zones it signs "
+        "itself, so arrays cannot be in a pre-signed zone");
   const auto plain = zones::load_zone_file(
       std::string(ROTOR_TEST_DATA) + "/arrays/conflicts.example.test.zone", "conflicts.example.test.");
   CHECK(array_signing_error(*plain, *zones::name_from_text("web.conflicts.example.test.")) ==

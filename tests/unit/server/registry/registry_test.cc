@@ -459,9 +459,9 @@ TEST_SUITE("unit/server/registry/registry") {
                                     "nsec.signed.test."));
     rig.composer.set_base(files, {});
     const std::string why =
-        "web.nsec.signed.test. is in zone nsec.signed.test., which is signed (its zone file has "
-        "DNSSEC signatures): rotor does not sign array answers yet, so arrays cannot be in a "
-        "signed zone";
+        "web.nsec.signed.test. is in zone nsec.signed.test., which is signed by its zone file "
+        "(DNSSEC signatures, no dnssec.keys): rotor signs array answers only in zones it signs "
+        "itself, so arrays cannot be in a pre-signed zone";
     CHECK_THROWS_WITH_AS(rig.registry->upsert_array("web.nsec.signed.test.", {}), ("name: " + why).c_str(),
                          ValidationError);
     CHECK_THROWS_WITH_AS(rig.registry->apply_config_arrays({{"web.nsec.signed.test.", {}, {}}}),
