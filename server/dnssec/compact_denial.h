@@ -15,7 +15,7 @@
 #include <memory>
 #include <string_view>
 
-#include "server/dnssec/signing_key.h"
+#include "zones/online_signer.h"
 
 namespace rotor::dnssec {
 
@@ -59,10 +59,11 @@ struct DenialRecord {
   }
 };
 
-// Worker -> signer. The shared key keeps it alive while the request waits,
-// whatever snapshot the worker moves on to.
+// Worker -> signer. `key` is the zone's signer (Zone::online_signer, which
+// signs with the zone's active key); holding it keeps it alive while the
+// request waits, whatever snapshot the worker moves on to.
 struct DenialRequest {
-  std::shared_ptr<const SigningKey> key;
+  std::shared_ptr<const zones::OnlineSigner> key;
   DenialRecord record;
 };
 
@@ -70,7 +71,7 @@ struct DenialRequest {
 // address from being reused while a result is in flight or cached, so the
 // worker may compare keys by address.
 struct SignedDenial {
-  std::shared_ptr<const SigningKey> key;
+  std::shared_ptr<const zones::OnlineSigner> key;
   DenialRecord record;
   bool signed_ok = false;
   uint32_t expiration = 0;  // of the signature, Unix seconds (low 32 bits)

@@ -3,14 +3,17 @@
 #include <pthread.h>
 
 #include <cstring>
+#include <optional>
+#include <string>
+
+#include "server/dnssec/signer.h"
+#include "zones/zone.h"
 
 namespace rotor::dnssec {
 
 namespace {
 // Requests taken from one channel per pass: a busy worker cannot starve the others.
 constexpr int kRequestsPerPass = 16;
-// Keys copied before the copies are forgotten (a reload brings new keys).
-constexpr size_t kMaxKeyCopies = 64;
 }  // namespace
 
 bool DenialSigner::Channel::request(const DenialRequest& request) noexcept {
@@ -20,8 +23,7 @@ bool DenialSigner::Channel::request(const DenialRequest& request) noexcept {
   return true;
 }
 
-DenialSigner::DenialSigner(RrsetSigner::Clock clock, size_t ring_capacity)
-    : ring_capacity_(ring_capacity), signer_(clock), clock_(std::move(clock)) {}
+DenialSigner::DenialSigner(size_t ring_capacity) : ring_capacity_(ring_capacity) {}
 
 DenialSigner::~DenialSigner() { stop(); }
 
@@ -48,7 +50,6 @@ void DenialSigner::stop() {
 
 DenialSigner::Stats DenialSigner::stats() const noexcept {
   return {.signed_count = signed_count_.load(std::memory_order_relaxed),
-          .reused = reused_.load(std::memory_order_relaxed),
           .failures = failures_.load(std::memory_order_relaxed),
           .results_dropped = results_dropped_.load(std::memory_order_relaxed)};
 }
@@ -89,47 +90,21 @@ void DenialSigner::sign_into(const DenialRequest& request, SignedDenial& out) {
   out.record = request.record;
   out.signed_ok = false;
   out.rrsig_size = 0;
-  const SigningKey* key = request.key ? signing_copy(request.key) : nullptr;
-  if (key == nullptr) {
+  std::optional<std::string> rrsig;
+  if (request.key) {
+    const zones::RRset rrset{kTypeNsec, request.record.ttl, {std::string(request.record.rdata_view())}};
+    rrsig = request.key->sign(request.record.owner.view(), rrset);
+  }
+  const auto header = rrsig ? read_rrsig_header(*rrsig) : std::nullopt;
+  if (!header || rrsig->size() > kMaxRrsigRdata) {
     failures_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  const std::string_view owner = request.record.owner.view();
-  const zones::RRset rrset{kTypeNsec, request.record.ttl, {std::string(request.record.rdata_view())}};
-  const std::string canonical = canonical_rrset(owner, rrset);
-  const int64_t now = clock_();
-  const Rrsig* cached = cache_.find(key->tag(), canonical, now);
-  std::optional<Rrsig> made;
-  if (cached != nullptr) {
-    reused_.fetch_add(1, std::memory_order_relaxed);
-  } else {
-    made = signer_.sign(owner, rrset, *key);
-    if (!made || made->rdata.size() > kMaxRrsigRdata) {
-      failures_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    signed_count_.fetch_add(1, std::memory_order_relaxed);
-    cache_.store(key->tag(), canonical, *made);
-    cached = &*made;
-  }
-  out.expiration = cached->expiration;
-  out.rrsig_size = static_cast<uint16_t>(cached->rdata.size());
-  std::memcpy(out.rrsig, cached->rdata.data(), cached->rdata.size());
+  signed_count_.fetch_add(1, std::memory_order_relaxed);
+  out.expiration = header->expiration;
+  out.rrsig_size = static_cast<uint16_t>(rrsig->size());
+  std::memcpy(out.rrsig, rrsig->data(), rrsig->size());
   out.signed_ok = true;
-}
-
-const SigningKey* DenialSigner::signing_copy(const std::shared_ptr<const SigningKey>& key) {
-  if (auto found = keys_.find(key.get()); found != keys_.end()) return &found->second->copy;
-  if (keys_.size() >= kMaxKeyCopies) keys_.clear();
-  try {
-    // The key's own texts make the copy: what its files hold.
-    SigningKey copy = SigningKey::from_texts(key->zone_text(), key->key_file_text(),
-                                             key->private_file_text(), key->file_base());
-    auto entry = std::make_unique<KeyCopy>(KeyCopy{key, std::move(copy)});
-    return &keys_.emplace(key.get(), std::move(entry)).first->second->copy;
-  } catch (const KeyError&) {
-    return nullptr;
-  }
 }
 
 }  // namespace rotor::dnssec

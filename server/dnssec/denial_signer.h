@@ -7,10 +7,10 @@
 // worker's uv_async_send). The worker pushes without locking; the signer
 // sleeps on an atomic counter the workers bump (C++20 wait/notify).
 //
-// The signer signs with its own copy of each key (ldns sets a key's validity
-// window as it signs, and the snapshot builder signs with the shared one),
-// and remembers its recent signatures (SignatureCache), so a name several
-// workers ask for is signed once.
+// It signs through the zone's OnlineSigner (Zone::online_signer: the zone's
+// active key and the signature cache every signed zone shares, so a name
+// several workers ask for is signed once); that signer serialises its callers,
+// so the snapshot builder may sign at the same time.
 //
 // Throughput bounds compact denial: one signature (ECDSA P-256) costs ~65 us
 // here, so one signer makes ~15,000 per second; a flood of random names
@@ -26,26 +26,20 @@
 #include <functional>
 #include <memory>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "server/common/spsc_ring.h"
 #include "server/dnssec/compact_denial.h"
-#include "server/dnssec/signature_cache.h"
-#include "server/dnssec/signer.h"
 
 namespace rotor::dnssec {
 
 class DenialSigner {
  public:
   static constexpr size_t kRingCapacity = 256;
-  // The signer's own cache of recent NSEC signatures.
-  static constexpr size_t kCacheBytes = 16 * 1024 * 1024;
 
   struct Stats {
-    uint64_t signed_count = 0;     // signatures made
-    uint64_t reused = 0;           // requests answered from the signer's cache
-    uint64_t failures = 0;         // ldns could not sign
+    uint64_t signed_count = 0;     // requests signed (new, or from the zone's cache)
+    uint64_t failures = 0;         // the zone's signer could not sign
     uint64_t results_dropped = 0;  // a worker's result ring was full
   };
 
@@ -66,8 +60,7 @@ class DenialSigner {
     SpscRing<SignedDenial> results_;
   };
 
-  explicit DenialSigner(RrsetSigner::Clock clock = RrsetSigner::system_now,
-                        size_t ring_capacity = kRingCapacity);
+  explicit DenialSigner(size_t ring_capacity = kRingCapacity);
   ~DenialSigner();
   DenialSigner(const DenialSigner&) = delete;
   DenialSigner& operator=(const DenialSigner&) = delete;
@@ -82,28 +75,17 @@ class DenialSigner {
   Stats stats() const noexcept;
 
  private:
-  struct KeyCopy {
-    std::shared_ptr<const SigningKey> original;  // keeps the address unique
-    SigningKey copy;
-  };
-
   void run();
   // One pass over every channel; returns whether it found work.
   bool serve_channels();
   void sign_into(const DenialRequest& request, SignedDenial& out);
-  const SigningKey* signing_copy(const std::shared_ptr<const SigningKey>& key);
 
   const size_t ring_capacity_;
-  RrsetSigner signer_;
-  RrsetSigner::Clock clock_;
-  SignatureCache cache_{kCacheBytes};
-  std::unordered_map<const SigningKey*, std::unique_ptr<KeyCopy>> keys_;
   std::vector<std::unique_ptr<Channel>> channels_;
   std::atomic<uint32_t> work_{0};  // bumped by every request and by stop()
   std::atomic<bool> stopping_{false};
   std::thread thread_;
   std::atomic<uint64_t> signed_count_{0};
-  std::atomic<uint64_t> reused_{0};
   std::atomic<uint64_t> failures_{0};
   std::atomic<uint64_t> results_dropped_{0};
 };

@@ -68,7 +68,7 @@ class TcpServer {
   struct Parked {
     Connection* connection = nullptr;  // null: free
     uint64_t since_ms = 0;
-    const dnssec::SigningKey* key = nullptr;
+    const zones::OnlineSigner* key = nullptr;
     dnssec::FixedName owner;
     uint16_t size = 0;
     uint8_t query[kParkedQuerySize];

@@ -62,7 +62,7 @@ class UdpResponder {
     bool used = false;
     uint64_t since_ms = 0;
     int fd = -1;
-    const dnssec::SigningKey* key = nullptr;
+    const zones::OnlineSigner* key = nullptr;
     dnssec::FixedName owner;
     uint16_t size = 0;
     uint8_t query[kParkedQuerySize];

@@ -18,7 +18,7 @@ DenialCache::DenialCache(size_t capacity)
     : sets_(std::bit_ceil(std::max<size_t>(1, (capacity + kWays - 1) / kWays))),
       entries_(std::make_unique<Entry[]>(sets_ * kWays)) {}
 
-uint64_t DenialCache::hash_of(const dnssec::SigningKey* key, std::string_view owner) noexcept {
+uint64_t DenialCache::hash_of(const zones::OnlineSigner* key, std::string_view owner) noexcept {
   // FNV-1a over the name, then mixed with the key's address.
   uint64_t hash = 0xcbf29ce484222325ULL;
   for (const char c : owner) hash = (hash ^ static_cast<uint8_t>(c)) * 0x100000001b3ULL;
@@ -26,7 +26,7 @@ uint64_t DenialCache::hash_of(const dnssec::SigningKey* key, std::string_view ow
   return hash == 0 ? 1 : hash;
 }
 
-const dnssec::SignedDenial* DenialCache::find(const dnssec::SigningKey* key,
+const dnssec::SignedDenial* DenialCache::find(const zones::OnlineSigner* key,
                                               const dnssec::DenialRecord& record,
                                               uint32_t now) noexcept {
   const uint64_t hash = hash_of(key, record.owner.view());

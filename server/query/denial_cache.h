@@ -37,7 +37,7 @@ class DenialCache {
   DenialCache& operator=(const DenialCache&) = delete;
 
   // The signed NSEC for `record` by `key`, or null. `now`: Unix seconds.
-  const dnssec::SignedDenial* find(const dnssec::SigningKey* key,
+  const dnssec::SignedDenial* find(const zones::OnlineSigner* key,
                                    const dnssec::DenialRecord& record, uint32_t now) noexcept;
   // Keeps `signed_denial` (a failed signature is ignored), replacing the
   // entry of the same key and owner, else the set's least recently used one.
@@ -56,7 +56,7 @@ class DenialCache {
     uint64_t last_used = 0;
     dnssec::SignedDenial value;
   };
-  static uint64_t hash_of(const dnssec::SigningKey* key, std::string_view owner) noexcept;
+  static uint64_t hash_of(const zones::OnlineSigner* key, std::string_view owner) noexcept;
   Entry* set_of(uint64_t hash) noexcept { return entries_.get() + (hash & (sets_ - 1)) * kWays; }
 
   size_t sets_;

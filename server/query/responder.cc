@@ -224,9 +224,7 @@ class Answer {
         if (snapshot_.zones.find_authoritative(at_.name) != &zone) {
           return add_negative(zone, Step::nodata);
         }
-        if (const OnlineDenialZone* online = online_denial(zone)) {
-          return add_compact_nxname(zone, *online);
-        }
+        if (const auto* signer = online_denial(zone)) return add_compact_nxname(zone, *signer);
         prove_nxdomain(zone, *found.encloser);
         return add_negative(zone, Step::nxdomain);
       case Lookup::Kind::delegation:
@@ -368,18 +366,21 @@ class Answer {
     return kind;
   }
 
-  // A DO query in a zone that denies compactly, signed late, on a worker
-  // that keeps a denial cache; null otherwise.
-  const OnlineDenialZone* online_denial(const Zone& zone) const noexcept {
+  // The signer of a zone rotor signs (compact denial), for a DO query on a
+  // worker that keeps a denial cache; null otherwise. Only its address is
+  // used here: the denial signer thread signs with it, never this thread.
+  const std::shared_ptr<const zones::OnlineSigner>* online_denial(const Zone& zone) const noexcept {
     if (!query_.edns_do || state_.denial == nullptr) return nullptr;
-    return snapshot_.online_denial_of(zone);
+    if (zone.denial() != Zone::Denial::compact || !zone.online_signer()) return nullptr;
+    return &zone.online_signer();
   }
 
   // A name that does not exist, denied compactly (RFC 9824 3): NODATA with
   // the SOA and one NSEC owned by the name, next "\000.<name>", types RRSIG
   // NSEC NXNAME, both signed. The NSEC's signature comes from the worker's
   // cache; on a miss nothing is written and the query waits for it.
-  Step add_compact_nxname(const Zone& zone, const OnlineDenialZone& online) noexcept {
+  Step add_compact_nxname(const Zone& zone,
+                          const std::shared_ptr<const zones::OnlineSigner>& signer) noexcept {
     DenialState& denial = *state_.denial;
     dnssec::DenialRecord& record = denial.wanted;
     record.owner.assign(at_.name);
@@ -387,10 +388,10 @@ class Answer {
     record.ttl = zone.negative_ttl();
     record.rdata_size = static_cast<uint16_t>(dnssec::nxname_nsec_rdata(at_.name, record.rdata));
     if (record.rdata_size == 0) return add_negative(zone, Step::nxdomain);  // "\000.<name>" is too long
-    const dnssec::SignedDenial* hit = denial.cache.find(online.key.get(), record, denial.now);
+    const dnssec::SignedDenial* hit = denial.cache.find(signer.get(), record, denial.now);
     if (hit == nullptr) {
       state_.counters->denial_misses.add();
-      denial.key = &online.key;
+      denial.key = &signer;
       return Step::awaits_signature;
     }
     state_.counters->denial_hits.add();
@@ -803,9 +804,8 @@ const Zone* zone_for_query(const Snapshot& snapshot, const dns::ParsedQuery& que
 
 // Whether the question is in a zone that denies compactly (RFC 9824).
 bool names_online_zone(const Snapshot& snapshot, const dns::ParsedQuery& query) noexcept {
-  if (snapshot.online_denial.empty()) return false;
   const Zone* zone = snapshot.zones.find_authoritative(query.qname_lower.view());
-  return zone != nullptr && snapshot.online_denial_of(*zone) != nullptr;
+  return zone != nullptr && zone->denial() == Zone::Denial::compact;
 }
 
 }  // namespace
@@ -896,11 +896,16 @@ void prepare_worker_state(const Snapshot& snapshot, WorkerState& state) {
   const uint32_t slots = snapshot.arrays->slot_limit();
   if (state.array_rotation.size() < slots) state.array_rotation.resize(slots);
   state.counters->array_answers.reserve(slots);
-  if (snapshot.online_denial.empty() && state.denial == nullptr) return;
+  // Entries belong to a zone's signer: when the signers change (a reload, a
+  // re-sign, a new key), they go.
+  std::vector<std::shared_ptr<const zones::OnlineSigner>> keys;
+  for (const auto& zone : snapshot.zones.zones()) {
+    if (zone->denial() == Zone::Denial::compact && zone->online_signer()) {
+      keys.push_back(zone->online_signer());
+    }
+  }
+  if (keys.empty() && state.denial == nullptr) return;
   if (state.denial == nullptr) state.denial = std::make_unique<DenialState>();
-  // Entries belong to a key: when the zones' keys change, they go.
-  std::vector<std::shared_ptr<const dnssec::SigningKey>> keys;
-  for (const OnlineDenialZone& online : snapshot.online_denial) keys.push_back(online.key);
   if (keys != state.denial->keys) {
     state.denial->cache.clear();
     state.denial->keys = std::move(keys);

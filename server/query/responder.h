@@ -32,12 +32,12 @@ struct DenialState {
   DenialCache cache{kCacheEntries};
   uint32_t now = 0;  // Unix seconds; the worker sets it before answering
   // The last miss: the zone's key (in the snapshot) and the NSEC to sign.
-  const std::shared_ptr<const dnssec::SigningKey>* key = nullptr;
+  const std::shared_ptr<const zones::OnlineSigner>* key = nullptr;
   dnssec::DenialRecord wanted;
   // The current snapshot's online keys: a result for another key is not
   // cached, and a change of keys empties the cache.
-  std::vector<std::shared_ptr<const dnssec::SigningKey>> keys;
-  bool is_current(const dnssec::SigningKey* key) const noexcept {
+  std::vector<std::shared_ptr<const zones::OnlineSigner>> keys;
+  bool is_current(const zones::OnlineSigner* key) const noexcept {
     for (const auto& current : keys) {
       if (current.get() == key) return true;
     }

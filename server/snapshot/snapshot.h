@@ -6,10 +6,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "server/arrays/array_table.h"
-#include "server/dnssec/signing_key.h"
 #include "server/geo/geo.h"
 #include "zones/zone_set.h"
 
@@ -20,13 +18,6 @@ struct AnswerOptions {
   uint16_t edns_udp_size = 1232; // our advertised and maximum UDP payload
 };
 
-// A zone whose nonexistent names are denied compactly (RFC 9824), signed per
-// query name by the denial signer with `key` (server/dnssec/README.md).
-struct OnlineDenialZone {
-  const zones::Zone* zone = nullptr;
-  std::shared_ptr<const dnssec::SigningKey> key;
-};
-
 struct Snapshot {
   zones::ZoneSet zones;
   // Instance arrays by name; never null (an empty table when there are none).
@@ -34,15 +25,6 @@ struct Snapshot {
   geo::GeoContext geo;
   AnswerOptions options;
   uint64_t generation = 0;
-  // Zones signed online with compact denial; few, so a scan finds one.
-  std::vector<OnlineDenialZone> online_denial;
-
-  const OnlineDenialZone* online_denial_of(const zones::Zone& zone) const noexcept {
-    for (const OnlineDenialZone& entry : online_denial) {
-      if (entry.zone == &zone) return &entry;
-    }
-    return nullptr;
-  }
 };
 
 }  // namespace rotor

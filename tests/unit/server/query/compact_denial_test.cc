@@ -35,8 +35,6 @@ struct RrListFree {
 };
 using RrList = std::unique_ptr<ldns_rr_list, RrListFree>;
 
-using test::kCompactOrigin;
-using test::kCompactOriginWire;
 using test::now_seconds;
 using test::SignedZone;
 using test::make_compact_zone;
@@ -72,15 +70,15 @@ void sign_wanted(WorkerState& state) {
   REQUIRE(state.denial->key != nullptr);
   const dnssec::DenialRecord& wanted = state.denial->wanted;
   const zones::RRset rrset{dnssec::kTypeNsec, wanted.ttl, {std::string(wanted.rdata_view())}};
-  const auto rrsig = dnssec::RrsetSigner().sign(wanted.owner.view(), rrset, **state.denial->key);
+  const auto rrsig = (*state.denial->key)->sign(wanted.owner.view(), rrset);
   REQUIRE(rrsig);
   dnssec::SignedDenial result;
   result.key = *state.denial->key;
   result.record = wanted;
   result.signed_ok = true;
-  result.expiration = rrsig->expiration;
-  result.rrsig_size = static_cast<uint16_t>(rrsig->rdata.size());
-  std::memcpy(result.rrsig, rrsig->rdata.data(), rrsig->rdata.size());
+  result.expiration = dnssec::read_rrsig_header(*rrsig)->expiration;
+  result.rrsig_size = static_cast<uint16_t>(rrsig->size());
+  std::memcpy(result.rrsig, rrsig->data(), rrsig->size());
   state.denial->cache.insert(result);
 }
 
@@ -234,11 +232,9 @@ TEST_CASE("a new key for the zone empties the worker's denial cache") {
   // The same snapshot again keeps the cache.
   prepare_worker_state(*zone.snapshot, state);
   CHECK(state.denial->cache.size() == 1);
-  auto next = std::make_shared<Snapshot>();
-  next->zones = zone.snapshot->zones;
-  next->online_denial = zone.snapshot->online_denial;
-  next->online_denial.front().key = std::make_shared<const dnssec::SigningKey>(
-      dnssec::SigningKey::generate(kCompactOrigin, dnssec::kEcdsaP256Sha256, now_seconds(), now_seconds()));
+  // The zone signed again with another key: a new signer.
+  SignedZone other = make_compact_zone();
+  const Snapshot* next = other.snapshot.get();
   prepare_worker_state(*next, state);
   CHECK(state.denial->cache.size() == 0);
   CHECK(ask(*next, state, query).size == kAwaitsSignature);

@@ -30,7 +30,7 @@ dnssec::DenialRecord record_for(const std::string& owner, uint32_t ttl = 300) {
   return record;
 }
 
-dnssec::SignedDenial signed_for(const std::shared_ptr<const dnssec::SigningKey>& key,
+dnssec::SignedDenial signed_for(const std::shared_ptr<const zones::OnlineSigner>& key,
                                 const dnssec::DenialRecord& record, char mark = 'x',
                                 uint32_t expiration = kNow + 7 * 86400) {
   dnssec::SignedDenial out;
@@ -44,10 +44,10 @@ dnssec::SignedDenial signed_for(const std::shared_ptr<const dnssec::SigningKey>&
 }
 
 // Distinct addresses to stand for keys: the cache compares them only.
-std::shared_ptr<const dnssec::SigningKey> fake_key(int which) {
+std::shared_ptr<const zones::OnlineSigner> fake_key(int which) {
   static int storage[4];
-  return std::shared_ptr<const dnssec::SigningKey>(
-      std::shared_ptr<void>(), reinterpret_cast<const dnssec::SigningKey*>(&storage[which]));
+  return std::shared_ptr<const zones::OnlineSigner>(
+      std::shared_ptr<void>(), reinterpret_cast<const zones::OnlineSigner*>(&storage[which]));
 }
 
 TEST_CASE("the compact NSEC names the next name and NXNAME") {
