@@ -1,12 +1,20 @@
 // A validating resolver agrees (issue 17): Debian's Unbound, started by the
 // test on loopback with the zones' trust anchors and stub zones pointing at
-// rotor, resolves signed zones served by rotor and sets AD on what validates
-// (positive answers, NODATA, NXDOMAIN, wildcard answers, a DS at a
-// delegation, the child below it, the proof that an insecure delegation has
-// no DS), and answers SERVFAIL when a signature does not verify (a zone whose
-// trust anchor names another key; one RRSIG with a byte changed), while the
-// same question with CD set still gets rotor's answer, so the SERVFAIL is the
+// rotor, resolves signed zones served by rotor and sets AD on what validates,
+// and answers SERVFAIL when a signature does not verify, while the same
+// question with CD set still gets rotor's answer, so the SERVFAIL is the
 // validator's.
+// - Pre-signed zones (ldns-signzone, keys from rotor keygen): positive
+//   answers, NODATA, NXDOMAIN (NSEC and NSEC3), a wildcard answer, a DS at a
+//   delegation and the signed child below it, the proof that an insecure
+//   delegation has no DS; SERVFAIL for a zone whose trust anchor names another
+//   key and for one RRSIG with a character changed.
+// - Zones rotor signs online ("dnssec": {"keys": DIR}): positive answers,
+//   NODATA by compact denial (RFC 9824) at a name and the apex, DNSKEY, a
+//   secure and an insecure delegation, the child below the secure one;
+//   SERVFAIL for a zone anchored at another key. Unbound needs no CO flag.
+//   Not yet: arrays in such zones (not signed end to end when this was
+//   written), nonexistent names and wildcard answers (their per-name NSEC).
 //
 // Unbound never leaves loopback: every address outside 127.0.0.0/8 (and all
 // of IPv6) is in do-not-query-address, and only names under the stub zones
@@ -26,6 +34,7 @@
 #include <vector>
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include "tests/integration/harness.h"
 
@@ -214,6 +223,36 @@ std::string small_zone(const std::string& origin) {
          "  IN NS ns1\nns1 IN A 192.0.2.1\nwww IN A 192.0.2.20\n";
 }
 
+struct Expected {
+  const char* name;
+  const char* type;
+  int rcode;
+  bool ad;
+  const char* answer;  // a record the answer must hold, TTL left out ("" for none)
+};
+
+// Asks Unbound each question; a reply must have the rcode and AD expected,
+// and the record expected, or no answer records (but on SERVFAIL or DNSKEY).
+template <size_t N>
+void check_verdicts(Unbound& unbound, const Expected (&questions)[N]) {
+  for (const Expected& expected : questions) {
+    const std::string question = std::string(expected.name) + " " + expected.type;
+    CAPTURE(question);
+    const Verdict verdict = verdict_of(unbound.ask(expected.name, expected.type));
+    INFO("unbound: " << verdict);
+    REQUIRE(verdict.replied);
+    CHECK(verdict.rcode == expected.rcode);
+    CHECK(verdict.ad == expected.ad);
+    if (*expected.answer != '\0') {
+      bool found = false;
+      for (const std::string& record : verdict.answer) found = found || record.find(expected.answer) == 0;
+      CHECK_MESSAGE(found, "expected " << std::string(expected.answer));
+    } else if (expected.rcode != kServFail) {
+      CHECK(verdict.answer.empty());
+    }
+  }
+}
+
 TEST_CASE("Unbound validates pre-signed zones served by rotor and rejects bad signatures") {
   if (::access(kUnbound, X_OK) != 0 || ::access(kSignzone, X_OK) != 0) {
     FAIL("unbound or ldns-signzone not installed: run tests/deps.sh");
@@ -252,19 +291,12 @@ TEST_CASE("Unbound validates pre-signed zones served by rotor and rejects bad si
                   parent_key.ds + other_key.ds + flipped_key.ds);
   REQUIRE_MESSAGE(unbound.started(), "unbound did not start; stderr:\n" << unbound.log());
 
-  struct Expected {
-    const char* name;
-    const char* type;
-    int rcode;
-    bool ad;
-    const char* answer;  // a record the answer must hold ("" for none)
-  };
   const Expected questions[] = {
       {"www.valid.test.", "A", kNoError, true, "www.valid.test.\tIN\tA\t192.0.2.10"},
       {"www.valid.test.", "AAAA", kNoError, true, ""},                  // NODATA, NSEC
       {"nothere.valid.test.", "A", kNxDomain, true, ""},               // NXDOMAIN, NSEC
       {"x.wild.valid.test.", "TXT", kNoError, true, "x.wild.valid.test.\tIN\tTXT\t\"wildcard\""},
-      {"valid.test.", "DNSKEY", kNoError, true, ""},
+      {"valid.test.", "DNSKEY", kNoError, true, "valid.test.\tIN\tDNSKEY\t257 3 13 "},
       {"child.valid.test.", "DS", kNoError, true, "child.valid.test.\tIN\tDS\t"},  // a secure cut
       {"plain.valid.test.", "DS", kNoError, true, ""},                 // an insecure cut: no DS, proven
       {"host.child.valid.test.", "A", kNoError, true, "host.child.valid.test.\tIN\tA\t192.0.2.60"},
@@ -274,22 +306,7 @@ TEST_CASE("Unbound validates pre-signed zones served by rotor and rejects bad si
       {"www.bogus.test.", "A", kServFail, false, ""},
       {"www.flipped.test.", "A", kServFail, false, ""},
   };
-  for (const Expected& expected : questions) {
-    const std::string question = std::string(expected.name) + " " + expected.type;
-    CAPTURE(question);
-    const Verdict verdict = verdict_of(unbound.ask(expected.name, expected.type));
-    INFO("unbound: " << verdict);
-    REQUIRE(verdict.replied);
-    CHECK(verdict.rcode == expected.rcode);
-    CHECK(verdict.ad == expected.ad);
-    if (*expected.answer != '\0') {
-      bool found = false;
-      for (const std::string& record : verdict.answer) found = found || record.find(expected.answer) == 0;
-      CHECK_MESSAGE(found, "expected " << std::string(expected.answer));
-    } else if (expected.rcode != kServFail && std::string(expected.type) != "DNSKEY") {
-      CHECK(verdict.answer.empty());
-    }
-  }
+  check_verdicts(unbound, questions);
 
   // The SERVFAILs are the validator's: with CD, Unbound passes rotor's answer on.
   for (const std::string name : {"www.bogus.test.", "www.flipped.test."}) {
@@ -304,6 +321,75 @@ TEST_CASE("Unbound validates pre-signed zones served by rotor and rejects bad si
   CHECK_MESSAGE(log.find("validation failure <www.bogus.test. A IN>") != std::string::npos, log);
   CHECK_MESSAGE(log.find("validation failure <www.flipped.test. A IN>") != std::string::npos, log);
   CHECK_MESSAGE(log.find("validation failure <www.valid.test.") == std::string::npos, log);
+  CHECK(rotor.process().stderr_text().find("error") == std::string::npos);
+}
+
+
+const char* const kOnlineStaticZone =
+    "$ORIGIN online.test.\n$TTL 300\n"
+    "@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n"
+    "  IN NS ns1\nns1 IN A 192.0.2.1\n"
+    "www IN A 192.0.2.10\n"
+    "mail IN MX 10 www\n"
+    "plain IN NS ns.plain\nns.plain IN A 192.0.2.54\n"
+    "child IN NS ns.child\nns.child IN A 192.0.2.53\n";
+
+const char* const kOnlineChildZone =
+    "$ORIGIN child.online.test.\n$TTL 300\n"
+    "@ IN SOA ns hostmaster 1 7200 3600 1209600 300\n"
+    "  IN NS ns\nns IN A 192.0.2.53\nhost IN A 192.0.2.60\n";
+
+nlohmann::json online_zone(const std::string& origin, const std::string& file, const std::filesystem::path& keys) {
+  return {{"origin", origin}, {"file", file}, {"dnssec", {{"keys", keys.string()}}}};
+}
+
+TEST_CASE("Unbound validates zones rotor signs online and rejects one anchored at another key") {
+  if (::access(kUnbound, X_OK) != 0) FAIL("unbound not installed: run tests/deps.sh");
+  TempDir dir;
+  // online.test delegates securely to child.online.test (signed online by
+  // the same rotor, its DS in the parent) and insecurely to plain.online.test.
+  const GeneratedKey online_key = rotor_keygen("online.test", dir.path() / "online-keys");
+  const GeneratedKey child_key = rotor_keygen("child.online.test", dir.path() / "child-keys");
+  // wrongkey.test: signed online with its key, anchored at another one.
+  rotor_keygen("wrongkey.test", dir.path() / "wrongkey-keys");
+  const GeneratedKey other_key = rotor_keygen("wrongkey.test", dir.path() / "other-keys");
+  const nlohmann::json config = {
+      {"db", (dir.path() / "rotor.db").string()},
+      {"zones",
+       {online_zone("online.test", dir.write("online.test.zone", std::string(kOnlineStaticZone) + child_key.ds),
+                    dir.path() / "online-keys"),
+        online_zone("child.online.test", dir.write("child.online.test.zone", kOnlineChildZone),
+                    dir.path() / "child-keys"),
+        online_zone("wrongkey.test", dir.write("wrongkey.test.zone", small_zone("wrongkey.test")),
+                    dir.path() / "wrongkey-keys")}}};
+  RotorServer rotor({"--threads", "1", "--config", dir.write("rotor.json", config.dump(2))});
+  REQUIRE(rotor.ready());
+  Unbound unbound(dir, rotor.endpoint(), {"online.test", "child.online.test", "wrongkey.test"},
+                  online_key.ds + other_key.ds);
+  REQUIRE_MESSAGE(unbound.started(), "unbound did not start; stderr:\n" << unbound.log());
+
+  // Denial is compact (RFC 9824): NODATA proven by the name's own NSEC.
+  const Expected questions[] = {
+      {"www.online.test.", "A", kNoError, true, "www.online.test.\tIN\tA\t192.0.2.10"},
+      {"www.online.test.", "AAAA", kNoError, true, ""},                  // NODATA
+      {"online.test.", "TXT", kNoError, true, ""},                       // NODATA at the apex
+      {"online.test.", "DNSKEY", kNoError, true, "online.test.\tIN\tDNSKEY\t257 3 13 "},
+      {"mail.online.test.", "MX", kNoError, true, "mail.online.test.\tIN\tMX\t10 www.online.test."},
+      {"child.online.test.", "DS", kNoError, true, "child.online.test.\tIN\tDS\t"},  // a secure cut
+      {"plain.online.test.", "DS", kNoError, true, ""},                  // an insecure cut: no DS, proven
+      {"host.child.online.test.", "A", kNoError, true, "host.child.online.test.\tIN\tA\t192.0.2.60"},
+      {"host.child.online.test.", "AAAA", kNoError, true, ""},
+      {"www.wrongkey.test.", "A", kServFail, false, ""},
+  };
+  check_verdicts(unbound, questions);
+  const Verdict unchecked = verdict_of(unbound.ask("www.wrongkey.test.", "A", /*checking_disabled=*/true));
+  INFO("unbound: " << unchecked);
+  CHECK(unchecked.rcode == kNoError);
+  CHECK(unchecked.answer.size() == 1);
+  const std::string log = unbound.log();
+  CHECK_MESSAGE(log.find("validation failure <www.wrongkey.test. A IN>") != std::string::npos, log);
+  CHECK_MESSAGE(log.find("validation failure <www.online.test.") == std::string::npos, log);
+  CHECK_MESSAGE(log.find("validation failure <host.child.online.test.") == std::string::npos, log);
   CHECK(rotor.process().stderr_text().find("error") == std::string::npos);
 }
 
