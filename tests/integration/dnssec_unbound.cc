@@ -1,20 +1,18 @@
 // A validating resolver agrees (issue 17): Debian's Unbound, started by the
 // test on loopback with the zones' trust anchors and stub zones pointing at
-// rotor, resolves signed zones served by rotor and sets AD on what validates,
-// and answers SERVFAIL when a signature does not verify, while the same
-// question with CD set still gets rotor's answer, so the SERVFAIL is the
-// validator's.
+// rotor, sets AD on what validates and answers SERVFAIL when a signature does
+// not verify, while the same question with CD set still gets rotor's answer,
+// so the SERVFAIL is the validator's.
 // - Pre-signed zones (ldns-signzone, keys from rotor keygen): positive
 //   answers, NODATA, NXDOMAIN (NSEC and NSEC3), a wildcard answer, a DS at a
 //   delegation and the signed child below it, the proof that an insecure
 //   delegation has no DS; SERVFAIL for a zone whose trust anchor names another
 //   key and for one RRSIG with a character changed.
 // - Zones rotor signs online ("dnssec": {"keys": DIR}): positive answers,
-//   NODATA by compact denial (RFC 9824) at a name and the apex, DNSKEY, a
-//   secure and an insecure delegation, the child below the secure one;
-//   SERVFAIL for a zone anchored at another key. Unbound needs no CO flag.
-//   Not yet: arrays in such zones (not signed end to end when this was
-//   written), nonexistent names and wildcard answers (their per-name NSEC).
+//   NODATA and nonexistent names by compact denial (RFC 9824), DNSKEY,
+//   delegations (not wildcard answers: not signed yet); SERVFAIL for a
+//   zone anchored at another key. Arrays in such a zone (API and probed
+//   instances, a CNAME into one) before and after a health change.
 //
 // Unbound never leaves loopback: every address outside 127.0.0.0/8 (and all
 // of IPv6) is in do-not-query-address, and only names under the stub zones
@@ -25,6 +23,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
+#include <thread>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -34,9 +34,11 @@
 #include <vector>
 
 #include <doctest/doctest.h>
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/harness.h"
+#include "tests/support/backends.h"
 
 TEST_SUITE_BEGIN("integration/dnssec_unbound");
 
@@ -325,6 +327,15 @@ TEST_CASE("Unbound validates pre-signed zones served by rotor and rejects bad si
 }
 
 
+// The A addresses in a verdict's answer (the CNAME, if any, left out).
+std::set<std::string> addresses_of(const Verdict& verdict) {
+  std::set<std::string> addresses;
+  for (const std::string& record : verdict.answer) {
+    if (record.find("\tIN\tA\t") != std::string::npos) addresses.insert(record.substr(record.rfind('\t') + 1));
+  }
+  return addresses;
+}
+
 const char* const kOnlineStaticZone =
     "$ORIGIN online.test.\n$TTL 300\n"
     "@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n"
@@ -333,6 +344,15 @@ const char* const kOnlineStaticZone =
     "mail IN MX 10 www\n"
     "plain IN NS ns.plain\nns.plain IN A 192.0.2.54\n"
     "child IN NS ns.child\nns.child IN A 192.0.2.53\n";
+
+const char* const kOnlineZone =
+    "$ORIGIN online.test.\n$TTL 300\n"
+    "@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n"
+    "  IN NS ns1\nns1 IN A 192.0.2.1\n"
+    "www IN A 192.0.2.10\n"
+    "alias IN CNAME web\n"
+    "*.wild IN TXT \"wildcard\"\n"
+    "plain IN NS ns.plain\nns.plain IN A 192.0.2.54\n";
 
 const char* const kOnlineChildZone =
     "$ORIGIN child.online.test.\n$TTL 300\n"
@@ -390,6 +410,157 @@ TEST_CASE("Unbound validates zones rotor signs online and rejects one anchored a
   CHECK_MESSAGE(log.find("validation failure <www.wrongkey.test. A IN>") != std::string::npos, log);
   CHECK_MESSAGE(log.find("validation failure <www.online.test.") == std::string::npos, log);
   CHECK_MESSAGE(log.find("validation failure <host.child.online.test.") == std::string::npos, log);
+  CHECK(rotor.process().stderr_text().find("error") == std::string::npos);
+}
+
+TEST_CASE("Unbound validates zones rotor signs online with arrays before and after a change") {
+  if (::access(kUnbound, X_OK) != 0) FAIL("unbound not installed: run tests/deps.sh");
+  ::unsetenv("ROTOR_API_TOKEN");
+  TempDir dir;
+  const GeneratedKey online_key = rotor_keygen("online.test", dir.path() / "online-keys");
+  // wrongkey.test: signed online with its key, anchored at another one.
+  rotor_keygen("wrongkey.test", dir.path() / "wrongkey-keys");
+  const GeneratedKey other_key = rotor_keygen("wrongkey.test", dir.path() / "other-keys");
+  // probed.online.test: health from rotor's probes of two web backends.
+  const probes::testing::HttpBackend::Reply ok{200, "ok", ""};
+  auto backend_84 = std::make_unique<probes::testing::HttpBackend>(ok, "127.0.0.84");
+  const uint16_t backend_port = backend_84->port();
+  auto backend_85 = std::make_unique<probes::testing::HttpBackend>(ok, "127.0.0.85", backend_port);
+  const nlohmann::json config = {
+      {"db", (dir.path() / "rotor.db").string()},
+      {"publish_interval", "0ms"},
+      {"zones",
+       {{{"origin", "online.test"},
+         {"file", dir.write("online.test.zone", kOnlineZone)},
+         {"dnssec", {{"keys", (dir.path() / "online-keys").string()}}}},
+        {{"origin", "wrongkey.test"},
+         {"file", dir.write("wrongkey.test.zone", small_zone("wrongkey.test"))},
+         {"dnssec", {{"keys", (dir.path() / "wrongkey-keys").string()}}}}}},
+      {"arrays",
+       {{{"name", "probed.online.test"},
+         {"ttl", 1},
+         {"check", {{"type", "http"}, {"port", backend_port}, {"path", "/health"}, {"interval", "200ms"},
+                    {"timeout", "100ms"}, {"rise", 1}, {"fall", 1}}},
+         {"instances", {{{"address", "127.0.0.84"}}, {{"address", "127.0.0.85"}}}}}}}};
+  RotorServer rotor({"--threads", "1", "--config", dir.write("rotor.json", config.dump(2))});
+  REQUIRE(rotor.ready());
+  const int api_port = rotor.api_port();
+  REQUIRE(api_port > 0);
+  httplib::Client api("127.0.0.1", api_port);
+  api.set_read_timeout(5s);
+
+  // web.online.test: two IPv4 instances, no check (never probed: answered
+  // until changed), a 1 s TTL so that Unbound asks rotor again soon.
+  auto created = api.Put("/v1/arrays/web.online.test", R"({"ttl": 1})", "application/json");
+  REQUIRE(created);
+  REQUIRE_MESSAGE(created->status == 201, created->body);
+  std::vector<int64_t> ids;
+  for (const char* address : {"127.0.0.82", "127.0.0.83"}) {
+    auto added = api.Post("/v1/arrays/web.online.test/instances", nlohmann::json{{"address", address}}.dump(),
+                          "application/json");
+    REQUIRE(added);
+    REQUIRE_MESSAGE(added->status == 201, added->body);
+    ids.push_back(nlohmann::json::parse(added->body)["id"].get<int64_t>());
+  }
+  // Published within the publish interval (0 ms here); the API has committed it.
+  const std::set<std::string> both = {"127.0.0.82", "127.0.0.83"};
+  bool published = false;
+  for (int attempt = 0; attempt < 50 && !published; ++attempt) {
+    published = answered_addresses(rotor.endpoint(), "web.online.test.") == both;
+    if (!published) std::this_thread::sleep_for(20ms);
+  }
+  REQUIRE(published);
+
+  Unbound unbound(dir, rotor.endpoint(), {"online.test", "wrongkey.test"}, online_key.ds + other_key.ds);
+  REQUIRE_MESSAGE(unbound.started(), "unbound did not start; stderr:\n" << unbound.log());
+
+  // Compact denial (RFC 9824): a missing name is NODATA (NOERROR) proven by
+  // one NSEC with NXNAME, which a validator takes without the CO flag.
+  const Expected questions[] = {
+      {"www.online.test.", "A", kNoError, true, "www.online.test.\tIN\tA\t192.0.2.10"},
+      {"www.online.test.", "AAAA", kNoError, true, ""},                  // NODATA
+      {"nothere.online.test.", "A", kNoError, true, ""},                 // compact denial
+      {"deep.nothere.online.test.", "AAAA", kNoError, true, ""},
+      // Not x.wild.online.test.: a wildcard answer needs an NSEC owned near
+      // the query name (per-name signing, not built: server/dnssec/README.md),
+      // so Unbound finds it bogus today.
+      {"online.test.", "DNSKEY", kNoError, true, "online.test.\tIN\tDNSKEY\t257 3 13 "},
+      {"plain.online.test.", "DS", kNoError, true, ""},                  // an insecure cut: no DS
+      {"web.online.test.", "A", kNoError, true, "web.online.test.\tIN\tA\t127.0.0.8"},
+      {"web.online.test.", "AAAA", kNoError, true, ""},                  // an array's NODATA
+      {"alias.online.test.", "A", kNoError, true, "alias.online.test.\tIN\tCNAME\tweb.online.test."},
+      {"www.wrongkey.test.", "A", kServFail, false, ""},
+  };
+  check_verdicts(unbound, questions);
+  const Verdict web = verdict_of(unbound.ask("web.online.test.", "A"));
+  CHECK(addresses_of(web) == both);
+  const Verdict alias = verdict_of(unbound.ask("alias.online.test.", "A"));
+  CHECK(alias.ad);
+  CHECK(addresses_of(alias) == both);
+
+  // A change: 127.0.0.83 disabled. Unbound asks again once the 1 s TTL has
+  // run out; the new answer, signed by rotor since the change, validates.
+  auto disabled = api.Patch("/v1/arrays/web.online.test/instances/" + std::to_string(ids[1]),
+                            R"({"state": "disabled"})", "application/json");
+  REQUIRE(disabled);
+  REQUIRE_MESSAGE(disabled->status == 200, disabled->body);
+  const std::set<std::string> one = {"127.0.0.82"};
+  Verdict after;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    after = verdict_of(unbound.ask("web.online.test.", "A"));
+    if (!after.replied || after.rcode != kNoError || addresses_of(after) == one) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  INFO("unbound: " << after);
+  CHECK(after.rcode == kNoError);
+  CHECK(after.ad);
+  CHECK(addresses_of(after) == one);
+  const Verdict alias_after = verdict_of(unbound.ask("alias.online.test.", "A"));
+  CHECK(alias_after.ad);
+  CHECK(addresses_of(alias_after) == one);
+
+  // And back: the set signed before is served again.
+  auto enabled = api.Patch("/v1/arrays/web.online.test/instances/" + std::to_string(ids[1]),
+                           R"({"state": "enabled"})", "application/json");
+  REQUIRE(enabled);
+  REQUIRE(enabled->status == 200);
+  Verdict back;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    back = verdict_of(unbound.ask("web.online.test.", "A"));
+    if (!back.replied || back.rcode != kNoError || addresses_of(back) == both) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  INFO("unbound: " << back);
+  CHECK(back.ad);
+  CHECK(addresses_of(back) == both);
+
+  // A health change from the probes: 127.0.0.85's backend stops, the probe
+  // takes it down, rotor signs the new answer, Unbound validates it.
+  const std::set<std::string> probed_both = {"127.0.0.84", "127.0.0.85"};
+  const auto probed_until = [&](const std::set<std::string>& wanted) {
+    Verdict verdict;
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      verdict = verdict_of(unbound.ask("probed.online.test.", "A"));
+      if (!verdict.replied || verdict.rcode != kNoError || addresses_of(verdict) == wanted) break;
+      std::this_thread::sleep_for(100ms);
+    }
+    return verdict;
+  };
+  const Verdict probed_up = probed_until(probed_both);
+  INFO("unbound: " << probed_up);
+  CHECK(probed_up.ad);
+  CHECK(addresses_of(probed_up) == probed_both);
+  backend_85.reset();
+  const Verdict probed_down = probed_until({"127.0.0.84"});
+  INFO("unbound: " << probed_down);
+  CHECK(probed_down.ad);
+  CHECK(addresses_of(probed_down) == std::set<std::string>{"127.0.0.84"});
+
+  const std::string log = unbound.log();
+  CHECK_MESSAGE(log.find("validation failure <www.wrongkey.test. A IN>") != std::string::npos, log);
+  CHECK_MESSAGE(log.find("validation failure <www.online.test.") == std::string::npos, log);
+  CHECK_MESSAGE(log.find("validation failure <web.online.test.") == std::string::npos, log);
+  CHECK_MESSAGE(log.find("validation failure <probed.online.test.") == std::string::npos, log);
   CHECK(rotor.process().stderr_text().find("error") == std::string::npos);
 }
 
