@@ -27,9 +27,12 @@
 #include "tests/integration/harness.h"
 #include "tests/support/backends.h"
 #include "tests/support/etcd_cluster.h"
+#include "tests/support/eventually.h"
 
 namespace rotor::itest {
 namespace {
+
+using ::rotor::test::eventually;
 
 using cluster::testing::EtcdCluster;
 using nlohmann::json;
@@ -44,10 +47,10 @@ constexpr int kFall = 2;
 constexpr auto kSlack = 5s;
 
 // One rotor node probing from `source` (a 127.0.0.x of its own).
-class Node {
+class HealthNode {
  public:
   // `cluster`: more keys of the cluster section (isolation_fallback).
-  Node(std::string name, const std::string& source, const EtcdCluster& etcd, const json& cluster = json::object())
+  HealthNode(std::string name, const std::string& source, const EtcdCluster& etcd, const json& cluster = json::object())
       : name_(std::move(name)) {
     json config = declared_zone_config(dir_);
     config["cluster"] = {{"node", name_},
@@ -84,13 +87,6 @@ class Node {
   int api_port_ = 0;
 };
 
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
-  for (const auto deadline = Clock::now() + limit; Clock::now() < deadline; std::this_thread::sleep_for(50ms)) {
-    if (condition()) return true;
-  }
-  return condition();
-}
-
 json check(uint16_t port, const std::string& quorum) {
   return {{"type", "http"}, {"port", port},       {"path", "/"},  {"interval", "500ms"},
           {"timeout", "200ms"}, {"rise", 1}, {"fall", kFall}, {"quorum", quorum}};
@@ -107,7 +103,7 @@ void write_or_fail(const std::function<httplib::Result()>& write) {
   }
 }
 
-void create_array(const Node& node, const std::string& name, const json& check,
+void create_array(const HealthNode& node, const std::string& name, const json& check,
                   const std::vector<std::string>& addresses) {
   auto api = node.api();
   write_or_fail([&] {
@@ -119,7 +115,7 @@ void create_array(const Node& node, const std::string& name, const json& check,
 }
 
 // The array's instances as `node` reports them (GET .../health), by address.
-std::map<std::string, json> instances(const Node& node, const std::string& array) {
+std::map<std::string, json> instances(const HealthNode& node, const std::string& array) {
   auto reply = node.api().Get("/v1/arrays/" + array + "/health");
   std::map<std::string, json> out;
   if (!reply || reply->status != 200) return out;
@@ -128,14 +124,14 @@ std::map<std::string, json> instances(const Node& node, const std::string& array
   return out;
 }
 
-std::string health(const Node& node, const std::string& array, const std::string& address) {
+std::string health(const HealthNode& node, const std::string& array, const std::string& address) {
   const auto all = instances(node, array);
   const auto it = all.find(address);
   return it == all.end() ? "" : it->second["health"].get<std::string>();
 }
 
 // How `node` decided the instance (GET .../health: quorum.decision).
-std::string decision(const Node& node, const std::string& array, const std::string& address) {
+std::string decision(const HealthNode& node, const std::string& array, const std::string& address) {
   const auto all = instances(node, array);
   const auto it = all.find(address);
   if (it == all.end() || !it->second["quorum"].is_object()) return "";
@@ -143,7 +139,7 @@ std::string decision(const Node& node, const std::string& array, const std::stri
 }
 
 // "ns1=down ns2=up ..." of the observers `node` counts or lists for the instance.
-std::string votes(const Node& node, const std::string& array, const std::string& address) {
+std::string votes(const HealthNode& node, const std::string& array, const std::string& address) {
   const auto all = instances(node, array);
   const auto it = all.find(address);
   if (it == all.end() || !it->second.contains("observers")) return "";
@@ -157,7 +153,7 @@ std::string votes(const Node& node, const std::string& array, const std::string&
 }
 
 // Health events of `array` whose new value is `value`, from the cluster's log.
-size_t health_events(const Node& node, const std::string& array, const std::string& value) {
+size_t health_events(const HealthNode& node, const std::string& array, const std::string& value) {
   auto reply = node.api().Get("/v1/events?since=0&limit=1000");
   REQUIRE(reply);
   size_t count = 0;
@@ -169,7 +165,7 @@ size_t health_events(const Node& node, const std::string& array, const std::stri
 }
 
 // The health events of `array`, oldest first: "up down up".
-std::string health_sequence(const Node& node, const std::string& array) {
+std::string health_sequence(const HealthNode& node, const std::string& array) {
   auto reply = node.api().Get("/v1/events?since=0&limit=1000");
   REQUIRE(reply);
   const json body = json::parse(reply->body);
@@ -186,12 +182,12 @@ TEST_SUITE("integration/cluster_health") {
     EtcdCluster etcd({.members = 1});
     auto backend = std::make_unique<HttpBackend>(HttpBackend::Reply{200, "ok", ""});
     backend->refuse_peer("127.0.0.2");  // ns1's probes only
-    Node a("ns1", "127.0.0.2", etcd), b("ns2", "127.0.0.3", etcd), c("ns3", "127.0.0.4", etcd);
+    HealthNode a("ns1", "127.0.0.2", etcd), b("ns2", "127.0.0.3", etcd), c("ns3", "127.0.0.4", etcd);
     const std::string majority = "majority.lb.example.test.", all = "all.lb.example.test.";
     create_array(a, majority, check(backend->port(), "majority"), {"127.0.0.1"});
     create_array(b, all, check(backend->port(), "all"), {"127.0.0.1"});
 
-    for (const Node* node : {&a, &b, &c}) {
+    for (const HealthNode* node : {&a, &b, &c}) {
       for (const std::string& array : {majority, all}) {
         CHECK_MESSAGE(eventually([&] { return votes(*node, array, "127.0.0.1") == "ns1=down ns2=up ns3=up"; }, 20s),
                       (node->name() + " " + array + ": " + votes(*node, array, "127.0.0.1")));
@@ -208,7 +204,7 @@ TEST_SUITE("integration/cluster_health") {
     // Down for everyone: down on every node within interval x fall + slack.
     const auto stopped = Clock::now();
     backend.reset();
-    for (const Node* node : {&a, &b, &c}) {
+    for (const HealthNode* node : {&a, &b, &c}) {
       CHECK_MESSAGE(eventually([&] { return health(*node, majority, "127.0.0.1") == "down"; },
                                kInterval * kFall + kSlack),
                     (node->name() + ": " + votes(*node, majority, "127.0.0.1")));
@@ -223,17 +219,17 @@ TEST_SUITE("integration/cluster_health") {
     EtcdCluster etcd({.members = 1});
     HttpBackend backend(HttpBackend::Reply{200, "ok", ""});
     backend.refuse_peer("127.0.0.2");
-    Node a("ns1", "127.0.0.2", etcd), b("ns2", "127.0.0.3", etcd), c("ns3", "127.0.0.4", etcd);
+    HealthNode a("ns1", "127.0.0.2", etcd), b("ns2", "127.0.0.3", etcd), c("ns3", "127.0.0.4", etcd);
     const std::string all = "all.lb.example.test.";
     create_array(b, all, check(backend.port(), "all"), {"127.0.0.1"});
-    for (const Node* node : {&b, &c}) {
+    for (const HealthNode* node : {&b, &c}) {
       REQUIRE_MESSAGE(eventually([&] { return health(*node, all, "127.0.0.1") == "down"; }, 20s),
                       (node->name() + ": " + votes(*node, all, "127.0.0.1")));
     }
 
     const auto killed = Clock::now();
     a.kill();
-    for (const Node* node : {&b, &c}) {
+    for (const HealthNode* node : {&b, &c}) {
       CHECK_MESSAGE(eventually([&] { return votes(*node, all, "127.0.0.1") == "ns2=up ns3=up"; },
                                kLeaseTtl + kSlack),
                     (node->name() + ": " + votes(*node, all, "127.0.0.1")));
@@ -258,12 +254,12 @@ TEST_SUITE("integration/cluster_health") {
       backends.back()->refuse_peer("127.0.0.2");
       addresses.emplace_back(address);
     }
-    Node a("ns1", "127.0.0.2", etcd), b("ns2", "127.0.0.3", etcd), c("ns3", "127.0.0.4", etcd);
+    HealthNode a("ns1", "127.0.0.2", etcd), b("ns2", "127.0.0.3", etcd), c("ns3", "127.0.0.4", etcd);
     const std::string all = "all.lb.example.test.";
     // "all": without the abstain rule, ns1's down votes alone would take every instance down.
     create_array(a, all, check(backends.front()->port(), "all"), addresses);
 
-    for (const Node* node : {&a, &b, &c}) {
+    for (const HealthNode* node : {&a, &b, &c}) {
       for (const std::string& address : addresses) {
         CHECK_MESSAGE(eventually([&] { return votes(*node, all, address) == "ns1=down(abstaining) ns2=up ns3=up"; },
                                  20s),
@@ -281,10 +277,10 @@ TEST_SUITE("integration/cluster_health") {
     EtcdCluster etcd({.members = 1});
     HttpBackend backend(HttpBackend::Reply{200, "ok", ""});
     backend.refuse_peer("127.0.0.2");  // ns1's probes only
-    Node a("ns1", "127.0.0.2", etcd), b("ns2", "127.0.0.3", etcd), c("ns3", "127.0.0.4", etcd);
+    HealthNode a("ns1", "127.0.0.2", etcd), b("ns2", "127.0.0.3", etcd), c("ns3", "127.0.0.4", etcd);
     const std::string array = "quorum.lb.example.test.";
     create_array(a, array, check(backend.port(), "all"), {"127.0.0.1"});
-    for (const Node* node : {&a, &b, &c}) {
+    for (const HealthNode* node : {&a, &b, &c}) {
       REQUIRE_MESSAGE(eventually([&] { return votes(*node, array, "127.0.0.1") == "ns1=down ns2=up ns3=up"; }, 20s),
                       (node->name() + ": " + votes(*node, array, "127.0.0.1")));
       REQUIRE(eventually([&] { return health(*node, array, "127.0.0.1") == "down"; }, 3s));
@@ -297,7 +293,7 @@ TEST_SUITE("integration/cluster_health") {
       return b.api().Patch("/v1/arrays/" + array, json{{"check", check(backend.port(), "majority")}}.dump(),
                            "application/json");
     });
-    for (const Node* node : {&a, &b, &c}) {
+    for (const HealthNode* node : {&a, &b, &c}) {
       CHECK_MESSAGE(eventually([&] { return health(*node, array, "127.0.0.1") == "up"; }, 4s),
                     (node->name() + ": " + decision(*node, array, "127.0.0.1")));
     }
@@ -313,11 +309,11 @@ TEST_SUITE("integration/cluster_health") {
     refuses_ns1.refuse_peer("127.0.0.2");
     constexpr auto kFallback = 2s;
     const json cluster{{"isolation_fallback", "2s"}};
-    Node a("ns1", "127.0.0.2", etcd, cluster), b("ns2", "127.0.0.3", etcd, cluster),
+    HealthNode a("ns1", "127.0.0.2", etcd, cluster), b("ns2", "127.0.0.3", etcd, cluster),
         c("ns3", "127.0.0.4", etcd, cluster);
     const std::string majority = "majority.lb.example.test.";
     create_array(a, majority, check(goes_down->port(), "majority"), {"127.0.0.10", "127.0.0.11"});
-    for (const Node* node : {&a, &b, &c}) {
+    for (const HealthNode* node : {&a, &b, &c}) {
       REQUIRE_MESSAGE(eventually([&] { return votes(*node, majority, "127.0.0.11") == "ns1=down ns2=up ns3=up"; }, 20s),
                       (node->name() + ": " + votes(*node, majority, "127.0.0.11")));
       REQUIRE(eventually([&] { return health(*node, majority, "127.0.0.10") == "up"; }, 3s));
@@ -328,7 +324,7 @@ TEST_SUITE("integration/cluster_health") {
     const auto cut = Clock::now();
     etcd.kill(0);
     goes_down.reset();
-    for (const Node* node : {&a, &b, &c}) {
+    for (const HealthNode* node : {&a, &b, &c}) {
       CHECK_MESSAGE(eventually([&] { return health(*node, majority, "127.0.0.10") == "down"; },
                                kFallback + kInterval * kFall + kSlack),
                     (node->name() + ": " + decision(*node, majority, "127.0.0.10")));
@@ -346,7 +342,7 @@ TEST_SUITE("integration/cluster_health") {
 
     // etcd back: the shared verdict again on every node (ns1's down vote is outvoted).
     etcd.restart(0);
-    for (const Node* node : {&a, &b, &c}) {
+    for (const HealthNode* node : {&a, &b, &c}) {
       CHECK_MESSAGE(eventually([&] { return votes(*node, majority, "127.0.0.11") == "ns1=down ns2=up ns3=up"; },
                                kLeaseTtl + kSlack + 5s),
                     (node->name() + ": " + votes(*node, majority, "127.0.0.11")));

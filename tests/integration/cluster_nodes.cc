@@ -20,17 +20,20 @@
 
 #include "tests/integration/harness.h"
 #include "tests/support/etcd_cluster.h"
+#include "tests/support/eventually.h"
 
 namespace rotor::itest {
 namespace {
+
+using ::rotor::test::eventually;
 
 using cluster::testing::EtcdCluster;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-class Node {
+class NodesNode {
  public:
-  Node(std::string name, const std::string& region, const EtcdCluster& etcd) : name_(std::move(name)) {
+  NodesNode(std::string name, const std::string& region, const EtcdCluster& etcd) : name_(std::move(name)) {
     json config = declared_zone_config(dir_);
     config["cluster"] = {{"node", name_},
                          {"region", region},
@@ -65,13 +68,6 @@ class Node {
   int api_port_ = 0;
 };
 
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
-  for (const auto deadline = Clock::now() + limit; Clock::now() < deadline; std::this_thread::sleep_for(100ms)) {
-    if (condition()) return true;
-  }
-  return condition();
-}
-
 // Both listed, each with the revision it published.
 bool lists_both(const json& body) {
   if (!body.is_object() || body["nodes"].size() != 2) return false;
@@ -84,10 +80,10 @@ bool lists_both(const json& body) {
 TEST_SUITE("integration/cluster_nodes") {
   TEST_CASE("both nodes are listed with region lease and revision and a killed node leaves with its lease") {
     EtcdCluster etcd({.members = 1});
-    Node a("ns1", "eu", etcd);
-    auto b = std::make_unique<Node>("ns2", "us", etcd);
+    NodesNode a("ns1", "eu", etcd);
+    auto b = std::make_unique<NodesNode>("ns2", "us", etcd);
 
-    for (const Node* node : {&a, b.get()}) {
+    for (const NodesNode* node : {&a, b.get()}) {
       REQUIRE_MESSAGE(eventually([&] { return lists_both(node->nodes()); }, 20s), node->nodes().dump());
     }
     const json from_a = a.nodes();

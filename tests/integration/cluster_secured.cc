@@ -31,7 +31,7 @@ using cluster::testing::EtcdCluster;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kArray = "web.lb.example.test";
+constexpr const char* kSecuredArray = "web.lb.example.test";
 
 // A node's config: the members, their CA and the client certificate when the
 // cluster has TLS, the user when it has authentication; `ca` overrides the CA.
@@ -63,13 +63,13 @@ std::vector<std::string> serve_args(const std::string& config_path) {
 
 bool answers_within(const Endpoint& server, const std::set<std::string>& expected, std::chrono::milliseconds limit) {
   for (const auto deadline = Clock::now() + limit; Clock::now() < deadline; std::this_thread::sleep_for(20ms)) {
-    if (answered_addresses(server, kArray) == expected) return true;
+    if (answered_addresses(server, kSecuredArray) == expected) return true;
   }
-  return answered_addresses(server, kArray) == expected;
+  return answered_addresses(server, kSecuredArray) == expected;
 }
 
 // Writes that raced the other node's start (both bump the zone serial) are retried.
-void write_or_fail(const std::function<httplib::Result()>& write) {
+void secured_write_or_fail(const std::function<httplib::Result()>& write) {
   for (int attempt = 0;; ++attempt) {
     httplib::Result result = write();
     REQUIRE(result);
@@ -86,9 +86,9 @@ void write_through_a_answered_by_b(const EtcdCluster& etcd, bool auth) {
   auto b = start_node(node_config(dir_b, etcd, "b", auth));
   httplib::Client api("127.0.0.1", a->api_port());
   api.set_read_timeout(10s);
-  write_or_fail([&] { return api.Put(std::string("/v1/arrays/") + kArray, R"({"ttl": 30})", "application/json"); });
-  write_or_fail([&] {
-    return api.Put(std::string("/v1/arrays/") + kArray + "/instances",
+  secured_write_or_fail([&] { return api.Put(std::string("/v1/arrays/") + kSecuredArray, R"({"ttl": 30})", "application/json"); });
+  secured_write_or_fail([&] {
+    return api.Put(std::string("/v1/arrays/") + kSecuredArray + "/instances",
                    R"([{"address": "192.0.2.10"}, {"address": "192.0.2.11"}])", "application/json");
   });
   const std::set<std::string> both{"192.0.2.10", "192.0.2.11"};

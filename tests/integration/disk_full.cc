@@ -26,7 +26,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kInstances = "/v1/arrays/web.lb.example.test/instances";
+constexpr const char* kDiskFullInstances = "/v1/arrays/web.lb.example.test/instances";
 
 void set_file_size_limit(pid_t pid, rlim_t soft) {
   rlimit limit{};
@@ -46,7 +46,7 @@ bool answers_within(const Endpoint& server, const std::set<std::string>& wanted,
 }
 
 int post_instance(httplib::Client& api, const std::string& address, std::string* body = nullptr) {
-  const auto reply = api.Post(kInstances, json{{"address", address}}.dump(), "application/json");
+  const auto reply = api.Post(kDiskFullInstances, json{{"address", address}}.dump(), "application/json");
   REQUIRE(reply);
   if (body != nullptr) *body = reply->body;
   return reply->status;
@@ -83,7 +83,7 @@ TEST_CASE("a full disk fails API writes with 503 while DNS keeps answering and w
       CHECK(answered_addresses(rotor.endpoint(), "web.lb.example.test") ==
             std::set<std::string>{"10.9.0.1"});
     }
-    const auto listed = api.Get(kInstances);
+    const auto listed = api.Get(kDiskFullInstances);
     REQUIRE(listed);
     CHECK(listed->status == 200);
     CHECK(json::parse(listed->body).size() == 1);

@@ -28,10 +28,10 @@ const std::string kZone =
     "$ORIGIN signed.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 120\n"
     "  IN NS ns1\nns1 IN A 192.0.2.1\nwww IN A 192.0.2.80\n";
 
-struct RrListFree {
+struct DnssecRrListFree {
   void operator()(ldns_rr_list* list) const { ldns_rr_list_deep_free(list); }
 };
-using RrList = std::unique_ptr<ldns_rr_list, RrListFree>;
+using DnssecRrList = std::unique_ptr<ldns_rr_list, DnssecRrListFree>;
 
 test::LdnsPacket ask(const Endpoint& server, const std::string& name, ldns_rr_type type, bool dnssec_ok) {
   test::QueryOptions options = test::resolver_options();
@@ -44,7 +44,7 @@ test::LdnsPacket ask(const Endpoint& server, const std::string& name, ldns_rr_ty
 
 // The records of `type` in `section` and the RRSIGs covering them.
 struct Split {
-  RrList rrset{ldns_rr_list_new()};
+  DnssecRrList rrset{ldns_rr_list_new()};
   std::vector<ldns_rr*> signatures;
 };
 Split split(ldns_rr_list* section, ldns_rr_type type) {
@@ -73,13 +73,13 @@ std::string verify(ldns_rr_list* section, ldns_rr_type type, const ldns_rr_list*
 }
 
 // The DNSKEY record of the .key file `rotor keygen` wrote.
-RrList key_from_file(const std::string& path) {
+DnssecRrList key_from_file(const std::string& path) {
   std::string text = "\n" + read_file(path);
   const size_t line = text.find("\nsigned.test.");  // after the comment lines
   REQUIRE(line != std::string::npos);
   ldns_rr* rr = nullptr;
   REQUIRE(ldns_rr_new_frm_str(&rr, text.substr(line + 1).c_str(), 0, nullptr, nullptr) == LDNS_STATUS_OK);
-  RrList keys(ldns_rr_list_new());
+  DnssecRrList keys(ldns_rr_list_new());
   ldns_rr_list_push_rr(keys.get(), rr);
   return keys;
 }
@@ -99,7 +99,7 @@ TEST_CASE("a zone signed by rotor with a key from rotor keygen verifies and relo
   std::filesystem::create_directories(dir.path() / "keys");
   Process keygen({ROTOR_BINARY, "keygen", "signed.test", "--dir", (dir.path() / "keys").string()});
   REQUIRE(keygen.wait_exit(10s) == 0);
-  const RrList keys = key_from_file(key_file_in(dir));
+  const DnssecRrList keys = key_from_file(key_file_in(dir));
   dir.write("signed.zone", kZone);
   const json config = {{"db", (dir.path() / "rotor.db").string()},
                        {"publish_interval", "0ms"},

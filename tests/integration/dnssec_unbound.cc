@@ -46,7 +46,7 @@ namespace rotor::itest {
 namespace {
 
 constexpr const char* kUnbound = "/usr/sbin/unbound";
-constexpr const char* kSignzone = "/usr/bin/ldns-signzone";
+constexpr const char* kUnboundSignzone = "/usr/bin/ldns-signzone";
 // Unbound listens here (no other test uses 127.0.0.81).
 constexpr const char* kUnboundAddress = "127.0.0.81";
 
@@ -78,7 +78,7 @@ GeneratedKey rotor_keygen(const std::string& zone, const std::filesystem::path& 
 // ldns-signzone `flags` ZONEFILE KEY -> ZONEFILE.signed (its path).
 std::string sign_with_ldns(const std::string& zone_file, const std::string& key_base,
                            const std::vector<std::string>& flags = {}) {
-  std::vector<std::string> argv{kSignzone};
+  std::vector<std::string> argv{kUnboundSignzone};
   argv.insert(argv.end(), flags.begin(), flags.end());
   argv.insert(argv.end(), {"-f", zone_file + ".signed", zone_file, key_base});
   std::string output;
@@ -256,7 +256,7 @@ void check_verdicts(Unbound& unbound, const Expected (&questions)[N]) {
 }
 
 TEST_CASE("Unbound validates pre-signed zones served by rotor and rejects bad signatures") {
-  if (::access(kUnbound, X_OK) != 0 || ::access(kSignzone, X_OK) != 0) {
+  if (::access(kUnbound, X_OK) != 0 || ::access(kUnboundSignzone, X_OK) != 0) {
     FAIL("unbound or ldns-signzone not installed: run tests/deps.sh");
   }
   TempDir dir;

@@ -56,7 +56,7 @@ json array(const std::string& name, const json& check, const std::vector<std::st
 }
 
 // The A records of one answer; nullopt when no usable reply came.
-std::optional<std::set<std::string>> answer_once(const Endpoint& server, const std::string& name) {
+std::optional<std::set<std::string>> probes_answer_once(const Endpoint& server, const std::string& name) {
   std::optional<Reply> response = exchange_udp(server, make_query(name, "A", resolver_options()));
   if (!response || !response->packet) return std::nullopt;
   if (ldns_pkt_get_rcode(response->packet.get()) != LDNS_RCODE_NOERROR) return std::nullopt;
@@ -76,7 +76,7 @@ std::optional<std::set<std::string>> answer_once(const Endpoint& server, const s
 std::set<std::string> seen(const Endpoint& server, const std::string& name, int rounds = 6) {
   std::set<std::string> all;
   for (int round = 0; round < rounds; ++round) {
-    if (auto addresses = answer_once(server, name)) all.insert(addresses->begin(), addresses->end());
+    if (auto addresses = probes_answer_once(server, name)) all.insert(addresses->begin(), addresses->end());
   }
   return all;
 }
@@ -226,7 +226,7 @@ TEST_CASE("a hundred probes held in their timeout do not delay answers") {
   while (Clock::now() - started < 1500ms) {
     for (const char* name : {"slow.lb.example.test.", "other.lb.example.test."}) {
       const auto sent = Clock::now();
-      const auto addresses_answered = answer_once(rotor.endpoint(), name);
+      const auto addresses_answered = probes_answer_once(rotor.endpoint(), name);
       const auto took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent);
       slowest = std::max(slowest, took);
       if (!addresses_answered) continue;

@@ -29,7 +29,7 @@ using probes::testing::HttpBackend;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kArray = "web.lb.example.test";
-const std::vector<std::string> kAddresses{"127.0.0.11", "127.0.0.12", "127.0.0.13"};
+const std::vector<std::string> kStoryAddresses{"127.0.0.11", "127.0.0.12", "127.0.0.13"};
 
 // Polls `done` every 20 ms for at most `limit`; the time it took, or nullopt.
 template <typename Done>
@@ -66,10 +66,10 @@ TEST_CASE("the quickstart story through the API and real DNS packets") {
   ::unsetenv("ROTOR_API_TOKEN");
   const HttpBackend::Reply ok{200, "hello", ""};
   std::vector<std::unique_ptr<HttpBackend>> web;
-  web.push_back(std::make_unique<HttpBackend>(ok, kAddresses[0]));
+  web.push_back(std::make_unique<HttpBackend>(ok, kStoryAddresses[0]));
   const uint16_t port = web[0]->port();
-  web.push_back(std::make_unique<HttpBackend>(ok, kAddresses[1], port));
-  web.push_back(std::make_unique<HttpBackend>(ok, kAddresses[2], port));
+  web.push_back(std::make_unique<HttpBackend>(ok, kStoryAddresses[1], port));
+  web.push_back(std::make_unique<HttpBackend>(ok, kStoryAddresses[2], port));
 
   TempDir dir;
   const json config{
@@ -97,7 +97,7 @@ TEST_CASE("the quickstart story through the API and real DNS packets") {
 
   // A deploy script registers the farm.
   std::vector<int64_t> ids;
-  for (const std::string& address : kAddresses) {
+  for (const std::string& address : kStoryAddresses) {
     const auto added = api.Post(std::string("/v1/arrays/") + kArray + "/instances",
                                 json{{"address", address}}.dump(), "application/json");
     REQUIRE(added);
@@ -105,11 +105,11 @@ TEST_CASE("the quickstart story through the API and real DNS packets") {
     ids.push_back(json::parse(added->body)["id"].get<int64_t>());
   }
   // Checked at once, up after their first passes; answered in rotation.
-  for (const std::string& address : kAddresses) {
+  for (const std::string& address : kStoryAddresses) {
     CAPTURE(address);
     CHECK(within(3s, [&] { return health_of(api, address) == "up"; }));
   }
-  const std::set<std::string> all(kAddresses.begin(), kAddresses.end());
+  const std::set<std::string> all(kStoryAddresses.begin(), kStoryAddresses.end());
   CHECK(rotation(rotor.endpoint()) == all);
   std::set<std::string> leaders;
   for (int i = 0; i < 3; ++i) {
@@ -134,7 +134,7 @@ TEST_CASE("the quickstart story through the API and real DNS packets") {
   CHECK(health_of(api, "127.0.0.12") == "down");
 
   // It comes back: answered again within interval x rise + 1 s.
-  web[1] = std::make_unique<HttpBackend>(ok, kAddresses[1], port);
+  web[1] = std::make_unique<HttpBackend>(ok, kStoryAddresses[1], port);
   CHECK(within(1400ms, [&] { return rotation(rotor.endpoint()) == all; }));
 
   // Draining through the API takes it out of the answers within 100 ms.

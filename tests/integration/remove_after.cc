@@ -31,11 +31,11 @@ using nlohmann::json;
 using probes::testing::HttpBackend;
 using Clock = std::chrono::steady_clock;
 
-const std::string kName = "web.lb.example.test.";
+const std::string kRemoveAfterArray = "web.lb.example.test.";
 
 std::set<std::string> answered_set(const Endpoint& server) {
   std::set<std::string> addresses;
-  std::optional<Reply> response = exchange_udp(server, make_query(kName, "A", resolver_options()));
+  std::optional<Reply> response = exchange_udp(server, make_query(kRemoveAfterArray, "A", resolver_options()));
   if (!response || !response->packet) return addresses;
   const ldns_rr_list* answer = ldns_pkt_answer(response->packet.get());
   for (size_t i = 0; i < ldns_rr_list_rr_count(answer); ++i) {
@@ -59,7 +59,7 @@ bool answers_become(const Endpoint& server, const std::set<std::string>& wanted,
   return false;
 }
 
-json get_json(httplib::Client& api, const std::string& path) {
+json remove_after_json(httplib::Client& api, const std::string& path) {
   auto reply = api.Get(path);
   REQUIRE(reply);
   REQUIRE_MESSAGE(reply->status == 200, reply->body);
@@ -68,7 +68,7 @@ json get_json(httplib::Client& api, const std::string& path) {
 
 std::set<std::string> api_addresses(httplib::Client& api) {
   std::set<std::string> addresses;
-  for (const json& instance : get_json(api, "/v1/arrays/" + kName + "/instances")) {
+  for (const json& instance : remove_after_json(api, "/v1/arrays/" + kRemoveAfterArray + "/instances")) {
     addresses.insert(instance["address"].get<std::string>());
   }
   return addresses;
@@ -85,7 +85,7 @@ TEST_CASE("instances down for remove_after leave the answers and the API - with 
   json config = declared_zone_config(dir);
   config["publish_interval"] = "0ms";
   config["api"] = {{"listen", "127.0.0.1:0"}};
-  config["arrays"] = json::array({{{"name", kName},
+  config["arrays"] = json::array({{{"name", kRemoveAfterArray},
                                    {"remove_after", "2s"},
                                    {"check",
                                     {{"type", "http"}, {"port", port}, {"path", "/health"}, {"interval", "100ms"},
@@ -97,10 +97,10 @@ TEST_CASE("instances down for remove_after leave the answers and the API - with 
   REQUIRE(api_port > 0);
   httplib::Client api("127.0.0.1", api_port);
   api.set_read_timeout(5s);
-  CHECK(get_json(api, "/v1/arrays/" + kName)["remove_after"] == "2s");
+  CHECK(remove_after_json(api, "/v1/arrays/" + kRemoveAfterArray)["remove_after"] == "2s");
   for (const char* body : {R"({"address": "127.0.0.61"})", R"({"address": "127.0.0.62"})",
                            R"({"address": "127.0.0.64", "state": "disabled"})"}) {
-    auto added = api.Post("/v1/arrays/" + kName + "/instances", body, "application/json");
+    auto added = api.Post("/v1/arrays/" + kRemoveAfterArray + "/instances", body, "application/json");
     REQUIRE(added);
     REQUIRE_MESSAGE(added->status == 201, added->body);
   }
@@ -116,7 +116,7 @@ TEST_CASE("instances down for remove_after leave the answers and the API - with 
   CHECK(Clock::now() - down_at >= 2s);  // not before remove_after
   CHECK(api_addresses(api) == std::set<std::string>{"127.0.0.63", "127.0.0.64"});
 
-  const json events = get_json(api, "/v1/events?kind=admin&array=" + kName);
+  const json events = remove_after_json(api, "/v1/events?kind=admin&array=" + kRemoveAfterArray);
   CAPTURE(events.dump());
   std::set<std::string> removed;
   for (const json& event : events["events"]) {

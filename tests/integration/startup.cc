@@ -35,11 +35,11 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-const std::string kQueryZone = std::string(ROTOR_TEST_DATA) + "/query/example.test.zone";
+const std::string kStartupQueryZone = std::string(ROTOR_TEST_DATA) + "/query/example.test.zone";
 const std::string kUnitFile = std::string(ROTOR_SOURCE_DIR) + "/examples/systemd/rotor.service";
 const std::string kExampleZone = std::string(ROTOR_SOURCE_DIR) + "/examples/zones/lb.example.test.zone";
 
-bool contains(const std::string& haystack, const std::string& needle) {
+bool startup_contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
@@ -87,18 +87,18 @@ json array_config(const TempDir& dir) {
 
 TEST_CASE("a second rotor on a served DNS address exits 1 naming it - the first answers every query") {
   TempDir dir;
-  RotorServer first({"--threads", "2", "--zone", kQueryZone});
+  RotorServer first({"--threads", "2", "--zone", kStartupQueryZone});
   REQUIRE(first.ready());
   const std::string address = "127.0.0.1:" + std::to_string(first.endpoint().port);
   const fs::path second_db = dir.path() / "second.db";
 
   std::string output;
   const int code = run_to_exit({ROTOR_BINARY, "serve", "--listen", address, "--api", "127.0.0.1:0", "--threads", "2",
-                                "--zone", kQueryZone, "--db", second_db.string()},
+                                "--zone", kStartupQueryZone, "--db", second_db.string()},
                                output, 5s);
   CAPTURE(output);
   CHECK(code == 1);
-  CHECK(contains(output, "cannot listen on " + address + ": Address already in use"));
+  CHECK(startup_contains(output, "cannot listen on " + address + ": Address already in use"));
   CHECK_FALSE(fs::exists(second_db));
 
   // Every query, each from its own source port (so SO_REUSEPORT would spread
@@ -143,7 +143,7 @@ TEST_CASE("a taken DNS or API address stops startup before the database is creat
     CHECK(code == 1);
     const std::string expected = c.api ? "api.listen: cannot bind \"" + address + "\": Address already in use"
                                        : "cannot listen on " + address + ": Address already in use";
-    CHECK(contains(output, expected));
+    CHECK(startup_contains(output, expected));
     CHECK_FALSE(fs::exists(dir.path() / "rotor.db"));
   }
 }
@@ -170,7 +170,7 @@ TEST_CASE("a second rotor on the same database exits 1 naming the file and the P
   const int code = run_to_exit({ROTOR_BINARY, "serve", "--config", config_file}, output, 5s);
   CAPTURE(output);
   CHECK(code == 1);
-  CHECK(contains(output, "database " + db.string() + " is in use by another rotor (pid " +
+  CHECK(startup_contains(output, "database " + db.string() + " is in use by another rotor (pid " +
                              std::to_string(first.process().pid()) + "), which holds " + db.string() + ".lock"));
   CHECK(database_bytes(db) == before);
   CHECK(answered_addresses(first.endpoint(), "web.lb.example.test") ==

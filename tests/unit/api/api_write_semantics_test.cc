@@ -34,7 +34,7 @@ std::string with_id(std::string text, int64_t id) {
 
 // One request and what it must get: the status, and either the error's exact
 // message and field, or fields the reply must carry (null: absent or null).
-struct Step {
+struct WriteStep {
   const char* method;
   const char* path;
   const char* body;
@@ -45,8 +45,8 @@ struct Step {
   const char* content_type = "application/json";
 };
 
-void run_steps(const Rig& rig, const std::vector<Step>& steps, int64_t id) {
-  for (const Step& step : steps) {
+void run_steps(const Rig& rig, const std::vector<WriteStep>& steps, int64_t id) {
+  for (const WriteStep& step : steps) {
     const std::string path = with_id(step.path, id);
     const std::string body = with_id(step.body, id);
     CAPTURE(step.method);
@@ -102,7 +102,7 @@ TEST_SUITE("unit/api/api_write_semantics") {
     Rig rig;
     const int64_t id = make_array(rig);
     const json full_check = {{"type", "http"}, {"port", 8080}, {"path", "/healthz"}, {"interval", "2s"}};
-    const std::vector<Step> steps = {
+    const std::vector<WriteStep> steps = {
         // Changing the TTL keeps the check and every other setting.
         {"PATCH", kArrayPath, R"({"ttl": 60})", 200, nullptr, {},
          {{"ttl", 60}, {"policy", "weighted"}, {"check", full_check}, {"instance_count", 1}}},
@@ -149,7 +149,7 @@ TEST_SUITE("unit/api/api_write_semantics") {
   TEST_CASE("a PUT of an array with a check names the check") {
     Rig rig;
     make_array(rig);
-    const std::vector<Step> steps = {
+    const std::vector<WriteStep> steps = {
         {"PUT", kArrayPath, R"({"ttl": 60})", 400,
          "check: missing; the array has a check and a PUT replaces every setting: send the check, "
          "\"check\": null to remove it, or PATCH the settings to change",
@@ -283,7 +283,7 @@ TEST_SUITE("unit/api/api_write_semantics") {
     Rig rig;
     constexpr const char* kText = "; only UTF-8 text without control characters is taken";
     const std::string nul_path = std::string("path: the path holds the byte 0x00 at offset 14") + kText;
-    const std::vector<Step> steps = {
+    const std::vector<WriteStep> steps = {
         // An integral number is an integer however it is written.
         {"PUT", kArrayPath, R"({"ttl": 1e3})", 201, nullptr, {}, {{"ttl", 1000}}},
         {"PUT", kArrayPath, R"({"ttl": 6E1, "max_answers": 2.0, "degraded_ttl": -0.0})", 200, nullptr,

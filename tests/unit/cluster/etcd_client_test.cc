@@ -16,9 +16,12 @@
 #include <vector>
 
 #include "tests/support/etcd_cluster.h"
+#include "tests/support/eventually.h"
 
 namespace rotor::cluster {
 namespace {
+
+using ::rotor::test::eventually;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -38,13 +41,6 @@ EtcdError error_of(Call&& call) {
   }
   FAIL("no EtcdError thrown");
   return EtcdError(Kind::other, "unreachable");
-}
-
-template <typename Condition>
-bool eventually(Condition&& condition, std::chrono::milliseconds limit) {
-  for (auto deadline = Clock::now() + limit; Clock::now() < deadline; std::this_thread::sleep_for(50ms))
-    if (condition()) return true;
-  return condition();
 }
 
 // A watch on its own thread that collects events until stopped.

@@ -19,9 +19,12 @@
 #include "zones/zone_set.h"
 #include "tests/support/etcd_cluster.h"
 #include "tests/unit/server/registry/registry_test_support.h"
+#include "tests/support/eventually.h"
 
 namespace rotor::cluster {
 namespace {
+
+using ::rotor::test::eventually;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -34,14 +37,6 @@ const registry::SyntheticZoneSpec kLbZone{"lb.example.com.",
                                           {{"ns1.lb.example.com.", {"192.0.2.53"}}}};
 
 std::string wire(const char* text) { return *zones::name_from_text(text); }
-
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 5s) {
-  for (auto deadline = Clock::now() + limit; Clock::now() < deadline;
-       std::this_thread::sleep_for(20ms)) {
-    if (condition()) return true;
-  }
-  return condition();
-}
 
 std::unique_ptr<EtcdStore> open_store(const EtcdCluster& etcd, const std::string& cache,
                                       const std::string& node) {

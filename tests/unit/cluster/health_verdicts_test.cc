@@ -21,7 +21,7 @@ using arrays::Health;
 using registry::test::instance;
 using registry::test::ScratchDir;
 
-constexpr const char* kWeb = "web.lb.example.com.";
+constexpr const char* kVerdictsArray = "web.lb.example.com.";
 constexpr int64_t kNow = 1'700'000'000'000;
 
 // The shared keys as the store's mirror would hold them.
@@ -68,13 +68,13 @@ struct Rig {
     registry->set_synthetic_zones({{"lb.example.com.", {{"ns1.lb.example.com.", {"192.0.2.53"}}}}});
     arrays::ArraySettings settings;
     settings.check = check;
-    registry->upsert_array(kWeb, settings);
-    id = registry->add_instance(kWeb, instance("192.0.2.1")).id;
+    registry->upsert_array(kVerdictsArray, settings);
+    id = registry->add_instance(kVerdictsArray, instance("192.0.2.1")).id;
   }
 
   // find() returns a copy: keep it alive while reading from it.
   std::pair<Health, std::string> health() const {
-    const std::optional<registry::RegisteredArray> array = registry->find(kWeb);
+    const std::optional<registry::RegisteredArray> array = registry->find(kVerdictsArray);
     REQUIRE(array);
     const arrays::Instance& known = array->instances.at(0);
     return {known.health, known.health_reason};

@@ -10,27 +10,23 @@
 #include <vector>
 
 #include "tests/support/etcd_cluster.h"
+#include "tests/support/eventually.h"
 
 namespace rotor::cluster {
 namespace {
+
+using ::rotor::test::eventually;
 
 using namespace std::chrono_literals;
 using arrays::Health;
 using Clock = std::chrono::steady_clock;
 using testing::EtcdCluster;
 
-const std::string kPrefix = EtcdCluster::kPrefix;
-
-template <typename Condition>
-bool eventually(Condition&& condition, std::chrono::milliseconds limit) {
-  for (auto deadline = Clock::now() + limit; Clock::now() < deadline; std::this_thread::sleep_for(50ms))
-    if (condition()) return true;
-  return condition();
-}
+const std::string kMembershipPrefix = EtcdCluster::kPrefix;
 
 MembershipOptions options_for(const std::string& node) {
   MembershipOptions options;
-  options.prefix = kPrefix;
+  options.prefix = kMembershipPrefix;
   options.node = node;
   options.region = "eu";
   options.lease_ttl = 2s;  // etcd's minimum is about 2 s
@@ -43,7 +39,7 @@ probes::ProbeReport report(int64_t id, Health health, std::string reason) {
 }
 
 std::optional<std::string> value_of(EtcdClient& client, const std::string& key) {
-  const RangeResult result = client.range(kPrefix + key);
+  const RangeResult result = client.range(kMembershipPrefix + key);
   if (result.kvs.empty()) return std::nullopt;
   return result.kvs[0].value;
 }
@@ -116,7 +112,7 @@ TEST_SUITE("unit/cluster/membership") {
     CHECK(members[1].lease == b.lease());
     const auto progress = value_of(*client, "progress/ns2");
     REQUIRE(progress);
-    CHECK(client->range(kPrefix + "progress/ns2").kvs[0].lease == b.lease());
+    CHECK(client->range(kMembershipPrefix + "progress/ns2").kvs[0].lease == b.lease());
 
     // Killed (no revoke): it leaves the list once its lease expires.
     b.stop(/*revoke=*/false);
@@ -141,7 +137,7 @@ TEST_SUITE("unit/cluster/membership") {
     REQUIRE(down);
     CHECK(parse_observation("ns1", *down).health == Health::down);
     CHECK(parse_observation("ns1", *down).reason == "HTTP 503");
-    const RangeResult leased = client->range(kPrefix + "observations/7/ns1");
+    const RangeResult leased = client->range(kMembershipPrefix + "observations/7/ns1");
     REQUIRE(leased.kvs.size() == 1);
     CHECK(leased.kvs[0].lease == membership.lease());
 

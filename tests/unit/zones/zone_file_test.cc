@@ -11,7 +11,7 @@ namespace {
 
 const std::string kDir = std::string(ROTOR_TEST_DATA) + "/zones/";
 
-std::string wire(const std::string& text) {
+std::string zone_file_wire(const std::string& text) {
   const auto name = name_from_text(text);
   REQUIRE(name.has_value());
   return *name;
@@ -31,7 +31,7 @@ void check_rrset(const Zone& zone, const Expect& e) {
   const std::string owner = e.owner;
   CAPTURE(owner);
   CAPTURE(e.type);
-  const Node* node = zone.find(wire(e.owner));
+  const Node* node = zone.find(zone_file_wire(e.owner));
   REQUIRE(node != nullptr);
   const RRset* rrset = node->find(e.type);
   REQUIRE(rrset != nullptr);
@@ -46,18 +46,18 @@ TEST_SUITE("unit/zones/zone_file") {
       const std::string origin_text = origin;
       CAPTURE(origin_text);
       const auto zone = load_zone_file(kDir + "good.zone", origin);
-      CHECK(zone->origin() == wire("example.test."));
+      CHECK(zone->origin() == zone_file_wire("example.test."));
       CHECK(zone->serial() == 2026112201);
       CHECK(zone->negative_ttl() == 300);
       CHECK(zone->record_count() == 20);
 
-      const std::string apex_ns1 = wire("ns1.Example.TEST.");
+      const std::string apex_ns1 = zone_file_wire("ns1.Example.TEST.");
       const std::vector<Expect> table = {
           {"example.test.", 6, 3600,
-           {apex_ns1 + wire("hostmaster.Example.TEST.") + u32(2026112201) + u32(7200) + u32(3600) +
+           {apex_ns1 + zone_file_wire("hostmaster.Example.TEST.") + u32(2026112201) + u32(7200) + u32(3600) +
             u32(1209600) + u32(300)}},
-          {"example.test.", 2, 3600, {apex_ns1, wire("ns2.example.net.")}},
-          {"example.test.", 15, 3600, {u16(10) + wire("Mail.Example.TEST.")}},
+          {"example.test.", 2, 3600, {apex_ns1, zone_file_wire("ns2.example.net.")}},
+          {"example.test.", 15, 3600, {u16(10) + zone_file_wire("Mail.Example.TEST.")}},
           {"ns1.example.test.", 1, 3600, {std::string("\xc0\x00\x02\x01", 4)}},
           // First TTL wins; the repeated 192.0.2.25 is dropped.
           {"mail.example.test.", 1, 300, {std::string("\xc0\x00\x02\x19", 4), std::string("\xc0\x00\x02\x1a", 4)}},
@@ -65,10 +65,10 @@ TEST_SUITE("unit/zones/zone_file") {
            {std::string("\x20\x01\x0d\xb8", 4) + std::string(11, '\0') + "\x25"}},
           {"txt.example.test.", 16, 3600, {"\x0bhello world\x0dsecond string"}},
           {"_sip._udp.example.test.", 33, 3600,
-           {u16(0) + u16(5) + u16(5060) + wire("mail.Example.TEST.")}},
+           {u16(0) + u16(5) + u16(5060) + zone_file_wire("mail.Example.TEST.")}},
           {"caa.example.test.", 257, 3600, {std::string("\x00\x05", 2) + "issueca.example.net"}},
           {"unknown.example.test.", 65280, 3600, {std::string("\x0a\x00\x00\x01", 4)}},
-          {"child.example.test.", 2, 3600, {wire("ns.child.Example.TEST.")}},
+          {"child.example.test.", 2, 3600, {zone_file_wire("ns.child.Example.TEST.")}},
           {"host.sub.example.test.", 1, 3600, {std::string("\xc0\x00\x02\x21", 4)}},
           // The same included file under the current origin and under a given one.
           {"inc.sub.example.test.", 16, 7200, {"\x08included"}},
@@ -76,12 +76,12 @@ TEST_SUITE("unit/zones/zone_file") {
       };
       for (const Expect& e : table) check_rrset(*zone, e);
 
-      CHECK(zone->find(wire("ent.example.test."))->rrsets.empty());
-      CHECK(zone->find(wire("b.ent.example.test."))->rrsets.empty());
-      CHECK(zone->find(wire("child.example.test."))->is_delegation);
-      CHECK(zone->find(wire("ns.child.example.test."))->below_delegation);
-      CHECK(zone->find(wire("deep.ns.child.example.test."))->below_delegation);
-      CHECK(zone->find(wire("wild.example.test."))->has_wildcard_child);
+      CHECK(zone->find(zone_file_wire("ent.example.test."))->rrsets.empty());
+      CHECK(zone->find(zone_file_wire("b.ent.example.test."))->rrsets.empty());
+      CHECK(zone->find(zone_file_wire("child.example.test."))->is_delegation);
+      CHECK(zone->find(zone_file_wire("ns.child.example.test."))->below_delegation);
+      CHECK(zone->find(zone_file_wire("deep.ns.child.example.test."))->below_delegation);
+      CHECK(zone->find(zone_file_wire("wild.example.test."))->has_wildcard_child);
       CHECK_FALSE(zone->apex().has_wildcard_child);
     }
   }
@@ -90,20 +90,20 @@ TEST_SUITE("unit/zones/zone_file") {
     const auto zone = load_zone_file(kDir + "soa_first.zone", "");
     CHECK(zone->origin_text() == "example.test.");
     CHECK(zone->serial() == 7);
-    check_rrset(*zone, {"example.test.", 2, 3600, {wire("ns1.example.test.")}});
+    check_rrset(*zone, {"example.test.", 2, 3600, {zone_file_wire("ns1.example.test.")}});
     check_rrset(*zone, {"ns1.example.test.", 1, 3600, {std::string("\xc0\x00\x02\x01", 4)}});
   }
 
   TEST_CASE("a relative $ORIGIN is relative to the one before") {
     const auto zone = load_zone_file(kDir + "relative_origin.zone", "example.test.");
     check_rrset(*zone, {"host.sub.example.test.", 1, 3600, {std::string("\xc0\x00\x02\x21", 4)}});
-    check_rrset(*zone, {"b.a.sub.example.test.", 5, 3600, {wire("host.sub.example.test.")}});
+    check_rrset(*zone, {"b.a.sub.example.test.", 5, 3600, {zone_file_wire("host.sub.example.test.")}});
   }
 
   TEST_CASE("the query-path test zone loads") {
     const auto zone = load_zone_file(std::string(ROTOR_TEST_DATA) + "/query/example.test.zone", "example.test.");
-    CHECK(zone->find(wire("a.b.ent.example.test.")) != nullptr);
-    CHECK(zone->find(wire("big.example.test."))->find(16)->rdatas.size() == 40);
+    CHECK(zone->find(zone_file_wire("a.b.ent.example.test.")) != nullptr);
+    CHECK(zone->find(zone_file_wire("big.example.test."))->find(16)->rdatas.size() == 40);
   }
 
   TEST_CASE("bad zones name the file - the line and the reason") {

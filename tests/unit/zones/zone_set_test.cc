@@ -9,7 +9,7 @@
 namespace rotor::zones {
 namespace {
 
-std::string wire(const std::string& text) {
+std::string zone_set_wire(const std::string& text) {
   const auto name = name_from_text(text);
   REQUIRE(name.has_value());
   return *name;
@@ -20,11 +20,11 @@ std::string under(const std::string& label, const std::string& origin) {
 }
 
 std::shared_ptr<const Zone> zone_at(const std::string& origin) {
-  ZoneBuilder builder(wire(origin));
-  const std::string ns = wire(under("ns", origin));
-  const std::string soa = ns + wire(under("hostmaster", origin)) + std::string(20, '\1');
-  REQUIRE_FALSE(builder.add(wire(origin), 6, 1, 3600, soa));
-  REQUIRE_FALSE(builder.add(wire(origin), 2, 1, 3600, ns));
+  ZoneBuilder builder(zone_set_wire(origin));
+  const std::string ns = zone_set_wire(under("ns", origin));
+  const std::string soa = ns + zone_set_wire(under("hostmaster", origin)) + std::string(20, '\1');
+  REQUIRE_FALSE(builder.add(zone_set_wire(origin), 6, 1, 3600, soa));
+  REQUIRE_FALSE(builder.add(zone_set_wire(origin), 2, 1, 3600, ns));
   std::shared_ptr<const Zone> zone;
   const auto error = builder.finish(zone);
   REQUIRE_MESSAGE(!error, *error);
@@ -34,7 +34,7 @@ std::shared_ptr<const Zone> zone_at(const std::string& origin) {
 TEST_SUITE("unit/zones/zone_set") {
   TEST_CASE("longest matching origin wins") {
     ZoneSet set;
-    CHECK(set.find_authoritative(wire("www.example.test.")) == nullptr);
+    CHECK(set.find_authoritative(zone_set_wire("www.example.test.")) == nullptr);
     for (const char* origin : {"example.test.", "sub.example.test.", "test2."}) {
       CHECK(set.add(zone_at(origin)));
     }
@@ -65,7 +65,7 @@ TEST_SUITE("unit/zones/zone_set") {
     for (const Case& c : cases) {
       const std::string qname = c.qname;
       CAPTURE(qname);
-      const Zone* zone = set.find_authoritative(wire(c.qname));
+      const Zone* zone = set.find_authoritative(zone_set_wire(c.qname));
       if (std::string(c.origin).empty()) {
         CHECK(zone == nullptr);
       } else {
@@ -79,9 +79,9 @@ TEST_SUITE("unit/zones/zone_set") {
     ZoneSet set;
     CHECK(set.add(zone_at(".")));
     CHECK(set.add(zone_at("example.test.")));
-    CHECK(set.find_authoritative(wire("www.example.test."))->origin_text() == "example.test.");
-    CHECK(set.find_authoritative(wire("example.org."))->origin_text() == ".");
-    CHECK(set.find_authoritative(wire("."))->origin_text() == ".");
+    CHECK(set.find_authoritative(zone_set_wire("www.example.test."))->origin_text() == "example.test.");
+    CHECK(set.find_authoritative(zone_set_wire("example.org."))->origin_text() == ".");
+    CHECK(set.find_authoritative(zone_set_wire("."))->origin_text() == ".");
   }
 
   TEST_CASE("malformed names find nothing and stay in bounds") {

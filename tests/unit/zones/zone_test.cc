@@ -13,7 +13,7 @@ namespace {
 constexpr uint16_t kA = 1, kNS = 2, kCNAME = 5, kSOA = 6, kMX = 15, kTXT = 16, kAAAA = 28,
                    kDNAME = 39, kRRSIG = 46, kNSEC = 47, kIN = 1;
 
-std::string wire(const std::string& text) {
+std::string zone_wire(const std::string& text) {
   const auto name = name_from_text(text);
   REQUIRE(name.has_value());
   return *name;
@@ -21,7 +21,7 @@ std::string wire(const std::string& text) {
 
 // SOA RDATA: MNAME RNAME then SERIAL REFRESH RETRY EXPIRE MINIMUM.
 std::string soa_rdata(uint32_t serial, uint32_t minimum) {
-  std::string rdata = wire("ns1.example.test.") + wire("hostmaster.example.test.");
+  std::string rdata = zone_wire("ns1.example.test.") + zone_wire("hostmaster.example.test.");
   for (const uint32_t v : {serial, 7200u, 3600u, 1209600u, minimum}) {
     for (int shift = 24; shift >= 0; shift -= 8) rdata += static_cast<char>((v >> shift) & 0xff);
   }
@@ -40,14 +40,14 @@ struct Record {
 // The records every valid test zone starts from.
 std::vector<Record> minimal_zone(uint32_t soa_ttl = 3600, uint32_t minimum = 300) {
   return {{"example.test.", kSOA, soa_ttl, soa_rdata(2026112201, minimum)},
-          {"example.test.", kNS, 3600, wire("ns1.example.test.")}};
+          {"example.test.", kNS, 3600, zone_wire("ns1.example.test.")}};
 }
 
 std::shared_ptr<const Zone> build(const std::vector<Record>& records, std::string& error,
                                   const std::string& origin = "example.test.") {
-  ZoneBuilder builder(wire(origin));
+  ZoneBuilder builder(zone_wire(origin));
   for (const Record& r : records) {
-    const auto add_error = builder.add(wire(r.owner), r.type, kIN, r.ttl, r.rdata);
+    const auto add_error = builder.add(zone_wire(r.owner), r.type, kIN, r.ttl, r.rdata);
     REQUIRE_MESSAGE(!add_error, *add_error);
   }
   std::shared_ptr<const Zone> zone;
@@ -76,23 +76,23 @@ TEST_SUITE("unit/zones/zone") {
       CAPTURE(c.soa_ttl);
       CAPTURE(c.minimum);
       const auto zone = build(minimal_zone(c.soa_ttl, c.minimum));
-      CHECK(zone->origin() == wire("example.test."));
+      CHECK(zone->origin() == zone_wire("example.test."));
       CHECK(zone->origin_text() == "example.test.");
       CHECK(zone->serial() == 2026112201);
       CHECK(zone->negative_ttl() == c.negative_ttl);
-      CHECK(&zone->apex() == zone->find(wire("example.test.")));
+      CHECK(&zone->apex() == zone->find(zone_wire("example.test.")));
       CHECK(zone->soa().type == kSOA);
     }
   }
 
   TEST_CASE("owners are lower-cased - RDATA keeps its case") {
     const auto zone = build(minimal_zone() + std::vector<Record>{
-                                                 {"WWW.Example.TEST.", kCNAME, 60, wire("Host.Example.NET.")}});
-    const Node* node = zone->find(wire("www.example.test."));
+                                                 {"WWW.Example.TEST.", kCNAME, 60, zone_wire("Host.Example.NET.")}});
+    const Node* node = zone->find(zone_wire("www.example.test."));
     REQUIRE(node != nullptr);
-    CHECK(node->name == wire("www.example.test."));
-    CHECK(node->find(kCNAME)->rdatas.at(0) == wire("Host.Example.NET."));
-    CHECK(zone->find(wire("WWW.example.test.")) == nullptr);  // callers hand in lower case
+    CHECK(node->name == zone_wire("www.example.test."));
+    CHECK(node->find(kCNAME)->rdatas.at(0) == zone_wire("Host.Example.NET."));
+    CHECK(zone->find(zone_wire("WWW.example.test.")) == nullptr);  // callers hand in lower case
   }
 
   TEST_CASE("RRsets keep the first TTL - drop duplicates - sort by type") {
@@ -102,9 +102,9 @@ TEST_SUITE("unit/zones/zone") {
                                                  {"www.example.test.", kA, 300, a_rdata(1)},
                                                  {"www.example.test.", kA, 60, a_rdata(2)},
                                                  {"WWW.example.test.", kA, 600, a_rdata(1)},
-                                                 {"www.example.test.", kMX, 60, std::string("\0\x0a", 2) + wire("mail.example.test.")},
+                                                 {"www.example.test.", kMX, 60, std::string("\0\x0a", 2) + zone_wire("mail.example.test.")},
                                              });
-    const Node* node = zone->find(wire("www.example.test."));
+    const Node* node = zone->find(zone_wire("www.example.test."));
     REQUIRE(node != nullptr);
     std::vector<uint16_t> types;
     for (const RRset& rrset : node->rrsets) types.push_back(rrset.type);
@@ -120,7 +120,7 @@ TEST_SUITE("unit/zones/zone") {
   TEST_CASE("empty non-terminals - delegations - glue and wildcards") {
     const auto zone = build(minimal_zone() + std::vector<Record>{
                                                  {"a.b.c.example.test.", kA, 60, a_rdata(1)},
-                                                 {"child.example.test.", kNS, 60, wire("ns.child.example.test.")},
+                                                 {"child.example.test.", kNS, 60, zone_wire("ns.child.example.test.")},
                                                  {"ns.child.example.test.", kA, 60, a_rdata(2)},
                                                  {"deep.x.child.example.test.", kA, 60, a_rdata(3)},
                                                  {"*.wild.example.test.", kA, 60, a_rdata(4)},
@@ -147,7 +147,7 @@ TEST_SUITE("unit/zones/zone") {
     for (const Expect& e : table) {
       const std::string name = e.name;
       CAPTURE(name);
-      const Node* node = zone->find(wire(e.name));
+      const Node* node = zone->find(zone_wire(e.name));
       REQUIRE((node != nullptr) == e.exists);
       if (node == nullptr) continue;
       CHECK(node->rrsets.empty() == e.empty);
@@ -160,15 +160,15 @@ TEST_SUITE("unit/zones/zone") {
 
   TEST_CASE("DNSSEC records may sit beside a CNAME") {
     const auto zone = build(minimal_zone() + std::vector<Record>{
-                                                 {"alias.example.test.", kCNAME, 60, wire("www.example.test.")},
+                                                 {"alias.example.test.", kCNAME, 60, zone_wire("www.example.test.")},
                                                  {"alias.example.test.", kRRSIG, 60, "sig"},
                                                  {"alias.example.test.", kNSEC, 60, "nsec"},
                                              });
-    CHECK(zone->find(wire("alias.example.test."))->rrsets.size() == 3);
+    CHECK(zone->find(zone_wire("alias.example.test."))->rrsets.size() == 3);
   }
 
   TEST_CASE("add rejects data outside the zone and other classes") {
-    ZoneBuilder builder(wire("example.test."));
+    ZoneBuilder builder(zone_wire("example.test."));
     struct Case {
       const char* owner;
       uint16_t rrclass;
@@ -188,7 +188,7 @@ TEST_SUITE("unit/zones/zone") {
     for (const Case& c : cases) {
       const std::string owner = c.owner;
       CAPTURE(owner);
-      const auto error = builder.add(wire(c.owner), kA, c.rrclass, 60, a_rdata(1));
+      const auto error = builder.add(zone_wire(c.owner), kA, c.rrclass, 60, a_rdata(1));
       CHECK(error.value_or("") == c.error);
     }
     CHECK(builder.add(std::string("\x05" "ab", 3), kA, kIN, 60, a_rdata(1)).value_or("") ==
@@ -215,19 +215,19 @@ TEST_SUITE("unit/zones/zone") {
          "more than one SOA"},
         {"no NS at the apex", {soa}, "no NS records at the apex example.test."},
         {"CNAME and A",
-         {soa, ns, {"x.example.test.", kCNAME, 60, wire("y.example.test.")}, {"x.example.test.", kA, 60, a_rdata(1)}},
+         {soa, ns, {"x.example.test.", kCNAME, 60, zone_wire("y.example.test.")}, {"x.example.test.", kA, 60, a_rdata(1)}},
          "CNAME and other data at x.example.test."},
         {"CNAME at the apex",
-         {soa, ns, {"example.test.", kCNAME, 60, wire("y.example.test.")}},
+         {soa, ns, {"example.test.", kCNAME, 60, zone_wire("y.example.test.")}},
          "CNAME and other data at example.test."},
         {"two CNAMEs",
-         {soa, ns, {"x.example.test.", kCNAME, 60, wire("y.example.test.")}, {"x.example.test.", kCNAME, 60, wire("z.example.test.")}},
+         {soa, ns, {"x.example.test.", kCNAME, 60, zone_wire("y.example.test.")}, {"x.example.test.", kCNAME, 60, zone_wire("z.example.test.")}},
          "more than one CNAME at x.example.test."},
         {"data below a DNAME",
-         {soa, ns, {"d.example.test.", kDNAME, 60, wire("example.net.")}, {"a.b.d.example.test.", kA, 60, a_rdata(1)}},
+         {soa, ns, {"d.example.test.", kDNAME, 60, zone_wire("example.net.")}, {"a.b.d.example.test.", kA, 60, a_rdata(1)}},
          "a.b.d.example.test. is below the DNAME at d.example.test."},
         {"data below an apex DNAME",
-         {soa, ns, {"example.test.", kDNAME, 60, wire("example.net.")}, {"a.example.test.", kA, 60, a_rdata(1)}},
+         {soa, ns, {"example.test.", kDNAME, 60, zone_wire("example.net.")}, {"a.example.test.", kA, 60, a_rdata(1)}},
          "a.example.test. is below the DNAME at example.test."},
     };
     for (const Case& c : cases) {
@@ -241,25 +241,25 @@ TEST_SUITE("unit/zones/zone") {
 
   TEST_CASE("a DNAME with data beside it but none below is fine") {
     const auto zone = build(minimal_zone() + std::vector<Record>{
-                                                 {"d.example.test.", kDNAME, 60, wire("example.net.")},
+                                                 {"d.example.test.", kDNAME, 60, zone_wire("example.net.")},
                                                  {"d.example.test.", kA, 60, a_rdata(1)},
                                              });
-    CHECK(zone->find(wire("d.example.test."))->find(kDNAME) != nullptr);
+    CHECK(zone->find(zone_wire("d.example.test."))->find(kDNAME) != nullptr);
   }
 
   TEST_CASE("NameHash spreads names that differ in one byte") {
     const NameHash hash;
-    CHECK(hash(wire("a.example.test.")) != hash(wire("b.example.test.")));
-    CHECK(hash(wire("www.example.test.")) != hash(wire("www.example.tesu.")));
+    CHECK(hash(zone_wire("a.example.test.")) != hash(zone_wire("b.example.test.")));
+    CHECK(hash(zone_wire("www.example.test.")) != hash(zone_wire("www.example.tesu.")));
     CHECK(hash(std::string_view()) == hash(std::string_view()));
-    CHECK(hash(wire("www.example.test.")) == hash(wire("www.example.test.")));
+    CHECK(hash(zone_wire("www.example.test.")) == hash(zone_wire("www.example.test.")));
   }
 
   TEST_CASE("name_to_text and name_from_text") {
     struct Case {
       std::string text;
-      std::string wire;
-      std::string round_trip;  // name_to_text(wire)
+      std::string zone_wire;
+      std::string round_trip;  // name_to_text(zone_wire)
     };
     const std::vector<Case> cases = {
         {".", std::string(1, '\0'), "."},
@@ -277,7 +277,7 @@ TEST_SUITE("unit/zones/zone") {
       CAPTURE(c.text);
       const auto wire_name = name_from_text(c.text);
       REQUIRE(wire_name.has_value());
-      CHECK(*wire_name == c.wire);
+      CHECK(*wire_name == c.zone_wire);
       CHECK(name_to_text(*wire_name) == c.round_trip);
       CHECK(name_from_text(name_to_text(*wire_name)) == wire_name);
     }

@@ -19,11 +19,14 @@
 #include "server/snapshot/publisher.h"
 #include "tests/support/backends.h"
 #include "tests/unit/server/registry/registry_test_support.h"
+#include "tests/support/eventually.h"
 
 TEST_SUITE_BEGIN("unit/server/app/health_monitor");
 
 namespace rotor::app {
 namespace {
+
+using ::rotor::test::eventually;
 
 using namespace std::chrono_literals;
 using arrays::AdminState;
@@ -58,15 +61,6 @@ struct Rig {
 };
 
 // Polls `done` every 10 ms for at most `limit`.
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return done();
-}
-
 registry::RegisteredArray array_with(std::string check, std::vector<arrays::Instance> instances) {
   registry::RegisteredArray array;
   array.name = kWeb;

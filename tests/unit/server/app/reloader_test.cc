@@ -25,8 +25,8 @@ const std::string kZoneHead =
 
 // A config file, its zone and a running registry built from it the way
 // `rotor serve` builds them; every reload reads the file again.
-struct Rig {
-  explicit Rig(const std::string& config_text)
+struct ReloadRig {
+  explicit ReloadRig(const std::string& config_text)
       : publisher(std::make_shared<const Snapshot>()),
         composer(publisher, {.publish_interval = 0ms}) {
     write("a.zone", kZoneHead);
@@ -75,7 +75,7 @@ const std::string kOpsToken = std::string(64, 'a');
 TEST_SUITE_BEGIN("unit/server/app/reloader");
 
 TEST_CASE("a reload applies zones and arrays and regions and tokens from the file read again") {
-  Rig rig(kConfig);
+  ReloadRig rig(kConfig);
   CHECK(rig.records() == 3);
   rig.write("a.zone", kZoneHead + "new IN A 192.0.2.7\n");
   rig.write("rotor.json", R"({
@@ -137,7 +137,7 @@ TEST_CASE("a refused reload changes nothing and says every reason") {
   };
   for (const Case& c : cases) {
     CAPTURE(c.name);
-    Rig rig(kConfig);
+    ReloadRig rig(kConfig);
     rig.write("a.zone", c.zone);
     rig.write("rotor.json", c.config);
     const ReloadOutcome outcome = rig.reloader->reload({.source = "signal"});
@@ -155,7 +155,7 @@ TEST_CASE("a refused reload changes nothing and says every reason") {
 }
 
 TEST_CASE("a reload that puts a CNAME where an array answers keeps the old zones and arrays") {
-  Rig rig(kConfig);
+  ReloadRig rig(kConfig);
   rig.registry->upsert_array("api.a.test.", {});
   rig.write("a.zone", kZoneHead + "api IN CNAME ns1\n");
   rig.write("rotor.json", R"({"zones": ["a.test=a.zone"],
@@ -169,7 +169,7 @@ TEST_CASE("a reload that puts a CNAME where an array answers keeps the old zones
 }
 
 TEST_CASE("arrays the registry refuses put the new zones back") {
-  Rig rig(kConfig);
+  ReloadRig rig(kConfig);
   // The config may list the most instances an array holds, but with one the
   // API added the array would pass the limit: only applying finds that, after
   // the zones went in.
@@ -192,7 +192,7 @@ TEST_CASE("arrays the registry refuses put the new zones back") {
 }
 
 TEST_CASE("keys only a restart changes are applied nowhere and named in warnings") {
-  Rig rig(kConfig);
+  ReloadRig rig(kConfig);
   rig.write("rotor.json", R"({
     "zones": ["a.test=a.zone"], "listen": ["127.0.0.1:5399"], "threads": 3,
     "arrays": [{"name": "web.a.test", "ttl": 30, "instances": [{"address": "127.0.0.11"}]}]})");
@@ -204,7 +204,7 @@ TEST_CASE("keys only a restart changes are applied nowhere and named in warnings
 }
 
 TEST_CASE("the config owns its arrays until a reload drops them") {
-  Rig rig(kConfig);
+  ReloadRig rig(kConfig);
   const auto web = *rig.registry->find("web.a.test.");
   arrays::ArraySettings longer = web.settings;
   longer.ttl = 300;

@@ -67,7 +67,7 @@ TEST_CASE("a change shares every other array and allocates a bounded amount") {
   const auto replacement = array_named("a123", 123, 5);
   size_t allocations = 0;
   {
-    test::AllocationCounter counter;
+    ::rotor::test::AllocationCounter counter;
     const auto next = table->with(replacement);
     allocations = counter.allocations();
     CHECK(next->find(wire_name("a123"))->answer_ttl == 5);
@@ -82,7 +82,7 @@ TEST_CASE("lookups allocate nothing") {
   auto table = std::make_shared<const ArrayTable>()->with(array_named("web", 0));
   const std::string web = wire_name("web");
   const std::string other = wire_name("other");
-  test::AllocationCounter counter;
+  ::rotor::test::AllocationCounter counter;
   size_t found = 0;
   for (int i = 0; i < 1000; ++i) found += (table->find(web) != nullptr) + (table->find(other) != nullptr);
   CHECK(found == 1000);

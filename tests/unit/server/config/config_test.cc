@@ -21,7 +21,7 @@ using rotor::config::parse_config;
 namespace {
 
 // The error text parse_config gives for `document`, or "" when it parses.
-std::string error_for(const std::string& document) {
+std::string config_error_for(const std::string& document) {
   try {
     parse_config(document, "rotor.json");
   } catch (const ConfigError& error) {
@@ -322,7 +322,7 @@ TEST_CASE("bad documents name the key and the reason") {
   };
   for (const Case& c : cases) {
     CAPTURE(c.document);
-    CHECK(error_for(c.document) == c.error);
+    CHECK(config_error_for(c.document) == c.error);
   }
 }
 
@@ -373,18 +373,18 @@ TEST_CASE("a bad listen endpoint names its index") {
                                R"({"listen": ["127.0.0.1:53", "::1:53"]})",
                                R"({"listen": ["127.0.0.1:53", "no.such.host:53"]})"}) {
     CAPTURE(document);
-    const std::string error = error_for(document);
+    const std::string error = config_error_for(document);
     CHECK(error.rfind("listen[1]: ", 0) == 0);
     CHECK(error.size() > std::string("listen[1]: ").size());
   }
-  CHECK(error_for(R"({"listen": ["[::1]:0", "0.0.0.0:53"]})") == "");
+  CHECK(config_error_for(R"({"listen": ["[::1]:0", "0.0.0.0:53"]})") == "");
 }
 
 TEST_CASE("JSON syntax errors name the file - line and column") {
-  CHECK(error_for("{\n  \"threads\": 4,\n  oops\n}") ==
+  CHECK(config_error_for("{\n  \"threads\": 4,\n  oops\n}") ==
         "rotor.json: parse error at line 3, column 3: syntax error while parsing object key - "
         "invalid literal; last read: '4,<U+000A>  o'; expected string literal");
-  CHECK(error_for("").rfind("rotor.json: parse error at line 1, column 1: ", 0) == 0);
+  CHECK(config_error_for("").rfind("rotor.json: parse error at line 1, column 1: ", 0) == 0);
 }
 
 TEST_CASE("durations") {
@@ -622,7 +622,7 @@ TEST_CASE("the api section") {
   };
   for (const Case& bad : cases) {
     CAPTURE(bad.document);
-    const std::string error = error_for(bad.document);
+    const std::string error = config_error_for(bad.document);
     CHECK(error.rfind(bad.error, 0) == 0);
   }
 }

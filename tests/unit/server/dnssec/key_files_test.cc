@@ -18,7 +18,7 @@ namespace rotor::dnssec {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr int64_t kNow = 1796000000;
+constexpr int64_t kKeyFilesNow = 1796000000;
 
 struct TempDir {
   fs::path path;
@@ -46,7 +46,7 @@ unsigned mode_of(const std::string& path) {
 
 std::string error_of(const std::string& dir, const std::string& zone) {
   try {
-    load_zone_keys(dir, zone, kNow);
+    load_zone_keys(dir, zone, kKeyFilesNow);
   } catch (const KeyError& error) {
     return error.what();
   }
@@ -55,7 +55,7 @@ std::string error_of(const std::string& dir, const std::string& zone) {
 
 TEST_CASE("the files keygen writes: names modes and BIND formats") {
   const TempDir dir;
-  const SigningKey key = SigningKey::generate("Files.Test", kEcdsaP256Sha256, kNow, kNow);
+  const SigningKey key = SigningKey::generate("Files.Test", kEcdsaP256Sha256, kKeyFilesNow, kKeyFilesNow);
   const KeyFilePaths paths = write_key_files(dir.path.string(), key);
   char base[64];
   std::snprintf(base, sizeof base, "Kfiles.test.+013+%05u", key.tag());
@@ -72,7 +72,7 @@ TEST_CASE("the files keygen writes: names modes and BIND formats") {
 
 TEST_CASE("keygen never overwrites and leaves nothing behind when it cannot write") {
   const TempDir dir;
-  const SigningKey key = SigningKey::generate("files.test", kEd25519, kNow, kNow);
+  const SigningKey key = SigningKey::generate("files.test", kEd25519, kKeyFilesNow, kKeyFilesNow);
   const KeyFilePaths paths = write_key_files(dir.path.string(), key);
   const std::string before = dir.read(fs::path(paths.private_file).filename().string());
   try {
@@ -94,9 +94,9 @@ TEST_CASE("keygen never overwrites and leaves nothing behind when it cannot writ
 
 TEST_CASE("keys load back with their tag and metadata") {
   const TempDir dir;
-  const SigningKey written = SigningKey::generate("files.test", kEd25519, kNow, kNow - 10);
+  const SigningKey written = SigningKey::generate("files.test", kEd25519, kKeyFilesNow, kKeyFilesNow - 10);
   write_key_files(dir.path.string(), written);
-  const ZoneKeys loaded = load_zone_keys(dir.path.string(), "FILES.test", kNow);
+  const ZoneKeys loaded = load_zone_keys(dir.path.string(), "FILES.test", kKeyFilesNow);
   REQUIRE(loaded.keys.size() == 1);
   const SigningKey& key = loaded.keys[0];
   CHECK(key.tag() == written.tag());
@@ -104,8 +104,8 @@ TEST_CASE("keys load back with their tag and metadata") {
   CHECK(key.flags() == kCskFlags);
   CHECK(key.dnskey_rdata() == written.dnskey_rdata());
   CHECK(key.ds_text() == written.ds_text());
-  CHECK(key.activate() == kNow - 10);
-  CHECK(key.created() == kNow);
+  CHECK(key.activate() == kKeyFilesNow - 10);
+  CHECK(key.created() == kKeyFilesNow);
   CHECK(key.zone_text() == "files.test.");
 }
 
@@ -116,19 +116,19 @@ TEST_CASE("the active key is the one activated last and not in the future") {
     int active;  // index, or -1: no key is active
   };
   const std::vector<Case> cases = {
-      {"one active key", {kNow - 100}, 0},
-      {"the later of two past activations", {kNow - 100, kNow - 10}, 1},
-      {"a future activation is published only", {kNow - 100, kNow + 10}, 0},
-      {"activated exactly now", {kNow - 100, kNow}, 1},
-      {"a key without Activate is published only", {std::nullopt, kNow - 5}, 1},
-      {"no key active", {std::nullopt, kNow + 10}, -1},
+      {"one active key", {kKeyFilesNow - 100}, 0},
+      {"the later of two past activations", {kKeyFilesNow - 100, kKeyFilesNow - 10}, 1},
+      {"a future activation is published only", {kKeyFilesNow - 100, kKeyFilesNow + 10}, 0},
+      {"activated exactly now", {kKeyFilesNow - 100, kKeyFilesNow}, 1},
+      {"a key without Activate is published only", {std::nullopt, kKeyFilesNow - 5}, 1},
+      {"no key active", {std::nullopt, kKeyFilesNow + 10}, -1},
   };
   for (const Case& c : cases) {
     CAPTURE(c.what);
     const TempDir dir;
     std::vector<uint16_t> tags;
     for (const auto& activate : c.activations) {
-      const SigningKey key = SigningKey::generate("files.test", kEcdsaP256Sha256, kNow - 200, activate);
+      const SigningKey key = SigningKey::generate("files.test", kEcdsaP256Sha256, kKeyFilesNow - 200, activate);
       write_key_files(dir.path.string(), key);
       tags.push_back(key.tag());
     }
@@ -137,7 +137,7 @@ TEST_CASE("the active key is the one activated last and not in the future") {
             dir.path.string() + ": no key for files.test. is active: none has an Activate time that has passed");
       continue;
     }
-    const ZoneKeys loaded = load_zone_keys(dir.path.string(), "files.test", kNow);
+    const ZoneKeys loaded = load_zone_keys(dir.path.string(), "files.test", kKeyFilesNow);
     CHECK(loaded.keys.size() == c.activations.size());
     CHECK(loaded.keys[loaded.active].tag() == tags[static_cast<size_t>(c.active)]);
   }
@@ -145,7 +145,7 @@ TEST_CASE("the active key is the one activated last and not in the future") {
 
 TEST_CASE("a private key without timing metadata as ldns-keygen writes it is active") {
   const TempDir dir;
-  const SigningKey made = SigningKey::generate("files.test", kEd25519, kNow, std::nullopt);
+  const SigningKey made = SigningKey::generate("files.test", kEd25519, kKeyFilesNow, std::nullopt);
   std::string legacy = made.private_file_text();
   legacy = legacy.substr(0, legacy.find("Created:"));
   legacy.replace(0, std::string("Private-key-format: v1.3").size(), "Private-key-format: v1.2");
@@ -154,7 +154,7 @@ TEST_CASE("a private key without timing metadata as ldns-keygen writes it is act
   // ldns-keygen's .key line: TTL, flags 257 and ldns's trailing comment.
   dir.write(base + ".key", made.dnskey_text().substr(0, made.dnskey_text().size() - 1) +
                                " ;{id = " + std::to_string(made.tag()) + " (ksk), size = 256b}\n");
-  const ZoneKeys loaded = load_zone_keys(dir.path.string(), "files.test", kNow);
+  const ZoneKeys loaded = load_zone_keys(dir.path.string(), "files.test", kKeyFilesNow);
   REQUIRE(loaded.keys.size() == 1);
   CHECK(loaded.keys[0].activate() == 0);
   CHECK(loaded.keys[0].tag() == made.tag());
@@ -165,10 +165,10 @@ TEST_CASE("a private key without timing metadata as ldns-keygen writes it is act
 }
 
 TEST_CASE("bad key directories are refused naming the file and the reason") {
-  const SigningKey key = SigningKey::generate("files.test", kEcdsaP256Sha256, kNow, kNow);
-  const SigningKey other = SigningKey::generate("files.test", kEcdsaP256Sha256, kNow, kNow);
-  const SigningKey unactivated = SigningKey::generate("files.test", kEcdsaP256Sha256, kNow, std::nullopt);
-  const SigningKey elsewhere = SigningKey::generate("other.test", kEcdsaP256Sha256, kNow, kNow);
+  const SigningKey key = SigningKey::generate("files.test", kEcdsaP256Sha256, kKeyFilesNow, kKeyFilesNow);
+  const SigningKey other = SigningKey::generate("files.test", kEcdsaP256Sha256, kKeyFilesNow, kKeyFilesNow);
+  const SigningKey unactivated = SigningKey::generate("files.test", kEcdsaP256Sha256, kKeyFilesNow, std::nullopt);
+  const SigningKey elsewhere = SigningKey::generate("other.test", kEcdsaP256Sha256, kKeyFilesNow, kKeyFilesNow);
   const std::string base = "Kfiles.test.+013+12345";
   const std::string rsa_key =
       "files.test. IN DNSKEY 257 3 8 AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTOiW1vkIbzxeF3"
@@ -239,18 +239,18 @@ TEST_CASE("zone names keygen accepts") {
   for (const Case& c : cases) {
     CAPTURE(c.zone);
     if (*c.text == '\0') {
-      CHECK_THROWS_AS(SigningKey::generate(c.zone, kEcdsaP256Sha256, kNow, kNow), KeyError);
+      CHECK_THROWS_AS(SigningKey::generate(c.zone, kEcdsaP256Sha256, kKeyFilesNow, kKeyFilesNow), KeyError);
     } else {
-      CHECK(SigningKey::generate(c.zone, kEcdsaP256Sha256, kNow, kNow).zone_text() == c.text);
+      CHECK(SigningKey::generate(c.zone, kEcdsaP256Sha256, kKeyFilesNow, kKeyFilesNow).zone_text() == c.text);
     }
   }
-  CHECK_THROWS_WITH_AS(SigningKey::generate("example.com", 8, kNow, kNow),
+  CHECK_THROWS_WITH_AS(SigningKey::generate("example.com", 8, kKeyFilesNow, kKeyFilesNow),
                        "algorithm 8 is not supported (13 ECDSA P-256 or 15 Ed25519)", KeyError);
 }
 
 TEST_CASE("key times are BIND's UTC YYYYMMDDHHMMSS") {
-  CHECK(format_key_time(kNow) == "20261130005320");
-  CHECK(parse_key_time("20261130005320") == kNow);
+  CHECK(format_key_time(kKeyFilesNow) == "20261130005320");
+  CHECK(parse_key_time("20261130005320") == kKeyFilesNow);
   CHECK(parse_key_time("19700101000000") == 0);
   for (const char* bad : {"", "2026113007532", "202611300053200", "2026113007532x", "20261330075320",
                           "20261130245320"}) {

@@ -48,7 +48,7 @@ struct Step {
   bool second_key = false;
 };
 
-struct Case {
+struct CacheCase {
   const char* what;
   size_t budget_entries;  // the budget, in entries of kWeb's size
   std::vector<Step> steps;
@@ -56,7 +56,7 @@ struct Case {
 };
 
 TEST_CASE("hits misses refreshes and evictions") {
-  const std::vector<Case> cases = {
+  const std::vector<CacheCase> cases = {
       {"a miss then a hit", 10, {{&kWeb, 0, Outcome::miss}, {&kWeb, 60, Outcome::hit}}, 0},
       {"a rotated RRset hits the same entry",
        10, {{&kWeb, 0, Outcome::miss}, {&kWebRotated, 1, Outcome::hit}, {&kWebUpperOwner, 2, Outcome::hit}}, 0},
@@ -84,7 +84,7 @@ TEST_CASE("hits misses refreshes and evictions") {
   std::string web_owner;
   const size_t entry = SignatureCache::entry_bytes(
       canonical_rrset(web_owner, rrset_from_text(kWeb, web_owner)).size(), 18 + 14 + 64);
-  for (const Case& c : cases) {
+  for (const CacheCase& c : cases) {
     CAPTURE(c.what);
     int64_t now = kStart;
     const RrsetSigner signer([&now] { return now; });

@@ -24,10 +24,10 @@ namespace {
 using testing::rrset_from_text;
 using testing::verify_with_ldns;
 
-constexpr int64_t kNow = 1796000000;  // 2026-11-30, the signer's injected clock
+constexpr int64_t kSignerNow = 1796000000;  // 2026-11-30, the signer's injected clock
 
 const RrsetSigner& fixed_signer() {
-  static const RrsetSigner signer([] { return kNow; });
+  static const RrsetSigner signer([] { return kSignerNow; });
   return signer;
 }
 
@@ -81,7 +81,7 @@ TEST_CASE("each RRSIG verifies with ldns over the RRset a validator sees") {
        {"a.b.c.example.test. 30 IN TXT \"hello\""}, {"a.b.c.example.test. 30 IN TXT \"hello\""}, 5},
   };
   for (int algorithm : {kEcdsaP256Sha256, kEd25519}) {
-    const SigningKey key = SigningKey::generate("example.test", algorithm, kNow, kNow);
+    const SigningKey key = SigningKey::generate("example.test", algorithm, kSignerNow, kSignerNow);
     for (const Case& c : cases) {
       CAPTURE(algorithm);
       CAPTURE(c.what);
@@ -89,7 +89,7 @@ TEST_CASE("each RRSIG verifies with ldns over the RRset a validator sees") {
       const zones::RRset rrset = rrset_from_text(c.signed_records, owner);
       const auto signature = fixed_signer().sign(owner, rrset, key);
       REQUIRE(signature);
-      CHECK(verify_with_ldns(c.verified_records, *signature, {key.dnskey_text()}, kNow) == "All OK");
+      CHECK(verify_with_ldns(c.verified_records, *signature, {key.dnskey_text()}, kSignerNow) == "All OK");
       const auto header = read_rrsig_header(signature->rdata);
       REQUIRE(header);
       CHECK(header->type_covered == rrset.type);
@@ -102,38 +102,38 @@ TEST_CASE("each RRSIG verifies with ldns over the RRset a validator sees") {
 }
 
 TEST_CASE("validity runs from an hour before now to seven days after") {
-  const SigningKey key = SigningKey::generate("example.test", kEcdsaP256Sha256, kNow, kNow);
+  const SigningKey key = SigningKey::generate("example.test", kEcdsaP256Sha256, kSignerNow, kSignerNow);
   std::string owner;
   const zones::RRset rrset = rrset_from_text({"www.example.test. 300 IN A 192.0.2.1"}, owner);
   const auto signature = fixed_signer().sign(owner, rrset, key);
   REQUIRE(signature);
   const auto header = read_rrsig_header(signature->rdata);
   REQUIRE(header);
-  CHECK(header->inception == kNow - 3600);
-  CHECK(header->expiration == kNow + 7 * 86400);
+  CHECK(header->inception == kSignerNow - 3600);
+  CHECK(header->expiration == kSignerNow + 7 * 86400);
   CHECK(signature->inception == header->inception);
   CHECK(signature->expiration == header->expiration);
   // ldns agrees the signature is good within the window and bad after it.
   const std::vector<std::string> records = {"www.example.test. 300 IN A 192.0.2.1"};
-  CHECK(verify_with_ldns(records, *signature, {key.dnskey_text()}, kNow - 1800) == "All OK");
-  CHECK(verify_with_ldns(records, *signature, {key.dnskey_text()}, kNow + 8 * 86400) != "All OK");
+  CHECK(verify_with_ldns(records, *signature, {key.dnskey_text()}, kSignerNow - 1800) == "All OK");
+  CHECK(verify_with_ldns(records, *signature, {key.dnskey_text()}, kSignerNow + 8 * 86400) != "All OK");
   // A different record or another key does not verify.
   CHECK(verify_with_ldns({"www.example.test. 300 IN A 192.0.2.2"}, *signature,
-                         {key.dnskey_text()}, kNow) != "All OK");
-  const SigningKey other = SigningKey::generate("example.test", kEcdsaP256Sha256, kNow, kNow);
-  CHECK(verify_with_ldns(records, *signature, {other.dnskey_text()}, kNow) != "All OK");
+                         {key.dnskey_text()}, kSignerNow) != "All OK");
+  const SigningKey other = SigningKey::generate("example.test", kEcdsaP256Sha256, kSignerNow, kSignerNow);
+  CHECK(verify_with_ldns(records, *signature, {other.dnskey_text()}, kSignerNow) != "All OK");
 }
 
 TEST_CASE("an empty RRset is not signed") {
-  const SigningKey key = SigningKey::generate("example.test", kEd25519, kNow, kNow);
+  const SigningKey key = SigningKey::generate("example.test", kEd25519, kSignerNow, kSignerNow);
   CHECK_FALSE(fixed_signer().sign(std::string("\x03www\x07" "example\x04test\x00", 18),
                                   zones::RRset{1, 300, {}}, key));
 }
 
 TEST_CASE("the apex records: DNSKEY signed by the active key with CDS and CDNSKEY of every key") {
   std::vector<SigningKey> keys;
-  keys.push_back(SigningKey::generate("example.test", kEcdsaP256Sha256, kNow, kNow));
-  keys.push_back(SigningKey::generate("example.test", kEd25519, kNow, std::nullopt));
+  keys.push_back(SigningKey::generate("example.test", kEcdsaP256Sha256, kSignerNow, kSignerNow));
+  keys.push_back(SigningKey::generate("example.test", kEd25519, kSignerNow, std::nullopt));
   const std::vector<zones::RRset> apex = apex_key_rrsets(keys);
   REQUIRE(apex.size() == 3);
   CHECK(apex[0].type == kTypeDnskey);
@@ -152,7 +152,7 @@ TEST_CASE("the apex records: DNSKEY signed by the active key with CDS and CDNSKE
   const std::vector<std::string> dnskeys = {keys[0].dnskey_text(), keys[1].dnskey_text()};
   const auto signature = fixed_signer().sign(apex_name, apex[0], keys[0]);
   REQUIRE(signature);
-  CHECK(verify_with_ldns(dnskeys, *signature, dnskeys, kNow) == "All OK");
+  CHECK(verify_with_ldns(dnskeys, *signature, dnskeys, kSignerNow) == "All OK");
   // CDS and CDNSKEY as a validator reads them: the DS and DNSKEY of each key.
   const auto as_type = [](const std::string& record, const std::string& from, const std::string& to) {
     std::string text = record.substr(0, record.size() - 1);
@@ -167,8 +167,8 @@ TEST_CASE("the apex records: DNSKEY signed by the active key with CDS and CDNSKE
   const auto cdnskey_signature = fixed_signer().sign(apex_name, apex[2], keys[0]);
   REQUIRE(cds_signature);
   REQUIRE(cdnskey_signature);
-  CHECK(verify_with_ldns(cds, *cds_signature, dnskeys, kNow) == "All OK");
-  CHECK(verify_with_ldns(cdnskey, *cdnskey_signature, dnskeys, kNow) == "All OK");
+  CHECK(verify_with_ldns(cds, *cds_signature, dnskeys, kSignerNow) == "All OK");
+  CHECK(verify_with_ldns(cdnskey, *cdnskey_signature, dnskeys, kSignerNow) == "All OK");
   CHECK(read_rrsig_header(cds_signature->rdata)->type_covered == kTypeCds);
   CHECK(read_rrsig_header(cdnskey_signature->rdata)->type_covered == kTypeCdnskey);
 }
@@ -179,9 +179,9 @@ TEST_CASE("a key written to files and read back signs what its .key file verifie
   std::filesystem::create_directories(dir);
   for (int algorithm : {kEcdsaP256Sha256, kEd25519}) {
     CAPTURE(algorithm);
-    const SigningKey written = SigningKey::generate("files.test", algorithm, kNow, kNow - 60);
+    const SigningKey written = SigningKey::generate("files.test", algorithm, kSignerNow, kSignerNow - 60);
     const KeyFilePaths paths = write_key_files(dir.string(), written);
-    ZoneKeys loaded = load_zone_keys(dir.string(), "files.test.", kNow);
+    ZoneKeys loaded = load_zone_keys(dir.string(), "files.test.", kSignerNow);
     std::ifstream key_file(paths.key);
     const std::string key_text((std::istreambuf_iterator<char>(key_file)), {});
     std::vector<std::string> dnskeys;  // the .key file's record, its comments skipped
@@ -200,7 +200,7 @@ TEST_CASE("a key written to files and read back signs what its .key file verifie
     const auto signature = fixed_signer().sign(owner, rrset, key);
     REQUIRE(signature);
     REQUIRE(dnskeys.size() == 1);
-    CHECK(verify_with_ldns(records, *signature, dnskeys, kNow) == "All OK");
+    CHECK(verify_with_ldns(records, *signature, dnskeys, kSignerNow) == "All OK");
   }
   std::filesystem::remove_all(dir);
 }

@@ -21,9 +21,9 @@ TEST_SUITE_BEGIN("unit/server/dnssec/zone_signer");
 namespace rotor::dnssec {
 namespace {
 
-constexpr int64_t kNow = 1796000000;
+constexpr int64_t kZoneSignerNow = 1796000000;
 
-const std::vector<std::string> kZone = {
+const std::vector<std::string> kSignerZoneLines = {
     "example.test. 3600 IN SOA ns.example.test. admin.example.test. 1 3600 600 86400 300",
     "example.test. 3600 IN NS ns.example.test.",
     "example.test. 300 IN MX 10 Mail.example.test.",
@@ -39,7 +39,7 @@ const std::vector<std::string> kZone = {
     "ns.child.example.test. 3600 IN A 192.0.2.54",
 };
 
-std::shared_ptr<const zones::Zone> load(const std::vector<std::string>& records) {
+std::shared_ptr<const zones::Zone> load_signer_zone(const std::vector<std::string>& records) {
   const auto path = std::filesystem::temp_directory_path() /
                     ("rotor-zone-signer-" + std::to_string(::getpid()) + ".zone");
   {
@@ -52,11 +52,11 @@ std::shared_ptr<const zones::Zone> load(const std::vector<std::string>& records)
 }
 
 TEST_CASE("every authoritative RRset is signed and verifies and the child's are not") {
-  const auto zone = load(kZone);
-  const SigningKey key = SigningKey::generate("example.test", kEcdsaP256Sha256, kNow, kNow);
-  const RrsetSigner signer([] { return kNow; });
+  const auto zone = load_signer_zone(kSignerZoneLines);
+  const SigningKey key = SigningKey::generate("example.test", kEcdsaP256Sha256, kZoneSignerNow, kZoneSignerNow);
+  const RrsetSigner signer([] { return kZoneSignerNow; });
   SignatureCache cache(1 << 20);
-  const ZoneSignatures result = sign_zone(*zone, {}, key, signer, cache, kNow);
+  const ZoneSignatures result = sign_zone(*zone, {}, key, signer, cache, kZoneSignerNow);
   CHECK(result.failures == 0);
 
   std::set<std::string> signed_names;  // "name TYPE"
@@ -68,7 +68,7 @@ TEST_CASE("every authoritative RRset is signed and verifies and the child's are 
     signed_names.insert(name + " " + std::to_string(signature.type));
     // The records of this RRset, from the zone text, as ldns checks them.
     std::vector<std::string> records;
-    for (const std::string& record : kZone) {
+    for (const std::string& record : kSignerZoneLines) {
       std::string owner;
       const zones::RRset rrset = testing::rrset_from_text({record}, owner);
       if (zones::lower_name_from_text(zones::name_to_text(owner)) == signature.owner &&
@@ -79,7 +79,7 @@ TEST_CASE("every authoritative RRset is signed and verifies and the child's are 
     CAPTURE(name);
     CAPTURE(signature.type);
     REQUIRE_FALSE(records.empty());
-    CHECK(testing::verify_with_ldns(records, signature.rrsig, {key.dnskey_text()}, kNow) == "All OK");
+    CHECK(testing::verify_with_ldns(records, signature.rrsig, {key.dnskey_text()}, kZoneSignerNow) == "All OK");
   }
   const std::set<std::string> expected = {
       "example.test. 6",        "example.test. 2",       "example.test. 15",
@@ -90,22 +90,22 @@ TEST_CASE("every authoritative RRset is signed and verifies and the child's are 
 }
 
 TEST_CASE("the apex key RRsets are signed and a second pass signs nothing new") {
-  const auto zone = load(kZone);
+  const auto zone = load_signer_zone(kSignerZoneLines);
   std::vector<SigningKey> keys;
-  keys.push_back(SigningKey::generate("example.test", kEd25519, kNow, kNow));
-  const RrsetSigner signer([] { return kNow; });
+  keys.push_back(SigningKey::generate("example.test", kEd25519, kZoneSignerNow, kZoneSignerNow));
+  const RrsetSigner signer([] { return kZoneSignerNow; });
   SignatureCache cache(1 << 20);
   const auto apex = apex_key_rrsets(keys);
-  const ZoneSignatures first = sign_zone(*zone, apex, keys[0], signer, cache, kNow);
+  const ZoneSignatures first = sign_zone(*zone, apex, keys[0], signer, cache, kZoneSignerNow);
   CHECK(first.failures == 0);
   CHECK(first.signatures.size() == 9 + 3);
   const std::string dnskey = keys[0].dnskey_text();
   const RrsetSignature& dnskey_signature = first.signatures[9];
   CHECK(dnskey_signature.type == kTypeDnskey);
   CHECK(testing::verify_with_ldns({dnskey.substr(0, dnskey.size() - 1)}, dnskey_signature.rrsig,
-                                  {dnskey}, kNow) == "All OK");
+                                  {dnskey}, kZoneSignerNow) == "All OK");
   const uint64_t misses = cache.stats().misses;
-  const ZoneSignatures second = sign_zone(*zone, apex, keys[0], signer, cache, kNow + 60);
+  const ZoneSignatures second = sign_zone(*zone, apex, keys[0], signer, cache, kZoneSignerNow + 60);
   CHECK(second.signatures.size() == first.signatures.size());
   CHECK(cache.stats().misses == misses);
   CHECK(cache.stats().hits == first.signatures.size());

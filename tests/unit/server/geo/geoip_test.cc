@@ -15,7 +15,7 @@ namespace {
 
 const std::string kDatabase = std::string(ROTOR_TEST_DATA) + "/geo/test-city.mmdb";
 
-ClientAddress address(const std::string& text, uint8_t prefix) {
+ClientAddress geoip_address(const std::string& text, uint8_t prefix) {
   const auto parsed = *IpAddress::parse(text);
   ClientAddress out;
   out.family = parsed.family;
@@ -34,13 +34,13 @@ TEST_CASE("geo/GeoIpDatabase finds coordinates and the network's prefix") {
     uint8_t prefix;
   };
   const std::vector<Case> cases = {
-      {address("198.51.100.1", 32), true, 50.11, 8.68, 24},
-      {address("203.0.113.127", 32), true, 35.68, 139.69, 25},
-      {address("203.0.113.128", 32), false, 0, 0, 0},  // past the /25
-      {address("2001:db8:100:1::1", 128), true, 40.71, -74.01, 48},
-      {address("2001:db8:2ff::1", 128), true, 35.68, 139.69, 40},
-      {address("192.0.2.1", 32), false, 0, 0, 0},         // a record without a location
-      {address("2001:db8:300::1", 128), false, 0, 0, 0},  // not in the database
+      {geoip_address("198.51.100.1", 32), true, 50.11, 8.68, 24},
+      {geoip_address("203.0.113.127", 32), true, 35.68, 139.69, 25},
+      {geoip_address("203.0.113.128", 32), false, 0, 0, 0},  // past the /25
+      {geoip_address("2001:db8:100:1::1", 128), true, 40.71, -74.01, 48},
+      {geoip_address("2001:db8:2ff::1", 128), true, 35.68, 139.69, 40},
+      {geoip_address("192.0.2.1", 32), false, 0, 0, 0},         // a record without a location
+      {geoip_address("2001:db8:300::1", 128), false, 0, 0, 0},  // not in the database
       {ClientAddress{}, false, 0, 0, 0},
   };
   for (const auto& c : cases) {
@@ -57,7 +57,7 @@ TEST_CASE("geo/GeoIpDatabase finds coordinates and the network's prefix") {
 
 TEST_CASE("geo/GeoIpDatabase lookups do not allocate") {
   const GeoIpDatabase database(kDatabase);
-  const auto client = address("198.51.100.1", 32);
+  const auto client = geoip_address("198.51.100.1", 32);
   int found = 0;
   rotor::test::AllocationCounter counter;
   for (int i = 0; i < 100; ++i) found += database.lookup(client).has_value();

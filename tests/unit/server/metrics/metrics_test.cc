@@ -41,17 +41,17 @@ arrays::Instance up_instance(int64_t id, const std::string& address) {
   return out;
 }
 
-struct ArrayAt {
+struct MetricsArrayAt {
   const char* name;
   uint32_t slot;
 };
 
 // The query-path test zone with one array per entry, each with one instance.
-std::shared_ptr<Snapshot> snapshot_with(const std::vector<ArrayAt>& arrays,
+std::shared_ptr<Snapshot> metrics_snapshot_with(const std::vector<MetricsArrayAt>& arrays,
                                         uint64_t generation = 1) {
   auto snapshot = test::query_zone_snapshot();
   const auto& regions = snapshot->geo.regions;
-  for (const ArrayAt& array : arrays) {
+  for (const MetricsArrayAt& array : arrays) {
     snapshot->arrays = snapshot->arrays->with(arrays::ArrayState::build(
         *zones::name_from_text(array.name), array.slot, {}, {up_instance(1, "192.0.2.1")},
         *regions));
@@ -197,7 +197,7 @@ std::map<std::string, std::string> parse_exposition(const std::string& text) {
 
 TEST_SUITE("unit/server/metrics/metrics") {
   TEST_CASE("answer_query counts queries by type and transport - replies by rcode - arrays") {
-    const auto snapshot = snapshot_with({{"farm.example.test.", 0}});
+    const auto snapshot = metrics_snapshot_with({{"farm.example.test.", 0}});
     WorkerState state;
     prepare_worker_state(*snapshot, state);
     ask_the_mix(*snapshot, state);
@@ -224,7 +224,7 @@ TEST_SUITE("unit/server/metrics/metrics") {
   }
 
   TEST_CASE("counting keeps answer_query allocation-free") {
-    const auto snapshot = snapshot_with({{"farm.example.test.", 3}});
+    const auto snapshot = metrics_snapshot_with({{"farm.example.test.", 3}});
     WorkerState state;
     prepare_worker_state(*snapshot, state);
     const auto array_query = test::make_query("farm.example.test.", LDNS_RR_TYPE_A);
@@ -245,7 +245,7 @@ TEST_SUITE("unit/server/metrics/metrics") {
   }
 
   TEST_CASE("an array slot beyond what was prepared is answered but not counted") {
-    const auto snapshot = snapshot_with({{"farm.example.test.", 5000}});
+    const auto snapshot = metrics_snapshot_with({{"farm.example.test.", 5000}});
     WorkerState state;  // not prepared: the slot has no counter yet
     CHECK(ask(*snapshot, state, "farm.example.test.", LDNS_RR_TYPE_A) > 0);
     CHECK(state.counters->array_answers.value(5000) == 0);
@@ -256,7 +256,7 @@ TEST_SUITE("unit/server/metrics/metrics") {
   }
 
   TEST_CASE("render writes the counters as Prometheus text") {
-    const auto snapshot = snapshot_with({{"farm.example.test.", 0}, {"idle.example.test.", 1}}, 42);
+    const auto snapshot = metrics_snapshot_with({{"farm.example.test.", 0}, {"idle.example.test.", 1}}, 42);
     SnapshotPublisher publisher(snapshot);
     WorkerState state;
     prepare_worker_state(*snapshot, state);
@@ -298,7 +298,7 @@ TEST_SUITE("unit/server/metrics/metrics") {
   }
 
   TEST_CASE("render sums the counters of every worker") {
-    const auto snapshot = snapshot_with({{"farm.example.test.", 7}});
+    const auto snapshot = metrics_snapshot_with({{"farm.example.test.", 7}});
     SnapshotPublisher publisher(snapshot);
     WorkerState first, second;
     prepare_worker_state(*snapshot, first);
@@ -318,7 +318,7 @@ TEST_SUITE("unit/server/metrics/metrics") {
   }
 
   TEST_CASE("a new array in a reused slot starts counting from zero") {
-    auto snapshot = snapshot_with({{"farm.example.test.", 0}});
+    auto snapshot = metrics_snapshot_with({{"farm.example.test.", 0}});
     SnapshotPublisher publisher(snapshot);
     WorkerState state;
     prepare_worker_state(*snapshot, state);
@@ -328,7 +328,7 @@ TEST_SUITE("unit/server/metrics/metrics") {
     CHECK(sample(collector.render(), R"(rotor_array_answers_total{array="farm.example.test."})") ==
           2);
 
-    snapshot = snapshot_with({{"other.example.test.", 0}}, 2);  // farm deleted, its slot reused
+    snapshot = metrics_snapshot_with({{"other.example.test.", 0}}, 2);  // farm deleted, its slot reused
     publisher.publish(snapshot);
     std::string text = collector.render();
     CHECK(sample(text, R"(rotor_array_answers_total{array="farm.example.test."})") == -1);
@@ -341,8 +341,8 @@ TEST_SUITE("unit/server/metrics/metrics") {
   TEST_CASE("a scrape while a worker answers and grows its counters is race-free") {
     // One thread plays the worker (answers, takes snapshots with new slots),
     // another scrapes; ThreadSanitizer checks the pair.
-    const auto small = snapshot_with({{"farm.example.test.", 0}});
-    const auto large = snapshot_with({{"farm.example.test.", 0}, {"far.example.test.", 9000}});
+    const auto small = metrics_snapshot_with({{"farm.example.test.", 0}});
+    const auto large = metrics_snapshot_with({{"farm.example.test.", 0}, {"far.example.test.", 9000}});
     SnapshotPublisher publisher(large);
     WorkerState state;
     const MetricsCollector collector({.workers = {state.counters}, .publisher = &publisher});

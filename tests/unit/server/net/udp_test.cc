@@ -28,7 +28,7 @@ using rotor::test::reply_id;
 using rotor::test::UdpClient;
 
 // "example.com. A" with RD set, as message `id`.
-Bytes make_query(uint16_t id) {
+Bytes udp_query(uint16_t id) {
   return rotor::test::make_query("example.com.", LDNS_RR_TYPE_A, {.id = id});
 }
 
@@ -57,7 +57,7 @@ TEST_CASE("a pool on port 0 answers UDP and TCP on one resolved port") {
   CHECK(bound[0].text == "127.0.0.1:" + std::to_string(port));
 
   UdpClient udp(bound[0].address);
-  const auto udp_reply = udp.exchange(make_query(0x1234));
+  const auto udp_reply = udp.exchange(udp_query(0x1234));
   REQUIRE(udp_reply);
   CHECK(reply_id(udp_reply->wire) == 0x1234);
   CHECK(rotor::test::is_reply(udp_reply->wire));
@@ -65,7 +65,7 @@ TEST_CASE("a pool on port 0 answers UDP and TCP on one resolved port") {
 
   rotor::test::TcpClient tcp(bound[0].address);
   REQUIRE(tcp.connected());
-  REQUIRE(tcp.send(rotor::test::tcp_frame(make_query(0x4321))));
+  REQUIRE(tcp.send(rotor::test::tcp_frame(udp_query(0x4321))));
   const auto tcp_reply = tcp.receive();
   REQUIRE(tcp_reply);
   CHECK(reply_id(tcp_reply->wire) == 0x4321);
@@ -105,7 +105,7 @@ TEST_CASE("a pool listens on IPv6 loopback") {
   WorkerPool pool(options, publisher);
   pool.start();
   UdpClient udp(pool.bound()[0].address);
-  const auto reply = udp.exchange(make_query(77));
+  const auto reply = udp.exchange(udp_query(77));
   REQUIRE(reply);
   CHECK(reply_id(reply->wire) == 77);
 }
@@ -166,7 +166,7 @@ TEST_CASE("UDP keeps answering while 1000 snapshots are published") {
   while ((!published || answered < 500) && std::chrono::steady_clock::now() < deadline) {
     UdpClient& client = clients[id % clients.size()];
     const uint16_t query_id = ++id;
-    client.send(make_query(query_id));
+    client.send(udp_query(query_id));
     const auto reply = client.receive(500ms);
     if (!reply) {
       ++lost;
@@ -209,7 +209,7 @@ TEST_CASE("a UDP batch is answered without heap allocation") {
     responder.add_socket(std::move(fd), wildcard);
     UdpClient client(address);
     constexpr int kQueries = 64;
-    for (int i = 0; i < kQueries; ++i) client.send(make_query(static_cast<uint16_t>(i)));
+    for (int i = 0; i < kQueries; ++i) client.send(udp_query(static_cast<uint16_t>(i)));
     pollfd server_socket{server_fd, POLLIN, 0};
     REQUIRE(::poll(&server_socket, 1, 2000) == 1);  // the first datagram is there
     std::this_thread::sleep_for(20ms);  // let every datagram arrive
@@ -237,7 +237,7 @@ TEST_CASE("a UDP batch is answered without heap allocation") {
 
 namespace {
 
-// make_query() plus an OPT record asking for NSID (RFC 5001).
+// udp_query() plus an OPT record asking for NSID (RFC 5001).
 std::vector<uint8_t> make_nsid_query(uint16_t id) {
   return rotor::test::make_query("example.com.", LDNS_RR_TYPE_A, {.id = id, .edns = true, .nsid = true});
 }

@@ -22,10 +22,10 @@ namespace {
 
 using test::QueryOptions;
 
-struct RrListFree {
+struct SignedAnswerRrListFree {
   void operator()(ldns_rr_list* list) const { ldns_rr_list_deep_free(list); }
 };
-using RrList = std::unique_ptr<ldns_rr_list, RrListFree>;
+using SignedAnswerRrList = std::unique_ptr<ldns_rr_list, SignedAnswerRrListFree>;
 
 std::shared_ptr<const Snapshot> signed_snapshot() {
   auto snapshot = std::make_shared<Snapshot>();
@@ -49,10 +49,10 @@ test::LdnsPacket ask(const Snapshot& snapshot, const std::string& name, ldns_rr_
 }
 
 // The zone's DNSKEY RRset, as rotor serves it.
-RrList zone_keys(const Snapshot& snapshot, const std::string& origin) {
+SignedAnswerRrList zone_keys(const Snapshot& snapshot, const std::string& origin) {
   test::LdnsPacket reply = ask(snapshot, origin, LDNS_RR_TYPE_DNSKEY, false);
   REQUIRE(reply);
-  RrList keys(ldns_rr_list_clone(ldns_pkt_answer(reply.get())));
+  SignedAnswerRrList keys(ldns_rr_list_clone(ldns_pkt_answer(reply.get())));
   REQUIRE(ldns_rr_list_rr_count(keys.get()) > 0);
   return keys;
 }
@@ -76,7 +76,7 @@ SectionCheck check_section(ldns_rr_list* section, const ldns_rr_list* keys) {
       continue;
     }
     if (done[i]) continue;
-    RrList rrset(ldns_rr_list_new());
+    SignedAnswerRrList rrset(ldns_rr_list_new());
     std::vector<ldns_rr*> signatures;
     for (size_t j = i; j < ldns_rr_list_rr_count(section); ++j) {
       ldns_rr* rr = ldns_rr_list_rr(section, j);
@@ -132,7 +132,7 @@ void check_case(const Snapshot& snapshot, const ldns_rr_list* keys, const Signed
 
 TEST_CASE("every RRset of a DO answer verifies - NSEC zone") {
   const auto snapshot = signed_snapshot();
-  const RrList keys = zone_keys(*snapshot, "nsec.signed.test.");
+  const SignedAnswerRrList keys = zone_keys(*snapshot, "nsec.signed.test.");
   const SignedCase cases[] = {
       {"positive", "www.nsec.signed.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 1, 0, 0},
       {"apex DNSKEY", "nsec.signed.test.", LDNS_RR_TYPE_DNSKEY, LDNS_RCODE_NOERROR, 1, 0, 0},
@@ -152,7 +152,7 @@ TEST_CASE("every RRset of a DO answer verifies - NSEC zone") {
 
 TEST_CASE("every RRset of a DO answer verifies - NSEC3 opt-out zone") {
   const auto snapshot = signed_snapshot();
-  const RrList keys = zone_keys(*snapshot, "nsec3.signed.test.");
+  const SignedAnswerRrList keys = zone_keys(*snapshot, "nsec3.signed.test.");
   const SignedCase cases[] = {
       {"positive", "www.nsec3.signed.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 1, 0, 0},
       {"nxdomain", "nothere.nsec3.signed.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, 0, 2, 0},

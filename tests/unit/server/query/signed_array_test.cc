@@ -34,12 +34,12 @@ using dnssec::testing::check_rrset;
 using dnssec::testing::Checked;
 
 // ldns_verify_rrsig_keylist checks validity against the real clock.
-const int64_t kNow = dnssec::RrsetSigner::system_now();
+const int64_t kSignedArrayNow = dnssec::RrsetSigner::system_now();
 
-struct RrListFree {
+struct SignedArrayRrListFree {
   void operator()(ldns_rr_list* list) const { ldns_rr_list_deep_free(list); }
 };
-using RrList = std::unique_ptr<ldns_rr_list, RrListFree>;
+using SignedArrayRrList = std::unique_ptr<ldns_rr_list, SignedArrayRrListFree>;
 
 arrays::Instance instance(int64_t id, const std::string& address, Health health = Health::up,
                           uint16_t weight = 100, const std::string& region = "") {
@@ -71,8 +71,8 @@ arrays::ArraySettings settings(Policy policy, uint16_t max_answers = 0) {
 // The zone's key, the builder's signer and cache, and a snapshot whose
 // arrays are all signed.
 struct SignedWorld {
-  dnssec::SigningKey key = dnssec::SigningKey::generate("example.test.", 13, kNow, 0);
-  dnssec::RrsetSigner signer{[] { return kNow; }};
+  dnssec::SigningKey key = dnssec::SigningKey::generate("example.test.", 13, kSignedArrayNow, 0);
+  dnssec::RrsetSigner signer{[] { return kSignedArrayNow; }};
   dnssec::SignatureCache cache{1 << 22};
   std::shared_ptr<Snapshot> snapshot = test::query_zone_snapshot();
   dnssec::ArraySigningStats stats;
@@ -93,7 +93,7 @@ struct SignedWorld {
       copy->signatures = dnssec::sign_array(
           *state, *table, zone,
           [&](std::string_view owner, const zones::RRset& rrset) -> std::optional<std::string> {
-            auto rrsig = cache.signature(signer, key, owner, rrset, kNow);
+            auto rrsig = cache.signature(signer, key, owner, rrset, kSignedArrayNow);
             if (!rrsig) return std::nullopt;
             return std::move(rrsig->rdata);
           },
@@ -101,8 +101,8 @@ struct SignedWorld {
       snapshot->arrays = snapshot->arrays->with(copy);
     }
   }
-  RrList keys() const {
-    RrList list(ldns_rr_list_new());
+  SignedArrayRrList keys() const {
+    SignedArrayRrList list(ldns_rr_list_new());
     ldns_rr* rr = nullptr;
     REQUIRE(ldns_rr_new_frm_str(&rr, key.dnskey_text().c_str(), 3600, nullptr, nullptr) ==
             LDNS_STATUS_OK);
@@ -114,7 +114,7 @@ struct SignedWorld {
   uint32_t slot_ = 0;
 };
 
-test::LdnsPacket ask(const Snapshot& snapshot, WorkerState& state, const std::string& name,
+test::LdnsPacket ask_signed_array(const Snapshot& snapshot, WorkerState& state, const std::string& name,
                      ldns_rr_type type, bool dnssec_ok = true,
                      std::optional<test::ClientSubnet> subnet = std::nullopt) {
   test::QueryOptions options = test::resolver_options();
@@ -132,7 +132,7 @@ test::LdnsPacket ask(const Snapshot& snapshot, WorkerState& state, const std::st
 Checked answer_of(const Snapshot& snapshot, WorkerState& state, const ldns_rr_list* keys,
                   const std::string& name, ldns_rr_type type = LDNS_RR_TYPE_A,
                   std::optional<test::ClientSubnet> subnet = std::nullopt) {
-  test::LdnsPacket reply = ask(snapshot, state, name, type, true, std::move(subnet));
+  test::LdnsPacket reply = ask_signed_array(snapshot, state, name, type, true, std::move(subnet));
   CHECK(ldns_pkt_get_rcode(reply.get()) == LDNS_RCODE_NOERROR);
   CHECK_FALSE(ldns_pkt_tc(reply.get()));
   return check_rrset(ldns_pkt_answer(reply.get()), name, type, keys);
@@ -148,7 +148,7 @@ TEST_CASE("round robin without a cap - one signed set in every order") {
   world.sign();
   CHECK(world.stats.rrsets >= 1);
   CHECK(world.stats.failures == 0);
-  const RrList keys = world.keys();
+  const SignedArrayRrList keys = world.keys();
   WorkerState state;
   prepare_worker_state(*world.snapshot, state);
   std::set<std::string> leads;
@@ -168,7 +168,7 @@ TEST_CASE("a cap signs every rotation window - round robin and weighted") {
     SignedWorld world;
     world.put("farm.example.test.", settings(policy, 2), v4_instances(4));
     world.sign();
-    const RrList keys = world.keys();
+    const SignedArrayRrList keys = world.keys();
     WorkerState state;
     prepare_worker_state(*world.snapshot, state);
     std::set<std::set<std::string>> sets;
@@ -198,7 +198,7 @@ TEST_CASE("sticky and geo with a cap - every k-subset within the budget") {
              instance(4, "192.0.2.4", Health::up, 100, "ap"),
              instance(5, "192.0.2.5", Health::up, 100, "")});
   world.sign();
-  const RrList keys = world.keys();
+  const SignedArrayRrList keys = world.keys();
   WorkerState state;
   prepare_worker_state(*world.snapshot, state);
   std::set<std::set<std::string>> sticky_sets;
@@ -229,7 +229,7 @@ TEST_CASE("over the budget a DO answer is the policy's lead and the ring after i
   const auto& signatures = *world.snapshot->arrays->find(*zones::name_from_text("big.example.test."))->signatures;
   CHECK(signatures.v4.ring);
   CHECK(signatures.v4.keys.size() == 14);
-  const RrList keys = world.keys();
+  const SignedArrayRrList keys = world.keys();
   WorkerState state;
   prepare_worker_state(*world.snapshot, state);
   for (uint8_t c = 0; c < 32; ++c) {
@@ -239,7 +239,7 @@ TEST_CASE("over the budget a DO answer is the policy's lead and the ring after i
     CHECK(a.rdatas.size() == 7);
     CHECK(a.verified);
     // The policy's first choice leads, as without DO.
-    test::LdnsPacket plain = ask(*world.snapshot, state, "big.example.test.", LDNS_RR_TYPE_A,
+    test::LdnsPacket plain = ask_signed_array(*world.snapshot, state, "big.example.test.", LDNS_RR_TYPE_A,
                                  false, who);
     const Checked unsigned_answer =
         check_rrset(ldns_pkt_answer(plain.get()), "big.example.test.", LDNS_RR_TYPE_A, keys.get());
@@ -257,7 +257,7 @@ TEST_CASE("a health change - the new snapshot's answers are signed and a flap ba
   CHECK(first > 0);
   world.put("farm.example.test.", settings(Policy::round_robin, 2), v4_instances(4, 1));
   world.sign();
-  const RrList keys = world.keys();
+  const SignedArrayRrList keys = world.keys();
   WorkerState state;
   prepare_worker_state(*world.snapshot, state);
   for (int i = 0; i < 9; ++i) {
@@ -279,7 +279,7 @@ TEST_CASE("panic and fail-open answers are signed") {
   world.put("panic.example.test.", panic, v4_instances(4, 3));        // 1 of 4 up: panic
   world.put("open.example.test.", settings(Policy::round_robin), v4_instances(3, 3));  // all down
   world.sign();
-  const RrList keys = world.keys();
+  const SignedArrayRrList keys = world.keys();
   WorkerState state;
   prepare_worker_state(*world.snapshot, state);
   std::set<std::string> panic_seen;
@@ -303,7 +303,7 @@ TEST_CASE("a fallback answers signed under the asked name - and a CNAME into an 
   world.put("backup.example.test.", settings(Policy::round_robin, 1),
             {instance(7, "198.51.100.7"), instance(8, "198.51.100.8")});
   world.sign();
-  const RrList keys = world.keys();
+  const SignedArrayRrList keys = world.keys();
   WorkerState state;
   prepare_worker_state(*world.snapshot, state);
   for (int i = 0; i < 4; ++i) {
@@ -317,10 +317,10 @@ TEST_CASE("a fallback answers signed under the asked name - and a CNAME into an 
   world.sign();
   WorkerState chain_state;
   prepare_worker_state(*world.snapshot, chain_state);
-  const RrList chain_keys = world.keys();
+  const SignedArrayRrList chain_keys = world.keys();
   for (int i = 0; i < 3; ++i) {
     test::LdnsPacket reply =
-        ask(*world.snapshot, chain_state, "dangling.example.test.", LDNS_RR_TYPE_A);
+        ask_signed_array(*world.snapshot, chain_state, "dangling.example.test.", LDNS_RR_TYPE_A);
     const Checked a = check_rrset(ldns_pkt_answer(reply.get()), "nothere.example.test.",
                                   LDNS_RR_TYPE_A, chain_keys.get());
     CHECK(a.rdatas.size() == 1);
@@ -335,7 +335,7 @@ TEST_CASE("NODATA at an array name carries a signed compact-denial NSEC") {
   world.put("farm.example.test.", settings(Policy::round_robin), v4_instances(2));
   world.put("gone.example.test.", none, v4_instances(2, 2));
   world.sign();
-  const RrList keys = world.keys();
+  const SignedArrayRrList keys = world.keys();
   WorkerState state;
   prepare_worker_state(*world.snapshot, state);
   struct Case {
@@ -348,7 +348,7 @@ TEST_CASE("NODATA at an array name carries a signed compact-denial NSEC") {
                         Case{"gone.example.test.", LDNS_RR_TYPE_A, "RRSIG NSEC"}}) {
     CAPTURE(c.name);
     CAPTURE(c.type);
-    test::LdnsPacket reply = ask(*world.snapshot, state, c.name, c.type);
+    test::LdnsPacket reply = ask_signed_array(*world.snapshot, state, c.name, c.type);
     CHECK(ldns_pkt_get_rcode(reply.get()) == LDNS_RCODE_NOERROR);
     CHECK(ldns_pkt_ancount(reply.get()) == 0);
     const Checked nsec = check_rrset(ldns_pkt_authority(reply.get()), c.name, LDNS_RR_TYPE_NSEC, keys.get());
@@ -367,13 +367,13 @@ TEST_CASE("NODATA at an array name carries a signed compact-denial NSEC") {
       CHECK(bitmap == c.bitmap);
     }
     // An NSEC query there is answered by the same NSEC.
-    test::LdnsPacket nsec_query = ask(*world.snapshot, state, c.name, LDNS_RR_TYPE_NSEC);
+    test::LdnsPacket nsec_query = ask_signed_array(*world.snapshot, state, c.name, LDNS_RR_TYPE_NSEC);
     const Checked asked_nsec =
         check_rrset(ldns_pkt_answer(nsec_query.get()), c.name, LDNS_RR_TYPE_NSEC, keys.get());
     CHECK(asked_nsec.rdatas == nsec.rdatas);
     CHECK(asked_nsec.verified);
     // Without DO: no NSEC.
-    test::LdnsPacket plain = ask(*world.snapshot, state, c.name, c.type, false);
+    test::LdnsPacket plain = ask_signed_array(*world.snapshot, state, c.name, c.type, false);
     CHECK(check_rrset(ldns_pkt_authority(plain.get()), c.name, LDNS_RR_TYPE_NSEC, keys.get())
               .rdatas.empty());
   }

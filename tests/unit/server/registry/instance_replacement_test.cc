@@ -14,14 +14,14 @@
 namespace rotor::registry {
 namespace {
 
-arrays::InstanceSpec spec(const char* address) {
+arrays::InstanceSpec replacement_spec(const char* address) {
   return {.address = *arrays::IpAddress::parse(address)};
 }
 
 TEST_SUITE("unit/server/registry/instance_replacement") {
   TEST_CASE("kept addresses keep their id and new ones are added in the given order") {
-    const std::vector<arrays::InstanceSpec> specs{spec("192.0.2.3"), spec("192.0.2.1"),
-                                                  spec("2001:db8::1")};
+    const std::vector<arrays::InstanceSpec> specs{replacement_spec("192.0.2.3"), replacement_spec("192.0.2.1"),
+                                                  replacement_spec("2001:db8::1")};
     const std::map<std::string, int64_t> existing{
         {"192.0.2.1", 11}, {"192.0.2.2", 12}, {"192.0.2.9", 19}};
     const InstanceReplacement plan = plan_instance_replacement("web.", specs, existing);
@@ -43,7 +43,7 @@ TEST_SUITE("unit/server/registry/instance_replacement") {
   }
 
   TEST_CASE("an address listed twice is a conflict naming the address and the array") {
-    const std::vector<arrays::InstanceSpec> specs{spec("192.0.2.1"), spec("192.0.2.1")};
+    const std::vector<arrays::InstanceSpec> specs{replacement_spec("192.0.2.1"), replacement_spec("192.0.2.1")};
     CHECK_THROWS_WITH_AS(plan_instance_replacement("web.lb.example.com.", specs, {}),
                          "address 192.0.2.1 is listed twice for web.lb.example.com.",
                          ConflictError);

@@ -24,7 +24,7 @@ using nlohmann::json;
 using test::instance;
 using Outcome = Registry::ExpiredRemoval;
 
-constexpr const char* kWeb = "web.lb.example.com.";
+constexpr const char* kExpiryArray = "web.lb.example.com.";
 
 // A registry over a scratch database serving lb.example.com, with an array
 // whose remove_after (1ms, below the config's floor: the registry takes what
@@ -35,15 +35,15 @@ struct Rig {
     registry->set_synthetic_zones({{"lb.example.com.", {{"ns1.lb.example.com.", {"192.0.2.53"}}}}});
     settings.check = R"({"type":"http","port":8080})";
     settings.remove_after = 1ms;
-    registry->upsert_array(kWeb, settings);
+    registry->upsert_array(kExpiryArray, settings);
   }
   arrays::Instance down(const char* address) {
-    const arrays::Instance added = registry->add_instance(kWeb, instance(address));
+    const arrays::Instance added = registry->add_instance(kExpiryArray, instance(address));
     registry->set_health(added.id, Health::down, "connection refused");
     return stored(added.id);
   }
   arrays::Instance stored(int64_t id) const {
-    const std::optional<RegisteredArray> array = registry->find(kWeb);
+    const std::optional<RegisteredArray> array = registry->find(kExpiryArray);
     for (const arrays::Instance& each : array->instances) {
       if (each.id == id) return each;
     }
@@ -51,7 +51,7 @@ struct Rig {
     return {};
   }
   uint32_t serial() const {
-    return publisher.current()->zones.find_authoritative(*zones::name_from_text(kWeb))->serial();
+    return publisher.current()->zones.find_authoritative(*zones::name_from_text(kExpiryArray))->serial();
   }
 
   test::ScratchDir dir;
@@ -67,8 +67,8 @@ TEST_SUITE("unit/server/registry/registry_expiry") {
     const arrays::Instance gone = rig.down("192.0.2.1");
     const uint32_t serial = rig.serial();
     std::this_thread::sleep_for(5ms);
-    CHECK(rig.registry->remove_expired_instance(kWeb, gone.id, gone.health_changed_ms) == Outcome::removed);
-    CHECK(rig.registry->find(kWeb)->instances.empty());
+    CHECK(rig.registry->remove_expired_instance(kExpiryArray, gone.id, gone.health_changed_ms) == Outcome::removed);
+    CHECK(rig.registry->find(kExpiryArray)->instances.empty());
     CHECK(rig.serial() > serial);
 
     const std::vector<Event> events = rig.registry->events({.kind = "admin"});
@@ -97,29 +97,29 @@ TEST_SUITE("unit/server/registry/registry_expiry") {
     arrays::InstanceSpec disabled_spec = instance("192.0.2.3");
     disabled_spec.state = arrays::AdminState::disabled;
     const arrays::Instance disabled = rig.down("192.0.2.3");
-    rig.registry->update_instance(kWeb, disabled.id, disabled_spec);
+    rig.registry->update_instance(kExpiryArray, disabled.id, disabled_spec);
     std::this_thread::sleep_for(5ms);
 
-    CHECK(rig.registry->remove_expired_instance(kWeb, back_up.id, back_up.health_changed_ms) ==
+    CHECK(rig.registry->remove_expired_instance(kExpiryArray, back_up.id, back_up.health_changed_ms) ==
           Outcome::not_expired);
     // A transition after the measured start is a new period.
-    CHECK(rig.registry->remove_expired_instance(kWeb, down_anew.id, down_anew.health_changed_ms - 1) ==
+    CHECK(rig.registry->remove_expired_instance(kExpiryArray, down_anew.id, down_anew.health_changed_ms - 1) ==
           Outcome::not_expired);
-    CHECK(rig.registry->remove_expired_instance(kWeb, disabled.id, disabled.health_changed_ms) ==
+    CHECK(rig.registry->remove_expired_instance(kExpiryArray, disabled.id, disabled.health_changed_ms) ==
           Outcome::not_expired);
     // Not yet remove_after long.
     rig.settings.remove_after = 1h;
-    rig.registry->upsert_array(kWeb, rig.settings);
-    CHECK(rig.registry->remove_expired_instance(kWeb, down_anew.id, down_anew.health_changed_ms) ==
+    rig.registry->upsert_array(kExpiryArray, rig.settings);
+    CHECK(rig.registry->remove_expired_instance(kExpiryArray, down_anew.id, down_anew.health_changed_ms) ==
           Outcome::not_expired);
     // remove_after off.
     rig.settings.remove_after = 0ms;
-    rig.registry->upsert_array(kWeb, rig.settings);
-    CHECK(rig.registry->remove_expired_instance(kWeb, down_anew.id, down_anew.health_changed_ms) ==
+    rig.registry->upsert_array(kExpiryArray, rig.settings);
+    CHECK(rig.registry->remove_expired_instance(kExpiryArray, down_anew.id, down_anew.health_changed_ms) ==
           Outcome::not_expired);
-    CHECK(rig.registry->find(kWeb)->instances.size() == 3);
+    CHECK(rig.registry->find(kExpiryArray)->instances.size() == 3);
     CHECK(rig.registry->events({.kind = "admin"}).back().reason.starts_with("array updated"));
-    CHECK_THROWS_AS(rig.registry->remove_expired_instance(kWeb, 12345, 0), NotFoundError);
+    CHECK_THROWS_AS(rig.registry->remove_expired_instance(kExpiryArray, 12345, 0), NotFoundError);
     CHECK_THROWS_AS(rig.registry->remove_expired_instance("nope.lb.example.com.", back_up.id, 0), NotFoundError);
   }
 

@@ -24,15 +24,15 @@ using arrays::Health;
 using test::instance;
 using test::ScratchDir;
 
-constexpr const char* kWeb = "web.lb.example.com.";
+constexpr const char* kRegistryArray = "web.lb.example.com.";
 
 std::string wire(const char* text) { return *zones::name_from_text(text); }
 
 const SyntheticZoneSpec kLbZone{"lb.example.com.", {{"ns1.lb.example.com.", {"192.0.2.53"}}}};
 
 // A publisher, composer and registry over a scratch database, serving lb.example.com.
-struct Rig {
-  explicit Rig(const std::string& db, std::chrono::milliseconds interval = 0ms)
+struct RegistryRig {
+  explicit RegistryRig(const std::string& db, std::chrono::milliseconds interval = 0ms)
       : publisher(std::make_shared<const Snapshot>()),
         composer(publisher, {.publish_interval = interval}),
         registry(Registry::open(std::make_unique<registry::SqliteStore>(db), composer)) {
@@ -44,7 +44,7 @@ struct Rig {
   }
   void refresh() { snapshot = publisher.current(); }
   uint32_t zone_serial() const {
-    return publisher.current()->zones.find_authoritative(wire(kWeb))->serial();
+    return publisher.current()->zones.find_authoritative(wire(kRegistryArray))->serial();
   }
 
   SnapshotPublisher publisher;
@@ -56,60 +56,60 @@ struct Rig {
 TEST_SUITE("unit/server/registry/registry") {
   TEST_CASE("each mutation is stored - rebuilt and published") {
     ScratchDir dir;
-    Rig rig(dir.file("rotor.db"));
+    RegistryRig rig(dir.file("rotor.db"));
     const uint64_t start = rig.publisher.current()->generation;
 
     const auto web = rig.registry->upsert_array("WEB.lb.Example.com", {});
-    CHECK(web.name == kWeb);
+    CHECK(web.name == kRegistryArray);
     rig.refresh();
     CHECK(rig.snapshot->generation > start);
-    REQUIRE(rig.served(kWeb) != nullptr);
-    CHECK(rig.served(kWeb)->instances.empty());
+    REQUIRE(rig.served(kRegistryArray) != nullptr);
+    CHECK(rig.served(kRegistryArray)->instances.empty());
 
-    const auto a = rig.registry->add_instance(kWeb, instance("192.0.2.1", 10, "eu"));
-    const auto b = rig.registry->add_instance(kWeb, instance("2001:db8::1"));
+    const auto a = rig.registry->add_instance(kRegistryArray, instance("192.0.2.1", 10, "eu"));
+    const auto b = rig.registry->add_instance(kRegistryArray, instance("2001:db8::1"));
     rig.refresh();
-    REQUIRE(rig.served(kWeb)->instances.size() == 2);
-    CHECK(rig.served(kWeb)->instances[0].id == a.id);
-    CHECK(rig.served(kWeb)->v4.instances.size() == 1);
-    CHECK(rig.served(kWeb)->v6.instances.size() == 1);
+    REQUIRE(rig.served(kRegistryArray)->instances.size() == 2);
+    CHECK(rig.served(kRegistryArray)->instances[0].id == a.id);
+    CHECK(rig.served(kRegistryArray)->v4.instances.size() == 1);
+    CHECK(rig.served(kRegistryArray)->v6.instances.size() == 1);
     // An undeclared region label still gets an id.
     CHECK(rig.snapshot->geo.regions->id("eu") != arrays::kNoRegion);
-    CHECK(rig.served(kWeb)->v4.instances[0].region == rig.snapshot->geo.regions->id("eu"));
+    CHECK(rig.served(kRegistryArray)->v4.instances[0].region == rig.snapshot->geo.regions->id("eu"));
 
-    rig.registry->update_instance(kWeb, b.id, instance("2001:db8::1", 700));
+    rig.registry->update_instance(kRegistryArray, b.id, instance("2001:db8::1", 700));
     rig.refresh();
-    CHECK(rig.served(kWeb)->instances[1].spec.weight == 700);
+    CHECK(rig.served(kRegistryArray)->instances[1].spec.weight == 700);
 
     CHECK(rig.registry->set_health(a.id, Health::down, "timeout"));
     CHECK_FALSE(rig.registry->set_health(a.id, Health::down, "timeout"));
     CHECK_FALSE(rig.registry->set_health(424242, Health::down, "gone"));
     rig.refresh();
-    CHECK(rig.served(kWeb)->instances[0].health == Health::down);
+    CHECK(rig.served(kRegistryArray)->instances[0].health == Health::down);
 
-    rig.registry->remove_instance(kWeb, b.id);
+    rig.registry->remove_instance(kRegistryArray, b.id);
     rig.refresh();
-    CHECK(rig.served(kWeb)->instances.size() == 1);
+    CHECK(rig.served(kRegistryArray)->instances.size() == 1);
     CHECK_FALSE(rig.registry->set_health(b.id, Health::up, "late probe"));
 
-    rig.registry->delete_array(kWeb);
+    rig.registry->delete_array(kRegistryArray);
     rig.refresh();
-    CHECK(rig.served(kWeb) == nullptr);
-    CHECK_FALSE(rig.registry->find(kWeb).has_value());
+    CHECK(rig.served(kRegistryArray) == nullptr);
+    CHECK_FALSE(rig.registry->find(kRegistryArray).has_value());
   }
 
   TEST_CASE("admin events name the API token that made the change and no other event does") {
     ScratchDir dir;
-    Rig rig(dir.file("rotor.db"));
-    rig.registry->upsert_array(kWeb, {}, "ci");
-    const auto a = rig.registry->add_instance(kWeb, instance("192.0.2.1"), "ci");
+    RegistryRig rig(dir.file("rotor.db"));
+    rig.registry->upsert_array(kRegistryArray, {}, "ci");
+    const auto a = rig.registry->add_instance(kRegistryArray, instance("192.0.2.1"), "ci");
     auto draining = instance("192.0.2.1");
     draining.state = arrays::AdminState::draining;  // a new admin state is an event
-    rig.registry->update_instance(kWeb, a.id, draining, "ops");
-    rig.registry->add_instance(kWeb, instance("192.0.2.3"));  // the config, or an API without tokens
+    rig.registry->update_instance(kRegistryArray, a.id, draining, "ops");
+    rig.registry->add_instance(kRegistryArray, instance("192.0.2.3"));  // the config, or an API without tokens
     rig.registry->set_health(a.id, Health::down, "timeout");
-    rig.registry->remove_instance(kWeb, a.id, "ci");
-    rig.registry->delete_array(kWeb, "ops");
+    rig.registry->remove_instance(kRegistryArray, a.id, "ci");
+    rig.registry->delete_array(kRegistryArray, "ops");
     std::string seen;
     for (const Event& event : rig.registry->events(0, 100)) {
       seen += (seen.empty() ? "" : " ") + event.kind + ":" + (event.token.empty() ? "-" : event.token);
@@ -119,7 +119,7 @@ TEST_SUITE("unit/server/registry/registry") {
 
   TEST_CASE("every change writes its event with old and new fields and who asked for it") {
     ScratchDir dir;
-    Rig rig(dir.file("rotor.db"));
+    RegistryRig rig(dir.file("rotor.db"));
     const std::vector<std::string> story = test::tell_audit_story(*rig.registry);
     CHECK(story == test::kAuditStory);
     for (size_t i = 0; i < std::min(story.size(), test::kAuditStory.size()); ++i) {
@@ -134,7 +134,7 @@ TEST_SUITE("unit/server/registry/registry") {
 
   TEST_CASE("a reload's event names its origin and outcome") {
     ScratchDir dir;
-    Rig rig(dir.file("rotor.db"));
+    RegistryRig rig(dir.file("rotor.db"));
     rig.registry->record_event(audit::reload_failed({"a.zone:7: bad"}, 5), {.source = "api", .token = "ops"});
     const auto events = rig.registry->events(EventFilter{.kind = "reload"});
     REQUIRE(events.size() == 1);
@@ -143,33 +143,33 @@ TEST_SUITE("unit/server/registry/registry") {
     CHECK(events[0].source == "api");
     CHECK(events[0].token == "ops");
     // The origin was for that event only.
-    rig.registry->upsert_array(kWeb, {});
+    rig.registry->upsert_array(kRegistryArray, {});
     CHECK(rig.registry->events(1, 10).at(0).source == "api");
     CHECK(rig.registry->events(1, 10).at(0).token.empty());
   }
 
   TEST_CASE("panic mode starts and ends with an event - served from the snapshot") {
     ScratchDir dir;
-    Rig rig(dir.file("rotor.db"));
+    RegistryRig rig(dir.file("rotor.db"));
     arrays::ArraySettings settings;
     settings.min_healthy = 0.5;
-    rig.registry->upsert_array(kWeb, settings);
+    rig.registry->upsert_array(kRegistryArray, settings);
     std::vector<int64_t> ids;
     for (const char* address : {"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"}) {
-      ids.push_back(rig.registry->add_instance(kWeb, instance(address)).id);
+      ids.push_back(rig.registry->add_instance(kRegistryArray, instance(address)).id);
     }
     rig.registry->set_health_many({{ids[0], Health::up, "ok"}, {ids[1], Health::down, "refused"},
                                    {ids[2], Health::down, "refused"}});
     rig.refresh();
-    CHECK_FALSE(rig.served(kWeb)->panic);  // 2 of 4: the threshold itself
+    CHECK_FALSE(rig.served(kRegistryArray)->panic);  // 2 of 4: the threshold itself
     CHECK(rig.registry->set_health(ids[3], Health::down, "refused"));
     rig.refresh();
-    CHECK(rig.served(kWeb)->panic);
-    CHECK(rig.served(kWeb)->v4.instances.size() == 4);
+    CHECK(rig.served(kRegistryArray)->panic);
+    CHECK(rig.served(kRegistryArray)->v4.instances.size() == 4);
     CHECK(rig.registry->set_health(ids[1], Health::up, "ok"));
     rig.refresh();
-    CHECK_FALSE(rig.served(kWeb)->panic);
-    CHECK(rig.served(kWeb)->v4.instances.size() == 2);
+    CHECK_FALSE(rig.served(kRegistryArray)->panic);
+    CHECK(rig.served(kRegistryArray)->v4.instances.size() == 2);
 
     std::vector<std::string> seen;
     for (const Event& event : rig.registry->events({.kind = "panic"})) {
@@ -185,16 +185,16 @@ TEST_SUITE("unit/server/registry/registry") {
     // A settings change that ends it says so too; a restart neither starts nor ends it.
     CHECK(rig.registry->set_health(ids[1], Health::down, "refused"));
     settings.min_healthy = 0;
-    rig.registry->upsert_array(kWeb, settings);
+    rig.registry->upsert_array(kRegistryArray, settings);
     CHECK(rig.registry->events({.kind = "panic"}).size() == 4);
     settings.min_healthy = 0.5;
-    rig.registry->upsert_array(kWeb, settings);
+    rig.registry->upsert_array(kRegistryArray, settings);
     CHECK(rig.registry->events({.kind = "panic"}).size() == 5);
     rig.registry.reset();
     rig.registry = Registry::open(std::make_unique<registry::SqliteStore>(dir.file("rotor.db")),
                                   rig.composer);
     rig.refresh();
-    CHECK(rig.served(kWeb)->panic);
+    CHECK(rig.served(kRegistryArray)->panic);
     CHECK(rig.registry->events({.kind = "panic"}).size() == 5);
   }
 
@@ -212,12 +212,12 @@ TEST_SUITE("unit/server/registry/registry") {
     arrays::ArraySettings settings;
     settings.policy = arrays::Policy::weighted;
     settings.slow_start_ms = 10'000;
-    registry->upsert_array(kWeb, settings);
-    const auto a = registry->add_instance(kWeb, instance("192.0.2.1", 200));
-    const auto b = registry->add_instance(kWeb, instance("192.0.2.2", 200));
+    registry->upsert_array(kRegistryArray, settings);
+    const auto a = registry->add_instance(kRegistryArray, instance("192.0.2.1", 200));
+    const auto b = registry->add_instance(kRegistryArray, instance("192.0.2.2", 200));
     registry->set_health_many({{a.id, Health::up, "ok"}, {b.id, Health::up, "ok"}});
     const auto weight_of_b = [&] {
-      return publisher.current()->arrays->find(wire(kWeb))->v4.instances.back().weight;
+      return publisher.current()->arrays->find(wire(kRegistryArray))->v4.instances.back().weight;
     };
     CHECK(weight_of_b() == 200);  // unknown -> up is no comeback
 
@@ -225,7 +225,7 @@ TEST_SUITE("unit/server/registry/registry") {
     clock += 5'000;
     CHECK(registry->set_health(b.id, Health::up, "ok"));
     CHECK(weight_of_b() == 1);
-    CHECK(publisher.current()->arrays->find(wire(kWeb))->v4.ramping);
+    CHECK(publisher.current()->arrays->find(wire(kRegistryArray))->v4.ramping);
     const struct {
       int64_t advance_ms;
       size_t republished;
@@ -237,7 +237,7 @@ TEST_SUITE("unit/server/registry/registry") {
       CHECK(registry->advance_ramps() == step.republished);
       CHECK(weight_of_b() == step.weight);
     }
-    CHECK_FALSE(publisher.current()->arrays->find(wire(kWeb))->v4.ramping);
+    CHECK_FALSE(publisher.current()->arrays->find(wire(kRegistryArray))->v4.ramping);
 
     // Down and up again, then a restart mid-ramp: the new process starts no ramp.
     CHECK(registry->set_health(b.id, Health::down, "refused"));
@@ -261,7 +261,7 @@ TEST_SUITE("unit/server/registry/registry") {
     CHECK(registry->set_health(b.id, Health::up, "ok"));
     CHECK(weight_of_b() == 1);
     clock += 5'000;
-    registry->replace_instances(kWeb, {instance("192.0.2.1", 200), instance("192.0.2.2", 200)});
+    registry->replace_instances(kRegistryArray, {instance("192.0.2.1", 200), instance("192.0.2.2", 200)});
     registry->advance_ramps();
     CHECK(weight_of_b() == 100);  // the same ramp, halfway: not restarted by the rewrite
   }
@@ -277,13 +277,13 @@ TEST_SUITE("unit/server/registry/registry") {
     arrays::ArraySettings settings;
     settings.policy = arrays::Policy::round_robin;
     settings.slow_start_ms = 10'000;
-    registry->upsert_array(kWeb, settings);
-    const auto a = registry->add_instance(kWeb, instance("192.0.2.1"));
-    const auto b = registry->add_instance(kWeb, instance("192.0.2.2"));
+    registry->upsert_array(kRegistryArray, settings);
+    const auto a = registry->add_instance(kRegistryArray, instance("192.0.2.1"));
+    const auto b = registry->add_instance(kRegistryArray, instance("192.0.2.2"));
     registry->set_health_many({{a.id, Health::up, "ok"}, {b.id, Health::down, "refused"}});
     clock += 1'000;
     registry->set_health(b.id, Health::up, "ok");
-    const auto served = [&] { return publisher.current()->arrays->find(wire(kWeb))->v4; };
+    const auto served = [&] { return publisher.current()->arrays->find(wire(kRegistryArray))->v4; };
     const auto eventually = [](const std::function<bool()>& condition) {
       for (int i = 0; i < 500 && !condition(); ++i) std::this_thread::sleep_for(10ms);
       return condition();
@@ -310,8 +310,8 @@ TEST_SUITE("unit/server/registry/registry") {
 
   TEST_CASE("bad input is refused with the field's name and changes nothing") {
     ScratchDir dir;
-    Rig rig(dir.file("rotor.db"));
-    rig.registry->upsert_array(kWeb, {});
+    RegistryRig rig(dir.file("rotor.db"));
+    rig.registry->upsert_array(kRegistryArray, {});
     const auto generation = rig.publisher.current()->generation;
 
     arrays::ArraySettings too_many_answers;
@@ -334,29 +334,29 @@ TEST_SUITE("unit/server/registry/registry") {
          "name: www.example.org. is not in a zone rotor serves"},
         {"malformed name", [&] { rig.registry->upsert_array("a..b.", {}); },
          "name: 'a..b.' is not a valid domain name"},
-        {"max_answers", [&] { rig.registry->upsert_array(kWeb, too_many_answers); },
+        {"max_answers", [&] { rig.registry->upsert_array(kRegistryArray, too_many_answers); },
          "max_answers: must be at most 8192"},
-        {"weight 0", [&] { rig.registry->add_instance(kWeb, instance("192.0.2.1", 0)); },
+        {"weight 0", [&] { rig.registry->add_instance(kRegistryArray, instance("192.0.2.1", 0)); },
          "weight: must be between 1 and 1000, got 0"},
-        {"weight 1001", [&] { rig.registry->add_instance(kWeb, instance("192.0.2.1", 1001)); },
+        {"weight 1001", [&] { rig.registry->add_instance(kRegistryArray, instance("192.0.2.1", 1001)); },
          "weight: must be between 1 and 1000, got 1001"},
-        {"no address", [&] { rig.registry->add_instance(kWeb, no_address); },
+        {"no address", [&] { rig.registry->add_instance(kRegistryArray, no_address); },
          "address: not an IPv4 or IPv6 address"},
-        {"lat without lon", [&] { rig.registry->add_instance(kWeb, no_lon); },
+        {"lat without lon", [&] { rig.registry->add_instance(kRegistryArray, no_lon); },
          "lat, lon: give both or neither"},
-        {"lat out of range", [&] { rig.registry->add_instance(kWeb, bad_lat); },
+        {"lat out of range", [&] { rig.registry->add_instance(kRegistryArray, bad_lat); },
          "lat: must be between -90 and 90"},
-        {"unspecified", [&] { rig.registry->add_instance(kWeb, instance("0.0.0.0")); },
+        {"unspecified", [&] { rig.registry->add_instance(kRegistryArray, instance("0.0.0.0")); },
          "address: 0.0.0.0 cannot be a server: unspecified (0.0.0.0/8 means this host, never a "
          "destination)"},
-        {"multicast", [&] { rig.registry->add_instance(kWeb, instance("ff02::1")); },
+        {"multicast", [&] { rig.registry->add_instance(kRegistryArray, instance("ff02::1")); },
          "address: ff02::1 cannot be a server: multicast (ff00::/8)"},
         {"IPv4-mapped",
-         [&] { rig.registry->add_instance(kWeb, instance("::ffff:192.0.2.1")); },
+         [&] { rig.registry->add_instance(kRegistryArray, instance("::ffff:192.0.2.1")); },
          "address: ::ffff:192.0.2.1 is IPv4-mapped; give it as 192.0.2.1"},
         {"replace with a bad one",
          [&] {
-           rig.registry->replace_instances(kWeb, {instance("192.0.2.1"), instance("192.0.2.2", 0)});
+           rig.registry->replace_instances(kRegistryArray, {instance("192.0.2.1"), instance("192.0.2.2", 0)});
          },
          "instances[1].weight: must be between 1 and 1000, got 0"},
     };
@@ -366,16 +366,16 @@ TEST_SUITE("unit/server/registry/registry") {
     }
     CHECK_THROWS_WITH_AS(rig.registry->add_instance("nope.lb.example.com.", instance("192.0.2.1")),
                          "no array nope.lb.example.com.", NotFoundError);
-    CHECK_THROWS_AS(rig.registry->remove_instance(kWeb, 12345), NotFoundError);
-    rig.registry->add_instance(kWeb, instance("192.0.2.1"));
-    CHECK_THROWS_AS(rig.registry->add_instance(kWeb, instance("192.0.2.1")), ConflictError);
-    CHECK(rig.registry->find(kWeb)->instances.size() == 1);
+    CHECK_THROWS_AS(rig.registry->remove_instance(kRegistryArray, 12345), NotFoundError);
+    rig.registry->add_instance(kRegistryArray, instance("192.0.2.1"));
+    CHECK_THROWS_AS(rig.registry->add_instance(kRegistryArray, instance("192.0.2.1")), ConflictError);
+    CHECK(rig.registry->find(kRegistryArray)->instances.size() == 1);
     CHECK(rig.publisher.current()->generation == generation + 1);  // only the one good add
   }
 
   TEST_CASE("a fallback is in a served zone - not the array itself - and its chain has no cycle and at most 3 hops") {
     ScratchDir dir;
-    Rig rig(dir.file("rotor.db"));
+    RegistryRig rig(dir.file("rotor.db"));
     const auto falls_to = [](const char* name) {
       arrays::ArraySettings settings;
       settings.fallback = name;
@@ -417,7 +417,7 @@ TEST_SUITE("unit/server/registry/registry") {
 
   TEST_CASE("an array where zone data answers for its name is refused - an apex array is not") {
     ScratchDir dir;
-    Rig rig(dir.file("rotor.db"));
+    RegistryRig rig(dir.file("rotor.db"));
     zones::ZoneSet files;
     files.add(zones::load_zone_file(std::string(ROTOR_TEST_DATA) +
                                         "/arrays/conflicts.example.test.zone",
@@ -453,7 +453,7 @@ TEST_SUITE("unit/server/registry/registry") {
 
   TEST_CASE("an array in a signed zone is refused with a 400 on its name") {
     ScratchDir dir;
-    Rig rig(dir.file("rotor.db"));
+    RegistryRig rig(dir.file("rotor.db"));
     zones::ZoneSet files;
     files.add(zones::load_zone_file(std::string(ROTOR_TEST_DATA) + "/query/signed-nsec.zone",
                                     "nsec.signed.test."));
@@ -472,15 +472,15 @@ TEST_SUITE("unit/server/registry/registry") {
   TEST_CASE("a failed write leaves the served snapshot and the model exactly as they were") {
     ScratchDir dir;
     const std::string path = dir.file("rotor.db");
-    Rig rig(path);
-    rig.registry->upsert_array(kWeb, {});
-    const auto a = rig.registry->add_instance(kWeb, instance("192.0.2.1"));
+    RegistryRig rig(path);
+    rig.registry->upsert_array(kRegistryArray, {});
+    const auto a = rig.registry->add_instance(kRegistryArray, instance("192.0.2.1"));
     const auto before = rig.publisher.current();
     const auto serial = rig.zone_serial();
 
     SUBCASE("adding an instance") {
       test::make_writes_fail(path, "INSERT ON instances");
-      CHECK_THROWS_WITH_AS(rig.registry->add_instance(kWeb, instance("192.0.2.2")),
+      CHECK_THROWS_WITH_AS(rig.registry->add_instance(kRegistryArray, instance("192.0.2.2")),
                            doctest::Contains("simulated write failure"), StoreError);
     }
     SUBCASE("a health change") {
@@ -489,15 +489,15 @@ TEST_SUITE("unit/server/registry/registry") {
     }
     SUBCASE("the serial bump after a good instance write") {
       test::make_writes_fail(path, "UPDATE ON zone_serials");
-      CHECK_THROWS_AS(rig.registry->remove_instance(kWeb, a.id), StoreError);
+      CHECK_THROWS_AS(rig.registry->remove_instance(kRegistryArray, a.id), StoreError);
     }
     SUBCASE("deleting the array") {
       test::make_writes_fail(path, "DELETE ON arrays");
-      CHECK_THROWS_AS(rig.registry->delete_array(kWeb), StoreError);
+      CHECK_THROWS_AS(rig.registry->delete_array(kRegistryArray), StoreError);
     }
     CHECK(rig.publisher.current() == before);  // not even republished
     CHECK(rig.zone_serial() == serial);
-    const auto model = rig.registry->find(kWeb);
+    const auto model = rig.registry->find(kRegistryArray);
     REQUIRE(model.has_value());
     REQUIRE(model->instances.size() == 1);
     CHECK(model->instances[0].health == Health::unknown);
@@ -506,7 +506,7 @@ TEST_SUITE("unit/server/registry/registry") {
     test::let_writes_succeed(path);
     rig.registry.reset();
     rig.registry = Registry::open(std::make_unique<registry::SqliteStore>(path), rig.composer);
-    CHECK(rig.registry->find(kWeb)->instances.size() == 1);
+    CHECK(rig.registry->find(kRegistryArray)->instances.size() == 1);
   }
 
   TEST_CASE("a restart serves the stored arrays with their last known health at once") {
@@ -514,16 +514,16 @@ TEST_SUITE("unit/server/registry/registry") {
     const std::string path = dir.file("rotor.db");
     int64_t down_id = 0;
     {
-      Rig rig(path);
-      rig.registry->upsert_array(kWeb, {});
-      rig.registry->add_instance(kWeb, instance("192.0.2.1"));
-      down_id = rig.registry->add_instance(kWeb, instance("192.0.2.2")).id;
+      RegistryRig rig(path);
+      rig.registry->upsert_array(kRegistryArray, {});
+      rig.registry->add_instance(kRegistryArray, instance("192.0.2.1"));
+      down_id = rig.registry->add_instance(kRegistryArray, instance("192.0.2.2")).id;
       rig.registry->set_health(down_id, Health::down, "timeout");
     }
     SnapshotPublisher publisher(std::make_shared<const Snapshot>());
     SnapshotComposer composer(publisher, {.publish_interval = 0ms});
     const auto registry = Registry::open(std::make_unique<registry::SqliteStore>(path), composer);
-    const auto* web = publisher.current()->arrays->find(wire(kWeb));
+    const auto* web = publisher.current()->arrays->find(wire(kRegistryArray));
     REQUIRE(web != nullptr);
     REQUIRE(web->instances.size() == 2);
     CHECK(web->instances[1].id == down_id);
@@ -548,12 +548,12 @@ TEST_SUITE("unit/server/registry/registry") {
 
   TEST_CASE("the synthetic zone's serial follows array writes - not health") {
     ScratchDir dir;
-    Rig rig(dir.file("rotor.db"));
+    RegistryRig rig(dir.file("rotor.db"));
     const uint32_t first = rig.zone_serial();
-    rig.registry->upsert_array(kWeb, {});
+    rig.registry->upsert_array(kRegistryArray, {});
     const uint32_t after_create = rig.zone_serial();
     CHECK(after_create > first);
-    const auto a = rig.registry->add_instance(kWeb, instance("192.0.2.1"));
+    const auto a = rig.registry->add_instance(kRegistryArray, instance("192.0.2.1"));
     const uint32_t after_add = rig.zone_serial();
     CHECK(after_add > after_create);
     rig.registry->set_health(a.id, Health::up, "ok");
@@ -569,43 +569,43 @@ TEST_SUITE("unit/server/registry/registry") {
   TEST_CASE("reload_from_store serves what another writer changed - and nothing else") {
     ScratchDir dir;
     const std::string path = dir.file("rotor.db");
-    Rig rig(path);
-    rig.registry->upsert_array(kWeb, {});
-    rig.registry->add_instance(kWeb, instance("192.0.2.1"));
+    RegistryRig rig(path);
+    rig.registry->upsert_array(kRegistryArray, {});
+    rig.registry->add_instance(kRegistryArray, instance("192.0.2.1"));
     const uint64_t generation = rig.publisher.current()->generation;
-    rig.registry->reload_from_store({{kWeb}, {"lb.example.com."}});
+    rig.registry->reload_from_store({{kRegistryArray}, {"lb.example.com."}});
     CHECK(rig.publisher.current()->generation == generation);  // nothing differs: no publish
 
     uint32_t serial = 0;
     {
       SqliteStore other(path);
-      other.add_instance(kWeb, instance("192.0.2.2"), 1);
+      other.add_instance(kRegistryArray, instance("192.0.2.2"), 1);
       other.upsert_array("api.lb.example.com.", {}, 1);
       serial = other.bump_zone_serial("lb.example.com.");
     }
     rig.registry->reload_from_store(
-        {{kWeb, "api.lb.example.com.", "gone.lb.example.com."}, {"lb.example.com."}});
+        {{kRegistryArray, "api.lb.example.com.", "gone.lb.example.com."}, {"lb.example.com."}});
     rig.refresh();
-    REQUIRE(rig.served(kWeb) != nullptr);
-    CHECK(rig.served(kWeb)->instances.size() == 2);
+    REQUIRE(rig.served(kRegistryArray) != nullptr);
+    CHECK(rig.served(kRegistryArray)->instances.size() == 2);
     CHECK(rig.served("api.lb.example.com.") != nullptr);
     CHECK(rig.registry->find("api.lb.example.com.").has_value());
     CHECK(rig.zone_serial() == serial);
 
     {
       SqliteStore other(path);
-      other.delete_array(kWeb, 2);
+      other.delete_array(kRegistryArray, 2);
     }
-    rig.registry->reload_from_store({{kWeb}, {}});
+    rig.registry->reload_from_store({{kRegistryArray}, {}});
     rig.refresh();
-    CHECK(rig.served(kWeb) == nullptr);
-    CHECK_FALSE(rig.registry->find(kWeb).has_value());
+    CHECK(rig.served(kRegistryArray) == nullptr);
+    CHECK_FALSE(rig.registry->find(kRegistryArray).has_value());
   }
 
   TEST_CASE("config arrays the database already has are not written again") {
     ScratchDir dir;
-    Rig rig(dir.file("rotor.db"));
-    const std::vector<ConfigArray> config{{kWeb, {}, {instance("192.0.2.1")}}};
+    RegistryRig rig(dir.file("rotor.db"));
+    const std::vector<ConfigArray> config{{kRegistryArray, {}, {instance("192.0.2.1")}}};
     rig.registry->apply_config_arrays(config);
     const uint32_t serial = rig.zone_serial();
     const size_t events = rig.registry->events(0, 100).size();
@@ -620,38 +620,38 @@ TEST_SUITE("unit/server/registry/registry") {
     arrays::ArraySettings weighted;
     weighted.policy = arrays::Policy::weighted;
     std::vector<ConfigArray> config{
-        {kWeb, weighted, {instance("192.0.2.1"), instance("192.0.2.2")}, "rotor.json: arrays[0]"}};
+        {kRegistryArray, weighted, {instance("192.0.2.1"), instance("192.0.2.2")}, "rotor.json: arrays[0]"}};
     int64_t api_added = 0;
     {
-      Rig rig(path);
+      RegistryRig rig(path);
       rig.registry->apply_config_arrays(config);
-      REQUIRE(rig.registry->find(kWeb)->instances.size() == 2);
-      CHECK(rig.registry->config_source(kWeb) == "rotor.json: arrays[0]");
-      CHECK(rig.registry->find(kWeb)->config_source == "rotor.json: arrays[0]");
+      REQUIRE(rig.registry->find(kRegistryArray)->instances.size() == 2);
+      CHECK(rig.registry->config_source(kRegistryArray) == "rotor.json: arrays[0]");
+      CHECK(rig.registry->find(kRegistryArray)->config_source == "rotor.json: arrays[0]");
       CHECK(rig.registry->arrays().at(0).config_source == "rotor.json: arrays[0]");
-      api_added = rig.registry->add_instance(kWeb, instance("192.0.2.3")).id;
-      rig.registry->update_instance(kWeb, api_added, instance("192.0.2.3", 50));
-      const auto first = rig.registry->find(kWeb)->instances[0];
-      CHECK_THROWS_WITH_AS(rig.registry->update_instance(kWeb, first.id, instance("192.0.2.1", 900)),
+      api_added = rig.registry->add_instance(kRegistryArray, instance("192.0.2.3")).id;
+      rig.registry->update_instance(kRegistryArray, api_added, instance("192.0.2.3", 50));
+      const auto first = rig.registry->find(kRegistryArray)->instances[0];
+      CHECK_THROWS_WITH_AS(rig.registry->update_instance(kRegistryArray, first.id, instance("192.0.2.1", 900)),
                            "address: instance 192.0.2.1 of web.lb.example.com. is listed in the config "
                            "(rotor.json: arrays[0]): change it there and reload (SIGHUP or POST /v1/reload)",
                            OwnedByConfigError);
-      CHECK_THROWS_WITH_AS(rig.registry->upsert_array(kWeb, {}),
+      CHECK_THROWS_WITH_AS(rig.registry->upsert_array(kRegistryArray, {}),
                            "name: array web.lb.example.com. is declared in the config (rotor.json: "
                            "arrays[0]), which owns its settings: change it there and reload (SIGHUP or "
                            "POST /v1/reload)",
                            OwnedByConfigError);
-      CHECK_THROWS_AS(rig.registry->replace_instances(kWeb, {instance("192.0.2.1")}), OwnedByConfigError);
+      CHECK_THROWS_AS(rig.registry->replace_instances(kRegistryArray, {instance("192.0.2.1")}), OwnedByConfigError);
       CHECK_THROWS_AS(
-          rig.registry->replace_instances(kWeb, {instance("192.0.2.1", 5), instance("192.0.2.2")}),
+          rig.registry->replace_instances(kRegistryArray, {instance("192.0.2.1", 5), instance("192.0.2.2")}),
           OwnedByConfigError);
-      rig.registry->replace_instances(kWeb, {instance("192.0.2.1"), instance("192.0.2.2"),
+      rig.registry->replace_instances(kRegistryArray, {instance("192.0.2.1"), instance("192.0.2.2"),
                                              instance("192.0.2.3", 60)});
     }
     config[0].instances[0].weight = 7;  // the file changed while rotor was stopped
-    Rig rig(path);
+    RegistryRig rig(path);
     rig.registry->apply_config_arrays(config);
-    const auto web = rig.registry->find(kWeb);
+    const auto web = rig.registry->find(kRegistryArray);
     REQUIRE(web.has_value());
     CHECK(web->settings.policy == arrays::Policy::weighted);
     REQUIRE(web->instances.size() == 3);        // the API's instance stays
@@ -659,41 +659,41 @@ TEST_SUITE("unit/server/registry/registry") {
     CHECK(web->instances[2].id == api_added);
     CHECK(web->instances[2].spec.weight == 60);
     rig.refresh();
-    CHECK(rig.served(kWeb)->instances.size() == 3);
+    CHECK(rig.served(kRegistryArray)->instances.size() == 3);
 
     CHECK_THROWS_WITH_AS(rig.registry->apply_config_arrays({{"x.example.org.", {}, {}}}),
                          "array x.example.org.: not in a zone rotor serves", ValidationError);
     CHECK_THROWS_WITH_AS(
-        rig.registry->apply_config_arrays({{kWeb, {}, {instance("192.0.2.9", 0)}}}),
+        rig.registry->apply_config_arrays({{kRegistryArray, {}, {instance("192.0.2.9", 0)}}}),
         "array web.lb.example.com.: weight: must be between 1 and 1000, got 0", ValidationError);
   }
 
   TEST_CASE("replace_instances keeps ids and health and publishes the result") {
     ScratchDir dir;
-    Rig rig(dir.file("rotor.db"));
-    rig.registry->upsert_array(kWeb, {});
-    const auto a = rig.registry->add_instance(kWeb, instance("192.0.2.1"));
-    rig.registry->add_instance(kWeb, instance("192.0.2.2"));
+    RegistryRig rig(dir.file("rotor.db"));
+    rig.registry->upsert_array(kRegistryArray, {});
+    const auto a = rig.registry->add_instance(kRegistryArray, instance("192.0.2.1"));
+    rig.registry->add_instance(kRegistryArray, instance("192.0.2.2"));
     rig.registry->set_health(a.id, Health::up, "ok");
     const auto result =
-        rig.registry->replace_instances(kWeb, {instance("192.0.2.1", 5), instance("192.0.2.9")});
+        rig.registry->replace_instances(kRegistryArray, {instance("192.0.2.1", 5), instance("192.0.2.9")});
     REQUIRE(result.size() == 2);
     CHECK(result[0].id == a.id);
     CHECK(result[0].health == Health::up);
     CHECK(result[0].spec.weight == 5);
     rig.refresh();
-    REQUIRE(rig.served(kWeb)->instances.size() == 2);
-    CHECK(rig.served(kWeb)->instances[1].spec.address.to_string() == "192.0.2.9");
+    REQUIRE(rig.served(kRegistryArray)->instances.size() == 2);
+    CHECK(rig.served(kRegistryArray)->instances[1].spec.address.to_string() == "192.0.2.9");
   }
 
   TEST_CASE("backend reports are served on change only - survive instance writes - and can be dropped") {
     ScratchDir dir;
-    Rig rig(dir.file("rotor.db"));
+    RegistryRig rig(dir.file("rotor.db"));
     arrays::ArraySettings weighted;  // round robin would scale reports from 100, not the weight
     weighted.policy = arrays::Policy::weighted;
-    rig.registry->upsert_array(kWeb, weighted);
-    const auto a = rig.registry->add_instance(kWeb, instance("192.0.2.1"));
-    const auto b = rig.registry->add_instance(kWeb, instance("192.0.2.2"));
+    rig.registry->upsert_array(kRegistryArray, weighted);
+    const auto a = rig.registry->add_instance(kRegistryArray, instance("192.0.2.1"));
+    const auto b = rig.registry->add_instance(kRegistryArray, instance("192.0.2.2"));
     rig.refresh();
     const auto before = rig.snapshot;
 
@@ -706,9 +706,9 @@ TEST_SUITE("unit/server/registry/registry") {
     rig.refresh();
     const auto reported = rig.snapshot;
     REQUIRE(reported != before);
-    CHECK(rig.served(kWeb)->v4.instances[0].weight == 25);
-    CHECK(rig.served(kWeb)->instances[0].reported_weight == 25);
-    CHECK(rig.registry->find(kWeb)->instances[0].reported_weight == 25);
+    CHECK(rig.served(kRegistryArray)->v4.instances[0].weight == 25);
+    CHECK(rig.served(kRegistryArray)->instances[0].reported_weight == 25);
+    CHECK(rig.registry->find(kRegistryArray)->instances[0].reported_weight == 25);
 
     // The same report again publishes nothing.
     CHECK(rig.registry->set_reported_many({{a.id, 25, false}}) == 0);
@@ -717,26 +717,26 @@ TEST_SUITE("unit/server/registry/registry") {
 
     // An operator's write to the instance keeps what the backend reports.
     auto heavier = instance("192.0.2.1", 200);
-    rig.registry->update_instance(kWeb, a.id, heavier);
+    rig.registry->update_instance(kRegistryArray, a.id, heavier);
     rig.refresh();
-    CHECK(rig.served(kWeb)->v4.instances[0].weight == 50);
+    CHECK(rig.served(kRegistryArray)->v4.instances[0].weight == 50);
 
     // Draining leaves the answers; dropping the reports brings it back at full weight.
     CHECK(rig.registry->set_reported_many({{b.id, 100, true}}) == 1);
     rig.refresh();
-    CHECK(rig.served(kWeb)->v4.instances.size() == 1);
+    CHECK(rig.served(kRegistryArray)->v4.instances.size() == 1);
     rig.registry->keep_reported_only({b.id});
     rig.refresh();
-    CHECK(rig.served(kWeb)->v4.instances[0].weight == 200);
-    CHECK(rig.served(kWeb)->v4.instances.size() == 1);
+    CHECK(rig.served(kRegistryArray)->v4.instances[0].weight == 200);
+    CHECK(rig.served(kRegistryArray)->v4.instances.size() == 1);
     rig.registry->keep_reported_only({});
     rig.refresh();
-    CHECK(rig.served(kWeb)->v4.instances.size() == 2);
+    CHECK(rig.served(kRegistryArray)->v4.instances.size() == 2);
   }
 
   TEST_CASE("rotation slots are stable per array and reused after a delete") {
     ScratchDir dir;
-    Rig rig(dir.file("rotor.db"));
+    RegistryRig rig(dir.file("rotor.db"));
     const auto a = rig.registry->upsert_array("a.lb.example.com.", {});
     const auto b = rig.registry->upsert_array("b.lb.example.com.", {});
     CHECK(a.slot != b.slot);
@@ -747,11 +747,11 @@ TEST_SUITE("unit/server/registry/registry") {
 
   TEST_CASE("readers see consistent snapshots while health flips 2000 times") {
     ScratchDir dir;
-    Rig rig(dir.file("rotor.db"), 1ms);
-    rig.registry->upsert_array(kWeb, {});
+    RegistryRig rig(dir.file("rotor.db"), 1ms);
+    rig.registry->upsert_array(kRegistryArray, {});
     std::vector<int64_t> ids;
     for (const char* address : {"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"}) {
-      ids.push_back(rig.registry->add_instance(kWeb, instance(address)).id);
+      ids.push_back(rig.registry->add_instance(kRegistryArray, instance(address)).id);
     }
     rig.composer.flush();
 
@@ -763,7 +763,7 @@ TEST_SUITE("unit/server/registry/registry") {
         const auto snapshot = rig.publisher.current();
         if (snapshot->generation < last_generation) ++bad;
         last_generation = snapshot->generation;
-        const auto* web = snapshot->arrays->find(wire(kWeb));
+        const auto* web = snapshot->arrays->find(wire(kRegistryArray));
         if (web == nullptr || web->instances.size() != 4) {
           ++bad;
           continue;
@@ -784,7 +784,7 @@ TEST_SUITE("unit/server/registry/registry") {
     second.join();
     CHECK(bad.load() == 0);
     // 2,000 flips end with every instance up (the last round of 4 is round 499: odd).
-    const auto* web = rig.publisher.current()->arrays->find(wire(kWeb));
+    const auto* web = rig.publisher.current()->arrays->find(wire(kRegistryArray));
     REQUIRE(web != nullptr);
     for (const auto& instance : web->instances) CHECK(instance.health == Health::up);
     CHECK(rig.registry->events(0, 10000).size() >= 2000);
@@ -792,13 +792,13 @@ TEST_SUITE("unit/server/registry/registry") {
 
   TEST_CASE("health checks are validated as the prober will merge them") {
     ScratchDir dir;
-    Rig rig(dir.file("rotor.db"));
+    RegistryRig rig(dir.file("rotor.db"));
     arrays::ArraySettings checked;
     checked.check = R"({"type":"http","port":8080,"interval":"10s"})";
-    rig.registry->upsert_array(kWeb, checked);
+    rig.registry->upsert_array(kRegistryArray, checked);
     auto overridden = instance("192.0.2.1");
     overridden.check = R"({"timeout":"5s"})";
-    const auto kept = rig.registry->add_instance(kWeb, overridden);
+    const auto kept = rig.registry->add_instance(kRegistryArray, overridden);
 
     arrays::ArraySettings bad_check;
     bad_check.check = R"({"interval":"50ms"})";
@@ -815,23 +815,23 @@ TEST_SUITE("unit/server/registry/registry") {
       const char* error;
     };
     const Case cases[] = {
-        {"array check", [&] { rig.registry->upsert_array(kWeb, bad_check); },
+        {"array check", [&] { rig.registry->upsert_array(kRegistryArray, bad_check); },
          "check.interval: must be at least 100ms, got 50ms"},
-        {"array check against an override", [&] { rig.registry->upsert_array(kWeb, shorter); },
+        {"array check against an override", [&] { rig.registry->upsert_array(kRegistryArray, shorter); },
          "check.timeout: must be shorter than the interval (2s), got 5s (with the check override "
          "of instance 1)"},
-        {"instance override", [&] { rig.registry->add_instance(kWeb, bad_override); },
+        {"instance override", [&] { rig.registry->add_instance(kRegistryArray, bad_override); },
          "check.port: expected 1 to 65535, got 0"},
-        {"merged override", [&] { rig.registry->update_instance(kWeb, kept.id, long_timeout); },
+        {"merged override", [&] { rig.registry->update_instance(kRegistryArray, kept.id, long_timeout); },
          "check.timeout: must be shorter than the interval (10s), got 10s"},
-        {"replace", [&] { rig.registry->replace_instances(kWeb, {overridden, long_timeout}); },
+        {"replace", [&] { rig.registry->replace_instances(kRegistryArray, {overridden, long_timeout}); },
          "instances[1].check.timeout: must be shorter than the interval (10s), got 10s"},
     };
     for (const Case& c : cases) {
       CAPTURE(c.name);
       CHECK_THROWS_WITH_AS(c.call(), c.error, ValidationError);
     }
-    const auto web = rig.registry->find(kWeb);
+    const auto web = rig.registry->find(kRegistryArray);
     REQUIRE(web);
     CHECK(web->settings.check == checked.check);
     REQUIRE(web->instances.size() == 1);
@@ -840,29 +840,29 @@ TEST_SUITE("unit/server/registry/registry") {
 
   TEST_CASE("the change listener hears every change but health") {
     ScratchDir dir;
-    Rig rig(dir.file("rotor.db"));
+    RegistryRig rig(dir.file("rotor.db"));
     int heard = 0;
     rig.registry->set_change_listener([&] { ++heard; });
-    rig.registry->upsert_array(kWeb, {});
+    rig.registry->upsert_array(kRegistryArray, {});
     CHECK(heard == 1);
-    const auto a = rig.registry->add_instance(kWeb, instance("192.0.2.1"));
+    const auto a = rig.registry->add_instance(kRegistryArray, instance("192.0.2.1"));
     CHECK(heard == 2);
-    rig.registry->update_instance(kWeb, a.id, instance("192.0.2.1", 5));
+    rig.registry->update_instance(kRegistryArray, a.id, instance("192.0.2.1", 5));
     CHECK(heard == 3);
-    rig.registry->replace_instances(kWeb, {instance("192.0.2.1"), instance("192.0.2.2")});
+    rig.registry->replace_instances(kRegistryArray, {instance("192.0.2.1"), instance("192.0.2.2")});
     CHECK(heard == 4);
     rig.registry->set_health(a.id, Health::down, "probe");
     CHECK(heard == 4);
-    CHECK_THROWS(rig.registry->add_instance(kWeb, instance("192.0.2.1", 0)));
+    CHECK_THROWS(rig.registry->add_instance(kRegistryArray, instance("192.0.2.1", 0)));
     CHECK(heard == 4);  // nothing changed
-    rig.registry->remove_instance(kWeb, a.id);
+    rig.registry->remove_instance(kRegistryArray, a.id);
     CHECK(heard == 5);
     rig.registry->apply_config_arrays({{"api.lb.example.com.", {}, {instance("192.0.2.9")}}});
     CHECK(heard == 6);
-    rig.registry->delete_array(kWeb);
+    rig.registry->delete_array(kRegistryArray);
     CHECK(heard == 7);
     rig.registry->set_change_listener(nullptr);
-    rig.registry->upsert_array(kWeb, {});
+    rig.registry->upsert_array(kRegistryArray, {});
     CHECK(heard == 7);
   }
 

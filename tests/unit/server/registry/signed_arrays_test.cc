@@ -103,13 +103,13 @@ struct World {
   Checked ask(const std::string& name, const std::string& owner, WorkerState& state) const {
     const auto snapshot = publisher.current();
     prepare_worker_state(*snapshot, state);
-    test::QueryOptions options = test::resolver_options();
+    ::rotor::test::QueryOptions options = ::rotor::test::resolver_options();
     options.dnssec_ok = true;
     std::vector<uint8_t> out(kReplyBufferSize);
-    const size_t size = answer_query(*snapshot, test::make_query(name, LDNS_RR_TYPE_A, options),
+    const size_t size = answer_query(*snapshot, ::rotor::test::make_query(name, LDNS_RR_TYPE_A, options),
                                      ClientInfo{nullptr, Transport::tcp}, out, state);
     out.resize(size);
-    auto reply = test::parse_reply(out);
+    auto reply = ::rotor::test::parse_reply(out);
     REQUIRE(reply);
     const RrList zone_keys = keys();
     Checked checked = check_rrset(ldns_pkt_answer(reply.get()), owner, LDNS_RR_TYPE_A, zone_keys.get());

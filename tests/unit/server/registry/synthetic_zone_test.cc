@@ -9,7 +9,7 @@
 namespace rotor::registry {
 namespace {
 
-std::string wire(const char* text) { return *zones::name_from_text(text); }
+std::string synthetic_wire(const char* text) { return *zones::name_from_text(text); }
 
 SyntheticZoneSpec lb_zone() {
   return {
@@ -27,8 +27,8 @@ TEST_SUITE("unit/server/registry/synthetic_zone") {
     CHECK(zone->negative_ttl() == 60);
 
     const std::string& soa = zone->soa().rdatas.at(0);
-    const std::string mname = wire("ns1.lb.example.com.");
-    const std::string rname = wire("hostmaster.lb.example.com.");
+    const std::string mname = synthetic_wire("ns1.lb.example.com.");
+    const std::string rname = synthetic_wire("hostmaster.lb.example.com.");
     CHECK(soa.substr(0, mname.size()) == mname);
     CHECK(soa.substr(mname.size(), rname.size()) == rname);
     const auto* fields = reinterpret_cast<const uint8_t*>(soa.data() + mname.size() + rname.size());
@@ -42,9 +42,9 @@ TEST_SUITE("unit/server/registry/synthetic_zone") {
     REQUIRE(ns != nullptr);
     CHECK(ns->ttl == 3600);
     CHECK(ns->rdatas ==
-          std::vector<std::string>{wire("ns1.lb.example.com."), wire("ns.elsewhere.example.net.")});
+          std::vector<std::string>{synthetic_wire("ns1.lb.example.com."), synthetic_wire("ns.elsewhere.example.net.")});
 
-    const zones::Node* ns1 = zone->find(wire("ns1.lb.example.com."));
+    const zones::Node* ns1 = zone->find(synthetic_wire("ns1.lb.example.com."));
     REQUIRE(ns1 != nullptr);
     REQUIRE(ns1->find(dns::type::A) != nullptr);
     CHECK(ns1->find(dns::type::A)->rdatas.at(0) == std::string("\xc0\x00\x02\x35", 4));
