@@ -1,5 +1,9 @@
 #include "server/dnssec/compact_denial.h"
 
+#include <algorithm>
+
+#include "server/dns/wire.h"
+
 namespace rotor::dnssec {
 
 size_t nxname_nsec_rdata(std::string_view owner, uint8_t* out) noexcept {
@@ -18,6 +22,95 @@ size_t nxname_nsec_rdata(std::string_view owner, uint8_t* out) noexcept {
   std::memset(bitmap, 0, kBitmapLength);
   for (const uint16_t type : kTypes) bitmap[type / 8] |= static_cast<uint8_t>(0x80 >> (type % 8));
   return size + kBitmapLength;
+}
+
+namespace {
+
+constexpr size_t kMaxLabel = 63;
+
+// RFC 4034 6.1 orders names as lower case: after a decrement, an upper-case
+// letter would sort as its lower-case self; the largest octet below 'A'..'Z'
+// in that order is '@'.
+uint8_t lower_case_predecessor(uint8_t octet) noexcept {
+  const auto before = static_cast<uint8_t>(octet - 1);
+  return before >= 'A' && before <= 'Z' ? static_cast<uint8_t>('@') : before;
+}
+
+}  // namespace
+
+size_t covering_nsec(std::string_view next_closer, FixedName& owner, uint8_t* out) noexcept {
+  const auto* name = reinterpret_cast<const uint8_t*>(next_closer.data());
+  if (next_closer.size() < 2) return 0;
+  const size_t label = name[0];
+  if (label == 0 || label >= kMaxLabel || next_closer.size() < 1 + label + 1) return 0;
+  const std::string_view parent = next_closer.substr(1 + label);
+  if (next_closer.size() + 1 > dns::kMaxNameLength) return 0;
+  const uint8_t last = name[label];
+  if (label == 1 && last == 0) return 0;  // "\000": its predecessor is the encloser itself
+
+  // The largest label below the first one, under the same parent.
+  uint8_t previous[kMaxLabel];
+  size_t previous_size = label - 1;
+  std::memcpy(previous, name + 1, previous_size);
+  if (last != 0) {
+    previous[previous_size++] = lower_case_predecessor(last);
+    const size_t room = std::min(kMaxLabel, dns::kMaxNameLength - 1 - parent.size());
+    while (previous_size < room) previous[previous_size++] = 0xff;
+  }
+  // Then the deepest name below it: labels of 0xff, as long as they can be,
+  // outermost first (a longer label sorts after every shorter one).
+  size_t size = 1 + previous_size + parent.size();
+  size_t depth_labels[dns::kMaxNameLength / 2];
+  size_t depth = 0;
+  while (dns::kMaxNameLength - size >= 2) {
+    const size_t length = std::min(kMaxLabel, dns::kMaxNameLength - size - 1);
+    depth_labels[depth++] = length;
+    size += 1 + length;
+  }
+  uint8_t* at = owner.bytes;
+  for (size_t i = depth; i > 0; --i) {  // the deepest label is written first
+    *at++ = static_cast<uint8_t>(depth_labels[i - 1]);
+    std::memset(at, 0xff, depth_labels[i - 1]);
+    at += depth_labels[i - 1];
+  }
+  *at++ = static_cast<uint8_t>(previous_size);
+  std::memcpy(at, previous, previous_size);
+  at += previous_size;
+  std::memcpy(at, parent.data(), parent.size());
+  at += parent.size();
+  owner.size = static_cast<uint8_t>(at - owner.bytes);
+
+  // Next name: the first label and "\000", under the same parent.
+  size_t rdata = 0;
+  out[rdata++] = static_cast<uint8_t>(label + 1);
+  std::memcpy(out + rdata, name + 1, label);
+  rdata += label;
+  out[rdata++] = 0;
+  std::memcpy(out + rdata, parent.data(), parent.size());
+  rdata += parent.size();
+  // Window 0 up to NSEC (47): 6 octets; RRSIG (46), NSEC (47).
+  out[rdata++] = 0;
+  out[rdata++] = 6;
+  std::memset(out + rdata, 0, 6);
+  out[rdata + 5] = 0x03;
+  return rdata + 6;
+}
+
+size_t wildcard_nodata_nsec_rdata(std::string_view qname, std::string_view wildcard_nsec,
+                                  uint8_t* out) noexcept {
+  if (qname.empty() || qname.size() + 2 > dns::kMaxNameLength) return 0;
+  const size_t next = dns::name_length(reinterpret_cast<const uint8_t*>(wildcard_nsec.data()),
+                                       wildcard_nsec.size());
+  if (next == 0) return 0;
+  const std::string_view bitmaps = wildcard_nsec.substr(next);
+  if (qname.size() + 2 + bitmaps.size() > kMaxNsecRdata) return 0;
+  size_t size = 0;
+  out[size++] = 1;  // the label "\000"
+  out[size++] = 0;
+  std::memcpy(out + size, qname.data(), qname.size());
+  size += qname.size();
+  std::memcpy(out + size, bitmaps.data(), bitmaps.size());
+  return size + bitmaps.size();
 }
 
 }  // namespace rotor::dnssec

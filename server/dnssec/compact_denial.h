@@ -2,8 +2,10 @@
 // Compact denial of existence (RFC 9824) as the query path and the denial
 // signer exchange it: the NSEC a name that does not exist is denied with (its
 // owner is the query name, the next name "\000.<qname>", the type bitmap
-// RRSIG, NSEC and NXNAME), a request to sign such an NSEC, and the signed
-// result. Both are fixed-size values (no heap), so the rings between a worker
+// RRSIG, NSEC and NXNAME), the NSECs a wildcard-synthesized answer needs (the
+// "white lie" covering the next closer name, RFC 4470, and the NSEC of a
+// wildcard NODATA owned by the query name), a request to sign such an NSEC,
+// and the signed result. Both are fixed-size values (no heap), so the rings between a worker
 // and the signer (server/common/spsc_ring.h) copy them without allocating.
 //
 // Thread-safety: plain values and pure functions. Errors: the builders return
@@ -25,17 +27,13 @@ inline constexpr uint16_t kTypeNxname = 128;
 // The EDNS header flag "Compact Answers OK" (RFC 9824 5.1): the bit after DO.
 inline constexpr uint16_t kEdnsFlagCo = 0x4000;
 
-// An NSEC RDATA compact denial writes: a next name (at most 255 octets) and a
-// bitmap of window 0 (at most 2 + 32 octets).
-inline constexpr size_t kMaxNsecRdata = 255 + 34;
+// An NSEC RDATA compact denial writes: a next name (at most 255 octets) and
+// bitmaps of up to two windows (2 + 32 octets each: window 0 and, for a
+// wildcard NODATA, window 1's CAA and the like).
+inline constexpr size_t kMaxNsecRdata = 255 + 2 * 34;
 // An RRSIG RDATA of algorithm 13 or 15: 18 fixed octets, the signer's name,
 // a 64-octet signature.
 inline constexpr size_t kMaxRrsigRdata = 18 + 255 + 64;
-
-// The NSEC RDATA denying `owner` (lower-case wire) with NXNAME: next name
-// "\000.<owner>", bitmap RRSIG NSEC NXNAME. Writes into `out` (kMaxNsecRdata
-// octets); returns its size, or 0 when "\000.<owner>" exceeds 255 octets.
-size_t nxname_nsec_rdata(std::string_view owner, uint8_t* out) noexcept;
 
 // A name of at most 255 octets, in place.
 struct FixedName {
@@ -47,6 +45,36 @@ struct FixedName {
     std::memcpy(bytes, name.data(), size);
   }
 };
+
+// The NSEC RDATA denying `owner` (lower-case wire) with NXNAME: next name
+// "\000.<owner>", bitmap RRSIG NSEC NXNAME. Writes into `out` (kMaxNsecRdata
+// octets); returns its size, or 0 when "\000.<owner>" exceeds 255 octets.
+size_t nxname_nsec_rdata(std::string_view owner, uint8_t* out) noexcept;
+
+// The RFC 4470 "white lie" a wildcard-synthesized answer carries (RFC 4035
+// 3.1.3.3) in a zone denied compactly: an NSEC covering `next_closer` (the
+// lower-case wire name one label below the closest encloser on the way to the
+// query name, which does not exist) and everything below it, and nothing
+// else. Its owner, written to `owner`, is the canonical predecessor of
+// `next_closer` (the largest name that sorts before it: the first label's
+// last octet decremented, or dropped when it is 0, padded with 0xff to 63
+// octets, then the deepest 0xff labels 255 octets allow); its next name is
+// the first label with "\000" appended under the same parent, which sorts
+// after every name below `next_closer`; bitmap RRSIG NSEC. A validator finds
+// the closest encloser from it as the wildcard's parent (RFC 4035 5.3.4).
+// Writes the RDATA into `out` (kMaxNsecRdata octets) and returns its size,
+// or 0 when there is no such NSEC: the first label is "\000" (nothing sorts
+// between the encloser and it) or 63 octets long, or the next name would
+// pass 255 octets.
+size_t covering_nsec(std::string_view next_closer, FixedName& owner, uint8_t* out) noexcept;
+
+// The NSEC of a wildcard NODATA (RFC 9824 3: the synthesized name exists
+// without the type): owned by the query name `qname`, next name
+// "\000.<qname>", and the bitmaps of the wildcard's own NSEC RDATA
+// `wildcard_nsec` (its types, RRSIG and NSEC). Returns the size written to
+// `out`, or 0 when it would not fit or `wildcard_nsec` is malformed.
+size_t wildcard_nodata_nsec_rdata(std::string_view qname, std::string_view wildcard_nsec,
+                                  uint8_t* out) noexcept;
 
 // One NSEC RRset to sign: owner, TTL, RDATA, and the key that signs it.
 struct DenialRecord {

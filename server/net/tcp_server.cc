@@ -221,6 +221,26 @@ void TcpServer::release_parked(Parked& slot) noexcept {
   slot.connection = nullptr;
 }
 
+bool TcpServer::repark(Parked& slot, Connection& connection,
+                       const dnssec::SignedDenial& result) noexcept {
+  const DenialState& denial = *context_.state.denial;
+  if (denial.key == nullptr || denial.wanted.owner.view() == result.record.owner.view()) {
+    return false;
+  }
+  bool already_asked = false;
+  for (size_t s = 0; s < kParkedSlots && !already_asked; ++s) {
+    const Parked& other = parked_[s];
+    already_asked = other.connection != nullptr && other.key == denial.key->get() &&
+                    other.owner.view() == denial.wanted.owner.view();
+  }
+  if (!request_signature(context_, already_asked)) return true;  // dropped, counted
+  slot.connection = &connection;
+  ++connection.parked;
+  slot.key = denial.key->get();
+  slot.owner = denial.wanted.owner;
+  return true;
+}
+
 void TcpServer::answer_parked(const dnssec::SignedDenial& result) noexcept {
   counters::WorkerCounters& counters = *context_.state.counters;
   if (context_.state.denial != nullptr) {
@@ -239,6 +259,10 @@ void TcpServer::answer_parked(const dnssec::SignedDenial& result) noexcept {
       const ClientInfo client{reinterpret_cast<const sockaddr*>(&connection.peer), Transport::tcp};
       reply_length = answer_query(*context_.snapshot, {slot.query, slot.size}, client,
                                   {answer_buffer_.get() + 2, kReplyBufferSize}, context_.state);
+    }
+    if (reply_length == kAwaitsSignature && repark(slot, connection, result)) {
+      flush(connection);  // a second NSEC to wait for (a wildcard CNAME to a missing name)
+      continue;
     }
     if (reply_length == kAwaitsSignature || reply_length == 0) {
       counters.denial_dropped.add();  // still unsigned: no second wait

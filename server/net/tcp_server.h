@@ -92,6 +92,11 @@ class TcpServer {
   // Holds one query until its signature comes; drops it (counted) when it cannot.
   void park(Connection& connection, const uint8_t* query, size_t size) noexcept;
   void release_parked(Parked& slot) noexcept;
+  // After a late answer still waits for another NSEC than `result`'s (a
+  // chain that needs two): asks for it and parks the query again in `slot`
+  // (true), or drops it and counts it (true when the request ring was
+  // full); false when it waits for the same NSEC again (the caller drops it).
+  bool repark(Parked& slot, Connection& connection, const dnssec::SignedDenial& result) noexcept;
   void touch(Connection& connection) noexcept;
   void close_connection(Connection& connection) noexcept;
   void arm_idle_timer() noexcept;

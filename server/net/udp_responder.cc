@@ -220,6 +220,24 @@ void UdpResponder::park(const Socket& socket, size_t i) noexcept {
   counters.denial_parked.add();
 }
 
+bool UdpResponder::repark(Parked& slot, const dnssec::SignedDenial& result) noexcept {
+  const DenialState& denial = *context_.state.denial;
+  if (denial.key == nullptr || denial.wanted.owner.view() == result.record.owner.view()) {
+    return false;
+  }
+  bool already_asked = false;
+  for (size_t s = 0; s < kParkedSlots && !already_asked; ++s) {
+    const Parked& other = parked_[s];
+    already_asked = other.used && other.key == denial.key->get() &&
+                    other.owner.view() == denial.wanted.owner.view();
+  }
+  if (!request_signature(context_, already_asked)) return true;  // dropped, counted
+  slot.used = true;
+  slot.key = denial.key->get();
+  slot.owner = denial.wanted.owner;
+  return true;
+}
+
 void UdpResponder::answer_parked(const dnssec::SignedDenial& result) noexcept {
   counters::WorkerCounters& counters = *context_.state.counters;
   if (context_.state.denial != nullptr) {
@@ -240,7 +258,11 @@ void UdpResponder::answer_parked(const dnssec::SignedDenial& result) noexcept {
       length = answer_query(*context_.snapshot, {slot.query, slot.size}, client,
                             {reply, kReplySize}, context_.state);
     }
-    // Still unsigned (the key changed meanwhile, or signing failed): no second wait.
+    // An answer that needs a second NSEC (a wildcard CNAME to a name that
+    // does not exist) waits again in the same slot, within the first wait's
+    // time limit; still unsigned for the same NSEC (the key changed
+    // meanwhile, or signing failed): no second wait.
+    if (length == kAwaitsSignature && repark(slot, result)) continue;
     if (length == kAwaitsSignature || length == 0) {
       counters.denial_dropped.add();
       continue;

@@ -75,6 +75,11 @@ class UdpResponder {
   static void on_readable(uv_poll_t* handle, int status, int events);
   // Holds query `i` of the batch until its signature comes; false: dropped.
   void park(const Socket& socket, size_t i) noexcept;
+  // After a late answer still waits for another NSEC than `result`'s (a
+  // chain that needs two): asks for it and keeps `slot` (true), or drops the
+  // query and counts it (true when the request ring was full); false when it
+  // waits for the same NSEC again (the caller drops it).
+  bool repark(Parked& slot, const dnssec::SignedDenial& result) noexcept;
   // Response rate limiting of one reply; false: not to be sent.
   bool admit(const sockaddr* client, uint8_t* reply, size_t& length, uint32_t now_seconds) noexcept;
   void drain(Socket& socket) noexcept;

@@ -237,7 +237,14 @@ class Answer {
         break;
     }
     const Node& node = *found.node;
-    if (found.kind == Lookup::Kind::wildcard) prove_wildcard(zone, *found.encloser);
+    if (found.kind == Lookup::Kind::wildcard) {
+      if (const auto* signer = online_denial(zone)) {
+        const Step step = prove_wildcard_online(zone, node, *found.encloser, *signer);
+        if (step != Step::follow) return step;
+      } else {
+        prove_wildcard(zone, *found.encloser);
+      }
+    }
     if (query_.qtype == dns::type::ANY) return add_any(at_.owner, node, zone);
     if (query_.qtype == dns::type::RRSIG && zone.is_signed() && !node.rrsigs.empty()) {
       return add_rrsigs(at_.owner, node);
@@ -375,37 +382,109 @@ class Answer {
     return &zone.online_signer();
   }
 
+  // The signed NSEC `state_.denial->wanted` (filled by the caller) from the
+  // worker's cache, or null after noting the miss for the worker to park the
+  // query on (kAwaitsSignature).
+  const dnssec::SignedDenial* signed_denial(
+      const std::shared_ptr<const zones::OnlineSigner>& signer) noexcept {
+    DenialState& denial = *state_.denial;
+    const dnssec::SignedDenial* hit = denial.cache.find(signer.get(), denial.wanted, denial.now);
+    if (hit == nullptr) {
+      state_.counters->denial_misses.add();
+      denial.key = &signer;
+      return nullptr;
+    }
+    state_.counters->denial_hits.add();
+    return hit;
+  }
+
+  // Writes a signed NSEC from the denial cache and its RRSIG, whole, or TC.
+  // Owned by the question's name, it points at the question, as the answer does.
+  void write_signed_denial(Section section, const dnssec::SignedDenial& nsec) noexcept {
+    if (truncated_) return;
+    const std::string_view name = nsec.record.owner.view();
+    const MessageWriter::Owner owner{.name = name,
+                                     .is_question = name == query_.qname_lower.view()};
+    const MessageWriter::Mark before = writer_.mark();
+    if (!writer_.write_record(section, owner, dnssec::kTypeNsec, dns::rrclass::IN,
+                              nsec.record.ttl, nsec.record.rdata_view()) ||
+        !writer_.write_record(section, owner, dns::type::RRSIG, dns::rrclass::IN,
+                              nsec.record.ttl, nsec.rrsig_view())) {
+      writer_.rollback(before);
+      truncated_ = true;
+    }
+  }
+
   // A name that does not exist, denied compactly (RFC 9824 3): NODATA with
   // the SOA and one NSEC owned by the name, next "\000.<name>", types RRSIG
   // NSEC NXNAME, both signed. The NSEC's signature comes from the worker's
   // cache; on a miss nothing is written and the query waits for it.
   Step add_compact_nxname(const Zone& zone,
                           const std::shared_ptr<const zones::OnlineSigner>& signer) noexcept {
-    DenialState& denial = *state_.denial;
-    dnssec::DenialRecord& record = denial.wanted;
+    dnssec::DenialRecord& record = state_.denial->wanted;
     record.owner.assign(at_.name);
     // RFC 9077: the NSEC's TTL is the negative TTL, as the SOA's.
     record.ttl = zone.negative_ttl();
     record.rdata_size = static_cast<uint16_t>(dnssec::nxname_nsec_rdata(at_.name, record.rdata));
     if (record.rdata_size == 0) return add_negative(zone, Step::nxdomain);  // "\000.<name>" is too long
-    const dnssec::SignedDenial* hit = denial.cache.find(signer.get(), record, denial.now);
-    if (hit == nullptr) {
-      state_.counters->denial_misses.add();
-      denial.key = &signer;
-      return Step::awaits_signature;
-    }
-    state_.counters->denial_hits.add();
+    const dnssec::SignedDenial* hit = signed_denial(signer);
+    if (hit == nullptr) return Step::awaits_signature;
     add_negative(zone, Step::nxname);
-    if (truncated_) return Step::nxname;
-    const MessageWriter::Mark before = writer_.mark();
-    if (!writer_.write_record(Section::authority, at_.owner, dnssec::kTypeNsec, dns::rrclass::IN,
-                              record.ttl, record.rdata_view()) ||
-        !writer_.write_record(Section::authority, at_.owner, dns::type::RRSIG, dns::rrclass::IN,
-                              record.ttl, hit->rrsig_view())) {
-      writer_.rollback(before);
-      truncated_ = true;
-    }
+    write_signed_denial(Section::authority, *hit);
     return Step::nxname;
+  }
+
+  // A wildcard expansion in a zone rotor signs, for a DO query: the proof
+  // per query name, made late like a compact denial. The answer (data, a
+  // CNAME) gets the white lie covering the next closer
+  // name (dnssec::covering_nsec; with the wildcard's own RRSIG, whose label
+  // count leaves out the star, a validator accepts the expansion, RFC 4035
+  // 5.3.4); a NODATA gets the NSEC of the query name with the wildcard's
+  // types (RFC 9824 3: the synthesized name exists), and so does an NSEC
+  // query, in the answer section. Returns Step::follow when the answer goes
+  // on as for any name (the proof waits in late_proofs_), or the step that
+  // ends it: awaits_signature on a miss, hit for the NSEC query. When no
+  // such NSEC can be made (a name too long, a first label "\000"), the answer
+  // goes without it.
+  Step prove_wildcard_online(const Zone& zone, const Node& wildcard, const Node& encloser,
+                             const std::shared_ptr<const zones::OnlineSigner>& signer) noexcept {
+    const uint16_t qtype = query_.qtype;
+    const bool nsec_query = qtype == dnssec::kTypeNsec;
+    const bool answered = !nsec_query && qtype != dns::type::NSEC3 &&
+                          (qtype == dns::type::ANY || wildcard.find(qtype) != nullptr ||
+                           (qtype != dns::type::CNAME && wildcard.find(dns::type::CNAME) != nullptr));
+    dnssec::DenialRecord& record = state_.denial->wanted;
+    record.ttl = zone.nsec_ttl();
+    if (answered) {
+      std::string_view next_closer = at_.name;
+      const unsigned wanted = dns::label_count(encloser.name) + 1;
+      for (unsigned labels = dns::label_count(next_closer); labels > wanted; --labels) {
+        next_closer = next_closer.substr(dns::parent_offset(next_closer));
+      }
+      record.rdata_size =
+          static_cast<uint16_t>(dnssec::covering_nsec(next_closer, record.owner, record.rdata));
+      // An owner that is a name of the zone would be a second NSEC there.
+      if (record.rdata_size == 0 || zone.find(record.owner.view()) != nullptr) return Step::follow;
+    } else {
+      const RRset* own = wildcard.find(dnssec::kTypeNsec);
+      if (own == nullptr || own->rdatas.empty()) return Step::follow;
+      record.owner.assign(at_.name);
+      record.rdata_size = static_cast<uint16_t>(
+          dnssec::wildcard_nodata_nsec_rdata(at_.name, own->rdatas.front(), record.rdata));
+      if (record.rdata_size == 0) return Step::follow;
+    }
+    const dnssec::SignedDenial* hit = signed_denial(signer);
+    if (hit == nullptr) return Step::awaits_signature;
+    if (nsec_query) {
+      write_signed_denial(Section::answer, *hit);
+      return truncated_ ? Step::truncated : Step::hit;
+    }
+    if (late_proof_count_ < kMaxProofs &&
+        std::find(late_proofs_, late_proofs_ + late_proof_count_, hit) ==
+            late_proofs_ + late_proof_count_) {
+      late_proofs_[late_proof_count_++] = hit;
+    }
+    return Step::follow;
   }
 
   // The client as the geo and sticky policies see it: its EDNS Client Subnet,
@@ -601,6 +680,9 @@ class Answer {
       add_required(Section::authority, {.name = proof_owners_[proofs_written_], .is_question = false},
                    *proofs_[proofs_written_]);
     }
+    for (; late_proofs_written_ < late_proof_count_; ++late_proofs_written_) {
+      write_signed_denial(Section::authority, *late_proofs_[late_proofs_written_]);
+    }
   }
 
   // NXDOMAIN: the NSEC covering the name and the one covering the wildcard
@@ -648,7 +730,7 @@ class Answer {
     if (!proving(zone)) return;
     if (zone.denial() == Zone::Denial::compact) {
       // The name's own NSEC (RFC 9824 3). A wildcard's NODATA needs one owned
-      // by the name asked, made per query name: not built yet, so none.
+      // by the name asked, made per query name (prove_wildcard_online).
       if (node.name == at_.name || !is_wildcard(node.name)) add_proof(&node, dns::type::NSEC);
       return;
     }
@@ -785,6 +867,11 @@ class Answer {
   std::string_view proof_owners_[kMaxProofs];
   size_t proof_count_ = 0;
   size_t proofs_written_ = 0;
+  // NSECs signed per query name (wildcard expansions), from the denial cache:
+  // no insert happens while a query is answered, so the entries stay put.
+  const dnssec::SignedDenial* late_proofs_[kMaxProofs];
+  size_t late_proof_count_ = 0;
+  size_t late_proofs_written_ = 0;
 };
 
 // DS lives on the parent side of a cut (RFC 4035 3.1.4.1): a DS query for the

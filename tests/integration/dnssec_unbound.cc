@@ -10,8 +10,10 @@
 //   key and for one RRSIG with a character changed.
 // - Zones rotor signs online ("dnssec": {"keys": DIR}): positive answers,
 //   NODATA and nonexistent names by compact denial (RFC 9824), DNSKEY,
-//   delegations (not wildcard answers: not signed yet); SERVFAIL for a
-//   zone anchored at another key. Arrays in such a zone (API and probed
+//   delegations, wildcard answers (one and two labels below the wildcard's
+//   parent, proven by a white lie signed late), a wildcard NODATA, a
+//   wildcard CNAME to a missing name (two NSECs signed late for one query);
+//   SERVFAIL for a zone anchored at another key. Arrays in such a zone (API and probed
 //   instances, a CNAME into one) before and after a health change.
 //
 // Unbound never leaves loopback: every address outside 127.0.0.0/8 (and all
@@ -352,6 +354,7 @@ const char* const kOnlineZone =
     "www IN A 192.0.2.10\n"
     "alias IN CNAME web\n"
     "*.wild IN TXT \"wildcard\"\n"
+    "*.dangling IN CNAME nothere\n"
     "plain IN NS ns.plain\nns.plain IN A 192.0.2.54\n";
 
 const char* const kOnlineChildZone =
@@ -481,9 +484,12 @@ TEST_CASE("Unbound validates zones rotor signs online with arrays before and aft
       {"www.online.test.", "AAAA", kNoError, true, ""},                  // NODATA
       {"nothere.online.test.", "A", kNoError, true, ""},                 // compact denial
       {"deep.nothere.online.test.", "AAAA", kNoError, true, ""},
-      // Not x.wild.online.test.: a wildcard answer needs an NSEC owned near
-      // the query name (per-name signing, not built: server/dnssec/README.md),
-      // so Unbound finds it bogus today.
+      // Wildcard expansions: the answer with the wildcard's RRSIG and the
+      // NSEC covering the next closer name, signed late (RFC 4470 style).
+      {"x.wild.online.test.", "TXT", kNoError, true, "x.wild.online.test.\tIN\tTXT\t\"wildcard\""},
+      {"y.x.wild.online.test.", "TXT", kNoError, true, "y.x.wild.online.test.\tIN\tTXT\t\"wildcard\""},
+      {"x.wild.online.test.", "A", kNoError, true, ""},                  // a wildcard NODATA
+      {"q.dangling.online.test.", "A", kNoError, true, "q.dangling.online.test.\tIN\tCNAME\tnothere.online.test."},
       {"online.test.", "DNSKEY", kNoError, true, "online.test.\tIN\tDNSKEY\t257 3 13 "},
       {"plain.online.test.", "DS", kNoError, true, ""},                  // an insecure cut: no DS
       {"web.online.test.", "A", kNoError, true, "web.online.test.\tIN\tA\t127.0.0.8"},

@@ -3,7 +3,8 @@
 // pool's denial signer and answered within a second with an NSEC that ldns
 // verifies; the next query for it is a cache hit; a burst of random names far
 // beyond the rings and parking slots crashes nothing, counts its drops, and
-// the pool still answers afterwards.
+// the pool still answers afterwards. A wildcard CNAME to a missing name needs
+// two NSECs signed late for one query: it waits twice and is answered.
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -108,6 +109,72 @@ TEST_CASE("a missing name is answered late and signed over UDP and TCP then from
   CHECK(test::reply_id(over_tcp->wire) == 0x1003);
   CHECK(verified_denial(over_tcp->wire, *zone.key));
   CHECK(sums(pool).late == 2);
+  pool.stop();
+}
+
+TEST_CASE("a wildcard CNAME to a missing name waits for two signatures over UDP and TCP") {
+  test::SignedZone zone = test::make_compact_zone(
+      "*.dangling 300 IN CNAME nothere.compact.test.\n*.void 300 IN CNAME gone.compact.test.\n");
+  SnapshotPublisher publisher(zone.snapshot);
+  net::NetworkOptions options;
+  options.listen = {test::listen_endpoint("127.0.0.1:0")};
+  options.threads = 1;
+  net::WorkerPool pool(options, publisher);
+  pool.start();
+  const sockaddr_storage address = pool.bound().at(0).address;
+  // The answer: the CNAME, the SOA, the target's compact denial and the
+  // white lie covering the expanded name, each NSEC verified.
+  const auto check_reply = [&](const test::Bytes& wire) {
+    test::LdnsPacket reply = test::parse_reply(wire);
+    REQUIRE(reply);
+    CHECK(ldns_pkt_get_rcode(reply.get()) == LDNS_RCODE_NOERROR);
+    CHECK(ldns_rr_list_rr_count(ldns_pkt_answer(reply.get())) == 2);  // CNAME and RRSIG
+    ldns_rr_list* authority = ldns_pkt_authority(reply.get());
+    ldns_rr_list* keys = ldns_rr_list_new();
+    ldns_rr* dnskey = nullptr;
+    ldns_rr_new_frm_str(&dnskey, zone.key->dnskey_text().c_str(), 0, nullptr, nullptr);
+    ldns_rr_list_push_rr(keys, dnskey);
+    size_t nsecs = 0, verified = 0;
+    for (size_t i = 0; i < ldns_rr_list_rr_count(authority); ++i) {
+      ldns_rr* nsec = ldns_rr_list_rr(authority, i);
+      if (ldns_rr_get_type(nsec) != LDNS_RR_TYPE_NSEC) continue;
+      ++nsecs;
+      for (size_t j = 0; j < ldns_rr_list_rr_count(authority); ++j) {
+        ldns_rr* rrsig = ldns_rr_list_rr(authority, j);
+        if (ldns_rr_get_type(rrsig) != LDNS_RR_TYPE_RRSIG ||
+            ldns_dname_compare(ldns_rr_owner(rrsig), ldns_rr_owner(nsec)) != 0) {
+          continue;
+        }
+        ldns_rr_list* rrset = ldns_rr_list_new();
+        ldns_rr_list_push_rr(rrset, nsec);
+        ldns_rr_list* good = ldns_rr_list_new();
+        if (ldns_verify_rrsig_keylist(rrset, rrsig, keys, good) == LDNS_STATUS_OK) ++verified;
+        ldns_rr_list_free(good);
+        ldns_rr_list_free(rrset);
+      }
+    }
+    ldns_rr_list_deep_free(keys);
+    CHECK(nsecs == 2);
+    CHECK(verified == 2);
+  };
+
+  test::UdpClient udp(address);
+  const auto over_udp = udp.exchange(nxdomain_query("q.dangling", 0x2001), 2s);
+  REQUIRE(over_udp);
+  check_reply(over_udp->wire);
+  Sums counted = sums(pool);
+  CHECK(counted.signed_count == 2);
+  CHECK(counted.late == 1);
+  CHECK(counted.dropped == 0);
+
+  const auto over_tcp = test::exchange_tcp(test::endpoint_of(address), nxdomain_query("q.void", 0x2002), 2s);
+  REQUIRE(over_tcp);
+  CHECK(test::reply_id(over_tcp->wire) == 0x2002);
+  check_reply(over_tcp->wire);
+  counted = sums(pool);
+  CHECK(counted.signed_count == 4);
+  CHECK(counted.late == 2);
+  CHECK(counted.dropped == 0);
   pool.stop();
 }
 

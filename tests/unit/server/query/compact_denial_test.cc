@@ -4,13 +4,20 @@
 // with the SOA and one NSEC owned by the name, bitmap RRSIG NSEC NXNAME, both
 // signed and verified here by ldns; the CO flag gives NXDOMAIN; without DO
 // the answer is the plain NXDOMAIN; an explicit NXNAME query is FORMERR; a
-// hit allocates nothing; a new key empties the cache.
+// hit allocates nothing; a new key empties the cache. Wildcard expansions
+// in such a zone: an answer carries the RFC 4470 white lie covering the next
+// closer name (its owner checked to be the canonical predecessor against
+// random names), a NODATA the query name's NSEC with the wildcard's types, a
+// wildcard CNAME to a missing name waits for both NSECs.
 #include "server/query/responder.h"
 
 #include <doctest/doctest.h>
 #include <ldns/ldns.h>
 
+#include <cstring>
 #include <ctime>
+#include <random>
+#include <set>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -19,10 +26,12 @@
 #include <vector>
 
 #include "server/dns/wire.h"
+#include "server/dnssec/compact_denial.h"
 #include "server/dnssec/signer.h"
 #include "tests/support/dns_client.h"
 #include "tests/unit/server/query/compact_zone.h"
 #include "tests/unit/support/allocation_counter.h"
+#include "zones/dnssec.h"
 #include "zones/zone_file.h"
 
 TEST_SUITE_BEGIN("unit/server/query/compact_denial");
@@ -91,9 +100,11 @@ RrList key_list(const dnssec::SigningKey& key) {
   return keys;
 }
 
-// The RRset of `type` in the authority section and whether its RRSIG verifies.
-bool verifies(ldns_pkt* reply, ldns_rr_type type, const ldns_rr_list* keys) {
-  ldns_rr_list* authority = ldns_pkt_authority(reply);
+// The RRset of `type` in the authority section (or `section`) and whether
+// its RRSIG verifies (for a wildcard's, on the expanded owner).
+bool verifies(ldns_pkt* reply, ldns_rr_type type, const ldns_rr_list* keys,
+              ldns_rr_list* section = nullptr) {
+  ldns_rr_list* authority = section != nullptr ? section : ldns_pkt_authority(reply);
   RrList rrset(ldns_rr_list_new());
   ldns_rr* signature = nullptr;
   for (size_t i = 0; i < ldns_rr_list_rr_count(authority); ++i) {
@@ -238,6 +249,267 @@ TEST_CASE("a new key for the zone empties the worker's denial cache") {
   prepare_worker_state(*next, state);
   CHECK(state.denial->cache.size() == 0);
   CHECK(ask(*next, state, query).size == kAwaitsSignature);
+}
+
+// The zone of the wildcard cases: a TXT wildcard, and a CNAME wildcard
+// pointing at a name that does not exist.
+const char* const kWildcards =
+    "*.wild 300 IN TXT \"wildcard\"\n"
+    "*.dangling 300 IN CNAME nothere.compact.test.\n";
+
+std::string wire(const std::string& text) {
+  auto name = zones::lower_name_from_text(text);
+  REQUIRE(name);
+  return *name;
+}
+
+// Whether `name` is `ancestor` or below it (wire names, lower case).
+bool at_or_below(std::string_view name, std::string_view ancestor) {
+  while (true) {
+    if (name == ancestor) return true;
+    if (name.size() <= 1) return false;
+    name = name.substr(dns::parent_offset(name));
+  }
+}
+
+std::string rdf_text(const ldns_rdf* rdf) {
+  char* text = ldns_rdf2str(rdf);
+  std::string out(text);
+  free(text);
+  return out;
+}
+
+size_t count_of(ldns_rr_list* section, ldns_rr_type type) {
+  size_t count = 0;
+  for (size_t i = 0; i < ldns_rr_list_rr_count(section); ++i) {
+    if (ldns_rr_get_type(ldns_rr_list_rr(section, i)) == type) ++count;
+  }
+  return count;
+}
+
+// Every NSEC in the authority section verifies with the RRSIG of its owner.
+bool every_nsec_verifies(ldns_pkt* reply, const ldns_rr_list* keys) {
+  ldns_rr_list* authority = ldns_pkt_authority(reply);
+  size_t verified = 0;
+  for (size_t i = 0; i < ldns_rr_list_rr_count(authority); ++i) {
+    ldns_rr* nsec = ldns_rr_list_rr(authority, i);
+    if (ldns_rr_get_type(nsec) != LDNS_RR_TYPE_NSEC) continue;
+    for (size_t j = 0; j < ldns_rr_list_rr_count(authority); ++j) {
+      ldns_rr* rrsig = ldns_rr_list_rr(authority, j);
+      if (ldns_rr_get_type(rrsig) != LDNS_RR_TYPE_RRSIG ||
+          ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(rrsig)) != LDNS_RR_TYPE_NSEC ||
+          ldns_dname_compare(ldns_rr_owner(rrsig), ldns_rr_owner(nsec)) != 0) {
+        continue;
+      }
+      RrList rrset(ldns_rr_list_new());
+      ldns_rr_list_push_rr(rrset.get(), ldns_rr_clone(nsec));
+      ldns_rr_list* good = ldns_rr_list_new();
+      if (ldns_verify_rrsig_keylist(rrset.get(), rrsig, keys, good) == LDNS_STATUS_OK) ++verified;
+      ldns_rr_list_free(good);
+    }
+  }
+  return verified > 0 && verified == count_of(authority, LDNS_RR_TYPE_NSEC);
+}
+
+TEST_CASE("the white lie covers exactly the next closer name and what lies below it") {
+  // Random names under one parent, some below the next closer name, from
+  // octets that sit at the edges of the order ("\000", '@', '[', 0xff ...).
+  const std::string parent = wire("wild.compact.test.");
+  const std::string long_parent = wire(std::string(60, 'p') + "." + std::string(60, 'q') + "." +
+                                       std::string(60, 'r') + ".test.");
+  const uint8_t octets[] = {0x00, 0x01, '-', '0', '@', '[', 'a', 'b', 'y', 'z', 0xfe, 0xff};
+  std::mt19937 random(17);
+  const auto random_label = [&] {
+    std::string label;
+    const size_t size = random() % 8 == 0 ? 62 + random() % 2 : 1 + random() % 3;
+    for (size_t i = 0; i < size; ++i) label += static_cast<char>(octets[random() % sizeof octets]);
+    return label;
+  };
+  const auto prepend = [](const std::string& label, const std::string& name) {
+    return std::string(1, static_cast<char>(label.size())) + label + name;
+  };
+  struct Case {
+    std::string label;
+    const std::string* parent;
+  };
+  const Case cases[] = {{"x", &parent},       {"b", &parent},         {"[", &parent},
+                        {std::string("a\0", 2), &parent},   {std::string("ab\0", 3), &parent},    {"\x01", &parent},
+                        {"0", &parent},       {std::string(62, 'b'), &parent},
+                        {"m", &long_parent},  {std::string("zz\0", 3), &long_parent}};
+  for (const Case& c : cases) {
+    const std::string next_closer = prepend(c.label, *c.parent);
+    CAPTURE(zones::name_to_text(next_closer));
+    dnssec::FixedName owner;
+    uint8_t rdata[dnssec::kMaxNsecRdata];
+    const size_t size = dnssec::covering_nsec(next_closer, owner, rdata);
+    REQUIRE(size > 0);
+    const size_t next_size =
+        dns::name_length(rdata, size);
+    REQUIRE(next_size > 0);
+    const std::string next(reinterpret_cast<const char*>(rdata), next_size);
+    CHECK(next == prepend(c.label + std::string(1, '\0'), *c.parent));
+    // Bitmap: RRSIG and NSEC only.
+    CHECK(std::string(reinterpret_cast<const char*>(rdata) + next_size, size - next_size) ==
+          std::string("\x00\x06\x00\x00\x00\x00\x00\x03", 8));
+    CHECK(zones::canonical_compare(owner.view(), next_closer) < 0);
+    CHECK(zones::canonical_compare(next_closer, next) < 0);
+    // ldns agrees, comparing as lower case (an upper-case owner octet would
+    // sort as its lower-case self).
+    ldns_rdf* owner_rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, owner.size, owner.bytes);
+    ldns_rdf* closer_rdf =
+        ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, next_closer.size(), next_closer.data());
+    CHECK(ldns_dname_compare(owner_rdf, closer_rdf) < 0);
+    ldns_rdf_deep_free(owner_rdf);
+    ldns_rdf_deep_free(closer_rdf);
+    CHECK(owner.size <= 255);
+    CHECK(at_or_below(owner.view(), *c.parent));
+    size_t covered = 0;
+    for (int i = 0; i < 3000; ++i) {
+      std::string name = random() % 3 == 0 ? next_closer : *c.parent;
+      for (size_t labels = 1 + random() % 3; labels > 0; --labels) {
+        const std::string longer = prepend(random_label(), name);
+        if (longer.size() <= 255) name = longer;
+      }
+      if (name == owner.view()) continue;
+      const bool in_cover = zones::canonical_compare(owner.view(), name) < 0 &&
+                            zones::canonical_compare(name, next) < 0;
+      CAPTURE(zones::name_to_text(name));
+      CHECK(in_cover == at_or_below(name, next_closer));
+      covered += in_cover;
+    }
+    CHECK(covered > 0);
+  }
+  // No white lie for a first label "\000" (nothing sorts between its parent
+  // and it) nor for one of 63 octets (no room for "\000" after it).
+  dnssec::FixedName owner;
+  uint8_t rdata[dnssec::kMaxNsecRdata];
+  CHECK(dnssec::covering_nsec(prepend(std::string(1, '\0'), parent), owner, rdata) == 0);
+  CHECK(dnssec::covering_nsec(prepend(std::string(63, 'b'), parent), owner, rdata) == 0);
+}
+
+TEST_CASE("a wildcard answer carries the white lie covering the next closer name") {
+  SignedZone zone = make_compact_zone(kWildcards);
+  WorkerState state;
+  prepare_worker_state(*zone.snapshot, state);
+  state.denial->now = now_seconds();
+  const RrList keys = key_list(*zone.key);
+
+  const test::Bytes query = query_for("X.wild.compact.test.", LDNS_RR_TYPE_TXT, true, true);
+  REQUIRE(ask(*zone.snapshot, state, query).size == kAwaitsSignature);
+  CHECK(zones::canonical_compare(state.denial->wanted.owner.view(), wire("x.wild.compact.test.")) < 0);
+  sign_wanted(state);
+  // Every name below the same next closer name is proven by the same NSEC:
+  // no second signature.
+  for (const char* name : {"X.wild.compact.test.", "deeper.x.wild.compact.test."}) {
+    CAPTURE(name);
+    Asked answered = ask(*zone.snapshot, state, query_for(name, LDNS_RR_TYPE_TXT, true, true));
+    REQUIRE(answered.size != kAwaitsSignature);
+    test::LdnsPacket reply = test::parse_reply(answered.reply);
+    REQUIRE(reply);
+    CHECK(ldns_pkt_get_rcode(reply.get()) == LDNS_RCODE_NOERROR);  // CO or not: it exists
+    CHECK(count_of(ldns_pkt_answer(reply.get()), LDNS_RR_TYPE_TXT) == 1);
+    CHECK(verifies(reply.get(), LDNS_RR_TYPE_TXT, keys.get(), ldns_pkt_answer(reply.get())));
+    CHECK(ldns_rr_list_rr_count(ldns_pkt_authority(reply.get())) == 2);  // NSEC and its RRSIG
+    ldns_rr* nsec = nsec_of(reply.get());
+    REQUIRE(nsec != nullptr);
+    CHECK(verifies(reply.get(), LDNS_RR_TYPE_NSEC, keys.get()));
+    CHECK(ldns_rr_ttl(nsec) == 300);
+    CHECK(rdf_text(ldns_rr_rdf(nsec, 0)) == "x\\000.wild.compact.test.");
+    // The NSEC covers the query name (RFC 4035 5.4): owner < qname < next,
+    // and its owner and next name share only wild.compact.test. with it.
+    ldns_rdf* qname = nullptr;
+    REQUIRE(ldns_str2rdf_dname(&qname, name) == LDNS_STATUS_OK);
+    ldns_dname2canonical(qname);
+    CHECK(ldns_dname_compare(ldns_rr_owner(nsec), qname) < 0);
+    CHECK(ldns_dname_compare(qname, ldns_rr_rdf(nsec, 0)) < 0);
+    ldns_rdf_deep_free(qname);
+    const ldns_rdf* bitmap = ldns_rr_rdf(nsec, 1);
+    CHECK_FALSE(ldns_nsec_bitmap_covers_type(bitmap, static_cast<ldns_rr_type>(dnssec::kTypeNxname)));
+    CHECK_FALSE(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_TXT));
+    CHECK(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_NSEC));
+  }
+  CHECK(state.counters->denial_misses.value() == 1);
+
+  // Without DO: the plain expansion, nothing to wait for.
+  Asked plain = ask(*zone.snapshot, state, query_for("other.wild.compact.test.", LDNS_RR_TYPE_TXT, false, false));
+  REQUIRE(plain.size != kAwaitsSignature);
+  test::LdnsPacket plain_reply = test::parse_reply(plain.reply);
+  REQUIRE(plain_reply);
+  CHECK(ldns_rr_list_rr_count(ldns_pkt_answer(plain_reply.get())) == 1);
+  CHECK(ldns_rr_list_rr_count(ldns_pkt_authority(plain_reply.get())) == 0);
+
+  // From the cache, a wildcard answer allocates nothing.
+  std::vector<uint8_t> out(kReplyBufferSize);
+  size_t size = 0;
+  {
+    test::AllocationCounter counter;
+    size = answer_query(*zone.snapshot, query, ClientInfo{nullptr, Transport::udp}, out, state);
+    CHECK(counter.allocations() == 0);
+  }
+  CHECK(size != kAwaitsSignature);
+}
+
+TEST_CASE("a wildcard NODATA is proven by the query name's NSEC with the wildcard's types") {
+  SignedZone zone = make_compact_zone(kWildcards);
+  WorkerState state;
+  prepare_worker_state(*zone.snapshot, state);
+  state.denial->now = now_seconds();
+  const test::Bytes query = query_for("x.wild.compact.test.", LDNS_RR_TYPE_A, true, true);
+  REQUIRE(ask(*zone.snapshot, state, query).size == kAwaitsSignature);
+  CHECK(state.denial->wanted.owner.view() == wire("x.wild.compact.test."));
+  sign_wanted(state);
+  Asked answered = ask(*zone.snapshot, state, query);
+  REQUIRE(answered.size != kAwaitsSignature);
+  test::LdnsPacket reply = test::parse_reply(answered.reply);
+  REQUIRE(reply);
+  CHECK(ldns_pkt_get_rcode(reply.get()) == LDNS_RCODE_NOERROR);  // with CO too: the name exists
+  CHECK(ldns_rr_list_rr_count(ldns_pkt_answer(reply.get())) == 0);
+  CHECK(ldns_rr_list_rr_count(ldns_pkt_authority(reply.get())) == 4);  // SOA, NSEC, RRSIGs
+  ldns_rr* nsec = nsec_of(reply.get());
+  REQUIRE(nsec != nullptr);
+  CHECK(rdf_text(ldns_rr_owner(nsec)) == "x.wild.compact.test.");
+  CHECK(rdf_text(ldns_rr_rdf(nsec, 0)) == "\\000.x.wild.compact.test.");
+  const ldns_rdf* bitmap = ldns_rr_rdf(nsec, 1);
+  CHECK(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_TXT));
+  CHECK(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_RRSIG));
+  CHECK_FALSE(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_A));
+  CHECK_FALSE(ldns_nsec_bitmap_covers_type(bitmap, static_cast<ldns_rr_type>(dnssec::kTypeNxname)));
+  const RrList keys = key_list(*zone.key);
+  CHECK(verifies(reply.get(), LDNS_RR_TYPE_NSEC, keys.get()));
+  CHECK(verifies(reply.get(), LDNS_RR_TYPE_SOA, keys.get()));
+
+  // The same NSEC answers an NSEC query at the expanded name.
+  Asked nsec_query = ask(*zone.snapshot, state, query_for("x.wild.compact.test.", LDNS_RR_TYPE_NSEC, true, false));
+  REQUIRE(nsec_query.size != kAwaitsSignature);
+  test::LdnsPacket nsec_reply = test::parse_reply(nsec_query.reply);
+  REQUIRE(nsec_reply);
+  CHECK(count_of(ldns_pkt_answer(nsec_reply.get()), LDNS_RR_TYPE_NSEC) == 1);
+  CHECK(verifies(nsec_reply.get(), LDNS_RR_TYPE_NSEC, keys.get(), ldns_pkt_answer(nsec_reply.get())));
+}
+
+TEST_CASE("a wildcard CNAME to a missing name waits for both of its NSECs") {
+  SignedZone zone = make_compact_zone(kWildcards);
+  WorkerState state;
+  prepare_worker_state(*zone.snapshot, state);
+  state.denial->now = now_seconds();
+  const test::Bytes query = query_for("q.dangling.compact.test.", LDNS_RR_TYPE_A, true, false);
+  REQUIRE(ask(*zone.snapshot, state, query).size == kAwaitsSignature);
+  const std::string cover(state.denial->wanted.owner.view());
+  sign_wanted(state);
+  REQUIRE(ask(*zone.snapshot, state, query).size == kAwaitsSignature);
+  CHECK(state.denial->wanted.owner.view() == wire("nothere.compact.test."));
+  CHECK(state.denial->wanted.owner.view() != cover);
+  sign_wanted(state);
+  Asked answered = ask(*zone.snapshot, state, query);
+  REQUIRE(answered.size != kAwaitsSignature);
+  test::LdnsPacket reply = test::parse_reply(answered.reply);
+  REQUIRE(reply);
+  CHECK(ldns_pkt_get_rcode(reply.get()) == LDNS_RCODE_NOERROR);
+  CHECK(count_of(ldns_pkt_answer(reply.get()), LDNS_RR_TYPE_CNAME) == 1);
+  const RrList keys = key_list(*zone.key);
+  CHECK(verifies(reply.get(), LDNS_RR_TYPE_CNAME, keys.get(), ldns_pkt_answer(reply.get())));
+  CHECK(count_of(ldns_pkt_authority(reply.get()), LDNS_RR_TYPE_NSEC) == 2);
+  CHECK(every_nsec_verifies(reply.get(), keys.get()));
 }
 
 }  // namespace

@@ -28,17 +28,19 @@ inline const char* const kCompactOrigin = "compact.test.";
 inline uint32_t now_seconds() { return static_cast<uint32_t>(std::time(nullptr)); }
 
 // A small zone rotor signs itself (dnssec::build_signed_zone: compact
-// denial, Zone::online_signer) with a fresh key: SOA, NS and www.
+// denial, Zone::online_signer) with a fresh key: SOA, NS and www, and the
+// records of `extra` (zone-file lines relative to compact.test.).
 struct SignedZone {
   std::shared_ptr<Snapshot> snapshot;
   const dnssec::SigningKey* key = nullptr;  // the active key, held by the zone's signer
 };
 
-inline SignedZone make_compact_zone() {
+inline SignedZone make_compact_zone(const std::string& extra = "") {
   const std::string zone_text =
       "$ORIGIN compact.test.\n"
       "@ 3600 IN SOA ns.compact.test. admin.compact.test. 1 3600 600 86400 300\n"
-      "@ 3600 IN NS ns.compact.test.\nns 3600 IN A 192.0.2.53\nwww 300 IN A 192.0.2.1\n";
+      "@ 3600 IN NS ns.compact.test.\nns 3600 IN A 192.0.2.53\nwww 300 IN A 192.0.2.1\n" +
+      extra;
   const std::string path = std::filesystem::temp_directory_path() /
                            ("rotor-compact-" + std::to_string(getpid()) + ".zone");
   std::ofstream(path) << zone_text;
