@@ -249,6 +249,10 @@ class Answer {
     if (query_.qtype == dns::type::RRSIG && zone.is_signed() && !node.rrsigs.empty()) {
       return add_rrsigs(at_.owner, node);
     }
+    if (query_.qtype == dns::type::RRSIG && zone.denial() == Zone::Denial::compact &&
+        has_signatures(node)) {
+      return add_online_rrsigs(at_.owner, node);
+    }
     // NSD answers NSEC3 queries with NODATA: hashed owners are no names.
     const RRset* rrset = query_.qtype == dns::type::NSEC3 ? nullptr : node.find(query_.qtype);
     if (rrset != nullptr) {
@@ -347,6 +351,31 @@ class Answer {
     return Step::hit;
   }
 
+  // An RRSIG query in a zone rotor signs, answered as NSD answers one in a
+  // pre-signed zone: the signatures of every RRset at the name (its NSEC's
+  // too), each with its RRset's signature TTL, as one RRset, with or without
+  // DO; TC when they do not all fit.
+  static bool has_signatures(const Node& node) noexcept {
+    for (const RRset& rrset : node.rrsets) {
+      if (!rrset.signatures.empty()) return true;
+    }
+    return false;
+  }
+  Step add_online_rrsigs(MessageWriter::Owner owner, const Node& node) noexcept {
+    const MessageWriter::Mark before = writer_.mark();
+    for (const RRset& rrset : node.rrsets) {
+      for (const std::string& signature : rrset.signatures) {
+        if (!writer_.write_record(Section::answer, owner, dns::type::RRSIG, dns::rrclass::IN,
+                                  rrset.signature_ttl, signature)) {
+          writer_.rollback(before);
+          truncated_ = true;
+          return Step::truncated;
+        }
+      }
+    }
+    return Step::hit;
+  }
+
   // An RRset the answer needs: if it does not fit whole, the reply is truncated
   // (RFC 2181 9) and nothing more is added.
   void add_required(Section section, MessageWriter::Owner owner, const RRset& rrset) noexcept {
@@ -436,7 +465,7 @@ class Answer {
 
   // A wildcard expansion in a zone rotor signs, for a DO query: the proof
   // per query name, made late like a compact denial. The answer (data, a
-  // CNAME) gets the white lie covering the next closer
+  // CNAME, the RRSIGs asked for) gets the white lie covering the next closer
   // name (dnssec::covering_nsec; with the wildcard's own RRSIG, whose label
   // count leaves out the star, a validator accepts the expansion, RFC 4035
   // 5.3.4); a NODATA gets the NSEC of the query name with the wildcard's
@@ -451,7 +480,8 @@ class Answer {
     const uint16_t qtype = query_.qtype;
     const bool nsec_query = qtype == dnssec::kTypeNsec;
     const bool answered = !nsec_query && qtype != dns::type::NSEC3 &&
-                          (qtype == dns::type::ANY || wildcard.find(qtype) != nullptr ||
+                          (qtype == dns::type::ANY || qtype == dns::type::RRSIG ||
+                           wildcard.find(qtype) != nullptr ||
                            (qtype != dns::type::CNAME && wildcard.find(dns::type::CNAME) != nullptr));
     dnssec::DenialRecord& record = state_.denial->wanted;
     record.ttl = zone.nsec_ttl();

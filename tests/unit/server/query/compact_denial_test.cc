@@ -8,7 +8,8 @@
 // in such a zone: an answer carries the RFC 4470 white lie covering the next
 // closer name (its owner checked to be the canonical predecessor against
 // random names), a NODATA the query name's NSEC with the wildcard's types, a
-// wildcard CNAME to a missing name waits for both NSECs.
+// wildcard CNAME to a missing name waits for both NSECs; an RRSIG query gets
+// every signature at the name.
 #include "server/query/responder.h"
 
 #include <doctest/doctest.h>
@@ -510,6 +511,54 @@ TEST_CASE("a wildcard CNAME to a missing name waits for both of its NSECs") {
   CHECK(verifies(reply.get(), LDNS_RR_TYPE_CNAME, keys.get(), ldns_pkt_answer(reply.get())));
   CHECK(count_of(ldns_pkt_authority(reply.get()), LDNS_RR_TYPE_NSEC) == 2);
   CHECK(every_nsec_verifies(reply.get(), keys.get()));
+}
+
+TEST_CASE("an RRSIG query in a zone rotor signs gets every signature at the name") {
+  SignedZone zone = make_compact_zone(kWildcards);
+  WorkerState state;
+  prepare_worker_state(*zone.snapshot, state);
+  state.denial->now = now_seconds();
+  const auto covered_types = [](ldns_pkt* reply) {
+    std::multiset<ldns_rr_type> types;
+    ldns_rr_list* answer = ldns_pkt_answer(reply);
+    for (size_t i = 0; i < ldns_rr_list_rr_count(answer); ++i) {
+      ldns_rr* rr = ldns_rr_list_rr(answer, i);
+      if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_RRSIG) {
+        types.insert(ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(rr)));
+      }
+    }
+    return types;
+  };
+  for (const bool dnssec_ok : {false, true}) {
+    CAPTURE(dnssec_ok);
+    Asked www = ask(*zone.snapshot, state, query_for("www.compact.test.", LDNS_RR_TYPE_RRSIG, dnssec_ok, false));
+    test::LdnsPacket reply = test::parse_reply(www.reply);
+    REQUIRE(reply);
+    CHECK(ldns_pkt_get_rcode(reply.get()) == LDNS_RCODE_NOERROR);
+    CHECK(ldns_pkt_aa(reply.get()));
+    CHECK(covered_types(reply.get()) == std::multiset<ldns_rr_type>{LDNS_RR_TYPE_A, LDNS_RR_TYPE_NSEC});
+    CHECK(ldns_rr_list_rr_count(ldns_pkt_authority(reply.get())) == 0);
+  }
+  Asked apex = ask(*zone.snapshot, state, query_for("compact.test.", LDNS_RR_TYPE_RRSIG, true, false));
+  test::LdnsPacket apex_reply = test::parse_reply(apex.reply);
+  REQUIRE(apex_reply);
+  const std::multiset<ldns_rr_type> apex_types = covered_types(apex_reply.get());
+  for (const ldns_rr_type type : {LDNS_RR_TYPE_SOA, LDNS_RR_TYPE_NS, LDNS_RR_TYPE_DNSKEY, LDNS_RR_TYPE_NSEC}) {
+    CHECK(apex_types.count(type) == 1);
+  }
+  // At a wildcard expansion: the wildcard's signatures under the query name,
+  // and with DO the proof that the name itself does not exist.
+  const test::Bytes wild = query_for("x.wild.compact.test.", LDNS_RR_TYPE_RRSIG, true, false);
+  REQUIRE(ask(*zone.snapshot, state, wild).size == kAwaitsSignature);
+  sign_wanted(state);
+  Asked expanded = ask(*zone.snapshot, state, wild);
+  REQUIRE(expanded.size != kAwaitsSignature);
+  test::LdnsPacket wild_reply = test::parse_reply(expanded.reply);
+  REQUIRE(wild_reply);
+  CHECK(covered_types(wild_reply.get()) == std::multiset<ldns_rr_type>{LDNS_RR_TYPE_TXT, LDNS_RR_TYPE_NSEC});
+  ldns_rr* nsec = nsec_of(wild_reply.get());
+  REQUIRE(nsec != nullptr);
+  CHECK(rdf_text(ldns_rr_rdf(nsec, 0)) == "x\\000.wild.compact.test.");
 }
 
 }  // namespace
