@@ -210,6 +210,9 @@ CheckSpec parse_check(const json& check, const std::string& path) {
     } else if (key == "weight_from_response") {
       if (!value.is_boolean()) wrong_type(key_path, "a boolean", value);
       spec.weight_from_response = value.get<bool>();
+    } else if (key == "reuse_connection") {
+      if (!value.is_boolean()) wrong_type(key_path, "a boolean", value);
+      spec.reuse_connection = value.get<bool>();
     } else if (key == "quorum") {
       spec.quorum = parse_quorum(value, key_path);
     } else if (key == "observers") {
@@ -231,7 +234,7 @@ CheckSpec parse_check(const json& check, const std::string& path) {
                                                       format_duration(spec.timeout));
   }
   if (spec.type == CheckSpec::Type::tcp) {
-    for (const char* key : {"expect_body", "expect_status", "host", "path", "weight_from_response"}) {
+    for (const char* key : {"expect_body", "expect_status", "host", "path", "reuse_connection", "weight_from_response"}) {
       if (present.contains(key)) throw FieldError(join_path(path, key), "only for http and https checks");
     }
     if (!present.contains("port")) throw FieldError(join_path(path, "port"), "required for tcp checks");
@@ -295,6 +298,7 @@ json to_json(const CheckSpec& spec) {
   out["fall"] = spec.fall;
   if (spec.type == CheckSpec::Type::https) out["tls_verify"] = spec.tls_verify;
   if (spec.weight_from_response) out["weight_from_response"] = true;
+  if (spec.reuse_connection) out["reuse_connection"] = true;
   // Cluster keys only when set, so single-node checks read as before.
   if (spec.quorum.rule == Quorum::Rule::count) {
     out["quorum"] = spec.quorum.count;
@@ -337,6 +341,7 @@ std::string describe(const CheckSpec& spec) {
     text += " containing \"" + spec.expect_body.substr(0, kShown) + (cut ? "...\"" : "\"");
   }
   if (spec.weight_from_response) text += " reading Rotor-Weight";
+  if (spec.reuse_connection) text += " on a kept connection";
   return text;
 }
 

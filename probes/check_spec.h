@@ -18,6 +18,9 @@
 //    "weight_from_response": false,              http(s) only: read Rotor-Weight and
 //                                                Rotor-State from the response
 //                                                (backend_report.h)
+//    "reuse_connection": false,                  http(s) only: keep the connection open
+//                                                between checks (keep-alive) instead of
+//                                                connecting afresh for each one
 //    "address": "10.0.0.9",                      an instance's check only: the
 //                                                address probed instead of the
 //                                                instance's (a health endpoint on
@@ -77,6 +80,10 @@ struct CheckSpec {
   // The backend's Rotor-Weight and Rotor-State response headers scale its
   // weight and drain it (backend_report.h); off: they are not read.
   bool weight_from_response = false;
+  // Keep the connection to the instance open between checks, so a check is
+  // one request on it; off (the default): every check connects afresh,
+  // which is what proves the instance still accepts new connections.
+  bool reuse_connection = false;
   Quorum quorum;
   uint32_t observers = 0;  // 0: every live node probes it
   // The address probed; nullopt: the instance's own. Clients are still

@@ -33,6 +33,7 @@ CheckTarget make_target(const CheckSpec& spec, const arrays::IpAddress& address)
   target.timeout = spec.timeout;
   target.tls_verify = spec.tls_verify;
   target.read_backend_report = spec.weight_from_response;
+  target.reuse_connection = spec.reuse_connection;
   return target;
 }
 

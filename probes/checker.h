@@ -34,6 +34,9 @@ struct CheckTarget {
   bool tls_verify = false;  // verify the chain (system CAs) and the name
   // Read Rotor-Weight and Rotor-State from the response (backend_report.h).
   bool read_backend_report = false;
+  // Keep the connection open for the next check of the same address and
+  // port (check.reuse_connection); false: a fresh connection every time.
+  bool reuse_connection = false;
   // The local address the check connects from (probes.source_address);
   // family 0: the kernel chooses. Must be of the target's family.
   arrays::IpAddress source;

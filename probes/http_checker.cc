@@ -62,6 +62,7 @@ struct HttpChecker::Transfer {
   bool body_capped = false;  // we stopped reading at kMaxBody, which is not a failure
   BackendHeaders backend_headers;  // collected when the target reads the backend's report
   Clock::time_point started;
+  bool retried = false;  // a kept connection failed and the check went on a fresh one
   char error[CURL_ERROR_SIZE] = {};
 
   static size_t on_body(char* data, size_t size, size_t count, void* self) {
@@ -103,6 +104,10 @@ HttpChecker::HttpChecker(uv_loop_t* loop) : loop_(loop) {
   curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_.get(), CURLMOPT_TIMERFUNCTION, &HttpChecker::on_curl_timer);
   curl_multi_setopt(multi_.get(), CURLMOPT_TIMERDATA, this);
+  // Only reuse_connection checks leave connections here, one per origin
+  // checked at a time; past the cap curl closes the oldest idle one and that
+  // origin's next check connects afresh.
+  curl_multi_setopt(multi_.get(), CURLMOPT_MAXCONNECTS, kMaxKeptConnections);
 }
 
 HttpChecker::~HttpChecker() {
@@ -166,9 +171,12 @@ void HttpChecker::start(const CheckTarget& target, Done done) {
   curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(easy, CURLOPT_PROXY, "");
   curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
-  // A health check must prove a new connection works, not an old one.
-  curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
-  curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+  // By default a check proves a new connection works, not an old one; with
+  // reuse_connection it takes an idle connection to the same origin from
+  // the multi's cache, and leaves its own there for the next check.
+  const long fresh = target.reuse_connection ? 0L : 1L;
+  curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, fresh);
+  curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, fresh);
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, target.tls_verify ? 1L : 0L);
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, target.tls_verify ? 2L : 0L);
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Transfer::on_body);
@@ -252,6 +260,7 @@ void HttpChecker::collect_finished() {
     auto found = transfers_.find(easy);
     curl_multi_remove_handle(multi_.get(), easy);
     if (found == transfers_.end()) continue;
+    if (retry_fresh(*found->second, code)) continue;
     finished.emplace_back(std::move(found->second->done), verdict(*found->second, code));
     if (idle_handles_.size() < kMaxIdleHandles) idle_handles_.push_back(std::move(found->second->easy));
     transfers_.erase(found);
@@ -262,6 +271,31 @@ void HttpChecker::collect_finished() {
     if (!*alive) return;
     done(std::move(result));
   }
+}
+
+bool HttpChecker::retry_fresh(Transfer& transfer, CURLcode code) {
+  if (!transfer.target.reuse_connection || transfer.retried) return false;
+  if (code != CURLE_GOT_NOTHING && code != CURLE_RECV_ERROR && code != CURLE_SEND_ERROR) return false;
+  CURL* easy = transfer.easy.get();
+  long connects = 0;
+  curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
+  if (connects != 0) return false;  // it failed on a connection of its own: a real failure
+  // The kept connection died under the request (the server's keep-alive
+  // timeout crossed it): not the instance's fault. Once more on a fresh
+  // connection, within what is left of the timeout.
+  const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - transfer.started);
+  const long left_ms = static_cast<long>((transfer.target.timeout - spent).count());
+  if (left_ms < 1) return false;
+  transfer.retried = true;
+  transfer.body.clear();
+  transfer.body_bytes = 0;
+  transfer.body_capped = false;
+  transfer.backend_headers = {};
+  transfer.error[0] = '\0';
+  curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, left_ms);
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, left_ms);
+  return curl_multi_add_handle(multi_.get(), easy) == CURLM_OK;
 }
 
 CheckResult HttpChecker::verdict(Transfer& transfer, CURLcode code) const {

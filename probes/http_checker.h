@@ -20,8 +20,13 @@ namespace rotor::probes {
 
 // Contract (beyond Checker's): one HttpChecker per loop, used only on that
 // loop's thread; many may exist in a process. Each check opens a fresh
-// connection (no reuse between checks), uses no proxy, follows no redirect
-// and reads at most kMaxBody bytes of the body. A target with `host` set
+// connection and closes it, unless the target has reuse_connection: then it
+// takes an idle kept connection to the same origin (address, port, Host,
+// source) when there is one and keeps its own open for the next check. A
+// kept connection that fails before any response byte arrives (the server
+// closed it while idle) is not a failure: the check goes on once on a fresh
+// connection within the same timeout. Checks use no proxy, follow no
+// redirect and read at most kMaxBody bytes of the body. A target with `host` set
 // sends it as Host and SNI while connecting to the instance address.
 // Fails: status outside [expect_status_min, expect_status_max] ("HTTP 503"),
 // expect_body not in the body ("body did not contain \"ok\""), timeout, refused,
@@ -54,6 +59,8 @@ class HttpChecker final : public Checker {
   // Idle easy handles, reset and reused: setting one up costs more than a
   // small check (its connection is still fresh every time).
   static constexpr size_t kMaxIdleHandles = 1024;
+  // Idle connections kept for reuse_connection checks (CURLMOPT_MAXCONNECTS).
+  static constexpr long kMaxKeptConnections = 20000;
 
   static int on_curl_socket(CURL* easy, curl_socket_t fd, int what, void* self, void* socket_data);
   static int on_curl_timer(CURLM* multi, long timeout_ms, void* self);
@@ -63,6 +70,9 @@ class HttpChecker final : public Checker {
 
   void drive(curl_socket_t fd, int events);
   void collect_finished();
+  // Restarts a reuse_connection transfer whose kept connection failed, on a
+  // fresh one; false when `code` is the check's verdict.
+  bool retry_fresh(Transfer& transfer, CURLcode code);
   CheckResult verdict(Transfer& transfer, CURLcode code) const;
   void fail_later(Done done, std::string reason);
 

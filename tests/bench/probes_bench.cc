@@ -20,9 +20,19 @@
 // other processes, which makes lateness worse, shows in the numbers.
 // --pin puts the prober on CPU 0 and the backend on CPU 1.
 // One check type per run: run it once with --type http and once with tcp.
-// Prints numbers only; it never passes or fails on them.
+//
+// CPU per HTTP check (issue 18: at most 50 us at 10,000 checks/s on one
+// prober thread): http runs measure each --connections mode in turn, with its
+// own pool and backend, and end with one table: the CPU of the prober's
+// threads (the process's CPU minus the main thread's, which only samples)
+// over the checks finished in the window, the goal and a verdict. `fresh` is
+// the default check (a new connection each time) against a backend that
+// answers "Connection: close" and closes, as before; `reuse` sets
+// check.reuse_connection against a backend that keeps connections open.
+// Prints numbers and verdicts only; its exit status never depends on them.
 //
 // Usage: rotor_probes_bench [--targets N] [--interval-ms MS] [--type http|tcp]
+//                           [--connections fresh|reuse|both]
 //                           [--seconds S] [--warmup-seconds S]
 //                           [--threads T] [--max-in-flight K] [--addresses A] [--ports P]
 //                           [--base-port PORT] [--pin]
@@ -70,6 +80,9 @@ namespace arrays = rotor::arrays;
 namespace probes = rotor::probes;
 
 constexpr const char* kHttpReply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+// For reused connections: no "Connection: close", and the connection stays open.
+constexpr const char* kKeptHttpReply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+constexpr double kGoalCpuPerCheckUs = 50;  // issue 18
 constexpr size_t kMaxRequestBytes = 8192;  // a probe's request is ~100 bytes
 
 struct Options {
@@ -78,6 +91,7 @@ struct Options {
   double seconds = 10;
   double warmup_seconds = 3;
   std::string type = "http";
+  std::string connections = "both";  // http: fresh, reuse or both (one after the other)
   size_t max_in_flight = probes::ProberOptions{}.max_in_flight;
   unsigned threads = probes::ProberOptions{}.threads;
   size_t addresses = 100;
@@ -129,6 +143,14 @@ void pin_to_cpu(int cpu) {
 double own_cpu_seconds() {
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// CPU time (user + sys) of the calling thread, in seconds.
+double thread_cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_THREAD, &usage);
   auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
@@ -215,8 +237,10 @@ std::vector<Listener> open_listeners(size_t address_count, size_t port_count, un
 }
 
 // The child's whole life: one epoll thread accepting on every listener. http:
-// read the request head, answer 200 "ok", close. tcp: accept and close.
-[[noreturn]] void serve_backend(const std::vector<Listener>& listeners, bool http, int ready_fd) {
+// read the request head, answer 200 "ok", close (keep_alive: answer without
+// "Connection: close" and wait for the next request on the connection until
+// the client closes it). tcp: accept and close.
+[[noreturn]] void serve_backend(const std::vector<Listener>& listeners, bool http, bool keep_alive, int ready_fd) {
   const int epoll = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll < 0) ::_exit(2);
   const size_t fd_count = fd_limit();
@@ -233,7 +257,8 @@ std::vector<Listener> open_listeners(size_t address_count, size_t port_count, un
   if (::write(ready_fd, &ready, 1) != 1) ::_exit(2);
   ::close(ready_fd);
 
-  const size_t reply_length = std::strlen(kHttpReply);
+  const char* reply = keep_alive ? kKeptHttpReply : kHttpReply;
+  const size_t reply_length = std::strlen(reply);
   epoll_event events[256];
   char buffer[4096];
   for (;;) {
@@ -261,11 +286,15 @@ std::vector<Listener> open_listeners(size_t address_count, size_t port_count, un
         const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
         if (got > 0) {
           request.append(buffer, static_cast<size_t>(got));
-          if (request.find("\r\n\r\n") != std::string::npos) {
-            // The reply fits any socket buffer: one send, then close.
-            [[maybe_unused]] ssize_t sent = ::send(fd, kHttpReply, reply_length, MSG_NOSIGNAL);
-            done = true;
-            break;
+          if (const size_t head_end = request.find("\r\n\r\n"); head_end != std::string::npos) {
+            // The reply fits any socket buffer: one send, then close or wait for the next request.
+            [[maybe_unused]] ssize_t sent = ::send(fd, reply, reply_length, MSG_NOSIGNAL);
+            if (!keep_alive) {
+              done = true;
+              break;
+            }
+            request.erase(0, head_end + 4);
+            continue;
           }
           if (request.size() > kMaxRequestBytes) {
             done = true;
@@ -288,7 +317,7 @@ std::vector<Listener> open_listeners(size_t address_count, size_t port_count, un
 // The forked backend; killed and reaped when this goes out of scope.
 class BackendProcess {
  public:
-  BackendProcess(std::vector<Listener> listeners, bool http, int cpu) {
+  BackendProcess(std::vector<Listener> listeners, bool http, bool keep_alive, int cpu) {
     int ready_pipe[2];
     if (::pipe2(ready_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     const pid_t parent = ::getpid();
@@ -302,7 +331,7 @@ class BackendProcess {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(0);
       if (cpu >= 0) pin_to_cpu(cpu);
-      serve_backend(listeners, http, ready_pipe[1]);
+      serve_backend(listeners, http, keep_alive, ready_pipe[1]);
     }
     ::close(ready_pipe[1]);
     // The child owns the listeners now; the prober needs the fds.
@@ -375,7 +404,7 @@ struct HealthTally {
 };
 
 std::vector<probes::ProbeTarget> make_targets(const Options& options, const std::vector<Listener>& listeners,
-                                              bool http) {
+                                              bool http, bool reuse) {
   const auto interval = std::chrono::milliseconds(options.interval_ms);
   std::vector<probes::ProbeTarget> targets(options.targets);
   for (size_t i = 0; i < options.targets; ++i) {
@@ -390,13 +419,24 @@ std::vector<probes::ProbeTarget> make_targets(const Options& options, const std:
     // Every failed check becomes a down report, so the tally counts failures.
     check.rise = 1;
     check.fall = 1;
+    check.reuse_connection = reuse;
     targets[i].instance_id = static_cast<int64_t>(i + 1);
     targets[i].address = to_ip_address(listener.address);
   }
   return targets;
 }
 
-int run(const Options& options) {
+// What one mode's window measured, for the closing table.
+struct ModeResult {
+  std::string mode;
+  double checks_per_second = 0;
+  double prober_cpu_per_check_us = 0;  // the prober's threads only (process minus main thread)
+  double process_cpu_per_check_us = 0;
+  uint64_t failed = 0;
+  std::string lateness_p99;
+};
+
+ModeResult run_mode(const Options& options, bool reuse) {
   const bool http = options.type == "http";
   if (options.targets < 1) throw std::invalid_argument("--targets must be at least 1");
   if (options.interval_ms < 100) throw std::invalid_argument("--interval-ms must be at least 100");
@@ -416,13 +456,15 @@ int run(const Options& options) {
   raise_fd_limit();
   std::vector<Listener> listeners = open_listeners(options.addresses, ports, options.base_port);
   const size_t listener_count = listeners.size();
-  std::vector<probes::ProbeTarget> targets = make_targets(options, listeners, http);
-  std::printf("probes_bench: %zu %s targets every %u ms on %zu listeners (%zu addresses x %zu ports from %u)%s\n",
+  std::vector<probes::ProbeTarget> targets = make_targets(options, listeners, http, reuse);
+  const char* mode = !http ? "tcp" : reuse ? "reuse" : "fresh";
+  std::printf("\nprobes_bench: %zu %s targets every %u ms on %zu listeners (%zu addresses x %zu ports from %u)%s%s\n",
               options.targets, options.type.c_str(), options.interval_ms, listener_count, options.addresses, ports,
-              options.base_port, pin ? ", prober on CPU 0, backend on CPU 1" : "");
+              options.base_port, pin ? ", prober on CPU 0, backend on CPU 1" : "",
+              !http ? "" : reuse ? ", check.reuse_connection (kept-alive backend)" : ", fresh connections");
 
   // Forked before the pool starts any thread.
-  BackendProcess backend(std::move(listeners), http, pin ? 1 : -1);
+  BackendProcess backend(std::move(listeners), http, reuse, pin ? 1 : -1);
   if (pin) pin_to_cpu(0);
 
   HealthTally tally;
@@ -439,6 +481,7 @@ int run(const Options& options) {
   const probes::ProberStats before = pool.stats();
   const HealthTally::Counts tally_before = tally.counts();
   const double cpu_before = own_cpu_seconds();
+  const double main_cpu_before = thread_cpu_seconds();
   const double backend_cpu_before = process_cpu_seconds(backend.pid());
   const double machine_before = machine_busy_seconds();
   const Clock::time_point window_start = Clock::now();
@@ -455,6 +498,7 @@ int run(const Options& options) {
   }
   const probes::ProberStats after = pool.stats();
   const double cpu_after = own_cpu_seconds();
+  const double main_cpu_after = thread_cpu_seconds();
   const double backend_cpu_after = process_cpu_seconds(backend.pid());
   const double machine_after = machine_busy_seconds();
   const double wall = std::chrono::duration<double>(Clock::now() - window_start).count();
@@ -488,6 +532,9 @@ int run(const Options& options) {
   std::printf("%-40s %16.1f\n", "prober CPU, % of one core", 100.0 * (cpu_after - cpu_before) / wall);
   std::printf("%-40s %16.1f\n", "prober CPU per check, us",
               started_checks ? 1e6 * (cpu_after - cpu_before) / static_cast<double>(started_checks) : 0.0);
+  const double prober_threads_cpu = (cpu_after - cpu_before) - (main_cpu_after - main_cpu_before);
+  const double per_finished = finished_checks ? 1e6 / static_cast<double>(finished_checks) : 0.0;
+  std::printf("%-40s %16.1f\n", "prober threads' CPU per finished check, us", prober_threads_cpu * per_finished);
   std::printf("%-40s %16.1f\n", "backend CPU, % of one core (context)",
               100.0 * (backend_cpu_after - backend_cpu_before) / wall);
   const double prober_share = (cpu_after - cpu_before) / wall;
@@ -528,6 +575,43 @@ int run(const Options& options) {
   std::printf("(warm-up %.0f s excluded; run %.1f s in all; lateness: histogram bucket upper bounds; "
               "goal: under 50 %% of a core, p99 under 100 ms)\n",
               options.warmup_seconds, total_seconds);
+  ModeResult result;
+  result.mode = mode;
+  result.checks_per_second = static_cast<double>(finished_checks) / wall;
+  result.prober_cpu_per_check_us = prober_threads_cpu * per_finished;
+  result.process_cpu_per_check_us = (cpu_after - cpu_before) * per_finished;
+  result.failed = tally_after.down_reports - tally_before.down_reports;
+  result.lateness_p99 = bound(in_window.lateness_p99_ms());
+  return result;
+}
+
+int run(const Options& options) {
+  const bool http = options.type == "http";
+  std::vector<bool> modes;  // reuse_connection per run
+  if (!http || options.connections != "reuse") modes.push_back(false);
+  if (http && options.connections != "fresh") modes.push_back(true);
+  std::vector<ModeResult> results;
+  for (bool reuse : modes) results.push_back(run_mode(options, reuse));
+  if (!http) return 0;
+
+  std::printf("\nCPU per HTTP check, %zu targets every %u ms, %u prober thread(s) (goal: <= %.0f us at 10,000 checks/s "
+              "on one thread)\n",
+              options.targets, options.interval_ms, options.threads, kGoalCpuPerCheckUs);
+  std::printf("%-8s %12s %18s %18s %10s %10s  %s\n", "mode", "checks/s", "prober us/check", "process us/check",
+              "down rep.", "p99 late", "verdict");
+  for (const ModeResult& result : results) {
+    const bool at_rate = result.checks_per_second >= 0.95 * static_cast<double>(options.targets) * 1000.0 /
+                                                        static_cast<double>(options.interval_ms);
+    const char* verdict = result.prober_cpu_per_check_us <= kGoalCpuPerCheckUs
+                              ? (at_rate ? "MET" : "MET per check (below the offered rate)")
+                              : "NOT MET";
+    std::printf("%-8s %12.0f %18.1f %18.1f %10llu %10s  %s\n", result.mode.c_str(), result.checks_per_second,
+                result.prober_cpu_per_check_us, result.process_cpu_per_check_us,
+                static_cast<unsigned long long>(result.failed), result.lateness_p99.c_str(), verdict);
+  }
+  if (results.size() == 2 && results[0].prober_cpu_per_check_us > 0) {
+    std::printf("reuse / fresh: %.2f\n", results[1].prober_cpu_per_check_us / results[0].prober_cpu_per_check_us);
+  }
   return 0;
 }
 
@@ -540,6 +624,10 @@ int main(int argc, char** argv) {
   app.add_option("--interval-ms", options.interval_ms, "check interval (>= 100)")->capture_default_str();
   app.add_option("--type", options.type, "check type")
       ->check(CLI::IsMember({"http", "tcp"}))
+      ->capture_default_str();
+  app.add_option("--connections", options.connections,
+                 "http: fresh connections, check.reuse_connection, or both one after the other")
+      ->check(CLI::IsMember({"fresh", "reuse", "both"}))
       ->capture_default_str();
   app.add_option("--seconds", options.seconds, "measuring window")->capture_default_str();
   app.add_option("--warmup-seconds", options.warmup_seconds, "run before measuring")->capture_default_str();

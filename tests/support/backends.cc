@@ -130,7 +130,12 @@ bool HttpBackend::accept_one(int& client) {
 }
 
 void HttpBackend::serve() {
-  std::map<int, std::string> clients;  // fd -> bytes of the request so far
+  struct Client {
+    std::string request;  // bytes of the next request so far
+    Closing closing;      // as set when it was accepted
+    int answered = 0;
+  };
+  std::map<int, Client> clients;
   for (;;) {
     std::vector<pollfd> fds{{wake_[0], POLLIN, 0}, {listener_, POLLIN, 0}};
     for (auto& [fd, _] : clients) fds.push_back({fd, POLLIN, 0});
@@ -138,7 +143,10 @@ void HttpBackend::serve() {
     if (fds[0].revents) break;
     if (fds[1].revents & POLLIN) {
       int client = -1;
-      if (accept_one(client)) clients.emplace(client, std::string());
+      if (accept_one(client)) {
+        ++connections_;
+        clients.emplace(client, Client{std::string(), closing_.load()});
+      }
     }
     for (size_t i = 2; i < fds.size(); ++i) {
       if (!fds[i].revents) continue;
@@ -150,20 +158,34 @@ void HttpBackend::serve() {
         clients.erase(fd);
         continue;
       }
-      std::string& request = clients[fd];
-      request.append(buffer, static_cast<size_t>(n));
-      size_t head_end = request.find("\r\n\r\n");
-      if (head_end == std::string::npos || !reply_) continue;
-      {
-        std::lock_guard lock(mutex_);
-        last_request_head_ = request.substr(0, head_end);
+      Client& client = clients.at(fd);
+      client.request.append(buffer, static_cast<size_t>(n));
+      bool open = true;
+      // Requests come one at a time; a pipelined second one waits in the buffer.
+      for (size_t head_end = client.request.find("\r\n\r\n"); open && head_end != std::string::npos && reply_;
+           head_end = client.request.find("\r\n\r\n")) {
+        if (client.closing == Closing::first_only && client.answered > 0) {
+          open = false;
+          break;
+        }
+        {
+          std::lock_guard lock(mutex_);
+          last_request_head_ = client.request.substr(0, head_end);
+        }
+        client.request.erase(0, head_end + 4);
+        ++requests_;
+        ++client.answered;
+        const bool announce = client.closing == Closing::announced;
+        send_all(fd, "HTTP/1.1 " + std::to_string(reply_->status) + " " + status_text(reply_->status) +
+                         "\r\nContent-Length: " + std::to_string(reply_->body.size()) + "\r\n" +
+                         (announce ? "Connection: close\r\n" : "") + reply_->extra_headers + "\r\n" +
+                         reply_->body);
+        open = client.closing == Closing::kept || client.closing == Closing::first_only;
       }
-      ++requests_;
-      send_all(fd, "HTTP/1.1 " + std::to_string(reply_->status) + " " + status_text(reply_->status) +
-                       "\r\nContent-Length: " + std::to_string(reply_->body.size()) +
-                       "\r\nConnection: close\r\n" + reply_->extra_headers + "\r\n" + reply_->body);
-      close(fd);
-      clients.erase(fd);
+      if (!open) {
+        close(fd);
+        clients.erase(fd);
+      }
     }
   }
   for (auto& [fd, _] : clients) close(fd);

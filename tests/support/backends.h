@@ -23,8 +23,9 @@
 namespace rotor::probes::testing {
 
 // HTTP/1.1 server thread on `bind_address`:`port` (0: an ephemeral port). With
-// a reply it answers every request with it and closes; without one it
-// accepts, reads and never answers (for timeouts). A backend made again on
+// a reply it answers every request with it and closes (set_closing chooses
+// other ways a connection ends); without one it accepts, reads and never
+// answers (for timeouts). A backend made again on
 // the port of a destroyed one takes it over (a restarted server). Connections
 // from a refused peer address are closed at once, unanswered, as a firewall
 // rule against one prober would (the TCP handshake still completes).
@@ -36,6 +37,16 @@ class HttpBackend {
     std::string extra_headers;  // "Name: value\r\n" lines
   };
 
+  // What happens to a connection after a reply.
+  enum class Closing {
+    announced,    // "Connection: close", then closed (the default)
+    kept,         // no Connection header; it stays open for the next request
+    unannounced,  // no Connection header, yet closed after the reply
+    // Kept after its first reply; a later request on it is read and the
+    // connection closed unanswered (a keep-alive timeout crossing the request).
+    first_only,
+  };
+
   explicit HttpBackend(std::optional<Reply> reply, const std::string& bind_address = "127.0.0.1",
                        uint16_t port = 0);
   ~HttpBackend();
@@ -44,6 +55,10 @@ class HttpBackend {
 
   uint16_t port() const { return port_; }
   int requests() const { return requests_.load(); }
+  // Connections accepted and not refused (see refuse_peer).
+  int connections() const { return connections_.load(); }
+  // For connections accepted from now on.
+  void set_closing(Closing closing) { closing_.store(closing); }
   std::string last_request_head() const;
   // The address the last connection came from ("127.0.0.2"); empty before any.
   std::string last_peer() const;
@@ -62,6 +77,8 @@ class HttpBackend {
   int wake_[2] = {-1, -1};
   uint16_t port_ = 0;
   std::atomic<int> requests_{0};
+  std::atomic<int> connections_{0};
+  std::atomic<Closing> closing_{Closing::announced};
   mutable std::mutex mutex_;
   std::string last_request_head_;
   std::string last_peer_;

@@ -110,6 +110,9 @@ TEST_CASE("probes/check spec good documents") {
       {R"({"weight_from_response": true})", with([](CheckSpec& s) { s.weight_from_response = true; })},
       {R"({"type": "https", "weight_from_response": false})",
        with([](CheckSpec& s) { s.type = CheckSpec::Type::https; })},
+      {R"({"reuse_connection": true})", with([](CheckSpec& s) { s.reuse_connection = true; })},
+      {R"({"type": "https", "reuse_connection": false})",
+       with([](CheckSpec& s) { s.type = CheckSpec::Type::https; })},
   };
   for (const auto& c : cases) {
     CAPTURE(c.document);
@@ -194,6 +197,10 @@ TEST_CASE("probes/check spec bad documents name the key") {
        "arrays[0].check.weight_from_response: only for http and https checks"},
       {R"({"weight_from_response": "yes"})",
        "arrays[0].check.weight_from_response: expected a boolean, got a string"},
+      {R"({"type": "tcp", "port": 22, "reuse_connection": true})",
+       "arrays[0].check.reuse_connection: only for http and https checks"},
+      {R"({"reuse_connection": 1})", "arrays[0].check.reuse_connection: expected a boolean, got an integer"},
+      {R"({"reuse_connections": true})", "arrays[0].check.reuse_connections: unknown key"},
       {R"({"quorum": "most"})",
        "arrays[0].check.quorum: expected \"majority\", \"any\", \"all\" or a number of nodes, got \"most\""},
       {R"({"quorum": 0})", "arrays[0].check.quorum: expected 1 to 1000 nodes, got 0"},
@@ -237,6 +244,7 @@ TEST_CASE("probes/check spec round trips through json") {
       R"({"address": "127.0.0.9", "port": 8081})",
       R"({"address": "::1", "type": "tcp", "port": 22})",
       R"({"weight_from_response": true, "path": "/load"})",
+      R"({"reuse_connection": true, "type": "https", "port": 8443})",
   };
   for (const auto& document : documents) {
     CAPTURE(document);
@@ -309,6 +317,7 @@ TEST_CASE("probes/describe a check") {
        "http :80/ every 5s containing \"01234567890123456789012345678901...\""},
       {R"({"type": "tcp", "port": 5432})", "tcp :5432 every 5s"},
       {R"({"port": 8081, "path": "/up", "address": "10.0.0.9"})", "http :8081/up at 10.0.0.9 every 5s"},
+      {R"({"reuse_connection": true})", "http :80/ every 5s on a kept connection"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.document);
