@@ -1,7 +1,11 @@
 #include "probes/http_checker.h"
 
+#include <sys/epoll.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <stdexcept>
 
@@ -98,6 +102,17 @@ HttpChecker::HttpChecker(uv_loop_t* loop) : loop_(loop) {
   deferred_timer->data = this;
   deferred_timer_.reset(deferred_timer);
 
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
+  auto* sockets_watch = new uv_poll_t;
+  if (int rc = uv_poll_init(loop_, sockets_watch, epoll_fd_); rc != 0) {
+    delete sockets_watch;
+    ::close(epoll_fd_);
+    throw std::runtime_error(std::string("uv_poll_init: ") + uv_strerror(rc));
+  }
+  sockets_watch->data = this;
+  sockets_watch_.reset(sockets_watch);
+
   multi_.reset(curl_multi_init());
   if (!multi_) throw std::runtime_error("curl_multi_init failed");
   curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETFUNCTION, &HttpChecker::on_curl_socket);
@@ -117,7 +132,8 @@ HttpChecker::~HttpChecker() {
   for (auto& [easy, transfer] : transfers_) curl_multi_remove_handle(multi_.get(), easy);
   transfers_.clear();
   multi_.reset();
-  watches_.clear();
+  sockets_watch_.reset();  // uv_close stops watching at once; the fd is ours to close
+  ::close(epoll_fd_);
 }
 
 void HttpChecker::start(const CheckTarget& target, Done done) {
@@ -195,26 +211,27 @@ void HttpChecker::start(const CheckTarget& target, Done done) {
   transfers_.emplace(easy, std::move(transfer));
 }
 
-int HttpChecker::on_curl_socket(CURL*, curl_socket_t fd, int what, void* self_ptr, void*) {
+int HttpChecker::on_curl_socket(CURL*, curl_socket_t fd, int what, void* self_ptr, void* socket_data) {
   auto& self = *static_cast<HttpChecker*>(self_ptr);
+  // socket_data (curl_multi_assign) marks a socket already in the set.
+  const bool known = socket_data != nullptr;
   if (what == CURL_POLL_REMOVE) {
-    self.watches_.erase(fd);
+    if (!known) return 0;
+    ::epoll_ctl(self.epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);  // curl closes it right after
+    if (--self.sockets_ == 0) uv_poll_stop(self.sockets_watch_.get());
     return 0;
   }
-  auto found = self.watches_.find(fd);
-  if (found == self.watches_.end()) {
-    auto* poll = new uv_poll_t;
-    if (uv_poll_init_socket(self.loop_, poll, fd) != 0) {
-      delete poll;
-      return -1;  // curl fails the transfer that owns this socket
-    }
-    poll->data = &self;
-    found = self.watches_.emplace(fd, UvOwned<uv_poll_t>(poll)).first;
+  epoll_event event{};
+  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) event.events |= EPOLLIN;
+  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) event.events |= EPOLLOUT;
+  event.data.fd = fd;
+  if (::epoll_ctl(self.epoll_fd_, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event) != 0) {
+    return -1;  // curl fails the transfer that owns this socket
   }
-  int events = 0;
-  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
-  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
-  uv_poll_start(found->second.get(), events, &HttpChecker::on_poll);
+  if (!known) {
+    curl_multi_assign(self.multi_.get(), fd, &self);
+    if (self.sockets_++ == 0) uv_poll_start(self.sockets_watch_.get(), UV_READABLE, &HttpChecker::on_sockets_ready);
+  }
   return 0;
 }
 
@@ -230,14 +247,24 @@ int HttpChecker::on_curl_timer(CURLM*, long timeout_ms, void* self_ptr) {
   return 0;
 }
 
-void HttpChecker::on_poll(uv_poll_t* poll, int status, int events) {
-  int flags = 0;
-  if (status < 0) flags |= CURL_CSELECT_ERR;
-  if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
-  if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
-  curl_socket_t fd = -1;
-  uv_fileno(reinterpret_cast<uv_handle_t*>(poll), &fd);
-  static_cast<HttpChecker*>(poll->data)->drive(fd, flags);
+void HttpChecker::on_sockets_ready(uv_poll_t* poll, int, int) {
+  auto& self = *static_cast<HttpChecker*>(poll->data);
+  constexpr int kBatch = 64;  // more stay ready: the set's fd stays readable and libuv calls again
+  epoll_event ready[kBatch];
+  const int count = ::epoll_wait(self.epoll_fd_, ready, kBatch, 0);
+  int running = 0;
+  for (int i = 0; i < count; ++i) {
+    const uint32_t events = ready[i].events;
+    int flags = 0;
+    // On an error or hang-up curl reads or writes to learn why (a reset, a
+    // refused connect), so it is told both and the error.
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_IN;
+    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_OUT;
+    if (events & EPOLLERR) flags |= CURL_CSELECT_ERR;
+    // A socket curl removed earlier in this batch is unknown to it now: curl ignores it.
+    curl_multi_socket_action(self.multi_.get(), ready[i].data.fd, flags, &running);
+  }
+  self.collect_finished();
 }
 
 void HttpChecker::on_timer(uv_timer_t* timer) {

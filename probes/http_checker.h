@@ -1,7 +1,8 @@
 #pragma once
 // HTTP and HTTPS checks with libcurl's multi-socket interface on a libuv loop:
-// curl says which sockets to watch and when to wake it; uv_poll and one
-// uv_timer do the watching, so many checks share one thread without blocking.
+// curl says which sockets to watch and when to wake it; a private epoll set
+// (itself watched by one uv_poll) and one uv_timer do the watching, so many
+// checks share one thread without blocking.
 
 #include <curl/curl.h>
 #include <uv.h>
@@ -64,7 +65,7 @@ class HttpChecker final : public Checker {
 
   static int on_curl_socket(CURL* easy, curl_socket_t fd, int what, void* self, void* socket_data);
   static int on_curl_timer(CURLM* multi, long timeout_ms, void* self);
-  static void on_poll(uv_poll_t* poll, int status, int events);
+  static void on_sockets_ready(uv_poll_t* poll, int status, int events);
   static void on_timer(uv_timer_t* timer);
   static void on_deferred(uv_timer_t* timer);
 
@@ -82,7 +83,14 @@ class HttpChecker final : public Checker {
   std::vector<std::pair<Done, std::string>> deferred_;
   std::unique_ptr<CURLM, MultiDeleter> multi_;
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers_;
-  std::unordered_map<curl_socket_t, UvOwned<uv_poll_t>> watches_;
+  // curl's sockets live in this epoll set, not in one uv_poll each: a
+  // uv_poll per socket cost an allocation and about six epoll_ctl/ioctl
+  // calls per check (init probes the fd, every start deletes and re-adds it),
+  // the set costs one epoll_ctl per change. libuv watches the set's fd while
+  // it holds sockets.
+  int epoll_fd_ = -1;
+  UvOwned<uv_poll_t> sockets_watch_;
+  size_t sockets_ = 0;  // in the epoll set
   std::vector<EasyHandle> idle_handles_;
   // Cleared by the destructor, so a `done` that destroys the checker stops
   // the remaining callbacks of that batch.
