@@ -179,15 +179,17 @@ DurationHistogram SnapshotComposer::publish_latency() {
 }
 
 void SnapshotComposer::changed() {
+  bool wake = false;
   {
     auto schedule = schedule_.lock();
     if (!schedule->pending) schedule->pending_since = std::chrono::steady_clock::now();
     schedule->pending = true;
+    wake = schedule->idle && schedule->batches == 0;
   }
-  if (thread_.joinable()) {
-    wake_.notify_one();
-  } else {
+  if (!thread_.joinable()) {
     publish_pending();
+  } else if (wake) {
+    wake_.notify_one();
   }
 }
 
@@ -258,8 +260,10 @@ void SnapshotComposer::publish_pending() {
 void SnapshotComposer::run() {
   auto schedule = schedule_.lock();
   for (;;) {
+    schedule->idle = true;
     wake_.wait(schedule.lock(),
                [&] { return (schedule->pending && schedule->batches == 0) || schedule->stopping; });
+    schedule->idle = false;
     // Woken by stop alone: nothing left that may be published.
     if (!schedule->pending || schedule->batches > 0) return;
     if (!schedule->stopping) {

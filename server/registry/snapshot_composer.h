@@ -125,6 +125,11 @@ class SnapshotComposer {
     std::chrono::steady_clock::time_point pending_since{};  // first unpublished change
     bool stopping = false;
     int batches = 0;  // open Batch scopes: publishing waits for them
+    // The control thread waits for a change (not for the end of an
+    // interval): only then does a change wake it. A wake-up per change while
+    // it waits out the interval cost every write a futex call and two
+    // context switches, more than composing the snapshot it then shares.
+    bool idle = false;
     std::chrono::steady_clock::time_point last_publish{};
     uint64_t published = 0;
     DurationHistogram publish_latency{kPublishLatencyBounds};

@@ -529,6 +529,45 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     CHECK(store.load_all().at(1).instances.size() == 2);
   }
 
+  TEST_CASE("update_instance finds the instance in its array and resets health only for a new address") {
+    ScratchDir dir;
+    SqliteStore store(dir.file("rotor.db"));
+    store.upsert_array("web.lb.example.com.", {}, 1);
+    store.upsert_array("api.lb.example.com.", {}, 1);
+    const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
+    const auto other = store.add_instance("api.lb.example.com.", instance("192.0.2.1"), 2);
+    store.set_health({a.id, Health::up, "ok", 3});
+    // Not in that array, or no such array: nothing is written.
+    CHECK_THROWS_WITH_AS(store.update_instance("web.lb.example.com.", other.id, instance("192.0.2.1", 5), 4),
+                         ("no instance " + std::to_string(other.id) + " in web.lb.example.com.").c_str(),
+                         NotFoundError);
+    CHECK_THROWS_WITH_AS(store.update_instance("nope.lb.example.com.", a.id, instance("192.0.2.1", 5), 4),
+                         "no array nope.lb.example.com.", NotFoundError);
+    // The same address: the fields change, the health stays.
+    auto heavier = instance("192.0.2.1", 300, "eu-west");
+    heavier.state = AdminState::draining;
+    const auto kept = store.update_instance("web.lb.example.com.", a.id, heavier, 5);
+    CHECK(kept.health == Health::up);
+    CHECK(kept.health_reason == "ok");
+    // A new address: health unknown, stored as returned.
+    const auto moved = store.update_instance("web.lb.example.com.", a.id, instance("192.0.2.7", 300), 6);
+    CHECK(moved.health == Health::unknown);
+    CHECK(moved.health_reason == "address changed");
+    CHECK(moved.health_changed_ms == 6);
+    const auto stored = store.load_array("web.lb.example.com.");
+    REQUIRE(stored.has_value());
+    REQUIRE(stored->instances.size() == 1);
+    CHECK(same_instance(stored->instances[0], moved));
+    CHECK(stored->updated_ms == 6);
+    const auto events = store.events({.instance_id = a.id, .kind = "admin"});
+    REQUIRE(events.size() == 3);  // added, changed, changed
+    CHECK(events[1].reason == "instance changed: weight, region, state");
+    CHECK(events[2].reason == "instance changed: address, region, state");
+    // Still one instance per address: the index follows the new address.
+    CHECK_THROWS_AS(store.add_instance("web.lb.example.com.", instance("192.0.2.7"), 7), ConflictError);
+    CHECK_NOTHROW(store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 8));
+  }
+
   TEST_CASE("replace_instances keeps the ids and health of addresses that stay") {
     ScratchDir dir;
     SqliteStore store(dir.file("rotor.db"));
@@ -617,6 +656,26 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     CHECK(second == first + 1);
     CHECK(store.zone_serial("lb.example.com.") == second);
     CHECK_FALSE(store.zone_serial("other.example.").has_value());
+  }
+
+  TEST_CASE("a zone serial ahead of the clock grows by one and wraps past 2^32 to the clock") {
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    SqliteStore store(path);
+    store.bump_zone_serial("ahead.example.");
+    store.bump_zone_serial("wrapping.example.");
+    {
+      SQLite::Database db(path, SQLite::OPEN_READWRITE);
+      db.exec("UPDATE zone_serials SET serial = 4000000000 WHERE zone = 'ahead.example.'");
+      db.exec("UPDATE zone_serials SET serial = 4294967295 WHERE zone = 'wrapping.example.'");
+    }
+    CHECK(store.bump_zone_serial("ahead.example.") == 4000000001u);
+    CHECK(store.zone_serial("ahead.example.") == 4000000001u);
+    // 4294967295 + 1 is 0 in serial arithmetic; the clock is ahead of that.
+    const uint32_t wrapped = store.bump_zone_serial("wrapping.example.");
+    CHECK(wrapped > 1600000000u);
+    CHECK(wrapped < 4000000000u);
+    CHECK(store.zone_serial("wrapping.example.") == wrapped);
   }
 
 }  // TEST_SUITE
