@@ -21,6 +21,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "server/common/heap_policy.h"
 #include "api/api_server.h"
 #include "api/bearer_auth.h"
 #include "api/ctl.h"
@@ -457,6 +458,7 @@ int hash_token() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  rotor::keep_freed_heap_top();
   setup_logging();
   // A peer closing a TCP connection mid-write must not kill the server.
   std::signal(SIGPIPE, SIG_IGN);

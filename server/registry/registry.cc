@@ -304,6 +304,10 @@ template <typename Write>
 void Registry::write_in_zone(State& state, const std::optional<std::string>& zone, std::string_view token,
                              Write&& write) {
   const OriginScope origin(state.store, {.source = "api", .token = std::string(token)});
+  if (!zone) {
+    write();  // one store call: a transaction of its own, without a savepoint inside another
+    return;
+  }
   std::optional<uint32_t> serial;
   state.store.atomically([&] {
     write();

@@ -53,6 +53,7 @@
 #include "api/router.h"
 #include "api/routes.h"
 #include "server/arrays/array.h"
+#include "server/common/heap_policy.h"
 #include "server/registry/registry.h"
 #include "server/registry/snapshot_composer.h"
 #include "server/registry/sqlite_store.h"
@@ -231,13 +232,16 @@ int main(int argc, char** argv) {
   size_t rounds = 3;
   bool only_zone_file = false;
   bool only_every_write = false;
+  bool keep_heap = false;
   app.add_option("--arrays", array_counts, "comma-separated registry sizes (arrays)");
   app.add_option("--instances", instances, "instances per array");
   app.add_option("--writes", writes, "PATCHes per round");
   app.add_option("--rounds", rounds, "rounds; the mean over all is the figure, best and worst round its spread");
   app.add_flag("--only-zone-file", only_zone_file, "skip the synthetic-zone rows");
   app.add_flag("--only-every-write", only_every_write, "skip the batched rows");
+  app.add_flag("--glibc-trim", keep_heap, "leave glibc's default heap trimming (rotor serve keeps the heap top)");
   CLI11_PARSE(app, argc, argv);
+  if (!keep_heap) rotor::keep_freed_heap_top();  // as rotor serve does
   spdlog::set_level(spdlog::level::warn);
 
   std::printf("registry_write_bench: PATCH of one instance through the API router, registry, SQLite, snapshot\n");
