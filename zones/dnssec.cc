@@ -210,8 +210,8 @@ std::string nsec_type_bitmaps(std::vector<uint16_t> types) {
 }
 
 std::string compact_nsec_rdata(std::string_view owner, std::vector<uint16_t> types) {
-  std::string rdata;
-  if (owner.size() + 2 <= dns::kMaxNameLength) rdata.append("\x01\x00", 2);
+  if (owner.size() + 2 > dns::kMaxNameLength) return {};
+  std::string rdata("\x01\x00", 2);
   rdata.append(owner);
   return rdata + nsec_type_bitmaps(std::move(types));
 }

@@ -41,8 +41,12 @@ void nsec3_hash(std::string_view lower_name, const Nsec3Params& params,
 // `types`, in any order, duplicates allowed.
 std::string nsec_type_bitmaps(std::vector<uint16_t> types);
 // The RDATA of the compact-denial NSEC (RFC 9824 3) owned by the lower-case
-// wire name `owner`: next name "\000.<owner>" (the owner itself when that
-// would pass 255 octets), then the bit maps of `types`.
+// wire name `owner`: next name "\000.<owner>", then the bit maps of `types`
+// (the caller lists RRSIG and NSEC among them). The one builder of these
+// records: the zone's names (ZoneBuilder) and array names (server/dnssec
+// array_signer) both use it. Empty when "\000.<owner>" would pass 255
+// octets: such a name (254 octets or more) gets no NSEC, since one whose
+// next name is its owner would claim to cover every other name of the zone.
 std::string compact_nsec_rdata(std::string_view owner, std::vector<uint16_t> types);
 
 // Fills in the zone's DNSSEC view: called by ZoneBuilder::finish after the

@@ -292,7 +292,9 @@ std::optional<std::string> ZoneBuilder::add_compact_denial() {
     if (node.below_delegation) continue;
     std::vector<uint16_t> types{dns::type::RRSIG, dns::type::NSEC};
     for (const RRset& rrset : node.rrsets) types.push_back(rrset.type);
-    RRset nsec{dns::type::NSEC, nsec_ttl, {compact_nsec_rdata(node.name, std::move(types))}};
+    std::string rdata = compact_nsec_rdata(node.name, std::move(types));
+    if (rdata.empty()) continue;  // a name of 254+ octets: no NSEC (zones/dnssec.h)
+    RRset nsec{dns::type::NSEC, nsec_ttl, {std::move(rdata)}};
     const auto at = std::lower_bound(node.rrsets.begin(), node.rrsets.end(), dns::type::NSEC,
                                      [](const RRset& r, uint16_t t) { return r.type < t; });
     node.rrsets.insert(at, std::move(nsec));

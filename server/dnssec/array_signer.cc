@@ -5,9 +5,7 @@
 
 #include "server/arrays/fallback.h"
 #include "server/dns/wire.h"
-
-// After the standard headers: ldns defines bool, true and false for C.
-#include <ldns/ldns.h>
+#include "zones/dnssec.h"
 
 namespace rotor::dnssec {
 namespace {
@@ -87,24 +85,6 @@ std::vector<uint16_t> name_types(const ArrayState& asked, const FamilySignatures
 
 }  // namespace
 
-std::string compact_nsec_rdata(std::string_view owner_wire, std::vector<uint16_t> types) {
-  if (owner_wire.size() + 2 > dns::kMaxNameLength) return {};
-  types.push_back(dns::type::RRSIG);
-  types.push_back(dns::type::NSEC);
-  std::sort(types.begin(), types.end());
-  types.erase(std::unique(types.begin(), types.end()), types.end());
-  std::vector<ldns_rr_type> list;
-  for (const uint16_t type : types) list.push_back(static_cast<ldns_rr_type>(type));
-  ldns_rdf* bitmap = ldns_dnssec_create_nsec_bitmap(list.data(), list.size(), LDNS_RR_TYPE_NSEC);
-  if (bitmap == nullptr) return {};
-  std::string rdata("\x01\x00", 2);
-  rdata.append(owner_wire);
-  dns::lowercase_name(reinterpret_cast<uint8_t*>(rdata.data()) + 2, owner_wire.size());
-  rdata.append(reinterpret_cast<const char*>(ldns_rdf_data(bitmap)), ldns_rdf_size(bitmap));
-  ldns_rdf_deep_free(bitmap);
-  return rdata;
-}
-
 std::shared_ptr<const arrays::ArraySignatures> sign_array(
     const ArrayState& asked, const arrays::ArrayTable& table, const zones::Zone& zone,
     const SignRrset& sign, ArraySigningStats& stats) {
@@ -115,7 +95,14 @@ std::shared_ptr<const arrays::ArraySignatures> sign_array(
         sign_family(asked, family, answering, sign, stats);
   }
 
-  out->nsec = compact_nsec_rdata(asked.name, name_types(asked, out->v4, out->v6, zone));
+  // The zone's builder of compact NSECs (zones/dnssec.h), as for every name
+  // of the zone: the bitmap with RRSIG and NSEC, the owner in lower case.
+  std::vector<uint16_t> types = name_types(asked, out->v4, out->v6, zone);
+  types.push_back(dns::type::RRSIG);
+  types.push_back(dns::type::NSEC);
+  std::string owner = asked.name;
+  dns::lowercase_name(reinterpret_cast<uint8_t*>(owner.data()), owner.size());
+  out->nsec = zones::compact_nsec_rdata(owner, std::move(types));
   if (out->nsec.empty()) return out;
   // Every TTL a NODATA at the name is written with: another type asked
   // (the zone's negative TTL), or A/AAAA when that family answers NODATA.

@@ -47,9 +47,4 @@ std::shared_ptr<const arrays::ArraySignatures> sign_array(const arrays::ArraySta
                                                           const SignRrset& sign,
                                                           ArraySigningStats& stats);
 
-// The compact-denial NSEC RDATA at `owner_wire` (lower case): next name
-// "\000.<owner>" and a bitmap of `types` plus RRSIG and NSEC. Empty when the
-// next name would be over 255 octets.
-std::string compact_nsec_rdata(std::string_view owner_wire, std::vector<uint16_t> types);
-
 }  // namespace rotor::dnssec

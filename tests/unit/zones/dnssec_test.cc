@@ -1,5 +1,7 @@
 // zones/dnssec: canonical order (RFC 4034 6.1), the NSEC3 hash (RFC 5155
-// appendix A) and what a pre-signed zone's build works out.
+// appendix A), what a pre-signed zone's build works out, and the compact
+// NSEC builder (its bitmaps as ldns makes them; no NSEC for a name too long
+// for "\000.<name>").
 #include "zones/dnssec.h"
 
 #include <doctest/doctest.h>
@@ -7,6 +9,7 @@
 #include <stdbool.h>
 #include <ldns/ldns.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -90,6 +93,38 @@ TEST_CASE("a pre-signed zone knows its signatures and denial chains") {
   const auto plain = load_zone_file(std::string(ROTOR_TEST_DATA) + "/query/example.test.zone", "example.test.");
   CHECK_FALSE(plain->is_signed());
   CHECK(plain->denial() == Zone::Denial::none);
+}
+
+TEST_CASE("the compact NSEC's bitmaps are ldns's and a name too long gets none") {
+  const std::vector<std::vector<uint16_t>> type_sets = {
+      {1, 46, 47},
+      {47, 46, 28, 1, 1},           // any order, duplicates
+      {6, 2, 48, 59, 60, 46, 47},   // an apex: SOA NS DNSKEY CDS CDNSKEY
+      {16, 257, 46, 47, 65, 32769},  // windows 0, 1 and 128
+  };
+  const std::string owner = wire("www.example.");
+  for (const auto& types : type_sets) {
+    CAPTURE(types.size());
+    const std::string rdata = compact_nsec_rdata(owner, types);
+    REQUIRE(rdata.size() > owner.size() + 2);
+    CHECK(rdata.substr(0, owner.size() + 2) == std::string("\x01\x00", 2) + owner);
+    std::vector<ldns_rr_type> list;
+    for (const uint16_t type : types) list.push_back(static_cast<ldns_rr_type>(type));
+    std::sort(list.begin(), list.end());
+    list.erase(std::unique(list.begin(), list.end()), list.end());
+    ldns_rdf* bitmap = ldns_dnssec_create_nsec_bitmap(list.data(), list.size(), LDNS_RR_TYPE_NSEC);
+    REQUIRE(bitmap != nullptr);
+    CHECK(rdata.substr(owner.size() + 2) ==
+          std::string(reinterpret_cast<const char*>(ldns_rdf_data(bitmap)), ldns_rdf_size(bitmap)));
+    ldns_rdf_deep_free(bitmap);
+  }
+  // 254 octets: "\000.<name>" would be 256.
+  std::string long_name;
+  for (int i = 0; i < 3; ++i) long_name += std::string(1, '\x3f') + std::string(63, 'a');
+  long_name += std::string(1, '\x3c') + std::string(60, 'b') + std::string(1, '\0');
+  REQUIRE(long_name.size() == 254);
+  CHECK(compact_nsec_rdata(long_name, {1, 46, 47}).empty());
+  CHECK(compact_nsec_rdata(long_name.substr(1 + 63), {1, 46, 47}).size() > 0);
 }
 
 }  // namespace
