@@ -72,7 +72,7 @@ httplib::Params query_parameters(const httplib::Request& request) {
   return params;
 }
 
-std::string joined(const std::vector<std::string>& names) {
+std::string comma_separated(const std::vector<std::string>& names) {
   if (names.empty()) return "none";
   std::string out;
   for (const std::string& name : names) out += out.empty() ? name : ", " + name;
@@ -159,7 +159,7 @@ void Router::dispatch(const httplib::Request& request, httplib::Response& respon
           entry.query_parameters.end()) {
         throw ApiError(400,
                        name + ": unknown query parameter; " + method + " " + request.path +
-                           " takes " + joined(entry.query_parameters),
+                           " takes " + comma_separated(entry.query_parameters),
                        name);
       }
     }

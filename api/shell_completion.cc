@@ -21,7 +21,7 @@ std::string shell_word(const std::string& text) {
   return out + "'";
 }
 
-std::string joined(const std::vector<std::string>& words) {
+std::string space_separated(const std::vector<std::string>& words) {
   std::string out;
   for (const std::string& word : words) out += (out.empty() ? "" : " ") + word;
   return out;
@@ -84,8 +84,9 @@ void walk(const CLI::App& app, const std::string& command, Tables& tables) {
                           shell_word(" " + sub->get_name()) + " ;;\n";
     walk(*sub, command + " " + sub->get_name(), tables);
   }
-  tables.words += "    " + shell_word(command) + ") commands=" + shell_word(joined(subcommands)) +
-                  " options=" + shell_word(joined(options)) + " ;;\n";
+  tables.words += "    " + shell_word(command) +
+                  ") commands=" + shell_word(space_separated(subcommands)) +
+                  " options=" + shell_word(space_separated(options)) + " ;;\n";
 }
 
 }  // namespace

@@ -86,6 +86,16 @@ inline void write_u32(uint8_t* p, uint32_t v) noexcept {
   p[3] = static_cast<uint8_t>(v);
 }
 
+// Appending to a growing buffer (off the query path: signing, canonical forms).
+inline void append_u16(std::string& out, uint16_t v) {
+  out += static_cast<char>(v >> 8);
+  out += static_cast<char>(v & 0xff);
+}
+inline void append_u32(std::string& out, uint32_t v) {
+  append_u16(out, static_cast<uint16_t>(v >> 16));
+  append_u16(out, static_cast<uint16_t>(v & 0xffff));
+}
+
 inline uint8_t ascii_lower(uint8_t c) noexcept {
   return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + 32) : c;
 }

@@ -3,17 +3,9 @@
 #include <algorithm>
 #include <vector>
 
+#include "server/dns/wire.h"
+
 namespace rotor::dnssec {
-namespace {
-
-constexpr uint16_t kClassIn = 1;
-
-void append_u16(std::string& out, uint16_t value) {
-  out += static_cast<char>(value >> 8);
-  out += static_cast<char>(value & 0xff);
-}
-
-}  // namespace
 
 std::string canonical_rrset(std::string_view owner_wire, const zones::RRset& rrset) {
   std::string owner(owner_wire);
@@ -27,11 +19,11 @@ std::string canonical_rrset(std::string_view owner_wire, const zones::RRset& rrs
   std::string out;
   for (std::string_view rdata : rdatas) {
     out += owner;
-    append_u16(out, rrset.type);
-    append_u16(out, kClassIn);
-    append_u16(out, static_cast<uint16_t>(rrset.ttl >> 16));
-    append_u16(out, static_cast<uint16_t>(rrset.ttl & 0xffff));
-    append_u16(out, static_cast<uint16_t>(rdata.size()));
+    dns::append_u16(out, rrset.type);
+    dns::append_u16(out, dns::rrclass::IN);
+    dns::append_u16(out, static_cast<uint16_t>(rrset.ttl >> 16));
+    dns::append_u16(out, static_cast<uint16_t>(rrset.ttl & 0xffff));
+    dns::append_u16(out, static_cast<uint16_t>(rdata.size()));
     out += rdata;
   }
   return out;

@@ -10,8 +10,6 @@
 namespace rotor::dnssec {
 namespace {
 
-constexpr uint16_t kClassIn = 1;
-
 struct RrListFree {
   void operator()(ldns_rr_list* list) const noexcept { ldns_rr_list_deep_free(list); }
 };
@@ -24,24 +22,16 @@ struct KeyListFree {
 };
 using RrList = std::unique_ptr<ldns_rr_list, RrListFree>;
 
-void append_u16(std::string& out, uint16_t value) {
-  out += static_cast<char>(value >> 8);
-  out += static_cast<char>(value & 0xff);
-}
-void append_u32(std::string& out, uint32_t value) {
-  append_u16(out, static_cast<uint16_t>(value >> 16));
-  append_u16(out, static_cast<uint16_t>(value & 0xffff));
-}
 
 // The RRset as an ldns list, each record parsed from its wire form.
 RrList ldns_rrset(std::string_view owner_wire, const zones::RRset& rrset) {
   RrList list(ldns_rr_list_new());
   for (const std::string& rdata : rrset.rdatas) {
     std::string wire(owner_wire);
-    append_u16(wire, rrset.type);
-    append_u16(wire, kClassIn);
-    append_u32(wire, rrset.ttl);
-    append_u16(wire, static_cast<uint16_t>(rdata.size()));
+    dns::append_u16(wire, rrset.type);
+    dns::append_u16(wire, dns::rrclass::IN);
+    dns::append_u32(wire, rrset.ttl);
+    dns::append_u16(wire, static_cast<uint16_t>(rdata.size()));
     wire += rdata;
     ldns_rr* rr = nullptr;
     size_t position = 0;
