@@ -215,7 +215,8 @@ int64_t Membership::lease() const {
 
 bool Membership::settled() const {
   auto state = state_.lock();
-  return state->lease != 0 && state->dirty_observations.empty() && state->held.empty() && !state->node_dirty;
+  return state->lease != 0 && state->dirty_observations.empty() && state->held.empty() &&
+         !state->node_dirty && !state->writing;
 }
 
 void Membership::update_abstaining(State& state) const {
@@ -399,6 +400,7 @@ bool Membership::write_pending() {
       operations.push_back({Operation::Kind::put, progress_key(), {},
                             progress_value(state->progress->first, state->progress->second), state->lease});
     }
+    state->writing = !operations.empty();
   }
   if (operations.empty()) return true;
   try {
@@ -407,10 +409,12 @@ bool Membership::write_pending() {
       client_->txn({}, {operations.begin() + static_cast<std::ptrdiff_t>(begin),
                         operations.begin() + static_cast<std::ptrdiff_t>(end)});
     }
+    state_.lock()->writing = false;
     return true;
   } catch (const EtcdError& error) {
     spdlog::warn("cluster: cannot publish {} observations, retrying: {}", taken.size(), error.what());
     auto state = state_.lock();
+    state->writing = false;
     state->dirty_observations.insert(taken.begin(), taken.end());  // written again, newest value
     if (node_taken) state->node_dirty = true;
     if (progress_taken) state->progress_dirty = true;

@@ -143,6 +143,8 @@ class Membership final : public probes::ObservationSink {
     std::set<int64_t> dirty_observations;   // to put (in own) or delete (not in own)
     std::map<int64_t, Clock::time_point> held;  // down transitions in own, published at that time
     bool node_dirty = true;
+    // Taken from the dirty sets and not yet acknowledged by etcd: not settled.
+    bool writing = false;
     bool abstaining = false;
     std::vector<std::string> live_nodes;
     std::vector<MemberNode> members;                 // as last read, without this node
