@@ -24,6 +24,7 @@ packages=(
   libcpp-httplib-dev
   clang-14 libclang-rt-14-dev llvm-14
   etcd-server etcd-client ccache
+  liburing-dev
   chromium
 )
 # Installed apart, with its service blocked (install_without_service).

@@ -16,7 +16,7 @@
 #   BENCH_CLIENTS    dnsperf clients, i.e. sockets or TCP connections (default 4)
 #   BENCH_OUTSTANDING  dnsperf -q, queries in flight (default 200)
 #   BENCH_SERVERS    subset of "rotor nsd knot gdnsd echo"
-#   BENCH_WORKLOADS  subset of "static array geo nx tcp churn threads"
+#   BENCH_WORKLOADS  subset of "static array geo nx tcp churn threads io"
 #   BENCH_QPS        fixed offered load for every workload (default: half of
 #                    rotor's peak in each workload, or of the first server's)
 #   BENCH_CHURN_RATE registry changes per second under churn (default 1000)
@@ -32,7 +32,7 @@ seconds=${BENCH_SECONDS:-10}
 clients=${BENCH_CLIENTS:-4}
 outstanding=${BENCH_OUTSTANDING:-200}
 servers_wanted=${BENCH_SERVERS:-rotor nsd knot gdnsd echo}
-workloads_wanted=${BENCH_WORKLOADS:-static array geo nx tcp churn threads}
+workloads_wanted=${BENCH_WORKLOADS:-static array geo nx tcp churn threads io}
 churn_rate=${BENCH_CHURN_RATE:-1000}
 server_cpu=${SERVER_CPU:-0}
 client_cpu=${CLIENT_CPU:-1}
@@ -49,8 +49,8 @@ for s in $servers_wanted; do
   has "rotor nsd knot gdnsd echo" "$s" || die "BENCH_SERVERS: unknown server '$s' (rotor nsd knot gdnsd echo)"
 done
 for w in $workloads_wanted; do
-  has "static array geo nx tcp churn threads" "$w" ||
-    die "BENCH_WORKLOADS: unknown workload '$w' (static array geo nx tcp churn threads)"
+  has "static array geo nx tcp churn threads io" "$w" ||
+    die "BENCH_WORKLOADS: unknown workload '$w' (static array geo nx tcp churn threads io)"
 done
 [[ $seconds =~ ^[0-9]+$ && $seconds -ge 1 ]] || die "BENCH_SECONDS must be a whole number of seconds"
 # rotor runs first: its peak sets the fixed load of the others.
@@ -350,14 +350,20 @@ rotor_config=$work/rotor.json
   echo '  ]'
   echo '}'
 } >"$rotor_config"
+# The same with response rate limiting on, at a rate no run reaches: every
+# reply passes, but each one updates the one table all workers share (all of
+# dnsperf's queries come from 127.0.0.1, so from one slot). The threads
+# workload measures what that sharing costs.
+rotor_config_rrl=$work/rotor-rrl.json
+sed '1a\  "rrl": {"responses_per_second": 1000000, "slip": 0},' "$rotor_config" >"$rotor_config_rrl"
 
 port="" api=""
 # Each start_* sets port and server_pid (and api for rotor), or fails.
-start_rotor() {  # threads cores
-  local threads=$1 cpus=$2
+start_rotor() {  # threads cores [config]
+  local threads=$1 cpus=$2 config=${3:-$rotor_config}
   port=$(free_port)
   rm -f "$work"/rotor.db*  # a fresh registry: the config's health applies
-  taskset -c "$cpus" "$rotor_bin" serve --config "$rotor_config" --db "$work/rotor.db" \
+  taskset -c "$cpus" "$rotor_bin" serve --config "$config" --db "$work/rotor.db" \
     --listen "127.0.0.1:$port" --api 127.0.0.1:0 --threads "$threads" --log-level warn \
     >"$work/rotor.out" 2>"$work/rotor.err" &
   server_pid=$!
@@ -484,9 +490,9 @@ EOF
   wait_answering "$port" || { cat "$work/gdnsd.log" >&2; return 1; }
 }
 
-start_echo() {
+start_echo() {  # [receive path: udp_echo.cc's modes]
   port=$(free_port)
-  taskset -c "$server_cpu" "$echo_bin" 127.0.0.1 "$port" >"$work/echo.out" 2>&1 &
+  taskset -c "$server_cpu" "$echo_bin" 127.0.0.1 "$port" "${1:-epoll}" >"$work/echo.out" 2>&1 &
   server_pid=$!
   wait_line "$work/echo.out" '^listening ' || { cat "$work/echo.out" >&2; return 1; }
 }
@@ -507,8 +513,10 @@ for s in $servers; do
 done
 if has "$servers" rotor; then
   has "$workloads_wanted" churn && runs=$((runs + 2))
-  has "$workloads_wanted" threads && runs=$((runs + 2))
+  has "$workloads_wanted" threads && runs=$((runs + 8))
 fi
+echo_modes="epoll drain blocking busy-poll uring"
+has "$workloads_wanted" io && runs=$((runs + 10))
 say "$runs runs of $seconds s: about $(((runs * (seconds * 10 + 15) + 599) / 600)) min"
 started=$(date +%s)
 
@@ -571,15 +579,48 @@ for s in $servers; do
   stop_pid "$server_pid"; server_pid=""
 done
 
-if has "$servers" rotor && has "$workloads_wanted" threads; then
-  for t in 1 2; do
-    say "starting rotor --threads $t on cores $server_cpu,$client_cpu"
-    if start_rotor "$t" "$server_cpu,$client_cpu"; then
-      measure "threads|rotor-$t|peak" "$port" static 0 "$server_cpu,$client_cpu"
+# The receive paths of issue 18, tried on the echo floor (udp_echo.cc): what
+# each would save per query, at peak and at the static workload's fixed load.
+if has "$workloads_wanted" io; then
+  io_q=${fixed_q[static]:-${BENCH_QPS:-}}
+  for mode in $echo_modes; do
+    say "starting the echo, receive path $mode, on core $server_cpu"
+    if start_echo "$mode"; then
+      measure "io|$mode|peak" "$port" static 0 "$client_cpu"
+      if [[ -z $io_q ]]; then
+        io_q=$(((${R[io|$mode|peak|qps]} + 1) / 2))
+        ((io_q > 0)) || io_q=1000
+      fi
+      measure "io|$mode|fixed" "$port" static "$io_q" "$client_cpu"
     else
-      note[threads|rotor-$t]="did not start"
+      note[io|$mode]="did not start"
     fi
     stop_pid "$server_pid"; server_pid=""
+  done
+fi
+
+# Thread scaling: --threads 1 and 2, without and with the shared RRL table,
+# each at peak and at one fixed load (half of the first run's peak) so that
+# their CPU per query compares.
+if has "$servers" rotor && has "$workloads_wanted" threads; then
+  threads_q=""
+  for variant in plain rrl; do
+    config=$rotor_config; [[ $variant == rrl ]] && config=$rotor_config_rrl
+    for t in 1 2; do
+      key="threads|rotor-$variant-$t"
+      say "starting rotor --threads $t ($variant) on cores $server_cpu,$client_cpu"
+      if start_rotor "$t" "$server_cpu,$client_cpu" "$config"; then
+        measure "$key|peak" "$port" static 0 "$server_cpu,$client_cpu"
+        if [[ -z $threads_q ]]; then
+          threads_q=${BENCH_QPS:-$(((${R[$key|peak|qps]} + 1) / 2))}
+          ((threads_q > 0)) || threads_q=1000
+        fi
+        measure "$key|fixed" "$port" static "$threads_q" "$server_cpu,$client_cpu"
+      else
+        note[$key]="did not start"
+      fi
+      stop_pid "$server_pid"; server_pid=""
+    done
   done
 fi
 elapsed=$(($(date +%s) - started))
@@ -588,6 +629,20 @@ elapsed=$(($(date +%s) - started))
 get() { echo "${R[$1]:--}"; }
 ratio() {  # a b: a/b with two decimals, or "-"
   awk -v a="$1" -v b="$2" 'BEGIN {if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-"}'
+}
+# One goal of issue 18: rotor's cpu us per query over a peer's, in one
+# workload, at fixed load and at peak, with its verdict.
+goal_line() {  # workload peer goal title
+  local w=$1 p=$2 goal=$3 title=$4 fixed peak verdict
+  fixed=$(ratio "$(get "$w|rotor|fixed|cpu")" "$(get "$w|$p|fixed|cpu")")
+  peak=$(ratio "$(get "$w|rotor|peak|cpu")" "$(get "$w|$p|peak|cpu")")
+  verdict=$(awk -v f="$fixed" -v k="$peak" -v g="$goal" 'BEGIN {
+    if (f == "-" || k == "-") print "not measured";
+    else if (f + 0 <= g + 0 && k + 0 <= g + 0) print "met";
+    else if (f + 0 <= g + 0) print "NOT MET (met at fixed load only)";
+    else if (k + 0 <= g + 0) print "NOT MET (met at peak only)";
+    else print "NOT MET" }')
+  printf '  %-7s rotor / %-32s %5s fixed, %5s peak   goal <= %s   %s\n' "$w" "$title" "$fixed" "$peak" "$goal" "$verdict"
 }
 echo
 echo "rotor benchmark: $seconds s per run, dnsperf -c $clients -q $outstanding; each server one worker on core $server_cpu, dnsperf on core $client_cpu"
@@ -638,24 +693,18 @@ if has "$servers" rotor && [[ $servers != rotor ]]; then
         "$(ratio "$(get "$w|rotor|peak|qps")" "$(get "$w|$p|peak|qps")")"
     done
   done
-  if [[ -n ${R[array|rotor|peak|qps]:-} ]]; then
-    if [[ -n ${R[array|echo|peak|qps]:-} ]]; then
-      printf '  rotor array / echo floor (array queries)  cpu %5s fixed, %5s peak   goal <= 1.25\n' \
-        "$(ratio "$(get array\|rotor\|fixed\|cpu)" "$(get array\|echo\|fixed\|cpu)")" \
-        "$(ratio "$(get array\|rotor\|peak\|cpu)" "$(get array\|echo\|peak\|cpu)")"
-    fi
-    if [[ -n ${R[static|nsd|peak|qps]:-} ]]; then
-      # Different query files, so only the peak runs (each at its own rate) compare here.
-      printf '  rotor array / NSD static A               cpu %5s fixed, %5s peak   goal <= 1.0\n' \
-        "$(ratio "$(get array\|rotor\|fixed\|cpu)" "$(get static\|nsd\|fixed\|cpu)")" \
-        "$(ratio "$(get array\|rotor\|peak\|cpu)" "$(get static\|nsd\|peak\|cpu)")"
-    fi
-    if [[ -n ${R[static|rotor|peak|qps]:-} ]]; then
-      printf '  rotor array / rotor static A             cpu %5s fixed, %5s peak\n' \
-        "$(ratio "$(get array\|rotor\|fixed\|cpu)" "$(get static\|rotor\|fixed\|cpu)")" \
-        "$(ratio "$(get array\|rotor\|peak\|cpu)" "$(get static\|rotor\|peak\|cpu)")"
-    fi
+  if [[ -n ${R[array|rotor|peak|qps]:-} && -n ${R[static|rotor|peak|qps]:-} ]]; then
+    printf '  rotor array / rotor static A             cpu %5s fixed, %5s peak\n' \
+      "$(ratio "$(get array\|rotor\|fixed\|cpu)" "$(get static\|rotor\|fixed\|cpu)")" \
+      "$(ratio "$(get array\|rotor\|peak\|cpu)" "$(get static\|rotor\|peak\|cpu)")"
   fi
+  echo
+  echo "goals (issue 18), rotor's cpu us per query over the peer's in the same workload, at fixed load and at peak; met when both are:"
+  goal_line "array" gdnsd 0.95 "gdnsd multifo, health-checked"
+  goal_line "array" echo 1.10 "the UDP echo floor"
+  goal_line "static" nsd 0.95 "NSD"
+  goal_line "static" knot 0.95 "Knot DNS"
+  goal_line "static" echo 1.10 "the UDP echo floor"
 fi
 
 if [[ -n ${R[churn|rotor|peak|qps]:-} ]]; then
@@ -676,8 +725,15 @@ if [[ -n ${R[churn|rotor|peak|qps]:-} ]]; then
       "$(get "churn|rotor|$kind|churn" | tr -d '/s')" "$(get "churn|rotor|$kind|generations")"
   done
   drop() { awk -v a="$1" -v b="$2" 'BEGIN {if (a + 0 > 0) printf "%.1f%%", (a - b) / a * 100; else print "-"}'; }
-  echo "  throughput drop under churn: $(drop "$(get array\|rotor\|peak\|qps)" "$(get churn\|rotor\|peak\|qps)") at peak," \
-       "$(drop "$(get array\|rotor\|fixed\|qps)" "$(get churn\|rotor\|fixed\|qps)") at half peak (goal < 5%);" \
+  peak_drop=$(drop "$(get array\|rotor\|peak\|qps)" "$(get churn\|rotor\|peak\|qps)")
+  fixed_drop=$(drop "$(get array\|rotor\|fixed\|qps)" "$(get churn\|rotor\|fixed\|qps)")
+  churn_verdict=$(awk -v a="${peak_drop%\%}" -v b="${fixed_drop%\%}" -v r="$(get churn\|rotor\|peak\|churn | tr -d '/s')" \
+    -v want="$churn_rate" 'BEGIN {
+      if (a == "-" || b == "-") print "not measured";
+      else if (r + 0 < 0.9 * want) print "NOT MET (the driver reached " r "/s of " want "/s)";
+      else if (a + 0 < 5 && b + 0 < 5) print "met"; else print "NOT MET" }')
+  echo "  throughput drop under churn: $peak_drop at peak, $fixed_drop at half peak" \
+       "(goal (issue 18): < 5% at $churn_rate changes/s, both)   $churn_verdict;" \
        "p99 at half peak with churn $(get churn\|rotor\|fixed\|p99) ms (goal < 1 ms)"
   # At the same offered load, the server CPU that churn adds, per change.
   echo "  server cpu per registry change: $(awk -v c="$(get churn\|rotor\|fixed\|cpu)" \
@@ -687,14 +743,53 @@ if [[ -n ${R[churn|rotor|peak|qps]:-} ]]; then
     "(the cpu us/q added by churn at half peak, times qps, over changes/s)"
 fi
 
-if [[ -n ${R[threads|rotor-1|peak|qps]:-} || -n ${R[threads|rotor-2|peak|qps]:-} ]]; then
+if [[ -n ${R[io|epoll|peak|qps]:-} ]]; then
   echo
-  echo "thread scaling: rotor static A, server and dnsperf both on cores $server_cpu,$client_cpu (the generator shares the cores)"
-  for t in 1 2; do
-    printf '  --threads %s   qps %8s   mean %6s ms   lost %6s   cpu %6s us/q %s\n' "$t" \
-      "$(get "threads|rotor-$t|peak|qps")" "$(get "threads|rotor-$t|peak|mean")" \
-      "$(get "threads|rotor-$t|peak|lost")" "$(get "threads|rotor-$t|peak|cpu")" "${note[threads|rotor-$t]:-}"
+  echo "receive paths (issue 18) on the echo floor, static A queries; fixed: dnsperf -Q $io_q; vs epoll: cpu us/q over"
+  echo "epoll's (rotor's path); saves: the cpu us/q it would take off rotor's static answer (fixed load), in percent of it"
+  for mode in $echo_modes; do
+    printf '  %-9s peak qps %8s  cpu %6s us/q   fixed qps %8s  cpu %6s us/q  lost %6s   vs epoll %5s fixed, %5s peak   saves %s %s\n' \
+      "$mode" "$(get "io|$mode|peak|qps")" "$(get "io|$mode|peak|cpu")" "$(get "io|$mode|fixed|qps")" \
+      "$(get "io|$mode|fixed|cpu")" "$(get "io|$mode|fixed|lost")" \
+      "$(ratio "$(get "io|$mode|fixed|cpu")" "$(get io\|epoll\|fixed\|cpu)")" \
+      "$(ratio "$(get "io|$mode|peak|cpu")" "$(get io\|epoll\|peak\|cpu)")" \
+      "$(awk -v e="$(get io\|epoll\|fixed\|cpu)" -v m="$(get "io|$mode|fixed|cpu")" -v r="$(get static\|rotor\|fixed\|cpu)" \
+          'BEGIN {if (r + 0 > 0 && m + 0 > 0 && e + 0 > 0) printf "%+.0f%%", (e - m) / r * 100; else print "-"}')" \
+      "${note[io|$mode]:-}"
   done
 fi
+
+if [[ -n ${R[threads|rotor-plain-1|peak|qps]:-} ]]; then
+  echo
+  echo "thread scaling: rotor static A, server and dnsperf both on cores $server_cpu,$client_cpu (the generator shares the cores);"
+  echo "fixed: dnsperf -Q $threads_q for every row, so cpu us/q compares; rrl: the shared rate-limit table on, nothing limited"
+  for variant in plain rrl; do
+    for t in 1 2; do
+      key="threads|rotor-$variant-$t"
+      printf '  %-5s --threads %s   peak qps %8s  cpu %6s us/q   fixed qps %8s  cpu %6s us/q  lost %s %s\n' "$variant" "$t" \
+        "$(get "$key|peak|qps")" "$(get "$key|peak|cpu")" "$(get "$key|fixed|qps")" "$(get "$key|fixed|cpu")" \
+        "$(get "$key|fixed|lost")" "${note[$key]:-}"
+    done
+  done
+  # The model (tests/bench/README.md, Thread scaling): a worker on a core of
+  # its own answers 1e6 / c queries a second, c its cpu us per query; with N
+  # workers each costs c2, measured with 2 workers (their cross-core costs
+  # included), assumed not to grow further. Peak c is a saturated worker that
+  # batches (the capacity); fixed-load c is dominated by wake-ups (a bound).
+  for kind in peak fixed; do
+    awk -v kind="$kind" -v c1="$(get "threads|rotor-plain-1|$kind|cpu")" -v c2="$(get "threads|rotor-plain-2|$kind|cpu")" \
+        -v r1="$(get "threads|rotor-rrl-1|$kind|cpu")" -v r2="$(get "threads|rotor-rrl-2|$kind|cpu")" 'BEGIN {
+      if (c1 + 0 <= 0 || c2 + 0 <= 0) { print "  model (" kind "): not enough runs"; exit }
+      printf "  %-5s a second worker costs %+.1f%% cpu per query", kind, (c2 / c1 - 1) * 100
+      if (r1 + 0 > 0 && r2 + 0 > 0)
+        printf "; with the shared RRL table %+.1f%% (RRL alone, one worker: %+.1f%%)", (r2 / r1 - 1) * 100, (r1 / c1 - 1) * 100
+      printf "\n        model, N workers on N cores of their own: N x 1e6 / %.2f us =", c2
+      n = split("1 2 4 8 16", ns, " ")
+      for (i = 1; i <= n; i++) printf " %d: %.0fk", ns[i], ns[i] * 1000 / c2
+      printf " qps\n"
+    }'
+  done
+fi
+
 echo
 echo "$runs_done runs in ${elapsed} s"
