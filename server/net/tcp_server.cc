@@ -25,8 +25,7 @@ TcpServer::TcpServer(WorkerContext& context, std::chrono::milliseconds idle_time
       idle_timeout_ms_(static_cast<uint64_t>(std::max<int64_t>(idle_timeout.count(), 1))),
       max_connections_(std::max<size_t>(max_connections, 1)),
       read_buffer_(new uint8_t[kReadBufferSize]),
-      answer_buffer_(new uint8_t[2 + kReplyBufferSize]),
-      parked_(new Parked[kParkedSlots]) {
+      answer_buffer_(new uint8_t[2 + kReplyBufferSize]) {
   uv_timer_init(context_.loop, &idle_timer_);
   idle_timer_.data = this;
 }
@@ -181,99 +180,50 @@ void TcpServer::flush(Connection& connection) noexcept {
 }
 
 void TcpServer::park(Connection& connection, const uint8_t* query, size_t size) noexcept {
-  counters::WorkerCounters& counters = *context_.state.counters;
-  const DenialState& denial = *context_.state.denial;
-  const uint64_t now = uv_now(context_.loop);
-  Parked* free_slot = nullptr;
-  bool already_asked = false;
-  for (size_t s = 0; s < kParkedSlots; ++s) {
-    Parked& slot = parked_[s];
-    if (slot.connection != nullptr && now - slot.since_ms > kParkedMs) {
-      Connection& waiting = *slot.connection;
-      release_parked(slot);  // never signed in time
-      counters.denial_dropped.add();
-      flush(waiting);
-    }
-    if (slot.connection == nullptr) {
-      if (free_slot == nullptr) free_slot = &slot;
-    } else if (slot.key == denial.key->get() && slot.owner.view() == denial.wanted.owner.view()) {
-      already_asked = true;
-    }
-  }
-  if (free_slot == nullptr || size > kParkedQuerySize) {
-    counters.denial_dropped.add();
-    return;
-  }
-  if (!request_signature(context_, already_asked)) return;
-  Parked& slot = *free_slot;
-  slot.connection = &connection;
-  slot.since_ms = now;
-  slot.key = denial.key->get();
-  slot.owner = denial.wanted.owner;
-  slot.size = static_cast<uint16_t>(size);
-  std::memcpy(slot.query, query, size);
+  Parked::Slot* slot = parked_.park(context_, query, size, uv_now(context_.loop), [this](Parked::Slot& expired) {
+    Connection& waiting = *expired.destination;
+    --waiting.parked;
+    flush(waiting);
+  });
+  if (slot == nullptr) return;
+  slot->destination = &connection;
   ++connection.parked;
-  counters.denial_parked.add();
-}
-
-void TcpServer::release_parked(Parked& slot) noexcept {
-  --slot.connection->parked;
-  slot.connection = nullptr;
-}
-
-bool TcpServer::repark(Parked& slot, Connection& connection,
-                       const dnssec::SignedDenial& result) noexcept {
-  const DenialState& denial = *context_.state.denial;
-  if (denial.key == nullptr || denial.wanted.owner.view() == result.record.owner.view()) {
-    return false;
-  }
-  bool already_asked = false;
-  for (size_t s = 0; s < kParkedSlots && !already_asked; ++s) {
-    const Parked& other = parked_[s];
-    already_asked = other.connection != nullptr && other.key == denial.key->get() &&
-                    other.owner.view() == denial.wanted.owner.view();
-  }
-  if (!request_signature(context_, already_asked)) return true;  // dropped, counted
-  slot.connection = &connection;
-  ++connection.parked;
-  slot.key = denial.key->get();
-  slot.owner = denial.wanted.owner;
-  return true;
 }
 
 void TcpServer::answer_parked(const dnssec::SignedDenial& result) noexcept {
-  counters::WorkerCounters& counters = *context_.state.counters;
   if (context_.state.denial != nullptr) {
     context_.state.denial->now = static_cast<uint32_t>(std::time(nullptr));
   }
-  for (size_t s = 0; s < kParkedSlots; ++s) {
-    Parked& slot = parked_[s];
-    if (slot.connection == nullptr || slot.key != result.key.get() ||
-        slot.owner.view() != result.record.owner.view()) {
-      continue;
-    }
-    Connection& connection = *slot.connection;
-    release_parked(slot);
-    size_t reply_length = 0;
-    if (result.signed_ok && context_.snapshot != nullptr) {
-      const ClientInfo client{reinterpret_cast<const sockaddr*>(&connection.peer), Transport::tcp};
-      reply_length = answer_query(*context_.snapshot, {slot.query, slot.size}, client,
-                                  {answer_buffer_.get() + 2, kReplyBufferSize}, context_.state);
-    }
-    if (reply_length == kAwaitsSignature && repark(slot, connection, result)) {
-      flush(connection);  // a second NSEC to wait for (a wildcard CNAME to a missing name)
-      continue;
-    }
-    if (reply_length == kAwaitsSignature || reply_length == 0) {
-      counters.denial_dropped.add();  // still unsigned: no second wait
-    } else {
-      dns::write_u16(answer_buffer_.get(), static_cast<uint16_t>(reply_length));
-      connection.queued.insert(connection.queued.end(), answer_buffer_.get(),
-                               answer_buffer_.get() + 2 + reply_length);
-      counters.denial_answered_late.add();
-    }
-    flush(connection);
+  parked_.take_signed(result, [&](Parked::Slot& slot) { answer_late(slot, result); });
+}
+
+void TcpServer::answer_late(Parked::Slot& slot, const dnssec::SignedDenial& result) noexcept {
+  counters::WorkerCounters& counters = *context_.state.counters;
+  Connection& connection = *slot.destination;
+  --connection.parked;
+  size_t reply_length = 0;
+  if (result.signed_ok && context_.snapshot != nullptr) {
+    const ClientInfo client{reinterpret_cast<const sockaddr*>(&connection.peer), Transport::tcp};
+    reply_length = answer_query(*context_.snapshot, {slot.query, slot.size}, client,
+                                {answer_buffer_.get() + 2, kReplyBufferSize}, context_.state);
   }
+  // A second NSEC to wait for (a wildcard CNAME to a missing name): the same
+  // slot waits again; still unsigned for the same NSEC: no second wait.
+  const auto repark = reply_length == kAwaitsSignature ? parked_.repark(context_, slot, result)
+                                                       : Parked::Repark::same_nsec;
+  if (repark == Parked::Repark::waiting_again) {
+    ++connection.parked;
+  } else if (repark == Parked::Repark::dropped) {
+    // counted by the lot
+  } else if (reply_length == kAwaitsSignature || reply_length == 0) {
+    counters.denial_dropped.add();
+  } else {
+    dns::write_u16(answer_buffer_.get(), static_cast<uint16_t>(reply_length));
+    connection.queued.insert(connection.queued.end(), answer_buffer_.get(),
+                             answer_buffer_.get() + 2 + reply_length);
+    counters.denial_answered_late.add();
+  }
+  flush(connection);
 }
 
 void TcpServer::on_write(uv_write_t* request, int status) {
@@ -311,11 +261,9 @@ void TcpServer::close_connection(Connection& connection) noexcept {
   if (connection.closing) return;
   connection.closing = true;
   // Its parked queries are forgotten: nobody would read their answers.
-  for (size_t s = 0; s < kParkedSlots && connection.parked > 0; ++s) {
-    if (parked_[s].connection == &connection) {
-      release_parked(parked_[s]);
-      context_.state.counters->denial_dropped.add();
-    }
+  if (connection.parked > 0) {
+    parked_.forget(context_, [&](const Connection* waiting) { return waiting == &connection; });
+    connection.parked = 0;
   }
   closing_.splice(closing_.end(), active_, connection.self);
   context_.state.counters->tcp_open.set(active_.size());

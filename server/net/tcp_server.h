@@ -17,6 +17,7 @@
 #include <memory>
 #include <vector>
 
+#include "server/net/parking_lot.h"
 #include "server/net/socket.h"
 #include "server/net/worker_context.h"
 
@@ -41,10 +42,8 @@ class TcpServer {
 
   // Replies waiting to be written beyond which a connection stops reading.
   static constexpr size_t kMaxQueuedReplyBytes = 128 * 1024;
-  // Queries waiting for a compact denial's signature (as UdpResponder's).
+  // Queries waiting for a late signature (parking_lot.h): at most this many.
   static constexpr size_t kParkedSlots = 64;
-  static constexpr size_t kParkedQuerySize = 512;
-  static constexpr uint64_t kParkedMs = 2000;
 
  private:
   struct Connection;
@@ -65,14 +64,7 @@ class TcpServer {
     bool closing = false;
     uint32_t parked = 0;  // queries of this connection waiting for a signature
   };
-  struct Parked {
-    Connection* connection = nullptr;  // null: free
-    uint64_t since_ms = 0;
-    const zones::OnlineSigner* key = nullptr;
-    dnssec::FixedName owner;
-    uint16_t size = 0;
-    uint8_t query[kParkedQuerySize];
-  };
+  using Parked = ParkingLot<Connection*, kParkedSlots>;
   struct Listener {
     uv_tcp_t handle;
     TcpServer* owner = nullptr;
@@ -91,12 +83,8 @@ class TcpServer {
   void finish(Connection& connection) noexcept;
   // Holds one query until its signature comes; drops it (counted) when it cannot.
   void park(Connection& connection, const uint8_t* query, size_t size) noexcept;
-  void release_parked(Parked& slot) noexcept;
-  // After a late answer still waits for another NSEC than `result`'s (a
-  // chain that needs two): asks for it and parks the query again in `slot`
-  // (true), or drops it and counts it (true when the request ring was
-  // full); false when it waits for the same NSEC again (the caller drops it).
-  bool repark(Parked& slot, Connection& connection, const dnssec::SignedDenial& result) noexcept;
+  // Answers one parked query whose NSEC was signed (`result`).
+  void answer_late(Parked::Slot& slot, const dnssec::SignedDenial& result) noexcept;
   void touch(Connection& connection) noexcept;
   void close_connection(Connection& connection) noexcept;
   void arm_idle_timer() noexcept;
@@ -111,7 +99,7 @@ class TcpServer {
   bool closed_ = false;
   std::unique_ptr<uint8_t[]> read_buffer_;    // shared by all reads of this worker
   std::unique_ptr<uint8_t[]> answer_buffer_;  // 2-byte prefix + one reply
-  std::unique_ptr<Parked[]> parked_;          // kParkedSlots
+  Parked parked_;
 };
 
 }  // namespace rotor::net

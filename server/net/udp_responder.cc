@@ -49,8 +49,7 @@ socklen_t reply_control(msghdr& received, uint8_t* out, size_t out_size) noexcep
 UdpResponder::UdpResponder(WorkerContext& context)
     : context_(context),
       query_buffers_(new uint8_t[kBatch * kQuerySize]),
-      reply_buffers_(new uint8_t[kBatch * kReplySize]),
-      parked_(new Parked[kParkedSlots]) {
+      reply_buffers_(new uint8_t[kBatch * kReplySize]) {
   for (size_t i = 0; i < kBatch; ++i) {
     received_iov_[i] = {query_buffers_.get() + i * kQuerySize, kQuerySize};
     received_[i].msg_hdr.msg_iov = &received_iov_[i];
@@ -182,108 +181,63 @@ bool UdpResponder::admit(const sockaddr* client, uint8_t* reply, size_t& length,
 }
 
 void UdpResponder::park(const Socket& socket, size_t i) noexcept {
-  counters::WorkerCounters& counters = *context_.state.counters;
-  const DenialState& denial = *context_.state.denial;
-  const size_t size = received_[i].msg_len;
-  const uint64_t now = uv_now(context_.loop);
-  Parked* free_slot = nullptr;
-  bool already_asked = false;
-  for (size_t s = 0; s < kParkedSlots; ++s) {
-    Parked& slot = parked_[s];
-    if (slot.used && now - slot.since_ms > kParkedMs) {
-      slot.used = false;  // never signed in time (the signer dropped it)
-      counters.denial_dropped.add();
-    }
-    if (!slot.used) {
-      if (free_slot == nullptr) free_slot = &slot;
-    } else if (slot.key == denial.key->get() && slot.owner.view() == denial.wanted.owner.view()) {
-      already_asked = true;
-    }
-  }
-  if (free_slot == nullptr || size > kParkedQuerySize) {
-    counters.denial_dropped.add();
-    return;
-  }
-  if (!request_signature(context_, already_asked)) return;
-  Parked& slot = *free_slot;
-  slot.used = true;
-  slot.since_ms = now;
-  slot.fd = socket.fd.get();
-  slot.key = denial.key->get();
-  slot.owner = denial.wanted.owner;
-  slot.size = static_cast<uint16_t>(size);
-  std::memcpy(slot.query, query_buffers_.get() + i * kQuerySize, size);
-  slot.peer = peers_[i];
-  slot.peer_length = received_[i].msg_hdr.msg_namelen;
-  slot.control_length =
-      socket.wildcard ? reply_control(received_[i].msg_hdr, slot.control.bytes, kControlSize) : 0;
-  counters.denial_parked.add();
-}
-
-bool UdpResponder::repark(Parked& slot, const dnssec::SignedDenial& result) noexcept {
-  const DenialState& denial = *context_.state.denial;
-  if (denial.key == nullptr || denial.wanted.owner.view() == result.record.owner.view()) {
-    return false;
-  }
-  bool already_asked = false;
-  for (size_t s = 0; s < kParkedSlots && !already_asked; ++s) {
-    const Parked& other = parked_[s];
-    already_asked = other.used && other.key == denial.key->get() &&
-                    other.owner.view() == denial.wanted.owner.view();
-  }
-  if (!request_signature(context_, already_asked)) return true;  // dropped, counted
-  slot.used = true;
-  slot.key = denial.key->get();
-  slot.owner = denial.wanted.owner;
-  return true;
+  Parked::Slot* slot = parked_.park(context_, query_buffers_.get() + i * kQuerySize, received_[i].msg_len,
+                                    uv_now(context_.loop), [](Parked::Slot&) {});
+  if (slot == nullptr) return;
+  Peer& peer = slot->destination;
+  peer.fd = socket.fd.get();
+  peer.address = peers_[i];
+  peer.address_length = received_[i].msg_hdr.msg_namelen;
+  peer.control_length =
+      socket.wildcard ? reply_control(received_[i].msg_hdr, peer.control.bytes, kControlSize) : 0;
 }
 
 void UdpResponder::answer_parked(const dnssec::SignedDenial& result) noexcept {
-  counters::WorkerCounters& counters = *context_.state.counters;
   if (context_.state.denial != nullptr) {
     context_.state.denial->now = static_cast<uint32_t>(std::time(nullptr));
   }
-  const auto now_seconds = static_cast<uint32_t>(uv_now(context_.loop) / 1000);
   uint8_t* reply = reply_buffers_.get();  // no batch is being answered now
-  for (size_t s = 0; s < kParkedSlots; ++s) {
-    Parked& slot = parked_[s];
-    if (!slot.used || slot.key != result.key.get() ||
-        slot.owner.view() != result.record.owner.view()) {
-      continue;
-    }
-    slot.used = false;
-    size_t length = 0;
-    if (result.signed_ok && context_.snapshot != nullptr) {
-      const ClientInfo client{reinterpret_cast<const sockaddr*>(&slot.peer), Transport::udp};
-      length = answer_query(*context_.snapshot, {slot.query, slot.size}, client,
-                            {reply, kReplySize}, context_.state);
-    }
-    // An answer that needs a second NSEC (a wildcard CNAME to a name that
-    // does not exist) waits again in the same slot, within the first wait's
-    // time limit; still unsigned for the same NSEC (the key changed
-    // meanwhile, or signing failed): no second wait.
-    if (length == kAwaitsSignature && repark(slot, result)) continue;
-    if (length == kAwaitsSignature || length == 0) {
-      counters.denial_dropped.add();
-      continue;
-    }
-    if (!admit(reinterpret_cast<const sockaddr*>(&slot.peer), reply, length, now_seconds)) continue;
-    iovec iov{reply, length};
-    msghdr message{};
-    message.msg_name = &slot.peer;
-    message.msg_namelen = slot.peer_length;
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    if (slot.control_length != 0) {
-      message.msg_control = slot.control.bytes;
-      message.msg_controllen = slot.control_length;
-    }
-    if (::sendmsg(slot.fd, &message, MSG_DONTWAIT) < 0) {
-      counters.dropped.add();
-      continue;
-    }
-    counters.denial_answered_late.add();
+  parked_.take_signed(result, [&](Parked::Slot& slot) { answer_late(slot, result, reply); });
+}
+
+void UdpResponder::answer_late(Parked::Slot& slot, const dnssec::SignedDenial& result,
+                               uint8_t* reply) noexcept {
+  counters::WorkerCounters& counters = *context_.state.counters;
+  Peer& peer = slot.destination;
+  size_t length = 0;
+  if (result.signed_ok && context_.snapshot != nullptr) {
+    const ClientInfo client{reinterpret_cast<const sockaddr*>(&peer.address), Transport::udp};
+    length = answer_query(*context_.snapshot, {slot.query, slot.size}, client, {reply, kReplySize},
+                          context_.state);
   }
+  // An answer that needs a second NSEC (a wildcard CNAME to a name that
+  // does not exist) waits again in the same slot, within the first wait's
+  // time limit; still unsigned for the same NSEC (the key changed
+  // meanwhile, or signing failed): no second wait.
+  if (length == kAwaitsSignature && parked_.repark(context_, slot, result) != Parked::Repark::same_nsec) {
+    return;
+  }
+  if (length == kAwaitsSignature || length == 0) {
+    counters.denial_dropped.add();
+    return;
+  }
+  const auto now_seconds = static_cast<uint32_t>(uv_now(context_.loop) / 1000);
+  if (!admit(reinterpret_cast<const sockaddr*>(&peer.address), reply, length, now_seconds)) return;
+  iovec iov{reply, length};
+  msghdr message{};
+  message.msg_name = &peer.address;
+  message.msg_namelen = peer.address_length;
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  if (peer.control_length != 0) {
+    message.msg_control = peer.control.bytes;
+    message.msg_controllen = peer.control_length;
+  }
+  if (::sendmsg(peer.fd, &message, MSG_DONTWAIT) < 0) {
+    counters.dropped.add();
+    return;
+  }
+  counters.denial_answered_late.add();
 }
 
 void UdpResponder::send_batch(int fd, size_t count) noexcept {

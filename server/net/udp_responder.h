@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "server/net/parking_lot.h"
 #include "server/net/socket.h"
 #include "server/net/worker_context.h"
 
@@ -39,11 +40,8 @@ class UdpResponder {
   static constexpr int kBatchesPerWakeup = 8;
   static constexpr size_t kQuerySize = 4096;  // larger datagrams are dropped
   static constexpr size_t kReplySize = 4096;  // answer_query's UDP minimum
-  // Queries waiting for a compact denial's signature: at most this many, of
-  // at most kParkedQuerySize octets, for at most kParkedMs.
+  // Queries waiting for a late signature (parking_lot.h): at most this many.
   static constexpr size_t kParkedSlots = 256;
-  static constexpr size_t kParkedQuerySize = 512;
-  static constexpr uint64_t kParkedMs = 2000;
 
  private:
   struct Socket {
@@ -58,28 +56,21 @@ class UdpResponder {
     uint8_t bytes[kControlSize];
   };
 
-  struct Parked {
-    bool used = false;
-    uint64_t since_ms = 0;
+  // Where a parked query's late answer goes.
+  struct Peer {
     int fd = -1;
-    const zones::OnlineSigner* key = nullptr;
-    dnssec::FixedName owner;
-    uint16_t size = 0;
-    uint8_t query[kParkedQuerySize];
-    sockaddr_storage peer{};
-    socklen_t peer_length = 0;
+    sockaddr_storage address{};
+    socklen_t address_length = 0;
     Control control{};
     socklen_t control_length = 0;
   };
+  using Parked = ParkingLot<Peer, kParkedSlots>;
 
   static void on_readable(uv_poll_t* handle, int status, int events);
   // Holds query `i` of the batch until its signature comes; false: dropped.
   void park(const Socket& socket, size_t i) noexcept;
-  // After a late answer still waits for another NSEC than `result`'s (a
-  // chain that needs two): asks for it and keeps `slot` (true), or drops the
-  // query and counts it (true when the request ring was full); false when it
-  // waits for the same NSEC again (the caller drops it).
-  bool repark(Parked& slot, const dnssec::SignedDenial& result) noexcept;
+  // Answers one parked query whose NSEC was signed (`result`).
+  void answer_late(Parked::Slot& slot, const dnssec::SignedDenial& result, uint8_t* reply) noexcept;
   // Response rate limiting of one reply; false: not to be sent.
   bool admit(const sockaddr* client, uint8_t* reply, size_t& length, uint32_t now_seconds) noexcept;
   void drain(Socket& socket) noexcept;
@@ -96,7 +87,7 @@ class UdpResponder {
   std::array<Control, kBatch> controls_{};
   std::unique_ptr<uint8_t[]> query_buffers_;  // kBatch * kQuerySize
   std::unique_ptr<uint8_t[]> reply_buffers_;  // kBatch * kReplySize
-  std::unique_ptr<Parked[]> parked_;          // kParkedSlots
+  Parked parked_;
 };
 
 }  // namespace rotor::net
