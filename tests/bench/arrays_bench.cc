@@ -49,27 +49,18 @@
 #include "server/registry/snapshot_composer.h"
 #include "server/snapshot/publisher.h"
 #include "zones/zone.h"
+#include "tests/bench/bench_names.h"
 
 namespace {
+
+using rotor::bench::array_name;
+using rotor::bench::instance_address;
+using rotor::bench::kZone;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 namespace arrays = rotor::arrays;
 namespace registry = rotor::registry;
-
-constexpr const char* kZone = "bench.test.";
-
-std::string array_name(size_t index) { return "a" + std::to_string(index) + "." + kZone; }
-
-// 10.0.0.1, 10.0.0.2, ...: distinct within an array, shared across arrays.
-arrays::IpAddress instance_address(size_t index) {
-  arrays::IpAddress address;
-  address.family = 4;
-  address.bytes[0] = 10;
-  address.bytes[2] = static_cast<uint8_t>(index >> 8);
-  address.bytes[3] = static_cast<uint8_t>(index & 0xff);
-  return address;
-}
 
 double elapsed_ms(Clock::time_point since) {
   return std::chrono::duration<double, std::milli>(Clock::now() - since).count();

@@ -56,10 +56,15 @@
 #include "server/snapshot/publisher.h"
 #include "tests/support/etcd_cluster.h"
 #include "zones/zone.h"
+#include "tests/bench/bench_names.h"
 
 extern char** environ;
 
 namespace {
+
+using rotor::bench::array_name;
+using rotor::bench::instance_address;
+using rotor::bench::kZone;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -69,7 +74,6 @@ namespace registry = rotor::registry;
 using rotor::Snapshot;
 using rotor::SnapshotPublisher;
 
-constexpr const char* kZone = "bench.test.";
 constexpr auto kPublishInterval = 20ms;  // rotor's default publish_interval
 
 struct Options {
@@ -83,18 +87,6 @@ struct Options {
   std::string cache;
   std::string endpoints;
 };
-
-std::string array_name(size_t index) { return "a" + std::to_string(index) + "." + kZone; }
-
-// 10.0.0.1, 10.0.0.2, ...: distinct within an array, shared across arrays.
-arrays::IpAddress instance_address(size_t index) {
-  arrays::IpAddress address;
-  address.family = 4;
-  address.bytes[0] = 10;
-  address.bytes[2] = static_cast<uint8_t>(index >> 8);
-  address.bytes[3] = static_cast<uint8_t>(index & 0xff);
-  return address;
-}
 
 std::vector<registry::ConfigArray> config_arrays(size_t first, size_t last, size_t instances) {
   std::vector<registry::ConfigArray> config(last - first);

@@ -60,26 +60,19 @@
 #include "server/snapshot/publisher.h"
 #include "zones/zone_file.h"
 #include "zones/zone_set.h"
+#include "tests/bench/bench_names.h"
 
 namespace {
+
+using rotor::bench::array_name;
+using rotor::bench::instance_address;
+using rotor::bench::kZone;
 
 using namespace std::chrono_literals;
 namespace arrays = rotor::arrays;
 namespace registry = rotor::registry;
 
-constexpr const char* kZone = "bench.test.";
 constexpr double kGoalUs = 120;
-
-std::string array_name(size_t index) { return "a" + std::to_string(index) + "." + kZone; }
-
-arrays::IpAddress instance_address(size_t index) {
-  arrays::IpAddress address;
-  address.family = 4;
-  address.bytes[0] = 10;
-  address.bytes[2] = static_cast<uint8_t>(index >> 8);
-  address.bytes[3] = static_cast<uint8_t>(index & 0xff);
-  return address;
-}
 
 double thread_cpu_us() {
   timespec ts{};
