@@ -20,7 +20,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config ca-certificates \
       libldns-dev libuv1-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev \
-      libspdlog-dev libfmt-dev libcli11-dev libmaxminddb-dev libcurl4-openssl-dev \
+      libspdlog-dev libfmt-dev libcli11-dev libmaxminddb-dev libcurl4-openssl-dev libhttp-parser-dev \
       libcpp-httplib-dev prometheus-cpp-dev nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -35,7 +35,7 @@ FROM debian:bookworm-slim AS runtime
 # curl runs the HEALTHCHECK; ca-certificates serve HTTPS checks with tls_verify.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libldns3 libuv1 libspdlog1.10 libfmt9 libsqlite3-0 libmaxminddb0 libcurl4 \
+      libldns3 libuv1 libspdlog1.10 libfmt9 libsqlite3-0 libmaxminddb0 libcurl4 libhttp-parser2.9 \
       libcpp-httplib0.11 libprometheus-cpp-core1.0 ca-certificates curl libcap2-bin \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/release/rotor /usr/local/bin/rotor

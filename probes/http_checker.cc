@@ -91,7 +91,7 @@ struct HttpChecker::Transfer {
   }
 };
 
-HttpChecker::HttpChecker(uv_loop_t* loop) : loop_(loop) {
+HttpChecker::HttpChecker(uv_loop_t* loop) : loop_(loop), plain_(loop) {
   init_curl_once();
   auto* curl_timer = new uv_timer_t;
   uv_timer_init(loop_, curl_timer);
@@ -137,6 +137,10 @@ HttpChecker::~HttpChecker() {
 }
 
 void HttpChecker::start(const CheckTarget& target, Done done) {
+  if (target.kind == CheckKind::http) {
+    plain_.start(target, std::move(done));
+    return;
+  }
   auto transfer = std::make_unique<Transfer>();
   transfer->target = target;
   transfer->done = std::move(done);

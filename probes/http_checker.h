@@ -1,8 +1,9 @@
 #pragma once
-// HTTP and HTTPS checks with libcurl's multi-socket interface on a libuv loop:
-// curl says which sockets to watch and when to wake it; a private epoll set
-// (itself watched by one uv_poll) and one uv_timer do the watching, so many
-// checks share one thread without blocking.
+// HTTP and HTTPS checks on a libuv loop. Plain http goes to PlainHttpChecker
+// (our own HTTP/1.1 client on libuv, plain_http_checker.h), https to libcurl's
+// multi-socket interface: curl says which sockets to watch and when to wake
+// it; a private epoll set (itself watched by one uv_poll) and one uv_timer do
+// the watching, so many checks share one thread without blocking.
 
 #include <curl/curl.h>
 #include <uv.h>
@@ -15,12 +16,14 @@
 #include <vector>
 
 #include "probes/checker.h"
+#include "probes/plain_http_checker.h"
 #include "probes/uv_owned.h"
 
 namespace rotor::probes {
 
 // Contract (beyond Checker's): one HttpChecker per loop, used only on that
-// loop's thread; many may exist in a process. Each check opens a fresh
+// loop's thread; many may exist in a process. Both paths judge alike and
+// word their reasons alike (plain_http_checker.h has the http path's). Each check opens a fresh
 // connection and closes it, unless the target has reuse_connection: then it
 // takes an idle kept connection to the same origin (address, port, Host,
 // source) when there is one and keeps its own open for the next check. A
@@ -46,7 +49,7 @@ class HttpChecker final : public Checker {
 
   void start(const CheckTarget& target, Done done) override;
 
-  size_t in_flight() const { return transfers_.size(); }
+  size_t in_flight() const { return transfers_.size() + plain_.in_flight(); }
 
  private:
   struct Transfer;
@@ -78,6 +81,7 @@ class HttpChecker final : public Checker {
   void fail_later(Done done, std::string reason);
 
   uv_loop_t* loop_;
+  PlainHttpChecker plain_;  // CheckKind::http targets
   UvOwned<uv_timer_t> curl_timer_;
   UvOwned<uv_timer_t> deferred_timer_;  // reports failures found inside start()
   std::vector<std::pair<Done, std::string>> deferred_;

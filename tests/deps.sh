@@ -18,7 +18,7 @@ packages=(
   libldns-dev libuv1-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev
   libspdlog-dev libfmt-dev doctest-dev libcli11-dev libmaxminddb-dev
   nsd dnsperf bind9-dnsutils ldnsutils procps
-  libcurl4-openssl-dev libssl-dev openssl
+  libcurl4-openssl-dev libssl-dev openssl libhttp-parser-dev
   prometheus-cpp-dev
   python3 curl
   libcpp-httplib-dev

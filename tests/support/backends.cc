@@ -191,6 +191,88 @@ void HttpBackend::serve() {
   for (auto& [fd, _] : clients) close(fd);
 }
 
+ScriptedBackend::ScriptedBackend(std::vector<std::string> pieces, std::chrono::milliseconds pause, bool keep_open)
+    : pieces_(std::move(pieces)), pause_(pause), keep_open_(keep_open) {
+  listener_ = listen_on("127.0.0.1", 64, port_);
+  if (pipe2(wake_, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  thread_ = std::thread([this] { serve(); });
+}
+
+ScriptedBackend::~ScriptedBackend() {
+  char byte = 0;
+  (void)!write(wake_[1], &byte, 1);
+  thread_.join();
+  close(listener_);
+  close(wake_[0]);
+  close(wake_[1]);
+}
+
+std::string ScriptedBackend::last_request_head() const {
+  std::lock_guard lock(mutex_);
+  return last_request_head_;
+}
+
+void ScriptedBackend::serve() {
+  struct Client {
+    std::string request;  // bytes of the next request so far
+    bool answered = false;
+  };
+  std::map<int, Client> clients;
+  int answers = 0;
+  for (;;) {
+    std::vector<pollfd> fds{{wake_[0], POLLIN, 0}, {listener_, POLLIN, 0}};
+    for (auto& [fd, _] : clients) fds.push_back({fd, POLLIN, 0});
+    if (poll(fds.data(), fds.size(), 1000) < 0 && errno != EINTR) break;
+    if (fds[0].revents) break;
+    if (fds[1].revents & POLLIN) {
+      int client = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client >= 0) {
+        ++connections_;
+        clients.emplace(client, Client{});
+      }
+    }
+    for (size_t i = 2; i < fds.size(); ++i) {
+      if (!fds[i].revents) continue;
+      int fd = fds[i].fd;
+      char buffer[4096];
+      ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+      Client& client = clients.at(fd);
+      std::string& request = client.request;
+      if (n > 0) request.append(buffer, static_cast<size_t>(n));
+      bool open = n > 0;
+      size_t head_end = request.find("\r\n\r\n");
+      if (open && head_end != std::string::npos) {
+        {
+          std::lock_guard lock(mutex_);
+          last_request_head_ = request.substr(0, head_end);
+        }
+        request.erase(0, head_end + 4);
+        ++requests_;
+        const int limit = answer_limit_.load();
+        if (limit >= 0 && answers >= limit) {
+          if (client.answered) {
+            close(fd);
+            clients.erase(fd);
+          }
+          continue;  // a new connection: never answered
+        }
+        ++answers;
+        client.answered = true;
+        for (size_t piece = 0; piece < pieces_.size(); ++piece) {
+          if (piece > 0 && pause_.count() > 0) std::this_thread::sleep_for(pause_);
+          send_all(fd, pieces_[piece]);
+        }
+        open = keep_open_ && !pieces_.empty();
+      }
+      if (!open) {
+        close(fd);
+        clients.erase(fd);
+      }
+    }
+  }
+  for (auto& [fd, _] : clients) close(fd);
+}
+
 TcpListener::TcpListener(int backlog, const std::string& bind_address, uint16_t port) : port_(port) {
   fd_ = listen_on(bind_address, backlog, port_);
 }

@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "probes/checker.h"
 
@@ -83,6 +84,45 @@ class HttpBackend {
   std::string last_request_head_;
   std::string last_peer_;
   std::set<std::string> refused_peers_;
+  std::thread thread_;
+};
+
+// HTTP server thread on 127.0.0.1:<ephemeral> that answers every request
+// with raw bytes: `pieces` sent one by one, `pause` between two (a response
+// split over several reads), then the connection is closed, or kept for the
+// next request with keep_open (also: an unfinished response that hangs).
+// No pieces: closed unanswered once the request arrived.
+class ScriptedBackend {
+ public:
+  explicit ScriptedBackend(std::vector<std::string> pieces, std::chrono::milliseconds pause = {},
+                           bool keep_open = false);
+  ~ScriptedBackend();
+  ScriptedBackend(const ScriptedBackend&) = delete;
+  ScriptedBackend& operator=(const ScriptedBackend&) = delete;
+
+  uint16_t port() const { return port_; }
+  int requests() const { return requests_.load(); }
+  int connections() const { return connections_.load(); }
+  std::string last_request_head() const;
+  // After `count` answers in all, a request on a connection answered before
+  // closes it unanswered (a keep-alive timeout crossing the request) and one
+  // on a new connection is never answered (the backend hung).
+  void answer_only(int count) { answer_limit_.store(count); }
+
+ private:
+  void serve();
+
+  std::atomic<int> answer_limit_{-1};
+  std::vector<std::string> pieces_;
+  std::chrono::milliseconds pause_;
+  bool keep_open_;
+  int listener_ = -1;
+  int wake_[2] = {-1, -1};
+  uint16_t port_ = 0;
+  std::atomic<int> requests_{0};
+  std::atomic<int> connections_{0};
+  mutable std::mutex mutex_;
+  std::string last_request_head_;
   std::thread thread_;
 };
 

@@ -1,0 +1,530 @@
+#include "probes/plain_http_checker.h"
+
+#include <http_parser.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+#include <utility>
+
+namespace rotor::probes {
+namespace {
+
+using PlainClock = std::chrono::steady_clock;
+
+// One read takes at most this much; a response larger than it comes in
+// several reads (the parser keeps its place between them).
+constexpr size_t kReadBufferSize = 64 * 1024;
+
+sockaddr_storage plain_sockaddr(const arrays::IpAddress& address, uint16_t port) {
+  sockaddr_storage storage{};
+  if (address.family == 6) {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    std::memcpy(&v6->sin6_addr, address.bytes, 16);
+  } else {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    std::memcpy(&v4->sin_addr, address.bytes, 4);
+  }
+  return storage;
+}
+
+// What curl sent as the check's request, byte for byte but for Connection.
+std::string build_request(const CheckTarget& target) {
+  std::string host = target.host.empty() ? target.address.to_string() : target.host;
+  if (host.find(':') != std::string::npos && !host.starts_with('[')) host = "[" + host + "]";
+  std::string request;
+  request.reserve(96 + target.path.size() + host.size());
+  request.append("GET ");
+  if (!target.path.starts_with('/')) request.push_back('/');
+  request.append(target.path);
+  request.append(" HTTP/1.1\r\nHost: ");
+  request.append(host);
+  if (target.port != 80) {
+    request.push_back(':');
+    request.append(std::to_string(target.port));
+  }
+  request.append("\r\nUser-Agent: rotor-probe\r\nAccept: */*\r\n");
+  if (!target.reuse_connection) request.append("Connection: close\r\n");
+  request.append("\r\n");
+  return request;
+}
+
+}  // namespace
+
+// One TCP connection. Lives until libuv has closed its handle (the close
+// callback frees it), which may be after the check or the checker is gone.
+struct PlainHttpChecker::Connection {
+  PlainHttpChecker* owner = nullptr;  // null once closing
+  Attempt* attempt = nullptr;         // the check using it; null while idle
+  uv_tcp_t tcp{};
+  uv_connect_t connect{};
+  uv_write_t write{};
+  // While idle (kept): its place in the owner's list and its slot.
+  Connection* idle_prev = nullptr;
+  Connection* idle_next = nullptr;
+  Connection** slot = nullptr;
+  PlainClock::time_point idle_since;
+};
+
+// One check. Lives until libuv has closed its timer; `owner` is null from
+// the verdict (or cancellation) on, so late callbacks do nothing.
+struct PlainHttpChecker::Attempt {
+  PlainHttpChecker* owner = nullptr;
+  Attempt* prev = nullptr;  // the owner's list of unfinished checks
+  Attempt* next = nullptr;
+  uv_timer_t timer{};
+  Done done;
+  PlainClock::time_point started;
+  std::chrono::milliseconds timeout{};
+  uint16_t expect_status_min = 200;
+  uint16_t expect_status_max = 399;
+  bool read_backend_report = false;
+  bool reuse_connection = false;
+  std::string expect_body;
+  KeptKey key;  // key.request is the request sent
+  std::string early_failure;  // found inside start(); the timer reports it
+  Connection* connection = nullptr;
+  bool on_kept = false;  // the connection was a kept one (a retry is allowed)
+
+  // The response, reset by every message (an interim 1xx is not the final one).
+  http_parser parser{};
+  bool got_bytes = false;
+  bool complete = false;  // the final response ended
+  bool capped = false;    // kMaxBody bytes of body taken and more offered
+  bool keep_alive = false;
+  uint16_t status = 0;
+  size_t body_bytes = 0;
+  std::string body;  // kept only when expect_body is set
+  BackendHeaders backend_headers;
+  std::string header_field;  // the header being read, when read_backend_report
+  std::string header_value;
+  bool in_value = false;
+
+  void flush_header() {
+    if (in_value) {
+      std::string line = header_field;
+      line.push_back(':');
+      line.append(header_value);
+      collect_backend_header(line, backend_headers);
+    }
+    header_field.clear();
+    header_value.clear();
+    in_value = false;
+  }
+
+  static Attempt& of(http_parser* parser) { return *static_cast<Attempt*>(parser->data); }
+
+  static int on_message_begin(http_parser* parser) {
+    Attempt& attempt = of(parser);
+    attempt.status = 0;
+    attempt.body_bytes = 0;
+    attempt.body.clear();
+    attempt.backend_headers = {};
+    attempt.header_field.clear();
+    attempt.header_value.clear();
+    attempt.in_value = false;
+    return 0;
+  }
+
+  static int on_header_field(http_parser* parser, const char* at, size_t length) {
+    Attempt& attempt = of(parser);
+    if (!attempt.read_backend_report) return 0;
+    if (attempt.in_value) attempt.flush_header();
+    attempt.header_field.append(at, length);
+    return 0;
+  }
+
+  static int on_header_value(http_parser* parser, const char* at, size_t length) {
+    Attempt& attempt = of(parser);
+    if (!attempt.read_backend_report) return 0;
+    attempt.in_value = true;
+    attempt.header_value.append(at, length);
+    return 0;
+  }
+
+  static int on_headers_complete(http_parser* parser) {
+    Attempt& attempt = of(parser);
+    if (attempt.read_backend_report) attempt.flush_header();
+    attempt.status = static_cast<uint16_t>(parser->status_code);
+    return 0;
+  }
+
+  static int on_body(http_parser* parser, const char* at, size_t length) {
+    Attempt& attempt = of(parser);
+    const size_t taken = std::min(length, kMaxBody - attempt.body_bytes);
+    if (!attempt.expect_body.empty()) attempt.body.append(at, taken);
+    attempt.body_bytes += taken;
+    if (taken < length) {
+      // As curl's write callback refusing the rest: enough was read to judge.
+      attempt.capped = true;
+      http_parser_pause(parser, 1);
+    }
+    return 0;
+  }
+
+  static int on_message_complete(http_parser* parser) {
+    Attempt& attempt = of(parser);
+    if (attempt.status >= 100 && attempt.status < 200) return 0;  // interim; the final one follows
+    attempt.complete = true;
+    attempt.keep_alive = http_should_keep_alive(parser) != 0;
+    http_parser_pause(parser, 1);  // bytes after the response are not ours to parse
+    return 0;
+  }
+
+  void reset_response() {
+    http_parser_init(&parser, HTTP_RESPONSE);
+    parser.data = this;
+    got_bytes = false;
+    complete = false;
+    capped = false;
+    keep_alive = false;
+    status = 0;
+    body_bytes = 0;
+    body.clear();
+    backend_headers = {};
+    header_field.clear();
+    header_value.clear();
+    in_value = false;
+  }
+};
+
+namespace {
+
+const http_parser_settings kPlainParserSettings = [] {
+  http_parser_settings settings{};
+  http_parser_settings_init(&settings);
+  using Attempt = PlainHttpChecker::Attempt;
+  settings.on_message_begin = &Attempt::on_message_begin;
+  settings.on_header_field = &Attempt::on_header_field;
+  settings.on_header_value = &Attempt::on_header_value;
+  settings.on_headers_complete = &Attempt::on_headers_complete;
+  settings.on_body = &Attempt::on_body;
+  settings.on_message_complete = &Attempt::on_message_complete;
+  return settings;
+}();
+
+}  // namespace
+
+size_t PlainHttpChecker::KeptKeyHash::operator()(const KeptKey& key) const noexcept {
+  size_t hash = std::hash<std::string_view>{}(key.request);
+  auto mix = [&hash](uint64_t value) { hash ^= value + 0x9e3779b97f4a7c15ULL + (hash << 6) + (hash >> 2); };
+  uint64_t word = 0;
+  std::memcpy(&word, key.address.bytes, 8);
+  mix(word);
+  std::memcpy(&word, key.address.bytes + 8, 8);
+  mix(word);
+  mix(static_cast<uint64_t>(key.port) << 16 | key.address.family << 8 | key.source.family);
+  std::memcpy(&word, key.source.bytes, 8);
+  mix(word);
+  return hash;
+}
+
+PlainHttpChecker::PlainHttpChecker(uv_loop_t* loop)
+    : loop_(loop), read_buffer_(std::make_unique<char[]>(kReadBufferSize)) {}
+
+PlainHttpChecker::~PlainHttpChecker() {
+  while (attempts_ != nullptr) {
+    Attempt* attempt = attempts_;
+    attempts_ = attempt->next;
+    attempt->owner = nullptr;
+    if (attempt->connection != nullptr) close_connection(attempt->connection);
+    uv_close(reinterpret_cast<uv_handle_t*>(&attempt->timer),
+             [](uv_handle_t* handle) { delete static_cast<Attempt*>(handle->data); });
+  }
+  while (idle_oldest_ != nullptr) close_connection(idle_oldest_);
+}
+
+void PlainHttpChecker::start(const CheckTarget& target, Done done) {
+  auto* attempt = new Attempt;
+  attempt->owner = this;
+  attempt->done = std::move(done);
+  attempt->started = PlainClock::now();
+  attempt->timeout = target.timeout;
+  attempt->expect_status_min = target.expect_status_min;
+  attempt->expect_status_max = target.expect_status_max;
+  attempt->read_backend_report = target.read_backend_report;
+  attempt->reuse_connection = target.reuse_connection;
+  attempt->expect_body = target.expect_body;
+  attempt->key.address = target.address;
+  attempt->key.source = target.source;
+  attempt->key.port = target.port;
+  attempt->key.request = build_request(target);
+  uv_timer_init(loop_, &attempt->timer);
+  attempt->timer.data = attempt;
+  attempt->next = attempts_;
+  if (attempts_ != nullptr) attempts_->prev = attempt;
+  attempts_ = attempt;
+  ++in_flight_;
+
+  uint64_t timeout_ms = static_cast<uint64_t>(std::max<int64_t>(1, target.timeout.count()));
+  Connection* kept = target.reuse_connection ? take_kept(attempt->key) : nullptr;
+  if (kept != nullptr) {
+    kept->attempt = attempt;
+    attempt->connection = kept;
+    attempt->on_kept = true;
+    if (send_request(*attempt) != 0) {
+      // Not writable any more: as a kept connection that died, so afresh.
+      close_connection(kept);
+      attempt->connection = nullptr;
+      kept = nullptr;
+    }
+  }
+  if (kept == nullptr) {
+    attempt->early_failure = connect_fresh(*attempt);
+    if (!attempt->early_failure.empty()) timeout_ms = 0;  // reported from the loop, never from inside start()
+  }
+  // The loop clock was read at the start of this iteration; without a
+  // refresh the timeout would count from then, not from now.
+  uv_update_time(loop_);
+  uv_timer_start(&attempt->timer, &PlainHttpChecker::on_timer, timeout_ms, 0);
+}
+
+std::string PlainHttpChecker::connect_fresh(Attempt& attempt) {
+  auto* connection = new Connection;
+  connection->owner = this;
+  connection->attempt = &attempt;
+  uv_tcp_init(loop_, &connection->tcp);
+  connection->tcp.data = connection;
+  connection->connect.data = connection;
+  connection->write.data = connection;
+  attempt.connection = connection;
+  attempt.on_kept = false;
+  if (attempt.key.source.family != 0) {
+    // Port 0: any local port, from the configured address.
+    sockaddr_storage source = plain_sockaddr(attempt.key.source, 0);
+    if (int error = uv_tcp_bind(&connection->tcp, reinterpret_cast<const sockaddr*>(&source), 0); error != 0) {
+      return bind_error_reason(attempt.key.source, -error);
+    }
+  }
+  sockaddr_storage address = plain_sockaddr(attempt.key.address, attempt.key.port);
+  if (int error = uv_tcp_connect(&connection->connect, &connection->tcp, reinterpret_cast<const sockaddr*>(&address),
+                                 &PlainHttpChecker::on_connect);
+      error != 0) {
+    // A source address that is in use fails here (libuv defers EADDRINUSE from bind).
+    return error == UV_EADDRINUSE && attempt.key.source.family != 0 ? bind_error_reason(attempt.key.source, -error)
+                                                                     : connect_error_reason(-error);
+  }
+  // Reading is armed with the connect, so the socket's epoll watch goes from
+  // writable to readable in one epoll_ctl when the connect completes; armed
+  // after it, libuv would first drop the watch and then add it again.
+  // (libuv reads nothing before the connect's callback.)
+  if (int error = uv_read_start(reinterpret_cast<uv_stream_t*>(&connection->tcp), &PlainHttpChecker::on_alloc,
+                                &PlainHttpChecker::on_read);
+      error != 0) {
+    return connect_error_reason(-error);
+  }
+  return {};
+}
+
+int PlainHttpChecker::send_request(Attempt& attempt) {
+  attempt.reset_response();
+  auto* stream = reinterpret_cast<uv_stream_t*>(&attempt.connection->tcp);
+  uv_buf_t buffer = uv_buf_init(attempt.key.request.data(), static_cast<unsigned>(attempt.key.request.size()));
+  // A request fits the socket buffer of a connection with nothing in flight,
+  // so it goes in one write() here. Not uv_write: its completion callback
+  // and the drain after it re-arm the epoll watch, one epoll_ctl per check.
+  const int written = uv_try_write(stream, &buffer, 1);
+  if (written == static_cast<int>(buffer.len)) return 0;
+  if (written < 0 && written != UV_EAGAIN) return written;
+  const size_t sent = written > 0 ? static_cast<size_t>(written) : 0;
+  buffer = uv_buf_init(buffer.base + sent, buffer.len - static_cast<unsigned>(sent));
+  return uv_write(&attempt.connection->write, stream, &buffer, 1, &PlainHttpChecker::on_write);
+}
+
+void PlainHttpChecker::on_connect(uv_connect_t* request, int status) {
+  auto* connection = static_cast<Connection*>(request->data);
+  if (status == UV_ECANCELED || connection->owner == nullptr || connection->attempt == nullptr) return;
+  PlainHttpChecker& self = *connection->owner;
+  Attempt& attempt = *connection->attempt;
+  if (status != 0) {
+    self.finish(attempt, false, connect_error_reason(-status), false);
+    return;
+  }
+  if (int error = self.send_request(attempt); error != 0) self.finish(attempt, false, connect_error_reason(-error), false);
+}
+
+void PlainHttpChecker::on_write(uv_write_t* request, int status) {
+  auto* connection = static_cast<Connection*>(request->data);
+  if (status == 0 || status == UV_ECANCELED || connection->owner == nullptr || connection->attempt == nullptr) return;
+  PlainHttpChecker& self = *connection->owner;
+  Attempt& attempt = *connection->attempt;
+  if (attempt.got_bytes) return;  // the response is under way; the read side judges
+  if (self.retry_fresh(attempt)) return;
+  self.finish(attempt, false, connect_error_reason(-status), false);
+}
+
+void PlainHttpChecker::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buffer) {
+  auto* connection = static_cast<Connection*>(handle->data);
+  *buffer = uv_buf_init(connection->owner->read_buffer_.get(), kReadBufferSize);
+}
+
+void PlainHttpChecker::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer) {
+  auto* connection = static_cast<Connection*>(stream->data);
+  if (nread == 0 || connection->owner == nullptr) return;
+  connection->owner->on_data(*connection, nread, buffer->base);
+}
+
+void PlainHttpChecker::on_data(Connection& connection, ssize_t nread, const char* data) {
+  if (connection.attempt == nullptr) {
+    // Idle: the server closed it, or sent what nobody asked for. Either way
+    // it is no use for the next check.
+    close_connection(&connection);
+    return;
+  }
+  Attempt& attempt = *connection.attempt;
+  if (nread < 0) {
+    if (!attempt.got_bytes && retry_fresh(attempt)) return;
+    if (nread != UV_EOF) {
+      finish(attempt, false, connect_error_reason(static_cast<int>(-nread)), false);
+      return;
+    }
+    if (!attempt.got_bytes) {
+      finish(attempt, false, "empty reply: connection closed without a response", false);
+      return;
+    }
+    // The end of the stream ends a response that had no length.
+    http_parser_execute(&attempt.parser, &kPlainParserSettings, nullptr, 0);
+    if (!attempt.complete) {
+      finish(attempt, false, "connection closed before the response ended", false);
+      return;
+    }
+    attempt.keep_alive = false;
+  } else {
+    attempt.got_bytes = true;
+    const size_t parsed =
+        http_parser_execute(&attempt.parser, &kPlainParserSettings, data, static_cast<size_t>(nread));
+    const http_errno error = HTTP_PARSER_ERRNO(&attempt.parser);
+    if (error != HPE_OK && error != HPE_PAUSED) {
+      finish(attempt, false, std::string("malformed response: ") + http_errno_description(error), false);
+      return;
+    }
+    if (!attempt.complete && !attempt.capped) return;  // more to come
+    // Bytes after the response: the connection's stream is no longer ours to trust.
+    if (parsed != static_cast<size_t>(nread)) attempt.keep_alive = false;
+  }
+
+  const uint16_t status = attempt.status;
+  std::string reason = "HTTP " + std::to_string(status);
+  bool passed = status >= attempt.expect_status_min && status <= attempt.expect_status_max;
+  if (passed && !attempt.expect_body.empty() && attempt.body.find(attempt.expect_body) == std::string::npos) {
+    passed = false;
+    reason = "body did not contain \"" + attempt.expect_body + "\"";
+  }
+  std::optional<BackendReport> report;
+  if (attempt.read_backend_report) report = judge_backend_headers(attempt.backend_headers);
+  const bool keep = attempt.reuse_connection && attempt.complete && !attempt.capped && attempt.keep_alive;
+  finish(attempt, passed, std::move(reason), keep, std::move(report));
+}
+
+bool PlainHttpChecker::retry_fresh(Attempt& attempt) {
+  if (!attempt.on_kept) return false;  // it failed on a connection of its own: a real failure
+  // The kept connection died under the request (the server's keep-alive
+  // timeout crossed it, or it restarted): not the instance's fault. Once
+  // more on a fresh connection; the check's timer still runs, so the retry
+  // has what is left of the same timeout.
+  Connection* dead = attempt.connection;
+  dead->attempt = nullptr;
+  close_connection(dead);
+  attempt.connection = nullptr;
+  std::string failure = connect_fresh(attempt);
+  if (!failure.empty()) finish(attempt, false, std::move(failure), false);
+  return true;
+}
+
+void PlainHttpChecker::on_timer(uv_timer_t* timer) {
+  auto* attempt = static_cast<Attempt*>(timer->data);
+  if (attempt->owner == nullptr) return;
+  std::string reason = attempt->early_failure.empty() ? timeout_reason(attempt->timeout)
+                                                      : std::move(attempt->early_failure);
+  attempt->owner->finish(*attempt, false, std::move(reason), false);
+}
+
+void PlainHttpChecker::finish(Attempt& attempt, bool passed, std::string reason, bool keep_connection,
+                              std::optional<BackendReport> report) {
+  CheckResult result;
+  result.passed = passed;
+  result.reason = std::move(reason);
+  result.latency = std::chrono::duration_cast<std::chrono::microseconds>(PlainClock::now() - attempt.started);
+  result.report = std::move(report);
+
+  if (attempt.prev != nullptr) attempt.prev->next = attempt.next;
+  if (attempt.next != nullptr) attempt.next->prev = attempt.prev;
+  if (attempts_ == &attempt) attempts_ = attempt.next;
+  --in_flight_;
+  attempt.owner = nullptr;
+
+  if (Connection* connection = attempt.connection; connection != nullptr) {
+    attempt.connection = nullptr;
+    connection->attempt = nullptr;
+    if (keep_connection) {
+      keep(connection, attempt.key);
+    } else {
+      close_connection(connection);
+    }
+  }
+  Done done = std::move(attempt.done);
+  uv_close(reinterpret_cast<uv_handle_t*>(&attempt.timer),
+           [](uv_handle_t* handle) { delete static_cast<Attempt*>(handle->data); });
+  // Last and from a local: `done` may start checks or destroy this checker.
+  done(std::move(result));
+}
+
+void PlainHttpChecker::close_connection(Connection* connection) {
+  if (connection->slot != nullptr) unlink_idle(connection);
+  connection->owner = nullptr;
+  connection->attempt = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(&connection->tcp),
+           [](uv_handle_t* handle) { delete static_cast<Connection*>(handle->data); });
+}
+
+void PlainHttpChecker::keep(Connection* connection, const KeptKey& key) {
+  auto [slot, inserted] = slots_.try_emplace(key, nullptr);
+  // Two checks of one target at once (identical requests from two specs)
+  // left two connections: the older idle one goes.
+  if (slot->second != nullptr) close_connection(slot->second);
+  slot->second = connection;
+  connection->slot = &slot->second;
+  connection->idle_since = PlainClock::now();
+  connection->idle_prev = idle_newest_;
+  connection->idle_next = nullptr;
+  if (idle_newest_ != nullptr) idle_newest_->idle_next = connection;
+  idle_newest_ = connection;
+  if (idle_oldest_ == nullptr) idle_oldest_ = connection;
+  ++kept_;
+  if (kept_ > kMaxKeptConnections) close_connection(idle_oldest_);
+  // Slots of targets that went away stay empty; drop them now and then.
+  if (inserted && slots_.size() > 2 * kMaxKeptConnections) {
+    std::erase_if(slots_, [](const auto& entry) { return entry.second == nullptr; });
+  }
+}
+
+PlainHttpChecker::Connection* PlainHttpChecker::take_kept(const KeptKey& key) {
+  auto found = slots_.find(key);
+  if (found == slots_.end() || found->second == nullptr) return nullptr;
+  Connection* connection = found->second;
+  unlink_idle(connection);
+  if (PlainClock::now() - connection->idle_since > kMaxIdle) {
+    close_connection(connection);
+    return nullptr;
+  }
+  return connection;
+}
+
+void PlainHttpChecker::unlink_idle(Connection* connection) {
+  *connection->slot = nullptr;
+  connection->slot = nullptr;
+  if (connection->idle_prev != nullptr) connection->idle_prev->idle_next = connection->idle_next;
+  if (connection->idle_next != nullptr) connection->idle_next->idle_prev = connection->idle_prev;
+  if (idle_oldest_ == connection) idle_oldest_ = connection->idle_next;
+  if (idle_newest_ == connection) idle_newest_ = connection->idle_prev;
+  connection->idle_prev = nullptr;
+  connection->idle_next = nullptr;
+  --kept_;
+}
+
+}  // namespace rotor::probes

@@ -1,0 +1,122 @@
+#pragma once
+// Plain-HTTP checks (check.type "http") with a small HTTP/1.1 client of our
+// own on libuv: one uv_tcp connection, one prebuilt GET, the response read
+// with nodejs/http-parser (Debian's libhttp-parser). HttpChecker hands its
+// http targets here and keeps libcurl for https. It exists for CPU: curl's
+// per-connection bookkeeping (getsockname/getpeername/fcntl, its connection
+// cache, allocations per transfer) cost about 17 system calls and 110 us per
+// fresh check, this client about half the system calls (tests/bench/README.md).
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "probes/checker.h"
+
+namespace rotor::probes {
+
+// Contract (beyond Checker's): used only on its loop's thread; judges exactly
+// as HttpChecker's curl path did, with the same reason texts.
+// - The request: "GET <path> HTTP/1.1", Host (target.host or the address,
+//   with ":<port>" unless 80), "User-Agent: rotor-probe", "Accept: */*", and
+//   "Connection: close" unless target.reuse_connection. No redirect is
+//   followed, no proxy used.
+// - Interim 1xx responses are skipped; the final response is judged once it
+//   has ended (Content-Length, chunked or end of stream) or kMaxBody bytes
+//   of its body arrived. Passes with "HTTP <status>" when the status is in
+//   [expect_status_min, expect_status_max] and expect_body occurs in the
+//   first kMaxBody bytes of the (de-chunked) body.
+// - Fails with "HTTP <status>", "body did not contain \"x\"", "timeout after
+//   N ms" (the whole check, connect to verdict), connect_error_reason's texts
+//   (refused, reset, ...), bind_error_reason's ("cannot bind source address
+//   A: <why>"), "empty reply: connection closed without a response",
+//   "connection closed before the response ended" and "malformed response:
+//   <http-parser's description>".
+// - read_backend_report: the final response's Rotor-Weight and Rotor-State
+//   values go through collect_backend_header, whatever the status.
+// - reuse_connection: a connection whose response ended cleanly and that the
+//   server keeps open is kept for the next check of the same target
+//   (address, port, source, request). While idle it is still read, so a
+//   server that closes it is noticed and it is dropped. A check on a kept
+//   connection that fails before any response byte (closed, reset) goes on
+//   once on a fresh connection within the same deadline. At most
+//   kMaxKeptConnections are kept (the longest idle closes first); one idle
+//   for more than kMaxIdle is closed instead of used.
+class PlainHttpChecker final : public Checker {
+ public:
+  static constexpr size_t kMaxBody = 64 * 1024;
+  static constexpr size_t kMaxKeptConnections = 20000;
+  // As curl's CURLOPT_MAXAGE_CONN default, which the curl path had.
+  static constexpr std::chrono::seconds kMaxIdle{118};
+
+  explicit PlainHttpChecker(uv_loop_t* loop);
+  ~PlainHttpChecker() override;
+  PlainHttpChecker(const PlainHttpChecker&) = delete;
+  PlainHttpChecker& operator=(const PlainHttpChecker&) = delete;
+
+  void start(const CheckTarget& target, Done done) override;
+
+  size_t in_flight() const { return in_flight_; }
+  size_t kept_connections() const { return kept_; }
+
+  // Public only so the parser's callback table (a file-local constant) can
+  // name Attempt's callbacks; nothing outside the .cc uses either.
+  struct Attempt;
+  struct Connection;
+
+ private:
+  struct KeptKey {
+    arrays::IpAddress address;
+    arrays::IpAddress source;
+    uint16_t port = 0;
+    std::string request;
+    bool operator==(const KeptKey&) const = default;
+  };
+  struct KeptKeyHash {
+    size_t operator()(const KeptKey& key) const noexcept;
+  };
+
+  // Empty when the connect is under way; else why it could not start.
+  std::string connect_fresh(Attempt& attempt);
+  // 0, or libuv's error when the request cannot be sent.
+  int send_request(Attempt& attempt);
+  void on_data(Connection& connection, ssize_t nread, const char* data);
+  // A kept connection failed before any response byte: once more afresh.
+  bool retry_fresh(Attempt& attempt);
+  // Reports the verdict (`done` last: it may destroy this checker) and keeps
+  // or closes the connection.
+  void finish(Attempt& attempt, bool passed, std::string reason, bool keep_connection,
+              std::optional<BackendReport> report = std::nullopt);
+  void close_connection(Connection* connection);
+  void keep(Connection* connection, const KeptKey& key);
+  Connection* take_kept(const KeptKey& key);
+  void unlink_idle(Connection* connection);
+
+  static void on_connect(uv_connect_t* request, int status);
+  static void on_write(uv_write_t* request, int status);
+  static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buffer);
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
+  static void on_timer(uv_timer_t* timer);
+
+  uv_loop_t* loop_;
+  // One read buffer for every connection: a read is parsed before the next.
+  std::unique_ptr<char[]> read_buffer_;
+  // Checks not yet judged (intrusive list), for cancelling.
+  Attempt* attempts_ = nullptr;
+  size_t in_flight_ = 0;
+  // Idle kept connections, longest idle first (intrusive list) ...
+  Connection* idle_oldest_ = nullptr;
+  Connection* idle_newest_ = nullptr;
+  size_t kept_ = 0;
+  // ... and where each target's is: slots persist (null when none is idle)
+  // so keeping and taking allocate nothing once a target was seen.
+  std::unordered_map<KeptKey, Connection*, KeptKeyHash> slots_;
+};
+
+}  // namespace rotor::probes
