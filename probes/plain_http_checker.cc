@@ -39,9 +39,11 @@ std::string build_request(const CheckTarget& target) {
   if (host.find(':') != std::string::npos && !host.starts_with('[')) host = "[" + host + "]";
   std::string request;
   request.reserve(96 + target.path.size() + host.size());
+  // As curl, which took the path as part of a URL: a fragment is not sent.
+  const std::string_view path = std::string_view(target.path).substr(0, target.path.find('#'));
   request.append("GET ");
-  if (!target.path.starts_with('/')) request.push_back('/');
-  request.append(target.path);
+  if (!path.starts_with('/')) request.push_back('/');
+  request.append(path);
   request.append(" HTTP/1.1\r\nHost: ");
   request.append(host);
   if (target.port != 80) {
@@ -170,6 +172,10 @@ struct PlainHttpChecker::Attempt {
   static int on_message_complete(http_parser* parser) {
     Attempt& attempt = of(parser);
     if (attempt.status >= 100 && attempt.status < 200) return 0;  // interim; the final one follows
+    // A chunked body's trailer fields come through the header callbacks with
+    // no headers_complete after them; curl handed them to its header
+    // callback too, so they count as the response's headers.
+    if (attempt.read_backend_report) attempt.flush_header();
     attempt.complete = true;
     attempt.keep_alive = http_should_keep_alive(parser) != 0;
     http_parser_pause(parser, 1);  // bytes after the response are not ours to parse

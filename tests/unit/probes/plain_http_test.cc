@@ -79,6 +79,24 @@ TEST_CASE("chunked bodies are matched across chunk boundaries") {
   CHECK(loop.close_cleanly());
 }
 
+TEST_CASE("a chunked body's trailer fields count as headers and a path's fragment is not sent") {
+  testing::ScriptedBackend backend(
+      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nRotor-Weight: 40\r\n\r\n"});
+  testing::TestLoop loop;
+  {
+    PlainHttpChecker checker(loop.get());
+    CheckTarget target = plain_target(backend.port());
+    target.path = "/health?deep=1#section";
+    target.read_backend_report = true;
+    CheckResult result = testing::run_check(loop.get(), checker, target);
+    CHECK(result.reason == "HTTP 200");
+    REQUIRE(result.report);
+    CHECK(result.report->weight_percent == std::optional<uint8_t>(40));
+    CHECK(backend.last_request_head().starts_with("GET /health?deep=1 HTTP/1.1\r\n"));
+  }
+  CHECK(loop.close_cleanly());
+}
+
 TEST_CASE("a response split over many reads is parsed whole") {
   const std::string response =
       sized_response(200, "all is well", "Rotor-Weight: 25\r\nRotor-State: draining\r\n");
