@@ -336,17 +336,7 @@ rotor_config=$work/rotor.json
     sep=,; [[ $i -eq 4 ]] && sep=
     echo "      {\"address\": \"192.0.2.$((20 + i))\", \"region\": \"us\", \"health\": \"up\"}$sep"
   done
-  echo '    ]},'
-  # Arrays that only the churn driver touches.
-  for a in $(seq 1 $churn_arrays); do
-    echo "    {\"name\": \"churn$a.bench.test.\", \"instances\": ["
-    for i in $(seq 1 8); do
-      sep=,; [[ $i -eq 8 ]] && sep=
-      echo "      {\"address\": \"203.0.113.$i\", \"health\": \"up\"}$sep"
-    done
-    sep=,; [[ $a -eq $churn_arrays ]] && sep=
-    echo "    ]}$sep"
-  done
+  echo '    ]}'
   echo '  ]'
   echo '}'
 } >"$rotor_config"
@@ -490,9 +480,10 @@ EOF
   wait_answering "$port" || { cat "$work/gdnsd.log" >&2; return 1; }
 }
 
-start_echo() {  # [receive path: udp_echo.cc's modes]
+echo_mode=epoll  # udp_echo.cc's receive path; the io workload tries the others
+start_echo() {
   port=$(free_port)
-  taskset -c "$server_cpu" "$echo_bin" 127.0.0.1 "$port" "${1:-epoll}" >"$work/echo.out" 2>&1 &
+  taskset -c "$server_cpu" "$echo_bin" 127.0.0.1 "$port" "$echo_mode" >"$work/echo.out" 2>&1 &
   server_pid=$!
   wait_line "$work/echo.out" '^listening ' || { cat "$work/echo.out" >&2; return 1; }
 }
@@ -524,12 +515,37 @@ started=$(date +%s)
 generation() {
   curl -s "http://$api/metrics" | awk '/^rotor_snapshot_generation / {g = $2} END {print g + 0}'
 }
+# What the churn driver changes, made through the API: the config owns the
+# instances it lists (the API refuses to change them, 409), so the churned
+# ones are the API's. 20 arrays of 8 that nobody queries, and 4 instances of
+# the benchmarked array web.bench.test that churn flips between draining
+# and disabled, so that its snapshot entry changes but its answers (5 A, 5
+# AAAA) do not.
+setup_churn() {
+  local a i body
+  for a in $(seq 1 $churn_arrays); do
+    body=$(for i in $(seq 1 8); do printf '{"address": "203.0.113.%d"}\n' "$i"; done | paste -sd, -)
+    if ! curl -sf -X PUT -H 'Content-Type: application/json' -d '{}' \
+           "http://$api/v1/arrays/churn$a.bench.test" >/dev/null ||
+       ! curl -sf -X PUT -H 'Content-Type: application/json' -d "[$body]" \
+           "http://$api/v1/arrays/churn$a.bench.test/instances" >/dev/null; then
+      say "could not make churn$a.bench.test through the API"
+      return 1
+    fi
+  done
+  for i in 209 210 211 212; do
+    curl -sf -X POST -H 'Content-Type: application/json' -d "{\"address\": \"192.0.2.$i\", \"state\": \"draining\"}" \
+      "http://$api/v1/arrays/web.bench.test/instances" >/dev/null ||
+      { say "could not add 192.0.2.$i to web.bench.test through the API"; return 1; }
+  done
+}
+
 run_churn() {  # key rate: one dnsperf run on the array workload while the driver churns
   local key=$1 rate=$2 args
   args=(--api "$api" --rate "$churn_rate" --seconds "$seconds"
         --arrays "$(seq -s, -f 'churn%g.bench.test' 1 $churn_arrays)"
-        --bench-array web.bench.test
-        --bench-addresses 192.0.2.201,192.0.2.206,192.0.2.207,192.0.2.208,2001:db8::201,2001:db8::206,2001:db8::207,2001:db8::208)
+        --bench-array web.bench.test --bench-states draining,disabled
+        --bench-addresses 192.0.2.209,192.0.2.210,192.0.2.211,192.0.2.212)
   local before
   before=$(generation)
   taskset -c "$client_cpu" python3 tests/bench/churn.py "${args[@]}" >"$work/churn.out" 2>"$work/churn.err" &
@@ -551,6 +567,9 @@ for s in $servers; do
     stop_pid "$server_pid"; server_pid=""
     continue
   fi
+  # Made at the start, so that every rotor run has the same registry.
+  churn_ready=""
+  if [[ $s == rotor ]] && has "$workloads_wanted" churn && setup_churn; then churn_ready=1; fi
   # The answers must have the benchmarked shape before their cost means anything.
   case $s in
     rotor | nsd | knot | gdnsd)
@@ -571,7 +590,7 @@ for s in $servers; do
     measure_workload "$s" "$w" "$port"
     # Right after the array runs it is compared with, so that the machine's
     # state drifts as little as possible in between.
-    if [[ $s == rotor && $w == array ]] && has "$workloads_wanted" churn; then
+    if [[ $s == rotor && $w == array && -n $churn_ready ]]; then
       run_churn "churn|rotor|peak" 0
       run_churn "churn|rotor|fixed" "${fixed_q[array]}"
     fi
@@ -585,7 +604,8 @@ if has "$workloads_wanted" io; then
   io_q=${fixed_q[static]:-${BENCH_QPS:-}}
   for mode in $echo_modes; do
     say "starting the echo, receive path $mode, on core $server_cpu"
-    if start_echo "$mode"; then
+    echo_mode=$mode
+    if start_echo; then
       measure "io|$mode|peak" "$port" static 0 "$client_cpu"
       if [[ -z $io_q ]]; then
         io_q=$(((${R[io|$mode|peak|qps]} + 1) / 2))
@@ -709,8 +729,9 @@ fi
 
 if [[ -n ${R[churn|rotor|peak|qps]:-} ]]; then
   echo
-  echo "under churn: rotor, array A+AAAA, churn.py PATCHing instance state (enabled <-> draining) at $churn_rate/s requested,"
-  echo "10% on web.bench.test, the rest on $churn_arrays other arrays; driver on the dnsperf core; publish_interval 20 ms (default)"
+  echo "under churn: rotor, array A+AAAA, churn.py PATCHing instance state at $churn_rate/s requested: 10% on 4 instances of"
+  echo "web.bench.test (draining <-> disabled: never answered), the rest on $churn_arrays other arrays (enabled <-> draining), all"
+  echo "made through the API; driver on the dnsperf core; publish_interval 20 ms (default)"
   cfmt='  %-30s %9s %9s %8s %8s %7s %7s %12s %10s\n'
   # shellcheck disable=SC2059
   printf "$cfmt" run qps "mean ms" "p99 ms" lost "cpu us" "" "changes/s" snapshots
@@ -728,7 +749,8 @@ if [[ -n ${R[churn|rotor|peak|qps]:-} ]]; then
   peak_drop=$(drop "$(get array\|rotor\|peak\|qps)" "$(get churn\|rotor\|peak\|qps)")
   fixed_drop=$(drop "$(get array\|rotor\|fixed\|qps)" "$(get churn\|rotor\|fixed\|qps)")
   churn_verdict=$(awk -v a="${peak_drop%\%}" -v b="${fixed_drop%\%}" -v r="$(get churn\|rotor\|peak\|churn | tr -d '/s')" \
-    -v want="$churn_rate" 'BEGIN {
+    -v f="$(get churn\|rotor\|fixed\|churn | tr -d '/s')" -v want="$churn_rate" 'BEGIN {
+      if (f + 0 < r + 0) r = f;
       if (a == "-" || b == "-") print "not measured";
       else if (r + 0 < 0.9 * want) print "NOT MET (the driver reached " r "/s of " want "/s)";
       else if (a + 0 < 5 && b + 0 < 5) print "met"; else print "NOT MET" }')

@@ -6,7 +6,8 @@ the database, then published in the next snapshot), so this is the cost of a
 busy control plane on the query path.
 
 A share of the changes (--bench-share) goes to the benchmarked array's
---bench-addresses, the rest to every instance of the --arrays. Each connection
+--bench-addresses (flipped between --bench-states), the rest to every
+instance of the --arrays (enabled <-> draining). Each connection
 owns its own targets, so one instance is never patched by two connections at
 once and every PATCH really flips its state.
 
@@ -66,6 +67,8 @@ def main():
                         help="comma-separated addresses of --bench-array to churn")
     parser.add_argument("--bench-share", type=float, default=0.1,
                         help="share of the changes that go to --bench-array")
+    parser.add_argument("--bench-states", default="enabled,draining",
+                        help="the two states --bench-addresses flip between")
     args = parser.parse_args()
 
     host, port = args.api.rsplit(":", 1)
@@ -85,6 +88,10 @@ def main():
         print("churn: no instances to change", file=sys.stderr)
         return 1
 
+    bench_states = tuple(args.bench_states.split(","))
+    if len(bench_states) != 2:
+        print("churn: --bench-states takes two states, e.g. draining,disabled", file=sys.stderr)
+        return 1
     connections = max(1, args.connections)
     # Changes are numbered; change k is due at start + k / rate, goes to the
     # benchmarked array when it falls in its share, and is sent by connection
@@ -118,7 +125,8 @@ def main():
                 name, iid, state = mine_other[next_other % len(mine_other)]
                 next_other += 1
             current = states.get((name, iid), state)
-            new = "draining" if current == "enabled" else "enabled"
+            first, second = bench_states if name == args.bench_array else ("enabled", "draining")
+            new = second if current == first else first
             body = json.dumps({"state": new})
             counts[index][0] += 1
             try:
