@@ -209,11 +209,19 @@ std::string nsec_type_bitmaps(std::vector<uint16_t> types) {
   return out;
 }
 
-std::string compact_nsec_rdata(std::string_view owner, std::vector<uint16_t> types) {
+std::string compact_nsec_rdata(std::string_view owner, std::vector<uint16_t> types,
+                               bool covers_zero_child) {
   if (owner.size() + 2 > dns::kMaxNameLength) return {};
-  std::string rdata("\x01\x00", 2);
+  const bool wide = covers_zero_child && owner.size() + 3 <= dns::kMaxNameLength;
+  std::string rdata = wide ? std::string("\x02\x00\x00", 3) : std::string("\x01\x00", 2);
   rdata.append(owner);
   return rdata + nsec_type_bitmaps(std::move(types));
+}
+
+bool zero_child_covered(const Zone& zone, std::string_view lower_owner) {
+  const Node* node = zone.find(lower_owner);
+  if (node == nullptr || !node->has_wildcard_child) return false;
+  return zone.find(std::string("\x01\x00", 2).append(lower_owner)) == nullptr;
 }
 
 void index_dnssec(Zone& zone) {

@@ -47,7 +47,20 @@ std::string nsec_type_bitmaps(std::vector<uint16_t> types);
 // array_signer) both use it. Empty when "\000.<owner>" would pass 255
 // octets: such a name (254 octets or more) gets no NSEC, since one whose
 // next name is its owner would claim to cover every other name of the zone.
-std::string compact_nsec_rdata(std::string_view owner, std::vector<uint16_t> types);
+// With `covers_zero_child` the next name is "\000\000.<owner>" (when that
+// fits 255 octets): for a name with a wildcard child and nothing at or below
+// "\000.<owner>" (zero_child_covered below), whose NSEC must also cover
+// "\000.<owner>": a wildcard expansion there needs a proof that the name
+// does not exist literally, and nothing sorts between a name and
+// "\000.<name>", so only the NSEC owned by the name itself can cover it
+// (server/dnssec/compact_denial.h). One NSEC per name: the NODATA proof at
+// the name and that wildcard proof are the same record, which validators
+// cache by owner and would otherwise swap for each other.
+std::string compact_nsec_rdata(std::string_view owner, std::vector<uint16_t> types,
+                               bool covers_zero_child = false);
+// Whether the compact NSEC of `lower_owner` covers "\000.<owner>" (above):
+// `*.<owner>` is a name of `zone` and "\000.<owner>" is not.
+bool zero_child_covered(const Zone& zone, std::string_view lower_owner);
 
 // Fills in the zone's DNSSEC view: called by ZoneBuilder::finish after the
 // index exists. Never fails: a zone that is not signed stays plain data.

@@ -282,7 +282,8 @@ bool zone_signs(const Node& node, const RRset& rrset) noexcept {
 
 // RFC 9824 3: every name above a cut (the cut itself included, for DS
 // NODATA, and empty non-terminals) owns one NSEC whose next name is
-// "\000.<name>" and whose bit maps are its types plus RRSIG and NSEC.
+// "\000.<name>" ("\000\000.<name>" for a wildcard's parent: zones/dnssec.h)
+// and whose bit maps are its types plus RRSIG and NSEC.
 // Before build_index, which points at the SOA RRset this may move.
 std::optional<std::string> ZoneBuilder::add_compact_denial() {
   if (!signer_) return std::nullopt;
@@ -292,7 +293,11 @@ std::optional<std::string> ZoneBuilder::add_compact_denial() {
     if (node.below_delegation) continue;
     std::vector<uint16_t> types{dns::type::RRSIG, dns::type::NSEC};
     for (const RRset& rrset : node.rrsets) types.push_back(rrset.type);
-    std::string rdata = compact_nsec_rdata(node.name, std::move(types));
+    // A wildcard parent's NSEC also covers "\000.<name>" (zones/dnssec.h).
+    const bool covers_zero_child =
+        node.has_wildcard_child &&
+        by_name_.find(std::string("\x01\x00", 2).append(node.name)) == by_name_.end();
+    std::string rdata = compact_nsec_rdata(node.name, std::move(types), covers_zero_child);
     if (rdata.empty()) continue;  // a name of 254+ octets: no NSEC (zones/dnssec.h)
     RRset nsec{dns::type::NSEC, nsec_ttl, {std::move(rdata)}};
     const auto at = std::lower_bound(node.rrsets.begin(), node.rrsets.end(), dns::type::NSEC,

@@ -102,7 +102,8 @@ std::shared_ptr<const arrays::ArraySignatures> sign_array(
   types.push_back(dns::type::NSEC);
   std::string owner = asked.name;
   dns::lowercase_name(reinterpret_cast<uint8_t*>(owner.data()), owner.size());
-  out->nsec = zones::compact_nsec_rdata(owner, std::move(types));
+  out->nsec = zones::compact_nsec_rdata(owner, std::move(types),
+                                        zones::zero_child_covered(zone, owner));
   if (out->nsec.empty()) return out;
   // Every TTL a NODATA at the name is written with: another type asked
   // (the zone's negative TTL), or A/AAAA when that family answers NODATA.

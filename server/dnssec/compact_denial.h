@@ -54,18 +54,25 @@ size_t nxname_nsec_rdata(std::string_view owner, uint8_t* out) noexcept;
 // The RFC 4470 "white lie" a wildcard-synthesized answer carries (RFC 4035
 // 3.1.3.3) in a zone denied compactly: an NSEC covering `next_closer` (the
 // lower-case wire name one label below the closest encloser on the way to the
-// query name, which does not exist) and everything below it, and nothing
-// else. Its owner, written to `owner`, is the canonical predecessor of
-// `next_closer` (the largest name that sorts before it: the first label's
-// last octet decremented, or dropped when it is 0, padded with 0xff to 63
-// octets, then the deepest 0xff labels 255 octets allow); its next name is
-// the first label with "\000" appended under the same parent, which sorts
-// after every name below `next_closer`; bitmap RRSIG NSEC. A validator finds
-// the closest encloser from it as the wildcard's parent (RFC 4035 5.3.4).
-// Writes the RDATA into `out` (kMaxNsecRdata octets) and returns its size,
-// or 0 when there is no such NSEC: the first label is "\000" (nothing sorts
-// between the encloser and it) or 63 octets long, or the next name would
-// pass 255 octets.
+// query name, which does not exist, nor anything below it) and everything
+// below it, and nothing else. Its owner, written to `owner`, is the canonical
+// predecessor of `next_closer` (the largest name that sorts before it: the
+// first label's last octet decremented, or dropped when it is 0, padded with
+// 0xff to 63 octets, then the deepest 0xff labels 255 octets allow; for a
+// first label "\000", the closest encloser itself); its next name is the
+// first name after `next_closer`'s subtree: the first label with "\000"
+// appended under the same parent, or, when there is no room for one more
+// octet (a label of 63 octets, a name of 255), the label's successor (its
+// last octet below 0xff incremented in lower-case order, what follows
+// dropped); bitmap RRSIG NSEC. A validator finds the closest encloser from
+// it as the wildcard's parent (RFC 4035 5.3.4). When the owner is a name of
+// the zone the caller must not use it (it would deny that name's types):
+// for a first label "\000" the owner is the encloser, whose own NSEC covers
+// "\000.<encloser>" when it has a wildcard child (zones/dnssec.h,
+// compact_nsec_rdata); any other owner that exists is a name of 254 or more
+// octets, which has no NSEC at all. Writes the RDATA into `out`
+// (kMaxNsecRdata octets) and returns its size, or 0 when there is no such
+// NSEC: a first label of 63 octets 0xff (no successor) or a malformed name.
 size_t covering_nsec(std::string_view next_closer, FixedName& owner, uint8_t* out) noexcept;
 
 // The NSEC of a wildcard NODATA (RFC 9824 3: the synthesized name exists

@@ -209,6 +209,9 @@ class Answer {
         add_array_nsec(*array, zone.negative_ttl(), Section::answer);
         return truncated_ ? Step::truncated : Step::hit;
       }
+      if (query_.qtype == dns::type::RRSIG && array->signatures != nullptr) {
+        return add_array_rrsigs(*array, node, at_.owner, zone);
+      }
       if (node == nullptr ||
           (node->find(query_.qtype) == nullptr && query_.qtype != dns::type::ANY)) {
         const Step step = add_negative(zone, Step::nodata);
@@ -473,8 +476,9 @@ class Answer {
   // query, in the answer section. Returns Step::follow when the answer goes
   // on as for any name (the proof waits in late_proofs_), or the step that
   // ends it: awaits_signature on a miss, hit for the NSEC query. When no
-  // such NSEC can be made (a name too long, a first label "\000"), the answer
-  // goes without it.
+  // such NSEC can be made (a next closer label of 63 octets 0xff, a
+  // predecessor that is a name of 254 or more octets, an encloser too long
+  // for its NSEC to reach past "\000.<encloser>"), the answer goes without it.
   Step prove_wildcard_online(const Zone& zone, const Node& wildcard, const Node& encloser,
                              const std::shared_ptr<const zones::OnlineSigner>& signer) noexcept {
     const uint16_t qtype = query_.qtype;
@@ -491,10 +495,22 @@ class Answer {
       for (unsigned labels = dns::label_count(next_closer); labels > wanted; --labels) {
         next_closer = next_closer.substr(dns::parent_offset(next_closer));
       }
+      // A next closer label "\000": nothing sorts between the closest
+      // encloser and it, so only the encloser's own NSEC can cover it; a
+      // wildcard's parent has one that does (next "\000\000.<encloser>",
+      // zones/dnssec.h), signed with the zone.
+      if (next_closer.size() >= 2 && next_closer[0] == 1 && next_closer[1] == 0) {
+        prove_zero_child(zone, encloser);
+        return Step::follow;
+      }
       record.rdata_size =
           static_cast<uint16_t>(dnssec::covering_nsec(next_closer, record.owner, record.rdata));
-      // An owner that is a name of the zone would be a second NSEC there.
-      if (record.rdata_size == 0 || zone.find(record.owner.view()) != nullptr) return Step::follow;
+      // An owner that is a name (254 or more octets of the 0xff chain: such
+      // a name has no NSEC of its own) would have its types denied: no proof.
+      if (record.rdata_size == 0 || zone.find(record.owner.view()) != nullptr ||
+          snapshot_.arrays->find(record.owner.view()) != nullptr) {
+        return Step::follow;
+      }
     } else {
       const RRset* own = wildcard.find(dnssec::kTypeNsec);
       if (own == nullptr || own->rdatas.empty()) return Step::follow;
@@ -515,6 +531,25 @@ class Answer {
       late_proofs_[late_proof_count_++] = hit;
     }
     return Step::follow;
+  }
+
+  // The proof for a next closer name "\000.<encloser>": the encloser's NSEC
+  // (an array's, when the encloser is one: its bitmap knows the families),
+  // when it covers that name; else none.
+  void prove_zero_child(const Zone& zone, const Node& encloser) noexcept {
+    constexpr std::string_view kPastZeroChild("\x02\x00\x00", 3);
+    if (const arrays::ArrayState* array = snapshot_.arrays->find(encloser.name)) {
+      if (array->signatures != nullptr && array->signatures->nsec.starts_with(kPastZeroChild)) {
+        array_proof_ = array;
+        array_proof_ttl_ = zone.negative_ttl();
+      }
+      return;
+    }
+    const RRset* nsec = encloser.find(dnssec::kTypeNsec);
+    if (nsec != nullptr && !nsec->rdatas.empty() &&
+        nsec->rdatas.front().starts_with(kPastZeroChild)) {
+      add_proof(&encloser, dnssec::kTypeNsec);
+    }
   }
 
   // The client as the geo and sticky policies see it: its EDNS Client Subnet,
@@ -599,16 +634,8 @@ class Answer {
   Step add_signed_array(const arrays::ArrayState& asked, const arrays::ArrayState& array,
                         uint8_t family, MessageWriter::Owner owner,
                         arrays::Selection& selection) noexcept {
-    const arrays::FamilySignatures& signatures = asked.signatures->family(family);
-    const arrays::FamilyCandidates& candidates = array.family(family);
-    if (signatures.ring) {
-      arrays::ring_window(candidates, signatures.window, *state_.selection, selection);
-    }
-    const std::string* rrsig = nullptr;
-    if (signatures.answering == array.name && signatures.candidates == candidates.instances.size()) {
-      rrsig = signatures.find(arrays::chosen_set_key(candidates, *state_.selection, selection.count));
-    }
-    assert(rrsig != nullptr && signatures.ttl == selection.ttl);
+    const std::string* rrsig = signed_set(asked, array, family, selection);
+    assert(rrsig != nullptr && asked.signatures->family(family).ttl == selection.ttl);
     const arrays::AnswerInstance* const* chosen = state_.selection->chosen;
     const size_t rdata_size = family == 4 ? 4 : 16;
     const MessageWriter::Mark before = writer_.mark();
@@ -622,6 +649,89 @@ class Answer {
       fits = writer_.write_record(Section::answer, owner, dns::type::RRSIG, dns::rrclass::IN,
                                   selection.ttl, *rrsig);
     }
+    if (!fits) {
+      writer_.rollback(before);
+      truncated_ = true;
+      return Step::truncated;
+    }
+    return Step::hit;
+  }
+
+  // The RRSIG RDATA the snapshot builder made for the selection's answer
+  // (state_.selection->chosen; in ring mode the selection becomes the ring
+  // window first), or null when the signatures are of another answering
+  // array or candidate list (never by construction).
+  const std::string* signed_set(const arrays::ArrayState& asked, const arrays::ArrayState& array,
+                                uint8_t family, arrays::Selection& selection) noexcept {
+    const arrays::FamilySignatures& signatures = asked.signatures->family(family);
+    const arrays::FamilyCandidates& candidates = array.family(family);
+    if (signatures.ring) {
+      arrays::ring_window(candidates, signatures.window, *state_.selection, selection);
+    }
+    if (signatures.answering != array.name || signatures.candidates != candidates.instances.size()) {
+      return nullptr;
+    }
+    return signatures.find(arrays::chosen_set_key(candidates, *state_.selection, selection.count));
+  }
+
+  // An RRSIG query at an array name of a zone rotor signs, answered as NSD
+  // answers one in a pre-signed zone (every RRSIG at the name) for a name
+  // whose RRsets are computed per query: the RRSIGs of the A and AAAA
+  // answers a query for them from this client would get now (the same
+  // selection, from a copy of the rotation so the next answer is that one,
+  // and the signature the snapshot builder made for that set), those of the
+  // zone's other RRsets at the name, and that of the array's NSEC (with the
+  // negative TTL, as a NODATA there carries it); with or without DO, TC when
+  // they do not all fit. A family answering NODATA has no RRSIG to give.
+  Step add_array_rrsigs(const arrays::ArrayState& asked, const Node* node,
+                        MessageWriter::Owner owner, const Zone& zone) noexcept {
+    const MessageWriter::Mark before = writer_.mark();
+    bool fits = true;
+    size_t written = 0;
+    const auto write = [&](uint32_t ttl, std::string_view rrsig) noexcept {
+      if (fits) {
+        fits = writer_.write_record(Section::answer, owner, dns::type::RRSIG, dns::rrclass::IN,
+                                    ttl, rrsig);
+        ++written;
+      }
+    };
+    for (const uint8_t family : {uint8_t{4}, uint8_t{6}}) {
+      const arrays::AnsweringArray answering =
+          arrays::resolve_fallback(*snapshot_.arrays, asked, family);
+      const arrays::ArrayState& array = *answering.array;
+      uint32_t rotation = array.slot < state_.array_rotation.size()
+                              ? state_.array_rotation[array.slot]
+                              : state_.rotation;
+      arrays::Selection selection =
+          arrays::select_instances(array, family, snapshot_.geo, client_address(), rotation,
+                                   *state_.selection, arrays::kMaxInstancesPerArray);
+      if (answering.hops > 0) {
+        selection.ttl = std::min(selection.ttl, array.settings.degraded_ttl);
+      }
+      ecs_scope_ = std::max(ecs_scope_, selection.ecs_scope);
+      if (selection.kind == arrays::Selection::Kind::nodata) continue;
+      const std::string* rrsig = signed_set(asked, array, family, selection);
+      assert(rrsig != nullptr);
+      if (rrsig != nullptr) write(selection.ttl, *rrsig);
+    }
+    if (node != nullptr) {
+      for (const RRset& rrset : node->rrsets) {
+        // The array answers A and AAAA there, and its NSEC is the name's.
+        if (rrset.type == dns::type::A || rrset.type == dns::type::AAAA ||
+            rrset.type == dns::type::NSEC) {
+          continue;
+        }
+        for (const std::string& signature : rrset.signatures) write(rrset.signature_ttl, signature);
+      }
+    }
+    const uint32_t nsec_ttl = zone.negative_ttl();
+    if (const arrays::ArraySignatures::NsecSignature* nsec =
+            asked.signatures->nsec_signature(nsec_ttl)) {
+      write(nsec_ttl, nsec->rrsig);
+    }
+    // Nothing signed at all (a name too long for an NSEC, no family
+    // answering): NODATA, as for a name with no RRSIG.
+    if (written == 0) return add_negative(zone, Step::nodata);
     if (!fits) {
       writer_.rollback(before);
       truncated_ = true;
@@ -712,6 +822,10 @@ class Answer {
     }
     for (; late_proofs_written_ < late_proof_count_; ++late_proofs_written_) {
       write_signed_denial(Section::authority, *late_proofs_[late_proofs_written_]);
+    }
+    if (array_proof_ != nullptr) {
+      add_array_nsec(*array_proof_, array_proof_ttl_);
+      array_proof_ = nullptr;
     }
   }
 
@@ -900,6 +1014,9 @@ class Answer {
   // NSECs signed per query name (wildcard expansions), from the denial cache:
   // no insert happens while a query is answered, so the entries stay put.
   const dnssec::SignedDenial* late_proofs_[kMaxProofs];
+  // An array's NSEC proving a wildcard expansion (prove_zero_child), and its TTL.
+  const arrays::ArrayState* array_proof_ = nullptr;
+  uint32_t array_proof_ttl_ = 0;
   size_t late_proof_count_ = 0;
   size_t late_proofs_written_ = 0;
 };

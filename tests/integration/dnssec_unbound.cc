@@ -12,7 +12,11 @@
 //   NODATA and nonexistent names by compact denial (RFC 9824), DNSKEY,
 //   delegations, wildcard answers (one and two labels below the wildcard's
 //   parent, proven by a white lie signed late), a wildcard NODATA, a
-//   wildcard CNAME to a missing name (two NSECs signed late for one query);
+//   wildcard CNAME to a missing name (two NSECs signed late for one query),
+//   the white lie's edges (a next closer label "\000", proven by the
+//   encloser's NSEC, a zone's or an array's, and one of 63 octets whose
+//   successor exists), RRSIG queries at a static and an array name (which
+//   Unbound passes on unvalidated);
 //   SERVFAIL for a zone anchored at another key. Arrays in such a zone (API and probed
 //   instances, a CNAME into one) before and after a health change.
 //
@@ -354,7 +358,10 @@ const char* const kOnlineZone =
     "www IN A 192.0.2.10\n"
     "alias IN CNAME web\n"
     "*.wild IN TXT \"wildcard\"\n"
+    "wild IN MX 10 www\n"
+    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbc.wild IN TXT \"successor\"\n"
     "*.dangling IN CNAME nothere\n"
+    "*.farm IN TXT \"farm\"\n"
     "plain IN NS ns.plain\nns.plain IN A 192.0.2.54\n";
 
 const char* const kOnlineChildZone =
@@ -444,7 +451,9 @@ TEST_CASE("Unbound validates zones rotor signs online with arrays before and aft
          {"ttl", 1},
          {"check", {{"type", "http"}, {"port", backend_port}, {"path", "/health"}, {"interval", "200ms"},
                     {"timeout", "100ms"}, {"rise", 1}, {"fall", 1}}},
-         {"instances", {{{"address", "127.0.0.84"}}, {{"address", "127.0.0.85"}}}}}}}};
+         {"instances", {{{"address", "127.0.0.84"}}, {{"address", "127.0.0.85"}}}}},
+        // An array at a wildcard's parent: its NSEC is the name's.
+        {{"name", "farm.online.test"}, {"instances", {{{"address", "127.0.0.86"}}}}}}}};
   RotorServer rotor({"--threads", "1", "--config", dir.write("rotor.json", config.dump(2))});
   REQUIRE(rotor.ready());
   const int api_port = rotor.api_port();
@@ -477,6 +486,10 @@ TEST_CASE("Unbound validates zones rotor signs online with arrays before and aft
   Unbound unbound(dir, rotor.endpoint(), {"online.test", "wrongkey.test"}, online_key.ds + other_key.ds);
   REQUIRE_MESSAGE(unbound.started(), "unbound did not start; stderr:\n" << unbound.log());
 
+  const std::string kLongLabel = std::string(63, 'b') + ".wild.online.test.";
+  const std::string kLongLabelAnswer = kLongLabel + "\tIN\tTXT\t\"wildcard\"";
+  const std::string kSuccessor = std::string(62, 'b') + "c.wild.online.test.";
+  const std::string kSuccessorAnswer = kSuccessor + "\tIN\tTXT\t\"successor\"";
   // Compact denial (RFC 9824): a missing name is NODATA (NOERROR) proven by
   // one NSEC with NXNAME, which a validator takes without the CO flag.
   const Expected questions[] = {
@@ -489,6 +502,18 @@ TEST_CASE("Unbound validates zones rotor signs online with arrays before and aft
       {"x.wild.online.test.", "TXT", kNoError, true, "x.wild.online.test.\tIN\tTXT\t\"wildcard\""},
       {"y.x.wild.online.test.", "TXT", kNoError, true, "y.x.wild.online.test.\tIN\tTXT\t\"wildcard\""},
       {"x.wild.online.test.", "A", kNoError, true, ""},                  // a wildcard NODATA
+      // The white lie's edges: a next closer label "\000", proven by the
+      // one NSEC of wild.online.test. (its MX in the bitmap), which its
+      // NODATA, asked first so that Unbound has it cached, carries too; one
+      // of 63 octets (up to the label's successor, a name of the zone).
+      {"wild.online.test.", "A", kNoError, true, ""},
+      {"\\000.wild.online.test.", "TXT", kNoError, true, "\\000.wild.online.test.\tIN\tTXT\t\"wildcard\""},
+      {"x.\\000.wild.online.test.", "TXT", kNoError, true, "x.\\000.wild.online.test.\tIN\tTXT\t\"wildcard\""},
+      // The same at an array name: the array's NSEC.
+      {"farm.online.test.", "AAAA", kNoError, true, ""},
+      {"\\000.farm.online.test.", "TXT", kNoError, true, "\\000.farm.online.test.\tIN\tTXT\t\"farm\""},
+      {kLongLabel.c_str(), "TXT", kNoError, true, kLongLabelAnswer.c_str()},
+      {kSuccessor.c_str(), "TXT", kNoError, true, kSuccessorAnswer.c_str()},
       {"q.dangling.online.test.", "A", kNoError, true, "q.dangling.online.test.\tIN\tCNAME\tnothere.online.test."},
       {"online.test.", "DNSKEY", kNoError, true, "online.test.\tIN\tDNSKEY\t257 3 13 "},
       {"plain.online.test.", "DS", kNoError, true, ""},                  // an insecure cut: no DS
@@ -498,6 +523,26 @@ TEST_CASE("Unbound validates zones rotor signs online with arrays before and aft
       {"www.wrongkey.test.", "A", kServFail, false, ""},
   };
   check_verdicts(unbound, questions);
+  // RRSIG queries: Unbound passes the answer on without validating it (no
+  // AD, at a static name too), so this checks that it is an answer, with the
+  // signature of the A RRset: at an array name, that of its current answer.
+  for (const char* name : {"www.online.test.", "web.online.test.", "farm.online.test."}) {
+    CAPTURE(name);
+    const std::optional<Reply> reply = unbound.ask(name, "RRSIG");
+    REQUIRE(reply);
+    REQUIRE(reply->packet);
+    CHECK(ldns_pkt_get_rcode(reply->packet.get()) == LDNS_RCODE_NOERROR);
+    size_t covering_a = 0;
+    ldns_rr_list* answer = ldns_pkt_answer(reply->packet.get());
+    for (size_t i = 0; i < ldns_rr_list_rr_count(answer); ++i) {
+      ldns_rr* rr = ldns_rr_list_rr(answer, i);
+      if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_RRSIG &&
+          ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(rr)) == LDNS_RR_TYPE_A) {
+        ++covering_a;
+      }
+    }
+    CHECK(covering_a == 1);
+  }
   const Verdict web = verdict_of(unbound.ask("web.online.test.", "A"));
   CHECK(addresses_of(web) == both);
   const Verdict alias = verdict_of(unbound.ask("alias.online.test.", "A"));

@@ -329,14 +329,36 @@ TEST_CASE("the white lie covers exactly the next closer name and what lies below
   const auto prepend = [](const std::string& label, const std::string& name) {
     return std::string(1, static_cast<char>(label.size())) + label + name;
   };
+  // A parent of 251 octets: a next closer name of 3-octet label is 255
+  // octets long, with no room for "\000" after its label.
+  const std::string full_parent = wire(std::string(61, 'p') + "." + std::string(61, 'q') + "." +
+                                       std::string(61, 'r') + "." + std::string(58, 's') + ".test.");
+  REQUIRE(full_parent.size() == 251);
   struct Case {
     std::string label;
     const std::string* parent;
+    std::string next_label;  // the next name's first label; empty: the label and "\000"
   };
-  const Case cases[] = {{"x", &parent},       {"b", &parent},         {"[", &parent},
-                        {std::string("a\0", 2), &parent},   {std::string("ab\0", 3), &parent},    {"\x01", &parent},
-                        {"0", &parent},       {std::string(62, 'b'), &parent},
-                        {"m", &long_parent},  {std::string("zz\0", 3), &long_parent}};
+  const std::string ff(1, '\xff');
+  const Case cases[] = {
+      {"x", &parent, ""},       {"b", &parent, ""},         {"[", &parent, ""},
+      {std::string("a\0", 2), &parent, ""},   {std::string("ab\0", 3), &parent, ""},    {"\x01", &parent, ""},
+      {"0", &parent, ""},       {std::string(62, 'b'), &parent, ""},
+      {"m", &long_parent, ""},  {std::string("zz\0", 3), &long_parent, ""},
+      // "\000": the predecessor is the parent itself, the next name "\000\000".
+      {std::string(1, '\0'), &parent, ""},
+      {std::string(1, '\0'), &long_parent, ""},
+      // 63 octets: no room for "\000"; the label's successor, in lower-case
+      // order ('@' is followed by '['), trailing 0xff dropped.
+      {std::string(63, 'b'), &parent, std::string(62, 'b') + "c"},
+      {std::string(62, 'a') + "@", &parent, std::string(62, 'a') + "["},
+      {std::string(61, 'b') + "@" + ff, &parent, std::string(61, 'b') + "["},
+      {std::string(60, 'b') + "z" + ff + ff, &long_parent, std::string(60, 'b') + "{"},
+      {std::string(62, '\0') + ff, &parent, std::string(61, '\0') + "\x01"},
+      // A name of 255 octets: no room for "\000" either.
+      {"abc", &full_parent, "abd"},
+      {std::string("a") + ff + ff, &full_parent, "b"},
+  };
   for (const Case& c : cases) {
     const std::string next_closer = prepend(c.label, *c.parent);
     CAPTURE(zones::name_to_text(next_closer));
@@ -348,7 +370,8 @@ TEST_CASE("the white lie covers exactly the next closer name and what lies below
         dns::name_length(rdata, size);
     REQUIRE(next_size > 0);
     const std::string next(reinterpret_cast<const char*>(rdata), next_size);
-    CHECK(next == prepend(c.label + std::string(1, '\0'), *c.parent));
+    CHECK(next == prepend(c.next_label.empty() ? c.label + std::string(1, '\0') : c.next_label,
+                          *c.parent));
     // Bitmap: RRSIG and NSEC only.
     CHECK(std::string(reinterpret_cast<const char*>(rdata) + next_size, size - next_size) ==
           std::string("\x00\x06\x00\x00\x00\x00\x00\x03", 8));
@@ -380,12 +403,13 @@ TEST_CASE("the white lie covers exactly the next closer name and what lies below
     }
     CHECK(covered > 0);
   }
-  // No white lie for a first label "\000" (nothing sorts between its parent
-  // and it) nor for one of 63 octets (no room for "\000" after it).
+  // A first label "\000" is owned by the parent, the closest encloser.
   dnssec::FixedName owner;
   uint8_t rdata[dnssec::kMaxNsecRdata];
-  CHECK(dnssec::covering_nsec(prepend(std::string(1, '\0'), parent), owner, rdata) == 0);
-  CHECK(dnssec::covering_nsec(prepend(std::string(63, 'b'), parent), owner, rdata) == 0);
+  REQUIRE(dnssec::covering_nsec(prepend(std::string(1, '\0'), parent), owner, rdata) > 0);
+  CHECK(owner.view() == parent);
+  // No white lie for 63 octets 0xff: no label sorts after it under its parent.
+  CHECK(dnssec::covering_nsec(prepend(std::string(63, '\xff'), parent), owner, rdata) == 0);
 }
 
 TEST_CASE("a wildcard answer carries the white lie covering the next closer name") {
@@ -448,6 +472,132 @@ TEST_CASE("a wildcard answer carries the white lie covering the next closer name
     CHECK(counter.allocations() == 0);
   }
   CHECK(size != kAwaitsSignature);
+}
+
+// The text of a bitmap, trailing spaces left out.
+std::string bitmap_text(const ldns_rr* nsec) {
+  std::string text = rdf_text(ldns_rr_rdf(nsec, 1));
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+// The edges of the white lie: a next closer label "\000" (its predecessor
+// is the closest encloser, which keeps its own types), one of 63 octets (the
+// next name is the label's successor, here a name of the zone), and a
+// predecessor that is a name of the zone.
+const std::string kEdgeSuccessor = std::string(62, 'b') + "c";
+const std::string kWildcardEdges = std::string("*.edge 300 IN TXT \"edge\"\n") +
+                                   "edge 300 IN MX 10 www.compact.test.\n" + kEdgeSuccessor +
+                                   ".edge 300 IN TXT \"successor\"\n";
+
+TEST_CASE("a next closer label of \\000 is proven by the closest encloser's own NSEC") {
+  SignedZone zone = make_compact_zone(kWildcardEdges);
+  WorkerState state;
+  prepare_worker_state(*zone.snapshot, state);
+  state.denial->now = now_seconds();
+  const RrList keys = key_list(*zone.key);
+  // The encloser's one NSEC, as a NODATA there gives it: its next name is
+  // past "\000.edge", its bitmap its own types.
+  Asked nodata = ask(*zone.snapshot, state, query_for("edge.compact.test.", LDNS_RR_TYPE_A, true, false));
+  REQUIRE(nodata.size != kAwaitsSignature);
+  test::LdnsPacket nodata_reply = test::parse_reply(nodata.reply);
+  REQUIRE(nodata_reply);
+  CHECK(verifies(nodata_reply.get(), LDNS_RR_TYPE_NSEC, keys.get()));
+  ldns_rr* own = nsec_of(nodata_reply.get());
+  REQUIRE(own != nullptr);
+  CHECK(rdf_text(ldns_rr_rdf(own, 0)) == "\\000\\000.edge.compact.test.");
+  CHECK(bitmap_text(own) == "MX RRSIG NSEC");
+  // Without a wildcard child a name's NSEC stays "\000.<name>".
+  Asked www = ask(*zone.snapshot, state, query_for("www.compact.test.", LDNS_RR_TYPE_TXT, true, false));
+  test::LdnsPacket www_reply = test::parse_reply(www.reply);
+  REQUIRE(www_reply);
+  REQUIRE(nsec_of(www_reply.get()) != nullptr);
+  CHECK(rdf_text(ldns_rr_rdf(nsec_of(www_reply.get()), 0)) == "\\000.www.compact.test.");
+  for (const char* name : {"\\000.edge.compact.test.", "deeper.\\000.edge.compact.test."}) {
+    CAPTURE(name);
+    // Signed with the zone: nothing to wait for.
+    Asked answered = ask(*zone.snapshot, state, query_for(name, LDNS_RR_TYPE_TXT, true, false));
+    REQUIRE(answered.size != kAwaitsSignature);
+    test::LdnsPacket reply = test::parse_reply(answered.reply);
+    REQUIRE(reply);
+    CHECK(ldns_pkt_get_rcode(reply.get()) == LDNS_RCODE_NOERROR);
+    CHECK(count_of(ldns_pkt_answer(reply.get()), LDNS_RR_TYPE_TXT) == 1);
+    CHECK(verifies(reply.get(), LDNS_RR_TYPE_TXT, keys.get(), ldns_pkt_answer(reply.get())));
+    ldns_rr* nsec = nsec_of(reply.get());
+    REQUIRE(nsec != nullptr);
+    CHECK(verifies(reply.get(), LDNS_RR_TYPE_NSEC, keys.get()));
+    CHECK(ldns_rr_compare(nsec, own) == 0);
+    ldns_rdf* qname = nullptr;
+    REQUIRE(ldns_str2rdf_dname(&qname, name) == LDNS_STATUS_OK);
+    CHECK(ldns_dname_compare(ldns_rr_owner(nsec), qname) < 0);
+    CHECK(ldns_dname_compare(qname, ldns_rr_rdf(nsec, 0)) < 0);
+    ldns_rdf_deep_free(qname);
+  }
+  CHECK(state.counters->denial_misses.value() == 0);
+}
+
+TEST_CASE("a next closer label of 63 octets is proven up to its successor even when that exists") {
+  SignedZone zone = make_compact_zone(kWildcardEdges);
+  WorkerState state;
+  prepare_worker_state(*zone.snapshot, state);
+  state.denial->now = now_seconds();
+  const RrList keys = key_list(*zone.key);
+  const std::string label(63, 'b');
+  for (const std::string& name : {label + ".edge.compact.test.", "q." + label + ".Edge.compact.test."}) {
+    CAPTURE(name);
+    const test::Bytes query = query_for(name, LDNS_RR_TYPE_TXT, true, false);
+    Asked first = ask(*zone.snapshot, state, query);
+    if (first.size == kAwaitsSignature) sign_wanted(state);
+    Asked answered = ask(*zone.snapshot, state, query);
+    REQUIRE(answered.size != kAwaitsSignature);
+    test::LdnsPacket reply = test::parse_reply(answered.reply);
+    REQUIRE(reply);
+    CHECK(count_of(ldns_pkt_answer(reply.get()), LDNS_RR_TYPE_TXT) == 1);
+    CHECK(verifies(reply.get(), LDNS_RR_TYPE_TXT, keys.get(), ldns_pkt_answer(reply.get())));
+    ldns_rr* nsec = nsec_of(reply.get());
+    REQUIRE(nsec != nullptr);
+    CHECK(verifies(reply.get(), LDNS_RR_TYPE_NSEC, keys.get()));
+    // The next name is a name of the zone: an NSEC's next name is one, and
+    // the open range before it denies nothing that exists.
+    CHECK(rdf_text(ldns_rr_rdf(nsec, 0)) == kEdgeSuccessor + ".edge.compact.test.");
+    CHECK(bitmap_text(nsec) == "RRSIG NSEC");
+    ldns_rdf* qname = nullptr;
+    REQUIRE(ldns_str2rdf_dname(&qname, name.c_str()) == LDNS_STATUS_OK);
+    ldns_dname2canonical(qname);
+    CHECK(ldns_dname_compare(ldns_rr_owner(nsec), qname) < 0);
+    CHECK(ldns_dname_compare(qname, ldns_rr_rdf(nsec, 0)) < 0);
+    ldns_rdf_deep_free(qname);
+  }
+  CHECK(state.counters->denial_misses.value() == 1);  // one NSEC for both names
+}
+
+TEST_CASE("a predecessor that is a name of the zone without an NSEC of its own gives no white lie") {
+  // The predecessor of b.edge.compact.test. made a name of the zone: 254 or
+  // more octets, so it has no NSEC (no room for its next name), and a white
+  // lie there would deny its TXT. The answer goes without a proof.
+  dnssec::FixedName predecessor;
+  uint8_t rdata[dnssec::kMaxNsecRdata];
+  REQUIRE(dnssec::covering_nsec(wire("b.edge.compact.test."), predecessor, rdata) > 0);
+  REQUIRE(predecessor.size >= 254);
+  // Its text with the octets as they are (ldns reads an owner of at most 255
+  // characters, too few for "\255" escapes): 0xff and 'a' need no escape.
+  std::string text;
+  for (std::string_view name = predecessor.view(); name.size() > 1;
+       name = name.substr(dns::parent_offset(name))) {
+    text.append(name.substr(1, static_cast<uint8_t>(name[0]))).push_back('.');
+  }
+  SignedZone zone = make_compact_zone(kWildcardEdges + text + " 300 IN TXT \"real\"\n");
+  WorkerState state;
+  prepare_worker_state(*zone.snapshot, state);
+  state.denial->now = now_seconds();
+  REQUIRE(zone.snapshot->zones.find_authoritative(predecessor.view())->find(predecessor.view()) != nullptr);
+  Asked answered = ask(*zone.snapshot, state, query_for("q.b.edge.compact.test.", LDNS_RR_TYPE_TXT, true, false));
+  REQUIRE(answered.size != kAwaitsSignature);
+  test::LdnsPacket reply = test::parse_reply(answered.reply);
+  REQUIRE(reply);
+  CHECK(count_of(ldns_pkt_answer(reply.get()), LDNS_RR_TYPE_TXT) == 1);
+  CHECK(nsec_of(reply.get()) == nullptr);
+  CHECK(state.counters->denial_misses.value() == 0);
 }
 
 TEST_CASE("a wildcard NODATA is proven by the query name's NSEC with the wildcard's types") {

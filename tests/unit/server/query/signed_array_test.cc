@@ -1,7 +1,9 @@
 // Signed array answers (issue 17) through the query path: arrays signed as the
 // snapshot builder signs them (dnssec::sign_array), asked with DO; the answer
 // RRset and the NODATA NSEC must verify with ldns against the zone key, over
-// every rotation window and policy, and answering must not allocate.
+// every rotation window and policy, and answering must not allocate. An RRSIG
+// query at an array name gets the RRSIGs of the A answer a query would get
+// next (verified over that answer) and of the NSEC.
 #include <doctest/doctest.h>
 
 #include <map>
@@ -379,6 +381,112 @@ TEST_CASE("NODATA at an array name carries a signed compact-denial NSEC") {
   }
 }
 
+// The RRSIG in `rrsigs` covering `type` verified over the records of `type`
+// in `rrset_section` (both from replies), by `keys`.
+bool rrsig_verifies_over(ldns_rr_list* rrsigs, ldns_rr_list* rrset_section, ldns_rr_type type,
+                         const ldns_rr_list* keys) {
+  SignedArrayRrList rrset(ldns_rr_list_new());
+  for (size_t i = 0; i < ldns_rr_list_rr_count(rrset_section); ++i) {
+    ldns_rr* rr = ldns_rr_list_rr(rrset_section, i);
+    if (ldns_rr_get_type(rr) == type) ldns_rr_list_push_rr(rrset.get(), ldns_rr_clone(rr));
+  }
+  if (ldns_rr_list_rr_count(rrset.get()) == 0) return false;
+  size_t found = 0;
+  bool verified = true;
+  for (size_t i = 0; i < ldns_rr_list_rr_count(rrsigs); ++i) {
+    ldns_rr* rrsig = ldns_rr_list_rr(rrsigs, i);
+    if (ldns_rr_get_type(rrsig) != LDNS_RR_TYPE_RRSIG ||
+        ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(rrsig)) != type) {
+      continue;
+    }
+    ++found;
+    // The RRset's TTL as the RRSIG carries it (a reply's records all have it).
+    for (size_t r = 0; r < ldns_rr_list_rr_count(rrset.get()); ++r) {
+      ldns_rr_set_ttl(ldns_rr_list_rr(rrset.get(), r), ldns_rr_ttl(rrsig));
+    }
+    ldns_rr_list* good = ldns_rr_list_new();
+    verified = verified && ldns_verify_rrsig_keylist(rrset.get(), rrsig, keys, good) == LDNS_STATUS_OK;
+    ldns_rr_list_free(good);
+  }
+  return found == 1 && verified;
+}
+
+TEST_CASE("an RRSIG query at an array name gets the signatures of the answers it would get now") {
+  SignedWorld world;
+  world.put("farm.example.test.", settings(Policy::round_robin, 2), v4_instances(4));
+  world.put("sticky.example.test.", settings(Policy::sticky, 2), v4_instances(5));
+  arrays::ArraySettings none = settings(Policy::round_robin);
+  none.when_all_down = arrays::WhenAllDown::none;
+  world.put("gone.example.test.", none, v4_instances(2, 2));
+  world.sign();
+  const SignedArrayRrList keys = world.keys();
+  WorkerState state;
+  prepare_worker_state(*world.snapshot, state);
+  const auto covered = [](ldns_pkt* reply) {
+    std::multiset<ldns_rr_type> types;
+    ldns_rr_list* answer = ldns_pkt_answer(reply);
+    for (size_t i = 0; i < ldns_rr_list_rr_count(answer); ++i) {
+      ldns_rr* rr = ldns_rr_list_rr(answer, i);
+      REQUIRE(ldns_rr_get_type(rr) == LDNS_RR_TYPE_RRSIG);
+      types.insert(ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(rr)));
+    }
+    return types;
+  };
+  struct Case {
+    const char* name;
+    std::multiset<ldns_rr_type> covered;  // no AAAA instance: no AAAA answer to sign
+  };
+  for (const Case& c : {Case{"farm.example.test.", {LDNS_RR_TYPE_A, LDNS_RR_TYPE_NSEC}},
+                        Case{"sticky.example.test.", {LDNS_RR_TYPE_A, LDNS_RR_TYPE_NSEC}},
+                        Case{"gone.example.test.", {LDNS_RR_TYPE_NSEC}}}) {
+    CAPTURE(c.name);
+    // Round robin: every window in turn, each RRSIG the one of the A
+    // answer the next A query gets.
+    for (int round = 0; round < 5; ++round) {
+      for (const bool dnssec_ok : {true, false}) {
+        CAPTURE(dnssec_ok);
+        test::LdnsPacket rrsigs = ask_signed_array(*world.snapshot, state, c.name, LDNS_RR_TYPE_RRSIG, dnssec_ok);
+        CHECK(ldns_pkt_get_rcode(rrsigs.get()) == LDNS_RCODE_NOERROR);
+        CHECK(ldns_pkt_aa(rrsigs.get()));
+        CHECK_FALSE(ldns_pkt_tc(rrsigs.get()));
+        CHECK(covered(rrsigs.get()) == c.covered);
+        CHECK(ldns_pkt_nscount(rrsigs.get()) == 0);
+        if (!dnssec_ok) continue;
+        test::LdnsPacket nsec = ask_signed_array(*world.snapshot, state, c.name, LDNS_RR_TYPE_NSEC);
+        CHECK(rrsig_verifies_over(ldns_pkt_answer(rrsigs.get()), ldns_pkt_answer(nsec.get()),
+                                  LDNS_RR_TYPE_NSEC, keys.get()));
+        if (c.covered.count(LDNS_RR_TYPE_A) == 0) continue;
+        test::LdnsPacket a = ask_signed_array(*world.snapshot, state, c.name, LDNS_RR_TYPE_A);
+        CHECK(ldns_pkt_ancount(a.get()) == 3);  // two of the instances and their RRSIG
+        CHECK(rrsig_verifies_over(ldns_pkt_answer(rrsigs.get()), ldns_pkt_answer(a.get()),
+                                  LDNS_RR_TYPE_A, keys.get()));
+      }
+    }
+  }
+}
+
+TEST_CASE("an array at a wildcard's parent has the NSEC that covers its zero child") {
+  // *.wild.example.test. exists: the name's one NSEC (the array's) has the
+  // next name "\000\000.wild.example.test.", so that it also proves a
+  // wildcard expansion at "\000.wild.example.test." (zones/dnssec.h).
+  SignedWorld world;
+  world.put("wild.example.test.", settings(Policy::round_robin), v4_instances(2));
+  world.put("farm.example.test.", settings(Policy::round_robin), v4_instances(2));
+  world.sign();
+  const SignedArrayRrList keys = world.keys();
+  WorkerState state;
+  prepare_worker_state(*world.snapshot, state);
+  for (const auto& [name, next] : {std::pair<std::string, std::string>{"wild.example.test.", "\\000\\000.wild.example.test."},
+                                   {"farm.example.test.", "\\000.farm.example.test."}}) {
+    CAPTURE(name);
+    test::LdnsPacket reply = ask_signed_array(*world.snapshot, state, name, LDNS_RR_TYPE_AAAA);
+    const Checked nsec = check_rrset(ldns_pkt_authority(reply.get()), name, LDNS_RR_TYPE_NSEC, keys.get());
+    REQUIRE(nsec.rdatas.size() == 1);
+    CHECK(nsec.verified);
+    CHECK(*nsec.rdatas.begin() == next);
+  }
+}
+
 TEST_CASE("signed array answers allocate nothing") {
   SignedWorld world;
   world.put("farm.example.test.", settings(Policy::round_robin, 2), v4_instances(4));
@@ -392,7 +500,8 @@ TEST_CASE("signed array answers allocate nothing") {
   options.dnssec_ok = true;
   options.client_subnet = subnet(10, 2, 3);
   for (const char* name : {"farm.example.test.", "big.example.test.", "sticky.example.test."}) {
-    for (const ldns_rr_type type : {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_TXT}) {
+    for (const ldns_rr_type type :
+         {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_TXT, LDNS_RR_TYPE_RRSIG}) {
       queries.push_back(test::make_query(name, type, options));
     }
   }
