@@ -9,7 +9,10 @@
 // closer name (its owner checked to be the canonical predecessor against
 // random names), a NODATA the query name's NSEC with the wildcard's types, a
 // wildcard CNAME to a missing name waits for both NSECs; an RRSIG query gets
-// every signature at the name.
+// every signature at the name. The white lie's edges: a next closer label
+// "\000" proven by the encloser's one NSEC (next "\000\000.<encloser>", its
+// own types, the NODATA's record), a 63-octet label up to its successor (a
+// name of the zone), and a predecessor that exists without an NSEC (no proof).
 #include "server/query/responder.h"
 
 #include <doctest/doctest.h>
