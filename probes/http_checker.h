@@ -22,16 +22,18 @@
 namespace rotor::probes {
 
 // Contract (beyond Checker's): one HttpChecker per loop, used only on that
-// loop's thread; many may exist in a process. Both paths judge alike and
-// word their reasons alike (plain_http_checker.h has the http path's). Each check opens a fresh
-// connection and closes it, unless the target has reuse_connection: then it
-// takes an idle kept connection to the same origin (address, port, Host,
-// source) when there is one and keeps its own open for the next check. A
-// kept connection that fails before any response byte arrives (the server
-// closed it while idle) is not a failure: the check goes on once on a fresh
-// connection within the same timeout. Checks use no proxy, follow no
-// redirect and read at most kMaxBody bytes of the body. A target with `host` set
-// sends it as Host and SNI while connecting to the instance address.
+// loop's thread; many may exist in a process. http targets go to its
+// PlainHttpChecker, https targets to curl; both judge alike and word their
+// reasons alike (plain_http_checker.h has the http path's own). Each check
+// opens a fresh connection and closes it, unless the target has
+// reuse_connection: then it takes an idle kept connection (https: to the same
+// origin, address, port, Host and source; http: of the same target) when
+// there is one and keeps its own open for the next check. A kept connection
+// that fails before any response byte arrives (the server closed it while
+// idle) is not a failure: the check goes on once on a fresh connection
+// within the same timeout. Checks use no proxy, follow no redirect and read
+// at most kMaxBody bytes of the body. A target with `host` set sends it as
+// Host and SNI while connecting to the instance address.
 // Fails: status outside [expect_status_min, expect_status_max] ("HTTP 503"),
 // expect_body not in the body ("body did not contain \"ok\""), timeout, refused,
 // TLS errors ("TLS: <curl's text>"), an unusable target.source ("cannot bind

@@ -2,8 +2,10 @@
 
 #include <http_parser.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <string_view>
 #include <utility>
@@ -332,11 +334,19 @@ int PlainHttpChecker::send_request(Attempt& attempt) {
   auto* stream = reinterpret_cast<uv_stream_t*>(&attempt.connection->tcp);
   uv_buf_t buffer = uv_buf_init(attempt.key.request.data(), static_cast<unsigned>(attempt.key.request.size()));
   // A request fits the socket buffer of a connection with nothing in flight,
-  // so it goes in one write() here. Not uv_write: its completion callback
-  // and the drain after it re-arm the epoll watch, one epoll_ctl per check.
-  const int written = uv_try_write(stream, &buffer, 1);
-  if (written == static_cast<int>(buffer.len)) return 0;
-  if (written < 0 && written != UV_EAGAIN) return written;
+  // so it goes in one send() here. Not uv_write: its completion callback and
+  // the drain after it re-arm the epoll watch, one epoll_ctl per check. Not
+  // uv_try_write either: it uses write(), which raises SIGPIPE on a
+  // connection reset under it; MSG_NOSIGNAL makes that an EPIPE (as curl did)
+  // whatever the process does with the signal. Nothing is queued on the
+  // stream yet, so writing to its socket directly keeps libuv's view intact.
+  // (The rest of a partial send, which a request never is in practice, goes
+  // through uv_write.)
+  uv_os_fd_t fd = -1;
+  if (int error = uv_fileno(reinterpret_cast<uv_handle_t*>(stream), &fd); error != 0) return error;
+  const ssize_t written = ::send(fd, buffer.base, buffer.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (written == static_cast<ssize_t>(buffer.len)) return 0;
+  if (written < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return -errno;  // libuv's codes are -errno
   const size_t sent = written > 0 ? static_cast<size_t>(written) : 0;
   buffer = uv_buf_init(buffer.base + sent, buffer.len - static_cast<unsigned>(sent));
   return uv_write(&attempt.connection->write, stream, &buffer, 1, &PlainHttpChecker::on_write);
