@@ -367,9 +367,13 @@ bool TestLoop::close_cleanly() {
 }
 
 bool run_until(uv_loop_t* loop, const std::function<bool()>& finished, std::chrono::milliseconds limit) {
-  uv_timer_t watchdog;  // keeps UV_RUN_ONCE from blocking past the limit
+  // Keeps UV_RUN_ONCE from blocking past the limit. It repeats every
+  // millisecond once due: libuv's clock is in whole milliseconds, so it may
+  // fire just before `deadline`, and one more turn with nothing else due
+  // soon would block until the next timer (a check's 10 s timeout).
+  uv_timer_t watchdog;
   uv_timer_init(loop, &watchdog);
-  uv_timer_start(&watchdog, [](uv_timer_t*) {}, static_cast<uint64_t>(limit.count()), 0);
+  uv_timer_start(&watchdog, [](uv_timer_t*) {}, static_cast<uint64_t>(limit.count()), 1);
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (!finished() && std::chrono::steady_clock::now() < deadline) uv_run(loop, UV_RUN_ONCE);
   uv_close(reinterpret_cast<uv_handle_t*>(&watchdog), nullptr);
