@@ -31,6 +31,16 @@ class OnlineSigner {
   // active key; the RRSIG's TTL is the RRset's. nullopt when signing failed.
   virtual std::optional<std::string> sign(std::string_view owner_wire,
                                           const RRset& rrset) const = 0;
+  // The same for an NSEC made for one query name (compact denial of a name
+  // that does not exist, a wildcard's proof): the denial signer's records,
+  // which a flood of random names makes by the thousand and which are rarely
+  // asked for twice. An implementation keeps them apart from the zone's and
+  // the arrays' signatures (online_signing.h: their own cache budget), so
+  // such a flood cannot evict those. By default the same as sign().
+  virtual std::optional<std::string> sign_denial(std::string_view owner_wire,
+                                                 const RRset& rrset) const {
+    return sign(owner_wire, rrset);
+  }
   // The key tag of the key that signs, for logs and tests.
   virtual uint16_t key_tag() const noexcept = 0;
 };

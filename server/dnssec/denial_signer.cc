@@ -93,7 +93,7 @@ void DenialSigner::sign_into(const DenialRequest& request, SignedDenial& out) {
   std::optional<std::string> rrsig;
   if (request.key) {
     const zones::RRset rrset{kTypeNsec, request.record.ttl, {std::string(request.record.rdata_view())}};
-    rrsig = request.key->sign(request.record.owner.view(), rrset);
+    rrsig = request.key->sign_denial(request.record.owner.view(), rrset);
   }
   const auto header = rrsig ? read_rrsig_header(*rrsig) : std::nullopt;
   if (!header || rrsig->size() > kMaxRrsigRdata) {

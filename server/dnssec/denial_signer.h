@@ -7,9 +7,10 @@
 // worker's uv_async_send). The worker pushes without locking; the signer
 // sleeps on an atomic counter the workers bump (C++20 wait/notify).
 //
-// It signs through the zone's OnlineSigner (Zone::online_signer: the zone's
-// active key and the signature cache every signed zone shares, so a name
-// several workers ask for is signed once); that signer serialises its callers,
+// It signs through the zone's OnlineSigner::sign_denial (Zone::online_signer:
+// the zone's active key and the denial part of the signature cache every
+// signed zone shares, so a name several workers ask for is signed once, and a
+// flood of names evicts no zone or array signature); that signer serialises its callers,
 // so the snapshot builder may sign at the same time.
 //
 // Throughput bounds compact denial: one signature (ECDSA P-256) costs ~65 us

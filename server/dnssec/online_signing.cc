@@ -41,19 +41,21 @@ const char* type_name(uint16_t type) noexcept {
 
 }  // namespace
 
-SharedSignatureCache::SharedSignatureCache(size_t max_bytes) : state_(max_bytes) {}
+SharedSignatureCache::SharedSignatureCache(size_t max_bytes, size_t denial_max_bytes)
+    : state_(max_bytes, denial_max_bytes) {}
 
 std::optional<Rrsig> SharedSignatureCache::signature(const RrsetSigner& signer,
                                                      const SigningKey& key,
                                                      std::string_view owner_wire,
-                                                     const zones::RRset& rrset, int64_t now) {
+                                                     const zones::RRset& rrset, int64_t now,
+                                                     Pool pool) {
   auto state = state_.lock();
-  const SignatureCache::Stats& before = state->cache.stats();
-  const uint64_t hits = before.hits;
-  auto rrsig = state->cache.signature(signer, key, owner_wire, rrset, now);
+  SignatureCache& cache = pool == Pool::denial ? state->denial : state->cache;
+  const uint64_t hits = cache.stats().hits;
+  auto rrsig = cache.signature(signer, key, owner_wire, rrset, now);
   if (!rrsig) {
     ++state->failures;
-  } else if (state->cache.stats().hits == hits) {
+  } else if (cache.stats().hits == hits) {
     ++state->signatures_made;
   }
   return rrsig;
@@ -61,7 +63,8 @@ std::optional<Rrsig> SharedSignatureCache::signature(const RrsetSigner& signer,
 
 SharedSignatureCache::Stats SharedSignatureCache::stats() const {
   auto state = state_.lock();
-  return Stats{state->cache.stats(), state->signatures_made, state->failures};
+  return Stats{state->cache.stats(), state->denial.stats(), state->signatures_made,
+               state->failures};
 }
 
 ZoneSigningContext::ZoneSigningContext(ZoneKeys keys, std::string keys_dir,
@@ -78,6 +81,14 @@ ZoneSigningContext::ZoneSigningContext(ZoneKeys keys, std::string keys_dir,
 std::optional<std::string> ZoneSigningContext::sign(std::string_view owner_wire,
                                                     const zones::RRset& rrset) const {
   auto rrsig = cache_->signature(signer_, active(), owner_wire, rrset, now_());
+  if (!rrsig) return std::nullopt;
+  return std::move(rrsig->rdata);
+}
+
+std::optional<std::string> ZoneSigningContext::sign_denial(std::string_view owner_wire,
+                                                           const zones::RRset& rrset) const {
+  auto rrsig = cache_->signature(signer_, active(), owner_wire, rrset, now_(),
+                                 SharedSignatureCache::Pool::denial);
   if (!rrsig) return std::nullopt;
   return std::move(rrsig->rdata);
 }

@@ -31,29 +31,42 @@
 
 namespace rotor::dnssec {
 
-// The signature cache's default budget (README "The signature cache").
+// The signature cache's default budgets (README "The signature cache"): the
+// zones' and arrays' RRsets, and apart from them the NSECs signed per query
+// name for the denial signer (OnlineSigner::sign_denial), so that a flood of
+// random names evicts only its own kind.
 inline constexpr size_t kDefaultSignatureCacheBytes = size_t{256} << 20;
+inline constexpr size_t kDefaultDenialSignatureCacheBytes = size_t{32} << 20;
 
+// Two SignatureCaches behind one lock: `cache` for the RRsets of zones and
+// arrays, `denial` for the NSECs made per query name, each with its own
+// budget and LRU order, so one kind never evicts the other.
 class SharedSignatureCache {
  public:
+  enum class Pool : uint8_t { answers, denial };
+
   struct Stats {
-    SignatureCache::Stats cache;
-    uint64_t signatures_made = 0;  // new RRSIGs ldns made (misses and refreshes)
+    SignatureCache::Stats cache;   // Pool::answers
+    SignatureCache::Stats denial;  // Pool::denial
+    uint64_t signatures_made = 0;  // new RRSIGs ldns made (misses and refreshes), both pools
     uint64_t failures = 0;         // RRsets ldns could not sign
   };
 
-  explicit SharedSignatureCache(size_t max_bytes = kDefaultSignatureCacheBytes);
+  explicit SharedSignatureCache(size_t max_bytes = kDefaultSignatureCacheBytes,
+                                size_t denial_max_bytes = kDefaultDenialSignatureCacheBytes);
 
-  // The cached RRSIG, else a new one (stored); nullopt when ldns fails.
+  // The cached RRSIG in `pool`, else a new one (stored there); nullopt when
+  // ldns fails.
   std::optional<Rrsig> signature(const RrsetSigner& signer, const SigningKey& key,
                                  std::string_view owner_wire, const zones::RRset& rrset,
-                                 int64_t now);
+                                 int64_t now, Pool pool = Pool::answers);
   Stats stats() const;
 
  private:
   struct State {
-    explicit State(size_t max_bytes) : cache(max_bytes) {}
+    State(size_t max_bytes, size_t denial_max_bytes) : cache(max_bytes), denial(denial_max_bytes) {}
     SignatureCache cache;
+    SignatureCache denial;
     uint64_t signatures_made = 0;
     uint64_t failures = 0;
   };
@@ -72,6 +85,9 @@ class ZoneSigningContext final : public zones::OnlineSigner {
 
   std::optional<std::string> sign(std::string_view owner_wire,
                                   const zones::RRset& rrset) const override;
+  // Through the cache's denial pool (SharedSignatureCache::Pool::denial).
+  std::optional<std::string> sign_denial(std::string_view owner_wire,
+                                         const zones::RRset& rrset) const override;
   uint16_t key_tag() const noexcept override { return active().tag(); }
 
   const SigningKey& active() const noexcept { return keys_.keys[keys_.active]; }

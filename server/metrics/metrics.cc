@@ -250,6 +250,17 @@ void add_signature_families(const dnssec::SharedSignatureCache::Stats& stats,
   counter("rotor_dnssec_signature_cache_refreshes_total",
           "Cached RRSIGs signed again because less than half their validity was left.",
           stats.cache.refreshes);
+  gauge("rotor_dnssec_denial_signature_cache_entries",
+        "RRSIGs of NSECs made per query name (compact denial, wildcard proofs) in their own part "
+        "of the signature cache.",
+        static_cast<double>(stats.denial.entries));
+  gauge("rotor_dnssec_denial_signature_cache_bytes",
+        "The denial part's size as its budget counts it (entry_bytes).",
+        static_cast<double>(stats.denial.bytes));
+  counter("rotor_dnssec_denial_signature_cache_evictions_total",
+          "Denial RRSIGs dropped, least recently used first, to keep that part in its budget; "
+          "they never evict zone or array signatures.",
+          stats.denial.evictions);
   counter("rotor_dnssec_signatures_total", "RRSIGs made (cache misses and refreshes).",
           stats.signatures_made);
   counter("rotor_dnssec_signing_failures_total", "RRsets that could not be signed.", stats.failures);

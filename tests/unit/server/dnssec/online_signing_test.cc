@@ -3,7 +3,8 @@
 // DNSKEY the zone publishes, NODATA carries the name's own compact NSEC (RFC
 // 9824: next name \000.<name>, its types plus RRSIG and NSEC), plain queries
 // see no DNSSEC data, a signed zone file is refused, an unchanged zone signs
-// nothing new the second time, and DO answers allocate nothing.
+// nothing new the second time, a flood of per-name denial signatures evicts
+// no zone or array signature, and DO answers allocate nothing.
 #include "server/dnssec/online_signing.h"
 
 #include <doctest/doctest.h>
@@ -13,9 +14,11 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "server/dnssec/compact_denial.h"
 #include "server/query/responder.h"
 #include "tests/support/dns_client.h"
 #include "tests/unit/support/allocation_counter.h"
@@ -301,6 +304,65 @@ TEST_CASE("signing the same zone again takes every signature from the cache") {
   CHECK(cache->stats().failures == 0);
   CHECK(second.zone->online_signer()->key_tag() == first.zone->online_signer()->key_tag());
   CHECK(second.zone->denial() == zones::Zone::Denial::compact);
+}
+
+TEST_CASE("a flood of random names evicts no array or zone signature") {
+  // Budgets small enough that the flood's NSEC signatures (~500 B each) would
+  // fill the answers' part many times over if they shared it.
+  constexpr size_t kAnswersBudget = 64 << 10;
+  constexpr size_t kDenialBudget = 16 << 10;
+  const auto cache = std::make_shared<SharedSignatureCache>(kAnswersBudget, kDenialBudget);
+  const auto source = load(kZone);
+  ZoneKeys keys = one_key();
+  const std::string key_file_text = keys.keys[0].key_file_text();
+  const std::string private_text = keys.keys[0].private_file_text();
+  const SignedZone built = build_signed_zone(source, std::move(keys), "keys", cache);
+  REQUIRE(built.zone != nullptr);
+  const zones::OnlineSigner& signer = *built.zone->online_signer();
+  // An array's answer sets, signed as the snapshot builder signs them
+  // (array_signer.h): two addresses at a time out of eight.
+  const std::string array_owner = *zones::lower_name_from_text("web.example.test.");
+  std::vector<zones::RRset> answer_sets;
+  for (uint8_t first = 1; first <= 8; ++first) {
+    zones::RRset set{.type = 1, .ttl = 30, .rdatas = {}, .signatures = {}, .signature_ttl = 0};
+    for (const uint8_t host : {first, static_cast<uint8_t>(first % 8 + 1)}) {
+      set.rdatas.push_back(std::string{char(10), char(0), char(0), static_cast<char>(host)});
+    }
+    answer_sets.push_back(std::move(set));
+  }
+  for (const zones::RRset& set : answer_sets) REQUIRE(signer.sign(array_owner, set));
+  const SharedSignatureCache::Stats before = cache->stats();
+  CHECK(before.cache.evictions == 0);
+  CHECK(before.cache.bytes <= kAnswersBudget);
+
+  // The denial signer's work for 400 random names that do not exist.
+  std::mt19937 random(17);
+  for (int i = 0; i < 400; ++i) {
+    std::string label;
+    for (int c = 0; c < 12; ++c) label += static_cast<char>('a' + random() % 26);
+    const std::string owner = *zones::lower_name_from_text(label + ".example.test.");
+    uint8_t rdata[kMaxNsecRdata];
+    const size_t size = nxname_nsec_rdata(owner, rdata);
+    REQUIRE(size > 0);
+    const zones::RRset nsec{.type = kTypeNsec, .ttl = 300,
+                            .rdatas = {std::string(reinterpret_cast<const char*>(rdata), size)},
+                            .signatures = {}, .signature_ttl = 0};
+    REQUIRE(signer.sign_denial(owner, nsec));
+  }
+  const SharedSignatureCache::Stats flooded = cache->stats();
+  CHECK(flooded.signatures_made == before.signatures_made + 400);
+  CHECK(flooded.denial.evictions > 0);
+  CHECK(flooded.denial.bytes <= kDenialBudget);
+  CHECK(flooded.cache.evictions == 0);
+  CHECK(flooded.cache.entries == before.cache.entries);
+
+  // The array's sets and the whole zone, signed again, come from the cache.
+  for (const zones::RRset& set : answer_sets) REQUIRE(signer.sign(array_owner, set));
+  ZoneKeys again;
+  again.keys.push_back(SigningKey::from_texts("example.test.", key_file_text, private_text, "k"));
+  REQUIRE(build_signed_zone(source, std::move(again), "keys", cache).zone != nullptr);
+  CHECK(cache->stats().signatures_made == flooded.signatures_made);
+  CHECK(cache->stats().failures == 0);
 }
 
 TEST_CASE("answering DO queries on a zone rotor signs allocates nothing") {
