@@ -1,8 +1,12 @@
 #include "server/app/reloader.h"
 
 #include <doctest/doctest.h>
+#include <ldns/ldns.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,7 +14,10 @@
 #include "server/app/config_loader.h"
 #include "server/app/registry_setup.h"
 #include "server/app/zone_loader.h"
+#include "server/dnssec/key_files.h"
+#include "server/query/responder.h"
 #include "server/registry/sqlite_store.h"
+#include "tests/support/dns_client.h"
 #include "tests/unit/server/registry/registry_test_support.h"
 #include "zones/zone_file.h"
 
@@ -225,6 +232,166 @@ TEST_CASE("the config owns its arrays until a reload drops them") {
   rig.registry->upsert_array("web.a.test.", longer);
   CHECK(rig.ttl("web.a.test.") == 300);
   rig.registry->delete_array("web.a.test.");
+}
+
+namespace {
+
+// A zone rotor signs, its key in a directory, signed as startup signs it but
+// with a clock the test moves (every signature and the re-sign's key reading
+// take their time from it), and a Reloader whose base is that snapshot.
+struct ResignRig {
+  ResignRig()
+      : now(dnssec::RrsetSigner::system_now()),
+        publisher(std::make_shared<const Snapshot>()),
+        composer(publisher, {.publish_interval = 0ms}) {
+    const std::string keys_dir = dir.file("keys");
+    std::filesystem::create_directory(keys_dir);
+    dnssec::write_key_files(keys_dir, dnssec::SigningKey::generate("a.test.", dnssec::kEcdsaP256Sha256,
+                                                                   now - 60, now - 60));
+    std::ofstream(dir.file("a.zone")) << kZoneHead << "www IN A 192.0.2.1\n";
+    auto source = zones::load_zone_file(dir.file("a.zone"), "a.test.");
+    dnssec::SignedZone built = dnssec::build_signed_zone(
+        source, dnssec::load_zone_keys(keys_dir, "a.test.", now), keys_dir, signatures,
+        [this] { return now; });
+    REQUIRE(built.error == "");
+    auto base = std::make_shared<Snapshot>();
+    base->zones.add(std::move(built.zone));
+    composer.set_base(base->zones, base->options);
+    registry = registry::Registry::open(std::make_unique<registry::SqliteStore>(dir.file("rotor.db")),
+                                        composer);
+    reloader = std::make_unique<Reloader>(
+        [](config::Config&) { return std::vector<std::string>{}; }, config::Config{}, base,
+        Reloader::Targets{.composer = composer, .registry = *registry, .apply_api_tokens = {},
+                          .signatures = signatures});
+  }
+
+  std::shared_ptr<const Snapshot> serving() {
+    composer.flush();
+    return publisher.current();
+  }
+
+  int64_t now;
+  registry::test::ScratchDir dir;
+  std::shared_ptr<dnssec::SharedSignatureCache> signatures =
+      std::make_shared<dnssec::SharedSignatureCache>();
+  SnapshotPublisher publisher;
+  registry::SnapshotComposer composer;
+  std::unique_ptr<registry::Registry> registry;
+  std::unique_ptr<Reloader> reloader;
+};
+
+// What DO answers from a snapshot of the rig's zone carry: every RRSIG in
+// the answer and authority sections checked with ldns against the DNSKEY
+// RRset the zone answers, at a given time.
+struct ResignedAnswers {
+  size_t signatures = 0;
+  size_t verified = 0;
+  uint32_t earliest_expiration = std::numeric_limits<uint32_t>::max();
+  std::vector<std::string> failures;
+};
+
+ResignedAnswers check_resigned_answers(const Snapshot& snapshot, int64_t at) {
+  test::QueryOptions options = test::resolver_options();
+  options.dnssec_ok = true;
+  WorkerState state;
+  std::vector<uint8_t> out(kReplyBufferSize);
+  const auto ask = [&](const char* name, ldns_rr_type type) {
+    const test::Bytes query = test::make_query(name, type, options);
+    const size_t size = answer_query(snapshot, query, ClientInfo{}, out, state);
+    REQUIRE(size > 0);
+    REQUIRE(size != kAwaitsSignature);
+    test::LdnsPacket reply = test::parse_reply(test::Bytes(out.begin(), out.begin() + static_cast<long>(size)));
+    REQUIRE(reply);
+    return reply;
+  };
+  const test::LdnsPacket dnskeys = ask("a.test.", LDNS_RR_TYPE_DNSKEY);
+  ldns_rr_list* keys = ldns_pkt_rr_list_by_type(dnskeys.get(), LDNS_RR_TYPE_DNSKEY, LDNS_SECTION_ANSWER);
+  REQUIRE(keys != nullptr);
+  ResignedAnswers result;
+  // Positive answers, the apex key RRsets, NODATA (SOA and the name's NSEC).
+  const std::pair<const char*, ldns_rr_type> questions[] = {
+      {"www.a.test.", LDNS_RR_TYPE_A},    {"a.test.", LDNS_RR_TYPE_DNSKEY}, {"a.test.", LDNS_RR_TYPE_CDS},
+      {"a.test.", LDNS_RR_TYPE_SOA},      {"a.test.", LDNS_RR_TYPE_NS},     {"www.a.test.", LDNS_RR_TYPE_TXT}};
+  for (const auto& [name, type] : questions) {
+    const test::LdnsPacket reply = ask(name, type);
+    for (const ldns_rr_list* section : {ldns_pkt_answer(reply.get()), ldns_pkt_authority(reply.get())}) {
+      for (size_t i = 0; i < ldns_rr_list_rr_count(section); ++i) {
+        ldns_rr* rrsig = ldns_rr_list_rr(section, i);
+        if (ldns_rr_get_type(rrsig) != LDNS_RR_TYPE_RRSIG) continue;
+        const ldns_rr_type covered = ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(rrsig));
+        ldns_rr_list* rrset = ldns_rr_list_new();
+        for (size_t j = 0; j < ldns_rr_list_rr_count(section); ++j) {
+          ldns_rr* rr = ldns_rr_list_rr(section, j);
+          if (ldns_rr_get_type(rr) == covered &&
+              ldns_dname_compare(ldns_rr_owner(rr), ldns_rr_owner(rrsig)) == 0) {
+            ldns_rr_list_push_rr(rrset, rr);
+          }
+        }
+        ++result.signatures;
+        result.earliest_expiration =
+            std::min(result.earliest_expiration, ldns_rdf2native_int32(ldns_rr_rrsig_expiration(rrsig)));
+        ldns_rr_list* good = ldns_rr_list_new();
+        const ldns_status status =
+            ldns_verify_rrsig_keylist_time(rrset, rrsig, keys, static_cast<time_t>(at), good);
+        ldns_rr_list_free(good);
+        ldns_rr_list_free(rrset);  // shallow: the records belong to the reply
+        if (status == LDNS_STATUS_OK) {
+          ++result.verified;
+        } else {
+          result.failures.push_back(std::string(name) + " " + ldns_get_errorstr_by_id(status));
+        }
+      }
+    }
+  }
+  ldns_rr_list_deep_free(keys);
+  return result;
+}
+
+constexpr int64_t kDay = 86400;
+
+}  // namespace
+
+TEST_CASE("the daily re-sign refreshes signatures before they expire and answers keep verifying") {
+  ResignRig rig;
+  const int64_t start = rig.now;
+  const ResignedAnswers first = check_resigned_answers(*rig.serving(), start);
+  CAPTURE(first.failures);
+  REQUIRE(first.signatures >= 7);
+  CHECK(first.verified == first.signatures);
+  // Valid for 7 days from signing (signer.h).
+  CHECK(first.earliest_expiration == static_cast<uint32_t>(start + 7 * kDay));
+  const uint64_t made = rig.signatures->stats().signatures_made;
+
+  // A day and two: more than half the validity is left, so the re-sign takes
+  // every signature from the cache; the zone is rebuilt all the same.
+  for (const int64_t days : {1, 2}) {
+    rig.now = start + days * kDay;
+    CHECK(rig.reloader->resign() == 1);
+    const ResignedAnswers kept = check_resigned_answers(*rig.serving(), rig.now);
+    CAPTURE(kept.failures);
+    CHECK(kept.verified == kept.signatures);
+    CHECK(kept.earliest_expiration == first.earliest_expiration);
+    CHECK(rig.signatures->stats().signatures_made == made);
+  }
+
+  // Four days on, 3 days are left (under half of 7): without the re-sign the
+  // answers would stop verifying at day 7; the re-sign signs everything
+  // again, valid until day 11, still 3 days before the old ones expired.
+  rig.now = start + 4 * kDay;
+  const ResignedAnswers stale = check_resigned_answers(*rig.serving(), start + 8 * kDay);
+  CHECK(stale.verified == 0);
+  CHECK(rig.reloader->resign() == 1);
+  CHECK(rig.signatures->stats().signatures_made >= made + first.signatures);
+  CHECK(rig.signatures->stats().cache.refreshes >= first.signatures);
+  const auto refreshed = rig.serving();
+  for (const int64_t at : {start + 4 * kDay, start + 8 * kDay, start + 11 * kDay - 60}) {
+    const ResignedAnswers fresh = check_resigned_answers(*refreshed, at);
+    CAPTURE(at - start);
+    CAPTURE(fresh.failures);
+    CHECK(fresh.signatures == first.signatures);
+    CHECK(fresh.verified == fresh.signatures);
+    CHECK(fresh.earliest_expiration == static_cast<uint32_t>(start + 11 * kDay));
+  }
 }
 
 TEST_SUITE_END();
