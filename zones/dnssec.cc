@@ -3,10 +3,12 @@
 #include <ldns/sha1.h>
 
 #include <algorithm>
+#include <vector>
 #include <cstring>
 #include <optional>
 #include <string>
 
+#include "server/dns/message_writer.h"
 #include "server/dns/wire.h"
 #include "zones/zone.h"
 
@@ -282,6 +284,156 @@ void index_dnssec(Zone& zone) {
       const std::string wildcard = std::string("\x01*", 2) + node.name;
       bool exact = false;
       node.nsec3_wildcard = zone.nsec3_cover(wildcard, exact);
+    }
+  }
+}
+
+namespace {
+
+// Notes the offset of a compression pointer ending the name at `position`
+// in `bytes` and moves past the name; false when it runs out.
+bool skip_encoded_name(std::string_view bytes, size_t& position, std::vector<uint16_t>& pointers) {
+  while (position < bytes.size()) {
+    const auto length = static_cast<uint8_t>(bytes[position]);
+    if (length == 0) {
+      ++position;
+      return true;
+    }
+    if ((length & 0xC0) == 0xC0) {
+      pointers.push_back(static_cast<uint16_t>(position));
+      position += 2;
+      return position <= bytes.size();
+    }
+    position += length + size_t{1};
+  }
+  return false;
+}
+
+// The compression pointers of records as MessageWriter writes the ones
+// encoded here (SOA, RRSIG, NSEC): in owner names and the SOA's two names,
+// nowhere else (it compresses no other RDATA of these types).
+bool find_pointers(std::string_view bytes, std::vector<uint16_t>& pointers) {
+  size_t position = 0;
+  while (position < bytes.size()) {
+    if (!skip_encoded_name(bytes, position, pointers) || position + 10 > bytes.size()) return false;
+    const auto* fixed = reinterpret_cast<const uint8_t*>(bytes.data()) + position;
+    const uint16_t type = dns::read_u16(fixed);
+    const size_t end = position + 10 + dns::read_u16(fixed + 8);
+    position += 10;
+    if (type == dns::type::SOA) {
+      for (int name = 0; name < 2; ++name) {
+        if (!skip_encoded_name(bytes, position, pointers)) return false;
+      }
+    }
+    if (end > bytes.size() || position > end) return false;
+    position = end;
+  }
+  return true;
+}
+
+// The SOA at the negative TTL and the NSEC RRsets of `proofs` (once each),
+// with their RRSIGs, as the responder writes a DO negative answer's
+// authority section (add_negative, then flush_proofs) after a question of
+// `question`; empty when they would not fit where a pointer reaches.
+EncodedAuthority encode_authority(const Zone& zone, std::string_view question,
+                                  std::initializer_list<const Node*> proofs) {
+  EncodedAuthority out;
+  std::vector<uint8_t> buffer(dns::kMaxMessage);
+  dns::MessageWriter writer(buffer.data(), buffer.size(), buffer.size());
+  writer.write_header(0, 0);
+  dns::WireName name;
+  std::memcpy(name.bytes, question.data(), question.size());
+  name.size = static_cast<uint8_t>(question.size());
+  writer.write_question(name, dns::type::A, dns::rrclass::IN);
+  const size_t start = writer.size();
+  const auto write = [&](std::string_view owner, const RRset& rrset, uint32_t ttl,
+                         uint32_t signature_ttl) {
+    const dns::MessageWriter::Owner at{.name = owner, .is_question = false};
+    bool ok = true;
+    for (const std::string& rdata : rrset.rdatas) {
+      ok = ok && writer.write_record(dns::MessageWriter::Section::authority, at, rrset.type,
+                                     dns::rrclass::IN, ttl, rdata);
+    }
+    for (const std::string& signature : rrset.signatures) {
+      ok = ok && writer.write_record(dns::MessageWriter::Section::authority, at, dns::type::RRSIG,
+                                     dns::rrclass::IN, signature_ttl, signature);
+    }
+    return ok;
+  };
+  const uint32_t negative_ttl = zone.negative_ttl();
+  bool ok = write(zone.origin(), zone.soa(), negative_ttl, negative_ttl);
+  const Node* written[2] = {nullptr, nullptr};
+  size_t count = 0;
+  for (const Node* node : proofs) {
+    if (node == nullptr || std::find(written, written + count, node) != written + count) continue;
+    const RRset* nsec = node->find(dns::type::NSEC);
+    if (nsec == nullptr) continue;
+    written[count++] = node;
+    ok = ok && write(node->name, *nsec, nsec->ttl, nsec->signature_ttl);
+  }
+  const std::string_view bytes(reinterpret_cast<const char*>(buffer.data()) + start,
+                               writer.size() - start);
+  // Copied after a question of up to 255 octets, every pointer must still
+  // reach what it points at (14 bits).
+  const size_t farthest = dns::kHeaderSize + dns::kMaxNameLength + 4 + bytes.size();
+  if (!ok || farthest > dns::MessageWriter::kMaxPointerTarget ||
+      writer.remembered_suffixes() > 0xFF || !find_pointers(bytes, out.pointers)) {
+    out.pointers.clear();
+    return out;
+  }
+  out.bytes.assign(bytes);
+  out.records = writer.count(dns::MessageWriter::Section::authority);
+  out.suffixes = static_cast<uint8_t>(writer.remembered_suffixes());
+  return out;
+}
+
+// The nodes whose NSEC covers a name one label below the apex that does not
+// exist but is, or is above, a name in the SOA's RDATA (hostmaster.<apex>
+// as the mailbox, mostly): the writer compresses that SOA name against a
+// question for such a name (or one below it) further than the apex, so an
+// NXDOMAIN there is left to the query path. Every such question is covered
+// by the same NSEC (nothing exists below a name that does not exist). False
+// when the SOA's RDATA does not parse (then no NXDOMAIN is encoded at all).
+bool soa_name_covers(const Zone& zone, std::vector<const Node*>& covers) {
+  const std::string& rdata = zone.soa().rdatas.front();
+  const unsigned apex_labels = dns::label_count(zone.origin());
+  size_t position = 0;
+  for (int field = 0; field < 2; ++field) {
+    const size_t length = dns::name_length(reinterpret_cast<const uint8_t*>(rdata.data()) + position,
+                                           rdata.size() - position);
+    if (length == 0) return false;
+    const std::string lower = dns::lowercase_name(std::string_view(rdata).substr(position, length));
+    position += length;
+    std::string_view name = lower;
+    if (!dns::is_subdomain(name, zone.origin()) || name.size() == zone.origin().size()) continue;
+    for (unsigned labels = dns::label_count(name); labels > apex_labels + 1; --labels) {
+      name = name.substr(dns::parent_offset(name));
+    }
+    if (zone.find(name) == nullptr) covers.push_back(zone.covering_nsec(name));
+  }
+  return true;
+}
+
+}  // namespace
+
+void encode_negative_answers(Zone& zone) {
+  const Zone::Denial denial = zone.denial();
+  if (!zone.is_signed() || (denial != Zone::Denial::nsec && denial != Zone::Denial::compact)) return;
+  if (zone.soa_ == nullptr || zone.soa().rdatas.empty()) return;
+  std::vector<const Node*> soa_covers;
+  const bool nxdomain = denial == Zone::Denial::nsec && soa_name_covers(zone, soa_covers);
+  const Node* wildcard_cover = nullptr;
+  if (nxdomain && zone.origin().size() + 2 <= dns::kMaxNameLength) {
+    wildcard_cover = zone.covering_nsec(std::string("\x01*", 2) + zone.origin());
+  }
+  for (Node& node : zone.nodes_) {
+    if (node.below_delegation || node.nsec3_only) continue;
+    // The responder's proofs (prove_nodata, prove_nxdomain).
+    const Node* own = denial == Zone::Denial::compact ? &node : zone.covering_nsec(node.name);
+    node.nodata_authority = encode_authority(zone, node.name, {own});
+    if (nxdomain && node.find(dns::type::NSEC) != nullptr &&
+        std::find(soa_covers.begin(), soa_covers.end(), &node) == soa_covers.end()) {
+      node.nxdomain_authority = encode_authority(zone, zone.origin(), {&node, wildcard_cover});
     }
   }
 }

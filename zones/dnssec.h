@@ -66,4 +66,14 @@ bool zero_child_covered(const Zone& zone, std::string_view lower_owner);
 // index exists. Never fails: a zone that is not signed stays plain data.
 void index_dnssec(Zone& zone);
 
+// Encodes the negative answers of a signed zone (Node::nodata_authority,
+// Node::nxdomain_authority) with a dns::MessageWriter, as the responder
+// writes them record by record: NSEC zones and zones rotor signs; NSEC3
+// zones are left to the query path. Called by ZoneBuilder::finish last,
+// once the signatures are in place. An NSEC covering a missing name one
+// label below the apex that a name in the SOA's RDATA ends in (the usual
+// hostmaster.<apex>) gets no NXDOMAIN encoding: there the writer compresses
+// that name against the query name itself.
+void encode_negative_answers(Zone& zone);
+
 }  // namespace rotor::zones

@@ -1,6 +1,7 @@
 #include "zones/zone.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <cstdio>
 #include <cstring>
@@ -167,6 +168,7 @@ std::optional<std::string> ZoneBuilder::finish(std::shared_ptr<const Zone>& zone
       &ZoneBuilder::add_compact_denial,       // online signing: an NSEC at every name
       &ZoneBuilder::build_index,              // the lookup table the query path uses
       &ZoneBuilder::sign_rrsets,              // online signing: the RRSIGs
+      &ZoneBuilder::encode_negative_answers,  // signed zones: NODATA, NXDOMAIN authority sections
   };
   if (!zone_) return "the zone was already built";
   if (!well_formed(zone_->origin_)) return "malformed origin name";
@@ -341,6 +343,17 @@ std::optional<std::string> ZoneBuilder::build_index() {
   zone.apex_ = apex_;
   zone.soa_ = apex_->find(dns::type::SOA);
   index_dnssec(zone);
+  return std::nullopt;
+}
+
+namespace {
+std::atomic<bool> negative_answer_encoding{true};
+}  // namespace
+
+void set_negative_answer_encoding(bool on) noexcept { negative_answer_encoding = on; }
+
+std::optional<std::string> ZoneBuilder::encode_negative_answers() {
+  if (negative_answer_encoding) zones::encode_negative_answers(*zone_);
   return std::nullopt;
 }
 

@@ -37,6 +37,21 @@ struct Signature {
   uint16_t covered() const noexcept;
 };
 
+// The authority section of a DO negative answer in a signed zone (the SOA
+// and the NSEC proof, each with its RRSIGs), encoded once when the zone is
+// built, as dns::MessageWriter writes it right after a question, with its
+// names compressed against that question and each other (dnssec.h:
+// encode_negative_answers). The query path copies it after a question that
+// is the same name, or a longer name ending in it, moving the compression
+// pointers by the difference: the bytes the writer would have written, for
+// a fraction of the work. Empty (no records) when there is none.
+struct EncodedAuthority {
+  std::string bytes;
+  std::vector<uint16_t> pointers;  // offsets in `bytes` of its compression pointers
+  uint16_t records = 0;
+  uint8_t suffixes = 0;  // names' suffixes the writer held at its end (MessageWriter::remembered_suffixes)
+};
+
 struct Node {
   std::string name;                 // lower-case wire format
   std::vector<RRset> rrsets;        // sorted by type; empty for an empty non-terminal
@@ -53,6 +68,13 @@ struct Node {
   const Node* nsec3 = nullptr;
   bool nsec3_exact = false;
   const Node* nsec3_wildcard = nullptr;
+  // NSEC zones and zones rotor signs, names above a cut: a NODATA at this
+  // name, encoded after a question of this name. NSEC zones, nodes with an
+  // NSEC: an NXDOMAIN whose name this NSEC covers and whose closest encloser
+  // is the apex (the SOA, this NSEC, the NSEC covering the apex's wildcard),
+  // encoded after a question of the apex.
+  EncodedAuthority nodata_authority;
+  EncodedAuthority nxdomain_authority;
 
   const RRset* find(uint16_t type) const noexcept;
 };
@@ -112,6 +134,7 @@ class Zone {
  private:
   friend class ZoneBuilder;
   friend void index_dnssec(Zone& zone);
+  friend void encode_negative_answers(Zone& zone);
   Zone() = default;
 
   struct Nsec3Link {
@@ -174,6 +197,7 @@ class ZoneBuilder {
   std::optional<std::string> add_compact_denial();
   std::optional<std::string> build_index();
   std::optional<std::string> sign_rrsets();
+  std::optional<std::string> encode_negative_answers();
 
   Node& node_for(std::string_view lower_name);
   Node& existing(std::string_view lower_name);
@@ -183,6 +207,12 @@ class ZoneBuilder {
   Node* apex_ = nullptr;  // set by check_apex
   std::shared_ptr<const OnlineSigner> signer_;
 };
+
+// Whether ZoneBuilder::finish encodes the negative answers of signed zones
+// (EncodedAuthority; on unless turned off). Tests build the same zone with
+// and without to compare the query path's answers byte for byte; set it
+// before building, never while zones are being built.
+void set_negative_answer_encoding(bool on) noexcept;
 
 // Presentation form ("www.example.com.") of a wire name; for logs and errors.
 std::string name_to_text(std::string_view wire);

@@ -252,6 +252,21 @@ void MessageWriter::rollback(const Mark& mark) noexcept {
   pending_ = mark.pending;
 }
 
+bool MessageWriter::append_encoded(Section section, std::string_view bytes,
+                                   std::span<const uint16_t> pointers, uint16_t shift,
+                                   uint16_t records) noexcept {
+  if (size_ + bytes.size() > limit_) return false;
+  uint8_t* at = buffer_ + size_;
+  std::memcpy(at, bytes.data(), bytes.size());
+  for (const uint16_t pointer : pointers) {
+    write_u16(at + pointer, static_cast<uint16_t>(read_u16(at + pointer) + shift));
+  }
+  size_ += bytes.size();
+  uint8_t* counter = buffer_ + 6 + 2 * static_cast<int>(section);
+  write_u16(counter, static_cast<uint16_t>(read_u16(counter) + records));
+  return true;
+}
+
 bool MessageWriter::append_raw_additional(const uint8_t* bytes, size_t size) noexcept {
   if (size_ + size > capacity_) return false;
   std::memcpy(buffer_ + size_, bytes, size);

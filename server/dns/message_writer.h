@@ -19,6 +19,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include "server/dns/wire.h"
@@ -86,6 +87,24 @@ class MessageWriter {
   // section, counting one record. Ignores the limit but not the capacity: the
   // caller reserved room for it.
   bool append_raw_additional(const uint8_t* bytes, size_t size) noexcept;
+
+  // Appends records another writer encoded ahead of time (zones'
+  // EncodedAuthority: a negative answer's authority section, written after a
+  // question by a writer like this one) to `section`, counting `records`:
+  // `bytes` as they are, but for the compression pointers at `pointers`
+  // (offsets into `bytes`), each moved `shift` octets further, because the
+  // question they were encoded after was that much shorter than this one.
+  // Whole or not at all: false, with the message unchanged, when it does not
+  // fit the limit. Its names are not remembered for compression, so a name
+  // written after it is not compressed against them (the responder appends
+  // nothing after it but the OPT record).
+  bool append_encoded(Section section, std::string_view bytes, std::span<const uint16_t> pointers,
+                      uint16_t shift, uint16_t records) noexcept;
+
+  // The name suffixes the writer has remembered, with those of the last name
+  // written (not remembered yet): what an encoded fragment records so that it
+  // is copied only where the table would not have filled up (kMaxSuffixes).
+  size_t remembered_suffixes() const noexcept { return size_t{suffix_count_} + pending_.labels; }
 
   // How many suffixes one message remembers, and the hash slots they live in
   // (a power of two, at least twice as many, so probes stay short and always

@@ -228,6 +228,7 @@ class Answer {
           return add_negative(zone, Step::nodata);
         }
         if (const auto* signer = online_denial(zone)) return add_compact_nxname(zone, *signer);
+        if (add_encoded_nxdomain(zone, *found.encloser)) return Step::nxdomain;
         prove_nxdomain(zone, *found.encloser);
         return add_negative(zone, Step::nxdomain);
       case Lookup::Kind::delegation:
@@ -266,6 +267,7 @@ class Answer {
     const RRset* cname = node.find(dns::type::CNAME);
     if (cname == nullptr || query_.qtype == dns::type::CNAME ||
         query_.qtype == dns::type::NSEC3) {
+      if (found.kind == Lookup::Kind::found && add_encoded_nodata(zone, node)) return Step::nodata;
       prove_nodata(zone, node);
       return add_negative(zone, Step::nodata);
     }
@@ -797,6 +799,51 @@ class Answer {
       });
     }
     return Step::delegation;
+  }
+
+  // A DO negative answer's authority section from the zone's encoding of it
+  // (zones::EncodedAuthority): the bytes add_negative and flush_proofs would
+  // write, copied. Only right after the question: nothing written yet, no
+  // proof waiting, the question's own name (no alias followed), since the
+  // encoding compressed its names against that question alone; and only
+  // when it fits (else the records go one by one, to be cut at a whole
+  // RRset). `shift`: how much longer the question is than the name it was
+  // encoded after, whose labels it has `extra_labels` more of.
+  bool add_encoded_authority(const zones::EncodedAuthority& encoded, size_t extra_labels,
+                             size_t shift) noexcept {
+    if (encoded.records == 0 || !at_.owner.is_question || proof_count_ != 0 ||
+        late_proof_count_ != 0 || array_proof_ != nullptr || writer_.count(Section::answer) != 0 ||
+        writer_.count(Section::authority) != 0 ||
+        writer_.size() != dns::kHeaderSize + query_.qname.size + 4) {
+      return false;
+    }
+    // The question's extra labels take room in the writer's suffix table: the
+    // encoding stands only if the table would not have filled up.
+    if (extra_labels > 0 && encoded.suffixes + extra_labels > MessageWriter::kMaxSuffixes) {
+      return false;
+    }
+    return writer_.append_encoded(Section::authority, encoded.bytes, encoded.pointers,
+                                  static_cast<uint16_t>(shift), encoded.records);
+  }
+
+  // NODATA at the name asked, in an NSEC zone or one rotor signs, with DO.
+  bool add_encoded_nodata(const Zone& zone, const Node& node) noexcept {
+    if (!proving(zone) || node.name != at_.name) return false;
+    if (zone.denial() != Zone::Denial::nsec && zone.denial() != Zone::Denial::compact) return false;
+    return add_encoded_authority(node.nodata_authority, 0, 0);
+  }
+
+  // NXDOMAIN in an NSEC zone, with DO, for a name whose closest encloser is
+  // the apex: the encoding kept by the node whose NSEC covers the name.
+  bool add_encoded_nxdomain(const Zone& zone, const Node& encloser) noexcept {
+    if (!proving(zone) || zone.denial() != Zone::Denial::nsec || &encloser != &zone.apex()) {
+      return false;
+    }
+    const Node* cover = zone.covering_nsec(at_.name);
+    if (cover == nullptr) return false;
+    const size_t extra_labels = dns::label_count(at_.name) - dns::label_count(zone.origin());
+    return add_encoded_authority(cover->nxdomain_authority, extra_labels,
+                                 at_.name.size() - zone.origin().size());
   }
 
   // DNSSEC denial of existence for DO queries in signed zones (RFC 4035

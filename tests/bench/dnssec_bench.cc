@@ -148,6 +148,8 @@ int main(int argc, char** argv) {
   app.add_option("--answer-queries", answers.queries, "answer_query calls per row and round (default 200000)");
   app.add_option("--answer-rounds", answers.rounds, "rounds of the answer_query part; the best counts (default 15)");
   app.add_flag("--answers-only", answers_only, "only the answer_query part");
+  app.add_option("--answer-only", answers.only,
+                 "only the answer rows whose text contains this, with their baselines (for callgrind)");
   CLI11_PARSE(app, argc, argv);
 
   if (answers_only) return bench::print_signed_answer_costs(answers);

@@ -348,6 +348,26 @@ int print_signed_answer_costs(const AnswerCostOptions& options) {
     rows.push_back({std::string(kind.what) + ", signed, DO", signed_array_snapshot.get(),
                     make_query(kind.name, kind.type, true), kind.rcode, baseline, Goal::array_answer});
   }
+  if (!options.only.empty()) {
+    // A kept row keeps its baseline (the first row of its group) too.
+    std::vector<Row> kept;
+    std::vector<size_t> kept_at(rows.size(), rows.size());  // old index -> new
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const Row& row = rows[i];
+      if (row.what.find(options.only) == std::string::npos) continue;
+      if (kept_at[row.baseline] == rows.size()) {
+        kept_at[row.baseline] = kept.size();
+        kept.push_back(rows[row.baseline]);
+        kept.back().baseline = kept.size() - 1;
+      }
+      if (kept_at[i] != rows.size()) continue;  // the baseline itself, kept above
+      kept_at[i] = kept.size();
+      kept.push_back(row);
+      kept.back().baseline = kept_at[row.baseline];
+    }
+    if (kept.empty()) throw std::runtime_error("no row contains: " + options.only);
+    rows = std::move(kept);
+  }
   // A signed row with DO must carry more records than its unsigned baseline.
   for (Row& row : rows) answer_ns(row, 1);  // fills reply_size and answer_records
   for (const Row& row : rows) {
@@ -361,6 +381,19 @@ int print_signed_answer_costs(const AnswerCostOptions& options) {
       row.best_ns = std::min(row.best_ns, answer_ns(row, options.queries));
     }
   }
+  // What the encoded negative answers (zones::EncodedAuthority) take.
+  size_t encoded_bytes = 0;
+  size_t encoded_names = 0;
+  for (const zones::Node& node : signed_zone->zones.zones().at(0)->nodes()) {
+    for (const zones::EncodedAuthority* encoded : {&node.nodata_authority, &node.nxdomain_authority}) {
+      if (encoded->records == 0) continue;
+      encoded_bytes += encoded->bytes.size() + encoded->pointers.size() * 2;
+    }
+    encoded_names += node.nodata_authority.records > 0;
+  }
+  std::printf("encoded negative answers in the signed zone: %zu B for %zu names (%.0f B a name)\n\n",
+              encoded_bytes, encoded_names,
+              encoded_names == 0 ? 0.0 : static_cast<double>(encoded_bytes) / static_cast<double>(encoded_names));
   std::printf("answer_query, UDP with EDNS 1232, no network, thread CPU time\n");
   std::printf("%-68s %8s %6s %5s %9s\n", "answer", "ns/q", "bytes", "RRs", "vs unsig");
   double worst[3] = {0, 0, 0};  // by Goal

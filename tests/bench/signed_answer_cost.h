@@ -7,12 +7,16 @@
 // an answer other than the row expects throws std::runtime_error.
 
 #include <cstddef>
+#include <string>
 
 namespace rotor::bench {
 
 struct AnswerCostOptions {
   size_t queries = 200000;  // answer_query calls per row and round
   size_t rounds = 15;       // the best round counts
+  // Only the rows whose text contains this (and their baselines); empty:
+  // every row. For profiling one kind of answer under callgrind.
+  std::string only;
 };
 
 // Prints the table and the verdict against the 1.3x goal; returns 0.
