@@ -4,6 +4,8 @@
 // "timeout after 2000 ms"). Checkers judge a single attempt; rise/fall
 // hysteresis and scheduling belong to the prober pool and its state machine.
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -17,6 +19,9 @@
 namespace rotor::probes {
 
 enum class CheckKind : uint8_t { http, https, tcp };
+
+// `address`:`port` as the socket calls take it (sockaddr_in or sockaddr_in6).
+sockaddr_storage to_sockaddr(const arrays::IpAddress& address, uint16_t port);
 
 std::string_view to_string(CheckKind);
 

@@ -19,22 +19,6 @@ using PlainClock = std::chrono::steady_clock;
 // several reads (the parser keeps its place between them).
 constexpr size_t kReadBufferSize = 64 * 1024;
 
-sockaddr_storage plain_sockaddr(const arrays::IpAddress& address, uint16_t port) {
-  sockaddr_storage storage{};
-  if (address.family == 6) {
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    std::memcpy(&v6->sin6_addr, address.bytes, 16);
-  } else {
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    std::memcpy(&v4->sin_addr, address.bytes, 4);
-  }
-  return storage;
-}
-
 // What curl sent as the check's request, byte for byte but for Connection.
 std::string build_request(const CheckTarget& target) {
   std::string host = target.host.empty() ? target.address.to_string() : target.host;
@@ -304,12 +288,12 @@ std::string PlainHttpChecker::connect_fresh(Attempt& attempt) {
   attempt.on_kept = false;
   if (attempt.key.source.family != 0) {
     // Port 0: any local port, from the configured address.
-    sockaddr_storage source = plain_sockaddr(attempt.key.source, 0);
+    sockaddr_storage source = to_sockaddr(attempt.key.source, 0);
     if (int error = uv_tcp_bind(&connection->tcp, reinterpret_cast<const sockaddr*>(&source), 0); error != 0) {
       return bind_error_reason(attempt.key.source, -error);
     }
   }
-  sockaddr_storage address = plain_sockaddr(attempt.key.address, attempt.key.port);
+  sockaddr_storage address = to_sockaddr(attempt.key.address, attempt.key.port);
   if (int error = uv_tcp_connect(&connection->connect, &connection->tcp, reinterpret_cast<const sockaddr*>(&address),
                                  &PlainHttpChecker::on_connect);
       error != 0) {

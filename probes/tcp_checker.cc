@@ -11,22 +11,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-sockaddr_storage to_sockaddr(const arrays::IpAddress& address, uint16_t port) {
-  sockaddr_storage storage{};
-  if (address.family == 6) {
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    std::memcpy(&v6->sin6_addr, address.bytes, 16);
-  } else {
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    std::memcpy(&v4->sin_addr, address.bytes, 4);
-  }
-  return storage;
-}
-
 }  // namespace
 
 // Lives from start() until libuv has closed both handles, which may be after
