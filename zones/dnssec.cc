@@ -331,12 +331,13 @@ bool find_pointers(std::string_view bytes, std::vector<uint16_t>& pointers) {
   return true;
 }
 
-// The SOA at the negative TTL and the NSEC RRsets of `proofs` (once each),
-// with their RRSIGs, as the responder writes a DO negative answer's
-// authority section (add_negative, then flush_proofs) after a question of
-// `question`; empty when they would not fit where a pointer reaches.
-EncodedAuthority encode_authority(const Zone& zone, std::string_view question,
-                                  std::initializer_list<const Node*> proofs) {
+// Records written by `write_records` into the authority section of a
+// dns::MessageWriter right after a question of `question`, as the responder
+// writes them there: the bytes, their compression pointers and what the
+// writer held; empty when a record failed or they would not fit where a
+// pointer reaches. `write_records(writer)` returns false when one failed.
+template <typename WriteRecords>
+EncodedAuthority encode_after_question(std::string_view question, const WriteRecords& write_records) {
   EncodedAuthority out;
   std::vector<uint8_t> buffer(dns::kMaxMessage);
   dns::MessageWriter writer(buffer.data(), buffer.size(), buffer.size());
@@ -346,31 +347,7 @@ EncodedAuthority encode_authority(const Zone& zone, std::string_view question,
   name.size = static_cast<uint8_t>(question.size());
   writer.write_question(name, dns::type::A, dns::rrclass::IN);
   const size_t start = writer.size();
-  const auto write = [&](std::string_view owner, const RRset& rrset, uint32_t ttl,
-                         uint32_t signature_ttl) {
-    const dns::MessageWriter::Owner at{.name = owner, .is_question = false};
-    bool ok = true;
-    for (const std::string& rdata : rrset.rdatas) {
-      ok = ok && writer.write_record(dns::MessageWriter::Section::authority, at, rrset.type,
-                                     dns::rrclass::IN, ttl, rdata);
-    }
-    for (const std::string& signature : rrset.signatures) {
-      ok = ok && writer.write_record(dns::MessageWriter::Section::authority, at, dns::type::RRSIG,
-                                     dns::rrclass::IN, signature_ttl, signature);
-    }
-    return ok;
-  };
-  const uint32_t negative_ttl = zone.negative_ttl();
-  bool ok = write(zone.origin(), zone.soa(), negative_ttl, negative_ttl);
-  const Node* written[2] = {nullptr, nullptr};
-  size_t count = 0;
-  for (const Node* node : proofs) {
-    if (node == nullptr || std::find(written, written + count, node) != written + count) continue;
-    const RRset* nsec = node->find(dns::type::NSEC);
-    if (nsec == nullptr) continue;
-    written[count++] = node;
-    ok = ok && write(node->name, *nsec, nsec->ttl, nsec->signature_ttl);
-  }
+  const bool ok = write_records(writer);
   const std::string_view bytes(reinterpret_cast<const char*>(buffer.data()) + start,
                                writer.size() - start);
   // Copied after a question of up to 255 octets, every pointer must still
@@ -385,6 +362,49 @@ EncodedAuthority encode_authority(const Zone& zone, std::string_view question,
   out.records = writer.count(dns::MessageWriter::Section::authority);
   out.suffixes = static_cast<uint8_t>(writer.remembered_suffixes());
   return out;
+}
+
+// Writes `rdatas` of `type` owned by `owner` at `ttl`, then `signatures` at
+// `signature_ttl`, into the authority section, as the responder's add_rrset
+// does for a DO query; false when one did not fit.
+bool write_signed(dns::MessageWriter& writer, std::string_view owner, uint16_t type,
+                  const std::vector<std::string>& rdatas, uint32_t ttl,
+                  const std::vector<std::string>& signatures, uint32_t signature_ttl) {
+  const dns::MessageWriter::Owner at{.name = owner, .is_question = false};
+  bool ok = true;
+  for (const std::string& rdata : rdatas) {
+    ok = ok && writer.write_record(dns::MessageWriter::Section::authority, at, type,
+                                   dns::rrclass::IN, ttl, rdata);
+  }
+  for (const std::string& signature : signatures) {
+    ok = ok && writer.write_record(dns::MessageWriter::Section::authority, at, dns::type::RRSIG,
+                                   dns::rrclass::IN, signature_ttl, signature);
+  }
+  return ok;
+}
+
+// The SOA at the negative TTL and the NSEC RRsets of `proofs` (once each),
+// with their RRSIGs, as the responder writes a DO negative answer's
+// authority section (add_negative, then flush_proofs) after a question of
+// `question`; empty when they would not fit where a pointer reaches.
+EncodedAuthority encode_authority(const Zone& zone, std::string_view question,
+                                  std::initializer_list<const Node*> proofs) {
+  return encode_after_question(question, [&](dns::MessageWriter& writer) {
+    const uint32_t negative_ttl = zone.negative_ttl();
+    bool ok = write_signed(writer, zone.origin(), dns::type::SOA, zone.soa().rdatas, negative_ttl,
+                           zone.soa().signatures, negative_ttl);
+    const Node* written[2] = {nullptr, nullptr};
+    size_t count = 0;
+    for (const Node* node : proofs) {
+      if (node == nullptr || std::find(written, written + count, node) != written + count) continue;
+      const RRset* nsec = node->find(dns::type::NSEC);
+      if (nsec == nullptr) continue;
+      written[count++] = node;
+      ok = ok && write_signed(writer, node->name, dns::type::NSEC, nsec->rdatas, nsec->ttl,
+                              nsec->signatures, nsec->signature_ttl);
+    }
+    return ok;
+  });
 }
 
 // The nodes whose NSEC covers a name one label below the apex that does not
@@ -436,6 +456,20 @@ void encode_negative_answers(Zone& zone) {
       node.nxdomain_authority = encode_authority(zone, zone.origin(), {&node, wildcard_cover});
     }
   }
+}
+
+EncodedAuthority encode_array_nodata(const Zone& zone, std::string_view owner, uint32_t ttl,
+                                    const std::string& nsec_rdata, const std::string& nsec_rrsig) {
+  if (zone.soa_ == nullptr || zone.soa().rdatas.empty() || owner.size() > dns::kMaxNameLength) {
+    return {};
+  }
+  std::string question(owner);
+  dns::lowercase_name(reinterpret_cast<uint8_t*>(question.data()), question.size());
+  return encode_after_question(question, [&](dns::MessageWriter& writer) {
+    return write_signed(writer, zone.origin(), dns::type::SOA, zone.soa().rdatas, ttl,
+                        zone.soa().signatures, ttl) &&
+           write_signed(writer, owner, dns::type::NSEC, {nsec_rdata}, ttl, {nsec_rrsig}, ttl);
+  });
 }
 
 }  // namespace rotor::zones

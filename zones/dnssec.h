@@ -19,6 +19,7 @@
 namespace rotor::zones {
 
 class Zone;
+struct EncodedAuthority;
 
 inline constexpr size_t kNsec3HashSize = 20;  // SHA-1
 
@@ -75,5 +76,15 @@ void index_dnssec(Zone& zone);
 // hostmaster.<apex>) gets no NXDOMAIN encoding: there the writer compresses
 // that name against the query name itself.
 void encode_negative_answers(Zone& zone);
+
+// The authority section of a DO NODATA at an instance array's name `owner`
+// (lower-case wire) in `zone`, whose NSEC is the array's own (compact
+// denial, made with its signatures: server/dnssec/array_signer.h): the
+// zone's SOA and its RRSIGs at `ttl`, then the NSEC with `nsec_rdata` and
+// its RRSIG `nsec_rrsig`, at `ttl` too, as the responder writes them
+// (add_negative, add_array_nsec) right after a question of `owner`. Empty
+// when the zone has no SOA or it would not fit. Builder side: allocates.
+EncodedAuthority encode_array_nodata(const Zone& zone, std::string_view owner, uint32_t ttl,
+                                     const std::string& nsec_rdata, const std::string& nsec_rrsig);
 
 }  // namespace rotor::zones

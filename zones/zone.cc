@@ -347,13 +347,14 @@ std::optional<std::string> ZoneBuilder::build_index() {
 }
 
 namespace {
-std::atomic<bool> negative_answer_encoding{true};
+std::atomic<bool> negative_answer_encoding_on{true};
 }  // namespace
 
-void set_negative_answer_encoding(bool on) noexcept { negative_answer_encoding = on; }
+void set_negative_answer_encoding(bool on) noexcept { negative_answer_encoding_on = on; }
+bool negative_answer_encoding() noexcept { return negative_answer_encoding_on; }
 
 std::optional<std::string> ZoneBuilder::encode_negative_answers() {
-  if (negative_answer_encoding) zones::encode_negative_answers(*zone_);
+  if (negative_answer_encoding_on) zones::encode_negative_answers(*zone_);
   return std::nullopt;
 }
 

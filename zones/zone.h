@@ -135,6 +135,8 @@ class Zone {
   friend class ZoneBuilder;
   friend void index_dnssec(Zone& zone);
   friend void encode_negative_answers(Zone& zone);
+  friend EncodedAuthority encode_array_nodata(const Zone&, std::string_view, uint32_t,
+                                              const std::string&, const std::string&);
   Zone() = default;
 
   struct Nsec3Link {
@@ -208,11 +210,14 @@ class ZoneBuilder {
   std::shared_ptr<const OnlineSigner> signer_;
 };
 
-// Whether ZoneBuilder::finish encodes the negative answers of signed zones
-// (EncodedAuthority; on unless turned off). Tests build the same zone with
+// Whether ZoneBuilder::finish encodes the negative answers of signed zones,
+// and dnssec::sign_array those of DO NODATA at array names (EncodedAuthority;
+// on unless turned off). Tests build the same zone with
 // and without to compare the query path's answers byte for byte; set it
 // before building, never while zones are being built.
 void set_negative_answer_encoding(bool on) noexcept;
+// Whether it is on; the array signer (server/dnssec/array_signer.h) asks too.
+bool negative_answer_encoding() noexcept;
 
 // Presentation form ("www.example.com.") of a wire name; for logs and errors.
 std::string name_to_text(std::string_view wire);

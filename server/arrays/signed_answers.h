@@ -30,6 +30,7 @@
 
 #include "server/arrays/array_state.h"
 #include "server/arrays/selector.h"
+#include "zones/zone.h"
 
 namespace rotor::arrays {
 
@@ -73,11 +74,15 @@ struct ArraySignatures {
   FamilySignatures v4, v6;
   // Compact denial (RFC 9824) for NODATA at the array's name: the NSEC RDATA
   // (next name "\000.<name>", the types the name has) and its RRSIG for each
-  // TTL a negative answer there uses.
+  // TTL a negative answer there uses, with the whole authority section of a
+  // DO NODATA with that TTL (the SOA and this NSEC, each with its RRSIG)
+  // encoded after a question of the name (zones::encode_array_nodata), which
+  // the responder copies when it is all the message holds.
   std::string nsec;
   struct NsecSignature {
     uint32_t ttl = 0;
     std::string rrsig;
+    zones::EncodedAuthority nodata_authority;
   };
   std::vector<NsecSignature> nsec_signatures;
 

@@ -120,7 +120,14 @@ std::shared_ptr<const arrays::ArraySignatures> sign_array(
       ++stats.failures;
       continue;
     }
-    out->nsec_signatures.push_back({ttl, std::move(*rrsig)});
+    // The NODATA's authority section with this TTL, encoded once here
+    // rather than written record by record per query (responder.cc
+    // add_encoded_array_nodata).
+    zones::EncodedAuthority authority;
+    if (zones::negative_answer_encoding()) {
+      authority = zones::encode_array_nodata(zone, asked.name, ttl, out->nsec, *rrsig);
+    }
+    out->nsec_signatures.push_back({ttl, std::move(*rrsig), std::move(authority)});
   }
   return out;
 }

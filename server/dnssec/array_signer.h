@@ -5,7 +5,10 @@
 // `table`, signed under the asked array's name with the TTL the responder
 // writes; and the compact-denial NSEC (RFC 9824) at the name for its NODATA
 // answers, whose bitmap holds the types the name has: A and/or AAAA when that
-// family answers, the zone's own types there, RRSIG and NSEC.
+// family answers, the zone's own types there, RRSIG and NSEC; with each of
+// its signatures, the whole authority section of a DO NODATA there with that
+// TTL (SOA, NSEC, their RRSIGs), encoded for the responder to copy
+// (zones::encode_array_nodata; off with zones::set_negative_answer_encoding).
 //
 // Runs on the snapshot builder's thread, never on the query path. Signing
 // goes through `sign` (the zone's online signer: its key and the signature

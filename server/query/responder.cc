@@ -214,6 +214,7 @@ class Answer {
       }
       if (node == nullptr ||
           (node->find(query_.qtype) == nullptr && query_.qtype != dns::type::ANY)) {
+        if (signing && add_encoded_array_nodata(*array, zone.negative_ttl())) return Step::nodata;
         const Step step = add_negative(zone, Step::nodata);
         if (signing) add_array_nsec(*array, zone.negative_ttl());
         return step;
@@ -608,6 +609,7 @@ class Answer {
     ecs_scope_ = selection.ecs_scope;
     if (selection.kind == arrays::Selection::Kind::nodata) {
       const uint32_t ttl = std::min(zone.negative_ttl(), selection.ttl);
+      if (sign && add_encoded_array_nodata(asked, ttl)) return Step::nodata;
       const Step step = add_negative(zone, ttl, Step::nodata);
       if (sign) add_array_nsec(asked, ttl);
       return step;
@@ -799,6 +801,17 @@ class Answer {
       });
     }
     return Step::delegation;
+  }
+
+  // A DO NODATA at an array's name, with `ttl`: the authority section the
+  // snapshot builder encoded with the NSEC's signature for that TTL
+  // (arrays::ArraySignatures::NsecSignature), the bytes add_negative and
+  // add_array_nsec would write. The array table matches names exactly, so
+  // at the question the name is the array's, the one it was encoded after.
+  bool add_encoded_array_nodata(const arrays::ArrayState& asked, uint32_t ttl) noexcept {
+    const arrays::ArraySignatures::NsecSignature* nsec = asked.signatures->nsec_signature(ttl);
+    if (nsec == nullptr || at_.name.size() != asked.name.size()) return false;
+    return add_encoded_authority(nsec->nodata_authority, 0, 0);
   }
 
   // A DO negative answer's authority section from the zone's encoding of it
