@@ -4,9 +4,13 @@
 // DNSKEY in the key file, NODATA with the name's compact NSEC, and plain
 // queries without either; /metrics has the signature cache's counters. A
 // reload signs the changed zone; a reload whose
-// key directory is broken is refused, naming the key path and the file.
+// key directory is broken is refused, naming the key path and the file. The
+// manual key rollover, step by step, keeps every answer verifying.
 
 #include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -174,6 +178,120 @@ TEST_CASE("a zone signed by rotor with a key from rotor keygen verifies and relo
   CHECK(refused->body.find("zones[0].dnssec.keys: " + bad) != std::string::npos);
   test::LdnsPacket still = ask(rotor.endpoint(), "new.signed.test.", LDNS_RR_TYPE_TXT, true);
   CHECK(verify(ldns_pkt_answer(still.get()), LDNS_RR_TYPE_TXT, keys.get()) == "All OK");
+}
+
+// The .key files in DIR/keys other than `except`.
+std::vector<std::string> key_files_in(const TempDir& dir, const std::string& except = "") {
+  std::vector<std::string> out;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path() / "keys")) {
+    if (entry.path().extension() == ".key" && entry.path().string() != except) out.push_back(entry.path().string());
+  }
+  return out;
+}
+
+// The answer's records of `type` at `name` with DO, asked until `done` holds
+// for the reply (a reload publishes on the composer's thread, soon after).
+test::LdnsPacket ask_until(const Endpoint& server, const std::string& name, ldns_rr_type type,
+                           const std::function<bool(ldns_pkt*)>& done) {
+  test::LdnsPacket reply = ask(server, name, type, true);
+  for (int attempt = 0; attempt < 50 && !done(reply.get()); ++attempt) {
+    std::this_thread::sleep_for(100ms);
+    reply = ask(server, name, type, true);
+  }
+  return reply;
+}
+
+// The key tag of the one RRSIG over `type` in the answer, 0 when none.
+uint16_t signing_tag(ldns_pkt* reply, ldns_rr_type type) {
+  Split parts = split(ldns_pkt_answer(reply), type);
+  return parts.signatures.empty() ? 0 : ldns_rdf2native_int16(ldns_rr_rrsig_keytag(parts.signatures[0]));
+}
+
+// The manual rollover of server/dnssec/README.md, step by step, checked as a
+// validator that holds the parent's DS set of each step would check it: the
+// DNSKEY RRset, the SOA and an A record verify against the keys that DS set
+// names (only the old key's, then both, then only the new one's).
+TEST_CASE("the manual key rollover keeps every answer verifying at each step") {
+  ::unsetenv("ROTOR_API_TOKEN");
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "keys");
+  Process first({ROTOR_BINARY, "keygen", "signed.test", "--dir", (dir.path() / "keys").string()});
+  REQUIRE(first.wait_exit(10s) == 0);
+  const std::string old_file = key_file_in(dir);
+  const DnssecRrList old_key = key_from_file(old_file);
+  const uint16_t old_tag = static_cast<uint16_t>(ldns_calc_keytag(ldns_rr_list_rr(old_key.get(), 0)));
+  dir.write("signed.zone", kZone);
+  const json config = {{"db", (dir.path() / "rotor.db").string()},
+                       {"publish_interval", "0ms"},
+                       {"zones", {{{"file", "signed.zone"}, {"dnssec", {{"keys", "keys"}}}}}}};
+  RotorServer rotor({"--config", dir.write("rotor.json", config.dump(2))});
+  REQUIRE(rotor.ready());
+  httplib::Client api("127.0.0.1", rotor.api_port());
+  api.set_read_timeout(10s);
+  const auto reload = [&] {
+    auto reply = api.Post("/v1/reload");
+    REQUIRE(reply);
+    REQUIRE(reply->status == 200);
+  };
+  const auto all_verify = [&](const ldns_rr_list* trusted, const char* step) {
+    CAPTURE(step);
+    for (const auto& [name, type] : {std::pair{"signed.test.", LDNS_RR_TYPE_DNSKEY},
+                                     std::pair{"signed.test.", LDNS_RR_TYPE_SOA},
+                                     std::pair{"www.signed.test.", LDNS_RR_TYPE_A}}) {
+      CAPTURE(name);
+      test::LdnsPacket reply = ask(rotor.endpoint(), name, type, true);
+      CHECK(verify(ldns_pkt_answer(reply.get()), type, trusted) == "All OK");
+    }
+  };
+  all_verify(old_key.get(), "before");
+
+  // 1. A second key, published beside the old one, which still signs.
+  Process second({ROTOR_BINARY, "keygen", "signed.test", "--dir", (dir.path() / "keys").string(),
+                  "--activate", "none"});
+  REQUIRE(second.wait_exit(10s) == 0);
+  const std::vector<std::string> new_files = key_files_in(dir, old_file);
+  REQUIRE(new_files.size() == 1);
+  const DnssecRrList new_key = key_from_file(new_files[0]);
+  const uint16_t new_tag = static_cast<uint16_t>(ldns_calc_keytag(ldns_rr_list_rr(new_key.get(), 0)));
+  REQUIRE(new_tag != old_tag);
+  reload();
+  test::LdnsPacket published = ask_until(rotor.endpoint(), "signed.test.", LDNS_RR_TYPE_DNSKEY,
+                                         [](ldns_pkt* p) { return ldns_pkt_ancount(p) == 3; });
+  CHECK(ldns_pkt_ancount(published.get()) == 3);  // two DNSKEYs and one RRSIG
+  CHECK(signing_tag(published.get(), LDNS_RR_TYPE_DNSKEY) == old_tag);
+  test::LdnsPacket cds = ask(rotor.endpoint(), "signed.test.", LDNS_RR_TYPE_CDS, true);
+  CHECK(ldns_pkt_ancount(cds.get()) == 3);  // the parent may scan the new DS already
+  all_verify(old_key.get(), "new key published, only the old DS at the parent");
+
+  // 3. Both DS at the parent; the new key activated (now, after the old one's).
+  std::this_thread::sleep_for(1100ms);
+  const std::time_t now = std::time(nullptr);
+  char activate[32];
+  std::strftime(activate, sizeof activate, "Activate: %Y%m%d%H%M%S\n", std::gmtime(&now));
+  std::string private_file = new_files[0];
+  private_file.replace(private_file.size() - 4, 4, ".private");
+  dir.write(std::filesystem::relative(private_file, dir.path()).string(), read_file(private_file) + activate);
+  reload();
+  test::LdnsPacket switched = ask_until(rotor.endpoint(), "www.signed.test.", LDNS_RR_TYPE_A, [&](ldns_pkt* p) {
+    return signing_tag(p, LDNS_RR_TYPE_A) == new_tag;
+  });
+  CHECK(signing_tag(switched.get(), LDNS_RR_TYPE_A) == new_tag);
+  DnssecRrList both(ldns_rr_list_new());
+  ldns_rr_list_push_rr(both.get(), ldns_rr_clone(ldns_rr_list_rr(old_key.get(), 0)));
+  ldns_rr_list_push_rr(both.get(), ldns_rr_clone(ldns_rr_list_rr(new_key.get(), 0)));
+  all_verify(both.get(), "new key signs, both DS at the parent");
+  all_verify(new_key.get(), "new key signs, checked against the new key alone");
+
+  // 4. The old key removed: only the new one is published and signs.
+  std::string old_private = old_file;
+  old_private.replace(old_private.size() - 4, 4, ".private");
+  std::filesystem::remove(old_file);
+  std::filesystem::remove(old_private);
+  reload();
+  test::LdnsPacket retired = ask_until(rotor.endpoint(), "signed.test.", LDNS_RR_TYPE_DNSKEY,
+                                       [](ldns_pkt* p) { return ldns_pkt_ancount(p) == 2; });
+  CHECK(ldns_pkt_ancount(retired.get()) == 2);  // the new DNSKEY and its RRSIG
+  all_verify(new_key.get(), "old key removed, only the new DS at the parent");
 }
 
 TEST_SUITE_END();
