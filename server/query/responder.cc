@@ -596,16 +596,10 @@ class Answer {
     // (fallback.h): the fallback's selection under the asked owner name.
     const arrays::AnsweringArray answering = arrays::resolve_fallback(*snapshot_.arrays, asked, family);
     const arrays::ArrayState& array = *answering.array;
-    uint32_t& rotation = array.slot < state_.array_rotation.size()
-                             ? state_.array_rotation[array.slot]
-                             : state_.rotation;
     const bool sign = query_.edns_do && asked.signatures != nullptr;
-    arrays::Selection selection = arrays::select_instances(
-        array, family, snapshot_.geo, client_address(), rotation, *state_.selection,
-        sign ? arrays::kMaxInstancesPerArray : records_that_fit(family == 4 ? 4 : 16));
-    // A fallback answer is a stand-in: short-lived, so clients come back to
-    // the asked array soon after it recovers.
-    if (answering.hops > 0) selection.ttl = std::min(selection.ttl, array.settings.degraded_ttl);
+    arrays::Selection selection =
+        select_family(answering, family, rotation_of(array),
+                      sign ? arrays::kMaxInstancesPerArray : records_that_fit(family == 4 ? 4 : 16));
     ecs_scope_ = selection.ecs_scope;
     if (selection.kind == arrays::Selection::Kind::nodata) {
       const uint32_t ttl = std::min(zone.negative_ttl(), selection.ttl);
@@ -626,6 +620,26 @@ class Answer {
       }
     }
     return truncated_ ? Step::truncated : Step::hit;
+  }
+
+  // The worker's rotation counter of `array`.
+  uint32_t& rotation_of(const arrays::ArrayState& array) noexcept {
+    return array.slot < state_.array_rotation.size() ? state_.array_rotation[array.slot]
+                                                     : state_.rotation;
+  }
+
+  // The instances of `family` `answering` gives this client (at most `max`),
+  // advancing `rotation`: one place, so that an RRSIG query sees the set an
+  // A/AAAA query would get.
+  arrays::Selection select_family(const arrays::AnsweringArray& answering, uint8_t family,
+                                  uint32_t& rotation, size_t max) noexcept {
+    const arrays::ArrayState& array = *answering.array;
+    arrays::Selection selection = arrays::select_instances(
+        array, family, snapshot_.geo, client_address(), rotation, *state_.selection, max);
+    // A fallback answer is a stand-in: short-lived, so clients come back to
+    // the asked array soon after it recovers.
+    if (answering.hops > 0) selection.ttl = std::min(selection.ttl, array.settings.degraded_ttl);
+    return selection;
   }
 
   // The whole selected RRset and the RRSIG the snapshot builder made for
@@ -703,15 +717,9 @@ class Answer {
       const arrays::AnsweringArray answering =
           arrays::resolve_fallback(*snapshot_.arrays, asked, family);
       const arrays::ArrayState& array = *answering.array;
-      uint32_t rotation = array.slot < state_.array_rotation.size()
-                              ? state_.array_rotation[array.slot]
-                              : state_.rotation;
+      uint32_t rotation = rotation_of(array);  // a copy: the next A/AAAA answer is this set
       arrays::Selection selection =
-          arrays::select_instances(array, family, snapshot_.geo, client_address(), rotation,
-                                   *state_.selection, arrays::kMaxInstancesPerArray);
-      if (answering.hops > 0) {
-        selection.ttl = std::min(selection.ttl, array.settings.degraded_ttl);
-      }
+          select_family(answering, family, rotation, arrays::kMaxInstancesPerArray);
       ecs_scope_ = std::max(ecs_scope_, selection.ecs_scope);
       if (selection.kind == arrays::Selection::Kind::nodata) continue;
       const std::string* rrsig = signed_set(asked, array, family, selection);
