@@ -24,6 +24,7 @@
 #include "server/dnssec/array_signer.h"
 #include "tests/support/dns_client.h"
 #include "tests/unit/server/query/compact_zone.h"
+#include "tests/unit/server/query/same_answers.h"
 #include "tests/unit/support/allocation_counter.h"
 
 TEST_SUITE_BEGIN("unit/server/query/encoded_array_nodata");
@@ -137,20 +138,6 @@ EncodedNsecs encoded_nsecs(const Snapshot& snapshot) {
   return counts;
 }
 
-std::vector<uint8_t> answer_bytes(const Snapshot& snapshot, const std::vector<uint8_t>& query,
-                                  Transport transport, WorkerState& state) {
-  std::vector<uint8_t> out(kReplyBufferSize);
-  const size_t size = answer_query(snapshot, query, ClientInfo{nullptr, transport}, out, state);
-  out.resize(size == kAwaitsSignature ? 0 : size);
-  return out;
-}
-
-struct Way {
-  Transport transport;
-  uint16_t udp_size;
-  bool dnssec_ok;
-};
-
 // Asks both snapshots every question; returns how many answers there were.
 size_t compare_answers(const ArrayPair& pair) {
   std::vector<std::string> names;
@@ -166,34 +153,11 @@ size_t compare_answers(const ArrayPair& pair) {
   const ldns_rr_type types[] = {LDNS_RR_TYPE_A,  LDNS_RR_TYPE_AAAA,  LDNS_RR_TYPE_MX,    LDNS_RR_TYPE_TXT,
                                 LDNS_RR_TYPE_NS, LDNS_RR_TYPE_NSEC,  LDNS_RR_TYPE_RRSIG, LDNS_RR_TYPE_ANY,
                                 LDNS_RR_TYPE_DS, LDNS_RR_TYPE_CNAME, static_cast<ldns_rr_type>(65)};
-  const Way ways[] = {{Transport::udp, 1232, true},
-                      {Transport::udp, 512, true},
-                      {Transport::tcp, 1232, true},
-                      {Transport::udp, 1232, false}};
   WorkerState encoded_state;
   WorkerState plain_state;
   prepare_worker_state(*pair.encoded, encoded_state);
   prepare_worker_state(*pair.plain, plain_state);
-  size_t answers = 0;
-  for (const std::string& name : names) {
-    for (const ldns_rr_type type : types) {
-      for (const Way& way : ways) {
-        test::QueryOptions options = test::resolver_options();
-        options.udp_size = way.udp_size;
-        options.dnssec_ok = way.dnssec_ok;
-        const std::vector<uint8_t> query = test::make_query(name, type, options);
-        const std::vector<uint8_t> encoded = answer_bytes(*pair.encoded, query, way.transport, encoded_state);
-        const std::vector<uint8_t> plain = answer_bytes(*pair.plain, query, way.transport, plain_state);
-        CAPTURE(name);
-        CAPTURE(type);
-        CAPTURE(way.udp_size);
-        CAPTURE(way.dnssec_ok);
-        CHECK(encoded == plain);
-        answers += !encoded.empty();
-      }
-    }
-  }
-  return answers;
+  return same_answers::compare_answers(*pair.encoded, encoded_state, *pair.plain, plain_state, names, types);
 }
 
 }  // namespace encoded_array_nodata_test
@@ -240,8 +204,8 @@ TEST_CASE("an encoded array NODATA is what the query path copies") {
   WorkerState state_b;
   prepare_worker_state(*pair.plain, state_a);
   prepare_worker_state(*spoilt, state_b);
-  const std::vector<uint8_t> plain = answer_bytes(*pair.plain, query, Transport::udp, state_a);
-  const std::vector<uint8_t> spoiled_answer = answer_bytes(*spoilt, query, Transport::udp, state_b);
+  const std::vector<uint8_t> plain = same_answers::answer_bytes(*pair.plain, query, Transport::udp, state_a);
+  const std::vector<uint8_t> spoiled_answer = same_answers::answer_bytes(*spoilt, query, Transport::udp, state_b);
   REQUIRE(plain.size() == spoiled_answer.size());
   CHECK(plain != spoiled_answer);
 }

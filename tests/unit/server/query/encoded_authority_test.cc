@@ -27,6 +27,7 @@
 
 #include "server/dnssec/online_signing.h"
 #include "tests/support/dns_client.h"
+#include "tests/unit/server/query/same_answers.h"
 #include "tests/unit/support/allocation_counter.h"
 #include "zones/zone_file.h"
 
@@ -164,52 +165,15 @@ std::vector<std::string> question_names(const zones::Zone& zone, const std::stri
   return names;
 }
 
-struct AskedAs {
-  Transport transport;
-  uint16_t udp_size;
-  bool dnssec_ok;
-};
-
-std::vector<uint8_t> answer_bytes(const Snapshot& snapshot, const std::vector<uint8_t>& query,
-                                  Transport transport, WorkerState& state) {
-  std::vector<uint8_t> out(kReplyBufferSize);
-  const size_t size = answer_query(snapshot, query, ClientInfo{nullptr, transport}, out, state);
-  out.resize(size == kAwaitsSignature ? 0 : size);
-  return out;
-}
-
 // Asks both zones of `pair` every question; returns how many answers there were.
 size_t compare_answers(const EncodedPair& pair) {
   const std::vector<std::string> names = question_names(*pair.encoded_zone, pair.origin);
   const ldns_rr_type types[] = {LDNS_RR_TYPE_A,     LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_TXT,   LDNS_RR_TYPE_MX,
                                 LDNS_RR_TYPE_SRV,   LDNS_RR_TYPE_DS,   LDNS_RR_TYPE_NSEC3, LDNS_RR_TYPE_CNAME,
                                 LDNS_RR_TYPE_NS,    LDNS_RR_TYPE_SOA,  LDNS_RR_TYPE_NSEC,  LDNS_RR_TYPE_ANY};
-  const AskedAs ways[] = {{Transport::udp, 1232, true},
-                          {Transport::udp, 512, true},
-                          {Transport::tcp, 1232, true},
-                          {Transport::udp, 1232, false}};
   WorkerState encoded_state;
   WorkerState plain_state;
-  size_t answers = 0;
-  for (const std::string& name : names) {
-    for (const ldns_rr_type type : types) {
-      for (const AskedAs& way : ways) {
-        test::QueryOptions options = test::resolver_options();
-        options.udp_size = way.udp_size;
-        options.dnssec_ok = way.dnssec_ok;
-        const std::vector<uint8_t> query = test::make_query(name, type, options);
-        const std::vector<uint8_t> encoded = answer_bytes(*pair.encoded, query, way.transport, encoded_state);
-        const std::vector<uint8_t> plain = answer_bytes(*pair.plain, query, way.transport, plain_state);
-        CAPTURE(name);
-        CAPTURE(type);
-        CAPTURE(way.udp_size);
-        CAPTURE(way.dnssec_ok);
-        CHECK(encoded == plain);
-        answers += !encoded.empty();
-      }
-    }
-  }
-  return answers;
+  return same_answers::compare_answers(*pair.encoded, encoded_state, *pair.plain, plain_state, names, types);
 }
 
 // How many of the zone's nodes carry each encoding.
