@@ -34,6 +34,18 @@ sockaddr_storage to_sockaddr(const arrays::IpAddress& address, uint16_t port) {
   return storage;
 }
 
+HttpVerdict judge_http_response(long status, std::string_view body, uint16_t status_min,
+                                uint16_t status_max, const std::string& expect_body) {
+  HttpVerdict verdict{false, "HTTP " + std::to_string(status)};
+  if (status < status_min || status > status_max) return verdict;
+  if (!expect_body.empty() && body.find(expect_body) == std::string_view::npos) {
+    verdict.reason = "body did not contain \"" + expect_body + "\"";
+    return verdict;
+  }
+  verdict.passed = true;
+  return verdict;
+}
+
 CheckTarget make_target(const CheckSpec& spec, const arrays::IpAddress& address) {
   CheckTarget target;
   target.address = address;

@@ -23,6 +23,17 @@ enum class CheckKind : uint8_t { http, https, tcp };
 // `address`:`port` as the socket calls take it (sockaddr_in or sockaddr_in6).
 sockaddr_storage to_sockaddr(const arrays::IpAddress& address, uint16_t port);
 
+// The verdict on a final HTTP response, one for both HTTP clients so they
+// cannot drift: passed when `status` is in [status_min, status_max] and
+// `expect_body` (if any) occurs in `body` (what was kept of it); the reason
+// is "HTTP <status>", or `body did not contain "x"` when only the body failed.
+struct HttpVerdict {
+  bool passed = false;
+  std::string reason;
+};
+HttpVerdict judge_http_response(long status, std::string_view body, uint16_t status_min,
+                                uint16_t status_max, const std::string& expect_body);
+
 std::string_view to_string(CheckKind);
 
 struct CheckTarget {

@@ -359,14 +359,11 @@ CheckResult HttpChecker::verdict(Transfer& transfer, CURLcode code) const {
 
   long status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-  result.reason = "HTTP " + std::to_string(status);
   if (target.read_backend_report) result.report = judge_backend_headers(transfer.backend_headers);
-  if (status < target.expect_status_min || status > target.expect_status_max) return result;
-  if (!target.expect_body.empty() && transfer.body.find(target.expect_body) == std::string::npos) {
-    result.reason = "body did not contain \"" + target.expect_body + "\"";
-    return result;
-  }
-  result.passed = true;
+  HttpVerdict verdict = judge_http_response(status, transfer.body, target.expect_status_min,
+                                            target.expect_status_max, target.expect_body);
+  result.passed = verdict.passed;
+  result.reason = std::move(verdict.reason);
   return result;
 }
 

@@ -408,17 +408,12 @@ void PlainHttpChecker::on_data(Connection& connection, ssize_t nread, const char
     if (parsed != static_cast<size_t>(nread)) attempt.keep_alive = false;
   }
 
-  const uint16_t status = attempt.status;
-  std::string reason = "HTTP " + std::to_string(status);
-  bool passed = status >= attempt.expect_status_min && status <= attempt.expect_status_max;
-  if (passed && !attempt.expect_body.empty() && attempt.body.find(attempt.expect_body) == std::string::npos) {
-    passed = false;
-    reason = "body did not contain \"" + attempt.expect_body + "\"";
-  }
+  HttpVerdict verdict = judge_http_response(attempt.status, attempt.body, attempt.expect_status_min,
+                                            attempt.expect_status_max, attempt.expect_body);
   std::optional<BackendReport> report;
   if (attempt.read_backend_report) report = judge_backend_headers(attempt.backend_headers);
   const bool keep = attempt.reuse_connection && attempt.complete && !attempt.capped && attempt.keep_alive;
-  finish(attempt, passed, std::move(reason), keep, std::move(report));
+  finish(attempt, verdict.passed, std::move(verdict.reason), keep, std::move(report));
 }
 
 bool PlainHttpChecker::retry_fresh(Attempt& attempt) {
