@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "server/dns/wire.h"
 #include "zones/zone.h"
 
 namespace rotor::arrays {
@@ -16,23 +17,37 @@ unsigned child_index(size_t hash, unsigned level, unsigned bits) noexcept {
 
 }  // namespace
 
-ArrayTable::ArrayTable() : root_(std::make_shared<const Branch>()) {}
+ArrayTable::ArrayTable()
+    : root_(std::make_shared<const Branch>()), ancestors_(std::make_shared<const Branch>()) {}
 
-const ArrayState* ArrayTable::find(std::string_view lower_wire_name) const noexcept {
-  if (size_ == 0) return nullptr;
-  const size_t hash = hash_name(lower_wire_name);
-  const Branch* branch = root_.get();
+const void* ArrayTable::leaf_of(const Branch* root, size_t hash) noexcept {
+  const Branch* branch = root;
   for (unsigned level = 0; level + 1 < kDepth; ++level) {
     branch = static_cast<const Branch*>(branch->children[child_index(hash, level, kBits)].get());
     if (branch == nullptr) return nullptr;
   }
-  const auto* leaf =
-      static_cast<const Leaf*>(branch->children[child_index(hash, kDepth - 1, kBits)].get());
+  return branch->children[child_index(hash, kDepth - 1, kBits)].get();
+}
+
+const ArrayState* ArrayTable::find(std::string_view lower_wire_name) const noexcept {
+  if (size_ == 0) return nullptr;
+  const auto* leaf = static_cast<const Leaf*>(leaf_of(root_.get(), hash_name(lower_wire_name)));
   if (leaf == nullptr) return nullptr;
   for (const auto& entry : leaf->entries) {
     if (entry->name == lower_wire_name) return entry.get();
   }
   return nullptr;
+}
+
+bool ArrayTable::has_array_below(std::string_view lower_wire_name) const noexcept {
+  if (size_ == 0) return false;
+  const auto* leaf =
+      static_cast<const AncestorLeaf*>(leaf_of(ancestors_.get(), hash_name(lower_wire_name)));
+  if (leaf == nullptr) return false;
+  for (const Ancestor& entry : leaf->entries) {
+    if (entry.name == lower_wire_name) return true;
+  }
+  return false;
 }
 
 namespace {
@@ -43,6 +58,7 @@ template <typename Branch, typename Leaf, typename Edit>
 std::shared_ptr<const Branch> rebuild_path(const std::shared_ptr<const Branch>& root, size_t hash,
                                            unsigned depth, unsigned bits, Edit&& edit) {
   std::vector<std::shared_ptr<Branch>> path;
+  path.reserve(depth);
   const Branch* old = root.get();
   for (unsigned level = 0; level < depth; ++level) {
     auto copy = old != nullptr ? std::make_shared<Branch>(*old) : std::make_shared<Branch>();
@@ -79,7 +95,10 @@ std::shared_ptr<const ArrayTable> ArrayTable::with(std::shared_ptr<const ArraySt
         }
         entries.push_back(state);
       });
-  if (!replaced) ++table->size_;
+  if (!replaced) {
+    ++table->size_;
+    table->count_ancestors(state->name, +1);
+  }
   table->slot_limit_ = std::max(slot_limit_, state->slot + 1);
   return table;
 }
@@ -92,7 +111,27 @@ std::shared_ptr<const ArrayTable> ArrayTable::without(std::string_view lower_wir
         std::erase_if(entries, [&](const auto& entry) { return entry->name == lower_wire_name; });
       });
   --table->size_;
+  table->count_ancestors(lower_wire_name, -1);
   return table;
+}
+
+void ArrayTable::count_ancestors(std::string_view name, int delta) {
+  // The root (one octet) exists in any case: it is no zone's empty non-terminal.
+  if (name.size() <= 1) return;
+  for (std::string_view ancestor = name.substr(dns::parent_offset(name)); ancestor.size() > 1;
+       ancestor = ancestor.substr(dns::parent_offset(ancestor))) {
+    ancestors_ = rebuild_path<Branch, AncestorLeaf>(
+        ancestors_, hash_name(ancestor), kDepth, kBits, [&](std::vector<Ancestor>& entries) {
+          for (auto it = entries.begin(); it != entries.end(); ++it) {
+            if (it->name != ancestor) continue;
+            it->arrays = static_cast<uint32_t>(static_cast<int64_t>(it->arrays) + delta);
+            if (it->arrays == 0) entries.erase(it);
+            return;
+          }
+          // Only an added array brings a name not counted yet.
+          if (delta > 0) entries.push_back({std::string(ancestor), 1});
+        });
+  }
 }
 
 std::vector<std::shared_ptr<const ArrayState>> ArrayTable::all() const {

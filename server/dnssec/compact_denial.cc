@@ -6,22 +6,37 @@
 
 namespace rotor::dnssec {
 
-size_t nxname_nsec_rdata(std::string_view owner, uint8_t* out) noexcept {
+namespace {
+
+// "\000.<owner>" and the window-0 bitmap of `types` (ascending, below 256).
+template <size_t N>
+size_t compact_rdata(std::string_view owner, const uint16_t (&types)[N], uint8_t* out) noexcept {
   if (owner.empty() || owner.size() + 2 > 255) return 0;
   size_t size = 0;
   out[size++] = 1;  // the label "\000"
   out[size++] = 0;
   std::memcpy(out + size, owner.data(), owner.size());
   size += owner.size();
+  const size_t bitmap_length = types[N - 1] / 8 + 1;
+  out[size++] = 0;
+  out[size++] = static_cast<uint8_t>(bitmap_length);
+  uint8_t* bitmap = out + size;
+  std::memset(bitmap, 0, bitmap_length);
+  for (const uint16_t type : types) bitmap[type / 8] |= static_cast<uint8_t>(0x80 >> (type % 8));
+  return size + bitmap_length;
+}
+
+}  // namespace
+
+size_t nxname_nsec_rdata(std::string_view owner, uint8_t* out) noexcept {
   // Window 0 up to type 128 (NXNAME): 17 octets; RRSIG (46), NSEC (47).
   constexpr uint16_t kTypes[] = {46, 47, kTypeNxname};
-  constexpr size_t kBitmapLength = kTypeNxname / 8 + 1;
-  out[size++] = 0;
-  out[size++] = kBitmapLength;
-  uint8_t* bitmap = out + size;
-  std::memset(bitmap, 0, kBitmapLength);
-  for (const uint16_t type : kTypes) bitmap[type / 8] |= static_cast<uint8_t>(0x80 >> (type % 8));
-  return size + kBitmapLength;
+  return compact_rdata(owner, kTypes, out);
+}
+
+size_t empty_nonterminal_nsec_rdata(std::string_view owner, uint8_t* out) noexcept {
+  constexpr uint16_t kTypes[] = {46, 47};
+  return compact_rdata(owner, kTypes, out);
 }
 
 namespace {

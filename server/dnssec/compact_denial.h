@@ -2,7 +2,8 @@
 // Compact denial of existence (RFC 9824) as the query path and the denial
 // signer exchange it: the NSEC a name that does not exist is denied with (its
 // owner is the query name, the next name "\000.<qname>", the type bitmap
-// RRSIG, NSEC and NXNAME), the NSECs a wildcard-synthesized answer needs (the
+// RRSIG, NSEC and NXNAME), the same without NXNAME for an empty non-terminal
+// that only instance arrays make, the NSECs a wildcard-synthesized answer needs (the
 // "white lie" covering the next closer name, RFC 4470, and the NSEC of a
 // wildcard NODATA owned by the query name), a request to sign such an NSEC,
 // and the signed result. Both are fixed-size values (no heap), so the rings between a worker
@@ -50,6 +51,13 @@ struct FixedName {
 // "\000.<owner>", bitmap RRSIG NSEC NXNAME. Writes into `out` (kMaxNsecRdata
 // octets); returns its size, or 0 when "\000.<owner>" exceeds 255 octets.
 size_t nxname_nsec_rdata(std::string_view owner, uint8_t* out) noexcept;
+
+// The NSEC RDATA of an empty non-terminal the zone does not hold (a name with
+// instance arrays below it and nothing else, arrays/array_table.h): next name
+// "\000.<owner>", bitmap RRSIG NSEC, no NXNAME (the name exists, RFC 9824 3:
+// the NODATA there), as a zone's own empty non-terminal has. Same contract
+// as nxname_nsec_rdata.
+size_t empty_nonterminal_nsec_rdata(std::string_view owner, uint8_t* out) noexcept;
 
 // The RFC 4470 "white lie" a wildcard-synthesized answer carries (RFC 4035
 // 3.1.3.3) in a zone denied compactly: an NSEC covering `next_closer` (the

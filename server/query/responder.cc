@@ -221,6 +221,15 @@ class Answer {
       }
     }
     const Lookup found = lookup(zone, at_.name, query_.qtype);
+    // Arrays make the names above them exist where the zone has nothing
+    // (empty non-terminals, array_table.h): one at the name asked is a
+    // NODATA (RFC 8020: an NXDOMAIN there would deny the arrays below), one
+    // between it and the zone's closest encloser is the closest encloser,
+    // which has no wildcard child: NXDOMAIN (RFC 4592 2.2.1).
+    std::string_view array_encloser;
+    if (found.kind == Lookup::Kind::nxdomain || found.kind == Lookup::Kind::wildcard) {
+      array_encloser = array_made_encloser(found.encloser->name);
+    }
     switch (found.kind) {
       case Lookup::Kind::nxdomain:
         // The apex of another zone we serve exists even when its parent has
@@ -228,6 +237,7 @@ class Answer {
         if (snapshot_.zones.find_authoritative(at_.name) != &zone) {
           return add_negative(zone, Step::nodata);
         }
+        if (array_encloser.size() == at_.name.size()) return add_array_made_nodata(zone);
         if (const auto* signer = online_denial(zone)) return add_compact_nxname(zone, *signer);
         if (add_encoded_nxdomain(zone, *found.encloser)) return Step::nxdomain;
         prove_nxdomain(zone, *found.encloser);
@@ -237,8 +247,16 @@ class Answer {
       case Lookup::Kind::dname:
         alias = {.rrset = found.node->find(dns::type::DNAME), .owner = found.node->name};
         return Step::follow;
-      case Lookup::Kind::found:
       case Lookup::Kind::wildcard:
+        if (array_encloser.size() == at_.name.size()) return add_array_made_nodata(zone);
+        if (!array_encloser.empty()) {
+          // No proof of the closer names: arrays live only in zones rotor
+          // signs online (registry/name_conflict.h), denied compactly.
+          if (const auto* signer = online_denial(zone)) return add_compact_nxname(zone, *signer);
+          return add_negative(zone, Step::nxdomain);
+        }
+        break;
+      case Lookup::Kind::found:
         break;
     }
     const Node& node = *found.node;
@@ -274,6 +292,56 @@ class Answer {
     }
     alias = {.rrset = cname, .owner = {}};
     return Step::follow;
+  }
+
+  // The deepest name at or above the one asked and strictly below the zone's
+  // closest encloser `encloser` that an array is at or below, or an empty
+  // view. At the name asked an array would have been answered, so there it
+  // is one below. Allocation-free: trie look-ups by hash.
+  std::string_view array_made_encloser(std::string_view encloser) const noexcept {
+    const arrays::ArrayTable& table = *snapshot_.arrays;
+    if (table.size() == 0) return {};
+    for (std::string_view name = at_.name; name.size() > encloser.size();
+         name = name.substr(dns::parent_offset(name))) {
+      if (table.has_array_below(name) || table.find(name) != nullptr) return name;
+    }
+    return {};
+  }
+
+  // NODATA at a name that exists only because arrays are below it. In a zone
+  // rotor signs, for a DO query, its NSEC (next "\000.<name>", bitmap RRSIG
+  // NSEC, no NXNAME: an empty non-terminal's, RFC 9824 3) is signed late,
+  // like a compact denial's; the worker's denial cache compares RDATA, so an
+  // NXNAME record it holds for the name from before the arrays came is a
+  // miss, signed again and replaced. An NSEC query gets the NSEC in the
+  // answer section, and an RRSIG query its signature, as at a zone's own
+  // empty non-terminal (without DO there is none to give: NODATA).
+  Step add_array_made_nodata(const Zone& zone) noexcept {
+    const auto* signer = online_denial(zone);
+    if (signer == nullptr) return add_negative(zone, Step::nodata);
+    dnssec::DenialRecord& record = state_.denial->wanted;
+    record.owner.assign(at_.name);
+    record.ttl = zone.negative_ttl();
+    record.rdata_size =
+        static_cast<uint16_t>(dnssec::empty_nonterminal_nsec_rdata(at_.name, record.rdata));
+    if (record.rdata_size == 0) return add_negative(zone, Step::nodata);  // "\000.<name>" is too long
+    const dnssec::SignedDenial* hit = signed_denial(*signer);
+    if (hit == nullptr) return Step::awaits_signature;
+    if (query_.qtype == dnssec::kTypeNsec) {
+      write_signed_denial(Section::answer, *hit);
+      return truncated_ ? Step::truncated : Step::hit;
+    }
+    if (query_.qtype == dns::type::RRSIG) {
+      if (!writer_.write_record(Section::answer, at_.owner, dns::type::RRSIG, dns::rrclass::IN,
+                                hit->record.ttl, hit->rrsig_view())) {
+        truncated_ = true;
+        return Step::truncated;
+      }
+      return Step::hit;
+    }
+    add_negative(zone, Step::nodata);
+    write_signed_denial(Section::authority, *hit);
+    return Step::nodata;
   }
 
   // Writes the alias solve_name found and moves `at_` to its target (RFC 1034

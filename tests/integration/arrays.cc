@@ -15,9 +15,11 @@
 #include <vector>
 
 #include <doctest/doctest.h>
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/harness.h"
+#include "tests/support/eventually.h"
 
 TEST_SUITE_BEGIN("integration/arrays");
 
@@ -78,6 +80,22 @@ std::set<std::string> addresses_seen(const Endpoint& server, const std::string& 
     for (const std::string& address : answer_addresses(*response)) seen.insert(address);
   }
   return seen;
+}
+
+// The rcode of rotor's reply to a `type` query for `name`, and its answer
+// records in canonical form ("owner\tttl\tIN\tA\t...").
+struct Outcome {
+  int rcode = -1;
+  std::vector<std::string> answer;
+};
+
+Outcome outcome_of(const Endpoint& server, const std::string& name, const std::string& type) {
+  std::optional<Reply> response = exchange_udp(server, make_query(name, type, resolver_options()));
+  Outcome outcome;
+  if (!response || !response->packet) return outcome;
+  outcome.rcode = ldns_pkt_get_rcode(response->packet.get());
+  outcome.answer = canonical_section_text(*response->packet, LDNS_SECTION_ANSWER);
+  return outcome;
 }
 
 // An A query carrying EDNS Client Subnet (RFC 7871) for an IPv4 /24.
@@ -164,6 +182,76 @@ TEST_CASE("arrays answer every healthy enabled instance and nothing else") {
     CHECK(addresses_seen(rotor.endpoint(), "www.static.example.test.", "A", 1) ==
           std::set<std::string>{"192.0.2.80"});
   }
+}
+
+TEST_CASE("the names above arrays exist - NODATA there - NXDOMAIN below - no wildcard") {
+  // eu.lb.test. and x.wild.lb.test. are in no zone file line: arrays below
+  // them make them exist (RFC 8020: an NXDOMAIN at eu would make resolvers
+  // deny web.eu itself), and x.wild, not the wildcard's parent, is the
+  // closest encloser of a name below it (RFC 4592).
+  ::unsetenv("ROTOR_API_TOKEN");
+  TempDir dir;
+  const std::string zone = dir.write("lb.test.zone",
+                                     "$ORIGIN lb.test.\n$TTL 300\n"
+                                     "@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n"
+                                     "  IN NS ns1\nns1 IN A 127.0.0.1\n"
+                                     "*.wild IN A 192.0.2.99\n"
+                                     "toent IN CNAME eu\n");
+  const json config = {
+      {"db", (dir.path() / "rotor.db").string()},
+      {"publish_interval", "0ms"},
+      {"zones", json::array({zone})},
+      {"arrays",
+       {{{"name", "web.eu.lb.test."}, {"instances", {{{"address", "127.0.0.31"}}}}},
+        {{"name", "foo.x.wild.lb.test."}, {"instances", {{{"address", "127.0.0.32"}}}}}}}};
+  RotorServer rotor(serve_args(dir, config));
+  REQUIRE(rotor.ready());
+  const Endpoint& server = rotor.endpoint();
+  struct Case {
+    const char* name;
+    const char* type;
+    int rcode;
+    const char* answer;  // the one answer record, "" for none
+  };
+  const Case cases[] = {
+      {"eu.lb.test.", "A", LDNS_RCODE_NOERROR, ""},
+      {"eu.lb.test.", "TXT", LDNS_RCODE_NOERROR, ""},
+      {"web.eu.lb.test.", "A", LDNS_RCODE_NOERROR, "web.eu.lb.test.\t30\tIN\tA\t127.0.0.31"},
+      {"x.wild.lb.test.", "A", LDNS_RCODE_NOERROR, ""},
+      {"bar.x.wild.lb.test.", "A", LDNS_RCODE_NXDOMAIN, ""},
+      {"foo.x.wild.lb.test.", "A", LDNS_RCODE_NOERROR, "foo.x.wild.lb.test.\t30\tIN\tA\t127.0.0.32"},
+      {"y.wild.lb.test.", "A", LDNS_RCODE_NOERROR, "y.wild.lb.test.\t300\tIN\tA\t192.0.2.99"},
+      {"toent.lb.test.", "A", LDNS_RCODE_NOERROR, "toent.lb.test.\t300\tIN\tCNAME\teu.lb.test."},
+      {"nothere.lb.test.", "A", LDNS_RCODE_NXDOMAIN, ""},
+  };
+  for (const Case& c : cases) {
+    const std::string question = std::string(c.name) + " " + c.type;
+    CAPTURE(question);
+    const Outcome outcome = outcome_of(server, c.name, c.type);
+    CHECK(outcome.rcode == c.rcode);
+    if (*c.answer == '\0') {
+      CHECK(outcome.answer.empty());
+    } else {
+      CHECK(outcome.answer == std::vector<std::string>{c.answer});
+    }
+  }
+
+  // An array made through the API makes its parent exist; its removal, the
+  // last array below, makes it NXDOMAIN again.
+  const int api_port = rotor.api_port();
+  REQUIRE(api_port > 0);
+  httplib::Client api("127.0.0.1", api_port);
+  api.set_read_timeout(5s);
+  CHECK(outcome_of(server, "us.lb.test.", "A").rcode == LDNS_RCODE_NXDOMAIN);
+  auto created = api.Put("/v1/arrays/web.us.lb.test", "{}", "application/json");
+  REQUIRE(created);
+  REQUIRE_MESSAGE(created->status == 201, created->body);
+  CHECK(test::eventually([&] { return outcome_of(server, "us.lb.test.", "A").rcode == LDNS_RCODE_NOERROR; }));
+  auto removed = api.Delete("/v1/arrays/web.us.lb.test");
+  REQUIRE(removed);
+  REQUIRE_MESSAGE(removed->status / 100 == 2, removed->body);
+  CHECK(test::eventually([&] { return outcome_of(server, "us.lb.test.", "A").rcode == LDNS_RCODE_NXDOMAIN; }));
+  CHECK(outcome_of(server, "eu.lb.test.", "A").rcode == LDNS_RCODE_NOERROR);
 }
 
 TEST_CASE("geo arrays order by the client subnet's region and echo its scope") {

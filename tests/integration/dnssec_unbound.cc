@@ -18,7 +18,9 @@
 //   successor exists), RRSIG queries at a static and an array name (which
 //   Unbound passes on unvalidated);
 //   SERVFAIL for a zone anchored at another key. Arrays in such a zone (API and probed
-//   instances, a CNAME into one) before and after a health change.
+//   instances, a CNAME into one) before and after a health change, and the
+//   names above arrays that the zone file does not have (NODATA there, no
+//   wildcard answer at or below them).
 //
 // Unbound never leaves loopback: every address outside 127.0.0.0/8 (and all
 // of IPv6) is in do-not-query-address, and only names under the stub zones
@@ -362,6 +364,7 @@ const char* const kOnlineZone =
     "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbc.wild IN TXT \"successor\"\n"
     "*.dangling IN CNAME nothere\n"
     "*.farm IN TXT \"farm\"\n"
+    "toent IN CNAME eu\n"
     "plain IN NS ns.plain\nns.plain IN A 192.0.2.54\n";
 
 const char* const kOnlineChildZone =
@@ -453,7 +456,11 @@ TEST_CASE("Unbound validates zones rotor signs online with arrays before and aft
                     {"timeout", "100ms"}, {"rise", 1}, {"fall", 1}}},
          {"instances", {{{"address", "127.0.0.84"}}, {{"address", "127.0.0.85"}}}}},
         // An array at a wildcard's parent: its NSEC is the name's.
-        {{"name", "farm.online.test"}, {"instances", {{{"address", "127.0.0.86"}}}}}}}};
+        {{"name", "farm.online.test"}, {"instances", {{{"address", "127.0.0.86"}}}}},
+        // Arrays below names the zone file does not have: eu.online.test.
+        // and ent.wild.online.test. exist only through them.
+        {{"name", "web.eu.online.test"}, {"instances", {{{"address", "127.0.0.87"}}}}},
+        {{"name", "foo.ent.wild.online.test"}, {"instances", {{{"address", "127.0.0.88"}}}}}}}};
   RotorServer rotor({"--threads", "1", "--config", dir.write("rotor.json", config.dump(2))});
   REQUIRE(rotor.ready());
   const int api_port = rotor.api_port();
@@ -520,6 +527,16 @@ TEST_CASE("Unbound validates zones rotor signs online with arrays before and aft
       {"web.online.test.", "A", kNoError, true, "web.online.test.\tIN\tA\t127.0.0.8"},
       {"web.online.test.", "AAAA", kNoError, true, ""},                  // an array's NODATA
       {"alias.online.test.", "A", kNoError, true, "alias.online.test.\tIN\tCNAME\tweb.online.test."},
+      // Names above arrays exist (empty non-terminals the zone file does
+      // not have): a NODATA proven by the name's NSEC without NXNAME, asked
+      // before the array below it; no wildcard answer at or below ent.wild,
+      // the closest encloser of what is below it (a compact denial there).
+      {"eu.online.test.", "A", kNoError, true, ""},
+      {"web.eu.online.test.", "A", kNoError, true, "web.eu.online.test.\tIN\tA\t127.0.0.87"},
+      {"toent.online.test.", "A", kNoError, true, "toent.online.test.\tIN\tCNAME\teu.online.test."},
+      {"ent.wild.online.test.", "TXT", kNoError, true, ""},
+      {"bar.ent.wild.online.test.", "TXT", kNoError, true, ""},
+      {"foo.ent.wild.online.test.", "A", kNoError, true, "foo.ent.wild.online.test.\tIN\tA\t127.0.0.88"},
       {"www.wrongkey.test.", "A", kServFail, false, ""},
   };
   check_verdicts(unbound, questions);

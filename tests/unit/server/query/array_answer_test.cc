@@ -284,6 +284,127 @@ TEST_CASE("array answers allocate nothing - mid slow start too") {
   }
 }
 
+// The query zone with arrays at names the zone file does not have (so the
+// names above them exist only through them), one below the wildcard's
+// parent, one below a name the zone makes an empty non-terminal itself and
+// one at a name the zone has data at.
+const char* const kArraysMakingNames[] = {
+    "web.eu.example.test.",      // eu.example.test. is in no zone file line
+    "foo.x.wild.example.test.",  // x.wild.example.test. would match *.wild
+    "web.b.ent.example.test.",   // b.ent.example.test. is the zone's own empty non-terminal
+    "web.nothere.example.test.", // dangling.example.test. is a CNAME to nothere
+    "_sip._udp.example.test.",   // the zone has an SRV record there
+};
+
+std::shared_ptr<Snapshot> snapshot_with_arrays(const std::vector<std::string>& names) {
+  auto snapshot = test::query_zone_snapshot();
+  for (uint32_t slot = 0; slot < names.size(); ++slot) {
+    snapshot->arrays = snapshot->arrays->with(arrays::ArrayState::build(
+        *zones::name_from_text(names[slot]), slot, {}, {instance(slot + 1, "192.0.2.200", Health::up)},
+        *snapshot->geo.regions));
+  }
+  return snapshot;
+}
+
+TEST_CASE("the names above an array exist - NODATA there and NXDOMAIN below them") {
+  const auto snapshot = snapshot_with_arrays({std::begin(kArraysMakingNames), std::end(kArraysMakingNames)});
+  WorkerState state;
+  prepare_worker_state(*snapshot, state);
+  struct Case {
+    const char* name;
+    ldns_rr_type type;
+    ldns_pkt_rcode rcode;
+    size_t answers;
+    const char* first_answer;  // prefix of the first answer record; "" for none
+  };
+  const Case cases[] = {
+      // RFC 8020: an NXDOMAIN at eu would deny web.eu to resolvers that cut there.
+      {"eu.example.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 0, ""},
+      {"EU.example.test.", LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, 0, ""},
+      {"web.eu.example.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 1, "web.eu.example.test. 30 IN A 192.0.2.200"},
+      {"a.eu.example.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, 0, ""},
+      // x.wild exists: the wildcard does not answer for it (RFC 4592 2.2.1),
+      // nor below it, where x.wild is the closest encloser, with no wildcard child.
+      {"x.wild.example.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 0, ""},
+      {"x.wild.example.test.", LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, 0, ""},
+      {"bar.x.wild.example.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, 0, ""},
+      {"deeper.bar.x.wild.example.test.", LDNS_RR_TYPE_TXT, LDNS_RCODE_NXDOMAIN, 0, ""},
+      {"q.foo.x.wild.example.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, 0, ""},  // below the array itself
+      {"foo.x.wild.example.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 1, "foo.x.wild.example.test. 30 IN A 192.0.2.200"},
+      // The wildcard still answers beside them.
+      {"y.wild.example.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 1, "y.wild.example.test. 3600 IN A 192.0.2.99"},
+      {"q.y.wild.example.test.", LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, 1, "q.y.wild.example.test. 3600 IN TXT \"wild\""},
+      {"sub.wild.example.test.", LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, 1, "sub.wild.example.test. 3600 IN TXT \"blocker\""},
+      // A name that is both the zone's empty non-terminal and above an array: one NODATA.
+      {"b.ent.example.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 0, ""},
+      {"ent.example.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 0, ""},
+      // A CNAME into such a name: the CNAME and a NODATA.
+      {"dangling.example.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 1, "dangling.example.test. 3600 IN CNAME nothere.example.test."},
+      {"nothere.example.test.", LDNS_RR_TYPE_AAAA, LDNS_RCODE_NOERROR, 0, ""},
+      // An array at a name with zone data: the zone's other types, nothing below.
+      {"_sip._udp.example.test.", LDNS_RR_TYPE_SRV, LDNS_RCODE_NOERROR, 1, "_sip._udp.example.test. 3600 IN SRV 0 5 5060"},
+      {"_sip._udp.example.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 1, "_sip._udp.example.test. 30 IN A 192.0.2.200"},
+      {"q._sip._udp.example.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, 0, ""},
+      {"_udp.example.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 0, ""},
+      {"other.example.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, 0, ""},
+  };
+  for (const Case& c : cases) {
+    const std::string question = std::string(c.name) + " " + std::to_string(c.type);
+    CAPTURE(question);
+    const Answer reply = ask(*snapshot, state, c.name, c.type);
+    CHECK(reply.rcode == c.rcode);
+    CHECK(reply.aa);
+    REQUIRE(reply.answer.size() == c.answers);
+    if (c.answers > 0) CHECK(reply.answer.front().rfind(c.first_answer, 0) == 0);
+    // NODATA and NXDOMAIN alike (after a CNAME too): the SOA alone.
+    const bool negative = c.answers == 0 || reply.answer.front().find(" IN CNAME ") != std::string::npos;
+    if (negative) {
+      REQUIRE(reply.authority.size() == 1);
+      CHECK(reply.authority[0].find(" IN SOA ") != std::string::npos);
+    } else {
+      CHECK(reply.authority.empty());
+    }
+  }
+}
+
+TEST_CASE("a name above arrays is NXDOMAIN again once the last array below it goes") {
+  const std::vector<std::string> both = {"web.eu.example.test.", "api.eu.example.test.", "foo.x.wild.example.test."};
+  auto snapshot = snapshot_with_arrays(both);
+  WorkerState state;
+  prepare_worker_state(*snapshot, state);
+  CHECK(ask(*snapshot, state, "eu.example.test.", LDNS_RR_TYPE_A).rcode == LDNS_RCODE_NOERROR);
+  snapshot->arrays = snapshot->arrays->without(*zones::name_from_text("web.eu.example.test."));
+  CHECK(ask(*snapshot, state, "eu.example.test.", LDNS_RR_TYPE_A).rcode == LDNS_RCODE_NOERROR);
+  snapshot->arrays = snapshot->arrays->without(*zones::name_from_text("api.eu.example.test."));
+  CHECK(ask(*snapshot, state, "eu.example.test.", LDNS_RR_TYPE_A).rcode == LDNS_RCODE_NXDOMAIN);
+  // And the wildcard answers at x.wild again.
+  CHECK(ask(*snapshot, state, "x.wild.example.test.", LDNS_RR_TYPE_A).answer.empty());
+  snapshot->arrays = snapshot->arrays->without(*zones::name_from_text("foo.x.wild.example.test."));
+  CHECK(ask(*snapshot, state, "x.wild.example.test.", LDNS_RR_TYPE_A).answer ==
+        std::vector<std::string>{"x.wild.example.test. 3600 IN A 192.0.2.99"});
+  CHECK(ask(*snapshot, state, "bar.x.wild.example.test.", LDNS_RR_TYPE_A).answer ==
+        std::vector<std::string>{"bar.x.wild.example.test. 3600 IN A 192.0.2.99"});
+}
+
+TEST_CASE("answers at and below the names above arrays allocate nothing") {
+  const auto snapshot = snapshot_with_arrays({std::begin(kArraysMakingNames), std::end(kArraysMakingNames)});
+  WorkerState state;
+  prepare_worker_state(*snapshot, state);
+  std::vector<test::Bytes> queries;
+  for (const char* name : {"eu.example.test.", "x.wild.example.test.", "bar.x.wild.example.test.",
+                           "q.foo.x.wild.example.test.", "dangling.example.test."}) {
+    queries.push_back(test::make_query(name, LDNS_RR_TYPE_A));
+  }
+  std::vector<uint8_t> out(kReplyBufferSize);
+  size_t answered = 0;
+  test::AllocationCounter counter;
+  for (int i = 0; i < 200; ++i) {
+    for (const test::Bytes& query : queries) answered += answer_query(*snapshot, query, ClientInfo{}, out, state) > 0;
+  }
+  CHECK(counter.allocations() == 0);
+  CHECK(answered == 1000);
+}
+
 }  // namespace
 }  // namespace rotor
 

@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "server/arrays/array_state.h"
 #include "server/dns/wire.h"
 #include "server/dnssec/compact_denial.h"
 #include "server/dnssec/signer.h"
@@ -712,6 +713,165 @@ TEST_CASE("an RRSIG query in a zone rotor signs gets every signature at the name
   ldns_rr* nsec = nsec_of(wild_reply.get());
   REQUIRE(nsec != nullptr);
   CHECK(rdf_text(ldns_rr_rdf(nsec, 0)) == "x\\000.wild.compact.test.");
+}
+
+// Arrays in a zone rotor signs make the names above them exist, as empty
+// non-terminals the zone file does not have: eu (above web.eu) and x.wild
+// (above foo.x.wild, where *.wild would match), and CNAMEs into them.
+const char* const kArrayMadeNames =
+    "*.wild 300 IN TXT \"wildcard\"\n"
+    "toent 300 IN CNAME eu.compact.test.\n"
+    "tobelow 300 IN CNAME bar.x.wild.compact.test.\n";
+
+// `base` with arrays at `names` (their states hold a name only: the answers
+// asked here are about the names above them).
+std::shared_ptr<Snapshot> with_arrays_at(const Snapshot& base, const std::vector<std::string>& names) {
+  auto snapshot = std::make_shared<Snapshot>(base);
+  uint32_t slot = 0;
+  for (const std::string& name : names) {
+    auto state = std::make_shared<arrays::ArrayState>();
+    state->name = wire(name);
+    state->slot = slot++;
+    snapshot->arrays = snapshot->arrays->with(std::move(state));
+  }
+  return snapshot;
+}
+
+// Asks until the answer is there, signing what the query waits for (at most
+// two NSECs: a CNAME's target and its own).
+Asked ask_signed(const Snapshot& snapshot, WorkerState& state, const test::Bytes& query) {
+  Asked asked = ask(snapshot, state, query);
+  for (int round = 0; round < 2 && asked.size == kAwaitsSignature; ++round) {
+    sign_wanted(state);
+    asked = ask(snapshot, state, query);
+  }
+  REQUIRE(asked.size != kAwaitsSignature);
+  return asked;
+}
+
+TEST_CASE("the names above arrays in a zone rotor signs are NODATA with an NSEC without NXNAME") {
+  SignedZone zone = make_compact_zone(kArrayMadeNames);
+  const auto snapshot = with_arrays_at(*zone.snapshot, {"web.eu.compact.test.", "foo.x.wild.compact.test."});
+  WorkerState state;
+  prepare_worker_state(*snapshot, state);
+  state.denial->now = now_seconds();
+  const RrList keys = key_list(*zone.key);
+  struct Case {
+    const char* name;
+    ldns_rr_type type;
+    bool dnssec_ok;
+    bool compact_ok;
+    ldns_pkt_rcode rcode;
+    size_t answers;
+    const char* nsec_owner;  // "" for no NSEC
+    const char* bitmap;
+  };
+  const Case cases[] = {
+      // The name exists: CO gives no NXDOMAIN, the NSEC has no NXNAME.
+      {"eu.compact.test.", LDNS_RR_TYPE_A, true, false, LDNS_RCODE_NOERROR, 0, "eu.compact.test.", "RRSIG NSEC"},
+      {"eu.compact.test.", LDNS_RR_TYPE_TXT, true, true, LDNS_RCODE_NOERROR, 0, "eu.compact.test.", "RRSIG NSEC"},
+      {"x.wild.compact.test.", LDNS_RR_TYPE_TXT, true, true, LDNS_RCODE_NOERROR, 0, "x.wild.compact.test.", "RRSIG NSEC"},
+      // Below them nothing exists, the wildcard not applied (x.wild is the
+      // closest encloser): the usual compact denial.
+      {"bar.x.wild.compact.test.", LDNS_RR_TYPE_TXT, true, false, LDNS_RCODE_NOERROR, 0, "bar.x.wild.compact.test.",
+       "RRSIG NSEC TYPE128"},
+      {"bar.x.wild.compact.test.", LDNS_RR_TYPE_TXT, true, true, LDNS_RCODE_NXDOMAIN, 0, "bar.x.wild.compact.test.",
+       "RRSIG NSEC TYPE128"},
+      {"a.eu.compact.test.", LDNS_RR_TYPE_A, true, true, LDNS_RCODE_NXDOMAIN, 0, "a.eu.compact.test.",
+       "RRSIG NSEC TYPE128"},
+      // Through a CNAME: the CNAME, then the same proofs for its target.
+      {"toent.compact.test.", LDNS_RR_TYPE_A, true, true, LDNS_RCODE_NOERROR, 1, "eu.compact.test.", "RRSIG NSEC"},
+      {"tobelow.compact.test.", LDNS_RR_TYPE_A, true, true, LDNS_RCODE_NXDOMAIN, 1, "bar.x.wild.compact.test.",
+       "RRSIG NSEC TYPE128"},
+      // Without DO: the SOA alone.
+      {"eu.compact.test.", LDNS_RR_TYPE_A, false, false, LDNS_RCODE_NOERROR, 0, "", ""},
+      {"x.wild.compact.test.", LDNS_RR_TYPE_TXT, false, false, LDNS_RCODE_NOERROR, 0, "", ""},
+      {"bar.x.wild.compact.test.", LDNS_RR_TYPE_TXT, false, false, LDNS_RCODE_NXDOMAIN, 0, "", ""},
+  };
+  for (const Case& c : cases) {
+    const std::string question = std::string(c.name) + " " + std::to_string(c.type);
+    CAPTURE(question);
+    CAPTURE(c.dnssec_ok);
+    CAPTURE(c.compact_ok);
+    Asked asked = ask_signed(*snapshot, state, query_for(c.name, c.type, c.dnssec_ok, c.compact_ok));
+    test::LdnsPacket reply = test::parse_reply(asked.reply);
+    REQUIRE(reply);
+    CHECK(ldns_pkt_get_rcode(reply.get()) == c.rcode);
+    CHECK(ldns_pkt_aa(reply.get()));
+    CHECK(ldns_rr_list_rr_count(ldns_pkt_answer(reply.get())) == c.answers * (c.dnssec_ok ? 2 : 1));
+    CHECK(count_of(ldns_pkt_authority(reply.get()), LDNS_RR_TYPE_SOA) == 1);
+    ldns_rr* nsec = nsec_of(reply.get());
+    if (*c.nsec_owner == '\0') {
+      CHECK(nsec == nullptr);
+      CHECK(ldns_rr_list_rr_count(ldns_pkt_authority(reply.get())) == 1);
+      continue;
+    }
+    REQUIRE(nsec != nullptr);
+    CHECK(count_of(ldns_pkt_authority(reply.get()), LDNS_RR_TYPE_NSEC) == 1);
+    CHECK(rdf_text(ldns_rr_owner(nsec)) == c.nsec_owner);
+    CHECK(rdf_text(ldns_rr_rdf(nsec, 0)) == std::string("\\000.") + c.nsec_owner);
+    CHECK(bitmap_text(nsec) == c.bitmap);
+    CHECK(ldns_rr_ttl(nsec) == 300);
+    CHECK(every_nsec_verifies(reply.get(), keys.get()));
+    CHECK(verifies(reply.get(), LDNS_RR_TYPE_SOA, keys.get()));
+  }
+
+  // An NSEC query there gets the NSEC, an RRSIG query its signature.
+  Asked nsec_query = ask_signed(*snapshot, state, query_for("eu.compact.test.", LDNS_RR_TYPE_NSEC, true, false));
+  test::LdnsPacket nsec_reply = test::parse_reply(nsec_query.reply);
+  REQUIRE(nsec_reply);
+  CHECK(ldns_pkt_get_rcode(nsec_reply.get()) == LDNS_RCODE_NOERROR);
+  CHECK(count_of(ldns_pkt_answer(nsec_reply.get()), LDNS_RR_TYPE_NSEC) == 1);
+  CHECK(verifies(nsec_reply.get(), LDNS_RR_TYPE_NSEC, keys.get(), ldns_pkt_answer(nsec_reply.get())));
+  Asked rrsig_query = ask_signed(*snapshot, state, query_for("eu.compact.test.", LDNS_RR_TYPE_RRSIG, true, false));
+  test::LdnsPacket rrsig_reply = test::parse_reply(rrsig_query.reply);
+  REQUIRE(rrsig_reply);
+  REQUIRE(ldns_rr_list_rr_count(ldns_pkt_answer(rrsig_reply.get())) == 1);
+  ldns_rr* rrsig = ldns_rr_list_rr(ldns_pkt_answer(rrsig_reply.get()), 0);
+  CHECK(ldns_rr_get_type(rrsig) == LDNS_RR_TYPE_RRSIG);
+  CHECK(ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(rrsig)) == LDNS_RR_TYPE_NSEC);
+}
+
+TEST_CASE("a name denied with NXNAME before an array came below it gets the NSEC without NXNAME") {
+  // The worker's denial cache keeps the NXNAME record signed for eu when it
+  // did not exist; it compares RDATA, so once an array is below eu that
+  // record is a miss, signed again and replaced; and back when it goes.
+  SignedZone zone = make_compact_zone(kArrayMadeNames);
+  WorkerState state;
+  prepare_worker_state(*zone.snapshot, state);
+  state.denial->now = now_seconds();
+  const test::Bytes query = query_for("eu.compact.test.", LDNS_RR_TYPE_A, true, false);
+  const auto bitmap_of = [&](const Snapshot& snapshot) {
+    Asked asked = ask_signed(snapshot, state, query);
+    test::LdnsPacket reply = test::parse_reply(asked.reply);
+    REQUIRE(reply);
+    REQUIRE(nsec_of(reply.get()) != nullptr);
+    return bitmap_text(nsec_of(reply.get()));
+  };
+  CHECK(bitmap_of(*zone.snapshot) == "RRSIG NSEC TYPE128");
+  CHECK(state.denial->cache.size() == 1);
+
+  const auto with_array = with_arrays_at(*zone.snapshot, {"web.eu.compact.test."});
+  prepare_worker_state(*with_array, state);  // the same key: the cache stays
+  CHECK(state.denial->cache.size() == 1);
+  REQUIRE(ask(*with_array, state, query).size == kAwaitsSignature);
+  CHECK(bitmap_of(*with_array) == "RRSIG NSEC");
+  CHECK(state.denial->cache.size() == 1);  // replaced, not added beside
+
+  // From the cache, that answer allocates nothing.
+  std::vector<uint8_t> out(kReplyBufferSize);
+  size_t size = 0;
+  {
+    test::AllocationCounter counter;
+    size = answer_query(*with_array, query, ClientInfo{nullptr, Transport::udp}, out, state);
+    CHECK(counter.allocations() == 0);
+  }
+  CHECK(size != kAwaitsSignature);
+
+  auto without = std::make_shared<Snapshot>(*with_array);
+  without->arrays = without->arrays->without(wire("web.eu.compact.test."));
+  prepare_worker_state(*without, state);
+  CHECK(bitmap_of(*without) == "RRSIG NSEC TYPE128");
 }
 
 }  // namespace
