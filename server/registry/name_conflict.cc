@@ -1,6 +1,7 @@
 #include "server/registry/name_conflict.h"
 
 #include "server/dns/wire.h"
+#include "zones/dnssec.h"
 
 namespace rotor::registry {
 
@@ -20,6 +21,21 @@ std::optional<std::string> array_name_conflict(const zones::Zone& zone,
     const zones::Node* node = zone.find(above);
     if (node != nullptr && node->find(dns::type::DNAME)) {
       return name + " is below the DNAME at " + zones::name_to_text(above) + in_zone;
+    }
+  }
+  // In a zone rotor signs, the NSEC of a wildcard's parent P covers
+  // "\000.P" when the zone has nothing there (zones/dnssec.h,
+  // zero_child_covered); it is made with the zone and would deny an array at
+  // or below "\000.P" (or the empty non-terminal it makes there) to validators.
+  if (zone.denial() == zones::Zone::Denial::compact) {
+    for (std::string_view at = lower_wire_name; at.size() > zone.origin().size();
+         at.remove_prefix(dns::parent_offset(at))) {
+      if (at.size() < 3 || at[0] != 1 || at[1] != 0) continue;
+      const std::string_view parent = at.substr(2);
+      if (zones::zero_child_covered(zone, parent)) {
+        return name + " is at or below " + zones::name_to_text(at) + ", which the NSEC of " +
+               zones::name_to_text(parent) + " (a wildcard's parent) denies" + in_zone;
+      }
     }
   }
   return std::nullopt;

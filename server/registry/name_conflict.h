@@ -3,7 +3,9 @@
 // answers A and AAAA at its name; other types there come from the zone. So a
 // CNAME at the name (RFC 2181 10.1: nothing beside a CNAME), static A or AAAA
 // (the array would hide them without a word) or a DNAME above it (the name is
-// rewritten, never looked up) makes the pair contradictory, and the registry
+// rewritten, never looked up), or, in a zone rotor signs, a wildcard's parent
+// P whose NSEC covers "\000.P" (an array at or below "\000.P" would be denied
+// by it, zones/dnssec.h) makes the pair contradictory, and the registry
 // refuses the array (ConflictError, HTTP 409); a zone reload that would create
 // such a pair is refused and the old zones stay. At the apex, SOA, NS and the
 // rest stay the zone's: an apex array is allowed. Pure functions; thread-safe.
