@@ -1,7 +1,7 @@
 // The query path: bytes in, reply bytes out, against a snapshot with static
 // zones (tests/data/diff, data/fuzz.example.zone) and instance arrays of every
 // policy (geo with regions, networks and a MaxMind database, weighted, sticky,
-// all down).
+// all down), some below names no zone has (which they make exist).
 //
 // Input: 5 bytes of client, then the DNS message.
 //   byte 0: bit 0 TCP (else UDP); bit 1 IPv6 (else IPv4); bit 2 no address;
@@ -141,6 +141,10 @@ std::shared_ptr<const Snapshot> build_snapshot() {
   // One beside other types (ANY), one below a zone cut.
   add("many.fuzz.example.", weighted, {instance(25, "192.0.2.34", 100, "", Health::up)});
   add("x.deleg.example.test.", {}, {instance(26, "192.0.2.35", 100, "", Health::up)});
+  // Arrays below names no zone has: those names exist (empty non-terminals),
+  // the wildcard stops at them.
+  add("web.eu.example.test.", {}, {instance(27, "192.0.2.36", 100, "", Health::up)});
+  add("foo.ent.wild.example.test.", {}, {instance(28, "192.0.2.37", 100, "", Health::up)});
   return snapshot;
 }
 
