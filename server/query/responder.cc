@@ -225,11 +225,9 @@ class Answer {
     // (empty non-terminals, array_table.h): one at the name asked is a
     // NODATA (RFC 8020: an NXDOMAIN there would deny the arrays below), one
     // between it and the zone's closest encloser is the closest encloser,
-    // which has no wildcard child: NXDOMAIN (RFC 4592 2.2.1).
-    std::string_view array_encloser;
-    if (found.kind == Lookup::Kind::nxdomain || found.kind == Lookup::Kind::wildcard) {
-      array_encloser = array_made_encloser(found.encloser->name);
-    }
+    // which has no wildcard child: NXDOMAIN (RFC 4592 2.2.1). Without a
+    // wildcard the answer below such a name is the NXDOMAIN it was, so
+    // there only the name asked is looked up.
     switch (found.kind) {
       case Lookup::Kind::nxdomain:
         // The apex of another zone we serve exists even when its parent has
@@ -237,7 +235,7 @@ class Answer {
         if (snapshot_.zones.find_authoritative(at_.name) != &zone) {
           return add_negative(zone, Step::nodata);
         }
-        if (array_encloser.size() == at_.name.size()) return add_array_made_nodata(zone);
+        if (snapshot_.arrays->has_array_below(at_.name)) return add_array_made_nodata(zone);
         if (const auto* signer = online_denial(zone)) return add_compact_nxname(zone, *signer);
         if (add_encoded_nxdomain(zone, *found.encloser)) return Step::nxdomain;
         prove_nxdomain(zone, *found.encloser);
@@ -248,8 +246,10 @@ class Answer {
         alias = {.rrset = found.node->find(dns::type::DNAME), .owner = found.node->name};
         return Step::follow;
       case Lookup::Kind::wildcard:
-        if (array_encloser.size() == at_.name.size()) return add_array_made_nodata(zone);
-        if (!array_encloser.empty()) {
+        if (const std::string_view array_encloser = array_made_encloser(found.encloser->name);
+            array_encloser.size() == at_.name.size()) {
+          return add_array_made_nodata(zone);
+        } else if (!array_encloser.empty()) {
           // No proof of the closer names: arrays live only in zones rotor
           // signs online (registry/name_conflict.h), denied compactly.
           if (const auto* signer = online_denial(zone)) return add_compact_nxname(zone, *signer);
@@ -296,13 +296,15 @@ class Answer {
 
   // The deepest name at or above the one asked and strictly below the zone's
   // closest encloser `encloser` that an array is at or below, or an empty
-  // view. At the name asked an array would have been answered, so there it
-  // is one below. Allocation-free: trie look-ups by hash.
+  // view. At the name asked an array would have been answered (solve_name's
+  // start), so there only one below counts. Allocation-free: trie look-ups
+  // by hash, two per label between the name and the encloser.
   std::string_view array_made_encloser(std::string_view encloser) const noexcept {
     const arrays::ArrayTable& table = *snapshot_.arrays;
     if (table.size() == 0) return {};
-    for (std::string_view name = at_.name; name.size() > encloser.size();
-         name = name.substr(dns::parent_offset(name))) {
+    if (table.has_array_below(at_.name)) return at_.name;
+    for (std::string_view name = at_.name.substr(dns::parent_offset(at_.name));
+         name.size() > encloser.size(); name = name.substr(dns::parent_offset(name))) {
       if (table.has_array_below(name) || table.find(name) != nullptr) return name;
     }
     return {};

@@ -5,9 +5,13 @@
 // compress. Per row it prints ns per answer (best of --rounds rounds of
 // --queries calls, the rounds rotating which row goes first), the reply's size
 // and a hash of its bytes, so two builds can be compared for speed and for
-// byte-identical output. Prints numbers only; it never passes or fails on them.
+// byte-identical output. The rows marked "arrays" answer from the same zone
+// with --arrays instance arrays at a<i>.pool.bench.test. (a name the zone does
+// not have, which they make exist): what looking for the names above arrays
+// adds to an NXDOMAIN, and the NODATA there. Prints numbers only; it never
+// passes or fails on them.
 //
-// Usage: rotor_answer_bench [--queries Q] [--rounds R] [--only TEXT]
+// Usage: rotor_answer_bench [--queries Q] [--rounds R] [--arrays N] [--only TEXT]
 // (--only: just the rows whose label contains TEXT, e.g. for callgrind).
 
 #include <unistd.h>
@@ -25,6 +29,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "server/arrays/array_state.h"
 #include "server/query/responder.h"
 #include "server/snapshot/snapshot.h"
 #include "zones/zone_file.h"
@@ -75,6 +80,7 @@ struct Row {
   const char* what;
   std::vector<uint8_t> query;
   unsigned rcode;
+  bool with_arrays = false;  // answered from the snapshot with --arrays arrays
   double best_ns = std::numeric_limits<double>::infinity();
   size_t reply_size = 0;
   uint32_t reply_hash = 0;
@@ -123,6 +129,19 @@ std::shared_ptr<rotor::Snapshot> bench_snapshot() {
   return snapshot;
 }
 
+// `base` with `count` arrays (no instances: their answers are not timed) at
+// a<i>.pool.bench.test.
+std::shared_ptr<rotor::Snapshot> with_arrays(const rotor::Snapshot& base, uint32_t count) {
+  auto snapshot = std::make_shared<rotor::Snapshot>(base);
+  for (uint32_t i = 0; i < count; ++i) {
+    auto state = std::make_shared<rotor::arrays::ArrayState>();
+    state->name = *rotor::zones::name_from_text("a" + std::to_string(i) + ".pool.bench.test.");
+    state->slot = i;
+    snapshot->arrays = snapshot->arrays->with(std::move(state));
+  }
+  return snapshot;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -131,11 +150,14 @@ int main(int argc, char** argv) {
   int rounds = 15;
   app.add_option("--queries", queries, "answer_query calls per row and round");
   app.add_option("--rounds", rounds, "rounds; the best one counts");
+  uint32_t array_count = 1000;
+  app.add_option("--arrays", array_count, "arrays in the snapshot of the rows marked arrays");
   std::string only;
   app.add_option("--only", only, "only the rows whose label contains this text");
   CLI11_PARSE(app, argc, argv);
 
   const auto snapshot = bench_snapshot();
+  const auto arrays_snapshot = with_arrays(*snapshot, array_count);
   constexpr uint16_t A = 1, MX = 15;
   std::vector<Row> rows = {
       {"NXDOMAIN missing5.bench.test A", make_query("missing5.bench.test", A, false), 3},
@@ -146,12 +168,17 @@ int main(int argc, char** argv) {
       {"positive bench.test MX (+ additional A)", make_query("bench.test", MX, false), 0},
       {"20 MX in 20 other domains", make_query("mx.bench.test", MX, false), 0},
       {"referral: 8 NS + 8 glue", make_query("www.deleg.bench.test", A, false), 0},
+      {"arrays: NXDOMAIN missing5.bench.test A", make_query("missing5.bench.test", A, false), 3, true},
+      {"arrays: NXDOMAIN 8 labels", make_query("a.b.c.d.e.f.bench.test", A, false), 3, true},
+      {"arrays: NODATA pool.bench.test A (above)", make_query("pool.bench.test", A, false), 0, true},
+      {"arrays: NXDOMAIN x.pool.bench.test A (below)", make_query("x.pool.bench.test", A, false), 3, true},
   };
   std::erase_if(rows, [&](const Row& row) { return std::string(row.what).find(only) == std::string::npos; });
   for (int round = 0; round < rounds; ++round) {
     for (size_t i = 0; i < rows.size(); ++i) {
       Row& row = rows[(i + static_cast<size_t>(round)) % rows.size()];
-      row.best_ns = std::min(row.best_ns, answer_ns(*snapshot, row, queries));
+      row.best_ns =
+          std::min(row.best_ns, answer_ns(row.with_arrays ? *arrays_snapshot : *snapshot, row, queries));
     }
   }
   std::printf("answer_query over TCP (no size limit), no network\n");
@@ -159,6 +186,6 @@ int main(int argc, char** argv) {
   for (const Row& row : rows) {
     std::printf("%-45s %8.1f %6zu   %08x\n", row.what, row.best_ns, row.reply_size, row.reply_hash);
   }
-  std::printf("(best of %d rounds of %zu queries each)\n", rounds, queries);
+  std::printf("(best of %d rounds of %zu queries each; arrays: %u)\n", rounds, queries, array_count);
   return 0;
 }
