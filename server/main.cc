@@ -45,6 +45,7 @@
 #include "server/registry/registry.h"
 #include "server/registry/snapshot_composer.h"
 #include "server/snapshot/publisher.h"
+#include "zones/zone.h"
 
 namespace {
 
@@ -175,6 +176,7 @@ void log_zones(const rotor::Snapshot& snapshot) {
       spdlog::info("zone {} is signed by rotor with key tag {}", zone->origin_text(), signer->key_tag());
     }
   }
+  for (const std::string& warning : rotor::app::encoding_warnings(snapshot)) spdlog::warn("{}", warning);
 }
 
 std::string host_name() {
@@ -227,7 +229,9 @@ int serve(const Flags& flags) {
 
   // Zones rotor signs take their signatures from here; reloads and re-signs
   // reuse them (server/dnssec/online_signing.h).
-  const auto signatures = std::make_shared<rotor::dnssec::SharedSignatureCache>();
+  const auto signatures = std::make_shared<rotor::dnssec::SharedSignatureCache>(
+      config.dnssec.signature_cache_bytes, config.dnssec.denial_cache_bytes);
+  rotor::zones::set_negative_answer_budget(config.dnssec.encoded_answers_bytes);
   auto snapshot = rotor::app::build_snapshot(config, 1, signatures);
   log_zones(*snapshot);
   try {
@@ -396,10 +400,14 @@ std::vector<std::string> check_errors(const Flags& flags, rotor::config::Config&
     const bool names_file = flags.config_file.empty() || error.path == flags.config_file;
     errors.push_back(names_file ? error.what() : flags.config_file + ": " + error.what());
   };
+  rotor::zones::set_negative_answer_budget(config.dnssec.encoded_answers_bytes);
   build = rotor::app::try_build_snapshot(config, 1);
   errors.insert(errors.end(), build.errors.begin(), build.errors.end());  // each names its zone file
   if (build.errors.empty()) {
     for (const auto& error : rotor::app::array_serving_errors(config, build.snapshot->zones)) in_file(error);
+    for (const std::string& warning : rotor::app::encoding_warnings(*build.snapshot)) {
+      std::fprintf(stderr, "warning: %s\n", warning.c_str());
+    }
   }
   try {
     for (const std::string& warning :

@@ -410,6 +410,11 @@ EncodedAuthority encode_authority(const Zone& zone, std::string_view question,
   });
 }
 
+// What an encoding holds on the heap, as the budget counts it.
+size_t encoded_size(const EncodedAuthority& authority) noexcept {
+  return authority.bytes.size() + authority.pointers.size() * sizeof(uint16_t);
+}
+
 // The nodes whose NSEC covers a name one label below the apex that does not
 // exist but is, or is above, a name in the SOA's RDATA (hostmaster.<apex>
 // as the mailbox, mostly): the writer compresses that SOA name against a
@@ -439,7 +444,7 @@ bool soa_name_covers(const Zone& zone, std::vector<const Node*>& covers) {
 
 }  // namespace
 
-void encode_negative_answers(Zone& zone) {
+void encode_negative_answers(Zone& zone, size_t budget) {
   const Zone::Denial denial = zone.denial();
   if (!zone.is_signed() || (denial != Zone::Denial::nsec && denial != Zone::Denial::compact)) return;
   if (zone.soa_ == nullptr || zone.soa().rdatas.empty()) return;
@@ -449,16 +454,35 @@ void encode_negative_answers(Zone& zone) {
   if (nxdomain && zone.origin().size() + 2 <= dns::kMaxNameLength) {
     wildcard_cover = zone.covering_nsec(std::string("\x01*", 2) + zone.origin());
   }
+  size_t spent = 0;
+  bool full = false;
   for (Node& node : zone.nodes_) {
     if (node.below_delegation || node.nsec3_only) continue;
+    if (full) {
+      ++zone.unencoded_negative_names_;
+      continue;
+    }
     // The responder's proofs (prove_nodata, prove_nxdomain).
     const Node* own = denial == Zone::Denial::compact ? &node : zone.covering_nsec(node.name);
-    node.nodata_authority = encode_authority(zone, node.name, {own});
+    EncodedAuthority nodata = encode_authority(zone, node.name, {own});
+    EncodedAuthority nxdomain_authority;
     if (nxdomain && node.find(dns::type::NSEC) != nullptr &&
         std::find(soa_covers.begin(), soa_covers.end(), &node) == soa_covers.end()) {
-      node.nxdomain_authority = encode_authority(zone, zone.origin(), {&node, wildcard_cover});
+      nxdomain_authority = encode_authority(zone, zone.origin(), {&node, wildcard_cover});
     }
+    const size_t cost = encoded_size(nodata) + encoded_size(nxdomain_authority);
+    if (spent + cost > budget) {
+      // This name and every one after it go record by record: the budget
+      // is a bound, so the last name is not allowed past it.
+      full = true;
+      ++zone.unencoded_negative_names_;
+      continue;
+    }
+    spent += cost;
+    node.nodata_authority = std::move(nodata);
+    node.nxdomain_authority = std::move(nxdomain_authority);
   }
+  zone.encoded_negative_bytes_ = spent;
 }
 
 EncodedAuthority encode_array_nodata(const Zone& zone, std::string_view owner, uint32_t ttl,

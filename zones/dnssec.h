@@ -74,8 +74,11 @@ void index_dnssec(Zone& zone);
 // once the signatures are in place. An NSEC covering a missing name one
 // label below the apex that a name in the SOA's RDATA ends in (the usual
 // hostmaster.<apex>) gets no NXDOMAIN encoding: there the writer compresses
-// that name against the query name itself.
-void encode_negative_answers(Zone& zone);
+// that name against the query name itself. At most `budget` bytes (the
+// encodings' sizes, zone.h negative_answer_budget): names are encoded in the
+// zone's order while the next name's encodings fit, and the ones after that
+// are counted in Zone::unencoded_negative_names.
+void encode_negative_answers(Zone& zone, size_t budget);
 
 // The authority section of a DO NODATA at an instance array's name `owner`
 // (lower-case wire) in `zone`, whose NSEC is the array's own (compact

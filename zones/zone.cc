@@ -347,14 +347,15 @@ std::optional<std::string> ZoneBuilder::build_index() {
 }
 
 namespace {
-std::atomic<bool> negative_answer_encoding_on{true};
+std::atomic<size_t> negative_answer_budget_bytes{kDefaultNegativeAnswerBudget};
 }  // namespace
 
-void set_negative_answer_encoding(bool on) noexcept { negative_answer_encoding_on = on; }
-bool negative_answer_encoding() noexcept { return negative_answer_encoding_on; }
+void set_negative_answer_budget(size_t bytes) noexcept { negative_answer_budget_bytes = bytes; }
+size_t negative_answer_budget() noexcept { return negative_answer_budget_bytes; }
 
 std::optional<std::string> ZoneBuilder::encode_negative_answers() {
-  if (negative_answer_encoding_on) zones::encode_negative_answers(*zone_);
+  const size_t budget = negative_answer_budget_bytes;
+  if (budget > 0) zones::encode_negative_answers(*zone_, budget);
   return std::nullopt;
 }
 

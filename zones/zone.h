@@ -106,6 +106,11 @@ class Zone {
   size_t record_count() const noexcept { return record_count_; }
   // Whether any name below the apex is a zone cut.
   bool has_delegations() const noexcept { return has_delegations_; }
+  // Signed zones: the bytes of its encoded negative answers, and how many
+  // names went without because negative_answer_budget() ran out (the zone
+  // loader warns).
+  size_t encoded_negative_bytes() const noexcept { return encoded_negative_bytes_; }
+  size_t unencoded_negative_names() const noexcept { return unencoded_negative_names_; }
   const std::deque<Node>& nodes() const noexcept { return nodes_; }
 
   // DNSSEC (dnssec.h): whether the zone is signed and how it denies.
@@ -134,7 +139,7 @@ class Zone {
  private:
   friend class ZoneBuilder;
   friend void index_dnssec(Zone& zone);
-  friend void encode_negative_answers(Zone& zone);
+  friend void encode_negative_answers(Zone& zone, size_t budget);
   friend EncodedAuthority encode_array_nodata(const Zone&, std::string_view, uint32_t,
                                               const std::string&, const std::string&);
   Zone() = default;
@@ -151,6 +156,8 @@ class Zone {
   const Node* apex_ = nullptr;
   const RRset* soa_ = nullptr;
   size_t record_count_ = 0;
+  size_t encoded_negative_bytes_ = 0;
+  size_t unencoded_negative_names_ = 0;
   bool has_delegations_ = false;
   bool signed_ = false;
   Denial denial_ = Denial::none;
@@ -210,14 +217,18 @@ class ZoneBuilder {
   std::shared_ptr<const OnlineSigner> signer_;
 };
 
-// Whether ZoneBuilder::finish encodes the negative answers of signed zones,
-// and dnssec::sign_array those of DO NODATA at array names (EncodedAuthority;
-// on unless turned off). Tests build the same zone with
-// and without to compare the query path's answers byte for byte; set it
-// before building, never while zones are being built.
-void set_negative_answer_encoding(bool on) noexcept;
-// Whether it is on; the array signer (server/dnssec/array_signer.h) asks too.
-bool negative_answer_encoding() noexcept;
+// The most bytes of encoded negative answers (EncodedAuthority, about 0.7 KiB
+// a name) ZoneBuilder::finish keeps for one signed zone: names are encoded
+// in the zone's order until the next would pass it, and the rest are written
+// record by record on the query path, the same bytes a little slower
+// (Zone::unencoded_negative_names says how many). Config `dnssec.
+// encoded_answers_mib`; 0 turns the encoding off, for zones and for the
+// DO NODATA of array names (dnssec::sign_array). Process-wide, set once at
+// startup (and by tests, to build the same zone with and without); never
+// while zones are being built.
+inline constexpr size_t kDefaultNegativeAnswerBudget = size_t{128} << 20;
+void set_negative_answer_budget(size_t bytes) noexcept;
+size_t negative_answer_budget() noexcept;
 
 // Presentation form ("www.example.com.") of a wire name; for logs and errors.
 std::string name_to_text(std::string_view wire);

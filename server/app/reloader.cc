@@ -56,6 +56,9 @@ std::vector<std::string> restart_only_changes(const config::Config& running,
       {"api.listen", running.api_listen == next.api_listen},
       {"api.tls", running.api_tls.cert == next.api_tls.cert && running.api_tls.key == next.api_tls.key},
       {"rrl", same_rrl(running.rrl, next.rrl)},
+      {"dnssec", running.dnssec.signature_cache_bytes == next.dnssec.signature_cache_bytes &&
+                     running.dnssec.denial_cache_bytes == next.dnssec.denial_cache_bytes &&
+                     running.dnssec.encoded_answers_bytes == next.dnssec.encoded_answers_bytes},
       {"cluster", same_cluster(running.cluster, next.cluster)},
       {"events", running.events.max_count == next.events.max_count &&
                      running.events.max_age == next.events.max_age},
@@ -120,6 +123,7 @@ Reloader::Checked Reloader::check(const config::Config& next, ReloadOutcome& out
   try {
     checked.geo = build_geo(next);
     outcome.warnings = config_warnings(next, checked.geo);
+    for (std::string& warning : encoding_warnings(*build.snapshot)) outcome.warnings.push_back(std::move(warning));
   } catch (const config::ConfigError& error) {
     in_file(error);
   }

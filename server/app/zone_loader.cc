@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "server/dnssec/key_files.h"
+#include "zones/zone.h"
 #include "zones/zone_file.h"
 
 namespace rotor::app {
@@ -88,6 +89,19 @@ SnapshotBuild try_build_snapshot(const config::Config& config, uint64_t generati
   }
   if (build.errors.empty()) build.snapshot = std::move(snapshot);
   return build;
+}
+
+std::vector<std::string> encoding_warnings(const Snapshot& snapshot) {
+  std::vector<std::string> warnings;
+  for (const auto& zone : snapshot.zones.zones()) {
+    if (zone->unencoded_negative_names() == 0) continue;
+    warnings.push_back("zone " + zone->origin_text() + ": the negative answers of " +
+                       std::to_string(zone->unencoded_negative_names()) +
+                       " names are written per query: encoding them all needs more than "
+                       "dnssec.encoded_answers_mib (" +
+                       std::to_string(zones::negative_answer_budget() >> 20) + " MiB)");
+  }
+  return warnings;
 }
 
 std::shared_ptr<const Snapshot> build_snapshot(

@@ -34,6 +34,11 @@ struct SnapshotBuild {
 SnapshotBuild try_build_snapshot(const config::Config& config, uint64_t generation,
                                  std::shared_ptr<dnssec::SharedSignatureCache> signatures = nullptr);
 
+// One warning per signed zone whose negative answers outgrew the encoding
+// budget (config dnssec.encoded_answers_mib, zones::negative_answer_budget):
+// how many names are answered record by record instead. Empty when none.
+std::vector<std::string> encoding_warnings(const Snapshot& snapshot);
+
 struct SnapshotError : std::runtime_error {
   explicit SnapshotError(std::vector<std::string> reasons);
   std::vector<std::string> reasons;  // what() joins them with newlines

@@ -251,6 +251,27 @@ void parse_rrl(const json& object, Config& config) {
   }
 }
 
+// `dnssec.*_mib`: whole MiB, up to 1 TiB.
+size_t parse_mib(const json& value, const std::string& path, int64_t low) {
+  constexpr int64_t kMaxMib = int64_t{1} << 20;
+  return static_cast<size_t>(expect_between(value, path, low, kMaxMib)) << 20;
+}
+
+void parse_dnssec(const json& object, Config& config) {
+  for (const auto& [key, value] : object.items()) {
+    const std::string path = join_path("dnssec", key);
+    if (key == "signature_cache_mib") {
+      config.dnssec.signature_cache_bytes = parse_mib(value, path, 1);
+    } else if (key == "denial_cache_mib") {
+      config.dnssec.denial_cache_bytes = parse_mib(value, path, 1);
+    } else if (key == "encoded_answers_mib") {
+      config.dnssec.encoded_answers_bytes = parse_mib(value, path, 0);
+    } else {
+      throw ConfigError(path, "unknown key");
+    }
+  }
+}
+
 bool api_off(const std::string& listen) { return listen.empty() || listen == "off"; }
 
 void check_api_listen(const std::string& listen, const std::string& path) {
@@ -454,6 +475,8 @@ void parse_key(const std::string& key, const json& value, Config& config,
       parse_events(expect_object(value, key), config);
     } else if (key == "rrl") {
       parse_rrl(expect_object(value, key), config);
+    } else if (key == "dnssec") {
+      parse_dnssec(expect_object(value, key), config);
     } else if (key == "cluster") {
       config.cluster = parse_cluster(value);
     } else if (key == "publish_interval") {

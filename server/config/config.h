@@ -97,6 +97,16 @@ struct EventsConfig {
   std::chrono::milliseconds max_age{0};  // 0: no age bound
 };
 
+// `dnssec`: the memory rotor may spend on signing and signed answers, in
+// bytes (the file says MiB). The defaults are the ones server/dnssec and
+// zones/ use when nobody says otherwise (online_signing.h, zone.h); a test
+// checks they agree.
+struct DnssecBudgets {
+  size_t signature_cache_bytes = size_t{256} << 20;  // zones' and arrays' RRSIGs
+  size_t denial_cache_bytes = size_t{32} << 20;      // NSECs signed per query name
+  size_t encoded_answers_bytes = size_t{128} << 20;  // per zone; 0: no encoding
+};
+
 struct Config {
   std::string file;  // the file it was read from (load_config_file); empty: none
   std::vector<std::string> listen{"127.0.0.1:5353", "[::1]:5353"};
@@ -130,6 +140,8 @@ struct Config {
 
   // Response rate limiting of UDP replies; responses_per_second 0: off.
   RateLimiterOptions rrl;
+
+  DnssecBudgets dnssec;  // `dnssec`
 
   // Set: this node is one of a cluster sharing its data through etcd.
   std::optional<ClusterConfig> cluster;

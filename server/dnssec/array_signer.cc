@@ -124,7 +124,7 @@ std::shared_ptr<const arrays::ArraySignatures> sign_array(
     // rather than written record by record per query (responder.cc
     // add_encoded_array_nodata).
     zones::EncodedAuthority authority;
-    if (zones::negative_answer_encoding()) {
+    if (zones::negative_answer_budget() > 0) {
       authority = zones::encode_array_nodata(zone, asked.name, ttl, out->nsec, *rrsig);
     }
     out->nsec_signatures.push_back({ttl, std::move(*rrsig), std::move(authority)});

@@ -8,7 +8,7 @@
 // family answers, the zone's own types there, RRSIG and NSEC; with each of
 // its signatures, the whole authority section of a DO NODATA there with that
 // TTL (SOA, NSEC, their RRSIGs), encoded for the responder to copy
-// (zones::encode_array_nodata; off with zones::set_negative_answer_encoding).
+// (zones::encode_array_nodata; off when zones::negative_answer_budget() is 0).
 //
 // Runs on the snapshot builder's thread, never on the query path. Signing
 // goes through `sign` (the zone's online signer: its key and the signature

@@ -294,6 +294,37 @@ TEST_CASE("the manual key rollover keeps every answer verifying at each step") {
   all_verify(new_key.get(), "old key removed, only the new DS at the parent");
 }
 
+TEST_CASE("a zone whose negative answers outgrow dnssec.encoded_answers_mib is named by rotor check") {
+  ::unsetenv("ROTOR_API_TOKEN");
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "keys");
+  Process keygen({ROTOR_BINARY, "keygen", "signed.test", "--dir", (dir.path() / "keys").string()});
+  REQUIRE(keygen.wait_exit(10s) == 0);
+  // ~350 bytes of encoded NODATA a name: 6,000 names need about 2 MiB.
+  std::string zone = kZone;
+  for (int i = 0; i < 6000; ++i) zone += "h" + std::to_string(i) + " IN A 192.0.2.7\n";
+  dir.write("signed.zone", zone);
+  const auto check_with = [&](const json& dnssec, std::string& output) {
+    json config = {{"db", (dir.path() / "rotor.db").string()},
+                   {"zones", {{{"file", "signed.zone"}, {"dnssec", {{"keys", "keys"}}}}}}};
+    if (!dnssec.is_null()) config["dnssec"] = dnssec;
+    return run_to_exit({ROTOR_BINARY, "check", "--config", dir.write("rotor.json", config.dump(2))}, output,
+                       60s);
+  };
+  std::string output;
+  CHECK(check_with(json{{"encoded_answers_mib", 1}}, output) == 0);
+  CAPTURE(output);
+  CHECK(output.find("warning: zone signed.test.: the negative answers of ") != std::string::npos);
+  CHECK(output.find("more than dnssec.encoded_answers_mib (1 MiB)") != std::string::npos);
+  for (const json& enough : {json(), json{{"encoded_answers_mib", 0}}, json{{"encoded_answers_mib", 8}}}) {
+    CAPTURE(enough.dump());
+    std::string quiet;
+    CHECK(check_with(enough, quiet) == 0);
+    CAPTURE(quiet);
+    CHECK(quiet.find("negative answers") == std::string::npos);
+  }
+}
+
 TEST_SUITE_END();
 
 }  // namespace

@@ -202,12 +202,14 @@ TEST_CASE("keys only a restart changes are applied nowhere and named in warnings
   ReloadRig rig(kConfig);
   rig.write("rotor.json", R"({
     "zones": ["a.test=a.zone"], "listen": ["127.0.0.1:5399"], "threads": 3,
+    "dnssec": {"encoded_answers_mib": 0},
     "arrays": [{"name": "web.a.test", "ttl": 30, "instances": [{"address": "127.0.0.11"}]}]})");
   const ReloadOutcome outcome = rig.reloader->reload({.source = "signal"});
   REQUIRE(outcome.ok);
   CHECK(outcome.warnings == std::vector<std::string>{
                                 "listen changed: takes effect at the next restart",
-                                "threads changed: takes effect at the next restart"});
+                                "threads changed: takes effect at the next restart",
+                                "dnssec changed: takes effect at the next restart"});
 }
 
 TEST_CASE("the config owns its arrays until a reload drops them") {

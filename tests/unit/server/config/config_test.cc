@@ -11,6 +11,8 @@
 
 #include "probes/check_spec.h"
 #include "server/config/registry_sections.h"
+#include "server/dnssec/online_signing.h"
+#include "zones/zone.h"
 
 TEST_SUITE_BEGIN("unit/server/config/config");
 
@@ -314,6 +316,15 @@ TEST_CASE("bad documents name the key and the reason") {
        "rrl.exempt[0]: \"10.1.0.0/8\" has bits set past the /8 prefix"},
       {R"({"rrl": {"exempt": ["2001:db8::1/64"]}})",
        "rrl.exempt[0]: \"2001:db8::1/64\" has bits set past the /64 prefix"},
+      {R"({"dnssec": []})", "dnssec: expected an object, got an array"},
+      {R"({"dnssec": {"cache_mib": 1}})", "dnssec.cache_mib: unknown key"},
+      {R"({"dnssec": {"signature_cache_mib": 0}})",
+       "dnssec.signature_cache_mib: must be between 1 and 1048576, got 0"},
+      {R"({"dnssec": {"denial_cache_mib": "32"}})", "dnssec.denial_cache_mib: expected an integer, got a string"},
+      {R"({"dnssec": {"encoded_answers_mib": -1}})",
+       "dnssec.encoded_answers_mib: must be between 0 and 1048576, got -1"},
+      {R"({"dnssec": {"encoded_answers_mib": 1048577}})",
+       "dnssec.encoded_answers_mib: must be between 0 and 1048576, got 1048577"},
       // Registry settings.
       {R"({"db": ""})", "db: empty file name"},
       {R"({"publish_interval": 50})", "publish_interval: expected a duration string like \"50ms\", got an integer"},
@@ -356,6 +367,21 @@ TEST_CASE("the rrl section") {
                                     "rotor.json");
   CHECK(edges.rrl.table_size == 16777216);
   CHECK(edges.rrl.exempt[0].length == 0);
+}
+
+TEST_CASE("the dnssec section") {
+  // The defaults are the ones the signing code and the zone builder use
+  // when nothing is configured (tests and benches build without a config).
+  const Config defaults = parse_config("{}", "rotor.json");
+  CHECK(defaults.dnssec.signature_cache_bytes == rotor::dnssec::kDefaultSignatureCacheBytes);
+  CHECK(defaults.dnssec.denial_cache_bytes == rotor::dnssec::kDefaultDenialSignatureCacheBytes);
+  CHECK(defaults.dnssec.encoded_answers_bytes == rotor::zones::kDefaultNegativeAnswerBudget);
+
+  const Config config = parse_config(
+      R"({"dnssec": {"signature_cache_mib": 1024, "denial_cache_mib": 1, "encoded_answers_mib": 0}})", "rotor.json");
+  CHECK(config.dnssec.signature_cache_bytes == size_t{1024} << 20);
+  CHECK(config.dnssec.denial_cache_bytes == size_t{1} << 20);
+  CHECK(config.dnssec.encoded_answers_bytes == 0);
 }
 
 TEST_CASE("probes.source_address") {

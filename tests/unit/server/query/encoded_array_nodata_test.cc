@@ -2,7 +2,7 @@
 // encodes with each NSEC signature (arrays::ArraySignatures::NsecSignature,
 // zones::encode_array_nodata), against the same answers written record by
 // record: the arrays of a zone rotor signs, signed with the encoding and
-// without it (zones::set_negative_answer_encoding; the zone's signature
+// without it (zones::set_negative_answer_budget; the zone's signature
 // cache gives both the same signatures), must answer every query of a table
 // (array names in two cases, names below and aliases to them, A/AAAA of
 // families with and without instances, up and down, other types; UDP 1232
@@ -89,7 +89,7 @@ std::shared_ptr<Snapshot> signed_arrays(const Snapshot& base, bool encoding) {
   const zones::Zone& zone = *snapshot->zones.zones().at(0);
   const zones::OnlineSigner& signer = *zone.online_signer();
   const auto table = snapshot->arrays;
-  zones::set_negative_answer_encoding(encoding);
+  zones::set_negative_answer_budget(encoding ? zones::kDefaultNegativeAnswerBudget : 0);
   for (const auto& state : table->all()) {
     dnssec::ArraySigningStats stats;
     auto copy = std::make_shared<arrays::ArrayState>(*state);
@@ -100,7 +100,7 @@ std::shared_ptr<Snapshot> signed_arrays(const Snapshot& base, bool encoding) {
     CHECK(stats.failures == 0);
     snapshot->arrays = snapshot->arrays->with(copy);
   }
-  zones::set_negative_answer_encoding(true);
+  zones::set_negative_answer_budget(zones::kDefaultNegativeAnswerBudget);
   return snapshot;
 }
 

@@ -1,7 +1,7 @@
 // The negative answers of signed zones encoded when the zone is built
 // (zones::EncodedAuthority, copied by the responder after the question)
 // against the same answers written record by record: the same zones built
-// with the encoding turned off (zones::set_negative_answer_encoding) must
+// with the encoding turned off (zones::set_negative_answer_budget 0) must
 // answer every query of a table of names, types, cases and transports with
 // the same bytes. NSEC zones (the test data, and zones signed here by ldns
 // whose SOA names lie under names that do not exist, where the NXDOMAIN
@@ -36,10 +36,10 @@ TEST_SUITE_BEGIN("unit/server/query/encoded_authority");
 namespace rotor {
 namespace {
 
-// Builds zones with the encoding off for as long as it lives.
-struct WithoutNegativeEncoding {
-  WithoutNegativeEncoding() { zones::set_negative_answer_encoding(false); }
-  ~WithoutNegativeEncoding() { zones::set_negative_answer_encoding(true); }
+// Builds zones with `bytes` of encoding budget (0: off) for as long as it lives.
+struct NegativeAnswerBudget {
+  explicit NegativeAnswerBudget(size_t bytes) { zones::set_negative_answer_budget(bytes); }
+  ~NegativeAnswerBudget() { zones::set_negative_answer_budget(zones::kDefaultNegativeAnswerBudget); }
 };
 
 std::shared_ptr<const zones::Zone> load_encoded_test_zone(const std::string& text, const std::string& origin) {
@@ -94,12 +94,17 @@ struct EncodedPair {
   std::shared_ptr<const zones::Zone> encoded_zone;
 };
 
-EncodedPair pair_from_text(const std::string& text, const std::string& origin) {
+// `budget`: what the encoded one may spend.
+EncodedPair pair_from_text(const std::string& text, const std::string& origin,
+                           size_t budget = zones::kDefaultNegativeAnswerBudget) {
   EncodedPair pair;
   pair.origin = origin;
-  pair.encoded_zone = load_encoded_test_zone(text, origin);
+  {
+    NegativeAnswerBudget encoded(budget);
+    pair.encoded_zone = load_encoded_test_zone(text, origin);
+  }
   pair.encoded->zones.add(pair.encoded_zone);
-  WithoutNegativeEncoding off;
+  NegativeAnswerBudget off(0);
   pair.plain->zones.add(load_encoded_test_zone(text, origin));
   return pair;
 }
@@ -129,7 +134,7 @@ EncodedPair compact_pair() {
   REQUIRE(encoded.zone != nullptr);
   pair.encoded_zone = encoded.zone;
   pair.encoded->zones.add(encoded.zone);
-  WithoutNegativeEncoding off;
+  NegativeAnswerBudget off(0);
   const dnssec::SignedZone plain = dnssec::build_signed_zone(source, keys(), "keys", cache);
   REQUIRE(plain.zone != nullptr);
   pair.plain->zones.add(plain.zone);
@@ -205,6 +210,41 @@ TEST_CASE("encoded negative answers in an NSEC zone are the bytes written record
   CHECK(plain.nodata == 0);
   CHECK(plain.nxdomain == 0);
   CHECK(compare_answers(pair) > 1000);
+}
+
+TEST_CASE("a budget smaller than the whole encoding encodes the names before it and answers the same bytes") {
+  const std::string data = std::string(ROTOR_TEST_DATA) + "/query/signed-nsec.zone";
+  std::ifstream file(data);
+  const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  const std::string origin = "nsec.signed.test.";
+  const EncodedPair whole = pair_from_text(text, origin);
+  const size_t full = whole.encoded_zone->encoded_negative_bytes();
+  REQUIRE(full > 1000);
+  CHECK(whole.encoded_zone->unencoded_negative_names() == 0);
+  CHECK(whole.plain->zones.zones().at(0)->encoded_negative_bytes() == 0);
+  const EncodedCounts all = encoded_counts(*whole.encoded_zone);
+
+  const EncodedPair half = pair_from_text(text, origin, full / 2);
+  const zones::Zone& zone = *half.encoded_zone;
+  CHECK(zone.encoded_negative_bytes() <= full / 2);
+  CHECK(zone.encoded_negative_bytes() > full / 4);
+  CHECK(zone.unencoded_negative_names() > 0);
+  const EncodedCounts some = encoded_counts(zone);
+  CHECK(some.nodata > 0);
+  CHECK(some.nodata < all.nodata);
+  // In the zone's order: no encoded name after the first that went without.
+  bool ran_out = false;
+  for (const zones::Node& node : zone.nodes()) {
+    const bool encoded = node.nodata_authority.records > 0;
+    if (!encoded && !node.below_delegation) ran_out = true;
+    CHECK_FALSE((ran_out && encoded));
+  }
+  CHECK(compare_answers(half) > 1000);
+
+  const EncodedPair none = pair_from_text(text, origin, 1);
+  CHECK(none.encoded_zone->encoded_negative_bytes() == 0);
+  CHECK(encoded_counts(*none.encoded_zone).nodata == 0);
+  CHECK(none.encoded_zone->unencoded_negative_names() >= all.nodata);
 }
 
 TEST_CASE("an NXDOMAIN is not encoded where the SOA names a name below a missing one") {
