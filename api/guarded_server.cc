@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +15,8 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -51,6 +54,17 @@ enum class Opening { tls, plain, nothing };
 // after the silence limit; httplib's own stream only has the latter. After
 // accept_tls it reads and writes through OpenSSL on the now non-blocking
 // socket, with the same waits, so TLS keeps every limit.
+//
+// What httplib writes is gathered and sent by flush(): before the stream
+// waits for input (an "Expect: 100-continue" reply must reach the client
+// before its body comes) and when a request is done. httplib writes a reply's
+// headers and body apart; sent apart they were two TCP segments, each paying
+// the loopback's whole transmit and receive path. A read or write tries the
+// socket first and polls only when it is not ready (a poll per call was a
+// system call per read and write), a plain connection waits for its next
+// request in one blocking recv bounded by SO_RCVTIMEO (not a poll and a
+// recv), and the peer's and our addresses, which httplib asks for on every
+// request, are read once per connection.
 class DeadlineStream final : public httplib::Stream {
  public:
   DeadlineStream(int fd, milliseconds io_timeout) : fd_(fd), io_timeout_(io_timeout) {}
@@ -98,6 +112,25 @@ class DeadlineStream final : public httplib::Stream {
   // first byte; false when the client went quiet or closed.
   bool wait_for_request(milliseconds idle) {
     if (begin_ < end_ || tls_pending()) return true;
+    if (ssl_ == nullptr && idle > milliseconds(0)) {
+      // Plain HTTP: one blocking recv, bounded by SO_RCVTIMEO (set once per
+      // connection), instead of a poll and then a recv.
+      if (idle != receive_timeout_) {
+        const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(idle).count();
+        const timeval timeout{.tv_sec = static_cast<time_t>(micros / 1000000),
+                              .tv_usec = static_cast<suseconds_t>(micros % 1000000)};
+        if (::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) return false;
+        receive_timeout_ = idle;
+      }
+      ssize_t got;
+      do {
+        got = ::recv(fd_, buffer_, sizeof buffer_, 0);
+      } while (got < 0 && errno == EINTR);
+      if (got <= 0) return false;
+      begin_ = 0;
+      end_ = static_cast<size_t>(got);
+      return true;
+    }
     pollfd entry{.fd = fd_, .events = POLLIN, .revents = 0};
     int ready;
     do {
@@ -106,11 +139,18 @@ class DeadlineStream final : public httplib::Stream {
     return ready > 0;
   }
 
-  bool is_readable() const override { return begin_ < end_ || tls_pending() || wait(POLLIN); }
+  bool is_readable() const override {
+    if (begin_ < end_ || tls_pending()) return true;
+    // A wait for input may follow: what is gathered must be out first. (The
+    // override is const; the stream is httplib's only to use.)
+    if (!out_.empty() && !const_cast<DeadlineStream*>(this)->flush()) return false;
+    return wait(POLLIN);
+  }
   bool is_writable() const override { return wait(POLLOUT); }
 
   ssize_t read(char* out, size_t size) override {
     if (bytes_left_ == 0) return -1;
+    if (!out_.empty() && !flush()) return -1;
     if (begin_ == end_) {
       const ssize_t got = receive();
       if (got <= 0) return got;
@@ -124,32 +164,39 @@ class DeadlineStream final : public httplib::Stream {
     return static_cast<ssize_t>(n);
   }
 
+  // Gathers; flush() sends. A large reply goes out in pieces of kFlushAt.
   ssize_t write(const char* data, size_t size) override {
-    if (ssl_ != nullptr) {
-      const int length = static_cast<int>(std::min<size_t>(size, INT32_MAX));
-      return tls_call([&] { return SSL_write(ssl_, data, length); });
+    out_.append(data, size);
+    if (out_.size() >= kFlushAt && !flush()) return -1;
+    return static_cast<ssize_t>(size);
+  }
+
+  // Sends what write() gathered; false when the peer is gone or the
+  // request's deadline passed (the connection is then closed).
+  bool flush() {
+    size_t done = 0;
+    bool ok = true;
+    while (done < out_.size()) {
+      const ssize_t sent = send_some(out_.data() + done, out_.size() - done);
+      if (sent <= 0) {
+        ok = false;
+        break;
+      }
+      done += static_cast<size_t>(sent);
     }
-    if (!wait(POLLOUT)) return -1;
-    ssize_t sent;
-    do {
-      sent = ::send(fd_, data, size, MSG_NOSIGNAL);
-    } while (sent < 0 && errno == EINTR);
-    return sent;
+    out_.clear();
+    return ok;
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    sockaddr_storage address{};
-    socklen_t length = sizeof address;
-    ip = ::getpeername(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0
-             ? address_text(address, port)
-             : std::string();
+    if (!remote_) remote_ = address_of(::getpeername);
+    ip = remote_->ip;
+    port = remote_->port;
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
-    sockaddr_storage address{};
-    socklen_t length = sizeof address;
-    ip = ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0
-             ? address_text(address, port)
-             : std::string();
+    if (!local_) local_ = address_of(::getsockname);
+    ip = local_->ip;
+    port = local_->port;
   }
   socket_t socket() const override { return fd_; }
 
@@ -157,17 +204,50 @@ class DeadlineStream final : public httplib::Stream {
   bool exhausted() const noexcept { return bytes_left_ == 0; }
 
  private:
+  struct Endpoint {
+    std::string ip;
+    int port = 0;
+  };
+  template <typename Name>
+  Endpoint address_of(Name name) const {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    Endpoint endpoint;
+    if (name(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+      endpoint.ip = address_text(address, endpoint.port);
+    }
+    return endpoint;
+  }
+
   // Bytes into buffer_: >0 read, 0 closed, -1 failed or timed out.
   ssize_t receive() {
     if (ssl_ != nullptr) {
       return tls_call([this] { return SSL_read(ssl_, buffer_, sizeof buffer_); });
     }
-    if (!wait(POLLIN)) return -1;
-    ssize_t got;
-    do {
-      got = ::recv(fd_, buffer_, sizeof buffer_, 0);
-    } while (got < 0 && errno == EINTR);
-    return got;
+    return ready_call(POLLIN, [this] { return ::recv(fd_, buffer_, sizeof buffer_, MSG_DONTWAIT); });
+  }
+
+  // >0 bytes sent, -1 failed or timed out.
+  ssize_t send_some(const char* data, size_t size) {
+    if (ssl_ != nullptr) {
+      const int length = static_cast<int>(std::min<size_t>(size, INT32_MAX));
+      return tls_call([&] { return SSL_write(ssl_, data, length); });
+    }
+    return ready_call(POLLOUT, [&] { return ::send(fd_, data, size, MSG_NOSIGNAL | MSG_DONTWAIT); });
+  }
+
+  // A non-blocking recv or send, tried at once and again after each poll
+  // says the socket is ready, until it does not block: the deadline and the
+  // silence limit hold as with a poll before every call.
+  template <typename Call>
+  ssize_t ready_call(short events, Call&& call) {
+    if (Clock::now() >= deadline_) return -1;
+    for (;;) {
+      const ssize_t result = call();
+      if (result >= 0) return result;
+      if (errno == EINTR) continue;
+      if ((errno != EAGAIN && errno != EWOULDBLOCK) || !wait(events)) return -1;
+    }
   }
 
   // Runs an OpenSSL call until it completes, waiting (within the deadline)
@@ -213,6 +293,11 @@ class DeadlineStream final : public httplib::Stream {
   size_t end_ = 0;
   SSL* ssl_ = nullptr;       // set by accept_tls
   bool tls_usable_ = false;  // handshake done and no fatal error since
+  static constexpr size_t kFlushAt = 64 << 10;
+  milliseconds receive_timeout_{0};  // SO_RCVTIMEO as set by wait_for_request; 0: none
+  std::string out_;  // written, not sent yet
+  mutable std::optional<Endpoint> remote_;  // read on first use
+  mutable std::optional<Endpoint> local_;
 };
 
 // Workers started when a connection finds none idle, up to `ceiling`; beyond
@@ -348,6 +433,7 @@ bool GuardedServer::serve_connection(socket_t sock) {
       stream.start_request(limits_.io_timeout, 0);
       const std::string& reply = too_many_connections_reply();
       stream.write(reply.data(), reply.size());
+      stream.flush();
     }
     return false;
   }
@@ -359,6 +445,7 @@ bool GuardedServer::serve_connection(socket_t sock) {
     if (opening == Opening::plain) {
       const std::string& reply = plain_http_on_tls_reply();
       stream.write(reply.data(), reply.size());
+      stream.flush();
     }
     ok = opening == Opening::tls && stream.accept_tls(tls_->native());
   }
@@ -367,6 +454,7 @@ bool GuardedServer::serve_connection(socket_t sock) {
     stream.start_request(limits_.request_deadline, limits_.max_request_bytes);
     bool closed = false;
     ok = process_request(stream, left == 1, closed, nullptr);
+    if (!stream.flush()) ok = false;
     if (!ok || closed || stream.exhausted()) break;
   }
   release(client);

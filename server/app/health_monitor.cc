@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <set>
@@ -72,34 +73,50 @@ void HealthMonitor::stop() {
 }
 
 void HealthMonitor::refresh_targets_soon() {
-  inbox_.lock()->targets_stale = true;
-  wake_.notify_one();
+  // Already stale: the monitor knows, and is waiting out the spacing or about
+  // to refresh. Waking it again per change would cost every registry write a
+  // futex call and two context switches.
+  if (!std::exchange(inbox_.lock()->targets_stale, true)) wake_.notify_one();
 }
 
 void HealthMonitor::run() {
   using namespace std::chrono_literals;
+  using Clock = std::chrono::steady_clock;
   Pending pending;
   std::map<int64_t, registry::ReportedUpdate> reported;  // by instance: the newest wins
   bool store_failing = false;
+  Clock::time_point last_refresh{};  // long ago: the first refresh is at once
   while (true) {
     bool refresh = false;
     std::vector<probes::ProbeReport> reports;
     {
       auto inbox = inbox_.lock();
-      const auto ready = [&] {
-        return inbox->stopping || inbox->targets_stale || !inbox->reports.empty();
-      };
-      if (store_failing) {
-        wake_.wait_for(inbox.lock(), 1s, ready);
-      } else {
-        wake_.wait(inbox.lock(), ready);
+      // A failing store is retried after a second whatever else happens.
+      const auto retry_at = store_failing ? Clock::now() + 1s : Clock::time_point::max();
+      for (;;) {
+        if (inbox->stopping) return;
+        const auto refresh_at =
+            inbox->targets_stale ? last_refresh + kTargetRefreshSpacing : Clock::time_point::max();
+        const auto now = Clock::now();
+        if (!inbox->reports.empty() || now >= refresh_at || now >= retry_at) break;
+        const auto until = std::min(refresh_at, retry_at);
+        if (until == Clock::time_point::max()) {
+          wake_.wait(inbox.lock());
+        } else {
+          wake_.wait_until(inbox.lock(), until);
+        }
       }
-      if (inbox->stopping) return;
-      refresh = std::exchange(inbox->targets_stale, false);
+      if (inbox->targets_stale && Clock::now() >= last_refresh + kTargetRefreshSpacing) {
+        refresh = true;
+        inbox->targets_stale = false;
+      }
       reports = std::exchange(inbox->reports, {});
     }
 
-    if (refresh) refresh_targets();
+    if (refresh) {
+      last_refresh = Clock::now();
+      refresh_targets();
+    }
     if (sink_ != nullptr) {
       // The sink takes health observations; damping alone is this node's view
       // (LastCheck::held_down_until_ms), not an observation.

@@ -9,7 +9,10 @@
 //
 // It runs on a thread of its own, between the two: a slow SQLite write never
 // stalls probe scheduling, and a burst of registry changes rebuilds the target
-// set once per wake, not once per change. A transition the store refuses
+// set once, not once per change: a refresh copies every array and instance,
+// so at most one runs every kTargetRefreshSpacing (the first change after a
+// quiet spell is followed at once; a check's interval is at least 100 ms, so
+// a new or disabled instance's probing starts or stops at most 50 ms later). A transition the store refuses
 // (disk full, read-only file) is kept, newest per instance, and retried every
 // second; the prober does not report it again.
 //
@@ -19,6 +22,7 @@
 // its observation), and transitions go to the sink, not to the registry: the
 // registry's health is then the cluster verdict.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -56,6 +60,9 @@ class HealthMonitor {
 
   void start();
   void stop();
+
+  // Registry changes closer together than this share one target refresh.
+  static constexpr std::chrono::milliseconds kTargetRefreshSpacing{50};
 
   // The set of nodes changed (cluster mode): choose the targets again.
   void refresh_targets_soon();
