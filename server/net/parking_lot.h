@@ -63,8 +63,8 @@ class ParkingLot {
     bool already_asked = false;
     for (size_t s = 0; s < Slots; ++s) {
       Slot& slot = slots_[s];
-      if (slot.used && now_ms - slot.since_ms > kWaitMs) {
-        slot.used = false;  // never signed in time (the signer dropped it)
+      if (expired(slot, now_ms)) {
+        release(slot);  // never signed in time (the signer dropped it)
         counters.denial_dropped.add();
         on_expired(slot);
       }
@@ -81,6 +81,7 @@ class ParkingLot {
     if (!request_signature(context, already_asked)) return nullptr;
     Slot& slot = *free_slot;
     slot.used = true;
+    ++waiting_;
     slot.since_ms = now_ms;
     slot.key = denial.key->get();
     slot.owner = denial.wanted.owner;
@@ -97,7 +98,7 @@ class ParkingLot {
     for (size_t s = 0; s < Slots; ++s) {
       Slot& slot = slots_[s];
       if (!slot.waits_for(result.key.get(), result.record.owner.view())) continue;
-      slot.used = false;
+      release(slot);
       answer(slot);
     }
   }
@@ -116,6 +117,7 @@ class ParkingLot {
     }
     if (!request_signature(context, already_asked)) return Repark::dropped;  // counted there
     slot.used = true;
+    ++waiting_;
     slot.key = denial.key->get();
     slot.owner = denial.wanted.owner;
     return Repark::waiting_again;
@@ -128,14 +130,41 @@ class ParkingLot {
     for (size_t s = 0; s < Slots; ++s) {
       Slot& slot = slots_[s];
       if (slot.used && matches(slot.destination)) {
-        slot.used = false;
+        release(slot);
         context.state.counters->denial_dropped.add();
       }
     }
   }
 
+  // Frees (counting each as dropped) the slots that waited longer than
+  // kWaitMs, as park() does before it looks for room: a UDP thread calls it
+  // when its receive times out, so that a signature that never comes does not
+  // keep it on the short timeout of a lot with queries waiting.
+  void expire(WorkerContext& context, uint64_t now_ms) noexcept {
+    if (waiting_ == 0) return;
+    for (size_t s = 0; s < Slots; ++s) {
+      Slot& slot = slots_[s];
+      if (expired(slot, now_ms)) {
+        release(slot);
+        context.state.counters->denial_dropped.add();
+      }
+    }
+  }
+
+  // How many queries wait (slots in use).
+  size_t waiting() const noexcept { return waiting_; }
+
  private:
+  static bool expired(const Slot& slot, uint64_t now_ms) noexcept {
+    return slot.used && now_ms - slot.since_ms > kWaitMs;
+  }
+  void release(Slot& slot) noexcept {
+    slot.used = false;
+    --waiting_;
+  }
+
   std::unique_ptr<Slot[]> slots_;
+  size_t waiting_ = 0;
 };
 
 }  // namespace rotor::net

@@ -1,10 +1,12 @@
 #include "server/net/udp_responder.h"
 
+#include <fcntl.h>
+#include <pthread.h>
+
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <stdexcept>
-#include <string>
+#include <utility>
 
 namespace rotor::net {
 
@@ -46,10 +48,29 @@ socklen_t reply_control(msghdr& received, uint8_t* out, size_t out_size) noexcep
 
 }  // namespace
 
-UdpResponder::UdpResponder(WorkerContext& context)
-    : context_(context),
+UdpResponder::UdpResponder(SnapshotPublisher& publisher, UniqueFd fd, bool wildcard,
+                           RateLimiter* rate_limiter)
+    : publisher_(publisher),
+      fd_(std::move(fd)),
+      wildcard_(wildcard),
+      context_{.rate_limiter = rate_limiter},
       query_buffers_(new uint8_t[kBatch * kQuerySize]),
       reply_buffers_(new uint8_t[kBatch * kReplySize]) {
+  // Blocking: recvmmsg(MSG_WAITFORONE) sleeps in the kernel for the first
+  // datagram and takes the rest without waiting; every send says MSG_DONTWAIT.
+  const int flags = ::fcntl(fd_.get(), F_GETFL);
+  if (flags >= 0) ::fcntl(fd_.get(), F_SETFL, flags & ~O_NONBLOCK);
+  if (wildcard_) {
+    sockaddr_storage local{};
+    socklen_t length = sizeof local;
+    getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&local), &length);
+    const int on = 1;
+    if (local.ss_family == AF_INET6) {
+      setsockopt(fd_.get(), IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on);
+    } else {
+      setsockopt(fd_.get(), IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
+    }
+  }
   for (size_t i = 0; i < kBatch; ++i) {
     received_iov_[i] = {query_buffers_.get() + i * kQuerySize, kQuerySize};
     received_[i].msg_hdr.msg_iov = &received_iov_[i];
@@ -60,66 +81,123 @@ UdpResponder::UdpResponder(WorkerContext& context)
   }
 }
 
-void UdpResponder::add_socket(UniqueFd fd, bool wildcard) {
-  if (wildcard) {
-    sockaddr_storage local{};
-    socklen_t length = sizeof local;
-    getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &length);
-    const int on = 1;
-    if (local.ss_family == AF_INET6) {
-      setsockopt(fd.get(), IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on);
-    } else {
-      setsockopt(fd.get(), IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
-    }
-  }
-  auto socket = std::make_unique<Socket>();
-  socket->fd = std::move(fd);
-  socket->wildcard = wildcard;
-  socket->owner = this;
-  int rc = uv_poll_init_socket(context_.loop, &socket->poll, socket->fd.get());
-  if (rc != 0) throw std::runtime_error(std::string("cannot watch UDP socket: ") + uv_strerror(rc));
-  socket->poll.data = socket.get();
-  sockets_.push_back(std::move(socket));
-  rc = uv_poll_start(&sockets_.back()->poll, UV_READABLE, on_readable);
-  if (rc != 0) throw std::runtime_error(std::string("cannot watch UDP socket: ") + uv_strerror(rc));
-}
-
-void UdpResponder::close() noexcept {
-  for (auto& socket : sockets_) {
-    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&socket->poll))) {
-      uv_close(reinterpret_cast<uv_handle_t*>(&socket->poll), nullptr);
-    }
+UdpResponder::~UdpResponder() {
+  unsubscribe();
+  if (thread_.joinable()) {
+    request_stop();
+    thread_.join();
   }
 }
 
-void UdpResponder::on_readable(uv_poll_t* handle, int status, int /*events*/) {
-  auto* socket = static_cast<Socket*>(handle->data);
-  if (status < 0) return;  // the socket stays open; the next event may succeed
-  socket->owner->drain(*socket);
+void UdpResponder::attach_denial_signer(dnssec::DenialSigner& signer) {
+  // No wake-up: a blocked recvmmsg cannot be woken cheaply, so the thread
+  // polls the ring per batch and on a short receive timeout while it waits.
+  context_.denial_channel = &signer.attach([] {});
 }
 
-void UdpResponder::drain(Socket& socket) noexcept {
-  for (int round = 0; round < kBatchesPerWakeup; ++round) {
-    for (size_t i = 0; i < kBatch; ++i) {
-      msghdr& header = received_[i].msg_hdr;
-      header.msg_namelen = sizeof(sockaddr_storage);
-      header.msg_control = socket.wildcard ? controls_[i].bytes : nullptr;
-      header.msg_controllen = socket.wildcard ? kControlSize : 0;
-      header.msg_flags = 0;
-    }
-    const int received = ::recvmmsg(socket.fd.get(), received_.data(), kBatch, MSG_DONTWAIT, nullptr);
-    if (received <= 0) return;  // EAGAIN: drained; other errors: retried on the next event
-    send_batch(socket.fd.get(), answer_batch(socket, static_cast<size_t>(received)));
-    if (static_cast<size_t>(received) < kBatch) return;
+void UdpResponder::subscribe() {
+  // Subscribe first, then read: a publish in between bumps `published_`
+  // after current() has changed, so the thread takes it again at worst.
+  subscription_ = publisher_.subscribe([this] { published_.fetch_add(1, std::memory_order_release); });
+  seen_ = published_.load(std::memory_order_acquire);
+  context_.snapshot_owner = publisher_.current();
+  context_.snapshot = context_.snapshot_owner.get();
+  prepare_worker_state(*context_.snapshot, context_.state);
+}
+
+void UdpResponder::unsubscribe() {
+  if (subscription_ == 0) return;
+  publisher_.unsubscribe(subscription_);
+  subscription_ = 0;
+}
+
+void UdpResponder::start(const std::string& name) {
+  thread_ = std::thread([this, name] {
+    pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+    run();
+  });
+}
+
+void UdpResponder::request_stop() noexcept {
+  stop_.store(true, std::memory_order_relaxed);
+  // On Linux, shutdown() of an unconnected UDP socket fails with ENOTCONN
+  // but still marks it shut for reading and wakes a blocked recvmmsg, which
+  // then returns at once; should it not, kIdleTimeout bounds the wait. The
+  // descriptor stays open until this object is destroyed, after the join.
+  ::shutdown(fd_.get(), SHUT_RD);
+}
+
+void UdpResponder::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void UdpResponder::run() noexcept {
+  while (!stop_.load(std::memory_order_relaxed)) serve_once();
+  // The snapshot is let go here, on this thread, as a swap would.
+  context_.snapshot = nullptr;
+  context_.snapshot_owner.reset();
+}
+
+void UdpResponder::serve_once() noexcept {
+  set_receive_timeout(parked_.waiting() > 0 ? kParkedTimeout : kIdleTimeout);
+  for (size_t i = 0; i < kBatch; ++i) {
+    msghdr& header = received_[i].msg_hdr;
+    header.msg_namelen = sizeof(sockaddr_storage);
+    header.msg_control = wildcard_ ? controls_[i].bytes : nullptr;
+    header.msg_controllen = wildcard_ ? kControlSize : 0;
+    header.msg_flags = 0;
+  }
+  // <= 0: the receive timeout (EAGAIN), a signal (EINTR), or a shut socket.
+  const int received = ::recvmmsg(fd_.get(), received_.data(), kBatch, MSG_WAITFORONE, nullptr);
+  if (stop_.load(std::memory_order_relaxed)) return;  // woken by request_stop()
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  now_ms_ = static_cast<uint64_t>(now.tv_sec) * 1000 + static_cast<uint64_t>(now.tv_nsec) / 1000000;
+  // Between batches, never inside one: a batch is answered from one snapshot.
+  follow_publisher();
+  take_signatures();
+  if (parked_.waiting() > 0) parked_.expire(context_, now_ms_);
+  if (received > 0) send_batch(answer_batch(static_cast<size_t>(received)));
+}
+
+void UdpResponder::set_receive_timeout(std::chrono::milliseconds timeout) noexcept {
+  if (timeout == receive_timeout_) return;
+  const timeval value{.tv_sec = static_cast<time_t>(timeout.count() / 1000),
+                      .tv_usec = static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+  if (::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &value, sizeof value) == 0) {
+    receive_timeout_ = timeout;
   }
 }
 
-size_t UdpResponder::answer_batch(const Socket& socket, size_t received) noexcept {
+void UdpResponder::follow_publisher() noexcept {
+  // The atomic is only a hint that current() changed; the snapshot itself
+  // comes from the publisher's lock, taken here once per publish, never per query.
+  const uint64_t published = published_.load(std::memory_order_acquire);
+  if (published == seen_) return;
+  seen_ = published;
+  context_.snapshot_owner = publisher_.current();  // the old one may be freed here
+  context_.snapshot = context_.snapshot_owner.get();
+  prepare_worker_state(*context_.snapshot, context_.state);
+}
+
+void UdpResponder::take_signatures() noexcept {
+  if (context_.denial_channel == nullptr) return;
+  dnssec::SignedDenial& result = signed_;
+  while (context_.denial_channel->take(result)) {
+    DenialState* denial = context_.state.denial.get();
+    if (result.signed_ok) context_.state.counters->denial_signed.add();
+    if (denial != nullptr) {
+      if (denial->is_current(result.key.get())) denial->cache.insert(result);
+      denial->now = static_cast<uint32_t>(std::time(nullptr));
+    }
+    uint8_t* reply = reply_buffers_.get();  // no batch is being answered now
+    parked_.take_signed(result, [&](Parked::Slot& slot) { answer_late(slot, result, reply); });
+    result.key.reset();
+  }
+}
+
+size_t UdpResponder::answer_batch(size_t received) noexcept {
   size_t replies = 0;
-  RateLimiter* const limiter = context_.rate_limiter;
-  // The loop's cached clock: seconds are all the limiter needs.
-  const auto now_seconds =
-      limiter != nullptr ? static_cast<uint32_t>(uv_now(context_.loop) / 1000) : 0u;
   // Signatures are checked against the wall clock; one read per batch.
   if (context_.state.denial != nullptr) {
     context_.state.denial->now = static_cast<uint32_t>(std::time(nullptr));
@@ -136,10 +214,10 @@ size_t UdpResponder::answer_batch(const Socket& socket, size_t received) noexcep
         *context_.snapshot, {query_buffers_.get() + i * kQuerySize, received_[i].msg_len}, client,
         {reply, kReplySize}, context_.state);
     if (length == kAwaitsSignature) {
-      park(socket, i);
+      park(i);
       continue;
     }
-    if (length == 0 || !admit(client.address, reply, length, now_seconds)) continue;
+    if (length == 0 || !admit(client.address, reply, length)) continue;
 
     msghdr& out = replies_[replies].msg_hdr;
     replies_iov_[replies] = {reply, length};
@@ -147,7 +225,7 @@ size_t UdpResponder::answer_batch(const Socket& socket, size_t received) noexcep
     out.msg_namelen = query.msg_namelen;
     out.msg_control = nullptr;
     out.msg_controllen = 0;
-    if (socket.wildcard) {
+    if (wildcard_) {
       // Rewritten in place: the query's control block is not needed any more.
       const socklen_t size = reply_control(query, controls_[i].bytes, kControlSize);
       if (size != 0) {
@@ -160,11 +238,11 @@ size_t UdpResponder::answer_batch(const Socket& socket, size_t received) noexcep
   return replies;
 }
 
-bool UdpResponder::admit(const sockaddr* client, uint8_t* reply, size_t& length,
-                         uint32_t now_seconds) noexcept {
+bool UdpResponder::admit(const sockaddr* client, uint8_t* reply, size_t& length) noexcept {
   RateLimiter* const limiter = context_.rate_limiter;
   if (limiter == nullptr) return true;
-  switch (limiter->admit(client, now_seconds)) {
+  // Seconds of the coarse monotonic clock are all the limiter needs.
+  switch (limiter->admit(client, static_cast<uint32_t>(now_ms_ / 1000))) {
     case RateLimiter::Verdict::pass:
       return true;
     case RateLimiter::Verdict::drop:
@@ -180,24 +258,14 @@ bool UdpResponder::admit(const sockaddr* client, uint8_t* reply, size_t& length,
   return true;
 }
 
-void UdpResponder::park(const Socket& socket, size_t i) noexcept {
+void UdpResponder::park(size_t i) noexcept {
   Parked::Slot* slot = parked_.park(context_, query_buffers_.get() + i * kQuerySize, received_[i].msg_len,
-                                    uv_now(context_.loop), [](Parked::Slot&) {});
+                                    now_ms_, [](Parked::Slot&) {});
   if (slot == nullptr) return;
   Peer& peer = slot->destination;
-  peer.fd = socket.fd.get();
   peer.address = peers_[i];
   peer.address_length = received_[i].msg_hdr.msg_namelen;
-  peer.control_length =
-      socket.wildcard ? reply_control(received_[i].msg_hdr, peer.control.bytes, kControlSize) : 0;
-}
-
-void UdpResponder::answer_parked(const dnssec::SignedDenial& result) noexcept {
-  if (context_.state.denial != nullptr) {
-    context_.state.denial->now = static_cast<uint32_t>(std::time(nullptr));
-  }
-  uint8_t* reply = reply_buffers_.get();  // no batch is being answered now
-  parked_.take_signed(result, [&](Parked::Slot& slot) { answer_late(slot, result, reply); });
+  peer.control_length = wildcard_ ? reply_control(received_[i].msg_hdr, peer.control.bytes, kControlSize) : 0;
 }
 
 void UdpResponder::answer_late(Parked::Slot& slot, const dnssec::SignedDenial& result,
@@ -221,8 +289,7 @@ void UdpResponder::answer_late(Parked::Slot& slot, const dnssec::SignedDenial& r
     counters.denial_dropped.add();
     return;
   }
-  const auto now_seconds = static_cast<uint32_t>(uv_now(context_.loop) / 1000);
-  if (!admit(reinterpret_cast<const sockaddr*>(&peer.address), reply, length, now_seconds)) return;
+  if (!admit(reinterpret_cast<const sockaddr*>(&peer.address), reply, length)) return;
   iovec iov{reply, length};
   msghdr message{};
   message.msg_name = &peer.address;
@@ -233,17 +300,18 @@ void UdpResponder::answer_late(Parked::Slot& slot, const dnssec::SignedDenial& r
     message.msg_control = peer.control.bytes;
     message.msg_controllen = peer.control_length;
   }
-  if (::sendmsg(peer.fd, &message, MSG_DONTWAIT) < 0) {
+  if (::sendmsg(fd_.get(), &message, MSG_DONTWAIT) < 0) {
     counters.dropped.add();
     return;
   }
   counters.denial_answered_late.add();
 }
 
-void UdpResponder::send_batch(int fd, size_t count) noexcept {
+void UdpResponder::send_batch(size_t count) noexcept {
   size_t next = 0;
   while (next < count) {
-    const int sent = ::sendmmsg(fd, &replies_[next], static_cast<unsigned>(count - next), MSG_DONTWAIT);
+    const int sent =
+        ::sendmmsg(fd_.get(), &replies_[next], static_cast<unsigned>(count - next), MSG_DONTWAIT);
     if (sent > 0) {
       next += static_cast<size_t>(sent);
     } else if (sent < 0 && errno == EINTR) {

@@ -17,7 +17,6 @@ Worker::Worker(SnapshotPublisher& publisher, std::chrono::milliseconds tcp_idle_
                size_t tcp_max_connections, RateLimiter* rate_limiter)
     : publisher_(publisher),
       context_{.loop = initialized(&loop_), .rate_limiter = rate_limiter},
-      udp_(context_),
       tcp_(context_, tcp_idle_timeout, tcp_max_connections) {
   // uv_async_init only fails when the loop's wake-up fd cannot be created,
   // which uv_loop_init has already done.
@@ -50,7 +49,6 @@ void Worker::on_signatures(uv_async_t* async) {
     DenialState* denial = context.state.denial.get();
     if (result.signed_ok) context.state.counters->denial_signed.add();
     if (denial != nullptr && denial->is_current(result.key.get())) denial->cache.insert(result);
-    self.udp_.answer_parked(result);
     self.tcp_.answer_parked(result);
     result.key.reset();
   }
@@ -91,7 +89,6 @@ void Worker::on_stop_requested(uv_async_t* async) {
 void Worker::close_handles() noexcept {
   if (handles_closed_) return;
   handles_closed_ = true;
-  udp_.close();
   tcp_.close();
   uv_close(reinterpret_cast<uv_handle_t*>(&snapshot_wake_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&stop_wake_), nullptr);

@@ -1,6 +1,8 @@
 #pragma once
-// What a worker's transports share: the loop they run on, the snapshot they
-// answer from, and the worker's query-path state. Touched by one thread only.
+// One serving thread's query-path state: the snapshot it answers from, its
+// rotation counters, counters block, denial cache and signer channel, and the
+// loop it runs on (a worker's libuv loop for TCP; null for a UDP thread,
+// udp_responder.h, which has a context of its own). Touched by one thread only.
 
 #include <uv.h>
 
@@ -13,7 +15,7 @@
 namespace rotor::net {
 
 struct WorkerContext {
-  uv_loop_t* loop = nullptr;
+  uv_loop_t* loop = nullptr;  // null: not on a libuv loop (a UDP thread)
   // Swapped by the worker's publish wake-up, read by every query; `snapshot`
   // is the raw pointer the query path uses, `snapshot_owner` keeps it alive.
   std::shared_ptr<const Snapshot> snapshot_owner;

@@ -11,6 +11,7 @@
 
 #include "server/dnssec/denial_signer.h"
 #include "server/net/socket.h"
+#include "server/net/udp_responder.h"
 #include "server/net/worker.h"
 
 namespace rotor::net {
@@ -105,6 +106,8 @@ struct WorkerPool::Impl {
   std::vector<ListenEndpoint> bound;
   std::vector<std::shared_ptr<const counters::WorkerCounters>> counters;  // fixed once built
   std::vector<std::unique_ptr<Worker>> workers;
+  // One per UDP socket: workers x listen endpoints, each with its own thread.
+  std::vector<std::unique_ptr<UdpResponder>> udp;
   std::vector<std::thread> threads;
   bool started = false;
   bool stopped = false;
@@ -130,12 +133,16 @@ WorkerPool::WorkerPool(NetworkOptions options, SnapshotPublisher& publisher)
     EndpointSockets sockets = open_endpoint(endpoint, threads);
     const bool wildcard = is_wildcard_address(sockets.bound.address);
     for (unsigned i = 0; i < threads; ++i) {
-      impl_->workers[i]->add_udp_socket(std::move(sockets.udp[i]), wildcard);
+      impl_->udp.push_back(std::make_unique<UdpResponder>(publisher, std::move(sockets.udp[i]), wildcard,
+                                                          impl_->rate_limiter.get()));
+      impl_->counters.push_back(impl_->udp.back()->counters());
+      impl_->udp.back()->attach_denial_signer(*impl_->denial_signer);
       impl_->workers[i]->add_tcp_listener(std::move(sockets.tcp[i]));
     }
     impl_->bound.push_back(std::move(sockets.bound));
   }
   for (auto& worker : impl_->workers) worker->subscribe();
+  for (auto& udp : impl_->udp) udp->subscribe();
 }
 
 WorkerPool::~WorkerPool() { stop(); }
@@ -157,6 +164,7 @@ void WorkerPool::start() {
       w->run();
     });
   }
+  for (size_t i = 0; i < impl_->udp.size(); ++i) impl_->udp[i]->start("rotor-udp-" + std::to_string(i));
 }
 
 void WorkerPool::stop() {
@@ -165,11 +173,15 @@ void WorkerPool::stop() {
   // First: the signer wakes the workers' loops, which close below.
   impl_->denial_signer->stop();
   for (auto& worker : impl_->workers) worker->unsubscribe();
+  for (auto& udp : impl_->udp) udp->unsubscribe();
   for (auto& worker : impl_->workers) worker->request_stop();
+  for (auto& udp : impl_->udp) udp->request_stop();
   for (auto& thread : impl_->threads) thread.join();
+  for (auto& udp : impl_->udp) udp->join();
   impl_->threads.clear();
   // Workers that never ran close their handles in their destructors.
   impl_->workers.clear();
+  impl_->udp.clear();
 }
 
 std::vector<ListenEndpoint> WorkerPool::bound() const { return impl_->bound; }

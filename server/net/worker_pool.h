@@ -1,9 +1,10 @@
 #pragma once
 // The transport layer: N worker threads, each with its own libuv loop and, for
-// every listen address, its own SO_REUSEPORT UDP socket (read and written in
-// batches with recvmmsg/sendmmsg under uv_poll) and TCP listener (RFC 7766
-// framing, pipelining, idle timeout, connection cap). Workers call
-// answer_query() on their worker-local snapshot pointer.
+// every listen address, its own SO_REUSEPORT TCP listener (RFC 7766 framing,
+// pipelining, idle timeout, connection cap); and for every listen address N
+// SO_REUSEPORT UDP sockets, each served by a thread of its own blocking in
+// recvmmsg (udp_responder.h). Every serving thread calls answer_query() on its
+// own snapshot pointer with its own state and counters block.
 
 #include <sys/socket.h>
 
@@ -52,7 +53,7 @@ class WorkerPool {
   // The endpoints actually bound (ports resolved when 0 was asked for).
   std::vector<ListenEndpoint> bound() const;
 
-  // Every worker's statistics block, for the metrics scrape. Thread-safe: the
+  // Every worker's and UDP thread's statistics block, for the metrics scrape. Thread-safe: the
   // list is fixed at construction, and the blocks live as long as the pool
   // (and as long as a caller holds them), even after stop().
   std::vector<std::shared_ptr<const counters::WorkerCounters>> counters() const;

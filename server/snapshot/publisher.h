@@ -1,7 +1,8 @@
 #pragma once
 // Hands a new Snapshot to every worker without the workers ever locking on the
-// query path. The control plane calls publish(); each subscribed worker gets a
-// uv_async wake-up and swaps its worker-local pointer between batches. The old
+// query path. The control plane calls publish(); each subscriber gets a
+// wake-up (a worker loop's uv_async, a UDP thread's atomic generation bump,
+// net/udp_responder.h) and swaps its thread-local pointer between batches. The old
 // snapshot is freed when the last worker lets go of it.
 
 #include <functional>
@@ -15,7 +16,7 @@ namespace rotor {
 
 class SnapshotPublisher {
  public:
-  using Subscriber = std::function<void()>;  // must be cheap and thread-safe (uv_async_send)
+  using Subscriber = std::function<void()>;  // must be cheap and thread-safe (uv_async_send, an atomic add)
 
   explicit SnapshotPublisher(std::shared_ptr<const Snapshot> initial);
 

@@ -483,7 +483,8 @@ TEST_SUITE("unit/server/metrics/metrics") {
     net::WorkerPool pool(options, publisher);
     pool.start();
     const auto counters = pool.counters();
-    REQUIRE(counters.size() == 2);
+    // Two workers' blocks (TCP, on their loops) and one per UDP socket's thread.
+    REQUIRE(counters.size() == 4);
     const MetricsCollector collector({.workers = counters, .publisher = &publisher});
     // Polls the scrape until `series` reads `value` (bounded: 2 s).
     const auto reaches = [&](const char* series, double value) {
@@ -504,6 +505,10 @@ TEST_SUITE("unit/server/metrics/metrics") {
       CHECK(reaches(R"(rotor_dns_responses_total{rcode="REFUSED"})", 1));
     }
     CHECK(reaches("rotor_tcp_connections", 0));
+    // A UDP query is counted in its UDP thread's block, which the scrape sums too.
+    test::UdpClient udp(pool.bound().at(0).address);
+    REQUIRE(udp.exchange(test::make_query("example.com.", LDNS_RR_TYPE_A, {.id = 8})));
+    CHECK(reaches(R"(rotor_dns_queries_total{qtype="A",transport="udp"})", 1));
     pool.stop();
     // The blocks outlive the workers: a scrape after stop still reads them.
     CHECK(sample(collector.render(), "rotor_tcp_connections_total") == 1);
