@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The CPU one registry change costs rotor end to end, HTTP included, with no
+# DNS load: what bench.sh's churn rows infer from the difference of two
+# dnsperf runs, measured directly (tests/bench/README.md, "Registry writes").
+#
+# Starts `rotor serve` on SERVER_CPU (default 0) with a fresh registry, makes
+# through the API what bench.sh's setup_churn makes (20 arrays of 8 and 4
+# instances of web.bench.test), warms the API's threads up with one second of
+# churn, then runs churn.py on CLIENT_CPU (default 1) and prints rotor's
+# process CPU (utime + stime from /proc, every thread) per change.
+#
+# Usage: tests/bench/churn_cpu.sh [ROTOR_BIN...]   (default build/release/rotor)
+# Several binaries are measured in turn, ROUNDS times (default 3), alternating,
+# so that a busy machine's drift falls on each alike.
+# Environment:
+#   CHURN_SECONDS   length of a measured run (default 5)
+#   CHURN_RATE      changes per second asked of churn.py (default 1000)
+#   ROUNDS          runs per binary (default 3)
+#   BUSY_SERVER_CPU 1: a busy loop at nice 0 shares the server's core, as a
+#                   saturated DNS worker would (the API threads run at nice
+#                   +10; the achieved rate then shows the share they get)
+#   SERVER_CPU / CLIENT_CPU   cores (default 0 / 1)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+seconds=${CHURN_SECONDS:-5}
+rate=${CHURN_RATE:-1000}
+rounds=${ROUNDS:-3}
+server_cpu=${SERVER_CPU:-0}
+client_cpu=${CLIENT_CPU:-1}
+busy=${BUSY_SERVER_CPU:-0}
+bins=("$@")
+((${#bins[@]} > 0)) || bins=(build/release/rotor)
+for bin in "${bins[@]}"; do [[ -x $bin ]] || { echo "churn_cpu: $bin is not executable" >&2; exit 1; }; done
+ticks_per_s=$(getconf CLK_TCK)
+
+work=$(mktemp -d /tmp/rotor-churn-cpu-XXXXXX)
+rotor_pid="" busy_pid=""
+cleanup() {
+  [[ -n $rotor_pid ]] && kill "$rotor_pid" 2>/dev/null && wait "$rotor_pid" 2>/dev/null
+  [[ -n $busy_pid ]] && kill "$busy_pid" 2>/dev/null && wait "$busy_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cat >"$work/bench.test.zone" <<'EOF'
+$ORIGIN bench.test.
+$TTL 300
+@ IN SOA ns1 hostmaster 1 3600 600 86400 60
+@ IN NS ns1
+ns1 IN A 192.0.2.1
+www IN A 192.0.2.2
+EOF
+cat >"$work/rotor.json" <<EOF
+{"zones": ["$work/bench.test.zone"],
+ "arrays": [{"name": "web.bench.test.", "instances": [{"address": "192.0.2.201", "health": "up"}]}]}
+EOF
+
+arrays=$(seq -s, -f 'churn%g.bench.test' 1 20)
+churn() {  # api rate seconds [extra churn.py arguments]
+  taskset -c "$client_cpu" python3 tests/bench/churn.py --api "$1" --rate "$2" --seconds "$3" \
+    --arrays "$arrays" "${@:4}"
+}
+
+measure() {  # bin: prints one line
+  local bin=$1 api port a i body t0 t1 out ok
+  api=""
+  # A free UDP port may be taken for TCP: another try with another port.
+  for _ in 1 2 3; do
+    rm -f "$work"/rotor.db*
+    port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    taskset -c "$server_cpu" "$bin" serve --config "$work/rotor.json" --db "$work/rotor.db" \
+      --listen "127.0.0.1:$port" --api 127.0.0.1:0 --threads 1 --log-level warn \
+      >"$work/rotor.out" 2>"$work/rotor.err" &
+    rotor_pid=$!
+    for _ in $(seq 1 100); do
+      grep -q '^api ' "$work/rotor.out" 2>/dev/null && break
+      kill -0 "$rotor_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    api=$(awk '/^api / {print $2}' "$work/rotor.out")
+    [[ -n $api ]] && break
+    kill "$rotor_pid" 2>/dev/null; wait "$rotor_pid" 2>/dev/null || true; rotor_pid=""
+  done
+  [[ -n $api ]] || { cat "$work/rotor.err" >&2; exit 1; }
+  for a in $(seq 1 20); do
+    body=$(for i in $(seq 1 8); do printf '{"address": "203.0.113.%d"}\n' "$i"; done | paste -sd, -)
+    curl -sf -X PUT -H 'Content-Type: application/json' -d '{}' "http://$api/v1/arrays/churn$a.bench.test" >/dev/null
+    curl -sf -X PUT -H 'Content-Type: application/json' -d "[$body]" \
+      "http://$api/v1/arrays/churn$a.bench.test/instances" >/dev/null
+  done
+  for i in 209 210 211 212; do
+    curl -sf -X POST -H 'Content-Type: application/json' -d "{\"address\": \"192.0.2.$i\", \"state\": \"draining\"}" \
+      "http://$api/v1/arrays/web.bench.test/instances" >/dev/null
+  done
+  churn "$api" 500 1 >/dev/null 2>&1  # the API's worker threads exist from here on
+  sleep 0.5
+  t0=$(awk '{print $14 + $15}' "/proc/$rotor_pid/stat")
+  out=$(churn "$api" "$rate" "$seconds" --bench-array web.bench.test --bench-states draining,disabled \
+          --bench-addresses 192.0.2.209,192.0.2.210,192.0.2.211,192.0.2.212 2>&1 | head -1)
+  t1=$(awk '{print $14 + $15}' "/proc/$rotor_pid/stat")
+  kill "$rotor_pid"; wait "$rotor_pid" 2>/dev/null || true; rotor_pid=""
+  ok=$(grep -o 'ok [0-9]*' <<<"$out" | awk '{print $2}')
+  [[ ${ok:-0} -gt 0 ]] || { echo "churn_cpu: $bin: no change succeeded: $out" >&2; exit 1; }
+  awk -v bin="$bin" -v ticks=$((t1 - t0)) -v hz="$ticks_per_s" -v ok="$ok" -v s="$seconds" \
+    'BEGIN { printf "%-40s changes %6d  achieved %5.0f/s  rotor cpu %6.1f us/change\n", bin, ok, ok / s, ticks / hz * 1e6 / ok }'
+}
+
+if [[ $busy == 1 ]]; then
+  taskset -c "$server_cpu" bash -c 'while :; do :; done' &
+  busy_pid=$!
+fi
+echo "rotor CPU per registry change: churn.py at $rate/s for $seconds s, no DNS load$([[ $busy == 1 ]] && echo ", a nice-0 busy loop on core $server_cpu")"
+for _ in $(seq 1 "$rounds"); do
+  for bin in "${bins[@]}"; do measure "$bin"; done
+done
