@@ -102,7 +102,7 @@ EndpointSockets open_endpoint(const ListenEndpoint& endpoint, unsigned count) {
 struct WorkerPool::Impl {
   std::shared_ptr<RateLimiter> rate_limiter;  // outlives the workers that use it
   // Signs compact denial for every worker; sleeps while nobody asks.
-  std::unique_ptr<dnssec::DenialSigner> denial_signer = std::make_unique<dnssec::DenialSigner>();
+  std::unique_ptr<dnssec::DenialSigner> denial_signer;
   std::vector<ListenEndpoint> bound;
   std::vector<std::shared_ptr<const counters::WorkerCounters>> counters;  // fixed once built
   std::vector<std::unique_ptr<Worker>> workers;
@@ -116,6 +116,7 @@ struct WorkerPool::Impl {
 WorkerPool::WorkerPool(NetworkOptions options, SnapshotPublisher& publisher)
     : impl_(std::make_unique<Impl>()) {
   impl_->rate_limiter = options.rate_limiter;
+  impl_->denial_signer = std::make_unique<dnssec::DenialSigner>(options.denial_ring_capacity);
   unsigned threads = options.threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   // The cap is shared out evenly; SO_REUSEPORT spreads connections evenly too.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "server/counters/worker_counters.h"
+#include "server/dnssec/denial_signer.h"
 #include "server/query/rate_limiter.h"
 #include "server/snapshot/publisher.h"
 
@@ -35,6 +36,11 @@ struct NetworkOptions {
   // Limits UDP replies per client prefix; one table shared by every worker.
   // Null: no limiting.
   std::shared_ptr<RateLimiter> rate_limiter;
+  // Each serving thread's request and result rings to the denial signer
+  // (compact denial): requests beyond it are dropped and counted. Tests
+  // make it small to reach that path whatever the relative speeds of the
+  // signer and the threads (TSan slows them differently).
+  size_t denial_ring_capacity = dnssec::DenialSigner::kRingCapacity;
 };
 
 class WorkerPool {
