@@ -9,12 +9,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -25,24 +27,47 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kStartTimeout = std::chrono::seconds(20);
 
-// Free ports on 127.0.0.1, all held at once so they differ, then released
-// for etcd to bind (a race with another process is caught by the retry).
+// The lowest port the kernel hands out for bind(port 0) and outgoing
+// connections (net.ipv4.ip_local_port_range; 32768 when unreadable).
+uint16_t ephemeral_low() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned low = 0;
+  if (!(range >> low) || low < 2048 || low > 65535) low = 32768;
+  return static_cast<uint16_t>(low);
+}
+
+// Free ports on 127.0.0.1 below the ephemeral range, all held at once so
+// they differ, then released for etcd to bind (a race with another etcd
+// cluster is caught by the retry). Below the ephemeral range because a
+// killed member is restarted on its old ports: an ephemeral port could be
+// taken meanwhile as the source port of any test's outgoing connection
+// (seen in CI: "bind: address already in use" on a member's restart),
+// which the kernel never picks below the range's low bound.
 std::vector<uint16_t> free_ports(size_t count) {
+  const uint16_t high = ephemeral_low();
+  const uint16_t low = high / 2;
+  std::mt19937 random(std::random_device{}());
+  std::uniform_int_distribution<unsigned> pick(low, high - 1u);
   std::vector<int> sockets;
   std::vector<uint16_t> ports;
-  for (size_t i = 0; i < count; ++i) {
+  for (int attempt = 0; ports.size() < count && attempt < 1000; ++attempt) {
+    const auto port = static_cast<uint16_t>(pick(random));
+    if (std::find(ports.begin(), ports.end(), port) != ports.end()) continue;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error(std::string("free port: ") + std::strerror(errno));
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
-      throw std::runtime_error(std::string("free port: ") + std::strerror(errno));
+    address.sin_port = htons(port);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      close(fd);
+      continue;
+    }
     sockets.push_back(fd);
-    ports.push_back(ntohs(address.sin_port));
+    ports.push_back(port);
   }
   for (int fd : sockets) close(fd);
+  if (ports.size() < count) throw std::runtime_error("free port: none free below " + std::to_string(high));
   return ports;
 }
 
