@@ -198,33 +198,6 @@ TEST_CASE("forget frees the slots of one destination and counts them") {
   CHECK(answered == std::vector<int>{2});
 }
 
-TEST_CASE("waiting counts the used slots through park take_signed repark forget and expire") {
-  LotWorld world(8);
-  world.want("\x01" "a");
-  CHECK(world.lot.waiting() == 0);
-  world.lot.park(world.context, world.query, 4, 0, kNoExpiry)->destination = 1;
-  world.lot.park(world.context, world.query, 4, 500, kNoExpiry)->destination = 2;
-  world.want("\x01" "b");
-  world.lot.park(world.context, world.query, 4, 900, kNoExpiry)->destination = 3;
-  CHECK(world.lot.waiting() == 3);
-  world.lot.forget(world.context, [](int destination) { return destination == 3; });
-  CHECK(world.lot.waiting() == 2);
-  // Slot 1 waited past the limit at 2001, slot 2 not yet: only slot 1 goes, counted.
-  world.lot.expire(world.context, 1 + Lot::kWaitMs + 1);
-  CHECK(world.lot.waiting() == 1);
-  CHECK(world.dropped() == 2);  // forget's and expire's
-  // Its late answer needs "b" now: it waits again, still one slot.
-  world.lot.take_signed(world.signed_for("\x01" "a"), [&](Lot::Slot& slot) {
-    CHECK(world.lot.waiting() == 0);
-    CHECK(world.lot.repark(world.context, slot, world.signed_for("\x01" "a")) == Lot::Repark::waiting_again);
-  });
-  CHECK(world.lot.waiting() == 1);
-  world.lot.take_signed(world.signed_for("\x01" "b"), [](Lot::Slot&) {});
-  CHECK(world.lot.waiting() == 0);
-  world.lot.expire(world.context, 100000);
-  CHECK(world.dropped() == 2);
-}
-
 }  // namespace
 }  // namespace rotor::net
 
