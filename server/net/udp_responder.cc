@@ -100,9 +100,7 @@ void UdpResponder::subscribe() {
   // after current() has changed, so the thread takes it again at worst.
   subscription_ = publisher_.subscribe([this] { published_.fetch_add(1, std::memory_order_release); });
   seen_ = published_.load(std::memory_order_acquire);
-  context_.snapshot_owner = publisher_.current();
-  context_.snapshot = context_.snapshot_owner.get();
-  prepare_worker_state(*context_.snapshot, context_.state);
+  adopt_snapshot(context_, publisher_.current());
 }
 
 void UdpResponder::unsubscribe() {
@@ -175,9 +173,7 @@ void UdpResponder::follow_publisher() noexcept {
   const uint64_t published = published_.load(std::memory_order_acquire);
   if (published == seen_) return;
   seen_ = published;
-  context_.snapshot_owner = publisher_.current();  // the old one may be freed here
-  context_.snapshot = context_.snapshot_owner.get();
-  prepare_worker_state(*context_.snapshot, context_.state);
+  adopt_snapshot(context_, publisher_.current());  // the old one may be freed here
 }
 
 void UdpResponder::take_signatures() noexcept {

@@ -57,9 +57,7 @@ void Worker::on_signatures(uv_async_t* async) {
 void Worker::subscribe() {
   // Subscribe first, then read: a publish in between wakes us and is not lost.
   subscription_ = publisher_.subscribe([this] { uv_async_send(&snapshot_wake_); });
-  context_.snapshot_owner = publisher_.current();
-  context_.snapshot = context_.snapshot_owner.get();
-  prepare_worker_state(*context_.snapshot, context_.state);
+  adopt_snapshot(context_, publisher_.current());
 }
 
 void Worker::unsubscribe() {
@@ -77,9 +75,7 @@ void Worker::on_snapshot_published(uv_async_t* async) {
   // snapshots. Several publishes may coalesce into one wake-up: current() is
   // the newest, which is all a worker needs.
   auto& self = *static_cast<Worker*>(async->data);
-  self.context_.snapshot_owner = self.publisher_.current();
-  self.context_.snapshot = self.context_.snapshot_owner.get();
-  prepare_worker_state(*self.context_.snapshot, self.context_.state);
+  adopt_snapshot(self.context_, self.publisher_.current());
 }
 
 void Worker::on_stop_requested(uv_async_t* async) {

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <memory>
+#include <utility>
 
 #include "server/dnssec/denial_signer.h"
 #include "server/query/rate_limiter.h"
@@ -27,6 +28,15 @@ struct WorkerContext {
   // a signature is dropped).
   dnssec::DenialSigner::Channel* denial_channel = nullptr;
 };
+
+// Makes `snapshot` the one the context answers from (the old one may be
+// freed here) and readies the state for it. The serving thread, between
+// batches; every swap (worker loop, UDP thread) goes through here.
+inline void adopt_snapshot(WorkerContext& context, std::shared_ptr<const Snapshot> snapshot) {
+  context.snapshot_owner = std::move(snapshot);
+  context.snapshot = context.snapshot_owner.get();
+  prepare_worker_state(*context.snapshot, context.state);
+}
 
 // Asks the denial signer for the NSEC `state.denial` wants, unless a query
 // parked earlier already did (`already_asked`). Returns false, counted as a
