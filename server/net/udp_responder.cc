@@ -60,12 +60,20 @@ UdpResponder::UdpResponder(SnapshotPublisher& publisher, UniqueFd fd, bool wildc
   // datagram and takes the rest without waiting; every send says MSG_DONTWAIT.
   const int flags = ::fcntl(fd_.get(), F_GETFL);
   if (flags >= 0) ::fcntl(fd_.get(), F_SETFL, flags & ~O_NONBLOCK);
+  sockaddr_storage local{};
+  socklen_t length = sizeof local;
+  getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&local), &length);
+  const bool v6 = local.ss_family == AF_INET6;
+  // Replies leave with Don't Fragment set and never fragmented (RFC 9715):
+  // PROBE sets DF but ignores the path MTU a (spoofable) ICMP message may
+  // have lowered, and every reply fits any link (edns_udp_size 1232 + 48 <=
+  // 1280). A DF datagram also needs no IP ID, a hash per reply otherwise.
+  const int probe = v6 ? IPV6_PMTUDISC_PROBE : IP_PMTUDISC_PROBE;
+  setsockopt(fd_.get(), v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MTU_DISCOVER : IP_MTU_DISCOVER,
+             &probe, sizeof probe);
   if (wildcard_) {
-    sockaddr_storage local{};
-    socklen_t length = sizeof local;
-    getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&local), &length);
     const int on = 1;
-    if (local.ss_family == AF_INET6) {
+    if (v6) {
       setsockopt(fd_.get(), IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on);
     } else {
       setsockopt(fd_.get(), IPPROTO_IP, IP_PKTINFO, &on, sizeof on);

@@ -226,6 +226,31 @@ TEST_CASE("a UDP batch is answered without heap allocation") {
   CHECK(responder.counters()->total_queries() == kQueries);
 }
 
+TEST_CASE("UDP replies leave with Don't Fragment and the path MTU ignored") {
+  // RFC 9715: a reply is never fragmented; PROBE sets DF on IPv4 and ignores
+  // an ICMP-lowered path MTU (every reply fits 1280 bytes).
+  for (const char* text : {"127.0.0.1:0", "[::1]:0"}) {
+    CAPTURE(text);
+    SnapshotPublisher publisher(empty_snapshot());
+    int error = 0;
+    const auto address = endpoint(text).address;
+    rotor::net::UniqueFd fd = rotor::net::open_listening_socket(address, SOCK_DGRAM, error);
+    REQUIRE(fd);
+    const int server_fd = fd.get();
+    const bool v6 = address.ss_family == AF_INET6;
+    const int level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+    const int option = v6 ? IPV6_MTU_DISCOVER : IP_MTU_DISCOVER;
+    const int probe = v6 ? IPV6_PMTUDISC_PROBE : IP_PMTUDISC_PROBE;
+    int mode = -1;
+    socklen_t size = sizeof mode;
+    REQUIRE(::getsockopt(server_fd, level, option, &mode, &size) == 0);
+    CHECK(mode != probe);  // the kernel's default is something else
+    rotor::net::UdpResponder responder(publisher, std::move(fd), false);
+    REQUIRE(::getsockopt(server_fd, level, option, &mode, &size) == 0);
+    CHECK(mode == probe);
+  }
+}
+
 TEST_CASE("an idle UDP thread takes a published snapshot and stops when asked") {
   auto first = empty_snapshot(1);
   std::weak_ptr<const Snapshot> first_watch = first;
