@@ -55,6 +55,7 @@ bool is_tls_error(CURLcode code) {
 }  // namespace
 
 struct HttpChecker::Transfer {
+  std::shared_ptr<CURLSH> tls_sessions;  // declared first: outlives `easy`, which uses it
   EasyHandle easy;
   std::unique_ptr<curl_slist, SlistDeleter> connect_to;
   std::string url;
@@ -91,7 +92,8 @@ struct HttpChecker::Transfer {
   }
 };
 
-HttpChecker::HttpChecker(uv_loop_t* loop) : loop_(loop), plain_(loop) {
+HttpChecker::HttpChecker(uv_loop_t* loop, std::chrono::seconds tls_session_max_age)
+    : loop_(loop), tls_session_max_age_(tls_session_max_age), plain_(loop) {
   init_curl_once();
   auto* curl_timer = new uv_timer_t;
   uv_timer_init(loop_, curl_timer);
@@ -206,6 +208,8 @@ void HttpChecker::start(const CheckTarget& target, Done done) {
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Transfer::on_header);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer.get());
   }
+  transfer->tls_sessions = tls_sessions_for(target);
+  if (transfer->tls_sessions) curl_easy_setopt(easy, CURLOPT_SHARE, transfer->tls_sessions.get());
 
   CURLMcode added = curl_multi_add_handle(multi_.get(), easy);
   if (added != CURLM_OK) {
@@ -293,6 +297,8 @@ void HttpChecker::collect_finished() {
     if (found == transfers_.end()) continue;
     if (retry_fresh(*found->second, code)) continue;
     finished.emplace_back(std::move(found->second->done), verdict(*found->second, code));
+    // An idle handle holds no share: an evicted origin's share is freed with its last transfer.
+    curl_easy_setopt(easy, CURLOPT_SHARE, nullptr);
     if (idle_handles_.size() < kMaxIdleHandles) idle_handles_.push_back(std::move(found->second->easy));
     transfers_.erase(found);
   }
@@ -365,6 +371,34 @@ CheckResult HttpChecker::verdict(Transfer& transfer, CURLcode code) const {
   result.passed = verdict.passed;
   result.reason = std::move(verdict.reason);
   return result;
+}
+
+std::shared_ptr<CURLSH> HttpChecker::tls_sessions_for(const CheckTarget& target) {
+  std::string origin = target.address.to_string() + ' ' + std::to_string(target.port) + ' ' + target.host + ' ' +
+                       (target.source.family != 0 ? target.source.to_string() : std::string()) +
+                       (target.tls_verify ? " verify" : "");
+  const auto now = Clock::now();
+  auto found = tls_sessions_.find(origin);
+  if (found != tls_sessions_.end()) {
+    tls_recency_.splice(tls_recency_.begin(), tls_recency_, found->second.recency);
+    // Past the age the origin starts over: the next handshake is a full one,
+    // so a certificate that changed or expired is seen. A transfer still
+    // holding the old share keeps it alive until it ends.
+    if (now - found->second.created < tls_session_max_age_) return found->second.share;
+    tls_recency_.erase(found->second.recency);
+    tls_sessions_.erase(found);
+  }
+  std::shared_ptr<CURLSH> share(curl_share_init(), [](CURLSH* handle) { curl_share_cleanup(handle); });
+  if (!share || curl_share_setopt(share.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+    return nullptr;  // the check goes on without resumption
+  }
+  if (tls_sessions_.size() >= kMaxTlsSessionOrigins) {
+    tls_sessions_.erase(tls_recency_.back());
+    tls_recency_.pop_back();
+  }
+  tls_recency_.push_front(origin);
+  tls_sessions_.emplace(std::move(origin), TlsSessions{share, now, tls_recency_.begin()});
+  return share;
 }
 
 void HttpChecker::fail_later(Done done, std::string reason) {

@@ -8,7 +8,9 @@
 #include <curl/curl.h>
 #include <uv.h>
 
+#include <chrono>
 #include <cstddef>
+#include <list>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -33,7 +35,12 @@ namespace rotor::probes {
 // idle) is not a failure: the check goes on once on a fresh connection
 // within the same timeout. Checks use no proxy, follow no redirect and read
 // at most kMaxBody bytes of the body. A target with `host` set sends it as
-// Host and SNI while connecting to the instance address.
+// Host and SNI while connecting to the instance address. An https check
+// resumes the TLS session of an earlier check of the same origin (address,
+// port, Host, source, verification) when it has one, and makes a full
+// handshake, certificate verification included, at least every
+// kTlsSessionMaxAge: resumption spares the certificate work, not the
+// connection, so a check still proves a new connection is accepted.
 // Fails: status outside [expect_status_min, expect_status_max] ("HTTP 503"),
 // expect_body not in the body ("body did not contain \"ok\""), timeout, refused,
 // TLS errors ("TLS: <curl's text>"), an unusable target.source ("cannot bind
@@ -43,8 +50,15 @@ namespace rotor::probes {
 class HttpChecker final : public Checker {
  public:
   static constexpr size_t kMaxBody = 64 * 1024;
+  // TLS sessions: one curl share per origin (curl's own caches hold 5 or 8
+  // sessions in all, far fewer than the origins one thread checks), the
+  // least recently checked origin dropped past the cap.
+  static constexpr size_t kMaxTlsSessionOrigins = 20000;
+  static constexpr std::chrono::seconds kTlsSessionMaxAge{300};
 
-  explicit HttpChecker(uv_loop_t* loop);
+  // `tls_session_max_age`: how long an origin's TLS session may be resumed
+  // before the next check makes a full handshake (tests shorten it).
+  explicit HttpChecker(uv_loop_t* loop, std::chrono::seconds tls_session_max_age = kTlsSessionMaxAge);
   ~HttpChecker() override;
   HttpChecker(const HttpChecker&) = delete;
   HttpChecker& operator=(const HttpChecker&) = delete;
@@ -52,6 +66,7 @@ class HttpChecker final : public Checker {
   void start(const CheckTarget& target, Done done) override;
 
   size_t in_flight() const { return transfers_.size() + plain_.in_flight(); }
+  size_t tls_session_origins() const { return tls_sessions_.size(); }
 
  private:
   struct Transfer;
@@ -62,6 +77,12 @@ class HttpChecker final : public Checker {
     void operator()(CURL* easy) const { curl_easy_cleanup(easy); }
   };
   using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
+  // An origin's session share; a transfer holds it while its handle uses it.
+  struct TlsSessions {
+    std::shared_ptr<CURLSH> share;
+    std::chrono::steady_clock::time_point created;
+    std::list<std::string>::iterator recency;  // in tls_recency_
+  };
   // Idle easy handles, reset and reused: setting one up costs more than a
   // small check (its connection is still fresh every time).
   static constexpr size_t kMaxIdleHandles = 1024;
@@ -81,12 +102,17 @@ class HttpChecker final : public Checker {
   bool retry_fresh(Transfer& transfer, CURLcode code);
   CheckResult verdict(Transfer& transfer, CURLcode code) const;
   void fail_later(Done done, std::string reason);
+  // The session share for `target`'s origin (null if curl cannot make one).
+  std::shared_ptr<CURLSH> tls_sessions_for(const CheckTarget& target);
 
   uv_loop_t* loop_;
+  std::chrono::seconds tls_session_max_age_;
   PlainHttpChecker plain_;  // CheckKind::http targets
   UvOwned<uv_timer_t> curl_timer_;
   UvOwned<uv_timer_t> deferred_timer_;  // reports failures found inside start()
   std::vector<std::pair<Done, std::string>> deferred_;
+  std::unordered_map<std::string, TlsSessions> tls_sessions_;
+  std::list<std::string> tls_recency_;  // origins, most recently checked first
   std::unique_ptr<CURLM, MultiDeleter> multi_;
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers_;
   // curl's sockets live in this epoll set, not in one uv_poll each: a

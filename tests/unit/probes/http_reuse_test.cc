@@ -164,6 +164,48 @@ TEST_CASE("reuse_connection fails only while the backend is really gone") {
   CHECK(loop.close_cleanly());
 }
 
+TEST_CASE("fresh HTTPS checks of one origin resume its TLS session") {
+  // s_server -www's page says "Reused, " for a resumed session and "New, "
+  // for a full handshake; each check is a new connection (s_server closes).
+  testing::TlsBackend backend;
+  REQUIRE_MESSAGE(backend.error().empty(), backend.error());
+  testing::TestLoop loop;
+  {
+    HttpChecker checker(loop.get());
+    CheckTarget target = testing::loopback_target(CheckKind::https, backend.port());
+    target.host = "backend.test";
+    target.expect_body = "Reused, ";
+    CheckResult result = testing::run_check(loop.get(), checker, target);
+    CHECK(result.reason == "body did not contain \"Reused, \"");  // the first: a full handshake
+    for (int i = 0; i < 3; ++i) {
+      CAPTURE(i);
+      result = testing::run_check(loop.get(), checker, target);
+      CHECK(result.reason == "HTTP 200");
+      CHECK(result.passed);
+    }
+    // Another Host is another origin: its own full handshake first.
+    target.host = "other.test";
+    result = testing::run_check(loop.get(), checker, target);
+    CHECK_FALSE(result.passed);
+    result = testing::run_check(loop.get(), checker, target);
+    CHECK(result.passed);
+    CHECK(checker.tls_session_origins() == 2);
+  }
+  {
+    // Sessions too old to resume: every check makes a full handshake.
+    HttpChecker checker(loop.get(), std::chrono::seconds(0));
+    CheckTarget target = testing::loopback_target(CheckKind::https, backend.port());
+    target.host = "backend.test";
+    target.expect_body = "New, ";
+    for (int i = 0; i < 3; ++i) {
+      CAPTURE(i);
+      CheckResult result = testing::run_check(loop.get(), checker, target);
+      CHECK(result.reason == "HTTP 200");
+    }
+  }
+  CHECK(loop.close_cleanly());
+}
+
 TEST_CASE("reuse_connection over HTTPS against a server that closes") {
   testing::TlsBackend backend;  // openssl s_server -www answers once per connection
   REQUIRE_MESSAGE(backend.error().empty(), backend.error());
