@@ -8,7 +8,9 @@
 # server: half of rotor's peak in that workload). Per run it reports QPS, mean
 # latency, lost queries and the server's CPU time (utime+stime of its whole
 # process tree, from /proc) per answered query; fixed-load runs add p99
-# latency. Then rotor under registry churn and rotor's thread scaling.
+# latency. Then rotor under registry churn and rotor's thread scaling, the
+# receive paths on the echo floor, the prober's and the registry's
+# micro-benchmarks, and last every goal of issue 18 with its verdict.
 #
 # Usage: tests/bench/bench.sh      (as root the first time: it installs the peers)
 # Environment:
@@ -16,13 +18,14 @@
 #   BENCH_CLIENTS    dnsperf clients, i.e. sockets or TCP connections (default 4)
 #   BENCH_OUTSTANDING  dnsperf -q, queries in flight (default 200)
 #   BENCH_SERVERS    subset of "rotor nsd knot gdnsd echo"
-#   BENCH_WORKLOADS  subset of "static array geo nx tcp churn threads io"
+#   BENCH_WORKLOADS  subset of "static array geo nx tcp churn threads io probes writes"
 #   BENCH_QPS        fixed offered load for every workload (default: half of
 #                    rotor's peak in each workload, or of the first server's)
 #   BENCH_CHURN_RATE registry changes per second under churn (default 1000)
-#   BENCH_BUILD_DIR  build tree holding rotor and rotor_udp_echo (default
-#                    build/release, configured and built with the release preset)
-#   ROTOR_BIN, ECHO_BIN   binaries to use instead (nothing is built then)
+#   BENCH_BUILD_DIR  build tree holding rotor, rotor_udp_echo and the
+#                    micro-benchmarks (default build/release, configured and
+#                    built with the release preset); only what a run needs is built
+#   ROTOR_BIN, ECHO_BIN   binaries to use instead (a given one is not built)
 #   SERVER_CPU / CLIENT_CPU   cores for the server and for dnsperf (default 0 / 1)
 # shellcheck disable=SC2016,SC2054  # literal $ORIGIN lines; commas inside option values
 set -euo pipefail
@@ -32,7 +35,8 @@ seconds=${BENCH_SECONDS:-10}
 clients=${BENCH_CLIENTS:-4}
 outstanding=${BENCH_OUTSTANDING:-200}
 servers_wanted=${BENCH_SERVERS:-rotor nsd knot gdnsd echo}
-workloads_wanted=${BENCH_WORKLOADS:-static array geo nx tcp churn threads io}
+all_workloads="static array geo nx tcp churn threads io probes writes"
+workloads_wanted=${BENCH_WORKLOADS:-$all_workloads}
 churn_rate=${BENCH_CHURN_RATE:-1000}
 server_cpu=${SERVER_CPU:-0}
 client_cpu=${CLIENT_CPU:-1}
@@ -49,8 +53,7 @@ for s in $servers_wanted; do
   has "rotor nsd knot gdnsd echo" "$s" || die "BENCH_SERVERS: unknown server '$s' (rotor nsd knot gdnsd echo)"
 done
 for w in $workloads_wanted; do
-  has "static array geo nx tcp churn threads io" "$w" ||
-    die "BENCH_WORKLOADS: unknown workload '$w' (static array geo nx tcp churn threads io)"
+  has "$all_workloads" "$w" || die "BENCH_WORKLOADS: unknown workload '$w' ($all_workloads)"
 done
 [[ $seconds =~ ^[0-9]+$ && $seconds -ge 1 ]] || die "BENCH_SECONDS must be a whole number of seconds"
 # rotor runs first: its peak sets the fixed load of the others.
@@ -83,17 +86,26 @@ if ((${#need_pkgs[@]} > 0)); then
   fi
 fi
 
-if [[ -z ${ROTOR_BIN:-} || -z ${ECHO_BIN:-} ]]; then
+# Only what this run uses and was not given is built.
+build_targets=()
+if [[ -z ${ROTOR_BIN:-} ]] && has "$servers" rotor; then build_targets+=(rotor); fi
+if [[ -z ${ECHO_BIN:-} ]] && { has "$servers" echo || has "$workloads_wanted" io; }; then
+  build_targets+=(rotor_udp_echo)
+fi
+has "$workloads_wanted" probes && build_targets+=(rotor_probes_bench)
+has "$workloads_wanted" writes && build_targets+=(rotor_registry_write_bench)
+if ((${#build_targets[@]} > 0)); then
   # Ninja makes this a no-op when the build is current.
   if [[ -z ${BENCH_BUILD_DIR:-} ]]; then
     cmake --preset release >/dev/null
   elif [[ ! -f $build_dir/build.ninja && ! -f $build_dir/Makefile ]]; then
     cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
   fi
-  cmake --build "$build_dir" -j 2 --target rotor rotor_udp_echo >/dev/null
+  say "building ${build_targets[*]} in $build_dir"
+  cmake --build "$build_dir" -j 2 --target "${build_targets[@]}" >/dev/null
 fi
 if has "$servers" rotor; then [[ -x $rotor_bin ]] || die "$rotor_bin is not executable"; fi
-if has "$servers" echo; then [[ -x $echo_bin ]] || die "$echo_bin is not executable"; fi
+if has "$servers" echo || has "$workloads_wanted" io; then [[ -x $echo_bin ]] || die "$echo_bin is not executable"; fi
 
 work=$(mktemp -d /tmp/rotor-bench-XXXXXX)
 server_pid=""
@@ -480,7 +492,9 @@ EOF
   wait_answering "$port" || { cat "$work/gdnsd.log" >&2; return 1; }
 }
 
-echo_mode=epoll  # udp_echo.cc's receive path; the io workload tries the others
+# udp_echo.cc's receive path: rotor's (blocking recvmmsg threads), so that
+# rotor / echo floor compares like with like; the io workload tries the others.
+echo_mode=blocking
 start_echo() {
   port=$(free_port)
   taskset -c "$server_cpu" "$echo_bin" 127.0.0.1 "$port" "$echo_mode" >"$work/echo.out" 2>&1 &
@@ -506,9 +520,15 @@ if has "$servers" rotor; then
   has "$workloads_wanted" churn && runs=$((runs + 2))
   has "$workloads_wanted" threads && runs=$((runs + 8))
 fi
-echo_modes="epoll drain blocking busy-poll uring"
+echo_modes="blocking epoll drain busy-poll uring"
 has "$workloads_wanted" io && runs=$((runs + 10))
-say "$runs runs of $seconds s: about $(((runs * (seconds * 10 + 15) + 599) / 600)) min"
+# The micro-benchmarks, in seconds: the prober's two modes (warm-up 3 s each)
+# and the registry writes (about a minute).
+micro_seconds=0
+has "$workloads_wanted" probes && micro_seconds=$((micro_seconds + 2 * (seconds + 5)))
+has "$workloads_wanted" writes && micro_seconds=$((micro_seconds + 60))
+say "$runs runs of $seconds s$( ((micro_seconds > 0)) && echo " and the micro-benchmarks"):" \
+    "about $(((runs * (seconds * 10 + 15) + micro_seconds * 10 + 599) / 600)) min"
 started=$(date +%s)
 
 
@@ -560,6 +580,7 @@ run_churn() {  # key rate: one dnsperf run on the array workload while the drive
 }
 
 for s in $servers; do
+  [[ -n $run_workloads ]] || break  # only micro-benchmarks, io or threads asked for
   say "starting $s"
   if ! "start_$s" 1 "$server_cpu"; then
     say "$s did not start"
@@ -643,6 +664,37 @@ if has "$servers" rotor && has "$workloads_wanted" threads; then
     done
   done
 fi
+
+# The prober's CPU per HTTP check (issue 18: <= 50 us at 10,000 checks/s on
+# one thread), fresh connections and check.reuse_connection, through the real
+# ProberPool against a forked loopback backend (tests/bench/probes_bench.cc).
+if has "$workloads_wanted" probes; then
+  pin=()
+  [[ $server_cpu == 0 && $client_cpu == 1 ]] && pin=(--pin)  # prober on 0, backend on 1
+  say "rotor_probes_bench: 10,000 http targets at 1 s, fresh then kept connections, $seconds s each"
+  if "$build_dir/tests/bench/rotor_probes_bench" --seconds "$seconds" "${pin[@]}" >"$work/probes.out" 2>&1; then
+    # Table rows: mode checks/s prober-us process-us down p99-late(2 words) verdict...
+    while read -r mode checks us _ _ _ _ verdict; do
+      R[probes|$mode|checks]=$checks; R[probes|$mode|us]=$us; R[probes|$mode|verdict]=$verdict
+      say "probes $mode: $checks checks/s, $us us per check: $verdict"
+    done < <(awk '/^CPU per HTTP check/ {t = 1; next} t && /^(fresh|reuse) +[0-9]/ {print}' "$work/probes.out")
+  else
+    say "rotor_probes_bench failed:"; tail -5 "$work/probes.out" >&2
+  fi
+fi
+
+# The CPU of one registry change below the socket (issue 18: <= 120 us end to
+# end; the churn rows give the figure with the HTTP API), 100 and 10,000
+# arrays, tests/bench/registry_write_bench.cc.
+if has "$workloads_wanted" writes; then
+  say "rotor_registry_write_bench: PATCHes of one instance, 100 and 10,000 arrays"
+  if "$build_dir/tests/bench/rotor_registry_write_bench" --only-zone-file >"$work/writes.out" 2>&1; then
+    R[writes|worst]=$(awk '/^worst / {print $2}' "$work/writes.out")
+    say "$(grep '^worst ' "$work/writes.out")"
+  else
+    say "rotor_registry_write_bench failed:"; tail -5 "$work/writes.out" >&2
+  fi
+fi
 elapsed=$(($(date +%s) - started))
 
 # --- the table ----------------------------------------------------------------
@@ -662,7 +714,14 @@ goal_line() {  # workload peer goal title
     else if (f + 0 <= g + 0) print "NOT MET (met at fixed load only)";
     else if (k + 0 <= g + 0) print "NOT MET (met at peak only)";
     else print "NOT MET" }')
-  printf '  %-7s rotor / %-32s %5s fixed, %5s peak   goal <= %s   %s\n' "$w" "$title" "$fixed" "$peak" "$goal" "$verdict"
+  goal "$w: rotor / $title, cpu per query" "$fixed fixed, $peak peak" "<= $goal both" "$verdict"
+}
+# One line of the goals table: what, figure, goal, verdict.
+goal() { printf '  %-52s %-26s %-19s %s\n' "$1" "$2" "$3" "$4"; }
+with_unit() { [[ $1 == "-" || -z $1 ]] && echo "-" || echo "$1 $2"; }  # figure unit
+# met / NOT MET of a figure against an upper bound; "not measured" without one.
+at_most() {  # figure bound
+  awk -v f="$1" -v g="$2" 'BEGIN {if (f == "" || f == "-") print "not measured"; else if (f + 0 <= g + 0) print "met"; else print "NOT MET"}'
 }
 echo
 echo "rotor benchmark: $seconds s per run, dnsperf -c $clients -q $outstanding; each server one worker on core $server_cpu, dnsperf on core $client_cpu"
@@ -718,15 +777,9 @@ if has "$servers" rotor && [[ $servers != rotor ]]; then
       "$(ratio "$(get array\|rotor\|fixed\|cpu)" "$(get static\|rotor\|fixed\|cpu)")" \
       "$(ratio "$(get array\|rotor\|peak\|cpu)" "$(get static\|rotor\|peak\|cpu)")"
   fi
-  echo
-  echo "goals (issue 18), rotor's cpu us per query over the peer's in the same workload, at fixed load and at peak; met when both are:"
-  goal_line "array" gdnsd 0.95 "gdnsd multifo, health-checked"
-  goal_line "array" echo 1.10 "the UDP echo floor"
-  goal_line "static" nsd 0.95 "NSD"
-  goal_line "static" knot 0.95 "Knot DNS"
-  goal_line "static" echo 1.10 "the UDP echo floor"
 fi
 
+peak_drop="-" fixed_drop="-" churn_verdict="not measured" change_us="-"
 if [[ -n ${R[churn|rotor|peak|qps]:-} ]]; then
   echo
   echo "under churn: rotor, array A+AAAA, churn.py PATCHing instance state at $churn_rate/s requested: 10% on 4 instances of"
@@ -754,28 +807,33 @@ if [[ -n ${R[churn|rotor|peak|qps]:-} ]]; then
       if (a == "-" || b == "-") print "not measured";
       else if (r + 0 < 0.9 * want) print "NOT MET (the driver reached " r "/s of " want "/s)";
       else if (a + 0 < 5 && b + 0 < 5) print "met"; else print "NOT MET" }')
+  churn_p99=$(get churn\|rotor\|fixed\|p99)
+  churn_p99_verdict=$(awk -v p="$churn_p99" 'BEGIN {if (p == "-") print "not measured"; else if (p + 0 < 1) print "met"; else print "NOT MET"}')
   echo "  throughput drop under churn: $peak_drop at peak, $fixed_drop at half peak" \
        "(goal (issue 18): < 5% at $churn_rate changes/s, both)   $churn_verdict;" \
-       "p99 at half peak with churn $(get churn\|rotor\|fixed\|p99) ms (goal < 1 ms)"
+       "p99 at half peak with churn $churn_p99 ms (goal < 1 ms)   $churn_p99_verdict"
   # At the same offered load, the server CPU that churn adds, per change.
-  echo "  server cpu per registry change: $(awk -v c="$(get churn\|rotor\|fixed\|cpu)" \
+  change_us=$(awk -v c="$(get churn\|rotor\|fixed\|cpu)" \
     -v n="$(get array\|rotor\|fixed\|cpu)" -v q="$(get churn\|rotor\|fixed\|qps)" \
     -v r="$(get churn\|rotor\|fixed\|churn | tr -d '/s')" \
-    'BEGIN {if (r + 0 > 0 && c + 0 > 0) printf "%.0f us", (c - n) * q / r; else print "-"}')" \
-    "(the cpu us/q added by churn at half peak, times qps, over changes/s)"
+    'BEGIN {if (r + 0 > 0 && c + 0 > 0) printf "%.0f", (c - n) * q / r; else print "-"}')
+  echo "  server cpu per registry change: $change_us us" \
+    "(the cpu us/q added by churn at half peak, times qps, over changes/s; goal (issue 18) <= 120 us)" \
+    "  $(at_most "$change_us" 120)"
 fi
 
-if [[ -n ${R[io|epoll|peak|qps]:-} ]]; then
+if [[ -n ${R[io|blocking|peak|qps]:-} ]]; then
   echo
-  echo "receive paths (issue 18) on the echo floor, static A queries; fixed: dnsperf -Q $io_q; vs epoll: cpu us/q over"
-  echo "epoll's (rotor's path); saves: the cpu us/q it would take off rotor's static answer (fixed load), in percent of it"
+  echo "receive paths (issue 18) on the echo floor, static A queries; fixed: dnsperf -Q $io_q; vs blocking: cpu us/q over"
+  echo "blocking's (rotor's path: recvmmsg threads); saves: the cpu us/q it would take off rotor's static answer (fixed load),"
+  echo "in percent of it (negative: it would cost more)"
   for mode in $echo_modes; do
-    printf '  %-9s peak qps %8s  cpu %6s us/q   fixed qps %8s  cpu %6s us/q  lost %6s   vs epoll %5s fixed, %5s peak   saves %s %s\n' \
+    printf '  %-9s peak qps %8s  cpu %6s us/q   fixed qps %8s  cpu %6s us/q  lost %6s   vs blocking %5s fixed, %5s peak   saves %s %s\n' \
       "$mode" "$(get "io|$mode|peak|qps")" "$(get "io|$mode|peak|cpu")" "$(get "io|$mode|fixed|qps")" \
       "$(get "io|$mode|fixed|cpu")" "$(get "io|$mode|fixed|lost")" \
-      "$(ratio "$(get "io|$mode|fixed|cpu")" "$(get io\|epoll\|fixed\|cpu)")" \
-      "$(ratio "$(get "io|$mode|peak|cpu")" "$(get io\|epoll\|peak\|cpu)")" \
-      "$(awk -v e="$(get io\|epoll\|fixed\|cpu)" -v m="$(get "io|$mode|fixed|cpu")" -v r="$(get static\|rotor\|fixed\|cpu)" \
+      "$(ratio "$(get "io|$mode|fixed|cpu")" "$(get io\|blocking\|fixed\|cpu)")" \
+      "$(ratio "$(get "io|$mode|peak|cpu")" "$(get io\|blocking\|peak\|cpu)")" \
+      "$(awk -v e="$(get io\|blocking\|fixed\|cpu)" -v m="$(get "io|$mode|fixed|cpu")" -v r="$(get static\|rotor\|fixed\|cpu)" \
           'BEGIN {if (r + 0 > 0 && m + 0 > 0 && e + 0 > 0) printf "%+.0f%%", (e - m) / r * 100; else print "-"}')" \
       "${note[io|$mode]:-}"
   done
@@ -812,6 +870,48 @@ if [[ -n ${R[threads|rotor-plain-1|peak|qps]:-} ]]; then
     }'
   done
 fi
+
+# --- every goal of issue 18, with its verdict -----------------------------------
+# Goals without a number (try the receive paths, model thread scaling, show
+# the compression's cost) are "measured" once their figures are printed.
+measured() { [[ -n $1 && $1 != "-" ]] && echo measured || echo "not measured"; }
+echo
+echo "goals (issue 18): figure, goal, verdict (\"not measured\": the workload did not run or had no answer)"
+goal_line array gdnsd 0.95 "gdnsd multifo"
+goal_line array echo 1.10 "the echo floor"
+goal_line static nsd 0.95 "NSD"
+goal_line static knot 0.95 "Knot DNS"
+goal_line static echo 1.10 "the echo floor"
+if [[ -n ${R[probes|fresh|us]:-} || -n ${R[probes|reuse|us]:-} ]]; then
+  for mode in fresh reuse; do
+    goal "HTTP check, $mode connection, prober cpu" "$(get "probes|$mode|us") us at $(get "probes|$mode|checks")/s" \
+      "<= 50 us at 10k/s" "$(get "probes|$mode|verdict")"
+  done
+else
+  goal "HTTP check, prober cpu (rotor_probes_bench)" "-" "<= 50 us at 10k/s" "not measured"
+fi
+goal "registry change through the API (churn), cpu" "$(with_unit "$change_us" us)" "<= 120 us" "$(at_most "$change_us" 120)"
+goal "registry change below the socket, worst row, cpu" "$(with_unit "$(get writes\|worst)" us)" "<= 120 us" \
+  "$(at_most "$(get writes\|worst)" 120)"
+goal "answers lost under $churn_rate changes/s" "$peak_drop peak, $fixed_drop half peak" "< 5% both" "$churn_verdict"
+io_best="-" io_measured=0
+for mode in $echo_modes; do
+  [[ -n ${R[io|$mode|fixed|cpu]:-} && ${R[io|$mode|fixed|cpu]} != "-" ]] || continue
+  io_measured=$((io_measured + 1))
+  [[ $mode == blocking ]] && continue
+  r=$(ratio "$(get "io|$mode|fixed|cpu")" "$(get io\|blocking\|fixed\|cpu)")
+  if [[ $io_best == "-" ]] || awk -v a="$r" -v b="${io_best#* }" 'BEGIN {exit !(a + 0 < b + 0)}'; then io_best="$mode $r"; fi
+done
+io_verdict="not measured"
+((io_measured == 5)) && io_verdict=measured
+((io_measured > 0 && io_measured < 5)) && io_verdict="measured $io_measured of 5"
+io_figure="-"; [[ $io_best != "-" ]] && io_figure="${io_best% *} ${io_best#* }x fixed"
+goal "receive paths on the echo floor, best vs blocking" "$io_figure" "try each" "$io_verdict"
+threads_loss=$(awk -v c1="$(get threads\|rotor-plain-1\|peak\|cpu)" -v c2="$(get threads\|rotor-plain-2\|peak\|cpu)" \
+  'BEGIN {if (c1 + 0 > 0 && c2 + 0 > 0) printf "%+.1f%%", (c2 / c1 - 1) * 100; else print "-"}')
+goal "thread scaling: a second worker's cpu/q, model" "$threads_loss peak" "N x minus loss" "$(measured "$threads_loss")"
+nx_ratio=$(ratio "$(get nx\|rotor\|fixed\|cpu)" "$(get nx\|nsd\|fixed\|cpu)")
+goal "name compression: 10% NXDOMAIN, rotor / NSD cpu" "$nx_ratio fixed" "suffix table" "$(measured "$nx_ratio")"
 
 echo
 echo "$runs_done runs in ${elapsed} s"

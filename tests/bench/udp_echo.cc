@@ -1,14 +1,14 @@
-// The benchmark's floor: a UDP server that does no DNS work. It reads
-// datagrams the way rotor's workers do (epoll readiness, then recvmmsg
-// batches of 32, at most 8 batches per wakeup, MSG_DONTWAIT) and sends each
-// one back with sendmmsg, with only the QR bit set so that dnsperf counts it
-// as an answer. What rotor costs above this is what answering costs.
+// The benchmark's floor: a UDP server that does no DNS work. By default it
+// reads datagrams the way rotor's UDP threads do (server/net/udp_responder.cc:
+// a blocking recvmmsg with MSG_WAITFORONE, batches of 32, no epoll) and sends
+// each one back with sendmmsg, with only the QR bit set so that dnsperf counts
+// it as an answer. What rotor costs above this is what answering costs.
 //
 // The other receive paths real servers use (issue 18), each the same echo,
-// so that bench.sh's `io` workload can tell what each would save rotor:
-//   epoll      rotor's: epoll_wait, recvmmsg x <= 8, sendmmsg (the default)
-//   drain      the same, but recvmmsg until EAGAIN before waiting again
-//   blocking   no epoll: a blocking recvmmsg with MSG_WAITFORONE, sendmmsg
+// so that bench.sh's `io` workload can tell what each would save or cost rotor:
+//   blocking   rotor's: a blocking recvmmsg with MSG_WAITFORONE, sendmmsg (the default)
+//   epoll      rotor's before: epoll_wait, recvmmsg x <= 8 (MSG_DONTWAIT), sendmmsg
+//   drain      as epoll, but recvmmsg until EAGAIN before waiting again
 //   busy-poll  epoll with SO_BUSY_POLL 50 us on the socket
 //   uring      io_uring: one multishot recvmsg into a provided-buffer ring,
 //              replies as sendmsg entries, one io_uring_enter per round
@@ -226,10 +226,10 @@ class UringEcho {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string_view mode = argc == 4 ? argv[3] : "epoll";
+  const std::string_view mode = argc == 4 ? argv[3] : "blocking";
   if ((argc != 3 && argc != 4) ||
       (mode != "epoll" && mode != "drain" && mode != "blocking" && mode != "busy-poll" && mode != "uring")) {
-    std::fprintf(stderr, "usage: %s ADDR PORT [epoll|drain|blocking|busy-poll|uring]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s ADDR PORT [blocking|epoll|drain|busy-poll|uring]\n", argv[0]);
     return 2;
   }
   sockaddr_in address{};
