@@ -242,15 +242,22 @@ void bind_optional(SQLite::Statement& statement, int index, const std::optional<
 class SqliteStore::Transaction {
  public:
   explicit Transaction(SqliteStore& store) : store_(store), depth_(store.transaction_depth_) {
-    store_.statements_->get(depth_ == 0 ? std::string("BEGIN IMMEDIATE") : "SAVEPOINT " + savepoint())
-        ->exec();
+    if (depth_ == 0) {
+      store_.statements_->get("BEGIN IMMEDIATE")->exec();
+    } else {
+      store_.statements_->get("SAVEPOINT " + savepoint())->exec();
+    }
     ++store_.transaction_depth_;
   }
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
 
   void commit() {
-    store_.statements_->get(depth_ == 0 ? std::string("COMMIT") : "RELEASE " + savepoint())->exec();
+    if (depth_ == 0) {
+      store_.statements_->get("COMMIT")->exec();
+    } else {
+      store_.statements_->get("RELEASE " + savepoint())->exec();
+    }
     committed_ = true;
     --store_.transaction_depth_;
   }
@@ -476,13 +483,6 @@ void require_free_address(StatementCache& statements, int64_t array_id, std::str
   }
 }
 
-void touch_array(StatementCache& statements, int64_t array_id, int64_t now_ms) {
-  auto touch = statements.get("UPDATE arrays SET updated_ms = ? WHERE id = ?");
-  touch->bind(1, now_ms);
-  touch->bind(2, array_id);
-  touch->exec();
-}
-
 // The spec's fields but the address, from parameter `first` on: weight,
 // region, lat, lon, state, check.
 void bind_spec_fields(SQLite::Statement& statement, const InstanceSpec& spec, int first) {
@@ -514,7 +514,6 @@ Instance SqliteStore::add_instance(std::string_view array, const InstanceSpec& s
     insert->exec();
     Instance instance{.id = db_->getLastInsertRowid(), .spec = spec};
     append_event(audit::instance_added(array, instance, now_ms));
-    touch_array(*statements_, owner, now_ms);
     transaction.commit();
     return instance;
   } catch (const std::exception& error) {
@@ -566,7 +565,6 @@ Instance SqliteStore::update_instance(std::string_view array, int64_t id, const 
       update->exec();
     }
     if (auto event = audit::instance_changed(array, id, instance.spec, spec, now_ms)) append_event(*event);
-    touch_array(*statements_, owner, now_ms);
     instance.spec = spec;
     transaction.commit();
     return instance;
@@ -591,7 +589,6 @@ bool SqliteStore::remove_instance_if(std::string_view array, int64_t id, int64_t
     remove->bind(1, id);
     remove->exec();
     append_event(audit::instance_removed(array, instance, now_ms, *why));
-    touch_array(*statements_, owner, now_ms);
     transaction.commit();
     return true;
   } catch (const std::exception& error) {

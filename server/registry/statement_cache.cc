@@ -26,11 +26,15 @@ StatementCache::Use::~Use() {
   *in_use_ = false;
 }
 
-StatementCache::Use StatementCache::get(const std::string& sql) {
-  Entry& entry = entries_[sql];
-  if (!entry.statement) entry.statement = std::make_unique<SQLite::Statement>(db_, sql);
+StatementCache::Use StatementCache::get(std::string_view sql) {
+  auto found = entries_.find(sql);
+  if (found == entries_.end()) {
+    const std::string text(sql);
+    found = entries_.emplace(text, Entry{.statement = std::make_unique<SQLite::Statement>(db_, text)}).first;
+  }
+  Entry& entry = found->second;
   if (entry.in_use) {
-    auto owned = std::make_unique<SQLite::Statement>(db_, sql);
+    auto owned = std::make_unique<SQLite::Statement>(db_, std::string(sql));
     SQLite::Statement* statement = owned.get();
     return Use(statement, nullptr, std::move(owned));
   }

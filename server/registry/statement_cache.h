@@ -5,8 +5,11 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace rotor::registry {
@@ -40,8 +43,10 @@ class StatementCache {
   };
 
   // The statement for `sql`, prepared on first use. A statement already in use
-  // (a nested call running the same SQL) gets a one-off copy instead.
-  Use get(const std::string& sql);
+  // (a nested call running the same SQL) gets a one-off copy instead. Looked
+  // up by the text itself, without copying it into a std::string: a write's
+  // six or so statements used to cost an allocation each just to find them.
+  Use get(std::string_view sql);
 
  private:
   struct Entry {
@@ -49,8 +54,14 @@ class StatementCache {
     bool in_use = false;
   };
 
+  // Lets find() take a string_view (heterogeneous lookup).
+  struct TextHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const noexcept { return std::hash<std::string_view>{}(text); }
+  };
+
   SQLite::Database& db_;
-  std::unordered_map<std::string, Entry> entries_;
+  std::unordered_map<std::string, Entry, TextHash, std::equal_to<>> entries_;
 };
 
 }  // namespace rotor::registry

@@ -62,6 +62,11 @@ struct StoredArray {
   std::string name;  // presentation form, lower case, trailing dot
   arrays::ArraySettings settings;
   int64_t created_ms = 0;
+  // When the array's settings were last written. EtcdStore also moves it on
+  // every instance write; SqliteStore does not, since that UPDATE was one of
+  // the four WAL pages a PATCH of one instance wrote (tests/bench/README.md,
+  // Registry writes). Nothing outside the stores reads it; the event log is
+  // the record of every change.
   int64_t updated_ms = 0;
   std::vector<arrays::Instance> instances;  // by id
 };
