@@ -157,6 +157,34 @@ CREATE TABLE networks(
   region TEXT NOT NULL,
   updated_ms INTEGER NOT NULL);
 )sql",
+    // 8: events without AUTOINCREMENT, whose sqlite_sequence row was one of
+    // the three WAL pages every event-writing change dirtied. An id is still
+    // never given twice: append_event gives max(newest id, event_id_floor) + 1,
+    // and prune_events raises the floor to the newest id before deleting, so
+    // a log pruned or expired down to nothing goes on from where it was. The
+    // floor starts at the old sequence (the newest id ever given).
+    R"sql(
+CREATE TABLE event_id_floor(id INTEGER NOT NULL);
+INSERT INTO event_id_floor(id) SELECT max(
+  ifnull((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
+  ifnull((SELECT max(id) FROM events), 0));
+CREATE TABLE events_v8(
+  id INTEGER PRIMARY KEY,
+  time_ms INTEGER NOT NULL,
+  array_name TEXT NOT NULL,
+  instance_id INTEGER NOT NULL DEFAULT 0,
+  address TEXT NOT NULL DEFAULT '',
+  kind TEXT NOT NULL CHECK(kind IN ('health', 'admin', 'damping', 'reload', 'panic')),
+  old TEXT NOT NULL DEFAULT '',
+  new TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '',
+  token TEXT NOT NULL DEFAULT '',
+  source TEXT NOT NULL DEFAULT '');
+INSERT INTO events_v8(id, time_ms, array_name, instance_id, address, kind, old, new, reason, token, source)
+  SELECT id, time_ms, array_name, instance_id, address, kind, old, new, reason, token, source FROM events;
+DROP TABLE events;
+ALTER TABLE events_v8 RENAME TO events;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -373,8 +401,13 @@ std::optional<arrays::ArraySettings> SqliteStore::stored_settings(std::string_vi
 }
 
 void SqliteStore::append_event(const Event& event) {
-  auto insert = statements_->get("INSERT INTO events(time_ms, array_name, instance_id, address, kind, "
-                           "old, new, reason, token, source) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  // The id as AUTOINCREMENT gave it (never one given before), without its
+  // sqlite_sequence write: migration 8. Both reads hit pages the insert
+  // reads or keeps in the cache anyway.
+  auto insert = statements_->get(
+      "INSERT INTO events(id, time_ms, array_name, instance_id, address, kind, old, new, reason, token, "
+      "source) VALUES(max(ifnull((SELECT max(id) FROM events), 0), (SELECT id FROM event_id_floor)) + 1, "
+      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   insert->bind(1, event.time_ms);
   insert->bind(2, event.array_name);
   insert->bind(3, event.instance_id);
@@ -391,6 +424,10 @@ void SqliteStore::append_event(const Event& event) {
 
 void SqliteStore::prune_events() {
   events_since_prune_ = 0;
+  // Whatever is deleted below, the next event's id is above every id given.
+  auto floor = statements_->get(
+      "UPDATE event_id_floor SET id = max(id, ifnull((SELECT max(id) FROM events), 0))");
+  floor->exec();
   auto prune = statements_->get("DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?");
   prune->bind(1, static_cast<int64_t>(options_.events.max_count));
   prune->exec();

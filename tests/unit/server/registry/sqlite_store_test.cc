@@ -72,7 +72,8 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     SQLite::Database db(dir.file("rotor.db"));
     CHECK(db.execAndGet("PRAGMA user_version").getInt() == SqliteStore::kSchemaVersion);
     CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
-    for (const char* table : {"arrays", "instances", "events", "zone_serials", "regions", "networks"}) {
+    for (const char* table :
+         {"arrays", "instances", "events", "zone_serials", "regions", "networks", "event_id_floor"}) {
       CHECK_MESSAGE(db.tableExists(table), table);
     }
     // Opening again is a no-op.
@@ -92,6 +93,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
       SQLite::Database db(path, SQLite::OPEN_READWRITE);
       db.exec("ALTER TABLE arrays DROP COLUMN options_json");
       db.exec("DROP TABLE regions; DROP TABLE networks");  // migration 7
+      db.exec("DROP TABLE event_id_floor");                 // migration 8
       db.exec("ALTER TABLE instances DROP COLUMN check_json");
       db.exec("ALTER TABLE events DROP COLUMN token");
       db.exec("UPDATE arrays SET check_json = '{}'");
@@ -119,6 +121,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
       SQLite::Database db(path, SQLite::OPEN_READWRITE);
       db.exec("ALTER TABLE arrays DROP COLUMN options_json");
       db.exec("DROP TABLE regions; DROP TABLE networks");  // migration 7
+      db.exec("DROP TABLE event_id_floor");                 // migration 8
       db.exec("ALTER TABLE events DROP COLUMN token");
       db.exec("PRAGMA user_version = 2");
     }
@@ -148,6 +151,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
       SQLite::Database db(path, SQLite::OPEN_READWRITE);
       db.exec("ALTER TABLE arrays DROP COLUMN options_json");
       db.exec("DROP TABLE regions; DROP TABLE networks");  // migration 7
+      db.exec("DROP TABLE event_id_floor");                 // migration 8
       db.exec("DROP TABLE events");
       db.exec("CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, "
               "array_name TEXT NOT NULL, instance_id INTEGER NOT NULL DEFAULT 0, address TEXT NOT NULL "
@@ -182,6 +186,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
       SQLite::Database db(path, SQLite::OPEN_READWRITE);
       db.exec("ALTER TABLE arrays DROP COLUMN options_json");
       db.exec("DROP TABLE regions; DROP TABLE networks");  // migration 7
+      db.exec("DROP TABLE event_id_floor");                 // migration 8
       db.exec("DROP TABLE events");
       db.exec("CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, "
               "array_name TEXT NOT NULL, instance_id INTEGER NOT NULL DEFAULT 0, address TEXT NOT NULL "
@@ -222,6 +227,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
       SQLite::Database db(path, SQLite::OPEN_READWRITE);
       db.exec("ALTER TABLE arrays DROP COLUMN options_json");
       db.exec("DROP TABLE regions; DROP TABLE networks");  // migration 7
+      db.exec("DROP TABLE event_id_floor");                 // migration 8
       db.exec("DROP TABLE events");
       db.exec("CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, "
               "array_name TEXT NOT NULL, instance_id INTEGER NOT NULL DEFAULT 0, address TEXT NOT NULL "
@@ -261,7 +267,7 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     }
     {
       SQLite::Database db(path, SQLite::OPEN_READWRITE);
-      db.exec("DROP TABLE regions; DROP TABLE networks; PRAGMA user_version = 6");
+      db.exec("DROP TABLE regions; DROP TABLE networks; DROP TABLE event_id_floor; PRAGMA user_version = 6");
     }
     SqliteStore store(path);
     CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
@@ -269,6 +275,75 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     CHECK(store.load_geo().regions.empty());
     store.put_network({"10.0.0.0/8", "eu"}, 2);
     CHECK(store.load_geo().networks.size() == 1);
+  }
+
+  TEST_CASE("a version 7 database loses the events AUTOINCREMENT and keeps its events and ids") {
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    {
+      SqliteStore store(path);
+      store.upsert_array("web.lb.example.com.", {}, 1);
+    }
+    int64_t last_id = 0;
+    {  // what version 7 left: events with AUTOINCREMENT, no floor; the newest event pruned
+      SQLite::Database db(path, SQLite::OPEN_READWRITE);
+      db.exec("DROP TABLE event_id_floor");
+      db.exec("DROP TABLE events");
+      db.exec("CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, "
+              "array_name TEXT NOT NULL, instance_id INTEGER NOT NULL DEFAULT 0, address TEXT NOT NULL "
+              "DEFAULT '', kind TEXT NOT NULL CHECK(kind IN ('health', 'admin', 'damping', 'reload', "
+              "'panic')), old TEXT NOT NULL DEFAULT '', new TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL "
+              "DEFAULT '', token TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '')");
+      db.exec("INSERT INTO events(time_ms, array_name, kind, reason, source) VALUES(5, "
+              "'web.lb.example.com.', 'admin', 'array created', 'api'), (6, 'web.lb.example.com.', "
+              "'admin', 'pruned', ''), (7, 'web.lb.example.com.', 'admin', 'pruned too', '')");
+      last_id = db.execAndGet("SELECT max(id) FROM events").getInt64();
+      db.exec("DELETE FROM events WHERE id >= " + std::to_string(last_id - 1));
+      db.exec("PRAGMA user_version = 7");
+    }
+    SqliteStore store(path);
+    CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
+    {
+      SQLite::Database db(path);
+      const std::string sql =
+          db.execAndGet("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").getString();
+      CHECK(sql.find("AUTOINCREMENT") == std::string::npos);
+    }
+    store.append_events({{.time_ms = 8, .array_name = "web.lb.example.com.", .kind = "reload",
+                          .reason = "reloaded"}});
+    const auto events = store.events(0, 10);
+    REQUIRE(events.size() == 2);
+    CHECK(events[0].reason == "array created");
+    CHECK(events[0].source == "api");
+    CHECK(events[1].kind == "reload");
+    CHECK(events[1].id == last_id + 1);  // the sequence went on past the pruned ones
+  }
+
+  TEST_CASE("event ids are never given twice even after every event expired and a restart") {
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    int64_t newest = 0;
+    {
+      SqliteStore store(path, StoreOptions{.events = {.max_age_ms = 3600000}});
+      store.upsert_array("web.lb.example.com.", {}, 1);
+      const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
+      // Events from 1970 (all older than an hour) until the prune every 1,024
+      // events deletes every one, the newest included.
+      for (int i = 0; i < 2000; ++i) {
+        store.set_health({a.id, i % 2 == 0 ? Health::up : Health::down, "probe", 10 + i});
+        const auto kept = store.events(0, 10000);
+        if (kept.empty()) break;
+        newest = kept.back().id;
+      }
+      REQUIRE(store.events(0, 10000).empty());
+      REQUIRE(newest > 1000);
+      ++newest;  // the event whose write pruned them all, itself included
+    }
+    SqliteStore store(path);
+    store.append_events({{.time_ms = 5000, .array_name = "web.lb.example.com.", .kind = "reload"}});
+    const auto events = store.events(0, 10);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].id == newest + 1);
   }
 
   TEST_CASE("files that are not rotor databases are refused with the file's name") {
