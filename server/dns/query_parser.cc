@@ -70,8 +70,10 @@ ParseStatus parse_query(const uint8_t* message, size_t size, ParsedQuery& out,
   out.qtype = read_u16(message + pos);
   out.qclass = read_u16(message + pos + 2);
   pos += 4;
-  out.qname_lower = out.qname;
-  lowercase_name(out.qname_lower.bytes, out.qname_lower.size);
+  // Only the name's bytes: a copy of the whole WireName moved 257.
+  out.qname_lower.size = out.qname.size;
+  out.qname_lower.labels = out.qname.labels;
+  copy_lowercase_name(out.qname.bytes, out.qname_lower.bytes, out.qname.size);
   question_parsed = true;
   if (out.qtype == type::OPT) return ParseStatus::formerr;
 

@@ -59,6 +59,33 @@ void lowercase_name(uint8_t* name, size_t size) noexcept {
   }
 }
 
+void copy_lowercase_name(const uint8_t* from, uint8_t* to, size_t size) noexcept {
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  const auto lower = [](uint64_t word) noexcept {
+    // Per byte, without carries between bytes: the high bit of `at_least_a`
+    // is set when its low seven bits are >= 'A', of `past_z` when >= 'Z' + 1;
+    // a byte with its own high bit set is no ASCII letter.
+    const uint64_t low7 = word & ~kHigh;
+    const uint64_t at_least_a = low7 + 0x3F3F3F3F3F3F3F3FULL;  // 0x80 - 'A'
+    const uint64_t past_z = low7 + 0x2525252525252525ULL;      // 0x80 - ('Z' + 1)
+    const uint64_t upper = at_least_a & ~past_z & ~word & kHigh;
+    return word | (upper >> 2);  // 0x80 >> 2 == 0x20, the case bit
+  };
+  size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, from + i, 8);
+    word = lower(word);
+    std::memcpy(to + i, &word, 8);
+  }
+  if (i < size) {
+    uint64_t word = 0;
+    std::memcpy(&word, from + i, size - i);
+    word = lower(word);
+    std::memcpy(to + i, &word, size - i);
+  }
+}
+
 size_t name_length(const uint8_t* name, size_t limit) noexcept {
   size_t pos = 0;
   while (pos < limit) {

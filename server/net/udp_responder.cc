@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <utility>
@@ -84,6 +85,7 @@ UdpResponder::UdpResponder(SnapshotPublisher& publisher, UniqueFd fd, bool wildc
     received_[i].msg_hdr.msg_iov = &received_iov_[i];
     received_[i].msg_hdr.msg_iovlen = 1;
     received_[i].msg_hdr.msg_name = &peers_[i];
+    received_[i].msg_hdr.msg_control = wildcard_ ? controls_[i].bytes : nullptr;
     replies_[i].msg_hdr.msg_iov = &replies_iov_[i];
     replies_[i].msg_hdr.msg_iovlen = 1;
   }
@@ -146,24 +148,37 @@ void UdpResponder::run() noexcept {
 
 void UdpResponder::serve_once() noexcept {
   set_receive_timeout(parked_.waiting() > 0 ? kParkedTimeout : kIdleTimeout);
-  for (size_t i = 0; i < kBatch; ++i) {
+  // The kernel writes back the lengths and flags of the headers it filled
+  // (the constructor set the rest once): only those are reset, not all 32.
+  for (size_t i = 0; i < headers_written_; ++i) {
     msghdr& header = received_[i].msg_hdr;
     header.msg_namelen = sizeof(sockaddr_storage);
-    header.msg_control = wildcard_ ? controls_[i].bytes : nullptr;
     header.msg_controllen = wildcard_ ? kControlSize : 0;
     header.msg_flags = 0;
   }
   // <= 0: the receive timeout (EAGAIN), a signal (EINTR), or a shut socket.
   const int received = ::recvmmsg(fd_.get(), received_.data(), kBatch, MSG_WAITFORONE, nullptr);
+  // The datagrams received, and the one the kernel tried next (a failed
+  // receive writes nothing back, but one header more costs little); all
+  // after a failure.
+  headers_written_ = received > 0 ? std::min(kBatch, static_cast<size_t>(received) + 1) : kBatch;
   if (stop_.load(std::memory_order_relaxed)) return;  // woken by request_stop()
-  timespec now{};
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-  now_ms_ = static_cast<uint64_t>(now.tv_sec) * 1000 + static_cast<uint64_t>(now.tv_nsec) / 1000000;
+  clock_read_ = false;
   // Between batches, never inside one: a batch is answered from one snapshot.
   follow_publisher();
   take_signatures();
-  if (parked_.waiting() > 0) parked_.expire(context_, now_ms_);
+  if (parked_.waiting() > 0) parked_.expire(context_, now_ms());
   if (received > 0) send_batch(answer_batch(static_cast<size_t>(received)));
+}
+
+uint64_t UdpResponder::now_ms() noexcept {
+  if (!clock_read_) {
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    now_ms_ = static_cast<uint64_t>(now.tv_sec) * 1000 + static_cast<uint64_t>(now.tv_nsec) / 1000000;
+    clock_read_ = true;
+  }
+  return now_ms_;
 }
 
 void UdpResponder::set_receive_timeout(std::chrono::milliseconds timeout) noexcept {
@@ -221,7 +236,9 @@ size_t UdpResponder::answer_batch(size_t received) noexcept {
       park(i);
       continue;
     }
-    if (length == 0 || !admit(client.address, reply, length)) continue;
+    if (length == 0) continue;
+    // Tested here first: admit() reads the clock, so it is not inlined.
+    if (context_.rate_limiter != nullptr && !admit(client.address, reply, length)) continue;
 
     msghdr& out = replies_[replies].msg_hdr;
     replies_iov_[replies] = {reply, length};
@@ -246,7 +263,7 @@ bool UdpResponder::admit(const sockaddr* client, uint8_t* reply, size_t& length)
   RateLimiter* const limiter = context_.rate_limiter;
   if (limiter == nullptr) return true;
   // Seconds of the coarse monotonic clock are all the limiter needs.
-  switch (limiter->admit(client, static_cast<uint32_t>(now_ms_ / 1000))) {
+  switch (limiter->admit(client, static_cast<uint32_t>(now_ms() / 1000))) {
     case RateLimiter::Verdict::pass:
       return true;
     case RateLimiter::Verdict::drop:
@@ -264,7 +281,7 @@ bool UdpResponder::admit(const sockaddr* client, uint8_t* reply, size_t& length)
 
 void UdpResponder::park(size_t i) noexcept {
   Parked::Slot* slot = parked_.park(context_, query_buffers_.get() + i * kQuerySize, received_[i].msg_len,
-                                    now_ms_, [](Parked::Slot&) {});
+                                    now_ms(), [](Parked::Slot&) {});
   if (slot == nullptr) return;
   Peer& peer = slot->destination;
   peer.address = peers_[i];

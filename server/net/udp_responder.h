@@ -130,7 +130,14 @@ class UdpResponder {
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::chrono::milliseconds receive_timeout_{0};  // what SO_RCVTIMEO is set to
-  uint64_t now_ms_ = 0;  // CLOCK_MONOTONIC_COARSE, read once per round
+  // CLOCK_MONOTONIC_COARSE in ms, read at most once per round and only when
+  // something needs it (the rate limiter, parked queries): a plain array
+  // answer reads no clock.
+  uint64_t now_ms() noexcept;
+  uint64_t now_ms_ = 0;
+  bool clock_read_ = false;  // now_ms_ is this round's
+  // received_ headers the last recvmmsg may have written to (reset before the next).
+  size_t headers_written_ = kBatch;
   dnssec::SignedDenial signed_;  // take_signatures()'s buffer (large: kept, not on the stack)
 
   std::array<mmsghdr, kBatch> received_{};

@@ -680,6 +680,17 @@ class Answer {
     }
     if (sign) return add_signed_array(asked, array, family, owner, selection);
     const arrays::AnswerInstance* const* chosen = state_.selection->chosen;
+    if (owner.is_question && selection.count > 0 && !truncated_) {
+      // The common case, every record a pointer to the question: written at once.
+      const auto rdata_of = [chosen](size_t i) noexcept { return chosen[i]->rdata; };
+      const size_t written =
+          family == 4 ? writer_.write_question_address_records<4>(Section::answer, query_.qtype,
+                                                                  selection.ttl, selection.count, rdata_of)
+                      : writer_.write_question_address_records<16>(Section::answer, query_.qtype,
+                                                                   selection.ttl, selection.count, rdata_of);
+      if (written == 0) truncated_ = true;
+      return truncated_ ? Step::truncated : Step::hit;
+    }
     const size_t rdata_size = family == 4 ? 4 : 16;
     for (uint16_t i = 0; i < selection.count && !truncated_; ++i) {
       const std::string_view rdata(reinterpret_cast<const char*>(chosen[i]->rdata), rdata_size);
@@ -704,8 +715,14 @@ class Answer {
   arrays::Selection select_family(const arrays::AnsweringArray& answering, uint8_t family,
                                   uint32_t& rotation, size_t max) noexcept {
     const arrays::ArrayState& array = *answering.array;
-    arrays::Selection selection = arrays::select_instances(
-        array, family, snapshot_.geo, client_address(), rotation, *state_.selection, max);
+    // Only the geo and sticky policies look at the client: the others get
+    // none, and the query path does not work it out for them.
+    const bool by_client =
+        array.settings.policy == arrays::Policy::geo || array.settings.policy == arrays::Policy::sticky;
+    arrays::Selection selection =
+        arrays::select_instances(array, family, snapshot_.geo,
+                                 by_client ? client_address() : geo::ClientAddress{}, rotation,
+                                 *state_.selection, max);
     // A fallback answer is a stand-in: short-lived, so clients come back to
     // the asked array soon after it recovers.
     if (answering.hops > 0) selection.ttl = std::min(selection.ttl, array.settings.degraded_ttl);
@@ -949,13 +966,13 @@ class Answer {
     if (rrset == nullptr || proof_count_ == kMaxProofs) return;
     if (std::find(proofs_, proofs_ + proof_count_, rrset) != proofs_ + proof_count_) return;
     proofs_[proof_count_] = rrset;
-    proof_owners_[proof_count_] = node->name;
+    proof_owners_[proof_count_] = node;
     ++proof_count_;
   }
 
   void flush_proofs() noexcept {
     for (; proofs_written_ < proof_count_; ++proofs_written_) {
-      add_required(Section::authority, {.name = proof_owners_[proofs_written_], .is_question = false},
+      add_required(Section::authority, {.name = proof_owners_[proofs_written_]->name, .is_question = false},
                    *proofs_[proofs_written_]);
     }
     for (; late_proofs_written_ < late_proof_count_; ++late_proofs_written_) {
@@ -1146,7 +1163,9 @@ class Answer {
   size_t target_count_ = 0;
   const RRset* additional_source_ = nullptr;  // the answer RRset whose targets get addresses
   const RRset* proofs_[kMaxProofs];
-  std::string_view proof_owners_[kMaxProofs];
+  // The nodes owning them (not views of their names: an array of views is
+  // zeroed with every Answer, most of which prove nothing).
+  const Node* proof_owners_[kMaxProofs];
   size_t proof_count_ = 0;
   size_t proofs_written_ = 0;
   // NSECs signed per query name (wildcard expansions), from the denial cache:

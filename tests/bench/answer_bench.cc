@@ -8,12 +8,23 @@
 // byte-identical output. The rows marked "arrays" answer from the same zone
 // with --arrays instance arrays at a<i>.pool.bench.test. (a name the zone does
 // not have, which they make exist): what looking for the names above arrays
-// adds to an NXDOMAIN, and the NODATA there. Prints numbers only; it never
-// passes or fails on them.
+// adds to an NXDOMAIN, and the NODATA there. The rows marked "udp" ask over
+// UDP from 127.0.0.1 without EDNS, as bench.sh's dnsperf does, of bench.sh's
+// own zone and array web.bench.test. (8 IPv4 and 8 IPv6 instances, 5 of each
+// up, round robin). With --serve the same queries go
+// through the whole UDP thread's round instead (UdpResponder::serve_once over
+// a socket on 127.0.0.1, --batch datagrams a round, no thread): what
+// callgrind counts of it is rotor's user-space work per datagram around
+// answer_query (the batch's headers, clock, snapshot check, sendmmsg's
+// messages). Prints numbers only; it never passes or fails on them.
 //
 // Usage: rotor_answer_bench [--queries Q] [--rounds R] [--arrays N] [--only TEXT]
-// (--only: just the rows whose label contains TEXT, e.g. for callgrind).
+//                           [--serve] [--batch B]
+// (--only: just the rows whose label contains TEXT, or is TEXT with "=TEXT",
+// e.g. for callgrind).
 
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +41,9 @@
 #include <CLI/CLI.hpp>
 
 #include "server/arrays/array_state.h"
+#include "server/geo/geo.h"
+#include "server/net/socket.h"
+#include "server/net/udp_responder.h"
 #include "server/query/responder.h"
 #include "server/snapshot/snapshot.h"
 #include "zones/zone_file.h"
@@ -81,6 +95,9 @@ struct Row {
   std::vector<uint8_t> query;
   unsigned rcode;
   bool with_arrays = false;  // answered from the snapshot with --arrays arrays
+  // Asked over UDP from 127.0.0.1 (else TCP: nothing is cut), of bench.sh's
+  // zone and array (udp_snapshot).
+  bool udp = false;
   double best_ns = std::numeric_limits<double>::infinity();
   size_t reply_size = 0;
   uint32_t reply_hash = 0;
@@ -97,13 +114,21 @@ double answer_ns(const rotor::Snapshot& snapshot, Row& row, size_t count) {
   rotor::WorkerState state;
   rotor::prepare_worker_state(snapshot, state);
   std::vector<uint8_t> out(rotor::kReplyBufferSize);
-  const rotor::ClientInfo client{.address = nullptr, .transport = rotor::Transport::tcp};
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  from.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  from.sin_port = htons(5300);
+  const rotor::ClientInfo client =
+      row.udp ? rotor::ClientInfo{reinterpret_cast<const sockaddr*>(&from), rotor::Transport::udp}
+              : rotor::ClientInfo{nullptr, rotor::Transport::tcp};
   const size_t length = rotor::answer_query(snapshot, row.query, client, out, state);
   if (length < 12 || (out[3] & 0x0fu) != row.rcode) {
     throw std::runtime_error(std::string("unexpected answer for: ") + row.what);
   }
   row.reply_size = length;
-  row.reply_hash = fnv1a(out.data(), length);
+  // Round robin changes the order from call to call: the hash is of the
+  // first reply of a fresh worker state, the same in every build.
+  if (row.reply_hash == 0) row.reply_hash = fnv1a(out.data(), length);
   size_t bytes = 0;
   const Clock::time_point start = Clock::now();
   for (size_t i = 0; i < count; ++i) {
@@ -114,11 +139,25 @@ double answer_ns(const rotor::Snapshot& snapshot, Row& row, size_t count) {
   return ns / static_cast<double>(count);
 }
 
-std::shared_ptr<rotor::Snapshot> bench_snapshot() {
+// bench.sh's rotor zone (its common_zone) with its array web.bench.test.:
+// what the udp rows answer from, as rotor does in bench.sh's workloads.
+std::string bench_sh_zone_text() {
+  std::string text =
+      "$ORIGIN bench.test.\n$TTL 3600\n"
+      "@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n"
+      "  IN NS ns1\n  IN MX 10 mail\n"
+      "ns1 IN A 192.0.2.1\nmail IN A 192.0.2.25\nwww IN A 192.0.2.10\n";
+  for (int i = 1; i <= 10; ++i) text += "host" + std::to_string(i) + " IN A 198.51.100." + std::to_string(i) + "\n";
+  return text + "txt IN TXT \"v=spf1 -all\"\n";
+}
+
+std::shared_ptr<rotor::Snapshot> bench_snapshot(const std::string& text = zone_text()) {
   const std::filesystem::path path =
       std::filesystem::temp_directory_path() / ("rotor_answer_bench." + std::to_string(getpid()));
-  std::ofstream(path) << zone_text();
+  std::ofstream(path) << text;
   auto snapshot = std::make_shared<rotor::Snapshot>();
+  snapshot->geo.regions = rotor::geo::RegionTable::build({});
+  snapshot->geo.networks = rotor::geo::NetworkTable::build({}, *snapshot->geo.regions);
   try {
     snapshot->zones.add(rotor::zones::load_zone_file(path.string(), "bench.test."));
   } catch (...) {
@@ -127,6 +166,29 @@ std::shared_ptr<rotor::Snapshot> bench_snapshot() {
   }
   std::filesystem::remove(path);
   return snapshot;
+}
+
+// bench.sh's array: web.bench.test., 8 IPv4 and 8 IPv6 instances, the first
+// 5 of each up, round robin, TTL 30 (degraded 10); `slot` its rotation slot.
+std::shared_ptr<const rotor::arrays::ArrayState> web_array(const rotor::geo::RegionTable& regions,
+                                                           uint32_t slot) {
+  std::vector<rotor::arrays::Instance> instances;
+  for (int i = 1; i <= 8; ++i) {
+    for (const std::string& address :
+         {"192.0.2." + std::to_string(200 + i), "2001:db8::" + std::to_string(200 + i)}) {
+      rotor::arrays::Instance instance;
+      instance.id = static_cast<int64_t>(instances.size() + 1);
+      instance.spec.address = *rotor::arrays::IpAddress::parse(address);
+      instance.health = i <= 5 ? rotor::arrays::Health::up : rotor::arrays::Health::down;
+      instances.push_back(std::move(instance));
+    }
+  }
+  rotor::arrays::ArraySettings settings;
+  settings.ttl = 30;
+  settings.degraded_ttl = 10;
+  settings.policy = rotor::arrays::Policy::round_robin;
+  return rotor::arrays::ArrayState::build(*rotor::zones::name_from_text("web.bench.test."), slot,
+                                          settings, std::move(instances), regions);
 }
 
 // `base` with `count` arrays (no instances: their answers are not timed) at
@@ -142,6 +204,55 @@ std::shared_ptr<rotor::Snapshot> with_arrays(const rotor::Snapshot& base, uint32
   return snapshot;
 }
 
+// --serve: `rounds` rounds of UdpResponder::serve_once, each answering
+// `batch` datagrams of the rows' queries (in turn), sent from a client socket
+// on 127.0.0.1 before the round; the replies are read back and counted.
+// Returns ns per datagram, the whole round (system calls included).
+double serve_ns(const std::shared_ptr<const rotor::Snapshot>& snapshot, const std::vector<Row>& rows,
+                size_t batch, size_t rounds) {
+  rotor::SnapshotPublisher publisher(snapshot);
+  sockaddr_storage address{};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
+  v4->sin_family = AF_INET;
+  v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int error = 0;
+  rotor::net::UniqueFd fd = rotor::net::open_listening_socket(address, SOCK_DGRAM, error);
+  if (!fd) throw std::runtime_error("cannot bind a UDP socket on 127.0.0.1");
+  socklen_t length = sizeof address;
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
+  const int server_fd = fd.get();
+  rotor::net::UdpResponder responder(publisher, std::move(fd), false);
+  responder.subscribe();
+  rotor::net::UniqueFd client(::socket(AF_INET, SOCK_DGRAM, 0));
+  if (::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), length) != 0) {
+    throw std::runtime_error("cannot connect the client socket");
+  }
+  std::vector<uint8_t> reply(65536);
+  size_t next = 0, answered = 0;
+  double ns = 0;
+  for (size_t round = 0; round < rounds; ++round) {
+    for (size_t i = 0; i < batch; ++i, ++next) {
+      const Row& row = rows[next % rows.size()];
+      if (::send(client.get(), row.query.data(), row.query.size(), 0) < 0) {
+        throw std::runtime_error("send failed");
+      }
+    }
+    // Loopback queues a datagram within send(): one recvmmsg takes them all.
+    pollfd ready{server_fd, POLLIN, 0};
+    if (::poll(&ready, 1, 1000) != 1) throw std::runtime_error("no query arrived");
+    const Clock::time_point start = Clock::now();
+    responder.serve_once();
+    ns += std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+    for (size_t i = 0; i < batch; ++i) {
+      pollfd ready{client.get(), POLLIN, 0};
+      if (::poll(&ready, 1, 1000) != 1) throw std::runtime_error("a reply is missing");
+      if (::recv(client.get(), reply.data(), reply.size(), 0) > 12) ++answered;
+    }
+  }
+  if (answered != batch * rounds) throw std::runtime_error("not every query was answered");
+  return ns / static_cast<double>(batch * rounds);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -153,12 +264,20 @@ int main(int argc, char** argv) {
   uint32_t array_count = 1000;
   app.add_option("--arrays", array_count, "arrays in the snapshot of the rows marked arrays");
   std::string only;
-  app.add_option("--only", only, "only the rows whose label contains this text");
+  app.add_option("--only", only, "only the rows whose label contains this text (=TEXT: is it)");
+  bool serve = false;
+  app.add_flag("--serve", serve,
+               "the udp rows' queries through UdpResponder::serve_once over 127.0.0.1, in turn");
+  size_t batch = 6;
+  app.add_option("--batch", batch, "--serve: datagrams a round (at most 32)")
+      ->check(CLI::Range(size_t{1}, rotor::net::UdpResponder::kBatch));
   CLI11_PARSE(app, argc, argv);
 
   const auto snapshot = bench_snapshot();
   const auto arrays_snapshot = with_arrays(*snapshot, array_count);
-  constexpr uint16_t A = 1, MX = 15;
+  const auto udp_snapshot = bench_snapshot(bench_sh_zone_text());
+  udp_snapshot->arrays = udp_snapshot->arrays->with(web_array(*udp_snapshot->geo.regions, 0));
+  constexpr uint16_t A = 1, MX = 15, AAAA = 28;
   std::vector<Row> rows = {
       {"NXDOMAIN missing5.bench.test A", make_query("missing5.bench.test", A, false), 3},
       {"NXDOMAIN, EDNS", make_query("missing5.bench.test", A, true), 3},
@@ -172,16 +291,35 @@ int main(int argc, char** argv) {
       {"arrays: NXDOMAIN 8 labels", make_query("a.b.c.d.e.f.bench.test", A, false), 3, true},
       {"arrays: NODATA pool.bench.test A (above)", make_query("pool.bench.test", A, false), 0, true},
       {"arrays: NXDOMAIN x.pool.bench.test A (below)", make_query("x.pool.bench.test", A, false), 3, true},
+      {"udp: array web.bench.test A (5 of 8 up)", make_query("web.bench.test", A, false), 0, false, true},
+      {"udp: array web.bench.test AAAA (5 of 8 up)", make_query("web.bench.test", AAAA, false), 0, false, true},
+      {"udp: static www.bench.test A", make_query("www.bench.test", A, false), 0, false, true},
+      {"udp: NXDOMAIN missing5.bench.test A", make_query("missing5.bench.test", A, false), 3, false, true},
   };
-  std::erase_if(rows, [&](const Row& row) { return std::string(row.what).find(only) == std::string::npos; });
+  // "=TEXT": the row labelled exactly TEXT.
+  std::erase_if(rows, [&](const Row& row) {
+    return only.starts_with('=') ? row.what != only.substr(1)
+                                 : std::string(row.what).find(only) == std::string::npos;
+  });
+  if (serve) {
+    std::erase_if(rows, [](const Row& row) { return !row.udp; });
+    if (rows.empty()) throw std::runtime_error("--serve: no udp row left");
+    const size_t serve_rounds = std::max<size_t>(1, queries / batch);
+    const double ns = serve_ns(udp_snapshot, rows, batch, serve_rounds);
+    std::printf("UdpResponder::serve_once, %zu datagrams a round, %zu rounds, these queries in turn:\n",
+                batch, serve_rounds);
+    for (const Row& row : rows) std::printf("  %s\n", row.what);
+    std::printf("%.1f ns per datagram (system calls included)\n", ns);
+    return 0;
+  }
   for (int round = 0; round < rounds; ++round) {
     for (size_t i = 0; i < rows.size(); ++i) {
       Row& row = rows[(i + static_cast<size_t>(round)) % rows.size()];
-      row.best_ns =
-          std::min(row.best_ns, answer_ns(row.with_arrays ? *arrays_snapshot : *snapshot, row, queries));
+      const rotor::Snapshot& from = row.udp ? *udp_snapshot : row.with_arrays ? *arrays_snapshot : *snapshot;
+      row.best_ns = std::min(row.best_ns, answer_ns(from, row, queries));
     }
   }
-  std::printf("answer_query over TCP (no size limit), no network\n");
+  std::printf("answer_query over TCP (no size limit; udp rows: UDP, no EDNS), no network\n");
   std::printf("%-45s %8s %6s %10s\n", "answer", "ns/q", "bytes", "reply hash");
   for (const Row& row : rows) {
     std::printf("%-45s %8.1f %6zu   %08x\n", row.what, row.best_ns, row.reply_size, row.reply_hash);

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -236,6 +237,44 @@ TEST_CASE("writing and compressing allocates nothing") {
   }
   CHECK(counter.allocations() == 0);
   CHECK(written > 10 * MessageWriter::kMaxPointerTarget);
+}
+
+TEST_CASE("address records owned by the question are the bytes write_record writes") {
+  const std::vector<std::string> v4 = {std::string("\xC0\x00\x02\x01", 4), std::string("\x0A\x00\x00\x02", 4),
+                                       std::string("\xC6\x33\x64\x03", 4)};
+  std::vector<std::string> v6;
+  for (char last = 1; last <= 3; ++last) v6.push_back(std::string(15, '\x20') + last);
+  for (const bool ipv6 : {false, true}) {
+    const std::vector<std::string>& rdatas = ipv6 ? v6 : v4;
+    const uint16_t rrtype = ipv6 ? type::AAAA : type::A;
+    // Limits from no room for any record to room for all three and more.
+    for (size_t limit = 34; limit <= 34 + 3 * 28 + 4; ++limit) {  // the question is 34
+      CAPTURE(ipv6);
+      CAPTURE(limit);
+      uint8_t expected[256];
+      MessageWriter one_by_one(expected, sizeof expected, limit);
+      one_by_one.write_header(7, flag::QR);
+      REQUIRE(one_by_one.write_question(wire_name("Web.example.test."), rrtype, rrclass::IN));
+      size_t fitted = 0;
+      while (fitted < rdatas.size() && one_by_one.write_record(Section::answer, {.is_question = true},
+                                                                rrtype, rrclass::IN, 30, rdatas[fitted])) {
+        ++fitted;
+      }
+      uint8_t written[256];
+      MessageWriter at_once(written, sizeof written, limit);
+      at_once.write_header(7, flag::QR);
+      REQUIRE(at_once.write_question(wire_name("Web.example.test."), rrtype, rrclass::IN));
+      const auto rdata_of = [&](size_t i) { return reinterpret_cast<const uint8_t*>(rdatas[i].data()); };
+      const size_t count = ipv6 ? at_once.write_question_address_records<16>(Section::answer, rrtype, 30,
+                                                                             rdatas.size(), rdata_of)
+                                : at_once.write_question_address_records<4>(Section::answer, rrtype, 30,
+                                                                            rdatas.size(), rdata_of);
+      CHECK(count == fitted);
+      REQUIRE(at_once.size() == one_by_one.size());
+      CHECK(std::memcmp(written, expected, at_once.size()) == 0);
+      CHECK(at_once.count(Section::answer) == fitted);
+    }
+  }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -184,6 +185,30 @@ TEST_CASE("one rcode table names the codes for explain and metrics alike") {
 TEST_CASE("lowercase_name lowers the letters of a wire name and nothing else") {
   const std::string upper("\x03" "WwW" "\x07" "Example" "\x03" "COM", 17);
   CHECK(lowercase_name(upper) == std::string("\x03" "www" "\x07" "example" "\x03" "com", 17));
+}
+
+TEST_CASE("copy_lowercase_name lowers every byte as the per label lowercase_name does") {
+  // Every byte value in a label, at every offset of the eight-byte words and
+  // every tail length: only 'A' to 'Z' change, by 0x20.
+  for (size_t lead = 0; lead < 9; ++lead) {
+    for (unsigned first = 0; first < 256; first += 37) {
+      uint8_t name[kMaxNameLength];
+      size_t size = 0;
+      name[size++] = static_cast<uint8_t>(lead + 1);
+      for (size_t i = 0; i <= lead; ++i) name[size++] = static_cast<uint8_t>('A' + i);
+      name[size++] = 60;
+      for (unsigned i = 0; i < 60; ++i) name[size++] = static_cast<uint8_t>((first + i * 5) & 0xFF);
+      name[size++] = 0;
+      uint8_t expected[kMaxNameLength];
+      std::memcpy(expected, name, size);
+      lowercase_name(expected, size);
+      uint8_t copy[kMaxNameLength];
+      std::memset(copy, 0xEE, sizeof copy);
+      copy_lowercase_name(name, copy, size);
+      CHECK(std::memcmp(copy, expected, size) == 0);
+      CHECK(copy[size] == 0xEE);  // nothing past the name is written
+    }
+  }
 }
 
 }  // namespace
