@@ -105,8 +105,11 @@ constexpr const char* kRefused = "(refused)";
 
 void log_request(const httplib::Request& request, int status, const std::string& token) {
   const bool notable = Router::is_write(request.method) || status == 401 || status == 403;
-  spdlog::log(notable ? spdlog::level::info : spdlog::level::debug, "api {} {} {} token {} from {}",
-              request.method, loggable(request.path), status, token, request.remote_addr);
+  const auto level = notable ? spdlog::level::info : spdlog::level::debug;
+  // The loggable copy of the path is an allocation per request: only when the line is written.
+  if (!spdlog::should_log(level)) return;
+  spdlog::log(level, "api {} {} {} token {} from {}", request.method, loggable(request.path), status, token,
+              request.remote_addr);
 }
 
 }  // namespace

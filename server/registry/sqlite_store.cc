@@ -408,16 +408,18 @@ void SqliteStore::append_event(const Event& event) {
       "INSERT INTO events(id, time_ms, array_name, instance_id, address, kind, old, new, reason, token, "
       "source) VALUES(max(ifnull((SELECT max(id) FROM events), 0), (SELECT id FROM event_id_floor)) + 1, "
       "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  // Without copies: the strings outlive the statement's use (its end clears
+  // the bindings), and a copy was one malloc and free per text.
   insert->bind(1, event.time_ms);
-  insert->bind(2, event.array_name);
+  insert->bindNoCopy(2, event.array_name);
   insert->bind(3, event.instance_id);
-  insert->bind(4, event.address);
-  insert->bind(5, event.kind);
-  insert->bind(6, event.old_value);
-  insert->bind(7, event.new_value);
-  insert->bind(8, event.reason);
-  insert->bind(9, event_origin_.token);
-  insert->bind(10, event_origin_.source);
+  insert->bindNoCopy(4, event.address);
+  insert->bindNoCopy(5, event.kind);
+  insert->bindNoCopy(6, event.old_value);
+  insert->bindNoCopy(7, event.new_value);
+  insert->bindNoCopy(8, event.reason);
+  insert->bindNoCopy(9, event_origin_.token);
+  insert->bindNoCopy(10, event_origin_.source);
   insert->exec();
   if (++events_since_prune_ >= 1024) prune_events();
 }
