@@ -6,6 +6,27 @@ namespace rotor::dns {
 
 bool read_name(const uint8_t* packet, size_t packet_size, size_t& offset, WireName& out,
                bool lowercase) noexcept {
+  if (!lowercase) {
+    // A name without pointers (every question): its labels are walked, then
+    // copied at once. Anything else (a pointer, a reserved label type, a name
+    // too long or cut short) is left to the label-by-label loop below.
+    size_t end = offset;
+    uint8_t labels = 0;
+    while (end < packet_size && end - offset < kMaxNameLength) {
+      const uint8_t len = packet[end];
+      if (len == 0) {
+        const size_t size = end + 1 - offset;
+        std::memcpy(out.bytes, packet + offset, size);
+        out.size = static_cast<uint8_t>(size);
+        out.labels = labels;
+        offset = end + 1;
+        return true;
+      }
+      if (len & 0xC0) break;
+      end += 1 + len;
+      ++labels;
+    }
+  }
   size_t pos = offset;
   size_t end_of_name_in_place = 0;  // where the caller resumes: after the first pointer
   bool jumped = false;

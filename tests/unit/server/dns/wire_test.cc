@@ -59,6 +59,62 @@ TEST_CASE("read_name") {
   }
 }
 
+TEST_CASE("read_name keeping the case agrees with it lowering on every case") {
+  // Names without pointers take a shorter path there: the same verdicts.
+  const std::vector<NameCase> cases = {
+      {"plain", {3, 'W', 'w', 'W', 2, 'i', 'O', 0}, 0, true, wire({"www", "io"}), 8},
+      {"root", {0}, 0, true, std::string(1, '\0'), 1},
+      {"at an offset", {9, 1, 'A', 0}, 1, true, wire({"a"}), 4},
+      {"pointer back", {2, 'i', 'o', 0, 1, 'a', 0xC0, 0}, 4, true, wire({"a", "io"}), 8},
+      {"pointer after a label", {1, 'a', 0xC0, 2}, 0, false, "", 0},
+      {"truncated label", {5, 'a', 'b'}, 0, false, "", 0},
+      {"missing root", {1, 'a'}, 0, false, "", 0},
+      {"empty", {}, 0, false, "", 0},
+      {"reserved 0x40 label", {1, 'a', 0x40, 0}, 0, false, "", 0},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    WireName name;
+    size_t offset = c.offset;
+    const bool ok = read_name(c.packet.data(), c.packet.size(), offset, name, false);
+    CHECK(ok == c.ok);
+    if (ok) {
+      CHECK(lowercase_name(std::string(name.view())) == c.expected);
+      CHECK(name.labels == label_count(c.expected));
+      CHECK(offset == c.next_offset);
+    }
+  }
+}
+
+TEST_CASE("a name of 255 bytes is read and one of 256 is not") {
+  for (const bool lowercase : {false, true}) {
+    for (const size_t size : {size_t{255}, size_t{256}}) {
+      CAPTURE(lowercase);
+      CAPTURE(size);
+      std::vector<uint8_t> packet;
+      for (int i = 0; i < 3; ++i) {
+        packet.push_back(63);
+        packet.insert(packet.end(), 63, 'A');
+      }
+      const size_t last = size - 1 - 3 * 64 - 1;  // the last label's length
+      packet.push_back(static_cast<uint8_t>(last));
+      packet.insert(packet.end(), last, 'b');
+      packet.push_back(0);
+      REQUIRE(packet.size() == size);
+      packet.push_back(0xEE);  // what follows the name
+      WireName name;
+      size_t offset = 0;
+      const bool ok = read_name(packet.data(), packet.size(), offset, name, lowercase);
+      CHECK(ok == (size == 255));
+      if (ok) {
+        CHECK(name.size == 255);
+        CHECK(name.labels == 4);
+        CHECK(offset == 255);
+      }
+    }
+  }
+}
+
 TEST_CASE("a name over 255 bytes is rejected") {
   std::vector<uint8_t> packet;
   for (int i = 0; i < 5; ++i) {
