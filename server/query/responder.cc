@@ -64,7 +64,11 @@ Lookup lookup(const Zone& zone, std::string_view name, uint16_t qtype) noexcept 
   const Node* encloser = nullptr;
   while (encloser == nullptr && encloser_name.size() > zone.origin().size()) {
     encloser_name = encloser_name.substr(dns::parent_offset(encloser_name));
-    encloser = zone.find(encloser_name);
+    // A suffix as long as the origin is the origin (the name is in the
+    // zone): the apex, without a look-up (most missing names are one label
+    // below it).
+    encloser = encloser_name.size() == zone.origin().size() ? &zone.apex() : zone.find(encloser_name);
+    assert(encloser_name.size() != zone.origin().size() || zone.find(encloser_name) == &zone.apex());
   }
   // The walk ends at the apex at the latest: every name asked of a zone is in it.
   assert(encloser != nullptr);
