@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 namespace rotor::probes {
 namespace {
@@ -84,7 +85,9 @@ Transition observe(HealthState& state, const HealthPolicy& policy, bool passed,
     if (state.flap_penalty > policy.suppress_threshold) state.suppressed = true;
   }
 
-  std::string new_reason = state.reason;
+  // Set only when the reason changes: a steady instance keeps its reason
+  // without a copy of it per check.
+  std::optional<std::string> new_reason;
   if (state.undamped == Health::down) {
     // Fail fast: damping never keeps a failing instance in the answers.
     if (state.health != Health::down || flapped) new_reason = failure_text(reason);
@@ -104,8 +107,8 @@ Transition observe(HealthState& state, const HealthPolicy& policy, bool passed,
 
   transition.to = state.health;
   transition.changed = transition.from != transition.to;
-  transition.reason_changed = transition.changed || new_reason != state.reason;
-  state.reason = std::move(new_reason);
+  transition.reason_changed = transition.changed || (new_reason && *new_reason != state.reason);
+  if (new_reason) state.reason = std::move(*new_reason);
   transition.reason = state.reason;
   transition.held_down = held_down(state);
   transition.damping_changed = transition.held_down != held_before;

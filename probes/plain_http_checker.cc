@@ -19,11 +19,19 @@ using PlainClock = std::chrono::steady_clock;
 // several reads (the parser keeps its place between them).
 constexpr size_t kReadBufferSize = 64 * 1024;
 
-// What curl sent as the check's request, byte for byte but for Connection.
-std::string build_request(const CheckTarget& target) {
+// Idle objects kept for the next checks (see the header): enough for every
+// check of a busy pool in flight at once.
+constexpr size_t kMaxSpares = 1024;
+// A spare attempt's body buffer larger than this is let go (it may have held
+// up to kMaxBody of one check's body).
+constexpr size_t kMaxSpareBodyCapacity = 4096;
+
+// What curl sent as the check's request, byte for byte but for Connection;
+// written over `request`, whose capacity is reused.
+void build_request(const CheckTarget& target, std::string& request) {
   std::string host = target.host.empty() ? target.address.to_string() : target.host;
   if (host.find(':') != std::string::npos && !host.starts_with('[')) host = "[" + host + "]";
-  std::string request;
+  request.clear();
   request.reserve(96 + target.path.size() + host.size());
   // As curl, which took the path as part of a URL: a fragment is not sent.
   const std::string_view path = std::string_view(target.path).substr(0, target.path.find('#'));
@@ -39,28 +47,32 @@ std::string build_request(const CheckTarget& target) {
   request.append("\r\nUser-Agent: rotor-probe\r\nAccept: */*\r\n");
   if (!target.reuse_connection) request.append("Connection: close\r\n");
   request.append("\r\n");
-  return request;
 }
 
 }  // namespace
 
-// One TCP connection. Lives until libuv has closed its handle (the close
-// callback frees it), which may be after the check or the checker is gone.
+// One TCP connection. Lives until libuv has closed its handle, which may be
+// after the check or the checker is gone: the close callback hands it back to
+// its checker's spares (`recycler`), or frees it when the checker is gone.
 struct PlainHttpChecker::Connection {
   PlainHttpChecker* owner = nullptr;  // null once closing
   Attempt* attempt = nullptr;         // the check using it; null while idle
   uv_tcp_t tcp{};
   uv_connect_t connect{};
   uv_write_t write{};
-  // While idle (kept): its place in the owner's list and its slot.
+  // While idle (kept): its place in the owner's list and its slot. While
+  // closing: its place in the owner's closing list.
   Connection* idle_prev = nullptr;
   Connection* idle_next = nullptr;
   Connection** slot = nullptr;
   PlainClock::time_point idle_since;
+  PlainHttpChecker* recycler = nullptr;  // closing: takes it back; null: free it
 };
 
-// One check. Lives until libuv has closed its timer; `owner` is null from
-// the verdict (or cancellation) on, so late callbacks do nothing.
+// One check. Its timer is initialised once: after the verdict the timer is
+// stopped and the attempt waits in its checker's spares for the next check;
+// it is freed once libuv has closed the timer (checker gone). `owner` is null
+// from the verdict (or cancellation) on, so late callbacks do nothing.
 struct PlainHttpChecker::Attempt {
   PlainHttpChecker* owner = nullptr;
   Attempt* prev = nullptr;  // the owner's list of unfinished checks
@@ -219,21 +231,48 @@ size_t PlainHttpChecker::KeptKeyHash::operator()(const KeptKey& key) const noexc
 PlainHttpChecker::PlainHttpChecker(uv_loop_t* loop)
     : loop_(loop), read_buffer_(std::make_unique<char[]>(kReadBufferSize)) {}
 
+namespace {
+
+// For good: once libuv has closed its timer, the attempt is freed.
+void close_and_free_attempt(PlainHttpChecker::Attempt* attempt) {
+  uv_close(reinterpret_cast<uv_handle_t*>(&attempt->timer),
+           [](uv_handle_t* handle) { delete static_cast<PlainHttpChecker::Attempt*>(handle->data); });
+}
+
+}  // namespace
+
 PlainHttpChecker::~PlainHttpChecker() {
   while (attempts_ != nullptr) {
     Attempt* attempt = attempts_;
     attempts_ = attempt->next;
     attempt->owner = nullptr;
     if (attempt->connection != nullptr) close_connection(attempt->connection);
-    uv_close(reinterpret_cast<uv_handle_t*>(&attempt->timer),
-             [](uv_handle_t* handle) { delete static_cast<Attempt*>(handle->data); });
+    close_and_free_attempt(attempt);
   }
   while (idle_oldest_ != nullptr) close_connection(idle_oldest_);
+  for (Attempt* attempt : spare_attempts_) close_and_free_attempt(attempt);
+  // Handles closed already: nothing of libuv's refers to them.
+  for (Connection* connection : spare_connections_) delete connection;
+  // Still closing: their close callbacks free them.
+  for (Connection* connection = closing_; connection != nullptr; connection = connection->idle_next) {
+    connection->recycler = nullptr;
+  }
 }
 
 void PlainHttpChecker::start(const CheckTarget& target, Done done) {
-  auto* attempt = new Attempt;
+  Attempt* attempt;
+  if (spare_attempts_.empty()) {
+    attempt = new Attempt;
+    uv_timer_init(loop_, &attempt->timer);
+    attempt->timer.data = attempt;
+  } else {
+    // Stopped, its callbacks done: only the fields below are set afresh
+    // (the response's are reset with the request, reset_response).
+    attempt = spare_attempts_.back();
+    spare_attempts_.pop_back();
+  }
   attempt->owner = this;
+  attempt->prev = nullptr;
   attempt->done = std::move(done);
   attempt->started = PlainClock::now();
   attempt->timeout = target.timeout;
@@ -245,9 +284,11 @@ void PlainHttpChecker::start(const CheckTarget& target, Done done) {
   attempt->key.address = target.address;
   attempt->key.source = target.source;
   attempt->key.port = target.port;
-  attempt->key.request = build_request(target);
-  uv_timer_init(loop_, &attempt->timer);
-  attempt->timer.data = attempt;
+  build_request(target, attempt->key.request);
+  attempt->early_failure.clear();
+  attempt->connection = nullptr;
+  attempt->on_kept = false;
+  attempt->reset_response();
   attempt->next = attempts_;
   if (attempts_ != nullptr) attempts_->prev = attempt;
   attempts_ = attempt;
@@ -277,7 +318,18 @@ void PlainHttpChecker::start(const CheckTarget& target, Done done) {
 }
 
 std::string PlainHttpChecker::connect_fresh(Attempt& attempt) {
-  auto* connection = new Connection;
+  Connection* connection;
+  if (spare_connections_.empty()) {
+    connection = new Connection;
+  } else {
+    // Its handle was closed (the close callback brought it back): every
+    // field is set again, the handle and requests by libuv's init calls.
+    connection = spare_connections_.back();
+    spare_connections_.pop_back();
+    connection->idle_prev = connection->idle_next = nullptr;
+    connection->slot = nullptr;
+    connection->recycler = nullptr;
+  }
   connection->owner = this;
   connection->attempt = &attempt;
   uv_tcp_init(loop_, &connection->tcp);
@@ -463,8 +515,14 @@ void PlainHttpChecker::finish(Attempt& attempt, bool passed, std::string reason,
     }
   }
   Done done = std::move(attempt.done);
-  uv_close(reinterpret_cast<uv_handle_t*>(&attempt.timer),
-           [](uv_handle_t* handle) { delete static_cast<Attempt*>(handle->data); });
+  attempt.done = nullptr;
+  uv_timer_stop(&attempt.timer);
+  if (spare_attempts_.size() < kMaxSpares) {
+    if (attempt.body.capacity() > kMaxSpareBodyCapacity) std::string().swap(attempt.body);
+    spare_attempts_.push_back(&attempt);
+  } else {
+    close_and_free_attempt(&attempt);
+  }
   // Last and from a local: `done` may start checks or destroy this checker.
   done(std::move(result));
 }
@@ -473,8 +531,31 @@ void PlainHttpChecker::close_connection(Connection* connection) {
   if (connection->slot != nullptr) unlink_idle(connection);
   connection->owner = nullptr;
   connection->attempt = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(&connection->tcp),
-           [](uv_handle_t* handle) { delete static_cast<Connection*>(handle->data); });
+  // On the closing list until the close callback, so that this checker's
+  // destructor can tell the callback it is gone.
+  connection->recycler = this;
+  connection->idle_prev = nullptr;
+  connection->idle_next = closing_;
+  if (closing_ != nullptr) closing_->idle_prev = connection;
+  closing_ = connection;
+  uv_close(reinterpret_cast<uv_handle_t*>(&connection->tcp), &PlainHttpChecker::on_closed);
+}
+
+void PlainHttpChecker::on_closed(uv_handle_t* handle) {
+  auto* connection = static_cast<Connection*>(handle->data);
+  PlainHttpChecker* self = connection->recycler;
+  if (self == nullptr) {
+    delete connection;
+    return;
+  }
+  if (connection->idle_prev != nullptr) connection->idle_prev->idle_next = connection->idle_next;
+  if (connection->idle_next != nullptr) connection->idle_next->idle_prev = connection->idle_prev;
+  if (self->closing_ == connection) self->closing_ = connection->idle_next;
+  if (self->spare_connections_.size() < kMaxSpares) {
+    self->spare_connections_.push_back(connection);
+  } else {
+    delete connection;
+  }
 }
 
 void PlainHttpChecker::keep(Connection* connection, const KeptKey& key) {

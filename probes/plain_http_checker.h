@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "probes/checker.h"
 
@@ -48,6 +49,11 @@ namespace rotor::probes {
 //   once on a fresh connection within the same deadline. At most
 //   kMaxKeptConnections are kept (the longest idle closes first); one idle
 //   for more than kMaxIdle is closed instead of used.
+// - Allocation: a check's state (its timer initialised once) and a closed
+//   connection's memory are kept for the next checks (up to 1,024 of each),
+//   so a steady round of checks allocates nothing of its own but the Done it
+//   is given; the destructor frees them (the still-closing ones once libuv
+//   has closed them).
 class PlainHttpChecker final : public Checker {
  public:
   static constexpr size_t kMaxBody = 64 * 1024;
@@ -103,6 +109,7 @@ class PlainHttpChecker final : public Checker {
   static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buffer);
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
   static void on_timer(uv_timer_t* timer);
+  static void on_closed(uv_handle_t* handle);
 
   uv_loop_t* loop_;
   // One read buffer for every connection: a read is parsed before the next.
@@ -117,6 +124,13 @@ class PlainHttpChecker final : public Checker {
   // ... and where each target's is: slots persist (null when none is idle)
   // so keeping and taking allocate nothing once a target was seen.
   std::unordered_map<KeptKey, Connection*, KeptKeyHash> slots_;
+  // Judged checks, their timers stopped, for the next start() ...
+  std::vector<Attempt*> spare_attempts_;
+  // ... connections whose handles libuv has closed, for the next connect ...
+  std::vector<Connection*> spare_connections_;
+  // ... and those it is still closing (intrusive list), which come back to
+  // spare_connections_ when it has.
+  Connection* closing_ = nullptr;
 };
 
 }  // namespace rotor::probes

@@ -59,6 +59,7 @@ struct ProberPool::Loop {
     HealthPolicy policy;
     std::vector<Member> members;
     uint64_t due_ms = 0;  // loop time of the next start
+    uint64_t started_ms = 0;  // loop time the check in flight started
     bool in_flight = false;
     bool waiting = false;  // due, held back by max_in_flight
   };
@@ -214,17 +215,21 @@ struct ProberPool::Loop {
     ++stats.lateness_histogram[bucket];
     stats.lateness_sum_us += static_cast<uint64_t>(late) * 1000;
 
+    probe.started_ms = now;
     Checker& checker = probe.target.kind == CheckKind::tcp ? static_cast<Checker&>(*tcp) : *http;
-    checker.start(probe.target, [this, id, now](CheckResult result) { on_result(id, now, std::move(result)); });
+    // Two words, so that std::function keeps the callback in itself instead
+    // of allocating it (libstdc++ stores up to 16 trivially copyable bytes).
+    checker.start(probe.target, [this, id](CheckResult result) { on_result(id, std::move(result)); });
   }
 
-  void on_result(uint64_t id, uint64_t started, CheckResult result) {
+  void on_result(uint64_t id, CheckResult result) {
     --in_flight;
     ++stats.checks_finished;
     auto it = probes.find(id);
     if (it == probes.end()) return;  // removed while in flight
     Probe& probe = it->second;
     probe.in_flight = false;
+    const uint64_t started = probe.started_ms;
 
     int64_t now_ms = pool.options_.now_ms();
     const auto& bounds = ProberStats::kLatencyBoundsMs;

@@ -12,6 +12,7 @@
 
 #include "probes/plain_http_checker.h"
 #include "tests/support/backends.h"
+#include "tests/unit/support/allocation_counter.h"
 
 TEST_SUITE_BEGIN("unit/probes/plain_http");
 
@@ -354,6 +355,38 @@ TEST_CASE("a retry after a dead kept connection stays within the check's timeout
     CHECK(backend.connections() == 2);
     CHECK(backend.requests() == 3);
     CHECK(checker.in_flight() == 0);
+  }
+  CHECK(loop.close_cleanly());
+}
+
+TEST_CASE("fresh checks after the first allocate nothing in the checker") {
+  testing::ScriptedBackend backend({sized_response(200, "ok")});
+  testing::TestLoop loop;
+  {
+    PlainHttpChecker checker(loop.get());
+    const CheckTarget target = plain_target(backend.port());
+    CHECK(testing::run_check(loop.get(), checker, target).reason == "HTTP 200");
+    int passed = 0;
+    size_t allocations = 0;
+    {
+      // This thread's: the backend's thread is not counted. The callback
+      // holds two references, which std::function keeps without allocating.
+      rotor::test::AllocationCounter counter;
+      for (int i = 0; i < 5; ++i) {
+        bool finished = false;
+        checker.start(target, [&finished, &passed](CheckResult result) {
+          finished = true;
+          passed += result.passed ? 1 : 0;
+        });
+        // The check's timer bounds every turn; the turn that judges it also
+        // closes its connection, which goes back to the checker's spares.
+        while (!finished) uv_run(loop.get(), UV_RUN_ONCE);
+      }
+      allocations = counter.allocations();
+    }
+    CHECK(passed == 5);
+    CHECK(allocations == 0);
+    CHECK(backend.connections() == 6);
   }
   CHECK(loop.close_cleanly());
 }
