@@ -2,7 +2,8 @@
 // reads datagrams the way rotor's UDP threads do (server/net/udp_responder.cc:
 // a blocking recvmmsg with MSG_WAITFORONE, batches of 32, no epoll) and sends
 // each one back with sendmmsg, with only the QR bit set so that dnsperf counts
-// it as an answer. What rotor costs above this is what answering costs.
+// it as an answer; its socket has rotor's options (Don't Fragment). What rotor
+// costs above this is what answering costs.
 //
 // The other receive paths real servers use (issue 18), each the same echo,
 // so that bench.sh's `io` workload can tell what each would save or cost rotor:
@@ -249,6 +250,13 @@ int main(int argc, char** argv) {
   }
   socklen_t length = sizeof address;
   ::getsockname(socket_fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
+  // As rotor's UDP sockets (udp_responder.cc): Don't Fragment, path MTU
+  // ignored; a DF datagram also needs no IP ID, so the floor pays none either.
+  const int probe = IP_PMTUDISC_PROBE;
+  if (::setsockopt(socket_fd.get(), IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof probe) != 0) {
+    std::perror("udp_echo: IP_MTU_DISCOVER");
+    return 1;
+  }
   if (mode == "busy-poll") {
     const int microseconds = 50;
     if (::setsockopt(socket_fd.get(), SOL_SOCKET, SO_BUSY_POLL, &microseconds, sizeof microseconds) != 0) {
