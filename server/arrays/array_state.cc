@@ -121,7 +121,11 @@ FamilyCandidates build_family(uint8_t family, const std::vector<Instance>& insta
                               const ArraySettings& settings, const geo::RegionTable& regions,
                               int64_t now_ms) {
   FamilyCandidates out;
+  // Every vector below is sized once: growing them one instance at a time
+  // was most of the allocations of a registry write (tests/bench/README.md,
+  // Registry writes).
   std::vector<const Instance*> enabled;
+  enabled.reserve(instances.size());
   for (const auto& instance : instances) {
     if (instance.spec.address.family == family && answerable(instance))
       enabled.push_back(&instance);
@@ -129,6 +133,7 @@ FamilyCandidates build_family(uint8_t family, const std::vector<Instance>& insta
   out.exists = !enabled.empty();
 
   std::vector<const Instance*> chosen;
+  chosen.reserve(enabled.size());
   for (const auto* instance : enabled) {
     if (instance->health != Health::down) chosen.push_back(instance);
   }
@@ -147,6 +152,8 @@ FamilyCandidates build_family(uint8_t family, const std::vector<Instance>& insta
   }
 
   std::vector<uint16_t> weights;
+  weights.reserve(chosen.size());
+  out.instances.reserve(chosen.size());
   for (const auto* instance : chosen) {
     AnswerInstance answer{};
     std::memcpy(answer.rdata, instance->spec.address.bytes, family == 4 ? 4 : 16);
