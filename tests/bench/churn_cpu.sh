@@ -36,9 +36,9 @@ ticks_per_s=$(getconf CLK_TCK)
 
 work=$(mktemp -d /tmp/rotor-churn-cpu-XXXXXX)
 rotor_pid="" busy_pid=""
-cleanup() {
-  [[ -n $rotor_pid ]] && kill "$rotor_pid" 2>/dev/null && wait "$rotor_pid" 2>/dev/null
-  [[ -n $busy_pid ]] && kill "$busy_pid" 2>/dev/null && wait "$busy_pid" 2>/dev/null
+cleanup() {  # under set -e: a false test here would end it before the rm
+  if [[ -n $rotor_pid ]]; then kill "$rotor_pid" 2>/dev/null; wait "$rotor_pid" 2>/dev/null || true; fi
+  if [[ -n $busy_pid ]]; then kill "$busy_pid" 2>/dev/null; wait "$busy_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
