@@ -121,11 +121,11 @@ bool read_name(const uint8_t* packet, size_t packet_size, size_t& offset, WireNa
                bool lowercase) noexcept;
 
 // Lower-cases a wire name in place (labels only, not length bytes).
+void lowercase_name(uint8_t* name, size_t size) noexcept;
 // `size` bytes of the wire name at `from` into `to`, lower-cased: every
 // byte 'A'..'Z' becomes 'a'..'z', eight at a time. For a well-formed name
 // this is lowercase_name's result, as no length byte (< 64) is a letter.
 void copy_lowercase_name(const uint8_t* from, uint8_t* to, size_t size) noexcept;
-void lowercase_name(uint8_t* name, size_t size) noexcept;
 // A lower-cased copy of a wire name (length bytes are below 64, so only the
 // letters of the labels change): the one lowering of names kept as strings.
 std::string lowercase_name(std::string_view name);
