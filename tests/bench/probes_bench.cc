@@ -29,10 +29,17 @@
 // the default check (a new connection each time) against a backend that
 // answers "Connection: close" and closes, as before; `reuse` sets
 // check.reuse_connection against a backend that keeps connections open.
+// `floor` is the kernel's share of a fresh check, as the echo floor is for
+// DNS: the same exchange (connect, the checker's request bytes, read the
+// response to its end, close) against the same fresh backend at the same
+// rate, with nothing but non-blocking sockets and one edge-triggered epoll
+// set (socket, connect, epoll_ctl add, send, recv, close; no libuv, no HTTP
+// parser, no health state). The table prints fresh / floor: how far the
+// checker is from what the kernel alone costs on this machine.
 // Prints numbers and verdicts only; its exit status never depends on them.
 //
 // Usage: rotor_probes_bench [--targets N] [--interval-ms MS] [--type http|tcp]
-//                           [--connections fresh|reuse|both]
+//                           [--connections fresh|reuse|floor|both|all]
 //                           [--seconds S] [--warmup-seconds S]
 //                           [--threads T] [--max-in-flight K] [--addresses A] [--ports P]
 //                           [--base-port PORT] [--pin]
@@ -51,6 +58,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -58,9 +67,11 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -91,7 +102,8 @@ struct Options {
   double seconds = 10;
   double warmup_seconds = 3;
   std::string type = "http";
-  std::string connections = "both";  // http: fresh, reuse or both (one after the other)
+  // http: fresh, reuse, floor, both (fresh then reuse) or all (fresh, floor, reuse)
+  std::string connections = "all";
   size_t max_in_flight = probes::ProberOptions{}.max_in_flight;
   unsigned threads = probes::ProberOptions{}.threads;
   size_t addresses = 100;
@@ -403,6 +415,244 @@ struct HealthTally {
   }
 };
 
+// The kernel floor of a fresh HTTP check (the `floor` mode): the same
+// exchange as the checker's (connect, its request bytes, read the response to
+// its end, close) at the same pace, with the bare minimum around it. One
+// thread, one edge-triggered epoll set: each socket is added once for both
+// directions, so a connect's completion and the response each wake it once
+// and no epoll_ctl follows; closing the socket takes it out of the set.
+// Per exchange: socket, connect, epoll_ctl add, send, recv (until the
+// response's Content-Length is in), close. The response is judged no
+// further than its status line (2xx or 3xx) and length, the request is built
+// once per target, and exchanges start in turn, target after target, evenly
+// spaced over the interval (no jitter), at most max_in_flight at once. Only
+// what the pool's stats report for the table is kept.
+class BareHttpExchanges {
+ public:
+  struct Target {
+    sockaddr_in address{};
+    std::string request;
+  };
+
+  BareHttpExchanges(std::vector<Target> targets, std::chrono::milliseconds interval, std::chrono::milliseconds timeout,
+                    size_t max_in_flight)
+      : targets_(std::move(targets)),
+        spacing_(std::chrono::duration_cast<Clock::duration>(interval) / std::max<size_t>(1, targets_.size())),
+        timeout_(timeout),
+        slots_(std::max<size_t>(1, max_in_flight)) {
+    epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
+    free_.reserve(slots_.size());
+    for (size_t i = slots_.size(); i > 0; --i) free_.push_back(static_cast<uint32_t>(i - 1));
+  }
+  ~BareHttpExchanges() {
+    stop();
+    for (Exchange& exchange : slots_) {
+      if (exchange.fd >= 0) ::close(exchange.fd);
+    }
+    ::close(epoll_);
+  }
+  BareHttpExchanges(const BareHttpExchanges&) = delete;
+  BareHttpExchanges& operator=(const BareHttpExchanges&) = delete;
+
+  void start() {
+    thread_ = std::thread([this] { run(); });
+  }
+  void stop() {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // The fields the table reads, as the pool reports them.
+  probes::ProberStats stats() const {
+    probes::ProberStats stats;
+    stats.checks_started = started_.load(std::memory_order_relaxed);
+    stats.checks_finished = finished_.load(std::memory_order_relaxed);
+    stats.in_flight = in_flight_.load(std::memory_order_relaxed);
+    stats.max_in_flight_seen = max_in_flight_seen_.load(std::memory_order_relaxed);
+    stats.waiting = waiting_.load(std::memory_order_relaxed);
+    stats.probes = targets_.size();
+    for (size_t i = 0; i < lateness_.size(); ++i) {
+      stats.lateness_histogram[i] = lateness_[i].load(std::memory_order_relaxed);
+    }
+    return stats;
+  }
+  uint64_t failed() const { return failed_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Exchange {
+    int fd = -1;
+    bool sent = false;
+    uint32_t target_index = 0;
+    Clock::time_point started;
+    size_t received = 0;
+    std::array<char, 512> response{};  // the backend's is 63 bytes
+  };
+
+  void run() {
+    std::array<epoll_event, 256> events{};
+    const Clock::time_point first_due = Clock::now();
+    uint64_t count = 0;  // exchanges started
+    Clock::time_point next_sweep = first_due + std::chrono::milliseconds(100);
+    while (!stopping_) {
+      const Clock::time_point now = Clock::now();
+      Clock::time_point due = first_due + spacing_ * count;
+      while (due <= now && !free_.empty()) {
+        begin(static_cast<uint32_t>(count % targets_.size()), now - due, now);
+        due = first_due + spacing_ * ++count;
+      }
+      waiting_.store(due <= now ? 1 : 0, std::memory_order_relaxed);
+      if (now >= next_sweep) {
+        sweep_timeouts(now);
+        next_sweep = now + std::chrono::milliseconds(100);
+      }
+      // Wake for the next start (rounded up to a millisecond, as a libuv
+      // timer), and at least every 50 ms to notice stop().
+      int wait_ms = 50;
+      if (!free_.empty()) {
+        const auto until = std::chrono::ceil<std::chrono::milliseconds>(due - now).count();
+        wait_ms = static_cast<int>(std::clamp<int64_t>(until, 0, 50));
+      }
+      const int ready = ::epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), wait_ms);
+      for (int e = 0; e < ready; ++e) {
+        const epoll_event& event = events[static_cast<size_t>(e)];
+        on_event(event.data.u32, event.events);
+      }
+    }
+  }
+
+  void begin(uint32_t target_index, Clock::duration lateness, Clock::time_point now) {
+    const uint32_t slot = free_.back();
+    Exchange& exchange = slots_[slot];
+    started_.fetch_add(1, std::memory_order_relaxed);
+    record_lateness(lateness);
+    const Target& target = targets_[target_index];
+    exchange.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (exchange.fd < 0) {
+      count_finished(false);
+      return;
+    }
+    free_.pop_back();
+    const size_t in_flight = slots_.size() - free_.size();
+    in_flight_.store(in_flight, std::memory_order_relaxed);
+    if (in_flight > max_in_flight_seen_.load(std::memory_order_relaxed)) {
+      max_in_flight_seen_.store(in_flight, std::memory_order_relaxed);
+    }
+    exchange.sent = false;
+    exchange.received = 0;
+    exchange.started = now;
+    exchange.target_index = target_index;
+    if (::connect(exchange.fd, reinterpret_cast<const sockaddr*>(&target.address), sizeof target.address) != 0 &&
+        errno != EINPROGRESS) {
+      end(slot, false);
+      return;
+    }
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    event.data.u32 = slot;
+    if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, exchange.fd, &event) != 0) end(slot, false);
+  }
+
+  void on_event(uint32_t slot, uint32_t events) {
+    Exchange& exchange = slots_[slot];
+    if (exchange.fd < 0) return;
+    if (!exchange.sent) {
+      if ((events & EPOLLERR) != 0 || (events & EPOLLOUT) == 0) {
+        end(slot, false);  // refused or reset before the request
+        return;
+      }
+      const std::string& request = targets_[exchange.target_index].request;
+      if (::send(exchange.fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+        end(slot, false);
+        return;
+      }
+      exchange.sent = true;
+      if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) == 0) return;
+    }
+    for (;;) {
+      char* const into = exchange.response.data() + exchange.received;
+      const ssize_t got = ::recv(exchange.fd, into, exchange.response.size() - exchange.received, 0);
+      if (got > 0) {
+        exchange.received += static_cast<size_t>(got);
+        if (const int verdict = judge(exchange); verdict >= 0) {
+          end(slot, verdict == 1);
+          return;
+        }
+        if (exchange.received == exchange.response.size()) {
+          end(slot, false);  // longer than any response of the backend's
+          return;
+        }
+        continue;
+      }
+      if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      end(slot, false);  // closed or reset before the response ended
+      return;
+    }
+  }
+
+  // 1: a whole 2xx/3xx response; 0: a whole other one; -1: not whole yet.
+  static int judge(const Exchange& exchange) {
+    const std::string_view response(exchange.response.data(), exchange.received);
+    const size_t head_end = response.find("\r\n\r\n");
+    if (head_end == std::string_view::npos) return -1;
+    constexpr std::string_view kLength = "Content-Length:";
+    size_t length = 0;
+    if (const size_t at = response.substr(0, head_end).find(kLength); at != std::string_view::npos) {
+      for (size_t i = at + kLength.size(); i < head_end && response[i] != '\r'; ++i) {
+        if (response[i] >= '0' && response[i] <= '9') length = length * 10 + static_cast<size_t>(response[i] - '0');
+      }
+    }
+    if (response.size() < head_end + 4 + length) return -1;
+    const bool passed =
+        response.size() > 12 && response.starts_with("HTTP/1.") && (response[9] == '2' || response[9] == '3');
+    return passed ? 1 : 0;
+  }
+
+  void end(uint32_t slot, bool passed) {
+    Exchange& exchange = slots_[slot];
+    ::close(exchange.fd);  // also leaves the epoll set: the fd is not shared
+    exchange.fd = -1;
+    free_.push_back(slot);
+    in_flight_.store(slots_.size() - free_.size(), std::memory_order_relaxed);
+    count_finished(passed);
+  }
+
+  void count_finished(bool passed) {
+    finished_.fetch_add(1, std::memory_order_relaxed);
+    if (!passed) failed_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void sweep_timeouts(Clock::time_point now) {
+    for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
+      if (slots_[slot].fd >= 0 && now - slots_[slot].started > timeout_) end(slot, false);
+    }
+  }
+
+  void record_lateness(Clock::duration lateness) {
+    const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(lateness).count();
+    const auto& bounds = probes::ProberStats::kLatenessBoundsMs;
+    size_t bucket = 0;
+    while (bucket < bounds.size() && ms > bounds[bucket]) ++bucket;
+    lateness_[bucket].fetch_add(1, std::memory_order_relaxed);
+  }
+
+  const std::vector<Target> targets_;
+  const Clock::duration spacing_;
+  const std::chrono::milliseconds timeout_;
+  std::vector<Exchange> slots_;
+  std::vector<uint32_t> free_;  // slots not in use
+  int epoll_ = -1;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> started_{0};
+  std::atomic<uint64_t> finished_{0};
+  std::atomic<uint64_t> failed_{0};
+  std::atomic<size_t> in_flight_{0};
+  std::atomic<size_t> max_in_flight_seen_{0};
+  std::atomic<size_t> waiting_{0};
+  std::array<std::atomic<uint64_t>, probes::ProberStats::kLatenessBoundsMs.size() + 1> lateness_{};
+};
+
 std::vector<probes::ProbeTarget> make_targets(const Options& options, const std::vector<Listener>& listeners,
                                               bool http, bool reuse) {
   const auto interval = std::chrono::milliseconds(options.interval_ms);
@@ -426,6 +676,24 @@ std::vector<probes::ProbeTarget> make_targets(const Options& options, const std:
   return targets;
 }
 
+// The floor's targets: the same addresses and the same request bytes as the
+// checker sends for a fresh check of `target` (PlainHttpChecker's
+// build_request: Host with the port unless 80, Connection: close).
+std::vector<BareHttpExchanges::Target> make_bare_targets(const std::vector<probes::ProbeTarget>& targets) {
+  std::vector<BareHttpExchanges::Target> bare(targets.size());
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const probes::CheckSpec& check = targets[i].check;
+    const arrays::IpAddress& ip = targets[i].address;
+    bare[i].address.sin_family = AF_INET;
+    bare[i].address.sin_port = htons(check.port);
+    std::memcpy(&bare[i].address.sin_addr, ip.bytes, 4);
+    bare[i].request = "GET " + check.path + " HTTP/1.1\r\nHost: " + ip.to_string() +
+                      (check.port != 80 ? ":" + std::to_string(check.port) : std::string()) +
+                      "\r\nUser-Agent: rotor-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+  }
+  return bare;
+}
+
 // What one mode's window measured, for the closing table.
 struct ModeResult {
   std::string mode;
@@ -436,8 +704,11 @@ struct ModeResult {
   std::string lateness_p99;
 };
 
-ModeResult run_mode(const Options& options, bool reuse) {
+// mode: "tcp", or for http "fresh", "reuse" or "floor".
+ModeResult run_mode(const Options& options, const std::string& mode) {
   const bool http = options.type == "http";
+  const bool reuse = mode == "reuse";
+  const bool floor = mode == "floor";
   if (options.targets < 1) throw std::invalid_argument("--targets must be at least 1");
   if (options.interval_ms < 100) throw std::invalid_argument("--interval-ms must be at least 100");
   if (options.addresses < 1 || options.addresses > 250 * 254) {
@@ -457,11 +728,13 @@ ModeResult run_mode(const Options& options, bool reuse) {
   std::vector<Listener> listeners = open_listeners(options.addresses, ports, options.base_port);
   const size_t listener_count = listeners.size();
   std::vector<probes::ProbeTarget> targets = make_targets(options, listeners, http, reuse);
-  const char* mode = !http ? "tcp" : reuse ? "reuse" : "fresh";
   std::printf("\nprobes_bench: %zu %s targets every %u ms on %zu listeners (%zu addresses x %zu ports from %u)%s%s\n",
               options.targets, options.type.c_str(), options.interval_ms, listener_count, options.addresses, ports,
               options.base_port, pin ? ", prober on CPU 0, backend on CPU 1" : "",
-              !http ? "" : reuse ? ", check.reuse_connection (kept-alive backend)" : ", fresh connections");
+              !http  ? ""
+              : reuse ? ", check.reuse_connection (kept-alive backend)"
+              : floor ? ", the kernel floor: bare non-blocking sockets on one epoll set, no checker"
+                      : ", fresh connections");
 
   // Forked before the pool starts any thread.
   BackendProcess backend(std::move(listeners), http, reuse, pin ? 1 : -1);
@@ -471,14 +744,28 @@ ModeResult run_mode(const Options& options, bool reuse) {
   probes::ProberOptions prober_options;
   prober_options.max_in_flight = options.max_in_flight;
   prober_options.threads = options.threads;
-  probes::ProberPool pool(prober_options, tally.sink());
-  pool.set_targets(std::move(targets));
+  // One of the two runs the checks: the pool, or (floor) the bare exchanges.
+  std::unique_ptr<probes::ProberPool> pool;
+  std::unique_ptr<BareHttpExchanges> bare;
+  if (floor) {
+    bare = std::make_unique<BareHttpExchanges>(make_bare_targets(targets), targets.front().check.interval,
+                                               targets.front().check.timeout, options.max_in_flight);
+  } else {
+    pool = std::make_unique<probes::ProberPool>(prober_options, tally.sink());
+    pool->set_targets(std::move(targets));
+  }
+  auto stats = [&] { return floor ? bare->stats() : pool->stats(); };
   const Clock::time_point started = Clock::now();
-  pool.start();
+  if (floor) {
+    bare->start();
+  } else {
+    pool->start();
+  }
 
   std::this_thread::sleep_for(std::chrono::duration<double>(options.warmup_seconds));
 
-  const probes::ProberStats before = pool.stats();
+  const probes::ProberStats before = stats();
+  const uint64_t bare_failed_before = floor ? bare->failed() : 0;
   const HealthTally::Counts tally_before = tally.counts();
   const double cpu_before = own_cpu_seconds();
   const double main_cpu_before = thread_cpu_seconds();
@@ -492,11 +779,12 @@ ModeResult run_mode(const Options& options, bool reuse) {
   const auto window = std::chrono::duration<double>(options.seconds);
   while (Clock::now() - window_start < window) {
     std::this_thread::sleep_for(50ms);
-    const probes::ProberStats now = pool.stats();
+    const probes::ProberStats now = stats();
     peak_in_flight = std::max(peak_in_flight, now.in_flight);
     peak_waiting = std::max(peak_waiting, now.waiting);
   }
-  const probes::ProberStats after = pool.stats();
+  const probes::ProberStats after = stats();
+  const uint64_t bare_failed_after = floor ? bare->failed() : 0;
   const double cpu_after = own_cpu_seconds();
   const double main_cpu_after = thread_cpu_seconds();
   const double backend_cpu_after = process_cpu_seconds(backend.pid());
@@ -505,7 +793,11 @@ ModeResult run_mode(const Options& options, bool reuse) {
   const HealthTally::Counts tally_after = tally.counts();
   const double prober_rss = rss_mib();
 
-  pool.stop();
+  if (floor) {
+    bare->stop();
+  } else {
+    pool->stop();
+  }
   backend.stop();
   const double total_seconds = std::chrono::duration<double>(Clock::now() - started).count();
 
@@ -549,14 +841,20 @@ ModeResult run_mode(const Options& options, bool reuse) {
   std::printf("%-40s %16zu\n", "max in flight seen (since start)", after.max_in_flight_seen);
   std::printf("%-40s %16zu\n", "peak in flight in window (50 ms samples)", peak_in_flight);
   std::printf("%-40s %16zu\n", "peak waiting in window (50 ms samples)", peak_waiting);
-  std::printf("%-40s %16llu\n", "down reports in window (failed checks)",
-              static_cast<unsigned long long>(tally_after.down_reports - tally_before.down_reports));
-  std::printf("%-40s %16llu\n", "up reports in window",
-              static_cast<unsigned long long>(tally_after.up_reports - tally_before.up_reports));
-  std::printf("%-40s %16zu\n", "instances up at the end", tally_after.up);
-  std::printf("%-40s %16zu\n", "instances down at the end", tally_after.down);
-  std::printf("%-40s %16zu\n", "instances never reported",
-              options.targets - std::min(options.targets, tally_after.up + tally_after.down));
+  if (floor) {
+    // No health state: the floor only counts exchanges that failed.
+    std::printf("%-40s %16llu\n", "failed exchanges in window",
+                static_cast<unsigned long long>(bare_failed_after - bare_failed_before));
+  } else {
+    std::printf("%-40s %16llu\n", "down reports in window (failed checks)",
+                static_cast<unsigned long long>(tally_after.down_reports - tally_before.down_reports));
+    std::printf("%-40s %16llu\n", "up reports in window",
+                static_cast<unsigned long long>(tally_after.up_reports - tally_before.up_reports));
+    std::printf("%-40s %16zu\n", "instances up at the end", tally_after.up);
+    std::printf("%-40s %16zu\n", "instances down at the end", tally_after.down);
+    std::printf("%-40s %16zu\n", "instances never reported",
+                options.targets - std::min(options.targets, tally_after.up + tally_after.down));
+  }
   std::printf("%-40s %16.1f\n", "prober RSS, MiB", prober_rss);
 
   std::printf("\nstart lateness in window, checks per bucket (ms):");
@@ -580,18 +878,21 @@ ModeResult run_mode(const Options& options, bool reuse) {
   result.checks_per_second = static_cast<double>(finished_checks) / wall;
   result.prober_cpu_per_check_us = prober_threads_cpu * per_finished;
   result.process_cpu_per_check_us = (cpu_after - cpu_before) * per_finished;
-  result.failed = tally_after.down_reports - tally_before.down_reports;
+  result.failed = floor ? bare_failed_after - bare_failed_before : tally_after.down_reports - tally_before.down_reports;
   result.lateness_p99 = bound(in_window.lateness_p99_ms());
   return result;
 }
 
 int run(const Options& options) {
   const bool http = options.type == "http";
-  std::vector<bool> modes;  // reuse_connection per run
-  if (!http || options.connections != "reuse") modes.push_back(false);
-  if (http && options.connections != "fresh") modes.push_back(true);
+  std::vector<std::string> modes;
+  const std::string& wanted = options.connections;
+  if (!http) modes = {"tcp"};
+  if (http && (wanted == "fresh" || wanted == "both" || wanted == "all")) modes.push_back("fresh");
+  if (http && (wanted == "floor" || wanted == "all")) modes.push_back("floor");
+  if (http && (wanted == "reuse" || wanted == "both" || wanted == "all")) modes.push_back("reuse");
   std::vector<ModeResult> results;
-  for (bool reuse : modes) results.push_back(run_mode(options, reuse));
+  for (const std::string& mode : modes) results.push_back(run_mode(options, mode));
   if (!http) return 0;
 
   std::printf("\nCPU per HTTP check, %zu targets every %u ms, %u prober thread(s) (goal: <= %.0f us at 10,000 checks/s "
@@ -609,8 +910,21 @@ int run(const Options& options) {
                 result.prober_cpu_per_check_us, result.process_cpu_per_check_us,
                 static_cast<unsigned long long>(result.failed), result.lateness_p99.c_str(), verdict);
   }
-  if (results.size() == 2 && results[0].prober_cpu_per_check_us > 0) {
-    std::printf("reuse / fresh: %.2f\n", results[1].prober_cpu_per_check_us / results[0].prober_cpu_per_check_us);
+  auto find = [&results](const char* mode) -> const ModeResult* {
+    for (const ModeResult& result : results) {
+      if (result.mode == mode && result.prober_cpu_per_check_us > 0) return &result;
+    }
+    return nullptr;
+  };
+  const ModeResult* fresh = find("fresh");
+  const ModeResult* reuse = find("reuse");
+  const ModeResult* floor = find("floor");
+  if (fresh != nullptr && reuse != nullptr) {
+    std::printf("reuse / fresh: %.2f\n", reuse->prober_cpu_per_check_us / fresh->prober_cpu_per_check_us);
+  }
+  // How much of the fresh check is the checker's: 1.00 is the kernel alone.
+  if (fresh != nullptr && floor != nullptr) {
+    std::printf("fresh / floor: %.2f\n", fresh->prober_cpu_per_check_us / floor->prober_cpu_per_check_us);
   }
   return 0;
 }
@@ -626,8 +940,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"http", "tcp"}))
       ->capture_default_str();
   app.add_option("--connections", options.connections,
-                 "http: fresh connections, check.reuse_connection, or both one after the other")
-      ->check(CLI::IsMember({"fresh", "reuse", "both"}))
+                 "http: fresh connections, check.reuse_connection, the kernel floor of a fresh check (bare sockets "
+                 "and epoll, no checker), both (fresh, reuse) or all (fresh, floor, reuse), one after the other")
+      ->check(CLI::IsMember({"fresh", "reuse", "floor", "both", "all"}))
       ->capture_default_str();
   app.add_option("--seconds", options.seconds, "measuring window")->capture_default_str();
   app.add_option("--warmup-seconds", options.warmup_seconds, "run before measuring")->capture_default_str();
