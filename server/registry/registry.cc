@@ -60,11 +60,23 @@ int64_t ramp_start(const Instance& before, arrays::Health health, int64_t change
 // Slow start across a model change (`after` read from the store, which
 // keeps no ramps: a reload, another node's write seen by the etcd watch):
 // each instance's ramp by ramp_start, from the health change the store holds.
+// Both lists come by id from the stores (StoredArray::instances), so each
+// instance's predecessor is found by binary search: an array of 8,192
+// instances adopted from the etcd watch on every change of one of them must
+// not cost 8,192^2 comparisons. A list out of order falls back to a scan.
 void carry_ramps(const std::vector<Instance>& before, std::vector<Instance>& after,
                  int64_t started_ms) {
+  const auto by_id = [](const Instance& a, const Instance& b) { return a.id < b.id; };
+  const bool sorted = std::is_sorted(before.begin(), before.end(), by_id);
   for (Instance& instance : after) {
-    const auto old = std::find_if(before.begin(), before.end(),
-                                  [&](const Instance& i) { return i.id == instance.id; });
+    auto old = before.end();
+    if (sorted) {
+      old = std::lower_bound(before.begin(), before.end(), instance, by_id);
+      if (old != before.end() && old->id != instance.id) old = before.end();
+    } else {
+      old = std::find_if(before.begin(), before.end(),
+                         [&](const Instance& i) { return i.id == instance.id; });
+    }
     if (old == before.end()) continue;
     instance.slow_start_from_ms =
         ramp_start(*old, instance.health, instance.health_changed_ms, started_ms);
@@ -699,12 +711,15 @@ std::vector<Instance> Registry::replace_instances(std::string_view array_name,
     validate_check(array.settings.check, specs[i].check,
                    "instances[" + std::to_string(i) + "].check");
   }
-  // The instances the config lists stay as the config has them.
-  for (const Instance& instance : array.instances) {
-    const auto kept = std::find_if(specs.begin(), specs.end(), [&](const InstanceSpec& spec) {
-      return same_spec(spec, instance.spec);
-    });
-    if (kept == specs.end()) refuse_if_listed(*state, array.name, instance.spec.address, "instances");
+  // The instances the config lists stay as the config has them (a scan of
+  // the specs per instance: only for an array the config claims).
+  if (state->claimed.contains(array.name)) {
+    for (const Instance& instance : array.instances) {
+      const auto kept = std::find_if(specs.begin(), specs.end(), [&](const InstanceSpec& spec) {
+        return same_spec(spec, instance.spec);
+      });
+      if (kept == specs.end()) refuse_if_listed(*state, array.name, instance.spec.address, "instances");
+    }
   }
   std::vector<Instance> instances;
   write_in_zone(*state, synthetic_zone_of(array.wire_name), token,

@@ -325,6 +325,42 @@ void measure_selection(size_t count) {
               sizeof(arrays::SelectionScratch) / 1024, arrays::kMaxInstancesPerArray);
 }
 
+// What replacing the instances of one array of `count` costs through the
+// registry and its SQLite store (PUT /v1/arrays/NAME/instances): the whole
+// set once, then the same set with one weight changed. The registry carries
+// slow-start ramps from the old list to the new on every replace and every
+// array adopted from the store (the etcd watch, each change of one
+// instance), which was a scan per instance: 8,192^2 comparisons.
+void measure_replacement(size_t count) {
+  char dir_template[] = "/tmp/rotor-arrays-bench-replace-XXXXXX";
+  if (::mkdtemp(dir_template) == nullptr) throw std::runtime_error("mkdtemp failed");
+  const std::filesystem::path dir(dir_template);
+  struct RemoveDir {
+    std::filesystem::path path;
+    ~RemoveDir() { std::filesystem::remove_all(path); }
+  } remove_dir{dir};
+  rotor::SnapshotPublisher publisher(std::make_shared<const rotor::Snapshot>());
+  registry::SnapshotComposer composer(publisher, {.publish_interval = 0ms});
+  auto reg = registry::Registry::open(
+      std::make_unique<registry::SqliteStore>((dir / "rotor.db").string()), composer);
+  reg->set_synthetic_zones(bench_zones());
+  const std::string name = std::string("replaced.") + kZone;
+  reg->upsert_array(name, arrays::ArraySettings{});
+  std::vector<arrays::InstanceSpec> specs(count);
+  for (size_t i = 0; i < count; ++i) specs[i].address = instance_address(i + 1);
+  Clock::time_point start = Clock::now();
+  reg->replace_instances(name, specs);
+  const double first_ms = elapsed_ms(start);
+  specs[count / 2].weight = 200;
+  start = Clock::now();
+  const auto replaced = reg->replace_instances(name, specs);
+  const double again_ms = elapsed_ms(start);
+  if (replaced.size() != count) throw std::runtime_error("the replace lost instances");
+  std::printf("\nreplace: one array of %zu instances through the registry (SQLite), ms\n", count);
+  std::printf("%-34s %14.1f\n", "every instance new", first_ms);
+  std::printf("%-34s %14.1f\n", "one weight changed", again_ms);
+}
+
 // ---- what slow start and fallback cost per query ----
 
 // An A query for `name` with id `id`.
@@ -479,7 +515,10 @@ int run(const Options& options) {
     measure_feature_costs(options.feature_instances, options.feature_queries, 15);
   }
   if (options.features_only) return 0;
-  if (options.selection_instances > 0) measure_selection(options.selection_instances);
+  if (options.selection_instances > 0) {
+    measure_selection(options.selection_instances);
+    measure_replacement(options.selection_instances);
+  }
 
   char dir_template[] = "/tmp/rotor-arrays-bench-XXXXXX";
   if (::mkdtemp(dir_template) == nullptr) throw std::runtime_error("mkdtemp failed");
