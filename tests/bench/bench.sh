@@ -15,6 +15,11 @@
 # Usage: tests/bench/bench.sh      (as root the first time: it installs the peers)
 # Environment:
 #   BENCH_SECONDS    length of each dnsperf run (default 10)
+#   BENCH_ROUNDS     rounds of the DNS workloads (default 1), one server after
+#                    another in each round, so that the machine's drift falls on
+#                    every server alike; with more than one, the table shows
+#                    each figure's median over the rounds and each goal its
+#                    ratio per round and their median (its verdict)
 #   BENCH_CLIENTS    dnsperf clients, i.e. sockets or TCP connections (default 4)
 #   BENCH_OUTSTANDING  dnsperf -q, queries in flight (default 200)
 #   BENCH_SERVERS    subset of "rotor nsd knot gdnsd echo"
@@ -32,6 +37,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 seconds=${BENCH_SECONDS:-10}
+rounds=${BENCH_ROUNDS:-1}
 clients=${BENCH_CLIENTS:-4}
 outstanding=${BENCH_OUTSTANDING:-200}
 servers_wanted=${BENCH_SERVERS:-rotor nsd knot gdnsd echo}
@@ -56,6 +62,7 @@ for w in $workloads_wanted; do
   has "$all_workloads" "$w" || die "BENCH_WORKLOADS: unknown workload '$w' ($all_workloads)"
 done
 [[ $seconds =~ ^[0-9]+$ && $seconds -ge 1 ]] || die "BENCH_SECONDS must be a whole number of seconds"
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a whole number, at least 1"
 # rotor runs first: its peak sets the fixed load of the others.
 servers=""
 for s in rotor nsd knot gdnsd echo; do has "$servers_wanted" "$s" && servers+="$s "; done
@@ -221,6 +228,7 @@ tree_ticks() {
 }
 
 declare -A R        # R[workload|server|kind|field]; kind: peak, fixed; fields: qps mean p99 lost cpu
+declare -A RR       # RR[round|workload|server|kind|field]: each round's figures (BENCH_ROUNDS > 1)
 declare -A fixed_q  # workload -> offered load of its fixed-load runs
 declare -A note     # workload|server -> why a row is missing or different
 runs_done=0
@@ -513,7 +521,7 @@ fi
 runs=0
 for s in $servers; do
   for w in $run_workloads; do
-    case "$s|$w" in nsd\|geo | echo\|tcp) ;; *) runs=$((runs + 2)) ;; esac
+    case "$s|$w" in nsd\|geo | echo\|tcp) ;; *) runs=$((runs + 2 * rounds)) ;; esac
   done
 done
 if has "$servers" rotor; then
@@ -579,8 +587,11 @@ run_churn() {  # key rate: one dnsperf run on the array workload while the drive
   say "$(cat "$work/churn.out" "$work/churn.err"); snapshots published: ${R[$key|generations]}"
 }
 
+# The DNS workloads, BENCH_ROUNDS times; the fixed loads are set in round 1.
+for round in $(seq 1 "$rounds"); do
+[[ -n $run_workloads ]] || break  # only micro-benchmarks, io or threads asked for
+((rounds > 1)) && say "round $round of $rounds"
 for s in $servers; do
-  [[ -n $run_workloads ]] || break  # only micro-benchmarks, io or threads asked for
   say "starting $s"
   if ! "start_$s" 1 "$server_cpu"; then
     say "$s did not start"
@@ -588,9 +599,10 @@ for s in $servers; do
     stop_pid "$server_pid"; server_pid=""
     continue
   fi
-  # Made at the start, so that every rotor run has the same registry.
+  # Made at the start, so that every rotor run has the same registry. Churn
+  # runs in the first round only.
   churn_ready=""
-  if [[ $s == rotor ]] && has "$workloads_wanted" churn && setup_churn; then churn_ready=1; fi
+  if [[ $s == rotor && $round == 1 ]] && has "$workloads_wanted" churn && setup_churn; then churn_ready=1; fi
   # The answers must have the benchmarked shape before their cost means anything.
   case $s in
     rotor | nsd | knot | gdnsd)
@@ -618,6 +630,34 @@ for s in $servers; do
   done
   stop_pid "$server_pid"; server_pid=""
 done
+if ((rounds > 1)); then
+  for key in "${!R[@]}"; do
+    case $key in static\|* | array\|* | geo\|* | nx\|* | tcp\|*) RR[$round|$key]=${R[$key]} ;; esac
+  done
+fi
+done
+# With several rounds, each figure of the DNS workloads is the median of its
+# rounds' (a round without it, "-", left out).
+median() {  # values...: their median, or "-"
+  printf '%s\n' "$@" | awk '$1 != "-" && $1 != "" {v[n++] = $1 + 0} END {
+    if (n == 0) {print "-"; exit}
+    for (i = 1; i < n; i++) for (j = i; j > 0 && v[j - 1] > v[j]; j--) {t = v[j]; v[j] = v[j - 1]; v[j - 1] = t}
+    m = n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
+    print (m == int(m) ? sprintf("%d", m) : sprintf("%.3f", m) + 0)}'
+}
+# Every round's value of one key of R, in round order.
+per_round() {  # key
+  local r
+  for r in $(seq 1 "$rounds"); do echo "${RR[$r|$1]:--}"; done
+}
+if ((rounds > 1)); then
+  for key in "${!R[@]}"; do
+    case $key in churn\|*) continue ;; esac
+    [[ -n ${RR[1|$key]+x} ]] || continue
+    # shellcheck disable=SC2046  # one value per line
+    R[$key]=$(median $(per_round "$key"))
+  done
+fi
 
 # The receive paths of issue 18, tried on the echo floor (udp_echo.cc): what
 # each would save per query, at peak and at the static workload's fixed load.
@@ -706,10 +746,28 @@ ratio() {  # a b: a/b with two decimals, or "-"
 }
 # One goal of issue 18: rotor's cpu us per query over a peer's, in one
 # workload, at fixed load and at peak, with its verdict.
+# With several rounds, the ratio is the median of the rounds' ratios (each
+# from one round, where the two servers ran minutes apart), listed below it.
 goal_line() {  # workload peer goal title
-  local w=$1 p=$2 goal=$3 title=$4 fixed peak verdict
-  fixed=$(ratio "$(get "$w|rotor|fixed|cpu")" "$(get "$w|$p|fixed|cpu")")
-  peak=$(ratio "$(get "$w|rotor|peak|cpu")" "$(get "$w|$p|peak|cpu")")
+  local w=$1 p=$2 goal=$3 title=$4 fixed peak verdict kind r
+  if ((rounds > 1)); then
+    declare -A each=()
+    for kind in fixed peak; do
+      each[$kind]=""
+      for r in $(seq 1 "$rounds"); do
+        each[$kind]+=" $(ratio "${RR[$r|$w|rotor|$kind|cpu]:--}" "${RR[$r|$w|$p|$kind|cpu]:--}")"
+      done
+    done
+    # shellcheck disable=SC2086  # one value per word
+    fixed=$(median ${each[fixed]})
+    # shellcheck disable=SC2086
+    peak=$(median ${each[peak]})
+    [[ $fixed == "-" ]] || fixed=$(printf '%.2f' "$fixed")
+    [[ $peak == "-" ]] || peak=$(printf '%.2f' "$peak")
+  else
+    fixed=$(ratio "$(get "$w|rotor|fixed|cpu")" "$(get "$w|$p|fixed|cpu")")
+    peak=$(ratio "$(get "$w|rotor|peak|cpu")" "$(get "$w|$p|peak|cpu")")
+  fi
   verdict=$(awk -v f="$fixed" -v k="$peak" -v g="$goal" 'BEGIN {
     if (f == "-" || k == "-") print "not measured";
     else if (f + 0 <= g + 0 && k + 0 <= g + 0) print "met";
@@ -717,6 +775,9 @@ goal_line() {  # workload peer goal title
     else if (k + 0 <= g + 0) print "NOT MET (met at peak only)";
     else print "NOT MET" }')
   goal "$w: rotor / $title, cpu per query" "$fixed fixed, $peak peak" "<= $goal both" "$verdict"
+  if ((rounds > 1)) && [[ $verdict != "not measured" ]]; then
+    printf '      rounds: fixed%s; peak%s\n' "${each[fixed]}" "${each[peak]}"
+  fi
 }
 # One line of the goals table: what, figure, goal, verdict.
 goal() { printf '  %-52s %-26s %-19s %s\n' "$1" "$2" "$3" "$4"; }
@@ -730,6 +791,10 @@ echo "rotor benchmark: $seconds s per run, dnsperf -c $clients -q $outstanding; 
 echo "peak: no rate limit. fixed: dnsperf -Q at the same offered load for every server (half of the first measured server's peak,"
 echo "rotor's when it runs). cpu us/q: utime+stime of the server's process tree per answered query. p99 only at fixed load: dnsperf 2.10"
 echo "has no latency histogram, p99 comes from its -v per-response lines, which cost the generator ~10% at peak."
+if ((rounds > 1)); then
+  echo "$rounds rounds of the DNS workloads, every server in each: each figure below is the median of the rounds'; the goals"
+  echo "take the median of the rounds' ratios (each from one round) and list them"
+fi
 versions="$("$rotor_bin" --version 2>/dev/null || echo rotor)"
 for pkg in nsd knot gdnsd dnsperf; do
   versions+=", $pkg $(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || echo '?')"
