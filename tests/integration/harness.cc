@@ -221,6 +221,12 @@ std::optional<int> Process::wait_exit(std::chrono::milliseconds timeout) {
     pid_t done = ::waitpid(pid_, &status, WNOHANG);
     if (done == pid_) {
       exit_code_ = decode_wait_status(status);
+      // What the child wrote just before it exited may still sit in the
+      // pipes: the caller reads stdout_text() next. A grandchild holding
+      // the pipes open bounds this wait at the timeout's rest.
+      std::unique_lock lock(mutex_);
+      output_changed_.wait_until(lock, std::max(deadline, Clock::now() + 200ms),
+                                 [&] { return output_closed_; });
       return exit_code_;
     }
     if (done < 0 && errno != EINTR) return std::nullopt;
@@ -233,8 +239,6 @@ int run_to_exit(std::vector<std::string> argv, std::string& output,
                 std::chrono::milliseconds timeout) {
   Process process(std::move(argv));
   std::optional<int> code = process.wait_exit(timeout);
-  // Output written just before exit may still sit in the pipe.
-  process.wait_for_stdout_line("\x01never", 200ms);
   output = process.stdout_text() + process.stderr_text();
   return code.value_or(-1);
 }

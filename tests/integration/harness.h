@@ -70,6 +70,8 @@ class Process {
 
   void signal(int signo) const;
   // The exit code (128+signal when killed by a signal), nullopt on timeout.
+  // Once it has one, the child's output is read to its end (EOF on both
+  // pipes, within what is left of the timeout).
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   bool exited() const { return exit_code_.has_value(); }
 
