@@ -12,7 +12,7 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <map>
+#include <set>
 #include <stdexcept>
 #include <vector>
 
@@ -75,21 +75,75 @@ std::string status_text(int status) {
 
 }  // namespace
 
-HttpBackend::HttpBackend(std::optional<Reply> reply, const std::string& bind_address, uint16_t port)
-    : reply_(std::move(reply)), port_(port) {
-  listener_ = listen_on(bind_address, 512, port_);
-  if (pipe2(wake_, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-  thread_ = std::thread([this] { serve(); });
+ServerThread::ServerThread(const std::string& bind_address, int backlog, uint16_t port) : port_(port) {
+  listener_ = listen_on(bind_address, backlog, port_);
+  if (pipe2(wake_, O_CLOEXEC) != 0) {
+    close(listener_);
+    throw std::runtime_error("pipe2 failed");
+  }
 }
 
-HttpBackend::~HttpBackend() {
-  char byte = 0;
-  (void)!write(wake_[1], &byte, 1);
-  thread_.join();
+ServerThread::~ServerThread() {
+  stop();
   close(listener_);
   close(wake_[0]);
   close(wake_[1]);
 }
+
+void ServerThread::start(Handlers handlers) {
+  handlers_ = std::move(handlers);
+  thread_ = std::thread([this] { serve(); });
+}
+
+void ServerThread::stop() {
+  if (!thread_.joinable()) return;
+  char byte = 0;
+  (void)!write(wake_[1], &byte, 1);
+  thread_.join();
+}
+
+void ServerThread::serve() {
+  std::set<int> clients;
+  const auto drop = [&](int fd) {
+    close(fd);
+    clients.erase(fd);
+    handlers_.closed(fd);
+  };
+  for (;;) {
+    std::vector<pollfd> fds{{wake_[0], POLLIN, 0}, {listener_, POLLIN, 0}};
+    for (int fd : clients) fds.push_back({fd, POLLIN, 0});
+    if (poll(fds.data(), fds.size(), 1000) < 0 && errno != EINTR) break;
+    if (fds[0].revents) break;
+    if (fds[1].revents & POLLIN) {
+      sockaddr_storage peer{};
+      socklen_t length = sizeof peer;
+      const int client = accept4(listener_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC);
+      if (client >= 0) {
+        char text[INET6_ADDRSTRLEN] = {};
+        if (peer.ss_family == AF_INET) {
+          inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, text, sizeof text);
+        } else {
+          inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr, text, sizeof text);
+        }
+        clients.insert(client);
+        if (!handlers_.accepted(client, text)) drop(client);
+      }
+    }
+    for (size_t i = 2; i < fds.size(); ++i) {
+      if (fds[i].revents && !handlers_.readable(fds[i].fd)) drop(fds[i].fd);
+    }
+  }
+  for (int fd : clients) close(fd);
+}
+
+HttpBackend::HttpBackend(std::optional<Reply> reply, const std::string& bind_address, uint16_t port)
+    : reply_(std::move(reply)), server_(bind_address, 512, port) {
+  server_.start({.accepted = [this](int client, const std::string& peer) { return accepted(client, peer); },
+                 .readable = [this](int fd) { return readable(fd); },
+                 .closed = [this](int fd) { clients_.erase(fd); }});
+}
+
+HttpBackend::~HttpBackend() { server_.stop(); }
 
 std::string HttpBackend::last_request_head() const {
   std::lock_guard lock(mutex_);
@@ -111,166 +165,89 @@ void HttpBackend::accept_peer(const std::string& address) {
   refused_peers_.erase(address);
 }
 
-bool HttpBackend::accept_one(int& client) {
-  sockaddr_storage peer{};
-  socklen_t length = sizeof peer;
-  client = accept4(listener_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC);
-  if (client < 0) return false;
-  char text[INET6_ADDRSTRLEN] = {};
-  if (peer.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, text, sizeof text);
-  } else {
-    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr, text, sizeof text);
+bool HttpBackend::accepted(int client, const std::string& peer) {
+  {
+    std::lock_guard lock(mutex_);
+    last_peer_ = peer;
+    if (refused_peers_.contains(peer)) return false;
   }
-  std::lock_guard lock(mutex_);
-  last_peer_ = text;
-  if (!refused_peers_.contains(last_peer_)) return true;
-  close(client);
-  return false;
+  ++connections_;
+  clients_.emplace(client, Client{std::string(), closing_.load()});
+  return true;
 }
 
-void HttpBackend::serve() {
-  struct Client {
-    std::string request;  // bytes of the next request so far
-    Closing closing;      // as set when it was accepted
-    int answered = 0;
-  };
-  std::map<int, Client> clients;
-  for (;;) {
-    std::vector<pollfd> fds{{wake_[0], POLLIN, 0}, {listener_, POLLIN, 0}};
-    for (auto& [fd, _] : clients) fds.push_back({fd, POLLIN, 0});
-    if (poll(fds.data(), fds.size(), 1000) < 0 && errno != EINTR) break;
-    if (fds[0].revents) break;
-    if (fds[1].revents & POLLIN) {
-      int client = -1;
-      if (accept_one(client)) {
-        ++connections_;
-        clients.emplace(client, Client{std::string(), closing_.load()});
-      }
+bool HttpBackend::readable(int fd) {
+  char buffer[4096];
+  const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+  if (n <= 0) return false;
+  Client& client = clients_.at(fd);
+  client.request.append(buffer, static_cast<size_t>(n));
+  // Requests come one at a time; a pipelined second one waits in the buffer.
+  for (size_t head_end = client.request.find("\r\n\r\n"); head_end != std::string::npos && reply_;
+       head_end = client.request.find("\r\n\r\n")) {
+    if (client.closing == Closing::first_only && client.answered > 0) return false;
+    {
+      std::lock_guard lock(mutex_);
+      last_request_head_ = client.request.substr(0, head_end);
     }
-    for (size_t i = 2; i < fds.size(); ++i) {
-      if (!fds[i].revents) continue;
-      int fd = fds[i].fd;
-      char buffer[4096];
-      ssize_t n = recv(fd, buffer, sizeof buffer, 0);
-      if (n <= 0) {
-        close(fd);
-        clients.erase(fd);
-        continue;
-      }
-      Client& client = clients.at(fd);
-      client.request.append(buffer, static_cast<size_t>(n));
-      bool open = true;
-      // Requests come one at a time; a pipelined second one waits in the buffer.
-      for (size_t head_end = client.request.find("\r\n\r\n"); open && head_end != std::string::npos && reply_;
-           head_end = client.request.find("\r\n\r\n")) {
-        if (client.closing == Closing::first_only && client.answered > 0) {
-          open = false;
-          break;
-        }
-        {
-          std::lock_guard lock(mutex_);
-          last_request_head_ = client.request.substr(0, head_end);
-        }
-        client.request.erase(0, head_end + 4);
-        ++requests_;
-        ++client.answered;
-        const bool announce = client.closing == Closing::announced;
-        send_all(fd, "HTTP/1.1 " + std::to_string(reply_->status) + " " + status_text(reply_->status) +
-                         "\r\nContent-Length: " + std::to_string(reply_->body.size()) + "\r\n" +
-                         (announce ? "Connection: close\r\n" : "") + reply_->extra_headers + "\r\n" +
-                         reply_->body);
-        open = client.closing == Closing::kept || client.closing == Closing::first_only;
-      }
-      if (!open) {
-        close(fd);
-        clients.erase(fd);
-      }
-    }
+    client.request.erase(0, head_end + 4);
+    ++requests_;
+    ++client.answered;
+    const bool announce = client.closing == Closing::announced;
+    send_all(fd, "HTTP/1.1 " + std::to_string(reply_->status) + " " + status_text(reply_->status) +
+                     "\r\nContent-Length: " + std::to_string(reply_->body.size()) + "\r\n" +
+                     (announce ? "Connection: close\r\n" : "") + reply_->extra_headers + "\r\n" +
+                     reply_->body);
+    if (client.closing != Closing::kept && client.closing != Closing::first_only) return false;
   }
-  for (auto& [fd, _] : clients) close(fd);
+  return true;
 }
 
 ScriptedBackend::ScriptedBackend(std::vector<std::string> pieces, std::chrono::milliseconds pause, bool keep_open)
-    : pieces_(std::move(pieces)), pause_(pause), keep_open_(keep_open) {
-  listener_ = listen_on("127.0.0.1", 64, port_);
-  if (pipe2(wake_, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-  thread_ = std::thread([this] { serve(); });
+    : pieces_(std::move(pieces)), pause_(pause), keep_open_(keep_open), server_("127.0.0.1", 64, 0) {
+  server_.start({.accepted =
+                     [this](int client, const std::string&) {
+                       ++connections_;
+                       clients_.emplace(client, Client{});
+                       return true;
+                     },
+                 .readable = [this](int fd) { return readable(fd); },
+                 .closed = [this](int fd) { clients_.erase(fd); }});
 }
 
-ScriptedBackend::~ScriptedBackend() {
-  char byte = 0;
-  (void)!write(wake_[1], &byte, 1);
-  thread_.join();
-  close(listener_);
-  close(wake_[0]);
-  close(wake_[1]);
-}
+ScriptedBackend::~ScriptedBackend() { server_.stop(); }
 
 std::string ScriptedBackend::last_request_head() const {
   std::lock_guard lock(mutex_);
   return last_request_head_;
 }
 
-void ScriptedBackend::serve() {
-  struct Client {
-    std::string request;  // bytes of the next request so far
-    bool answered = false;
-  };
-  std::map<int, Client> clients;
-  int answers = 0;
-  for (;;) {
-    std::vector<pollfd> fds{{wake_[0], POLLIN, 0}, {listener_, POLLIN, 0}};
-    for (auto& [fd, _] : clients) fds.push_back({fd, POLLIN, 0});
-    if (poll(fds.data(), fds.size(), 1000) < 0 && errno != EINTR) break;
-    if (fds[0].revents) break;
-    if (fds[1].revents & POLLIN) {
-      int client = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (client >= 0) {
-        ++connections_;
-        clients.emplace(client, Client{});
-      }
-    }
-    for (size_t i = 2; i < fds.size(); ++i) {
-      if (!fds[i].revents) continue;
-      int fd = fds[i].fd;
-      char buffer[4096];
-      ssize_t n = recv(fd, buffer, sizeof buffer, 0);
-      Client& client = clients.at(fd);
-      std::string& request = client.request;
-      if (n > 0) request.append(buffer, static_cast<size_t>(n));
-      bool open = n > 0;
-      size_t head_end = request.find("\r\n\r\n");
-      if (open && head_end != std::string::npos) {
-        {
-          std::lock_guard lock(mutex_);
-          last_request_head_ = request.substr(0, head_end);
-        }
-        request.erase(0, head_end + 4);
-        ++requests_;
-        const int limit = answer_limit_.load();
-        if (limit >= 0 && answers >= limit) {
-          if (client.answered) {
-            close(fd);
-            clients.erase(fd);
-          }
-          continue;  // a new connection: never answered
-        }
-        ++answers;
-        client.answered = true;
-        for (size_t piece = 0; piece < pieces_.size(); ++piece) {
-          if (piece > 0 && pause_.count() > 0) std::this_thread::sleep_for(pause_);
-          send_all(fd, pieces_[piece]);
-        }
-        open = keep_open_ && !pieces_.empty();
-      }
-      if (!open) {
-        close(fd);
-        clients.erase(fd);
-      }
-    }
+bool ScriptedBackend::readable(int fd) {
+  char buffer[4096];
+  const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+  if (n <= 0) return false;
+  Client& client = clients_.at(fd);
+  std::string& request = client.request;
+  request.append(buffer, static_cast<size_t>(n));
+  const size_t head_end = request.find("\r\n\r\n");
+  if (head_end == std::string::npos) return true;
+  {
+    std::lock_guard lock(mutex_);
+    last_request_head_ = request.substr(0, head_end);
   }
-  for (auto& [fd, _] : clients) close(fd);
+  request.erase(0, head_end + 4);
+  ++requests_;
+  const int limit = answer_limit_.load();
+  if (limit >= 0 && answers_ >= limit) {
+    return !client.answered;  // a connection answered before is closed; a new one never answered
+  }
+  ++answers_;
+  client.answered = true;
+  for (size_t piece = 0; piece < pieces_.size(); ++piece) {
+    if (piece > 0 && pause_.count() > 0) std::this_thread::sleep_for(pause_);
+    send_all(fd, pieces_[piece]);
+  }
+  return keep_open_ && !pieces_.empty();
 }
 
 TcpListener::TcpListener(int backlog, const std::string& bind_address, uint16_t port) : port_(port) {

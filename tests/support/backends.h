@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -22,6 +23,42 @@
 #include "probes/checker.h"
 
 namespace rotor::probes::testing {
+
+// The thread both HTTP backends serve on: it polls a listener, the
+// connections it accepted and a wake pipe (the stop), hands each new
+// connection (with its peer's address) to `accepted` and each readable one to
+// `readable`, and closes a connection either declines (then `closed` forgets
+// it). Owns the listener, the pipe, the thread and the connections; stop()
+// (or the destructor) ends and joins the thread, so it is declared last in
+// its owner, whose handlers it calls.
+class ServerThread {
+ public:
+  struct Handlers {
+    std::function<bool(int client, const std::string& peer)> accepted;  // false: closed at once
+    std::function<bool(int client)> readable;                          // false: closed
+    std::function<void(int client)> closed;
+  };
+
+  // Listens on `bind_address`:`port` (0: an ephemeral port; the old port of a
+  // stopped server is taken over).
+  ServerThread(const std::string& bind_address, int backlog, uint16_t port);
+  ~ServerThread();
+  ServerThread(const ServerThread&) = delete;
+  ServerThread& operator=(const ServerThread&) = delete;
+
+  uint16_t port() const { return port_; }
+  void start(Handlers handlers);
+  void stop();
+
+ private:
+  void serve();
+
+  Handlers handlers_;
+  int listener_ = -1;
+  int wake_[2] = {-1, -1};
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
 
 // HTTP/1.1 server thread on `bind_address`:`port` (0: an ephemeral port). With
 // a reply it answers every request with it and closes (set_closing chooses
@@ -54,7 +91,7 @@ class HttpBackend {
   HttpBackend(const HttpBackend&) = delete;
   HttpBackend& operator=(const HttpBackend&) = delete;
 
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return server_.port(); }
   int requests() const { return requests_.load(); }
   // Connections accepted and not refused (see refuse_peer).
   int connections() const { return connections_.load(); }
@@ -69,14 +106,17 @@ class HttpBackend {
   void accept_peer(const std::string& address);
 
  private:
-  void serve();
-  // Accepts one connection; false when it came from a refused peer (closed).
-  bool accept_one(int& client);
+  struct Client {
+    std::string request;  // bytes of the next request so far
+    Closing closing;      // as set when it was accepted
+    int answered = 0;
+  };
+  // False when the connection came from a refused peer.
+  bool accepted(int client, const std::string& peer);
+  // False when the connection is to be closed.
+  bool readable(int fd);
 
   std::optional<Reply> reply_;
-  int listener_ = -1;
-  int wake_[2] = {-1, -1};
-  uint16_t port_ = 0;
   std::atomic<int> requests_{0};
   std::atomic<int> connections_{0};
   std::atomic<Closing> closing_{Closing::announced};
@@ -84,7 +124,8 @@ class HttpBackend {
   std::string last_request_head_;
   std::string last_peer_;
   std::set<std::string> refused_peers_;
-  std::thread thread_;
+  std::map<int, Client> clients_;  // the server thread's only
+  ServerThread server_;            // last: stopped first
 };
 
 // HTTP server thread on 127.0.0.1:<ephemeral> that answers every request
@@ -100,7 +141,7 @@ class ScriptedBackend {
   ScriptedBackend(const ScriptedBackend&) = delete;
   ScriptedBackend& operator=(const ScriptedBackend&) = delete;
 
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return server_.port(); }
   int requests() const { return requests_.load(); }
   int connections() const { return connections_.load(); }
   std::string last_request_head() const;
@@ -110,20 +151,24 @@ class ScriptedBackend {
   void answer_only(int count) { answer_limit_.store(count); }
 
  private:
-  void serve();
+  struct Client {
+    std::string request;  // bytes of the next request so far
+    bool answered = false;
+  };
+  // False when the connection is to be closed.
+  bool readable(int fd);
 
   std::atomic<int> answer_limit_{-1};
   std::vector<std::string> pieces_;
   std::chrono::milliseconds pause_;
   bool keep_open_;
-  int listener_ = -1;
-  int wake_[2] = {-1, -1};
-  uint16_t port_ = 0;
   std::atomic<int> requests_{0};
   std::atomic<int> connections_{0};
   mutable std::mutex mutex_;
   std::string last_request_head_;
-  std::thread thread_;
+  std::map<int, Client> clients_;  // the server thread's only
+  int answers_ = 0;                // the server thread's only
+  ServerThread server_;            // last: stopped first
 };
 
 // A listening socket nobody accepts from: the kernel still completes
