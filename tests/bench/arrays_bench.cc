@@ -62,6 +62,19 @@ using Clock = std::chrono::steady_clock;
 namespace arrays = rotor::arrays;
 namespace registry = rotor::registry;
 
+// A directory under /tmp for one measurement's database, removed with it.
+struct ScratchDir {
+  explicit ScratchDir(const std::string& prefix) {
+    std::string name = prefix + "-XXXXXX";
+    if (::mkdtemp(name.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path = name;
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path); }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::filesystem::path path;
+};
+
 double elapsed_ms(Clock::time_point since) {
   return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
 }
@@ -332,13 +345,8 @@ void measure_selection(size_t count) {
 // array adopted from the store (the etcd watch, each change of one
 // instance), which was a scan per instance: 8,192^2 comparisons.
 void measure_replacement(size_t count) {
-  char dir_template[] = "/tmp/rotor-arrays-bench-replace-XXXXXX";
-  if (::mkdtemp(dir_template) == nullptr) throw std::runtime_error("mkdtemp failed");
-  const std::filesystem::path dir(dir_template);
-  struct RemoveDir {
-    std::filesystem::path path;
-    ~RemoveDir() { std::filesystem::remove_all(path); }
-  } remove_dir{dir};
+  const ScratchDir scratch_dir("/tmp/rotor-arrays-bench-replace");
+  const std::filesystem::path& dir = scratch_dir.path;
   rotor::SnapshotPublisher publisher(std::make_shared<const rotor::Snapshot>());
   registry::SnapshotComposer composer(publisher, {.publish_interval = 0ms});
   auto reg = registry::Registry::open(
@@ -409,13 +417,8 @@ double answer_ns(const rotor::Snapshot& snapshot, const std::vector<uint8_t>& qu
 // reply carries one record) timed on the published snapshot, the best of
 // `rounds` rounds, each round starting with another array.
 void measure_feature_costs(size_t instances, size_t queries, size_t rounds) {
-  char dir_template[] = "/tmp/rotor-arrays-bench-features-XXXXXX";
-  if (::mkdtemp(dir_template) == nullptr) throw std::runtime_error("mkdtemp failed");
-  const std::filesystem::path dir(dir_template);
-  struct RemoveDir {
-    std::filesystem::path path;
-    ~RemoveDir() { std::filesystem::remove_all(path); }
-  } remove_dir{dir};
+  const ScratchDir scratch_dir("/tmp/rotor-arrays-bench-features");
+  const std::filesystem::path& dir = scratch_dir.path;
   std::atomic<int64_t> clock{1'000'000'000};
   rotor::SnapshotPublisher publisher(std::make_shared<const rotor::Snapshot>());
   registry::SnapshotComposer composer(publisher, {.publish_interval = 0ms});
@@ -520,13 +523,8 @@ int run(const Options& options) {
     measure_replacement(options.selection_instances);
   }
 
-  char dir_template[] = "/tmp/rotor-arrays-bench-XXXXXX";
-  if (::mkdtemp(dir_template) == nullptr) throw std::runtime_error("mkdtemp failed");
-  const std::filesystem::path dir(dir_template);
-  struct RemoveDir {
-    std::filesystem::path path;
-    ~RemoveDir() { std::filesystem::remove_all(path); }
-  } remove_dir{dir};
+  const ScratchDir scratch_dir("/tmp/rotor-arrays-bench");
+  const std::filesystem::path& dir = scratch_dir.path;
   const std::string db = (dir / "rotor.db").string();
 
   std::printf("arrays_bench: %zu arrays x %zu instances, database %s\n", options.arrays,
