@@ -39,15 +39,24 @@ const ArrayState* ArrayTable::find(std::string_view lower_wire_name) const noexc
   return nullptr;
 }
 
-bool ArrayTable::has_array_below(std::string_view lower_wire_name) const noexcept {
-  if (size_ == 0) return false;
+const ArrayTable::Ancestor* ArrayTable::find_ancestor(std::string_view lower_wire_name) const noexcept {
+  if (size_ == 0) return nullptr;
   const auto* leaf =
       static_cast<const AncestorLeaf*>(leaf_of(ancestors_.get(), hash_name(lower_wire_name)));
-  if (leaf == nullptr) return false;
+  if (leaf == nullptr) return nullptr;
   for (const Ancestor& entry : leaf->entries) {
-    if (entry.name == lower_wire_name) return true;
+    if (entry.name == lower_wire_name) return &entry;
   }
-  return false;
+  return nullptr;
+}
+
+bool ArrayTable::has_array_below(std::string_view lower_wire_name) const noexcept {
+  return find_ancestor(lower_wire_name) != nullptr;
+}
+
+uint32_t ArrayTable::arrays_below(std::string_view lower_wire_name) const noexcept {
+  const Ancestor* ancestor = find_ancestor(lower_wire_name);
+  return ancestor != nullptr ? ancestor->arrays : 0;
 }
 
 namespace {

@@ -36,6 +36,9 @@ class ArrayTable {
   // Whether some array's name lies below `lower_wire_name` (which is then
   // an empty non-terminal unless the zone has records there). Allocation-free.
   bool has_array_below(std::string_view lower_wire_name) const noexcept;
+  // How many arrays' names lie below `lower_wire_name` (0 for the root,
+  // which is not counted). Allocation-free.
+  uint32_t arrays_below(std::string_view lower_wire_name) const noexcept;
 
   // A table with `state` inserted or replaced (by state->name).
   std::shared_ptr<const ArrayTable> with(std::shared_ptr<const ArrayState> state) const;
@@ -71,6 +74,8 @@ class ArrayTable {
 
   // The leaf `hash` leads to in the trie at `root`, or null.
   static const void* leaf_of(const Branch* root, size_t hash) noexcept;
+  // The ancestors_ entry of `lower_wire_name`, or null.
+  const Ancestor* find_ancestor(std::string_view lower_wire_name) const noexcept;
   // Adds `delta` (+1 or -1) to the count of every proper ancestor of `name`
   // but the root, in ancestors_; an ancestor whose count drops to 0 goes.
   void count_ancestors(std::string_view name, int delta);

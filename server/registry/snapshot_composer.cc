@@ -113,6 +113,7 @@ void SnapshotComposer::set_arrays(std::shared_ptr<const arrays::ArrayTable> arra
     auto parts = parts_.lock();
     parts->arrays = std::move(arrays);
     parts->arrays_replaced = true;
+    parts->table_replaced = true;
   }
   changed();
 }
@@ -233,6 +234,7 @@ void SnapshotComposer::publish_pending() {
   std::shared_ptr<const arrays::ArrayTable> arrays;
   std::map<std::string, std::shared_ptr<const arrays::ArrayState>> array_changes;
   bool arrays_replaced = false;
+  bool table_replaced = false;
   {
     auto parts = parts_.lock();
     parts->generation = std::max(parts->generation, current ? current->generation : 0) + 1;
@@ -240,6 +242,7 @@ void SnapshotComposer::publish_pending() {
     arrays = parts->arrays;
     array_changes.swap(parts->array_changes);
     arrays_replaced = std::exchange(parts->arrays_replaced, false);
+    table_replaced = std::exchange(parts->table_replaced, false);
     snapshot->geo = parts->geo;
     snapshot->options = parts->options;
     snapshot->generation = parts->generation;
@@ -247,6 +250,8 @@ void SnapshotComposer::publish_pending() {
   // Signing takes time (a signature ~65 µs): outside the parts' lock, so the
   // registry's changes do not wait for it.
   snapshot->zones = *merged;
+  snapshot->arrays_at_zone_cuts =
+      arrays_at_cuts_.update(*merged, arrays, array_changes, table_replaced);
   snapshot->arrays = signed_arrays_.update(merged, arrays, array_changes, arrays_replaced);
   *signing_stats_.lock() = signed_arrays_.stats();
   publisher_.publish(std::move(snapshot));

@@ -31,6 +31,7 @@
 
 #include "server/common/histogram.h"
 #include "server/common/lock_guarded.h"
+#include "server/registry/arrays_at_cuts.h"
 #include "server/registry/signed_arrays.h"
 #include "server/snapshot/publisher.h"
 #include "server/snapshot/snapshot.h"
@@ -117,6 +118,8 @@ class SnapshotComposer {
     // and whether the table or the zones were replaced (SignedArrays::update).
     std::map<std::string, std::shared_ptr<const arrays::ArrayState>> array_changes;
     bool arrays_replaced = true;
+    // Whether the table itself was replaced since the last publish (ArraysAtCuts::update).
+    bool table_replaced = true;
     geo::GeoContext geo;
     uint64_t generation = 0;
   };
@@ -150,6 +153,7 @@ class SnapshotComposer {
   // use of signed_arrays_.
   std::mutex publishing_;
   SignedArrays signed_arrays_;
+  ArraysAtCuts arrays_at_cuts_;  // used under publishing_ too
   LockGuarded<SignedArrays::Stats> signing_stats_;
   std::thread thread_;  // last: starts after everything it uses exists
 };

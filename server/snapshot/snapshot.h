@@ -22,6 +22,12 @@ struct Snapshot {
   zones::ZoneSet zones;
   // Instance arrays by name; never null (an empty table when there are none).
   std::shared_ptr<const arrays::ArrayTable> arrays = std::make_shared<const arrays::ArrayTable>();
+  // Whether some array lies at or below a zone cut of `zones` (its answers
+  // are referrals; arrays/zone_cuts.h). When false the query path answers an
+  // array without looking for a cut above it. True unless the builder
+  // worked it out (the snapshot composer does, registry/arrays_at_cuts.h):
+  // a snapshot that does not know looks for one at every array answer.
+  bool arrays_at_zone_cuts = true;
   geo::GeoContext geo;
   AnswerOptions options;
   uint64_t generation = 0;

@@ -11,7 +11,9 @@
 // adds to an NXDOMAIN, and the NODATA there. The rows marked "udp" ask over
 // UDP from 127.0.0.1 without EDNS, as bench.sh's dnsperf does, of bench.sh's
 // own zone and array web.bench.test. (8 IPv4 and 8 IPv6 instances, 5 of each
-// up, round robin). With --serve the same queries go
+// up, round robin). The row marked "cut zone" asks the same array in the
+// first zone, which has a delegation elsewhere (deleg.bench.test.): what an
+// array answer costs in a zone with a cut. With --serve the same queries go
 // through the whole UDP thread's round instead (UdpResponder::serve_once over
 // a socket on 127.0.0.1, --batch datagrams a round, no thread): what
 // callgrind counts of it is rotor's user-space work per datagram around
@@ -41,6 +43,7 @@
 #include <CLI/CLI.hpp>
 
 #include "server/arrays/array_state.h"
+#include "server/arrays/zone_cuts.h"
 #include "server/geo/geo.h"
 #include "server/net/socket.h"
 #include "server/net/udp_responder.h"
@@ -90,13 +93,20 @@ std::vector<uint8_t> make_query(const std::string& name, uint16_t qtype, bool ed
   return query;
 }
 
+// The snapshot a row is answered from.
+enum class From : uint8_t {
+  zone,         // zone_text()
+  arrays,       // zone_text() with --arrays arrays at a<i>.pool.bench.test.
+  udp,          // bench.sh's zone and array web.bench.test.
+  cut_zone,     // zone_text() (a delegation at deleg.bench.test.) with web.bench.test.
+};
+
 struct Row {
   const char* what;
   std::vector<uint8_t> query;
   unsigned rcode;
-  bool with_arrays = false;  // answered from the snapshot with --arrays arrays
-  // Asked over UDP from 127.0.0.1 (else TCP: nothing is cut), of bench.sh's
-  // zone and array (udp_snapshot).
+  From from = From::zone;
+  // Asked over UDP from 127.0.0.1 (else TCP: nothing is cut).
   bool udp = false;
   double best_ns = std::numeric_limits<double>::infinity();
   size_t reply_size = 0;
@@ -277,6 +287,13 @@ int main(int argc, char** argv) {
   const auto arrays_snapshot = with_arrays(*snapshot, array_count);
   const auto udp_snapshot = bench_snapshot(bench_sh_zone_text());
   udp_snapshot->arrays = udp_snapshot->arrays->with(web_array(*udp_snapshot->geo.regions, 0));
+  const auto cut_zone_snapshot = std::make_shared<rotor::Snapshot>(*snapshot);
+  cut_zone_snapshot->arrays = cut_zone_snapshot->arrays->with(web_array(*snapshot->geo.regions, 0));
+  // What the snapshot composer works out when it publishes (no array lies
+  // below deleg.bench.test.).
+  for (const auto& built : {arrays_snapshot, udp_snapshot, cut_zone_snapshot}) {
+    built->arrays_at_zone_cuts = rotor::arrays::any_array_at_zone_cuts(built->zones, *built->arrays);
+  }
   constexpr uint16_t A = 1, MX = 15, AAAA = 28;
   std::vector<Row> rows = {
       {"NXDOMAIN missing5.bench.test A", make_query("missing5.bench.test", A, false), 3},
@@ -287,14 +304,15 @@ int main(int argc, char** argv) {
       {"positive bench.test MX (+ additional A)", make_query("bench.test", MX, false), 0},
       {"20 MX in 20 other domains", make_query("mx.bench.test", MX, false), 0},
       {"referral: 8 NS + 8 glue", make_query("www.deleg.bench.test", A, false), 0},
-      {"arrays: NXDOMAIN missing5.bench.test A", make_query("missing5.bench.test", A, false), 3, true},
-      {"arrays: NXDOMAIN 8 labels", make_query("a.b.c.d.e.f.bench.test", A, false), 3, true},
-      {"arrays: NODATA pool.bench.test A (above)", make_query("pool.bench.test", A, false), 0, true},
-      {"arrays: NXDOMAIN x.pool.bench.test A (below)", make_query("x.pool.bench.test", A, false), 3, true},
-      {"udp: array web.bench.test A (5 of 8 up)", make_query("web.bench.test", A, false), 0, false, true},
-      {"udp: array web.bench.test AAAA (5 of 8 up)", make_query("web.bench.test", AAAA, false), 0, false, true},
-      {"udp: static www.bench.test A", make_query("www.bench.test", A, false), 0, false, true},
-      {"udp: NXDOMAIN missing5.bench.test A", make_query("missing5.bench.test", A, false), 3, false, true},
+      {"arrays: NXDOMAIN missing5.bench.test A", make_query("missing5.bench.test", A, false), 3, From::arrays},
+      {"arrays: NXDOMAIN 8 labels", make_query("a.b.c.d.e.f.bench.test", A, false), 3, From::arrays},
+      {"arrays: NODATA pool.bench.test A (above)", make_query("pool.bench.test", A, false), 0, From::arrays},
+      {"arrays: NXDOMAIN x.pool.bench.test A (below)", make_query("x.pool.bench.test", A, false), 3, From::arrays},
+      {"udp: array web.bench.test A (5 of 8 up)", make_query("web.bench.test", A, false), 0, From::udp, true},
+      {"udp: array web.bench.test AAAA (5 of 8 up)", make_query("web.bench.test", AAAA, false), 0, From::udp, true},
+      {"udp: static www.bench.test A", make_query("www.bench.test", A, false), 0, From::udp, true},
+      {"udp: NXDOMAIN missing5.bench.test A", make_query("missing5.bench.test", A, false), 3, From::udp, true},
+      {"udp, cut zone: array web.bench.test A", make_query("web.bench.test", A, false), 0, From::cut_zone, true},
   };
   // "=TEXT": the row labelled exactly TEXT.
   std::erase_if(rows, [&](const Row& row) {
@@ -302,7 +320,7 @@ int main(int argc, char** argv) {
                                  : std::string(row.what).find(only) == std::string::npos;
   });
   if (serve) {
-    std::erase_if(rows, [](const Row& row) { return !row.udp; });
+    std::erase_if(rows, [](const Row& row) { return row.from != From::udp; });
     if (rows.empty()) throw std::runtime_error("--serve: no udp row left");
     const size_t serve_rounds = std::max<size_t>(1, queries / batch);
     const double ns = serve_ns(udp_snapshot, rows, batch, serve_rounds);
@@ -315,7 +333,10 @@ int main(int argc, char** argv) {
   for (int round = 0; round < rounds; ++round) {
     for (size_t i = 0; i < rows.size(); ++i) {
       Row& row = rows[(i + static_cast<size_t>(round)) % rows.size()];
-      const rotor::Snapshot& from = row.udp ? *udp_snapshot : row.with_arrays ? *arrays_snapshot : *snapshot;
+      const rotor::Snapshot& from = row.from == From::udp        ? *udp_snapshot
+                                    : row.from == From::arrays   ? *arrays_snapshot
+                                    : row.from == From::cut_zone ? *cut_zone_snapshot
+                                                                 : *snapshot;
       row.best_ns = std::min(row.best_ns, answer_ns(from, row, queries));
     }
   }

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "server/arrays/array_state.h"
+#include "server/arrays/zone_cuts.h"
 #include "server/query/responder.h"
 #include "tests/support/dns_client.h"
 #include "tests/unit/server/query/query_snapshot.h"
@@ -66,6 +67,10 @@ TEST_CASE("an array below a zone cut is referred like any name there") {
   // although child.example.test. is delegated away.
   const auto snapshot = snapshot_with_array({instance(1, "192.0.2.1", Health::up)}, {},
                                             "web.child.example.test.");
+  // As the snapshot composer works it out (and the default of a snapshot
+  // that does not know).
+  CHECK(arrays::any_array_at_zone_cuts(snapshot->zones, *snapshot->arrays));
+  CHECK(snapshot->arrays_at_zone_cuts);
   WorkerState state;
   prepare_worker_state(*snapshot, state);
   for (const ldns_rr_type type : {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_TXT}) {
@@ -76,6 +81,24 @@ TEST_CASE("an array below a zone cut is referred like any name there") {
     REQUIRE(reply.authority.size() == 2);
     CHECK(reply.authority[0].find("child.example.test.") == 0);
     CHECK(reply.authority[0].find("NS") != std::string::npos);
+  }
+}
+
+TEST_CASE("an array beside a zone cut is answered whether or not the snapshot knows of arrays at cuts") {
+  // example.test. delegates child.example.test.; farm.example.test. is beside it.
+  const auto snapshot = snapshot_with_array({instance(1, "192.0.2.1", Health::up)});
+  CHECK_FALSE(arrays::any_array_at_zone_cuts(snapshot->zones, *snapshot->arrays));
+  for (const bool known : {true, false}) {
+    CAPTURE(known);
+    // true: some other array could be at a cut, and the look-up finds none here.
+    snapshot->arrays_at_zone_cuts = known;
+    WorkerState state;
+    prepare_worker_state(*snapshot, state);
+    const Answer reply = ask(*snapshot, state, "farm.example.test.", LDNS_RR_TYPE_A);
+    CHECK(reply.rcode == LDNS_RCODE_NOERROR);
+    CHECK(reply.aa);
+    CHECK(reply.answer == std::vector<std::string>{"farm.example.test. 30 IN A 192.0.2.1"});
+    CHECK(reply.authority.empty());
   }
 }
 

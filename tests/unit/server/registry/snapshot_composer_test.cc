@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "server/registry/synthetic_zone.h"
+#include "tests/unit/server/arrays/cut_zone.h"
 
 namespace rotor::registry {
 namespace {
@@ -125,6 +126,34 @@ TEST_SUITE("unit/server/registry/snapshot_composer") {
     publisher.publish(initial(50));  // e.g. a zone reload not yet routed through the composer
     composer.set_geo({});
     CHECK(publisher.current()->generation == 51);
+  }
+
+  TEST_CASE("each snapshot knows whether an array lies at or below a zone cut") {
+    SnapshotPublisher publisher(initial(1));
+    SnapshotComposer composer(publisher, {.publish_interval = 0ms});
+    zones::ZoneSet files;
+    files.add(arrays::test::cut_zone("example.test.", {"child.example.test."}, {}));
+    composer.set_base(files, {});
+    CHECK_FALSE(publisher.current()->arrays_at_zone_cuts);
+    composer.put_array(array_named("web.example.test.", 0));
+    CHECK_FALSE(publisher.current()->arrays_at_zone_cuts);  // beside the cut
+    composer.put_array(array_named("web.child.example.test.", 1));
+    CHECK(publisher.current()->arrays_at_zone_cuts);
+    composer.put_array(array_named("web.child.example.test.", 1));  // a health change
+    CHECK(publisher.current()->arrays_at_zone_cuts);
+    // A reload that takes the cut away, and one that brings it back.
+    zones::ZoneSet uncut;
+    uncut.add(arrays::test::cut_zone("example.test.", {}, {}));
+    composer.set_base(uncut, {});
+    CHECK_FALSE(publisher.current()->arrays_at_zone_cuts);
+    composer.set_base(files, {});
+    CHECK(publisher.current()->arrays_at_zone_cuts);
+    composer.remove_array(*zones::name_from_text("web.child.example.test."));
+    CHECK_FALSE(publisher.current()->arrays_at_zone_cuts);
+    // A whole new table.
+    composer.set_arrays(std::make_shared<const arrays::ArrayTable>()->with(
+        array_named("child.example.test.", 2)));
+    CHECK(publisher.current()->arrays_at_zone_cuts);
   }
 
 }  // TEST_SUITE
