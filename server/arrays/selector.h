@@ -33,7 +33,23 @@ struct SelectionScratch {
   const AnswerInstance* chosen[kMaxInstancesPerArray];  // the answer: `count` of them
 };
 
-// Chooses the answer for `family` (4 or 6) into scratch.chosen. `rotation` is
+// Whether select_instances reads `client` for an array of `policy`: only
+// geo (the client's region) and sticky (its key) do. The query path works
+// out the client's address (its subnet or source) only for those.
+constexpr bool reads_client_address(Policy policy) noexcept {
+  switch (policy) {
+    case Policy::geo:
+    case Policy::sticky:
+      return true;
+    case Policy::round_robin:
+    case Policy::weighted:
+      return false;
+  }
+  return true;  // no such policy: give it the client, as it might read it
+}
+
+// Chooses the answer for `family` (4 or 6) into scratch.chosen. `client` is
+// read only when reads_client_address(the array's policy). `rotation` is
 // this worker's counter for the array; selection advances it. `room` is the
 // most records the caller can use (what still fits in the reply): the order
 // is built that far and no further, so a selection's cost follows the reply's

@@ -723,14 +723,11 @@ class Answer {
   arrays::Selection select_family(const arrays::AnsweringArray& answering, uint8_t family,
                                   uint32_t& rotation, size_t max) noexcept {
     const arrays::ArrayState& array = *answering.array;
-    // Only the geo and sticky policies look at the client: the others get
-    // none, and the query path does not work it out for them.
-    const bool by_client =
-        array.settings.policy == arrays::Policy::geo || array.settings.policy == arrays::Policy::sticky;
-    arrays::Selection selection =
-        arrays::select_instances(array, family, snapshot_.geo,
-                                 by_client ? client_address() : geo::ClientAddress{}, rotation,
-                                 *state_.selection, max);
+    // A policy that does not read the client gets none: it is not worked out.
+    arrays::Selection selection = arrays::select_instances(
+        array, family, snapshot_.geo,
+        arrays::reads_client_address(array.settings.policy) ? client_address() : geo::ClientAddress{},
+        rotation, *state_.selection, max);
     // A fallback answer is a stand-in: short-lived, so clients come back to
     // the asked array soon after it recovers.
     if (answering.hops > 0) selection.ttl = std::min(selection.ttl, array.settings.degraded_ttl);

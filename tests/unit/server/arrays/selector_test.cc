@@ -376,6 +376,47 @@ TEST_CASE("arrays/a smaller room answers the first records of the full order") {
   }
 }
 
+TEST_CASE("arrays/reads_client_address names the policies whose answer depends on the client") {
+  // The responder gives the other policies no client: their answers must be
+  // the same for every client, and those of the two that read it must not.
+  const auto regions = geo::RegionTable::build({{"eu", 50.1, 8.7, {}}, {"us", 40.7, -74.0, {}}});
+  const auto networks = geo::NetworkTable::build({{"198.51.100.0/24", "eu"}}, *regions);
+  const geo::GeoContext geo{regions, networks, nullptr};
+  std::vector<Instance> instances;
+  for (int i = 1; i <= 12; ++i) {
+    instances.push_back(instance("192.0.2." + std::to_string(i), static_cast<uint16_t>(10 * i),
+                                 Health::up, AdminState::enabled, i % 2 == 0 ? "eu" : "us"));
+  }
+  struct Case {
+    Policy policy;
+    bool reads;
+  };
+  const auto scratch = std::make_unique<SelectionScratch>();
+  for (const Case c : {Case{Policy::round_robin, false}, Case{Policy::weighted, false},
+                       Case{Policy::geo, true}, Case{Policy::sticky, true}}) {
+    CAPTURE(to_string(c.policy));
+    CHECK(reads_client_address(c.policy) == c.reads);
+    const auto state = build(instances, with_policy(c.policy), regions.get());
+    auto answer = [&](const geo::ClientAddress& who, uint32_t rotation) {
+      const Selection selection = select_instances(*state, 4, geo, who, rotation, *scratch);
+      std::vector<std::string> out{std::to_string(selection.ecs_scope)};
+      for (size_t i = 0; i < selection.count; ++i) out.push_back(test::text(*scratch->chosen[i], 4));
+      return out;
+    };
+    bool differs = false;
+    for (uint32_t rotation = 0; rotation < 12; ++rotation) {
+      const auto without_client = answer({}, rotation);
+      for (const auto& who : {client("198.51.100.9", 32, false), client("198.51.100.0", 24),
+                              client("203.0.113.7", 32, false), client("2001:db8::1", 56)}) {
+        const auto with_client = answer(who, rotation);
+        if (!c.reads) CHECK(with_client == without_client);
+        differs = differs || with_client != without_client;
+      }
+    }
+    CHECK(differs == c.reads);
+  }
+}
+
 // eu prefers us; ap and sa are only positioned; "lab" has no position.
 struct GeoWorld {
   std::shared_ptr<const geo::RegionTable> regions = geo::RegionTable::build({
