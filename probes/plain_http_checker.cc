@@ -2,11 +2,14 @@
 
 #include <http_parser.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 #include <string_view>
 #include <utility>
 
@@ -51,22 +54,19 @@ void build_request(const CheckTarget& target, std::string& request) {
 
 }  // namespace
 
-// One TCP connection. Lives until libuv has closed its handle, which may be
-// after the check or the checker is gone: the close callback hands it back to
-// its checker's spares (`recycler`), or frees it when the checker is gone.
+// One TCP connection: a non-blocking socket in the checker's epoll set
+// (data.ptr names this). Closing it closes the socket, which also takes it
+// out of the set; the memory goes to the checker's spares.
 struct PlainHttpChecker::Connection {
-  PlainHttpChecker* owner = nullptr;  // null once closing
-  Attempt* attempt = nullptr;         // the check using it; null while idle
-  uv_tcp_t tcp{};
-  uv_connect_t connect{};
-  uv_write_t write{};
-  // While idle (kept): its place in the owner's list and its slot. While
-  // closing: its place in the owner's closing list.
+  int fd = -1;                  // -1 once closed
+  Attempt* attempt = nullptr;   // the check using it; null while idle
+  bool connecting = false;      // the connect has not completed yet
+  size_t request_sent = 0;      // bytes of attempt->key.request sent so far
+  // While idle (kept): its place in the owner's list and its slot.
   Connection* idle_prev = nullptr;
   Connection* idle_next = nullptr;
   Connection** slot = nullptr;
   PlainClock::time_point idle_since;
-  PlainHttpChecker* recycler = nullptr;  // closing: takes it back; null: free it
 };
 
 // One check. Its timer is initialised once: after the verdict the timer is
@@ -229,7 +229,21 @@ size_t PlainHttpChecker::KeptKeyHash::operator()(const KeptKey& key) const noexc
 }
 
 PlainHttpChecker::PlainHttpChecker(uv_loop_t* loop)
-    : loop_(loop), read_buffer_(std::make_unique<char[]>(kReadBufferSize)) {}
+    : loop_(loop), read_buffer_(std::make_unique<char[]>(kReadBufferSize)) {
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
+  auto* sockets_watch = new uv_poll_t;
+  if (int rc = uv_poll_init(loop_, sockets_watch, epoll_fd_); rc != 0) {
+    delete sockets_watch;
+    ::close(epoll_fd_);
+    throw std::runtime_error(std::string("uv_poll_init: ") + uv_strerror(rc));
+  }
+  sockets_watch->data = this;
+  sockets_watch_.reset(sockets_watch);
+  // Watched for good: an empty set is never readable, and starting and
+  // stopping a uv_poll costs epoll_ctl calls of libuv's own.
+  uv_poll_start(sockets_watch_.get(), UV_READABLE, &PlainHttpChecker::on_sockets_ready);
+}
 
 namespace {
 
@@ -242,6 +256,7 @@ void close_and_free_attempt(PlainHttpChecker::Attempt* attempt) {
 }  // namespace
 
 PlainHttpChecker::~PlainHttpChecker() {
+  if (destroyed_ != nullptr) *destroyed_ = true;
   while (attempts_ != nullptr) {
     Attempt* attempt = attempts_;
     attempts_ = attempt->next;
@@ -251,12 +266,11 @@ PlainHttpChecker::~PlainHttpChecker() {
   }
   while (idle_oldest_ != nullptr) close_connection(idle_oldest_);
   for (Attempt* attempt : spare_attempts_) close_and_free_attempt(attempt);
-  // Handles closed already: nothing of libuv's refers to them.
+  // Their sockets are closed: nothing refers to them.
   for (Connection* connection : spare_connections_) delete connection;
-  // Still closing: their close callbacks free them.
-  for (Connection* connection = closing_; connection != nullptr; connection = connection->idle_next) {
-    connection->recycler = nullptr;
-  }
+  for (Connection* connection : closed_in_batch_) delete connection;
+  sockets_watch_.reset();  // uv_close stops watching at once; the fd is ours to close
+  ::close(epoll_fd_);
 }
 
 void PlainHttpChecker::start(const CheckTarget& target, Done done) {
@@ -322,128 +336,187 @@ std::string PlainHttpChecker::connect_fresh(Attempt& attempt) {
   if (spare_connections_.empty()) {
     connection = new Connection;
   } else {
-    // Its handle was closed (the close callback brought it back): every
-    // field is set again, the handle and requests by libuv's init calls.
+    // Closed (fd -1, out of every list): only the fields below are set afresh.
     connection = spare_connections_.back();
     spare_connections_.pop_back();
-    connection->idle_prev = connection->idle_next = nullptr;
-    connection->slot = nullptr;
-    connection->recycler = nullptr;
   }
-  connection->owner = this;
   connection->attempt = &attempt;
-  uv_tcp_init(loop_, &connection->tcp);
-  connection->tcp.data = connection;
-  connection->connect.data = connection;
-  connection->write.data = connection;
+  connection->connecting = true;
+  connection->request_sent = 0;
   attempt.connection = connection;
   attempt.on_kept = false;
+  const sockaddr_storage address = to_sockaddr(attempt.key.address, attempt.key.port);
+  const socklen_t address_length = address.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  connection->fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (connection->fd < 0) return connect_error_reason(errno);
   if (attempt.key.source.family != 0) {
-    // Port 0: any local port, from the configured address.
-    sockaddr_storage source = to_sockaddr(attempt.key.source, 0);
-    if (int error = uv_tcp_bind(&connection->tcp, reinterpret_cast<const sockaddr*>(&source), 0); error != 0) {
-      return bind_error_reason(attempt.key.source, -error);
+    // As libuv's uv_tcp_bind did: SO_REUSEADDR, dual-stack IPv6, port 0
+    // (any local port) from the configured address.
+    const int fd = connection->fd;
+    const sockaddr_storage source = to_sockaddr(attempt.key.source, 0);
+    const socklen_t source_length = source.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    int on = 1;
+    if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
+      return bind_error_reason(attempt.key.source, errno);
+    }
+    int v6_only = 0;
+    if (source.ss_family == AF_INET6 && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6_only, sizeof v6_only) != 0 &&
+        errno != ENOPROTOOPT) {
+      return bind_error_reason(attempt.key.source, errno);
+    }
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&source), source_length) != 0) {
+      // libuv reported a source of the other family as EINVAL.
+      return bind_error_reason(attempt.key.source, errno == EAFNOSUPPORT ? EINVAL : errno);
     }
   }
-  sockaddr_storage address = to_sockaddr(attempt.key.address, attempt.key.port);
-  if (int error = uv_tcp_connect(&connection->connect, &connection->tcp, reinterpret_cast<const sockaddr*>(&address),
-                                 &PlainHttpChecker::on_connect);
-      error != 0) {
-    // A source address that is in use fails here (libuv defers EADDRINUSE from bind).
-    return error == UV_EADDRINUSE && attempt.key.source.family != 0 ? bind_error_reason(attempt.key.source, -error)
-                                                                     : connect_error_reason(-error);
+  int rc;
+  do {
+    rc = ::connect(connection->fd, reinterpret_cast<const sockaddr*>(&address), address_length);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0 && errno != EINPROGRESS) {
+    return errno == EADDRINUSE && attempt.key.source.family != 0 ? bind_error_reason(attempt.key.source, errno)
+                                                                 : connect_error_reason(errno);
   }
-  // Reading is armed with the connect, so the socket's epoll watch goes from
-  // writable to readable in one epoll_ctl when the connect completes; armed
-  // after it, libuv would first drop the watch and then add it again.
-  // (libuv reads nothing before the connect's callback.)
-  if (int error = uv_read_start(reinterpret_cast<uv_stream_t*>(&connection->tcp), &PlainHttpChecker::on_alloc,
-                                &PlainHttpChecker::on_read);
-      error != 0) {
-    return connect_error_reason(-error);
-  }
+  // Both directions at once and edge-triggered: the connect's completion
+  // (writable) and the response (readable) each wake the loop once, with no
+  // epoll_ctl between them; the close takes the socket out of the set.
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  event.data.ptr = connection;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, connection->fd, &event) != 0) return connect_error_reason(errno);
   return {};
 }
 
 int PlainHttpChecker::send_request(Attempt& attempt) {
   attempt.reset_response();
-  auto* stream = reinterpret_cast<uv_stream_t*>(&attempt.connection->tcp);
-  uv_buf_t buffer = uv_buf_init(attempt.key.request.data(), static_cast<unsigned>(attempt.key.request.size()));
-  // A request fits the socket buffer of a connection with nothing in flight,
-  // so it goes in one send() here. Not uv_write: its completion callback and
-  // the drain after it re-arm the epoll watch, one epoll_ctl per check. Not
-  // uv_try_write either: it uses write(), which raises SIGPIPE on a
-  // connection reset under it; MSG_NOSIGNAL makes that an EPIPE (as curl did)
-  // whatever the process does with the signal. Nothing is queued on the
-  // stream yet, so writing to its socket directly keeps libuv's view intact.
-  // (The rest of a partial send, which a request never is in practice, goes
-  // through uv_write.)
-  uv_os_fd_t fd = -1;
-  if (int error = uv_fileno(reinterpret_cast<uv_handle_t*>(stream), &fd); error != 0) return error;
-  const ssize_t written = ::send(fd, buffer.base, buffer.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (written == static_cast<ssize_t>(buffer.len)) return 0;
-  if (written < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return -errno;  // libuv's codes are -errno
-  const size_t sent = written > 0 ? static_cast<size_t>(written) : 0;
-  buffer = uv_buf_init(buffer.base + sent, buffer.len - static_cast<unsigned>(sent));
-  return uv_write(&attempt.connection->write, stream, &buffer, 1, &PlainHttpChecker::on_write);
+  attempt.connection->request_sent = 0;
+  return send_rest(*attempt.connection);
 }
 
-void PlainHttpChecker::on_connect(uv_connect_t* request, int status) {
-  auto* connection = static_cast<Connection*>(request->data);
-  if (status == UV_ECANCELED || connection->owner == nullptr || connection->attempt == nullptr) return;
-  PlainHttpChecker& self = *connection->owner;
-  Attempt& attempt = *connection->attempt;
-  if (status != 0) {
-    self.finish(attempt, false, connect_error_reason(-status), false);
+int PlainHttpChecker::send_rest(Connection& connection) {
+  // A request fits the socket buffer of a connection with nothing in flight,
+  // so it goes in one send(). MSG_NOSIGNAL: a connection reset under it is
+  // an EPIPE (as curl had it), never a SIGPIPE, whatever the process does
+  // with the signal. A partial send (which a request never is in practice)
+  // leaves the rest for the next writable edge.
+  const std::string& request = connection.attempt->key.request;
+  while (connection.request_sent < request.size()) {
+    const ssize_t written = ::send(connection.fd, request.data() + connection.request_sent,
+                                   request.size() - connection.request_sent, MSG_NOSIGNAL);
+    if (written >= 0) {
+      connection.request_sent += static_cast<size_t>(written);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    return -errno;
+  }
+  return 0;
+}
+
+void PlainHttpChecker::on_sockets_ready(uv_poll_t* poll, int status, int) {
+  auto& self = *static_cast<PlainHttpChecker*>(poll->data);
+  if (status != 0) return;
+  // More stay ready when there are more than a batch: the set's fd stays
+  // readable and libuv calls again.
+  constexpr int kBatch = 256;
+  epoll_event ready[kBatch];
+  const int count = ::epoll_wait(self.epoll_fd_, ready, kBatch, 0);
+  bool destroyed = false;
+  self.destroyed_ = &destroyed;
+  self.dispatching_ = true;
+  for (int i = 0; i < count && !destroyed; ++i) {
+    self.on_socket_event(*static_cast<Connection*>(ready[i].data.ptr), ready[i].events);
+  }
+  if (destroyed) return;
+  self.destroyed_ = nullptr;
+  self.dispatching_ = false;
+  // No event of this batch is left to name them.
+  for (Connection* connection : self.closed_in_batch_) self.recycle_connection(connection);
+  self.closed_in_batch_.clear();
+}
+
+void PlainHttpChecker::on_socket_event(Connection& connection, uint32_t events) {
+  if (connection.fd < 0) return;  // closed earlier in this batch
+  constexpr uint32_t kReadable = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+  if (connection.attempt == nullptr) {
+    // Idle: the server closed it, or sent what nobody asked for. Either way
+    // it is no use for the next check. (A writable edge alone is no news.)
+    if ((events & kReadable) != 0) close_connection(&connection);
     return;
   }
-  if (int error = self.send_request(attempt); error != 0) self.finish(attempt, false, connect_error_reason(-error), false);
+  Attempt& attempt = *connection.attempt;
+  if (connection.connecting) {
+    if ((events & (EPOLLERR | EPOLLHUP)) != 0) {
+      // Refused, unreachable, reset: the socket says which.
+      int error = 0;
+      socklen_t length = sizeof error;
+      if (::getsockopt(connection.fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+      finish(attempt, false, connect_error_reason(error != 0 ? error : ECONNRESET), false);
+      return;
+    }
+    if ((events & EPOLLOUT) == 0) return;
+    connection.connecting = false;
+    if (int error = send_request(attempt); error != 0) {
+      finish(attempt, false, connect_error_reason(-error), false);
+      return;
+    }
+  } else if ((events & EPOLLOUT) != 0 && connection.request_sent < attempt.key.request.size()) {
+    if (int error = send_rest(connection); error != 0) {
+      // As a failed write of the request: the read side judges a response
+      // under way; a kept connection that died goes on afresh.
+      if (!attempt.got_bytes) {
+        if (!retry_fresh(attempt)) finish(attempt, false, connect_error_reason(-error), false);
+        return;
+      }
+    }
+  }
+  if ((events & kReadable) != 0) read_available(connection, events);
 }
 
-void PlainHttpChecker::on_write(uv_write_t* request, int status) {
-  auto* connection = static_cast<Connection*>(request->data);
-  if (status == 0 || status == UV_ECANCELED || connection->owner == nullptr || connection->attempt == nullptr) return;
-  PlainHttpChecker& self = *connection->owner;
-  Attempt& attempt = *connection->attempt;
-  if (attempt.got_bytes) return;  // the response is under way; the read side judges
-  if (self.retry_fresh(attempt)) return;
-  self.finish(attempt, false, connect_error_reason(-status), false);
+void PlainHttpChecker::read_available(Connection& connection, uint32_t events) {
+  // Edge-triggered: read until the socket is drained. A read shorter than
+  // the buffer drained it, unless the peer's end (or an error) came too,
+  // which only a further read reports (and which no new edge would).
+  const bool ended = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+  char* const buffer = read_buffer_.get();
+  for (;;) {
+    ssize_t nread = ::recv(connection.fd, buffer, kReadBufferSize, 0);
+    if (nread < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      nread = -errno;
+    } else if (nread == 0) {
+      nread = UV_EOF;
+    }
+    const bool drained = nread > 0 && static_cast<size_t>(nread) < kReadBufferSize && !ended;
+    if (!on_data(connection, nread, buffer, ended) || drained || nread < 0) return;
+  }
 }
 
-void PlainHttpChecker::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buffer) {
-  auto* connection = static_cast<Connection*>(handle->data);
-  *buffer = uv_buf_init(connection->owner->read_buffer_.get(), kReadBufferSize);
-}
-
-void PlainHttpChecker::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer) {
-  auto* connection = static_cast<Connection*>(stream->data);
-  if (nread == 0 || connection->owner == nullptr) return;
-  connection->owner->on_data(*connection, nread, buffer->base);
-}
-
-void PlainHttpChecker::on_data(Connection& connection, ssize_t nread, const char* data) {
+bool PlainHttpChecker::on_data(Connection& connection, ssize_t nread, const char* data, bool peer_ended) {
   if (connection.attempt == nullptr) {
     // Idle: the server closed it, or sent what nobody asked for. Either way
     // it is no use for the next check.
     close_connection(&connection);
-    return;
+    return false;
   }
   Attempt& attempt = *connection.attempt;
   if (nread < 0) {
-    if (!attempt.got_bytes && retry_fresh(attempt)) return;
+    if (!attempt.got_bytes && retry_fresh(attempt)) return false;
     if (nread != UV_EOF) {
       finish(attempt, false, connect_error_reason(static_cast<int>(-nread)), false);
-      return;
+      return false;
     }
     if (!attempt.got_bytes) {
       finish(attempt, false, "empty reply: connection closed without a response", false);
-      return;
+      return false;
     }
     // The end of the stream ends a response that had no length.
     http_parser_execute(&attempt.parser, &kPlainParserSettings, nullptr, 0);
     if (!attempt.complete) {
       finish(attempt, false, "connection closed before the response ended", false);
-      return;
+      return false;
     }
     attempt.keep_alive = false;
   } else {
@@ -453,9 +526,9 @@ void PlainHttpChecker::on_data(Connection& connection, ssize_t nread, const char
     const http_errno error = HTTP_PARSER_ERRNO(&attempt.parser);
     if (error != HPE_OK && error != HPE_PAUSED) {
       finish(attempt, false, std::string("malformed response: ") + http_errno_description(error), false);
-      return;
+      return false;
     }
-    if (!attempt.complete && !attempt.capped) return;  // more to come
+    if (!attempt.complete && !attempt.capped) return true;  // more to come
     // Bytes after the response: the connection's stream is no longer ours to trust.
     if (parsed != static_cast<size_t>(nread)) attempt.keep_alive = false;
   }
@@ -464,8 +537,12 @@ void PlainHttpChecker::on_data(Connection& connection, ssize_t nread, const char
                                             attempt.expect_status_max, attempt.expect_body);
   std::optional<BackendReport> report;
   if (attempt.read_backend_report) report = judge_backend_headers(attempt.backend_headers);
-  const bool keep = attempt.reuse_connection && attempt.complete && !attempt.capped && attempt.keep_alive;
+  // A server that closed right behind its response (its end came with it,
+  // and no further edge would say so once the connection is idle) is not kept.
+  const bool keep =
+      attempt.reuse_connection && attempt.complete && !attempt.capped && attempt.keep_alive && !peer_ended;
   finish(attempt, verdict.passed, std::move(verdict.reason), keep, std::move(report));
+  return false;
 }
 
 bool PlainHttpChecker::retry_fresh(Attempt& attempt) {
@@ -529,30 +606,19 @@ void PlainHttpChecker::finish(Attempt& attempt, bool passed, std::string reason,
 
 void PlainHttpChecker::close_connection(Connection* connection) {
   if (connection->slot != nullptr) unlink_idle(connection);
-  connection->owner = nullptr;
   connection->attempt = nullptr;
-  // On the closing list until the close callback, so that this checker's
-  // destructor can tell the callback it is gone.
-  connection->recycler = this;
-  connection->idle_prev = nullptr;
-  connection->idle_next = closing_;
-  if (closing_ != nullptr) closing_->idle_prev = connection;
-  closing_ = connection;
-  uv_close(reinterpret_cast<uv_handle_t*>(&connection->tcp), &PlainHttpChecker::on_closed);
+  if (connection->fd >= 0) ::close(connection->fd);  // also leaves the epoll set: the socket is never duplicated
+  connection->fd = -1;
+  if (dispatching_) {
+    closed_in_batch_.push_back(connection);
+  } else {
+    recycle_connection(connection);
+  }
 }
 
-void PlainHttpChecker::on_closed(uv_handle_t* handle) {
-  auto* connection = static_cast<Connection*>(handle->data);
-  PlainHttpChecker* self = connection->recycler;
-  if (self == nullptr) {
-    delete connection;
-    return;
-  }
-  if (connection->idle_prev != nullptr) connection->idle_prev->idle_next = connection->idle_next;
-  if (connection->idle_next != nullptr) connection->idle_next->idle_prev = connection->idle_prev;
-  if (self->closing_ == connection) self->closing_ = connection->idle_next;
-  if (self->spare_connections_.size() < kMaxSpares) {
-    self->spare_connections_.push_back(connection);
+void PlainHttpChecker::recycle_connection(Connection* connection) {
+  if (spare_connections_.size() < kMaxSpares) {
+    spare_connections_.push_back(connection);
   } else {
     delete connection;
   }

@@ -1,13 +1,21 @@
 #pragma once
 // Plain-HTTP checks (check.type "http") with a small HTTP/1.1 client of our
-// own on libuv: one uv_tcp connection, one prebuilt GET, the response read
-// with nodejs/http-parser (Debian's libhttp-parser). HttpChecker hands its
-// http targets here and keeps libcurl for https. It exists for CPU: curl's
-// per-connection bookkeeping (getsockname/getpeername/fcntl, its connection
-// cache, allocations per transfer) cost about 17 system calls and 110 us per
-// fresh check, this client about half the system calls (tests/bench/README.md).
+// own on a libuv loop: one non-blocking TCP socket per connection, one
+// prebuilt GET, the response read with nodejs/http-parser (Debian's
+// libhttp-parser). HttpChecker hands its http targets here and keeps libcurl
+// for https. It exists for CPU: curl's per-connection bookkeeping
+// (getsockname/getpeername/fcntl, its connection cache, allocations per
+// transfer) cost about 17 system calls and 110 us per fresh check, this
+// client 6 (tests/bench/README.md). The sockets are not libuv's uv_tcp
+// handles but live in a private edge-triggered epoll set that one uv_poll
+// watches: a socket joins it once for both directions and leaves it by being
+// closed, where uv_tcp spent three more system calls per fresh check (a
+// getsockopt(SO_ERROR) after the connect, an epoll_ctl to stop watching for
+// writable, an epoll_ctl delete before the close).
 
 #include <uv.h>
+
+#include "probes/uv_owned.h"
 
 #include <chrono>
 #include <cstddef>
@@ -52,8 +60,9 @@ namespace rotor::probes {
 // - Allocation: a check's state (its timer initialised once) and a closed
 //   connection's memory are kept for the next checks (up to 1,024 of each),
 //   so a steady round of checks allocates nothing of its own but the Done it
-//   is given; the destructor frees them (the still-closing ones once libuv
-//   has closed them).
+//   is given; the destructor frees them.
+// - Construction throws std::runtime_error when the epoll set cannot be made
+//   (out of file descriptors), as HttpChecker's does.
 class PlainHttpChecker final : public Checker {
  public:
   static constexpr size_t kMaxBody = 64 * 1024;
@@ -90,9 +99,20 @@ class PlainHttpChecker final : public Checker {
 
   // Empty when the connect is under way; else why it could not start.
   std::string connect_fresh(Attempt& attempt);
-  // 0, or libuv's error when the request cannot be sent.
+  // 0 (sent, or the rest waits for the socket to be writable), or -errno.
   int send_request(Attempt& attempt);
-  void on_data(Connection& connection, ssize_t nread, const char* data);
+  // The rest of a request a full socket buffer cut short; as send_request.
+  int send_rest(Connection& connection);
+  // What the epoll set reported for one socket.
+  void on_socket_event(Connection& connection, uint32_t events);
+  // Reads until the socket is drained or the check needs no more.
+  void read_available(Connection& connection, uint32_t events);
+  // One read's outcome: nread bytes, UV_EOF, or -errno; peer_ended when the
+  // socket's event said the server's end (or an error) came too. True while
+  // the check goes on reading this connection; false once it was judged,
+  // moved to a fresh connection or the connection was idle (then `done` may
+  // have destroyed this checker: touch nothing).
+  bool on_data(Connection& connection, ssize_t nread, const char* data, bool peer_ended);
   // A kept connection failed before any response byte: once more afresh.
   bool retry_fresh(Attempt& attempt);
   // Reports the verdict (`done` last: it may destroy this checker) and keeps
@@ -100,18 +120,21 @@ class PlainHttpChecker final : public Checker {
   void finish(Attempt& attempt, bool passed, std::string reason, bool keep_connection,
               std::optional<BackendReport> report = std::nullopt);
   void close_connection(Connection* connection);
+  void recycle_connection(Connection* connection);
   void keep(Connection* connection, const KeptKey& key);
   Connection* take_kept(const KeptKey& key);
   void unlink_idle(Connection* connection);
 
-  static void on_connect(uv_connect_t* request, int status);
-  static void on_write(uv_write_t* request, int status);
-  static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buffer);
-  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
+  static void on_sockets_ready(uv_poll_t* poll, int status, int events);
   static void on_timer(uv_timer_t* timer);
-  static void on_closed(uv_handle_t* handle);
 
   uv_loop_t* loop_;
+  // Every connection's socket, edge-triggered, watched as one fd by the loop.
+  int epoll_fd_ = -1;
+  UvOwned<uv_poll_t> sockets_watch_;
+  // While a batch of socket events is dispatched: set by the destructor when
+  // a `done` destroys this checker, so the batch stops.
+  bool* destroyed_ = nullptr;
   // One read buffer for every connection: a read is parsed before the next.
   std::unique_ptr<char[]> read_buffer_;
   // Checks not yet judged (intrusive list), for cancelling.
@@ -126,11 +149,13 @@ class PlainHttpChecker final : public Checker {
   std::unordered_map<KeptKey, Connection*, KeptKeyHash> slots_;
   // Judged checks, their timers stopped, for the next start() ...
   std::vector<Attempt*> spare_attempts_;
-  // ... connections whose handles libuv has closed, for the next connect ...
+  // ... closed connections, for the next connect ...
   std::vector<Connection*> spare_connections_;
-  // ... and those it is still closing (intrusive list), which come back to
-  // spare_connections_ when it has.
-  Connection* closing_ = nullptr;
+  // ... and those closed while a batch of events is dispatched, which wait
+  // for its end: a later event of the batch may still name them, and must
+  // find them closed, not reused for another socket.
+  std::vector<Connection*> closed_in_batch_;
+  bool dispatching_ = false;
 };
 
 }  // namespace rotor::probes

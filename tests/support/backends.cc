@@ -351,10 +351,22 @@ bool run_until(uv_loop_t* loop, const std::function<bool()>& finished, std::chro
   uv_timer_t watchdog;
   uv_timer_init(loop, &watchdog);
   uv_timer_start(&watchdog, [](uv_timer_t*) {}, static_cast<uint64_t>(limit.count()), 1);
+  // UV_RUN_ONCE runs due timers before it polls: when one of them finishes
+  // (a check's timeout), the poll would still block until the next event
+  // unless something is closing. This stops the turn before its poll once
+  // finished() holds, so a run ends when its condition does, not at the
+  // watchdog (a checker whose verdict closes no libuv handle showed it).
+  uv_prepare_t stopper;
+  uv_prepare_init(loop, &stopper);
+  stopper.data = const_cast<std::function<bool()>*>(&finished);
+  uv_prepare_start(&stopper, [](uv_prepare_t* handle) {
+    if ((*static_cast<const std::function<bool()>*>(handle->data))()) uv_stop(handle->loop);
+  });
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (!finished() && std::chrono::steady_clock::now() < deadline) uv_run(loop, UV_RUN_ONCE);
   uv_close(reinterpret_cast<uv_handle_t*>(&watchdog), nullptr);
-  uv_run(loop, UV_RUN_NOWAIT);  // completes the close before `watchdog` goes out of scope
+  uv_close(reinterpret_cast<uv_handle_t*>(&stopper), nullptr);
+  uv_run(loop, UV_RUN_NOWAIT);  // completes the closes before the handles go out of scope
   return finished();
 }
 
