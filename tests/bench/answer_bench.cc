@@ -13,7 +13,8 @@
 // own zone and array web.bench.test. (8 IPv4 and 8 IPv6 instances, 5 of each
 // up, round robin). The row marked "cut zone" asks the same array in the
 // first zone, which has a delegation elsewhere (deleg.bench.test.): what an
-// array answer costs in a zone with a cut. With --serve the same queries go
+// array answer costs in a zone with a cut. The CNAME row follows an alias
+// whose target is written in mixed case (the chain lowers it). With --serve the same queries go
 // through the whole UDP thread's round instead (UdpResponder::serve_once over
 // a socket on 127.0.0.1, --batch datagrams a round, no thread): what
 // callgrind counts of it is rotor's user-space work per datagram around
@@ -99,6 +100,7 @@ enum class From : uint8_t {
   arrays,       // zone_text() with --arrays arrays at a<i>.pool.bench.test.
   udp,          // bench.sh's zone and array web.bench.test.
   cut_zone,     // zone_text() (a delegation at deleg.bench.test.) with web.bench.test.
+  alias,        // zone_text() with alias.bench.test. CNAME WwW.bench.test.
 };
 
 struct Row {
@@ -289,6 +291,8 @@ int main(int argc, char** argv) {
   udp_snapshot->arrays = udp_snapshot->arrays->with(web_array(*udp_snapshot->geo.regions, 0));
   const auto cut_zone_snapshot = std::make_shared<rotor::Snapshot>(*snapshot);
   cut_zone_snapshot->arrays = cut_zone_snapshot->arrays->with(web_array(*snapshot->geo.regions, 0));
+  // Its own zone, so that the other rows' zone stays as it was.
+  const auto alias_snapshot = bench_snapshot(zone_text() + "alias IN CNAME WwW\n");
   // What the snapshot composer works out when it publishes (no array lies
   // below deleg.bench.test.).
   for (const auto& built : {arrays_snapshot, udp_snapshot, cut_zone_snapshot}) {
@@ -313,6 +317,7 @@ int main(int argc, char** argv) {
       {"udp: static www.bench.test A", make_query("www.bench.test", A, false), 0, From::udp, true},
       {"udp: NXDOMAIN missing5.bench.test A", make_query("missing5.bench.test", A, false), 3, From::udp, true},
       {"udp, cut zone: array web.bench.test A", make_query("web.bench.test", A, false), 0, From::cut_zone, true},
+      {"CNAME alias.bench.test A (to WwW, lowered)", make_query("alias.bench.test", A, false), 0, From::alias},
   };
   // "=TEXT": the row labelled exactly TEXT.
   std::erase_if(rows, [&](const Row& row) {
@@ -336,6 +341,7 @@ int main(int argc, char** argv) {
       const rotor::Snapshot& from = row.from == From::udp        ? *udp_snapshot
                                     : row.from == From::arrays   ? *arrays_snapshot
                                     : row.from == From::cut_zone ? *cut_zone_snapshot
+                                    : row.from == From::alias    ? *alias_snapshot
                                                                  : *snapshot;
       row.best_ns = std::min(row.best_ns, answer_ns(from, row, queries));
     }

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "server/dns/message_writer.h"
@@ -238,31 +239,87 @@ TEST_CASE("one rcode table names the codes for explain and metrics alike") {
   CHECK(rcode_position(9) == kRcodeNames.size());
 }
 
-TEST_CASE("lowercase_name lowers the letters of a wire name and nothing else") {
-  const std::string upper("\x03" "WwW" "\x07" "Example" "\x03" "COM", 17);
-  CHECK(lowercase_name(upper) == std::string("\x03" "www" "\x07" "example" "\x03" "com", 17));
+// The reference the lowerings are checked against, independent of them:
+// byte by byte, from an explicit table of the 26 letters (RFC 4343: only
+// ASCII letters fold; every other byte, length bytes included, stays).
+uint8_t reference_lower(uint8_t byte) {
+  constexpr std::string_view kUpper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  constexpr std::string_view kLower = "abcdefghijklmnopqrstuvwxyz";
+  const size_t at = kUpper.find(static_cast<char>(byte));
+  return at == std::string_view::npos ? byte : static_cast<uint8_t>(kLower[at]);
 }
 
-TEST_CASE("copy_lowercase_name lowers every byte as the per label lowercase_name does") {
+// The three lowerings of a wire name, each of `name`, as strings.
+struct Lowered {
+  std::string in_place;  // lowercase_name(uint8_t*, size_t)
+  std::string copied;    // copy_lowercase_name
+  std::string as_string; // lowercase_name(std::string_view)
+};
+
+Lowered lower_each_way(const std::string& name) {
+  REQUIRE(name.size() <= kMaxNameLength);
+  Lowered out;
+  uint8_t bytes[kMaxNameLength + 1];
+  std::memcpy(bytes, name.data(), name.size());
+  bytes[name.size()] = 0xEE;
+  lowercase_name(bytes, name.size());
+  CHECK(bytes[name.size()] == 0xEE);  // nothing past the name is written
+  out.in_place.assign(reinterpret_cast<const char*>(bytes), name.size());
+  uint8_t copy[kMaxNameLength + 1];
+  std::memset(copy, 0xEE, sizeof copy);
+  copy_lowercase_name(reinterpret_cast<const uint8_t*>(name.data()), copy, name.size());
+  CHECK(copy[name.size()] == 0xEE);
+  out.copied.assign(reinterpret_cast<const char*>(copy), name.size());
+  out.as_string = lowercase_name(std::string_view(name));
+  return out;
+}
+
+TEST_CASE("wire name lowering - the letters of the labels and nothing else") {
+  struct Case {
+    const char* what;
+    std::string name;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"mixed case", wire({"WwW", "Example", "COM"}), wire({"www", "example", "com"})},
+      {"already lower", wire({"www", "example", "com"}), wire({"www", "example", "com"})},
+      {"the root", std::string(1, '\0'), std::string(1, '\0')},
+      {"next to the letters", wire({"@AZ[`az{"}), wire({"@az[`az{"})},
+      {"digits hyphen underscore", wire({"_SIP-0-9", "_UDP"}), wire({"_sip-0-9", "_udp"})},
+      {"high bit set", wire({"\xC1\xDA\x80\xFF\xE1"}), wire({"\xC1\xDA\x80\xFF\xE1"})},
+      {"one word and a byte", wire({"ABCDEFG"}), wire({"abcdefg"})},
+      {"two words", wire({"ABCDEF", "GHIJKLM"}), wire({"abcdef", "ghijklm"})},
+      {"a label of 63", wire({std::string(63, 'Q'), "NeT"}), wire({std::string(63, 'q'), "net"})},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    const Lowered lowered = lower_each_way(c.name);
+    CHECK(lowered.in_place == c.expected);
+    CHECK(lowered.copied == c.expected);
+    CHECK(lowered.as_string == c.expected);
+  }
+}
+
+TEST_CASE("wire name lowering agrees with a byte by byte reference on every byte value") {
   // Every byte value in a label, at every offset of the eight-byte words and
-  // every tail length: only 'A' to 'Z' change, by 0x20.
+  // every tail length.
   for (size_t lead = 0; lead < 9; ++lead) {
     for (unsigned first = 0; first < 256; first += 37) {
-      uint8_t name[kMaxNameLength];
-      size_t size = 0;
-      name[size++] = static_cast<uint8_t>(lead + 1);
-      for (size_t i = 0; i <= lead; ++i) name[size++] = static_cast<uint8_t>('A' + i);
-      name[size++] = 60;
-      for (unsigned i = 0; i < 60; ++i) name[size++] = static_cast<uint8_t>((first + i * 5) & 0xFF);
-      name[size++] = 0;
-      uint8_t expected[kMaxNameLength];
-      std::memcpy(expected, name, size);
-      lowercase_name(expected, size);
-      uint8_t copy[kMaxNameLength];
-      std::memset(copy, 0xEE, sizeof copy);
-      copy_lowercase_name(name, copy, size);
-      CHECK(std::memcmp(copy, expected, size) == 0);
-      CHECK(copy[size] == 0xEE);  // nothing past the name is written
+      std::string name;
+      name += static_cast<char>(lead + 1);
+      for (size_t i = 0; i <= lead; ++i) name += static_cast<char>('A' + i);
+      name += static_cast<char>(60);
+      for (unsigned i = 0; i < 60; ++i) name += static_cast<char>((first + i * 5) & 0xFF);
+      name += '\0';
+      std::string expected = name;
+      // Length bytes below 64 are no letters: the reference may lower every byte.
+      for (char& byte : expected) byte = static_cast<char>(reference_lower(static_cast<uint8_t>(byte)));
+      CAPTURE(lead);
+      CAPTURE(first);
+      const Lowered lowered = lower_each_way(name);
+      CHECK(lowered.in_place == expected);
+      CHECK(lowered.copied == expected);
+      CHECK(lowered.as_string == expected);
     }
   }
 }
