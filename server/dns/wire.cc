@@ -71,15 +71,6 @@ bool read_name(const uint8_t* packet, size_t packet_size, size_t& offset, WireNa
   return true;
 }
 
-void lowercase_name(uint8_t* name, size_t size) noexcept {
-  size_t pos = 0;
-  while (pos < size && name[pos] != 0) {
-    const uint8_t len = name[pos];
-    for (size_t i = pos + 1; i <= pos + len && i < size; ++i) name[i] = ascii_lower(name[i]);
-    pos += 1 + len;
-  }
-}
-
 void copy_lowercase_name(const uint8_t* from, uint8_t* to, size_t size) noexcept {
   constexpr uint64_t kHigh = 0x8080808080808080ULL;
   const auto lower = [](uint64_t word) noexcept {
@@ -106,6 +97,8 @@ void copy_lowercase_name(const uint8_t* from, uint8_t* to, size_t size) noexcept
     std::memcpy(to + i, &word, size - i);
   }
 }
+
+void lowercase_name(uint8_t* name, size_t size) noexcept { copy_lowercase_name(name, name, size); }
 
 size_t name_length(const uint8_t* name, size_t limit) noexcept {
   size_t pos = 0;
@@ -149,8 +142,9 @@ bool substitute_dname(std::string_view name, std::string_view owner, std::string
 }
 
 std::string lowercase_name(std::string_view name) {
-  std::string out(name);
-  for (char& c : out) c = static_cast<char>(ascii_lower(static_cast<uint8_t>(c)));
+  std::string out(name.size(), '\0');
+  copy_lowercase_name(reinterpret_cast<const uint8_t*>(name.data()),
+                      reinterpret_cast<uint8_t*>(out.data()), name.size());
   return out;
 }
 

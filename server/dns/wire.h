@@ -120,14 +120,15 @@ struct WireName {
 bool read_name(const uint8_t* packet, size_t packet_size, size_t& offset, WireName& out,
                bool lowercase) noexcept;
 
-// Lower-cases a wire name in place (labels only, not length bytes).
-void lowercase_name(uint8_t* name, size_t size) noexcept;
-// `size` bytes of the wire name at `from` into `to`, lower-cased: every
-// byte 'A'..'Z' becomes 'a'..'z', eight at a time. For a well-formed name
-// this is lowercase_name's result, as no length byte (< 64) is a letter.
+// The lowering of wire names (RFC 4343: ASCII letters only) that the
+// two below share: `size` bytes at `from` into `to` (`from` itself, in
+// place, is fine), every byte 'A'..'Z' becoming 'a'..'z', eight at a time.
+// In a wire name only the labels' letters change, as no length byte (< 64)
+// is a letter.
 void copy_lowercase_name(const uint8_t* from, uint8_t* to, size_t size) noexcept;
-// A lower-cased copy of a wire name (length bytes are below 64, so only the
-// letters of the labels change): the one lowering of names kept as strings.
+// Lower-cases the wire name of `size` bytes at `name` in place.
+void lowercase_name(uint8_t* name, size_t size) noexcept;
+// A lower-cased copy of a wire name: for names kept as strings.
 std::string lowercase_name(std::string_view name);
 
 // Length of the uncompressed wire name at the start of `name`, or 0 if it is
