@@ -39,11 +39,19 @@ int64_t instance_id(const std::string& text) {
   return id;
 }
 
-const arrays::Instance& find_instance(const registry::RegisteredArray& array, int64_t id) {
-  for (const arrays::Instance& instance : array.instances) {
-    if (instance.id == id) return instance;
-  }
-  throw ApiError(404, "no instance " + std::to_string(id) + " in " + array.name);
+// The instance the path names (array, then id) with its array's name and
+// settings, without a copy of the array's other instances; 404 naming what
+// is missing, the array first.
+registry::Registry::FoundInstance find_instance(const ApiContext& context, const std::string& array,
+                                                const std::string& id_text) {
+  int64_t id = 0;
+  const auto [end, error] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+  const bool valid_id = error == std::errc() && end == id_text.data() + id_text.size() && id > 0;
+  auto found = context.registry.find_instance_in(array, valid_id ? id : 0);
+  if (!found) throw ApiError(404, "no array " + array);
+  if (!valid_id) throw ApiError(404, "no instance " + id_text);
+  if (!found->instance) throw ApiError(404, "no instance " + std::to_string(id) + " in " + found->array);
+  return std::move(*found);
 }
 
 // ?address=IP, the only parameter of /v1/instances. An IPv4-mapped IPv6
@@ -73,8 +81,9 @@ json with_warnings(json reply, const std::vector<std::string>& warnings, const s
 // An instance as a write reply shows it: with its warnings.
 json written_instance_json(const ApiContext& context, const std::string& array,
                            const arrays::Instance& instance) {
-  return with_warnings(instance_json(instance), context.registry.warnings(instance.spec),
-                       array + " instance " + instance.spec.address.to_string());
+  const std::vector<std::string> warnings = context.registry.warnings(instance.spec);
+  if (warnings.empty()) return instance_json(instance);  // the usual case: no "about" text to build
+  return with_warnings(instance_json(instance), warnings, array + " instance " + instance.spec.address.to_string());
 }
 
 }  // namespace
@@ -158,17 +167,16 @@ void add_array_routes(Router& router, ApiContext& context) {
 
   router.add("GET", kInstance,
              [&context](const RouteRequest& request, httplib::Response& response) {
-               const auto array = find_array(context, request.params[0]);
                reply_json(response, 200,
-                          instance_json(find_instance(array, instance_id(request.params[1]))));
+                          instance_json(*find_instance(context, request.params[0], request.params[1]).instance));
              });
 
   // This node's recent checks of the instance, newest first (a cluster node
   // shows its own; the health route has every observer's latest).
   router.add("GET", kInstanceChecks,
              [&context](const RouteRequest& request, httplib::Response& response) {
-               const auto array = find_array(context, request.params[0]);
-               const auto& instance = find_instance(array, instance_id(request.params[1]));
+               const auto found = find_instance(context, request.params[0], request.params[1]);
+               const arrays::Instance& instance = *found.instance;
                probes::CheckHistory history;
                if (context.check_history) history = context.check_history(instance.id);
                json checks = json::array();
@@ -184,7 +192,7 @@ void add_array_routes(Router& router, ApiContext& context) {
                  checks.push_back(std::move(entry));
                }
                reply_json(response, 200,
-                          {{"array", array.name},
+                          {{"array", found.array},
                            {"id", instance.id},
                            {"address", instance.spec.address.to_string()},
                            {"node", context.node},
@@ -196,13 +204,13 @@ void add_array_routes(Router& router, ApiContext& context) {
 
   router.add("PATCH", kInstance,
              [&context](const RouteRequest& request, httplib::Response& response) {
-               const json patch = parse_json_body(request.http, BodyMediaTypes::json_or_merge_patch);
-               const auto array = find_array(context, request.params[0]);
-               const auto& current = find_instance(array, instance_id(request.params[1]));
-               const auto spec = instance_from_patch(patch, instance_json(current), array.settings);
+               json patch = parse_json_body(request.http, BodyMediaTypes::json_or_merge_patch);
+               const auto found = find_instance(context, request.params[0], request.params[1]);
+               const auto spec =
+                   instance_from_patch(std::move(patch), instance_json(*found.instance), found.settings);
                const auto updated =
-                   context.registry.update_instance(array.name, current.id, spec, request.token_name);
-               reply_json(response, 200, written_instance_json(context, array.name, updated));
+                   context.registry.update_instance(found.array, found.instance->id, spec, request.token_name);
+               reply_json(response, 200, written_instance_json(context, found.array, updated));
              });
 
   router.add("DELETE", kInstance,

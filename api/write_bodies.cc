@@ -157,14 +157,12 @@ arrays::InstanceSpec instance_from_post(json body, const arrays::ArraySettings& 
   return parse_instance_body(body, "", settings);
 }
 
-arrays::InstanceSpec instance_from_patch(const json& patch, const json& current,
-                                         const arrays::ArraySettings& settings) {
+arrays::InstanceSpec instance_from_patch(json patch, json current, const arrays::ArraySettings& settings) {
   fields::expect_object(patch, "");
-  json changes = patch;
-  drop_warnings(changes);
-  drop_read_only(changes, current, kInstanceReadOnly, "");
-  json merged = writable_part(current, kInstanceReadOnly);
-  merged.merge_patch(changes);
+  drop_warnings(patch);
+  drop_read_only(patch, current, kInstanceReadOnly, "");
+  json merged = writable_part(std::move(current), kInstanceReadOnly);
+  merged.merge_patch(patch);
   return parse_instance_body(merged, "", settings);
 }
 

@@ -53,8 +53,9 @@ arrays::InstanceSpec parse_instance_body(const nlohmann::json& body, const std::
 arrays::InstanceSpec instance_from_post(nlohmann::json body, const arrays::ArraySettings& settings);
 
 // PATCH /v1/arrays/{name}/instances/{id}: `patch` merged over `current` (the
-// instance's GET view, views.h instance_json).
-arrays::InstanceSpec instance_from_patch(const nlohmann::json& patch, const nlohmann::json& current,
+// instance's GET view, views.h instance_json). Both by value: the merge is
+// made in them, so that a caller that moves them in pays no copy.
+arrays::InstanceSpec instance_from_patch(nlohmann::json patch, nlohmann::json current,
                                          const arrays::ArraySettings& settings);
 
 // PUT /v1/arrays/{name}/instances: a list of instances. An element's "id" and

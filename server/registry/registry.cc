@@ -511,6 +511,24 @@ std::optional<RegisteredArray> Registry::find(std::string_view name) const {
   return view(*state, found->second);
 }
 
+std::optional<Registry::FoundInstance> Registry::find_instance_in(std::string_view name, int64_t id) const {
+  const std::string key = normalize(name).text;
+  auto state = state_.lock();
+  const auto found = state->arrays.find(key);
+  if (found == state->arrays.end()) return std::nullopt;
+  const ArrayModel& array = found->second;
+  FoundInstance out{.array = array.name, .settings = array.settings, .instance = std::nullopt};
+  const auto instance = std::find_if(array.instances.begin(), array.instances.end(),
+                                     [id](const Instance& i) { return i.id == id; });
+  if (instance == array.instances.end()) return out;
+  out.instance = *instance;
+  if (const auto reported = state->reported.find(id); reported != state->reported.end()) {
+    out.instance->reported_weight = reported->second.weight;
+    out.instance->reported_draining = reported->second.draining;
+  }
+  return out;
+}
+
 std::vector<LocatedInstance> Registry::find_instances(const arrays::IpAddress& address) const {
   auto state = state_.lock();
   std::vector<LocatedInstance> out;

@@ -145,6 +145,16 @@ class Registry {
   // Reads (copies of the model).
   std::vector<RegisteredArray> arrays() const;  // by name
   std::optional<RegisteredArray> find(std::string_view name) const;
+  // One instance and what a write of it needs of its array, without copying
+  // the array's other instances (an API PATCH of one instance used to copy
+  // the whole array). std::nullopt when there is no array `name`; `instance`
+  // empty when the array has no instance `id`.
+  struct FoundInstance {
+    std::string array;  // presentation form
+    arrays::ArraySettings settings;
+    std::optional<arrays::Instance> instance;  // as find() shows it, backend reports included
+  };
+  std::optional<FoundInstance> find_instance_in(std::string_view name, int64_t id) const;
   std::vector<Event> events(const EventFilter& filter) const;
   std::vector<Event> events(int64_t since_id, size_t limit) const {
     return events(EventFilter{.since_id = since_id, .limit = limit});

@@ -98,6 +98,36 @@ TEST_SUITE("unit/server/registry/registry") {
     CHECK_FALSE(rig.registry->find(kRegistryArray).has_value());
   }
 
+  TEST_CASE("find_instance_in copies one instance with its array's name and settings") {
+    ScratchDir dir;
+    RegistryRig rig(dir.file("rotor.db"));
+    arrays::ArraySettings settings;
+    settings.ttl = 42;
+    rig.registry->upsert_array("WEB.lb.Example.com", settings);
+    const auto a = rig.registry->add_instance(kRegistryArray, instance("192.0.2.1", 10, "eu"));
+    const auto b = rig.registry->add_instance(kRegistryArray, instance("192.0.2.2", 20));
+    rig.registry->set_reported_many({{b.id, 25, true}});
+
+    const auto found = rig.registry->find_instance_in("Web.LB.example.com", b.id);
+    REQUIRE(found.has_value());
+    CHECK(found->array == kRegistryArray);
+    CHECK(found->settings.ttl == 42);
+    REQUIRE(found->instance.has_value());
+    CHECK(found->instance->id == b.id);
+    CHECK(found->instance->spec.address.to_string() == "192.0.2.2");
+    CHECK(found->instance->spec.weight == 20);
+    // As find() shows it: with the backend's report.
+    CHECK(found->instance->reported_weight == 25);
+    CHECK(found->instance->reported_draining);
+    CHECK(rig.registry->find_instance_in(kRegistryArray, a.id)->instance->spec.region == "eu");
+
+    const auto missing = rig.registry->find_instance_in(kRegistryArray, b.id + 100);
+    REQUIRE(missing.has_value());  // the array is there, the instance is not
+    CHECK(missing->array == kRegistryArray);
+    CHECK_FALSE(missing->instance.has_value());
+    CHECK_FALSE(rig.registry->find_instance_in("nope.lb.example.com.", a.id).has_value());
+  }
+
   TEST_CASE("admin events name the API token that made the change and no other event does") {
     ScratchDir dir;
     RegistryRig rig(dir.file("rotor.db"));
