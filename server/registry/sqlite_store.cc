@@ -185,6 +185,30 @@ INSERT INTO events_v8(id, time_ms, array_name, instance_id, address, kind, old, 
 DROP TABLE events;
 ALTER TABLE events_v8 RENAME TO events;
 )sql",
+    // 9: the events' kind CHECK as comparisons instead of an IN list. SQLite
+    // checks an IN list of more than two values through a temporary b-tree,
+    // built again for every row inserted: each event opened, filled and closed
+    // one, a fifth of the instructions of an API PATCH of an instance. The
+    // table is copied as in 8, ids kept.
+    R"sql(
+CREATE TABLE events_v9(
+  id INTEGER PRIMARY KEY,
+  time_ms INTEGER NOT NULL,
+  array_name TEXT NOT NULL,
+  instance_id INTEGER NOT NULL DEFAULT 0,
+  address TEXT NOT NULL DEFAULT '',
+  kind TEXT NOT NULL
+    CHECK(kind = 'health' OR kind = 'admin' OR kind = 'damping' OR kind = 'reload' OR kind = 'panic'),
+  old TEXT NOT NULL DEFAULT '',
+  new TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '',
+  token TEXT NOT NULL DEFAULT '',
+  source TEXT NOT NULL DEFAULT '');
+INSERT INTO events_v9(id, time_ms, array_name, instance_id, address, kind, old, new, reason, token, source)
+  SELECT id, time_ms, array_name, instance_id, address, kind, old, new, reason, token, source FROM events;
+DROP TABLE events;
+ALTER TABLE events_v9 RENAME TO events;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 

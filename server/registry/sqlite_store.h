@@ -37,7 +37,7 @@ struct StoreOptions {
 class SqliteStore final : public Store {
  public:
   // The schema version this build writes; the constructor migrates older files to it.
-  static constexpr int kSchemaVersion = 8;
+  static constexpr int kSchemaVersion = 9;
 
   // Opens or creates the database at `path` and migrates it. Throws StoreError
   // naming the file for a file that is not a database ("PATH: file is not a

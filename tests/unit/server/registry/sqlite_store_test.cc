@@ -319,6 +319,52 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     CHECK(events[1].id == last_id + 1);  // the sequence went on past the pruned ones
   }
 
+  TEST_CASE("a version 8 database checks event kinds without an IN list and keeps its events and ids") {
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    { SqliteStore store(path); }
+    int64_t last_id = 0;
+    {  // what version 8 left: the kind CHECK as an IN list
+      SQLite::Database db(path, SQLite::OPEN_READWRITE);
+      db.exec("DROP TABLE events");
+      db.exec("CREATE TABLE events(id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, "
+              "array_name TEXT NOT NULL, instance_id INTEGER NOT NULL DEFAULT 0, address TEXT NOT NULL "
+              "DEFAULT '', kind TEXT NOT NULL CHECK(kind IN ('health', 'admin', 'damping', 'reload', "
+              "'panic')), old TEXT NOT NULL DEFAULT '', new TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL "
+              "DEFAULT '', token TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '')");
+      db.exec("INSERT INTO events(id, time_ms, array_name, kind, reason, source, token) VALUES(41, 5, "
+              "'web.lb.example.com.', 'admin', 'array created', 'api', 'ci')");
+      last_id = 41;
+      db.exec("PRAGMA user_version = 8");
+    }
+    SqliteStore store(path);
+    CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
+    {
+      SQLite::Database db(path, SQLite::OPEN_READWRITE);
+      const std::string sql =
+          db.execAndGet("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").getString();
+      CHECK(sql.find(" IN (") == std::string::npos);
+      // An insert builds no temporary b-tree (the IN list's, built for every row).
+      SQLite::Statement plan(db, "EXPLAIN INSERT INTO events(time_ms, array_name, kind) VALUES(1, 'a.', 'admin')");
+      int ephemeral = 0;
+      while (plan.executeStep()) ephemeral += plan.getColumn(1).getString() == "OpenEphemeral";
+      CHECK(ephemeral == 0);
+      // The kinds are still checked.
+      CHECK_THROWS_AS(db.exec("INSERT INTO events(time_ms, array_name, kind) VALUES(1, 'a.', 'other')"),
+                      SQLite::Exception);
+    }
+    store.append_events({{.time_ms = 8, .array_name = "web.lb.example.com.", .kind = "reload",
+                          .reason = "reloaded"}});
+    const auto events = store.events(0, 10);
+    REQUIRE(events.size() == 2);
+    CHECK(events[0].id == last_id);
+    CHECK(events[0].reason == "array created");
+    CHECK(events[0].source == "api");
+    CHECK(events[0].token == "ci");
+    CHECK(events[1].kind == "reload");
+    CHECK(events[1].id == last_id + 1);
+  }
+
   TEST_CASE("event ids are never given twice even after every event expired and a restart") {
     ScratchDir dir;
     const std::string path = dir.file("rotor.db");
