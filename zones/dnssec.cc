@@ -348,6 +348,7 @@ EncodedAuthority encode_after_question(std::string_view question, const WriteRec
   dns::WireName name;
   std::memcpy(name.bytes, question.data(), question.size());
   name.size = static_cast<uint8_t>(question.size());
+  name.labels = static_cast<uint8_t>(dns::label_count(question));
   writer.write_question(name, dns::type::A, dns::rrclass::IN);
   const size_t start = writer.size();
   const bool ok = write_records(writer);

@@ -80,26 +80,19 @@ bool MessageWriter::put(const void* bytes, size_t size) noexcept {
 
 bool MessageWriter::write_question(const WireName& name, uint16_t qtype,
                                    uint16_t qclass) noexcept {
+  assert(name_length(name.bytes, name.size) == name.size && name.labels == label_count(name.view()));
   if (size_ == kHeaderSize && suffix_count_ == 0 && pending_.labels == 0 &&
       size_ + name.size + 4 <= limit_) {
     // The first name of the message, as write_name would write it: in place
     // (nothing to point at yet), its suffixes pending. Once per answer.
-    size_t labels = 0;
-    size_t root = 0;
-    while (root < name.size && name.bytes[root] != 0) {
-      ++labels;
-      root += name.bytes[root] + size_t{1};
-    }
-    if (root + 1 == name.size) {
-      std::memcpy(buffer_ + size_, name.bytes, name.size);
-      if (labels > 0) pending_ = {static_cast<uint16_t>(size_), static_cast<uint8_t>(labels), kRoot, kNoSlot};
-      uint8_t* fixed = buffer_ + size_ + name.size;
-      write_u16(fixed, qtype);
-      write_u16(fixed + 2, qclass);
-      size_ += name.size + 4;
-      write_u16(buffer_ + 4, 1);
-      return true;
-    }
+    std::memcpy(buffer_ + size_, name.bytes, name.size);
+    if (name.labels > 0) pending_ = {static_cast<uint16_t>(size_), name.labels, kRoot, kNoSlot};
+    uint8_t* fixed = buffer_ + size_ + name.size;
+    write_u16(fixed, qtype);
+    write_u16(fixed + 2, qclass);
+    size_ += name.size + 4;
+    write_u16(buffer_ + 4, 1);
+    return true;
   }
   const Mark before = mark();
   if (!write_name(name.view())) {

@@ -44,7 +44,8 @@ class MessageWriter {
   void set_flags(uint16_t flags) noexcept { write_u16(buffer_ + 2, flags); }
   uint16_t flags() const noexcept { return read_u16(buffer_ + 2); }
 
-  // The question, with the name exactly as the client wrote it (its case).
+  // The question, with the name exactly as the client wrote it (its case):
+  // a well-formed name with its `labels` counted, as read_name gives it.
   bool write_question(const WireName& name, uint16_t qtype, uint16_t qclass) noexcept;
 
   enum class Section : uint8_t { answer = 0, authority = 1, additional = 2 };

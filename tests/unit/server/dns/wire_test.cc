@@ -146,6 +146,7 @@ TEST_CASE("the writer compresses names against earlier ones") {
   WireName question;
   const std::string qname = wire({"www", "example", "test"});
   question.size = static_cast<uint8_t>(qname.size());
+  question.labels = static_cast<uint8_t>(label_count(qname));
   std::memcpy(question.bytes, qname.data(), qname.size());
   REQUIRE(writer.write_question(question, 1, 1));
   const size_t after_question = writer.size();
