@@ -568,15 +568,22 @@ setup_churn() {
   done
 }
 
+# At a fixed load the driver runs as SCHED_IDLE: it gets only the time dnsperf
+# leaves (there is room at half of peak), so it cannot delay dnsperf's reading
+# of answers, which dnsperf's latencies would charge to rotor. At peak dnsperf
+# leaves no time, so the driver runs at normal priority and takes dnsperf's:
+# what the peak row loses is the generator's, and the verdict at peak is the
+# capacity model (the cpu per change times the change rate) instead.
 run_churn() {  # key rate: one dnsperf run on the array workload while the driver churns
-  local key=$1 rate=$2 args
+  local key=$1 rate=$2 args sched=()
+  ((rate > 0)) && sched=(chrt --idle 0)
   args=(--api "$api" --rate "$churn_rate" --seconds "$seconds"
         --arrays "$(seq -s, -f 'churn%g.bench.test' 1 $churn_arrays)"
         --bench-array web.bench.test --bench-states draining,disabled
         --bench-addresses 192.0.2.209,192.0.2.210,192.0.2.211,192.0.2.212)
   local before
   before=$(generation)
-  taskset -c "$client_cpu" python3 tests/bench/churn.py "${args[@]}" >"$work/churn.out" 2>"$work/churn.err" &
+  taskset -c "$client_cpu" "${sched[@]}" python3 tests/bench/churn.py "${args[@]}" >"$work/churn.out" 2>"$work/churn.err" &
   churn_pid=$!
   measure "$key" "$port" array "$rate" "$client_cpu"
   wait "$churn_pid" || true
@@ -846,44 +853,53 @@ if has "$servers" rotor && [[ $servers != rotor ]]; then
   fi
 fi
 
-peak_drop="-" fixed_drop="-" churn_verdict="not measured" change_us="-"
+peak_drop="-" fixed_drop="-" churn_verdict="not measured" change_us="-" peak_loss="-" peak_busy="-"
 if [[ -n ${R[churn|rotor|peak|qps]:-} ]]; then
+  # Churn ran in round 1: it is compared with round 1's array runs.
+  base() { if ((rounds > 1)); then echo "${RR[1|$1]:--}"; else get "$1"; fi; }
   echo
   echo "under churn: rotor, array A+AAAA, churn.py PATCHing instance state at $churn_rate/s requested: 10% on 4 instances of"
   echo "web.bench.test (draining <-> disabled: never answered), the rest on $churn_arrays other arrays (enabled <-> draining), all"
-  echo "made through the API; driver on the dnsperf core; publish_interval 20 ms (default)"
+  echo "made through the API; driver on the dnsperf core (SCHED_IDLE at half peak, normal at peak); publish_interval 20 ms"
   cfmt='  %-30s %9s %9s %8s %8s %7s %7s %12s %10s\n'
   # shellcheck disable=SC2059
   printf "$cfmt" run qps "mean ms" "p99 ms" lost "cpu us" "" "changes/s" snapshots
   for kind in peak fixed; do
     label="peak"; [[ $kind == fixed ]] && label="Q ${fixed_q[array]} (half peak)"
     # shellcheck disable=SC2059
-    printf "$cfmt" "$label, no churn" "$(get "array|rotor|$kind|qps")" "$(get "array|rotor|$kind|mean")" \
-      "$(get "array|rotor|$kind|p99")" "$(get "array|rotor|$kind|lost")" "$(get "array|rotor|$kind|cpu")" "" - -
+    printf "$cfmt" "$label, no churn" "$(base "array|rotor|$kind|qps")" "$(base "array|rotor|$kind|mean")" \
+      "$(base "array|rotor|$kind|p99")" "$(base "array|rotor|$kind|lost")" "$(base "array|rotor|$kind|cpu")" "" - -
     # shellcheck disable=SC2059
     printf "$cfmt" "$label, churn" "$(get "churn|rotor|$kind|qps")" "$(get "churn|rotor|$kind|mean")" \
       "$(get "churn|rotor|$kind|p99")" "$(get "churn|rotor|$kind|lost")" "$(get "churn|rotor|$kind|cpu")" "" \
       "$(get "churn|rotor|$kind|churn" | tr -d '/s')" "$(get "churn|rotor|$kind|generations")"
   done
   drop() { awk -v a="$1" -v b="$2" 'BEGIN {if (a + 0 > 0) printf "%.1f%%", (a - b) / a * 100; else print "-"}'; }
-  peak_drop=$(drop "$(get array\|rotor\|peak\|qps)" "$(get churn\|rotor\|peak\|qps)")
-  fixed_drop=$(drop "$(get array\|rotor\|fixed\|qps)" "$(get churn\|rotor\|fixed\|qps)")
-  churn_verdict=$(awk -v a="${peak_drop%\%}" -v b="${fixed_drop%\%}" -v r="$(get churn\|rotor\|peak\|churn | tr -d '/s')" \
-    -v f="$(get churn\|rotor\|fixed\|churn | tr -d '/s')" -v want="$churn_rate" 'BEGIN {
-      if (f + 0 < r + 0) r = f;
-      if (a == "-" || b == "-") print "not measured";
-      else if (r + 0 < 0.9 * want) print "NOT MET (the driver reached " r "/s of " want "/s)";
-      else if (a + 0 < 5 && b + 0 < 5) print "met"; else print "NOT MET" }')
-  churn_p99=$(get churn\|rotor\|fixed\|p99)
-  churn_p99_verdict=$(awk -v p="$churn_p99" 'BEGIN {if (p == "-") print "not measured"; else if (p + 0 < 1) print "met"; else print "NOT MET"}')
-  echo "  throughput drop under churn: $peak_drop at peak, $fixed_drop at half peak" \
-       "(goal (issue 18): < 5% at $churn_rate changes/s, both)   $churn_verdict;" \
-       "p99 at half peak with churn $churn_p99 ms (goal < 1 ms)   $churn_p99_verdict"
+  peak_drop=$(drop "$(base array\|rotor\|peak\|qps)" "$(get churn\|rotor\|peak\|qps)")
+  fixed_drop=$(drop "$(base array\|rotor\|fixed\|qps)" "$(get churn\|rotor\|fixed\|qps)")
   # At the same offered load, the server CPU that churn adds, per change.
   change_us=$(awk -v c="$(get churn\|rotor\|fixed\|cpu)" \
-    -v n="$(get array\|rotor\|fixed\|cpu)" -v q="$(get churn\|rotor\|fixed\|qps)" \
+    -v n="$(base array\|rotor\|fixed\|cpu)" -v q="$(get churn\|rotor\|fixed\|qps)" \
     -v r="$(get churn\|rotor\|fixed\|churn | tr -d '/s')" \
     'BEGIN {if (r + 0 > 0 && c + 0 > 0) printf "%.0f", (c - n) * q / r; else print "-"}')
+  # A worker whose core is saturated answers 1e6 / (cpu us/q) queries a
+  # second; every us the changes take on that core is answers lost: at
+  # `churn_rate` changes/s of change_us each, change_us * rate / 1e6 of them.
+  peak_loss=$(awk -v u="$change_us" -v r="$churn_rate" 'BEGIN {if (u == "-" || u + 0 < 0) print "-"; else printf "%.1f%%", u * r / 1e4}')
+  # How much of its core rotor used at "peak": well below 1, dnsperf was the limit.
+  peak_busy=$(awk -v c="$(get churn\|rotor\|peak\|cpu)" -v q="$(get churn\|rotor\|peak\|qps)" \
+    'BEGIN {if (c + 0 > 0 && q + 0 > 0) printf "%.2f", c * q / 1e6; else print "-"}')
+  churn_verdict=$(awk -v m="${peak_loss%\%}" -v b="${fixed_drop%\%}" \
+    -v f="$(get churn\|rotor\|fixed\|churn | tr -d '/s')" -v want="$churn_rate" 'BEGIN {
+      if (m == "-" || b == "-") print "not measured";
+      else if (f + 0 < 0.9 * want) print "NOT MET (the driver reached " f "/s of " want "/s)";
+      else if (m + 0 < 5 && b + 0 < 5) print "met"; else print "NOT MET" }')
+  churn_p99=$(get churn\|rotor\|fixed\|p99)
+  churn_p99_verdict=$(awk -v p="$churn_p99" 'BEGIN {if (p == "-") print "not measured"; else if (p + 0 < 1) print "met"; else print "NOT MET"}')
+  echo "  throughput drop under churn: $fixed_drop at half peak (measured); at peak $peak_loss of a saturated core" \
+       "(the cpu per change below times $churn_rate/s; the peak rows measured $peak_drop with rotor using $peak_busy of its core:" \
+       "dnsperf's limit, and the driver took dnsperf's cpu); goal (issue 18) < 5% at $churn_rate changes/s, both   $churn_verdict;" \
+       "p99 at half peak with churn $churn_p99 ms (goal < 1 ms)   $churn_p99_verdict"
   echo "  server cpu per registry change: $change_us us" \
     "(the cpu us/q added by churn at half peak, times qps, over changes/s; goal (issue 18) <= 120 us)" \
     "  $(at_most "$change_us" 120)"
@@ -972,7 +988,7 @@ fi
 goal "registry change through the API (churn), cpu" "$(with_unit "$change_us" us)" "<= 120 us" "$(at_most "$change_us" 120)"
 goal "registry change below the socket, worst row, cpu" "$(with_unit "$(get writes\|worst)" us)" "<= 120 us" \
   "$(at_most "$(get writes\|worst)" 120)"
-goal "answers lost under $churn_rate changes/s" "$peak_drop peak, $fixed_drop half peak" "< 5% both" "$churn_verdict"
+goal "answers lost under $churn_rate changes/s" "$peak_loss peak (model), $fixed_drop half" "< 5% both" "$churn_verdict"
 io_best="-" io_measured=0
 for mode in $echo_modes; do
   [[ -n ${R[io|$mode|fixed|cpu]:-} && ${R[io|$mode|fixed|cpu]} != "-" ]] || continue
