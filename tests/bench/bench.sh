@@ -525,7 +525,7 @@ for s in $servers; do
   done
 done
 if has "$servers" rotor; then
-  has "$workloads_wanted" churn && runs=$((runs + 2))
+  has "$workloads_wanted" churn && runs=$((runs + 3))
   has "$workloads_wanted" threads && runs=$((runs + 8))
 fi
 echo_modes="blocking epoll drain busy-poll uring"
@@ -594,6 +594,27 @@ run_churn() {  # key rate: one dnsperf run on the array workload while the drive
   say "$(cat "$work/churn.out" "$work/churn.err"); snapshots published: ${R[$key|generations]}"
 }
 
+# The CPU one change costs rotor, measured directly: the driver alone (no
+# dnsperf) for one run, rotor's process CPU over the changes it made. The
+# difference of two dnsperf runs (with and without churn) says the same
+# only roughly: on this VM a core kept awake by the API's wake-ups answers
+# queries cheaper (see Caveats), which can make that difference negative (tests/bench/README.md, Known limits).
+run_churn_alone() {
+  local args before after ok
+  args=(--api "$api" --rate "$churn_rate" --seconds "$seconds"
+        --arrays "$(seq -s, -f 'churn%g.bench.test' 1 $churn_arrays)"
+        --bench-array web.bench.test --bench-states draining,disabled
+        --bench-addresses 192.0.2.209,192.0.2.210,192.0.2.211,192.0.2.212)
+  before=$(tree_ticks "$server_pid")
+  taskset -c "$client_cpu" python3 tests/bench/churn.py "${args[@]}" >"$work/churn.out" 2>"$work/churn.err" || true
+  after=$(tree_ticks "$server_pid")
+  ok=$(awk '/^churn:/ {for (i = 1; i < NF; i++) if ($i == "ok") print $(i + 1)}' "$work/churn.out")
+  R[churn|rotor|alone|churn]=$(awk '/^churn:/ {print $NF}' "$work/churn.out")
+  R[churn|rotor|alone|us]=$(awk -v t=$((after - before)) -v hz="$hz" -v n="${ok:-0}" \
+    'BEGIN {if (n + 0 > 0) printf "%.0f", t / hz * 1e6 / n; else print "-"}')
+  say "churn alone: $(cat "$work/churn.out" "$work/churn.err"); rotor cpu per change ${R[churn|rotor|alone|us]} us"
+}
+
 # The DNS workloads, BENCH_ROUNDS times; the fixed loads are set in round 1.
 for round in $(seq 1 "$rounds"); do
 [[ -n $run_workloads ]] || break  # only micro-benchmarks, io or threads asked for
@@ -633,6 +654,7 @@ for s in $servers; do
     if [[ $s == rotor && $w == array && -n $churn_ready ]]; then
       run_churn "churn|rotor|peak" 0
       run_churn "churn|rotor|fixed" "${fixed_q[array]}"
+      run_churn_alone
     fi
   done
   stop_pid "$server_pid"; server_pid=""
@@ -877,11 +899,13 @@ if [[ -n ${R[churn|rotor|peak|qps]:-} ]]; then
   drop() { awk -v a="$1" -v b="$2" 'BEGIN {if (a + 0 > 0) printf "%.1f%%", (a - b) / a * 100; else print "-"}'; }
   peak_drop=$(drop "$(base array\|rotor\|peak\|qps)" "$(get churn\|rotor\|peak\|qps)")
   fixed_drop=$(drop "$(base array\|rotor\|fixed\|qps)" "$(get churn\|rotor\|fixed\|qps)")
-  # At the same offered load, the server CPU that churn adds, per change.
-  change_us=$(awk -v c="$(get churn\|rotor\|fixed\|cpu)" \
+  # At the same offered load, the server CPU that churn adds, per change
+  # (rough: see run_churn_alone); the driver alone gives the figure used.
+  added_us=$(awk -v c="$(get churn\|rotor\|fixed\|cpu)" \
     -v n="$(base array\|rotor\|fixed\|cpu)" -v q="$(get churn\|rotor\|fixed\|qps)" \
     -v r="$(get churn\|rotor\|fixed\|churn | tr -d '/s')" \
     'BEGIN {if (r + 0 > 0 && c + 0 > 0) printf "%.0f", (c - n) * q / r; else print "-"}')
+  change_us=$(get churn\|rotor\|alone\|us)
   # A worker whose core is saturated answers 1e6 / (cpu us/q) queries a
   # second; every us the changes take on that core is answers lost: at
   # `churn_rate` changes/s of change_us each, change_us * rate / 1e6 of them.
@@ -901,8 +925,9 @@ if [[ -n ${R[churn|rotor|peak|qps]:-} ]]; then
        "dnsperf's limit, and the driver took dnsperf's cpu); goal (issue 18) < 5% at $churn_rate changes/s, both   $churn_verdict;" \
        "p99 at half peak with churn $churn_p99 ms (goal < 1 ms)   $churn_p99_verdict"
   echo "  server cpu per registry change: $change_us us" \
-    "(the cpu us/q added by churn at half peak, times qps, over changes/s; goal (issue 18) <= 120 us)" \
-    "  $(at_most "$change_us" 120)"
+    "(rotor's process cpu over the changes, the driver alone at $(get churn\|rotor\|alone\|churn); goal (issue 18) <= 120 us)" \
+    "  $(at_most "$change_us" 120);" \
+    "the cpu us/q churn added at half peak, times qps, over changes/s: $added_us us (rough: a core kept awake answers cheaper)"
 fi
 
 if [[ -n ${R[io|blocking|peak|qps]:-} ]]; then
