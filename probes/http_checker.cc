@@ -93,7 +93,7 @@ struct HttpChecker::Transfer {
 };
 
 HttpChecker::HttpChecker(uv_loop_t* loop, std::chrono::seconds tls_session_max_age)
-    : loop_(loop), tls_session_max_age_(tls_session_max_age), plain_(loop) {
+    : loop_(loop), tls_session_max_age_(tls_session_max_age), plain_(loop), socket_set_(loop, this) {
   init_curl_once();
   auto* curl_timer = new uv_timer_t;
   uv_timer_init(loop_, curl_timer);
@@ -103,17 +103,6 @@ HttpChecker::HttpChecker(uv_loop_t* loop, std::chrono::seconds tls_session_max_a
   uv_timer_init(loop_, deferred_timer);
   deferred_timer->data = this;
   deferred_timer_.reset(deferred_timer);
-
-  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
-  auto* sockets_watch = new uv_poll_t;
-  if (int rc = uv_poll_init(loop_, sockets_watch, epoll_fd_); rc != 0) {
-    delete sockets_watch;
-    ::close(epoll_fd_);
-    throw std::runtime_error(std::string("uv_poll_init: ") + uv_strerror(rc));
-  }
-  sockets_watch->data = this;
-  sockets_watch_.reset(sockets_watch);
 
   multi_.reset(curl_multi_init());
   if (!multi_) throw std::runtime_error("curl_multi_init failed");
@@ -134,8 +123,7 @@ HttpChecker::~HttpChecker() {
   for (auto& [easy, transfer] : transfers_) curl_multi_remove_handle(multi_.get(), easy);
   transfers_.clear();
   multi_.reset();
-  sockets_watch_.reset();  // uv_close stops watching at once; the fd is ours to close
-  ::close(epoll_fd_);
+  socket_set_.close();
 }
 
 void HttpChecker::start(const CheckTarget& target, Done done) {
@@ -225,20 +213,20 @@ int HttpChecker::on_curl_socket(CURL*, curl_socket_t fd, int what, void* self_pt
   const bool known = socket_data != nullptr;
   if (what == CURL_POLL_REMOVE) {
     if (!known) return 0;
-    ::epoll_ctl(self.epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);  // curl closes it right after
-    if (--self.sockets_ == 0) uv_poll_stop(self.sockets_watch_.get());
+    ::epoll_ctl(self.socket_set_.fd(), EPOLL_CTL_DEL, fd, nullptr);  // curl closes it right after
+    if (--self.sockets_ == 0) uv_poll_stop(self.socket_set_.watch());
     return 0;
   }
   epoll_event event{};
   if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) event.events |= EPOLLIN;
   if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) event.events |= EPOLLOUT;
   event.data.fd = fd;
-  if (::epoll_ctl(self.epoll_fd_, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event) != 0) {
+  if (::epoll_ctl(self.socket_set_.fd(), known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event) != 0) {
     return -1;  // curl fails the transfer that owns this socket
   }
   if (!known) {
     curl_multi_assign(self.multi_.get(), fd, &self);
-    if (self.sockets_++ == 0) uv_poll_start(self.sockets_watch_.get(), UV_READABLE, &HttpChecker::on_sockets_ready);
+    if (self.sockets_++ == 0) uv_poll_start(self.socket_set_.watch(), UV_READABLE, &HttpChecker::on_sockets_ready);
   }
   return 0;
 }
@@ -259,7 +247,7 @@ void HttpChecker::on_sockets_ready(uv_poll_t* poll, int, int) {
   auto& self = *static_cast<HttpChecker*>(poll->data);
   constexpr int kBatch = 64;  // more stay ready: the set's fd stays readable and libuv calls again
   epoll_event ready[kBatch];
-  const int count = ::epoll_wait(self.epoll_fd_, ready, kBatch, 0);
+  const int count = ::epoll_wait(self.socket_set_.fd(), ready, kBatch, 0);
   int running = 0;
   for (int i = 0; i < count; ++i) {
     const uint32_t events = ready[i].events;

@@ -120,8 +120,7 @@ class HttpChecker final : public Checker {
   // calls per check (init probes the fd, every start deletes and re-adds it),
   // the set costs one epoll_ctl per change. libuv watches the set's fd while
   // it holds sockets.
-  int epoll_fd_ = -1;
-  UvOwned<uv_poll_t> sockets_watch_;
+  EpollWatch socket_set_;
   size_t sockets_ = 0;  // in the epoll set
   std::vector<EasyHandle> idle_handles_;
   // Cleared by the destructor, so a `done` that destroys the checker stops

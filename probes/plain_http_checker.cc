@@ -229,20 +229,10 @@ size_t PlainHttpChecker::KeptKeyHash::operator()(const KeptKey& key) const noexc
 }
 
 PlainHttpChecker::PlainHttpChecker(uv_loop_t* loop)
-    : loop_(loop), read_buffer_(std::make_unique<char[]>(kReadBufferSize)) {
-  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
-  auto* sockets_watch = new uv_poll_t;
-  if (int rc = uv_poll_init(loop_, sockets_watch, epoll_fd_); rc != 0) {
-    delete sockets_watch;
-    ::close(epoll_fd_);
-    throw std::runtime_error(std::string("uv_poll_init: ") + uv_strerror(rc));
-  }
-  sockets_watch->data = this;
-  sockets_watch_.reset(sockets_watch);
+    : loop_(loop), socket_set_(loop, this), read_buffer_(std::make_unique<char[]>(kReadBufferSize)) {
   // Watched for good: an empty set is never readable, and starting and
   // stopping a uv_poll costs epoll_ctl calls of libuv's own.
-  uv_poll_start(sockets_watch_.get(), UV_READABLE, &PlainHttpChecker::on_sockets_ready);
+  uv_poll_start(socket_set_.watch(), UV_READABLE, &PlainHttpChecker::on_sockets_ready);
 }
 
 namespace {
@@ -269,8 +259,7 @@ PlainHttpChecker::~PlainHttpChecker() {
   // Their sockets are closed: nothing refers to them.
   for (Connection* connection : spare_connections_) delete connection;
   for (Connection* connection : closed_in_batch_) delete connection;
-  sockets_watch_.reset();  // uv_close stops watching at once; the fd is ours to close
-  ::close(epoll_fd_);
+  socket_set_.close();
 }
 
 void PlainHttpChecker::start(const CheckTarget& target, Done done) {
@@ -383,7 +372,7 @@ std::string PlainHttpChecker::connect_fresh(Attempt& attempt) {
   epoll_event event{};
   event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   event.data.ptr = connection;
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, connection->fd, &event) != 0) return connect_error_reason(errno);
+  if (::epoll_ctl(socket_set_.fd(), EPOLL_CTL_ADD, connection->fd, &event) != 0) return connect_error_reason(errno);
   return {};
 }
 
@@ -421,7 +410,7 @@ void PlainHttpChecker::on_sockets_ready(uv_poll_t* poll, int status, int) {
   // readable and libuv calls again.
   constexpr int kBatch = 256;
   epoll_event ready[kBatch];
-  const int count = ::epoll_wait(self.epoll_fd_, ready, kBatch, 0);
+  const int count = ::epoll_wait(self.socket_set_.fd(), ready, kBatch, 0);
   bool destroyed = false;
   self.destroyed_ = &destroyed;
   self.dispatching_ = true;

@@ -130,8 +130,7 @@ class PlainHttpChecker final : public Checker {
 
   uv_loop_t* loop_;
   // Every connection's socket, edge-triggered, watched as one fd by the loop.
-  int epoll_fd_ = -1;
-  UvOwned<uv_poll_t> sockets_watch_;
+  EpollWatch socket_set_;
   // While a batch of socket events is dispatched: set by the destructor when
   // a `done` destroys this checker, so the batch stops.
   bool* destroyed_ = nullptr;
