@@ -69,17 +69,19 @@ struct PlainHttpChecker::Connection {
   PlainClock::time_point idle_since;
 };
 
-// One check. Its timer is initialised once: after the verdict the timer is
-// stopped and the attempt waits in its checker's spares for the next check;
-// it is freed once libuv has closed the timer (checker gone). `owner` is null
-// from the verdict (or cancellation) on, so late callbacks do nothing.
+// One check. After the verdict the attempt waits in its checker's spares for
+// the next check. `owner` is null from the verdict (or cancellation) on.
 struct PlainHttpChecker::Attempt {
   PlainHttpChecker* owner = nullptr;
   Attempt* prev = nullptr;  // the owner's list of unfinished checks
   Attempt* next = nullptr;
-  uv_timer_t timer{};
+  // Its place in the owner's FIFO of its timeout (deadline order).
+  Attempt* deadline_prev = nullptr;
+  Attempt* deadline_next = nullptr;
+  size_t deadline_queue = 0;  // index in the owner's deadline_queues_
   Done done;
   PlainClock::time_point started;
+  PlainClock::time_point deadline;  // started + timeout; started when early_failure is set
   std::chrono::milliseconds timeout{};
   uint16_t expect_status_min = 200;
   uint16_t expect_status_max = 399;
@@ -87,7 +89,7 @@ struct PlainHttpChecker::Attempt {
   bool reuse_connection = false;
   std::string expect_body;
   KeptKey key;  // key.request is the request sent
-  std::string early_failure;  // found inside start(); the timer reports it
+  std::string early_failure;  // found inside start(); the deadline timer reports it
   Connection* connection = nullptr;
   bool on_kept = false;  // the connection was a kept one (a retry is allowed)
 
@@ -230,20 +232,14 @@ size_t PlainHttpChecker::KeptKeyHash::operator()(const KeptKey& key) const noexc
 
 PlainHttpChecker::PlainHttpChecker(uv_loop_t* loop)
     : loop_(loop), socket_set_(loop, this), read_buffer_(std::make_unique<char[]>(kReadBufferSize)) {
+  auto* timer = new uv_timer_t;
+  uv_timer_init(loop, timer);  // cannot fail on Unix
+  timer->data = this;
+  deadline_timer_.reset(timer);
   // Watched for good: an empty set is never readable, and starting and
   // stopping a uv_poll costs epoll_ctl calls of libuv's own.
   uv_poll_start(socket_set_.watch(), UV_READABLE, &PlainHttpChecker::on_sockets_ready);
 }
-
-namespace {
-
-// For good: once libuv has closed its timer, the attempt is freed.
-void close_and_free_attempt(PlainHttpChecker::Attempt* attempt) {
-  uv_close(reinterpret_cast<uv_handle_t*>(&attempt->timer),
-           [](uv_handle_t* handle) { delete static_cast<PlainHttpChecker::Attempt*>(handle->data); });
-}
-
-}  // namespace
 
 PlainHttpChecker::~PlainHttpChecker() {
   if (destroyed_ != nullptr) *destroyed_ = true;
@@ -252,10 +248,10 @@ PlainHttpChecker::~PlainHttpChecker() {
     attempts_ = attempt->next;
     attempt->owner = nullptr;
     if (attempt->connection != nullptr) close_connection(attempt->connection);
-    close_and_free_attempt(attempt);
+    delete attempt;
   }
   while (idle_oldest_ != nullptr) close_connection(idle_oldest_);
-  for (Attempt* attempt : spare_attempts_) close_and_free_attempt(attempt);
+  for (Attempt* attempt : spare_attempts_) delete attempt;
   // Their sockets are closed: nothing refers to them.
   for (Connection* connection : spare_connections_) delete connection;
   for (Connection* connection : closed_in_batch_) delete connection;
@@ -266,8 +262,6 @@ void PlainHttpChecker::start(const CheckTarget& target, Done done) {
   Attempt* attempt;
   if (spare_attempts_.empty()) {
     attempt = new Attempt;
-    uv_timer_init(loop_, &attempt->timer);
-    attempt->timer.data = attempt;
   } else {
     // Stopped, its callbacks done: only the fields below are set afresh
     // (the response's are reset with the request, reset_response).
@@ -297,7 +291,6 @@ void PlainHttpChecker::start(const CheckTarget& target, Done done) {
   attempts_ = attempt;
   ++in_flight_;
 
-  uint64_t timeout_ms = static_cast<uint64_t>(std::max<int64_t>(1, target.timeout.count()));
   Connection* kept = target.reuse_connection ? take_kept(attempt->key) : nullptr;
   if (kept != nullptr) {
     kept->attempt = attempt;
@@ -310,14 +303,61 @@ void PlainHttpChecker::start(const CheckTarget& target, Done done) {
       kept = nullptr;
     }
   }
-  if (kept == nullptr) {
-    attempt->early_failure = connect_fresh(*attempt);
-    if (!attempt->early_failure.empty()) timeout_ms = 0;  // reported from the loop, never from inside start()
+  if (kept == nullptr) attempt->early_failure = connect_fresh(*attempt);
+  // An early failure is reported from the loop, never from inside start():
+  // a deadline of now, in a FIFO of its own.
+  enqueue_deadline(*attempt, attempt->early_failure.empty()
+                                 ? std::max(std::chrono::milliseconds(1), target.timeout)
+                                 : std::chrono::milliseconds(0));
+}
+
+void PlainHttpChecker::enqueue_deadline(Attempt& attempt, std::chrono::milliseconds timeout) {
+  size_t index = 0;
+  while (index < deadline_queues_.size() && deadline_queues_[index].timeout != timeout) ++index;
+  if (index == deadline_queues_.size()) deadline_queues_.push_back(DeadlineQueue{timeout});
+  DeadlineQueue& queue = deadline_queues_[index];
+  // The clock only goes forward, so the newest deadline of a FIFO is its last.
+  attempt.deadline = attempt.started + timeout;
+  attempt.deadline_queue = index;
+  attempt.deadline_next = nullptr;
+  attempt.deadline_prev = queue.tail;
+  if (queue.tail != nullptr) {
+    queue.tail->deadline_next = &attempt;
+  } else {
+    queue.head = &attempt;
   }
-  // The loop clock was read at the start of this iteration; without a
-  // refresh the timeout would count from then, not from now.
+  queue.tail = &attempt;
+  if (attempt.deadline < armed_for_) arm_for(attempt.deadline);
+}
+
+void PlainHttpChecker::dequeue_deadline(Attempt& attempt) {
+  DeadlineQueue& queue = deadline_queues_[attempt.deadline_queue];
+  if (attempt.deadline_prev != nullptr) {
+    attempt.deadline_prev->deadline_next = attempt.deadline_next;
+  } else {
+    queue.head = attempt.deadline_next;
+  }
+  if (attempt.deadline_next != nullptr) {
+    attempt.deadline_next->deadline_prev = attempt.deadline_prev;
+  } else {
+    queue.tail = attempt.deadline_prev;
+  }
+  attempt.deadline_prev = nullptr;
+  attempt.deadline_next = nullptr;
+  // The timer stays armed: when it fires for nothing, it is armed for the next head.
+}
+
+void PlainHttpChecker::arm_for(PlainClockTime deadline) {
+  armed_for_ = deadline;
+  // libuv counts from its loop time, read at the top of this iteration;
+  // refreshed, so that the wait counts from now. Rounded up to the
+  // millisecond: the timer never fires before the deadline by more than
+  // libuv's truncation of its clock, and a wake that finds no check due
+  // arms it again.
   uv_update_time(loop_);
-  uv_timer_start(&attempt->timer, &PlainHttpChecker::on_timer, timeout_ms, 0);
+  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(deadline - PlainClock::now());
+  uv_timer_start(deadline_timer_.get(), &PlainHttpChecker::on_timer,
+                 static_cast<uint64_t>(std::max<int64_t>(0, wait.count())), 0);
 }
 
 std::string PlainHttpChecker::connect_fresh(Attempt& attempt) {
@@ -538,7 +578,7 @@ bool PlainHttpChecker::retry_fresh(Attempt& attempt) {
   if (!attempt.on_kept) return false;  // it failed on a connection of its own: a real failure
   // The kept connection died under the request (the server's keep-alive
   // timeout crossed it, or it restarted): not the instance's fault. Once
-  // more on a fresh connection; the check's timer still runs, so the retry
+  // more on a fresh connection; the check's deadline stays, so the retry
   // has what is left of the same timeout.
   Connection* dead = attempt.connection;
   dead->attempt = nullptr;
@@ -550,11 +590,30 @@ bool PlainHttpChecker::retry_fresh(Attempt& attempt) {
 }
 
 void PlainHttpChecker::on_timer(uv_timer_t* timer) {
-  auto* attempt = static_cast<Attempt*>(timer->data);
-  if (attempt->owner == nullptr) return;
-  std::string reason = attempt->early_failure.empty() ? timeout_reason(attempt->timeout)
-                                                      : std::move(attempt->early_failure);
-  attempt->owner->finish(*attempt, false, std::move(reason), false);
+  auto& self = *static_cast<PlainHttpChecker*>(timer->data);
+  self.armed_for_ = PlainClockTime::max();  // a one-shot timer: no longer armed
+  const PlainClockTime now = PlainClock::now();
+  bool destroyed = false;
+  self.destroyed_ = &destroyed;
+  // Every check due now; `done` may start checks (later deadlines, at the
+  // tails) or destroy this checker.
+  for (size_t index = 0; index < self.deadline_queues_.size() && !destroyed; ++index) {
+    for (;;) {
+      Attempt* attempt = self.deadline_queues_[index].head;
+      if (attempt == nullptr || attempt->deadline > now) break;
+      std::string reason = attempt->early_failure.empty() ? timeout_reason(attempt->timeout)
+                                                          : std::move(attempt->early_failure);
+      self.finish(*attempt, false, std::move(reason), false);
+      if (destroyed) break;
+    }
+  }
+  if (destroyed) return;
+  self.destroyed_ = nullptr;
+  PlainClockTime earliest = PlainClockTime::max();
+  for (const DeadlineQueue& queue : self.deadline_queues_) {
+    if (queue.head != nullptr) earliest = std::min(earliest, queue.head->deadline);
+  }
+  if (earliest < self.armed_for_) self.arm_for(earliest);
 }
 
 void PlainHttpChecker::finish(Attempt& attempt, bool passed, std::string reason, bool keep_connection,
@@ -582,12 +641,12 @@ void PlainHttpChecker::finish(Attempt& attempt, bool passed, std::string reason,
   }
   Done done = std::move(attempt.done);
   attempt.done = nullptr;
-  uv_timer_stop(&attempt.timer);
+  dequeue_deadline(attempt);
   if (spare_attempts_.size() < kMaxSpares) {
     if (attempt.body.capacity() > kMaxSpareBodyCapacity) std::string().swap(attempt.body);
     spare_attempts_.push_back(&attempt);
   } else {
-    close_and_free_attempt(&attempt);
+    delete &attempt;
   }
   // Last and from a local: `done` may start checks or destroy this checker.
   done(std::move(result));

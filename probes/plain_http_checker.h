@@ -57,13 +57,23 @@ namespace rotor::probes {
 //   once on a fresh connection within the same deadline. At most
 //   kMaxKeptConnections are kept (the longest idle closes first); one idle
 //   for more than kMaxIdle is closed instead of used.
-// - Allocation: a check's state (its timer initialised once) and a closed
-//   connection's memory are kept for the next checks (up to 1,024 of each),
-//   so a steady round of checks allocates nothing of its own but the Done it
-//   is given; the destructor frees them.
+// - Timeouts: one libuv timer for all the checker's checks, not one per
+//   check. Checks wait in one FIFO per timeout value (a check's deadline is
+//   its start plus its timeout, so each FIFO is in deadline order); the timer
+//   is armed for the earliest head and, when it fires, times out every check
+//   whose deadline has passed and is armed again. A judged check leaves its
+//   FIFO and the timer alone (no libuv timer start and stop per check, nor
+//   a heap update): a timer armed for a check judged since fires for nothing
+//   and is armed for the next head, about once per timeout.
+// - Allocation: a check's state and a closed connection's memory are kept
+//   for the next checks (up to 1,024 of each), so a steady round of checks
+//   allocates nothing of its own but the Done it is given; the destructor
+//   frees them.
 // - Construction throws std::runtime_error when the epoll set cannot be made
 //   (out of file descriptors), as HttpChecker's does.
 class PlainHttpChecker final : public Checker {
+  using PlainClockTime = std::chrono::steady_clock::time_point;
+
  public:
   static constexpr size_t kMaxBody = 64 * 1024;
   static constexpr size_t kMaxKeptConnections = 20000;
@@ -125,10 +135,26 @@ class PlainHttpChecker final : public Checker {
   Connection* take_kept(const KeptKey& key);
   void unlink_idle(Connection* connection);
 
+  // Deadlines (see the contract): checks in flight, one FIFO per timeout.
+  struct DeadlineQueue {
+    std::chrono::milliseconds timeout{};
+    Attempt* head = nullptr;
+    Attempt* tail = nullptr;
+  };
+  void enqueue_deadline(Attempt& attempt, std::chrono::milliseconds timeout);
+  void dequeue_deadline(Attempt& attempt);
+  // Arms the timer for `deadline` unless it is armed for one at least as early.
+  void arm_for(PlainClockTime deadline);
+
   static void on_sockets_ready(uv_poll_t* poll, int status, int events);
   static void on_timer(uv_timer_t* timer);
 
   uv_loop_t* loop_;
+  // The one timer of every check's deadline, armed for armed_for_ (max: not armed).
+  UvOwned<uv_timer_t> deadline_timer_;
+  PlainClockTime armed_for_ = PlainClockTime::max();
+  // Usually one or two timeout values; a FIFO stays once made.
+  std::vector<DeadlineQueue> deadline_queues_;
   // Every connection's socket, edge-triggered, watched as one fd by the loop.
   EpollWatch socket_set_;
   // While a batch of socket events is dispatched: set by the destructor when

@@ -6,6 +6,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <queue>
 #include <random>
 #include <stdexcept>
@@ -65,6 +66,64 @@ struct ProberPool::Loop {
   };
   using Due = std::pair<uint64_t, uint64_t>;  // due_ms, probe id
 
+  // Probes by id. An id is its slot's index (low 32 bits) and the slot's
+  // generation when the probe was added (high 32 bits), so the stale ids
+  // that the schedule, the waiting queue and a check in flight may still
+  // hold find nothing once their probe is gone, even in a reused slot. A
+  // check looks its probe up about three times (its start, its result, its
+  // next due time); here that is an index and a compare, where an
+  // unordered_map's find cost a division and about three dependent cache
+  // misses each (perf: ~2% of the prober thread at 10,000 probes).
+  class ProbeTable {
+   public:
+    Probe* find(uint64_t id) {
+      const auto index = static_cast<uint32_t>(id);
+      if (index >= slots_.size()) return nullptr;
+      Slot& slot = slots_[index];
+      return slot.probe && slot.generation == static_cast<uint32_t>(id >> 32) ? &*slot.probe : nullptr;
+    }
+    bool contains(uint64_t id) { return find(id) != nullptr; }
+    // May move the other probes: hold no Probe& across it.
+    uint64_t add(Probe probe) {
+      uint32_t index;
+      if (free_.empty()) {
+        index = static_cast<uint32_t>(slots_.size());
+        slots_.emplace_back();
+      } else {
+        index = free_.back();
+        free_.pop_back();
+      }
+      Slot& slot = slots_[index];
+      slot.probe.emplace(std::move(probe));
+      ++size_;
+      return static_cast<uint64_t>(slot.generation) << 32 | index;
+    }
+    void erase(uint64_t id) {
+      if (find(id) == nullptr) return;
+      const auto index = static_cast<uint32_t>(id);
+      Slot& slot = slots_[index];
+      slot.probe.reset();
+      ++slot.generation;  // the ids given out for this slot so far find nothing now
+      free_.push_back(index);
+      --size_;
+    }
+    size_t size() const { return size_; }
+    void clear() {
+      slots_.clear();
+      free_.clear();
+      size_ = 0;
+    }
+
+   private:
+    struct Slot {
+      uint32_t generation = 0;
+      std::optional<Probe> probe;
+    };
+    std::vector<Slot> slots_;
+    std::vector<uint32_t> free_;
+    size_t size_ = 0;
+  };
+
   Loop(ProberPool& pool, size_t shard, size_t max_in_flight, uint64_t seed)
       : pool(pool), shard(shard), max_in_flight(max_in_flight), rng(seed) {}
 
@@ -79,12 +138,11 @@ struct ProberPool::Loop {
   std::unique_ptr<TcpChecker> tcp;
 
   std::unordered_map<std::string, uint64_t> ids_by_key;
-  std::unordered_map<uint64_t, Probe> probes;
+  ProbeTable probes;
   std::priority_queue<Due, std::vector<Due>, std::greater<>> schedule;  // may hold stale entries
   std::deque<uint64_t> waiting;  // may hold stale ids
   size_t waiting_count = 0;
   size_t in_flight = 0;
-  uint64_t next_id = 1;
   std::mt19937_64 rng;
   std::vector<ProbeReport> transitions;
   std::vector<Finished> finished;                        // since the last pump
@@ -150,27 +208,26 @@ struct ProberPool::Loop {
         ++it;
         continue;
       }
-      auto probe = probes.find(it->second);
-      if (probe->second.waiting) --waiting_count;
-      for (const Member& member : probe->second.members) forget(member);
-      probes.erase(probe);  // an in-flight result finds no probe and is dropped
+      Probe* probe = probes.find(it->second);
+      if (probe->waiting) --waiting_count;
+      for (const Member& member : probe->members) forget(member);
+      probes.erase(it->second);  // an in-flight result finds no probe and is dropped
       it = ids_by_key.erase(it);
     }
 
     uint64_t now = uv_now(&loop);
     for (auto& [key, group] : groups) {
-      auto [it, added] = ids_by_key.try_emplace(key, next_id);
+      auto [it, added] = ids_by_key.try_emplace(key, 0);
       if (added) {
-        ++next_id;
         const ProbeTarget& first = *group.front();
         CheckTarget target = make_target(first.check, first.address);
         if (pool.options_.source_address.family == target.address.family) {
           target.source = pool.options_.source_address;
         }
         Probe probe{std::move(target), first.check.interval, health_policy(first.check), {}, now};
-        probes.emplace(it->second, std::move(probe));
+        it->second = probes.add(std::move(probe));
       }
-      Probe& probe = probes.at(it->second);
+      Probe& probe = *probes.find(it->second);
       std::vector<Member> members;
       for (const ProbeTarget* target : group) {
         auto same = [&](const Member& m) { return m.instance_id == target->instance_id; };
@@ -225,9 +282,9 @@ struct ProberPool::Loop {
   void on_result(uint64_t id, CheckResult result) {
     --in_flight;
     ++stats.checks_finished;
-    auto it = probes.find(id);
-    if (it == probes.end()) return;  // removed while in flight
-    Probe& probe = it->second;
+    Probe* found = probes.find(id);
+    if (found == nullptr) return;  // removed while in flight
+    Probe& probe = *found;
     probe.in_flight = false;
     const uint64_t started = probe.started_ms;
 
@@ -275,9 +332,9 @@ struct ProberPool::Loop {
     while (!schedule.empty() && schedule.top().first <= now) {
       auto [due, id] = schedule.top();
       schedule.pop();
-      auto it = probes.find(id);
-      if (it == probes.end()) continue;
-      Probe& probe = it->second;
+      Probe* found = probes.find(id);
+      if (found == nullptr) continue;
+      Probe& probe = *found;
       if (probe.in_flight || probe.waiting || probe.due_ms != due) continue;
       make_due(id, probe, now);
     }
@@ -290,11 +347,11 @@ struct ProberPool::Loop {
     while (in_flight < max_in_flight && !waiting.empty()) {
       uint64_t id = waiting.front();
       waiting.pop_front();
-      auto it = probes.find(id);
-      if (it == probes.end() || !it->second.waiting) continue;
-      it->second.waiting = false;
+      Probe* probe = probes.find(id);
+      if (probe == nullptr || !probe->waiting) continue;
+      probe->waiting = false;
       --waiting_count;
-      start_check(id, it->second, now);
+      start_check(id, *probe, now);
     }
 
     while (!schedule.empty() && !probes.contains(schedule.top().second)) schedule.pop();
