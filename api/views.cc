@@ -41,9 +41,13 @@ json settings_json(const arrays::ArraySettings& settings) {
 }
 
 json spec_json(const arrays::InstanceSpec& spec) {
-  json out = {{"address", spec.address.to_string()},
-              {"weight", spec.weight},
-              {"state", std::string(arrays::to_string(spec.state))}};
+  // Key by key rather than from an initializer list, which builds each pair
+  // as a JSON array and copies it into the object: half the instructions of
+  // an instance's view, and every write of an instance shows one or two.
+  json out(json::value_t::object);
+  out["address"] = spec.address.to_string();
+  out["weight"] = spec.weight;
+  out["state"] = arrays::to_string(spec.state);
   if (!spec.region.empty()) out["region"] = spec.region;
   if (spec.lat) out["lat"] = *spec.lat;
   if (spec.lon) out["lon"] = *spec.lon;
@@ -54,7 +58,7 @@ json spec_json(const arrays::InstanceSpec& spec) {
 json instance_json(const arrays::Instance& instance) {
   json out = spec_json(instance.spec);
   out["id"] = instance.id;
-  out["health"] = std::string(arrays::to_string(instance.health));
+  out["health"] = arrays::to_string(instance.health);
   return out;
 }
 

@@ -101,7 +101,7 @@ Registry::Registry(std::unique_ptr<Store> store, SnapshotComposer& composer,
       started_ms_(options_.clock()) {
   auto state = state_.lock();
   if (state->geo.regions == nullptr) state->geo.regions = geo::RegionTable::build({});
-  state->declared_regions = state->geo.regions;
+  *declared_regions_.lock() = state->geo.regions;
 }
 
 Registry::~Registry() {
@@ -149,7 +149,7 @@ std::unique_ptr<Registry> Registry::open(std::unique_ptr<Store> store, SnapshotC
         spdlog::error("registry: the stored regions and networks cannot be served: {}", error.what());
       }
       if (state->geo.regions == nullptr) state->geo.regions = geo::RegionTable::build({});
-      state->declared_regions = state->geo.regions;
+      *registry->declared_regions_.lock() = state->geo.regions;
       table = std::make_shared<const arrays::ArrayTable>();
       for (const auto& [name, array] : state->arrays) {
         registry->learn_regions(*state, array.instances);
@@ -477,15 +477,17 @@ void Registry::note_panic(State& state, ArrayModel& array, const arrays::ArraySt
   }
 }
 
+void Registry::apply_reported(const State& state, Instance& instance) {
+  const auto found = state.reported.find(instance.id);
+  if (found == state.reported.end()) return;
+  instance.reported_weight = found->second.weight;
+  instance.reported_draining = found->second.draining;
+}
+
 std::vector<Instance> Registry::reported_instances(const State& state, const ArrayModel& array) {
   std::vector<Instance> instances = array.instances;
   if (state.reported.empty()) return instances;
-  for (Instance& instance : instances) {
-    const auto found = state.reported.find(instance.id);
-    if (found == state.reported.end()) continue;
-    instance.reported_weight = found->second.weight;
-    instance.reported_draining = found->second.draining;
-  }
+  for (Instance& instance : instances) apply_reported(state, instance);
   return instances;
 }
 
@@ -522,10 +524,7 @@ std::optional<Registry::FoundInstance> Registry::find_instance_in(std::string_vi
                                      [id](const Instance& i) { return i.id == id; });
   if (instance == array.instances.end()) return out;
   out.instance = *instance;
-  if (const auto reported = state->reported.find(id); reported != state->reported.end()) {
-    out.instance->reported_weight = reported->second.weight;
-    out.instance->reported_draining = reported->second.draining;
-  }
+  apply_reported(*state, *out.instance);
   return out;
 }
 
@@ -536,10 +535,7 @@ std::vector<LocatedInstance> Registry::find_instances(const arrays::IpAddress& a
     for (const arrays::Instance& instance : array.instances) {
       if (instance.spec.address != address) continue;
       out.push_back({array.name, instance});
-      if (const auto found = state->reported.find(instance.id); found != state->reported.end()) {
-        out.back().instance.reported_weight = found->second.weight;
-        out.back().instance.reported_draining = found->second.draining;
-      }
+      apply_reported(*state, out.back().instance);
     }
   }
   return out;
@@ -1160,7 +1156,8 @@ std::vector<std::string> Registry::warnings(const arrays::ArraySettings& setting
 
 std::vector<std::string> Registry::warnings(const InstanceSpec& spec,
                                            const std::string& path) const {
-  return instance_warnings(spec, *state_.lock()->declared_regions, path);
+  const std::shared_ptr<const geo::RegionTable> declared = *declared_regions_.lock();
+  return instance_warnings(spec, *declared, path);
 }
 
 }  // namespace rotor::registry

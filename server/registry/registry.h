@@ -373,7 +373,6 @@ class Registry {
     std::vector<uint32_t> free_slots;
     uint32_t next_slot = 0;
     geo::GeoContext geo;  // regions: the declared ones plus labels instances use
-    std::shared_ptr<const geo::RegionTable> declared_regions;  // the config's and the store's
     ConfigGeo config_geo;  // set_geo's
     StoredGeo stored_geo;  // the API's, as the store holds them
     std::map<std::string, SyntheticZoneSpec> synthetic;  // by presentation origin
@@ -457,6 +456,9 @@ class Registry {
   void watch_ramps(State& state, const arrays::ArrayState& built);
   void run_ramps();  // the ramp thread
   static RegisteredArray view(const State& state, const ArrayModel& array);
+  // The backend's own report of `instance` (set_reported_many), if any, laid
+  // over it: every read of an instance shows it so.
+  static void apply_reported(const State& state, arrays::Instance& instance);
   // The model's instances with the backends' reports laid over them.
   static std::vector<arrays::Instance> reported_instances(const State& state, const ArrayModel& array);
   // Rebuilds and serves the named arrays in one publish.
@@ -465,6 +467,11 @@ class Registry {
   const std::unique_ptr<Store> store_;  // status() and the change handler; the rest via State
   SnapshotComposer& composer_;          // thread-safe
   LockGuarded<State> state_;
+  // The config's and the store's regions, which warnings() checks an
+  // instance's region against. Its own lock, taken under state_'s when set:
+  // a write's reply asks for its warnings after the write, and waiting for
+  // the next writer to finish its commit would cost it a futex sleep.
+  LockGuarded<std::shared_ptr<const geo::RegionTable>> declared_regions_;
   const RegistryOptions options_;
   const int64_t started_ms_;  // when this process opened the registry: ramps need a later down
   std::condition_variable ramp_wake_;  // waits on state_'s lock

@@ -61,7 +61,7 @@ void Registry::serve_geo(State& state, geo::GeoContext geo) {
   SnapshotComposer::Batch batch(composer_);
   if (geo.regions == nullptr) geo.regions = geo::RegionTable::build({});
   state.geo = std::move(geo);
-  state.declared_regions = state.geo.regions;
+  *declared_regions_.lock() = state.geo.regions;
   auto table = std::make_shared<const arrays::ArrayTable>();
   for (const auto& [name, array] : state.arrays) {
     learn_regions(state, array.instances);
