@@ -3,6 +3,7 @@
 #include "server/registry/array_options.h"
 #include "server/registry/audit.h"
 #include "server/registry/instance_replacement.h"
+#include "server/registry/sqlite_wal_vfs.h"
 #include "server/registry/statement_cache.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -343,7 +344,10 @@ class SqliteStore::Transaction {
 
 SqliteStore::SqliteStore(const std::string& path, StoreOptions options) : path_(path), options_(options) {
   try {
-    db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    // SQLite's own VFS but for a WAL frame written in one write, not two
+    // (sqlite_wal_vfs.h).
+    db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+                                             /*aBusyTimeoutMs=*/0, wal_frame_vfs_name());
     db_->setBusyTimeout(options_.busy_timeout_ms);
     statements_ = std::make_unique<StatementCache>(*db_);
     // Reading the header first: a corrupt or foreign file is refused before
