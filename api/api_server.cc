@@ -160,25 +160,17 @@ void ApiServer::install_handlers() {
     log_request(request, response.status, token);
   };
   // Every method and path goes to the router, which knows the routes'
-  // methods (405) and refuses control characters in a path (400); ".*"
-  // would not match a path holding a decoded newline (%0A).
-  constexpr const char* kAnyPath = "[\\s\\S]*";
-  server_->Get(kAnyPath, dispatch);
-  server_->Post(kAnyPath, dispatch);
-  server_->Put(kAnyPath, dispatch);
-  server_->Patch(kAnyPath, dispatch);
-  server_->Delete(kAnyPath, dispatch);
-  server_->Options(kAnyPath, dispatch);
+  // methods (405) and refuses control characters in a path (400).
   // httplib's own refusals (413 for a large body, 400 for a bad request line)
-  // arrive here without a body: give them the API's error shape.
+  // arrive at the error handler without a body: give them the API's error shape.
   const httplib::Server::HandlerWithResponse error_handler =
       [](const httplib::Request&, httplib::Response& response) {
         if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
         reply_error(response, response.status, status_message(response.status));
         return httplib::Server::HandlerResponse::Handled;
       };
-  server_->set_error_handler(error_handler);
-  server_->set_exception_handler(
+  server_->serve_with(
+      dispatch, error_handler,
       [](const httplib::Request&, httplib::Response& response, std::exception_ptr error) {
         try {
           std::rethrow_exception(error);

@@ -23,7 +23,15 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "api/request_head.h"
 #include "server/common/background_thread.h"
+
+// httplib's reason phrases, exported by libcpp-httplib but not declared in its
+// header (namespace detail: not a stable API). The own writer uses it so that
+// its status lines are httplib's, byte for byte.
+namespace httplib::detail {
+const char* status_message(int status);
+}  // namespace httplib::detail
 
 namespace rotor::api {
 
@@ -202,6 +210,42 @@ class DeadlineStream final : public httplib::Stream {
 
   // The request reached its byte budget: what follows cannot be framed.
   bool exhausted() const noexcept { return bytes_left_ == 0; }
+
+  // For the own reader: what was read and not consumed, after one read if
+  // nothing was (as httplib's first read would do); false when the peer
+  // closed, failed or timed out before sending anything.
+  bool fill() {
+    if (begin_ < end_) return true;
+    if (bytes_left_ == 0) return false;
+    const ssize_t got = receive();
+    if (got <= 0) return false;
+    begin_ = 0;
+    end_ = static_cast<size_t>(got);
+    return true;
+  }
+  std::string_view buffered() const noexcept { return {buffer_ + begin_, end_ - begin_}; }
+  // Takes `n` buffered bytes as read; false (nothing taken) past the budget.
+  bool consume(size_t n) noexcept {
+    if (n > end_ - begin_ || n >= bytes_left_) return false;
+    begin_ += n;
+    bytes_left_ -= n;
+    return true;
+  }
+  // Appends exactly `n` bytes to `out`; false when the peer closed, failed,
+  // timed out or the budget ran out first.
+  bool read_exactly(std::string& out, size_t n) {
+    const size_t start = out.size();
+    out.resize(start + n);
+    for (size_t done = 0; done < n;) {
+      const ssize_t got = read(out.data() + start + done, n - done);
+      if (got <= 0) {
+        out.resize(start + done);
+        return false;
+      }
+      done += static_cast<size_t>(got);
+    }
+    return true;
+  }
 
  private:
   struct Endpoint {
@@ -396,6 +440,27 @@ GuardedServer::GuardedServer(ConnectionLimits limits, std::shared_ptr<const TlsC
   new_task_queue = [ceiling] { return new OnDemandPool(ceiling); };
 }
 
+void GuardedServer::serve_with(Handler handler, HandlerWithResponse error_handler,
+                               ExceptionHandler exception_handler) {
+  handler_ = std::move(handler);
+  on_error_ = std::move(error_handler);
+  on_exception_ = std::move(exception_handler);
+  // The requests left to httplib reach the same handler. "[\\s\\S]*" rather
+  // than ".*", which would not match a path holding a decoded newline (%0A).
+  constexpr const char* kAnyPath = "[\\s\\S]*";
+  const Handler to_handler = [this](const httplib::Request& request, httplib::Response& response) {
+    handler_(request, response);
+  };
+  Get(kAnyPath, to_handler);
+  Post(kAnyPath, to_handler);
+  Put(kAnyPath, to_handler);
+  Patch(kAnyPath, to_handler);
+  Delete(kAnyPath, to_handler);
+  Options(kAnyPath, to_handler);
+  set_error_handler(on_error_);
+  set_exception_handler(on_exception_);
+}
+
 bool GuardedServer::admit(const std::string& address) {
   auto per_client = per_client_.lock();
   size_t& count = (*per_client)[address];
@@ -453,12 +518,105 @@ bool GuardedServer::serve_connection(socket_t sock) {
     if (!stream.wait_for_request(limits_.keep_alive_idle)) break;
     stream.start_request(limits_.request_deadline, limits_.max_request_bytes);
     bool closed = false;
-    ok = process_request(stream, left == 1, closed, nullptr);
+    ok = handler_ && own_reader_ ? serve_request(stream, left == 1, closed)
+                                 : process_request(stream, left == 1, closed, nullptr);
     if (!stream.flush()) ok = false;
     if (!ok || closed || stream.exhausted()) break;
   }
   release(client);
   return ok;
+}
+
+}  // namespace rotor::api
+
+namespace rotor::api {
+
+// httplib 0.11's process_request for what read_request_head takes: the
+// same Request fields, Connection handling, headers added, exception
+// handling and reply. What it does not take is left to process_request
+// before a byte is consumed.
+bool GuardedServer::serve_request(httplib::Stream& base, bool close_connection, bool& connection_closed) {
+  auto& stream = static_cast<DeadlineStream&>(base);
+  if (!stream.fill()) return false;  // as httplib's getline failing on the first line
+  httplib::Request request;
+  RequestHead head;
+  if (read_request_head(stream.buffered(), payload_max_length_, request, head) != nullptr ||
+      !stream.consume(head.head_bytes)) {
+    return process_request(stream, close_connection, connection_closed, nullptr);
+  }
+  own_reader_requests_.fetch_add(1, std::memory_order_relaxed);
+  httplib::Response response;
+  response.version = "HTTP/1.1";
+  const std::string& connection = request.get_header_value("Connection");
+  if (connection == "close") connection_closed = true;
+  if (request.version == "HTTP/1.0" && connection != "Keep-Alive") connection_closed = true;
+  stream.get_remote_ip_and_port(request.remote_addr, request.remote_port);
+  request.set_header("REMOTE_ADDR", request.remote_addr);
+  request.set_header("REMOTE_PORT", std::to_string(request.remote_port));
+  stream.get_local_ip_and_port(request.local_addr, request.local_port);
+  request.set_header("LOCAL_ADDR", request.local_addr);
+  request.set_header("LOCAL_PORT", std::to_string(request.local_port));
+
+  if (head.content_length > 0 && !stream.read_exactly(request.body, head.content_length)) {
+    response.status = 400;  // httplib: the content could not be read
+  } else {
+    try {
+      handler_(request, response);
+    } catch (...) {
+      if (on_exception_) {
+        on_exception_(request, response, std::current_exception());
+      } else {
+        response.status = 500;
+      }
+    }
+    if (response.status == -1) response.status = 200;
+  }
+  write_reply(stream, close_connection, request, response);
+  return true;
+}
+
+void GuardedServer::write_reply(httplib::Stream& stream, bool close_connection,
+                                const httplib::Request& request, httplib::Response& response) const {
+  if (response.status >= 400 && on_error_) on_error_(request, response);
+  if (response.content_provider_) {
+    // Not given by the API's handlers; refused rather than half written.
+    response = httplib::Response();
+    response.status = 500;
+    if (on_error_) on_error_(request, response);
+  }
+  if (!response.body.empty()) response.set_header("Content-Length", std::to_string(response.body.size()));
+  if (close_connection || request.get_header_value("Connection") == "close") {
+    response.set_header("Connection", "close");
+  } else {
+    response.set_header("Keep-Alive", "timeout=" + std::to_string(keep_alive_timeout_sec_) +
+                                          ", max=" + std::to_string(keep_alive_max_count_));
+  }
+  if (!response.has_header("Content-Type") && !response.body.empty()) {
+    response.set_header("Content-Type", "text/plain");
+  }
+  if (!response.has_header("Content-Length") && response.body.empty()) {
+    response.set_header("Content-Length", "0");
+  }
+  const bool head_only = request.method == "HEAD";
+  if (head_only && !response.has_header("Accept-Ranges")) response.set_header("Accept-Ranges", "bytes");
+
+  std::string out;
+  out.reserve(160 + (head_only ? 0 : response.body.size()));
+  out += "HTTP/1.1 ";
+  out += std::to_string(response.status);
+  out += ' ';
+  out += httplib::detail::status_message(response.status);
+  out += "\r\n";
+  for (const auto& [name, value] : response.headers) {
+    // httplib writes them with "%s": a value ends at a NUL.
+    out += name.c_str();
+    out += ": ";
+    out += value.c_str();
+    out += "\r\n";
+  }
+  out += "\r\n";
+  if (!head_only) out += response.body;
+  stream.write(out.data(), out.size());
 }
 
 }  // namespace rotor::api
