@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace httplib {
@@ -61,9 +62,9 @@ class Router {
     std::string pattern;
     std::map<std::string, Method> by_method;
   };
-  // The params of `path` when it matches `pattern`, else false.
+  // The params of `path` when it matches `pattern` (views into `path`), else false.
   static bool match(const std::string& pattern, const std::string& path,
-                    std::vector<std::string>& params);
+                    std::vector<std::string_view>& params);
   std::vector<Route> routes_;
 };
 
