@@ -143,13 +143,23 @@ void HealthMonitor::run() {
 
 void HealthMonitor::refresh_targets() {
   const std::vector<registry::RegisteredArray> arrays = registry_.arrays();
+  std::vector<probes::ProbeTarget> targets = probe_targets(arrays, sink_);
+  // Labels for the probed instances only: the monitor logs nothing about the
+  // others, and a label for every instance of every array (its address as
+  // text, a string, a map node) was half of a refresh, which runs up to 20
+  // times a second under registry churn. A transition still pending for an
+  // instance no longer probed is logged as "?" with its id.
+  std::vector<int64_t> probed;
+  probed.reserve(targets.size());
+  for (const probes::ProbeTarget& target : targets) probed.push_back(target.instance_id);
+  std::sort(probed.begin(), probed.end());
   labels_.clear();
   for (const registry::RegisteredArray& array : arrays) {
     for (const arrays::Instance& instance : array.instances) {
+      if (!std::binary_search(probed.begin(), probed.end(), instance.id)) continue;
       labels_[instance.id] = array.name + " " + instance.spec.address.to_string();
     }
   }
-  std::vector<probes::ProbeTarget> targets = probe_targets(arrays, sink_);
   if (sink_ == nullptr) {
     // A check that stopped reading the backend's report (or stopped) drops
     // it; in a cluster the verdicts own the reports.

@@ -21,6 +21,11 @@ template <typename T>
 struct Field {
   const char* name;
   json (*value)(const T&);
+  // Whether two values show alike, without building what they show (an
+  // address's text, a check parsed twice): true only when `value` would
+  // compare equal. nullptr: `value` is compared. An instance write that
+  // changes one field no longer shows every field twice to find it.
+  bool (*same)(const T&, const T&) = nullptr;
 };
 
 // A check is a JSON object text, kept as the operator wrote it: its keys are
@@ -57,13 +62,21 @@ const Field<ArraySettings> kArrayFields[] = {
 };
 
 const Field<InstanceSpec> kInstanceFields[] = {
-    {"address", [](const InstanceSpec& s) { return json(s.address.to_string()); }},
-    {"weight", [](const InstanceSpec& s) { return json(s.weight); }},
-    {"region", [](const InstanceSpec& s) { return s.region.empty() ? json(nullptr) : json(s.region); }},
-    {"lat", [](const InstanceSpec& s) { return optional_value(s.lat); }},
-    {"lon", [](const InstanceSpec& s) { return optional_value(s.lon); }},
-    {"state", [](const InstanceSpec& s) { return json(std::string(arrays::to_string(s.state))); }},
-    {"check", [](const InstanceSpec& s) { return check_value(s.check); }},
+    {"address", [](const InstanceSpec& s) { return json(s.address.to_string()); },
+     [](const InstanceSpec& a, const InstanceSpec& b) { return a.address == b.address; }},
+    {"weight", [](const InstanceSpec& s) { return json(s.weight); },
+     [](const InstanceSpec& a, const InstanceSpec& b) { return a.weight == b.weight; }},
+    {"region", [](const InstanceSpec& s) { return s.region.empty() ? json(nullptr) : json(s.region); },
+     [](const InstanceSpec& a, const InstanceSpec& b) { return a.region == b.region; }},
+    {"lat", [](const InstanceSpec& s) { return optional_value(s.lat); },
+     [](const InstanceSpec& a, const InstanceSpec& b) { return a.lat == b.lat; }},
+    {"lon", [](const InstanceSpec& s) { return optional_value(s.lon); },
+     [](const InstanceSpec& a, const InstanceSpec& b) { return a.lon == b.lon; }},
+    {"state", [](const InstanceSpec& s) { return json(std::string(arrays::to_string(s.state))); },
+     [](const InstanceSpec& a, const InstanceSpec& b) { return a.state == b.state; }},
+    // The same text is the same check; different texts may still be (key order, spacing).
+    {"check", [](const InstanceSpec& s) { return check_value(s.check); },
+     [](const InstanceSpec& a, const InstanceSpec& b) { return a.check == b.check; }},
 };
 
 // Every field that is set.
@@ -81,6 +94,7 @@ template <typename T, size_t N>
 std::vector<std::string> changed(const Field<T> (&fields)[N], const T& old_value, const T& new_value) {
   std::vector<std::string> names;
   for (const Field<T>& field : fields) {
+    if (field.same != nullptr && field.same(old_value, new_value)) continue;
     if (field.value(old_value) != field.value(new_value)) names.emplace_back(field.name);
   }
   return names;
@@ -97,6 +111,7 @@ template <typename T, size_t N>
 Difference difference(const Field<T> (&fields)[N], const T& old_value, const T& new_value) {
   Difference out;
   for (const Field<T>& field : fields) {
+    if (field.same != nullptr && field.same(old_value, new_value)) continue;
     json before = field.value(old_value);
     json after = field.value(new_value);
     if (before == after) continue;

@@ -80,6 +80,17 @@ TEST_SUITE("unit/server/registry/audit") {
     CHECK_FALSE(audit::array_written(kWeb, a, b, 1).has_value());
   }
 
+  TEST_CASE("an instance check that differs only in spacing or key order is no change") {
+    InstanceSpec a = spec("192.0.2.1");
+    a.check = R"({"port":8081,"path":"/"})";
+    InstanceSpec b = a;
+    b.check = R"({ "path": "/", "port": 8081 })";
+    CHECK(audit::changed_fields(a, b).empty());
+    CHECK_FALSE(audit::instance_changed(kWeb, 9, a, b, 7).has_value());
+    b.check = R"({"path": "/", "port": 8082})";
+    CHECK(audit::changed_fields(a, b) == std::vector<std::string>{"check"});
+  }
+
   TEST_CASE("an instance change names each changed field with its old and new value") {
     const InstanceSpec base = spec("192.0.2.1");
     struct Case {
