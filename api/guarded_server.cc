@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -17,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -53,6 +56,18 @@ std::string address_text(const sockaddr_storage& address, int& port) {
     port = ntohs(v6.sin6_port);
   }
   return text;
+}
+
+// httplib's header order (detail::ci: names compared through tolower).
+bool less_ignoring_case(std::string_view a, std::string_view b) {
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](unsigned char x, unsigned char y) {
+    return std::tolower(x) < std::tolower(y);
+  });
+}
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
+           return std::tolower(x) == std::tolower(y);
+         });
 }
 
 // What the first bytes of a connection to a TLS port are.
@@ -584,36 +599,59 @@ void GuardedServer::write_reply(httplib::Stream& stream, bool close_connection,
     response.status = 500;
     if (on_error_) on_error_(request, response);
   }
-  if (!response.body.empty()) response.set_header("Content-Length", std::to_string(response.body.size()));
-  if (close_connection || request.get_header_value("Connection") == "close") {
-    response.set_header("Connection", "close");
-  } else {
-    response.set_header("Keep-Alive", "timeout=" + std::to_string(keep_alive_timeout_sec_) +
-                                          ", max=" + std::to_string(keep_alive_max_count_));
-  }
-  if (!response.has_header("Content-Type") && !response.body.empty()) {
-    response.set_header("Content-Type", "text/plain");
-  }
-  if (!response.has_header("Content-Length") && response.body.empty()) {
-    response.set_header("Content-Length", "0");
-  }
+  // The headers httplib adds, on the same conditions. They are written merged
+  // into the handler's rather than inserted into response.headers (a tree
+  // node and a tolower per compared byte each): in the multimap's order, by
+  // name ignoring case, an added one after the handler's of the same name.
+  const auto has = [&](std::string_view name) {
+    for (const auto& header : response.headers) {
+      if (equal_ignoring_case(header.first, name)) return true;
+    }
+    return false;
+  };
+  struct Added {
+    std::string_view name;
+    std::string value;
+  };
+  std::array<Added, 4> added;
+  size_t count = 0;
+  const bool has_body = !response.body.empty();
   const bool head_only = request.method == "HEAD";
-  if (head_only && !response.has_header("Accept-Ranges")) response.set_header("Accept-Ranges", "bytes");
+  if (has_body) added[count++] = {"Content-Length", std::to_string(response.body.size())};
+  if (close_connection || request.get_header_value("Connection") == "close") {
+    added[count++] = {"Connection", "close"};
+  } else {
+    added[count++] = {"Keep-Alive", "timeout=" + std::to_string(keep_alive_timeout_sec_) +
+                                        ", max=" + std::to_string(keep_alive_max_count_)};
+  }
+  if (has_body && !has("Content-Type")) added[count++] = {"Content-Type", "text/plain"};
+  if (!has_body && !has("Content-Length")) added[count++] = {"Content-Length", "0"};
+  if (head_only && !has("Accept-Ranges")) added[count++] = {"Accept-Ranges", "bytes"};
+  std::sort(added.begin(), added.begin() + static_cast<ptrdiff_t>(count),
+            [](const Added& a, const Added& b) { return less_ignoring_case(a.name, b.name); });
 
   std::string out;
-  out.reserve(160 + (head_only ? 0 : response.body.size()));
+  out.reserve(200 + (head_only ? 0 : response.body.size()));
   out += "HTTP/1.1 ";
   out += std::to_string(response.status);
   out += ' ';
   out += httplib::detail::status_message(response.status);
   out += "\r\n";
-  for (const auto& [name, value] : response.headers) {
-    // httplib writes them with "%s": a value ends at a NUL.
-    out += name.c_str();
+  // httplib writes them with "%s": a name or value ends at a NUL.
+  const auto write_header = [&](std::string_view name, const std::string& value) {
+    out.append(name.data(), std::min(name.size(), std::strlen(name.data())));
     out += ": ";
     out += value.c_str();
     out += "\r\n";
+  };
+  size_t next = 0;
+  for (const auto& [name, value] : response.headers) {
+    for (; next < count && less_ignoring_case(added[next].name, name); ++next) {
+      write_header(added[next].name, added[next].value);
+    }
+    write_header(name, value);
   }
+  for (; next < count; ++next) write_header(added[next].name, added[next].value);
   out += "\r\n";
   if (!head_only) out += response.body;
   stream.write(out.data(), out.size());
