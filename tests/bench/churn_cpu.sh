@@ -42,6 +42,9 @@ cleanup() {  # under set -e: a false test here would end it before the rm
   rm -rf "$work"
 }
 trap cleanup EXIT
+# A signal ends the script through exit, so the EXIT trap stops rotor and the
+# busy loop (without this a killed run left the loop spinning on the core).
+trap 'exit 130' INT TERM HUP PIPE
 
 cat >"$work/bench.test.zone" <<'EOF'
 $ORIGIN bench.test.
