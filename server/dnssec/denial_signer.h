@@ -5,7 +5,9 @@
 // single-producer/single-consumer rings (requests in, signed results out),
 // preallocated, and a wake-up the signer calls after pushing results (the
 // worker's uv_async_send). The worker pushes without locking; the signer
-// sleeps on an atomic counter the workers bump (C++20 wait/notify).
+// sleeps on an atomic counter the workers bump (a futex on it, woken only
+// when the signer sleeps, and a sleep of at most 100 ms, so that a lost
+// wake-up cannot stall signing or stop()).
 //
 // It signs through the zone's OnlineSigner::sign_denial (Zone::online_signer:
 // the zone's active key and the denial part of the signature cache every
@@ -77,6 +79,11 @@ class DenialSigner {
 
  private:
   void run();
+  // Wakes the signer if it sleeps; from any thread, no lock, no allocation.
+  void wake() noexcept;
+  // The signer's sleep: until work_ moves from `seen`, a wake(), or at most
+  // 100 ms (a lost wake-up costs no more; denial_signer.cc says why).
+  void sleep_unless_moved(uint32_t seen) noexcept;
   // One pass over every channel; returns whether it found work.
   bool serve_channels();
   void sign_into(const DenialRequest& request, SignedDenial& out);
@@ -85,6 +92,7 @@ class DenialSigner {
   std::vector<std::unique_ptr<Channel>> channels_;
   std::atomic<uint32_t> work_{0};  // bumped by every request and by stop()
   std::atomic<bool> stopping_{false};
+  std::atomic<uint32_t> sleepers_{0};  // the signer, while in sleep_unless_moved
   std::thread thread_;
   std::atomic<uint64_t> signed_count_{0};
   std::atomic<uint64_t> failures_{0};
