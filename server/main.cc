@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "server/common/cpu_affinity.h"
 #include "server/common/heap_policy.h"
 #include "api/api_server.h"
 #include "api/bearer_auth.h"
@@ -91,9 +93,26 @@ rotor::config::Config load_config(const Flags& flags) {
   return config;
 }
 
-unsigned effective_threads(unsigned configured) {
-  if (configured != 0) return configured;
+// `threads`, else one per cpu_affinity.workers CPU (so each has its own),
+// else one per core.
+unsigned effective_threads(const rotor::config::Config& config) {
+  if (config.threads != 0) return config.threads;
+  if (!config.cpu_affinity.workers.empty()) return static_cast<unsigned>(config.cpu_affinity.workers.size());
   return std::clamp(std::thread::hardware_concurrency(), 1u, 256u);
+}
+
+// cpu_affinity.control: the main thread takes the control CPUs before it
+// creates any thread, so every thread rotor (or a library: libcurl's
+// resolver, httplib's pool) starts from here on inherits them; the pool then
+// moves each DNS serving thread to its own worker CPU (NetworkOptions).
+void pin_control_plane(const rotor::config::Config& config) {
+  const std::vector<int>& control = config.cpu_affinity.control;
+  if (control.empty()) return;
+  if (const int error = rotor::pin_this_thread(control); error != 0) {
+    throw rotor::config::ConfigError("cpu_affinity.control", "cannot run on CPUs " +
+                                                                 rotor::format_cpu_list(control) + ": " +
+                                                                 std::system_category().message(error));
+  }
 }
 
 rotor::net::NetworkOptions network_options(const rotor::config::Config& config) {
@@ -107,7 +126,8 @@ rotor::net::NetworkOptions network_options(const rotor::config::Config& config) 
     }
     options.listen.push_back(std::move(endpoint));
   }
-  options.threads = effective_threads(config.threads);
+  options.threads = effective_threads(config);
+  options.worker_cpus = config.cpu_affinity.workers;
   options.tcp_idle_timeout = config.tcp_idle_timeout;
   options.tcp_max_connections = config.tcp_max_connections;
   // Off by default: no table, nothing on the query path.
@@ -216,6 +236,8 @@ rotor::config::Config load_serve_config(const Flags& flags) {
 
 int serve(const Flags& flags) {
   rotor::config::Config config = load_serve_config(flags);
+  // First: no thread exists yet (the config is read on this one).
+  pin_control_plane(config);
   rotor::app::apply_log_format(*spdlog::default_logger(), config.log_format);
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   // Loaded before anything is applied, so a bad certificate changes nothing.
@@ -360,7 +382,14 @@ int serve(const Flags& flags) {
   std::printf("%s\n", line.c_str());
   if (api) std::printf("api %s\n", api->bound().c_str());
   std::fflush(stdout);
-  spdlog::info("{} with {} threads", line, effective_threads(config.threads));
+  spdlog::info("{} with {} threads", line, effective_threads(config));
+  if (!config.cpu_affinity.workers.empty() || !config.cpu_affinity.control.empty()) {
+    const auto cpus = [](const std::vector<int>& list) {
+      return list.empty() ? std::string("not pinned") : "CPUs " + rotor::format_cpu_list(list);
+    };
+    spdlog::info("cpu affinity: DNS workers on {}, everything else on {}", cpus(config.cpu_affinity.workers),
+                 cpus(config.cpu_affinity.control));
+  }
   if (config.rrl.responses_per_second != 0) {
     spdlog::info("rate limiting: {} UDP responses per second per /{} or /{}, slip {}",
                  config.rrl.responses_per_second, unsigned{config.rrl.ipv4_prefix},
@@ -467,6 +496,10 @@ int hash_token() {
 
 int main(int argc, char** argv) {
   rotor::keep_freed_heap_top();
+  // The CPUs the config's cpu_affinity is checked against, read before
+  // anything narrows this thread's set (rotor serve pins it to the control
+  // CPUs, and a reload checks the config again).
+  rotor::allowed_cpus_at_startup();
   setup_logging();
   // A peer closing a TCP connection mid-write must not kill the server.
   std::signal(SIGPIPE, SIG_IGN);

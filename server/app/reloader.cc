@@ -46,6 +46,7 @@ std::vector<std::string> restart_only_changes(const config::Config& running,
   } keys[] = {
       {"listen", running.listen == next.listen},
       {"threads", running.threads == next.threads},
+      {"cpu_affinity", running.cpu_affinity == next.cpu_affinity},
       {"db", running.db == next.db},
       {"tcp", running.tcp_idle_timeout == next.tcp_idle_timeout &&
                   running.tcp_max_connections == next.tcp_max_connections},

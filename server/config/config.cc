@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/common/ascii.h"
+#include "server/common/cpu_affinity.h"
 #include "server/common/json_fields.h"
 #include "server/config/cluster_section.h"
 #include "server/config/registry_sections.h"
@@ -137,6 +139,51 @@ void parse_tcp(const json& object, Config& config) {
       throw ConfigError(path, "unknown key");
     }
   }
+}
+
+// One list of cpu_affinity: distinct CPUs this process may run on (the set
+// it started with: a CPU outside it would make sched_setaffinity fail at
+// startup, or worse, pin to nothing after a later cpuset change).
+std::vector<int> parse_cpu_list(const json& value, const std::string& key) {
+  const std::string path = join_path("cpu_affinity", key);
+  expect_array(value, path);
+  if (value.empty()) {
+    throw ConfigError(path, "at least one CPU is needed; leave the key out to not pin these threads");
+  }
+  const std::vector<int>& allowed = allowed_cpus_at_startup();
+  std::vector<int> cpus;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const std::string item_path = index_path(path, i);
+    const int64_t cpu = expect_integer(value[i], item_path);
+    if (cpu < 0 || cpu > kMaxCpuNumber) {
+      throw ConfigError(item_path, "expected a CPU number from 0 to " + std::to_string(kMaxCpuNumber) +
+                                       ", got " + std::to_string(cpu));
+    }
+    const auto earlier = std::find(cpus.begin(), cpus.end(), static_cast<int>(cpu));
+    if (earlier != cpus.end()) {
+      throw ConfigError(item_path, "duplicate of " + index_path(key, static_cast<size_t>(earlier - cpus.begin())));
+    }
+    if (std::find(allowed.begin(), allowed.end(), static_cast<int>(cpu)) == allowed.end()) {
+      throw ConfigError(item_path, "CPU " + std::to_string(cpu) + " is not one rotor may run on (allowed: " +
+                                       format_cpu_list(allowed) + ")");
+    }
+    cpus.push_back(static_cast<int>(cpu));
+  }
+  return cpus;
+}
+
+void parse_cpu_affinity(const json& object, Config& config) {
+  CpuAffinity affinity;
+  for (const auto& [key, value] : object.items()) {
+    if (key == "workers") {
+      affinity.workers = parse_cpu_list(value, key);
+    } else if (key == "control") {
+      affinity.control = parse_cpu_list(value, key);
+    } else {
+      throw ConfigError(join_path("cpu_affinity", key), "unknown key");
+    }
+  }
+  config.cpu_affinity = std::move(affinity);
 }
 
 void parse_events(const json& object, Config& config) {
@@ -460,6 +507,8 @@ void parse_key(const std::string& key, const json& value, Config& config,
       config.nsid = value.get<std::string>();
     } else if (key == "tcp") {
       parse_tcp(expect_object(value, key), config);
+    } else if (key == "cpu_affinity") {
+      parse_cpu_affinity(expect_object(value, key), config);
     } else if (key == "arrays" || key == "regions" || key == "networks") {
       parse_registry_section(key, value, config, errors);
     } else if (key == "db") {

@@ -107,11 +107,28 @@ struct DnssecBudgets {
   size_t encoded_answers_bytes = size_t{128} << 20;  // per zone; 0: no encoding
 };
 
+// `cpu_affinity`: which CPUs rotor's threads run on, so that an operator can
+// keep the control plane off the cores that answer DNS (NSD's
+// server-N-cpu-affinity and xfrd-cpu-affinity, PowerDNS's cpu-map). Both
+// lists hold distinct CPUs the process may run on; empty: those threads are
+// not pinned. Takes effect at restart.
+struct CpuAffinity {
+  // DNS serving thread i (worker i's TCP loop, and its UDP socket on every
+  // listen address) runs on workers[i % size], one CPU each.
+  std::vector<int> workers;
+  // Every other thread (API, probes, registry writes, snapshot building,
+  // cluster, signers, libraries' threads): set on the main thread before it
+  // creates any, so that every thread inherits it.
+  std::vector<int> control;
+  bool operator==(const CpuAffinity&) const = default;
+};
+
 struct Config {
   std::string file;  // the file it was read from (load_config_file); empty: none
   std::vector<std::string> listen{"127.0.0.1:5353", "[::1]:5353"};
   std::vector<ZoneSource> zones;
-  unsigned threads = 0;  // 0: one per core
+  unsigned threads = 0;  // 0: one per core (one per cpu_affinity.workers CPU when set)
+  CpuAffinity cpu_affinity;
   std::string log_level = "info";
   LogFormat log_format = LogFormat::text;
   std::string nsid;      // empty: NSID not answered

@@ -25,6 +25,7 @@
 // shutdown() did not wake it.
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -63,6 +64,8 @@ class UdpResponder {
 
   // Runs the thread (named `name`) until request_stop().
   void start(const std::string& name);
+  // The thread start() created (the pool pins it to its worker's CPU).
+  pthread_t native_handle() { return thread_.native_handle(); }
   // Asks the thread to return. Any thread; join() waits for it.
   void request_stop() noexcept;
   void join();

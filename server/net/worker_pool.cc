@@ -9,6 +9,7 @@
 #include <system_error>
 #include <thread>
 
+#include "server/common/cpu_affinity.h"
 #include "server/dnssec/denial_signer.h"
 #include "server/net/socket.h"
 #include "server/net/udp_responder.h"
@@ -27,6 +28,19 @@ struct EndpointSockets {
   std::vector<UniqueFd> udp;
   std::vector<UniqueFd> tcp;
 };
+
+// Pins a serving thread just created (by the thread that created it, so that
+// a failure stops startup with a message): it may have begun on the creator's
+// CPUs, but is moved before it could have taken more than a few queries.
+void pin_serving_thread(pthread_t thread, const std::string& name, const std::vector<int>& cpus,
+                        size_t index) {
+  if (cpus.empty()) return;
+  const int cpu = cpus[index % cpus.size()];
+  if (const int error = pin_thread(thread, {cpu}); error != 0) {
+    throw std::runtime_error("cannot pin " + name + " to CPU " + std::to_string(cpu) + ": " +
+                             std::system_category().message(error));
+  }
+}
 
 [[noreturn]] void throw_listen_error(const ListenEndpoint& endpoint, int error) {
   std::string message = "cannot listen on " + endpoint.text + ": " + std::system_category().message(error);
@@ -109,6 +123,7 @@ struct WorkerPool::Impl {
   // One per UDP socket: workers x listen endpoints, each with its own thread.
   std::vector<std::unique_ptr<UdpResponder>> udp;
   std::vector<std::thread> threads;
+  std::vector<int> worker_cpus;  // NetworkOptions::worker_cpus
   bool started = false;
   bool stopped = false;
 };
@@ -116,6 +131,7 @@ struct WorkerPool::Impl {
 WorkerPool::WorkerPool(NetworkOptions options, SnapshotPublisher& publisher)
     : impl_(std::make_unique<Impl>()) {
   impl_->rate_limiter = options.rate_limiter;
+  impl_->worker_cpus = options.worker_cpus;
   impl_->denial_signer = std::make_unique<dnssec::DenialSigner>(options.denial_ring_capacity);
   unsigned threads = options.threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
@@ -153,19 +169,26 @@ void WorkerPool::start() {
   impl_->started = true;
   impl_->denial_signer->start();
   for (size_t i = 0; i < impl_->workers.size(); ++i) {
-    impl_->threads.emplace_back([w = impl_->workers[i].get(), i] {
+    const std::string name = "rotor-worker-" + std::to_string(i);
+    impl_->threads.emplace_back([w = impl_->workers[i].get(), name] {
       // A peer that resets a TCP connection mid-write must cost an EPIPE, not
       // the process: SIGPIPE is raised in the writing thread, so block it here.
       sigset_t pipe_signal;
       sigemptyset(&pipe_signal);
       sigaddset(&pipe_signal, SIGPIPE);
       pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
-      const std::string name = "rotor-worker-" + std::to_string(i);
       pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
       w->run();
     });
+    pin_serving_thread(impl_->threads.back().native_handle(), name, impl_->worker_cpus, i);
   }
-  for (size_t i = 0; i < impl_->udp.size(); ++i) impl_->udp[i]->start("rotor-udp-" + std::to_string(i));
+  // UDP socket i of every listen address belongs with worker i (the pool
+  // opens them endpoint by endpoint, `workers` sockets each).
+  for (size_t i = 0; i < impl_->udp.size(); ++i) {
+    const std::string name = "rotor-udp-" + std::to_string(i);
+    impl_->udp[i]->start(name);
+    pin_serving_thread(impl_->udp[i]->native_handle(), name, impl_->worker_cpus, i % impl_->workers.size());
+  }
 }
 
 void WorkerPool::stop() {

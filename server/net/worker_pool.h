@@ -31,6 +31,10 @@ bool parse_endpoint(const std::string& text, ListenEndpoint& out, std::string& e
 struct NetworkOptions {
   std::vector<ListenEndpoint> listen;
   unsigned threads = 1;
+  // Empty: the serving threads are not pinned. Else serving thread i (worker
+  // i's TCP loop and its UDP socket on every listen address) runs on
+  // worker_cpus[i % size] alone, pinned as start() creates it.
+  std::vector<int> worker_cpus;
   std::chrono::milliseconds tcp_idle_timeout{10000};
   size_t tcp_max_connections = 1000;  // per process, shared out across workers
   // Limits UDP replies per client prefix; one table shared by every worker.
@@ -52,6 +56,9 @@ class WorkerPool {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
+  // Starts the serving threads (and pins them, see worker_cpus). Throws
+  // std::runtime_error when a thread cannot be pinned; stop() still joins
+  // what started.
   void start();
   // Stops every worker, closes every socket, joins the threads. Idempotent.
   void stop();

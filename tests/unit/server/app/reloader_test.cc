@@ -14,6 +14,7 @@
 #include "server/app/config_loader.h"
 #include "server/app/registry_setup.h"
 #include "server/app/zone_loader.h"
+#include "server/common/cpu_affinity.h"
 #include "server/dnssec/key_files.h"
 #include "server/query/responder.h"
 #include "server/registry/sqlite_store.h"
@@ -200,15 +201,18 @@ TEST_CASE("arrays the registry refuses put the new zones back") {
 
 TEST_CASE("keys only a restart changes are applied nowhere and named in warnings") {
   ReloadRig rig(kConfig);
+  // A CPU this process may run on, so that the new value is valid here.
+  const std::string cpu = std::to_string(rotor::allowed_cpus_at_startup().front());
   rig.write("rotor.json", R"({
     "zones": ["a.test=a.zone"], "listen": ["127.0.0.1:5399"], "threads": 3,
-    "dnssec": {"encoded_answers_mib": 0},
+    "dnssec": {"encoded_answers_mib": 0}, "cpu_affinity": {"control": [)" + cpu + R"(]},
     "arrays": [{"name": "web.a.test", "ttl": 30, "instances": [{"address": "127.0.0.11"}]}]})");
   const ReloadOutcome outcome = rig.reloader->reload({.source = "signal"});
   REQUIRE(outcome.ok);
   CHECK(outcome.warnings == std::vector<std::string>{
                                 "listen changed: takes effect at the next restart",
                                 "threads changed: takes effect at the next restart",
+                                "cpu_affinity changed: takes effect at the next restart",
                                 "dnssec changed: takes effect at the next restart"});
 }
 

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "probes/check_spec.h"
+#include "server/common/cpu_affinity.h"
 #include "server/config/registry_sections.h"
 #include "server/dnssec/online_signing.h"
 #include "zones/zone.h"
@@ -325,6 +327,20 @@ TEST_CASE("bad documents name the key and the reason") {
        "dnssec.encoded_answers_mib: must be between 0 and 1048576, got -1"},
       {R"({"dnssec": {"encoded_answers_mib": 1048577}})",
        "dnssec.encoded_answers_mib: must be between 0 and 1048576, got 1048577"},
+      // CPU affinity (what depends on this machine's CPUs: the next test).
+      {R"({"cpu_affinity": [0]})", "cpu_affinity: expected an object, got an array"},
+      {R"({"cpu_affinity": {"io": [0]}})", "cpu_affinity.io: unknown key"},
+      {R"({"cpu_affinity": {"workers": 0}})", "cpu_affinity.workers: expected an array, got an integer"},
+      {R"({"cpu_affinity": {"workers": []}})",
+       "cpu_affinity.workers: at least one CPU is needed; leave the key out to not pin these threads"},
+      {R"({"cpu_affinity": {"control": []}})",
+       "cpu_affinity.control: at least one CPU is needed; leave the key out to not pin these threads"},
+      {R"({"cpu_affinity": {"workers": ["0"]}})", "cpu_affinity.workers[0]: expected an integer, got a string"},
+      {R"({"cpu_affinity": {"control": [0.5]}})",
+       "cpu_affinity.control[0]: expected an integer, got a number with a fraction (0.5)"},
+      {R"({"cpu_affinity": {"workers": [-1]}})", "cpu_affinity.workers[0]: expected a CPU number from 0 to 1023, got -1"},
+      {R"({"cpu_affinity": {"control": [1024]}})",
+       "cpu_affinity.control[0]: expected a CPU number from 0 to 1023, got 1024"},
       // Registry settings.
       {R"({"db": ""})", "db: empty file name"},
       {R"({"publish_interval": 50})", "publish_interval: expected a duration string like \"50ms\", got an integer"},
@@ -335,6 +351,38 @@ TEST_CASE("bad documents name the key and the reason") {
     CAPTURE(c.document);
     CHECK(config_error_for(c.document) == c.error);
   }
+}
+
+// The allowed set is this process's, so the cases are built from it.
+TEST_CASE("cpu_affinity takes distinct CPUs the process may run on") {
+  const std::vector<int>& allowed = rotor::allowed_cpus_at_startup();
+  REQUIRE_FALSE(allowed.empty());
+  const std::string first = std::to_string(allowed.front());
+  const std::string last = std::to_string(allowed.back());
+
+  const Config unpinned = parse_config("{}", "rotor.json");
+  CHECK(unpinned.cpu_affinity.workers.empty());
+  CHECK(unpinned.cpu_affinity.control.empty());
+
+  const Config both = parse_config(
+      R"({"cpu_affinity": {"workers": [)" + first + R"(], "control": [)" + last + "]}}", "rotor.json");
+  CHECK(both.cpu_affinity.workers == std::vector<int>{allowed.front()});
+  CHECK(both.cpu_affinity.control == std::vector<int>{allowed.back()});
+  // Either part alone; the order given is kept (worker i takes workers[i]).
+  const Config every = parse_config(
+      R"({"cpu_affinity": {"workers": [)" + last + (allowed.size() > 1 ? ", " + first : "") + "]}}",
+      "rotor.json");
+  CHECK(every.cpu_affinity.workers.front() == allowed.back());
+  CHECK(every.cpu_affinity.workers.size() == std::min<size_t>(2, allowed.size()));
+  CHECK(every.cpu_affinity.control.empty());
+
+  CHECK(config_error_for(R"({"cpu_affinity": {"workers": [)" + first + ", " + first + "]}}") ==
+        "cpu_affinity.workers[1]: duplicate of workers[0]");
+  int outside = 0;
+  while (std::find(allowed.begin(), allowed.end(), outside) != allowed.end()) ++outside;
+  CHECK(config_error_for(R"({"cpu_affinity": {"control": [)" + first + ", " + std::to_string(outside) + "]}}") ==
+        "cpu_affinity.control[1]: CPU " + std::to_string(outside) + " is not one rotor may run on (allowed: " +
+            rotor::format_cpu_list(allowed) + ")");
 }
 
 TEST_CASE("the rrl section") {
