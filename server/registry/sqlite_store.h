@@ -89,6 +89,10 @@ class SqliteStore final : public Store {
   int64_t array_id(std::string_view name) const;  // NotFoundError when absent
   std::optional<arrays::ArraySettings> stored_settings(std::string_view name) const;
   void append_event(const Event& event);
+  // The pager's count of changes to the file (SQLITE_FCNTL_DATA_VERSION): it
+  // moves on this connection's commits and when a transaction starts after
+  // another connection's.
+  uint32_t data_version() const;
   void prune_events();
   [[noreturn]] void fail(const std::exception& error) const;
 
@@ -99,6 +103,11 @@ class SqliteStore final : public Store {
   std::unique_ptr<StatementCache> statements_;
   int transaction_depth_ = 0;
   size_t events_since_prune_ = 0;
+  // The id the next event gets (0: not known), valid while the data version
+  // is still next_event_id_version_: no other connection has written since
+  // it was read, and every commit of ours moves the version on with it.
+  int64_t next_event_id_ = 0;
+  uint32_t next_event_id_version_ = 0;
   EventOrigin event_origin_;  // set_event_origin
 };
 

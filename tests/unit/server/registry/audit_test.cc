@@ -1,6 +1,7 @@
 #include "server/registry/audit.h"
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include <functional>
 #include <string>
@@ -136,6 +137,26 @@ TEST_SUITE("unit/server/registry/audit") {
         CHECK(event->instance_id == 9);
         CHECK(event->address == changed.address.to_string());  // the new address
       }
+    }
+  }
+
+  TEST_CASE("an instance change's texts are what the JSON library writes for any region") {
+    // The old/new texts are written member by member; a text needing escapes
+    // (a quote, a backslash, a control character, UTF-8, DEL) goes through
+    // the library as a whole object's dump would.
+    const std::string regions[] = {"eu",        "say \"hi\"", "back\\slash", "tab\there", "z\xc3\xbcrich",
+                                   "del\x7f", "",            "a/b"};
+    for (const std::string& region : regions) {
+      CAPTURE(region);
+      InstanceSpec changed = spec("192.0.2.1");
+      changed.region = region;
+      changed.weight = 3;
+      const auto event = audit::instance_changed(kWeb, 9, spec("192.0.2.1"), changed, 7);
+      REQUIRE(event);
+      nlohmann::ordered_json expected = nlohmann::ordered_json::object();
+      expected["weight"] = 3;
+      if (!region.empty()) expected["region"] = region;
+      CHECK(event->new_value == expected.dump());
     }
   }
 

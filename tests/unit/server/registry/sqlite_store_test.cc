@@ -392,6 +392,49 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     CHECK(events[0].id == newest + 1);
   }
 
+  TEST_CASE("event ids stay unique when another connection writes events between the store's writes") {
+    // The store keeps the next event's id in memory while no other
+    // connection has committed; another one's commit makes it read the table.
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    SqliteStore store(path);
+    store.upsert_array("web.lb.example.com.", {}, 1);
+    const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
+    store.set_health({a.id, Health::up, "probe", 3});
+    const int64_t newest = store.events(0, 100).back().id;
+    {
+      SQLite::Database other(path, SQLite::OPEN_READWRITE);
+      other.exec("INSERT INTO events(id, time_ms, array_name, kind) VALUES(" + std::to_string(newest + 1) +
+                 ", 4, 'web.lb.example.com.', 'reload')");
+    }
+    store.set_health({a.id, Health::down, "probe", 5});
+    store.append_events({{.time_ms = 6, .kind = "reload"}});
+    const auto events = store.events(0, 100);
+    REQUIRE(events.size() >= 3);
+    CHECK(events[events.size() - 3].id == newest + 1);
+    CHECK(events[events.size() - 2].id == newest + 2);
+    CHECK(events[events.size() - 2].kind == "health");
+    CHECK(events.back().id == newest + 3);
+  }
+
+  TEST_CASE("an event id given in a write that failed is not given twice") {
+    ScratchDir dir;
+    const std::string path = dir.file("rotor.db");
+    SqliteStore store(path);
+    store.upsert_array("web.lb.example.com.", {}, 1);
+    const auto a = store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 2);
+    CHECK_THROWS_AS(store.atomically([&] {
+      store.set_health({a.id, Health::up, "probe", 3});
+      store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 4);  // conflict
+    }),
+                    ConflictError);
+    store.set_health({a.id, Health::down, "probe", 5});
+    store.set_health({a.id, Health::up, "probe", 6});
+    const auto events = store.events(0, 100);
+    REQUIRE(events.size() == 4);  // created, added, two health
+    for (size_t i = 1; i < events.size(); ++i) CHECK(events[i].id == events[i - 1].id + 1);
+  }
+
   TEST_CASE("files that are not rotor databases are refused with the file's name") {
     ScratchDir dir;
     const std::string path = dir.file("rotor.db");
