@@ -562,15 +562,12 @@ bool GuardedServer::serve_request(httplib::Stream& base, bool close_connection, 
   own_reader_requests_.fetch_add(1, std::memory_order_relaxed);
   httplib::Response response;
   response.version = "HTTP/1.1";
-  const std::string& connection = request.get_header_value("Connection");
-  if (connection == "close") connection_closed = true;
-  if (request.version == "HTTP/1.0" && connection != "Keep-Alive") connection_closed = true;
+  if (head.connection_close) connection_closed = true;
+  if (request.version == "HTTP/1.0" && !head.connection_keep_alive) connection_closed = true;
+  // The fields only: httplib also adds them as headers (REMOTE_ADDR and the
+  // others), which no handler reads (api/request_head.h).
   stream.get_remote_ip_and_port(request.remote_addr, request.remote_port);
-  request.set_header("REMOTE_ADDR", request.remote_addr);
-  request.set_header("REMOTE_PORT", std::to_string(request.remote_port));
   stream.get_local_ip_and_port(request.local_addr, request.local_port);
-  request.set_header("LOCAL_ADDR", request.local_addr);
-  request.set_header("LOCAL_PORT", std::to_string(request.local_port));
 
   if (head.content_length > 0 && !stream.read_exactly(request.body, head.content_length)) {
     response.status = 400;  // httplib: the content could not be read
@@ -586,7 +583,7 @@ bool GuardedServer::serve_request(httplib::Stream& base, bool close_connection, 
     }
     if (response.status == -1) response.status = 200;
   }
-  write_reply(stream, close_connection, request, response);
+  write_reply(stream, close_connection || head.connection_close, request, response);
   return true;
 }
 
@@ -618,7 +615,7 @@ void GuardedServer::write_reply(httplib::Stream& stream, bool close_connection,
   const bool has_body = !response.body.empty();
   const bool head_only = request.method == "HEAD";
   if (has_body) added[count++] = {"Content-Length", std::to_string(response.body.size())};
-  if (close_connection || request.get_header_value("Connection") == "close") {
+  if (close_connection) {
     added[count++] = {"Connection", "close"};
   } else {
     added[count++] = {"Keep-Alive", "timeout=" + std::to_string(keep_alive_timeout_sec_) +

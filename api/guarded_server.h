@@ -70,7 +70,9 @@ class GuardedServer : public httplib::Server {
   bool serve_connection(socket_t sock);
   // One request as httplib's process_request serves it; the stream is a DeadlineStream.
   bool serve_request(httplib::Stream& stream, bool close_connection, bool& connection_closed);
-  // The reply's bytes into `stream` as httplib's write_response_core writes them.
+  // The reply's bytes into `stream` as httplib's write_response_core writes
+  // them; `close_connection`: this is the connection's last request, or the
+  // client asked for "Connection: close".
   void write_reply(httplib::Stream& stream, bool close_connection, const httplib::Request& request,
                    httplib::Response& response) const;
   bool admit(const std::string& address);

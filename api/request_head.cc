@@ -101,7 +101,10 @@ const char* read_request_head(std::string_view bytes, size_t max_body, httplib::
   if (const char* why = read_request_line(text.substr(0, line_end), request)) return why;
 
   bool has_length = false;
+  bool has_connection = false;
   head.content_length = 0;
+  head.connection_close = false;
+  head.connection_keep_alive = false;
   for (size_t at = line_end + 2; at < text.size(); at = line_end + 2) {
     line_end = text.find("\r\n", at);
     const std::string_view line = text.substr(at, line_end - at);
@@ -122,7 +125,13 @@ const char* read_request_head(std::string_view bytes, size_t max_body, httplib::
       if ((byte < 0x20 && c != '\t') || byte == 0x7F) return "a control byte in a header's value";
       if (c == '%') return "a '%' in a header's value (httplib percent-decodes values)";
     }
-    if (equals_ignoring_case(name, "Content-Length")) {
+    if (equals_ignoring_case(name, "Connection")) {
+      if (!has_connection) {
+        head.connection_close = value == "close";
+        head.connection_keep_alive = value == "Keep-Alive";
+        has_connection = true;
+      }
+    } else if (equals_ignoring_case(name, "Content-Length")) {
       if (has_length) return "Content-Length twice";
       if (!parse_length(value, head.content_length)) return "a Content-Length that is not a number";
       has_length = true;

@@ -15,6 +15,12 @@
 // httplib read a line a byte at a time through a virtual read, matched the
 // path against a std::regex and compared header names through tolower per
 // character (tests/bench/README.md, "Eighth step").
+// The headers httplib adds to every request it parses (REMOTE_ADDR,
+// REMOTE_PORT, LOCAL_ADDR, LOCAL_PORT) are not added: no handler of rotor's
+// reads them (the addresses are in the Request's remote_addr and local_addr
+// fields, which GuardedServer fills), and they were four tree nodes, eight
+// strings and every later lookup's deeper walk: about 5,000 instructions a
+// request (tests/bench/README.md, "Tenth step").
 // Pure: no I/O, no state; thread-safe.
 
 #include <cstddef>
@@ -29,6 +35,11 @@ namespace rotor::api {
 struct RequestHead {
   size_t head_bytes = 0;      // the request line and headers, the blank line included
   size_t content_length = 0;  // the body's bytes that follow the head
+  // The first Connection header's value is exactly "close" / "Keep-Alive"
+  // (httplib compares it so), found while the headers are read rather than
+  // looked up in the headers' multimap afterwards.
+  bool connection_close = false;
+  bool connection_keep_alive = false;
 };
 
 // Parses the head at the start of `bytes` into `request` and `head`; nullptr

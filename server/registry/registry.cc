@@ -228,7 +228,55 @@ void Registry::reload_from_store(const StoreChanges& changes) {
 }
 
 
+namespace {
+
+// normalize() of a name whose labels are made of bytes name_to_text shows as
+// themselves (0x21 to 0x7E but '.' and '\\'): the text is the name lowered
+// with a final dot, the wire its labels. nullopt for anything else (an
+// escape, an empty or long label, a long name, the root), which the slow
+// path handles or refuses.
+std::optional<Registry::Name> plain_name(std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  // The wire form is one byte longer than the text with its final dot.
+  if (name.empty() || name.size() + 2 > dns::kMaxNameLength) return std::nullopt;
+  Registry::Name out;
+  out.text.resize(name.size() + 1);
+  out.wire.resize(name.size() + 2);
+  char* const text = out.text.data();
+  char* const wire = out.wire.data();
+  // The name's byte i is the wire's byte i + 1; a label starting at byte s
+  // has its length at the wire's byte s (where the dot before it was).
+  size_t label_start = 0;
+  const auto end_label = [&](size_t end) {
+    const size_t length = end - label_start;
+    if (length == 0 || length > dns::kMaxLabelLength) return false;
+    wire[label_start] = static_cast<char>(length);
+    label_start = end + 1;
+    return true;
+  };
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (c == '.') {
+      if (!end_label(i)) return std::nullopt;
+      text[i] = '.';
+      continue;
+    }
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte >= 0x7F || c == '\\') return std::nullopt;
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+    text[i] = c;
+    wire[i + 1] = c;
+  }
+  if (!end_label(name.size())) return std::nullopt;
+  text[name.size()] = '.';
+  wire[name.size() + 1] = '\0';  // the root label
+  return out;
+}
+
+}  // namespace
+
 Registry::Name Registry::normalize(std::string_view name) {
+  if (auto plain = plain_name(name)) return std::move(*plain);
   auto wire = zones::lower_name_from_text(name);
   if (!wire || wire->size() <= 1) {
     throw ValidationError("name: '" + std::string(name) + "' is not a valid domain name");

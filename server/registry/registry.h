@@ -142,6 +142,19 @@ class Registry {
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
+  // An array's name as the registry keys it: presentation form lower-cased
+  // with the final dot ("web.example.com."), and its wire form.
+  struct Name {
+    std::string text;
+    std::string wire;
+  };
+  // `name` in any case, with or without the final dot, escapes allowed;
+  // ValidationError naming it when it is not a domain name or is the root.
+  // A plain name (letters, digits and the like, no escape) is lowered in
+  // place; others go through the wire form and back (zones::name_to_text),
+  // which cost about 2,000 instructions, twice per API PATCH.
+  static Name normalize(std::string_view name);
+
   // Reads (copies of the model).
   std::vector<RegisteredArray> arrays() const;  // by name
   std::optional<RegisteredArray> find(std::string_view name) const;
@@ -323,11 +336,6 @@ class Registry {
   // change, whose node wrote the event); `ignore` leaves it (health served
   // without the store: the recording of it later writes the event).
   enum class PanicNote : uint8_t { record, follow, ignore };
-  struct Name {
-    std::string text;
-    std::string wire;
-  };
-
   // An instance the config lists that the store lacks (id 0: added) or
   // holds with other fields (its id: updated).
   struct PendingInstance {
@@ -357,7 +365,6 @@ class Registry {
 
   Registry(std::unique_ptr<Store> store, SnapshotComposer& composer, RegistryOptions options);
 
-  static Name normalize(std::string_view name);
   static void validate(const arrays::ArraySettings& settings);
   static void validate(const arrays::InstanceSpec& spec);
   // The instance's check merged over the array's, as the prober will run it;

@@ -54,6 +54,28 @@ struct RegistryRig {
 };
 
 TEST_SUITE("unit/server/registry/registry") {
+  TEST_CASE("normalize gives what the round trip through the wire form gives") {
+    const std::string label63(63, 'x');
+    const std::string long_ok = label63 + "." + label63 + "." + label63 + "." + std::string(61, 'y');  // wire 255
+    const std::string too_long = long_ok + "z";
+    const std::vector<std::string> names = {
+        "web.example.com", "web.example.com.", "WEB.Example.COM", "a", "A.", "x-1_2.b~c!{}'+*",
+        label63 + ".example", std::string(64, 'x') + ".example", long_ok, long_ok + ".", too_long,
+        "web\\.dot.example", "web\\065.example", "a b.example", "a..b", ".a", "..", ".", "",
+        "caf\xc3\xa9.example", "tab\t.example", "del\x7f.example"};
+    for (const std::string& name : names) {
+      CAPTURE(name);
+      const auto wire = zones::lower_name_from_text(name);
+      if (!wire || wire->size() <= 1) {
+        CHECK_THROWS_AS(Registry::normalize(name), ValidationError);
+        continue;
+      }
+      const Registry::Name normalized = Registry::normalize(name);
+      CHECK(normalized.wire == *wire);
+      CHECK(normalized.text == zones::name_to_text(*wire));
+    }
+  }
+
   TEST_CASE("each mutation is stored - rebuilt and published") {
     ScratchDir dir;
     RegistryRig rig(dir.file("rotor.db"));
