@@ -86,6 +86,23 @@ json written_instance_json(const ApiContext& context, const std::string& array,
   return with_warnings(instance_json(instance), warnings, array + " instance " + instance.spec.address.to_string());
 }
 
+// The same, as the reply to a write of that one instance: without warnings
+// (the usual case) written straight from the instance (views.h
+// append_instance_json), no JSON object built.
+void reply_written_instance(const ApiContext& context, httplib::Response& response, int status,
+                            const std::string& array, const arrays::Instance& instance) {
+  const std::vector<std::string> warnings = context.registry.warnings(instance.spec);
+  if (!warnings.empty()) {
+    const std::string about = array + " instance " + instance.spec.address.to_string();
+    reply_json(response, status, with_warnings(instance_json(instance), warnings, about));
+    return;
+  }
+  std::string body;
+  body.reserve(128);
+  append_instance_json(body, instance);
+  reply_json_text(response, status, std::move(body));
+}
+
 }  // namespace
 
 void add_array_routes(Router& router, ApiContext& context) {
@@ -148,7 +165,7 @@ void add_array_routes(Router& router, ApiContext& context) {
                const auto array = find_array(context, request.params[0]);
                const auto spec = instance_from_post(body, array.settings);
                const auto added = context.registry.add_instance(array.name, spec, request.token_name);
-               reply_json(response, 201, written_instance_json(context, array.name, added));
+               reply_written_instance(context, response, 201, array.name, added);
              });
 
   router.add("PUT", kInstances,
@@ -167,8 +184,9 @@ void add_array_routes(Router& router, ApiContext& context) {
 
   router.add("GET", kInstance,
              [&context](const RouteRequest& request, httplib::Response& response) {
-               reply_json(response, 200,
-                          instance_json(*find_instance(context, request.params[0], request.params[1]).instance));
+               std::string body;
+               append_instance_json(body, *find_instance(context, request.params[0], request.params[1]).instance);
+               reply_json_text(response, 200, std::move(body));
              });
 
   // This node's recent checks of the instance, newest first (a cluster node
@@ -210,7 +228,7 @@ void add_array_routes(Router& router, ApiContext& context) {
                    instance_from_patch(std::move(patch), instance_json(*found.instance), found.settings);
                const auto updated =
                    context.registry.update_instance(found.array, found.instance->id, spec, request.token_name);
-               reply_json(response, 200, written_instance_json(context, found.array, updated));
+               reply_written_instance(context, response, 200, found.array, updated);
              });
 
   router.add("DELETE", kInstance,

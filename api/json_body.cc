@@ -86,6 +86,15 @@ nlohmann::json parse_json_body(const httplib::Request& request, BodyMediaTypes a
   }
 }
 
+void reply_json_text(httplib::Response& response, int status, std::string body) {
+  response.status = status;
+  // set_content's effect without its copy of the body.
+  response.body = std::move(body);
+  const auto types = response.headers.equal_range("Content-Type");
+  response.headers.erase(types.first, types.second);
+  response.set_header("Content-Type", "application/json");
+}
+
 void reply_json(httplib::Response& response, int status, const nlohmann::json& body) {
   response.status = status;
   // Replacing bytes that are not UTF-8 (a name echoed from a hostile path)

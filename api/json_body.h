@@ -27,5 +27,8 @@ nlohmann::json parse_json_body(const httplib::Request& request,
                                BodyMediaTypes accepted = BodyMediaTypes::json);
 
 void reply_json(httplib::Response& response, int status, const nlohmann::json& body);
+// The same reply for a body already written as JSON (views.h's append_*):
+// what reply_json would send for the value those bytes are.
+void reply_json_text(httplib::Response& response, int status, std::string body);
 
 }  // namespace rotor::api

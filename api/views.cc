@@ -1,6 +1,8 @@
 #include "api/views.h"
 
 #include <cctype>
+#include <charconv>
+#include <string_view>
 
 #include "probes/check_spec.h"
 #include "server/common/ascii.h"
@@ -20,6 +22,32 @@ namespace {
 json check_json(const std::string& text) {
   if (text.empty()) return nullptr;
   return json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
+void append_dumped(std::string& out, const json& value) {
+  out += value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// A JSON string as dump writes it: printable ASCII but '"' and '\\' as is,
+// anything else (an escape, a control byte, UTF-8, invalid or not) through
+// the serializer.
+void append_string(std::string& out, std::string_view text) {
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte >= 0x7F || c == '"' || c == '\\') {
+      append_dumped(out, json(std::string(text)));
+      return;
+    }
+  }
+  out += '"';
+  out += text;
+  out += '"';
+}
+
+void append_integer(std::string& out, int64_t value) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, end);
 }
 
 }  // namespace
@@ -60,6 +88,39 @@ json instance_json(const arrays::Instance& instance) {
   out["id"] = instance.id;
   out["health"] = arrays::to_string(instance.health);
   return out;
+}
+
+void append_instance_json(std::string& out, const arrays::Instance& instance) {
+  const arrays::InstanceSpec& spec = instance.spec;
+  // instance_json's keys in the order dump writes them: its objects are
+  // std::maps, so by name.
+  out += "{\"address\":";
+  append_string(out, spec.address.to_string());
+  if (!spec.check.empty()) {
+    out += ",\"check\":";
+    append_dumped(out, check_json(spec.check));
+  }
+  out += ",\"health\":";
+  append_string(out, arrays::to_string(instance.health));
+  out += ",\"id\":";
+  append_integer(out, instance.id);
+  if (spec.lat) {
+    out += ",\"lat\":";
+    append_dumped(out, json(*spec.lat));
+  }
+  if (spec.lon) {
+    out += ",\"lon\":";
+    append_dumped(out, json(*spec.lon));
+  }
+  if (!spec.region.empty()) {
+    out += ",\"region\":";
+    append_string(out, spec.region);
+  }
+  out += ",\"state\":";
+  append_string(out, arrays::to_string(spec.state));
+  out += ",\"weight\":";
+  append_integer(out, spec.weight);
+  out += '}';
 }
 
 json array_json(const registry::RegisteredArray& array, bool with_instances) {
