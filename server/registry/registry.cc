@@ -731,7 +731,7 @@ Instance Registry::update_instance(std::string_view array_name, int64_t id, cons
   validate_check(array.settings.check, spec.check, "check");
   Instance updated;
   write_in_zone(*state, synthetic_zone_of(array.wire_name), token,
-                [&] { updated = state->store.update_instance(array.name, id, spec, now_ms()); });
+                [&] { updated = state->store.update_known_instance(array.name, *found, spec, now_ms()); });
   updated.slow_start_from_ms = ramp_start(*found, updated.health, updated.health_changed_ms, started_ms_);
   *found = updated;
   publish(*state, array);

@@ -59,6 +59,8 @@ class SqliteStore final : public Store {
                                 int64_t now_ms) override;
   arrays::Instance update_instance(std::string_view array, int64_t id,
                                    const arrays::InstanceSpec& spec, int64_t now_ms) override;
+  arrays::Instance update_known_instance(std::string_view array, const arrays::Instance& current,
+                                         const arrays::InstanceSpec& spec, int64_t now_ms) override;
   void remove_instance(std::string_view array, int64_t id, int64_t now_ms) override;
   bool remove_instance_if(std::string_view array, int64_t id, int64_t now_ms,
                           const RemovalDecision& decide) override;

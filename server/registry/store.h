@@ -184,6 +184,15 @@ class Store {
   // Replaces an instance's spec. A new address resets health to unknown.
   virtual arrays::Instance update_instance(std::string_view array, int64_t id,
                                            const arrays::InstanceSpec& spec, int64_t now_ms) = 0;
+  // update_instance for a caller that holds the instance as it last wrote
+  // or read it here (the Registry's model): a store may then write without
+  // reading the row first, provided the write itself checks that the row
+  // still holds `current` (spec and health) and does what update_instance
+  // does when not. The same result, errors and events as update_instance.
+  virtual arrays::Instance update_known_instance(std::string_view array, const arrays::Instance& current,
+                                                 const arrays::InstanceSpec& spec, int64_t now_ms) {
+    return update_instance(array, current.id, spec, now_ms);
+  }
   virtual void remove_instance(std::string_view array, int64_t id, int64_t now_ms) = 0;
   // Removes the instance only if `decide`, asked inside the transaction with
   // the instance as the store holds it then (health included), returns a

@@ -733,6 +733,63 @@ TEST_SUITE("unit/server/registry/sqlite_store") {
     CHECK_NOTHROW(store.add_instance("web.lb.example.com.", instance("192.0.2.1"), 8));
   }
 
+  TEST_CASE("update_known_instance writes as update_instance and reads the row when it is not what the caller holds") {
+    ScratchDir dir;
+    SqliteStore store(dir.file("rotor.db"));
+    const std::string web = "web.lb.example.com.";
+    store.upsert_array(web, {}, 1);
+    store.add_instance(web, instance("192.0.2.1"), 2);
+    store.set_health({store.load_all().at(0).instances.at(0).id, Health::up, "probe ok", 3});
+    const arrays::Instance a = store.load_all().at(0).instances.at(0);
+
+    // What the caller holds is the row: one UPDATE, the health kept.
+    arrays::InstanceSpec drained = a.spec;
+    drained.state = AdminState::draining;
+    const auto written = store.update_known_instance(web, a, drained, 4);
+    CHECK(written.id == a.id);
+    CHECK(written.spec.state == AdminState::draining);
+    CHECK(written.health == Health::up);
+    CHECK(written.health_changed_ms == 3);
+    CHECK(written.health_reason == "probe ok");
+    CHECK(same_instance(written, store.load_all().at(0).instances.at(0)));
+    auto events = store.events(0, 100);
+    CHECK(events.back().reason == "instance changed: state");
+    CHECK(events.back().old_value == R"({"state":"enabled"})");
+
+    // A stale copy (weight 7 where the row has 100): the diff is the row's.
+    arrays::Instance stale = written;
+    stale.spec.weight = 7;
+    arrays::InstanceSpec next = stale.spec;
+    next.state = AdminState::enabled;
+    const auto corrected = store.update_known_instance(web, stale, next, 5);
+    CHECK(corrected.spec.weight == 7);
+    CHECK(corrected.health == Health::up);
+    events = store.events(0, 100);
+    CHECK(events.back().reason == "instance changed: weight, state");
+    CHECK(events.back().old_value == R"({"weight":100,"state":"draining"})");
+
+    // A copy with stale health: the row's health is returned.
+    arrays::Instance stale_health = corrected;
+    stale_health.health = Health::down;
+    arrays::InstanceSpec weighted = next;
+    weighted.weight = 8;
+    const auto reread = store.update_known_instance(web, stale_health, weighted, 6);
+    CHECK(reread.health == Health::up);
+    CHECK(same_instance(reread, store.load_all().at(0).instances.at(0)));
+
+    // A new address goes through update_instance: health reset.
+    arrays::InstanceSpec moved = weighted;
+    moved.address = *arrays::IpAddress::parse("192.0.2.9");
+    const auto relocated = store.update_known_instance(web, reread, moved, 7);
+    CHECK(relocated.health == Health::unknown);
+
+    arrays::Instance absent = relocated;
+    absent.id += 100;
+    CHECK_THROWS_AS(store.update_known_instance(web, absent, moved, 8), NotFoundError);
+    CHECK_THROWS_AS(store.update_known_instance("nope.lb.example.com.", relocated, drained, 8), NotFoundError);
+    CHECK(store.events(0, 100).size() == events.size() + 2);
+  }
+
   TEST_CASE("replace_instances keeps the ids and health of addresses that stay") {
     ScratchDir dir;
     SqliteStore store(dir.file("rotor.db"));
