@@ -96,11 +96,9 @@ void reply_json_text(httplib::Response& response, int status, std::string body) 
 }
 
 void reply_json(httplib::Response& response, int status, const nlohmann::json& body) {
-  response.status = status;
   // Replacing bytes that are not UTF-8 (a name echoed from a hostile path)
   // rather than throwing: an error reply must always go out.
-  response.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                       "application/json");
+  reply_json_text(response, status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 }  // namespace rotor::api

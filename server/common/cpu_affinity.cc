@@ -17,7 +17,9 @@ bool to_cpu_set(const std::vector<int>& cpus, cpu_set_t& set) noexcept {
   return true;
 }
 
-std::vector<int> read_allowed_cpus() {
+}  // namespace
+
+std::vector<int> cpus_of_calling_thread() {
   cpu_set_t set;
   CPU_ZERO(&set);
   std::vector<int> cpus;
@@ -28,10 +30,8 @@ std::vector<int> read_allowed_cpus() {
   return cpus;
 }
 
-}  // namespace
-
 const std::vector<int>& allowed_cpus_at_startup() {
-  static const std::vector<int> allowed = read_allowed_cpus();
+  static const std::vector<int> allowed = cpus_of_calling_thread();
   return allowed;
 }
 

@@ -20,6 +20,10 @@ namespace rotor {
 // The largest CPU number a cpu_set_t holds (glibc's fixed-size set).
 inline constexpr int kMaxCpuNumber = CPU_SETSIZE - 1;
 
+// The CPUs the calling thread may run on now (sched_getaffinity), ascending;
+// empty if the kernel would not say.
+std::vector<int> cpus_of_calling_thread();
+
 // The CPUs this process could run on when this was first called (the calling
 // thread's sched_getaffinity), ascending. rotor serve asks before it pins its
 // main thread to the control CPUs (the config's validation asks, and main

@@ -133,8 +133,10 @@ WorkerPool::WorkerPool(NetworkOptions options, SnapshotPublisher& publisher)
   impl_->rate_limiter = options.rate_limiter;
   impl_->worker_cpus = options.worker_cpus;
   impl_->denial_signer = std::make_unique<dnssec::DenialSigner>(options.denial_ring_capacity);
-  unsigned threads = options.threads;
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  // The default (one per CPU, or per worker CPU) is main's to choose
+  // (effective_threads); the pool only serves the count it is given.
+  if (options.threads == 0) throw std::invalid_argument("a worker pool needs at least one thread");
+  const unsigned threads = options.threads;
   // The cap is shared out evenly; SO_REUSEPORT spreads connections evenly too.
   const size_t per_worker_cap =
       std::max<size_t>(1, (options.tcp_max_connections + threads - 1) / threads);

@@ -30,7 +30,7 @@ bool parse_endpoint(const std::string& text, ListenEndpoint& out, std::string& e
 
 struct NetworkOptions {
   std::vector<ListenEndpoint> listen;
-  unsigned threads = 1;
+  unsigned threads = 1;  // at least 1 (the pool throws std::invalid_argument on 0)
   // Empty: the serving threads are not pinned. Else serving thread i (worker
   // i's TCP loop and its UDP socket on every listen address) runs on
   // worker_cpus[i % size] alone, pinned as start() creates it.

@@ -17,6 +17,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include "server/common/cpu_affinity.h"
 #include "tests/integration/harness.h"
 
 TEST_SUITE_BEGIN("integration/cpu_affinity");
@@ -25,32 +26,6 @@ namespace rotor::itest {
 namespace {
 
 const std::string kAffinityZone = std::string(ROTOR_TEST_DATA) + "/query/example.test.zone";
-
-// The CPUs the test process may run on (rotor, its child, inherits them).
-std::vector<int> affinity_allowed_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (::sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
-  }
-  return cpus;
-}
-
-// "0-1,3" as /proc writes it, for the sets this test configures.
-std::string affinity_list_text(std::vector<int> cpus) {
-  std::sort(cpus.begin(), cpus.end());
-  std::string text;
-  for (size_t i = 0; i < cpus.size();) {
-    size_t last = i;
-    while (last + 1 < cpus.size() && cpus[last + 1] == cpus[last] + 1) ++last;
-    if (!text.empty()) text += ',';
-    text += std::to_string(cpus[i]) + (last > i ? "-" + std::to_string(cpus[last]) : "");
-    i = last + 1;
-  }
-  return text;
-}
 
 std::string affinity_json_list(const std::vector<int>& cpus) {
   return nlohmann::json(cpus).dump();
@@ -90,7 +65,7 @@ int affinity_thread_index(const std::string& name, const std::string& prefix) {
 }
 
 TEST_CASE("DNS workers run on the worker CPUs and every other thread on the control CPUs") {
-  const std::vector<int> allowed = affinity_allowed_cpus();
+  const std::vector<int> allowed = rotor::cpus_of_calling_thread();
   REQUIRE_FALSE(allowed.empty());
   // Two workers when the machine has CPUs to spare, so that worker i's own
   // CPU is seen; the control plane on the last CPU (with one CPU: the same).
@@ -98,8 +73,8 @@ TEST_CASE("DNS workers run on the worker CPUs and every other thread on the cont
                                                                   2, std::max<size_t>(1, allowed.size() - 1))));
   const std::vector<int> control{allowed.back()};
   const size_t threads = 2;  // with one worker CPU both share it (workers[i % n])
-  CAPTURE(affinity_list_text(workers));
-  CAPTURE(affinity_list_text(control));
+  CAPTURE(rotor::format_cpu_list(workers));
+  CAPTURE(rotor::format_cpu_list(control));
 
   TempDir dir;
   const std::string config = dir.write("rotor.json", R"({
@@ -111,8 +86,8 @@ TEST_CASE("DNS workers run on the worker CPUs and every other thread on the cont
   RotorServer rotor({"--config", config, "--listen", "127.0.0.2:0", "--threads", std::to_string(threads)});
   REQUIRE(rotor.ready());
   REQUIRE(rotor.api_port() != 0);  // the API's threads have started
-  CHECK(rotor.process().wait_for_stderr("cpu affinity: DNS workers on CPUs " + affinity_list_text(workers) +
-                                            ", everything else on CPUs " + affinity_list_text(control),
+  CHECK(rotor.process().wait_for_stderr("cpu affinity: DNS workers on CPUs " + rotor::format_cpu_list(workers) +
+                                            ", everything else on CPUs " + rotor::format_cpu_list(control),
                                         5s));
   // Pinned, it answers over both transports.
   const Bytes query = make_query("www.example.test.", "A", resolver_options());
@@ -140,7 +115,7 @@ TEST_CASE("DNS workers run on the worker CPUs and every other thread on the cont
       CHECK(task.allowed == std::to_string(workers[owner % workers.size()]));
     } else {
       ++other_threads;
-      CHECK(task.allowed == affinity_list_text(control));
+      CHECK(task.allowed == rotor::format_cpu_list(control));
     }
   }
   CHECK(worker_threads == threads);
@@ -150,7 +125,7 @@ TEST_CASE("DNS workers run on the worker CPUs and every other thread on the cont
 }
 
 TEST_CASE("a CPU the process may not run on stops startup naming the key") {
-  const std::vector<int> allowed = affinity_allowed_cpus();
+  const std::vector<int> allowed = rotor::cpus_of_calling_thread();
   int outside = 0;
   while (std::find(allowed.begin(), allowed.end(), outside) != allowed.end()) ++outside;
   TempDir dir;
@@ -158,7 +133,7 @@ TEST_CASE("a CPU the process may not run on stops startup naming the key") {
       "rotor.json", R"({"db": ")" + (dir.path() / "rotor.db").string() + R"(", "cpu_affinity": {"workers": [)" +
                         std::to_string(allowed.front()) + ", " + std::to_string(outside) + "]}}");
   const std::string expected = "rotor.json: cpu_affinity.workers[1]: CPU " + std::to_string(outside) +
-                               " is not one rotor may run on (allowed: " + affinity_list_text(allowed) + ")";
+                               " is not one rotor may run on (allowed: " + rotor::format_cpu_list(allowed) + ")";
   Process serve({ROTOR_BINARY, "serve", "--config", config, "--listen", "127.0.0.1:0", "--api", "off"});
   CHECK(serve.wait_exit(10s) == 1);
   CHECK(serve.stderr_text().find(expected) != std::string::npos);

@@ -13,21 +13,12 @@ TEST_SUITE_BEGIN("unit/server/common/cpu_affinity");
 
 namespace {
 
-// The calling thread's CPUs as the kernel reports them.
-std::vector<int> cpus_of_this_thread() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (::sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
-  }
-  return cpus;
-}
-
-// The process's Cpus_allowed_list line of /proc/self/status, as written there.
-std::string proc_allowed_list() {
-  std::ifstream status("/proc/self/status");
+// The Cpus_allowed_list line of a /proc status file, as written there:
+// /proc/self/status for the process (its main thread), /proc/thread-self/status
+// for the calling thread. The kernel's own text, so an oracle for
+// cpus_of_calling_thread and format_cpu_list alike.
+std::string proc_allowed_list(const char* status_path = "/proc/self/status") {
+  std::ifstream status(status_path);
   std::string line;
   const std::string key = "Cpus_allowed_list:";
   while (std::getline(status, line)) {
@@ -59,41 +50,45 @@ TEST_CASE("the startup set is what the kernel says this process may run on") {
 
 TEST_CASE("a pinned thread runs on its CPUs and what it starts inherits them") {
   const int cpu = rotor::allowed_cpus_at_startup().back();
-  std::vector<int> pinned;
-  std::vector<int> child;
+  std::string pinned;
+  std::string child;
+  std::vector<int> pinned_as_read;
   std::thread thread([&] {
     if (rotor::pin_this_thread({cpu}) != 0) return;
-    pinned = cpus_of_this_thread();
-    std::thread([&] { child = cpus_of_this_thread(); }).join();
+    pinned = proc_allowed_list("/proc/thread-self/status");
+    pinned_as_read = rotor::cpus_of_calling_thread();
+    std::thread([&] { child = proc_allowed_list("/proc/thread-self/status"); }).join();
   });
   thread.join();
-  CHECK(pinned == std::vector<int>{cpu});
-  CHECK(child == std::vector<int>{cpu});
+  CHECK(pinned == std::to_string(cpu));
+  CHECK(pinned_as_read == std::vector<int>{cpu});
+  CHECK(child == std::to_string(cpu));
   // The caller's own set is untouched.
-  CHECK(cpus_of_this_thread() == rotor::allowed_cpus_at_startup());
+  CHECK(rotor::cpus_of_calling_thread() == rotor::allowed_cpus_at_startup());
+  CHECK(proc_allowed_list("/proc/thread-self/status") == proc_allowed_list());
 }
 
 TEST_CASE("another thread is pinned by its handle") {
   const int cpu = rotor::allowed_cpus_at_startup().front();
-  std::vector<int> seen;
+  std::string seen;
   std::atomic<bool> go{false};
   std::thread thread([&] {
     while (!go.load()) std::this_thread::yield();
-    seen = cpus_of_this_thread();
+    seen = proc_allowed_list("/proc/thread-self/status");
   });
   const int error = rotor::pin_thread(thread.native_handle(), {cpu});
   go.store(true);
   thread.join();
   CHECK(error == 0);
-  CHECK(seen == std::vector<int>{cpu});
+  CHECK(seen == std::to_string(cpu));
 }
 
 TEST_CASE("no CPU or one past the set's range is refused") {
-  std::vector<int> before = cpus_of_this_thread();
+  const std::string before = proc_allowed_list("/proc/thread-self/status");
   CHECK(rotor::pin_this_thread({}) == EINVAL);
   CHECK(rotor::pin_this_thread({rotor::kMaxCpuNumber + 1}) == EINVAL);
   CHECK(rotor::pin_this_thread({-1}) == EINVAL);
-  CHECK(cpus_of_this_thread() == before);
+  CHECK(proc_allowed_list("/proc/thread-self/status") == before);
 }
 
 TEST_SUITE_END();

@@ -129,6 +129,15 @@ TEST_CASE("a taken port is reported with the address and the reason") {
                        std::runtime_error);
 }
 
+TEST_CASE("a pool of no threads is refused") {
+  SnapshotPublisher publisher(empty_snapshot());
+  NetworkOptions options;
+  options.listen = {endpoint("127.0.0.1:0")};
+  options.threads = 0;
+  CHECK_THROWS_WITH_AS(WorkerPool(options, publisher), "a worker pool needs at least one thread",
+                       std::invalid_argument);
+}
+
 TEST_CASE("a pool that is never started shuts down cleanly") {
   SnapshotPublisher publisher(empty_snapshot());
   NetworkOptions options;
