@@ -264,10 +264,18 @@ void SnapshotComposer::publish_pending() {
 
 void SnapshotComposer::run() {
   auto schedule = schedule_.lock();
+  const auto due = [&] { return (schedule->pending && schedule->batches == 0) || schedule->stopping; };
+  size_t retired = 0;  // snapshots the publisher still keeps for a worker
   for (;;) {
     schedule->idle = true;
-    wake_.wait(schedule.lock(),
-               [&] { return (schedule->pending && schedule->batches == 0) || schedule->stopping; });
+    // Idle: the snapshots the workers have let go are freed here, on this
+    // thread, not by the workers (publisher.h), at most kReleaseRetired after.
+    while (retired > 0 && !wake_.wait_for(schedule.lock(), kReleaseRetired, due)) {
+      schedule.lock().unlock();
+      retired = publisher_.release_retired();
+      schedule.lock().lock();
+    }
+    wake_.wait(schedule.lock(), due);
     schedule->idle = false;
     // Woken by stop alone: nothing left that may be published.
     if (!schedule->pending || schedule->batches > 0) return;
@@ -282,6 +290,7 @@ void SnapshotComposer::run() {
     } catch (const std::exception& error) {
       spdlog::error("publishing a snapshot failed: {}", error.what());
     }
+    retired = publisher_.release_retired();
     schedule.lock().lock();
   }
 }

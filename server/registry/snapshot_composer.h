@@ -13,8 +13,10 @@
 // Batching: with publish_interval 0 every change publishes synchronously in
 // the caller's thread (tests). Otherwise a control thread publishes the first
 // change at once and later ones at most every publish_interval, so a burst of
-// health flips becomes one snapshot. Destruction publishes what is pending and
-// stops the thread. Thread-safe; the parts are reachable only under its lock.
+// health flips becomes one snapshot. While idle, that thread also has the
+// publisher free the replaced snapshots the workers have let go
+// (SnapshotPublisher::release_retired), so they are freed on it and not on a
+// worker. Destruction publishes what is pending and stops the thread. Thread-safe; the parts are reachable only under its lock.
 
 #include <array>
 #include <chrono>
@@ -141,6 +143,10 @@ class SnapshotComposer {
   void changed();          // a part changed: publish now or wake the control thread
   void publish_pending();  // composes and publishes if a change is pending
   void run();              // the control thread
+  // While the publisher keeps retired snapshots and nothing is to be
+  // published, the control thread asks it this often to free those the
+  // workers have let go (a UDP thread lets go within 100 ms).
+  static constexpr std::chrono::milliseconds kReleaseRetired{150};
   static std::shared_ptr<const zones::ZoneSet> merge(const Parts& parts);
 
   SnapshotPublisher& publisher_;

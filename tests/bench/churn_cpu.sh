@@ -20,6 +20,14 @@
 #                   saturated DNS worker would (the API threads run at nice
 #                   +10; the achieved rate then shows the share they get)
 #   SERVER_CPU / CLIENT_CPU   cores (default 0 / 1)
+#   PER_SWAP        1: what one snapshot swap costs the serving threads
+#                   themselves. rotor runs with cpu_affinity (its one worker
+#                   on SERVER_CPU, everything else on CLIENT_CPU) and a busy
+#                   loop on SERVER_CPU (as bench.sh's run_churn_pinned_alone);
+#                   each run also prints the rotor-worker-0 (TCP loop) and
+#                   rotor-udp-0 threads' run time (/proc/PID/task/TID/schedstat)
+#                   during the churn minus during as long a run without, over
+#                   the snapshots published (rotor_snapshot_generation).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -29,6 +37,8 @@ rounds=${ROUNDS:-3}
 server_cpu=${SERVER_CPU:-0}
 client_cpu=${CLIENT_CPU:-1}
 busy=${BUSY_SERVER_CPU:-0}
+per_swap=${PER_SWAP:-0}
+[[ $per_swap == 1 ]] && busy=1
 bins=("$@")
 ((${#bins[@]} > 0)) || bins=(build/release/rotor)
 for bin in "${bins[@]}"; do [[ -x $bin ]] || { echo "churn_cpu: $bin is not executable" >&2; exit 1; }; done
@@ -59,6 +69,22 @@ cat >"$work/rotor.json" <<EOF
  "arrays": [{"name": "web.bench.test.", "instances": [{"address": "192.0.2.201", "health": "up"}]}]}
 EOF
 
+if [[ $per_swap == 1 ]]; then
+  sed -i "1a\\ \"cpu_affinity\": {\"workers\": [$server_cpu], \"control\": [$client_cpu]}," "$work/rotor.json"
+fi
+
+# Run time in ns of rotor's thread named $2 (/proc/PID/task/TID/schedstat), 0 if none.
+thread_ns() {
+  local task
+  for task in /proc/"$1"/task/*; do
+    [[ $(cat "$task/comm" 2>/dev/null) == "$2" ]] && awk '{print $1}' "$task/schedstat" && return
+  done
+  echo 0
+}
+generation() {  # api
+  curl -s "http://$1/metrics" | awk '/^rotor_snapshot_generation / {g = $2} END {print g + 0}'
+}
+
 arrays=$(seq -s, -f 'churn%g.bench.test' 1 20)
 churn() {  # api rate seconds [extra churn.py arguments]
   taskset -c "$client_cpu" python3 tests/bench/churn.py --api "$1" --rate "$2" --seconds "$3" \
@@ -66,13 +92,15 @@ churn() {  # api rate seconds [extra churn.py arguments]
 }
 
 measure() {  # bin: prints one line
-  local bin=$1 api port a i body t0 t1 out ok
+  local bin=$1 api port a i body t0 t1 out ok launch idle0 idle1 udp0 udp1 w0 w1 u0 u1 g0 g1 swap=""
   api=""
+  launch=(taskset -c "$server_cpu")
+  [[ $per_swap == 1 ]] && launch=()
   # A free UDP port may be taken for TCP: another try with another port.
   for _ in 1 2 3; do
     rm -f "$work"/rotor.db*
     port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    taskset -c "$server_cpu" "$bin" serve --config "$work/rotor.json" --db "$work/rotor.db" \
+    "${launch[@]}" "$bin" serve --config "$work/rotor.json" --db "$work/rotor.db" \
       --listen "127.0.0.1:$port" --api 127.0.0.1:0 --threads 1 --log-level warn \
       >"$work/rotor.out" 2>"$work/rotor.err" &
     rotor_pid=$!
@@ -98,22 +126,36 @@ measure() {  # bin: prints one line
   done
   churn "$api" 500 1 >/dev/null 2>&1  # the API's worker threads exist from here on
   sleep 0.5
+  if [[ $per_swap == 1 ]]; then
+    idle0=$(thread_ns "$rotor_pid" rotor-worker-0); udp0=$(thread_ns "$rotor_pid" rotor-udp-0)
+    sleep "$seconds"
+    idle1=$(thread_ns "$rotor_pid" rotor-worker-0); udp1=$(thread_ns "$rotor_pid" rotor-udp-0)
+    g0=$(generation "$api")
+    w0=$(thread_ns "$rotor_pid" rotor-worker-0); u0=$(thread_ns "$rotor_pid" rotor-udp-0)
+  fi
   t0=$(awk '{print $14 + $15}' "/proc/$rotor_pid/stat")
   out=$(churn "$api" "$rate" "$seconds" --bench-array web.bench.test --bench-states draining,disabled \
           --bench-addresses 192.0.2.209,192.0.2.210,192.0.2.211,192.0.2.212 2>&1 | head -1)
   t1=$(awk '{print $14 + $15}' "/proc/$rotor_pid/stat")
+  if [[ $per_swap == 1 ]]; then
+    w1=$(thread_ns "$rotor_pid" rotor-worker-0); u1=$(thread_ns "$rotor_pid" rotor-udp-0)
+    g1=$(generation "$api")
+    swap=$(awk -v w=$((w1 - w0 - idle1 + idle0)) -v u=$((u1 - u0 - udp1 + udp0)) -v g=$((g1 - g0)) \
+      'BEGIN { if (g > 0) printf "  snapshots %5d  a swap: tcp loop %6.1f us, udp thread %6.1f us", g, w / 1e3 / g, u / 1e3 / g }')
+  fi
   kill "$rotor_pid"; wait "$rotor_pid" 2>/dev/null || true; rotor_pid=""
   ok=$(grep -o 'ok [0-9]*' <<<"$out" | awk '{print $2}')
   [[ ${ok:-0} -gt 0 ]] || { echo "churn_cpu: $bin: no change succeeded: $out" >&2; exit 1; }
   awk -v bin="$bin" -v ticks=$((t1 - t0)) -v hz="$ticks_per_s" -v ok="$ok" -v s="$seconds" \
-    'BEGIN { printf "%-40s changes %6d  achieved %5.0f/s  rotor cpu %6.1f us/change\n", bin, ok, ok / s, ticks / hz * 1e6 / ok }'
+    -v swap="$swap" \
+    'BEGIN { printf "%-40s changes %6d  achieved %5.0f/s  rotor cpu %6.1f us/change%s\n", bin, ok, ok / s, ticks / hz * 1e6 / ok, swap }'
 }
 
 if [[ $busy == 1 ]]; then
   taskset -c "$server_cpu" bash -c 'while :; do :; done' &
   busy_pid=$!
 fi
-echo "rotor CPU per registry change: churn.py at $rate/s for $seconds s, no DNS load$([[ $busy == 1 ]] && echo ", a nice-0 busy loop on core $server_cpu")"
+echo "rotor CPU per registry change: churn.py at $rate/s for $seconds s, no DNS load$([[ $busy == 1 ]] && echo ", a nice-0 busy loop on core $server_cpu")$([[ $per_swap == 1 ]] && echo ", cpu_affinity: the worker on core $server_cpu, the rest on $client_cpu")"
 for _ in $(seq 1 "$rounds"); do
   for bin in "${bins[@]}"; do measure "$bin"; done
 done

@@ -271,7 +271,11 @@ TEST_CASE("an idle UDP thread takes a published snapshot and stops when asked") 
   pool.start();
   // No query comes: the UDP threads wake on their receive timeout alone.
   publisher.publish(empty_snapshot(2));
-  CHECK(rotor::test::eventually([&] { return first_watch.expired(); }));
+  // Freed by the publisher (here, release_retired()) once both threads let go.
+  CHECK(rotor::test::eventually([&] {
+    publisher.release_retired();
+    return first_watch.expired();
+  }));
   // stop() joins threads blocked in recvmmsg (shut down, or timed out).
   pool.stop();
 }
@@ -318,9 +322,12 @@ TEST_CASE("a published snapshot reaches the worker and the old one is freed") {
     if (!swapped) std::this_thread::sleep_for(10ms);
   }
   CHECK(swapped);
-  // Neither the publisher nor any thread holds it: the UDP thread let it go
-  // before answering; the worker's loop (TCP) does on its own wake-up.
-  CHECK(rotor::test::eventually([&] { return first_watch.expired(); }));
+  // The UDP thread let it go before answering; the worker's loop (TCP) does
+  // on its own wake-up; then the publisher frees it (publisher.h).
+  CHECK(rotor::test::eventually([&] {
+    publisher.release_retired();
+    return first_watch.expired();
+  }));
 }
 
 }  // namespace
