@@ -196,7 +196,7 @@ void UdpResponder::follow_publisher() noexcept {
   const uint64_t published = published_.load(std::memory_order_acquire);
   if (published == seen_) return;
   seen_ = published;
-  adopt_snapshot(context_, publisher_.current());  // the old one may be freed here
+  adopt_snapshot(context_, publisher_.current());  // the old one is let go, not freed
 }
 
 void UdpResponder::take_signatures() noexcept {

@@ -29,9 +29,10 @@ struct WorkerContext {
   dnssec::DenialSigner::Channel* denial_channel = nullptr;
 };
 
-// Makes `snapshot` the one the context answers from (the old one may be
-// freed here) and readies the state for it. The serving thread, between
-// batches; every swap (worker loop, UDP thread) goes through here.
+// Makes `snapshot` the one the context answers from (the old one is only
+// let go: the publisher frees it, on the control plane, publisher.h) and
+// readies the state for it. The serving thread, between batches; every swap
+// (worker loop, UDP thread) goes through here.
 inline void adopt_snapshot(WorkerContext& context, std::shared_ptr<const Snapshot> snapshot) {
   context.snapshot_owner = std::move(snapshot);
   context.snapshot = context.snapshot_owner.get();
