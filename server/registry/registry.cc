@@ -42,6 +42,20 @@ bool same_spec(const InstanceSpec& a, const InstanceSpec& b) {
          a.lon == b.lon && a.state == b.state && a.check == b.check;
 }
 
+// Whether an instance that was `before` and is now `after` may be probed
+// differently (app/health_monitor.h probe_targets): probed or not (disabled),
+// at another address, with another check. An instance with no check, its
+// array's or its own, before and after is never probed. A flip between
+// enabled and draining, a weight, a region are not: telling the change
+// listener of them made it copy every array 20 times a second under churn.
+bool may_change_probing(const std::string& array_check, const InstanceSpec& before,
+                        const InstanceSpec& after) {
+  if (array_check.empty() && before.check.empty() && after.check.empty()) return false;
+  const bool probed_before = before.state != arrays::AdminState::disabled;
+  const bool probed_after = after.state != arrays::AdminState::disabled;
+  return probed_before != probed_after || before.address != after.address || before.check != after.check;
+}
+
 // When the slow-start ramp of an instance that was `before` and is now
 // `health` (since `changed_ms`) starts; 0: none. Only a comeback ramps: down
 // -> up, with the down seen while this process ran (`started_ms` on), so
@@ -733,9 +747,10 @@ Instance Registry::update_instance(std::string_view array_name, int64_t id, cons
   write_in_zone(*state, synthetic_zone_of(array.wire_name), token,
                 [&] { updated = state->store.update_known_instance(array.name, *found, spec, now_ms()); });
   updated.slow_start_from_ms = ramp_start(*found, updated.health, updated.health_changed_ms, started_ms_);
+  const bool probing = may_change_probing(array.settings.check, found->spec, updated.spec);
   *found = updated;
   publish(*state, array);
-  changed(*state);
+  if (probing) changed(*state);
   return updated;
 }
 

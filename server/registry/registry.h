@@ -308,7 +308,10 @@ class Registry {
                                     const std::string& path = "") const;
 
   // Called after every committed change to the arrays or their instances
-  // (not after health changes): the prober follows the registry through it.
+  // (not after health changes, nor after an instance update that cannot
+  // change its probing: an enabled/draining flip, a weight, a region, or any
+  // change of an instance that has no check, its array's or its own, before
+  // or after): the prober follows the registry through it.
   // It runs with the registry's lock held, so it must be quick and must not
   // call back into the registry: note the change and read arrays() later.
   void set_change_listener(std::function<void()> listener);

@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tests/unit/server/registry/registry_test_support.h"
@@ -899,7 +900,9 @@ TEST_SUITE("unit/server/registry/registry") {
     CHECK(heard == 1);
     const auto a = rig.registry->add_instance(kRegistryArray, instance("192.0.2.1"));
     CHECK(heard == 2);
-    rig.registry->update_instance(kRegistryArray, a.id, instance("192.0.2.1", 5));
+    auto checked = instance("192.0.2.1");
+    checked.check = R"({"type":"tcp","port":80})";
+    rig.registry->update_instance(kRegistryArray, a.id, checked);
     CHECK(heard == 3);
     rig.registry->replace_instances(kRegistryArray, {instance("192.0.2.1"), instance("192.0.2.2")});
     CHECK(heard == 4);
@@ -916,6 +919,43 @@ TEST_SUITE("unit/server/registry/registry") {
     rig.registry->set_change_listener(nullptr);
     rig.registry->upsert_array(kRegistryArray, {});
     CHECK(heard == 7);
+  }
+
+  TEST_CASE("the change listener does not hear an instance update that cannot change its probing") {
+    ScratchDir dir;
+    RegistryRig rig(dir.file("rotor.db"));
+    arrays::ArraySettings checked;
+    checked.check = R"({"type":"tcp","port":80})";
+    rig.registry->upsert_array(kRegistryArray, checked);
+    rig.registry->upsert_array("other.lb.example.com.", {});  // no check
+    const auto probed = rig.registry->add_instance(kRegistryArray, instance("192.0.2.1"));
+    const auto unprobed = rig.registry->add_instance("other.lb.example.com.", instance("192.0.2.2"));
+    int heard = 0;
+    rig.registry->set_change_listener([&] { ++heard; });
+    const auto update = [&](const auto& added, const char* address, arrays::AdminState state,
+                            uint16_t weight = 100, std::string check = "") {
+      auto spec = instance(address, weight);
+      spec.state = state;
+      spec.check = std::move(check);
+      const std::string array = added.id == probed.id ? kRegistryArray : "other.lb.example.com.";
+      rig.registry->update_instance(array, added.id, spec);
+      return std::exchange(heard, 0);
+    };
+    using arrays::AdminState;
+    // Probed before and after, as before: not heard.
+    CHECK(update(probed, "192.0.2.1", AdminState::draining) == 0);
+    CHECK(update(probed, "192.0.2.1", AdminState::enabled, 7) == 0);
+    // Probed or not, at another address, with another check: heard.
+    CHECK(update(probed, "192.0.2.1", AdminState::disabled) == 1);
+    CHECK(update(probed, "192.0.2.1", AdminState::draining) == 1);
+    CHECK(update(probed, "192.0.2.9", AdminState::draining) == 1);
+    CHECK(update(probed, "192.0.2.9", AdminState::draining, 100, R"({"port":81})") == 1);
+    // No check before or after: never probed, whatever changes.
+    CHECK(update(unprobed, "192.0.2.2", AdminState::disabled) == 0);
+    CHECK(update(unprobed, "192.0.2.8", AdminState::enabled, 3) == 0);
+    // A check of its own: heard, and again when it goes.
+    CHECK(update(unprobed, "192.0.2.8", AdminState::enabled, 3, R"({"type":"tcp","port":80})") == 1);
+    CHECK(update(unprobed, "192.0.2.8", AdminState::enabled, 3) == 1);
   }
 
 }  // TEST_SUITE
