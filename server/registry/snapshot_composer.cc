@@ -267,6 +267,14 @@ void SnapshotComposer::run() {
   const auto due = [&] { return (schedule->pending && schedule->batches == 0) || schedule->stopping; };
   size_t retired = 0;  // snapshots the publisher still keeps for a worker
   for (;;) {
+    if (!schedule->stopping) {
+      // Rate limit: the interval since the last publish is waited out first,
+      // not idle, so changes that arrive within it ride along without waking
+      // this thread; under steady churn a publish then costs one wake-up (the
+      // interval's end), not two (the change, then the interval's end).
+      const auto due = schedule->last_publish + options_.publish_interval;
+      wake_.wait_until(schedule.lock(), due, [&] { return schedule->stopping; });
+    }
     schedule->idle = true;
     // Idle: the snapshots the workers have let go are freed here, on this
     // thread, not by the workers (publisher.h), at most kReleaseRetired after.
@@ -279,11 +287,6 @@ void SnapshotComposer::run() {
     schedule->idle = false;
     // Woken by stop alone: nothing left that may be published.
     if (!schedule->pending || schedule->batches > 0) return;
-    if (!schedule->stopping) {
-      // Rate limit: changes that arrive within the interval ride along.
-      const auto due = schedule->last_publish + options_.publish_interval;
-      wake_.wait_until(schedule.lock(), due, [&] { return schedule->stopping; });
-    }
     schedule.lock().unlock();
     try {
       publish_pending();
