@@ -28,6 +28,11 @@
 #                   rotor-udp-0 threads' run time (/proc/PID/task/TID/schedstat)
 #                   during the churn minus during as long a run without, over
 #                   the snapshots published (rotor_snapshot_generation).
+#   THREADS         1: also print every rotor thread's share of a change: its
+#                   run time (/proc/PID/task/TID/schedstat) per change, its
+#                   time slices (wake-ups) and voluntary and involuntary
+#                   context switches per change, labelled by its first rotor
+#                   frame (gdb, after the run) or its name
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -39,6 +44,7 @@ client_cpu=${CLIENT_CPU:-1}
 busy=${BUSY_SERVER_CPU:-0}
 per_swap=${PER_SWAP:-0}
 [[ $per_swap == 1 ]] && busy=1
+threads=${THREADS:-0}
 bins=("$@")
 ((${#bins[@]} > 0)) || bins=(build/release/rotor)
 for bin in "${bins[@]}"; do [[ -x $bin ]] || { echo "churn_cpu: $bin is not executable" >&2; exit 1; }; done
@@ -133,6 +139,7 @@ measure() {  # bin: prints one line
     g0=$(generation "$api")
     w0=$(thread_ns "$rotor_pid" rotor-worker-0); u0=$(thread_ns "$rotor_pid" rotor-udp-0)
   fi
+  [[ $threads == 1 ]] && thread_times >"$work/threads.before"
   t0=$(awk '{print $14 + $15}' "/proc/$rotor_pid/stat")
   out=$(churn "$api" "$rate" "$seconds" --bench-array web.bench.test --bench-states draining,disabled \
           --bench-addresses 192.0.2.209,192.0.2.210,192.0.2.211,192.0.2.212 2>&1 | head -1)
@@ -143,12 +150,48 @@ measure() {  # bin: prints one line
     swap=$(awk -v w=$((w1 - w0 - idle1 + idle0)) -v u=$((u1 - u0 - udp1 + udp0)) -v g=$((g1 - g0)) \
       'BEGIN { if (g > 0) printf "  snapshots %5d  a swap: tcp loop %6.1f us, udp thread %6.1f us", g, w / 1e3 / g, u / 1e3 / g }')
   fi
+  [[ $threads == 1 ]] && thread_times >"$work/threads.after" && thread_labels >"$work/threads.labels"
   kill "$rotor_pid"; wait "$rotor_pid" 2>/dev/null || true; rotor_pid=""
   ok=$(grep -o 'ok [0-9]*' <<<"$out" | awk '{print $2}')
   [[ ${ok:-0} -gt 0 ]] || { echo "churn_cpu: $bin: no change succeeded: $out" >&2; exit 1; }
   awk -v bin="$bin" -v ticks=$((t1 - t0)) -v hz="$ticks_per_s" -v ok="$ok" -v s="$seconds" \
     -v swap="$swap" \
     'BEGIN { printf "%-40s changes %6d  achieved %5.0f/s  rotor cpu %6.1f us/change%s\n", bin, ok, ok / s, ticks / hz * 1e6 / ok, swap }'
+  [[ $threads == 1 ]] && thread_table "$ok"
+  return 0
+}
+
+thread_times() {  # one line per thread of rotor: tid run_ns slices voluntary involuntary
+  local task tid run slices
+  for task in /proc/"$rotor_pid"/task/*; do
+    tid=${task##*/}
+    read -r run _ slices <"$task/schedstat" || continue
+    awk -v tid="$tid" -v run="$run" -v slices="$slices" \
+      '/^voluntary_ctxt/ { v = $2 } /^nonvoluntary_ctxt/ { n = $2 } END { print tid, run, slices, v, n }' "$task/status"
+  done
+}
+
+thread_labels() {  # tid label: the first rotor or library frame of its stack, else its name
+  local task
+  for task in /proc/"$rotor_pid"/task/*; do echo "${task##*/} $(tr ' ' _ <"$task/comm")"; done
+  command -v gdb >/dev/null || return 0
+  gdb -p "$rotor_pid" -batch -ex 'thread apply all bt 40' 2>/dev/null |
+    awk '/^Thread .*LWP/ { match($0, /LWP [0-9]+/); lwp = substr($0, RSTART + 4, RLENGTH - 4); done = 0; next }
+         /^#/ && lwp != "" && !done {
+           s = $0; sub(/^#[0-9]+ +(0x[0-9a-f]+ in )?/, "", s); sub(/[ (].*/, "", s)
+           if ($0 ~ /OnDemandPool/) s = "api-connection"  # idle again once churn.py has left
+           if (s ~ /^(rotor::|httplib::|uv_run|api-connection)/) { print lwp, substr(s, 1, 60); done = 1 } }' || true
+}
+
+thread_table() {  # changes: the threads that ran during the churn, per change
+  # The last label of a thread wins (gdb's over its name).
+  awk '{ label[$1] = $2 } END { for (t in label) print t, label[t] }' "$work/threads.labels" | sort >"$work/threads.names"
+  join <(sort "$work/threads.before") <(sort "$work/threads.after") | join -a1 - "$work/threads.names" |
+    awk -v ok="$1" '{ run = ($6 - $2) / 1e3 / ok; if (run < 0.05) next
+      printf "  thread %-7s %7.2f us  slices %6.3f  voluntary %6.3f  involuntary %6.3f  %s\n",
+             $1, run, ($7 - $3) / ok, ($8 - $4) / ok, ($9 - $5) / ok, $10; total += run }
+      END { printf "  all threads %.1f us/change\n", total }'
+  echo "  (threads started during the churn are not counted)"
 }
 
 if [[ $busy == 1 ]]; then
