@@ -119,6 +119,7 @@ void TcpServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
 void TcpServer::answer_pending(Connection& connection) noexcept {
   std::vector<uint8_t>& unread = connection.unread;
   size_t offset = 0;
+  follow_publisher(context_);  // a publish may not have woken the loop (worker.h)
   if (context_.state.denial != nullptr) {
     context_.state.denial->now = static_cast<uint32_t>(std::time(nullptr));
   }

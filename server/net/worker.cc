@@ -23,6 +23,8 @@ Worker::Worker(SnapshotPublisher& publisher, std::chrono::milliseconds tcp_idle_
   uv_async_init(&loop_, &snapshot_wake_, on_snapshot_published);
   uv_async_init(&loop_, &stop_wake_, on_stop_requested);
   uv_async_init(&loop_, &denial_wake_, on_signatures);
+  uv_timer_init(&loop_, &quiet_window_);
+  quiet_window_.data = this;
   snapshot_wake_.data = this;
   stop_wake_.data = this;
   denial_wake_.data = this;
@@ -56,7 +58,13 @@ void Worker::on_signatures(uv_async_t* async) {
 
 void Worker::subscribe() {
   // Subscribe first, then read: a publish in between wakes us and is not lost.
-  subscription_ = publisher_.subscribe([this] { uv_async_send(&snapshot_wake_); });
+  context_.publisher = &publisher_;
+  context_.published = &published_;
+  subscription_ = publisher_.subscribe([this] {
+    published_.fetch_add(1);
+    if (!wake_sent_.exchange(true)) uv_async_send(&snapshot_wake_);
+  });
+  context_.seen = published_.load();
   adopt_snapshot(context_, publisher_.current());
 }
 
@@ -75,7 +83,18 @@ void Worker::on_snapshot_published(uv_async_t* async) {
   // snapshots. Several publishes may coalesce into one wake-up: current() is
   // the newest, which is all a worker needs.
   auto& self = *static_cast<Worker*>(async->data);
-  adopt_snapshot(self.context_, self.publisher_.current());
+  follow_publisher(self.context_);  // nothing new if a TCP read took it already
+  uv_timer_start(&self.quiet_window_, on_quiet_window_end, kQuietWindow.count(), 0);
+}
+
+void Worker::on_quiet_window_end(uv_timer_t* timer) {
+  auto& self = *static_cast<Worker*>(timer->data);
+  self.wake_sent_.store(false);
+  if (self.published_.load() == self.context_.seen) return;  // the next publish wakes us
+  // Publishes came within the window: take the newest, and wait out another.
+  self.wake_sent_.store(true);
+  follow_publisher(self.context_);
+  uv_timer_start(&self.quiet_window_, on_quiet_window_end, kQuietWindow.count(), 0);
 }
 
 void Worker::on_stop_requested(uv_async_t* async) {
@@ -87,6 +106,7 @@ void Worker::close_handles() noexcept {
   handles_closed_ = true;
   tcp_.close();
   uv_close(reinterpret_cast<uv_handle_t*>(&snapshot_wake_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&quiet_window_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&stop_wake_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&denial_wake_), nullptr);
   // The snapshot is let go here, on the worker, as the brief's swap would.

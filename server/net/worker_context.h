@@ -6,12 +6,15 @@
 
 #include <uv.h>
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <utility>
 
 #include "server/dnssec/denial_signer.h"
 #include "server/query/rate_limiter.h"
 #include "server/query/responder.h"
+#include "server/snapshot/publisher.h"
 
 namespace rotor::net {
 
@@ -27,6 +30,12 @@ struct WorkerContext {
   // This worker's rings to the denial signer; null: none (a query that needs
   // a signature is dropped).
   dnssec::DenialSigner::Channel* denial_channel = nullptr;
+  // Set by a worker loop, whose wake-ups are rate-limited (worker.h): the
+  // publisher, its generation hint (bumped by every publish, any thread) and
+  // this thread's last look at it. follow_publisher() compares them.
+  SnapshotPublisher* publisher = nullptr;
+  const std::atomic<uint64_t>* published = nullptr;
+  uint64_t seen = 0;
 };
 
 // Makes `snapshot` the one the context answers from (the old one is only
@@ -37,6 +46,17 @@ inline void adopt_snapshot(WorkerContext& context, std::shared_ptr<const Snapsho
   context.snapshot_owner = std::move(snapshot);
   context.snapshot = context.snapshot_owner.get();
   prepare_worker_state(*context.snapshot, context.state);
+}
+
+// Takes the publisher's current snapshot if a publish happened since the
+// last look (nothing when `context.published` is unset). Between batches:
+// the TCP server calls it before answering what a read brought.
+inline void follow_publisher(WorkerContext& context) noexcept {
+  if (context.published == nullptr) return;
+  const uint64_t published = context.published->load();
+  if (published == context.seen) return;
+  context.seen = published;
+  adopt_snapshot(context, context.publisher->current());
 }
 
 // Asks the denial signer for the NSEC `state.denial` wants, unless a query

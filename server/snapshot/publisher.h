@@ -1,7 +1,8 @@
 #pragma once
 // Hands a new Snapshot to every worker without the workers ever locking on the
 // query path. The control plane calls publish(); each subscriber gets a
-// wake-up (a worker loop's uv_async, a UDP thread's atomic generation bump,
+// wake-up (a worker loop's generation bump and, at most once per 100 ms, its
+// uv_async, net/worker.h; a UDP thread's atomic generation bump,
 // net/udp_responder.h) and swaps its thread-local pointer between batches.
 //
 // A replaced snapshot is freed on the control plane, never by a worker: the
@@ -13,8 +14,8 @@
 // holder is the publisher (exact: no one can take a new reference to a
 // retired snapshot). How many stay alive: those replaced since the workers
 // last swapped, i.e. the snapshots published within one UDP thread's idle
-// timeout (100 ms, udp_responder.h) before the last release, plus that last
-// one; the composer's thread calls release_retired() while any are left
+// timeout or a worker loop's quiet window (100 ms each) before the last
+// release, plus that last one; the composer's thread calls release_retired() while any are left
 // (registry/snapshot_composer.h), so they go within a fraction of a second of
 // the workers letting go. With no such caller (publish_interval 0) they stay
 // until the next publish.
