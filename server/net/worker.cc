@@ -14,8 +14,10 @@ uv_loop_t* initialized(uv_loop_t* loop) {
 }  // namespace
 
 Worker::Worker(SnapshotPublisher& publisher, std::chrono::milliseconds tcp_idle_timeout,
-               size_t tcp_max_connections, RateLimiter* rate_limiter)
+               size_t tcp_max_connections, RateLimiter* rate_limiter,
+               std::chrono::milliseconds quiet_window)
     : publisher_(publisher),
+      quiet_window_ms_(static_cast<uint64_t>(quiet_window.count())),
       context_{.loop = initialized(&loop_), .rate_limiter = rate_limiter},
       tcp_(context_, tcp_idle_timeout, tcp_max_connections) {
   // uv_async_init only fails when the loop's wake-up fd cannot be created,
@@ -84,7 +86,7 @@ void Worker::on_snapshot_published(uv_async_t* async) {
   // the newest, which is all a worker needs.
   auto& self = *static_cast<Worker*>(async->data);
   follow_publisher(self.context_);  // nothing new if a TCP read took it already
-  uv_timer_start(&self.quiet_window_, on_quiet_window_end, kQuietWindow.count(), 0);
+  uv_timer_start(&self.quiet_window_, on_quiet_window_end, self.quiet_window_ms_, 0);
 }
 
 void Worker::on_quiet_window_end(uv_timer_t* timer) {
@@ -94,7 +96,7 @@ void Worker::on_quiet_window_end(uv_timer_t* timer) {
   // Publishes came within the window: take the newest, and wait out another.
   self.wake_sent_.store(true);
   follow_publisher(self.context_);
-  uv_timer_start(&self.quiet_window_, on_quiet_window_end, kQuietWindow.count(), 0);
+  uv_timer_start(&self.quiet_window_, on_quiet_window_end, self.quiet_window_ms_, 0);
 }
 
 void Worker::on_stop_requested(uv_async_t* async) {

@@ -35,18 +35,20 @@ namespace rotor::net {
 
 class Worker {
  public:
-  // `rate_limiter` (null: none) must outlive the worker.
+  // How long publishes after a wake-up leave the loop asleep (see above):
+  // as long as an idle UDP thread may keep an old snapshot.
+  static constexpr std::chrono::milliseconds kQuietWindow{100};
+
+  // `rate_limiter` (null: none) must outlive the worker. `quiet_window`:
+  // kQuietWindow but in tests, which shorten or widen it to see both sides.
   Worker(SnapshotPublisher& publisher, std::chrono::milliseconds tcp_idle_timeout,
-         size_t tcp_max_connections, RateLimiter* rate_limiter = nullptr);
+         size_t tcp_max_connections, RateLimiter* rate_limiter = nullptr,
+         std::chrono::milliseconds quiet_window = kQuietWindow);
   // Closes whatever is still open and runs the loop dry, so a worker that was
   // never started (or whose constructor's caller threw) leaks nothing.
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
-
-  // How long publishes after a wake-up leave the loop asleep (see above):
-  // as long as an idle UDP thread may keep an old snapshot.
-  static constexpr std::chrono::milliseconds kQuietWindow{100};
 
   void add_tcp_listener(UniqueFd fd) { tcp_.add_listener(std::move(fd)); }
 
@@ -81,6 +83,7 @@ class Worker {
   uv_loop_t loop_;
   uv_async_t snapshot_wake_;
   uv_timer_t quiet_window_;  // runs while publishes do not wake the loop
+  const uint64_t quiet_window_ms_;
   // Bumped by every publish (any thread); the loop's last look is context_.seen.
   std::atomic<uint64_t> published_{0};
   // Set by the publish that sent the wake-up; cleared by the loop when a

@@ -33,8 +33,8 @@ bool let_go(rotor::SnapshotPublisher& publisher, const std::weak_ptr<const rotor
 
 // One Worker (its TCP loop alone, no UDP thread) on 127.0.0.1, running.
 struct LoneWorker {
-  explicit LoneWorker(rotor::SnapshotPublisher& publisher)
-      : worker(publisher, 10s, 100) {
+  LoneWorker(rotor::SnapshotPublisher& publisher, std::chrono::milliseconds quiet_window)
+      : worker(publisher, 10s, 100, nullptr, quiet_window) {
     int error = 0;
     rotor::net::UniqueFd fd = rotor::net::open_listening_socket(
         rotor::test::listen_endpoint("127.0.0.1:0").address, SOCK_STREAM, error);
@@ -74,7 +74,9 @@ TEST_CASE("publishes within a quiet window do not wake the loop but a TCP query 
   auto first = worker_test_snapshot("first");
   std::weak_ptr<const rotor::Snapshot> first_watch = first;
   rotor::SnapshotPublisher publisher(std::move(first));
-  LoneWorker lone(publisher);
+  // A window far longer than the test's steps, so a slow (sanitized) run
+  // cannot see it end between them.
+  LoneWorker lone(publisher, 5s);
 
   // The first publish wakes the loop: it takes "second" and opens a window.
   auto second = worker_test_snapshot("second");
@@ -86,10 +88,10 @@ TEST_CASE("publishes within a quiet window do not wake the loop but a TCP query 
   }
   REQUIRE(let_go(publisher, first_watch));
 
-  // Within the window (kQuietWindow, 100 ms) a publish wakes nothing: the
-  // loop keeps "second". A loop woken per publish would let go at once.
+  // Within the window a publish wakes nothing: the loop keeps "second". A
+  // loop woken per publish would let go at once.
   publisher.publish(worker_test_snapshot("third"));
-  std::this_thread::sleep_for(20ms);
+  std::this_thread::sleep_for(50ms);
   CHECK_FALSE(let_go(publisher, second_watch));
 
   // A TCP read looks first, so the query is answered from the newest.
@@ -99,7 +101,7 @@ TEST_CASE("publishes within a quiet window do not wake the loop but a TCP query 
 
 TEST_CASE("an idle loop takes a publish made within its quiet window when the window ends") {
   rotor::SnapshotPublisher publisher(worker_test_snapshot("first"));
-  LoneWorker lone(publisher);
+  LoneWorker lone(publisher, 50ms);
   publisher.publish(worker_test_snapshot("second"));  // wakes it; a window opens
   auto third = worker_test_snapshot("third");
   publisher.publish(third);  // within the window: no wake-up
