@@ -108,8 +108,10 @@ void UdpResponder::attach_denial_signer(dnssec::DenialSigner& signer) {
 void UdpResponder::subscribe() {
   // Subscribe first, then read: a publish in between bumps `published_`
   // after current() has changed, so the thread takes it again at worst.
+  context_.publisher = &publisher_;
+  context_.published = &published_;
   subscription_ = publisher_.subscribe([this] { published_.fetch_add(1, std::memory_order_release); });
-  seen_ = published_.load(std::memory_order_acquire);
+  context_.seen = published_.load(std::memory_order_acquire);
   adopt_snapshot(context_, publisher_.current());
 }
 
@@ -165,7 +167,7 @@ void UdpResponder::serve_once() noexcept {
   if (stop_.load(std::memory_order_relaxed)) return;  // woken by request_stop()
   clock_read_ = false;
   // Between batches, never inside one: a batch is answered from one snapshot.
-  follow_publisher();
+  follow_publisher(context_);
   take_signatures();
   if (parked_.waiting() > 0) parked_.expire(context_, now_ms());
   if (received > 0) send_batch(answer_batch(static_cast<size_t>(received)));
@@ -188,15 +190,6 @@ void UdpResponder::set_receive_timeout(std::chrono::milliseconds timeout) noexce
   if (::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &value, sizeof value) == 0) {
     receive_timeout_ = timeout;
   }
-}
-
-void UdpResponder::follow_publisher() noexcept {
-  // The atomic is only a hint that current() changed; the snapshot itself
-  // comes from the publisher's lock, taken here once per publish, never per query.
-  const uint64_t published = published_.load(std::memory_order_acquire);
-  if (published == seen_) return;
-  seen_ = published;
-  adopt_snapshot(context_, publisher_.current());  // the old one is let go, not freed
 }
 
 void UdpResponder::take_signatures() noexcept {

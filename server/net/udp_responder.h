@@ -107,8 +107,6 @@ class UdpResponder {
   using Parked = ParkingLot<Peer, kParkedSlots>;
 
   void run() noexcept;
-  // Takes the publisher's current snapshot when a publish happened since the last look.
-  void follow_publisher() noexcept;
   // Takes the signer's results: the denial cache, then the parked queries.
   void take_signatures() noexcept;
   // Short timeout while queries are parked, long otherwise (one setsockopt per change).
@@ -127,9 +125,9 @@ class UdpResponder {
   const bool wildcard_;
   WorkerContext context_;
   size_t subscription_ = 0;
-  // Bumped by every publish (any thread); the UDP thread's last look is `seen_`.
+  // Bumped by every publish (any thread); the UDP thread's last look is
+  // context_.seen (follow_publisher, worker_context.h).
   std::atomic<uint64_t> published_{0};
-  uint64_t seen_ = 0;
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::chrono::milliseconds receive_timeout_{0};  // what SO_RCVTIMEO is set to

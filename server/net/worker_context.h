@@ -30,9 +30,10 @@ struct WorkerContext {
   // This worker's rings to the denial signer; null: none (a query that needs
   // a signature is dropped).
   dnssec::DenialSigner::Channel* denial_channel = nullptr;
-  // Set by a worker loop, whose wake-ups are rate-limited (worker.h): the
-  // publisher, its generation hint (bumped by every publish, any thread) and
-  // this thread's last look at it. follow_publisher() compares them.
+  // Set by a worker loop (whose wake-ups are rate-limited, worker.h) and by
+  // a UDP thread (never woken by a publish, udp_responder.h): the publisher,
+  // its generation hint (bumped by every publish, any thread) and this
+  // thread's last look at it. follow_publisher() compares them.
   SnapshotPublisher* publisher = nullptr;
   const std::atomic<uint64_t>* published = nullptr;
   uint64_t seen = 0;
@@ -50,7 +51,10 @@ inline void adopt_snapshot(WorkerContext& context, std::shared_ptr<const Snapsho
 
 // Takes the publisher's current snapshot if a publish happened since the
 // last look (nothing when `context.published` is unset). Between batches:
-// the TCP server calls it before answering what a read brought.
+// the TCP server calls it before answering what a read brought, a UDP thread
+// before answering a batch. The atomic is only a hint that current()
+// changed; the snapshot itself comes from the publisher's lock, taken once
+// per publish, never per query.
 inline void follow_publisher(WorkerContext& context) noexcept {
   if (context.published == nullptr) return;
   const uint64_t published = context.published->load();
